@@ -1,0 +1,579 @@
+//! The command line: parses arguments and calls into the library, nothing else.
+
+use crate::config::Config;
+use crate::domain::{ConsentStatus, RelationForm};
+use crate::output::{self, Format};
+use crate::store::{self, Db};
+use anyhow::{bail, Context};
+use chrono::TimeZone;
+use clap::{Args, Parser, Subcommand};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "netzpost",
+    version,
+    about = "Mailing and contact activation for network work in a social space",
+    long_about = "netzpost keeps silent contacts with their topics and consent, sends topic newsletters \
+                  and invitations on schedules, reads the replies and raises contacts into encounters \
+                  or cooperation interest."
+)]
+pub struct Cli {
+    /// Configuration file (default: config/netzpost.toml when it exists, else built-in defaults).
+    #[arg(long, global = true, env = "NETZPOST_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// How lists are printed.
+    #[arg(long, global = true, value_enum, default_value_t = Format::Table)]
+    pub format: Format,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Write a configuration (with a fresh secret), templates and an empty database into DIR.
+    Init {
+        #[arg(default_value = ".")]
+        dir: PathBuf,
+    },
+    /// Apply pending database migrations (also done at every start).
+    Migrate,
+    /// Contacts: import, list, show, export, forget.
+    #[command(subcommand)]
+    Contacts(ContactsCmd),
+    /// Topics that contacts consent to.
+    #[command(subcommand)]
+    Topics(TopicsCmd),
+    /// Occasions to invite to (encounters).
+    #[command(subcommand)]
+    Occasions(OccasionsCmd),
+    /// Run the daemon: scheduler, sender, inbound sources.
+    Serve,
+    /// Build a demo workspace in ./demo with a sample network and show what netzpost does.
+    Demo {
+        #[arg(long, default_value = "demo")]
+        dir: PathBuf,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ContactsCmd {
+    /// Import contacts from a CSV file (header row; `;`, `,` or tab; UTF-8 or Windows-1252).
+    Import(ImportArgs),
+    /// List contacts.
+    List {
+        /// Only silent contacts (consent, no relation, no recent reply).
+        #[arg(long)]
+        silent: bool,
+        /// Only contacts with consent (pending or confirmed) for this topic.
+        #[arg(long)]
+        topic: Option<String>,
+        /// Only contacts with an active relation of this form.
+        #[arg(long, value_enum)]
+        form: Option<RelationForm>,
+        #[arg(long)]
+        limit: Option<i64>,
+    },
+    /// Everything about one contact, with the timeline.
+    Show { email: String },
+    /// Export all contacts as CSV (re-importable).
+    Export {
+        /// Output file (default: standard output).
+        #[arg(long, short)]
+        output: Option<PathBuf>,
+    },
+    /// Erase a contact: data and timeline removed; only a hash stays, so no import brings it back.
+    Forget { email: String },
+}
+
+#[derive(Args, Debug)]
+pub struct ImportArgs {
+    pub file: PathBuf,
+    /// Subscribe every imported contact to this topic (repeatable).
+    #[arg(long)]
+    pub topic: Vec<String>,
+    /// Consent the contacts gave: `confirmed` only when you hold evidence of it.
+    #[arg(long, value_enum, default_value_t = ConsentStatus::Pending)]
+    pub consent: ConsentStatus,
+    /// Where the contacts come from (default: the file name); kept as evidence.
+    #[arg(long)]
+    pub source: Option<String>,
+    /// Where rejected rows are written (default: FILE.rejects.csv).
+    #[arg(long)]
+    pub rejects: Option<PathBuf>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum TopicsCmd {
+    /// Add a topic (NAME: lower-case, digits, dashes).
+    Add {
+        name: String,
+        #[arg(long)]
+        title: Option<String>,
+        #[arg(long)]
+        description: Option<String>,
+    },
+    /// List topics with their consent counts.
+    List,
+    /// Remove a topic.
+    Remove {
+        name: String,
+        /// Remove even when contacts hold consent for it.
+        #[arg(long)]
+        force: bool,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum OccasionsCmd {
+    /// Add an occasion. Times as "2026-12-12 15:00" in the configured time zone, or RFC 3339.
+    Add {
+        name: String,
+        #[arg(long)]
+        title: String,
+        #[arg(long)]
+        start: String,
+        #[arg(long)]
+        end: Option<String>,
+        #[arg(long)]
+        place: Option<String>,
+        #[arg(long)]
+        description: Option<String>,
+        #[arg(long)]
+        capacity: Option<i64>,
+        #[arg(long)]
+        topic: Option<String>,
+    },
+    /// List occasions with their RSVP counts.
+    List,
+}
+
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_tracing();
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match rt.block_on(run(cli)) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("NETZPOST_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
+/// The configuration file in effect: the given one, or config/netzpost.toml when present.
+pub fn config_path(given: Option<&Path>) -> Option<PathBuf> {
+    match given {
+        Some(p) => Some(p.to_path_buf()),
+        None => {
+            let p = PathBuf::from("config/netzpost.toml");
+            p.exists().then_some(p)
+        }
+    }
+}
+
+pub fn load_config(given: Option<&Path>) -> anyhow::Result<Config> {
+    Ok(Config::load(config_path(given).as_deref())?)
+}
+
+pub async fn open_db(cfg: &Config) -> anyhow::Result<Db> {
+    Ok(Db::open(&cfg.database).await?)
+}
+
+pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    crate::install_crypto_provider();
+    let mut out = std::io::stdout().lock();
+    let format = cli.format;
+    match cli.command {
+        Command::Init { dir } => {
+            init_workspace(&dir).await?;
+            println!(
+                "netzpost workspace ready in {}. Next: cd {} && netzpost topics add nachbarschaft",
+                dir.display(),
+                dir.display()
+            );
+        }
+        Command::Demo { dir } => crate::demo::run(&dir).await?,
+        Command::Migrate => {
+            let cfg = load_config(cli.config.as_deref())?;
+            let db = Db::connect(&cfg.database).await?;
+            let n = db.migrate().await?;
+            println!("{n} migrations applied");
+        }
+        Command::Serve => {
+            let cfg = load_config(cli.config.as_deref())?;
+            crate::daemon::serve(cfg).await?;
+        }
+        Command::Topics(cmd) => {
+            let cfg = load_config(cli.config.as_deref())?;
+            let db = open_db(&cfg).await?;
+            match cmd {
+                TopicsCmd::Add {
+                    name,
+                    title,
+                    description,
+                } => {
+                    let t = store::topics::add(
+                        &db,
+                        &name,
+                        title.as_deref().unwrap_or(&name),
+                        description.as_deref(),
+                    )
+                    .await?;
+                    println!("topic {} added", t.slug);
+                }
+                TopicsCmd::List => {
+                    let rows = store::topics::list(&db).await?;
+                    output::print(
+                        &mut out,
+                        &rows,
+                        &["slug", "title", "confirmed", "pending", "unsubscribed"],
+                        format,
+                    )?;
+                }
+                TopicsCmd::Remove { name, force } => {
+                    store::topics::remove(&db, &name, force).await?;
+                    println!("topic {name} removed");
+                }
+            }
+        }
+        Command::Occasions(cmd) => {
+            let cfg = load_config(cli.config.as_deref())?;
+            let db = open_db(&cfg).await?;
+            let tz = cfg.tz().map_err(anyhow::Error::msg)?;
+            match cmd {
+                OccasionsCmd::Add {
+                    name,
+                    title,
+                    start,
+                    end,
+                    place,
+                    description,
+                    capacity,
+                    topic,
+                } => {
+                    let topic_id = match topic {
+                        Some(t) => Some(store::topics::get(&db, &t).await?.id),
+                        None => None,
+                    };
+                    let starts_at = parse_time(&start, tz).context("--start")?;
+                    let ends_at = end
+                        .map(|e| parse_time(&e, tz).context("--end"))
+                        .transpose()?;
+                    let o = store::occasions::add(
+                        &db,
+                        &store::occasions::NewOccasion {
+                            slug: name,
+                            title,
+                            starts_at,
+                            ends_at,
+                            place,
+                            description,
+                            capacity,
+                            topic_id,
+                        },
+                    )
+                    .await?;
+                    println!("occasion {} added", o.slug);
+                }
+                OccasionsCmd::List => {
+                    let rows = store::occasions::list(&db).await?;
+                    output::print(
+                        &mut out,
+                        &rows,
+                        &[
+                            "slug",
+                            "title",
+                            "starts_at",
+                            "place",
+                            "topic",
+                            "capacity",
+                            "coming",
+                            "declined",
+                        ],
+                        format,
+                    )?;
+                }
+            }
+        }
+        Command::Contacts(cmd) => {
+            let cfg = load_config(cli.config.as_deref())?;
+            let db = open_db(&cfg).await?;
+            return contacts(&cfg, &db, cmd, format, &mut out).await;
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn contacts(
+    cfg: &Config,
+    db: &Db,
+    cmd: ContactsCmd,
+    format: Format,
+    out: &mut dyn std::io::Write,
+) -> anyhow::Result<ExitCode> {
+    match cmd {
+        ContactsCmd::Import(a) => {
+            let report = crate::import::run(
+                db,
+                &a.file,
+                &crate::import::Options {
+                    topics: &a.topic,
+                    consent: a.consent,
+                    source: a.source.as_deref(),
+                    batch_size: cfg.outbound.batch_size as usize,
+                    progress: true,
+                },
+            )
+            .await?;
+            println!(
+                "{}: {} rows, {} new, {} updated, {} rejected",
+                a.file.display(),
+                report.rows,
+                report.created,
+                report.updated,
+                report.rejected
+            );
+            if !report.rejects.is_empty() {
+                let path = a.rejects.unwrap_or_else(|| {
+                    let mut p = a.file.clone().into_os_string();
+                    p.push(".rejects.csv");
+                    p.into()
+                });
+                crate::import::write_rejects(&path, &report.rejects)
+                    .with_context(|| format!("writing {}", path.display()))?;
+                for r in report.rejects.iter().take(10) {
+                    eprintln!("{}: line {}: {}", a.file.display(), r.line, r.reason);
+                }
+                if report.rejects.len() > 10 {
+                    eprintln!("... {} more", report.rejects.len() - 10);
+                }
+                eprintln!("rejected rows written to {}", path.display());
+                // Good rows landed; a non-zero exit still tells scripts that some did not.
+                return Ok(ExitCode::from(2));
+            }
+        }
+        ContactsCmd::List {
+            silent,
+            topic,
+            form,
+            limit,
+        } => {
+            let topic_id = match topic {
+                Some(t) => Some(store::topics::get(db, &t).await?.id),
+                None => None,
+            };
+            let rows = store::contacts::list(
+                db,
+                &store::contacts::ContactFilter {
+                    topic_id,
+                    form,
+                    silent,
+                    silent_after_days: cfg.silent_after_days,
+                    limit,
+                    offset: 0,
+                },
+            )
+            .await?;
+            output::print(
+                out,
+                &rows,
+                &[
+                    "email",
+                    "name",
+                    "organisation",
+                    "language",
+                    "last_activity_at",
+                ],
+                format,
+            )?;
+        }
+        ContactsCmd::Show { email } => {
+            let d = store::contacts::detail(db, &email, cfg.silent_after_days).await?;
+            if format == Format::Json {
+                serde_json::to_writer_pretty(&mut *out, &d)?;
+                writeln!(out)?;
+            } else {
+                print_detail(out, &d)?;
+            }
+        }
+        ContactsCmd::Export { output: path } => {
+            let rows = store::contacts::export(db).await?;
+            let cols = [
+                "email",
+                "name",
+                "organisation",
+                "language",
+                "topics",
+                "attributes",
+                "source",
+                "created_at",
+            ];
+            match path {
+                Some(p) => {
+                    let mut f = std::fs::File::create(&p)
+                        .with_context(|| format!("creating {}", p.display()))?;
+                    output::print(&mut f, &rows, &cols, Format::Csv)?;
+                    eprintln!("{} contacts written to {}", rows.len(), p.display());
+                }
+                None => output::print(out, &rows, &cols, Format::Csv)?,
+            }
+        }
+        ContactsCmd::Forget { email } => {
+            store::contacts::forget(db, &email).await?;
+            println!("{email} forgotten: data and timeline removed, address kept only as a hash");
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn print_detail(
+    out: &mut dyn std::io::Write,
+    d: &store::contacts::ContactDetail,
+) -> anyhow::Result<()> {
+    let c = &d.contact;
+    writeln!(out, "{}", c.email)?;
+    let show = |k: &str, v: &Option<String>| v.as_ref().map(|v| format!("  {k:<13}{v}\n"));
+    for line in [
+        show("name", &c.name),
+        show("organisation", &c.organisation),
+        show("language", &c.language),
+        show("source", &c.source),
+    ]
+    .into_iter()
+    .flatten()
+    {
+        write!(out, "{line}")?;
+    }
+    if c.attributes != "{}" {
+        writeln!(out, "  {:<13}{}", "attributes", c.attributes)?;
+    }
+    let state = match (d.suppressed, d.silent) {
+        (true, _) => "suppressed (never mailed)",
+        (false, true) => "silent contact",
+        (false, false) => "active",
+    };
+    writeln!(out, "  {:<13}{state}", "state")?;
+    writeln!(out, "consent:")?;
+    for s in &d.subscriptions {
+        writeln!(
+            out,
+            "  {:<20} {:<12} {} via {}{}",
+            s.topic,
+            s.status,
+            s.changed_at.format("%Y-%m-%d %H:%M"),
+            s.method,
+            s.evidence
+                .as_deref()
+                .map(|e| format!(" ({e})"))
+                .unwrap_or_default()
+        )?;
+    }
+    if !d.relations.is_empty() {
+        writeln!(out, "relations:")?;
+        for r in &d.relations {
+            writeln!(
+                out,
+                "  {:<12} {:<10} since {} caused by {}{}",
+                r.form,
+                r.status,
+                r.since.format("%Y-%m-%d %H:%M"),
+                r.cause_kind,
+                r.cause_ref
+                    .as_deref()
+                    .map(|e| format!(" {e}"))
+                    .unwrap_or_default()
+            )?;
+        }
+    }
+    writeln!(out, "timeline:")?;
+    for a in &d.timeline {
+        writeln!(
+            out,
+            "  {}  {:<10} {}",
+            a.at.format("%Y-%m-%d %H:%M"),
+            a.kind,
+            a.summary
+        )?;
+    }
+    Ok(())
+}
+
+/// "2026-12-12 15:00" (in `tz`) or RFC 3339.
+pub fn parse_time(s: &str, tz: chrono_tz::Tz) -> anyhow::Result<store::Timestamp> {
+    if let Ok(t) = chrono::DateTime::parse_from_rfc3339(s) {
+        return Ok(t.with_timezone(&chrono::Utc));
+    }
+    for f in ["%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M", "%d.%m.%Y %H:%M"] {
+        if let Ok(naive) = chrono::NaiveDateTime::parse_from_str(s, f) {
+            return match tz.from_local_datetime(&naive) {
+                chrono::LocalResult::Single(t) => Ok(t.with_timezone(&chrono::Utc)),
+                chrono::LocalResult::Ambiguous(t, _) => Ok(t.with_timezone(&chrono::Utc)),
+                chrono::LocalResult::None => bail!("{s:?} does not exist in {tz} (clock change)"),
+            };
+        }
+    }
+    bail!("cannot read the time {s:?}: use \"2026-12-12 15:00\" or RFC 3339")
+}
+
+/// `netzpost init`: refuses to overwrite anything.
+pub async fn init_workspace(dir: &Path) -> anyhow::Result<()> {
+    let config = dir.join("config/netzpost.toml");
+    if config.exists() {
+        bail!(
+            "{} exists already: init does not overwrite (remove it first)",
+            config.display()
+        );
+    }
+    std::fs::create_dir_all(dir.join("config"))
+        .with_context(|| format!("creating {}", dir.join("config").display()))?;
+    for sub in [
+        "var/outbox",
+        "var/inbox/new",
+        "var/inbox/cur",
+        "var/inbox/tmp",
+    ] {
+        std::fs::create_dir_all(dir.join(sub))?;
+    }
+    let secret = random_secret();
+    let text =
+        crate::config::EXAMPLE.replacen("secret = \"\"", &format!("secret = \"{secret}\""), 1);
+    std::fs::write(&config, text).with_context(|| format!("writing {}", config.display()))?;
+    let cfg = Config::load(Some(&config))?;
+    // The database path is relative to the workspace.
+    let url = match cfg.database.strip_prefix("sqlite://") {
+        Some(p) if !Path::new(p).is_absolute() => {
+            format!("sqlite://{}", dir.join(p).display())
+        }
+        _ => cfg.database.clone(),
+    };
+    let db = Db::open(&url).await?;
+    db.close().await;
+    Ok(())
+}
+
+pub fn random_secret() -> String {
+    use rand::RngCore;
+    let mut b = [0u8; 32];
+    rand::thread_rng().fill_bytes(&mut b);
+    hex::encode(b)
+}

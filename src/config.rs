@@ -1,0 +1,543 @@
+//! Typed settings: a TOML file plus `NETZPOST_*` environment overrides.
+//!
+//! Every key has a default that runs without any server (SQLite, file outbox, maildir inbox), so
+//! an empty file is a valid configuration. Unknown keys are errors: a typo must not silently turn
+//! into a default (think `unsubscribe_scop = "all"`).
+
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{file}: cannot read: {source}")]
+    Read {
+        file: String,
+        source: std::io::Error,
+    },
+    #[error("{file}: line {line}, column {column}: {message}")]
+    Syntax {
+        file: String,
+        line: usize,
+        column: usize,
+        message: String,
+    },
+    #[error("{file}: {message}")]
+    Invalid { file: String, message: String },
+    #[error("environment variable {var}: {message}")]
+    Env { var: String, message: String },
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// `sqlite://path` (WAL) or `postgres://user@host/db`.
+    pub database: String,
+    /// HMAC secret for signed tokens in reply addresses and links. `init` generates one.
+    pub secret: String,
+    pub default_language: String,
+    pub time_zone: String,
+    /// Days without a reply after which a consenting contact without relations counts as silent.
+    pub silent_after_days: i64,
+    /// Where user templates override the bundled ones (same file names).
+    pub templates_dir: Option<PathBuf>,
+    pub organisation: Organisation,
+    pub http: Http,
+    pub outbound: Outbound,
+    pub inbound: Inbound,
+    #[serde(rename = "schedule")]
+    pub schedules: Vec<ScheduleEntry>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Organisation {
+    pub name: String,
+    /// The From address of every mail.
+    pub sender: String,
+    /// Replies and bounces come back to `antwort+TOKEN@` and `bounce+TOKEN@` this domain.
+    pub reply_domain: String,
+    /// Postal address for the footer (German law wants an imprint in newsletters).
+    pub address: String,
+    /// Who is told about cooperation interest.
+    pub organiser: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Http {
+    pub listen: String,
+    /// The address people's browsers reach: used in links in mails.
+    pub public_url: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TransportKind {
+    File,
+    Smtp,
+    Sendmail,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SmtpTls {
+    None,
+    Starttls,
+    Tls,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Outbound {
+    pub transport: TransportKind,
+    pub outbox: PathBuf,
+    pub sendmail_command: PathBuf,
+    pub smtp: Smtp,
+    /// Messages per second overall (0 = unlimited).
+    pub per_second: f64,
+    pub per_hour: u64,
+    pub per_domain_per_second: f64,
+    pub per_domain_per_hour: u64,
+    /// Frequency caps per contact.
+    pub invitation_every_days: i64,
+    pub max_messages_per_30_days: i64,
+    pub max_attempts: i64,
+    /// A campaign pauses itself after this many failures in a row.
+    pub pause_after_failures: i64,
+    pub batch_size: i64,
+    pub dkim: Option<Dkim>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Smtp {
+    pub host: String,
+    pub port: u16,
+    pub tls: SmtpTls,
+    pub username: Option<String>,
+    pub password: Option<String>,
+    pub pool_size: usize,
+    pub timeout_secs: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Dkim {
+    pub selector: String,
+    pub domain: String,
+    pub private_key_file: PathBuf,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum UnsubscribeScope {
+    /// Withdraw consent for the topic of the campaign that was answered.
+    Topic,
+    /// Withdraw every consent.
+    All,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Inbound {
+    pub maildir: PathBuf,
+    /// Below this confidence a decision goes to the review queue and changes nothing.
+    pub review_threshold: f32,
+    pub unsubscribe_scope: UnsubscribeScope,
+    /// Extra intent rules (see config/intents.toml); the bundled rules always apply.
+    pub rules_file: Option<PathBuf>,
+    pub create_unknown_senders: bool,
+    pub send_acknowledgements: bool,
+    pub soft_bounce_limit: i64,
+    pub soft_bounce_days: i64,
+    pub poll_secs: u64,
+}
+
+/// A recurring newsletter: every firing creates a campaign run from the named campaign.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScheduleEntry {
+    pub name: String,
+    pub campaign: String,
+    pub cron: String,
+    pub time_zone: Option<String>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            database: "sqlite://var/netzpost.db".into(),
+            secret: String::new(),
+            default_language: "de".into(),
+            time_zone: "Europe/Berlin".into(),
+            silent_after_days: 180,
+            templates_dir: None,
+            organisation: Organisation::default(),
+            http: Http::default(),
+            outbound: Outbound::default(),
+            inbound: Inbound::default(),
+            schedules: Vec::new(),
+        }
+    }
+}
+
+impl Default for Organisation {
+    fn default() -> Self {
+        Organisation {
+            name: "Netzwerk Nordstadt".into(),
+            sender: "netzwerk@nordstadt.example".into(),
+            reply_domain: "reply.nordstadt.example".into(),
+            address: "Nordstraße 1, 12345 Musterstadt".into(),
+            organiser: "koordination@nordstadt.example".into(),
+        }
+    }
+}
+
+impl Default for Http {
+    fn default() -> Self {
+        Http {
+            listen: "127.0.0.1:8089".into(),
+            public_url: "http://127.0.0.1:8089".into(),
+        }
+    }
+}
+
+impl Default for Outbound {
+    fn default() -> Self {
+        Outbound {
+            transport: TransportKind::File,
+            outbox: "var/outbox".into(),
+            sendmail_command: "/usr/sbin/sendmail".into(),
+            smtp: Smtp::default(),
+            per_second: 0.0,
+            per_hour: 0,
+            per_domain_per_second: 0.0,
+            per_domain_per_hour: 0,
+            invitation_every_days: 14,
+            max_messages_per_30_days: 4,
+            max_attempts: 5,
+            pause_after_failures: 20,
+            batch_size: 500,
+            dkim: None,
+        }
+    }
+}
+
+impl Default for Smtp {
+    fn default() -> Self {
+        Smtp {
+            host: "localhost".into(),
+            port: 587,
+            tls: SmtpTls::Starttls,
+            username: None,
+            password: None,
+            pool_size: 8,
+            timeout_secs: 30,
+        }
+    }
+}
+
+impl Default for Inbound {
+    fn default() -> Self {
+        Inbound {
+            maildir: "var/inbox".into(),
+            review_threshold: 0.6,
+            unsubscribe_scope: UnsubscribeScope::Topic,
+            rules_file: None,
+            create_unknown_senders: false,
+            send_acknowledgements: true,
+            soft_bounce_limit: 3,
+            soft_bounce_days: 30,
+            poll_secs: 10,
+        }
+    }
+}
+
+/// The documented example, also written by `netzpost init`.
+pub const EXAMPLE: &str = include_str!("../config/netzpost.toml");
+
+const ENV_PREFIX: &str = "NETZPOST_";
+/// Variables that choose things rather than override keys.
+const ENV_NOT_KEYS: &[&str] = &["NETZPOST_CONFIG", "NETZPOST_LOG", "NETZPOST_CORPORA"];
+
+impl Config {
+    /// Loads `path` (or the defaults when `None`) and applies the environment.
+    pub fn load(path: Option<&Path>) -> Result<Config, ConfigError> {
+        let env: Vec<(String, String)> = std::env::vars()
+            .filter(|(k, _)| k.starts_with(ENV_PREFIX) && !ENV_NOT_KEYS.contains(&k.as_str()))
+            .filter(|(k, _)| !k.starts_with("NETZPOST_TEST_"))
+            .collect();
+        match path {
+            Some(p) => {
+                let text = std::fs::read_to_string(p).map_err(|source| ConfigError::Read {
+                    file: p.display().to_string(),
+                    source,
+                })?;
+                Self::from_str_with_env(&text, &p.display().to_string(), &env)
+            }
+            None => Self::from_str_with_env("", "(defaults)", &env),
+        }
+    }
+
+    /// Parses `text` (named `file` in errors), then overlays `env`: `NETZPOST_DATABASE` sets
+    /// `database`, `NETZPOST_OUTBOUND__SMTP__HOST` sets `outbound.smtp.host` (double underscore
+    /// descends into a table). Values are read as TOML when they parse, else as strings.
+    pub fn from_str_with_env(
+        text: &str,
+        file: &str,
+        env: &[(String, String)],
+    ) -> Result<Config, ConfigError> {
+        // First the file alone, so its errors carry line and column.
+        let mut table: toml::Table = toml::from_str(text).map_err(|e| syntax(file, text, &e))?;
+        let cfg: Config = toml::from_str(text).map_err(|e| syntax(file, text, &e))?;
+        if env.is_empty() {
+            cfg.validate(file)?;
+            return Ok(cfg);
+        }
+        for (var, value) in env {
+            let path: Vec<String> = var[ENV_PREFIX.len()..]
+                .split("__")
+                .map(|p| p.to_lowercase())
+                .collect();
+            set_path(&mut table, &path, parse_env_value(value)).map_err(|message| {
+                ConfigError::Env {
+                    var: var.clone(),
+                    message,
+                }
+            })?;
+            // Check each override on its own so the error names the variable.
+            let probe = toml::to_string(&table).expect("a toml table serialises");
+            toml::from_str::<Config>(&probe).map_err(|e| ConfigError::Env {
+                var: var.clone(),
+                message: e.message().to_string(),
+            })?;
+        }
+        let text = toml::to_string(&table).expect("a toml table serialises");
+        let cfg: Config = toml::from_str(&text).map_err(|e| ConfigError::Invalid {
+            file: file.into(),
+            message: e.message().to_string(),
+        })?;
+        cfg.validate(file)?;
+        Ok(cfg)
+    }
+
+    fn validate(&self, file: &str) -> Result<(), ConfigError> {
+        let invalid = |key: &str, message: String| ConfigError::Invalid {
+            file: file.into(),
+            message: format!("key `{key}`: {message}"),
+        };
+        if !(self.database.starts_with("sqlite:")
+            || self.database.starts_with("postgres://")
+            || self.database.starts_with("postgresql://"))
+        {
+            return Err(invalid(
+                "database",
+                format!(
+                    "{:?} is neither sqlite://PATH nor postgres://...",
+                    self.database
+                ),
+            ));
+        }
+        self.tz().map_err(|e| invalid("time_zone", e))?;
+        crate::domain::Language::parse(&self.default_language)
+            .map_err(|e| invalid("default_language", e.to_string()))?;
+        crate::domain::EmailAddress::parse(&self.organisation.sender)
+            .map_err(|e| invalid("organisation.sender", e.to_string()))?;
+        crate::domain::EmailAddress::parse(&self.organisation.organiser)
+            .map_err(|e| invalid("organisation.organiser", e.to_string()))?;
+        crate::domain::EmailAddress::parse(&format!("x@{}", self.organisation.reply_domain))
+            .map_err(|e| invalid("organisation.reply_domain", e.to_string()))?;
+        if self.silent_after_days < 1 {
+            return Err(invalid("silent_after_days", "must be at least 1".into()));
+        }
+        if !(0.0..=1.0).contains(&self.inbound.review_threshold) {
+            return Err(invalid(
+                "inbound.review_threshold",
+                "must be between 0 and 1".into(),
+            ));
+        }
+        if self.outbound.transport == TransportKind::Smtp
+            && self.outbound.smtp.username.is_some()
+            && self
+                .outbound
+                .smtp
+                .password
+                .as_deref()
+                .unwrap_or("")
+                .is_empty()
+        {
+            return Err(invalid(
+                "outbound.smtp.password",
+                "a username is set but the password is missing (set it here or in NETZPOST_OUTBOUND__SMTP__PASSWORD)".into(),
+            ));
+        }
+        if self.outbound.batch_size < 1 {
+            return Err(invalid("outbound.batch_size", "must be at least 1".into()));
+        }
+        for (i, s) in self.schedules.iter().enumerate() {
+            if let Some(tz) = &s.time_zone {
+                tz.parse::<chrono_tz::Tz>().map_err(|_| {
+                    invalid(
+                        &format!("schedule[{i}].time_zone"),
+                        format!("unknown time zone {tz:?}"),
+                    )
+                })?;
+            }
+        }
+        Ok(())
+    }
+
+    pub fn tz(&self) -> Result<chrono_tz::Tz, String> {
+        self.time_zone
+            .parse()
+            .map_err(|_| format!("unknown time zone {:?}", self.time_zone))
+    }
+
+    pub fn secret_bytes(&self) -> Vec<u8> {
+        self.secret.as_bytes().to_vec()
+    }
+}
+
+fn syntax(file: &str, text: &str, e: &toml::de::Error) -> ConfigError {
+    let (line, column) = match e.span() {
+        Some(span) => line_col(text, span.start),
+        None => (0, 0),
+    };
+    ConfigError::Syntax {
+        file: file.into(),
+        line,
+        column,
+        message: e.message().trim().to_string(),
+    }
+}
+
+fn line_col(text: &str, offset: usize) -> (usize, usize) {
+    let before = &text[..offset.min(text.len())];
+    let line = before.matches('\n').count() + 1;
+    let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    (line, column)
+}
+
+fn parse_env_value(value: &str) -> toml::Value {
+    // `key = VALUE` parses numbers, booleans, arrays; anything else is a plain string.
+    match toml::from_str::<toml::Table>(&format!("v = {value}")) {
+        Ok(mut t) => t.remove("v").unwrap_or_else(|| value.into()),
+        Err(_) => toml::Value::String(value.to_string()),
+    }
+}
+
+fn set_path(table: &mut toml::Table, path: &[String], value: toml::Value) -> Result<(), String> {
+    match path {
+        [] => Err("empty key".into()),
+        [last] => {
+            // A string that looks like a number must stay a string where the key is a string
+            // (an SMTP password "1234"): serde would refuse an integer there.
+            let value = match (table.get(last), &value) {
+                (Some(toml::Value::String(_)), v) if !v.is_str() => {
+                    toml::Value::String(v.to_string().trim_matches('"').to_string())
+                }
+                _ => value,
+            };
+            table.insert(last.clone(), value);
+            Ok(())
+        }
+        [head, rest @ ..] => {
+            let entry = table
+                .entry(head.clone())
+                .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+            match entry {
+                toml::Value::Table(t) => set_path(t, rest, value),
+                _ => Err(format!("`{head}` is not a table")),
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn empty_file_gives_serverless_defaults() {
+        let c = Config::from_str_with_env("", "x.toml", &[]).unwrap();
+        assert_eq!(c.database, "sqlite://var/netzpost.db");
+        assert_eq!(c.outbound.transport, TransportKind::File);
+        assert_eq!(c.inbound.maildir, PathBuf::from("var/inbox"));
+        assert_eq!(c.default_language, "de");
+    }
+
+    #[test]
+    fn example_file_parses() {
+        Config::from_str_with_env(EXAMPLE, "config/netzpost.toml", &[]).unwrap();
+    }
+
+    #[test]
+    fn unknown_key_names_file_line_and_key() {
+        let text = "database = \"sqlite://a.db\"\n\n[inbound]\nreview_treshold = 0.5\n";
+        let err = Config::from_str_with_env(text, "conf.toml", &[])
+            .unwrap_err()
+            .to_string();
+        assert!(err.starts_with("conf.toml: line 4, column 1:"), "{err}");
+        assert!(err.contains("review_treshold"), "{err}");
+    }
+
+    #[test]
+    fn bad_value_names_line() {
+        let text = "silent_after_days = \"lange\"\n";
+        let err = Config::from_str_with_env(text, "c.toml", &[])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("line 1"), "{err}");
+        let err = Config::from_str_with_env("time_zone = \"Mars/Olympus\"\n", "c.toml", &[])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("time_zone") && err.contains("Mars"), "{err}");
+    }
+
+    #[test]
+    fn environment_overrides() {
+        let env = vec![
+            (
+                "NETZPOST_DATABASE".to_string(),
+                "postgres://x@y/z".to_string(),
+            ),
+            ("NETZPOST_OUTBOUND__SMTP__PORT".into(), "2525".into()),
+            ("NETZPOST_OUTBOUND__SMTP__PASSWORD".into(), "1234".into()),
+            (
+                "NETZPOST_ORGANISATION__NAME".into(),
+                "Treffpunkt Süd".into(),
+            ),
+        ];
+        let c =
+            Config::from_str_with_env("[outbound.smtp]\npassword = \"a\"\n", "c", &env).unwrap();
+        assert_eq!(c.database, "postgres://x@y/z");
+        assert_eq!(c.outbound.smtp.port, 2525);
+        assert_eq!(c.outbound.smtp.password.as_deref(), Some("1234"));
+        assert_eq!(c.organisation.name, "Treffpunkt Süd");
+        let bad = vec![(
+            "NETZPOST_OUTBOUND__SMTP__PORT".to_string(),
+            "lots".to_string(),
+        )];
+        let err = Config::from_str_with_env("", "c", &bad)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("NETZPOST_OUTBOUND__SMTP__PORT"), "{err}");
+        let typo = vec![("NETZPOST_DATABSE".to_string(), "x".to_string())];
+        let err = Config::from_str_with_env("", "c", &typo)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("NETZPOST_DATABSE") && err.contains("databse"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn smtp_username_without_password_is_an_error() {
+        let text = "[outbound]\ntransport = \"smtp\"\n[outbound.smtp]\nusername = \"u\"\n";
+        let err = Config::from_str_with_env(text, "c", &[])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("outbound.smtp.password"), "{err}");
+    }
+}

@@ -1,0 +1,198 @@
+//! Storage on SQLite (embedded default) or PostgreSQL, behind one API.
+//!
+//! No `sqlx::Any` (it cannot decode SQLite booleans or TIMESTAMPTZ): `Db` holds a typed pool, and
+//! the `on_db!` macro writes the same generic query once for both. SQL uses `$1` placeholders and
+//! the subset both engines share; where they differ, the code says so.
+
+pub mod activities;
+pub mod contacts;
+pub mod occasions;
+pub mod relations;
+pub mod suppressions;
+pub mod topics;
+
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{PgPool, SqlitePool};
+use std::str::FromStr;
+use std::time::Duration;
+
+pub type Timestamp = chrono::DateTime<chrono::Utc>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database: {0}")]
+    Sqlx(#[from] sqlx::Error),
+    #[error("migration failed (rolled back): {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("cannot open database {url}: {message}")]
+    Open { url: String, message: String },
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    Conflict(String),
+    #[error("{0}")]
+    Invalid(String),
+}
+
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
+
+#[derive(Clone, Debug)]
+pub enum Db {
+    Sqlite(SqlitePool),
+    Postgres(PgPool),
+}
+
+/// Runs `$body` with `$pool` bound to the typed pool of either backend. The body is compiled twice,
+/// once per database type, so generic sqlx code needs writing once.
+#[macro_export]
+macro_rules! on_db {
+    ($db:expr, $pool:ident => $body:expr) => {
+        match $db {
+            $crate::store::Db::Sqlite($pool) => $body,
+            $crate::store::Db::Postgres($pool) => $body,
+        }
+    };
+}
+
+/// Runs `$body` inside one transaction (`$tx` is `&mut Transaction`); commits when it returns Ok.
+#[macro_export]
+macro_rules! in_tx {
+    ($db:expr, $tx:ident => $body:expr) => {
+        match $db {
+            $crate::store::Db::Sqlite(pool) => {
+                let mut tx = pool.begin().await?;
+                let $tx = &mut tx;
+                let out = $body;
+                tx.commit().await?;
+                out
+            }
+            $crate::store::Db::Postgres(pool) => {
+                let mut tx = pool.begin().await?;
+                let $tx = &mut tx;
+                let out = $body;
+                tx.commit().await?;
+                out
+            }
+        }
+    };
+}
+
+impl Db {
+    /// Opens (creating an SQLite file and its folder when needed) and migrates.
+    pub async fn open(url: &str) -> Result<Db> {
+        let db = Self::connect(url).await?;
+        db.migrate().await?;
+        Ok(db)
+    }
+
+    pub async fn connect(url: &str) -> Result<Db> {
+        let open_err = |e: &dyn std::fmt::Display| StoreError::Open {
+            url: redact(url),
+            message: e.to_string(),
+        };
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            let opts = PgConnectOptions::from_str(url).map_err(|e| open_err(&e))?;
+            let pool = PgPoolOptions::new()
+                .max_connections(16)
+                .acquire_timeout(Duration::from_secs(15))
+                .connect_with(opts)
+                .await
+                .map_err(|e| open_err(&e))?;
+            return Ok(Db::Postgres(pool));
+        }
+        let path = url
+            .strip_prefix("sqlite://")
+            .or_else(|| url.strip_prefix("sqlite:"))
+            .ok_or_else(|| open_err(&"expected sqlite://PATH or postgres://..."))?;
+        let opts = if path == ":memory:" {
+            SqliteConnectOptions::from_str("sqlite::memory:").map_err(|e| open_err(&e))?
+        } else {
+            let file = std::path::Path::new(path.split('?').next().unwrap_or(path));
+            if let Some(dir) = file.parent().filter(|d| !d.as_os_str().is_empty()) {
+                std::fs::create_dir_all(dir).map_err(|e| open_err(&e))?;
+            }
+            SqliteConnectOptions::new()
+                .filename(file)
+                .create_if_missing(true)
+        };
+        let opts = opts
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .foreign_keys(true)
+            // The CLI and the daemon write to one file at once: wait instead of failing.
+            .busy_timeout(Duration::from_secs(30));
+        let max = if path == ":memory:" { 1 } else { 8 };
+        let pool = SqlitePoolOptions::new()
+            .max_connections(max)
+            .connect_with(opts)
+            .await
+            .map_err(|e| open_err(&e))?;
+        Ok(Db::Sqlite(pool))
+    }
+
+    /// Applies pending migrations, each in its own transaction: a failing one leaves the schema as
+    /// it was before it.
+    pub async fn migrate(&self) -> Result<usize> {
+        let before = self.applied_migrations().await.unwrap_or(0);
+        match self {
+            Db::Sqlite(p) => SQLITE_MIGRATIONS.run(p).await?,
+            Db::Postgres(p) => POSTGRES_MIGRATIONS.run(p).await?,
+        }
+        Ok(self.applied_migrations().await? - before)
+    }
+
+    async fn applied_migrations(&self) -> Result<usize> {
+        let n: i64 = on_db!(self, p => {
+            sqlx::query_scalar("SELECT COUNT(*) FROM _sqlx_migrations WHERE success")
+                .fetch_one(p)
+                .await?
+        });
+        Ok(n as usize)
+    }
+
+    pub fn is_postgres(&self) -> bool {
+        matches!(self, Db::Postgres(_))
+    }
+
+    pub async fn close(&self) {
+        on_db!(self, p => p.close().await)
+    }
+}
+
+/// Hides a password in a database URL for error messages and logs.
+pub fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(s), Some(at)) if at > s => {
+            let creds = &url[s + 3..at];
+            match creds.find(':') {
+                Some(c) => format!("{}{}:***{}", &url[..s + 3], &creds[..c], &url[at..]),
+                None => url.to_string(),
+            }
+        }
+        _ => url.to_string(),
+    }
+}
+
+pub fn now() -> Timestamp {
+    chrono::Utc::now()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn redacts_passwords() {
+        assert_eq!(
+            super::redact("postgres://u:geheim@h/db"),
+            "postgres://u:***@h/db"
+        );
+        assert_eq!(super::redact("postgres://u@h/db"), "postgres://u@h/db");
+    }
+}
+
+/// What `contacts forget` deletes, each bound to the lower-cased address (`$1`). Tables added by
+/// later migrations that hold personal data append their statement here.
+pub const FORGET_STATEMENTS: &[&str] = &["DELETE FROM contacts WHERE email_key = $1"];

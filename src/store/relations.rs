@@ -1,0 +1,125 @@
+//! Relations beyond the plain contact: encounter (A), cooperation (B), group (D).
+
+use super::activities::NewActivity;
+use super::{now, Db, Result, Timestamp};
+use crate::domain::{RelationForm, RelationStatus};
+use crate::{in_tx, on_db, record_activity};
+use serde::Serialize;
+
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+pub struct Relation {
+    pub id: i64,
+    pub contact_id: i64,
+    pub form: String,
+    pub topic_id: Option<i64>,
+    pub occasion_id: Option<i64>,
+    pub status: String,
+    pub since: Timestamp,
+    pub until: Option<Timestamp>,
+    pub cause_kind: String,
+    pub cause_ref: Option<String>,
+    pub note: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewRelation {
+    pub contact_id: i64,
+    pub form: RelationForm,
+    pub topic_id: Option<i64>,
+    pub occasion_id: Option<i64>,
+    pub status: RelationStatus,
+    pub until: Option<Timestamp>,
+    /// What caused it: `message` (an inbound message id), `link`, `person`, `import`.
+    pub cause_kind: String,
+    pub cause_ref: Option<String>,
+    pub note: Option<String>,
+    pub inbound_id: Option<i64>,
+    pub campaign_id: Option<i64>,
+}
+
+const COLUMNS: &str = "id, contact_id, form, topic_id, occasion_id, status, since, until, cause_kind, cause_ref, note";
+
+/// Sets the relation of `contact` to an occasion or topic: updates the existing one of that form
+/// and target, or creates it; records the change on the timeline in the same transaction.
+/// Returns the relation id.
+pub async fn set(db: &Db, r: &NewRelation) -> Result<i64> {
+    let at = now();
+    let find = "SELECT id FROM relations WHERE contact_id = $1 AND form = $2
+                AND COALESCE(occasion_id, 0) = $3 AND COALESCE(topic_id, 0) = $4";
+    let summary = match (r.form, r.status) {
+        (RelationForm::Encounter, RelationStatus::Confirmed) => "kommt zur Begegnung / coming",
+        (RelationForm::Encounter, RelationStatus::Declined) => "sagt ab / declined",
+        (RelationForm::Cooperation, RelationStatus::Interested) => {
+            "Interesse an Kooperation / cooperation interest"
+        }
+        _ => "Beziehung geändert / relation changed",
+    };
+    let id = in_tx!(db, tx => {
+        let existing: Option<i64> = sqlx::query_scalar(find)
+            .bind(r.contact_id)
+            .bind(r.form.as_str())
+            .bind(r.occasion_id.unwrap_or(0))
+            .bind(r.topic_id.unwrap_or(0))
+            .fetch_optional(&mut **tx)
+            .await?;
+        let id = match existing {
+            Some(id) => {
+                sqlx::query(
+                    "UPDATE relations SET status = $1, until = $2, cause_kind = $3, cause_ref = $4,
+                        note = $5, updated_at = $6 WHERE id = $7",
+                )
+                .bind(r.status.as_str())
+                .bind(r.until)
+                .bind(&r.cause_kind)
+                .bind(&r.cause_ref)
+                .bind(&r.note)
+                .bind(at)
+                .bind(id)
+                .execute(&mut **tx)
+                .await?;
+                id
+            }
+            None => {
+                sqlx::query_scalar(
+                    "INSERT INTO relations (contact_id, form, topic_id, occasion_id, status, since, until,
+                        cause_kind, cause_ref, note, created_at, updated_at)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $6, $6) RETURNING id",
+                )
+                .bind(r.contact_id)
+                .bind(r.form.as_str())
+                .bind(r.topic_id)
+                .bind(r.occasion_id)
+                .bind(r.status.as_str())
+                .bind(at)
+                .bind(r.until)
+                .bind(&r.cause_kind)
+                .bind(&r.cause_ref)
+                .bind(&r.note)
+                .fetch_one(&mut **tx)
+                .await?
+            }
+        };
+        record_activity!(tx, &NewActivity {
+            contact_id: r.contact_id,
+            at,
+            kind: "relation",
+            summary: summary.to_string(),
+            detail: serde_json::json!({
+                "relation_id": id, "form": r.form.as_str(), "status": r.status.as_str(),
+                "occasion_id": r.occasion_id, "topic_id": r.topic_id,
+                "cause": r.cause_kind, "cause_ref": r.cause_ref,
+            }),
+            campaign_id: r.campaign_id,
+            inbound_id: r.inbound_id,
+        });
+        id
+    });
+    Ok(id)
+}
+
+pub async fn for_contact(db: &Db, contact_id: i64) -> Result<Vec<Relation>> {
+    let sql = format!("SELECT {COLUMNS} FROM relations WHERE contact_id = $1 ORDER BY since");
+    Ok(on_db!(db, p => {
+        sqlx::query_as::<_, Relation>(sqlx::AssertSqlSafe(sql.as_str())).bind(contact_id).fetch_all(p).await?
+    }))
+}
