@@ -158,13 +158,15 @@ pub fn parse(bytes: &[u8], file: &str) -> Result<Parsed, ImportError> {
     let mut rejects = Vec::new();
     let mut seen: HashMap<String, u64> = HashMap::new();
     let mut record = csv::StringRecord::new();
+    // Line numbers are counted from byte offsets: the csv crate's own count is off with CRLF.
+    let mut lines = LineCounter::new(&text);
     loop {
-        let line = reader.position().line();
+        let line = lines.line_at(reader.position().byte());
         match reader.read_record(&mut record) {
             Ok(false) => break,
             Ok(true) => {}
             Err(e) => {
-                let line = e.position().map_or(line, |p| p.line());
+                let line = e.position().map_or(line, |p| lines.line_at(p.byte()));
                 rejects.push(Reject {
                     line,
                     reason: format!("broken line: {e}"),
@@ -173,7 +175,7 @@ pub fn parse(bytes: &[u8], file: &str) -> Result<Parsed, ImportError> {
                 continue;
             }
         }
-        let line = record.position().map_or(line, |p| p.line());
+        let line = record.position().map_or(line, |p| lines.line_at(p.byte()));
         let raw = || {
             record
                 .iter()
@@ -222,6 +224,41 @@ pub fn parse(bytes: &[u8], file: &str) -> Result<Parsed, ImportError> {
         rows,
         rejects,
     })
+}
+
+/// Maps increasing byte offsets to 1-based line numbers in one pass over the text.
+struct LineCounter<'a> {
+    text: &'a [u8],
+    offset: usize,
+    line: u64,
+}
+
+impl<'a> LineCounter<'a> {
+    fn new(text: &'a str) -> Self {
+        LineCounter {
+            text: text.as_bytes(),
+            offset: 0,
+            line: 1,
+        }
+    }
+
+    fn line_at(&mut self, byte: u64) -> u64 {
+        let mut byte = (byte as usize).min(self.text.len());
+        // After a CR the csv reader starts the next record on the LF: skip the line end.
+        while byte < self.text.len() && matches!(self.text[byte], b'\r' | b'\n') {
+            byte += 1;
+        }
+        if byte < self.offset {
+            self.offset = 0;
+            self.line = 1;
+        }
+        self.line += self.text[self.offset..byte]
+            .iter()
+            .filter(|&&b| b == b'\n')
+            .count() as u64;
+        self.offset = byte;
+        self.line
+    }
 }
 
 fn parse_record(
@@ -500,5 +537,18 @@ mod tests {
         let p = parse(b"email\tname\na@example.de\tA\n", "t").unwrap();
         assert_eq!(p.delimiter, b'\t');
         assert_eq!(p.rows.len(), 1);
+    }
+}
+#[cfg(test)]
+mod crlf_tests {
+    #[test]
+    fn crlf_line_numbers() {
+        let p = super::parse(
+            b"email;name\r\na@example.de;A\r\nkaputt;B\r\nc@example.de;C\r\n",
+            "t",
+        )
+        .unwrap();
+        assert_eq!(p.rejects[0].line, 3, "{:?}", p.rejects);
+        assert_eq!(p.rows[1].line, 4);
     }
 }

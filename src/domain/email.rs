@@ -205,7 +205,7 @@ mod tests {
         assert_eq!(a.key(), ok(&format!("INFO@{}", a.domain())).key());
         assert_eq!(
             ok("post@bücherei.example").domain(),
-            "xn--bcherei-m2a.example"
+            "xn--bcherei-n2a.example"
         );
     }
 

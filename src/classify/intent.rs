@@ -1,0 +1,516 @@
+//! Intent from the visible text, driven by data (config/intents.toml) so users can extend it.
+
+use std::path::Path;
+
+use regex::{Regex, RegexBuilder};
+use serde::Deserialize;
+
+use super::Intent;
+
+/// Compiled intent rules. Build once and share; matching allocates little.
+#[derive(Debug, Clone)]
+pub struct Rules {
+    settings: Settings,
+    negation: Vec<String>,
+    clause_breaks: Vec<String>,
+    rules: Vec<Rule>,
+    exact: Vec<Exact>,
+    greeting: Option<Regex>,
+    signoff: Option<Regex>,
+}
+
+#[derive(Debug, Clone)]
+struct Rule {
+    id: String,
+    intent: Intent,
+    confidence: f32,
+    /// Intent when a negation word is next to the match; `None` = not negation-aware.
+    negated: Option<Intent>,
+    re: Regex,
+}
+
+#[derive(Debug, Clone)]
+struct Exact {
+    id: String,
+    intent: Intent,
+    confidence: f32,
+    answers: Vec<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Settings {
+    #[serde(default = "d_before")]
+    negation_words_before: usize,
+    #[serde(default = "d_after")]
+    negation_words_after: usize,
+    #[serde(default = "d_question")]
+    question_mark_confidence: f32,
+    #[serde(default = "d_none")]
+    none_confidence: f32,
+    #[serde(default = "d_penalty")]
+    conflict_penalty: f32,
+    #[serde(default = "d_bonus")]
+    agreement_bonus: f32,
+    #[serde(default = "d_calendar_tentative")]
+    calendar_tentative_confidence: f32,
+}
+
+fn d_before() -> usize {
+    3
+}
+fn d_after() -> usize {
+    2
+}
+fn d_question() -> f32 {
+    0.6
+}
+fn d_none() -> f32 {
+    0.5
+}
+fn d_penalty() -> f32 {
+    0.25
+}
+fn d_bonus() -> f32 {
+    0.03
+}
+fn d_calendar_tentative() -> f32 {
+    0.5
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            negation_words_before: d_before(),
+            negation_words_after: d_after(),
+            question_mark_confidence: d_question(),
+            none_confidence: d_none(),
+            conflict_penalty: d_penalty(),
+            agreement_bonus: d_bonus(),
+            calendar_tentative_confidence: d_calendar_tentative(),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RulesFile {
+    #[serde(default)]
+    settings: Option<Settings>,
+    #[serde(default)]
+    negation: NegationFile,
+    #[serde(default)]
+    rule: Vec<RuleFile>,
+    #[serde(default)]
+    exact: Vec<ExactFile>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NegationFile {
+    #[serde(default)]
+    words: Vec<String>,
+    #[serde(default)]
+    clause_breaks: Vec<String>,
+    #[serde(default)]
+    greeting: Option<String>,
+    #[serde(default)]
+    signoff: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RuleFile {
+    id: String,
+    intent: String,
+    #[serde(default)]
+    lang: Option<String>,
+    confidence: f32,
+    #[serde(default)]
+    negated: Option<String>,
+    patterns: Vec<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ExactFile {
+    id: String,
+    intent: String,
+    confidence: f32,
+    answers: Vec<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RulesError {
+    #[error("{file}: cannot read: {source}")]
+    Io {
+        file: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{file}:{line}: {message}")]
+    Invalid {
+        file: String,
+        line: usize,
+        message: String,
+    },
+}
+
+/// 1-based line of a byte offset, for error messages a user can jump to.
+fn line_of(src: &str, offset: usize) -> usize {
+    src[..offset.min(src.len())]
+        .bytes()
+        .filter(|&b| b == b'\n')
+        .count()
+        + 1
+}
+
+/// Line where `needle` (a rule id or pattern) appears, so errors point at the right entry.
+fn line_of_text(src: &str, needle: &str) -> usize {
+    src.find(needle).map(|o| line_of(src, o)).unwrap_or(0)
+}
+
+fn parse_intent(s: &str) -> Result<Intent, String> {
+    s.parse::<Intent>()
+}
+
+fn build_re(pattern: &str) -> Result<Regex, regex::Error> {
+    RegexBuilder::new(pattern)
+        .case_insensitive(true)
+        .size_limit(8 << 20)
+        .build()
+}
+
+impl Rules {
+    /// The rules shipped with netzpost (config/intents.toml, compiled in).
+    pub fn builtin() -> Rules {
+        static BUILTIN: std::sync::LazyLock<Rules> = std::sync::LazyLock::new(|| {
+            Rules::from_toml_str(
+                include_str!("../../config/intents.toml"),
+                "config/intents.toml",
+            )
+            .expect("built-in config/intents.toml is valid (checked by tests)")
+        });
+        BUILTIN.clone()
+    }
+
+    pub fn from_toml_file(path: impl AsRef<Path>) -> Result<Rules, RulesError> {
+        let path = path.as_ref();
+        let file = path.display().to_string();
+        let src = std::fs::read_to_string(path).map_err(|source| RulesError::Io {
+            file: file.clone(),
+            source,
+        })?;
+        Rules::from_toml_str(&src, &file)
+    }
+
+    /// Parses rules from TOML text; `file` only names the source in errors.
+    pub fn from_toml_str(src: &str, file: &str) -> Result<Rules, RulesError> {
+        let invalid = |line: usize, message: String| RulesError::Invalid {
+            file: file.to_string(),
+            line,
+            message,
+        };
+        let parsed: RulesFile = toml::from_str(src).map_err(|e| {
+            let line = e.span().map(|s| line_of(src, s.start)).unwrap_or(0);
+            invalid(line, e.message().to_string())
+        })?;
+
+        let mut rules = Vec::with_capacity(parsed.rule.len());
+        for r in parsed.rule {
+            let line = line_of_text(src, &format!("\"{}\"", r.id));
+            let intent = parse_intent(&r.intent).map_err(|m| invalid(line, m))?;
+            let negated = match r.negated.as_deref() {
+                None => None,
+                Some(n) => Some(parse_intent(n).map_err(|m| invalid(line, m))?),
+            };
+            if !(0.0..=1.0).contains(&r.confidence) {
+                return Err(invalid(
+                    line,
+                    format!("rule {}: confidence must be within 0..1", r.id),
+                ));
+            }
+            if r.patterns.is_empty() {
+                return Err(invalid(line, format!("rule {}: no patterns", r.id)));
+            }
+            for p in &r.patterns {
+                build_re(p).map_err(|e| {
+                    invalid(
+                        line_of_text(src, p).max(line),
+                        format!("rule {}: bad pattern: {e}", r.id),
+                    )
+                })?;
+            }
+            let joined = r
+                .patterns
+                .iter()
+                .map(|p| format!("(?:{p})"))
+                .collect::<Vec<_>>()
+                .join("|");
+            let re = build_re(&joined).map_err(|e| invalid(line, e.to_string()))?;
+            let _ = r.lang;
+            rules.push(Rule {
+                id: r.id,
+                intent,
+                confidence: r.confidence,
+                negated,
+                re,
+            });
+        }
+
+        let mut exact = Vec::new();
+        for e in parsed.exact {
+            let line = line_of_text(src, &format!("\"{}\"", e.id));
+            let intent = parse_intent(&e.intent).map_err(|m| invalid(line, m))?;
+            exact.push(Exact {
+                id: e.id,
+                intent,
+                confidence: e.confidence,
+                answers: e.answers.iter().map(|a| normalize_answer(a)).collect(),
+            });
+        }
+
+        let opt_re = |p: &Option<String>| -> Result<Option<Regex>, RulesError> {
+            match p {
+                None => Ok(None),
+                Some(p) => build_re(p)
+                    .map(Some)
+                    .map_err(|e| invalid(line_of_text(src, p), e.to_string())),
+            }
+        };
+        Ok(Rules {
+            settings: parsed.settings.unwrap_or_default(),
+            negation: parsed
+                .negation
+                .words
+                .iter()
+                .map(|w| w.to_lowercase())
+                .collect(),
+            clause_breaks: parsed
+                .negation
+                .clause_breaks
+                .iter()
+                .map(|w| w.to_lowercase())
+                .collect(),
+            greeting: opt_re(&parsed.negation.greeting)?,
+            signoff: opt_re(&parsed.negation.signoff)?,
+            rules,
+            exact,
+        })
+    }
+}
+
+/// Lower-case, punctuation and emoji off, single spaces: "Ja, gerne!" -> "ja gerne".
+fn normalize_answer(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for w in s
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+    {
+        if !out.is_empty() {
+            out.push(' ');
+        }
+        out.push_str(&w.to_lowercase());
+    }
+    out
+}
+
+pub(crate) struct Decision {
+    pub intent: Intent,
+    pub confidence: f32,
+    pub rule: Option<String>,
+}
+
+struct Hit<'r> {
+    intent: Intent,
+    confidence: f32,
+    pos: usize,
+    rule: &'r str,
+}
+
+fn is_break(c: char) -> bool {
+    matches!(c, '.' | '!' | '?' | ';' | '\n' | ',' | ':' | '(' | ')')
+}
+
+impl Rules {
+    /// Is a negation word within the clause around `text[start..end]`?
+    fn negated(&self, text: &str, start: usize, end: usize) -> bool {
+        let before = &text[..start];
+        let clause_start = before.rfind(is_break).map(|i| i + 1).unwrap_or(0);
+        let before_words: Vec<&str> = before[clause_start..]
+            .split(|c: char| !(c.is_alphanumeric() || c == '\''))
+            .filter(|w| !w.is_empty())
+            .collect();
+        let n = before_words.len();
+        let window = &before_words[n.saturating_sub(self.settings.negation_words_before)..];
+        // A clause break word ("aber", "but") after the negation ends its scope.
+        let mut negated = false;
+        for w in window {
+            if self.clause_breaks.iter().any(|b| b == w) {
+                negated = false;
+            } else if self.negation.iter().any(|neg| neg == w) {
+                negated = true;
+            }
+        }
+        if negated {
+            return true;
+        }
+        // The match itself may contain the negation ("not coming" matched by a wide pattern).
+        let after = &text[end..];
+        let clause_end = after.find(is_break).unwrap_or(after.len());
+        for w in after[..clause_end]
+            .split(|c: char| !(c.is_alphanumeric() || c == '\''))
+            .filter(|w| !w.is_empty())
+            .take(self.settings.negation_words_after)
+        {
+            if self.clause_breaks.iter().any(|b| b == w) {
+                break;
+            }
+            if self.negation.iter().any(|neg| neg == w) {
+                return true;
+            }
+        }
+        false
+    }
+
+    /// The one-line core of a short answer, without greeting and sign-off.
+    fn core_answer(&self, text: &str) -> Option<String> {
+        let mut core: Option<&str> = None;
+        for line in text.lines() {
+            let t = line.trim();
+            if t.is_empty() {
+                continue;
+            }
+            if core.is_none() && self.greeting.as_ref().is_some_and(|g| g.is_match(t)) {
+                continue;
+            }
+            if self.signoff.as_ref().is_some_and(|s| s.is_match(t)) {
+                break;
+            }
+            if core.is_some() {
+                return None;
+            }
+            core = Some(t);
+        }
+        core.map(normalize_answer)
+    }
+}
+
+/// Decides the intent of a reply.
+pub(crate) fn decide(rules: &Rules, visible: &str, calendar_partstat: Option<&str>) -> Decision {
+    if let Some(ps) = calendar_partstat {
+        let (intent, confidence) = match ps {
+            "ACCEPTED" => (Intent::Accept, 1.0),
+            "DECLINED" => (Intent::Decline, 1.0),
+            "TENTATIVE" => (
+                Intent::Accept,
+                rules.settings.calendar_tentative_confidence,
+            ),
+            _ => (Intent::None, rules.settings.none_confidence),
+        };
+        return Decision {
+            intent,
+            confidence,
+            rule: Some(format!("calendar:partstat={ps}")),
+        };
+    }
+
+    let text = normalize_text(visible);
+
+    if let Some(core) = rules.core_answer(&text) {
+        for e in &rules.exact {
+            if e.answers.iter().any(|a| *a == core) {
+                return Decision {
+                    intent: e.intent,
+                    confidence: e.confidence,
+                    rule: Some(e.id.clone()),
+                };
+            }
+        }
+    }
+
+    let mut hits: Vec<Hit<'_>> = Vec::new();
+    for r in &rules.rules {
+        for m in r.re.find_iter(&text) {
+            let intent = match r.negated {
+                Some(neg) if rules.negated(&text, m.start(), m.end()) => neg,
+                _ => r.intent,
+            };
+            if intent == Intent::None {
+                continue;
+            }
+            hits.push(Hit {
+                intent,
+                confidence: r.confidence,
+                pos: m.start(),
+                rule: &r.id,
+            });
+        }
+    }
+
+    // Unsubscribe beats everything: consent withdrawal must never be missed.
+    if let Some(h) = best(&hits, |i| i == Intent::Unsubscribe) {
+        return decision(h, 0.0);
+    }
+    let main = |i: Intent| matches!(i, Intent::Accept | Intent::Decline | Intent::Cooperation);
+    if let Some(h) = best(&hits, main) {
+        let others = hits
+            .iter()
+            .any(|o| main(o.intent) && o.intent != h.intent && o.confidence >= 0.7);
+        let agreeing = hits
+            .iter()
+            .filter(|o| o.intent == h.intent && o.rule != h.rule)
+            .count();
+        let adjust = if others {
+            -rules.settings.conflict_penalty
+        } else {
+            rules.settings.agreement_bonus * agreeing.min(3) as f32
+        };
+        return decision(h, adjust);
+    }
+    if let Some(h) = best(&hits, |i| i == Intent::Question) {
+        return decision(h, 0.0);
+    }
+    if text.contains('?') {
+        return Decision {
+            intent: Intent::Question,
+            confidence: rules.settings.question_mark_confidence,
+            rule: Some("question-mark".into()),
+        };
+    }
+    Decision {
+        intent: Intent::None,
+        confidence: rules.settings.none_confidence,
+        rule: None,
+    }
+}
+
+/// Highest confidence wins; on a tie the later statement (the conclusion) wins.
+fn best<'a, 'r>(hits: &'a [Hit<'r>], pred: impl Fn(Intent) -> bool) -> Option<&'a Hit<'r>> {
+    hits.iter().filter(|h| pred(h.intent)).max_by(|a, b| {
+        a.confidence
+            .partial_cmp(&b.confidence)
+            .unwrap_or(std::cmp::Ordering::Equal)
+            .then(a.pos.cmp(&b.pos))
+    })
+}
+
+fn decision(h: &Hit<'_>, adjust: f32) -> Decision {
+    Decision {
+        intent: h.intent,
+        confidence: (h.confidence + adjust).clamp(0.0, 0.99),
+        rule: Some(h.rule.to_string()),
+    }
+}
+
+/// Lower-case and unify apostrophes so that patterns stay simple.
+fn normalize_text(s: &str) -> String {
+    s.chars()
+        .map(|c| match c {
+            '\u{2019}' | '\u{2018}' | '`' | '´' => '\'',
+            '\u{a0}' => ' ',
+            c => c,
+        })
+        .flat_map(char::to_lowercase)
+        .collect()
+}

@@ -1,0 +1,338 @@
+//! Visible text: the person's new words only.
+//!
+//! Each line gets a type (text, quote, quote header, delimiter, mobile signature, empty);
+//! then the reply is cut at the first delimiter/mobile signature and at the first quote
+//! header that is not part of an interleaved (inline) answer. Sign-offs such as
+//! "Viele Grüße\nAnna" stay: that is what the Discourse corpus expects, and intent rules
+//! ignore them.
+
+use std::sync::LazyLock;
+
+use regex::Regex;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Line {
+    Empty,
+    Text,
+    Quote,
+    /// "--", "____", "-----": everything below is a signature or a quoted mail.
+    Delim,
+    /// "Sent from my iPhone" and friends: end of the new words.
+    Sig,
+    /// A quote header ("On ... wrote:", "-----Original Message-----", a From:/Sent: block).
+    Header,
+}
+
+static DELIM: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"^[-_=*#~+—–•]{2,}$|^--\s*$").unwrap());
+
+static QUOTE_PREFIX: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"^\s*(>|[A-Za-z]{1,3}>)").unwrap());
+
+static MOBILE_SIG: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(
+        r"(?ix)^[(<\[]*\s*(
+        (sent|envoyé|enviado|inviato|verzonden|sendt|skickat|gesendet|wysłane|odesláno|lähetetty)\s+
+            (from|via|with|by|using|on|depuis|de|desde|do|da|dal|met|vanaf|van|von|mit|fra|från|z|ze|with)\b|
+        von\s+meinem\s+.{0,60}gesendet|
+        diese\s+nachricht\s+wurde\s+(von|mit)\s+.{0,80}gesendet|
+        get\s+outlook\s+for|
+        (\S+\s+)?from\s+my\s+(iphone|ipad|android|mobile|phone|smartphone|samsung|galaxy|blackberry|cell)|
+        從我的|从我的|发自我的|
+        sent\s+from\s+\[)",
+    )
+    .unwrap()
+});
+
+/// "-----Original Message-----", forwarded-message banners and their translations.
+static ORIGINAL_MARKER: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(
+        r"(?ix)^[\s*>]*(-{2,}|_{2,})?\s*(
+        original\s+message|ursprüngliche\s+nachricht|original-nachricht|originalnachricht|
+        mensaje\s+original|message\s+d'origine|messaggio\s+originale|mensagem\s+original|
+        oorspronkelijk\s+bericht|forwarded\s+message|weitergeleitete\s+nachricht|
+        antwort\s+nachricht|message\s+transféré|mensaje\s+reenviado|original\s+meddelelse|
+        opprinnelig\s+melding|ursprungligt\s+meddelande|исходное\s+сообщение|
+        begin\s+forwarded\s+message:?|anfang\s+der\s+weitergeleiteten\s+nachricht:?
+        )\s*(-{2,}|_{2,})?[\s*]*$",
+    )
+    .unwrap()
+});
+
+/// A header line of an embedded mail (Outlook, GMX/web.de, Apple Mail, Thunderbird ...).
+static HEADER_KEY: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(
+        r"(?ix)^[\s*>]*(
+        from|von|de|da|van|från|fra|od|от|lähettäjä|sender|absender|
+        sent|gesendet|date|datum|data|enviado|envoyé|inviato|skickat|sendt|verzonden|wysłano|
+        to|an|para|à|a|aan|till|til|do|кому|
+        cc|kopie|reply-to|antwort\s+an|risposta|
+        subject|betreff|asunto|objet|oggetto|onderwerp|ämne|emne|temat|тема|assunto
+        )\s*:\*?(\s|$)",
+    )
+    .unwrap()
+});
+
+/// Keys that can open such a block (a lone "To:" or "An:" line must not).
+static HEADER_START_KEY: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(
+        r"(?ix)^[\s*>]*(from|von|de|da|van|från|fra|od|от|lähettäjä|sender|absender|
+        sent|gesendet|date|datum|enviado|envoyé|inviato|skickat|sendt|verzonden|wysłano)\s*:\*?(\s|$)",
+    )
+    .unwrap()
+});
+
+/// "... wrote:" with the verb at the end (name and date before it).
+static WROTE_END: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(
+        r"(?ix)(\bwrote|\bwrites|\bschrieb|\bschreef|\bgeschreven|\ba\s+écrit|\bescribió|\bescreveu|
+        \bha\s+scritto|\bnapisał(\(a\))?|\bнаписал[аи]?|\bпише|\bskrev|\bkirjoitti|写道|寫道)
+        \s*[:：]?\s*-*\s*$",
+    )
+    .unwrap()
+});
+
+/// "Am <date> schrieb <name>:" / "<name> schrieb am <date>:" (verb in the middle).
+static WROTE_MID: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(
+        r"(?ix)(^[\s-]*(on|am|le|el|il|op|em|den|dnia|at|w\s+dniu)\b.*\b(wrote|schrieb|a\s+écrit|escribió|escreveu|ha\s+scritto|skrev|schreef|napisał)\b.*[:：]\s*$)|
+        (\b(schrieb|wrote|skrev|schreef)\s+(am|on|den|op)\b.{0,80}[:：]\s*$)",
+    )
+    .unwrap()
+});
+
+/// Old Gmail style: "2016-03-03 17:21 GMT+01:00 Some One <a@b>:" or "2013/7/20 sam <a@b>".
+static DATE_HEADER: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"^\d{4}[-/.]\d{1,2}[-/.]\d{1,2}\b.{0,20}(\d{1,2}:\d{2}|<?\S+@\S+)").unwrap()
+});
+
+static HTML_QUOTE: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(
+        r#"(?ix)<div[^>]*class=["']?(gmail_quote|gmail_extra|moz-cite-prefix|yahoo_quoted|ydp[0-9a-f]*yahoo_quoted)|
+        <blockquote|<div[^>]*id=["']?(divRplyFwdMsg|appendonsend|mail-editor-reference-message-container)|
+        <[a-z]+[^>]*id=["']?OLK_SRC_BODY_SECTION|<hr[^>]*id=["']?stopSpelling|
+        <div[^>]*style=["'][^"']*border-top:\s*solid\s+\#(E1E1E1|B5C4DF)"#,
+    )
+    .unwrap()
+});
+
+/// HTML-only mail: drop the quoted part (Gmail/Outlook/Thunderbird/Yahoo markup) before
+/// converting to text, then the plain-text trimmer does the rest.
+pub(crate) fn html_to_reply_text(html: &str) -> String {
+    let cut = match HTML_QUOTE.find(html) {
+        Some(m) => &html[..m.start()],
+        None => html,
+    };
+    mail_parser::decoders::html::html_to_text(cut)
+}
+
+fn invisible(c: char) -> bool {
+    c.is_whitespace() || matches!(c, '\u{200b}' | '\u{200c}' | '\u{200d}' | '\u{feff}' | 'ᐧ')
+}
+
+fn classify(lines: &[&str]) -> Vec<Line> {
+    let mut types = Vec::with_capacity(lines.len());
+    let mut in_fence = false;
+    for line in lines {
+        let t = line.trim_matches(invisible);
+        if t.starts_with("```") {
+            in_fence = !in_fence;
+            types.push(Line::Text);
+            continue;
+        }
+        types.push(if t.is_empty() {
+            Line::Empty
+        } else if in_fence {
+            Line::Text
+        } else if QUOTE_PREFIX.is_match(line) {
+            Line::Quote
+        } else if DELIM.is_match(t) {
+            Line::Delim
+        } else if t.len() <= 160 && MOBILE_SIG.is_match(t) {
+            Line::Sig
+        } else {
+            Line::Text
+        });
+    }
+    // Quote headers, which may span several lines ("On ... <\nfoo@bar> wrote:").
+    let mut i = 0;
+    while i < lines.len() {
+        if types[i] == Line::Text {
+            if let Some(span) = header_span(lines, &types, i) {
+                for t in types.iter_mut().skip(i).take(span) {
+                    *t = Line::Header;
+                }
+                i += span;
+                continue;
+            }
+        }
+        i += 1;
+    }
+    types
+}
+
+fn is_wrote_header(joined: &str) -> bool {
+    joined.len() < 500
+        && joined.bytes().any(|b| b.is_ascii_digit() || b == b'@')
+        && (WROTE_END.is_match(joined) || WROTE_MID.is_match(joined))
+}
+
+/// Number of lines of the quote header starting at `i`, if one starts there.
+fn header_span(lines: &[&str], types: &[Line], i: usize) -> Option<usize> {
+    let t = lines[i].trim();
+    if ORIGINAL_MARKER.is_match(t) {
+        return Some(1);
+    }
+    if HEADER_START_KEY.is_match(t) {
+        // A block: at least two header lines in the next few (Subject may wrap once).
+        let mut keys = 1;
+        let mut end = i + 1;
+        while end < lines.len() && end < i + 12 {
+            let l = lines[end].trim();
+            if HEADER_KEY.is_match(l) {
+                keys += 1;
+            } else if l.is_empty() || keys < 2 {
+                break;
+            }
+            end += 1;
+        }
+        if keys >= 2 {
+            return Some(end - i);
+        }
+    }
+    if DATE_HEADER.is_match(t) {
+        return Some(1);
+    }
+    if t.len() > 300 {
+        return None;
+    }
+    let mut joined = String::with_capacity(256);
+    for k in 0..6 {
+        let j = i + k;
+        if j >= lines.len() {
+            break;
+        }
+        if k > 0 && types[j] == Line::Delim {
+            break;
+        }
+        if !joined.is_empty() {
+            joined.push(' ');
+        }
+        joined.push_str(lines[j].trim());
+        if joined.len() > 400 {
+            break;
+        }
+        if is_wrote_header(&joined) {
+            return Some(k + 1);
+        }
+    }
+    None
+}
+
+fn quote_content(line: &str) -> &str {
+    line.trim_start_matches(|c: char| c == '>' || c.is_whitespace())
+}
+
+/// The person's new words in a plain-text body.
+pub fn visible_text(body: &str) -> String {
+    let normalized;
+    let body = if body.contains('\r') {
+        normalized = body.replace("\r\n", "\n").replace('\r', "\n");
+        normalized.as_str()
+    } else {
+        body
+    };
+    let all: Vec<&str> = body.lines().collect();
+    let types_all = classify(&all);
+
+    // Everything after the first delimiter or mobile signature is signature or quoted mail.
+    let end = types_all
+        .iter()
+        .position(|t| matches!(t, Line::Delim | Line::Sig))
+        .unwrap_or(all.len());
+    let lines = &all[..end];
+    let types = &types_all[..end];
+    let mut keep = vec![true; lines.len()];
+
+    let first_text = types.iter().position(|t| *t == Line::Text);
+    let Some(first_text) = first_text else {
+        // Only quotes: keep them, unless they are just a forwarded thread of quote headers.
+        let first_quote = lines
+            .iter()
+            .zip(types)
+            .find(|(_, t)| **t == Line::Quote)
+            .map(|(l, _)| quote_content(l));
+        return match first_quote {
+            Some(q) if is_wrote_header(q) || ORIGINAL_MARKER.is_match(q) => String::new(),
+            Some(_) => join(lines, &keep),
+            None => String::new(),
+        };
+    };
+
+    // A reply below a leading quote header (bottom-posting, forwards): drop the header and
+    // the quote that follows it.
+    let first_header = types.iter().position(|t| *t == Line::Header);
+    if let Some(h) = first_header {
+        if h < first_text {
+            for (k, t) in types.iter().enumerate().take(first_text) {
+                if k >= h && matches!(t, Line::Header | Line::Quote | Line::Empty) {
+                    keep[k] = false;
+                }
+            }
+        }
+    }
+
+    let mut cut = lines.len();
+    let mut i = first_text;
+    while i < lines.len() {
+        if types[i] != Line::Header {
+            i += 1;
+            continue;
+        }
+        let h = i;
+        while i < lines.len() && types[i] == Line::Header {
+            i += 1;
+        }
+        let mut j = i;
+        while j < lines.len() && types[j] == Line::Empty {
+            j += 1;
+        }
+        if j < lines.len() && types[j] == Line::Quote {
+            while j < lines.len() && matches!(types[j], Line::Quote | Line::Empty) {
+                j += 1;
+            }
+            if types[j..].contains(&Line::Text) {
+                // Interleaved answer below the quote: keep the quote, drop the header.
+                for k in keep.iter_mut().take(i).skip(h) {
+                    *k = false;
+                }
+                i = j;
+                continue;
+            }
+        }
+        cut = h;
+        break;
+    }
+
+    // Trailing quotes after the last text line belong to the quoted mail.
+    let mut last = cut;
+    while last > 0 && matches!(types[last - 1], Line::Quote | Line::Empty | Line::Header) {
+        last -= 1;
+    }
+    join(&lines[..last], &keep[..last])
+}
+
+fn join(lines: &[&str], keep: &[bool]) -> String {
+    let mut out = String::new();
+    for (l, k) in lines.iter().zip(keep) {
+        if *k {
+            if !out.is_empty() || !l.trim().is_empty() {
+                out.push_str(l.trim_end());
+                out.push('\n');
+            }
+        }
+    }
+    let trimmed = out.trim_end().len();
+    out.truncate(trimmed);
+    out
+}

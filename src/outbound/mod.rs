@@ -1,0 +1,5 @@
+//! Outbound mail: rendering, composition and calendar parts (pure, no I/O).
+
+pub mod compose;
+pub mod ics;
+pub mod render;

@@ -1,0 +1,260 @@
+//! Every foundation command through the real binary, on SQLite in a temporary workspace.
+
+mod common;
+
+use assert_cmd::Command;
+use predicates::prelude::*;
+use std::path::Path;
+
+fn np(dir: &Path) -> Command {
+    let mut c = Command::new(common::bin());
+    c.current_dir(dir)
+        .env_remove("NETZPOST_CONFIG")
+        .env("NETZPOST_LOG", "warn");
+    c
+}
+
+fn workspace() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    np(dir.path()).arg("init").assert().success();
+    dir
+}
+
+#[test]
+fn init_writes_a_workspace_and_refuses_to_overwrite() {
+    let dir = workspace();
+    let cfg = std::fs::read_to_string(dir.path().join("config/netzpost.toml")).unwrap();
+    let secret = cfg.lines().find(|l| l.starts_with("secret = ")).unwrap();
+    assert_eq!(secret.len(), "secret = \"\"".len() + 64, "{secret}");
+    assert!(dir.path().join("var/netzpost.db").exists());
+    assert!(dir.path().join("var/inbox/new").is_dir());
+    np(dir.path())
+        .arg("init")
+        .assert()
+        .failure()
+        .stderr(predicate::str::contains("does not overwrite"));
+}
+
+#[test]
+fn topics_add_list_remove() {
+    let dir = workspace();
+    np(dir.path())
+        .args(["topics", "add", "senioren", "--title", "Ältere Menschen"])
+        .assert()
+        .success();
+    np(dir.path())
+        .args(["topics", "add", "senioren"])
+        .assert()
+        .failure()
+        .stderr(predicate::str::contains("exists already"));
+    np(dir.path())
+        .args(["--format", "csv", "topics", "list"])
+        .assert()
+        .success()
+        .stdout("slug,title,confirmed,pending,unsubscribed\nsenioren,Ältere Menschen,0,0,0\n");
+    np(dir.path())
+        .args(["topics", "remove", "senioren"])
+        .assert()
+        .success();
+    np(dir.path())
+        .args(["topics", "remove", "senioren"])
+        .assert()
+        .failure()
+        .stderr(predicate::str::contains("unknown topic \"senioren\""));
+}
+
+#[test]
+fn import_list_show_export_forget() {
+    let dir = workspace();
+    let d = dir.path();
+    np(d)
+        .args(["topics", "add", "nachbarschaft"])
+        .assert()
+        .success();
+    // Windows-1252 with semicolons, as German Excel writes it.
+    let mut csv = b"E-Mail;Name;Organisation;Sprache\r\n".to_vec();
+    csv.extend_from_slice(
+        b"j\xfcrgen@example.de;J\xfcrgen M\xfcller;Kirchengemeinde St. Josef;Deutsch\r\n",
+    );
+    csv.extend_from_slice(b"keine-adresse;Niemand;;de\r\n");
+    csv.extend_from_slice(b"amira@example.org;Amira;;en\r\n");
+    std::fs::write(d.join("kontakte.csv"), csv).unwrap();
+    np(d)
+        .args([
+            "contacts",
+            "import",
+            "kontakte.csv",
+            "--topic",
+            "nachbarschaft",
+            "--consent",
+            "confirmed",
+        ])
+        .assert()
+        .code(2)
+        .stdout(predicate::str::contains(
+            "3 rows, 2 new, 0 updated, 1 rejected",
+        ))
+        .stderr(predicate::str::contains(
+            "kontakte.csv: line 3: invalid address \"keine-adresse\"",
+        ));
+    let rejects = std::fs::read_to_string(d.join("kontakte.csv.rejects.csv")).unwrap();
+    assert!(
+        rejects.starts_with("line,reason,record\n3,\"invalid address"),
+        "{rejects}"
+    );
+
+    let out = np(d)
+        .args(["--format", "json", "contacts", "list", "--silent"])
+        .output()
+        .unwrap();
+    let list: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let emails: Vec<&str> = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["email"].as_str().unwrap())
+        .collect();
+    assert_eq!(emails, ["jürgen@example.de", "amira@example.org"]);
+
+    np(d)
+        .args(["contacts", "show", "JÜRGEN@example.de"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("Jürgen Müller"))
+        .stdout(predicate::str::contains("silent contact"))
+        .stdout(predicate::str::contains("nachbarschaft        confirmed"))
+        .stdout(predicate::str::contains("imported from kontakte.csv"));
+    np(d)
+        .args(["contacts", "show", "nobody@example.de"])
+        .assert()
+        .failure()
+        .stderr(predicate::str::contains("no contact nobody@example.de"));
+
+    np(d)
+        .args(["contacts", "export", "-o", "export.csv"])
+        .assert()
+        .success();
+    let export = std::fs::read_to_string(d.join("export.csv")).unwrap();
+    assert!(
+        export.contains("amira@example.org,Amira,,en,nachbarschaft"),
+        "{export}"
+    );
+
+    np(d)
+        .args(["contacts", "forget", "amira@example.org"])
+        .assert()
+        .success();
+    np(d)
+        .args(["contacts", "show", "amira@example.org"])
+        .assert()
+        .failure();
+    // The export re-imports; the forgotten address stays out.
+    np(d)
+        .args(["contacts", "import", "export.csv"])
+        .assert()
+        .code(2)
+        .stdout(predicate::str::contains("0 new, 1 updated, 1 rejected"))
+        .stderr(predicate::str::contains("suppressed"));
+}
+
+#[test]
+fn occasions_add_and_list() {
+    let dir = workspace();
+    let d = dir.path();
+    np(d)
+        .args([
+            "occasions",
+            "add",
+            "cafe",
+            "--title",
+            "Nachbarschaftscafé",
+            "--start",
+            "2026-12-12 15:00",
+            "--place",
+            "Bürgerhaus",
+        ])
+        .assert()
+        .success();
+    np(d)
+        .args(["--format", "csv", "occasions", "list"])
+        .assert()
+        .success()
+        // 15:00 in Berlin in December is 14:00 UTC
+        .stdout(predicate::str::contains(
+            "cafe,Nachbarschaftscafé,2026-12-12T14:00:00Z,Bürgerhaus",
+        ));
+    np(d)
+        .args(["occasions", "add", "x", "--title", "X", "--start", "morgen"])
+        .assert()
+        .failure()
+        .stderr(predicate::str::contains("--start").and(predicate::str::contains("morgen")));
+    np(d)
+        .args([
+            "occasions",
+            "add",
+            "y",
+            "--title",
+            "Y",
+            "--start",
+            "2026-12-12 15:00",
+            "--topic",
+            "gibtsnicht",
+        ])
+        .assert()
+        .failure()
+        .stderr(predicate::str::contains("unknown topic \"gibtsnicht\""));
+}
+
+#[test]
+fn config_errors_name_file_line_and_key() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("bad.toml"),
+        "database = \"sqlite://x.db\"\n[outbound]\ntransprt = \"smtp\"\n",
+    )
+    .unwrap();
+    np(dir.path())
+        .args(["--config", "bad.toml", "topics", "list"])
+        .assert()
+        .failure()
+        .stderr(
+            predicate::str::contains("bad.toml: line 3, column 1")
+                .and(predicate::str::contains("transprt")),
+        );
+    np(dir.path())
+        .args(["topics", "list"])
+        .env("NETZPOST_SILENT_AFTER_DAYS", "bald")
+        .assert()
+        .failure()
+        .stderr(predicate::str::contains("NETZPOST_SILENT_AFTER_DAYS"));
+}
+
+#[test]
+fn serve_starts_migrates_and_stops_on_sigterm() {
+    let dir = workspace();
+    let child = std::process::Command::new(common::bin())
+        .current_dir(dir.path())
+        .arg("serve")
+        .env("NETZPOST_LOG", "info")
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = child.id();
+    // Wait until it says it started, then ask it to stop.
+    let mut stderr = child.stderr.unwrap();
+    let mut seen = String::new();
+    let mut buf = [0u8; 4096];
+    use std::io::Read;
+    while !seen.contains("netzpost started") {
+        let n = stderr.read(&mut buf).unwrap();
+        assert!(n > 0, "serve exited early: {seen}");
+        seen.push_str(&String::from_utf8_lossy(&buf[..n]));
+    }
+    std::process::Command::new("kill")
+        .args(["-TERM", &pid.to_string()])
+        .status()
+        .unwrap();
+    let mut rest = String::new();
+    stderr.read_to_string(&mut rest).unwrap();
+    assert!(rest.contains("stopping"), "{rest}");
+}

@@ -1,0 +1,367 @@
+//! The store suite, run on SQLite always and on PostgreSQL with `--ignored`
+//! (NETZPOST_TEST_POSTGRES_URL, a fresh database per run).
+
+mod common;
+
+use netzpost::domain::{ConsentStatus, RelationForm, RelationStatus};
+use netzpost::import;
+use netzpost::store::{self, contacts::ContactFilter, Db};
+use std::io::Write;
+
+#[tokio::test]
+async fn store_suite_sqlite() {
+    let (db, _dir) = common::sqlite().await;
+    suite(&db).await;
+}
+
+#[tokio::test]
+#[ignore = "needs PostgreSQL: set NETZPOST_TEST_POSTGRES_URL"]
+async fn store_suite_postgres() {
+    let (db, _url) = common::postgres().await;
+    suite(&db).await;
+}
+
+async fn suite(db: &Db) {
+    assert_eq!(
+        db.migrate().await.unwrap(),
+        0,
+        "second migration run is a no-op"
+    );
+    topics(db).await;
+    import_1000_rows_with_20_bad(db).await;
+    silent_contacts(db).await;
+    forget(db).await;
+    occasions(db).await;
+}
+
+async fn topics(db: &Db) {
+    store::topics::add(db, "kultur", "Kultur im Quartier", None)
+        .await
+        .unwrap();
+    let dup = store::topics::add(db, "kultur", "x", None)
+        .await
+        .unwrap_err();
+    assert!(dup.to_string().contains("exists already"), "{dup}");
+    let bad = store::topics::add(db, "Kultur Süd", "x", None)
+        .await
+        .unwrap_err();
+    assert!(bad.to_string().contains("invalid name"), "{bad}");
+    store::topics::add(db, "temp", "Temp", None).await.unwrap();
+    store::topics::remove(db, "temp", false).await.unwrap();
+    let list = store::topics::list(db).await.unwrap();
+    assert_eq!(
+        list.iter().map(|t| t.slug.as_str()).collect::<Vec<_>>(),
+        ["kultur"]
+    );
+}
+
+/// Writes the 1,000-row file of the issue: 20 rows are bad in four ways, 980 land.
+fn thousand_rows() -> tempfile::NamedTempFile {
+    let mut f = tempfile::Builder::new().suffix(".csv").tempfile().unwrap();
+    writeln!(f, "E-Mail;Vorname;Nachname;Sprache;Stadtteil").unwrap();
+    for i in 0..1000 {
+        let line = match (i % 50, (i / 50) % 4) {
+            (7, 0) => format!("person{i}(at)example.de;P;{i};de;Nord"),
+            (7, 1) => "person0@example.de;Dup;Licate;de;Nord".to_string(),
+            (7, 2) => format!("person{i}@example.de;P;{i};Klingonisch;Nord"),
+            (7, _) => format!("person{i}@example.de;P;{i}"),
+            _ => format!(
+                "Person{i}@Example.de;Person;Nr. {i};{};\"Süd; Ost\"",
+                if i % 3 == 0 { "en" } else { "de" }
+            ),
+        };
+        writeln!(f, "{line}").unwrap();
+    }
+    f.flush().unwrap();
+    f
+}
+
+async fn import_1000_rows_with_20_bad(db: &Db) {
+    let file = thousand_rows();
+    let opts = import::Options {
+        topics: &["kultur".to_string()],
+        consent: ConsentStatus::Confirmed,
+        source: Some("test"),
+        batch_size: 300,
+        progress: false,
+    };
+    let report = import::run(db, file.path(), &opts).await.unwrap();
+    assert_eq!(
+        (report.created, report.updated, report.rejected),
+        (980, 0, 20)
+    );
+    assert_eq!(store::contacts::count(db).await.unwrap(), 980);
+    let reasons: Vec<&str> = report.rejects.iter().map(|r| r.reason.as_str()).collect();
+    for want in [
+        "invalid address",
+        "duplicate of line 2",
+        "bad language",
+        "broken line",
+    ] {
+        assert_eq!(
+            reasons.iter().filter(|r| r.contains(want)).count(),
+            5,
+            "{want}: {reasons:?}"
+        );
+    }
+    assert!(report.rejects.iter().all(|r| r.line >= 2 && r.line <= 1001));
+    let c = store::contacts::get(db, "person1@example.de")
+        .await
+        .unwrap();
+    assert_eq!(c.email, "Person1@example.de");
+    assert_eq!(c.name.as_deref(), Some("Person Nr. 1"));
+    assert!(c.attributes.contains("Süd; Ost"), "{}", c.attributes);
+
+    // Re-import updates instead of duplicating, and never revives a withdrawn consent.
+    let kultur = store::topics::get(db, "kultur").await.unwrap();
+    store::contacts::set_consent(
+        db,
+        c.id,
+        kultur.id,
+        ConsentStatus::Unsubscribed,
+        "reply",
+        Some("<m1@x>"),
+        None,
+        None,
+    )
+    .await
+    .unwrap();
+    let again = import::run(db, file.path(), &opts).await.unwrap();
+    assert_eq!((again.created, again.updated, again.rejected), (0, 980, 20));
+    assert_eq!(store::contacts::count(db).await.unwrap(), 980);
+    let subs = store::contacts::subscriptions(db, c.id).await.unwrap();
+    assert_eq!(subs[0].status, "unsubscribed");
+}
+
+async fn silent_contacts(db: &Db) {
+    store::topics::add(db, "nachbarschaft", "Nachbarschaft", None)
+        .await
+        .unwrap();
+    let topic = store::topics::get(db, "nachbarschaft").await.unwrap();
+    let mut f = tempfile::Builder::new().suffix(".csv").tempfile().unwrap();
+    writeln!(f, "email,name").unwrap();
+    for n in [
+        "silent1",
+        "silent2",
+        "coming",
+        "cooperating",
+        "replied",
+        "bounced",
+        "ended",
+    ] {
+        writeln!(f, "{n}@nachbarn.example,{n}").unwrap();
+    }
+    f.flush().unwrap();
+    let opts = import::Options {
+        topics: &["nachbarschaft".to_string()],
+        consent: ConsentStatus::Confirmed,
+        source: None,
+        batch_size: 100,
+        progress: false,
+    };
+    import::run(db, f.path(), &opts).await.unwrap();
+    // one pending contact: no confirmed consent, never silent
+    let mut g = tempfile::Builder::new().suffix(".csv").tempfile().unwrap();
+    writeln!(g, "email\npending@nachbarn.example").unwrap();
+    g.flush().unwrap();
+    let pending = import::Options {
+        consent: ConsentStatus::Pending,
+        ..opts
+    };
+    import::run(db, g.path(), &pending).await.unwrap();
+
+    let id = |email: &'static str| async move { store::contacts::get(db, email).await.unwrap().id };
+    let rel = |contact_id, form, status, until| store::relations::NewRelation {
+        contact_id,
+        form,
+        topic_id: Some(topic.id),
+        occasion_id: None,
+        status,
+        until,
+        cause_kind: "person".into(),
+        cause_ref: Some("test".into()),
+        note: None,
+        inbound_id: None,
+        campaign_id: None,
+    };
+    let past = chrono::Utc::now() - chrono::Duration::days(3);
+    store::relations::set(
+        db,
+        &rel(
+            id("coming@nachbarn.example").await,
+            RelationForm::Encounter,
+            RelationStatus::Confirmed,
+            None,
+        ),
+    )
+    .await
+    .unwrap();
+    store::relations::set(
+        db,
+        &rel(
+            id("cooperating@nachbarn.example").await,
+            RelationForm::Cooperation,
+            RelationStatus::Interested,
+            None,
+        ),
+    )
+    .await
+    .unwrap();
+    store::relations::set(
+        db,
+        &rel(
+            id("ended@nachbarn.example").await,
+            RelationForm::Encounter,
+            RelationStatus::Confirmed,
+            Some(past),
+        ),
+    )
+    .await
+    .unwrap();
+    let replied = id("replied@nachbarn.example").await;
+    netzpost::on_db!(db, p => {
+        sqlx::query("UPDATE contacts SET last_reply_at = $1 WHERE id = $2")
+            .bind(chrono::Utc::now() - chrono::Duration::days(10))
+            .bind(replied)
+            .execute(p)
+            .await
+            .unwrap();
+    });
+    store::suppressions::add(
+        db,
+        "bounced@nachbarn.example",
+        netzpost::domain::SuppressionReason::HardBounce,
+        None,
+    )
+    .await
+    .unwrap();
+
+    let filter = ContactFilter {
+        topic_id: Some(topic.id),
+        silent: true,
+        silent_after_days: 180,
+        ..Default::default()
+    };
+    let mut silent: Vec<String> = store::contacts::list(db, &filter)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|c| c.email)
+        .collect();
+    silent.sort();
+    assert_eq!(
+        silent,
+        [
+            "ended@nachbarn.example",
+            "silent1@nachbarn.example",
+            "silent2@nachbarn.example"
+        ]
+    );
+    // A shorter window makes the one who replied 10 days ago silent again.
+    let short = ContactFilter {
+        silent_after_days: 5,
+        ..filter.clone()
+    };
+    assert_eq!(store::contacts::list(db, &short).await.unwrap().len(), 4);
+    let enc = ContactFilter {
+        form: Some(RelationForm::Encounter),
+        ..Default::default()
+    };
+    let enc: Vec<String> = store::contacts::list(db, &enc)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|c| c.email)
+        .collect();
+    assert_eq!(enc.len(), 2, "{enc:?}");
+    let d = store::contacts::detail(db, "coming@nachbarn.example", 180)
+        .await
+        .unwrap();
+    assert!(!d.silent);
+    assert_eq!(d.relations.len(), 1);
+    assert!(d.timeline.iter().any(|a| a.kind == "relation"));
+}
+
+async fn forget(db: &Db) {
+    let before = store::contacts::count(db).await.unwrap();
+    store::contacts::forget(db, "SILENT1@nachbarn.example")
+        .await
+        .unwrap();
+    assert_eq!(store::contacts::count(db).await.unwrap(), before - 1);
+    assert!(store::contacts::get(db, "silent1@nachbarn.example")
+        .await
+        .is_err());
+    let sup = store::suppressions::list(db).await.unwrap();
+    let forgotten: Vec<_> = sup.iter().filter(|s| s.reason == "forgotten").collect();
+    assert_eq!(forgotten.len(), 1);
+    assert_eq!(forgotten[0].address, None, "only the hash is kept");
+    let mut f = tempfile::Builder::new().suffix(".csv").tempfile().unwrap();
+    writeln!(f, "email\nsilent1@nachbarn.example\nnew@nachbarn.example").unwrap();
+    f.flush().unwrap();
+    let opts = import::Options {
+        topics: &[],
+        consent: ConsentStatus::Pending,
+        source: None,
+        batch_size: 10,
+        progress: false,
+    };
+    let r = import::run(db, f.path(), &opts).await.unwrap();
+    assert_eq!((r.created, r.rejected), (1, 1));
+    assert!(r.rejects[0].reason.contains("suppressed"));
+}
+
+async fn occasions(db: &Db) {
+    let t = chrono::Utc::now() + chrono::Duration::days(10);
+    let o = store::occasions::add(
+        db,
+        &store::occasions::NewOccasion {
+            slug: "cafe".into(),
+            title: "Nachbarschaftscafé".into(),
+            starts_at: t,
+            ends_at: Some(t + chrono::Duration::hours(2)),
+            place: Some("Bürgerhaus".into()),
+            description: None,
+            capacity: Some(30),
+            topic_id: None,
+        },
+    )
+    .await
+    .unwrap();
+    let bad = store::occasions::add(
+        db,
+        &store::occasions::NewOccasion {
+            slug: "rueckwaerts".into(),
+            title: "x".into(),
+            starts_at: t,
+            ends_at: Some(t - chrono::Duration::hours(2)),
+            place: None,
+            description: None,
+            capacity: None,
+            topic_id: None,
+        },
+    )
+    .await
+    .unwrap_err();
+    assert!(bad.to_string().contains("ends before it starts"));
+    let c = store::contacts::get(db, "silent2@nachbarn.example")
+        .await
+        .unwrap();
+    let r = store::relations::NewRelation {
+        contact_id: c.id,
+        form: RelationForm::Encounter,
+        topic_id: None,
+        occasion_id: Some(o.id),
+        status: RelationStatus::Confirmed,
+        until: o.ends_at,
+        cause_kind: "message".into(),
+        cause_ref: Some("<reply@x>".into()),
+        note: None,
+        inbound_id: None,
+        campaign_id: None,
+    };
+    let id1 = store::relations::set(db, &r).await.unwrap();
+    let id2 = store::relations::set(db, &r).await.unwrap();
+    assert_eq!(id1, id2, "the same RSVP twice updates one relation");
+    let list = store::occasions::list(db).await.unwrap();
+    assert_eq!((list[0].coming, list[0].declined), (1, 0));
+}
