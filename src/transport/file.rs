@@ -77,7 +77,10 @@ mod tests {
     fn envelope() -> Envelope {
         Envelope::new(
             Some("bounce+tok@example.org".parse().unwrap()),
-            vec!["a@example.net".parse().unwrap(), "b@example.net".parse().unwrap()],
+            vec![
+                "a@example.net".parse().unwrap(),
+                "b@example.net".parse().unwrap(),
+            ],
         )
         .unwrap()
     }
@@ -114,7 +117,10 @@ mod tests {
         let json: serde_json::Value =
             serde_json::from_slice(&std::fs::read(sidecar).unwrap()).unwrap();
         assert_eq!(json["from"], "bounce+tok@example.org");
-        assert_eq!(json["to"], serde_json::json!(["a@example.net", "b@example.net"]));
+        assert_eq!(
+            json["to"],
+            serde_json::json!(["a@example.net", "b@example.net"])
+        );
         // No temporary files left behind.
         assert!(files(&dir, ".tmp").is_empty());
     }

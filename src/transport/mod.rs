@@ -170,6 +170,8 @@ pub struct Transport {
     inner: Arc<Inner>,
 }
 
+// Built once per process and kept behind the Arc: its size does not matter.
+#[allow(clippy::large_enum_variant)]
 enum Inner {
     File(file::FileTransport),
     Sendmail(sendmail::SendmailTransport),

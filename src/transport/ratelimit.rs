@@ -42,7 +42,8 @@ impl RateLimiter {
     pub fn new(limit: RateLimit) -> Self {
         let per_second = valid_rate(limit.per_second, "per_second");
         let per_hour = valid_count(limit.per_hour, "per_hour");
-        let per_domain_per_second = valid_rate(limit.per_domain_per_second, "per_domain_per_second");
+        let per_domain_per_second =
+            valid_rate(limit.per_domain_per_second, "per_domain_per_second");
         let per_domain_per_hour = valid_count(limit.per_domain_per_hour, "per_domain_per_hour");
         let now = Instant::now();
         RateLimiter {
@@ -115,7 +116,11 @@ impl RateLimiter {
 fn valid_rate(rate: Option<f64>, name: &str) -> Option<f64> {
     match rate {
         Some(r) if !(r.is_finite() && r > 0.0) => {
-            tracing::warn!(name, rate = r, "ignoring a rate limit that is not a positive number");
+            tracing::warn!(
+                name,
+                rate = r,
+                "ignoring a rate limit that is not a positive number"
+            );
             None
         }
         other => other,
@@ -221,7 +226,10 @@ mod tests {
 
     fn assert_about(actual: Duration, expected_secs: f64) {
         let diff = (actual.as_secs_f64() - expected_secs).abs();
-        assert!(diff < 0.01, "took {actual:?}, expected about {expected_secs} s");
+        assert!(
+            diff < 0.01,
+            "took {actual:?}, expected about {expected_secs} s"
+        );
     }
 
     #[tokio::test(start_paused = true)]
@@ -337,7 +345,10 @@ mod tests {
         // Burst of 5, then the k-th grant no earlier than (k - 4) / 5 s.
         for (k, t) in times.iter().enumerate() {
             let earliest = (k as f64 - 4.0).max(0.0) / 5.0;
-            assert!(*t >= earliest - 1e-6, "grant {k} at {t} s, earliest {earliest} s");
+            assert!(
+                *t >= earliest - 1e-6,
+                "grant {k} at {t} s, earliest {earliest} s"
+            );
         }
         assert!(times[39] < 7.1, "last grant at {} s", times[39]);
     }

@@ -57,9 +57,9 @@ impl SendmailTransport {
             r
         };
         let run = async { tokio::join!(write, child.wait_with_output()) };
-        let (written, output) = tokio::time::timeout(TIMEOUT, run)
-            .await
-            .map_err(|_| SendError::temporary(format!("{cmd} did not finish within {TIMEOUT:?}")))?;
+        let (written, output) = tokio::time::timeout(TIMEOUT, run).await.map_err(|_| {
+            SendError::temporary(format!("{cmd} did not finish within {TIMEOUT:?}"))
+        })?;
         let output = output.map_err(|e| SendError::temporary(format!("{cmd}: {e}")))?;
         if !output.status.success() {
             let stderr = String::from_utf8_lossy(&output.stderr);
@@ -111,12 +111,18 @@ mod tests {
             .unwrap();
         let env = Envelope::new(
             Some("b@example.org".parse().unwrap()),
-            vec!["x@example.net".parse().unwrap(), "y@example.net".parse().unwrap()],
+            vec![
+                "x@example.net".parse().unwrap(),
+                "y@example.net".parse().unwrap(),
+            ],
         )
         .unwrap();
         t.send(&env, b"Subject: s\r\n\r\nbody\r\n").await.unwrap();
         let args = std::fs::read_to_string(tmp.path().join("out.args")).unwrap();
-        assert_eq!(args, "-i\n-f\nb@example.org\n--\nx@example.net\ny@example.net\n");
+        assert_eq!(
+            args,
+            "-i\n-f\nb@example.org\n--\nx@example.net\ny@example.net\n"
+        );
         assert_eq!(
             std::fs::read(tmp.path().join("out.msg")).unwrap(),
             b"Subject: s\r\n\r\nbody\r\n"
@@ -132,7 +138,10 @@ mod tests {
             .unwrap();
         let env = Envelope::new(None, vec!["x@example.net".parse().unwrap()]).unwrap();
         let err = t.send(&env, b"x\r\n").await.unwrap_err();
-        assert!(matches!(err, SendError::Temporary { code: None, .. }), "{err:?}");
+        assert!(
+            matches!(err, SendError::Temporary { code: None, .. }),
+            "{err:?}"
+        );
         assert!(err.message().contains("queue full"), "{err}");
     }
 

@@ -140,10 +140,12 @@ impl SmtpPool {
             TlsMode::None => None,
             TlsMode::StartTls | TlsMode::Tls => {
                 install_ring_provider();
-                Some(TlsParameters::new(host.clone()).map_err(|e| TransportError::Smtp {
-                    addr: addr.clone(),
-                    message: format!("TLS set-up: {e}"),
-                })?)
+                Some(
+                    TlsParameters::new(host.clone()).map_err(|e| TransportError::Smtp {
+                        addr: addr.clone(),
+                        message: format!("TLS set-up: {e}"),
+                    })?,
+                )
             }
         };
         if credentials.is_some() && *tls == TlsMode::None && !is_loopback(host) {
@@ -178,16 +180,17 @@ impl SmtpPool {
     }
 
     pub(crate) async fn send(&self, envelope: &Envelope, message: &[u8]) -> Result<(), SendError> {
-        let _permit = self
-            .permits
-            .acquire()
-            .await
-            .map_err(|_| SendError::temporary(format!("SMTP transport to {} is closed", self.addr)))?;
+        let _permit = self.permits.acquire().await.map_err(|_| {
+            SendError::temporary(format!("SMTP transport to {} is closed", self.addr))
+        })?;
         let mut retried = false;
         loop {
             let (mut conn, reused) = match self.take_idle() {
                 Some(conn) => (conn, true),
-                None => (self.open().await.map_err(OpenError::into_send_error)?, false),
+                None => (
+                    self.open().await.map_err(OpenError::into_send_error)?,
+                    false,
+                ),
             };
             let Err(tx) = self.transaction(&mut conn, envelope, message).await else {
                 self.put_back(conn).await;
@@ -196,7 +199,10 @@ impl SmtpPool {
             // A reused session that fails at its first command was most likely
             // closed by the server while idle (EOF, or a 421 idle timeout).
             // Nothing was accepted yet, so one retry on a fresh session is safe.
-            let stale = matches!(tx.err, StepError::Broken(_) | StepError::Reply { code: 421, .. });
+            let stale = matches!(
+                tx.err,
+                StepError::Broken(_) | StepError::Reply { code: 421, .. }
+            );
             if reused && !retried && tx.stage == Stage::Mail && stale {
                 tracing::debug!(addr = %self.addr, "reused SMTP session was dead, reconnecting");
                 retried = true;
@@ -258,8 +264,13 @@ impl SmtpPool {
         let fail = |stage, what: String| move |err| TxError { stage, what, err };
 
         let mut params = Vec::new();
-        let non_ascii_addr = envelope.from().is_some_and(|a| !AsRef::<str>::as_ref(a).is_ascii())
-            || envelope.to().iter().any(|a| !AsRef::<str>::as_ref(a).is_ascii());
+        let non_ascii_addr = envelope
+            .from()
+            .is_some_and(|a| !AsRef::<str>::as_ref(a).is_ascii())
+            || envelope
+                .to()
+                .iter()
+                .any(|a| !AsRef::<str>::as_ref(a).is_ascii());
         if non_ascii_addr {
             if !conn.server_info().supports_feature(Extension::SmtpUtfEight) {
                 return Err(permanent_client_error(
@@ -362,7 +373,8 @@ impl SmtpPool {
             .await
             .map_err(|_| timed_out("connect"))?
             .map_err(|e| broken("connect", &e))?;
-        tcp.set_nodelay(true).map_err(|e| broken("TCP_NODELAY", &e))?;
+        tcp.set_nodelay(true)
+            .map_err(|e| broken("TCP_NODELAY", &e))?;
 
         let stream: Box<dyn AsyncTokioStream> = match (&self.tls, &self.tls_params) {
             (TlsMode::Tls, Some(params)) => {

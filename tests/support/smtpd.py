@@ -1,0 +1,134 @@
+#!/usr/bin/env python3
+"""A real SMTP server for netzpost's integration tests (aiosmtpd).
+
+Accepted messages land in --maildir: one file per message (<n>.eml, the exact
+bytes after dot-unstuffing), a line per recipient in log.tsv
+(rcpt<TAB>message-id), and a line per TCP session in connections.log.
+
+Faults, by argument:
+  --fail 'addr@x=550'   reject that recipient with the code (repeatable)
+  --greylist N          451 for the first N attempts per recipient, then accept
+  --fail-all CODE       reject every recipient with 421, 451 or 550
+                        (421 also closes the session, as a real server does)
+  --slow SECONDS        wait before answering the end of DATA
+
+Listens on 127.0.0.1:--port (0 = any free port) and prints "PORT <n>" once
+listening. Stops on SIGTERM or SIGINT.
+"""
+
+import argparse
+import asyncio
+import itertools
+import os
+import re
+import signal
+import sys
+
+from aiosmtpd.smtp import SMTP
+
+TEXTS = {
+    421: "421 4.3.2 Service shutting down, closing transmission channel",
+    451: "451 4.7.1 Greylisted, please try again later",
+    550: "550 5.1.1 Mailbox unavailable",
+}
+MESSAGE_ID = re.compile(rb"^Message-ID:[ \t]*(.*?)\r?$", re.IGNORECASE | re.MULTILINE)
+
+
+def reply(code):
+    return TEXTS.get(code, f"{code} {'4.0.0' if code < 500 else '5.0.0'} Rejected by test server")
+
+
+class Handler:
+    def __init__(self, args):
+        self.maildir = args.maildir
+        self.fail = {}
+        for item in args.fail:
+            addr, _, code = item.rpartition("=")
+            self.fail[addr.lower()] = int(code)
+        self.greylist = args.greylist
+        self.fail_all = args.fail_all
+        self.slow = args.slow
+        self.attempts = {}
+        self.seq = itertools.count(1)
+        self.log = open(os.path.join(self.maildir, "log.tsv"), "a", buffering=1)
+        self.connections = open(os.path.join(self.maildir, "connections.log"), "a", buffering=1)
+
+    def connected(self, peer):
+        self.connections.write(f"{peer[0]}:{peer[1]}\n")
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        key = address.lower()
+        code = self.fail_all or self.fail.get(key)
+        if code is None and self.greylist:
+            seen = self.attempts.get(key, 0)
+            self.attempts[key] = seen + 1
+            if seen < self.greylist:
+                code = 451
+        if code is not None:
+            if code == 421:
+                # Answer first, then hang up.
+                asyncio.get_running_loop().call_soon(server.transport.close)
+            return reply(code)
+        envelope.rcpt_tos.append(address)
+        return "250 2.1.5 OK"
+
+    async def handle_DATA(self, server, session, envelope):
+        if self.slow:
+            await asyncio.sleep(self.slow)
+        data = envelope.original_content
+        n = next(self.seq)
+        tmp = os.path.join(self.maildir, f".{n}.eml.tmp")
+        with open(tmp, "wb") as f:
+            f.write(data)
+        os.rename(tmp, os.path.join(self.maildir, f"{n}.eml"))
+        head = data.split(b"\r\n\r\n", 1)[0]
+        m = MESSAGE_ID.search(head)
+        mid = m.group(1).decode("utf-8", "replace").strip() if m else ""
+        for rcpt in envelope.rcpt_tos:
+            self.log.write(f"{rcpt}\t{mid}\n")
+        return "250 2.0.0 OK queued"
+
+
+class CountingSMTP(SMTP):
+    def connection_made(self, transport):
+        super().connection_made(transport)
+        self.event_handler.connected(transport.get_extra_info("peername"))
+
+
+async def main():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--port", type=int, default=0)
+    p.add_argument("--maildir", required=True)
+    p.add_argument("--fail", action="append", default=[], metavar="ADDR=CODE")
+    p.add_argument("--greylist", type=int, default=0, metavar="N")
+    p.add_argument("--fail-all", type=int, choices=[421, 451, 550])
+    p.add_argument("--slow", type=float, default=0.0, metavar="SECONDS")
+    args = p.parse_args()
+    os.makedirs(args.maildir, exist_ok=True)
+
+    handler = Handler(args)
+    loop = asyncio.get_running_loop()
+    server = await loop.create_server(
+        lambda: CountingSMTP(
+            handler,
+            hostname="smtpd.test",
+            decode_data=False,
+            enable_SMTPUTF8=True,
+            data_size_limit=64 * 1024 * 1024,
+        ),
+        host="127.0.0.1",
+        port=args.port,
+    )
+    # Handlers before the PORT line: a caller may signal as soon as it reads it.
+    stop = asyncio.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    port = server.sockets[0].getsockname()[1]
+    print(f"PORT {port}", flush=True)
+    await stop.wait()
+    server.close()
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
+    sys.exit(0)

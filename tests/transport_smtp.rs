@@ -1,0 +1,389 @@
+//! SMTP transport against a real server (tests/support/smtpd.py, aiosmtpd).
+//!
+//! Ignored by default so that `cargo test` passes on a fresh clone; run with
+//! `cargo test --test transport_smtp -- --include-ignored`. Without python3 and
+//! aiosmtpd they fail loudly rather than skip.
+
+use std::{
+    collections::HashSet,
+    io::{BufRead, BufReader},
+    path::{Path, PathBuf},
+    process::{Child, Command, Stdio},
+    time::{Duration, Instant},
+};
+
+use lettre::address::Envelope;
+use netzpost::transport::{SendError, TlsMode, Transport, TransportConfig};
+
+const NEEDS: &str = "needs python3 with aiosmtpd (pip install aiosmtpd)";
+
+struct Smtpd {
+    child: Child,
+    port: u16,
+    dir: tempfile::TempDir,
+}
+
+impl Smtpd {
+    fn start(args: &[&str]) -> Smtpd {
+        let probe = Command::new("python3")
+            .args(["-c", "import aiosmtpd"])
+            .output();
+        match probe {
+            Ok(out) if out.status.success() => {}
+            Ok(out) => panic!(
+                "{NEEDS}: python3 cannot import aiosmtpd: {}",
+                String::from_utf8_lossy(&out.stderr)
+            ),
+            Err(e) => panic!("{NEEDS}: cannot run python3: {e}"),
+        }
+        // file!() is relative to the package root here, absolute in a crate
+        // that includes this file by path.
+        let this = Path::new(file!());
+        let this = if this.is_absolute() {
+            this.to_owned()
+        } else {
+            Path::new(env!("CARGO_MANIFEST_DIR")).join(this)
+        };
+        let script = this.parent().unwrap().join("support/smtpd.py");
+        let dir = tempfile::tempdir().unwrap();
+        let mut child = Command::new("python3")
+            .arg(&script)
+            .args(["--port", "0", "--maildir"])
+            .arg(dir.path())
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {}: {e}", script.display()));
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let port = line
+            .strip_prefix("PORT ")
+            .and_then(|p| p.trim().parse().ok())
+            .unwrap_or_else(|| panic!("smtpd.py did not print its port (got {line:?})"));
+        Smtpd { child, port, dir }
+    }
+
+    fn config(&self, pool_size: usize, timeout: Duration) -> TransportConfig {
+        TransportConfig::Smtp {
+            host: "127.0.0.1".into(),
+            port: self.port,
+            tls: TlsMode::None,
+            username: None,
+            password: None,
+            pool_size,
+            timeout,
+            hello_name: Some("client.test".into()),
+        }
+    }
+
+    fn messages(&self) -> Vec<Vec<u8>> {
+        self.files(".eml")
+            .iter()
+            .map(|p| std::fs::read(p).unwrap())
+            .collect()
+    }
+
+    fn files(&self, suffix: &str) -> Vec<PathBuf> {
+        std::fs::read_dir(self.dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| {
+                let name = p.file_name().unwrap().to_string_lossy();
+                !name.starts_with('.') && name.ends_with(suffix)
+            })
+            .collect()
+    }
+
+    fn lines(&self, name: &str) -> Vec<String> {
+        std::fs::read_to_string(self.dir.path().join(name))
+            .unwrap_or_default()
+            .lines()
+            .map(str::to_owned)
+            .collect()
+    }
+
+    fn terminate(&mut self) -> std::process::ExitStatus {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status;
+            }
+            assert!(Instant::now() < deadline, "smtpd.py ignored SIGTERM");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for Smtpd {
+    fn drop(&mut self) {
+        if self.child.try_wait().ok().flatten().is_none() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+fn envelope(to: &[&str]) -> Envelope {
+    Envelope::new(
+        Some("bounce+t0k3n@sender.example".parse().unwrap()),
+        to.iter().map(|a| a.parse().unwrap()).collect(),
+    )
+    .unwrap()
+}
+
+fn message(i: usize) -> Vec<u8> {
+    // Lines starting with a dot exercise dot-stuffing; 8-bit text needs 8BITMIME.
+    let mut m = format!(
+        "From: Netzwerk <news@sender.example>\r\nTo: <r{i}@example.net>\r\n\
+         Message-ID: <{i}.delivery@sender.example>\r\nSubject: Einladung {i}\r\n\
+         MIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n\
+         Content-Transfer-Encoding: 8bit\r\n\r\n\
+         Grüße an Nr. {i}\r\n.\r\n..two dots\r\n.one dot\r\n"
+    )
+    .into_bytes();
+    m.extend(std::iter::repeat_n(b'x', i % 97));
+    m.extend_from_slice(b"\r\n");
+    m
+}
+
+#[tokio::test]
+#[ignore = "needs python3 with aiosmtpd (pip install aiosmtpd)"]
+async fn pool_delivers_200_messages_exactly_once_with_intact_bytes() {
+    let server = Smtpd::start(&[]);
+    let transport = Transport::connect(&server.config(4, Duration::from_secs(10)))
+        .await
+        .unwrap();
+    let sends = (0..200).map(|i| {
+        let transport = transport.clone();
+        async move {
+            let to = format!("r{i}@example.net");
+            transport.send(&envelope(&[&to]), &message(i)).await
+        }
+    });
+    for result in futures::future::join_all(sends).await {
+        result.unwrap();
+    }
+    transport.close().await;
+
+    let got: HashSet<Vec<u8>> = server.messages().into_iter().collect();
+    let sent: HashSet<Vec<u8>> = (0..200).map(message).collect();
+    assert_eq!(server.messages().len(), 200, "each message exactly once");
+    assert!(got == sent, "received bytes differ from the sent ones");
+
+    let log = server.lines("log.tsv");
+    assert_eq!(log.len(), 200);
+    let ids: HashSet<&str> = log.iter().map(|l| l.split('\t').nth(1).unwrap()).collect();
+    assert_eq!(ids.len(), 200, "no message-id twice");
+    let conns = server.lines("connections.log").len();
+    assert!((1..=4).contains(&conns), "{conns} sessions for a pool of 4");
+}
+
+#[tokio::test]
+#[ignore = "needs python3 with aiosmtpd (pip install aiosmtpd)"]
+async fn greylisting_is_temporary_451_then_succeeds_on_the_same_session() {
+    let server = Smtpd::start(&["--greylist", "1"]);
+    let transport = Transport::connect(&server.config(1, Duration::from_secs(10)))
+        .await
+        .unwrap();
+    let env = envelope(&["grey@example.net"]);
+    let err = transport.send(&env, &message(1)).await.unwrap_err();
+    match &err {
+        SendError::Temporary {
+            code: Some(451),
+            message,
+        } => {
+            assert!(message.contains("451"), "{message}");
+            assert!(message.contains("Greylisted"), "{message}");
+            assert!(
+                message.contains(&format!("127.0.0.1:{}", server.port)),
+                "{message}"
+            );
+        }
+        other => panic!("expected Temporary 451, got {other:?}"),
+    }
+    transport.send(&env, &message(1)).await.unwrap();
+    assert_eq!(server.messages(), vec![message(1)]);
+    // The rejection was reset with RSET, not by reconnecting.
+    assert_eq!(server.lines("connections.log").len(), 1);
+}
+
+#[tokio::test]
+#[ignore = "needs python3 with aiosmtpd (pip install aiosmtpd)"]
+async fn rejected_recipient_is_permanent_550_with_the_server_text() {
+    let server = Smtpd::start(&["--fail", "bad@example.net=550"]);
+    let transport = Transport::connect(&server.config(1, Duration::from_secs(10)))
+        .await
+        .unwrap();
+    let err = transport
+        .send(&envelope(&["bad@example.net"]), &message(1))
+        .await
+        .unwrap_err();
+    assert!(err.is_permanent(), "{err:?}");
+    assert_eq!(err.code(), Some(550));
+    assert!(err.message().contains("5.1.1 Mailbox unavailable"), "{err}");
+    assert!(err.message().contains("bad@example.net"), "{err}");
+    assert!(err.to_string().contains("550"), "{err}");
+
+    // One bad recipient fails the whole message: nobody gets it.
+    let err = transport
+        .send(
+            &envelope(&["ok@example.net", "bad@example.net"]),
+            &message(2),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Some(550));
+    assert!(server.messages().is_empty());
+
+    transport
+        .send(&envelope(&["ok@example.net"]), &message(3))
+        .await
+        .unwrap();
+    assert_eq!(server.messages(), vec![message(3)]);
+    assert_eq!(server.lines("connections.log").len(), 1);
+}
+
+#[tokio::test]
+#[ignore = "needs python3 with aiosmtpd (pip install aiosmtpd)"]
+async fn reply_421_closes_the_session_and_the_next_send_reconnects() {
+    let server = Smtpd::start(&["--fail-all", "421"]);
+    let transport = Transport::connect(&server.config(1, Duration::from_secs(10)))
+        .await
+        .unwrap();
+    for _ in 0..2 {
+        let err = transport
+            .send(&envelope(&["a@example.net"]), &message(1))
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(
+                err,
+                SendError::Temporary {
+                    code: Some(421),
+                    ..
+                }
+            ),
+            "{err:?}"
+        );
+        assert!(err.message().contains("4.3.2"), "{err}");
+    }
+    // Start-up session (closed by the 421) + one fresh session for the retry.
+    assert_eq!(server.lines("connections.log").len(), 2);
+}
+
+#[tokio::test]
+#[ignore = "needs python3 with aiosmtpd (pip install aiosmtpd)"]
+async fn fail_all_451_and_550_are_classified() {
+    for (code, permanent) in [(451, false), (550, true)] {
+        let server = Smtpd::start(&["--fail-all", &code.to_string()]);
+        let transport = Transport::connect(&server.config(2, Duration::from_secs(10)))
+            .await
+            .unwrap();
+        let err = transport
+            .send(&envelope(&["a@example.net"]), &message(1))
+            .await
+            .unwrap_err();
+        assert_eq!(err.code(), Some(code));
+        assert_eq!(err.is_permanent(), permanent, "{err:?}");
+    }
+}
+
+#[tokio::test]
+#[ignore = "needs python3 with aiosmtpd (pip install aiosmtpd)"]
+async fn server_down_is_a_connect_error_naming_host_and_port() {
+    // A port that was just free: nothing listens there.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut cfg = TransportConfig::smtp("127.0.0.1", port);
+    if let TransportConfig::Smtp { tls, timeout, .. } = &mut cfg {
+        *tls = TlsMode::None;
+        *timeout = Duration::from_secs(2);
+    }
+    let err = Transport::connect(&cfg).await.unwrap_err();
+    assert!(
+        err.to_string().contains(&format!("127.0.0.1:{port}")),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+#[ignore = "needs python3 with aiosmtpd (pip install aiosmtpd)"]
+async fn configuration_errors_name_host_and_port() {
+    let server = Smtpd::start(&[]);
+    let addr = format!("127.0.0.1:{}", server.port);
+
+    let mut cfg = server.config(1, Duration::from_secs(5));
+    if let TransportConfig::Smtp { username, .. } = &mut cfg {
+        *username = Some("user".into());
+    }
+    let err = Transport::connect(&cfg).await.unwrap_err();
+    assert!(err.to_string().contains(&addr), "{err}");
+    assert!(err.to_string().contains("password"), "{err}");
+
+    // STARTTLS required but not offered: refuse rather than send in clear.
+    let mut cfg = server.config(1, Duration::from_secs(5));
+    if let TransportConfig::Smtp { tls, .. } = &mut cfg {
+        *tls = TlsMode::StartTls;
+    }
+    let err = Transport::connect(&cfg).await.unwrap_err();
+    assert!(err.to_string().contains(&addr), "{err}");
+    assert!(err.to_string().contains("STARTTLS"), "{err}");
+}
+
+#[tokio::test]
+#[ignore = "needs python3 with aiosmtpd (pip install aiosmtpd)"]
+async fn slow_server_gives_temporary_within_bounded_time() {
+    let server = Smtpd::start(&["--slow", "5"]);
+    let timeout = Duration::from_millis(500);
+    let transport = Transport::connect(&server.config(1, timeout))
+        .await
+        .unwrap();
+    let start = Instant::now();
+    let err = transport
+        .send(&envelope(&["a@example.net"]), &message(1))
+        .await
+        .unwrap_err();
+    let took = start.elapsed();
+    assert!(
+        matches!(err, SendError::Temporary { code: None, .. }),
+        "{err:?}"
+    );
+    assert!(
+        took >= timeout && took < Duration::from_secs(2),
+        "took {took:?}"
+    );
+    assert!(err.message().contains("no answer"), "{err}");
+}
+
+#[tokio::test]
+#[ignore = "needs python3 with aiosmtpd (pip install aiosmtpd)"]
+async fn send_after_close_is_temporary() {
+    let server = Smtpd::start(&[]);
+    let transport = Transport::connect(&server.config(2, Duration::from_secs(5)))
+        .await
+        .unwrap();
+    transport.close().await;
+    let err = transport
+        .send(&envelope(&["a@example.net"]), &message(1))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, SendError::Temporary { .. }), "{err:?}");
+    assert!(err.message().contains("closed"), "{err}");
+}
+
+#[test]
+#[ignore = "needs python3 with aiosmtpd (pip install aiosmtpd)"]
+fn smtpd_stops_on_sigterm() {
+    let mut server = Smtpd::start(&[]);
+    let status = server.terminate();
+    assert!(status.success(), "{status:?}");
+}
