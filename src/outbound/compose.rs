@@ -3,6 +3,10 @@
 //! Every header value that comes from users or contacts (names, subject, list id) goes through
 //! [`header_text`], which turns CR, LF and other controls into spaces, so no value can start a
 //! header of its own. Values with a fixed syntax (URLs, Message-ID) are checked and refused.
+//!
+//! MIME layout: text only -> `text/plain`; with HTML and/or a calendar object ->
+//! `multipart/alternative` of text, HTML, `text/calendar; method=REQUEST` (RFC 6047 2.4), the
+//! richest last.
 
 use base64::Engine as _;
 use chrono::{DateTime, Utc};
@@ -25,18 +29,18 @@ pub struct Outgoing {
     pub to_addr: String,
     /// `antwort+<token>@...`; shown with `from_name`.
     pub reply_to: String,
-    /// SMTP MAIL FROM (`bounce+<token>@...`), not a header.
+    /// SMTP MAIL FROM (`bounce+<token>@...`); not a header.
     pub envelope_from: String,
-    /// Deterministic per delivery; `<...>` added when missing.
+    /// Deterministic per delivery; `<...>` is added when missing.
     pub message_id: String,
     pub subject: String,
     pub text: String,
     pub html: Option<String>,
-    /// HTTPS one-click URL (RFC 8058); an `http:` URL is listed but gets no One-Click header.
+    /// One-click URL (RFC 8058). Only an `https:` URL gets `List-Unsubscribe-Post`.
     pub list_unsubscribe_url: Option<String>,
-    /// Address or `mailto:` URI.
+    /// An address or a `mailto:` URI.
     pub list_unsubscribe_mailto: Option<String>,
-    /// e.g. `Nachbarschaft Nord <nachbarschaft.netz.example.org>` or just the id.
+    /// e.g. `Nachbarschaft Nord <nachbarschaft.netz.example.org>`, or the bare id.
     pub list_id: Option<String>,
     /// iCalendar `METHOD:REQUEST` object (see [`crate::outbound::ics`]).
     pub ics: Option<String>,
@@ -57,24 +61,563 @@ pub enum ComposeError {
         value: String,
         reason: &'static str,
     },
-    #[error("envelope: {0}")]
-    Envelope(lettre::error::Error),
-    #[error("message: {0}")]
+    #[error("building the message: {0}")]
     Build(#[from] lettre::error::Error),
     #[error("DKIM key: {0}")]
     DkimKey(String),
 }
 
-// lettre reports builder failures with its own error type.
-impl From<lettre::message::EmailError> for ComposeError {
-    fn from(e: lettre::message::EmailError) -> Self {
-        ComposeError::DkimKey(String::new()).with_build(e)
+/// Headers covered by the DKIM signature. Listing absent ones too (they hash as empty) stops a
+/// relay from adding them later; the list headers must be signed for RFC 8058 one-click.
+const DKIM_HEADERS: &[&str] = &[
+    "From",
+    "Reply-To",
+    "To",
+    "Subject",
+    "Date",
+    "Message-ID",
+    "List-Id",
+    "List-Unsubscribe",
+    "List-Unsubscribe-Post",
+    "MIME-Version",
+    "Content-Type",
+];
+
+/// DKIM signing configuration (relaxed/relaxed canonicalization).
+#[derive(Debug)]
+pub struct DkimSigner {
+    config: DkimConfig,
+}
+
+impl DkimSigner {
+    /// `key` is an RSA key in PKCS#1 PEM (`BEGIN RSA PRIVATE KEY`), an Ed25519 key in PKCS#8 PEM
+    /// (`BEGIN PRIVATE KEY`, as `openssl genpkey -algorithm ed25519` writes it) or a base64
+    /// Ed25519 seed. lettre cannot read RSA keys in PKCS#8; convert those with
+    /// `openssl rsa -in key.pem -traditional`.
+    pub fn new(key: &str, selector: &str, domain: &str) -> Result<DkimSigner, ComposeError> {
+        let key = key.trim();
+        let signing_key = if key.contains("-----BEGIN RSA PRIVATE KEY-----") {
+            DkimSigningKey::new(key, DkimSigningAlgorithm::Rsa)
+                .map_err(|e| ComposeError::DkimKey(e.to_string()))?
+        } else if key.contains("-----BEGIN PRIVATE KEY-----") {
+            let seed = ed25519_seed_from_pkcs8(key)?;
+            DkimSigningKey::new(&seed, DkimSigningAlgorithm::Ed25519)
+                .map_err(|e| ComposeError::DkimKey(e.to_string()))?
+        } else if key.starts_with("-----BEGIN") {
+            return Err(ComposeError::DkimKey(
+                "unsupported PEM type (use PKCS#1 RSA or PKCS#8 Ed25519)".into(),
+            ));
+        } else {
+            DkimSigningKey::new(key, DkimSigningAlgorithm::Ed25519)
+                .map_err(|e| ComposeError::DkimKey(e.to_string()))?
+        };
+        for (field, v) in [("DKIM selector", selector), ("DKIM domain", domain)] {
+            if v.is_empty()
+                || !v
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.' || b == b'_')
+            {
+                return Err(ComposeError::Header {
+                    field,
+                    value: v.to_string(),
+                    reason: "letters, digits, '-', '_' and '.' only",
+                });
+            }
+        }
+        let headers = DKIM_HEADERS
+            .iter()
+            .map(|h| HeaderName::new_from_ascii_str(h))
+            .collect();
+        Ok(DkimSigner {
+            config: DkimConfig::new(
+                selector.to_string(),
+                domain.to_string(),
+                signing_key,
+                headers,
+                DkimCanonicalization {
+                    header: DkimCanonicalizationType::Relaxed,
+                    body: DkimCanonicalizationType::Relaxed,
+                },
+            ),
+        })
     }
 }
 
-impl ComposeError {
-    fn with_build(self, e: lettre::message::EmailError) -> Self {
-        let _ = self;
-        ComposeError::Message(e.to_string())
+/// PKCS#8 Ed25519 keys are a fixed 16-byte DER prefix followed by the 32-byte seed (RFC 8410).
+fn ed25519_seed_from_pkcs8(pem: &str) -> Result<String, ComposeError> {
+    const PREFIX: [u8; 16] = [
+        0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x04, 0x22, 0x04,
+        0x20,
+    ];
+    let b64: String = pem
+        .lines()
+        .filter(|l| !l.starts_with("-----"))
+        .flat_map(|l| l.trim().chars())
+        .collect();
+    let der = base64::engine::general_purpose::STANDARD
+        .decode(b64)
+        .map_err(|e| ComposeError::DkimKey(format!("PEM body is not base64: {e}")))?;
+    match der.strip_prefix(&PREFIX[..]) {
+        Some(seed) if seed.len() == 32 => {
+            Ok(base64::engine::general_purpose::STANDARD.encode(seed))
+        }
+        _ => Err(ComposeError::DkimKey(
+            "PKCS#8 key is not Ed25519; RSA keys must be PKCS#1 \
+             (openssl rsa -in key.pem -traditional)"
+                .into(),
+        )),
+    }
+}
+
+/// Single-line header text: controls (CR, LF, TAB, ...) become spaces, runs of whitespace
+/// collapse, ends are trimmed.
+pub fn header_text(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for word in s
+        .split(|c: char| c.is_control() || c.is_whitespace())
+        .filter(|w| !w.is_empty())
+    {
+        if !out.is_empty() {
+            out.push(' ');
+        }
+        out.push_str(word);
+    }
+    out
+}
+
+fn address(field: &'static str, value: &str) -> Result<Address, ComposeError> {
+    value
+        .trim()
+        .parse::<Address>()
+        .map_err(|source| ComposeError::Address {
+            field,
+            value: value.to_string(),
+            source,
+        })
+}
+
+fn mailbox(name: Option<&str>, addr: Address) -> Mailbox {
+    let name = name.map(header_text).filter(|n| !n.is_empty());
+    Mailbox::new(name, addr)
+}
+
+/// Visible ASCII without spaces or angle brackets: safe inside `<...>` in a header.
+fn check_token_like(field: &'static str, value: &str) -> Result<(), ComposeError> {
+    if value.is_empty()
+        || !value
+            .bytes()
+            .all(|b| b.is_ascii_graphic() && b != b'<' && b != b'>')
+    {
+        return Err(ComposeError::Header {
+            field,
+            value: value.to_string(),
+            reason: "must be printable ASCII without spaces or angle brackets",
+        });
+    }
+    Ok(())
+}
+
+fn raw_header(name: &'static str, value: String) -> HeaderValue {
+    HeaderValue::new(HeaderName::new_from_ascii_str(name), value)
+}
+
+/// Composes the message. Returns the SMTP envelope (MAIL FROM = `envelope_from`, RCPT TO =
+/// `to_addr`) and the formatted bytes (CRLF line ends), DKIM-signed when a signer is given.
+pub fn compose(
+    msg: &Outgoing,
+    dkim: Option<&DkimSigner>,
+) -> Result<(Envelope, Vec<u8>), ComposeError> {
+    let from = address("from", &msg.from_addr)?;
+    let to = address("to", &msg.to_addr)?;
+    let reply_to = address("reply-to", &msg.reply_to)?;
+    let envelope_from = address("envelope-from", &msg.envelope_from)?;
+
+    let mid = msg.message_id.trim();
+    let mid = mid
+        .strip_prefix('<')
+        .and_then(|m| m.strip_suffix('>'))
+        .unwrap_or(mid);
+    check_token_like("message-id", mid)?;
+    if !mid.contains('@') {
+        return Err(ComposeError::Header {
+            field: "message-id",
+            value: msg.message_id.clone(),
+            reason: "must look like id@domain",
+        });
+    }
+
+    let mut builder = Message::builder()
+        .from(mailbox(Some(&msg.from_name), from))
+        .reply_to(mailbox(Some(&msg.from_name), reply_to))
+        .to(mailbox(msg.to_name.as_deref(), to.clone()))
+        .subject(header_text(&msg.subject))
+        .date(SystemTime::from(msg.date))
+        .message_id(Some(format!("<{mid}>")))
+        .envelope(Envelope::new(Some(envelope_from), vec![to])?);
+
+    if let Some(id) = msg.list_id.as_deref() {
+        let id = header_text(id);
+        if !id.is_empty() {
+            // A bare id gets the angle brackets RFC 2919 requires.
+            let value = if id.ends_with('>') {
+                id
+            } else {
+                check_token_like("list-id", &id)?;
+                format!("<{id}>")
+            };
+            builder = builder.raw_header(raw_header("List-Id", value));
+        }
+    }
+
+    let mut unsubscribe = Vec::new();
+    let mut one_click = false;
+    if let Some(url) = msg.list_unsubscribe_url.as_deref() {
+        let url = url.trim();
+        check_token_like("list-unsubscribe url", url)?;
+        let lower = url.to_ascii_lowercase();
+        if lower.starts_with("https://") {
+            one_click = true;
+        } else if !lower.starts_with("http://") {
+            return Err(ComposeError::Header {
+                field: "list-unsubscribe url",
+                value: url.to_string(),
+                reason: "must be an http(s) URL",
+            });
+        }
+        unsubscribe.push(format!("<{url}>"));
+    }
+    if let Some(mailto) = msg.list_unsubscribe_mailto.as_deref() {
+        let mailto = mailto.trim();
+        let addr = mailto.strip_prefix("mailto:").unwrap_or(mailto);
+        check_token_like("list-unsubscribe mailto", addr)?;
+        if !addr.contains('?') {
+            address("list-unsubscribe mailto", addr)?;
+        }
+        unsubscribe.push(format!("<mailto:{addr}>"));
+    }
+    if !unsubscribe.is_empty() {
+        builder = builder.raw_header(raw_header("List-Unsubscribe", unsubscribe.join(", ")));
+    }
+    if one_click {
+        builder = builder.raw_header(raw_header(
+            "List-Unsubscribe-Post",
+            "List-Unsubscribe=One-Click".into(),
+        ));
+    }
+
+    let text = SinglePart::plain(msg.text.clone());
+    let mut message = if msg.html.is_none() && msg.ics.is_none() {
+        builder.singlepart(text)?
+    } else {
+        let mut alt = MultiPart::alternative().singlepart(text);
+        if let Some(html) = &msg.html {
+            alt = alt.singlepart(SinglePart::html(html.clone()));
+        }
+        if let Some(ics) = &msg.ics {
+            let ct = ContentType::parse("text/calendar; method=REQUEST; charset=UTF-8")
+                .expect("static content type parses");
+            alt = alt.singlepart(SinglePart::builder().content_type(ct).body(ics.clone()));
+        }
+        builder.multipart(alt)?
+    };
+    if let Some(signer) = dkim {
+        message.sign(&signer.config);
+    }
+    Ok((message.envelope().clone(), message.formatted()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const RSA_TEST_KEY: &str = "-----BEGIN RSA PRIVATE KEY-----
+MIICXQIBAAKBgQDLYgB+pEy/HFRniD+HXNceVe7FEK1ez7FFUiXPT8LeHiZ82C5w
+8xs1Dt/CoX5Ca6BwMUsig0ecfLte3oAjTT9qZC5vdjjkoI6Vdepe0yLcDTooKr0e
+h2+jRf6gZkBMY360QX80+cKizkDIZIlE+xs0IUZ6abXqWPDVo9bjXClLmwIDAQAB
+AoGAeF80c7/CPIoD2pLlJrRoDWhGvRO1yJucC68m+Z/3cYbeuJ0qP2di/vAitwrl
+s2IHvt8t3OteAtw/+VIu/LXHhZ5Q+se5wezQwP58gpu/qTmDO88/H7GRRsKe1XM9
+sN/3g8TCfcXOtFlULb54OnZbmWBw4N0yO7CWIVXnAtulkOECQQDmQtN0vGPU0y7D
+vrd1d9MEwRuZSVCAcIIvjUZNC4Ukv6yeXllXd4Aky0FNnWfOn8yXPHuO/EivQ7Dq
+K0cpBDZlAkEA4h4GqCU9kI1ZBp0qi52J22D2sVL4ZQbV+wd2HxlZF/0SRkqUWipw
+JT6svqdFVKzutN8IxF7PV6qLKCAU4fZZ/wJBAMTXUd9UgV9Z3Xt22WyxL5K75nUG
+6Ku0AobWFcgdVgfRV6bW7zdHsCNEIqJQMoK/tu1+xf25DAXQLzgwIRgeQsUCQQCR
+l6/FmKT5bGnEPnJkjz1yig6NwtS5iBtDlVxTTej17zdTFzZKkETBVoe4AtA7Y1YY
+E/v7JOjwk5kibvXDQPJVAkBPkRdki0i3j8vm/6ExaRlK26Ibc5cR+7eCwAwdRgzY
+1bw8rZ6k+yXBC5bb3KtuFIsy3yendvScm39YFyfsghhO
+-----END RSA PRIVATE KEY-----";
+
+    const ED25519_TEST_KEY: &str = "-----BEGIN PRIVATE KEY-----
+MC4CAQAwBQYDK2VwBCIEIElNMtoRHDbciC08rP6/PZjc/LRkizrCLXvyRlUEYKfK
+-----END PRIVATE KEY-----";
+
+    fn outgoing() -> Outgoing {
+        Outgoing {
+            from_name: "Netzwerk Nord".into(),
+            from_addr: "netzwerk@netz.example.org".into(),
+            to_name: Some("Erika Mustermann".into()),
+            to_addr: "erika@example.net".into(),
+            reply_to: "antwort+abc234@reply.example.org".into(),
+            envelope_from: "bounce+abc234@reply.example.org".into(),
+            message_id: "d-17-4711@netz.example.org".into(),
+            subject: "Einladung zur Stadtteilrunde".into(),
+            text: "Hallo Erika,\n\nwir laden dich ein.\n".into(),
+            html: Some("<p>Hallo Erika,</p><p>wir laden dich ein.</p>".into()),
+            list_unsubscribe_url: Some("https://netz.example.org/u/abc234".into()),
+            list_unsubscribe_mailto: Some("abmelden+abc234@reply.example.org".into()),
+            list_id: Some("Nachbarschaft Nord <nachbarschaft.netz.example.org>".into()),
+            ics: None,
+            date: "2026-03-01T10:00:00Z".parse().unwrap(),
+        }
+    }
+
+    fn compose_str(o: &Outgoing) -> (Envelope, String) {
+        let (env, bytes) = compose(o, None).unwrap();
+        (env, String::from_utf8(bytes).unwrap())
+    }
+
+    /// Header block, unfolded, one header per entry.
+    fn headers(msg: &str) -> Vec<String> {
+        let head = msg.split("\r\n\r\n").next().unwrap();
+        head.replace("\r\n ", " ")
+            .replace("\r\n\t", " ")
+            .split("\r\n")
+            .map(str::to_string)
+            .collect()
+    }
+
+    fn header<'a>(hs: &'a [String], name: &str) -> Vec<&'a str> {
+        hs.iter()
+            .filter_map(|h| {
+                let (n, v) = h.split_once(':')?;
+                n.eq_ignore_ascii_case(name).then_some(v.trim())
+            })
+            .collect()
+    }
+
+    #[test]
+    fn headers_and_envelope() {
+        let (env, msg) = compose_str(&outgoing());
+        assert_eq!(
+            env.from().unwrap().to_string(),
+            "bounce+abc234@reply.example.org"
+        );
+        assert_eq!(
+            env.to().iter().map(|a| a.to_string()).collect::<Vec<_>>(),
+            ["erika@example.net"]
+        );
+        let hs = headers(&msg);
+        assert_eq!(
+            header(&hs, "From"),
+            ["\"Netzwerk Nord\" <netzwerk@netz.example.org>"]
+        );
+        assert_eq!(
+            header(&hs, "Reply-To"),
+            ["\"Netzwerk Nord\" <antwort+abc234@reply.example.org>"]
+        );
+        assert_eq!(
+            header(&hs, "To"),
+            ["\"Erika Mustermann\" <erika@example.net>"]
+        );
+        assert_eq!(header(&hs, "Subject"), ["Einladung zur Stadtteilrunde"]);
+        assert_eq!(header(&hs, "Message-ID"), ["<d-17-4711@netz.example.org>"]);
+        assert_eq!(header(&hs, "Date"), ["Sun, 01 Mar 2026 10:00:00 +0000"]);
+        assert_eq!(
+            header(&hs, "List-Unsubscribe"),
+            ["<https://netz.example.org/u/abc234>, <mailto:abmelden+abc234@reply.example.org>"]
+        );
+        assert_eq!(
+            header(&hs, "List-Unsubscribe-Post"),
+            ["List-Unsubscribe=One-Click"]
+        );
+        assert_eq!(
+            header(&hs, "List-Id"),
+            ["Nachbarschaft Nord <nachbarschaft.netz.example.org>"]
+        );
+        assert!(header(&hs, "Auto-Submitted").is_empty());
+        assert!(header(&hs, "Bcc").is_empty());
+        assert!(header(&hs, "Return-Path").is_empty());
+        assert!(header(&hs, "Content-Type")[0].starts_with("multipart/alternative"));
+        // Envelope sender and MIME structure.
+        assert!(msg.contains("Content-Type: text/plain; charset=utf-8"));
+        assert!(msg.contains("Content-Type: text/html; charset=utf-8"));
+        assert!(!msg.contains("text/calendar"));
+    }
+
+    #[test]
+    fn message_id_is_deterministic_and_bracketed_once() {
+        let mut o = outgoing();
+        o.message_id = "<d-17-4711@netz.example.org>".into();
+        let (_, a) = compose_str(&o);
+        assert_eq!(
+            header(&headers(&a), "Message-ID"),
+            ["<d-17-4711@netz.example.org>"]
+        );
+        for bad in ["no-at-sign", "a b@c", "a@b\r\nBcc: x@y", "<>"] {
+            o.message_id = bad.into();
+            assert!(
+                matches!(compose(&o, None), Err(ComposeError::Header { .. })),
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn text_only_is_a_single_part() {
+        let mut o = outgoing();
+        o.html = None;
+        o.list_unsubscribe_url = None;
+        o.list_unsubscribe_mailto = None;
+        o.list_id = None;
+        let (_, msg) = compose_str(&o);
+        let hs = headers(&msg);
+        assert!(header(&hs, "Content-Type")[0].starts_with("text/plain"));
+        assert!(header(&hs, "List-Unsubscribe").is_empty());
+        assert!(header(&hs, "List-Unsubscribe-Post").is_empty());
+        assert!(header(&hs, "List-Id").is_empty());
+        assert!(msg.contains("wir laden dich ein."));
+    }
+
+    #[test]
+    fn one_click_only_with_https() {
+        let mut o = outgoing();
+        o.list_unsubscribe_url = Some("http://localhost:8080/u/x".into());
+        let (_, msg) = compose_str(&o);
+        let hs = headers(&msg);
+        assert!(header(&hs, "List-Unsubscribe")[0].starts_with("<http://localhost:8080/u/x>"));
+        assert!(header(&hs, "List-Unsubscribe-Post").is_empty());
+        for bad in [
+            "ftp://x/y",
+            "https://x/a b",
+            "https://x/<y>",
+            "https://x/\r\nBcc:a@b",
+        ] {
+            o.list_unsubscribe_url = Some(bad.into());
+            assert!(compose(&o, None).is_err(), "{bad}");
+        }
+        o.list_unsubscribe_url = None;
+        o.list_unsubscribe_mailto = Some("mailto:abmelden@x.org?subject=abmelden".into());
+        let (_, msg) = compose_str(&o);
+        assert_eq!(
+            header(&headers(&msg), "List-Unsubscribe"),
+            ["<mailto:abmelden@x.org?subject=abmelden>"]
+        );
+        assert!(header(&headers(&msg), "List-Unsubscribe-Post").is_empty());
+    }
+
+    #[test]
+    fn line_breaks_never_inject_headers() {
+        let mut o = outgoing();
+        o.subject = "Hallo\r\nBcc: victim@example.com\r\n\r\nbody".into();
+        o.from_name = "Netz\nBcc: a@example.com".into();
+        o.to_name = Some("Erika\rX-Injected: 1".into());
+        o.list_id = Some("List\r\nX-Evil: 1 <l.example.org>".into());
+        let (env, msg) = compose_str(&o);
+        let hs = headers(&msg);
+        assert!(header(&hs, "Bcc").is_empty());
+        assert!(header(&hs, "X-Injected").is_empty());
+        assert!(header(&hs, "X-Evil").is_empty());
+        assert_eq!(env.to().len(), 1);
+        // No bare CR or LF anywhere in the header block.
+        let head = msg.split("\r\n\r\n").next().unwrap();
+        assert_eq!(head.matches('\n').count(), head.matches("\r\n").count());
+        assert_eq!(head.matches('\r').count(), head.matches("\r\n").count());
+        assert_eq!(
+            header(&hs, "Subject"),
+            ["Hallo Bcc: victim@example.com body"]
+        );
+        // Injection via addresses is refused by the address parser.
+        o.to_addr = "erika@example.net\r\nBcc: x@y.org".into();
+        assert!(matches!(
+            compose(&o, None),
+            Err(ComposeError::Address { field: "to", .. })
+        ));
+        assert_eq!(header_text("  a \t\u{0} b\u{85}c  "), "a b c");
+    }
+
+    #[test]
+    fn non_ascii_subject_and_names_are_encoded() {
+        let mut o = outgoing();
+        o.subject = "Grüße aus dem Bürgerhaus – Einladung".into();
+        o.to_name = Some("Jörg Müller".into());
+        let (_, msg) = compose_str(&o);
+        assert!(msg.is_ascii(), "headers and bodies are 7-bit encoded");
+        let hs = headers(&msg);
+        assert!(header(&hs, "Subject")[0].starts_with("=?utf-8?"));
+        assert!(header(&hs, "To")[0].contains("=?utf-8?"));
+    }
+
+    #[test]
+    fn invitation_carries_a_calendar_part() {
+        let mut o = outgoing();
+        o.ics = Some("BEGIN:VCALENDAR\r\nMETHOD:REQUEST\r\nEND:VCALENDAR\r\n".into());
+        let (_, msg) = compose_str(&o);
+        // The mime crate lowercases the charset value; parameters are case-insensitive.
+        assert!(msg
+            .to_ascii_lowercase()
+            .contains("content-type: text/calendar; method=request; charset=utf-8"));
+        let text = msg.find("text/plain").unwrap();
+        let html = msg.find("text/html").unwrap();
+        let cal = msg.find("text/calendar").unwrap();
+        assert!(text < html && html < cal);
+        assert!(msg.contains("BEGIN:VCALENDAR\r\nMETHOD:REQUEST\r\nEND:VCALENDAR"));
+        // Calendar without HTML still uses multipart/alternative.
+        o.html = None;
+        let (_, msg) = compose_str(&o);
+        assert!(header(&headers(&msg), "Content-Type")[0].starts_with("multipart/alternative"));
+        assert!(msg.contains("text/calendar"));
+    }
+
+    #[test]
+    fn invalid_addresses_name_the_field() {
+        for (field, set) in [
+            (
+                "from",
+                (|o: &mut Outgoing| o.from_addr = "nope".into()) as fn(&mut Outgoing),
+            ),
+            ("reply-to", |o| o.reply_to = "x@".into()),
+            ("envelope-from", |o| o.envelope_from = "@y".into()),
+        ] {
+            let mut o = outgoing();
+            set(&mut o);
+            match compose(&o, None) {
+                Err(ComposeError::Address { field: f, .. }) => assert_eq!(f, field),
+                other => panic!("{field}: {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn dkim_signature_covers_list_headers() {
+        for (key, algo) in [
+            (RSA_TEST_KEY, "rsa-sha256"),
+            (ED25519_TEST_KEY, "ed25519-sha256"),
+        ] {
+            let signer = DkimSigner::new(key, "np2026", "netz.example.org").unwrap();
+            let (_, bytes) = compose(&outgoing(), Some(&signer)).unwrap();
+            let msg = String::from_utf8(bytes).unwrap();
+            let hs = headers(&msg);
+            let sig = header(&hs, "DKIM-Signature");
+            assert_eq!(sig.len(), 1);
+            let sig = sig[0].replace(' ', "");
+            assert!(sig.contains(&format!("a={algo}")), "{sig}");
+            assert!(sig.contains("d=netz.example.org"));
+            assert!(sig.contains("s=np2026"));
+            assert!(sig.contains("c=relaxed/relaxed"));
+            assert!(
+                sig.contains("list-unsubscribe:list-unsubscribe-post"),
+                "{sig}"
+            );
+        }
+    }
+
+    #[test]
+    fn dkim_key_errors() {
+        assert!(DkimSigner::new("-----BEGIN EC PRIVATE KEY-----\nAA==\n", "s", "d.org").is_err());
+        assert!(DkimSigner::new("not base64!", "s", "d.org").is_err());
+        assert!(DkimSigner::new(RSA_TEST_KEY, "bad selector", "d.org").is_err());
+        assert!(DkimSigner::new(RSA_TEST_KEY, "s", "d.org\r\nX: y").is_err());
+        // A raw base64 Ed25519 seed works too.
+        let seed = base64::engine::general_purpose::STANDARD.encode([7u8; 32]);
+        assert!(DkimSigner::new(&seed, "s", "d.org").is_ok());
     }
 }

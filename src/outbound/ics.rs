@@ -4,7 +4,6 @@
 //! `METHOD:REPLY` mail) comes back to the address that names the delivery.
 
 use chrono::{DateTime, Utc};
-use std::fmt::Write;
 
 /// One occasion, as sent to one contact.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -106,10 +105,7 @@ pub fn escape_text(s: &str) -> String {
 fn cn_param(name: Option<&str>) -> String {
     match name {
         Some(n) => {
-            let clean: String = n
-                .chars()
-                .filter(|c| *c != '"' && !c.is_control())
-                .collect();
+            let clean: String = n.chars().filter(|c| *c != '"' && !c.is_control()).collect();
             let clean = clean.trim();
             if clean.is_empty() {
                 String::new()
@@ -211,7 +207,11 @@ mod tests {
         ev.description = Some("Grüße aus dem Stadtteil ".repeat(20) + "€€€€€€€€€€€€€€€€€€€€€€€€€€");
         let ics = invitation_ics(&ev);
         for physical in ics.split("\r\n") {
-            assert!(physical.len() <= 75, "{} octets: {physical:?}", physical.len());
+            assert!(
+                physical.len() <= 75,
+                "{} octets: {physical:?}",
+                physical.len()
+            );
         }
         // Folding loses nothing and splits no character (the String is valid UTF-8 by type;
         // the round trip proves no byte went missing).
