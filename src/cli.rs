@@ -48,6 +48,12 @@ pub enum Command {
     /// Occasions to invite to (encounters).
     #[command(subcommand)]
     Occasions(OccasionsCmd),
+    /// Campaigns: newsletters, invitations, calls for cooperation.
+    #[command(subcommand)]
+    Campaigns(CampaignsCmd),
+    /// Recurring schedules and their next fire times.
+    #[command(subcommand)]
+    Schedules(SchedulesCmd),
     /// Run the daemon: scheduler, sender, inbound sources.
     Serve,
     /// Build a demo workspace in ./demo with a sample network and show what netzpost does.
@@ -102,6 +108,96 @@ pub struct ImportArgs {
     /// Where rejected rows are written (default: FILE.rejects.csv).
     #[arg(long)]
     pub rejects: Option<PathBuf>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum CampaignsCmd {
+    /// Create a campaign. Templates are checked now, so nothing fails halfway through a send.
+    Create(CreateCampaignArgs),
+    /// List campaigns with their progress.
+    List,
+    /// One campaign: settings, progress, and why it paused.
+    Show { name: String },
+    /// Render the message one contact would get.
+    Preview {
+        name: String,
+        /// The contact's address.
+        #[arg(long)]
+        to: String,
+    },
+    /// Send the message once to an address (nothing recorded).
+    Test {
+        name: String,
+        address: String,
+        #[arg(long)]
+        language: Option<String>,
+    },
+    /// Start sending now.
+    Send {
+        name: String,
+        /// Send in this process and return when done (progress bar on a terminal).
+        #[arg(long)]
+        wait: bool,
+    },
+    /// Pause a running campaign.
+    Pause { name: String },
+    /// Resume a paused campaign.
+    Resume { name: String },
+    /// Cancel a campaign; queued deliveries are dropped.
+    Cancel { name: String },
+}
+
+#[derive(Args, Debug)]
+pub struct CreateCampaignArgs {
+    pub name: String,
+    #[arg(long, value_enum)]
+    pub kind: crate::store::campaigns::CampaignKind,
+    /// Topic whose consent covers the campaign (an invitation may take its occasion's).
+    #[arg(long)]
+    pub topic: Option<String>,
+    /// Occasion an invitation invites to.
+    #[arg(long)]
+    pub occasion: Option<String>,
+    /// Subject (a minijinja template, e.g. "Einladung: {{ occasion.title }}"); empty: the
+    /// template's default.
+    #[arg(long, default_value = "")]
+    pub subject: String,
+    /// Body text (minijinja; paragraphs separated by blank lines).
+    #[arg(long, conflicts_with = "body_file")]
+    pub body: Option<String>,
+    #[arg(long)]
+    pub body_file: Option<PathBuf>,
+    /// Recurring: 5-field crontab ("0 9 * * 1" = Mondays 09:00) or @daily, @weekly, @monthly.
+    #[arg(long, conflicts_with = "send_at")]
+    pub schedule: Option<String>,
+    /// One-shot at this time ("2026-12-01 09:00" in the configured zone).
+    #[arg(long)]
+    pub send_at: Option<String>,
+    /// Audience: only silent contacts (default for invitations and cooperation calls).
+    #[arg(long, conflicts_with = "everyone")]
+    pub silent: bool,
+    /// Audience: everyone with consent, silent or not.
+    #[arg(long)]
+    pub everyone: bool,
+    #[arg(long)]
+    pub language: Option<String>,
+    #[arg(long, value_enum)]
+    pub form: Option<RelationForm>,
+    /// Only contacts without activity for this many days.
+    #[arg(long)]
+    pub inactive_days: Option<i64>,
+    /// Only contacts whose attribute KEY equals VALUE (KEY=VALUE).
+    #[arg(long)]
+    pub attribute: Option<String>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum SchedulesCmd {
+    /// Every schedule with its next fire times.
+    List {
+        #[arg(long, default_value_t = 3)]
+        next: usize,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -177,6 +273,7 @@ fn init_tracing() {
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .try_init();
 }
 
@@ -314,6 +411,16 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     )?;
                 }
             }
+        }
+        Command::Campaigns(cmd) => {
+            let cfg = load_config(cli.config.as_deref())?;
+            let db = open_db(&cfg).await?;
+            return crate::cli_campaigns::run(std::sync::Arc::new(cfg), &db, cmd, format, &mut out).await;
+        }
+        Command::Schedules(SchedulesCmd::List { next }) => {
+            let cfg = load_config(cli.config.as_deref())?;
+            let db = open_db(&cfg).await?;
+            crate::cli_campaigns::schedules(&cfg, &db, next, format, &mut out).await?;
         }
         Command::Contacts(cmd) => {
             let cfg = load_config(cli.config.as_deref())?;

@@ -102,6 +102,8 @@ pub struct Outbound {
     pub invitation_every_days: i64,
     pub max_messages_per_30_days: i64,
     pub max_attempts: i64,
+    /// First retry after this many seconds; each further one waits twice as long (at most 1 h).
+    pub retry_base_secs: i64,
     /// A campaign pauses itself after this many failures in a row.
     pub pause_after_failures: i64,
     pub batch_size: i64,
@@ -216,6 +218,7 @@ impl Default for Outbound {
             invitation_every_days: 14,
             max_messages_per_30_days: 4,
             max_attempts: 5,
+            retry_base_secs: 60,
             pause_after_failures: 20,
             batch_size: 500,
             dkim: None,

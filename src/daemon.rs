@@ -1,16 +1,57 @@
 //! `netzpost serve`: the long-running process.
 
 use crate::config::Config;
+use crate::outbound::{campaign, sender::Engine};
 use crate::store::Db;
+use std::sync::Arc;
+use std::time::Duration;
 
 pub async fn serve(cfg: Config) -> anyhow::Result<()> {
     let stop = shutdown_signal();
+    let cfg = Arc::new(cfg);
     let db = Db::open(&cfg.database).await?;
+    // Connects to the SMTP server now: a wrong host or password stops the start, with its name.
+    let engine = Engine::new(db.clone(), cfg.clone()).await?;
     tracing::info!(database = %crate::store::redact(&cfg.database), "netzpost started");
-    stop.await;
+    tokio::pin!(stop);
+    loop {
+        let worked = tokio::select! {
+            _ = &mut stop => break,
+            r = tick(&db, &cfg, &engine) => r,
+        };
+        let idle = match worked {
+            Ok(n) => n == 0,
+            Err(e) => {
+                tracing::error!("{e:#}");
+                true
+            }
+        };
+        if idle {
+            tokio::select! {
+                _ = &mut stop => break,
+                _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+            }
+        }
+    }
     tracing::info!("stopping");
+    engine.close().await;
     db.close().await;
     Ok(())
+}
+
+/// One round of the daemon's work. Returns how much it did (0: idle).
+async fn tick(db: &Db, cfg: &Arc<Config>, engine: &Engine) -> anyhow::Result<usize> {
+    let started = campaign::fire_schedules(db, cfg, chrono::Utc::now()).await?;
+    for name in &started {
+        tracing::info!(campaign = %name, "campaign run started");
+    }
+    let sent = engine.run_batch().await?;
+    if sent == 0 {
+        for name in crate::store::campaigns::finish_completed(db).await? {
+            tracing::info!(campaign = %name, "campaign done");
+        }
+    }
+    Ok(sent + started.len())
 }
 
 /// Resolves on Ctrl-C or SIGTERM, so systemd and terminals stop the daemon the same clean way.

@@ -2,13 +2,18 @@
 //! space. See README.md for the picture; DESIGN notes live with the project's shared documents.
 
 pub mod cli;
+pub mod cli_campaigns;
 pub mod config;
 pub mod daemon;
 pub mod demo;
 pub mod domain;
 pub mod import;
+pub mod outbound;
 pub mod output;
+pub mod schedule;
 pub mod store;
+pub mod token;
+pub mod transport;
 
 /// rustls needs one crypto provider installed per process; several of our dependencies would
 /// otherwise pick aws-lc-rs or none and panic on the first TLS connection.

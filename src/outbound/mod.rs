@@ -3,3 +3,5 @@
 pub mod compose;
 pub mod ics;
 pub mod render;
+pub mod campaign;
+pub mod sender;

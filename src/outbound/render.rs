@@ -31,6 +31,7 @@
 //! rsvp         {answer: "yes" | "no" | "cooperation"}           rsvp_ack
 //! reply        {text, received_at}                              notify_cooperation
 //! ```
+//! A top-level key set to `null` is treated as absent.
 //! Added by the renderer: `lang` (the language actually used), `content` (the rendered body) and,
 //! in kind templates, `subject`.
 //!
@@ -422,7 +423,17 @@ impl Renderer {
         ctx: &serde_json::Value,
     ) -> Result<Rendered, TemplateError> {
         let lang = self.resolve_lang(kind, lang);
-        let base = Value::from(Serde(ctx));
+        // A top-level `null` counts as absent, so `{% if occasion is defined %}` works whether
+        // the caller leaves the key out or sets it to null.
+        let base = match ctx.as_object() {
+            Some(map) => Value::from(
+                map.iter()
+                    .filter(|(_, v)| !v.is_null())
+                    .map(|(k, v)| (k.clone(), Value::from(Serde(v))))
+                    .collect::<std::collections::BTreeMap<String, Value>>(),
+            ),
+            None => Value::from(Serde(ctx)),
+        };
         // Later maps win in merge_maps, so `lang`/`content` cannot be shadowed by the context.
         let with_lang = merge_maps([base.clone(), minijinja::context! { lang => &lang }]);
 
@@ -1206,6 +1217,11 @@ mod tests {
             .text
             .contains("When:  Thursday, 12 March 2026, 6:30 pm\n"));
         assert!(!out.text.contains("Where:"));
+        // Top-level null = absent: the organiser note falls back to the topic.
+        let mut ctx = sample_context(MailKind::NotifyCooperation);
+        ctx["occasion"] = json!(null);
+        let out = r.render(MailKind::NotifyCooperation, "en", "", "", &ctx).unwrap();
+        assert!(out.text.contains("(topic: “Wohnen im Quartier”)"), "{}", out.text);
         // A required part missing is an error naming the kind template.
         let mut ctx = sample_context(MailKind::Invitation);
         ctx.as_object_mut().unwrap().remove("occasion");

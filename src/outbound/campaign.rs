@@ -1,0 +1,215 @@
+//! Campaign life cycle: create (templates checked first), send, pause, resume, cancel, preview,
+//! test, and recurring schedules.
+
+use crate::config::Config;
+use crate::outbound::sender::{mail_kind, sender_domain, CampaignCtx, Composer, Engine, Recipient};
+use crate::schedule::CronSpec;
+use crate::store::campaigns::{self, Audience, Campaign, CampaignKind, Caps, NewCampaign};
+use crate::store::{self, Db, Timestamp};
+use anyhow::{bail, Context};
+use std::sync::Arc;
+
+#[derive(Debug, Clone)]
+pub struct CreateArgs {
+    pub name: String,
+    pub kind: CampaignKind,
+    pub topic: Option<String>,
+    pub occasion: Option<String>,
+    pub subject: String,
+    pub body: String,
+    pub audience: Audience,
+    pub schedule: Option<String>,
+    pub send_at: Option<Timestamp>,
+}
+
+pub fn caps(cfg: &Config) -> Caps {
+    Caps {
+        invitation_every_days: cfg.outbound.invitation_every_days,
+        max_messages_per_30_days: cfg.outbound.max_messages_per_30_days,
+        silent_after_days: cfg.silent_after_days,
+    }
+}
+
+/// Creates a campaign after checking everything that could stop it halfway: topic and occasion
+/// exist, the schedule parses, and subject, body and templates render for a sample contact in
+/// every language.
+pub async fn create(db: &Db, composer: &Composer, a: &CreateArgs) -> anyhow::Result<Campaign> {
+    let occasion = match &a.occasion {
+        Some(o) => Some(store::occasions::get(db, o).await?),
+        None => None,
+    };
+    if a.kind == CampaignKind::Invitation && occasion.is_none() {
+        bail!("an invitation needs --occasion (see `netzpost occasions list`)");
+    }
+    let topic_id = match (&a.topic, &occasion) {
+        (Some(t), _) => Some(store::topics::get(db, t).await?.id),
+        (None, Some(o)) => o.topic_id,
+        (None, None) => None,
+    };
+    let Some(topic_id) = topic_id else {
+        bail!("campaign {:?} needs --topic: only contacts who consented to a topic are mailed", a.name);
+    };
+    if let Some(s) = &a.schedule {
+        CronSpec::parse(s).with_context(|| format!("--schedule {s:?}"))?;
+    }
+    composer
+        .renderer
+        .validate(mail_kind(a.kind), &a.subject, &a.body)
+        .with_context(|| format!("campaign {:?}", a.name))?;
+    let c = campaigns::create(
+        db,
+        &NewCampaign {
+            name: a.name.clone(),
+            kind: a.kind,
+            topic_id: Some(topic_id),
+            occasion_id: occasion.map(|o| o.id),
+            subject: a.subject.clone(),
+            body: a.body.clone(),
+            audience: a.audience.clone(),
+            schedule: a.schedule.clone(),
+            send_at: a.send_at,
+            parent_id: None,
+        },
+    )
+    .await?;
+    Ok(c)
+}
+
+/// Starts a campaign now: builds its audience as queued deliveries and marks it running.
+/// Returns the number of deliveries queued.
+pub async fn start(db: &Db, cfg: &Config, c: &Campaign) -> anyhow::Result<u64> {
+    if c.schedule.is_some() {
+        bail!(
+            "campaign {:?} is a recurring template (schedule {:?}): its runs start by themselves",
+            c.name,
+            c.schedule.as_deref().unwrap_or_default()
+        );
+    }
+    if !matches!(c.status.as_str(), "draft" | "scheduled" | "running") {
+        bail!("campaign {:?} is {}: it cannot be sent", c.name, c.status);
+    }
+    let n = campaigns::enqueue(db, c, caps(cfg), &sender_domain(cfg)).await?;
+    campaigns::transition(db, c.id, &["draft", "scheduled", "running"], "running", None).await?;
+    tracing::info!(campaign = %c.name, queued = n, "campaign started");
+    Ok(n)
+}
+
+pub async fn pause(db: &Db, name: &str) -> anyhow::Result<()> {
+    let c = campaigns::get(db, name).await?;
+    if !campaigns::transition(db, c.id, &["running", "scheduled"], "paused", Some("paused by hand")).await? {
+        bail!("campaign {name:?} is {}: only a running or scheduled campaign can be paused", c.status);
+    }
+    Ok(())
+}
+
+pub async fn resume(db: &Db, name: &str) -> anyhow::Result<()> {
+    let c = campaigns::get(db, name).await?;
+    if !campaigns::transition(db, c.id, &["paused"], "running", None).await? {
+        bail!("campaign {name:?} is {}: only a paused campaign can be resumed", c.status);
+    }
+    Ok(())
+}
+
+pub async fn cancel(db: &Db, name: &str) -> anyhow::Result<()> {
+    let c = campaigns::get(db, name).await?;
+    if !campaigns::transition(db, c.id, &["draft", "scheduled", "running", "paused"], "cancelled", Some("cancelled by hand")).await? {
+        bail!("campaign {name:?} is {} already", c.status);
+    }
+    // Queued rows will never go out: say so on the rows.
+    crate::on_db!(db, p => {
+        sqlx::query("UPDATE deliveries SET status = 'skipped', last_error = 'campaign cancelled' WHERE campaign_id = $1 AND status = 'queued'")
+            .bind(c.id)
+            .execute(p)
+            .await?;
+    });
+    Ok(())
+}
+
+/// The message one contact would get, as raw RFC 5322 text.
+pub async fn preview(db: &Db, composer: &Composer, name: &str, email: &str) -> anyhow::Result<String> {
+    let c = campaigns::get(db, name).await?;
+    let contact = store::contacts::get(db, email).await?;
+    let ctx = CampaignCtx::load(db, c).await?;
+    let r = Recipient {
+        contact_id: contact.id,
+        email: contact.email,
+        name: contact.name,
+        organisation: contact.organisation,
+        language: contact.language,
+    };
+    let (_, bytes) = composer.message(&ctx, &r, &format!("<preview.{}@{}>", ctx.campaign.id, sender_domain(&composer.cfg)))?;
+    Ok(String::from_utf8_lossy(&bytes).into_owned())
+}
+
+/// Sends the campaign's message once to `address` (not a contact; nothing is recorded).
+pub async fn test_send(db: &Db, engine: &Engine, name: &str, address: &str, language: Option<String>) -> anyhow::Result<()> {
+    let c = campaigns::get(db, name).await?;
+    let ctx = CampaignCtx::load(db, c).await?;
+    let addr = crate::domain::EmailAddress::parse(address).map_err(|e| anyhow::anyhow!("{address:?}: {e}"))?;
+    let r = Recipient {
+        contact_id: 0,
+        email: addr.to_string(),
+        name: None,
+        organisation: None,
+        language,
+    };
+    let composer = engine.composer();
+    let (env, bytes) = composer.message(&ctx, &r, &format!("<test.{}.{}@{}>", ctx.campaign.id, chrono::Utc::now().timestamp(), sender_domain(&composer.cfg)))?;
+    engine.send_raw(&env, &bytes).await?;
+    Ok(())
+}
+
+/// Fires due schedules: recurring campaigns (a `schedule` on the campaign) and the `[[schedule]]`
+/// entries of the configuration. Each slot fires at most once (a unique row per slot); after
+/// downtime the missed slots fire once together. Returns the runs started.
+pub async fn fire_schedules(db: &Db, cfg: &Arc<Config>, now: Timestamp) -> anyhow::Result<Vec<String>> {
+    let tz = cfg.tz().map_err(anyhow::Error::msg)?;
+    let mut jobs: Vec<(String, String, String, chrono_tz::Tz)> = Vec::new();
+    for c in campaigns::with_status(db, "scheduled").await? {
+        if let Some(s) = &c.schedule {
+            jobs.push((format!("campaign:{}", c.name), c.name.clone(), s.clone(), tz));
+        }
+    }
+    for s in &cfg.schedules {
+        let tz = s.time_zone.as_deref().and_then(|t| t.parse().ok()).unwrap_or(tz);
+        jobs.push((format!("config:{}", s.name), s.campaign.clone(), s.cron.clone(), tz));
+    }
+    let mut started = Vec::new();
+    for (key, campaign, cron, tz) in jobs {
+        let spec = CronSpec::parse(&cron).with_context(|| format!("schedule {key}: {cron:?}"))?;
+        let template = campaigns::get(db, &campaign).await.with_context(|| format!("schedule {key}"))?;
+        let last = campaigns::last_firing(db, &key).await?;
+        let Some(slot) = spec.due(last, template.created_at, now, tz) else { continue };
+        if !campaigns::record_firing(db, &key, slot).await? {
+            continue; // another daemon fired it
+        }
+        let run_name = format!("{}-{}", template.name, slot.with_timezone(&tz).format("%Y%m%d-%H%M"));
+        let run = campaigns::create(
+            db,
+            &NewCampaign {
+                name: run_name.clone(),
+                kind: template.kind(),
+                topic_id: template.topic_id,
+                occasion_id: template.occasion_id,
+                subject: template.subject.clone(),
+                body: template.body.clone(),
+                audience: template.audience(),
+                schedule: None,
+                send_at: None,
+                parent_id: Some(template.id),
+            },
+        )
+        .await?;
+        campaigns::set_firing_campaign(db, &key, slot, run.id).await?;
+        start(db, cfg, &run).await?;
+        started.push(run_name);
+    }
+    // One-shot campaigns whose time has come.
+    for c in campaigns::with_status(db, "scheduled").await? {
+        if c.schedule.is_none() && c.send_at.is_some_and(|t| t <= now) {
+            start(db, cfg, &c).await?;
+            started.push(c.name);
+        }
+    }
+    Ok(started)
+}

@@ -1,0 +1,581 @@
+//! Campaigns and their deliveries: the send queue.
+//!
+//! A campaign's audience is materialised once, in one INSERT ... SELECT, as delivery rows (one per
+//! campaign and contact, unique). Senders claim rows in batches under a lease (PostgreSQL: `FOR
+//! UPDATE SKIP LOCKED`, so several daemons share the queue), and settle them in batches.
+
+use super::{now, Db, Result, StoreError, Timestamp};
+use crate::{in_tx, on_db};
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "snake_case")]
+pub enum CampaignKind {
+    /// A topic newsletter to everyone with confirmed consent for the topic.
+    Newsletter,
+    /// An invitation to an occasion; by default to the silent contacts of its topic.
+    Invitation,
+    /// A call for cooperation on a topic; by default to its silent contacts.
+    Cooperation,
+}
+
+impl CampaignKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CampaignKind::Newsletter => "newsletter",
+            CampaignKind::Invitation => "invitation",
+            CampaignKind::Cooperation => "cooperation",
+        }
+    }
+
+    pub fn parse(s: &str) -> Result<Self> {
+        match s {
+            "newsletter" => Ok(CampaignKind::Newsletter),
+            "invitation" => Ok(CampaignKind::Invitation),
+            "cooperation" => Ok(CampaignKind::Cooperation),
+            other => Err(StoreError::Invalid(format!("unknown campaign kind {other:?}"))),
+        }
+    }
+
+    /// Activation mail (as opposed to a newsletter): subject to the invitation frequency cap.
+    pub fn is_activation(self) -> bool {
+        self != CampaignKind::Newsletter
+    }
+}
+
+/// Who receives a campaign, beyond consent, suppressions and frequency caps (always applied).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Audience {
+    /// Only silent contacts (the default for invitations and calls for cooperation).
+    pub silent: Option<bool>,
+    /// Only contacts with an active relation of this form.
+    pub form: Option<crate::domain::RelationForm>,
+    pub language: Option<String>,
+    /// Only contacts without activity for at least this many days.
+    pub inactive_days: Option<i64>,
+    /// Only contacts whose free attribute `key` equals `value`.
+    pub attribute: Option<(String, String)>,
+}
+
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+pub struct Campaign {
+    pub id: i64,
+    pub name: String,
+    pub kind: String,
+    pub topic_id: Option<i64>,
+    pub occasion_id: Option<i64>,
+    pub subject: String,
+    pub body: String,
+    pub audience: String,
+    pub schedule: Option<String>,
+    pub send_at: Option<Timestamp>,
+    pub parent_id: Option<i64>,
+    pub status: String,
+    pub status_reason: Option<String>,
+    pub created_at: Timestamp,
+    pub started_at: Option<Timestamp>,
+    pub finished_at: Option<Timestamp>,
+}
+
+impl Campaign {
+    pub fn kind(&self) -> CampaignKind {
+        CampaignKind::parse(&self.kind).unwrap_or(CampaignKind::Newsletter)
+    }
+
+    pub fn audience(&self) -> Audience {
+        serde_json::from_str(&self.audience).unwrap_or_default()
+    }
+}
+
+const COLUMNS: &str = "id, name, kind, topic_id, occasion_id, subject, body, audience, schedule, send_at, \
+                       parent_id, status, status_reason, created_at, started_at, finished_at";
+
+#[derive(Debug, Clone)]
+pub struct NewCampaign {
+    pub name: String,
+    pub kind: CampaignKind,
+    pub topic_id: Option<i64>,
+    pub occasion_id: Option<i64>,
+    pub subject: String,
+    pub body: String,
+    pub audience: Audience,
+    pub schedule: Option<String>,
+    pub send_at: Option<Timestamp>,
+    pub parent_id: Option<i64>,
+}
+
+pub async fn create(db: &Db, c: &NewCampaign) -> Result<Campaign> {
+    super::topics::check_slug(&c.name)?;
+    let at = now();
+    let status = if c.send_at.is_some() || c.schedule.is_some() {
+        "scheduled"
+    } else {
+        "draft"
+    };
+    let sql = format!(
+        "INSERT INTO campaigns (name, kind, topic_id, occasion_id, subject, body, audience, schedule, send_at,
+            parent_id, status, created_at, updated_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12) RETURNING {COLUMNS}"
+    );
+    let audience = serde_json::to_string(&c.audience).expect("audience serialises");
+    let res = on_db!(db, p => {
+        sqlx::query_as::<_, Campaign>(sqlx::AssertSqlSafe(sql.as_str()))
+            .bind(&c.name)
+            .bind(c.kind.as_str())
+            .bind(c.topic_id)
+            .bind(c.occasion_id)
+            .bind(&c.subject)
+            .bind(&c.body)
+            .bind(&audience)
+            .bind(&c.schedule)
+            .bind(c.send_at)
+            .bind(c.parent_id)
+            .bind(status)
+            .bind(at)
+            .fetch_one(p)
+            .await
+    });
+    res.map_err(|e| match &e {
+        sqlx::Error::Database(d) if d.is_unique_violation() => {
+            StoreError::Conflict(format!("campaign {:?} exists already", c.name))
+        }
+        _ => e.into(),
+    })
+}
+
+pub async fn get(db: &Db, name: &str) -> Result<Campaign> {
+    let sql = format!("SELECT {COLUMNS} FROM campaigns WHERE name = $1");
+    let c = on_db!(db, p => {
+        sqlx::query_as::<_, Campaign>(sqlx::AssertSqlSafe(sql.as_str())).bind(name).fetch_optional(p).await?
+    });
+    c.ok_or_else(|| {
+        StoreError::NotFound(format!(
+            "unknown campaign {name:?} (see `netzpost campaigns list`)"
+        ))
+    })
+}
+
+pub async fn by_id(db: &Db, id: i64) -> Result<Campaign> {
+    let sql = format!("SELECT {COLUMNS} FROM campaigns WHERE id = $1");
+    let c = on_db!(db, p => {
+        sqlx::query_as::<_, Campaign>(sqlx::AssertSqlSafe(sql.as_str())).bind(id).fetch_optional(p).await?
+    });
+    c.ok_or_else(|| StoreError::NotFound(format!("no campaign with id {id}")))
+}
+
+pub async fn with_status(db: &Db, status: &str) -> Result<Vec<Campaign>> {
+    let sql = format!("SELECT {COLUMNS} FROM campaigns WHERE status = $1 ORDER BY id");
+    Ok(on_db!(db, p => {
+        sqlx::query_as::<_, Campaign>(sqlx::AssertSqlSafe(sql.as_str())).bind(status).fetch_all(p).await?
+    }))
+}
+
+#[derive(Debug, Clone, Default, Serialize, sqlx::FromRow)]
+pub struct Progress {
+    pub queued: i64,
+    pub sending: i64,
+    pub sent: i64,
+    pub failed: i64,
+    pub bounced: i64,
+    pub skipped: i64,
+}
+
+impl Progress {
+    pub fn total(&self) -> i64 {
+        self.queued + self.sending + self.sent + self.failed + self.bounced + self.skipped
+    }
+    pub fn open(&self) -> i64 {
+        self.queued + self.sending
+    }
+}
+
+pub async fn progress(db: &Db, campaign_id: i64) -> Result<Progress> {
+    Ok(on_db!(db, p => {
+        sqlx::query_as::<_, Progress>(
+            "SELECT
+                COALESCE(SUM(CASE WHEN status = 'queued' THEN 1 ELSE 0 END), 0) AS queued,
+                COALESCE(SUM(CASE WHEN status = 'sending' THEN 1 ELSE 0 END), 0) AS sending,
+                COALESCE(SUM(CASE WHEN status = 'sent' THEN 1 ELSE 0 END), 0) AS sent,
+                COALESCE(SUM(CASE WHEN status = 'failed' THEN 1 ELSE 0 END), 0) AS failed,
+                COALESCE(SUM(CASE WHEN status = 'bounced' THEN 1 ELSE 0 END), 0) AS bounced,
+                COALESCE(SUM(CASE WHEN status = 'skipped' THEN 1 ELSE 0 END), 0) AS skipped
+             FROM deliveries WHERE campaign_id = $1",
+        )
+        .bind(campaign_id)
+        .fetch_one(p)
+        .await?
+    }))
+}
+
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+pub struct CampaignRow {
+    pub name: String,
+    pub kind: String,
+    pub status: String,
+    pub topic: Option<String>,
+    pub occasion: Option<String>,
+    pub schedule: Option<String>,
+    pub queued: i64,
+    pub sent: i64,
+    pub failed: i64,
+    pub bounced: i64,
+    pub replied: i64,
+    pub status_reason: Option<String>,
+}
+
+pub async fn list(db: &Db) -> Result<Vec<CampaignRow>> {
+    Ok(on_db!(db, p => {
+        sqlx::query_as::<_, CampaignRow>(
+            "SELECT k.name, k.kind, k.status, t.slug AS topic, o.slug AS occasion, k.schedule,
+                COALESCE(SUM(CASE WHEN d.status IN ('queued', 'sending') THEN 1 ELSE 0 END), 0) AS queued,
+                COALESCE(SUM(CASE WHEN d.status = 'sent' THEN 1 ELSE 0 END), 0) AS sent,
+                COALESCE(SUM(CASE WHEN d.status = 'failed' THEN 1 ELSE 0 END), 0) AS failed,
+                COALESCE(SUM(CASE WHEN d.status = 'bounced' THEN 1 ELSE 0 END), 0) AS bounced,
+                (SELECT COUNT(DISTINCT a.contact_id) FROM activities a
+                  WHERE a.campaign_id = k.id AND a.kind = 'reply') AS replied,
+                k.status_reason
+             FROM campaigns k
+             LEFT JOIN topics t ON t.id = k.topic_id
+             LEFT JOIN occasions o ON o.id = k.occasion_id
+             LEFT JOIN deliveries d ON d.campaign_id = k.id
+             GROUP BY k.id, k.name, k.kind, k.status, t.slug, o.slug, k.schedule, k.status_reason
+             ORDER BY k.id",
+        )
+        .fetch_all(p)
+        .await?
+    }))
+}
+
+/// Moves a campaign to `status` (with a reason people can read), only from one of `from`.
+/// Returns whether it moved.
+pub async fn transition(
+    db: &Db,
+    id: i64,
+    from: &[&str],
+    status: &str,
+    reason: Option<&str>,
+) -> Result<bool> {
+    let at = now();
+    let list = from
+        .iter()
+        .map(|s| format!("'{s}'"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let sql = format!(
+        "UPDATE campaigns SET status = $1, status_reason = $2, updated_at = $3,
+            started_at = CASE WHEN $1 = 'running' AND started_at IS NULL THEN $3 ELSE started_at END,
+            finished_at = CASE WHEN $1 IN ('done', 'cancelled') THEN $3 ELSE finished_at END
+         WHERE id = $4 AND status IN ({list})"
+    );
+    let n = on_db!(db, p => {
+        sqlx::query(sqlx::AssertSqlSafe(sql.as_str()))
+            .bind(status)
+            .bind(reason)
+            .bind(at)
+            .bind(id)
+            .execute(p)
+            .await?
+            .rows_affected()
+    });
+    Ok(n > 0)
+}
+
+/// Frequency caps applied to every audience.
+#[derive(Debug, Clone, Copy)]
+pub struct Caps {
+    pub invitation_every_days: i64,
+    pub max_messages_per_30_days: i64,
+    pub silent_after_days: i64,
+}
+
+/// Materialises the audience of `c` as queued deliveries (idempotent: contacts already queued
+/// for this campaign are left alone). Returns the number of rows added.
+pub async fn enqueue(db: &Db, c: &Campaign, caps: Caps, message_domain: &str) -> Result<u64> {
+    let topic = c.topic_id.ok_or_else(|| {
+        StoreError::Invalid(format!(
+            "campaign {:?} has no topic: nobody's consent covers it",
+            c.name
+        ))
+    })?;
+    let kind = c.kind();
+    let aud = c.audience();
+    let silent = aud.silent.unwrap_or(kind.is_activation());
+    let at = now();
+    let attr_expr = if db.is_postgres() {
+        "(c.attributes::jsonb ->> $10)"
+    } else {
+        "json_extract(c.attributes, '$.\"' || $10 || '\"')"
+    };
+    let sql = format!(
+        "INSERT INTO deliveries (campaign_id, contact_id, status, attempts, next_attempt_at, message_id, created_at)
+         SELECT $1, c.id, 'queued', 0, $2, '<np.' || CAST($1 AS TEXT) || '.' || CAST(c.id AS TEXT) || '@' || $3 || '>', $2
+         FROM contacts c
+         WHERE EXISTS (SELECT 1 FROM subscriptions s WHERE s.contact_id = c.id AND s.topic_id = $4 AND s.status = 'confirmed')
+           AND NOT EXISTS (SELECT 1 FROM suppressions x WHERE x.address = c.email_key)
+           AND (SELECT COUNT(*) FROM deliveries d2 WHERE d2.contact_id = c.id AND d2.status = 'sent' AND d2.sent_at > $5) < $6
+           AND ($7 = 0 OR NOT EXISTS (SELECT 1 FROM deliveries d3 JOIN campaigns k3 ON k3.id = d3.campaign_id
+                 WHERE d3.contact_id = c.id AND k3.kind IN ('invitation', 'cooperation') AND k3.id <> $1
+                   AND d3.status IN ('sent', 'queued', 'sending') AND d3.created_at > $8))
+           AND ($9 = 0 OR {silent})
+           AND ($10 IS NULL OR {attr_expr} = $11)
+           AND ($12 IS NULL OR c.language = $12)
+           AND ($13 IS NULL OR c.last_activity_at IS NULL OR c.last_activity_at < $13)
+           AND ($14 IS NULL OR EXISTS (SELECT 1 FROM relations r0 WHERE r0.contact_id = c.id
+                 AND r0.form = $14 AND r0.status IN ('interested', 'confirmed')))
+         ON CONFLICT (campaign_id, contact_id) DO NOTHING",
+        silent = super::contacts::silent_condition("$4", "$2", "$15"),
+    );
+    let (attr_key, attr_value) = match &aud.attribute {
+        Some((k, v)) => (Some(k.clone()), Some(v.clone())),
+        None => (None, None),
+    };
+    let n = on_db!(db, p => {
+        sqlx::query(sqlx::AssertSqlSafe(sql.as_str()))
+            .bind(c.id)
+            .bind(at)
+            .bind(message_domain)
+            .bind(topic)
+            .bind(at - chrono::Duration::days(30))
+            .bind(caps.max_messages_per_30_days)
+            .bind(i64::from(kind.is_activation()))
+            .bind(at - chrono::Duration::days(caps.invitation_every_days))
+            .bind(i64::from(silent))
+            .bind(attr_key)
+            .bind(attr_value)
+            .bind(aud.language.clone())
+            .bind(aud.inactive_days.map(|d| at - chrono::Duration::days(d)))
+            .bind(aud.form.map(|f| f.as_str()))
+            .bind(at - chrono::Duration::days(caps.silent_after_days))
+            .execute(p)
+            .await?
+            .rows_affected()
+    });
+    Ok(n)
+}
+
+/// A claimed delivery with what rendering needs.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct Claimed {
+    pub id: i64,
+    pub campaign_id: i64,
+    pub contact_id: i64,
+    pub attempts: i32,
+    pub message_id: Option<String>,
+    pub email: String,
+    pub name: Option<String>,
+    pub organisation: Option<String>,
+    pub language: Option<String>,
+    /// Consent still confirmed and the address not suppressed, checked at claim time: an
+    /// unsubscribe that arrived after the audience was built takes effect before the send.
+    pub eligible: bool,
+}
+
+/// Claims up to `limit` due deliveries of running campaigns for `owner` until `lease_until`.
+/// Rows whose lease ran out (a sender that died) are claimed again.
+pub async fn claim(db: &Db, owner: &str, limit: i64, lease: chrono::Duration) -> Result<Vec<Claimed>> {
+    let at = now();
+    let lock = if db.is_postgres() { "FOR UPDATE SKIP LOCKED" } else { "" };
+    let claim_sql = format!(
+        "UPDATE deliveries SET status = 'sending', lease_until = $1, lease_owner = $2, attempts = attempts + 1
+         WHERE id IN (
+            SELECT d.id FROM deliveries d
+            WHERE d.campaign_id IN (SELECT id FROM campaigns WHERE status = 'running')
+              AND ((d.status = 'queued' AND d.next_attempt_at <= $3)
+                   OR (d.status = 'sending' AND d.lease_until < $3))
+            ORDER BY d.id LIMIT $4 {lock})
+         RETURNING id"
+    );
+    let ids: Vec<i64> = on_db!(db, p => {
+        sqlx::query_scalar(sqlx::AssertSqlSafe(claim_sql.as_str()))
+            .bind(at + lease)
+            .bind(owner)
+            .bind(at)
+            .bind(limit)
+            .fetch_all(p)
+            .await?
+    });
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let placeholders = (1..=ids.len()).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ");
+    let sql = format!(
+        "SELECT d.id, d.campaign_id, d.contact_id, d.attempts, d.message_id,
+                c.email, c.name, c.organisation, c.language,
+                (EXISTS (SELECT 1 FROM subscriptions s WHERE s.contact_id = c.id AND s.topic_id = k.topic_id AND s.status = 'confirmed')
+                 AND NOT EXISTS (SELECT 1 FROM suppressions x WHERE x.address = c.email_key)) AS eligible
+         FROM deliveries d JOIN contacts c ON c.id = d.contact_id JOIN campaigns k ON k.id = d.campaign_id
+         WHERE d.id IN ({placeholders}) ORDER BY d.id"
+    );
+    let rows = on_db!(db, p => {
+        let mut q = sqlx::query_as::<_, Claimed>(sqlx::AssertSqlSafe(sql.as_str()));
+        for id in &ids {
+            q = q.bind(*id);
+        }
+        q.fetch_all(p).await?
+    });
+    Ok(rows)
+}
+
+/// What happened to one delivery.
+#[derive(Debug, Clone)]
+pub enum Outcome {
+    Sent,
+    /// Will be tried again at the given time.
+    Retry { at: Timestamp, error: String },
+    /// Temporary failures exhausted the attempts.
+    Failed { error: String },
+    /// The server refused permanently: the address is suppressed.
+    Bounced { error: String },
+    /// Consent withdrawn or address suppressed since the audience was built.
+    Skipped { reason: String },
+}
+
+#[derive(Debug, Clone)]
+pub struct Settle {
+    pub delivery_id: i64,
+    pub campaign_id: i64,
+    pub contact_id: i64,
+    pub email_key: String,
+    pub summary: String,
+    pub outcome: Outcome,
+}
+
+/// Settles a batch in one transaction: sent rows with one UPDATE and one multi-row INSERT into the
+/// timeline; the rarer failures row by row.
+pub async fn settle(db: &Db, batch: &[Settle]) -> Result<()> {
+    if batch.is_empty() {
+        return Ok(());
+    }
+    let at = now();
+    let sent: Vec<&Settle> = batch.iter().filter(|s| matches!(s.outcome, Outcome::Sent)).collect();
+    in_tx!(db, tx => {
+        if !sent.is_empty() {
+            let mut qb = sqlx::QueryBuilder::new("UPDATE deliveries SET status = 'sent', lease_until = NULL, last_error = NULL, sent_at = ");
+            qb.push_bind(at).push(" WHERE id IN (");
+            let mut sep = qb.separated(", ");
+            for s in &sent {
+                sep.push_bind(s.delivery_id);
+            }
+            qb.push(")");
+            qb.build().execute(&mut **tx).await?;
+            let mut qb = sqlx::QueryBuilder::new("INSERT INTO activities (contact_id, at, kind, summary, detail, campaign_id, inbound_id) ");
+            qb.push_values(&sent, |mut b, s| {
+                b.push_bind(s.contact_id)
+                    .push_bind(at)
+                    .push_bind("sent")
+                    .push_bind(&s.summary)
+                    .push_bind(serde_json::json!({"delivery_id": s.delivery_id}).to_string())
+                    .push_bind(s.campaign_id)
+                    .push_bind(None::<i64>);
+            });
+            qb.build().execute(&mut **tx).await?;
+        }
+        for s in batch {
+            let (status, next, error) = match &s.outcome {
+                Outcome::Sent => continue,
+                Outcome::Retry { at: next, error } => ("queued", Some(*next), error.as_str()),
+                Outcome::Failed { error } => ("failed", None, error.as_str()),
+                Outcome::Bounced { error } => ("bounced", None, error.as_str()),
+                Outcome::Skipped { reason } => ("skipped", None, reason.as_str()),
+            };
+            sqlx::query(
+                "UPDATE deliveries SET status = $1, next_attempt_at = COALESCE($2, next_attempt_at),
+                    lease_until = NULL, last_error = $3 WHERE id = $4",
+            )
+            .bind(status)
+            .bind(next)
+            .bind(error)
+            .bind(s.delivery_id)
+            .execute(&mut **tx)
+            .await?;
+            if matches!(s.outcome, Outcome::Retry { .. }) {
+                continue;
+            }
+            let summary = match &s.outcome {
+                Outcome::Bounced { .. } => "Zustellung abgelehnt / bounced (address suppressed)",
+                Outcome::Failed { .. } => "Zustellung fehlgeschlagen / delivery failed",
+                _ => "nicht gesendet / not sent",
+            };
+            sqlx::query(
+                "INSERT INTO activities (contact_id, at, kind, summary, detail, campaign_id, inbound_id)
+                 VALUES ($1, $2, $3, $4, $5, $6, NULL)",
+            )
+            .bind(s.contact_id)
+            .bind(at)
+            .bind(status)
+            .bind(summary)
+            .bind(serde_json::json!({"delivery_id": s.delivery_id, "error": error}).to_string())
+            .bind(s.campaign_id)
+            .execute(&mut **tx)
+            .await?;
+            if matches!(s.outcome, Outcome::Bounced { .. }) {
+                sqlx::query(
+                    "INSERT INTO suppressions (address_hash, address, reason, note, created_at)
+                     VALUES ($1, $2, 'hard_bounce', $3, $4) ON CONFLICT (address_hash) DO NOTHING",
+                )
+                .bind(crate::domain::key_hash(&s.email_key))
+                .bind(&s.email_key)
+                .bind(error)
+                .bind(at)
+                .execute(&mut **tx)
+                .await?;
+            }
+        }
+    });
+    Ok(())
+}
+
+/// Marks running campaigns without open deliveries as done. Returns their names.
+pub async fn finish_completed(db: &Db) -> Result<Vec<String>> {
+    let at = now();
+    Ok(on_db!(db, p => {
+        sqlx::query_scalar(
+            "UPDATE campaigns SET status = 'done', finished_at = $1, updated_at = $1
+             WHERE status = 'running' AND NOT EXISTS (SELECT 1 FROM deliveries d
+                WHERE d.campaign_id = campaigns.id AND d.status IN ('queued', 'sending'))
+             RETURNING name",
+        )
+        .bind(at)
+        .fetch_all(p)
+        .await?
+    }))
+}
+
+/// Records a schedule firing; false when this slot fired already (here or in another daemon).
+pub async fn record_firing(db: &Db, schedule: &str, slot: Timestamp) -> Result<bool> {
+    let n = on_db!(db, p => {
+        sqlx::query(
+            "INSERT INTO schedule_firings (schedule, slot, fired_at) VALUES ($1, $2, $3)
+             ON CONFLICT (schedule, slot) DO NOTHING",
+        )
+        .bind(schedule)
+        .bind(slot)
+        .bind(now())
+        .execute(p)
+        .await?
+        .rows_affected()
+    });
+    Ok(n > 0)
+}
+
+pub async fn last_firing(db: &Db, schedule: &str) -> Result<Option<Timestamp>> {
+    Ok(on_db!(db, p => {
+        sqlx::query_scalar("SELECT MAX(slot) FROM schedule_firings WHERE schedule = $1")
+            .bind(schedule)
+            .fetch_one(p)
+            .await?
+    }))
+}
+
+pub async fn set_firing_campaign(db: &Db, schedule: &str, slot: Timestamp, campaign_id: i64) -> Result<()> {
+    on_db!(db, p => {
+        sqlx::query("UPDATE schedule_firings SET campaign_id = $1 WHERE schedule = $2 AND slot = $3")
+            .bind(campaign_id)
+            .bind(schedule)
+            .bind(slot)
+            .execute(p)
+            .await?;
+    });
+    Ok(())
+}
