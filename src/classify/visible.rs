@@ -53,8 +53,10 @@ static ORIGINAL_MARKER: LazyLock<Regex> = LazyLock::new(|| {
         oorspronkelijk\s+bericht|forwarded\s+message|weitergeleitete\s+nachricht|
         antwort\s+nachricht|message\s+transféré|mensaje\s+reenviado|original\s+meddelelse|
         opprinnelig\s+melding|ursprungligt\s+meddelande|исходное\s+сообщение|
-        begin\s+forwarded\s+message:?|anfang\s+der\s+weitergeleiteten\s+nachricht:?
-        )\s*(-{2,}|_{2,})?[\s*]*$",
+        begin\s+forwarded\s+message:?|anfang\s+der\s+weitergeleiteten\s+nachricht:?|
+        oprindelig\s+besked|alkuperäinen\s+viesti|oryginalna\s+wiadomość|původní\s+zpráva
+        )\s*(-{2,}|_{2,})?[\s*]*$|
+        ^[\s*]*-{3,}\s*\p{L}[\p{L}\s'.]{2,40}?\s*-{3,}[\s*]*$",
     )
     .unwrap()
 });
@@ -86,7 +88,8 @@ static HEADER_START_KEY: LazyLock<Regex> = LazyLock::new(|| {
 static WROTE_END: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(
         r"(?ix)(\bwrote|\bwrites|\bschrieb|\bschreef|\bgeschreven|\ba\s+écrit|\bescribió|\bescreveu|
-        \bha\s+scritto|\bnapisał(\(a\))?|\bнаписал[аи]?|\bпише|\bskrev|\bkirjoitti|写道|寫道)
+        \bha\s+scritto|\bha\s+escrit|\bnapisał(\(a\))?|\bнаписал[аи]?|\bпише|\bnapsal|\bpisze|
+        \bskrev|\bkirjoitti|写道|寫道|작성|のメッセージ)
         \s*[:：]?\s*-*\s*$",
     )
     .unwrap()
@@ -103,7 +106,27 @@ static WROTE_MID: LazyLock<Regex> = LazyLock::new(|| {
 
 /// Old Gmail style: "2016-03-03 17:21 GMT+01:00 Some One <a@b>:" or "2013/7/20 sam <a@b>".
 static DATE_HEADER: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"^\d{4}[-/.]\d{1,2}[-/.]\d{1,2}\b.{0,20}(\d{1,2}:\d{2}|<?\S+@\S+)").unwrap()
+    Regex::new(
+        r"^(\d{4}[-/.]\d{1,2}[-/.]\d{1,2}\b.{0,60}(\d{1,2}:\d{2}|<?\S+@\S+)|\d{1,2}[-/.]\d{1,2}[-/.]\d{2,4}\b.{0,80}\S@\S+.*[:：]\s*$)",
+    )
+    .unwrap()
+});
+
+/// "On <date>", "Am <date>", "Le <date>" ...: a header opening with its date.
+static DATE_OPENER: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)^[\s-]*(on|am|le|el|il|op|em|den|dnia|at|w\s+dniu)\s+\S*\d").unwrap()
+});
+
+/// How a multi-line quote header can begin: a date opener word, a date, or a name with an
+/// address. Without this a normal sentence followed by a header would be swallowed.
+static HEADER_OPENER: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(
+        r"(?ix)^[\s>-]*((on|am|le|el|il|op|em|den|dnia|at|w\s+dniu|dne|el\s+día)\b|\d{1,4}[./-]\d{1,2}|\d{1,2}\.?\s+\p{L}{3,}|
+        (mon|tue|wed|thu|fri|sat|sun|montag|dienstag|mittwoch|donnerstag|freitag|samstag|sonntag)[a-z]*,)|
+        \b(19|20)\d{2}\b|
+        <|\S@[\w-]+\.\w",
+    )
+    .unwrap()
 });
 
 static HTML_QUOTE: LazyLock<Regex> = LazyLock::new(|| {
@@ -154,6 +177,15 @@ fn classify(lines: &[&str]) -> Vec<Line> {
             Line::Text
         });
     }
+    // A lower-case line glued to a quote is the wrapped tail of that quoted line.
+    for i in 1..lines.len() {
+        if types[i] == Line::Text
+            && types[i - 1] == Line::Quote
+            && lines[i].trim_start().starts_with(|c: char| c.is_lowercase())
+        {
+            types[i] = Line::Quote;
+        }
+    }
     // Quote headers, which may span several lines ("On ... <\nfoo@bar> wrote:").
     let mut i = 0;
     while i < lines.len() {
@@ -185,16 +217,27 @@ fn header_span(lines: &[&str], types: &[Line], i: usize) -> Option<usize> {
     }
     if HEADER_START_KEY.is_match(t) {
         // A block: at least two header lines in the next few (Subject may wrap once).
+        // Values may wrap ("From: Name\n<address>"), so up to two plain lines are allowed.
         let mut keys = 1;
         let mut end = i + 1;
-        while end < lines.len() && end < i + 12 {
-            let l = lines[end].trim();
-            if HEADER_KEY.is_match(l) {
-                keys += 1;
-            } else if l.is_empty() || keys < 2 {
+        let mut plain = 0;
+        let mut j = i + 1;
+        while j < lines.len() && j < i + 14 {
+            let l = lines[j].trim();
+            if l.is_empty() {
                 break;
             }
-            end += 1;
+            if HEADER_KEY.is_match(l) {
+                keys += 1;
+                plain = 0;
+                end = j + 1;
+            } else {
+                plain += 1;
+                if plain > 2 {
+                    break;
+                }
+            }
+            j += 1;
         }
         if keys >= 2 {
             return Some(end - i);
@@ -206,14 +249,29 @@ fn header_span(lines: &[&str], types: &[Line], i: usize) -> Option<usize> {
     if t.len() > 300 {
         return None;
     }
+    let single_only = !HEADER_OPENER.is_match(t);
     let mut joined = String::with_capacity(256);
     for k in 0..6 {
+        if k > 0 && single_only {
+            break;
+        }
         let j = i + k;
         if j >= lines.len() {
             break;
         }
-        if k > 0 && types[j] == Line::Delim {
-            break;
+        if k > 0 {
+            if matches!(types[j], Line::Delim | Line::Sig) {
+                break;
+            }
+            // The header starts on a later line: this one is the reply's last line.
+            let lj = lines[j].trim();
+            let starts_header = DATE_OPENER.is_match(lj);
+            if (starts_header && is_wrote_header(lj))
+                || ORIGINAL_MARKER.is_match(lj)
+                || DATE_HEADER.is_match(lj)
+            {
+                break;
+            }
         }
         if !joined.is_empty() {
             joined.push(' ');
