@@ -48,10 +48,10 @@ static SKIP_LINE: LazyLock<Regex> = LazyLock::new(|| {
 static TEMPORARY: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(
         r"(?ix)
-        will\s+(keep|continue)\s+(on\s+)?trying|still\s+trying|will\s+(be\s+)?retr(y|ied)|
+        will\s+(keep|continue)\s+(on\s+)?(trying|to\s+try)|still\s+trying|postponed|will\s+(be\s+)?retr(y|ied)|
         delivery\s+attempts\s+will\s+continue|has\s+not\s+yet\s+been\s+delivered|
         not\s+yet\s+been\s+delivered|delayed|delay\s+notification|warning:\s+could\s+not\s+send|
-        (message|mail)\s+is\s+(still\s+)?(queued|delayed)|no\s+action\s+is\s+required|
+        (message|mail)\s+is\s+still\s+(queued|delayed)|no\s+action\s+is\s+required|
         will\s+attempt\s+to\s+deliver|transient\s+(failure|error)|temporar(y|ily)\s+(failure|error|deferred)|
         zustellung\s+verzögert|wird\s+(weiterhin|erneut)\s+versucht",
     )
@@ -76,13 +76,20 @@ fn is_daemon_addr(a: &str) -> bool {
 }
 
 fn clean_addr(a: &str) -> String {
-    a.trim()
+    let a = a
+        .trim()
         .trim_matches(|c: char| c == '<' || c == '>' || c == '"' || c == '\'' || c == '.')
-        .to_ascii_lowercase()
+        .to_ascii_lowercase();
+    // Exchange writes "SMTP=user@example.com" into X.400-style recipient lines.
+    match a.strip_prefix("smtp=") {
+        Some(rest) => rest.to_string(),
+        None => a,
+    }
 }
 
 fn push(out: &mut Vec<BounceRecipient>, recipient: String, permanent: bool, status: Option<String>) {
-    if recipient.is_empty() || !recipient.contains('@') {
+    // "david...@gmail.com" (elided by the MTA) is no address.
+    if recipient.is_empty() || !recipient.contains('@') || recipient.contains("..") {
         return;
     }
     if let Some(e) = out.iter_mut().find(|b| b.recipient == recipient) {
@@ -132,7 +139,11 @@ pub(crate) fn recipients(p: &Parsed) -> Vec<BounceRecipient> {
         }
     }
 
-    let mut excluded: Vec<String> = p.recipients.clone();
+    // The bounce's own addressees (our envelope sender) are never the failed recipient.
+    let mut excluded: Vec<String> = p.to_cc.clone();
+    for (_, v) in p.headers.iter().filter(|(n, _)| n == "delivered-to") {
+        excluded.extend(super::parse::addresses_in(v));
+    }
     if let Some(f) = &p.from {
         excluded.push(f.clone());
     }
@@ -183,83 +194,51 @@ fn dsn_has_recipient_fields(parts: &[String]) -> bool {
     })
 }
 
-/// RFC 3464 per-recipient blocks: `Final-Recipient`, `Action`, `Status`.
+/// RFC 3464 per-recipient blocks (`Original-Recipient`, `Final-Recipient`, `Action`,
+/// `Status`), separated by blank lines. The original recipient is preferred: it is the
+/// address we sent to, before any forwarding or rewriting.
 fn parse_dsn(text: &str, out: &mut Vec<BounceRecipient>) {
-    let mut final_rcpt: Option<String> = None;
-    let mut orig_rcpt: Option<String> = None;
-    let mut action = String::new();
-    let mut status: Option<String> = None;
-
-    let mut flush = |final_rcpt: &mut Option<String>,
-                     orig_rcpt: &mut Option<String>,
-                     action: &mut String,
-                     status: &mut Option<String>| {
-        let rcpt = final_rcpt.take().or_else(|| orig_rcpt.take());
-        *orig_rcpt = None;
-        if let Some(r) = rcpt {
-            let act = action.as_str();
-            let failed = !matches!(act, "delivered" | "relayed" | "expanded");
-            if failed {
-                let permanent = match act {
-                    "failed" => true,
-                    "delayed" => false,
-                    _ => !status.as_deref().is_some_and(|s| s.starts_with('4')),
-                };
-                push(out, r, permanent, status.take());
+    for block in text.split("\n\n").flat_map(|b| b.split("\r\n\r\n")) {
+        let mut original = None;
+        let mut final_rcpt = None;
+        let mut action = String::new();
+        let mut status = None;
+        for line in block.lines() {
+            if line.starts_with([' ', '\t']) {
+                continue;
+            }
+            let Some((name, value)) = line.split_once(':') else {
+                continue;
+            };
+            let value = value.trim();
+            let addr = || {
+                let v = value.split_once(';').map(|(_, a)| a).unwrap_or(value);
+                EMAIL_RE.find(v).map(|m| clean_addr(m.as_str()))
+            };
+            match name.trim().to_ascii_lowercase().as_str() {
+                "original-recipient" => original = addr(),
+                "final-recipient" => final_rcpt = addr(),
+                "action" => action = value.to_ascii_lowercase(),
+                "status" => {
+                    status = STATUS_RE
+                        .captures(value)
+                        .map(|c| format!("{}.{}.{}", &c[1], &c[2], &c[3]));
+                }
+                _ => {}
             }
         }
-        action.clear();
-        *status = None;
-    };
-
-    for line in text.lines() {
-        let t = line.trim_end();
-        if t.trim().is_empty() {
-            if final_rcpt.is_some() && (!action.is_empty() || status.is_some()) {
-                flush(&mut final_rcpt, &mut orig_rcpt, &mut action, &mut status);
-            }
-            continue;
-        }
-        let Some((name, value)) = t.split_once(':') else {
+        let Some(rcpt) = original.or(final_rcpt) else {
             continue;
         };
-        if name.starts_with([' ', '\t']) {
+        let act = action.split_whitespace().next().unwrap_or("");
+        if matches!(act, "delivered" | "relayed" | "expanded") {
             continue;
         }
-        let name = name.trim().to_ascii_lowercase();
-        let value = value.trim();
-        match name.as_str() {
-            "final-recipient" | "original-recipient" => {
-                let addr = value
-                    .split_once(';')
-                    .map(|(_, a)| a)
-                    .unwrap_or(value)
-                    .trim();
-                let addr = EMAIL_RE
-                    .find(addr)
-                    .map(|m| clean_addr(m.as_str()))
-                    .unwrap_or_else(|| clean_addr(addr));
-                if name == "final-recipient" {
-                    // A new Final-Recipient starts the next block even without a blank line.
-                    if final_rcpt.is_some() {
-                        flush(&mut final_rcpt, &mut orig_rcpt, &mut action, &mut status);
-                    }
-                    final_rcpt = Some(addr);
-                } else {
-                    if final_rcpt.is_some() && orig_rcpt.is_some() {
-                        flush(&mut final_rcpt, &mut orig_rcpt, &mut action, &mut status);
-                    }
-                    orig_rcpt = Some(addr);
-                }
-            }
-            "action" => action = value.to_ascii_lowercase(),
-            "status" => {
-                status = STATUS_RE
-                    .captures(value)
-                    .map(|c| format!("{}.{}.{}", &c[1], &c[2], &c[3]));
-            }
-            _ => {}
-        }
+        let permanent = match act {
+            "failed" => true,
+            "delayed" => false,
+            _ => !status.as_deref().is_some_and(|s| s.starts_with('4')),
+        };
+        push(out, rcpt, permanent, status);
     }
-    flush(&mut final_rcpt, &mut orig_rcpt, &mut action, &mut status);
 }

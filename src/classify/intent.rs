@@ -11,6 +11,8 @@ use super::Intent;
 #[derive(Debug, Clone)]
 pub struct Rules {
     settings: Settings,
+    precedence: Vec<Intent>,
+    question_opener: Option<Regex>,
     negation: Vec<String>,
     clause_breaks: Vec<String>,
     rules: Vec<Rule>,
@@ -54,6 +56,14 @@ struct Settings {
     agreement_bonus: f32,
     #[serde(default = "d_calendar_tentative")]
     calendar_tentative_confidence: f32,
+    #[serde(default = "d_negated_factor")]
+    negated_factor: f32,
+    #[serde(default = "d_precedence")]
+    precedence: Vec<String>,
+    #[serde(default)]
+    question_opener: Option<String>,
+    #[serde(default = "d_subject_factor")]
+    subject_factor: f32,
 }
 
 fn d_before() -> usize {
@@ -77,6 +87,15 @@ fn d_bonus() -> f32 {
 fn d_calendar_tentative() -> f32 {
     0.5
 }
+fn d_negated_factor() -> f32 {
+    0.85
+}
+fn d_precedence() -> Vec<String> {
+    vec!["unsubscribe".into(), "cooperation".into()]
+}
+fn d_subject_factor() -> f32 {
+    0.9
+}
 
 impl Default for Settings {
     fn default() -> Self {
@@ -88,6 +107,10 @@ impl Default for Settings {
             conflict_penalty: d_penalty(),
             agreement_bonus: d_bonus(),
             calendar_tentative_confidence: d_calendar_tentative(),
+            negated_factor: d_negated_factor(),
+            precedence: d_precedence(),
+            question_opener: None,
+            subject_factor: d_subject_factor(),
         }
     }
 }
@@ -278,8 +301,18 @@ impl Rules {
                     .map_err(|e| invalid(line_of_text(src, p), e.to_string())),
             }
         };
+        let settings = parsed.settings.unwrap_or_default();
+        let settings_line = line_of_text(src, "[settings]");
+        let precedence = settings
+            .precedence
+            .iter()
+            .map(|p| parse_intent(p).map_err(|m| invalid(settings_line, m)))
+            .collect::<Result<Vec<_>, _>>()?;
+        let question_opener = opt_re(&settings.question_opener)?;
         Ok(Rules {
-            settings: parsed.settings.unwrap_or_default(),
+            precedence,
+            question_opener,
+            settings,
             negation: parsed
                 .negation
                 .words
@@ -373,6 +406,27 @@ impl Rules {
         false
     }
 
+    /// Byte ranges of sentences that end in "?" and open like a question.
+    fn question_spans(&self, text: &str) -> Vec<(usize, usize)> {
+        let Some(opener) = &self.question_opener else {
+            return Vec::new();
+        };
+        let mut spans = Vec::new();
+        let mut start = 0;
+        for (i, c) in text.char_indices() {
+            if matches!(c, '.' | '!' | '?' | '\n') {
+                if c == '?' {
+                    let sentence = text[start..i].trim_start();
+                    if opener.is_match(sentence) {
+                        spans.push((start, i + 1));
+                    }
+                }
+                start = i + 1;
+            }
+        }
+        spans
+    }
+
     /// The one-line core of a short answer, without greeting and sign-off.
     fn core_answer(&self, text: &str) -> Option<String> {
         let mut core: Option<&str> = None;
@@ -396,16 +450,19 @@ impl Rules {
     }
 }
 
-/// Decides the intent of a reply.
-pub(crate) fn decide(rules: &Rules, visible: &str, calendar_partstat: Option<&str>) -> Decision {
+/// Decides the intent of a reply from its visible text (subject when the body is empty).
+pub(crate) fn decide(
+    rules: &Rules,
+    visible: &str,
+    subject: Option<&str>,
+    calendar_partstat: Option<&str>,
+) -> Decision {
     if let Some(ps) = calendar_partstat {
         let (intent, confidence) = match ps {
             "ACCEPTED" => (Intent::Accept, 1.0),
             "DECLINED" => (Intent::Decline, 1.0),
-            "TENTATIVE" => (
-                Intent::Accept,
-                rules.settings.calendar_tentative_confidence,
-            ),
+            // Tentative is no decision; a person should follow it up.
+            "TENTATIVE" => (Intent::None, rules.settings.calendar_tentative_confidence),
             _ => (Intent::None, rules.settings.none_confidence),
         };
         return Decision {
@@ -415,9 +472,44 @@ pub(crate) fn decide(rules: &Rules, visible: &str, calendar_partstat: Option<&st
         };
     }
 
-    let text = normalize_text(visible);
+    // Quoted lines kept for an interleaved answer are our words, not theirs.
+    let own: String = visible
+        .lines()
+        .filter(|l| !l.trim_start().starts_with('>'))
+        .collect::<Vec<_>>()
+        .join("\n");
+    let mut factor = 1.0;
+    let mut text = normalize_text(own.trim());
+    if text.is_empty() {
+        if let Some(subj) = subject.and_then(subject_answer) {
+            text = normalize_text(subj);
+            factor = rules.settings.subject_factor;
+        }
+    }
+    let mut d = decide_text(rules, &text);
+    if factor < 1.0 {
+        d.confidence *= factor;
+        d.rule = d.rule.map(|r| format!("subject:{r}"));
+    }
+    d
+}
 
-    if let Some(core) = rules.core_answer(&text) {
+/// A subject that can carry the whole answer ("Zusage", "unsubscribe"): not a reply
+/// prefix followed by our own long subject.
+fn subject_answer(subject: &str) -> Option<&str> {
+    let s = subject.trim();
+    let lower = s.to_lowercase();
+    for p in ["re:", "aw:", "antw:", "wg:", "fw:", "fwd:"] {
+        if let Some(rest) = lower.strip_prefix(p) {
+            let rest = rest.trim();
+            return (rest.split_whitespace().count() <= 2).then(|| &s[s.len() - rest.len()..]);
+        }
+    }
+    Some(s)
+}
+
+fn decide_text(rules: &Rules, text: &str) -> Decision {
+    if let Some(core) = rules.core_answer(text) {
         for e in &rules.exact {
             if e.answers.iter().any(|a| *a == core) {
                 return Decision {
@@ -429,30 +521,46 @@ pub(crate) fn decide(rules: &Rules, visible: &str, calendar_partstat: Option<&st
         }
     }
 
+    // Soft line wraps must not end a clause: "Abmelden\nmöchte ich mich nicht".
+    let flat = unwrap_lines(text);
+    let text = flat.as_str();
+
+    // Informational questions ("Muss man sich anmelden?") mention intents without stating one.
+    let questions = rules.question_spans(text);
+    let in_question = |pos: usize| questions.iter().any(|&(a, b)| pos >= a && pos < b);
+
     let mut hits: Vec<Hit<'_>> = Vec::new();
     for r in &rules.rules {
-        for m in r.re.find_iter(&text) {
-            let intent = match r.negated {
-                Some(neg) if rules.negated(&text, m.start(), m.end()) => neg,
-                _ => r.intent,
+        for m in r.re.find_iter(text) {
+            let (intent, confidence) = match r.negated {
+                Some(neg) if rules.negated(text, m.start(), m.end()) => {
+                    (neg, r.confidence * rules.settings.negated_factor)
+                }
+                _ => (r.intent, r.confidence),
             };
-            if intent == Intent::None {
+            if intent != Intent::Question && in_question(m.start()) {
+                continue;
+            }
+            if intent == Intent::None && r.negated.is_some() {
                 continue;
             }
             hits.push(Hit {
                 intent,
-                confidence: r.confidence,
+                confidence,
                 pos: m.start(),
                 rule: &r.id,
             });
         }
     }
 
-    // Unsubscribe beats everything: consent withdrawal must never be missed.
-    if let Some(h) = best(&hits, |i| i == Intent::Unsubscribe) {
-        return decision(h, 0.0);
+    // Precedence: consent withdrawal first, then the strongest relation.
+    for p in &rules.precedence {
+        if let Some(h) = best(&hits, |i| i == *p) {
+            return decision(h, 0.0);
+        }
     }
-    let main = |i: Intent| matches!(i, Intent::Accept | Intent::Decline | Intent::Cooperation);
+    // Accept / decline / undecided ("none" rules) compete on confidence.
+    let main = |i: Intent| matches!(i, Intent::Accept | Intent::Decline | Intent::None);
     if let Some(h) = best(&hits, main) {
         let others = hits
             .iter()
@@ -501,6 +609,22 @@ fn decision(h: &Hit<'_>, adjust: f32) -> Decision {
         confidence: (h.confidence + adjust).clamp(0.0, 0.99),
         rule: Some(h.rule.to_string()),
     }
+}
+
+/// Joins wrapped lines of a paragraph; blank lines stay paragraph breaks.
+fn unwrap_lines(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let bytes = text.as_bytes();
+    for (i, c) in text.char_indices() {
+        if c == '\n' {
+            let prev_nl = i > 0 && bytes[i - 1] == b'\n';
+            let next_nl = bytes.get(i + 1) == Some(&b'\n');
+            out.push(if prev_nl || next_nl { '\n' } else { ' ' });
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 /// Lower-case and unify apostrophes so that patterns stay simple.

@@ -169,6 +169,11 @@ pub(crate) fn detect(p: &Parsed) -> Verdict {
         return v(Bounce, 0.9, "multipart/report");
     }
 
+    // Delivery software never writes a vacation notice: a daemon sender is a bounce.
+    if daemon_from {
+        return v(Bounce, 0.85, "from:mailer-daemon");
+    }
+
     // Auto-replies (RFC 3834 and the de-facto headers).
     if header_is(p, "auto-submitted", |v| {
         !v.trim().to_ascii_lowercase().starts_with("no")
@@ -206,9 +211,6 @@ pub(crate) fn detect(p: &Parsed) -> Verdict {
         return v(AutoReply, 0.75, "body:out-of-office");
     }
     // Weaker bounce signs, still checked before calling it a reply.
-    if daemon_from {
-        return v(Bounce, 0.8, "from:mailer-daemon");
-    }
     if bounce_subject && !p.subject_is_reply() {
         return v(Bounce, 0.7, "subject:bounce");
     }

@@ -164,7 +164,12 @@ pub fn analyze(raw: &[u8], rules: &Rules) -> Result<Analysis, ClassifyError> {
     let mut bounces = Vec::new();
     let (intent, confidence, matched_rule) = match verdict.kind {
         MessageKind::Reply => {
-            let d = intent::decide(rules, &text, p.calendar_partstat.as_deref());
+            let d = intent::decide(
+                rules,
+                &text,
+                p.subject.as_deref(),
+                p.calendar_partstat.as_deref(),
+            );
             (d.intent, d.confidence, d.rule)
         }
         MessageKind::Bounce => {

@@ -15,6 +15,8 @@ pub(crate) struct Parsed {
     pub from: Option<String>,
     pub from_name: Option<String>,
     pub recipients: Vec<String>,
+    /// To and Cc only (a bounce is addressed to our sender, never to the failed recipient).
+    pub to_cc: Vec<String>,
     pub subject: Option<String>,
     /// Lower-cased `name: value` pairs of the top-level header, only those kind detection reads.
     pub headers: Vec<(String, String)>,
@@ -174,6 +176,7 @@ fn from_message(msg: &Message<'_>) -> Parsed {
     }
     push_addresses(&mut p.recipients, msg.to());
     push_addresses(&mut p.recipients, msg.cc());
+    p.to_cc = p.recipients.clone();
 
     for (name, value) in msg.headers_raw() {
         let lname = name.to_ascii_lowercase();
@@ -201,7 +204,52 @@ fn from_message(msg: &Message<'_>) -> Parsed {
         p.root_type = "text/plain".into();
     }
 
+    collect_parts(msg, &mut p, 0);
+
+    // The reply body: first text/plain part of the top level message.
+    if let Some(part) = msg.text_body.first().and_then(|&id| msg.part(id)) {
+        if let PartType::Text(t) = &part.body {
+            p.plain = Some(cap(t).to_string());
+        }
+    }
+    if let Some(part) = msg.html_body.first().and_then(|&id| msg.part(id)) {
+        if let PartType::Html(h) = &part.body {
+            p.html_text = Some(super::visible::html_to_reply_text(cap(h)));
+        }
+    }
+    if p.report_text.is_empty() {
+        if let Some(h) = &p.html_text {
+            p.report_text = h.clone();
+        }
+    }
+    p
+}
+
+/// Report parts, calendar and the explanatory text. One level of nesting is followed for
+/// DSNs that some gateways wrap into a message/rfc822 attachment.
+fn collect_parts(msg: &Message<'_>, p: &mut Parsed, depth: u8) {
     for part in msg.parts.iter() {
+        if let PartType::Message(inner) = &part.body {
+            if depth == 0 && p.delivery_status.is_empty() {
+                let mut nested = Parsed::default();
+                collect_parts(inner, &mut nested, 1);
+                p.delivery_status.append(&mut nested.delivery_status);
+            }
+            continue;
+        }
+        if depth > 0 {
+            let is_ds = part.content_type().is_some_and(|ct| {
+                ct.ctype().eq_ignore_ascii_case("message")
+                    && ct
+                        .subtype()
+                        .is_some_and(|s| s.eq_ignore_ascii_case("delivery-status"))
+            });
+            if is_ds {
+                p.delivery_status
+                    .push(String::from_utf8_lossy(part.contents()).into_owned());
+            }
+            continue;
+        }
         let (ctype, sub) = match part.content_type() {
             Some(ct) => (
                 ct.ctype().to_ascii_lowercase(),
@@ -237,24 +285,6 @@ fn from_message(msg: &Message<'_>) -> Parsed {
             _ => {}
         }
     }
-
-    // The reply body: first text/plain part of the top level message.
-    if let Some(part) = msg.text_body.first().and_then(|&id| msg.part(id)) {
-        if let PartType::Text(t) = &part.body {
-            p.plain = Some(cap(t).to_string());
-        }
-    }
-    if let Some(part) = msg.html_body.first().and_then(|&id| msg.part(id)) {
-        if let PartType::Html(h) = &part.body {
-            p.html_text = Some(super::visible::html_to_reply_text(cap(h)));
-        }
-    }
-    if p.report_text.is_empty() {
-        if let Some(h) = &p.html_text {
-            p.report_text = h.clone();
-        }
-    }
-    p
 }
 
 /// PARTSTAT of the first ATTENDEE in a METHOD:REPLY calendar object.
