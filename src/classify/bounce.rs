@@ -87,7 +87,12 @@ fn clean_addr(a: &str) -> String {
     }
 }
 
-fn push(out: &mut Vec<BounceRecipient>, recipient: String, permanent: bool, status: Option<String>) {
+fn push(
+    out: &mut Vec<BounceRecipient>,
+    recipient: String,
+    permanent: bool,
+    status: Option<String>,
+) {
     // "david...@gmail.com" (elided by the MTA) is no address.
     if recipient.is_empty() || !recipient.contains('@') || recipient.contains("..") {
         return;

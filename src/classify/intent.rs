@@ -511,7 +511,7 @@ fn subject_answer(subject: &str) -> Option<&str> {
 fn decide_text(rules: &Rules, text: &str) -> Decision {
     if let Some(core) = rules.core_answer(text) {
         for e in &rules.exact {
-            if e.answers.iter().any(|a| *a == core) {
+            if e.answers.contains(&core) {
                 return Decision {
                     intent: e.intent,
                     confidence: e.confidence,

@@ -150,7 +150,9 @@ pub(crate) fn detect(p: &Parsed) -> Verdict {
     }
     let from = p.from.as_deref().unwrap_or("");
     let daemon_from = DAEMON_LOCAL.is_match(from)
-        || p.from_name.as_deref().is_some_and(|n| DAEMON_NAME.is_match(n));
+        || p.from_name
+            .as_deref()
+            .is_some_and(|n| DAEMON_NAME.is_match(n));
     let subject = p.subject.as_deref().unwrap_or("");
     let bounce_subject = BOUNCE_SUBJECT.is_match(subject);
     let body_head = head(&p.report_text, 8192);

@@ -215,3 +215,217 @@ pub fn explain_json(file: &str, a: &Analysis) -> serde_json::Value {
         "text": a.text,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn mail(headers: &str, body: &str) -> Vec<u8> {
+        format!("{headers}\r\n\r\n{body}").into_bytes()
+    }
+
+    fn reply(body: &str) -> Analysis {
+        let raw = mail(
+            "From: Anna <anna@example.org>\r\nTo: antwort+tok@netzpost.example\r\nSubject: Re: Einladung\r\nMessage-ID: <a@b>\r\nIn-Reply-To: <x@netzpost.example>",
+            body,
+        );
+        analyze(&raw, &Rules::builtin()).unwrap()
+    }
+
+    #[test]
+    fn builtin_rules_load() {
+        let _ = Rules::builtin();
+    }
+
+    #[test]
+    fn negation_turns_accept_into_decline() {
+        assert_eq!(reply("Ich komme nicht.").intent, Intent::Decline);
+        assert_eq!(
+            reply("Ich kann leider nicht kommen.").intent,
+            Intent::Decline
+        );
+        assert_eq!(reply("Sorry, I can't make it.").intent, Intent::Decline);
+        assert_eq!(
+            reply("Wir haben kein Interesse an einer Kooperation.").intent,
+            Intent::Decline
+        );
+        assert_eq!(
+            reply("Da kann ich nicht nein sagen!").intent,
+            Intent::Accept
+        );
+    }
+
+    #[test]
+    fn one_word_and_numbered_answers() {
+        assert_eq!(reply("Ja").intent, Intent::Accept);
+        assert_eq!(reply("yes!").intent, Intent::Accept);
+        assert_eq!(
+            reply("Hallo,\n\ngerne!\n\nViele Grüße\nAnna").intent,
+            Intent::Accept
+        );
+        assert_eq!(reply("1").intent, Intent::Accept);
+        assert_eq!(reply("2").intent, Intent::Decline);
+        assert_eq!(reply("3").intent, Intent::Cooperation);
+    }
+
+    #[test]
+    fn unsubscribe_beats_everything() {
+        let a = reply("Ich komme gerne, aber bitte nehmen Sie mich danach aus dem Verteiler.");
+        assert_eq!(a.intent, Intent::Unsubscribe);
+        assert_eq!(
+            reply("Please remove me from your list").intent,
+            Intent::Unsubscribe
+        );
+        assert_ne!(
+            reply("Bitte nehmen Sie mich NICHT aus dem Verteiler.").intent,
+            Intent::Unsubscribe
+        );
+    }
+
+    #[test]
+    fn quoted_invitation_does_not_count() {
+        let a = reply(
+            "Ja, ich komme.\n\nAm 12.01.2025 um 10:00 schrieb Netzwerk <einladung@netzpost.example>:\n> Zum Abmelden antworten Sie mit abmelden.\n",
+        );
+        assert_eq!(a.text, "Ja, ich komme.");
+        assert_eq!(a.intent, Intent::Accept);
+        assert_eq!(a.language, "de");
+        assert_eq!(a.in_reply_to, vec!["x@netzpost.example".to_string()]);
+    }
+
+    #[test]
+    fn calendar_reply_decides_exactly() {
+        let raw = mail(
+            "From: b@example.org\r\nSubject: Accepted: Treffen\r\nContent-Type: multipart/alternative; boundary=XX",
+            "--XX\r\nContent-Type: text/plain\r\n\r\nAbgelehnt? Nein.\r\n--XX\r\nContent-Type: text/calendar; method=REPLY\r\n\r\nBEGIN:VCALENDAR\r\nMETHOD:REPLY\r\nBEGIN:VEVENT\r\nATTENDEE;CN=B;\r\n PARTSTAT=ACCEPTED:mailto:b@example.org\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n--XX--\r\n",
+        );
+        let a = analyze(&raw, &Rules::builtin()).unwrap();
+        assert_eq!(a.calendar_partstat.as_deref(), Some("ACCEPTED"));
+        assert_eq!(a.intent, Intent::Accept);
+        assert_eq!(a.confidence, 1.0);
+    }
+
+    #[test]
+    fn german_bounce_without_dsn() {
+        let raw = mail(
+            "From: Mail Delivery System <MAILER-DAEMON@mx.example.de>\r\nTo: bounce+tok@netzpost.example\r\nSubject: Unzustellbar: Einladung",
+            "Ihre Nachricht konnte nicht zugestellt werden.\r\n\r\n<max.muster@example.de>: 550 5.1.1 Empfaenger unbekannt\r\n\r\n------ Dies ist eine Kopie der Nachricht\r\n",
+        );
+        let a = analyze(&raw, &Rules::builtin()).unwrap();
+        assert_eq!(a.kind, MessageKind::Bounce);
+        assert_eq!(a.intent, Intent::None);
+        assert_eq!(
+            a.bounces,
+            vec![BounceRecipient {
+                recipient: "max.muster@example.de".into(),
+                permanent: true,
+                status: Some("5.1.1".into()),
+            }]
+        );
+    }
+
+    #[test]
+    fn german_out_of_office_is_never_a_reply() {
+        let raw = mail(
+            "From: c@example.org\r\nSubject: Abwesenheitsnotiz: Re: Einladung",
+            "Ich bin bis zum 10.01. nicht im Büro. Ja, ich komme gerne zurück.",
+        );
+        let a = analyze(&raw, &Rules::builtin()).unwrap();
+        assert_eq!(a.kind, MessageKind::AutoReply);
+        assert_eq!(a.intent, Intent::None);
+        // Header sign without a subject sign.
+        let raw = mail(
+            "From: c@example.org\r\nAuto-Submitted: auto-replied\r\nSubject: Re: x",
+            "Ja",
+        );
+        assert_eq!(
+            analyze(&raw, &Rules::builtin()).unwrap().kind,
+            MessageKind::AutoReply
+        );
+    }
+
+    #[test]
+    fn html_only_mail() {
+        let raw = mail(
+            "From: d@example.org\r\nSubject: Re: Einladung\r\nContent-Type: text/html; charset=utf-8",
+            "<html><body><div>Wir kommen gerne!</div><div class=\"gmail_quote\">Am 1.1.2025 schrieb X:<blockquote>abmelden</blockquote></div></body></html>",
+        );
+        let a = analyze(&raw, &Rules::builtin()).unwrap();
+        assert_eq!(a.text, "Wir kommen gerne!");
+        assert_eq!(a.intent, Intent::Accept);
+    }
+
+    #[test]
+    fn latin1_body_and_mbox_line() {
+        let mut raw = b"From anna@example.org Mon Jan  6 10:00:00 2025\nFrom: anna@example.org\nSubject: Re: Einladung\nContent-Type: text/plain; charset=iso-8859-1\nContent-Transfer-Encoding: 8bit\n\n".to_vec();
+        raw.extend_from_slice(b"Wir m\xf6chten gerne kooperieren. Gr\xfc\xdfe\n");
+        let a = analyze(&raw, &Rules::builtin()).unwrap();
+        assert_eq!(a.from.as_deref(), Some("anna@example.org"));
+        assert!(a.text.contains("möchten"), "{:?}", a.text);
+        assert_eq!(a.intent, Intent::Cooperation);
+    }
+
+    #[test]
+    fn never_panics_and_rejects_empty() {
+        assert!(matches!(
+            analyze(b"", &Rules::builtin()),
+            Err(ClassifyError::Empty)
+        ));
+        for raw in [
+            &b"\xff\xfe\x00garbage"[..],
+            b"Content-Type: multipart/mixed; boundary=x\n\n--x\nContent-Type: text/plain\n\nunterminated",
+            b"From: \n\n",
+            b">>>>\n>\n",
+        ] {
+            let _ = analyze(raw, &Rules::builtin()).unwrap();
+        }
+    }
+
+    #[test]
+    fn huge_attachment_stays_fast() {
+        let mut raw = b"From: e@example.org\r\nSubject: Re: x\r\nContent-Type: multipart/mixed; boundary=B\r\n\r\n--B\r\nContent-Type: text/plain\r\n\r\nJa, gerne.\r\n--B\r\nContent-Type: application/octet-stream\r\nContent-Transfer-Encoding: base64\r\n\r\n".to_vec();
+        let line =
+            b"QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVphYmNkZWZnaGlqa2xtbm9wcXJzdHV2d3h5ejAxMjM0\r\n";
+        while raw.len() < 20 << 20 {
+            raw.extend_from_slice(line);
+        }
+        raw.extend_from_slice(b"--B--\r\n");
+        let t = std::time::Instant::now();
+        let a = analyze(&raw, &Rules::builtin()).unwrap();
+        assert_eq!(a.intent, Intent::Accept);
+        assert!(t.elapsed().as_secs() < 5, "took {:?}", t.elapsed());
+    }
+
+    #[test]
+    fn explain_json_has_exactly_the_documented_keys() {
+        let v = explain_json("x.eml", &reply("Ja"));
+        let keys: Vec<&str> = v.as_object().unwrap().keys().map(|k| k.as_str()).collect();
+        assert_eq!(
+            keys,
+            [
+                "bounces",
+                "confidence",
+                "file",
+                "intent",
+                "kind",
+                "language",
+                "text"
+            ]
+        );
+        assert_eq!(v["kind"], "reply");
+        assert_eq!(v["intent"], "accept");
+    }
+
+    #[test]
+    fn rules_errors_name_file_and_line() {
+        let bad = "[settings]\nnone_confidence = 0.5\n\n[[rule]]\nid = \"x\"\nintent = \"accept\"\nconfidence = 0.9\npatterns = ['(unclosed']\n";
+        let err = Rules::from_toml_str(bad, "my.toml")
+            .unwrap_err()
+            .to_string();
+        assert!(err.starts_with("my.toml:8:"), "{err}");
+        let err = Rules::from_toml_str("[[rule]]\nid = 3\n", "my.toml")
+            .unwrap_err()
+            .to_string();
+        assert!(err.starts_with("my.toml:2:"), "{err}");
+    }
+}

@@ -268,11 +268,9 @@ fn collect_parts(msg: &Message<'_>, p: &mut Parsed, depth: u8) {
             ("text", "rfc822-headers") | ("message", "rfc822-headers") => {
                 p.has_rfc822_headers = true;
             }
-            ("text", "calendar") => {
-                if p.calendar_partstat.is_none() {
-                    let body = String::from_utf8_lossy(part.contents());
-                    p.calendar_partstat = calendar_reply_partstat(&body);
-                }
+            ("text", "calendar") if p.calendar_partstat.is_none() => {
+                let body = String::from_utf8_lossy(part.contents());
+                p.calendar_partstat = calendar_reply_partstat(&body);
             }
             ("text", "plain") => {
                 if let PartType::Text(t) = &part.body {
@@ -303,8 +301,8 @@ pub(crate) fn calendar_reply_partstat(ics: &str) -> Option<String> {
     let mut partstat = None;
     for line in unfolded.lines() {
         let upper = line.trim().to_ascii_uppercase();
-        if upper.starts_with("METHOD:") {
-            is_reply = upper["METHOD:".len()..].trim() == "REPLY";
+        if let Some(method) = upper.strip_prefix("METHOD:") {
+            is_reply = method.trim() == "REPLY";
         } else if upper.starts_with("ATTENDEE") && partstat.is_none() {
             if let Some(i) = upper.find("PARTSTAT=") {
                 let v: String = upper[i + 9..]

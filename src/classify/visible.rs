@@ -181,7 +181,9 @@ fn classify(lines: &[&str]) -> Vec<Line> {
     for i in 1..lines.len() {
         if types[i] == Line::Text
             && types[i - 1] == Line::Quote
-            && lines[i].trim_start().starts_with(|c: char| c.is_lowercase())
+            && lines[i]
+                .trim_start()
+                .starts_with(|c: char| c.is_lowercase())
         {
             types[i] = Line::Quote;
         }
@@ -383,11 +385,9 @@ pub fn visible_text(body: &str) -> String {
 fn join(lines: &[&str], keep: &[bool]) -> String {
     let mut out = String::new();
     for (l, k) in lines.iter().zip(keep) {
-        if *k {
-            if !out.is_empty() || !l.trim().is_empty() {
-                out.push_str(l.trim_end());
-                out.push('\n');
-            }
+        if *k && (!out.is_empty() || !l.trim().is_empty()) {
+            out.push_str(l.trim_end());
+            out.push('\n');
         }
     }
     let trimmed = out.trim_end().len();
