@@ -54,6 +54,12 @@ pub enum Command {
     /// Recurring schedules and their next fire times.
     #[command(subcommand)]
     Schedules(SchedulesCmd),
+    /// Inbound mail: replies, bounces, auto-replies.
+    #[command(subcommand)]
+    Inbound(InboundCmd),
+    /// The review queue: decisions the inbound pipeline was not sure of, and recent ones to undo.
+    #[command(subcommand)]
+    Review(ReviewCmd),
     /// Run the daemon: scheduler, sender, inbound sources.
     Serve,
     /// Build a demo workspace in ./demo with a sample network and show what netzpost does.
@@ -189,6 +195,54 @@ pub struct CreateCampaignArgs {
     /// Only contacts whose attribute KEY equals VALUE (KEY=VALUE).
     #[arg(long)]
     pub attribute: Option<String>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum InboundCmd {
+    /// Classify files without a database or side effects: one JSON object per line and file.
+    Explain {
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
+    /// Take one message from a file or standard input (for an MTA pipe). Exit codes follow
+    /// sysexits: 75 (temporary failure) makes the MTA retry.
+    Ingest {
+        #[arg(default_value = "-")]
+        file: String,
+    },
+    /// Process the maildir inbox once (what `serve` does continuously).
+    Process,
+    /// Recent inbound messages.
+    List {
+        #[arg(long, default_value_t = 50)]
+        limit: i64,
+    },
+    /// Messages that could not be processed, with their error.
+    Quarantine,
+    /// Process a quarantined message again (after a fix).
+    Reprocess { id: i64 },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ReviewCmd {
+    /// Pending decisions (with --all also applied, rejected and undone ones).
+    List {
+        #[arg(long)]
+        all: bool,
+        #[arg(long, default_value_t = 50)]
+        limit: i64,
+    },
+    /// Apply a pending decision, optionally as another intent.
+    Accept {
+        id: i64,
+        /// accept, decline, cooperation, unsubscribe, none
+        #[arg(long = "as")]
+        as_intent: Option<String>,
+    },
+    /// Dismiss a pending decision: nothing changes.
+    Reject { id: i64 },
+    /// Revert an applied decision.
+    Undo { id: i64 },
 }
 
 #[derive(Subcommand, Debug)]
@@ -415,12 +469,22 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Campaigns(cmd) => {
             let cfg = load_config(cli.config.as_deref())?;
             let db = open_db(&cfg).await?;
-            return crate::cli_campaigns::run(std::sync::Arc::new(cfg), &db, cmd, format, &mut out).await;
+            return crate::cli_campaigns::run(std::sync::Arc::new(cfg), &db, cmd, format, &mut out)
+                .await;
         }
         Command::Schedules(SchedulesCmd::List { next }) => {
             let cfg = load_config(cli.config.as_deref())?;
             let db = open_db(&cfg).await?;
             crate::cli_campaigns::schedules(&cfg, &db, next, format, &mut out).await?;
+        }
+        Command::Inbound(cmd) => {
+            return crate::cli_inbound::inbound(cli.config.as_deref(), cmd, format, &mut out).await;
+        }
+        Command::Review(cmd) => {
+            let cfg = load_config(cli.config.as_deref())?;
+            let db = open_db(&cfg).await?;
+            crate::cli_inbound::review(std::sync::Arc::new(cfg), &db, cmd, format, &mut out)
+                .await?;
         }
         Command::Contacts(cmd) => {
             let cfg = load_config(cli.config.as_deref())?;

@@ -32,7 +32,20 @@ pub async fn run(
             output::print(
                 out,
                 &rows,
-                &["name", "kind", "status", "topic", "occasion", "schedule", "queued", "sent", "failed", "bounced", "replied", "status_reason"],
+                &[
+                    "name",
+                    "kind",
+                    "status",
+                    "topic",
+                    "occasion",
+                    "schedule",
+                    "queued",
+                    "sent",
+                    "failed",
+                    "bounced",
+                    "replied",
+                    "status_reason",
+                ],
                 format,
             )?;
         }
@@ -40,7 +53,10 @@ pub async fn run(
             let c = campaigns::get(db, &name).await?;
             let p = campaigns::progress(db, c.id).await?;
             if format == Format::Json {
-                serde_json::to_writer_pretty(&mut *out, &serde_json::json!({"campaign": c, "progress": p}))?;
+                serde_json::to_writer_pretty(
+                    &mut *out,
+                    &serde_json::json!({"campaign": c, "progress": p}),
+                )?;
                 writeln!(out)?;
             } else {
                 writeln!(out, "{} ({}, {})", c.name, c.kind, c.status)?;
@@ -61,9 +77,17 @@ pub async fn run(
         }
         CampaignsCmd::Preview { name, to } => {
             let composer = Composer::new(cfg.clone())?;
-            write!(out, "{}", campaign::preview(db, &composer, &name, &to).await?)?;
+            write!(
+                out,
+                "{}",
+                campaign::preview(db, &composer, &name, &to).await?
+            )?;
         }
-        CampaignsCmd::Test { name, address, language } => {
+        CampaignsCmd::Test {
+            name,
+            address,
+            language,
+        } => {
             let engine = Engine::new(db.clone(), cfg.clone()).await?;
             campaign::test_send(db, &engine, &name, &address, language).await?;
             engine.close().await;
@@ -135,7 +159,9 @@ fn create_args(cfg: &Config, a: CreateCampaignArgs) -> anyhow::Result<CreateArgs
     let tz = cfg.tz().map_err(anyhow::Error::msg)?;
     let body = match (a.body, a.body_file) {
         (Some(b), _) => b,
-        (None, Some(f)) => std::fs::read_to_string(&f).with_context(|| format!("--body-file {}", f.display()))?,
+        (None, Some(f)) => {
+            std::fs::read_to_string(&f).with_context(|| format!("--body-file {}", f.display()))?
+        }
         (None, None) => String::new(),
     };
     let attribute = match a.attribute {
@@ -160,14 +186,23 @@ fn create_args(cfg: &Config, a: CreateCampaignArgs) -> anyhow::Result<CreateArgs
         subject: a.subject,
         body,
         audience: Audience {
-            silent: if a.silent { Some(true) } else if a.everyone { Some(false) } else { None },
+            silent: if a.silent {
+                Some(true)
+            } else if a.everyone {
+                Some(false)
+            } else {
+                None
+            },
             form: a.form,
             language,
             inactive_days: a.inactive_days,
             attribute,
         },
         schedule: a.schedule,
-        send_at: a.send_at.map(|t| parse_time(&t, tz).context("--send-at")).transpose()?,
+        send_at: a
+            .send_at
+            .map(|t| parse_time(&t, tz).context("--send-at"))
+            .transpose()?,
     })
 }
 
@@ -181,7 +216,13 @@ struct ScheduleRow {
     next: String,
 }
 
-pub async fn schedules(cfg: &Config, db: &Db, next: usize, format: Format, out: &mut dyn Write) -> anyhow::Result<()> {
+pub async fn schedules(
+    cfg: &Config,
+    db: &Db,
+    next: usize,
+    format: Format,
+    out: &mut dyn Write,
+) -> anyhow::Result<()> {
     let tz = cfg.tz().map_err(anyhow::Error::msg)?;
     let mut jobs = Vec::new();
     for c in campaigns::with_status(db, "scheduled").await? {
@@ -190,8 +231,17 @@ pub async fn schedules(cfg: &Config, db: &Db, next: usize, format: Format, out: 
         }
     }
     for s in &cfg.schedules {
-        let z = s.time_zone.as_deref().and_then(|t| t.parse().ok()).unwrap_or(tz);
-        jobs.push((format!("config:{}", s.name), s.campaign.clone(), s.cron.clone(), z));
+        let z = s
+            .time_zone
+            .as_deref()
+            .and_then(|t| t.parse().ok())
+            .unwrap_or(tz);
+        jobs.push((
+            format!("config:{}", s.name),
+            s.campaign.clone(),
+            s.cron.clone(),
+            z,
+        ));
     }
     let now = chrono::Utc::now();
     let mut rows = Vec::new();
@@ -212,5 +262,17 @@ pub async fn schedules(cfg: &Config, db: &Db, next: usize, format: Format, out: 
             next: next.join(", "),
         });
     }
-    output::print(out, &rows, &["schedule", "campaign", "cron", "time_zone", "last_fired", "next"], format)
+    output::print(
+        out,
+        &rows,
+        &[
+            "schedule",
+            "campaign",
+            "cron",
+            "time_zone",
+            "last_fired",
+            "next",
+        ],
+        format,
+    )
 }

@@ -12,12 +12,15 @@ pub async fn serve(cfg: Config) -> anyhow::Result<()> {
     let db = Db::open(&cfg.database).await?;
     // Connects to the SMTP server now: a wrong host or password stops the start, with its name.
     let engine = Engine::new(db.clone(), cfg.clone()).await?;
+    let inbound =
+        crate::inbound::Inbound::new(db.clone(), cfg.clone(), Some(Arc::new(engine.notifier())))?;
+    crate::inbound::maildir::ensure(&cfg.inbound.maildir)?;
     tracing::info!(database = %crate::store::redact(&cfg.database), "netzpost started");
     tokio::pin!(stop);
     loop {
         let worked = tokio::select! {
             _ = &mut stop => break,
-            r = tick(&db, &cfg, &engine) => r,
+            r = tick(&db, &cfg, &engine, &inbound) => r,
         };
         let idle = match worked {
             Ok(n) => n == 0,
@@ -40,7 +43,14 @@ pub async fn serve(cfg: Config) -> anyhow::Result<()> {
 }
 
 /// One round of the daemon's work. Returns how much it did (0: idle).
-async fn tick(db: &Db, cfg: &Arc<Config>, engine: &Engine) -> anyhow::Result<usize> {
+async fn tick(
+    db: &Db,
+    cfg: &Arc<Config>,
+    engine: &Engine,
+    inbound: &crate::inbound::Inbound,
+) -> anyhow::Result<usize> {
+    let received = crate::inbound::maildir::poll_once(inbound, &cfg.inbound.maildir).await?
+        + inbound.process_pending().await?;
     let started = campaign::fire_schedules(db, cfg, chrono::Utc::now()).await?;
     for name in &started {
         tracing::info!(campaign = %name, "campaign run started");
@@ -51,7 +61,7 @@ async fn tick(db: &Db, cfg: &Arc<Config>, engine: &Engine) -> anyhow::Result<usi
             tracing::info!(campaign = %name, "campaign done");
         }
     }
-    Ok(sent + started.len())
+    Ok(sent + started.len() + received)
 }
 
 /// Resolves on Ctrl-C or SIGTERM, so systemd and terminals stop the daemon the same clean way.

@@ -1,13 +1,16 @@
 //! netzpost: a self-hosted mailing and contact-activation service for network work in a social
 //! space. See README.md for the picture; DESIGN notes live with the project's shared documents.
 
+pub mod classify;
 pub mod cli;
 pub mod cli_campaigns;
+pub mod cli_inbound;
 pub mod config;
 pub mod daemon;
 pub mod demo;
 pub mod domain;
 pub mod import;
+pub mod inbound;
 pub mod outbound;
 pub mod output;
 pub mod schedule;

@@ -12,7 +12,7 @@ use crate::store::occasions::Occasion;
 use crate::store::topics::Topic;
 use crate::store::{self, Db, Timestamp};
 use crate::token::{Claims, Purpose, TokenKey};
-use crate::transport::{RateLimit, RateLimiter, SendError, Transport, TransportConfig, TlsMode};
+use crate::transport::{RateLimit, RateLimiter, SendError, TlsMode, Transport, TransportConfig};
 use futures::StreamExt;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -85,7 +85,10 @@ impl Composer {
         let dkim = match &cfg.outbound.dkim {
             Some(d) => {
                 let pem = std::fs::read_to_string(&d.private_key_file).map_err(|e| {
-                    anyhow::anyhow!("outbound.dkim.private_key_file {}: {e}", d.private_key_file.display())
+                    anyhow::anyhow!(
+                        "outbound.dkim.private_key_file {}: {e}",
+                        d.private_key_file.display()
+                    )
                 })?;
                 Some(DkimSigner::new(&pem, &d.selector, &d.domain)?)
             }
@@ -99,7 +102,13 @@ impl Composer {
         })
     }
 
-    fn token(&self, purpose: Purpose, c: &CampaignCtx, contact_id: i64, days: Option<i64>) -> String {
+    fn token(
+        &self,
+        purpose: Purpose,
+        c: &CampaignCtx,
+        contact_id: i64,
+        days: Option<i64>,
+    ) -> String {
         let extra = c.occasion.as_ref().map_or(c.topic.id, |o| o.id);
         self.key.sign(&Claims {
             purpose,
@@ -141,27 +150,53 @@ impl Composer {
         })
     }
 
-    /// Renders and composes the message of `c` for `r`: envelope and bytes.
+    /// Renders and composes the campaign message of `c` for `r`: envelope and bytes.
     pub fn message(
         &self,
         c: &CampaignCtx,
         r: &Recipient,
         message_id: &str,
     ) -> anyhow::Result<(lettre::address::Envelope, Vec<u8>)> {
-        let lang = r.language.as_deref().unwrap_or(&self.cfg.default_language);
-        let ctx = self.context(c, r);
-        let rendered = self.renderer.render(
+        let newsletter = c.campaign.kind() == CampaignKind::Newsletter;
+        self.build(
+            c,
+            r,
             c.kind,
-            lang,
             &c.campaign.subject,
             &c.campaign.body,
-            &ctx,
-        )?;
+            serde_json::Value::Null,
+            message_id,
+            c.occasion.is_some() && !newsletter,
+            newsletter,
+        )
+    }
+
+    /// Renders `kind` for `r` in the frame of campaign `c` (links and tokens name its delivery),
+    /// with `extra` merged into the template context.
+    #[allow(clippy::too_many_arguments)]
+    pub fn build(
+        &self,
+        c: &CampaignCtx,
+        r: &Recipient,
+        kind: MailKind,
+        subject: &str,
+        body: &str,
+        extra: serde_json::Value,
+        message_id: &str,
+        with_ics: bool,
+        with_list_id: bool,
+    ) -> anyhow::Result<(lettre::address::Envelope, Vec<u8>)> {
+        let lang = r.language.as_deref().unwrap_or(&self.cfg.default_language);
+        let mut ctx = self.context(c, r);
+        if let (Some(obj), serde_json::Value::Object(more)) = (ctx.as_object_mut(), extra) {
+            obj.extend(more);
+        }
+        let rendered = self.renderer.render(kind, lang, subject, body, &ctx)?;
         let reply_tok = self.token(Purpose::Reply, c, r.contact_id, None);
         let bounce_tok = self.token(Purpose::Bounce, c, r.contact_id, None);
         let domain = &self.cfg.organisation.reply_domain;
         let reply_to = format!("antwort+{reply_tok}@{domain}");
-        let ics = c.occasion.as_ref().map(|o| {
+        let ics = c.occasion.as_ref().filter(|_| with_ics).map(|o| {
             invitation_ics(&IcsEvent {
                 occasion_id: o.id,
                 uid_domain: sender_domain(&self.cfg),
@@ -178,8 +213,8 @@ impl Composer {
                 attendee_addr: r.email.clone(),
             })
         });
-        let list_id = (c.campaign.kind() == CampaignKind::Newsletter)
-            .then(|| format!("{} <{}.{}>", c.topic.title, c.topic.slug, domain));
+        let list_id =
+            with_list_id.then(|| format!("{} <{}.{}>", c.topic.title, c.topic.slug, domain));
         let out = Outgoing {
             from_name: self.cfg.organisation.name.clone(),
             from_addr: self.cfg.organisation.sender.clone(),
@@ -191,13 +226,52 @@ impl Composer {
             subject: rendered.subject,
             text: rendered.text,
             html: Some(rendered.html),
-            list_unsubscribe_url: Some(ctx["links"]["unsubscribe"].as_str().unwrap_or_default().to_string()),
-            list_unsubscribe_mailto: Some(format!("mailto:abmelden+{}@{domain}", self.token(Purpose::Unsubscribe, c, r.contact_id, None))),
+            list_unsubscribe_url: Some(
+                ctx["links"]["unsubscribe"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_string(),
+            ),
+            list_unsubscribe_mailto: Some(format!(
+                "mailto:abmelden+{}@{domain}",
+                self.token(Purpose::Unsubscribe, c, r.contact_id, None)
+            )),
             list_id,
             ics,
             date: chrono::Utc::now(),
         };
         Ok(compose(&out, self.dkim.as_ref())?)
+    }
+}
+
+/// Sends the mails that answer inbound messages: RSVP acknowledgements, unsubscribe
+/// confirmations, and the organiser's notice of cooperation interest.
+pub struct Notifier {
+    pub composer: Arc<Composer>,
+    transport: Transport,
+}
+
+impl Notifier {
+    pub fn new(composer: Arc<Composer>, transport: Transport) -> Notifier {
+        Notifier {
+            composer,
+            transport,
+        }
+    }
+
+    pub async fn send(
+        &self,
+        kind: MailKind,
+        c: &CampaignCtx,
+        to: &Recipient,
+        extra: serde_json::Value,
+        message_id: &str,
+    ) -> anyhow::Result<()> {
+        let (env, bytes) = self
+            .composer
+            .build(c, to, kind, "", "", extra, message_id, false, false)?;
+        self.transport.send(&env, &bytes).await?;
+        Ok(())
     }
 }
 
@@ -283,6 +357,10 @@ impl Engine {
         &self.composer
     }
 
+    pub fn notifier(&self) -> Notifier {
+        Notifier::new(self.composer.clone(), self.transport.clone())
+    }
+
     fn cfg(&self) -> &Config {
         &self.composer.cfg
     }
@@ -304,7 +382,8 @@ impl Engine {
     pub async fn run_batch(&self) -> anyhow::Result<usize> {
         let cfg = self.cfg();
         let lease = chrono::Duration::seconds(120);
-        let claimed = campaigns::claim(&self.db, &self.owner, cfg.outbound.batch_size, lease).await?;
+        let claimed =
+            campaigns::claim(&self.db, &self.owner, cfg.outbound.batch_size, lease).await?;
         if claimed.is_empty() {
             return Ok(0);
         }
@@ -353,22 +432,40 @@ impl Engine {
             organisation: d.organisation.clone(),
             language: d.language.clone(),
         };
-        let message_id = d
-            .message_id
-            .clone()
-            .unwrap_or_else(|| format!("<np.{}.{}@{}>", d.campaign_id, d.contact_id, sender_domain(self.cfg())));
+        let message_id = d.message_id.clone().unwrap_or_else(|| {
+            format!(
+                "<np.{}.{}@{}>",
+                d.campaign_id,
+                d.contact_id,
+                sender_domain(self.cfg())
+            )
+        });
         let (envelope, bytes) = match self.composer.message(ctx, &recipient, &message_id) {
             Ok(m) => m,
             // Validation at creation should make this impossible; if it happens, the row fails
             // on its own instead of stopping everyone else's mail.
-            Err(e) => return settle(Outcome::Failed { error: format!("composing: {e:#}") }),
+            Err(e) => {
+                return settle(Outcome::Failed {
+                    error: format!("composing: {e:#}"),
+                })
+            }
         };
-        let domain = d.email.rsplit('@').next().unwrap_or_default().to_lowercase();
+        let domain = d
+            .email
+            .rsplit('@')
+            .next()
+            .unwrap_or_default()
+            .to_lowercase();
         self.limiter.acquire(&domain).await;
         match self.transport.send(&envelope, &bytes).await {
             Ok(()) => settle(Outcome::Sent),
             Err(SendError::Permanent { code, message }) => settle(Outcome::Bounced {
-                error: format!("{} {message}", code.map(|c| c.to_string()).unwrap_or_default()).trim().to_string(),
+                error: format!(
+                    "{} {message}",
+                    code.map(|c| c.to_string()).unwrap_or_default()
+                )
+                .trim()
+                .to_string(),
             }),
             Err(e) => {
                 let cfg = &self.cfg().outbound;
@@ -376,8 +473,10 @@ impl Engine {
                 if i64::from(d.attempts) >= cfg.max_attempts {
                     settle(Outcome::Failed { error })
                 } else {
-                    let wait = cfg.retry_base_secs.max(1) * 2i64.pow((d.attempts.max(1) - 1).min(10) as u32);
-                    let at: Timestamp = chrono::Utc::now() + chrono::Duration::seconds(wait.min(3600));
+                    let wait = cfg.retry_base_secs.max(1)
+                        * 2i64.pow((d.attempts.max(1) - 1).min(10) as u32);
+                    let at: Timestamp =
+                        chrono::Utc::now() + chrono::Duration::seconds(wait.min(3600));
                     settle(Outcome::Retry { at, error })
                 }
             }
@@ -394,7 +493,9 @@ impl Engine {
                 let entry = f.entry(r.campaign_id).or_insert((0, String::new()));
                 match &r.outcome {
                     Outcome::Sent => *entry = (0, String::new()),
-                    Outcome::Retry { error, .. } | Outcome::Failed { error } | Outcome::Bounced { error } => {
+                    Outcome::Retry { error, .. }
+                    | Outcome::Failed { error }
+                    | Outcome::Bounced { error } => {
                         *entry = (entry.0 + 1, error.clone());
                     }
                     Outcome::Skipped { .. } => {}
@@ -443,7 +544,11 @@ fn hostname() -> String {
 
 impl Engine {
     /// Sends one composed message outside the queue (`campaigns test`).
-    pub async fn send_raw(&self, env: &lettre::address::Envelope, bytes: &[u8]) -> anyhow::Result<()> {
+    pub async fn send_raw(
+        &self,
+        env: &lettre::address::Envelope,
+        bytes: &[u8],
+    ) -> anyhow::Result<()> {
         self.transport.send(env, bytes).await?;
         Ok(())
     }

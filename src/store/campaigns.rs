@@ -33,7 +33,9 @@ impl CampaignKind {
             "newsletter" => Ok(CampaignKind::Newsletter),
             "invitation" => Ok(CampaignKind::Invitation),
             "cooperation" => Ok(CampaignKind::Cooperation),
-            other => Err(StoreError::Invalid(format!("unknown campaign kind {other:?}"))),
+            other => Err(StoreError::Invalid(format!(
+                "unknown campaign kind {other:?}"
+            ))),
         }
     }
 
@@ -88,7 +90,8 @@ impl Campaign {
     }
 }
 
-const COLUMNS: &str = "id, name, kind, topic_id, occasion_id, subject, body, audience, schedule, send_at, \
+const COLUMNS: &str =
+    "id, name, kind, topic_id, occasion_id, subject, body, audience, schedule, send_at, \
                        parent_id, status, status_reason, created_at, started_at, finished_at";
 
 #[derive(Debug, Clone)]
@@ -373,9 +376,18 @@ pub struct Claimed {
 
 /// Claims up to `limit` due deliveries of running campaigns for `owner` until `lease_until`.
 /// Rows whose lease ran out (a sender that died) are claimed again.
-pub async fn claim(db: &Db, owner: &str, limit: i64, lease: chrono::Duration) -> Result<Vec<Claimed>> {
+pub async fn claim(
+    db: &Db,
+    owner: &str,
+    limit: i64,
+    lease: chrono::Duration,
+) -> Result<Vec<Claimed>> {
     let at = now();
-    let lock = if db.is_postgres() { "FOR UPDATE SKIP LOCKED" } else { "" };
+    let lock = if db.is_postgres() {
+        "FOR UPDATE SKIP LOCKED"
+    } else {
+        ""
+    };
     let claim_sql = format!(
         "UPDATE deliveries SET status = 'sending', lease_until = $1, lease_owner = $2, attempts = attempts + 1
          WHERE id IN (
@@ -398,7 +410,10 @@ pub async fn claim(db: &Db, owner: &str, limit: i64, lease: chrono::Duration) ->
     if ids.is_empty() {
         return Ok(Vec::new());
     }
-    let placeholders = (1..=ids.len()).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ");
+    let placeholders = (1..=ids.len())
+        .map(|i| format!("${i}"))
+        .collect::<Vec<_>>()
+        .join(", ");
     let sql = format!(
         "SELECT d.id, d.campaign_id, d.contact_id, d.attempts, d.message_id,
                 c.email, c.name, c.organisation, c.language,
@@ -422,13 +437,22 @@ pub async fn claim(db: &Db, owner: &str, limit: i64, lease: chrono::Duration) ->
 pub enum Outcome {
     Sent,
     /// Will be tried again at the given time.
-    Retry { at: Timestamp, error: String },
+    Retry {
+        at: Timestamp,
+        error: String,
+    },
     /// Temporary failures exhausted the attempts.
-    Failed { error: String },
+    Failed {
+        error: String,
+    },
     /// The server refused permanently: the address is suppressed.
-    Bounced { error: String },
+    Bounced {
+        error: String,
+    },
     /// Consent withdrawn or address suppressed since the audience was built.
-    Skipped { reason: String },
+    Skipped {
+        reason: String,
+    },
 }
 
 #[derive(Debug, Clone)]
@@ -448,7 +472,10 @@ pub async fn settle(db: &Db, batch: &[Settle]) -> Result<()> {
         return Ok(());
     }
     let at = now();
-    let sent: Vec<&Settle> = batch.iter().filter(|s| matches!(s.outcome, Outcome::Sent)).collect();
+    let sent: Vec<&Settle> = batch
+        .iter()
+        .filter(|s| matches!(s.outcome, Outcome::Sent))
+        .collect();
     in_tx!(db, tx => {
         if !sent.is_empty() {
             let mut qb = sqlx::QueryBuilder::new("UPDATE deliveries SET status = 'sent', lease_until = NULL, last_error = NULL, sent_at = ");
@@ -568,7 +595,12 @@ pub async fn last_firing(db: &Db, schedule: &str) -> Result<Option<Timestamp>> {
     }))
 }
 
-pub async fn set_firing_campaign(db: &Db, schedule: &str, slot: Timestamp, campaign_id: i64) -> Result<()> {
+pub async fn set_firing_campaign(
+    db: &Db,
+    schedule: &str,
+    slot: Timestamp,
+    campaign_id: i64,
+) -> Result<()> {
     on_db!(db, p => {
         sqlx::query("UPDATE schedule_firings SET campaign_id = $1 WHERE schedule = $2 AND slot = $3")
             .bind(campaign_id)

@@ -196,4 +196,7 @@ mod tests {
 
 /// What `contacts forget` deletes, each bound to the lower-cased address (`$1`). Tables added by
 /// later migrations that hold personal data append their statement here.
-pub const FORGET_STATEMENTS: &[&str] = &["DELETE FROM contacts WHERE email_key = $1"];
+pub const FORGET_STATEMENTS: &[&str] = &[
+    "DELETE FROM inbound_messages WHERE from_addr = $1",
+    "DELETE FROM contacts WHERE email_key = $1",
+];

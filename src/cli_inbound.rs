@@ -1,0 +1,230 @@
+//! `netzpost inbound ...` and `netzpost review ...`.
+
+use crate::classify;
+use crate::cli::{load_config, open_db, InboundCmd, ReviewCmd};
+use crate::config::Config;
+use crate::inbound::{apply, maildir, Inbound};
+use crate::outbound::sender::Engine;
+use crate::output::{self, Format};
+use crate::store::Db;
+use std::io::{Read, Write};
+use std::path::Path;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+/// sysexits.h codes an MTA understands.
+const EX_DATAERR: u8 = 65;
+const EX_NOINPUT: u8 = 66;
+const EX_TEMPFAIL: u8 = 75;
+const EX_CONFIG: u8 = 78;
+
+/// The inbound pipeline with a transport for acknowledgements (none when it cannot connect:
+/// reading replies must not depend on the SMTP server being up).
+pub async fn pipeline(db: &Db, cfg: Arc<Config>) -> anyhow::Result<Inbound> {
+    let notifier = match Engine::new(db.clone(), cfg.clone()).await {
+        Ok(e) => Some(Arc::new(e.notifier())),
+        Err(e) => {
+            tracing::warn!("acknowledgements will not be sent: {e:#}");
+            None
+        }
+    };
+    Inbound::new(db.clone(), cfg, notifier)
+}
+
+pub async fn inbound(
+    config: Option<&Path>,
+    cmd: InboundCmd,
+    format: Format,
+    out: &mut dyn Write,
+) -> anyhow::Result<ExitCode> {
+    if let InboundCmd::Explain { files } = &cmd {
+        // No database: the configuration only supplies the user's extra rules.
+        let cfg = load_config(config)?;
+        let rules = crate::inbound::load_rules(&cfg)?;
+        let mut failed = false;
+        for f in files {
+            let name = f.display().to_string();
+            let line = match std::fs::read(f) {
+                Ok(raw) => match classify::analyze(crate::inbound::strip_mbox_line(&raw), &rules) {
+                    Ok(a) => classify::explain_json(&name, &a),
+                    Err(e) => serde_json::json!({"file": name, "error": e.to_string()}),
+                },
+                Err(e) => {
+                    failed = true;
+                    serde_json::json!({"file": name, "error": e.to_string()})
+                }
+            };
+            writeln!(out, "{line}")?;
+        }
+        return Ok(if failed {
+            ExitCode::from(EX_NOINPUT)
+        } else {
+            ExitCode::SUCCESS
+        });
+    }
+    if let InboundCmd::Ingest { file } = &cmd {
+        return Ok(ingest(config, file).await);
+    }
+    let cfg = Arc::new(load_config(config)?);
+    let db = open_db(&cfg).await?;
+    match cmd {
+        InboundCmd::Explain { .. } | InboundCmd::Ingest { .. } => unreachable!("handled above"),
+        InboundCmd::Process => {
+            let inb = pipeline(&db, cfg.clone()).await?;
+            let n = maildir::poll_once(&inb, &cfg.inbound.maildir).await?;
+            let pending = inb.process_pending().await?;
+            writeln!(
+                out,
+                "{n} messages taken from {}, {pending} pending processed",
+                cfg.inbound.maildir.display()
+            )?;
+        }
+        InboundCmd::List { limit } => {
+            let inb = Inbound::new(db.clone(), cfg, None)?;
+            let rows = inb.list(None, limit).await?;
+            output::print(
+                out,
+                &rows,
+                &[
+                    "id",
+                    "received_at",
+                    "status",
+                    "kind",
+                    "intent",
+                    "confidence",
+                    "attribution",
+                    "from_addr",
+                    "subject",
+                ],
+                format,
+            )?;
+        }
+        InboundCmd::Quarantine => {
+            let inb = Inbound::new(db.clone(), cfg, None)?;
+            let rows = inb.list(Some("quarantined"), 1000).await?;
+            output::print(
+                out,
+                &rows,
+                &["id", "received_at", "source", "error"],
+                format,
+            )?;
+        }
+        InboundCmd::Reprocess { id } => {
+            let inb = pipeline(&db, cfg).await?;
+            inb.reprocess(id).await?;
+            writeln!(out, "inbound message {id} processed")?;
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `inbound ingest`: never panics, answers in sysexits so the MTA knows whether to retry.
+async fn ingest(config: Option<&Path>, file: &str) -> ExitCode {
+    let raw = if file == "-" {
+        let mut buf = Vec::new();
+        match std::io::stdin().read_to_end(&mut buf) {
+            Ok(_) => buf,
+            Err(e) => {
+                eprintln!("error: reading standard input: {e}");
+                return ExitCode::from(EX_TEMPFAIL);
+            }
+        }
+    } else {
+        match std::fs::read(file) {
+            Ok(b) => b,
+            Err(e) => {
+                eprintln!("error: {file}: {e}");
+                return ExitCode::from(EX_NOINPUT);
+            }
+        }
+    };
+    if raw.iter().all(|b| b.is_ascii_whitespace()) {
+        eprintln!("error: {file}: empty message");
+        return ExitCode::from(EX_DATAERR);
+    }
+    let cfg = match load_config(config) {
+        Ok(c) => Arc::new(c),
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            return ExitCode::from(EX_CONFIG);
+        }
+    };
+    let result = async {
+        let db = open_db(&cfg).await?;
+        let inb = pipeline(&db, cfg.clone()).await?;
+        let s = inb
+            .ingest(&raw, if file == "-" { "stdin" } else { "file" })
+            .await?;
+        db.close().await;
+        anyhow::Ok(s)
+    }
+    .await;
+    match result {
+        Ok(s) => {
+            println!(
+                "inbound message {}{}",
+                s.id,
+                if s.duplicate {
+                    " (duplicate, unchanged)"
+                } else {
+                    ""
+                }
+            );
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            // Stored or not, the MTA keeps the message and tries again: nothing is lost.
+            eprintln!("error: {e:#}");
+            ExitCode::from(EX_TEMPFAIL)
+        }
+    }
+}
+
+pub async fn review(
+    cfg: Arc<Config>,
+    db: &Db,
+    cmd: ReviewCmd,
+    format: Format,
+    out: &mut dyn Write,
+) -> anyhow::Result<()> {
+    let who = std::env::var("USER").unwrap_or_else(|_| "cli".into());
+    match cmd {
+        ReviewCmd::List { all, limit } => {
+            let rows = apply::review_list(db, all, limit).await?;
+            output::print(
+                out,
+                &rows,
+                &[
+                    "id",
+                    "status",
+                    "action",
+                    "confidence",
+                    "contact",
+                    "from_addr",
+                    "subject",
+                    "text",
+                    "reason",
+                ],
+                format,
+            )?;
+        }
+        ReviewCmd::Accept { id, as_intent } => {
+            let as_intent = as_intent
+                .map(|s| s.parse::<classify::Intent>())
+                .transpose()
+                .map_err(anyhow::Error::msg)?;
+            let inb = pipeline(db, cfg).await?;
+            let action = apply::review_accept(&inb, id, as_intent, &who).await?;
+            writeln!(out, "decision {id} applied: {action}")?;
+        }
+        ReviewCmd::Reject { id } => {
+            apply::review_reject(db, id, &who).await?;
+            writeln!(out, "decision {id} rejected: nothing changed")?;
+        }
+        ReviewCmd::Undo { id } => {
+            apply::review_undo(db, id, &who).await?;
+            writeln!(out, "decision {id} undone")?;
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,192 @@
+//! Who wrote a message, and in answer to what: the signed token in the recipient address, else
+//! one of our Message-IDs in In-Reply-To/References (with the sender matching), else the From
+//! address, recorded as weaker evidence. A token with a bad signature counts as no token.
+
+use crate::classify::{Analysis, MessageKind};
+use crate::on_db;
+use crate::store::Db;
+use crate::token::{token_from_address, Claims, Purpose, TokenKey};
+use regex::Regex;
+use serde::Serialize;
+use std::sync::LazyLock;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Strength {
+    /// A valid signed token: proof.
+    Token,
+    /// Our Message-ID in In-Reply-To/References and the sender is that delivery's contact.
+    InReplyTo,
+    /// Only the From address matches a contact: anyone can write that.
+    From,
+    None,
+}
+
+impl Strength {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Strength::Token => "token",
+            Strength::InReplyTo => "in_reply_to",
+            Strength::From => "from",
+            Strength::None => "none",
+        }
+    }
+
+    /// Strong enough to change relations and consent without a person looking.
+    pub fn proves(self) -> bool {
+        matches!(self, Strength::Token | Strength::InReplyTo)
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Attribution {
+    pub strength: Strength,
+    pub contact_id: Option<i64>,
+    pub contact_email: Option<String>,
+    pub campaign_id: Option<i64>,
+    pub topic_id: Option<i64>,
+    pub occasion_id: Option<i64>,
+    /// The message came to the `abmelden+` address of a List-Unsubscribe mailto.
+    pub unsubscribe_address: bool,
+    /// A token was present but invalid (forged, damaged): noted for the record.
+    pub bad_token: Option<String>,
+}
+
+impl Attribution {
+    fn none() -> Attribution {
+        Attribution {
+            strength: Strength::None,
+            contact_id: None,
+            contact_email: None,
+            campaign_id: None,
+            topic_id: None,
+            occasion_id: None,
+            unsubscribe_address: false,
+            bad_token: None,
+        }
+    }
+}
+
+const PREFIXES: [(&str, Purpose); 3] = [
+    ("antwort", Purpose::Reply),
+    ("bounce", Purpose::Bounce),
+    ("abmelden", Purpose::Unsubscribe),
+];
+
+static TOKEN_IN_TEXT: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"(?i)\b(antwort|bounce)\+([a-z2-7]{16,64})@").expect("regex"));
+static OUR_MESSAGE_ID: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"^<?np\.(\d+)\.(\d+)@").expect("regex"));
+
+/// Looks for a valid token: in the recipient addresses, and for bounces and complaints also in
+/// the returned original (tokens are signed, so finding one anywhere proves the delivery).
+pub fn find_token(
+    key: &TokenKey,
+    a: &Analysis,
+    raw: &[u8],
+) -> (Option<(Claims, bool)>, Option<String>) {
+    let now = chrono::Utc::now().timestamp();
+    let mut bad = None;
+    for addr in &a.recipients {
+        for (prefix, purpose) in PREFIXES {
+            if let Some(tok) = token_from_address(addr, prefix) {
+                match key.verify(tok, purpose, now) {
+                    Ok(c) => return (Some((c, purpose == Purpose::Unsubscribe)), None),
+                    Err(e) => bad = Some(format!("{addr}: {e}")),
+                }
+            }
+        }
+    }
+    if matches!(a.kind, MessageKind::Bounce | MessageKind::Complaint) {
+        let text = String::from_utf8_lossy(&raw[..raw.len().min(4 << 20)]);
+        for cap in TOKEN_IN_TEXT.captures_iter(&text) {
+            let purpose = if cap[1].eq_ignore_ascii_case("bounce") {
+                Purpose::Bounce
+            } else {
+                Purpose::Reply
+            };
+            if let Ok(c) = key.verify(&cap[2], purpose, now) {
+                return (Some((c, false)), bad);
+            }
+        }
+    }
+    (None, bad)
+}
+
+pub async fn attribute(
+    db: &Db,
+    key: &TokenKey,
+    a: &Analysis,
+    raw: &[u8],
+) -> anyhow::Result<Attribution> {
+    let (token, bad_token) = find_token(key, a, raw);
+    let mut at = Attribution {
+        bad_token,
+        ..Attribution::none()
+    };
+    if let Some((claims, unsub)) = token {
+        if let Some(email) = contact_email(db, claims.contact_id).await? {
+            at.strength = Strength::Token;
+            at.contact_id = Some(claims.contact_id);
+            at.contact_email = Some(email);
+            at.unsubscribe_address = unsub;
+            fill_campaign(db, &mut at, claims.campaign_id).await?;
+            return Ok(at);
+        }
+    }
+    let from = a.from.as_deref().map(str::to_lowercase);
+    for id in a.in_reply_to.iter().chain(&a.references) {
+        let Some(cap) = OUR_MESSAGE_ID.captures(id.trim()) else {
+            continue;
+        };
+        let (Ok(campaign), Ok(contact)) = (cap[1].parse::<i64>(), cap[2].parse::<i64>()) else {
+            continue;
+        };
+        let Some(email) = contact_email(db, contact).await? else {
+            continue;
+        };
+        // Our Message-IDs are predictable: they prove the thread only together with the sender.
+        if from.as_deref() == Some(email.to_lowercase().as_str()) {
+            at.strength = Strength::InReplyTo;
+            at.contact_id = Some(contact);
+            at.contact_email = Some(email);
+            fill_campaign(db, &mut at, campaign).await?;
+            return Ok(at);
+        }
+    }
+    if let Some(from) = from {
+        let id: Option<(i64, String)> = on_db!(db, p => {
+            sqlx::query_as("SELECT id, email FROM contacts WHERE email_key = $1")
+                .bind(&from)
+                .fetch_optional(p)
+                .await?
+        });
+        if let Some((id, email)) = id {
+            at.strength = Strength::From;
+            at.contact_id = Some(id);
+            at.contact_email = Some(email);
+        }
+    }
+    Ok(at)
+}
+
+async fn contact_email(db: &Db, id: i64) -> anyhow::Result<Option<String>> {
+    Ok(on_db!(db, p => {
+        sqlx::query_scalar("SELECT email FROM contacts WHERE id = $1").bind(id).fetch_optional(p).await?
+    }))
+}
+
+async fn fill_campaign(db: &Db, at: &mut Attribution, campaign_id: i64) -> anyhow::Result<()> {
+    let row: Option<(Option<i64>, Option<i64>)> = on_db!(db, p => {
+        sqlx::query_as("SELECT topic_id, occasion_id FROM campaigns WHERE id = $1")
+            .bind(campaign_id)
+            .fetch_optional(p)
+            .await?
+    });
+    if let Some((topic, occasion)) = row {
+        at.campaign_id = Some(campaign_id);
+        at.topic_id = topic;
+        at.occasion_id = occasion;
+    }
+    Ok(())
+}

@@ -1,0 +1,311 @@
+//! The inbound pipeline: spool (raw bytes first) -> analyse (pure, `crate::classify`) ->
+//! attribute (token, In-Reply-To, From) -> plan (pure) -> apply or review.
+
+pub mod apply;
+pub mod attribute;
+pub mod maildir;
+pub mod plan;
+
+use crate::classify::{self, Analysis, Rules};
+use crate::config::Config;
+use crate::on_db;
+use crate::outbound::sender::Notifier;
+use crate::store::{now, Db, Timestamp};
+use crate::token::TokenKey;
+use serde::Serialize;
+use std::sync::Arc;
+
+/// Everything processing needs; cheap to share.
+pub struct Inbound {
+    pub db: Db,
+    pub cfg: Arc<Config>,
+    pub rules: Rules,
+    pub key: TokenKey,
+    /// Sends acknowledgements and notifications; `None` records them as not sent.
+    pub notifier: Option<Arc<Notifier>>,
+}
+
+/// Loads the bundled rules plus the user's file (config `inbound.rules_file`).
+pub fn load_rules(cfg: &Config) -> anyhow::Result<Rules> {
+    Ok(match &cfg.inbound.rules_file {
+        Some(p) => Rules::from_toml_file(p)?,
+        None => Rules::builtin(),
+    })
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Spooled {
+    pub id: i64,
+    pub duplicate: bool,
+}
+
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+pub struct InboundRow {
+    pub id: i64,
+    pub source: String,
+    pub received_at: Timestamp,
+    pub status: String,
+    pub error: Option<String>,
+    pub kind: Option<String>,
+    pub intent: Option<String>,
+    pub confidence: Option<f32>,
+    pub from_addr: Option<String>,
+    pub subject: Option<String>,
+    pub contact_id: Option<i64>,
+    pub campaign_id: Option<i64>,
+    pub attribution: Option<String>,
+}
+
+/// The key that makes a message unique: its Message-ID, or a hash of its bytes.
+pub fn dedup_key(raw: &[u8]) -> String {
+    header_value(raw, "message-id")
+        .map(|v| v.trim().trim_matches(['<', '>']).to_lowercase())
+        .filter(|v| !v.is_empty())
+        .map(|v| format!("mid:{v}"))
+        .unwrap_or_else(|| {
+            use sha2::{Digest, Sha256};
+            format!("sha256:{}", hex::encode(Sha256::digest(raw)))
+        })
+}
+
+/// A cheap scan of the header block for one header (unfolded), without a full parse: the spool
+/// must work even for bytes that no parser accepts.
+fn header_value(raw: &[u8], name: &str) -> Option<String> {
+    let end = raw
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .or_else(|| raw.windows(2).position(|w| w == b"\n\n"))
+        .unwrap_or(raw.len().min(64 * 1024));
+    let head = String::from_utf8_lossy(&raw[..end]);
+    let mut found: Option<String> = None;
+    for line in head.lines() {
+        if line.starts_with([' ', '\t']) {
+            if let Some(v) = found.as_mut() {
+                v.push_str(line.trim());
+            }
+            continue;
+        }
+        if found.is_some() {
+            break;
+        }
+        if let Some((k, v)) = line.split_once(':') {
+            if k.trim().eq_ignore_ascii_case(name) {
+                found = Some(v.trim().to_string());
+            }
+        }
+    }
+    found
+}
+
+/// Strips an mbox "From " first line; everything else is kept byte for byte.
+pub fn strip_mbox_line(raw: &[u8]) -> &[u8] {
+    if raw.starts_with(b"From ") {
+        match raw.iter().position(|&b| b == b'\n') {
+            Some(i) => &raw[i + 1..],
+            None => raw,
+        }
+    } else {
+        raw
+    }
+}
+
+impl Inbound {
+    pub fn new(
+        db: Db,
+        cfg: Arc<Config>,
+        notifier: Option<Arc<Notifier>>,
+    ) -> anyhow::Result<Inbound> {
+        let rules = load_rules(&cfg)?;
+        Ok(Inbound {
+            key: TokenKey::new(cfg.secret.as_bytes()),
+            db,
+            cfg,
+            rules,
+            notifier,
+        })
+    }
+
+    /// Stores the raw bytes unless a message with the same key is stored already.
+    pub async fn spool(&self, raw: &[u8], source: &str) -> anyhow::Result<Spooled> {
+        let raw = strip_mbox_line(raw);
+        let key = dedup_key(raw);
+        let id: Option<i64> = on_db!(&self.db, p => {
+            sqlx::query_scalar(
+                "INSERT INTO inbound_messages (dedup_key, raw, source, received_at, status)
+                 VALUES ($1, $2, $3, $4, 'new') ON CONFLICT (dedup_key) DO NOTHING RETURNING id",
+            )
+            .bind(&key)
+            .bind(raw)
+            .bind(source)
+            .bind(now())
+            .fetch_optional(p)
+            .await?
+        });
+        match id {
+            Some(id) => Ok(Spooled {
+                id,
+                duplicate: false,
+            }),
+            None => {
+                let id: i64 = on_db!(&self.db, p => {
+                    sqlx::query_scalar("SELECT id FROM inbound_messages WHERE dedup_key = $1")
+                        .bind(&key)
+                        .fetch_one(p)
+                        .await?
+                });
+                Ok(Spooled {
+                    id,
+                    duplicate: true,
+                })
+            }
+        }
+    }
+
+    /// Spools and processes one message. A duplicate changes nothing.
+    pub async fn ingest(&self, raw: &[u8], source: &str) -> anyhow::Result<Spooled> {
+        let s = self.spool(raw, source).await?;
+        if !s.duplicate {
+            self.process(s.id).await?;
+        }
+        Ok(s)
+    }
+
+    /// Analyses a spooled message and applies what it proves. A message that fails analysis is
+    /// quarantined with its error; database errors propagate (the message stays `new`).
+    pub async fn process(&self, id: i64) -> anyhow::Result<()> {
+        let raw: Vec<u8> = on_db!(&self.db, p => {
+            sqlx::query_scalar("SELECT raw FROM inbound_messages WHERE id = $1")
+                .bind(id)
+                .fetch_one(p)
+                .await?
+        });
+        let analysis = match classify::analyze(&raw, &self.rules) {
+            Ok(a) => a,
+            Err(e) => {
+                self.quarantine(id, &e.to_string()).await?;
+                return Ok(());
+            }
+        };
+        let attribution = attribute::attribute(&self.db, &self.key, &analysis, &raw).await?;
+        self.record_analysis(id, &analysis, &attribution).await?;
+        let plan = plan::plan(&analysis, &attribution, self.cfg.inbound.review_threshold);
+        apply::execute(self, id, &analysis, &attribution, &plan).await?;
+        on_db!(&self.db, p => {
+            sqlx::query("UPDATE inbound_messages SET status = 'processed', error = NULL, processed_at = $1 WHERE id = $2")
+                .bind(now())
+                .bind(id)
+                .execute(p)
+                .await?;
+        });
+        Ok(())
+    }
+
+    async fn quarantine(&self, id: i64, error: &str) -> anyhow::Result<()> {
+        tracing::warn!(inbound = id, %error, "message quarantined");
+        on_db!(&self.db, p => {
+            sqlx::query("UPDATE inbound_messages SET status = 'quarantined', error = $1, processed_at = $2 WHERE id = $3")
+                .bind(error)
+                .bind(now())
+                .bind(id)
+                .execute(p)
+                .await?;
+        });
+        Ok(())
+    }
+
+    async fn record_analysis(
+        &self,
+        id: i64,
+        a: &Analysis,
+        at: &attribute::Attribution,
+    ) -> anyhow::Result<()> {
+        on_db!(&self.db, p => {
+            sqlx::query(
+                "UPDATE inbound_messages SET kind = $1, intent = $2, confidence = $3, language = $4,
+                    visible_text = $5, from_addr = $6, subject = $7, contact_id = $8, campaign_id = $9,
+                    attribution = $10 WHERE id = $11",
+            )
+            .bind(a.kind.as_str())
+            .bind(a.intent.as_str())
+            .bind(a.confidence)
+            .bind(&a.language)
+            .bind(&a.text)
+            .bind(&a.from)
+            .bind(&a.subject)
+            .bind(at.contact_id)
+            .bind(at.campaign_id)
+            .bind(at.strength.as_str())
+            .bind(id)
+            .execute(p)
+            .await?;
+        });
+        Ok(())
+    }
+
+    /// Processes every message that is still `new` (after a crash, or spooled by another path).
+    pub async fn process_pending(&self) -> anyhow::Result<usize> {
+        let ids: Vec<i64> = on_db!(&self.db, p => {
+            sqlx::query_scalar("SELECT id FROM inbound_messages WHERE status = 'new' ORDER BY id LIMIT 500")
+                .fetch_all(p)
+                .await?
+        });
+        for id in &ids {
+            self.process(*id).await?;
+        }
+        Ok(ids.len())
+    }
+
+    /// Processes a quarantined (or any) message again, e.g. after a fix.
+    pub async fn reprocess(&self, id: i64) -> anyhow::Result<()> {
+        let n = on_db!(&self.db, p => {
+            sqlx::query("UPDATE inbound_messages SET status = 'new' WHERE id = $1 AND status = 'quarantined'")
+                .bind(id)
+                .execute(p)
+                .await?
+                .rows_affected()
+        });
+        if n == 0 {
+            anyhow::bail!(
+                "inbound message {id} is not quarantined (see `netzpost inbound quarantine`)"
+            );
+        }
+        self.process(id).await
+    }
+
+    pub async fn list(&self, status: Option<&str>, limit: i64) -> anyhow::Result<Vec<InboundRow>> {
+        Ok(on_db!(&self.db, p => {
+            sqlx::query_as::<_, InboundRow>(
+                "SELECT id, source, received_at, status, error, kind, intent, confidence, from_addr, subject,
+                        contact_id, campaign_id, attribution
+                 FROM inbound_messages WHERE ($1 IS NULL OR status = $1) ORDER BY id DESC LIMIT $2",
+            )
+            .bind(status)
+            .bind(limit)
+            .fetch_all(p)
+            .await?
+        }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dedup_key_uses_message_id_or_hash() {
+        let a = b"From: a@x.de\r\nMessage-ID:\r\n <Abc@X.de>\r\n\r\nHallo";
+        assert_eq!(dedup_key(a), "mid:abc@x.de");
+        let b = b"From: a@x.de\n\nHallo";
+        assert!(dedup_key(b).starts_with("sha256:"));
+        assert_ne!(dedup_key(b), dedup_key(b"From: a@x.de\n\nHallo!"));
+    }
+
+    #[test]
+    fn mbox_line_is_stripped() {
+        assert_eq!(
+            strip_mbox_line(b"From a@b Mon Jan 1\nX: y\n\nz"),
+            b"X: y\n\nz"
+        );
+        assert_eq!(strip_mbox_line(b"From: a@b\n\nz"), b"From: a@b\n\nz");
+    }
+}

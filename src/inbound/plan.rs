@@ -1,0 +1,238 @@
+//! What a message should change: a pure function of the analysis and the attribution, so the
+//! daemon, `inbound explain` and the tests agree. Anything the message cannot prove, or that the
+//! classifier is unsure of, becomes a pending decision for the review queue and changes nothing.
+
+use super::attribute::{Attribution, Strength};
+use crate::classify::{Analysis, Intent, MessageKind};
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "action", rename_all = "snake_case")]
+pub enum Action {
+    /// Coming to the occasion: a confirmed encounter relation.
+    Encounter { occasion_id: i64 },
+    /// Not coming: recorded on the occasion, the contact stays.
+    Decline { occasion_id: Option<i64> },
+    /// Interest in working together on a topic.
+    Cooperation { topic_id: Option<i64> },
+    /// Consent withdrawn: for the answered campaign's topic, or all (`topic_id: None`).
+    Unsubscribe { topic_id: Option<i64> },
+    /// A spam complaint: every consent withdrawn.
+    Complaint,
+    HardBounce {
+        address: String,
+        status: Option<String>,
+    },
+    SoftBounce {
+        address: String,
+        status: Option<String>,
+    },
+    /// An auto-reply: a timeline note, never an answer.
+    AutoReply,
+    /// A question for a person to answer.
+    Question,
+    /// Nothing to do but keep the record.
+    Note,
+}
+
+impl Action {
+    pub fn name(&self) -> &'static str {
+        match self {
+            Action::Encounter { .. } => "encounter",
+            Action::Decline { .. } => "decline",
+            Action::Cooperation { .. } => "cooperation",
+            Action::Unsubscribe { .. } => "unsubscribe",
+            Action::Complaint => "complaint",
+            Action::HardBounce { .. } => "hard_bounce",
+            Action::SoftBounce { .. } => "soft_bounce",
+            Action::AutoReply => "auto_reply",
+            Action::Question => "question",
+            Action::Note => "note",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Mode {
+    /// Change things now.
+    Apply,
+    /// Wait for a person in the review queue.
+    Review,
+    /// Only record it.
+    Note,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Step {
+    pub action: Action,
+    pub mode: Mode,
+    pub confidence: f32,
+    pub reason: String,
+}
+
+/// The steps for one message (usually one; a bounce report may name several recipients).
+pub fn plan(a: &Analysis, at: &Attribution, threshold: f32) -> Vec<Step> {
+    let step = |action, mode, reason: String| Step {
+        action,
+        mode,
+        confidence: a.confidence,
+        reason,
+    };
+    let proves = at.strength.proves();
+    match a.kind {
+        MessageKind::Bounce => {
+            let mut steps = Vec::new();
+            for b in &a.bounces {
+                let action = if b.permanent {
+                    Action::HardBounce {
+                        address: b.recipient.to_lowercase(),
+                        status: b.status.clone(),
+                    }
+                } else {
+                    Action::SoftBounce {
+                        address: b.recipient.to_lowercase(),
+                        status: b.status.clone(),
+                    }
+                };
+                // A bounce proves itself only with our token; then the failed recipient must be
+                // the address that token was sent to.
+                let matches = at.strength == Strength::Token
+                    && at
+                        .contact_email
+                        .as_deref()
+                        .is_some_and(|e| e.eq_ignore_ascii_case(&b.recipient));
+                let (mode, reason) = if matches {
+                    (
+                        Mode::Apply,
+                        format!("bounce for {} with a valid token", b.recipient),
+                    )
+                } else {
+                    (
+                        Mode::Review,
+                        format!(
+                            "bounce for {} without a token naming that address",
+                            b.recipient
+                        ),
+                    )
+                };
+                steps.push(step(action, mode, reason));
+            }
+            if steps.is_empty() {
+                steps.push(step(
+                    Action::Note,
+                    Mode::Note,
+                    "bounce without a failed recipient".into(),
+                ));
+            }
+            steps
+        }
+        MessageKind::Complaint => {
+            if at.strength == Strength::Token {
+                vec![step(
+                    Action::Complaint,
+                    Mode::Apply,
+                    "complaint with a valid token".into(),
+                )]
+            } else if at.contact_id.is_some() {
+                vec![step(
+                    Action::Complaint,
+                    Mode::Review,
+                    "complaint without a token".into(),
+                )]
+            } else {
+                vec![step(
+                    Action::Note,
+                    Mode::Note,
+                    "complaint about an unknown recipient".into(),
+                )]
+            }
+        }
+        MessageKind::AutoReply => {
+            vec![step(
+                Action::AutoReply,
+                Mode::Note,
+                "auto-reply: noted, never answered".into(),
+            )]
+        }
+        MessageKind::Reply => {
+            if at.contact_id.is_none() {
+                return vec![step(
+                    Action::Note,
+                    Mode::Note,
+                    "reply from an unknown sender".into(),
+                )];
+            }
+            if at.unsubscribe_address && at.strength == Strength::Token {
+                return vec![Step {
+                    action: Action::Unsubscribe {
+                        topic_id: at.topic_id,
+                    },
+                    mode: Mode::Apply,
+                    confidence: 1.0,
+                    reason: "mail to the List-Unsubscribe address".into(),
+                }];
+            }
+            let action = match a.intent {
+                Intent::Accept => match at.occasion_id {
+                    Some(o) => Action::Encounter { occasion_id: o },
+                    None => {
+                        return vec![step(
+                            Action::Question,
+                            Mode::Review,
+                            "says yes, but answers no invitation to an occasion".into(),
+                        )]
+                    }
+                },
+                Intent::Decline => Action::Decline {
+                    occasion_id: at.occasion_id,
+                },
+                Intent::Cooperation => Action::Cooperation {
+                    topic_id: at.topic_id,
+                },
+                Intent::Unsubscribe => Action::Unsubscribe {
+                    topic_id: at.topic_id,
+                },
+                Intent::Question => {
+                    return vec![step(
+                        Action::Question,
+                        Mode::Review,
+                        "a question to answer".into(),
+                    )]
+                }
+                Intent::None => {
+                    return vec![step(
+                        Action::Note,
+                        Mode::Note,
+                        "no decision in the reply".into(),
+                    )]
+                }
+            };
+            let (mode, reason) = if !proves {
+                (
+                    Mode::Review,
+                    format!("{} attributed only by the From address", a.intent),
+                )
+            } else if a.confidence < threshold {
+                (
+                    Mode::Review,
+                    format!(
+                        "{} with confidence {:.2} below {:.2}",
+                        a.intent, a.confidence, threshold
+                    ),
+                )
+            } else {
+                (
+                    Mode::Apply,
+                    format!(
+                        "{} ({}), attributed by {}",
+                        a.intent,
+                        a.matched_rule.as_deref().unwrap_or("rule"),
+                        at.strength.as_str()
+                    ),
+                )
+            };
+            vec![step(action, mode, reason)]
+        }
+    }
+}
