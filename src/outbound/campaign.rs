@@ -47,7 +47,10 @@ pub async fn create(db: &Db, composer: &Composer, a: &CreateArgs) -> anyhow::Res
         (None, None) => None,
     };
     let Some(topic_id) = topic_id else {
-        bail!("campaign {:?} needs --topic: only contacts who consented to a topic are mailed", a.name);
+        bail!(
+            "campaign {:?} needs --topic: only contacts who consented to a topic are mailed",
+            a.name
+        );
     };
     if let Some(s) = &a.schedule {
         CronSpec::parse(s).with_context(|| format!("--schedule {s:?}"))?;
@@ -89,15 +92,33 @@ pub async fn start(db: &Db, cfg: &Config, c: &Campaign) -> anyhow::Result<u64> {
         bail!("campaign {:?} is {}: it cannot be sent", c.name, c.status);
     }
     let n = campaigns::enqueue(db, c, caps(cfg), &sender_domain(cfg)).await?;
-    campaigns::transition(db, c.id, &["draft", "scheduled", "running"], "running", None).await?;
+    campaigns::transition(
+        db,
+        c.id,
+        &["draft", "scheduled", "running"],
+        "running",
+        None,
+    )
+    .await?;
     tracing::info!(campaign = %c.name, queued = n, "campaign started");
     Ok(n)
 }
 
 pub async fn pause(db: &Db, name: &str) -> anyhow::Result<()> {
     let c = campaigns::get(db, name).await?;
-    if !campaigns::transition(db, c.id, &["running", "scheduled"], "paused", Some("paused by hand")).await? {
-        bail!("campaign {name:?} is {}: only a running or scheduled campaign can be paused", c.status);
+    if !campaigns::transition(
+        db,
+        c.id,
+        &["running", "scheduled"],
+        "paused",
+        Some("paused by hand"),
+    )
+    .await?
+    {
+        bail!(
+            "campaign {name:?} is {}: only a running or scheduled campaign can be paused",
+            c.status
+        );
     }
     Ok(())
 }
@@ -105,14 +126,25 @@ pub async fn pause(db: &Db, name: &str) -> anyhow::Result<()> {
 pub async fn resume(db: &Db, name: &str) -> anyhow::Result<()> {
     let c = campaigns::get(db, name).await?;
     if !campaigns::transition(db, c.id, &["paused"], "running", None).await? {
-        bail!("campaign {name:?} is {}: only a paused campaign can be resumed", c.status);
+        bail!(
+            "campaign {name:?} is {}: only a paused campaign can be resumed",
+            c.status
+        );
     }
     Ok(())
 }
 
 pub async fn cancel(db: &Db, name: &str) -> anyhow::Result<()> {
     let c = campaigns::get(db, name).await?;
-    if !campaigns::transition(db, c.id, &["draft", "scheduled", "running", "paused"], "cancelled", Some("cancelled by hand")).await? {
+    if !campaigns::transition(
+        db,
+        c.id,
+        &["draft", "scheduled", "running", "paused"],
+        "cancelled",
+        Some("cancelled by hand"),
+    )
+    .await?
+    {
         bail!("campaign {name:?} is {} already", c.status);
     }
     // Queued rows will never go out: say so on the rows.
@@ -126,7 +158,12 @@ pub async fn cancel(db: &Db, name: &str) -> anyhow::Result<()> {
 }
 
 /// The message one contact would get, as raw RFC 5322 text.
-pub async fn preview(db: &Db, composer: &Composer, name: &str, email: &str) -> anyhow::Result<String> {
+pub async fn preview(
+    db: &Db,
+    composer: &Composer,
+    name: &str,
+    email: &str,
+) -> anyhow::Result<String> {
     let c = campaigns::get(db, name).await?;
     let contact = store::contacts::get(db, email).await?;
     let ctx = CampaignCtx::load(db, c).await?;
@@ -137,15 +174,30 @@ pub async fn preview(db: &Db, composer: &Composer, name: &str, email: &str) -> a
         organisation: contact.organisation,
         language: contact.language,
     };
-    let (_, bytes) = composer.message(&ctx, &r, &format!("<preview.{}@{}>", ctx.campaign.id, sender_domain(&composer.cfg)))?;
+    let (_, bytes) = composer.message(
+        &ctx,
+        &r,
+        &format!(
+            "<preview.{}@{}>",
+            ctx.campaign.id,
+            sender_domain(&composer.cfg)
+        ),
+    )?;
     Ok(String::from_utf8_lossy(&bytes).into_owned())
 }
 
 /// Sends the campaign's message once to `address` (not a contact; nothing is recorded).
-pub async fn test_send(db: &Db, engine: &Engine, name: &str, address: &str, language: Option<String>) -> anyhow::Result<()> {
+pub async fn test_send(
+    db: &Db,
+    engine: &Engine,
+    name: &str,
+    address: &str,
+    language: Option<String>,
+) -> anyhow::Result<()> {
     let c = campaigns::get(db, name).await?;
     let ctx = CampaignCtx::load(db, c).await?;
-    let addr = crate::domain::EmailAddress::parse(address).map_err(|e| anyhow::anyhow!("{address:?}: {e}"))?;
+    let addr = crate::domain::EmailAddress::parse(address)
+        .map_err(|e| anyhow::anyhow!("{address:?}: {e}"))?;
     let r = Recipient {
         contact_id: 0,
         email: addr.to_string(),
@@ -154,7 +206,16 @@ pub async fn test_send(db: &Db, engine: &Engine, name: &str, address: &str, lang
         language,
     };
     let composer = engine.composer();
-    let (env, bytes) = composer.message(&ctx, &r, &format!("<test.{}.{}@{}>", ctx.campaign.id, chrono::Utc::now().timestamp(), sender_domain(&composer.cfg)))?;
+    let (env, bytes) = composer.message(
+        &ctx,
+        &r,
+        &format!(
+            "<test.{}.{}@{}>",
+            ctx.campaign.id,
+            chrono::Utc::now().timestamp(),
+            sender_domain(&composer.cfg)
+        ),
+    )?;
     engine.send_raw(&env, &bytes).await?;
     Ok(())
 }
@@ -162,28 +223,54 @@ pub async fn test_send(db: &Db, engine: &Engine, name: &str, address: &str, lang
 /// Fires due schedules: recurring campaigns (a `schedule` on the campaign) and the `[[schedule]]`
 /// entries of the configuration. Each slot fires at most once (a unique row per slot); after
 /// downtime the missed slots fire once together. Returns the runs started.
-pub async fn fire_schedules(db: &Db, cfg: &Arc<Config>, now: Timestamp) -> anyhow::Result<Vec<String>> {
+pub async fn fire_schedules(
+    db: &Db,
+    cfg: &Arc<Config>,
+    now: Timestamp,
+) -> anyhow::Result<Vec<String>> {
     let tz = cfg.tz().map_err(anyhow::Error::msg)?;
     let mut jobs: Vec<(String, String, String, chrono_tz::Tz)> = Vec::new();
     for c in campaigns::with_status(db, "scheduled").await? {
         if let Some(s) = &c.schedule {
-            jobs.push((format!("campaign:{}", c.name), c.name.clone(), s.clone(), tz));
+            jobs.push((
+                format!("campaign:{}", c.name),
+                c.name.clone(),
+                s.clone(),
+                tz,
+            ));
         }
     }
     for s in &cfg.schedules {
-        let tz = s.time_zone.as_deref().and_then(|t| t.parse().ok()).unwrap_or(tz);
-        jobs.push((format!("config:{}", s.name), s.campaign.clone(), s.cron.clone(), tz));
+        let tz = s
+            .time_zone
+            .as_deref()
+            .and_then(|t| t.parse().ok())
+            .unwrap_or(tz);
+        jobs.push((
+            format!("config:{}", s.name),
+            s.campaign.clone(),
+            s.cron.clone(),
+            tz,
+        ));
     }
     let mut started = Vec::new();
     for (key, campaign, cron, tz) in jobs {
         let spec = CronSpec::parse(&cron).with_context(|| format!("schedule {key}: {cron:?}"))?;
-        let template = campaigns::get(db, &campaign).await.with_context(|| format!("schedule {key}"))?;
+        let template = campaigns::get(db, &campaign)
+            .await
+            .with_context(|| format!("schedule {key}"))?;
         let last = campaigns::last_firing(db, &key).await?;
-        let Some(slot) = spec.due(last, template.created_at, now, tz) else { continue };
+        let Some(slot) = spec.due(last, template.created_at, now, tz) else {
+            continue;
+        };
         if !campaigns::record_firing(db, &key, slot).await? {
             continue; // another daemon fired it
         }
-        let run_name = format!("{}-{}", template.name, slot.with_timezone(&tz).format("%Y%m%d-%H%M"));
+        let run_name = format!(
+            "{}-{}",
+            template.name,
+            slot.with_timezone(&tz).format("%Y%m%d-%H%M")
+        );
         let run = campaigns::create(
             db,
             &NewCampaign {

@@ -1,7 +1,7 @@
 //! Outbound mail: rendering, composition and calendar parts (pure, no I/O).
 
+pub mod campaign;
 pub mod compose;
 pub mod ics;
 pub mod render;
-pub mod campaign;
 pub mod sender;
