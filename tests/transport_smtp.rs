@@ -25,6 +25,10 @@ struct Smtpd {
 
 impl Smtpd {
     fn start(args: &[&str]) -> Smtpd {
+        Smtpd::start_on(0, args)
+    }
+
+    fn start_on(port: u16, args: &[&str]) -> Smtpd {
         let probe = Command::new("python3")
             .args(["-c", "import aiosmtpd"])
             .output();
@@ -48,7 +52,7 @@ impl Smtpd {
         let dir = tempfile::tempdir().unwrap();
         let mut child = Command::new("python3")
             .arg(&script)
-            .args(["--port", "0", "--maildir"])
+            .args(["--port", &port.to_string(), "--maildir"])
             .arg(dir.path())
             .args(args)
             .stdin(Stdio::null())
@@ -184,75 +188,97 @@ async fn pool_delivers_200_messages_exactly_once_with_intact_bytes() {
     assert!((1..=4).contains(&conns), "{conns} sessions for a pool of 4");
 }
 
+/// Both ways of sending the envelope: pipelined (as to Postfix) and one
+/// command at a time.
+const MODES: [&[&str]; 2] = [&[], &["--no-pipelining"]];
+
 #[tokio::test]
 #[ignore = "needs python3 with aiosmtpd (pip install aiosmtpd)"]
 async fn greylisting_is_temporary_451_then_succeeds_on_the_same_session() {
-    let server = Smtpd::start(&["--greylist", "1"]);
-    let transport = Transport::connect(&server.config(1, Duration::from_secs(10)))
-        .await
-        .unwrap();
-    let env = envelope(&["grey@example.net"]);
-    let err = transport.send(&env, &message(1)).await.unwrap_err();
-    match &err {
-        SendError::Temporary {
-            code: Some(451),
-            message,
-        } => {
-            assert!(message.contains("451"), "{message}");
-            assert!(message.contains("Greylisted"), "{message}");
-            assert!(
-                message.contains(&format!("127.0.0.1:{}", server.port)),
-                "{message}"
-            );
+    for mode in MODES {
+        let server = Smtpd::start(&[&["--greylist", "1"], mode].concat());
+        let transport = Transport::connect(&server.config(1, Duration::from_secs(10)))
+            .await
+            .unwrap();
+        let env = envelope(&["grey@example.net"]);
+        let err = transport.send(&env, &message(1)).await.unwrap_err();
+        match &err {
+            SendError::Temporary {
+                code: Some(451),
+                message,
+            } => {
+                assert!(message.contains("451"), "{message}");
+                assert!(message.contains("Greylisted"), "{message}");
+                assert!(message.contains("RCPT TO:<grey@example.net>"), "{message}");
+                assert!(
+                    message.contains(&format!("127.0.0.1:{}", server.port)),
+                    "{message}"
+                );
+            }
+            other => panic!("{mode:?}: expected Temporary 451, got {other:?}"),
         }
-        other => panic!("expected Temporary 451, got {other:?}"),
+        transport.send(&env, &message(1)).await.unwrap();
+        assert_eq!(server.messages(), vec![message(1)]);
+        // The rejection was reset with RSET, not by reconnecting.
+        assert_eq!(server.lines("connections.log").len(), 1, "{mode:?}");
     }
-    transport.send(&env, &message(1)).await.unwrap();
-    assert_eq!(server.messages(), vec![message(1)]);
-    // The rejection was reset with RSET, not by reconnecting.
-    assert_eq!(server.lines("connections.log").len(), 1);
 }
 
 #[tokio::test]
 #[ignore = "needs python3 with aiosmtpd (pip install aiosmtpd)"]
 async fn rejected_recipient_is_permanent_550_with_the_server_text() {
-    let server = Smtpd::start(&["--fail", "bad@example.net=550"]);
-    let transport = Transport::connect(&server.config(1, Duration::from_secs(10)))
-        .await
-        .unwrap();
-    let err = transport
-        .send(&envelope(&["bad@example.net"]), &message(1))
-        .await
-        .unwrap_err();
-    assert!(err.is_permanent(), "{err:?}");
-    assert_eq!(err.code(), Some(550));
-    assert!(err.message().contains("5.1.1 Mailbox unavailable"), "{err}");
-    assert!(err.message().contains("bad@example.net"), "{err}");
-    assert!(err.to_string().contains("550"), "{err}");
+    for mode in MODES {
+        let server = Smtpd::start(&[&["--fail", "bad@example.net=550"], mode].concat());
+        let transport = Transport::connect(&server.config(1, Duration::from_secs(10)))
+            .await
+            .unwrap();
+        let err = transport
+            .send(&envelope(&["bad@example.net"]), &message(1))
+            .await
+            .unwrap_err();
+        assert!(err.is_permanent(), "{mode:?}: {err:?}");
+        assert_eq!(err.code(), Some(550));
+        assert!(err.message().contains("5.1.1 Mailbox unavailable"), "{err}");
+        assert!(err.message().contains("bad@example.net"), "{err}");
+        assert!(err.to_string().contains("550"), "{err}");
 
-    // One bad recipient fails the whole message: nobody gets it.
-    let err = transport
-        .send(
-            &envelope(&["ok@example.net", "bad@example.net"]),
-            &message(2),
-        )
-        .await
-        .unwrap_err();
-    assert_eq!(err.code(), Some(550));
-    assert!(server.messages().is_empty());
+        transport
+            .send(&envelope(&["ok@example.net"]), &message(2))
+            .await
+            .unwrap();
+        assert_eq!(server.messages(), vec![message(2)]);
+        assert_eq!(server.lines("connections.log").len(), 1, "{mode:?}");
 
-    transport
-        .send(&envelope(&["ok@example.net"]), &message(3))
-        .await
-        .unwrap();
-    assert_eq!(server.messages(), vec![message(3)]);
-    assert_eq!(server.lines("connections.log").len(), 1);
+        // One bad recipient fails the whole message: nobody gets it (when
+        // pipelined, the session is dropped in DATA mode to make sure).
+        let err = transport
+            .send(
+                &envelope(&["ok@example.net", "bad@example.net"]),
+                &message(3),
+            )
+            .await
+            .unwrap_err();
+        assert_eq!(err.code(), Some(550), "{mode:?}");
+        assert!(err.message().contains("bad@example.net"), "{err}");
+        transport
+            .send(&envelope(&["ok@example.net"]), &message(4))
+            .await
+            .unwrap();
+        let got: HashSet<Vec<u8>> = server.messages().into_iter().collect();
+        assert_eq!(got, HashSet::from([message(2), message(4)]), "{mode:?}");
+    }
 }
 
 #[tokio::test]
 #[ignore = "needs python3 with aiosmtpd (pip install aiosmtpd)"]
 async fn reply_421_closes_the_session_and_the_next_send_reconnects() {
-    let server = Smtpd::start(&["--fail-all", "421"]);
+    for mode in MODES {
+        reply_421(mode).await;
+    }
+}
+
+async fn reply_421(mode: &[&str]) {
+    let server = Smtpd::start(&[&["--fail-all", "421"], mode].concat());
     let transport = Transport::connect(&server.config(1, Duration::from_secs(10)))
         .await
         .unwrap();
@@ -386,4 +412,22 @@ fn smtpd_stops_on_sigterm() {
     let mut server = Smtpd::start(&[]);
     let status = server.terminate();
     assert!(status.success(), "{status:?}");
+}
+
+#[tokio::test]
+#[ignore = "needs python3 with aiosmtpd (pip install aiosmtpd)"]
+async fn idle_session_lost_to_a_server_restart_is_replaced_transparently() {
+    let mut first = Smtpd::start(&[]);
+    let port = first.port;
+    let transport = Transport::connect(&first.config(1, Duration::from_secs(5)))
+        .await
+        .unwrap();
+    // The start-up session now sits idle in the pool; the server goes away.
+    assert!(first.terminate().success());
+    let second = Smtpd::start_on(port, &[]);
+    transport
+        .send(&envelope(&["a@example.net"]), &message(1))
+        .await
+        .unwrap();
+    assert_eq!(second.messages(), vec![message(1)]);
 }

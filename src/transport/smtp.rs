@@ -6,7 +6,9 @@
 //!   (DESIGN.md); we open the socket with `TCP_NODELAY` and hand it over;
 //! - lettre's `send` tears the connection down on any negative reply, while a
 //!   rejected recipient only needs an `RSET`;
-//! - we want the reply code and text of the exact step that failed.
+//! - we want the reply code and text of the exact step that failed;
+//! - with PIPELINING (RFC 2920) MAIL, RCPT and DATA go out in one write,
+//!   two round trips per message instead of four.
 
 use std::{
     error::Error as _,
@@ -28,7 +30,7 @@ use lettre::{
     transport::smtp::{
         authentication::{Credentials, Mechanism},
         client::{AsyncSmtpConnection, AsyncTokioStream, TlsParameters},
-        commands::{Data, Mail, Rcpt, Rset},
+        commands::{Data, Ehlo, Mail, Rcpt, Rset},
         extension::{ClientId, Extension, MailBodyParameter, MailParameter},
         response::Response,
         Error as SmtpError,
@@ -71,8 +73,14 @@ pub(crate) struct SmtpPool {
 }
 
 struct Idle {
-    conn: AsyncSmtpConnection,
+    session: Session,
     since: Instant,
+}
+
+struct Session {
+    conn: AsyncSmtpConnection,
+    /// The server offers PIPELINING (lettre's `ServerInfo` does not record it).
+    pipelining: bool,
 }
 
 /// A failed step of a session.
@@ -96,6 +104,8 @@ struct TxError {
     stage: Stage,
     what: String,
     err: StepError,
+    /// The session is in a state we cannot reset (e.g. in DATA mode).
+    poisoned: bool,
 }
 
 /// Failure to open a session: a reply code when the server gave one.
@@ -170,11 +180,11 @@ impl SmtpPool {
         };
         // One session now, so that a wrong host, port, certificate or password
         // fails the start-up instead of every delivery; it is kept for reuse.
-        let conn = pool.open().await.map_err(|e| TransportError::Smtp {
+        let session = pool.open().await.map_err(|e| TransportError::Smtp {
             addr: pool.addr.clone(),
             message: e.message,
         })?;
-        pool.put_back(conn).await;
+        pool.put_back(session).await;
         tracing::info!(addr = %pool.addr, tls = ?pool.tls, pool_size, "SMTP transport ready");
         Ok(pool)
     }
@@ -185,15 +195,20 @@ impl SmtpPool {
         })?;
         let mut retried = false;
         loop {
-            let (mut conn, reused) = match self.take_idle() {
-                Some(conn) => (conn, true),
-                None => (
-                    self.open().await.map_err(OpenError::into_send_error)?,
-                    false,
-                ),
+            let (mut session, reused) = match self.take_idle() {
+                Some(session) => (session, true),
+                None => {
+                    let session = self.open().await.map_err(|e| SendError::Temporary {
+                        // Failing to open a session says nothing about the
+                        // message: always worth a retry, whatever the code.
+                        code: e.code,
+                        message: format!("{}: {}", self.addr, e.message),
+                    })?;
+                    (session, false)
+                }
             };
-            let Err(tx) = self.transaction(&mut conn, envelope, message).await else {
-                self.put_back(conn).await;
+            let Err(tx) = self.transaction(&mut session, envelope, message).await else {
+                self.put_back(session).await;
                 return Ok(());
             };
             // A reused session that fails at its first command was most likely
@@ -210,7 +225,7 @@ impl SmtpPool {
             }
             return Err(match tx.err {
                 StepError::Refused(message) => {
-                    self.put_back(conn).await;
+                    self.put_back(session).await;
                     SendError::Permanent {
                         code: None,
                         message: format!("not sent to {}: {message}", self.addr),
@@ -223,8 +238,8 @@ impl SmtpPool {
                 StepError::Reply { code, text } => {
                     // 421 means the server is closing the session; anything
                     // else leaves it usable once the transaction is reset.
-                    if code != 421 && self.reset(&mut conn).await {
-                        self.put_back(conn).await;
+                    if code != 421 && !tx.poisoned && self.reset(&mut session.conn).await {
+                        self.put_back(session).await;
                     }
                     let message = format!("{} answered {code} to {}: {text}", self.addr, tx.what);
                     if (500..600).contains(&code) {
@@ -248,7 +263,7 @@ impl SmtpPool {
         self.permits.close();
         let idle = std::mem::take(&mut *self.idle.lock().unwrap_or_else(|e| e.into_inner()));
         for mut idle in idle {
-            let _ = timeout(self.timeout, idle.conn.quit()).await;
+            let _ = timeout(self.timeout, idle.session.conn.quit()).await;
         }
         tracing::info!(addr = %self.addr, "SMTP transport closed");
     }
@@ -257,12 +272,11 @@ impl SmtpPool {
     /// message, so a retry never delivers twice to the others.
     async fn transaction(
         &self,
-        conn: &mut AsyncSmtpConnection,
+        session: &mut Session,
         envelope: &Envelope,
         message: &[u8],
     ) -> Result<(), TxError> {
-        let fail = |stage, what: String| move |err| TxError { stage, what, err };
-
+        let conn = &mut session.conn;
         let mut params = Vec::new();
         let non_ascii_addr = envelope
             .from()
@@ -273,7 +287,7 @@ impl SmtpPool {
                 .any(|a| !AsRef::<str>::as_ref(a).is_ascii());
         if non_ascii_addr {
             if !conn.server_info().supports_feature(Extension::SmtpUtfEight) {
-                return Err(permanent_client_error(
+                return Err(refused(
                     "the envelope has non-ASCII addresses but the server lacks SMTPUTF8",
                 ));
             }
@@ -281,32 +295,103 @@ impl SmtpPool {
         }
         if !message.is_ascii() {
             if !conn.server_info().supports_feature(Extension::EightBitMime) {
-                return Err(permanent_client_error(
+                return Err(refused(
                     "the message has 8-bit bytes but the server lacks 8BITMIME",
                 ));
             }
             params.push(MailParameter::Body(MailBodyParameter::EightBitMime));
         }
-
         let mail = Mail::new(envelope.from().cloned(), params);
-        self.step(conn.command(&mail))
-            .await
-            .map_err(fail(Stage::Mail, mail.to_string().trim_end().to_owned()))?;
-        for to in envelope.to() {
-            self.step(conn.command(Rcpt::new(to.clone(), vec![])))
+        let mail_what = || mail.to_string().trim_end().to_owned();
+        let rcpt_what = |i: usize| format!("RCPT TO:<{}>", envelope.to()[i]);
+
+        if session.pipelining {
+            self.pipelined_envelope(conn, &mail, envelope, mail_what, rcpt_what)
+                .await?;
+        } else {
+            let fail = |stage, what: String| move |err| tx_error(stage, what, err);
+            self.step(conn.command(&mail))
                 .await
-                .map_err(fail(Stage::Later, format!("RCPT TO:<{to}>")))?;
+                .map_err(fail(Stage::Mail, mail_what()))?;
+            for (i, to) in envelope.to().iter().enumerate() {
+                self.step(conn.command(Rcpt::new(to.clone(), vec![])))
+                    .await
+                    .map_err(fail(Stage::Later, rcpt_what(i)))?;
+            }
+            self.step(conn.command(Data))
+                .await
+                .map_err(fail(Stage::Later, "DATA".to_owned()))?;
         }
-        self.step(conn.command(Data))
-            .await
-            .map_err(fail(Stage::Later, "DATA".to_owned()))?;
         // The terminator lettre appends starts with CRLF; a message that ends
         // with its own CRLF would otherwise gain an empty last line.
         let body = message.strip_suffix(b"\r\n").unwrap_or(message);
         self.step(conn.message_iter(body.chunks(CHUNK)))
             .await
-            .map_err(fail(Stage::Later, "the message data".to_owned()))?;
+            .map_err(|err| tx_error(Stage::Later, "the message data".to_owned(), err))?;
         Ok(())
+    }
+
+    /// MAIL, every RCPT and DATA in one write, then their replies in order.
+    /// Every reply is read even after a rejection, to stay in step.
+    async fn pipelined_envelope(
+        &self,
+        conn: &mut AsyncSmtpConnection,
+        mail: &Mail,
+        envelope: &Envelope,
+        mail_what: impl Fn() -> String,
+        rcpt_what: impl Fn(usize) -> String,
+    ) -> Result<(), TxError> {
+        let rcpts: Vec<Rcpt> = envelope
+            .to()
+            .iter()
+            .map(|to| Rcpt::new(to.clone(), vec![]))
+            .collect();
+        let mut first: Option<TxError> = None;
+        let mut note = |result: Result<Response, StepError>, stage, what: &dyn Fn() -> String| {
+            match result {
+                Ok(_) => Ok(()),
+                // Once the stream is broken, report the first rejection if
+                // there was one: it is what the server meant.
+                Err(StepError::Broken(message)) => Err(match first.take() {
+                    Some(mut earlier) => {
+                        earlier.poisoned = true;
+                        earlier
+                    }
+                    None => tx_error(stage, what(), StepError::Broken(message)),
+                }),
+                Err(err) => {
+                    first.get_or_insert_with(|| tx_error(stage, what(), err));
+                    Ok(())
+                }
+            }
+        };
+
+        let batch = Pipelined {
+            mail,
+            rcpts: &rcpts,
+        };
+        note(
+            self.step(conn.command(&batch)).await,
+            Stage::Mail,
+            &mail_what,
+        )?;
+        for i in 0..rcpts.len() {
+            let what = || rcpt_what(i);
+            note(self.step(conn.read_response()).await, Stage::Later, &what)?;
+        }
+        let data = self.step(conn.read_response()).await;
+        let data_ok = data.is_ok();
+        note(data, Stage::Later, &|| "DATA".to_owned())?;
+        match first {
+            None => Ok(()),
+            Some(mut err) => {
+                // DATA accepted although something before it failed (e.g. one
+                // of several recipients): leaving DATA mode would send the
+                // message, so the session must be dropped instead.
+                err.poisoned |= data_ok;
+                Err(err)
+            }
+        }
     }
 
     /// Runs one command with the per-command timeout.
@@ -328,19 +413,19 @@ impl SmtpPool {
         self.step(conn.command(Rset)).await.is_ok()
     }
 
-    fn take_idle(&self) -> Option<AsyncSmtpConnection> {
+    fn take_idle(&self) -> Option<Session> {
         let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
         while let Some(entry) = idle.pop() {
-            if entry.since.elapsed() < MAX_IDLE && !entry.conn.has_broken() {
-                return Some(entry.conn);
+            if entry.since.elapsed() < MAX_IDLE && !entry.session.conn.has_broken() {
+                return Some(entry.session);
             }
         }
         None
     }
 
-    async fn put_back(&self, mut conn: AsyncSmtpConnection) {
+    async fn put_back(&self, mut session: Session) {
         if self.closed.load(Ordering::SeqCst) {
-            let _ = timeout(self.timeout, conn.quit()).await;
+            let _ = timeout(self.timeout, session.conn.quit()).await;
             return;
         }
         let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
@@ -351,22 +436,22 @@ impl SmtpPool {
             .count();
         idle.drain(..stale);
         idle.push(Idle {
-            conn,
+            session,
             since: Instant::now(),
         });
     }
 
     /// Opens a session: TCP (no Nagle), optional TLS, greeting, EHLO,
     /// optional STARTTLS and AUTH, each bounded by the timeout.
-    async fn open(&self) -> Result<AsyncSmtpConnection, OpenError> {
+    async fn open(&self) -> Result<Session, OpenError> {
         let t = self.timeout;
         let broken = |what: &str, e: &dyn fmt::Display| OpenError {
             code: None,
-            message: format!("{}: {what}: {e}", self.addr),
+            message: format!("{what}: {e}"),
         };
         let timed_out = |what: &str| OpenError {
             code: None,
-            message: format!("{}: {what}: no answer within {t:?}", self.addr),
+            message: format!("{what}: no answer within {t:?}"),
         };
 
         let tcp = timeout(t, TcpStream::connect((self.host.as_str(), self.port)))
@@ -394,14 +479,25 @@ impl SmtpPool {
         )
         .await
         .map_err(|_| timed_out("greeting/EHLO"))?
-        .map_err(|e| open_error(&self.addr, "greeting/EHLO", e))?;
+        .map_err(|e| open_error("greeting/EHLO", e))?;
 
         if let (TlsMode::StartTls, Some(params)) = (&self.tls, &self.tls_params) {
             timeout(t, conn.starttls(params.clone(), &self.hello))
                 .await
                 .map_err(|_| timed_out("STARTTLS"))?
-                .map_err(|e| open_error(&self.addr, "STARTTLS", e))?;
+                .map_err(|e| open_error("STARTTLS", e))?;
         }
+        // lettre parsed the EHLO reply but keeps no record of PIPELINING, so
+        // ask once more; before AUTH, as some servers forget a login on EHLO.
+        let ehlo = timeout(t, conn.command(Ehlo::new(self.hello.clone())))
+            .await
+            .map_err(|_| timed_out("EHLO"))?
+            .map_err(|e| open_error("EHLO", e))?;
+        let pipelining = ehlo.message().any(|line| {
+            line.split_ascii_whitespace()
+                .next()
+                .is_some_and(|kw| kw.eq_ignore_ascii_case("PIPELINING"))
+        });
         if let Some(credentials) = &self.credentials {
             // lettre logs every command it writes at DEBUG, AUTH included:
             // silence tracing while the credentials are on the wire.
@@ -411,34 +507,48 @@ impl SmtpPool {
             timeout(t, auth)
                 .await
                 .map_err(|_| timed_out("AUTH"))?
-                .map_err(|e| open_error(&self.addr, "AUTH", e))?;
+                .map_err(|e| open_error("AUTH", e))?;
         }
-        tracing::debug!(addr = %self.addr, "SMTP session opened");
-        Ok(conn)
+        tracing::debug!(addr = %self.addr, pipelining, "SMTP session opened");
+        Ok(Session { conn, pipelining })
     }
 }
 
-impl OpenError {
-    /// A session that cannot be opened says nothing about the message, so it
-    /// is always worth a retry, whatever the code.
-    fn into_send_error(self) -> SendError {
-        SendError::Temporary {
-            code: self.code,
-            message: self.message,
-        }
-    }
-}
-
-fn open_error(addr: &str, what: &str, e: SmtpError) -> OpenError {
+fn open_error(what: &str, e: SmtpError) -> OpenError {
     match step_error(e) {
         StepError::Reply { code, text } => OpenError {
             code: Some(code),
-            message: format!("{addr} answered {code} to {what}: {text}"),
+            message: format!("answered {code} to {what}: {text}"),
         },
         StepError::Broken(message) | StepError::Refused(message) => OpenError {
             code: None,
-            message: format!("{addr}: {what}: {message}"),
+            message: format!("{what}: {message}"),
         },
+    }
+}
+
+fn tx_error(stage: Stage, what: String, err: StepError) -> TxError {
+    TxError {
+        stage,
+        what,
+        err,
+        poisoned: false,
+    }
+}
+
+/// Several commands written as one (each `Display` ends with CRLF).
+struct Pipelined<'a> {
+    mail: &'a Mail,
+    rcpts: &'a [Rcpt],
+}
+
+impl fmt::Display for Pipelined<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.mail)?;
+        for rcpt in self.rcpts {
+            write!(f, "{rcpt}")?;
+        }
+        write!(f, "{Data}")
     }
 }
 
@@ -449,16 +559,20 @@ fn step_error(e: SmtpError) -> StepError {
             // lettre keeps the server's text as the error source.
             text: e.source().map(|s| s.to_string()).unwrap_or_default(),
         },
+        // lettre's words for EOF where a reply was due.
+        None if e.is_response() && e.to_string().ends_with("incomplete response") => {
+            StepError::Broken("connection closed by the server".to_owned())
+        }
         None => StepError::Broken(e.to_string()),
     }
 }
 
-fn permanent_client_error(message: &str) -> TxError {
-    TxError {
-        stage: Stage::Later,
-        what: "MAIL FROM".to_owned(),
-        err: StepError::Refused(message.to_owned()),
-    }
+fn refused(message: &str) -> TxError {
+    tx_error(
+        Stage::Later,
+        "MAIL FROM".to_owned(),
+        StepError::Refused(message.to_owned()),
+    )
 }
 
 fn install_ring_provider() {

@@ -11,6 +11,8 @@ Faults, by argument:
   --fail-all CODE       reject every recipient with 421, 451 or 550
                         (421 also closes the session, as a real server does)
   --slow SECONDS        wait before answering the end of DATA
+  --no-pipelining       do not offer PIPELINING (offered by default, as
+                        Postfix does; aiosmtpd reads commands in order anyway)
 
 Listens on 127.0.0.1:--port (0 = any free port) and prints "PORT <n>" once
 listening. Stops on SIGTERM or SIGINT.
@@ -48,6 +50,7 @@ class Handler:
         self.greylist = args.greylist
         self.fail_all = args.fail_all
         self.slow = args.slow
+        self.pipelining = not args.no_pipelining
         self.attempts = {}
         self.seq = itertools.count(1)
         self.log = open(os.path.join(self.maildir, "log.tsv"), "a", buffering=1)
@@ -55,6 +58,12 @@ class Handler:
 
     def connected(self, peer):
         self.connections.write(f"{peer[0]}:{peer[1]}\n")
+
+    async def handle_EHLO(self, server, session, envelope, hostname, responses):
+        session.host_name = hostname
+        if self.pipelining:
+            responses.insert(1, "250-PIPELINING")
+        return responses
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
         key = address.lower()
@@ -103,6 +112,7 @@ async def main():
     p.add_argument("--greylist", type=int, default=0, metavar="N")
     p.add_argument("--fail-all", type=int, choices=[421, 451, 550])
     p.add_argument("--slow", type=float, default=0.0, metavar="SECONDS")
+    p.add_argument("--no-pipelining", action="store_true")
     args = p.parse_args()
     os.makedirs(args.maildir, exist_ok=True)
 
