@@ -69,6 +69,8 @@ pub enum ComposeError {
 
 /// Headers covered by the DKIM signature. Listing absent ones too (they hash as empty) stops a
 /// relay from adding them later; the list headers must be signed for RFC 8058 one-click.
+/// Not `Content-Type`: lettre keeps it with the MIME part, outside the headers it signs, so a
+/// verifier would hash a header the signer did not.
 const DKIM_HEADERS: &[&str] = &[
     "From",
     "Reply-To",
@@ -80,7 +82,6 @@ const DKIM_HEADERS: &[&str] = &[
     "List-Unsubscribe",
     "List-Unsubscribe-Post",
     "MIME-Version",
-    "Content-Type",
 ];
 
 /// DKIM signing configuration (relaxed/relaxed canonicalization).
