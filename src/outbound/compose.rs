@@ -608,6 +608,9 @@ MC4CAQAwBQYDK2VwBCIEIElNMtoRHDbciC08rP6/PZjc/LRkizrCLXvyRlUEYKfK
                 sig.contains("list-unsubscribe:list-unsubscribe-post"),
                 "{sig}"
             );
+            // lettre signs Content-Type with the MIME part, outside the signed headers: listing
+            // it broke verification (checked with dkimpy while writing this).
+            assert!(!sig.contains("content-type"), "{sig}");
         }
     }
 
