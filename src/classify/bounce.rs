@@ -16,7 +16,7 @@ pub(crate) static EMAIL_RE: LazyLock<Regex> = LazyLock::new(|| {
 });
 
 static STATUS_RE: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"\b([245])\.(\d{1,3})\.(\d{1,3})\b").unwrap());
+    LazyLock::new(|| Regex::new(r"(?-u:\b)([245])\.(\d{1,3})\.(\d{1,3})(?-u:\b)").unwrap());
 
 /// Where the copy of the original message starts in a free-text bounce; addresses below
 /// belong to the original, not to the failure report.
@@ -39,7 +39,7 @@ static SKIP_LINE: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(
         r"(?ix)^\s*(\*\s*)?(from|to|cc|sent|subject|date|reply-to|sender|errors-to|von|an|betreff|
         mail\s+from|envelope-from|x-envelope-from|return-path|message-id|received)\s*:|
-        \bmail\s+from:|sender\s+ok|\bfrom:\s*<|your\s+message\s+to:?\s*$",
+        (?-u:\b)mail\s+from:|sender\s+ok|(?-u:\b)from:\s*<|your\s+message\s+to:?\s*$",
     )
     .unwrap()
 });

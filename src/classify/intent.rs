@@ -197,8 +197,28 @@ fn parse_intent(s: &str) -> Result<Intent, String> {
     s.parse::<Intent>()
 }
 
+/// Patterns are folded like the text (see [`fold`]) and use ASCII word boundaries, so the
+/// regex engine keeps its fast DFA path on German text.
 fn build_re(pattern: &str) -> Result<Regex, regex::Error> {
-    RegexBuilder::new(pattern)
+    let folded = fold(pattern);
+    let mut src = String::with_capacity(folded.len() + 16);
+    let mut chars = folded.chars();
+    while let Some(c) = chars.next() {
+        if c == '\\' {
+            match chars.next() {
+                Some('b') => src.push_str("(?-u:\\b)"),
+                Some('B') => src.push_str("(?-u:\\B)"),
+                Some(n) => {
+                    src.push('\\');
+                    src.push(n);
+                }
+                None => src.push('\\'),
+            }
+        } else {
+            src.push(c);
+        }
+    }
+    RegexBuilder::new(&src)
         .case_insensitive(true)
         .size_limit(8 << 20)
         .build()
@@ -289,7 +309,11 @@ impl Rules {
                 id: e.id,
                 intent,
                 confidence: e.confidence,
-                answers: e.answers.iter().map(|a| normalize_answer(a)).collect(),
+                answers: e
+                    .answers
+                    .iter()
+                    .map(|a| normalize_answer(&fold(a)))
+                    .collect(),
             });
         }
 
@@ -629,12 +653,27 @@ fn unwrap_lines(text: &str) -> String {
 
 /// Lower-case and unify apostrophes so that patterns stay simple.
 fn normalize_text(s: &str) -> String {
-    s.chars()
-        .map(|c| match c {
-            '\u{2019}' | '\u{2018}' | '`' | '´' => '\'',
-            '\u{a0}' => ' ',
-            c => c,
-        })
-        .flat_map(char::to_lowercase)
-        .collect()
+    fold(&s.to_lowercase())
+}
+
+/// German and French letters spelled in ASCII ("grüße" -> "gruesse"), typographic
+/// apostrophes unified. Applied to text, patterns and answers alike, so rules may be
+/// written with umlauts and `\b` behaves the same around them.
+fn fold(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 8);
+    for c in s.chars() {
+        match c {
+            'ä' | 'Ä' => out.push_str("ae"),
+            'ö' | 'Ö' => out.push_str("oe"),
+            'ü' | 'Ü' => out.push_str("ue"),
+            'ß' => out.push_str("ss"),
+            'é' | 'è' | 'ê' | 'É' => out.push('e'),
+            'à' | 'â' => out.push('a'),
+            'ç' => out.push('c'),
+            '\u{2019}' | '\u{2018}' | '`' | '´' => out.push('\''),
+            '\u{a0}' => out.push(' '),
+            c => out.push(c),
+        }
+    }
+    out
 }

@@ -35,7 +35,7 @@ static DAEMON_LOCAL: LazyLock<Regex> = LazyLock::new(|| {
 
 static DAEMON_NAME: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(
-        r"(?i)^\s*(mail delivery (system|subsystem|service)|mail(er)?[- ]daemon|mail administrator|postmaster|mail system|internet mail delivery|delivery status notification|e-?mail delivery system|microsoft outlook|mail ?delivery|systemadministrator|system administrator|mailversand(system)?|mail-?system)\b",
+        r"(?i)^\s*(mail delivery (system|subsystem|service)|mail(er)?[- ]daemon|mail administrator|postmaster|mail system|internet mail delivery|delivery status notification|e-?mail delivery system|microsoft outlook|mail ?delivery|systemadministrator|system administrator|mailversand(system)?|mail-?system)(?-u:\b)",
     )
     .unwrap()
 });
@@ -74,7 +74,7 @@ static BOUNCE_BODY: LazyLock<Regex> = LazyLock::new(|| {
         mailbox\s+(unavailable|not\s+found|full|is\s+full|does\s+not\s+exist)|
         delivery\s+has\s+failed|failed\s+permanently|message\s+delivery\s+failed|
         returned\s+to\s+sender|hop\s+count\s+exceeded|smtp\s+error\s+from\s+remote|
-        \b5\.\d{1,3}\.\d{1,3}\b|\b55[0-4][\s-]|delivery\s+status\s+notification|
+        (?-u:\b)5\.\d{1,3}\.\d{1,3}(?-u:\b)|(?-u:\b)55[0-4][\s-]|delivery\s+status\s+notification|
         will\s+(keep|continue)\s+trying|has\s+not\s+yet\s+been\s+delivered|
         delivery\s+(attempts|attempt)\s+will\s+continue|message\s+is\s+delayed|
         empf(ä|ae)nger\s+(unbekannt|nicht\s+gefunden)|die\s+e-?mail-?adresse\s+existiert\s+nicht",
@@ -86,7 +86,7 @@ static OOO_SUBJECT: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(
         r"(?ix)
         ^\s*(auto(matic|matische)?[\s_-]*(reply|response|antwort|responder)|autoreply|autoresponse|
-        abwesenheit|out\s+of\s+(the\s+)?office|ooo\b|away\s+(until|from)|abwesend|
+        abwesenheit|out\s+of\s+(the\s+)?office|ooo(?-u:\b)|away\s+(until|from)|abwesend|
         automatische\s+(antwort|rückantwort|benachrichtigung)|r(é|e)ponse\s+automatique|
         respuesta\s+autom(á|a)tica|risposta\s+automatica|vacation|on\s+vacation|urlaub|
         i\s+am\s+(out|away)|ich\s+bin\s+(nicht\s+im\s+büro|abwesend|im\s+urlaub|außer\s+haus))|
@@ -107,9 +107,9 @@ static OOO_BODY_STRONG: LazyLock<Regex> = LazyLock::new(|| {
         dies\s+ist\s+eine\s+automatische|this\s+is\s+an\s+auto(mated|matic)[\s-]*(reply|response|message)|
         automatic\s+reply|auto[- ]?reply|out\s+of\s+(the\s+)?office\s+(until|from|reply|message)|
         i\s+am\s+(currently\s+)?out\s+of\s+(the\s+)?office|
-        ich\s+bin\s+(bis|vom|ab|zurzeit|derzeit|momentan|aktuell)\b[^.\n]{0,60}\b(nicht\s+im\s+büro|
+        ich\s+bin\s+(bis|vom|ab|zurzeit|derzeit|momentan|aktuell)(?-u:\b)[^.\n]{0,60}(?-u:\b)(nicht\s+im\s+büro|
         abwesend|im\s+urlaub|außer\s+haus|nicht\s+erreichbar|nicht\s+(im\s+)?dienst)|
-        (ab|am)\s+[^.\n]{0,40}\bwieder\s+(im\s+büro|erreichbar|für\s+sie\s+da)|
+        (ab|am)\s+[^.\n]{0,40}(?-u:\b)wieder\s+(im\s+büro|erreichbar|für\s+sie\s+da)|
         i\s+(will\s+be|am)\s+(back|returning)\s+(on|in\s+the\s+office)|
         (this|the)\s+mailbox\s+is\s+(no\s+longer|not)\s+(monitored|in\s+use)|
         diese\s+(e-?mail-?adresse|adresse|mailbox)\s+(ist|wird)\s+nicht\s+mehr",

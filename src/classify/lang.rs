@@ -1,5 +1,8 @@
 //! German / English detection by stopword counts: cheap, and good enough for short replies.
 
+use std::collections::HashSet;
+use std::sync::LazyLock;
+
 const DE: &[&str] = &[
     "und",
     "ich",
@@ -129,22 +132,29 @@ const EN: &[&str] = &[
     "won't",
 ];
 
+static SETS: LazyLock<(HashSet<&'static str>, HashSet<&'static str>)> =
+    LazyLock::new(|| (DE.iter().copied().collect(), EN.iter().copied().collect()));
+
 fn score(text: &str) -> (usize, usize) {
+    let (de_set, en_set) = &*SETS;
     let mut de = 0;
     let mut en = 0;
+    // One reused buffer: no allocation per word.
+    let mut lower = String::with_capacity(32);
     for w in text
         .split(|c: char| !(c.is_alphanumeric() || c == '\''))
-        .filter(|w| !w.is_empty())
-        .take(400)
+        .filter(|w| !w.is_empty() && w.len() <= 24)
+        .take(200)
     {
-        let w = w.to_lowercase();
-        if DE.contains(&w.as_str()) {
+        lower.clear();
+        lower.extend(w.chars().flat_map(char::to_lowercase));
+        if de_set.contains(lower.as_str()) {
             de += 1;
         }
-        if EN.contains(&w.as_str()) {
+        if en_set.contains(lower.as_str()) {
             en += 1;
         }
-        if w.contains(['ä', 'ö', 'ü', 'ß']) {
+        if !w.is_ascii() && lower.contains(['ä', 'ö', 'ü', 'ß']) {
             de += 1;
         }
     }

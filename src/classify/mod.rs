@@ -158,8 +158,13 @@ pub fn analyze(raw: &[u8], rules: &Rules) -> Result<Analysis, ClassifyError> {
     let verdict = kind::detect(&p);
 
     let body = p.body_text();
-    let text = visible::visible_text(&body);
-    let language = lang::detect(&text, &body, p.subject.as_deref()).to_string();
+    // Bounces and complaints carry no words of a person: skip the trimmer on their
+    // (often long) machine text, the hot path when a campaign bounces.
+    let text = match verdict.kind {
+        MessageKind::Bounce | MessageKind::Complaint => String::new(),
+        _ => visible::visible_text(&body),
+    };
+    let language = lang::detect(&text, kind::head(&body, 1024), p.subject.as_deref()).to_string();
 
     let mut bounces = Vec::new();
     let (intent, confidence, matched_rule) = match verdict.kind {

@@ -33,7 +33,7 @@ static MOBILE_SIG: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(
         r"(?ix)^[(<\[]*\s*(
         (sent|envoyé|enviado|inviato|verzonden|sendt|skickat|gesendet|wysłane|odesláno|lähetetty)\s+
-            (from|via|with|by|using|on|depuis|de|desde|do|da|dal|met|vanaf|van|von|mit|fra|från|z|ze|with)\b|
+            (from|via|with|by|using|on|depuis|de|desde|do|da|dal|met|vanaf|van|von|mit|fra|från|z|ze|with)(?-u:\b)|
         von\s+meinem\s+.{0,60}gesendet|
         diese\s+nachricht\s+wurde\s+(von|mit)\s+.{0,80}gesendet|
         get\s+outlook\s+for|
@@ -87,9 +87,9 @@ static HEADER_START_KEY: LazyLock<Regex> = LazyLock::new(|| {
 /// "... wrote:" with the verb at the end (name and date before it).
 static WROTE_END: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(
-        r"(?ix)(\bwrote|\bwrites|\bschrieb|\bschreef|\bgeschreven|\ba\s+écrit|\bescribió|\bescreveu|
-        \bha\s+scritto|\bha\s+escrit|\bnapisał(\(a\))?|\bнаписал[аи]?|\bпише|\bnapsal|\bpisze|
-        \bskrev|\bkirjoitti|写道|寫道|작성|のメッセージ)
+        r"(?ix)((?-u:\b)wrote|(?-u:\b)writes|(?-u:\b)schrieb|(?-u:\b)schreef|(?-u:\b)geschreven|(?-u:\b)a\s+écrit|(?-u:\b)escribió|(?-u:\b)escreveu|
+        (?-u:\b)ha\s+scritto|(?-u:\b)ha\s+escrit|(?-u:\b)napisał(\(a\))?|написал[аи]?|пише|(?-u:\b)napsal|(?-u:\b)pisze|
+        (?-u:\b)skrev|(?-u:\b)kirjoitti|写道|寫道|작성|のメッセージ)
         \s*[:：]?\s*-*\s*$",
     )
     .unwrap()
@@ -98,8 +98,8 @@ static WROTE_END: LazyLock<Regex> = LazyLock::new(|| {
 /// "Am <date> schrieb <name>:" / "<name> schrieb am <date>:" (verb in the middle).
 static WROTE_MID: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(
-        r"(?ix)(^[\s-]*(on|am|le|el|il|op|em|den|dnia|at|w\s+dniu)\b.*\b(wrote|schrieb|a\s+écrit|escribió|escreveu|ha\s+scritto|skrev|schreef|napisał)\b.*[:：]\s*$)|
-        (\b(schrieb|wrote|skrev|schreef)\s+(am|on|den|op)\b.{0,80}[:：]\s*$)",
+        r"(?ix)(^[\s-]*(on|am|le|el|il|op|em|den|dnia|at|w\s+dniu)(?-u:\b).*(?-u:\b)(wrote|schrieb|a\s+écrit|escribió|escreveu|ha\s+scritto|skrev|schreef|napisał)(?-u:\b).*[:：]\s*$)|
+        ((?-u:\b)(schrieb|wrote|skrev|schreef)\s+(am|on|den|op)(?-u:\b).{0,80}[:：]\s*$)",
     )
     .unwrap()
 });
@@ -107,7 +107,7 @@ static WROTE_MID: LazyLock<Regex> = LazyLock::new(|| {
 /// Old Gmail style: "2016-03-03 17:21 GMT+01:00 Some One <a@b>:" or "2013/7/20 sam <a@b>".
 static DATE_HEADER: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(
-        r"^(\d{4}[-/.]\d{1,2}[-/.]\d{1,2}\b.{0,60}(\d{1,2}:\d{2}|<?\S+@\S+)|\d{1,2}[-/.]\d{1,2}[-/.]\d{2,4}\b.{0,80}\S@\S+.*[:：]\s*$)",
+        r"^(\d{4}[-/.]\d{1,2}[-/.]\d{1,2}(?-u:\b).{0,60}(\d{1,2}:\d{2}|<?\S+@\S+)|\d{1,2}[-/.]\d{1,2}[-/.]\d{2,4}(?-u:\b).{0,80}\S@\S+.*[:：]\s*$)",
     )
     .unwrap()
 });
@@ -121,9 +121,9 @@ static DATE_OPENER: LazyLock<Regex> = LazyLock::new(|| {
 /// address. Without this a normal sentence followed by a header would be swallowed.
 static HEADER_OPENER: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(
-        r"(?ix)^[\s>-]*((on|am|le|el|il|op|em|den|dnia|at|w\s+dniu|dne|el\s+día)\b|\d{1,4}[./-]\d{1,2}|\d{1,2}\.?\s+\p{L}{3,}|
+        r"(?ix)^[\s>-]*((on|am|le|el|il|op|em|den|dnia|at|w\s+dniu|dne|el\s+día)(?-u:\b)|\d{1,4}[./-]\d{1,2}|\d{1,2}\.?\s+\p{L}{3,}|
         (mon|tue|wed|thu|fri|sat|sun|montag|dienstag|mittwoch|donnerstag|freitag|samstag|sonntag)[a-z]*,)|
-        \b(19|20)\d{2}\b|
+        (?-u:\b)(19|20)\d{2}(?-u:\b)|
         <|\S@[\w-]+\.\w",
     )
     .unwrap()
@@ -282,7 +282,10 @@ fn header_span(lines: &[&str], types: &[Line], i: usize) -> Option<usize> {
         if joined.len() > 400 {
             break;
         }
-        if is_wrote_header(&joined) {
+        // A quote header ends on this line: only then is the (costlier) full check worth it.
+        let end = lines[j].trim_end().trim_end_matches('-').trim_end();
+        let may_end = end.ends_with([':', '：']) || WROTE_END.is_match(end);
+        if may_end && is_wrote_header(&joined) {
             return Some(k + 1);
         }
     }
