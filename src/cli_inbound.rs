@@ -13,7 +13,6 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 /// sysexits.h codes an MTA understands.
-const EX_DATAERR: u8 = 65;
 const EX_NOINPUT: u8 = 66;
 const EX_TEMPFAIL: u8 = 75;
 const EX_CONFIG: u8 = 78;
@@ -138,10 +137,6 @@ async fn ingest(config: Option<&Path>, file: &str) -> ExitCode {
             }
         }
     };
-    if raw.iter().all(|b| b.is_ascii_whitespace()) {
-        eprintln!("error: {file}: empty message");
-        return ExitCode::from(EX_DATAERR);
-    }
     let cfg = match load_config(config) {
         Ok(c) => Arc::new(c),
         Err(e) => {
