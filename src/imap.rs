@@ -601,7 +601,16 @@ where
         tokio::select! {
             response = wait => {
                 match response.map_err(|e| protocol("IDLE", e))? {
-                    IdleResponse::NewData(data) => debug!(response = ?data.parsed(), "mailbox changed"),
+                    IdleResponse::NewData(data) => {
+                        if let Response::Data { status: Status::Bye, outcome, .. } = data.parsed() {
+                            // Server shutdown or kick: no DONE possible, reconnect.
+                            return Err(ImapError::Protocol(format!(
+                                "server closed the connection: {}",
+                                outcome.information.as_deref().unwrap_or("BYE")
+                            )));
+                        }
+                        debug!(response = ?data.parsed(), "mailbox changed");
+                    }
                     IdleResponse::Timeout => debug!("renewing IDLE"),
                     // Also what a closed connection looks like; DONE below will tell.
                     IdleResponse::ManualInterrupt => debug!("IDLE interrupted"),

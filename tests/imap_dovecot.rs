@@ -115,23 +115,13 @@ service imap-login {{
             ),
         )
         .unwrap();
-        let stderr = fs::File::create(root.join("stderr.log")).unwrap();
-        let child = Command::new(DOVECOT)
-            .arg("-F")
-            .arg("-c")
-            .arg(&conf)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(stderr)
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot start {DOVECOT}: {e}; this test {NEEDS}"));
         let mut dovecot = Dovecot {
             dir,
             conf,
             port,
-            child: Some(child),
+            child: None,
         };
-        dovecot.wait_ready();
+        dovecot.spawn();
         dovecot
     }
 
@@ -152,6 +142,59 @@ service imap-login {{
             self.port,
             self.logs()
         );
+    }
+
+    /// Stops Dovecot; `dovecot stop` ends the master and all its children, a plain kill would
+    /// orphan them.
+    fn stop(&mut self) {
+        let Some(mut child) = self.child.take() else {
+            return;
+        };
+        // Kicked first: a logged-in imap process would otherwise linger for seconds after its
+        // master is gone (and keep serving its connection).
+        let _ = Command::new("doveadm")
+            .arg("-c")
+            .arg(&self.conf)
+            .args(["kick", USER])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
+        let _ = Command::new(DOVECOT)
+            .arg("-c")
+            .arg(&self.conf)
+            .arg("stop")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+
+    /// Starts Dovecot (again) with the written configuration and waits for the port.
+    fn spawn(&mut self) {
+        let stderr = fs::File::options()
+            .create(true)
+            .append(true)
+            .open(self.dir.path().join("stderr.log"))
+            .unwrap();
+        let child = Command::new(DOVECOT)
+            .arg("-F")
+            .arg("-c")
+            .arg(&self.conf)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(stderr)
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {DOVECOT}: {e}; this test {NEEDS}"));
+        self.child = Some(child);
+        self.wait_ready();
     }
 
     fn logs(&self) -> String {
@@ -238,28 +281,19 @@ service imap-login {{
     }
 }
 
+impl Dovecot {
+    async fn wait_inbox_empty(&self) {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while !self.contents("INBOX").await.is_empty() {
+            assert!(Instant::now() < deadline, "INBOX not emptied within 20 s");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+}
+
 impl Drop for Dovecot {
     fn drop(&mut self) {
-        let Some(mut child) = self.child.take() else {
-            return;
-        };
-        // `dovecot stop` ends the master and all its children; a plain kill would orphan them.
-        let _ = Command::new(DOVECOT)
-            .arg("-c")
-            .arg(&self.conf)
-            .arg("stop")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status();
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = child.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        let _ = child.kill();
-        let _ = child.wait();
+        self.stop();
     }
 }
 
@@ -416,7 +450,8 @@ async fn wrong_password_and_closed_port_give_precise_errors() {
 
 fn assert_send<T: Send>(_: &T) {}
 
-#[tokio::test]
+// Multi-threaded: the test thread blocks (deliver, stop) while `run` must keep going.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs Dovecot: apt-get install dovecot-imapd (run by .ci/run)"]
 async fn run_with_idle_picks_up_new_mail_and_stops() {
     init_tracing();
@@ -535,4 +570,136 @@ async fn without_move_copy_store_expunge_and_umlaut_folder() {
         .map(|(b, _)| b)
         .collect();
     assert!(processed == sent);
+}
+
+/// `run` on its own task, its handler feeding a channel.
+struct Running {
+    rx: tokio::sync::mpsc::UnboundedReceiver<Vec<u8>>,
+    stop: tokio::sync::oneshot::Sender<()>,
+    task: tokio::task::JoinHandle<Result<(), ImapError>>,
+}
+
+impl Running {
+    fn start(cfg: ImapConfig) -> Self {
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel::<Vec<u8>>();
+        let (stop, stop_rx) = tokio::sync::oneshot::channel::<()>();
+        let task = tokio::spawn(run(
+            cfg,
+            move |raw| {
+                let tx = tx.clone();
+                async move {
+                    tx.send(raw)?;
+                    Ok(())
+                }
+            },
+            async {
+                let _ = stop_rx.await;
+            },
+        ));
+        Running { rx, stop, task }
+    }
+
+    async fn next_within(&mut self, secs: u64, dovecot: &Dovecot, what: &str) -> Vec<u8> {
+        tokio::time::timeout(Duration::from_secs(secs), self.rx.recv())
+            .await
+            .unwrap_or_else(|_| panic!("{what}: nothing within {secs} s\n{}", dovecot.logs()))
+            .expect("run ended early")
+    }
+
+    /// Resolves the stop future; `run` must return Ok soon after.
+    async fn stop(self) {
+        self.stop.send(()).unwrap();
+        tokio::time::timeout(Duration::from_secs(10), self.task)
+            .await
+            .expect("run did not return after stop")
+            .expect("run panicked")
+            .expect("run returned an error");
+    }
+}
+
+// Multi-threaded: the test thread blocks (deliver, stop) while `run` must keep going.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs Dovecot: apt-get install dovecot-imapd (run by .ci/run)"]
+async fn run_without_idle_polls() {
+    init_tracing();
+    let dovecot = Dovecot::start();
+    let mut cfg = dovecot.config();
+    cfg.idle = false;
+    cfg.poll_secs = 1;
+    let mut running = Running::start(cfg);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    dovecot.deliver(&message(1));
+    let got = running.next_within(20, &dovecot, "polling").await;
+    assert!(got == message(1));
+    running.stop().await;
+    assert_eq!(dovecot.contents(PROCESSED).await.len(), 1);
+}
+
+// Multi-threaded: the test thread blocks (deliver, stop) while `run` must keep going.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs Dovecot: apt-get install dovecot-imapd (run by .ci/run)"]
+async fn run_reconnects_after_the_server_restarts() {
+    init_tracing();
+    let mut dovecot = Dovecot::start();
+    let mut running = Running::start(dovecot.config());
+    dovecot.deliver(&message(1));
+    let got = running
+        .next_within(20, &dovecot, "before the restart")
+        .await;
+    assert!(got == message(1));
+
+    // Let the move of message 1 finish, or the kick below could make it a (legitimate) duplicate.
+    dovecot.wait_inbox_empty().await;
+    // The IDLE connection dies with the server (kicked, then the server is down for 2 s):
+    // `run` must come back on its own.
+    dovecot.stop();
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    dovecot.spawn();
+    dovecot.deliver(&message(2));
+    let got = running.next_within(30, &dovecot, "after the restart").await;
+    assert!(got == message(2));
+    running.stop().await;
+}
+
+#[tokio::test]
+#[ignore = "needs Dovecot: apt-get install dovecot-imapd (run by .ci/run)"]
+async fn starttls_with_an_untrusted_certificate_is_refused() {
+    init_tracing();
+    // Generated before Dovecot starts; openssl comes with dovecot-core.
+    let certs = tempfile::tempdir().unwrap();
+    let (key, cert) = (certs.path().join("key.pem"), certs.path().join("cert.pem"));
+    let status = Command::new("openssl")
+        .args([
+            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+        ])
+        .args(["-subj", "/CN=127.0.0.1", "-keyout"])
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .expect("openssl (a dependency of dovecot-core) is missing");
+    assert!(status.success(), "openssl req failed");
+    let dovecot = Dovecot::start_with(&format!(
+        "ssl = yes\nssl_cert = <{}\nssl_key = <{}\n",
+        cert.display(),
+        key.display()
+    ));
+    dovecot.deliver(&message(1));
+    let mut cfg = dovecot.config();
+    cfg.tls = ImapTls::StartTls;
+    let err = poll_once(&cfg, |_| async { Ok(()) })
+        .await
+        .expect_err("a self-signed certificate must not be trusted");
+    let text = err.to_string();
+    assert!(
+        matches!(err, ImapError::Connect { .. }) && text.contains("TLS handshake failed"),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!("127.0.0.1:{}", dovecot.port)),
+        "{text}"
+    );
+    assert_eq!(dovecot.contents("INBOX").await.len(), 1);
 }
