@@ -617,6 +617,12 @@ where
                 }
                 false
             }
+            // async-imap's own timeout restarts with every keepalive ("* OK Still here" comes
+            // every 2 minutes from Dovecot), so it alone would never renew.
+            () = tokio::time::sleep(IDLE_RENEW) => {
+                debug!("renewing IDLE");
+                false
+            }
             () = stop.clone() => true,
         }
     };
