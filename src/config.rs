@@ -390,6 +390,29 @@ impl Config {
         Ok(())
     }
 
+    /// Makes the relative paths of this configuration relative to `dir` instead of the current
+    /// directory (used by `demo`, which works in a folder of its own).
+    pub fn rebase(&mut self, dir: &Path) {
+        let fix = |p: &mut PathBuf| {
+            if p.is_relative() {
+                *p = dir.join(&*p);
+            }
+        };
+        if let Some(path) = self.database.strip_prefix("sqlite://") {
+            if !path.starts_with('/') && path != ":memory:" {
+                self.database = format!("sqlite://{}", dir.join(path).display());
+            }
+        }
+        fix(&mut self.outbound.outbox);
+        fix(&mut self.inbound.maildir);
+        if let Some(t) = self.templates_dir.as_mut() {
+            fix(t);
+        }
+        if let Some(r) = self.inbound.rules_file.as_mut() {
+            fix(r);
+        }
+    }
+
     pub fn tz(&self) -> Result<chrono_tz::Tz, String> {
         self.time_zone
             .parse()

@@ -9,6 +9,7 @@ pub mod config;
 pub mod daemon;
 pub mod demo;
 pub mod domain;
+pub mod imap;
 pub mod import;
 pub mod inbound;
 pub mod outbound;

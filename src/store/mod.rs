@@ -9,6 +9,7 @@ pub mod campaigns;
 pub mod contacts;
 pub mod occasions;
 pub mod relations;
+pub mod report;
 pub mod suppressions;
 pub mod topics;
 
