@@ -71,6 +71,18 @@ pub async fn inbound(
         InboundCmd::Process => {
             let inb = pipeline(&db, cfg.clone()).await?;
             let n = maildir::poll_once(&inb, &cfg.inbound.maildir).await?;
+            if let Some(i) = &cfg.inbound.imap {
+                let inb = &inb;
+                let m = crate::imap::poll_once(&i.to_imap_config(), |raw| async move {
+                    inb.ingest(&raw, "imap").await.map(|_| ())
+                })
+                .await?;
+                writeln!(
+                    out,
+                    "{m} messages taken from IMAP {}:{} {}",
+                    i.host, i.port, i.mailbox
+                )?;
+            }
             let pending = inb.process_pending().await?;
             writeln!(
                 out,

@@ -153,6 +153,61 @@ pub struct Inbound {
     pub soft_bounce_limit: i64,
     pub soft_bounce_days: i64,
     pub poll_secs: u64,
+    /// An IMAP mailbox read besides (or instead of) the maildir.
+    pub imap: Option<Imap>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Imap {
+    pub host: String,
+    pub port: u16,
+    /// none | starttls | tls
+    pub tls: SmtpTls,
+    pub username: String,
+    pub password: String,
+    pub mailbox: String,
+    /// Processed mail moves here (created when missing).
+    pub processed_folder: String,
+    /// Wait with IDLE where the server offers it; else poll every `poll_secs`.
+    pub idle: bool,
+    pub poll_secs: u64,
+}
+
+impl Default for Imap {
+    fn default() -> Self {
+        Imap {
+            host: "localhost".into(),
+            port: 993,
+            tls: SmtpTls::Tls,
+            username: String::new(),
+            password: String::new(),
+            mailbox: "INBOX".into(),
+            processed_folder: "netzpost/verarbeitet".into(),
+            idle: true,
+            poll_secs: 60,
+        }
+    }
+}
+
+impl Imap {
+    pub fn to_imap_config(&self) -> crate::imap::ImapConfig {
+        crate::imap::ImapConfig {
+            host: self.host.clone(),
+            port: self.port,
+            tls: match self.tls {
+                SmtpTls::None => crate::imap::ImapTls::None,
+                SmtpTls::Starttls => crate::imap::ImapTls::StartTls,
+                SmtpTls::Tls => crate::imap::ImapTls::Tls,
+            },
+            username: self.username.clone(),
+            password: self.password.clone(),
+            mailbox: self.mailbox.clone(),
+            processed_folder: self.processed_folder.clone(),
+            idle: self.idle,
+            poll_secs: self.poll_secs.max(1),
+        }
+    }
 }
 
 /// A recurring newsletter: every firing creates a campaign run from the named campaign.
@@ -252,6 +307,7 @@ impl Default for Inbound {
             soft_bounce_limit: 3,
             soft_bounce_days: 30,
             poll_secs: 10,
+            imap: None,
         }
     }
 }
@@ -373,6 +429,14 @@ impl Config {
                 "outbound.smtp.password",
                 "a username is set but the password is missing (set it here or in NETZPOST_OUTBOUND__SMTP__PASSWORD)".into(),
             ));
+        }
+        if let Some(i) = &self.inbound.imap {
+            if i.username.is_empty() || i.password.is_empty() {
+                return Err(invalid(
+                    "inbound.imap",
+                    "username and password are required (the password better in NETZPOST_INBOUND__IMAP__PASSWORD)".into(),
+                ));
+            }
         }
         if self.outbound.batch_size < 1 {
             return Err(invalid("outbound.batch_size", "must be at least 1".into()));
@@ -565,5 +629,23 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("outbound.smtp.password"), "{err}");
+    }
+}
+#[cfg(test)]
+mod imap_env_tests {
+    #[test]
+    fn imap_from_environment() {
+        let env = vec![
+            (
+                "NETZPOST_INBOUND__IMAP__HOST".to_string(),
+                "127.0.0.1".to_string(),
+            ),
+            ("NETZPOST_INBOUND__IMAP__USERNAME".into(), "u".into()),
+            ("NETZPOST_INBOUND__IMAP__PASSWORD".into(), "p".into()),
+            ("NETZPOST_INBOUND__IMAP__IDLE".into(), "false".into()),
+        ];
+        let c = super::Config::from_str_with_env(super::EXAMPLE, "c", &env).unwrap();
+        let i = c.inbound.imap.expect("imap configured");
+        assert_eq!((i.host.as_str(), i.idle, i.port), ("127.0.0.1", false, 993));
     }
 }

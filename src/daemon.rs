@@ -12,9 +12,27 @@ pub async fn serve(cfg: Config) -> anyhow::Result<()> {
     let db = Db::open(&cfg.database).await?;
     // Connects to the SMTP server now: a wrong host or password stops the start, with its name.
     let engine = Engine::new(db.clone(), cfg.clone()).await?;
-    let inbound =
-        crate::inbound::Inbound::new(db.clone(), cfg.clone(), Some(Arc::new(engine.notifier())))?;
+    let inbound = Arc::new(crate::inbound::Inbound::new(
+        db.clone(),
+        cfg.clone(),
+        Some(Arc::new(engine.notifier())),
+    )?);
     crate::inbound::maildir::ensure(&cfg.inbound.maildir)?;
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let imap = cfg.inbound.imap.as_ref().map(|i| {
+        let inbound = inbound.clone();
+        let mut rx = stop_rx.clone();
+        tokio::spawn(crate::imap::run(
+            i.to_imap_config(),
+            move |raw: Vec<u8>| {
+                let inbound = inbound.clone();
+                async move { inbound.ingest(&raw, "imap").await.map(|_| ()) }
+            },
+            async move {
+                let _ = rx.changed().await;
+            },
+        ))
+    });
     tracing::info!(database = %crate::store::redact(&cfg.database), "netzpost started");
     tokio::pin!(stop);
     loop {
@@ -37,6 +55,14 @@ pub async fn serve(cfg: Config) -> anyhow::Result<()> {
         }
     }
     tracing::info!("stopping");
+    let _ = stop_tx.send(true);
+    if let Some(task) = imap {
+        match task.await {
+            Ok(Err(e)) => tracing::warn!("IMAP: {e}"),
+            Err(e) => tracing::warn!("IMAP task: {e}"),
+            Ok(Ok(())) => {}
+        }
+    }
     engine.close().await;
     db.close().await;
     Ok(())

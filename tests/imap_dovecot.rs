@@ -703,3 +703,100 @@ async fn starttls_with_an_untrusted_certificate_is_refused() {
     );
     assert_eq!(dovecot.contents("INBOX").await.len(), 1);
 }
+
+/// Issue 4's end-to-end path through IMAP: an invitation goes out through the file transport,
+/// the reply arrives in a real Dovecot mailbox, `netzpost inbound process` reads it over IMAP,
+/// the contact is raised, and the message is moved to the processed folder.
+#[tokio::test]
+#[ignore = "needs Dovecot: apt-get install dovecot-imapd (run by .ci/run)"]
+async fn invitation_reply_through_imap_raises_the_contact() {
+    let dovecot = Dovecot::start();
+    let ws = tempfile::tempdir().unwrap();
+    let d = ws.path();
+    let np = |args: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_netzpost"))
+            .current_dir(d)
+            .env_remove("NETZPOST_CONFIG")
+            .env("NETZPOST_LOG", "warn")
+            .env("NETZPOST_INBOUND__IMAP__HOST", "127.0.0.1")
+            .env("NETZPOST_INBOUND__IMAP__PORT", dovecot.port.to_string())
+            .env("NETZPOST_INBOUND__IMAP__TLS", "none")
+            .env("NETZPOST_INBOUND__IMAP__USERNAME", USER)
+            .env("NETZPOST_INBOUND__IMAP__PASSWORD", PASSWORD)
+            .env("NETZPOST_INBOUND__IMAP__IDLE", "false")
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    };
+    np(&["init"]);
+    np(&["topics", "add", "nachbarschaft"]);
+    fs::write(d.join("k.csv"), "email,name\nanna@nachbarn.example,Anna\n").unwrap();
+    let _ = Command::new(env!("CARGO_BIN_EXE_netzpost"))
+        .current_dir(d)
+        .args([
+            "contacts",
+            "import",
+            "k.csv",
+            "--topic",
+            "nachbarschaft",
+            "--consent",
+            "confirmed",
+        ])
+        .status();
+    np(&[
+        "occasions",
+        "add",
+        "cafe",
+        "--title",
+        "Café",
+        "--start",
+        "2030-05-12 15:00",
+        "--topic",
+        "nachbarschaft",
+    ]);
+    np(&[
+        "campaigns",
+        "create",
+        "einladung",
+        "--kind",
+        "invitation",
+        "--occasion",
+        "cafe",
+    ]);
+    np(&["campaigns", "send", "einladung", "--wait"]);
+    let sent = fs::read_dir(d.join("var/outbox"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.extension().is_some_and(|e| e == "eml"))
+        .unwrap();
+    let text = fs::read_to_string(sent).unwrap();
+    let reply_to = text
+        .lines()
+        .find_map(|l| l.strip_prefix("Reply-To: "))
+        .and_then(|v| v.rsplit('<').next())
+        .unwrap()
+        .trim_end_matches('>')
+        .to_string();
+    dovecot.deliver(
+        format!(
+            "From: Anna <anna@nachbarn.example>\r\nTo: {reply_to}\r\nSubject: Re: Einladung\r\n\
+             Message-ID: <imap-e2e@nachbarn.example>\r\n\r\nJa, ich komme!\r\n"
+        )
+        .as_bytes(),
+    );
+    let out = np(&["inbound", "process"]);
+    assert!(out.contains("1 messages taken from IMAP"), "{out}");
+    let anna = np(&["contacts", "show", "anna@nachbarn.example"]);
+    assert!(
+        anna.contains("encounter    confirmed") && anna.contains("imap-e2e@nachbarn.example"),
+        "{anna}"
+    );
+    assert!(dovecot.contents("INBOX").await.is_empty());
+    assert_eq!(dovecot.contents(PROCESSED).await.len(), 1);
+}
