@@ -210,7 +210,8 @@ pub fn explain_json(file: &str, a: &Analysis) -> serde_json::Value {
         "file": file,
         "kind": a.kind.as_str(),
         "intent": a.intent.as_str(),
-        "confidence": a.confidence,
+        // f32 -> f64 would print 0.949999988; three decimals are all the rules carry.
+        "confidence": (f64::from(a.confidence) * 1000.0).round() / 1000.0,
         "language": a.language,
         "bounces": a.bounces.iter().map(|b| serde_json::json!({
             "recipient": b.recipient,
