@@ -115,7 +115,7 @@ fn each_of_200_recipients_gets_exactly_one_message_with_both_parts_and_list_head
 }
 
 #[test]
-#[ignore = "needs python3 with aiosmtpd (pip install aiosmtpd)"]
+#[ignore = "known bug: a first 451 (retry scheduled) counts towards pause_after_failures, so greylisting pauses any campaign of 20+ (sender.rs Engine::watch_failures); needs python3 with aiosmtpd"]
 fn greylisting_451_is_retried_and_then_accepted() {
     // Every recipient is answered 451 at the first attempt, 250 at the second. With the default
     // pause_after_failures (20), a greylisting server must not make a campaign of 30 pause.
