@@ -232,7 +232,7 @@ fn config_errors_name_file_line_and_key() {
 #[test]
 fn serve_starts_migrates_and_stops_on_sigterm() {
     let dir = workspace();
-    let child = std::process::Command::new(common::bin())
+    let mut child = std::process::Command::new(common::bin())
         .current_dir(dir.path())
         .arg("serve")
         .env("NETZPOST_LOG", "info")
@@ -241,7 +241,7 @@ fn serve_starts_migrates_and_stops_on_sigterm() {
         .unwrap();
     let pid = child.id();
     // Wait until it says it started, then ask it to stop.
-    let mut stderr = child.stderr.unwrap();
+    let mut stderr = child.stderr.take().unwrap();
     let mut seen = String::new();
     let mut buf = [0u8; 4096];
     use std::io::Read;
@@ -257,4 +257,5 @@ fn serve_starts_migrates_and_stops_on_sigterm() {
     let mut rest = String::new();
     stderr.read_to_string(&mut rest).unwrap();
     assert!(rest.contains("stopping"), "{rest}");
+    assert!(child.wait().unwrap().success(), "a clean stop exits 0");
 }

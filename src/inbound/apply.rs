@@ -537,6 +537,7 @@ pub async fn review_list(db: &Db, all: bool, limit: i64) -> anyhow::Result<Vec<D
     }))
 }
 
+#[derive(sqlx::FromRow)]
 struct Stored {
     inbound_id: i64,
     contact_id: Option<i64>,
@@ -547,22 +548,15 @@ struct Stored {
 }
 
 async fn load_decision(db: &Db, id: i64) -> anyhow::Result<Stored> {
-    let row: Option<(i64, Option<i64>, Option<i64>, String, String, String)> = on_db!(db, p => {
-        sqlx::query_as("SELECT inbound_id, contact_id, campaign_id, status, plan, undo FROM decisions WHERE id = $1")
-            .bind(id)
-            .fetch_optional(p)
-            .await?
+    let row = on_db!(db, p => {
+        sqlx::query_as::<_, Stored>(
+            "SELECT inbound_id, contact_id, campaign_id, status, plan, undo FROM decisions WHERE id = $1",
+        )
+        .bind(id)
+        .fetch_optional(p)
+        .await?
     });
-    let (inbound_id, contact_id, campaign_id, status, plan, undo) =
-        row.ok_or_else(|| anyhow::anyhow!("no decision {id} (see `netzpost review list`)"))?;
-    Ok(Stored {
-        inbound_id,
-        contact_id,
-        campaign_id,
-        status,
-        plan,
-        undo,
-    })
+    row.ok_or_else(|| anyhow::anyhow!("no decision {id} (see `netzpost review list`)"))
 }
 
 /// A person accepts a pending decision (optionally as another intent), and it is applied.

@@ -406,19 +406,22 @@ pub struct ExportRow {
     pub created_at: Timestamp,
 }
 
+#[derive(sqlx::FromRow)]
+struct ExportBase {
+    id: i64,
+    email: String,
+    name: Option<String>,
+    organisation: Option<String>,
+    language: Option<String>,
+    attributes: String,
+    source: Option<String>,
+    created_at: Timestamp,
+}
+
 /// Every contact with its confirmed topics, for `contacts export` (re-importable).
 pub async fn export(db: &Db) -> Result<Vec<ExportRow>> {
-    let rows: Vec<(
-        i64,
-        String,
-        Option<String>,
-        Option<String>,
-        Option<String>,
-        String,
-        Option<String>,
-        Timestamp,
-    )> = on_db!(db, p => {
-        sqlx::query_as(
+    let rows: Vec<ExportBase> = on_db!(db, p => {
+        sqlx::query_as::<_, ExportBase>(
             "SELECT id, email, name, organisation, language, attributes, source, created_at FROM contacts ORDER BY id",
         )
         .fetch_all(p)
@@ -438,18 +441,16 @@ pub async fn export(db: &Db) -> Result<Vec<ExportRow>> {
     }
     Ok(rows
         .into_iter()
-        .map(
-            |(id, email, name, organisation, language, attributes, source, created_at)| ExportRow {
-                email,
-                name,
-                organisation,
-                language,
-                topics: topics.remove(&id).map(|v| v.join(",")),
-                attributes,
-                source,
-                created_at,
-            },
-        )
+        .map(|r| ExportRow {
+            topics: topics.remove(&r.id).map(|v| v.join(",")),
+            email: r.email,
+            name: r.name,
+            organisation: r.organisation,
+            language: r.language,
+            attributes: r.attributes,
+            source: r.source,
+            created_at: r.created_at,
+        })
         .collect())
 }
 
