@@ -644,7 +644,7 @@ fn print_detail(
         writeln!(out, "  {:<13}{}", "attributes", c.attributes)?;
     }
     let state = match (d.suppressed, d.silent) {
-        (true, _) => "suppressed (never mailed)",
+        (true, _) => "suppressed (no more mail: bounced, complaint, blocked)",
         (false, true) => "silent contact",
         (false, false) => "active",
     };

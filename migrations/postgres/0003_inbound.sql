@@ -6,7 +6,7 @@ CREATE TABLE inbound_messages (
     raw BYTEA NOT NULL,
     source TEXT NOT NULL,                      -- maildir, imap, stdin, http, file
     received_at TIMESTAMPTZ NOT NULL,
-    status TEXT NOT NULL CHECK (status IN ('new', 'processed', 'quarantined')),
+    status TEXT NOT NULL CHECK (status IN ('new', 'processing', 'processed', 'quarantined')),
     error TEXT,
     kind TEXT,
     intent TEXT,
@@ -18,7 +18,8 @@ CREATE TABLE inbound_messages (
     contact_id BIGINT REFERENCES contacts(id) ON DELETE CASCADE,
     campaign_id BIGINT,
     attribution TEXT,                          -- token, in_reply_to, from, none
-    processed_at TIMESTAMPTZ
+    processed_at TIMESTAMPTZ,
+    lease_until TIMESTAMPTZ                   -- a daemon processing it (several may share a database)
 );
 CREATE INDEX inbound_status ON inbound_messages (status);
 CREATE INDEX inbound_from ON inbound_messages (from_addr);

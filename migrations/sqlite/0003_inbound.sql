@@ -6,7 +6,7 @@ CREATE TABLE inbound_messages (
     raw BLOB NOT NULL,
     source TEXT NOT NULL,                      -- maildir, imap, stdin, http, file
     received_at TEXT NOT NULL,
-    status TEXT NOT NULL CHECK (status IN ('new', 'processed', 'quarantined')),
+    status TEXT NOT NULL CHECK (status IN ('new', 'processing', 'processed', 'quarantined')),
     error TEXT,
     kind TEXT,
     intent TEXT,
@@ -18,7 +18,8 @@ CREATE TABLE inbound_messages (
     contact_id INTEGER REFERENCES contacts(id) ON DELETE CASCADE,
     campaign_id INTEGER,
     attribution TEXT,                          -- token, in_reply_to, from, none
-    processed_at TEXT
+    processed_at TEXT,
+    lease_until TEXT                   -- a daemon processing it (several may share a database)
 );
 CREATE INDEX inbound_status ON inbound_messages (status);
 CREATE INDEX inbound_from ON inbound_messages (from_addr);

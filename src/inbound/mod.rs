@@ -173,12 +173,22 @@ impl Inbound {
     /// Analyses a spooled message and applies what it proves. A message that fails analysis is
     /// quarantined with its error; database errors propagate (the message stays `new`).
     pub async fn process(&self, id: i64) -> anyhow::Result<()> {
-        let raw: Vec<u8> = on_db!(&self.db, p => {
-            sqlx::query_scalar("SELECT raw FROM inbound_messages WHERE id = $1")
-                .bind(id)
-                .fetch_one(p)
-                .await?
+        // Claim it first: with several daemons on one database each message is applied once. A
+        // claim whose daemon died expires after its lease and the message is taken again.
+        let at = now();
+        let raw: Option<Vec<u8>> = on_db!(&self.db, p => {
+            sqlx::query_scalar(
+                "UPDATE inbound_messages SET status = 'processing', lease_until = $1
+                 WHERE id = $2 AND (status = 'new' OR (status = 'processing' AND lease_until < $3))
+                 RETURNING raw",
+            )
+            .bind(at + chrono::Duration::minutes(5))
+            .bind(id)
+            .bind(at)
+            .fetch_optional(p)
+            .await?
         });
+        let Some(raw) = raw else { return Ok(()) };
         let analysis = match classify::analyze(&raw, &self.rules) {
             Ok(a) => a,
             Err(e) => {
@@ -186,12 +196,18 @@ impl Inbound {
                 return Ok(());
             }
         };
-        let attribution = attribute::attribute(&self.db, &self.key, &analysis, &raw).await?;
+        let mut attribution = attribute::attribute(&self.db, &self.key, &analysis, &raw).await?;
+        if attribution.contact_id.is_none()
+            && analysis.kind == classify::MessageKind::Reply
+            && self.cfg.inbound.create_unknown_senders
+        {
+            attribution = self.adopt_sender(&analysis, attribution).await?;
+        }
         self.record_analysis(id, &analysis, &attribution).await?;
         let plan = plan::plan(&analysis, &attribution, self.cfg.inbound.review_threshold);
         apply::execute(self, id, &analysis, &attribution, &plan).await?;
         on_db!(&self.db, p => {
-            sqlx::query("UPDATE inbound_messages SET status = 'processed', error = NULL, processed_at = $1 WHERE id = $2")
+            sqlx::query("UPDATE inbound_messages SET status = 'processed', error = NULL, processed_at = $1, lease_until = NULL WHERE id = $2")
                 .bind(now())
                 .bind(id)
                 .execute(p)
@@ -200,10 +216,47 @@ impl Inbound {
         Ok(())
     }
 
+    /// `inbound.create_unknown_senders`: a person who writes to us becomes a contact, without
+    /// consent for anything (writing is not consenting), so nobody is mailed because of it.
+    async fn adopt_sender(
+        &self,
+        a: &Analysis,
+        mut at: attribute::Attribution,
+    ) -> anyhow::Result<attribute::Attribution> {
+        let Some(from) = a.from.as_deref() else {
+            return Ok(at);
+        };
+        let Ok(email) = crate::domain::EmailAddress::parse(from) else {
+            return Ok(at);
+        };
+        if crate::store::suppressions::is_suppressed(&self.db, &email.key()).await? {
+            return Ok(at);
+        }
+        let row = crate::store::contacts::ImportRow {
+            email: email.clone(),
+            name: None,
+            organisation: None,
+            language: Some(a.language.clone()).filter(|l| l.len() == 2),
+            attributes: serde_json::Map::new(),
+            topics: Vec::new(),
+        };
+        let c = crate::store::contacts::upsert_one(
+            &self.db,
+            &row,
+            crate::domain::ConsentStatus::Pending,
+            "inbound",
+        )
+        .await?;
+        at.contact_id = Some(c.id);
+        at.contact_email = Some(c.email);
+        at.strength = attribute::Strength::From;
+        Ok(at)
+    }
+
     async fn quarantine(&self, id: i64, error: &str) -> anyhow::Result<()> {
         tracing::warn!(inbound = id, %error, "message quarantined");
         on_db!(&self.db, p => {
-            sqlx::query("UPDATE inbound_messages SET status = 'quarantined', error = $1, processed_at = $2 WHERE id = $3")
+            sqlx::query("UPDATE inbound_messages SET status = 'quarantined', error = $1, processed_at = $2, lease_until = NULL WHERE id = $3")
                 .bind(error)
                 .bind(now())
                 .bind(id)
@@ -245,7 +298,11 @@ impl Inbound {
     /// Processes every message that is still `new` (after a crash, or spooled by another path).
     pub async fn process_pending(&self) -> anyhow::Result<usize> {
         let ids: Vec<i64> = on_db!(&self.db, p => {
-            sqlx::query_scalar("SELECT id FROM inbound_messages WHERE status = 'new' ORDER BY id LIMIT 500")
+            sqlx::query_scalar(
+                "SELECT id FROM inbound_messages
+                 WHERE status = 'new' OR (status = 'processing' AND lease_until < $1) ORDER BY id LIMIT 500",
+            )
+                .bind(now())
                 .fetch_all(p)
                 .await?
         });

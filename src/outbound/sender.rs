@@ -15,6 +15,7 @@ use crate::token::{Claims, Purpose, TokenKey};
 use crate::transport::{RateLimit, RateLimiter, SendError, TlsMode, Transport, TransportConfig};
 use futures::StreamExt;
 use std::collections::HashMap;
+use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -312,6 +313,12 @@ pub fn transport_config(cfg: &Config) -> TransportConfig {
     }
 }
 
+/// How many results are recorded together (one transaction).
+const SETTLE_EVERY: usize = 32;
+/// How long a claim holds; a sender that died releases its rows after this (or at once, when it
+/// restarts on the same host).
+const LEASE_SECS: i64 = 120;
+
 /// The queue worker.
 pub struct Engine {
     db: Db,
@@ -342,6 +349,7 @@ impl Engine {
             std::process::id(),
             crate::cli::random_secret().get(..8).unwrap_or_default()
         );
+        release_dead_claims(&db).await?;
         Ok(Engine {
             db,
             composer,
@@ -381,7 +389,7 @@ impl Engine {
     /// Claims and processes one batch. Returns how many deliveries it handled (0: nothing due).
     pub async fn run_batch(&self) -> anyhow::Result<usize> {
         let cfg = self.cfg();
-        let lease = chrono::Duration::seconds(120);
+        let lease = chrono::Duration::seconds(LEASE_SECS);
         let claimed =
             campaigns::claim(&self.db, &self.owner, cfg.outbound.batch_size, lease).await?;
         if claimed.is_empty() {
@@ -398,21 +406,25 @@ impl Engine {
                 e.insert(self.ctx(c.campaign_id).await?);
             }
         }
-        let results: Vec<Settle> = futures::stream::iter(claimed)
+        // Results are settled in small groups as they complete, not once per batch: a crash
+        // between sending and recording can repeat at most the messages in flight.
+        let mut results = futures::stream::iter(claimed)
             .map(|d| {
                 let ctx = ctxs[&d.campaign_id].clone();
                 async move { self.deliver(&ctx, d).await }
             })
             .buffer_unordered(concurrency)
-            .collect()
-            .await;
-        campaigns::settle(&self.db, &results).await?;
-        self.watch_failures(&results).await?;
+            .chunks(SETTLE_EVERY.max(concurrency));
+        while let Some(done) = results.next().await {
+            campaigns::settle(&self.db, &done).await?;
+            self.watch_failures(&done).await?;
+        }
         Ok(n)
     }
 
     async fn deliver(&self, ctx: &CampaignCtx, d: Claimed) -> Settle {
         let settle = |outcome| Settle {
+            attempts: d.attempts,
             delivery_id: d.id,
             campaign_id: d.campaign_id,
             contact_id: d.contact_id,
@@ -493,6 +505,9 @@ impl Engine {
                 let entry = f.entry(r.campaign_id).or_insert((0, String::new()));
                 match &r.outcome {
                     Outcome::Sent => *entry = (0, String::new()),
+                    // A first temporary failure is what greylisting looks like: it counts only
+                    // when the same delivery fails again on its retry.
+                    Outcome::Retry { .. } if r.attempts <= 1 => {}
                     Outcome::Retry { error, .. }
                     | Outcome::Failed { error }
                     | Outcome::Bounced { error } => {
@@ -534,6 +549,36 @@ impl Engine {
     pub async fn close(&self) {
         self.transport.close().await;
     }
+}
+
+/// Gives back the deliveries that a sender on this host held when it died (its process is gone),
+/// so a restart continues at once instead of waiting for the lease to run out.
+async fn release_dead_claims(db: &Db) -> anyhow::Result<()> {
+    let host = hostname();
+    let owners: Vec<String> = crate::on_db!(db, p => {
+        sqlx::query_scalar("SELECT DISTINCT lease_owner FROM deliveries WHERE status = 'sending' AND lease_owner LIKE $1")
+            .bind(format!("{host}:%"))
+            .fetch_all(p)
+            .await?
+    });
+    for owner in owners {
+        let pid = owner.split(':').nth(1).unwrap_or_default();
+        let alive = !pid.is_empty()
+            && Path::new("/proc").join(pid).exists()
+            && pid != std::process::id().to_string();
+        if alive {
+            continue;
+        }
+        let n = crate::on_db!(db, p => {
+            sqlx::query("UPDATE deliveries SET status = 'queued', lease_until = NULL, lease_owner = NULL WHERE status = 'sending' AND lease_owner = $1")
+                .bind(&owner)
+                .execute(p)
+                .await?
+                .rows_affected()
+        });
+        tracing::warn!(owner = %owner, deliveries = n, "released the claims of a sender that died");
+    }
+    Ok(())
 }
 
 fn hostname() -> String {

@@ -457,6 +457,8 @@ pub enum Outcome {
 
 #[derive(Debug, Clone)]
 pub struct Settle {
+    /// Attempts made so far, this one included.
+    pub attempts: i32,
     pub delivery_id: i64,
     pub campaign_id: i64,
     pub contact_id: i64,
