@@ -259,3 +259,53 @@ fn serve_starts_migrates_and_stops_on_sigterm() {
     assert!(rest.contains("stopping"), "{rest}");
     assert!(child.wait().unwrap().success(), "a clean stop exits 0");
 }
+
+/// The README's first command: the demo builds a workspace and shows the whole flow.
+#[test]
+fn demo_shows_silent_contacts_invitation_replies_and_funnel() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = np(dir.path())
+        .args(["demo", "--dir", "demo"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(text.contains("20 contacts imported"), "{text}");
+    // The round-table members (a group) are not silent; the other 11 of the topic are.
+    assert!(
+        text.contains("2. 11 silent contacts for the topic nachbarschaft"),
+        "{text}"
+    );
+    assert!(
+        !text.contains("qm@quartiersmanagement-nord.example"),
+        "{text}"
+    );
+    assert!(text.contains("11 messages in"), "{text}");
+    assert!(text.contains("4. 7 replies read"), "{text}");
+    let funnel = text
+        .lines()
+        .find(|l| l.starts_with("einladung-cafe"))
+        .expect("campaign funnel row");
+    let cols: Vec<&str> = funnel.split_whitespace().collect();
+    // campaign kind invited replied encounter declined cooperation unsubscribed review
+    assert_eq!(
+        cols[1..],
+        ["invitation", "11", "6", "2", "1", "1", "1", "1"],
+        "{funnel}"
+    );
+    // Run again: the demo replaces its own folder, and refuses a folder that is not a demo.
+    np(dir.path())
+        .args(["demo", "--dir", "demo"])
+        .assert()
+        .success();
+    std::fs::create_dir(dir.path().join("mine")).unwrap();
+    np(dir.path())
+        .args(["demo", "--dir", "mine"])
+        .assert()
+        .failure()
+        .stderr(predicate::str::contains("is not a netzpost demo"));
+}
