@@ -8,12 +8,41 @@ use assert_cmd::Command;
 use predicates::prelude::*;
 use std::path::{Path, PathBuf};
 
+thread_local! {
+    /// The database of the running test: SQLite in the workspace, or a fresh PostgreSQL database.
+    static DATABASE: std::cell::RefCell<Option<String>> = const { std::cell::RefCell::new(None) };
+}
+
 fn np(dir: &Path) -> Command {
     let mut c = Command::new(common::bin());
     c.current_dir(dir)
         .env_remove("NETZPOST_CONFIG")
         .env("NETZPOST_LOG", "warn");
+    if let Some(url) = DATABASE.with(|d| d.borrow().clone()) {
+        c.env("NETZPOST_DATABASE", url);
+    }
     c
+}
+
+/// Runs `test` against a fresh PostgreSQL database (NETZPOST_TEST_POSTGRES_URL).
+fn on_postgres(test: fn()) {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let (db, url) = rt.block_on(common::postgres());
+    rt.block_on(db.close());
+    DATABASE.with(|d| *d.borrow_mut() = Some(url));
+    test();
+}
+
+#[test]
+#[ignore = "needs PostgreSQL: set NETZPOST_TEST_POSTGRES_URL"]
+fn replies_on_postgres() {
+    on_postgres(replies_raise_contacts_and_can_be_explained_and_undone);
+}
+
+#[test]
+#[ignore = "needs PostgreSQL: set NETZPOST_TEST_POSTGRES_URL"]
+fn mta_pipe_on_postgres() {
+    on_postgres(mta_pipe_spoofing_forged_tokens_and_quarantine);
 }
 
 fn stdout(dir: &Path, args: &[&str]) -> String {
