@@ -309,3 +309,13 @@ fn demo_shows_silent_contacts_invitation_replies_and_funnel() {
         .failure()
         .stderr(predicate::str::contains("is not a netzpost demo"));
 }
+
+#[test]
+fn migrate_is_idempotent() {
+    let dir = workspace();
+    np(dir.path())
+        .arg("migrate")
+        .assert()
+        .success()
+        .stdout("0 migrations applied\n");
+}

@@ -365,3 +365,42 @@ async fn occasions(db: &Db) {
     let list = store::occasions::list(db).await.unwrap();
     assert_eq!((list[0].coming, list[0].declined), (1, 0));
 }
+
+/// A migration that fails half-way leaves nothing of itself behind (each runs in a transaction),
+/// and the start refuses to go on.
+#[tokio::test]
+async fn failing_migration_rolls_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let migrations = dir.path().join("m");
+    std::fs::create_dir(&migrations).unwrap();
+    std::fs::write(
+        migrations.join("0001_ok.sql"),
+        "CREATE TABLE eins (id INTEGER);",
+    )
+    .unwrap();
+    std::fs::write(
+        migrations.join("0002_broken.sql"),
+        "CREATE TABLE zwei (id INTEGER);\nINSERT INTO gibt_es_nicht VALUES (1);",
+    )
+    .unwrap();
+    let url = format!("sqlite://{}", dir.path().join("m.db").display());
+    let Db::Sqlite(pool) = Db::connect(&url).await.unwrap() else {
+        unreachable!()
+    };
+    let migrator = sqlx::migrate::Migrator::new(migrations.as_path())
+        .await
+        .unwrap();
+    let err = migrator.run(&pool).await.unwrap_err();
+    assert!(err.to_string().contains("gibt_es_nicht"), "{err}");
+    let tables: Vec<String> = sqlx::query_scalar(
+        "SELECT name FROM sqlite_master WHERE type = 'table' AND name IN ('eins', 'zwei')",
+    )
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    assert_eq!(
+        tables,
+        ["eins"],
+        "the broken migration's first statement was rolled back"
+    );
+}
