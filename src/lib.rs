@@ -5,6 +5,7 @@ pub mod classify;
 pub mod cli;
 pub mod cli_campaigns;
 pub mod cli_inbound;
+pub mod cli_web;
 pub mod config;
 pub mod daemon;
 pub mod demo;
@@ -18,6 +19,7 @@ pub mod schedule;
 pub mod store;
 pub mod token;
 pub mod transport;
+pub mod web;
 
 /// rustls needs one crypto provider installed per process; several of our dependencies would
 /// otherwise pick aws-lc-rs or none and panic on the first TLS connection.

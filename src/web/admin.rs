@@ -1,0 +1,667 @@
+//! Admin pages under `/admin`: login (password from `netzpost admin set-password`), dashboard
+//! with the activation funnel, contacts, campaigns, review queue and occasions.
+//!
+//! Sessions are a random cookie (`HttpOnly`, `SameSite=Strict`, `Secure` behind HTTPS) whose
+//! hash is stored; every form carries the session's CSRF token, and a POST without the right one
+//! is refused with 403 before anything else is read. The login form has its own double-submit
+//! token, as there is no session yet.
+
+use super::api::{run_campaign_action, run_review_action};
+use super::auth::{self, Session};
+use super::{body_bytes, client_ip, read_form, report, Lang, Shared};
+use crate::domain::RelationForm;
+use crate::store::{self, contacts::ContactFilter};
+use axum::extract::{ConnectInfo, Path, Query, Request, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use serde::Deserialize;
+use serde_json::json;
+use std::collections::HashMap;
+use std::net::SocketAddr;
+
+const SESSION_COOKIE: &str = "np_session";
+const LOGIN_COOKIE: &str = "np_login";
+
+pub fn routes() -> Router<Shared> {
+    Router::new()
+        .route("/admin", get(dashboard))
+        .route("/admin/", get(dashboard))
+        .route("/admin/login", get(login_page).post(login))
+        .route("/admin/logout", post(logout))
+        .route("/admin/contacts", get(contacts))
+        .route("/admin/contacts/{id}", get(contact))
+        .route("/admin/contacts/{id}/forget", post(contact_forget))
+        .route("/admin/campaigns", get(campaigns))
+        .route("/admin/campaigns/{name}/{action}", post(campaign_action))
+        .route("/admin/review", get(review))
+        .route("/admin/review/{id}/{action}", post(review_action))
+        .route("/admin/occasions", get(occasions))
+        .route("/admin/occasions/{slug}/rsvps.csv", get(occasion_csv))
+}
+
+fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|kv| kv.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v.to_string())
+}
+
+fn set_cookie(st: &Shared, name: &str, value: &str, max_age: i64) -> HeaderValue {
+    let secure = if st.https() { "; Secure" } else { "" };
+    HeaderValue::from_str(&format!(
+        "{name}={value}; Path=/admin; HttpOnly; SameSite=Strict; Max-Age={max_age}{secure}"
+    ))
+    .expect("cookie values are hex")
+}
+
+fn redirect(to: &str) -> Response {
+    (StatusCode::SEE_OTHER, [(header::LOCATION, to.to_string())]).into_response()
+}
+
+/// The signed-in admin of this request.
+struct Admin {
+    session_id: String,
+    session: Session,
+    lang: Lang,
+    q: &'static str,
+}
+
+async fn admin_of(st: &Shared, headers: &HeaderMap, uri: &Uri) -> Result<Admin, Response> {
+    let lang = Lang::from_request(uri.query(), headers);
+    let q = lang.query(uri.query());
+    let Some(id) = cookie(headers, SESSION_COOKIE) else {
+        return Err(redirect(&format!("/admin/login{q}")));
+    };
+    match auth::session(&st.db, &id).await {
+        Ok(Some(session)) => Ok(Admin {
+            session_id: id,
+            session,
+            lang,
+            q,
+        }),
+        Ok(None) => Err(redirect(&format!("/admin/login{q}"))),
+        Err(e) => {
+            tracing::error!("admin session: {e}");
+            Err(st.pages.message(
+                lang,
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "error_title",
+                "error_text",
+            ))
+        }
+    }
+}
+
+/// For POSTs: the admin, the form, and the CSRF check (403 without the right token).
+async fn admin_post(
+    st: &Shared,
+    req: Request,
+) -> Result<(Admin, HashMap<String, String>), Response> {
+    let (parts, body) = req.into_parts();
+    let admin = admin_of(st, &parts.headers, &parts.uri).await?;
+    let lang = admin.lang;
+    let bytes = body_bytes(body).await.map_err(|s| {
+        st.pages
+            .message(lang, s, "bad_form_title", "too_large_text")
+    })?;
+    let form = read_form(&parts.headers, &bytes).map_err(|e| {
+        st.pages
+            .message(lang, e.status(), "bad_form_title", "bad_form_text")
+    })?;
+    let ok = form
+        .get("csrf")
+        .is_some_and(|c| auth::constant_time_eq(c.as_bytes(), admin.session.csrf.as_bytes()));
+    if !ok {
+        tracing::warn!(user = %admin.session.user, "admin form without a valid CSRF token");
+        return Err(st
+            .pages
+            .message(lang, StatusCode::FORBIDDEN, "csrf_title", "csrf_text"));
+    }
+    Ok((admin, form))
+}
+
+fn page(st: &Shared, a: &Admin, name: &str, nav: &str, mut ctx: serde_json::Value) -> Response {
+    ctx["csrf"] = a.session.csrf.clone().into();
+    ctx["user"] = a.session.user.clone().into();
+    ctx["nav"] = nav.into();
+    ctx["q"] = a.q.into();
+    ctx["org"] = st.cfg.organisation.name.clone().into();
+    st.pages.render(name, a.lang, StatusCode::OK, ctx)
+}
+
+fn internal(st: &Shared, lang: Lang, e: impl std::fmt::Display) -> Response {
+    tracing::error!("admin: {e}");
+    st.pages.message(
+        lang,
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "error_title",
+        "error_text",
+    )
+}
+
+// ----- login -----
+
+async fn login_page(State(st): State<Shared>, headers: HeaderMap, uri: Uri) -> Response {
+    let lang = Lang::from_request(uri.query(), &headers);
+    login_form(&st, lang, &uri, StatusCode::OK, None)
+}
+
+fn login_form(
+    st: &Shared,
+    lang: Lang,
+    uri: &Uri,
+    status: StatusCode,
+    error: Option<&str>,
+) -> Response {
+    let token = auth::random_hex(24);
+    let mut r = st.pages.render(
+        "web/admin/login.html.j2",
+        lang,
+        status,
+        json!({
+            "csrf": token,
+            "action": format!("/admin/login{}", lang.query(uri.query())),
+            "error": error.map(|e| st.pages.text(lang, e)),
+            "org": st.cfg.organisation.name,
+        }),
+    );
+    r.headers_mut().append(
+        header::SET_COOKIE,
+        set_cookie(st, LOGIN_COOKIE, &token, 3600),
+    );
+    r
+}
+
+async fn login(State(st): State<Shared>, req: Request) -> Response {
+    let (parts, body) = req.into_parts();
+    let lang = Lang::from_request(parts.uri.query(), &parts.headers);
+    let ip = client_ip(
+        parts.extensions.get::<ConnectInfo<SocketAddr>>(),
+        &parts.headers,
+    );
+    if let Some(ip) = ip {
+        if !st.login_limiter.allow(ip) {
+            return st.pages.message(
+                lang,
+                StatusCode::TOO_MANY_REQUESTS,
+                "rate_limited_title",
+                "login_rate_limited_text",
+            );
+        }
+    }
+    let form = match body_bytes(body).await {
+        Ok(b) => read_form(&parts.headers, &b),
+        Err(s) => {
+            return st
+                .pages
+                .message(lang, s, "bad_form_title", "too_large_text")
+        }
+    };
+    let form = match form {
+        Ok(f) => f,
+        Err(e) => {
+            return st
+                .pages
+                .message(lang, e.status(), "bad_form_title", "bad_form_text")
+        }
+    };
+    let expected = cookie(&parts.headers, LOGIN_COOKIE);
+    let csrf_ok = match (form.get("csrf"), &expected) {
+        (Some(a), Some(b)) => auth::constant_time_eq(a.as_bytes(), b.as_bytes()),
+        _ => false,
+    };
+    if !csrf_ok {
+        return st
+            .pages
+            .message(lang, StatusCode::FORBIDDEN, "csrf_title", "csrf_text");
+    }
+    let user = form
+        .get("user")
+        .map(|u| u.trim())
+        .filter(|u| !u.is_empty())
+        .unwrap_or("admin");
+    let password = form.get("password").map(String::as_str).unwrap_or("");
+    match auth::check_password(&st.db, user, password).await {
+        Ok(true) => match auth::create_session(&st.db, user).await {
+            Ok(id) => {
+                tracing::info!(%user, "admin signed in");
+                let mut r = redirect(&format!("/admin{}", lang.query(parts.uri.query())));
+                r.headers_mut().append(
+                    header::SET_COOKIE,
+                    set_cookie(&st, SESSION_COOKIE, &id, 12 * 3600),
+                );
+                r.headers_mut()
+                    .append(header::SET_COOKIE, set_cookie(&st, LOGIN_COOKIE, "", 0));
+                r
+            }
+            Err(e) => internal(&st, lang, e),
+        },
+        Ok(false) => {
+            tracing::warn!(%user, "admin sign-in failed");
+            login_form(
+                &st,
+                lang,
+                &parts.uri,
+                StatusCode::UNAUTHORIZED,
+                Some("login_failed"),
+            )
+        }
+        Err(e) => internal(&st, lang, e),
+    }
+}
+
+async fn logout(State(st): State<Shared>, req: Request) -> Response {
+    let (a, _) = match admin_post(&st, req).await {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
+    if let Err(e) = auth::end_session(&st.db, &a.session_id).await {
+        return internal(&st, a.lang, e);
+    }
+    let mut r = redirect(&format!("/admin/login{}", a.q));
+    r.headers_mut()
+        .append(header::SET_COOKIE, set_cookie(&st, SESSION_COOKIE, "", 0));
+    r
+}
+
+// ----- dashboard -----
+
+async fn dashboard(State(st): State<Shared>, headers: HeaderMap, uri: Uri) -> Response {
+    let a = match admin_of(&st, &headers, &uri).await {
+        Ok(a) => a,
+        Err(r) => return r,
+    };
+    let data = async {
+        let topics = report::topic_funnel(&st.db, st.cfg.silent_after_days).await?;
+        let campaigns = report::campaign_funnel(&st.db).await?;
+        let recent = report::recent_activations(&st.db, 20).await?;
+        Ok::<_, store::StoreError>((topics, campaigns, recent))
+    }
+    .await;
+    let (topics, campaigns, recent) = match data {
+        Ok(d) => d,
+        Err(e) => return internal(&st, a.lang, e),
+    };
+    let topics: Vec<serde_json::Value> = topics
+        .into_iter()
+        .map(|t| {
+            let bars = report::bars(&[
+                ("stage_silent", t.silent),
+                ("stage_invited", t.invited),
+                ("stage_replied", t.replied),
+                ("stage_encounter", t.encounter),
+                ("stage_cooperation", t.cooperation),
+            ]);
+            json!({"funnel": t, "bars": bars})
+        })
+        .collect();
+    let campaigns: Vec<serde_json::Value> = campaigns
+        .into_iter()
+        .map(|c| {
+            let bars = report::bars(&[
+                ("stage_audience", c.audience),
+                ("stage_invited", c.invited),
+                ("stage_replied", c.replied),
+                ("stage_encounter", c.encounter),
+                ("stage_cooperation", c.cooperation),
+            ]);
+            json!({"funnel": c, "bars": bars})
+        })
+        .collect();
+    page(
+        &st,
+        &a,
+        "web/admin/dashboard.html.j2",
+        "dashboard",
+        json!({"topics": topics, "campaigns": campaigns, "recent": recent}),
+    )
+}
+
+// ----- contacts -----
+
+#[derive(Debug, Deserialize, Default)]
+struct ContactsQuery {
+    silent: Option<String>,
+    topic: Option<String>,
+    form: Option<String>,
+    page: Option<i64>,
+    #[allow(dead_code)]
+    lang: Option<String>,
+}
+
+async fn contacts(
+    State(st): State<Shared>,
+    headers: HeaderMap,
+    uri: Uri,
+    q: Result<Query<ContactsQuery>, axum::extract::rejection::QueryRejection>,
+) -> Response {
+    let a = match admin_of(&st, &headers, &uri).await {
+        Ok(a) => a,
+        Err(r) => return r,
+    };
+    let Ok(Query(q)) = q else {
+        return st.pages.message(
+            a.lang,
+            StatusCode::BAD_REQUEST,
+            "bad_form_title",
+            "bad_form_text",
+        );
+    };
+    let topics = match store::topics::list(&st.db).await {
+        Ok(t) => t,
+        Err(e) => return internal(&st, a.lang, e),
+    };
+    let topic = q.topic.as_deref().filter(|t| !t.is_empty());
+    let topic_id = topic.and_then(|slug| topics.iter().find(|t| t.slug == slug).map(|t| t.id));
+    if topic.is_some() && topic_id.is_none() {
+        return st.pages.message(
+            a.lang,
+            StatusCode::NOT_FOUND,
+            "not_found_title",
+            "not_found_text",
+        );
+    }
+    let form = match q.form.as_deref().filter(|f| !f.is_empty()) {
+        Some(f) => match f.parse::<RelationForm>() {
+            Ok(f) => Some(f),
+            Err(_) => {
+                return st.pages.message(
+                    a.lang,
+                    StatusCode::BAD_REQUEST,
+                    "bad_form_title",
+                    "bad_form_text",
+                )
+            }
+        },
+        None => None,
+    };
+    let silent = q.silent.as_deref().is_some_and(|s| !s.is_empty());
+    let per_page = 100;
+    let pg = q.page.unwrap_or(0).max(0);
+    let rows = match store::contacts::list(
+        &st.db,
+        &ContactFilter {
+            topic_id,
+            form,
+            silent,
+            silent_after_days: st.cfg.silent_after_days,
+            limit: Some(per_page + 1),
+            offset: pg * per_page,
+        },
+    )
+    .await
+    {
+        Ok(r) => r,
+        Err(e) => return internal(&st, a.lang, e),
+    };
+    let more = rows.len() as i64 > per_page;
+    let rows: Vec<_> = rows.into_iter().take(per_page as usize).collect();
+    page(
+        &st,
+        &a,
+        "web/admin/contacts.html.j2",
+        "contacts",
+        json!({
+            "contacts": rows, "topics": topics, "forms": ["encounter", "cooperation", "group"],
+            "filter": {"silent": silent, "topic": topic, "form": form.map(|f| f.as_str())},
+            "page": pg, "more": more,
+        }),
+    )
+}
+
+async fn contact(
+    State(st): State<Shared>,
+    Path(id): Path<i64>,
+    headers: HeaderMap,
+    uri: Uri,
+) -> Response {
+    let a = match admin_of(&st, &headers, &uri).await {
+        Ok(a) => a,
+        Err(r) => return r,
+    };
+    let c = match store::contacts::by_id(&st.db, id).await {
+        Ok(c) => c,
+        Err(store::StoreError::NotFound(_)) => {
+            return st.pages.message(
+                a.lang,
+                StatusCode::NOT_FOUND,
+                "not_found_title",
+                "not_found_text",
+            )
+        }
+        Err(e) => return internal(&st, a.lang, e),
+    };
+    match store::contacts::detail(&st.db, &c.email, st.cfg.silent_after_days).await {
+        Ok(d) => page(
+            &st,
+            &a,
+            "web/admin/contact.html.j2",
+            "contacts",
+            json!({"d": d}),
+        ),
+        Err(e) => internal(&st, a.lang, e),
+    }
+}
+
+async fn contact_forget(State(st): State<Shared>, Path(id): Path<i64>, req: Request) -> Response {
+    let (a, _) = match admin_post(&st, req).await {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
+    let r = async {
+        let c = store::contacts::by_id(&st.db, id).await?;
+        store::contacts::forget(&st.db, &c.email).await
+    }
+    .await;
+    match r {
+        Ok(()) => {
+            tracing::info!(user = %a.session.user, contact = id, "contact forgotten by admin");
+            redirect(&format!("/admin/contacts{}", a.q))
+        }
+        Err(store::StoreError::NotFound(_)) => st.pages.message(
+            a.lang,
+            StatusCode::NOT_FOUND,
+            "not_found_title",
+            "not_found_text",
+        ),
+        Err(e) => internal(&st, a.lang, e),
+    }
+}
+
+// ----- campaigns -----
+
+async fn campaigns(State(st): State<Shared>, headers: HeaderMap, uri: Uri) -> Response {
+    let a = match admin_of(&st, &headers, &uri).await {
+        Ok(a) => a,
+        Err(r) => return r,
+    };
+    match store::campaigns::list(&st.db).await {
+        Ok(rows) => page(
+            &st,
+            &a,
+            "web/admin/campaigns.html.j2",
+            "campaigns",
+            json!({"campaigns": rows}),
+        ),
+        Err(e) => internal(&st, a.lang, e),
+    }
+}
+
+async fn campaign_action(
+    State(st): State<Shared>,
+    Path((name, action)): Path<(String, String)>,
+    req: Request,
+) -> Response {
+    let (a, _) = match admin_post(&st, req).await {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
+    match run_campaign_action(&st, &name, &action).await {
+        Ok(_) => redirect(&format!("/admin/campaigns{}", a.q)),
+        Err(e) => st.pages.render(
+            "web/message.html.j2",
+            a.lang,
+            e.0,
+            json!({"title": st.pages.text(a.lang, "action_failed"), "text": e.1}),
+        ),
+    }
+}
+
+// ----- review -----
+
+async fn review(State(st): State<Shared>, headers: HeaderMap, uri: Uri) -> Response {
+    let a = match admin_of(&st, &headers, &uri).await {
+        Ok(a) => a,
+        Err(r) => return r,
+    };
+    match crate::inbound::apply::review_list(&st.db, true, 200).await {
+        Ok(rows) => page(
+            &st,
+            &a,
+            "web/admin/review.html.j2",
+            "review",
+            json!({"decisions": rows}),
+        ),
+        Err(e) => internal(&st, a.lang, e),
+    }
+}
+
+async fn review_action(
+    State(st): State<Shared>,
+    Path((id, action)): Path<(i64, String)>,
+    req: Request,
+) -> Response {
+    let (a, _) = match admin_post(&st, req).await {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
+    let by = format!("admin:{}", a.session.user);
+    match run_review_action(&st, id, &action, &by).await {
+        Ok(_) => redirect(&format!("/admin/review{}", a.q)),
+        Err(e) => st.pages.render(
+            "web/message.html.j2",
+            a.lang,
+            e.0,
+            json!({"title": st.pages.text(a.lang, "action_failed"), "text": e.1}),
+        ),
+    }
+}
+
+// ----- occasions -----
+
+async fn occasions(State(st): State<Shared>, headers: HeaderMap, uri: Uri) -> Response {
+    let a = match admin_of(&st, &headers, &uri).await {
+        Ok(a) => a,
+        Err(r) => return r,
+    };
+    let r = async {
+        let mut out = Vec::new();
+        for o in store::occasions::list(&st.db).await? {
+            let rsvps = report::rsvps(&st.db, o.id).await?;
+            out.push(json!({"o": o, "rsvps": rsvps}));
+        }
+        Ok::<_, store::StoreError>(out)
+    }
+    .await;
+    match r {
+        Ok(list) => page(
+            &st,
+            &a,
+            "web/admin/occasions.html.j2",
+            "occasions",
+            json!({"occasions": list}),
+        ),
+        Err(e) => internal(&st, a.lang, e),
+    }
+}
+
+/// Spreadsheet programs run cells that start with these as formulas.
+fn csv_cell(s: &str) -> String {
+    if s.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        format!("'{s}")
+    } else {
+        s.to_string()
+    }
+}
+
+async fn occasion_csv(
+    State(st): State<Shared>,
+    Path(slug): Path<String>,
+    headers: HeaderMap,
+    uri: Uri,
+) -> Response {
+    let a = match admin_of(&st, &headers, &uri).await {
+        Ok(a) => a,
+        Err(r) => return r,
+    };
+    let o = match store::occasions::get(&st.db, &slug).await {
+        Ok(o) => o,
+        Err(store::StoreError::NotFound(_)) => {
+            return st.pages.message(
+                a.lang,
+                StatusCode::NOT_FOUND,
+                "not_found_title",
+                "not_found_text",
+            )
+        }
+        Err(e) => return internal(&st, a.lang, e),
+    };
+    let rows = match report::rsvps(&st.db, o.id).await {
+        Ok(r) => r,
+        Err(e) => return internal(&st, a.lang, e),
+    };
+    let mut w = csv::WriterBuilder::new()
+        .delimiter(b';')
+        .from_writer(Vec::new());
+    let head = [
+        "email",
+        "name",
+        "organisation",
+        "status",
+        "via",
+        "updated_at",
+    ];
+    let mut result = w.write_record(head);
+    for r in &rows {
+        if result.is_err() {
+            break;
+        }
+        result = w.write_record([
+            csv_cell(&r.email),
+            csv_cell(r.name.as_deref().unwrap_or("")),
+            csv_cell(r.organisation.as_deref().unwrap_or("")),
+            r.status.clone(),
+            r.cause_kind.clone(),
+            r.updated_at.to_rfc3339(),
+        ]);
+    }
+    let bytes = match result
+        .map_err(anyhow::Error::from)
+        .and_then(|_| w.into_inner().map_err(|e| anyhow::anyhow!("{e}")))
+    {
+        Ok(b) => b,
+        Err(e) => return internal(&st, a.lang, e),
+    };
+    // A BOM so that German Excel opens the UTF-8 file with the umlauts intact.
+    let mut body = b"\xEF\xBB\xBF".to_vec();
+    body.extend(bytes);
+    super::no_store(
+        (
+            [
+                (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_string()),
+                (
+                    header::CONTENT_DISPOSITION,
+                    format!("attachment; filename=\"rsvps-{}.csv\"", o.slug),
+                ),
+            ],
+            body,
+        )
+            .into_response(),
+    )
+}

@@ -1,0 +1,470 @@
+//! The admin JSON API under `/api`, for scripts and other tools. Every route except
+//! `/api/openapi.json` needs `Authorization: Bearer <token>` with a token from
+//! `netzpost tokens create NAME`.
+
+use super::{auth, report, ApiError, Shared};
+use crate::domain::{ConsentStatus, EmailAddress, RelationForm};
+use crate::inbound::apply;
+use crate::outbound::campaign::{self, CreateArgs};
+use crate::store::campaigns::{Audience, CampaignKind};
+use crate::store::contacts::{ContactFilter, ImportRow};
+use crate::store::{self, Timestamp};
+use axum::extract::{Path, Query, Request, State};
+use axum::http::{header, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Extension, Json, Router};
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+type ApiResult = Result<Response, ApiError>;
+
+/// Who called, for evidence and `decided_by`.
+#[derive(Debug, Clone)]
+pub struct Caller(pub String);
+
+pub fn routes(state: Shared) -> Router<Shared> {
+    let protected = Router::new()
+        .route("/contacts", get(contacts_list).post(contacts_create))
+        .route(
+            "/contacts/{email}",
+            get(contact_show).delete(contact_forget),
+        )
+        .route("/topics", get(topics_list).post(topics_create))
+        .route("/occasions", get(occasions_list))
+        .route("/occasions/{slug}", get(occasion_show))
+        .route("/campaigns", get(campaigns_list).post(campaigns_create))
+        .route("/campaigns/{name}", get(campaign_show))
+        .route("/campaigns/{name}/{action}", post(campaign_action))
+        .route("/review", get(review_list))
+        .route("/review/{id}/{action}", post(review_action))
+        .route("/reports/funnel", get(funnel))
+        .route_layer(axum::middleware::from_fn_with_state(state, require_token));
+    Router::new()
+        .route("/openapi.json", get(openapi))
+        .merge(protected)
+        .fallback(|| async { ApiError(StatusCode::NOT_FOUND, "no such endpoint".into()) })
+}
+
+async fn require_token(State(st): State<Shared>, mut req: Request, next: Next) -> Response {
+    let given = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim)
+        .map(str::to_string);
+    let unauthorized = |msg: &str| {
+        let mut r = ApiError(StatusCode::UNAUTHORIZED, msg.into()).into_response();
+        r.headers_mut().insert(
+            header::WWW_AUTHENTICATE,
+            header::HeaderValue::from_static("Bearer realm=\"netzpost\""),
+        );
+        r
+    };
+    let Some(token) = given else {
+        return unauthorized(
+            "missing bearer token (create one with `netzpost tokens create NAME`)",
+        );
+    };
+    match auth::check_token(&st.db, &token).await {
+        Ok(Some(name)) => {
+            req.extensions_mut().insert(Caller(format!("api:{name}")));
+            next.run(req).await
+        }
+        Ok(None) => unauthorized("unknown or revoked token"),
+        Err(e) => ApiError::from(e).into_response(),
+    }
+}
+
+fn ok(v: impl serde::Serialize) -> ApiResult {
+    Ok(Json(v).into_response())
+}
+
+// ----- contacts -----
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ContactQuery {
+    silent: Option<bool>,
+    topic: Option<String>,
+    form: Option<String>,
+    limit: Option<i64>,
+    offset: Option<i64>,
+}
+
+async fn contacts_list(State(st): State<Shared>, Query(q): Query<ContactQuery>) -> ApiResult {
+    let topic_id = match &q.topic {
+        Some(t) => Some(store::topics::get(&st.db, t).await?.id),
+        None => None,
+    };
+    let form = match &q.form {
+        Some(f) => Some(
+            f.parse::<RelationForm>()
+                .map_err(|e| ApiError(StatusCode::BAD_REQUEST, e))?,
+        ),
+        None => None,
+    };
+    let rows = store::contacts::list(
+        &st.db,
+        &ContactFilter {
+            topic_id,
+            form,
+            silent: q.silent.unwrap_or(false),
+            silent_after_days: st.cfg.silent_after_days,
+            limit: Some(q.limit.unwrap_or(100).clamp(1, 1000)),
+            offset: q.offset.unwrap_or(0).max(0),
+        },
+    )
+    .await?;
+    ok(rows)
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewContact {
+    email: String,
+    name: Option<String>,
+    organisation: Option<String>,
+    language: Option<String>,
+    #[serde(default)]
+    topics: Vec<String>,
+    /// `pending` (default) or `confirmed` (only with evidence of consent).
+    consent: Option<ConsentStatus>,
+}
+
+async fn contacts_create(
+    State(st): State<Shared>,
+    Extension(caller): Extension<Caller>,
+    Json(c): Json<NewContact>,
+) -> ApiResult {
+    let email = EmailAddress::parse(&c.email).map_err(|e| {
+        ApiError(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            format!("email {:?}: {e}", c.email),
+        )
+    })?;
+    let language = match &c.language {
+        Some(l) => Some(
+            crate::domain::Language::parse(l)
+                .map_err(|e| ApiError(StatusCode::UNPROCESSABLE_ENTITY, e.to_string()))?
+                .to_string(),
+        ),
+        None => None,
+    };
+    for (field, v) in [("name", &c.name), ("organisation", &c.organisation)] {
+        if v.as_ref().is_some_and(|s| s.chars().count() > 200) {
+            return Err(ApiError(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                format!("{field} is longer than 200 characters"),
+            ));
+        }
+    }
+    if store::suppressions::is_suppressed(&st.db, &email.key()).await? {
+        return Err(ApiError(
+            StatusCode::CONFLICT,
+            "this address is suppressed (bounced, complained or forgotten)".into(),
+        ));
+    }
+    let mut topics = Vec::new();
+    for t in &c.topics {
+        topics.push(store::topics::get(&st.db, t).await?.id);
+    }
+    let consent = c.consent.unwrap_or(ConsentStatus::Pending);
+    if consent == ConsentStatus::Unsubscribed {
+        return Err(ApiError(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "consent must be pending or confirmed".into(),
+        ));
+    }
+    let contact = store::contacts::upsert_one(
+        &st.db,
+        &ImportRow {
+            email,
+            name: c.name,
+            organisation: c.organisation,
+            language,
+            attributes: serde_json::Map::new(),
+            topics,
+        },
+        consent,
+        &caller.0,
+    )
+    .await?;
+    Ok((StatusCode::CREATED, Json(contact)).into_response())
+}
+
+async fn contact_show(State(st): State<Shared>, Path(email): Path<String>) -> ApiResult {
+    ok(store::contacts::detail(&st.db, &email, st.cfg.silent_after_days).await?)
+}
+
+async fn contact_forget(State(st): State<Shared>, Path(email): Path<String>) -> ApiResult {
+    store::contacts::get(&st.db, &email).await?;
+    store::contacts::forget(&st.db, &email).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+// ----- topics and occasions -----
+
+async fn topics_list(State(st): State<Shared>) -> ApiResult {
+    ok(store::topics::list(&st.db).await?)
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewTopic {
+    name: String,
+    title: Option<String>,
+    description: Option<String>,
+}
+
+async fn topics_create(State(st): State<Shared>, Json(t): Json<NewTopic>) -> ApiResult {
+    let topic = store::topics::add(
+        &st.db,
+        &t.name,
+        t.title.as_deref().unwrap_or(&t.name),
+        t.description.as_deref(),
+    )
+    .await?;
+    Ok((StatusCode::CREATED, Json(topic)).into_response())
+}
+
+async fn occasions_list(State(st): State<Shared>) -> ApiResult {
+    ok(store::occasions::list(&st.db).await?)
+}
+
+async fn occasion_show(State(st): State<Shared>, Path(slug): Path<String>) -> ApiResult {
+    let o = store::occasions::get(&st.db, &slug).await?;
+    let rsvps = report::rsvps(&st.db, o.id).await?;
+    ok(json!({"occasion": o, "rsvps": rsvps}))
+}
+
+// ----- campaigns -----
+
+async fn campaigns_list(State(st): State<Shared>) -> ApiResult {
+    ok(store::campaigns::list(&st.db).await?)
+}
+
+async fn campaign_show(State(st): State<Shared>, Path(name): Path<String>) -> ApiResult {
+    let c = store::campaigns::get(&st.db, &name).await?;
+    let progress = store::campaigns::progress(&st.db, c.id).await?;
+    ok(json!({"campaign": c, "progress": progress, "total": progress.total()}))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewCampaign {
+    name: String,
+    kind: CampaignKind,
+    topic: Option<String>,
+    occasion: Option<String>,
+    #[serde(default)]
+    subject: String,
+    #[serde(default)]
+    body: String,
+    #[serde(default)]
+    audience: Audience,
+    schedule: Option<String>,
+    send_at: Option<Timestamp>,
+}
+
+async fn campaigns_create(State(st): State<Shared>, Json(n): Json<NewCampaign>) -> ApiResult {
+    let c = campaign::create(
+        &st.db,
+        &st.composer,
+        &CreateArgs {
+            name: n.name,
+            kind: n.kind,
+            topic: n.topic,
+            occasion: n.occasion,
+            subject: n.subject,
+            body: n.body,
+            audience: n.audience,
+            schedule: n.schedule,
+            send_at: n.send_at,
+        },
+    )
+    .await?;
+    Ok((StatusCode::CREATED, Json(c)).into_response())
+}
+
+async fn campaign_action(
+    State(st): State<Shared>,
+    Path((name, action)): Path<(String, String)>,
+) -> ApiResult {
+    let outcome = run_campaign_action(&st, &name, &action).await?;
+    ok(outcome)
+}
+
+/// Shared by the API and the admin pages.
+pub async fn run_campaign_action(st: &Shared, name: &str, action: &str) -> Result<Value, ApiError> {
+    match action {
+        "send" => {
+            let c = store::campaigns::get(&st.db, name).await?;
+            let n = campaign::start(&st.db, &st.cfg, &c).await?;
+            Ok(json!({"campaign": name, "status": "running", "queued": n}))
+        }
+        "pause" => {
+            campaign::pause(&st.db, name).await?;
+            Ok(json!({"campaign": name, "status": "paused"}))
+        }
+        "resume" => {
+            campaign::resume(&st.db, name).await?;
+            Ok(json!({"campaign": name, "status": "running"}))
+        }
+        "cancel" => {
+            campaign::cancel(&st.db, name).await?;
+            Ok(json!({"campaign": name, "status": "cancelled"}))
+        }
+        _ => Err(ApiError(
+            StatusCode::NOT_FOUND,
+            format!("unknown action {action:?} (send, pause, resume, cancel)"),
+        )),
+    }
+}
+
+// ----- review queue -----
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ReviewQuery {
+    all: Option<bool>,
+    limit: Option<i64>,
+}
+
+async fn review_list(State(st): State<Shared>, Query(q): Query<ReviewQuery>) -> ApiResult {
+    let rows = apply::review_list(
+        &st.db,
+        q.all.unwrap_or(false),
+        q.limit.unwrap_or(100).clamp(1, 1000),
+    )
+    .await?;
+    ok(rows)
+}
+
+async fn review_action(
+    State(st): State<Shared>,
+    Extension(caller): Extension<Caller>,
+    Path((id, action)): Path<(i64, String)>,
+) -> ApiResult {
+    ok(run_review_action(&st, id, &action, &caller.0).await?)
+}
+
+pub async fn run_review_action(
+    st: &Shared,
+    id: i64,
+    action: &str,
+    by: &str,
+) -> Result<Value, ApiError> {
+    let r = match action {
+        "accept" => apply::review_accept(&st.inbound, id, None, by)
+            .await
+            .map(|a| json!({"decision": id, "status": "applied", "action": a})),
+        "reject" => apply::review_reject(&st.db, id, by)
+            .await
+            .map(|_| json!({"decision": id, "status": "rejected"})),
+        "undo" => apply::review_undo(&st.db, id, by)
+            .await
+            .map(|_| json!({"decision": id, "status": "undone"})),
+        _ => {
+            return Err(ApiError(
+                StatusCode::NOT_FOUND,
+                format!("unknown action {action:?} (accept, reject, undo)"),
+            ))
+        }
+    };
+    r.map_err(|e| {
+        let msg = format!("{e:#}");
+        if msg.starts_with("no decision") {
+            ApiError(StatusCode::NOT_FOUND, msg)
+        } else {
+            ApiError(StatusCode::CONFLICT, msg)
+        }
+    })
+}
+
+// ----- reports -----
+
+async fn funnel(State(st): State<Shared>) -> ApiResult {
+    let topics = report::topic_funnel(&st.db, st.cfg.silent_after_days).await?;
+    let campaigns = report::campaign_funnel(&st.db).await?;
+    ok(json!({"topics": topics, "campaigns": campaigns}))
+}
+
+// ----- OpenAPI -----
+
+async fn openapi(State(st): State<Shared>) -> Response {
+    Json(openapi_doc(&st.cfg.http.public_url)).into_response()
+}
+
+/// The OpenAPI 3.1 description of this API.
+pub fn openapi_doc(public_url: &str) -> Value {
+    let err = json!({"description": "error", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}});
+    let any = json!({"description": "ok", "content": {"application/json": {"schema": {}}}});
+    let path_param = |name: &str, ty: &str| json!({"name": name, "in": "path", "required": true, "schema": {"type": ty}});
+    let op = |summary: &str, params: Vec<Value>, body: Option<&str>| {
+        let mut o = json!({
+            "summary": summary,
+            "parameters": params,
+            "responses": {"200": any, "401": err, "404": err, "409": err, "422": err},
+        });
+        if let Some(schema) = body {
+            o["requestBody"] = json!({"required": true, "content": {"application/json": {"schema": {"$ref": format!("#/components/schemas/{schema}")}}}});
+        }
+        o
+    };
+    let q = |name: &str, ty: &str| json!({"name": name, "in": "query", "required": false, "schema": {"type": ty}});
+    json!({
+        "openapi": "3.1.0",
+        "info": {"title": "netzpost admin API", "version": env!("CARGO_PKG_VERSION"),
+                 "description": "Contacts, topics, occasions, campaigns and the review queue. Authenticate with a bearer token from `netzpost tokens create NAME`."},
+        "servers": [{"url": format!("{}/api", public_url.trim_end_matches('/'))}],
+        "security": [{"bearer": []}],
+        "paths": {
+            "/contacts": {
+                "get": op("List contacts", vec![q("silent", "boolean"), q("topic", "string"), q("form", "string"), q("limit", "integer"), q("offset", "integer")], None),
+                "post": op("Create or update a contact", vec![], Some("NewContact")),
+            },
+            "/contacts/{email}": {
+                "get": op("A contact with consent, relations and timeline", vec![path_param("email", "string")], None),
+                "delete": op("Forget a contact (erasure; only a hash stays)", vec![path_param("email", "string")], None),
+            },
+            "/topics": {
+                "get": op("Topics with consent counts", vec![], None),
+                "post": op("Add a topic", vec![], Some("NewTopic")),
+            },
+            "/occasions": {"get": op("Occasions with RSVP counts", vec![], None)},
+            "/occasions/{slug}": {"get": op("An occasion with its RSVP list", vec![path_param("slug", "string")], None)},
+            "/campaigns": {
+                "get": op("Campaigns with progress", vec![], None),
+                "post": op("Create a campaign (templates are checked now)", vec![], Some("NewCampaign")),
+            },
+            "/campaigns/{name}": {"get": op("A campaign with its progress", vec![path_param("name", "string")], None)},
+            "/campaigns/{name}/{action}": {"post": op("send, pause, resume or cancel a campaign",
+                vec![path_param("name", "string"), json!({"name": "action", "in": "path", "required": true, "schema": {"enum": ["send", "pause", "resume", "cancel"]}})], None)},
+            "/review": {"get": op("The review queue (pending; all=true adds recent decisions)", vec![q("all", "boolean"), q("limit", "integer")], None)},
+            "/review/{id}/{action}": {"post": op("accept, reject or undo a decision",
+                vec![path_param("id", "integer"), json!({"name": "action", "in": "path", "required": true, "schema": {"enum": ["accept", "reject", "undo"]}})], None)},
+            "/reports/funnel": {"get": op("Activation funnel per topic and campaign", vec![], None)},
+        },
+        "components": {
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+            "schemas": {
+                "Error": {"type": "object", "properties": {"error": {"type": "string"}}, "required": ["error"]},
+                "NewContact": {"type": "object", "required": ["email"], "additionalProperties": false, "properties": {
+                    "email": {"type": "string"}, "name": {"type": "string"}, "organisation": {"type": "string"},
+                    "language": {"type": "string"}, "topics": {"type": "array", "items": {"type": "string"}},
+                    "consent": {"enum": ["pending", "confirmed"]}}},
+                "NewTopic": {"type": "object", "required": ["name"], "additionalProperties": false, "properties": {
+                    "name": {"type": "string"}, "title": {"type": "string"}, "description": {"type": "string"}}},
+                "NewCampaign": {"type": "object", "required": ["name", "kind"], "additionalProperties": false, "properties": {
+                    "name": {"type": "string"}, "kind": {"enum": ["newsletter", "invitation", "cooperation"]},
+                    "topic": {"type": "string"}, "occasion": {"type": "string"}, "subject": {"type": "string"},
+                    "body": {"type": "string"}, "schedule": {"type": "string"}, "send_at": {"type": "string", "format": "date-time"},
+                    "audience": {"type": "object", "properties": {"silent": {"type": "boolean"}, "form": {"type": "string"},
+                        "language": {"type": "string"}, "inactive_days": {"type": "integer"}}}}},
+            },
+        },
+    })
+}

@@ -1,0 +1,275 @@
+//! Credentials of the admin side: API bearer tokens, admin passwords and sessions.
+//!
+//! Every secret is stored as a hash only. API tokens and session ids are 256-bit random values,
+//! so one SHA-256 is enough; passwords are low-entropy and get salted PBKDF2-HMAC-SHA256 with
+//! many iterations (built on the `hmac`/`sha2` crates we already have, no extra dependency).
+
+use crate::on_db;
+use crate::store::{now, Db, StoreError, Timestamp};
+use hmac::{Hmac, Mac};
+use rand::RngCore;
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+/// OWASP's 2023 figure for PBKDF2-HMAC-SHA256.
+const PBKDF2_ITERATIONS: u32 = 600_000;
+const SESSION_HOURS: i64 = 12;
+
+pub fn random_hex(bytes: usize) -> String {
+    let mut b = vec![0u8; bytes];
+    rand::thread_rng().fill_bytes(&mut b);
+    hex::encode(b)
+}
+
+pub fn sha256_hex(s: &str) -> String {
+    hex::encode(Sha256::digest(s.as_bytes()))
+}
+
+/// Compares without an early exit, so timing tells nothing about where two secrets differ.
+pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// PBKDF2 (RFC 8018) with HMAC-SHA256, one 32-byte block.
+fn pbkdf2_sha256(password: &[u8], salt: &[u8], iterations: u32) -> [u8; 32] {
+    let prf = Hmac::<Sha256>::new_from_slice(password).expect("HMAC accepts any key length");
+    let mut mac = prf.clone();
+    mac.update(salt);
+    mac.update(&1u32.to_be_bytes());
+    let mut u: [u8; 32] = mac.finalize().into_bytes().into();
+    let mut out = u;
+    for _ in 1..iterations {
+        let mut mac = prf.clone();
+        mac.update(&u);
+        u = mac.finalize().into_bytes().into();
+        for (o, x) in out.iter_mut().zip(u.iter()) {
+            *o ^= x;
+        }
+    }
+    out
+}
+
+pub fn hash_password(password: &str) -> String {
+    hash_password_with(password, PBKDF2_ITERATIONS)
+}
+
+fn hash_password_with(password: &str, iterations: u32) -> String {
+    let salt = random_hex(16);
+    let hash = pbkdf2_sha256(password.as_bytes(), salt.as_bytes(), iterations);
+    format!("pbkdf2-sha256${iterations}${salt}${}", hex::encode(hash))
+}
+
+pub fn verify_password(password: &str, stored: &str) -> bool {
+    let mut parts = stored.split('$');
+    let (Some("pbkdf2-sha256"), Some(iter), Some(salt), Some(hash), None) = (
+        parts.next(),
+        parts.next(),
+        parts.next(),
+        parts.next(),
+        parts.next(),
+    ) else {
+        return false;
+    };
+    let (Ok(iter), Ok(expected)) = (iter.parse::<u32>(), hex::decode(hash)) else {
+        return false;
+    };
+    if iter == 0 {
+        return false;
+    }
+    let got = pbkdf2_sha256(password.as_bytes(), salt.as_bytes(), iter);
+    constant_time_eq(&got, &expected)
+}
+
+// ----- API tokens -----
+
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+pub struct ApiToken {
+    pub name: String,
+    pub created_at: Timestamp,
+    pub last_used_at: Option<Timestamp>,
+    pub revoked_at: Option<Timestamp>,
+}
+
+/// Creates a token named `name`; returns the secret, which is shown once and never stored.
+pub async fn create_token(db: &Db, name: &str) -> Result<String, StoreError> {
+    crate::store::topics::check_slug(name)?;
+    let secret = format!("np_{}", random_hex(32));
+    let res = on_db!(db, p => {
+        sqlx::query("INSERT INTO api_tokens (name, token_hash, created_at) VALUES ($1, $2, $3)")
+            .bind(name)
+            .bind(sha256_hex(&secret))
+            .bind(now())
+            .execute(p)
+            .await
+            .map(|r| r.rows_affected())
+    });
+    match res {
+        Ok(_) => Ok(secret),
+        Err(sqlx::Error::Database(d)) if d.is_unique_violation() => Err(StoreError::Conflict(
+            format!("a token named {name:?} exists already (revoke it or choose another name)"),
+        )),
+        Err(e) => Err(e.into()),
+    }
+}
+
+pub async fn revoke_token(db: &Db, name: &str) -> Result<(), StoreError> {
+    let n = on_db!(db, p => {
+        sqlx::query("UPDATE api_tokens SET revoked_at = $1 WHERE name = $2 AND revoked_at IS NULL")
+            .bind(now())
+            .bind(name)
+            .execute(p)
+            .await?
+            .rows_affected()
+    });
+    if n == 0 {
+        return Err(StoreError::NotFound(format!(
+            "no active token named {name:?} (see `netzpost tokens list`)"
+        )));
+    }
+    Ok(())
+}
+
+pub async fn list_tokens(db: &Db) -> Result<Vec<ApiToken>, StoreError> {
+    Ok(on_db!(db, p => {
+        sqlx::query_as::<_, ApiToken>(
+            "SELECT name, created_at, last_used_at, revoked_at FROM api_tokens ORDER BY name",
+        )
+        .fetch_all(p)
+        .await?
+    }))
+}
+
+/// The name of the active token with this secret, if any; notes its use.
+pub async fn check_token(db: &Db, secret: &str) -> Result<Option<String>, StoreError> {
+    let hash = sha256_hex(secret);
+    let name: Option<String> = on_db!(db, p => {
+        sqlx::query_scalar("SELECT name FROM api_tokens WHERE token_hash = $1 AND revoked_at IS NULL")
+            .bind(&hash)
+            .fetch_optional(p)
+            .await?
+    });
+    if name.is_some() {
+        on_db!(db, p => {
+            sqlx::query("UPDATE api_tokens SET last_used_at = $1 WHERE token_hash = $2")
+                .bind(now())
+                .bind(&hash)
+                .execute(p)
+                .await?;
+        });
+    }
+    Ok(name)
+}
+
+// ----- admin users and sessions -----
+
+pub async fn set_password(db: &Db, user: &str, password: &str) -> Result<(), StoreError> {
+    if password.chars().count() < 10 {
+        return Err(StoreError::Invalid(
+            "the password needs at least 10 characters".into(),
+        ));
+    }
+    let hash = hash_password(password);
+    on_db!(db, p => {
+        sqlx::query(
+            "INSERT INTO admin_users (name, password_hash, updated_at) VALUES ($1, $2, $3)
+             ON CONFLICT (name) DO UPDATE SET password_hash = excluded.password_hash, updated_at = excluded.updated_at",
+        )
+        .bind(user)
+        .bind(hash)
+        .bind(now())
+        .execute(p)
+        .await?;
+        // A new password ends every open session of that user.
+        sqlx::query("DELETE FROM admin_sessions WHERE user_name = $1").bind(user).execute(p).await?;
+    });
+    Ok(())
+}
+
+pub async fn check_password(db: &Db, user: &str, password: &str) -> Result<bool, StoreError> {
+    let stored: Option<String> = on_db!(db, p => {
+        sqlx::query_scalar("SELECT password_hash FROM admin_users WHERE name = $1")
+            .bind(user)
+            .fetch_optional(p)
+            .await?
+    });
+    let ok = match &stored {
+        Some(h) => verify_password(password, h),
+        None => {
+            // Same work for unknown users, so timing does not reveal names.
+            let _ = pbkdf2_sha256(password.as_bytes(), b"x", PBKDF2_ITERATIONS);
+            false
+        }
+    };
+    Ok(ok)
+}
+
+#[derive(Debug, Clone)]
+pub struct Session {
+    pub user: String,
+    pub csrf: String,
+}
+
+/// Opens a session; returns the cookie value.
+pub async fn create_session(db: &Db, user: &str) -> Result<String, StoreError> {
+    let id = random_hex(32);
+    let at = now();
+    on_db!(db, p => {
+        sqlx::query("DELETE FROM admin_sessions WHERE expires_at < $1").bind(at).execute(p).await?;
+        sqlx::query(
+            "INSERT INTO admin_sessions (id_hash, user_name, csrf, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(sha256_hex(&id))
+        .bind(user)
+        .bind(random_hex(24))
+        .bind(at)
+        .bind(at + chrono::Duration::hours(SESSION_HOURS))
+        .execute(p)
+        .await?;
+    });
+    Ok(id)
+}
+
+pub async fn session(db: &Db, id: &str) -> Result<Option<Session>, StoreError> {
+    let row: Option<(String, String)> = on_db!(db, p => {
+        sqlx::query_as("SELECT user_name, csrf FROM admin_sessions WHERE id_hash = $1 AND expires_at > $2")
+            .bind(sha256_hex(id))
+            .bind(now())
+            .fetch_optional(p)
+            .await?
+    });
+    Ok(row.map(|(user, csrf)| Session { user, csrf }))
+}
+
+pub async fn end_session(db: &Db, id: &str) -> Result<(), StoreError> {
+    on_db!(db, p => {
+        sqlx::query("DELETE FROM admin_sessions WHERE id_hash = $1").bind(sha256_hex(id)).execute(p).await?;
+    });
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pbkdf2_matches_rfc7914_vector() {
+        // RFC 7914 section 11: PBKDF2-HMAC-SHA256("passwd", "salt", 1), first 32 bytes.
+        let got = pbkdf2_sha256(b"passwd", b"salt", 1);
+        assert_eq!(
+            hex::encode(got),
+            "55ac046e56e3089fec1691c22544b605f94185216dde0465e68b9d57c20dacbc"
+        );
+    }
+
+    #[test]
+    fn passwords_verify() {
+        let h = hash_password_with("richtig-langes-passwort", 1000);
+        assert!(verify_password("richtig-langes-passwort", &h));
+        assert!(!verify_password("falsch", &h));
+        assert!(!verify_password("x", "garbage"));
+        assert!(!verify_password("x", "pbkdf2-sha256$0$aa$bb"));
+    }
+}

@@ -1,0 +1,410 @@
+//! The HTTP side of `netzpost serve` (axum): public pages for contacts (subscribe, confirm,
+//! preferences, unsubscribe, RSVP), the admin JSON API under `/api`, the admin pages under
+//! `/admin`, and `/healthz` and `/metrics`.
+//!
+//! Rules that hold for every route:
+//! - a GET never changes anything (mail scanners follow links); only the POST of a form does;
+//! - every POST body is size-limited and must have the expected content type (else 413/415);
+//! - every page is rendered by minijinja with HTML auto-escaping on for all templates;
+//! - pages speak German, or English with `?lang=en` or an `Accept-Language` that prefers it.
+
+pub mod admin;
+pub mod api;
+pub mod auth;
+pub mod metrics;
+pub mod pages;
+pub mod public;
+pub mod report;
+
+use crate::config::Config;
+use crate::inbound::Inbound;
+use crate::outbound::sender::{Composer, Notifier};
+use crate::store::{Db, StoreError};
+use axum::extract::{ConnectInfo, DefaultBodyLimit};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+use std::collections::{HashMap, VecDeque};
+use std::net::{IpAddr, SocketAddr};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// Largest accepted body of a public or admin form. Real forms are far below 1 KiB.
+pub const FORM_LIMIT: usize = 16 * 1024;
+/// Largest accepted JSON body of the admin API.
+pub const API_LIMIT: usize = 1024 * 1024;
+
+/// Everything a request handler needs; shared behind an `Arc`.
+pub struct AppState {
+    pub db: Db,
+    pub cfg: Arc<Config>,
+    pub composer: Arc<Composer>,
+    /// Sends confirmation and acknowledgement mails; `None` in processes without a transport.
+    pub notifier: Option<Arc<Notifier>>,
+    pub inbound: Arc<Inbound>,
+    pub pages: pages::Pages,
+    pub metrics: metrics::Metrics,
+    subscribe_limiter: RateLimiter,
+    login_limiter: RateLimiter,
+}
+
+pub type Shared = Arc<AppState>;
+
+impl AppState {
+    pub fn new(
+        db: Db,
+        cfg: Arc<Config>,
+        notifier: Option<Arc<Notifier>>,
+    ) -> anyhow::Result<Shared> {
+        let composer = match &notifier {
+            Some(n) => n.composer.clone(),
+            None => Arc::new(Composer::new(cfg.clone())?),
+        };
+        let inbound = Arc::new(Inbound::new(db.clone(), cfg.clone(), notifier.clone())?);
+        let pages = pages::Pages::new(cfg.templates_dir.as_deref())?;
+        Ok(Arc::new(AppState {
+            db,
+            cfg,
+            composer,
+            notifier,
+            inbound,
+            pages,
+            metrics: metrics::Metrics::default(),
+            // A person subscribes to a topic or two; a script tries hundreds.
+            subscribe_limiter: RateLimiter::new(5, Duration::from_secs(600)),
+            // Slows password guessing to a crawl without locking out a person who mistypes.
+            login_limiter: RateLimiter::new(10, Duration::from_secs(600)),
+        }))
+    }
+
+    /// Whether the public URL is HTTPS: then cookies are marked `Secure`.
+    pub fn https(&self) -> bool {
+        self.cfg.http.public_url.starts_with("https://")
+    }
+}
+
+/// The whole application.
+pub fn router(state: Shared) -> Router {
+    Router::new()
+        .route("/", get(public::index))
+        .route("/healthz", get(healthz))
+        .route("/metrics", get(metrics::metrics))
+        .route("/static/web.css", get(stylesheet))
+        .merge(public::routes().layer(DefaultBodyLimit::max(FORM_LIMIT)))
+        .merge(admin::routes().layer(DefaultBodyLimit::max(FORM_LIMIT)))
+        .nest(
+            "/api",
+            api::routes(state.clone()).layer(DefaultBodyLimit::max(API_LIMIT)),
+        )
+        .fallback(not_found)
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            metrics::track,
+        ))
+        .with_state(state)
+}
+
+/// A bound, running server.
+pub struct Running {
+    pub addr: SocketAddr,
+    pub handle: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+/// Binds `listen` now (so a taken port stops the start with its name) and serves until `stop`
+/// resolves; open requests are finished first.
+pub async fn start(
+    state: Shared,
+    listen: &str,
+    stop: impl std::future::Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<Running> {
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .map_err(|e| anyhow::anyhow!("http.listen {listen}: {e}"))?;
+    start_on(state, listener, stop)
+}
+
+/// Serves on a listener bound by the caller (tests bind port 0 first, to know the public URL).
+pub fn start_on(
+    state: Shared,
+    listener: tokio::net::TcpListener,
+    stop: impl std::future::Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<Running> {
+    let addr = listener.local_addr()?;
+    tracing::info!(%addr, public_url = %state.cfg.http.public_url, "web server listening");
+    let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
+    let handle = tokio::spawn(async move {
+        axum::serve(listener, app)
+            .with_graceful_shutdown(stop)
+            .await
+    });
+    Ok(Running { addr, handle })
+}
+
+/// `start`, then waits until the server stops.
+pub async fn serve(
+    state: Shared,
+    listen: &str,
+    stop: impl std::future::Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let running = start(state, listen, stop).await?;
+    running.handle.await??;
+    Ok(())
+}
+
+async fn healthz(axum::extract::State(st): axum::extract::State<Shared>) -> Response {
+    let ok: Result<i64, sqlx::Error> = crate::on_db!(&st.db, p => {
+        sqlx::query_scalar("SELECT 1").fetch_one(p).await
+    });
+    match ok {
+        Ok(_) => (StatusCode::OK, "ok\n").into_response(),
+        Err(e) => {
+            tracing::error!("healthz: database: {e}");
+            (StatusCode::SERVICE_UNAVAILABLE, "database unavailable\n").into_response()
+        }
+    }
+}
+
+async fn stylesheet() -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "text/css; charset=utf-8"),
+            (header::CACHE_CONTROL, "public, max-age=3600"),
+        ],
+        include_str!("../../templates/web/web.css"),
+    )
+        .into_response()
+}
+
+async fn not_found(
+    axum::extract::State(st): axum::extract::State<Shared>,
+    headers: HeaderMap,
+    uri: axum::http::Uri,
+) -> Response {
+    let lang = Lang::from_request(uri.query(), &headers);
+    st.pages.message(
+        lang,
+        StatusCode::NOT_FOUND,
+        "not_found_title",
+        "not_found_text",
+    )
+}
+
+// ----- language -----
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lang {
+    De,
+    En,
+}
+
+impl Lang {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Lang::De => "de",
+            Lang::En => "en",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Lang> {
+        match s.trim().to_ascii_lowercase().get(..2)? {
+            "de" => Some(Lang::De),
+            "en" => Some(Lang::En),
+            _ => None,
+        }
+    }
+
+    /// `?lang=` wins; then the first of de/en in `Accept-Language` (by q-value); else German.
+    pub fn from_request(query: Option<&str>, headers: &HeaderMap) -> Lang {
+        if let Some(l) = query.and_then(|q| {
+            form_urlencoded::parse(q.as_bytes())
+                .find(|(k, _)| k == "lang")
+                .and_then(|(_, v)| Lang::parse(&v))
+        }) {
+            return l;
+        }
+        let accept = headers
+            .get(header::ACCEPT_LANGUAGE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("");
+        let mut best: Option<(f32, Lang)> = None;
+        for part in accept.split(',') {
+            let mut it = part.split(';');
+            let Some(l) = it.next().and_then(Lang::parse) else {
+                continue;
+            };
+            let q = it
+                .find_map(|p| p.trim().strip_prefix("q="))
+                .and_then(|q| q.parse::<f32>().ok())
+                .unwrap_or(1.0);
+            if best.is_none_or(|(bq, _)| q > bq) {
+                best = Some((q, l));
+            }
+        }
+        best.map_or(Lang::De, |(_, l)| l)
+    }
+
+    /// The query suffix that keeps an explicit language choice across form posts.
+    pub fn query(self, query: Option<&str>) -> &'static str {
+        let explicit = query.is_some_and(|q| {
+            form_urlencoded::parse(q.as_bytes())
+                .any(|(k, v)| k == "lang" && Lang::parse(&v).is_some())
+        });
+        match (explicit, self) {
+            (false, _) => "",
+            (true, Lang::De) => "?lang=de",
+            (true, Lang::En) => "?lang=en",
+        }
+    }
+}
+
+// ----- forms -----
+
+/// Reads an `application/x-www-form-urlencoded` body (size already limited by the router).
+pub fn read_form(headers: &HeaderMap, body: &[u8]) -> Result<HashMap<String, String>, FormError> {
+    let ct = content_type(headers);
+    if ct != "application/x-www-form-urlencoded" {
+        return Err(FormError::ContentType);
+    }
+    let mut out = HashMap::new();
+    for (k, v) in form_urlencoded::parse(body) {
+        if k.len() > 64 || out.len() >= 64 {
+            return Err(FormError::Malformed);
+        }
+        out.insert(k.into_owned(), v.into_owned());
+    }
+    Ok(out)
+}
+
+pub fn content_type(headers: &HeaderMap) -> String {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase()
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum FormError {
+    #[error("expected application/x-www-form-urlencoded")]
+    ContentType,
+    #[error("malformed form")]
+    Malformed,
+}
+
+impl FormError {
+    pub fn status(self) -> StatusCode {
+        match self {
+            FormError::ContentType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            FormError::Malformed => StatusCode::BAD_REQUEST,
+        }
+    }
+}
+
+/// Reads a body up to `FORM_LIMIT`; a bigger one is a 413.
+pub async fn body_bytes(body: axum::body::Body) -> Result<axum::body::Bytes, StatusCode> {
+    axum::body::to_bytes(body, FORM_LIMIT)
+        .await
+        .map_err(|_| StatusCode::PAYLOAD_TOO_LARGE)
+}
+
+// ----- client address and rate limiting -----
+
+/// The client's address: the peer, or behind a reverse proxy on the same host the last entry of
+/// `X-Forwarded-For` (the one our proxy added; earlier entries are the client's own claims).
+pub fn client_ip(peer: Option<&ConnectInfo<SocketAddr>>, headers: &HeaderMap) -> Option<IpAddr> {
+    let peer = peer.map(|c| c.0.ip());
+    if peer.is_some_and(|p| p.is_loopback()) {
+        if let Some(ip) = headers
+            .get("x-forwarded-for")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.rsplit(',').next())
+            .and_then(|v| v.trim().parse().ok())
+        {
+            return Some(ip);
+        }
+    }
+    peer
+}
+
+/// A sliding-window limit per client address, in memory (one daemon serves the pages).
+pub struct RateLimiter {
+    max: usize,
+    window: Duration,
+    hits: Mutex<HashMap<IpAddr, VecDeque<Instant>>>,
+}
+
+impl RateLimiter {
+    pub fn new(max: usize, window: Duration) -> RateLimiter {
+        RateLimiter {
+            max,
+            window,
+            hits: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Counts a hit; false when the address is over its limit.
+    pub fn allow(&self, ip: IpAddr) -> bool {
+        let now = Instant::now();
+        let mut hits = self.hits.lock().expect("rate limiter lock");
+        if hits.len() > 10_000 {
+            hits.retain(|_, q| q.back().is_some_and(|t| now - *t < self.window));
+        }
+        let q = hits.entry(ip).or_default();
+        while q.front().is_some_and(|t| now - *t >= self.window) {
+            q.pop_front();
+        }
+        if q.len() >= self.max {
+            return false;
+        }
+        q.push_back(now);
+        true
+    }
+}
+
+// ----- errors of JSON handlers -----
+
+/// An API error: status and a message for the caller.
+#[derive(Debug)]
+pub struct ApiError(pub StatusCode, pub String);
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        (self.0, axum::Json(serde_json::json!({"error": self.1}))).into_response()
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        let status = match &e {
+            StoreError::NotFound(_) => StatusCode::NOT_FOUND,
+            StoreError::Conflict(_) => StatusCode::CONFLICT,
+            StoreError::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            _ => StatusCode::INTERNAL_SERVER_ERROR,
+        };
+        if status == StatusCode::INTERNAL_SERVER_ERROR {
+            tracing::error!("api: {e}");
+            return ApiError(status, "internal error".into());
+        }
+        ApiError(status, e.to_string())
+    }
+}
+
+impl From<anyhow::Error> for ApiError {
+    fn from(e: anyhow::Error) -> Self {
+        match e.downcast::<StoreError>() {
+            Ok(s) => s.into(),
+            // Library errors here are about the request (a campaign in the wrong state, a
+            // template that does not render): the caller can act on the message.
+            Err(e) => ApiError(StatusCode::UNPROCESSABLE_ENTITY, format!("{e:#}")),
+        }
+    }
+}
+
+pub fn no_store(mut r: Response) -> Response {
+    r.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    r
+}
