@@ -1002,6 +1002,118 @@ async fn api_contacts_topics_occasions_campaigns() {
         .await
         .unwrap();
     assert_eq!(funnel["topics"][0]["silent"], 1);
+    // Oversized JSON.
+    let big = format!(
+        "{{\"email\": \"a@b.de\", \"name\": \"{}\"}}",
+        "x".repeat(2 * 1024 * 1024)
+    );
+    let r = api(Method::POST, "/contacts")
+        .header(CONTENT_TYPE, "application/json")
+        .body(big)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 413);
+    // Update: fields and consent per topic, all or nothing.
+    let r = api(Method::PATCH, "/contacts/still@example.org")
+        .json(&json!({"organisation": "Mieterverein", "language": "English", "consent": {"gibtsnicht": "confirmed"}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 404);
+    let d: Value = api(Method::GET, "/contacts/still@example.org")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(d["contact"]["organisation"], Value::Null);
+    let r = api(Method::PATCH, "/contacts/still@example.org")
+        .json(&json!({"organisation": "Mieterverein", "language": "English", "consent": {"nachbarschaft": "unsubscribed"}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let d: Value = r.json().await.unwrap();
+    assert_eq!(d["contact"]["organisation"], "Mieterverein");
+    assert_eq!(d["contact"]["language"], "en");
+    assert_eq!(d["subscriptions"][0]["status"], "unsubscribed");
+    assert_eq!(
+        d["contact"]["name"], "Robert'); DROP TABLE contacts;--",
+        "untouched fields stay"
+    );
+    let r = api(Method::PATCH, "/contacts/still@example.org")
+        .json(&json!({"language": "Klingonisch"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 422);
+    // Preview of the message a contact would get.
+    let r = api(
+        Method::GET,
+        "/campaigns/einladung/preview?to=still@example.org",
+    )
+    .send()
+    .await
+    .unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(r.text().await.unwrap().contains("Subject:"));
+    assert_eq!(
+        api(
+            Method::GET,
+            "/campaigns/einladung/preview?to=niemand@example.org"
+        )
+        .send()
+        .await
+        .unwrap()
+        .status(),
+        404
+    );
+    // CSV import, German Excel style, with a reject.
+    let csv = "E-Mail;Vorname;Nachname;Verein\r\nanna@example.org;Anna;Berg;Kleingarten e.V.\r\nkaputt;X;Y;Z\r\n";
+    let r = api(
+        Method::POST,
+        "/contacts/import?topic=nachbarschaft&consent=confirmed",
+    )
+    .header(CONTENT_TYPE, "text/csv")
+    .body(csv)
+    .send()
+    .await
+    .unwrap();
+    assert_eq!(r.status(), 200);
+    let report: Value = r.json().await.unwrap();
+    assert_eq!(report["created"], 1);
+    assert_eq!(report["rejected"], 1);
+    assert_eq!(report["rejects"][0]["line"], 3);
+    let anna: Value = api(Method::GET, "/contacts/anna@example.org")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(anna["contact"]["organisation"], "Kleingarten e.V.");
+    let r = api(Method::POST, "/contacts/import")
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 415);
+    let r = api(Method::POST, "/contacts/import?topic=gibtsnicht")
+        .header(CONTENT_TYPE, "text/csv")
+        .body(csv)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 404);
+    let r = api(Method::POST, "/contacts/import")
+        .header(CONTENT_TYPE, "text/csv")
+        .body("foo;bar\r\n1;2\r\n")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 422, "no e-mail column");
     // Forget.
     assert_eq!(
         api(Method::DELETE, "/contacts/still@example.org")

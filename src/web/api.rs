@@ -20,6 +20,9 @@ use serde_json::{json, Value};
 
 type ApiResult = Result<Response, ApiError>;
 
+/// A CSV import may be larger than other API bodies (a few thousand contacts).
+const IMPORT_LIMIT: usize = 32 * 1024 * 1024;
+
 /// Who called, for evidence and `decided_by`.
 #[derive(Debug, Clone)]
 pub struct Caller(pub String);
@@ -28,14 +31,21 @@ pub fn routes(state: Shared) -> Router<Shared> {
     let protected = Router::new()
         .route("/contacts", get(contacts_list).post(contacts_create))
         .route(
+            "/contacts/import",
+            post(contacts_import).layer(axum::extract::DefaultBodyLimit::max(IMPORT_LIMIT)),
+        )
+        .route(
             "/contacts/{email}",
-            get(contact_show).delete(contact_forget),
+            get(contact_show)
+                .patch(contact_update)
+                .delete(contact_forget),
         )
         .route("/topics", get(topics_list).post(topics_create))
         .route("/occasions", get(occasions_list))
         .route("/occasions/{slug}", get(occasion_show))
         .route("/campaigns", get(campaigns_list).post(campaigns_create))
         .route("/campaigns/{name}", get(campaign_show))
+        .route("/campaigns/{name}/preview", get(campaign_preview))
         .route("/campaigns/{name}/{action}", post(campaign_action))
         .route("/review", get(review_list))
         .route("/review/{id}/{action}", post(review_action))
@@ -205,6 +215,156 @@ async fn contact_forget(State(st): State<Shared>, Path(email): Path<String>) -> 
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ContactUpdate {
+    name: Option<String>,
+    organisation: Option<String>,
+    language: Option<String>,
+    /// Consent per topic name: `confirmed`, `pending` or `unsubscribed`.
+    #[serde(default)]
+    consent: std::collections::BTreeMap<String, ConsentStatus>,
+}
+
+async fn contact_update(
+    State(st): State<Shared>,
+    Extension(caller): Extension<Caller>,
+    Path(email): Path<String>,
+    Json(u): Json<ContactUpdate>,
+) -> ApiResult {
+    let c = store::contacts::get(&st.db, &email).await?;
+    for (field, v) in [("name", &u.name), ("organisation", &u.organisation)] {
+        if v.as_ref().is_some_and(|s| s.chars().count() > 200) {
+            return Err(ApiError(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                format!("{field} is longer than 200 characters"),
+            ));
+        }
+    }
+    let language = match &u.language {
+        Some(l) => Some(
+            crate::domain::Language::parse(l)
+                .map_err(|e| ApiError(StatusCode::UNPROCESSABLE_ENTITY, e.to_string()))?
+                .to_string(),
+        ),
+        None => None,
+    };
+    // Resolve every topic before changing anything, so a typo changes nothing.
+    let mut consent = Vec::new();
+    for (topic, status) in &u.consent {
+        consent.push((store::topics::get(&st.db, topic).await?.id, *status));
+    }
+    let at = store::now();
+    let changed = json!({"name": u.name, "organisation": u.organisation, "language": language});
+    crate::in_tx!(&st.db, tx => {
+        sqlx::query(
+            "UPDATE contacts SET name = COALESCE($1, name), organisation = COALESCE($2, organisation),
+                language = COALESCE($3, language), updated_at = $4 WHERE id = $5",
+        )
+        .bind(&u.name)
+        .bind(&u.organisation)
+        .bind(&language)
+        .bind(at)
+        .bind(c.id)
+        .execute(&mut **tx)
+        .await
+        .map_err(store::StoreError::from)?;
+        crate::record_activity!(tx, &store::activities::NewActivity {
+            contact_id: c.id,
+            at,
+            kind: "updated",
+            summary: format!("geändert / updated by {}", caller.0),
+            detail: changed,
+            campaign_id: None,
+            inbound_id: None,
+        });
+    });
+    for (topic, status) in consent {
+        store::contacts::set_consent(
+            &st.db,
+            c.id,
+            topic,
+            status,
+            "admin",
+            Some(&caller.0),
+            None,
+            None,
+        )
+        .await?;
+    }
+    ok(store::contacts::detail(&st.db, &email, st.cfg.silent_after_days).await?)
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ImportQuery {
+    /// Comma-separated topic names every row is subscribed to.
+    topic: Option<String>,
+    consent: Option<ConsentStatus>,
+    source: Option<String>,
+}
+
+/// `POST /contacts/import` with a CSV body (as `netzpost contacts import`): good rows land,
+/// rejects come back with line and reason.
+async fn contacts_import(
+    State(st): State<Shared>,
+    Extension(caller): Extension<Caller>,
+    Query(q): Query<ImportQuery>,
+    headers: axum::http::HeaderMap,
+    body: axum::body::Bytes,
+) -> ApiResult {
+    let ct = super::content_type(&headers);
+    if ct != "text/csv" && ct != "text/plain" {
+        return Err(ApiError(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "send the CSV file as text/csv".into(),
+        ));
+    }
+    let consent = q.consent.unwrap_or(ConsentStatus::Pending);
+    if consent == ConsentStatus::Unsubscribed {
+        return Err(ApiError(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "consent must be pending or confirmed".into(),
+        ));
+    }
+    let topics: Vec<String> = q
+        .topic
+        .as_deref()
+        .unwrap_or("")
+        .split(',')
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .map(str::to_string)
+        .collect();
+    // The importer reads files (encoding detection and all): hand it one, removed afterwards.
+    let path = std::env::temp_dir().join(format!("netzpost-import-{}.csv", auth::random_hex(12)));
+    tokio::fs::write(&path, &body)
+        .await
+        .map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, format!("import: {e}")))?;
+    let source = q.source.clone().unwrap_or_else(|| caller.0.clone());
+    let report = crate::import::run(
+        &st.db,
+        &path,
+        &crate::import::Options {
+            topics: &topics,
+            consent,
+            source: Some(&source),
+            batch_size: 500,
+            progress: false,
+        },
+    )
+    .await;
+    let _ = tokio::fs::remove_file(&path).await;
+    match report {
+        Ok(r) => ok(r),
+        Err(crate::import::ImportError::Store(e)) => Err(e.into()),
+        Err(e) => Err(ApiError(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            e.to_string().replace(&path.display().to_string(), "upload"),
+        )),
+    }
+}
+
 // ----- topics and occasions -----
 
 async fn topics_list(State(st): State<Shared>) -> ApiResult {
@@ -250,6 +410,24 @@ async fn campaign_show(State(st): State<Shared>, Path(name): Path<String>) -> Ap
     let c = store::campaigns::get(&st.db, &name).await?;
     let progress = store::campaigns::progress(&st.db, c.id).await?;
     ok(json!({"campaign": c, "progress": progress, "total": progress.total()}))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PreviewQuery {
+    to: String,
+}
+
+/// The message one contact would get, as raw RFC 5322 text.
+async fn campaign_preview(
+    State(st): State<Shared>,
+    Path(name): Path<String>,
+    Query(q): Query<PreviewQuery>,
+) -> ApiResult {
+    store::campaigns::get(&st.db, &name).await?;
+    store::contacts::get(&st.db, &q.to).await?;
+    let text = campaign::preview(&st.db, &st.composer, &name, &q.to).await?;
+    Ok(([(header::CONTENT_TYPE, "message/rfc822")], text).into_response())
 }
 
 #[derive(Debug, Deserialize)]
@@ -428,8 +606,15 @@ pub fn openapi_doc(public_url: &str) -> Value {
             },
             "/contacts/{email}": {
                 "get": op("A contact with consent, relations and timeline", vec![path_param("email", "string")], None),
+                "patch": op("Change name, organisation, language and consent per topic", vec![path_param("email", "string")], Some("ContactUpdate")),
                 "delete": op("Forget a contact (erasure; only a hash stays)", vec![path_param("email", "string")], None),
             },
+            "/contacts/import": {"post": {
+                "summary": "Import contacts from a CSV body (text/csv), as `netzpost contacts import`",
+                "parameters": [q("topic", "string"), q("consent", "string"), q("source", "string")],
+                "requestBody": {"required": true, "content": {"text/csv": {"schema": {"type": "string"}}}},
+                "responses": {"200": any, "401": err, "404": err, "415": err, "422": err},
+            }},
             "/topics": {
                 "get": op("Topics with consent counts", vec![], None),
                 "post": op("Add a topic", vec![], Some("NewTopic")),
@@ -441,6 +626,11 @@ pub fn openapi_doc(public_url: &str) -> Value {
                 "post": op("Create a campaign (templates are checked now)", vec![], Some("NewCampaign")),
             },
             "/campaigns/{name}": {"get": op("A campaign with its progress", vec![path_param("name", "string")], None)},
+            "/campaigns/{name}/preview": {"get": {
+                "summary": "The message one contact would get (message/rfc822)",
+                "parameters": [path_param("name", "string"), json!({"name": "to", "in": "query", "required": true, "schema": {"type": "string"}})],
+                "responses": {"200": {"description": "the message", "content": {"message/rfc822": {"schema": {"type": "string"}}}}, "401": err, "404": err},
+            }},
             "/campaigns/{name}/{action}": {"post": op("send, pause, resume or cancel a campaign",
                 vec![path_param("name", "string"), json!({"name": "action", "in": "path", "required": true, "schema": {"enum": ["send", "pause", "resume", "cancel"]}})], None)},
             "/review": {"get": op("The review queue (pending; all=true adds recent decisions)", vec![q("all", "boolean"), q("limit", "integer")], None)},
@@ -456,6 +646,9 @@ pub fn openapi_doc(public_url: &str) -> Value {
                     "email": {"type": "string"}, "name": {"type": "string"}, "organisation": {"type": "string"},
                     "language": {"type": "string"}, "topics": {"type": "array", "items": {"type": "string"}},
                     "consent": {"enum": ["pending", "confirmed"]}}},
+                "ContactUpdate": {"type": "object", "additionalProperties": false, "properties": {
+                    "name": {"type": "string"}, "organisation": {"type": "string"}, "language": {"type": "string"},
+                    "consent": {"type": "object", "additionalProperties": {"enum": ["pending", "confirmed", "unsubscribed"]}}}},
                 "NewTopic": {"type": "object", "required": ["name"], "additionalProperties": false, "properties": {
                     "name": {"type": "string"}, "title": {"type": "string"}, "description": {"type": "string"}}},
                 "NewCampaign": {"type": "object", "required": ["name", "kind"], "additionalProperties": false, "properties": {
