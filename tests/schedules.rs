@@ -20,11 +20,10 @@ fn berlin(y: i32, m: u32, d: u32, h: u32, min: u32) -> chrono::DateTime<chrono::
 #[tokio::test]
 async fn weekday_schedule_fires_once_per_slot_and_coalesces_downtime() {
     let (db, dir) = common::sqlite().await;
-    let mut cfg = Config::default();
-    cfg.secret = "test-secret".into();
-    cfg.database = match &db {
-        store::Db::Sqlite(_) => format!("sqlite://{}", dir.path().join("t.db").display()),
-        _ => unreachable!(),
+    let mut cfg = Config {
+        secret: "test-secret".into(),
+        database: format!("sqlite://{}", dir.path().join("t.db").display()),
+        ..Config::default()
     };
     cfg.outbound.outbox = dir.path().join("outbox");
     let cfg = Arc::new(cfg);

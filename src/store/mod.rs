@@ -183,6 +183,13 @@ pub fn now() -> Timestamp {
     chrono::Utc::now()
 }
 
+/// What `contacts forget` deletes, each bound to the lower-cased address (`$1`). Tables added by
+/// later migrations that hold personal data append their statement here.
+pub const FORGET_STATEMENTS: &[&str] = &[
+    "DELETE FROM inbound_messages WHERE from_addr = $1",
+    "DELETE FROM contacts WHERE email_key = $1",
+];
+
 #[cfg(test)]
 mod tests {
     #[test]
@@ -194,10 +201,3 @@ mod tests {
         assert_eq!(super::redact("postgres://u@h/db"), "postgres://u@h/db");
     }
 }
-
-/// What `contacts forget` deletes, each bound to the lower-cased address (`$1`). Tables added by
-/// later migrations that hold personal data append their statement here.
-pub const FORGET_STATEMENTS: &[&str] = &[
-    "DELETE FROM inbound_messages WHERE from_addr = $1",
-    "DELETE FROM contacts WHERE email_key = $1",
-];
