@@ -14,6 +14,8 @@ use reqwest::header::{CONTENT_TYPE, COOKIE, LOCATION, SET_COOKIE};
 use reqwest::{Client, StatusCode};
 use serde_json::{json, Value};
 use std::path::PathBuf;
+
+mod common;
 use std::sync::Arc;
 
 const SECRET: &str = "test-secret-test-secret-test-secret";
@@ -30,12 +32,24 @@ struct App {
 }
 
 async fn app() -> App {
-    netzpost::install_crypto_provider();
     let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("np.db").display());
+    app_on(dir, url).await
+}
+
+/// The same application on a fresh PostgreSQL database (NETZPOST_TEST_POSTGRES_URL).
+async fn app_pg() -> App {
+    let (db, url) = common::postgres().await;
+    db.close().await;
+    app_on(tempfile::tempdir().unwrap(), url).await
+}
+
+async fn app_on(dir: tempfile::TempDir, database: String) -> App {
+    netzpost::install_crypto_provider();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     let mut cfg = Config {
-        database: format!("sqlite://{}", dir.path().join("np.db").display()),
+        database,
         secret: SECRET.into(),
         ..Config::default()
     };
@@ -220,9 +234,7 @@ fn link_in(mail: &str, prefix: &str) -> String {
 
 // ----- operations -----
 
-#[tokio::test]
-async fn healthz_and_metrics() {
-    let a = app().await;
+async fn healthz_and_metrics(a: App) {
     let (s, body) = a.get("/healthz").await;
     assert_eq!(s, 200);
     assert_eq!(body, "ok\n");
@@ -266,9 +278,7 @@ async fn healthz_and_metrics() {
 
 // ----- subscribe and confirm -----
 
-#[tokio::test]
-async fn subscribe_double_opt_in_and_scanner_safe_confirm() {
-    let a = app().await;
+async fn subscribe_double_opt_in_and_scanner_safe_confirm(a: App) {
     let t = a.topic("nachbarschaft").await;
     let (s, page) = a.get("/s/nachbarschaft").await;
     assert_eq!(s, 200);
@@ -319,9 +329,7 @@ async fn subscribe_double_opt_in_and_scanner_safe_confirm() {
     assert!(r.text().await.unwrap().contains("E-mail address"));
 }
 
-#[tokio::test]
-async fn subscribe_rejects_bad_input() {
-    let a = app().await;
+async fn subscribe_rejects_bad_input(a: App) {
     let t = a.topic("nachbarschaft").await;
     // Unknown topic (and one that is not even a slug).
     assert_eq!(a.get("/s/gibtsnicht").await.0, 404);
@@ -370,9 +378,7 @@ async fn subscribe_rejects_bad_input() {
     let _ = t;
 }
 
-#[tokio::test]
-async fn subscribe_rate_limit_per_client() {
-    let a = app().await;
+async fn subscribe_rate_limit_per_client(a: App) {
     a.topic("nachbarschaft").await;
     let post = |ip: &'static str, n: usize| {
         a.http
@@ -393,9 +399,7 @@ async fn subscribe_rate_limit_per_client() {
 
 // ----- unsubscribe -----
 
-#[tokio::test]
-async fn unsubscribe_one_click_is_idempotent() {
-    let a = app().await;
+async fn unsubscribe_one_click_is_idempotent(a: App) {
     let t = a.topic("nachbarschaft").await;
     let other = a.topic("garten").await;
     let c = a.contact("u@example.org", vec![t, other]).await;
@@ -457,9 +461,7 @@ async fn unsubscribe_one_click_is_idempotent() {
     assert_eq!(r.status(), 415);
 }
 
-#[tokio::test]
-async fn forged_expired_and_misused_tokens_change_nothing() {
-    let a = app().await;
+async fn forged_expired_and_misused_tokens_change_nothing(a: App) {
     let t = a.topic("nachbarschaft").await;
     let c = a.contact("f@example.org", vec![t]).await;
     let (campaign, _) = a.invitation(t).await;
@@ -533,9 +535,7 @@ async fn forged_expired_and_misused_tokens_change_nothing() {
 
 // ----- RSVP -----
 
-#[tokio::test]
-async fn rsvp_links_ask_then_apply() {
-    let a = app().await;
+async fn rsvp_links_ask_then_apply(a: App) {
     let t = a.topic("nachbarschaft").await;
     let c = a.contact("r@example.org", vec![t]).await;
     let (campaign, occasion) = a.invitation(t).await;
@@ -586,9 +586,7 @@ async fn rsvp_links_ask_then_apply() {
 
 // ----- preferences -----
 
-#[tokio::test]
-async fn preferences_toggle_language_and_forget() {
-    let a = app().await;
+async fn preferences_toggle_language_and_forget(a: App) {
     let t = a.topic("nachbarschaft").await;
     let g = a.topic("garten").await;
     let c = a.contact("p@example.org", vec![t]).await;
@@ -626,9 +624,7 @@ async fn preferences_toggle_language_and_forget() {
 
 // ----- admin API -----
 
-#[tokio::test]
-async fn api_auth_no_wrong_and_revoked_tokens() {
-    let a = app().await;
+async fn api_auth_no_wrong_and_revoked_tokens(a: App) {
     let r = a.http.get(a.url("/api/contacts")).send().await.unwrap();
     assert_eq!(r.status(), 401);
     assert!(r.headers().contains_key("www-authenticate"));
@@ -687,9 +683,7 @@ async fn api_auth_no_wrong_and_revoked_tokens() {
     );
 }
 
-#[tokio::test]
-async fn cli_tokens_create_list_revoke() {
-    let a = app().await;
+async fn cli_tokens_create_list_revoke(a: App) {
     use netzpost::cli_web::{run_tokens, TokensCmd};
     use netzpost::output::Format;
     let mut out = Vec::new();
@@ -741,9 +735,7 @@ async fn cli_tokens_create_list_revoke() {
     .is_err());
 }
 
-#[tokio::test]
-async fn api_contacts_topics_occasions_campaigns() {
-    let a = app().await;
+async fn api_contacts_topics_occasions_campaigns(a: App) {
     let token = a.api_token("admin-skript").await;
     let api = |m: reqwest::Method, p: &str| {
         a.http
@@ -1169,9 +1161,7 @@ async fn pending_decision(db: &Db, contact: i64, n: i64) -> i64 {
     })
 }
 
-#[tokio::test]
-async fn api_review_queue_accept_reject_undo() {
-    let a = app().await;
+async fn api_review_queue_accept_reject_undo(a: App) {
     let t = a.topic("nachbarschaft").await;
     let c = a.contact("r@example.org", vec![t]).await;
     let d1 = pending_decision(&a.db, c, 1).await;
@@ -1341,9 +1331,7 @@ impl Session {
     }
 }
 
-#[tokio::test]
-async fn admin_login_csrf_and_pages() {
-    let a = app().await;
+async fn admin_login_csrf_and_pages(a: App) {
     let mut out = Vec::new();
     let mut input = std::io::Cursor::new(b"ein-langes-passwort\n".to_vec());
     netzpost::cli_web::run_admin(
@@ -1580,9 +1568,7 @@ async fn admin_login_csrf_and_pages() {
     assert_eq!(s.get(&a, "/admin").await.status(), 303);
 }
 
-#[tokio::test]
-async fn public_index_and_unknown_pages() {
-    let a = app().await;
+async fn public_index_and_unknown_pages(a: App) {
     a.topic("nachbarschaft").await;
     let (s, page) = a.get("/").await;
     assert_eq!(s, 200);
@@ -1601,3 +1587,44 @@ async fn public_index_and_unknown_pages() {
         .contains("default-src 'none'"));
     assert_eq!(r.headers()["cache-control"], "no-store");
 }
+
+// ----- every scenario on SQLite (plain `cargo test`) and on PostgreSQL (`--ignored`) -----
+
+macro_rules! on_both {
+    ($($scenario:ident),+ $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test]
+                async fn $scenario() {
+                    super::$scenario(super::app().await).await
+                }
+            )+
+        }
+        mod postgres {
+            $(
+                #[tokio::test]
+                #[ignore = "needs PostgreSQL: set NETZPOST_TEST_POSTGRES_URL"]
+                async fn $scenario() {
+                    super::$scenario(super::app_pg().await).await
+                }
+            )+
+        }
+    };
+}
+
+on_both!(
+    healthz_and_metrics,
+    subscribe_double_opt_in_and_scanner_safe_confirm,
+    subscribe_rejects_bad_input,
+    subscribe_rate_limit_per_client,
+    unsubscribe_one_click_is_idempotent,
+    forged_expired_and_misused_tokens_change_nothing,
+    rsvp_links_ask_then_apply,
+    preferences_toggle_language_and_forget,
+    api_auth_no_wrong_and_revoked_tokens,
+    cli_tokens_create_list_revoke,
+    api_contacts_topics_occasions_campaigns,
+    api_review_queue_accept_reject_undo,
+    admin_login_csrf_and_pages,
+    public_index_and_unknown_pages,
+);

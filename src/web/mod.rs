@@ -154,7 +154,8 @@ pub async fn serve(
 
 async fn healthz(axum::extract::State(st): axum::extract::State<Shared>) -> Response {
     let ok: Result<i64, sqlx::Error> = crate::on_db!(&st.db, p => {
-        sqlx::query_scalar("SELECT 1").fetch_one(p).await
+        // BIGINT on both engines: PostgreSQL will not decode an INT4 as i64.
+        sqlx::query_scalar("SELECT CAST(1 AS BIGINT)").fetch_one(p).await
     });
     match ok {
         Ok(_) => (StatusCode::OK, "ok\n").into_response(),
