@@ -60,7 +60,13 @@ pub enum Command {
     /// The review queue: decisions the inbound pipeline was not sure of, and recent ones to undo.
     #[command(subcommand)]
     Review(ReviewCmd),
-    /// Run the daemon: scheduler, sender, inbound sources.
+    /// Bearer tokens for the admin API (`/api`).
+    #[command(subcommand)]
+    Tokens(crate::cli_web::TokensCmd),
+    /// Logins for the admin pages (`/admin`).
+    #[command(subcommand)]
+    Admin(crate::cli_web::AdminCmd),
+    /// Run the daemon: scheduler, sender, inbound sources, web pages and API.
     Serve,
     /// Build a demo workspace in ./demo with a sample network and show what netzpost does.
     Demo {
@@ -484,6 +490,16 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Inbound(cmd) => {
             return crate::cli_inbound::inbound(cli.config.as_deref(), cmd, format, &mut out).await;
+        }
+        Command::Tokens(cmd) => {
+            let cfg = load_config(cli.config.as_deref())?;
+            let db = open_db(&cfg).await?;
+            crate::cli_web::run_tokens(&db, cmd, format, &mut out).await?;
+        }
+        Command::Admin(cmd) => {
+            let cfg = load_config(cli.config.as_deref())?;
+            let db = open_db(&cfg).await?;
+            crate::cli_web::run_admin(&db, cmd, &mut std::io::stdin().lock(), &mut out).await?;
         }
         Command::Review(cmd) => {
             let cfg = load_config(cli.config.as_deref())?;

@@ -33,6 +33,15 @@ pub async fn serve(cfg: Config) -> anyhow::Result<()> {
             },
         ))
     });
+    let web_state =
+        crate::web::AppState::new(db.clone(), cfg.clone(), Some(Arc::new(engine.notifier())))?;
+    let web = {
+        let mut rx = stop_rx.clone();
+        crate::web::start(web_state, &cfg.http.listen, async move {
+            let _ = rx.changed().await;
+        })
+        .await?
+    };
     tracing::info!(database = %crate::store::redact(&cfg.database), "netzpost started");
     tokio::pin!(stop);
     loop {
@@ -56,6 +65,11 @@ pub async fn serve(cfg: Config) -> anyhow::Result<()> {
     }
     tracing::info!("stopping");
     let _ = stop_tx.send(true);
+    match web.handle.await {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => tracing::error!("web server: {e}"),
+        Err(e) => tracing::error!("web server task: {e}"),
+    }
     if let Some(task) = imap {
         match task.await {
             Ok(Err(e)) => tracing::warn!("IMAP: {e}"),

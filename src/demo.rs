@@ -16,6 +16,8 @@ use std::sync::Arc;
 
 const SAMPLE: &str = include_str!("../examples/sample-network.csv");
 const MARKER: &str = ".netzpost-demo";
+/// The demo's admin password: the workspace is for looking around, not for real contacts.
+const DEMO_PASSWORD: &str = "nordstadt-demo";
 
 /// The sample answers: who writes what.
 const REPLIES: &[(&str, &str, &str)] = &[
@@ -258,8 +260,16 @@ pub async fn run(dir: &Path) -> anyhow::Result<()> {
         ],
         Format::Table,
     )?;
+    // A login for the admin pages, so the funnel can be looked at in a browser right away.
+    crate::web::auth::set_password(&db, "admin", DEMO_PASSWORD).await?;
     engine.close().await;
     db.close().await;
+    writeln!(
+        out,
+        "\nIn the browser: cd {d} && ../target/debug/netzpost serve\n  then open {url}/admin (user admin, password {DEMO_PASSWORD}) for the funnel,\n  and {url}/ for the public pages (subscribe, preferences, RSVP links from the mails)",
+        d = dir.display(),
+        url = cfg.http.public_url.trim_end_matches('/'),
+    )?;
     writeln!(
         out,
         "\nLook around:\n  cd {d} && ../target/debug/netzpost contacts show anna.schmidt@nachbarn.example\n  cd {d} && ../target/debug/netzpost review list    (the question waits for a person)\n  ls {d}/var/outbox     (invitations, acknowledgements, the organiser's notice)",

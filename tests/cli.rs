@@ -236,6 +236,7 @@ fn serve_starts_migrates_and_stops_on_sigterm() {
         .current_dir(dir.path())
         .arg("serve")
         .env("NETZPOST_LOG", "info")
+        .env("NETZPOST_HTTP__LISTEN", "127.0.0.1:0")
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();

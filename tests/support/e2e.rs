@@ -194,6 +194,8 @@ impl Workspace {
         c.current_dir(self.path())
             .env_remove("NETZPOST_CONFIG")
             .env("NETZPOST_LOG", "warn")
+            // Daemons of parallel tests must not fight over the web server's port.
+            .env("NETZPOST_HTTP__LISTEN", "127.0.0.1:0")
             .envs(&self.env)
             .args(args)
             .stdin(Stdio::null());
