@@ -1588,6 +1588,43 @@ async fn public_index_and_unknown_pages(a: App) {
     assert_eq!(r.headers()["cache-control"], "no-store");
 }
 
+/// Issue 4's HTTP source: a provider's inbound webhook posts raw messages with a bearer token.
+async fn api_inbound_webhook(a: App) {
+    let mail = "From: jemand@example.org\r\nTo: antwort@reply.nordstadt.example\r\n\
+                Subject: Re: Einladung\r\nMessage-ID: <hook-1@example.org>\r\n\r\nIch komme gern.\r\n";
+    let r = a
+        .http
+        .post(a.url("/api/inbound"))
+        .body(mail)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401, "no token, no mail");
+    let token = a.api_token("webhook").await;
+    let post = |ct: &'static str| {
+        a.http
+            .post(a.url("/api/inbound"))
+            .bearer_auth(&token)
+            .header("content-type", ct)
+            .body(mail)
+    };
+    assert_eq!(post("application/json").send().await.unwrap().status(), 415);
+    let r = post("message/rfc822").send().await.unwrap();
+    assert_eq!(r.status(), 202);
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(v["duplicate"], false);
+    let r = post("message/rfc822").send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.json::<Value>().await.unwrap()["duplicate"], true);
+    let n: i64 = netzpost::on_db!(&a.db, p => {
+        sqlx::query_scalar("SELECT COUNT(*) FROM inbound_messages WHERE source = 'http' AND status = 'processed'")
+            .fetch_one(p)
+            .await
+            .unwrap()
+    });
+    assert_eq!(n, 1, "stored once and processed");
+}
+
 // ----- every scenario on SQLite (plain `cargo test`) and on PostgreSQL (`--ignored`) -----
 
 macro_rules! on_both {
@@ -1627,4 +1664,5 @@ on_both!(
     api_review_queue_accept_reject_undo,
     admin_login_csrf_and_pages,
     public_index_and_unknown_pages,
+    api_inbound_webhook,
 );

@@ -22,6 +22,8 @@ type ApiResult = Result<Response, ApiError>;
 
 /// A CSV import may be larger than other API bodies (a few thousand contacts).
 const IMPORT_LIMIT: usize = 32 * 1024 * 1024;
+/// Replies with attachments: the classifier reads only text parts, but the spool keeps it all.
+const INBOUND_LIMIT: usize = 64 * 1024 * 1024;
 
 /// Who called, for evidence and `decided_by`.
 #[derive(Debug, Clone)]
@@ -50,6 +52,10 @@ pub fn routes(state: Shared) -> Router<Shared> {
         .route("/review", get(review_list))
         .route("/review/{id}/{action}", post(review_action))
         .route("/reports/funnel", get(funnel))
+        .route(
+            "/inbound",
+            post(inbound_post).layer(axum::extract::DefaultBodyLimit::max(INBOUND_LIMIT)),
+        )
         .route_layer(axum::middleware::from_fn_with_state(state, require_token));
     Router::new()
         .route("/openapi.json", get(openapi))
@@ -660,4 +666,40 @@ pub fn openapi_doc(public_url: &str) -> Value {
             },
         },
     })
+}
+
+// ----- inbound mail from a provider's webhook -----
+
+/// `POST /api/inbound`: one raw RFC 5322 message as the body (`message/rfc822`, `text/plain` or
+/// `application/octet-stream`), for providers that deliver inbound mail by webhook. Spooled first
+/// and processed like mail from the maildir; the same message twice changes nothing.
+async fn inbound_post(
+    State(st): State<Shared>,
+    headers: axum::http::HeaderMap,
+    body: axum::body::Bytes,
+) -> ApiResult {
+    let ct = super::content_type(&headers);
+    if !matches!(
+        ct.as_str(),
+        "message/rfc822" | "text/plain" | "application/octet-stream"
+    ) {
+        return Err(ApiError(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "send the raw message as message/rfc822".into(),
+        ));
+    }
+    let spooled = st.inbound.ingest(&body, "http").await.map_err(|e| {
+        // The provider retries on a 5xx: nothing is lost while the database is away.
+        ApiError(StatusCode::SERVICE_UNAVAILABLE, format!("{e:#}"))
+    })?;
+    let status = if spooled.duplicate {
+        StatusCode::OK
+    } else {
+        StatusCode::ACCEPTED
+    };
+    Ok((
+        status,
+        Json(serde_json::json!({"id": spooled.id, "duplicate": spooled.duplicate})),
+    )
+        .into_response())
 }
