@@ -223,29 +223,16 @@ pub async fn schedules(
     format: Format,
     out: &mut dyn Write,
 ) -> anyhow::Result<()> {
-    let tz = cfg.tz().map_err(anyhow::Error::msg)?;
-    let mut jobs = Vec::new();
-    for c in campaigns::with_status(db, "scheduled").await? {
-        if let Some(s) = c.schedule {
-            jobs.push((format!("campaign:{}", c.name), c.name, s, tz));
-        }
-    }
-    for s in &cfg.schedules {
-        let z = s
-            .time_zone
-            .as_deref()
-            .and_then(|t| t.parse().ok())
-            .unwrap_or(tz);
-        jobs.push((
-            format!("config:{}", s.name),
-            s.campaign.clone(),
-            s.cron.clone(),
-            z,
-        ));
-    }
+    let jobs = campaign::schedule_jobs(db, cfg).await?;
     let now = chrono::Utc::now();
     let mut rows = Vec::new();
-    for (key, campaign, cron, z) in jobs {
+    for campaign::ScheduleJob {
+        key,
+        campaign,
+        cron,
+        tz: z,
+    } in jobs
+    {
         let spec = CronSpec::parse(&cron).with_context(|| format!("schedule {key}"))?;
         let last = campaigns::last_firing(db, &key).await?;
         let next: Vec<String> = spec

@@ -220,6 +220,43 @@ pub async fn test_send(
     Ok(())
 }
 
+/// One recurring schedule: `key` names its firings, `campaign` is the template it runs.
+pub struct ScheduleJob {
+    pub key: String,
+    pub campaign: String,
+    pub cron: String,
+    pub tz: chrono_tz::Tz,
+}
+
+/// Every recurring schedule: campaigns created with `--schedule`, and `[[schedule]]` entries.
+pub async fn schedule_jobs(db: &Db, cfg: &Config) -> anyhow::Result<Vec<ScheduleJob>> {
+    let tz = cfg.tz().map_err(anyhow::Error::msg)?;
+    let mut jobs = Vec::new();
+    for c in campaigns::with_status(db, "scheduled").await? {
+        if let Some(cron) = c.schedule {
+            jobs.push(ScheduleJob {
+                key: format!("campaign:{}", c.name),
+                campaign: c.name,
+                cron,
+                tz,
+            });
+        }
+    }
+    for s in &cfg.schedules {
+        jobs.push(ScheduleJob {
+            key: format!("config:{}", s.name),
+            campaign: s.campaign.clone(),
+            cron: s.cron.clone(),
+            tz: s
+                .time_zone
+                .as_deref()
+                .and_then(|t| t.parse().ok())
+                .unwrap_or(tz),
+        });
+    }
+    Ok(jobs)
+}
+
 /// Fires due schedules: recurring campaigns (a `schedule` on the campaign) and the `[[schedule]]`
 /// entries of the configuration. Each slot fires at most once (a unique row per slot); after
 /// downtime the missed slots fire once together. Returns the runs started.
@@ -228,33 +265,15 @@ pub async fn fire_schedules(
     cfg: &Arc<Config>,
     now: Timestamp,
 ) -> anyhow::Result<Vec<String>> {
-    let tz = cfg.tz().map_err(anyhow::Error::msg)?;
-    let mut jobs: Vec<(String, String, String, chrono_tz::Tz)> = Vec::new();
-    for c in campaigns::with_status(db, "scheduled").await? {
-        if let Some(s) = &c.schedule {
-            jobs.push((
-                format!("campaign:{}", c.name),
-                c.name.clone(),
-                s.clone(),
-                tz,
-            ));
-        }
-    }
-    for s in &cfg.schedules {
-        let tz = s
-            .time_zone
-            .as_deref()
-            .and_then(|t| t.parse().ok())
-            .unwrap_or(tz);
-        jobs.push((
-            format!("config:{}", s.name),
-            s.campaign.clone(),
-            s.cron.clone(),
-            tz,
-        ));
-    }
+    let jobs = schedule_jobs(db, cfg).await?;
     let mut started = Vec::new();
-    for (key, campaign, cron, tz) in jobs {
+    for ScheduleJob {
+        key,
+        campaign,
+        cron,
+        tz,
+    } in jobs
+    {
         let spec = CronSpec::parse(&cron).with_context(|| format!("schedule {key}: {cron:?}"))?;
         let template = campaigns::get(db, &campaign)
             .await
