@@ -89,7 +89,7 @@ pub async fn run(
             language,
         } => {
             let engine = Engine::new(db.clone(), cfg.clone()).await?;
-            campaign::test_send(db, &engine, &name, &address, language).await?;
+            campaign::test_send(db, &engine.notifier(), &name, &address, language).await?;
             engine.close().await;
             writeln!(out, "test message of {name} sent to {address}")?;
         }

@@ -913,6 +913,54 @@ async fn api_contacts_topics_occasions_campaigns(a: App) {
         .await
         .unwrap();
     assert_eq!(r.status(), 422);
+    // Test send and scheduling, before the real send.
+    let r = api(
+        Method::POST,
+        "/campaigns/einladung/test?address=probe@example.org&language=en",
+    )
+    .send()
+    .await
+    .unwrap();
+    assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+    let outbox = a.outbox.clone();
+    let probe = std::fs::read_dir(&outbox)
+        .unwrap()
+        .map(|e| std::fs::read_to_string(e.unwrap().path()).unwrap_or_default())
+        .find(|m| m.contains("To: probe@example.org"));
+    assert!(probe.is_some(), "the test message is in the outbox");
+    assert_eq!(
+        api(Method::POST, "/campaigns/einladung/test")
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        422,
+        "test needs an address"
+    );
+    let r = api(
+        Method::POST,
+        "/campaigns/einladung/schedule?at=2099-01-01T09:00:00Z",
+    )
+    .send()
+    .await
+    .unwrap();
+    assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+    let show: Value = api(Method::GET, "/campaigns/einladung")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(show["campaign"]["status"], "scheduled");
+    assert_eq!(
+        api(Method::POST, "/campaigns/einladung/schedule?at=morgen")
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        422
+    );
     let r: Value = api(Method::POST, "/campaigns/einladung/send")
         .send()
         .await

@@ -2,7 +2,9 @@
 //! test, and recurring schedules.
 
 use crate::config::Config;
-use crate::outbound::sender::{mail_kind, sender_domain, CampaignCtx, Composer, Engine, Recipient};
+use crate::outbound::sender::{
+    mail_kind, sender_domain, CampaignCtx, Composer, Notifier, Recipient,
+};
 use crate::schedule::CronSpec;
 use crate::store::campaigns::{self, Audience, Campaign, CampaignKind, Caps, NewCampaign};
 use crate::store::{self, Db, Timestamp};
@@ -189,7 +191,7 @@ pub async fn preview(
 /// Sends the campaign's message once to `address` (not a contact; nothing is recorded).
 pub async fn test_send(
     db: &Db,
-    engine: &Engine,
+    notifier: &Notifier,
     name: &str,
     address: &str,
     language: Option<String>,
@@ -205,18 +207,41 @@ pub async fn test_send(
         organisation: None,
         language,
     };
-    let composer = engine.composer();
-    let (env, bytes) = composer.message(
-        &ctx,
-        &r,
-        &format!(
-            "<test.{}.{}@{}>",
-            ctx.campaign.id,
-            chrono::Utc::now().timestamp(),
-            sender_domain(&composer.cfg)
-        ),
-    )?;
-    engine.send_raw(&env, &bytes).await?;
+    let composer = &notifier.composer;
+    let message_id = format!(
+        "<test.{}.{}@{}>",
+        ctx.campaign.id,
+        chrono::Utc::now().timestamp_micros(),
+        sender_domain(&composer.cfg)
+    );
+    let (env, bytes) = composer.message(&ctx, &r, &message_id)?;
+    notifier.send_raw(&env, &bytes).await
+}
+
+/// Sets a one-shot start time on a draft (or re-times a scheduled) campaign.
+pub async fn schedule_at(db: &Db, name: &str, at: Timestamp) -> anyhow::Result<()> {
+    let c = campaigns::get(db, name).await?;
+    if c.schedule.is_some() {
+        bail!(
+            "campaign {name:?} is recurring (schedule {:?})",
+            c.schedule.unwrap_or_default()
+        );
+    }
+    let n = crate::on_db!(db, p => {
+        sqlx::query("UPDATE campaigns SET send_at = $1, status = 'scheduled', updated_at = $2 WHERE id = $3 AND status IN ('draft', 'scheduled')")
+            .bind(at)
+            .bind(crate::store::now())
+            .bind(c.id)
+            .execute(p)
+            .await?
+            .rows_affected()
+    });
+    if n == 0 {
+        bail!(
+            "campaign {name:?} is {}: only a draft can be scheduled",
+            c.status
+        );
+    }
     Ok(())
 }
 

@@ -260,6 +260,16 @@ impl Notifier {
         }
     }
 
+    /// Sends an already composed message (a campaign's test send).
+    pub async fn send_raw(
+        &self,
+        env: &lettre::address::Envelope,
+        bytes: &[u8],
+    ) -> anyhow::Result<()> {
+        self.transport.send(env, bytes).await?;
+        Ok(())
+    }
+
     pub async fn send(
         &self,
         kind: MailKind,
@@ -585,16 +595,4 @@ fn hostname() -> String {
     std::fs::read_to_string("/etc/hostname")
         .map(|s| s.trim().to_string())
         .unwrap_or_else(|_| "netzpost".into())
-}
-
-impl Engine {
-    /// Sends one composed message outside the queue (`campaigns test`).
-    pub async fn send_raw(
-        &self,
-        env: &lettre::address::Envelope,
-        bytes: &[u8],
-    ) -> anyhow::Result<()> {
-        self.transport.send(env, bytes).await?;
-        Ok(())
-    }
 }

@@ -473,12 +473,52 @@ async fn campaigns_create(State(st): State<Shared>, Json(n): Json<NewCampaign>) 
     Ok((StatusCode::CREATED, Json(c)).into_response())
 }
 
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ActionQuery {
+    /// `test`: where the test message goes.
+    address: Option<String>,
+    /// `test`: the language to render in.
+    language: Option<String>,
+    /// `schedule`: when to start (RFC 3339).
+    at: Option<String>,
+}
+
 async fn campaign_action(
     State(st): State<Shared>,
     Path((name, action)): Path<(String, String)>,
+    Query(q): Query<ActionQuery>,
 ) -> ApiResult {
-    let outcome = run_campaign_action(&st, &name, &action).await?;
-    ok(outcome)
+    let bad = |m: String| ApiError(StatusCode::UNPROCESSABLE_ENTITY, m);
+    match action.as_str() {
+        "test" => {
+            let address = q
+                .address
+                .ok_or_else(|| bad("test needs ?address=".into()))?;
+            let notifier = st.notifier.as_ref().ok_or_else(|| {
+                ApiError(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "no transport in this process".into(),
+                )
+            })?;
+            campaign::test_send(&st.db, notifier, &name, &address, q.language)
+                .await
+                .map_err(|e| bad(format!("{e:#}")))?;
+            ok(json!({"campaign": name, "test_sent_to": address}))
+        }
+        "schedule" => {
+            let at =
+                q.at.ok_or_else(|| bad("schedule needs ?at=RFC3339".into()))?;
+            let when = chrono::DateTime::parse_from_rfc3339(&at)
+                .map_err(|e| bad(format!("at={at:?}: {e}")))?
+                .with_timezone(&chrono::Utc);
+            campaign::schedule_at(&st.db, &name, when)
+                .await
+                .map_err(|e| ApiError(StatusCode::CONFLICT, format!("{e:#}")))?;
+            ok(json!({"campaign": name, "status": "scheduled", "send_at": when}))
+        }
+        _ => ok(run_campaign_action(&st, &name, &action).await?),
+    }
 }
 
 /// Shared by the API and the admin pages.
@@ -503,7 +543,7 @@ pub async fn run_campaign_action(st: &Shared, name: &str, action: &str) -> Resul
         }
         _ => Err(ApiError(
             StatusCode::NOT_FOUND,
-            format!("unknown action {action:?} (send, pause, resume, cancel)"),
+            format!("unknown action {action:?} (send, pause, resume, cancel, test, schedule)"),
         )),
     }
 }
@@ -637,8 +677,11 @@ pub fn openapi_doc(public_url: &str) -> Value {
                 "parameters": [path_param("name", "string"), json!({"name": "to", "in": "query", "required": true, "schema": {"type": "string"}})],
                 "responses": {"200": {"description": "the message", "content": {"message/rfc822": {"schema": {"type": "string"}}}}, "401": err, "404": err},
             }},
-            "/campaigns/{name}/{action}": {"post": op("send, pause, resume or cancel a campaign",
-                vec![path_param("name", "string"), json!({"name": "action", "in": "path", "required": true, "schema": {"enum": ["send", "pause", "resume", "cancel"]}})], None)},
+            "/campaigns/{name}/{action}": {"post": op("send, pause, resume, cancel a campaign; test (?address=, ?language=) sends it once to an address; schedule (?at=RFC3339) sets a one-shot start",
+                vec![path_param("name", "string"), json!({"name": "action", "in": "path", "required": true, "schema": {"enum": ["send", "pause", "resume", "cancel", "test", "schedule"]}}),
+                     json!({"name": "address", "in": "query", "required": false, "schema": {"type": "string"}}),
+                     json!({"name": "language", "in": "query", "required": false, "schema": {"type": "string"}}),
+                     json!({"name": "at", "in": "query", "required": false, "schema": {"type": "string", "format": "date-time"}})], None)},
             "/review": {"get": op("The review queue (pending; all=true adds recent decisions)", vec![q("all", "boolean"), q("limit", "integer")], None)},
             "/review/{id}/{action}": {"post": op("accept, reject or undo a decision",
                 vec![path_param("id", "integer"), json!({"name": "action", "in": "path", "required": true, "schema": {"enum": ["accept", "reject", "undo"]}})], None)},
