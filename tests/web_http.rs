@@ -1636,6 +1636,34 @@ async fn public_index_and_unknown_pages(a: App) {
     assert_eq!(r.headers()["cache-control"], "no-store");
 }
 
+/// The admin pages also take an API token in the password field; a revoked one does not work.
+async fn admin_login_with_an_api_token(a: App) {
+    let token = a.api_token("buero").await;
+    let try_login = |secret: String| {
+        let a = &a;
+        async move {
+            let r = a.http.get(a.url("/admin/login")).send().await.unwrap();
+            let login_cookie = cookie_of(&r, "np_login");
+            let csrf = hidden(&r.text().await.unwrap(), "csrf");
+            a.http
+                .post(a.url("/admin/login"))
+                .header(CONTENT_TYPE, FORM)
+                .header(COOKIE, format!("np_login={login_cookie}"))
+                .body(format!("csrf={csrf}&user=admin&password={secret}"))
+                .send()
+                .await
+                .unwrap()
+                .status()
+        }
+    };
+    assert_eq!(try_login(token.clone()).await, 303);
+    assert_eq!(try_login("np_0000".into()).await, 401);
+    netzpost::web::auth::revoke_token(&a.db, "buero")
+        .await
+        .unwrap();
+    assert_eq!(try_login(token).await, 401);
+}
+
 /// Issue 4's HTTP source: a provider's inbound webhook posts raw messages with a bearer token.
 async fn api_inbound_webhook(a: App) {
     let mail = "From: jemand@example.org\r\nTo: antwort@reply.nordstadt.example\r\n\
@@ -1713,4 +1741,5 @@ on_both!(
     admin_login_csrf_and_pages,
     public_index_and_unknown_pages,
     api_inbound_webhook,
+    admin_login_with_an_api_token,
 );

@@ -227,8 +227,19 @@ async fn login(State(st): State<Shared>, req: Request) -> Response {
         .filter(|u| !u.is_empty())
         .unwrap_or("admin");
     let password = form.get("password").map(String::as_str).unwrap_or("");
-    match auth::check_password(&st.db, user, password).await {
-        Ok(true) => match auth::create_session(&st.db, user).await {
+    // The password field also takes an API token (`netzpost tokens create NAME`), for people who
+    // have a token but no password; the session then carries the token's name.
+    let signed_in = match password.strip_prefix("np_") {
+        Some(_) => match auth::check_token(&st.db, password).await {
+            Ok(Some(name)) => auth::token_login(&st.db, &name).await.map(Some),
+            other => other,
+        },
+        None => auth::check_password(&st.db, user, password)
+            .await
+            .map(|ok| ok.then(|| user.to_string())),
+    };
+    match signed_in {
+        Ok(Some(user)) => match auth::create_session(&st.db, &user).await {
             Ok(id) => {
                 tracing::info!(%user, "admin signed in");
                 let mut r = redirect(&format!("/admin{}", lang.query(parts.uri.query())));
@@ -242,7 +253,7 @@ async fn login(State(st): State<Shared>, req: Request) -> Response {
             }
             Err(e) => internal(&st, lang, e),
         },
-        Ok(false) => {
+        Ok(None) => {
             tracing::warn!(%user, "admin sign-in failed");
             login_form(
                 &st,

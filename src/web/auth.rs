@@ -165,6 +165,23 @@ pub async fn check_token(db: &Db, secret: &str) -> Result<Option<String>, StoreE
 
 // ----- admin users and sessions -----
 
+/// The login that a session signed in with an API token belongs to: `token:NAME`, with no
+/// password (the stored hash matches nothing), so it exists only for sessions.
+pub async fn token_login(db: &Db, token_name: &str) -> Result<String, StoreError> {
+    let user = format!("token:{token_name}");
+    on_db!(db, p => {
+        sqlx::query(
+            "INSERT INTO admin_users (name, password_hash, updated_at) VALUES ($1, 'token-only', $2)
+             ON CONFLICT (name) DO NOTHING",
+        )
+        .bind(&user)
+        .bind(now())
+        .execute(p)
+        .await?;
+    });
+    Ok(user)
+}
+
 pub async fn set_password(db: &Db, user: &str, password: &str) -> Result<(), StoreError> {
     if password.chars().count() < 10 {
         return Err(StoreError::Invalid(
