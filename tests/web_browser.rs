@@ -173,6 +173,23 @@ impl Driver {
         .await;
     }
 
+    /// Waits (bounded) until the page shows `text`: a click's navigation finishes on its own
+    /// time, more so on a busy machine.
+    async fn wait_for(&self, text: &str) -> String {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        loop {
+            let page = self.source().await;
+            if page.contains(text) {
+                return page;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{text:?} not shown within 20 s; the page:\n{page}"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+    }
+
     async fn source(&self) -> String {
         self.cmd(reqwest::Method::GET, "/source", None)
             .await
@@ -304,7 +321,7 @@ async fn subscribe_confirm_rsvp_and_see_the_encounter_on_the_dashboard() {
     b.type_into("#email", me).await;
     b.type_into("#name", "Sam Neu").await;
     b.click("button[type=submit]").await;
-    assert!(b.source().await.contains("Postfach"));
+    b.wait_for("Postfach").await;
     let contact = store::contacts::get(&db, me).await.unwrap();
 
     // 2. Confirm through the mail in the file outbox.
@@ -322,7 +339,7 @@ async fn subscribe_confirm_rsvp_and_see_the_encounter_on_the_dashboard() {
         "opening the link alone confirms nothing"
     );
     b.click("button[type=submit]").await;
-    assert!(b.source().await.contains("Anmeldung bestätigt"));
+    b.wait_for("Anmeldung bestätigt").await;
     let subs = store::contacts::subscriptions(&db, contact.id)
         .await
         .unwrap();
@@ -361,9 +378,9 @@ async fn subscribe_confirm_rsvp_and_see_the_encounter_on_the_dashboard() {
             .trim_end_matches('/')
     );
     b.goto(&yes).await;
-    assert!(b.source().await.contains("Ja, ich komme"));
+    b.wait_for("Ja, ich komme").await;
     b.click("button[type=submit]").await;
-    assert!(b.source().await.contains("Danke für Ihre Antwort"));
+    b.wait_for("Danke für Ihre Antwort").await;
     let rel = store::relations::for_contact(&db, contact.id)
         .await
         .unwrap();
@@ -375,8 +392,7 @@ async fn subscribe_confirm_rsvp_and_see_the_encounter_on_the_dashboard() {
     b.goto(&format!("{base}/admin")).await;
     b.type_into("#password", "browser-test-passwort").await;
     b.click("button[type=submit]").await;
-    let dash = b.source().await;
-    assert!(dash.contains("Aktivierung stiller Kontakte"), "{dash}");
+    let dash = b.wait_for("Aktivierung stiller Kontakte").await;
     let recent = &dash[dash
         .find("id=\"recent\"")
         .expect("recent activations table")..];
