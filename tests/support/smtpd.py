@@ -13,6 +13,13 @@ Faults, by argument:
   --slow SECONDS        wait before answering the end of DATA
   --no-pipelining       do not offer PIPELINING (offered by default, as
                         Postfix does; aiosmtpd reads commands in order anyway)
+  --slow-every N        with --slow: only every Nth DATA is slow (counted over
+                        all sessions); the slow message is still stored
+  --421-after N         in every session, answer the MAIL after N accepted
+                        messages with 421 and hang up (a server shutting down
+                        in the middle of a session)
+  --reset-every N       every Nth DATA (over all sessions) is answered by a TCP
+                        reset instead of a reply; that message is not stored
 
 Listens on 127.0.0.1:--port (0 = any free port) and prints "PORT <n>" once
 listening. Stops on SIGTERM or SIGINT.
@@ -24,6 +31,8 @@ import itertools
 import os
 import re
 import signal
+import socket
+import struct
 import sys
 
 from aiosmtpd.smtp import SMTP
@@ -51,6 +60,11 @@ class Handler:
         self.fail_all = args.fail_all
         self.slow = args.slow
         self.pipelining = not args.no_pipelining
+        self.slow_every = args.slow_every
+        self.close_after = args.close_after
+        self.reset_every = args.reset_every
+        self.data_seen = 0
+        self.faults = open(os.path.join(self.maildir, "faults.log"), "a", buffering=1)
         self.attempts = {}
         self.seq = itertools.count(1)
         self.log = open(os.path.join(self.maildir, "log.tsv"), "a", buffering=1)
@@ -64,6 +78,16 @@ class Handler:
         if self.pipelining:
             responses.insert(1, "250-PIPELINING")
         return responses
+
+    async def handle_MAIL(self, server, session, envelope, address, mail_options):
+        done = getattr(session, "accepted_here", 0)
+        if self.close_after and done >= self.close_after:
+            self.faults.write("421\n")
+            asyncio.get_running_loop().call_soon(server.transport.close)
+            return reply(421)
+        envelope.mail_from = address
+        envelope.mail_options.extend(mail_options)
+        return "250 OK"
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
         key = address.lower()
@@ -82,7 +106,16 @@ class Handler:
         return "250 2.1.5 OK"
 
     async def handle_DATA(self, server, session, envelope):
-        if self.slow:
+        self.data_seen += 1
+        if self.reset_every and self.data_seen % self.reset_every == 0:
+            self.faults.write("reset\n")
+            sock = server.transport.get_extra_info("socket")
+            if sock is not None:
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            server.transport.abort()
+            return "421 4.3.0 reset"
+        if self.slow and (not self.slow_every or self.data_seen % self.slow_every == 0):
+            self.faults.write("slow\n")
             await asyncio.sleep(self.slow)
         data = envelope.original_content
         n = next(self.seq)
@@ -95,6 +128,7 @@ class Handler:
         mid = m.group(1).decode("utf-8", "replace").strip() if m else ""
         for rcpt in envelope.rcpt_tos:
             self.log.write(f"{rcpt}\t{mid}\n")
+        session.accepted_here = getattr(session, "accepted_here", 0) + 1
         return "250 2.0.0 OK queued"
 
 
@@ -113,6 +147,9 @@ async def main():
     p.add_argument("--fail-all", type=int, choices=[421, 451, 550])
     p.add_argument("--slow", type=float, default=0.0, metavar="SECONDS")
     p.add_argument("--no-pipelining", action="store_true")
+    p.add_argument("--slow-every", type=int, default=0, metavar="N")
+    p.add_argument("--421-after", dest="close_after", type=int, default=0, metavar="N")
+    p.add_argument("--reset-every", type=int, default=0, metavar="N")
     args = p.parse_args()
     os.makedirs(args.maildir, exist_ok=True)
 
