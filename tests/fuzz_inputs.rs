@@ -496,7 +496,6 @@ fn pathological_messages_finish_in_bounded_time() {
 /// words without matches: 2 s). `MAX_TEXT_BYTES` (256 KiB, ~29,000 such words) does not bound
 /// it. One such reply holds the daemon's loop (and so all sending) for minutes.
 #[test]
-#[ignore = "known bug: classify::intent Rules::negated scans the whole clause before every match (quadratic); see docs/reliability.md"]
 fn long_text_full_of_intent_words_is_classified_in_bounded_time() {
     let mut words = b"From: a@b.de\r\nSubject: Re\r\n\r\n".to_vec();
     for i in 0..5_000 {
@@ -769,7 +768,6 @@ fn spoofed_replies_never_unsubscribe_or_raise_anyone_without_review() {
 /// a delivery that never existed (another campaign, or a campaign that does not exist) must not
 /// count as proof, even with the right From.
 #[test]
-#[ignore = "known bug: inbound::attribute accepts an In-Reply-To <np.C.K@..> without a delivery (C, K); see docs/reliability.md"]
 fn in_reply_to_naming_no_delivery_is_not_proof() {
     let ws = invited();
     let anna: i64 = ws.sql_i64("SELECT id FROM contacts WHERE email = 'anna@nachbarn.example'");

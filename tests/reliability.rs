@@ -592,7 +592,6 @@ fn smtp_server_slower_than_the_timeout_retries_bounded_and_explains() {
 /// SQLite (WAL, busy timeout): the CLI imports 20,000 contacts while `serve` sends a campaign
 /// into the file outbox on the same database file. Both finish, nothing is lost.
 #[test]
-#[ignore = "known bug: store::in_tx! opens SQLite transactions DEFERRED, so the import fails with SQLITE_BUSY_SNAPSHOT (517) while serve writes; see docs/reliability.md"]
 fn sqlite_cli_import_while_serve_sends_both_finish_nothing_lost() {
     let n_send = 2000;
     let n_import = n_from_env(20_000);
@@ -996,7 +995,7 @@ fn three_daemons_on_one_postgres_send_each_once_fire_once_apply_each_reply_once(
 /// A one-shot `--send-at` campaign with several daemons: exactly one of them starts it (the
 /// scheduled -> running transition is the claim), as each cron slot fires once.
 #[test]
-#[ignore = "known bug: outbound::campaign::fire_schedules starts a --send-at campaign in every daemon that sees it scheduled (no claim); see docs/reliability.md"]
+#[ignore = "needs PostgreSQL: set NETZPOST_TEST_POSTGRES_URL"]
 fn a_send_at_campaign_is_started_by_one_daemon_only() {
     const DAEMONS: usize = 3;
     let url = fresh_postgres();

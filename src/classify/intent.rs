@@ -97,6 +97,8 @@ fn d_subject_factor() -> f32 {
     0.9
 }
 
+/// How far around a match negation words are looked for (a clause is never longer).
+const NEGATION_LOOK_BYTES: usize = 400;
 impl Default for Settings {
     fn default() -> Self {
         Settings {
@@ -392,7 +394,13 @@ fn is_break(c: char) -> bool {
 impl Rules {
     /// Is a negation word within the clause around `text[start..end]`?
     fn negated(&self, text: &str, start: usize, end: usize) -> bool {
-        let before = &text[..start];
+        // Look only at a bounded neighbourhood: scanning back to the clause start for every
+        // match made long texts without punctuation quadratic (a denial of service).
+        let mut from = start.saturating_sub(NEGATION_LOOK_BYTES);
+        while !text.is_char_boundary(from) {
+            from -= 1;
+        }
+        let before = &text[from..start];
         let clause_start = before.rfind(is_break).map(|i| i + 1).unwrap_or(0);
         let before_words: Vec<&str> = before[clause_start..]
             .split(|c: char| !(c.is_alphanumeric() || c == '\''))
@@ -413,7 +421,11 @@ impl Rules {
             return true;
         }
         // The match itself may contain the negation ("not coming" matched by a wide pattern).
-        let after = &text[end..];
+        let mut to = (end + NEGATION_LOOK_BYTES).min(text.len());
+        while !text.is_char_boundary(to) {
+            to += 1;
+        }
+        let after = &text[end..to];
         let clause_end = after.find(is_break).unwrap_or(after.len());
         for w in after[..clause_end]
             .split(|c: char| !(c.is_alphanumeric() || c == '\''))

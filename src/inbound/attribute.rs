@@ -145,8 +145,20 @@ pub async fn attribute(
         let Some(email) = contact_email(db, contact).await? else {
             continue;
         };
-        // Our Message-IDs are predictable: they prove the thread only together with the sender.
-        if from.as_deref() == Some(email.to_lowercase().as_str()) {
+        // Our Message-IDs are predictable: they prove the thread only together with the sender
+        // and a message we really sent to that contact under exactly that id.
+        let sent: i64 = on_db!(db, p => {
+            sqlx::query_scalar(
+                "SELECT COUNT(*) FROM deliveries WHERE campaign_id = $1 AND contact_id = $2
+                 AND status = 'sent' AND message_id = $3",
+            )
+            .bind(campaign)
+            .bind(contact)
+            .bind(format!("<{}>", id.trim().trim_matches(['<', '>'])))
+            .fetch_one(p)
+            .await?
+        });
+        if sent > 0 && from.as_deref() == Some(email.to_lowercase().as_str()) {
             at.strength = Strength::InReplyTo;
             at.contact_id = Some(contact);
             at.contact_email = Some(email);

@@ -26,6 +26,8 @@ pub async fn poll_once(inb: &Inbound, dir: &Path) -> anyhow::Result<usize> {
     for path in files {
         let raw = match std::fs::read(&path) {
             Ok(r) => r,
+            // Another daemon sharing this maildir took it first.
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
             Err(e) => {
                 tracing::warn!(file = %path.display(), "cannot read: {e}");
                 continue;
@@ -41,8 +43,12 @@ pub async fn poll_once(inb: &Inbound, dir: &Path) -> anyhow::Result<usize> {
         } else {
             format!("{name}:2,S")
         });
-        std::fs::rename(&path, &target)?;
-        n += 1;
+        match std::fs::rename(&path, &target) {
+            Ok(()) => n += 1,
+            // Moved by another daemon meanwhile; the spool's dedup kept it to one.
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(e.into()),
+        }
     }
     Ok(n)
 }

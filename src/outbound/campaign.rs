@@ -337,7 +337,11 @@ pub async fn fire_schedules(
     }
     // One-shot campaigns whose time has come.
     for c in campaigns::with_status(db, "scheduled").await? {
-        if c.schedule.is_none() && c.send_at.is_some_and(|t| t <= now) {
+        // Only the daemon that moves it from scheduled to running starts it.
+        if c.schedule.is_none()
+            && c.send_at.is_some_and(|t| t <= now)
+            && campaigns::transition(db, c.id, &["scheduled"], "running", None).await?
+        {
             start(db, cfg, &c).await?;
             started.push(c.name);
         }

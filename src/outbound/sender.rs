@@ -426,10 +426,26 @@ impl Engine {
             .buffer_unordered(concurrency)
             .chunks(SETTLE_EVERY.max(concurrency));
         while let Some(done) = results.next().await {
-            campaigns::settle(&self.db, &done).await?;
+            self.settle_until_recorded(&done).await;
             self.watch_failures(&done).await?;
         }
         Ok(n)
+    }
+
+    /// Records results, retrying while the database is away: these messages are sent, and
+    /// dropping their results would send them again when the lease runs out.
+    async fn settle_until_recorded(&self, done: &[Settle]) {
+        let mut wait = Duration::from_millis(200);
+        loop {
+            match campaigns::settle(&self.db, done).await {
+                Ok(()) => return,
+                Err(e) => {
+                    tracing::warn!("recording {} results failed, retrying: {e}", done.len());
+                    tokio::time::sleep(wait).await;
+                    wait = (wait * 2).min(Duration::from_secs(5));
+                }
+            }
+        }
     }
 
     async fn deliver(&self, ctx: &CampaignCtx, d: Claimed) -> Settle {

@@ -66,7 +66,10 @@ macro_rules! in_tx {
     ($db:expr, $tx:ident => $body:expr) => {
         match $db {
             $crate::store::Db::Sqlite(pool) => {
-                let mut tx = pool.begin().await?;
+                // IMMEDIATE takes the write lock up front: a deferred transaction that reads
+                // first and then writes fails with SQLITE_BUSY_SNAPSHOT while another process
+                // writes, and the busy timeout cannot help it.
+                let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
                 let $tx = &mut tx;
                 let out = $body;
                 tx.commit().await?;
