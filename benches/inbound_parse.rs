@@ -11,17 +11,28 @@ use std::hint::black_box;
 use std::time::Instant;
 
 fn main() {
-    let dir = std::env::var("BENCH_INBOUND_DIR").unwrap_or_else(|_| "bench/.work/inbound/set/new".into());
+    let dir =
+        std::env::var("BENCH_INBOUND_DIR").unwrap_or_else(|_| "bench/.work/inbound/set/new".into());
     let mut paths: Vec<_> = std::fs::read_dir(&dir)
         .unwrap_or_else(|e| panic!("{dir}: {e} (run bench/inbound.sh, or set BENCH_INBOUND_DIR)"))
         .map(|e| e.expect("dir entry").path())
         .collect();
     paths.sort();
-    let msgs: Vec<Vec<u8>> = paths.iter().map(|p| std::fs::read(p).expect("read")).collect();
+    let msgs: Vec<Vec<u8>> = paths
+        .iter()
+        .map(|p| std::fs::read(p).expect("read"))
+        .collect();
     let bytes: usize = msgs.iter().map(Vec::len).sum();
     let rules = Rules::builtin();
-    let rounds: usize = std::env::var("BENCH_ROUNDS").ok().and_then(|s| s.parse().ok()).unwrap_or(3);
-    println!("{} messages, {:.1} MB, best of {rounds} rounds", msgs.len(), bytes as f64 / 1e6);
+    let rounds: usize = std::env::var("BENCH_ROUNDS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(3);
+    println!(
+        "{} messages, {:.1} MB, best of {rounds} rounds",
+        msgs.len(),
+        bytes as f64 / 1e6
+    );
 
     // Warm-up (page faults, lazily built rules and regexes).
     for m in msgs.iter().take(2000) {
@@ -33,7 +44,8 @@ fn main() {
         let t = Instant::now();
         let mut parsed = 0usize;
         for m in &msgs {
-            if let Some(msg) = mail_parser::MessageParser::default().parse(black_box(m.as_slice())) {
+            if let Some(msg) = mail_parser::MessageParser::default().parse(black_box(m.as_slice()))
+            {
                 parsed += black_box(msg.parts.len()).min(1);
             }
         }
@@ -53,8 +65,23 @@ fn main() {
     let n = msgs.len() as f64;
     let parse_rate = n / best_parse;
     let analyze_rate = n / best_analyze;
-    println!("mail-parser parse:  {:>10.0} msg/s  ({:.2} s)", parse_rate, best_parse);
-    println!("classify::analyze:  {:>10.0} msg/s  ({:.2} s)", analyze_rate, best_analyze);
-    println!("ratio analyze/parse: {:.3} (target >= 0.5)", analyze_rate / parse_rate);
-    println!("RESULT\t{}\t{:.0}\t{:.0}\t{:.3}", msgs.len(), parse_rate, analyze_rate, analyze_rate / parse_rate);
+    println!(
+        "mail-parser parse:  {:>10.0} msg/s  ({:.2} s)",
+        parse_rate, best_parse
+    );
+    println!(
+        "classify::analyze:  {:>10.0} msg/s  ({:.2} s)",
+        analyze_rate, best_analyze
+    );
+    println!(
+        "ratio analyze/parse: {:.3} (target >= 0.5)",
+        analyze_rate / parse_rate
+    );
+    println!(
+        "RESULT\t{}\t{:.0}\t{:.0}\t{:.3}",
+        msgs.len(),
+        parse_rate,
+        analyze_rate,
+        analyze_rate / parse_rate
+    );
 }
