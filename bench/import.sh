@@ -40,7 +40,11 @@ for db in $DBS; do
         "$NP" contacts import "$CSV" --topic bench --consent confirmed >"$RUN/$db.log" 2>&1) \
         || die "import failed: $(tail -3 "$RUN/$db.log")"
     sleep 0.5; pg1=$(pg_cpu_seconds)
-    count=$(cd "$ws" && "$NP" contacts list --format csv | tail -n +2 | wc -l)
+    if [[ $db == postgres ]]; then
+        count=$(psql -X -A -t "$NETZPOST_DATABASE" -c "SELECT COUNT(*) FROM contacts")
+    else
+        count=$(python3 -c 'import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute("SELECT COUNT(*) FROM contacts").fetchone()[0])' "$ws/var/netzpost.db")
+    fi
     s=$(time_wall "$RUN/$db.time")
     pgc=$([[ $db == postgres ]] && awk -v a="$pg0" -v b="$pg1" 'BEGIN{printf "%.1f", b-a}' || echo -)
     printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$db" "$ROWS" "$s" \
