@@ -29,7 +29,7 @@ for db in $DBS; do
     ws=$RUN/ws-$db
     dbname=
     if [[ $db == postgres ]]; then
-        export NETZPOST_DATABASE=$(create_pg_db "import_$ROWS"); dbname=${NETZPOST_DATABASE##*/}
+        create_pg_db "import_$ROWS"; export NETZPOST_DATABASE=$PG_URL; dbname=$PG_NAME
     else
         unset NETZPOST_DATABASE
     fi

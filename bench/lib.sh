@@ -80,13 +80,15 @@ stop_sink() {
 # sink_count OUTFILE: how many messages the sink received (its -c counters).
 sink_count() { tr '\r' '\n' <"$1" | sed -n 's/.*mesg=\([0-9]*\).*/\1/p' | sort -n | tail -1 | grep . || echo 0; }
 
-# Fresh PostgreSQL database; prints its URL. drop_pg_db NAME drops it.
+# create_pg_db SUFFIX: a fresh PostgreSQL database; sets PG_URL and PG_NAME and remembers it for
+# drop_all_pg_dbs (so call it directly, not in $(...)). drop_pg_db NAME drops one.
 PG_DBS=()
 create_pg_db() {
-    local name=netzpost_bench_$$_$1
-    psql -q -X "$PG_ADMIN_URL" -c "DROP DATABASE IF EXISTS $name" -c "CREATE DATABASE $name" >/dev/null
-    PG_DBS+=("$name")
-    echo "${PG_ADMIN_URL%/*}/$name"
+    PG_NAME=netzpost_bench_$$_$1
+    psql -q -X "$PG_ADMIN_URL" -c "DROP DATABASE IF EXISTS $PG_NAME" -c "CREATE DATABASE $PG_NAME" >/dev/null 2>&1 \
+        || die "cannot create database $PG_NAME at $PG_ADMIN_URL"
+    PG_DBS+=("$PG_NAME")
+    PG_URL=${PG_ADMIN_URL%/*}/$PG_NAME
 }
 drop_pg_db() {
     psql -q -X "$PG_ADMIN_URL" -c "DROP DATABASE IF EXISTS $1 WITH (FORCE)" >/dev/null 2>&1 || true

@@ -92,8 +92,9 @@ one_run() {
     gen_contacts "$n" "$csv"
     local dbname=
     if [[ $db == postgres ]]; then
-        export NETZPOST_DATABASE=$(create_pg_db "${size}_$n")
-        dbname=${NETZPOST_DATABASE##*/}
+        create_pg_db "${size}_$n"
+        export NETZPOST_DATABASE=$PG_URL
+        dbname=$PG_NAME
     else
         unset NETZPOST_DATABASE
     fi
