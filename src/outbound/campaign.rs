@@ -337,11 +337,13 @@ pub async fn fire_schedules(
     }
     // One-shot campaigns whose time has come.
     for c in campaigns::with_status(db, "scheduled").await? {
-        // Only the daemon that moves it from scheduled to running starts it.
-        if c.schedule.is_none()
-            && c.send_at.is_some_and(|t| t <= now)
-            && campaigns::transition(db, c.id, &["scheduled"], "running", None).await?
-        {
+        // Only the daemon that records this start (a unique row, like a cron slot) starts it. The
+        // status moves to running only after the audience is queued: a running campaign without
+        // deliveries would be marked done by another daemon in between.
+        let Some(at) = c.send_at.filter(|t| c.schedule.is_none() && *t <= now) else {
+            continue;
+        };
+        if campaigns::record_firing(db, &format!("send_at:{}", c.id), at).await? {
             start(db, cfg, &c).await?;
             started.push(c.name);
         }
