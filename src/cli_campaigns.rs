@@ -139,9 +139,10 @@ pub async fn send_and_wait(db: &Db, engine: &Engine, campaign_id: i64) -> anyhow
     let total = campaigns::progress(db, campaign_id).await?.total();
     let bar = crate::import::progress_bar(total as u64, true);
     loop {
+        // The bar advances by what each batch handled: counting the whole campaign after every
+        // batch cost more than the batch itself on large campaigns.
         let handled = engine.run_batch().await?;
-        let p = campaigns::progress(db, campaign_id).await?;
-        bar.set_position((p.total() - p.open()) as u64);
+        bar.inc(handled as u64);
         if handled == 0 {
             campaigns::finish_completed(db).await?;
             let c = campaigns::by_id(db, campaign_id).await?;

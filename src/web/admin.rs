@@ -8,7 +8,7 @@
 
 use super::api::{run_campaign_action, run_review_action};
 use super::auth::{self, Session};
-use super::{body_bytes, client_ip, read_form, report, Lang, Shared};
+use super::{client_ip, report, Lang, Shared};
 use crate::domain::RelationForm;
 use crate::store::{self, contacts::ContactFilter};
 use axum::extract::{ConnectInfo, Path, Query, Request, State};
@@ -106,14 +106,7 @@ async fn admin_post(
     let (parts, body) = req.into_parts();
     let admin = admin_of(st, &parts.headers, &parts.uri).await?;
     let lang = admin.lang;
-    let bytes = body_bytes(body).await.map_err(|s| {
-        st.pages
-            .message(lang, s, "bad_form_title", "too_large_text")
-    })?;
-    let form = read_form(&parts.headers, &bytes).map_err(|e| {
-        st.pages
-            .message(lang, e.status(), "bad_form_title", "bad_form_text")
-    })?;
+    let form = super::check_post(st, lang, &parts.headers, body).await?;
     let ok = form
         .get("csrf")
         .is_some_and(|c| auth::constant_time_eq(c.as_bytes(), admin.session.csrf.as_bytes()));
@@ -195,21 +188,9 @@ async fn login(State(st): State<Shared>, req: Request) -> Response {
             );
         }
     }
-    let form = match body_bytes(body).await {
-        Ok(b) => read_form(&parts.headers, &b),
-        Err(s) => {
-            return st
-                .pages
-                .message(lang, s, "bad_form_title", "too_large_text")
-        }
-    };
-    let form = match form {
+    let form = match super::check_post(&st, lang, &parts.headers, body).await {
         Ok(f) => f,
-        Err(e) => {
-            return st
-                .pages
-                .message(lang, e.status(), "bad_form_title", "bad_form_text")
-        }
+        Err(page) => return page,
     };
     let expected = cookie(&parts.headers, LOGIN_COOKIE);
     let csrf_ok = match (form.get("csrf"), &expected) {

@@ -311,6 +311,24 @@ pub async fn body_bytes(body: axum::body::Body) -> Result<axum::body::Bytes, Sta
         .map_err(|_| StatusCode::PAYLOAD_TOO_LARGE)
 }
 
+/// Reads a URL-encoded form of at most `FORM_LIMIT` bytes; a wrong content type, a malformed or
+/// an oversized body becomes the matching error page. Every form handler reads its body here.
+pub async fn check_post(
+    st: &Shared,
+    lang: Lang,
+    headers: &HeaderMap,
+    body: axum::body::Body,
+) -> Result<std::collections::HashMap<String, String>, Response> {
+    let bytes = body_bytes(body).await.map_err(|s| {
+        st.pages
+            .message(lang, s, "bad_form_title", "too_large_text")
+    })?;
+    read_form(headers, &bytes).map_err(|e| {
+        st.pages
+            .message(lang, e.status(), "bad_form_title", "bad_form_text")
+    })
+}
+
 // ----- client address and rate limiting -----
 
 /// The client's address: the peer, or behind a reverse proxy on the same host the last entry of

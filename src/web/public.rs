@@ -5,7 +5,7 @@
 //! button; the POST of that button acts. Mail scanners that open links therefore change nothing,
 //! and a forged (400) or expired (410) token gets a page that says so and changes nothing.
 
-use super::{body_bytes, client_ip, read_form, Lang, Shared};
+use super::{body_bytes, client_ip, Lang, Shared};
 use crate::domain::{ConsentStatus, EmailAddress, RelationForm, RelationStatus};
 use crate::outbound::render::MailKind;
 use crate::outbound::sender::{sender_domain, CampaignCtx, Recipient};
@@ -226,21 +226,9 @@ async fn subscribe(State(st): State<Shared>, Path(slug): Path<String>, req: Requ
             );
         }
     }
-    let form = match body_bytes(body).await {
-        Ok(b) => read_form(&parts.headers, &b),
-        Err(s) => {
-            return st
-                .pages
-                .message(lang, s, "bad_form_title", "too_large_text")
-        }
-    };
-    let form = match form {
+    let form = match super::check_post(&st, lang, &parts.headers, body).await {
         Ok(f) => f,
-        Err(e) => {
-            return st
-                .pages
-                .message(lang, e.status(), "bad_form_title", "bad_form_text")
-        }
+        Err(page) => return page,
     };
     let email = form.get("email").map(|s| s.trim()).unwrap_or("");
     let name = form.get("name").map(|s| s.trim()).unwrap_or("");
@@ -462,7 +450,7 @@ async fn confirm_page(
 async fn confirm(State(st): State<Shared>, Path(token): Path<String>, req: Request) -> Response {
     let (parts, body) = req.into_parts();
     let lang = lang_of(&parts.uri, &parts.headers);
-    if let Err(r) = check_post(&st, lang, &parts.headers, body).await {
+    if let Err(r) = super::check_post(&st, lang, &parts.headers, body).await {
         return r;
     }
     let ip = client_ip(
@@ -508,24 +496,6 @@ async fn confirm(State(st): State<Shared>, Path(token): Path<String>, req: Reque
         ),
         Err(f) => fail_page(&st, lang, f),
     }
-}
-
-/// The body of a one-button form: URL-encoded (or for one-click unsubscribe also multipart)
-/// and small. Returns the fields.
-async fn check_post(
-    st: &Shared,
-    lang: Lang,
-    headers: &HeaderMap,
-    body: axum::body::Body,
-) -> Result<std::collections::HashMap<String, String>, Response> {
-    let bytes = body_bytes(body).await.map_err(|s| {
-        st.pages
-            .message(lang, s, "bad_form_title", "too_large_text")
-    })?;
-    read_form(headers, &bytes).map_err(|e| {
-        st.pages
-            .message(lang, e.status(), "bad_form_title", "bad_form_text")
-    })
 }
 
 // ----- unsubscribe -----
@@ -761,7 +731,7 @@ async fn preferences(
 ) -> Response {
     let (parts, body) = req.into_parts();
     let lang = lang_of(&parts.uri, &parts.headers);
-    let form = match check_post(&st, lang, &parts.headers, body).await {
+    let form = match super::check_post(&st, lang, &parts.headers, body).await {
         Ok(f) => f,
         Err(r) => return r,
     };
@@ -844,7 +814,7 @@ async fn set_language(st: &Shared, contact: i64, l: Lang) -> Result<(), StoreErr
 async fn forget(State(st): State<Shared>, Path(token): Path<String>, req: Request) -> Response {
     let (parts, body) = req.into_parts();
     let lang = lang_of(&parts.uri, &parts.headers);
-    let form = match check_post(&st, lang, &parts.headers, body).await {
+    let form = match super::check_post(&st, lang, &parts.headers, body).await {
         Ok(f) => f,
         Err(r) => return r,
     };
@@ -976,7 +946,7 @@ async fn rsvp(
 ) -> Response {
     let (parts, body) = req.into_parts();
     let lang = lang_of(&parts.uri, &parts.headers);
-    if let Err(r) = check_post(&st, lang, &parts.headers, body).await {
+    if let Err(r) = super::check_post(&st, lang, &parts.headers, body).await {
         return r;
     }
     let r = async {
