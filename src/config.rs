@@ -27,7 +27,9 @@ pub enum ConfigError {
     Env { var: String, message: String },
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+/// `Debug` redacts the secret and the database password (see `redact_url`): a configuration
+/// printed into a log or an error message shows no credential.
+#[derive(Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Config {
     /// `sqlite://path` (WAL) or `postgres://user@host/db`.
@@ -68,6 +70,13 @@ pub struct Http {
     pub listen: String,
     /// The address people's browsers reach: used in links in mails.
     pub public_url: String,
+    /// Requests per minute per client address to the public pages (subscribe, confirm,
+    /// unsubscribe, preferences, RSVP); more get 429. 0 = no limit. A correctly signed one-click
+    /// unsubscribe is never refused.
+    pub public_requests_per_minute: u32,
+    /// Failed API authentications per minute per client address; then 429 for a minute.
+    /// 0 = no limit.
+    pub api_auth_failures_per_minute: u32,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -107,10 +116,14 @@ pub struct Outbound {
     /// A campaign pauses itself after this many failures in a row.
     pub pause_after_failures: i64,
     pub batch_size: i64,
+    /// Where the sender notes each message the server accepted before the database records it;
+    /// a restart after a crash marks those sent instead of sending them again.
+    pub journal_dir: PathBuf,
     pub dkim: Option<Dkim>,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+/// `Debug` redacts the password.
+#[derive(Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Smtp {
     pub host: String,
@@ -157,7 +170,8 @@ pub struct Inbound {
     pub imap: Option<Imap>,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+/// `Debug` redacts the password.
+#[derive(Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Imap {
     pub host: String,
@@ -255,6 +269,8 @@ impl Default for Http {
         Http {
             listen: "127.0.0.1:8089".into(),
             public_url: "http://127.0.0.1:8089".into(),
+            public_requests_per_minute: 60,
+            api_auth_failures_per_minute: 10,
         }
     }
 }
@@ -276,6 +292,7 @@ impl Default for Outbound {
             retry_base_secs: 60,
             pause_after_failures: 20,
             batch_size: 500,
+            journal_dir: "var/journal".into(),
             dkim: None,
         }
     }
@@ -309,6 +326,94 @@ impl Default for Inbound {
             poll_secs: 10,
             imap: None,
         }
+    }
+}
+
+const REDACTED: &str = "<redacted>";
+
+/// The URL with its password (`user:PASSWORD@`) and `password=` query values replaced, for logs
+/// and messages: `postgres://np:s3cret@db/np` becomes `postgres://np:<redacted>@db/np`.
+pub fn redact_url(url: &str) -> String {
+    let mut out = url.to_string();
+    if let Some(scheme_end) = out.find("://") {
+        let rest_start = scheme_end + 3;
+        let auth_end = out[rest_start..]
+            .find(['/', '?', '#'])
+            .map_or(out.len(), |i| rest_start + i);
+        if let Some(at) = out[rest_start..auth_end].rfind('@') {
+            let userinfo = &out[rest_start..rest_start + at];
+            if let Some(colon) = userinfo.find(':') {
+                out.replace_range(rest_start + colon + 1..rest_start + at, REDACTED);
+            }
+        }
+    }
+    if let Some(q) = out.find('?') {
+        let (head, query) = out.split_at(q + 1);
+        let query: Vec<String> = query
+            .split('&')
+            .map(|kv| match kv.split_once('=') {
+                Some((k, _)) if k.eq_ignore_ascii_case("password") => format!("{k}={REDACTED}"),
+                _ => kv.to_string(),
+            })
+            .collect();
+        out = format!("{head}{}", query.join("&"));
+    }
+    out
+}
+
+fn redacted_if_set(s: &str) -> &'static str {
+    if s.is_empty() {
+        "<empty>"
+    } else {
+        REDACTED
+    }
+}
+
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Config")
+            .field("database", &redact_url(&self.database))
+            .field("secret", &redacted_if_set(&self.secret))
+            .field("default_language", &self.default_language)
+            .field("time_zone", &self.time_zone)
+            .field("silent_after_days", &self.silent_after_days)
+            .field("templates_dir", &self.templates_dir)
+            .field("organisation", &self.organisation)
+            .field("http", &self.http)
+            .field("outbound", &self.outbound)
+            .field("inbound", &self.inbound)
+            .field("schedules", &self.schedules)
+            .finish()
+    }
+}
+
+impl std::fmt::Debug for Smtp {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Smtp")
+            .field("host", &self.host)
+            .field("port", &self.port)
+            .field("tls", &self.tls)
+            .field("username", &self.username)
+            .field("password", &self.password.as_deref().map(redacted_if_set))
+            .field("pool_size", &self.pool_size)
+            .field("timeout_secs", &self.timeout_secs)
+            .finish()
+    }
+}
+
+impl std::fmt::Debug for Imap {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Imap")
+            .field("host", &self.host)
+            .field("port", &self.port)
+            .field("tls", &self.tls)
+            .field("username", &self.username)
+            .field("password", &redacted_if_set(&self.password))
+            .field("mailbox", &self.mailbox)
+            .field("processed_folder", &self.processed_folder)
+            .field("idle", &self.idle)
+            .field("poll_secs", &self.poll_secs)
+            .finish()
     }
 }
 
@@ -368,13 +473,18 @@ impl Config {
             let probe = toml::to_string(&table).expect("a toml table serialises");
             toml::from_str::<Config>(&probe).map_err(|e| ConfigError::Env {
                 var: var.clone(),
-                message: e.message().to_string(),
+                message: if is_secret_key(var) {
+                    scrub_quoted(e.message())
+                } else {
+                    e.message().to_string()
+                },
             })?;
         }
         let text = toml::to_string(&table).expect("a toml table serialises");
         let cfg: Config = toml::from_str(&text).map_err(|e| ConfigError::Invalid {
             file: file.into(),
-            message: e.message().to_string(),
+            // No line to tell which key: never show a value here.
+            message: scrub_quoted(e.message()),
         })?;
         cfg.validate(file)?;
         Ok(cfg)
@@ -393,7 +503,7 @@ impl Config {
                 "database",
                 format!(
                     "{:?} is neither sqlite://PATH nor postgres://...",
-                    self.database
+                    redact_url(&self.database)
                 ),
             ));
         }
@@ -468,6 +578,7 @@ impl Config {
             }
         }
         fix(&mut self.outbound.outbox);
+        fix(&mut self.outbound.journal_dir);
         fix(&mut self.inbound.maildir);
         if let Some(t) = self.templates_dir.as_mut() {
             fix(t);
@@ -493,12 +604,58 @@ fn syntax(file: &str, text: &str, e: &toml::de::Error) -> ConfigError {
         Some(span) => line_col(text, span.start),
         None => (0, 0),
     };
+    let message = e.message().trim();
+    // serde quotes the offending value ("invalid type: integer `1234`"): not for a credential.
+    let key = text
+        .lines()
+        .nth(line.saturating_sub(1))
+        .and_then(|l| l.split_once('='))
+        .map_or("", |(k, _)| k.trim());
+    let message = if is_secret_key(key) {
+        scrub_quoted(message)
+    } else {
+        message.to_string()
+    };
     ConfigError::Syntax {
         file: file.into(),
         line,
         column,
-        message: e.message().trim().to_string(),
+        message,
     }
+}
+
+/// Keys whose values are credentials (or hold one, like a database URL with a password).
+fn is_secret_key(key: &str) -> bool {
+    let k = key.to_ascii_lowercase();
+    ["password", "secret", "database", "token"]
+        .iter()
+        .any(|s| k.contains(s))
+}
+
+/// Replaces every `...` and "..." quoted part of a message.
+fn scrub_quoted(message: &str) -> String {
+    let mut out = String::with_capacity(message.len());
+    let mut open: Option<char> = None;
+    for c in message.chars() {
+        match open {
+            Some(q) if c == q => {
+                out.push_str(REDACTED);
+                out.push(c);
+                open = None;
+            }
+            Some(_) => {}
+            None => {
+                out.push(c);
+                if c == '`' || c == '"' {
+                    open = Some(c);
+                }
+            }
+        }
+    }
+    if open.is_some() {
+        out.push_str(REDACTED);
+    }
+    out
 }
 
 fn line_col(text: &str, offset: usize) -> (usize, usize) {
@@ -554,6 +711,50 @@ mod tests {
         assert_eq!(c.outbound.transport, TransportKind::File);
         assert_eq!(c.inbound.maildir, PathBuf::from("var/inbox"));
         assert_eq!(c.default_language, "de");
+    }
+
+    #[test]
+    fn debug_and_errors_show_no_credential() {
+        let text = "database = \"postgres://np:Pg-Pw-4711@db.example/np\"\n\
+            secret = \"Token-Secret-4711\"\n\
+            [outbound.smtp]\nusername = \"u\"\npassword = \"Smtp-Pw-4711\"\n\
+            [inbound.imap]\nhost = \"imap.example\"\nusername = \"u\"\npassword = \"Imap-Pw-4711\"\n";
+        let c = Config::from_str_with_env(text, "c", &[]).unwrap();
+        for shown in [format!("{c:?}"), format!("{c:#?}")] {
+            for s in [
+                "Pg-Pw-4711",
+                "Token-Secret-4711",
+                "Smtp-Pw-4711",
+                "Imap-Pw-4711",
+            ] {
+                assert!(!shown.contains(s), "{s} in {shown}");
+            }
+            assert!(
+                shown.contains("postgres://np:<redacted>@db.example/np"),
+                "{shown}"
+            );
+        }
+        assert_eq!(
+            redact_url("postgres://a:b@c@h:5432/d?sslmode=require&password=x"),
+            "postgres://a:<redacted>@h:5432/d?sslmode=require&password=<redacted>"
+        );
+        assert_eq!(redact_url("sqlite://var/np.db"), "sqlite://var/np.db");
+        assert_eq!(redact_url("postgres://u@h/d"), "postgres://u@h/d");
+        // A wrong scheme, a numeric password without quotes, the same from the environment.
+        let errors = [
+            Config::from_str_with_env("database = \"mysql://u:Db-Pw-4711@h/d\"\n", "c", &[]),
+            Config::from_str_with_env("[outbound.smtp]\npassword = 4711471147\n", "c", &[]),
+            Config::from_str_with_env("secret = 4711471147\n", "c", &[]),
+            Config::from_str_with_env(
+                "",
+                "c",
+                &[("NETZPOST_SECRET".into(), "[4711471147]".into())],
+            ),
+        ];
+        for e in errors {
+            let msg = e.unwrap_err().to_string();
+            assert!(!msg.contains("4711"), "{msg}");
+        }
     }
 
     #[test]

@@ -95,7 +95,7 @@ async fn tick(
     for name in &started {
         tracing::info!(campaign = %name, "campaign run started");
     }
-    let sent = engine.run_batch().await?;
+    let sent = engine.run_for(Duration::from_secs(1)).await?;
     if sent == 0 {
         for name in crate::store::campaigns::finish_completed(db).await? {
             tracing::info!(campaign = %name, "campaign done");

@@ -13,7 +13,6 @@ use crate::store::topics::Topic;
 use crate::store::{self, Db, Timestamp};
 use crate::token::{Claims, Purpose, TokenKey};
 use crate::transport::{RateLimit, RateLimiter, SendError, TlsMode, Transport, TransportConfig};
-use futures::StreamExt;
 use std::collections::HashMap;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
@@ -323,18 +322,91 @@ pub fn transport_config(cfg: &Config) -> TransportConfig {
     }
 }
 
-/// How many results are recorded together (one transaction).
-const SETTLE_EVERY: usize = 32;
+/// Most results recorded in one transaction.
+const SETTLE_MAX: usize = 256;
 /// How long a claim holds; a sender that died releases its rows after this (or at once, when it
 /// restarts on the same host).
 const LEASE_SECS: i64 = 120;
 
-/// The queue worker.
-pub struct Engine {
-    db: Db,
+/// An append-only file of the deliveries the server accepted and the database has not recorded
+/// yet. The gap between the server's 250 and the commit is what a crash would send twice: the
+/// line is written (one `write(2)`, no fsync: it survives the death of the process, which is what
+/// it guards against) before the result goes to the database, and a restart on this host marks
+/// the journalled rows of the dead sender sent instead of queueing them again.
+struct Journal {
+    file: std::fs::File,
+    path: std::path::PathBuf,
+    failed: std::sync::atomic::AtomicBool,
+}
+
+impl Journal {
+    fn path_for(dir: &Path, owner: &str) -> std::path::PathBuf {
+        let safe: String = owner
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || c == '-' || c == '.' {
+                    c
+                } else {
+                    '_'
+                }
+            })
+            .collect();
+        dir.join(format!("{safe}.sent"))
+    }
+
+    fn open(dir: &Path, owner: &str) -> anyhow::Result<Journal> {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| anyhow::anyhow!("outbound.journal_dir {}: {e}", dir.display()))?;
+        let path = Self::path_for(dir, owner);
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&path)
+            .map_err(|e| anyhow::anyhow!("outbound.journal_dir {}: {e}", path.display()))?;
+        Ok(Journal {
+            file,
+            path,
+            failed: false.into(),
+        })
+    }
+
+    fn record(&self, delivery_id: i64) {
+        use std::io::Write;
+        // One short write with O_APPEND: lines of concurrent senders do not interleave.
+        if let Err(e) = (&self.file).write_all(format!("{delivery_id}\n").as_bytes()) {
+            if !self.failed.swap(true, std::sync::atomic::Ordering::Relaxed) {
+                tracing::warn!(path = %self.path.display(), "cannot write the send journal ({e}): a crash now may send some messages twice");
+            }
+        }
+    }
+
+    /// Forgets what is recorded in the database now.
+    fn clear(&self) {
+        if let Err(e) = self.file.set_len(0) {
+            tracing::warn!(path = %self.path.display(), "cannot clear the send journal: {e}");
+        }
+    }
+
+    /// Reads a dead sender's journal: the deliveries it had sent.
+    fn read(path: &Path) -> Vec<i64> {
+        std::fs::read_to_string(path)
+            .map(|s| s.lines().filter_map(|l| l.trim().parse().ok()).collect())
+            .unwrap_or_default()
+    }
+}
+
+/// What a delivery task needs; shared by the tasks, which run on all worker threads.
+struct Worker {
     composer: Arc<Composer>,
     transport: Transport,
     limiter: RateLimiter,
+    journal: Journal,
+}
+
+/// The queue worker.
+pub struct Engine {
+    db: Db,
+    worker: Arc<Worker>,
     owner: String,
     campaigns: Mutex<HashMap<i64, Arc<CampaignCtx>>>,
     failures_in_a_row: Mutex<HashMap<i64, (i64, String)>>,
@@ -359,12 +431,16 @@ impl Engine {
             std::process::id(),
             crate::cli::random_secret().get(..8).unwrap_or_default()
         );
-        release_dead_claims(&db).await?;
+        release_dead_claims(&db, &o.journal_dir).await?;
+        let journal = Journal::open(&o.journal_dir, &owner)?;
         Ok(Engine {
             db,
-            composer,
-            transport,
-            limiter,
+            worker: Arc::new(Worker {
+                composer,
+                transport,
+                limiter,
+                journal,
+            }),
             owner,
             campaigns: Mutex::new(HashMap::new()),
             failures_in_a_row: Mutex::new(HashMap::new()),
@@ -372,15 +448,15 @@ impl Engine {
     }
 
     pub fn composer(&self) -> &Arc<Composer> {
-        &self.composer
+        &self.worker.composer
     }
 
     pub fn notifier(&self) -> Notifier {
-        Notifier::new(self.composer.clone(), self.transport.clone())
+        Notifier::new(self.worker.composer.clone(), self.worker.transport.clone())
     }
 
     fn cfg(&self) -> &Config {
-        &self.composer.cfg
+        &self.worker.composer.cfg
     }
 
     async fn ctx(&self, campaign_id: i64) -> anyhow::Result<Arc<CampaignCtx>> {
@@ -398,38 +474,110 @@ impl Engine {
 
     /// Claims and processes one batch. Returns how many deliveries it handled (0: nothing due).
     pub async fn run_batch(&self) -> anyhow::Result<usize> {
+        self.run_for(Duration::ZERO).await
+    }
+
+    /// Sends what is due, claiming batch after batch until nothing is due or `budget` has passed,
+    /// then lets the messages in flight finish and records them. Returns how many deliveries it
+    /// handled.
+    ///
+    /// A pipeline with bounded buffers: the next batch is claimed while the sends of the last
+    /// one run; each delivery is a task (render and compose use every core); results go through
+    /// a channel to a recorder that commits them in groups, so sending never waits for a commit.
+    /// In memory at any time: one claimed batch, the tasks in flight, the channel.
+    pub async fn run_for(&self, budget: Duration) -> anyhow::Result<usize> {
+        let started = std::time::Instant::now();
         let cfg = self.cfg();
         let lease = chrono::Duration::seconds(LEASE_SECS);
-        let claimed =
-            campaigns::claim(&self.db, &self.owner, cfg.outbound.batch_size, lease).await?;
-        if claimed.is_empty() {
-            return Ok(0);
-        }
-        let n = claimed.len();
         let concurrency = match cfg.outbound.transport {
             TransportKind::Smtp => cfg.outbound.smtp.pool_size.max(1) * 2,
             _ => 8,
         };
-        let mut ctxs = HashMap::new();
-        for c in &claimed {
-            if let std::collections::hash_map::Entry::Vacant(e) = ctxs.entry(c.campaign_id) {
-                e.insert(self.ctx(c.campaign_id).await?);
+        let (tx, mut rx) = tokio::sync::mpsc::channel::<Settle>(SETTLE_MAX * 4);
+        let produce = async move {
+            let mut tasks = tokio::task::JoinSet::new();
+            let mut handled = 0;
+            let mut failure = None;
+            let forward = |r: Result<Settle, tokio::task::JoinError>| {
+                r.map_err(|e| tracing::error!("a delivery task failed: {e}"))
+                    .ok()
+            };
+            loop {
+                let claimed =
+                    match campaigns::claim(&self.db, &self.owner, cfg.outbound.batch_size, lease)
+                        .await
+                    {
+                        Ok(c) => c,
+                        Err(e) => {
+                            failure = Some(anyhow::Error::from(e));
+                            break;
+                        }
+                    };
+                if claimed.is_empty() {
+                    break;
+                }
+                handled += claimed.len();
+                for d in claimed {
+                    let ctx = match self.ctx(d.campaign_id).await {
+                        Ok(c) => c,
+                        Err(e) => {
+                            // Rows already claimed stay under the lease and are claimed again.
+                            failure = Some(e);
+                            break;
+                        }
+                    };
+                    while tasks.len() >= concurrency {
+                        if let Some(s) = tasks.join_next().await.and_then(forward) {
+                            let _ = tx.send(s).await;
+                        }
+                    }
+                    while let Some(r) = tasks.try_join_next() {
+                        if let Some(s) = forward(r) {
+                            let _ = tx.send(s).await;
+                        }
+                    }
+                    tasks.spawn(deliver(self.worker.clone(), ctx, d));
+                }
+                if failure.is_some() || started.elapsed() >= budget {
+                    break;
+                }
             }
+            // Whatever happens, the messages in flight finish and are recorded.
+            while let Some(r) = tasks.join_next().await {
+                if let Some(s) = forward(r) {
+                    let _ = tx.send(s).await;
+                }
+            }
+            drop(tx);
+            match failure {
+                Some(e) => Err(e),
+                None => Ok(handled),
+            }
+        };
+        let record = async {
+            let mut failure = None;
+            while let Some(first) = rx.recv().await {
+                let mut group = vec![first];
+                while group.len() < SETTLE_MAX {
+                    match rx.try_recv() {
+                        Ok(s) => group.push(s),
+                        Err(_) => break,
+                    }
+                }
+                self.settle_until_recorded(&group).await;
+                if let Err(e) = self.watch_failures(&group).await {
+                    failure.get_or_insert(e);
+                }
+            }
+            failure
+        };
+        let (handled, failure) = tokio::join!(produce, record);
+        // Everything sent in this run is recorded now.
+        self.worker.journal.clear();
+        if let Some(e) = failure {
+            return Err(e);
         }
-        // Results are settled in small groups as they complete, not once per batch: a crash
-        // between sending and recording can repeat at most the messages in flight.
-        let mut results = futures::stream::iter(claimed)
-            .map(|d| {
-                let ctx = ctxs[&d.campaign_id].clone();
-                async move { self.deliver(&ctx, d).await }
-            })
-            .buffer_unordered(concurrency)
-            .chunks(SETTLE_EVERY.max(concurrency));
-        while let Some(done) = results.next().await {
-            self.settle_until_recorded(&done).await;
-            self.watch_failures(&done).await?;
-        }
-        Ok(n)
+        handled
     }
 
     /// Records results, retrying while the database is away: these messages are sent, and
@@ -443,79 +591,6 @@ impl Engine {
                     tracing::warn!("recording {} results failed, retrying: {e}", done.len());
                     tokio::time::sleep(wait).await;
                     wait = (wait * 2).min(Duration::from_secs(5));
-                }
-            }
-        }
-    }
-
-    async fn deliver(&self, ctx: &CampaignCtx, d: Claimed) -> Settle {
-        let settle = |outcome| Settle {
-            attempts: d.attempts,
-            delivery_id: d.id,
-            campaign_id: d.campaign_id,
-            contact_id: d.contact_id,
-            email_key: d.email.to_lowercase(),
-            summary: format!("gesendet / sent: {}", ctx.campaign.name),
-            outcome,
-        };
-        if !d.eligible {
-            return settle(Outcome::Skipped {
-                reason: "consent withdrawn or address suppressed before sending".into(),
-            });
-        }
-        let recipient = Recipient {
-            contact_id: d.contact_id,
-            email: d.email.clone(),
-            name: d.name.clone(),
-            organisation: d.organisation.clone(),
-            language: d.language.clone(),
-        };
-        let message_id = d.message_id.clone().unwrap_or_else(|| {
-            format!(
-                "<np.{}.{}@{}>",
-                d.campaign_id,
-                d.contact_id,
-                sender_domain(self.cfg())
-            )
-        });
-        let (envelope, bytes) = match self.composer.message(ctx, &recipient, &message_id) {
-            Ok(m) => m,
-            // Validation at creation should make this impossible; if it happens, the row fails
-            // on its own instead of stopping everyone else's mail.
-            Err(e) => {
-                return settle(Outcome::Failed {
-                    error: format!("composing: {e:#}"),
-                })
-            }
-        };
-        let domain = d
-            .email
-            .rsplit('@')
-            .next()
-            .unwrap_or_default()
-            .to_lowercase();
-        self.limiter.acquire(&domain).await;
-        match self.transport.send(&envelope, &bytes).await {
-            Ok(()) => settle(Outcome::Sent),
-            Err(SendError::Permanent { code, message }) => settle(Outcome::Bounced {
-                error: format!(
-                    "{} {message}",
-                    code.map(|c| c.to_string()).unwrap_or_default()
-                )
-                .trim()
-                .to_string(),
-            }),
-            Err(e) => {
-                let cfg = &self.cfg().outbound;
-                let error = e.to_string();
-                if i64::from(d.attempts) >= cfg.max_attempts {
-                    settle(Outcome::Failed { error })
-                } else {
-                    let wait = cfg.retry_base_secs.max(1)
-                        * 2i64.pow((d.attempts.max(1) - 1).min(10) as u32);
-                    let at: Timestamp =
-                        chrono::Utc::now() + chrono::Duration::seconds(wait.min(3600));
-                    settle(Outcome::Retry { at, error })
                 }
             }
         }
@@ -560,7 +635,7 @@ impl Engine {
     pub async fn run_until_idle(&self) -> anyhow::Result<usize> {
         let mut total = 0;
         loop {
-            let n = self.run_batch().await?;
+            let n = self.run_for(Duration::from_secs(3600)).await?;
             total += n;
             if n == 0 {
                 break;
@@ -573,13 +648,90 @@ impl Engine {
     }
 
     pub async fn close(&self) {
-        self.transport.close().await;
+        self.worker.transport.close().await;
+    }
+}
+
+/// Renders, composes and sends one delivery; the result is recorded by the caller.
+async fn deliver(w: Arc<Worker>, ctx: Arc<CampaignCtx>, d: Claimed) -> Settle {
+    let settle = |outcome| Settle {
+        attempts: d.attempts,
+        delivery_id: d.id,
+        campaign_id: d.campaign_id,
+        contact_id: d.contact_id,
+        email_key: d.email.to_lowercase(),
+        summary: format!("gesendet / sent: {}", ctx.campaign.name),
+        outcome,
+    };
+    if !d.eligible {
+        return settle(Outcome::Skipped {
+            reason: "consent withdrawn or address suppressed before sending".into(),
+        });
+    }
+    let recipient = Recipient {
+        contact_id: d.contact_id,
+        email: d.email.clone(),
+        name: d.name.clone(),
+        organisation: d.organisation.clone(),
+        language: d.language.clone(),
+    };
+    let message_id = d.message_id.clone().unwrap_or_else(|| {
+        format!(
+            "<np.{}.{}@{}>",
+            d.campaign_id,
+            d.contact_id,
+            sender_domain(&w.composer.cfg)
+        )
+    });
+    let (envelope, bytes) = match w.composer.message(&ctx, &recipient, &message_id) {
+        Ok(m) => m,
+        // Validation at creation should make this impossible; if it happens, the row fails
+        // on its own instead of stopping everyone else's mail.
+        Err(e) => {
+            return settle(Outcome::Failed {
+                error: format!("composing: {e:#}"),
+            })
+        }
+    };
+    let domain = d
+        .email
+        .rsplit('@')
+        .next()
+        .unwrap_or_default()
+        .to_lowercase();
+    w.limiter.acquire(&domain).await;
+    match w.transport.send(&envelope, &bytes).await {
+        Ok(()) => {
+            w.journal.record(d.id);
+            settle(Outcome::Sent)
+        }
+        Err(SendError::Permanent { code, message }) => settle(Outcome::Bounced {
+            error: format!(
+                "{} {message}",
+                code.map(|c| c.to_string()).unwrap_or_default()
+            )
+            .trim()
+            .to_string(),
+        }),
+        Err(e) => {
+            let cfg = &w.composer.cfg.outbound;
+            let error = e.to_string();
+            if i64::from(d.attempts) >= cfg.max_attempts {
+                settle(Outcome::Failed { error })
+            } else {
+                let wait =
+                    cfg.retry_base_secs.max(1) * 2i64.pow((d.attempts.max(1) - 1).min(10) as u32);
+                let at: Timestamp = chrono::Utc::now() + chrono::Duration::seconds(wait.min(3600));
+                settle(Outcome::Retry { at, error })
+            }
+        }
     }
 }
 
 /// Gives back the deliveries that a sender on this host held when it died (its process is gone),
-/// so a restart continues at once instead of waiting for the lease to run out.
-async fn release_dead_claims(db: &Db) -> anyhow::Result<()> {
+/// so a restart continues at once instead of waiting for the lease to run out. What the dead
+/// sender's journal names was accepted by the server: those rows are recorded as sent.
+async fn release_dead_claims(db: &Db, journal_dir: &Path) -> anyhow::Result<()> {
     let host = hostname();
     let owners: Vec<String> = crate::on_db!(db, p => {
         sqlx::query_scalar("SELECT DISTINCT lease_owner FROM deliveries WHERE status = 'sending' AND lease_owner LIKE $1")
@@ -587,13 +739,49 @@ async fn release_dead_claims(db: &Db) -> anyhow::Result<()> {
             .fetch_all(p)
             .await?
     });
-    for owner in owners {
-        let pid = owner.split(':').nth(1).unwrap_or_default();
-        let alive = !pid.is_empty()
+    let alive = |pid: &str| {
+        !pid.is_empty()
             && Path::new("/proc").join(pid).exists()
-            && pid != std::process::id().to_string();
-        if alive {
+            && pid != std::process::id().to_string()
+    };
+    for owner in owners {
+        if alive(owner.split(':').nth(1).unwrap_or_default()) {
             continue;
+        }
+        let journal = Journal::path_for(journal_dir, &owner);
+        let sent = Journal::read(&journal);
+        let mut recorded = 0;
+        for ids in sent.chunks(500) {
+            let placeholders = (2..ids.len() + 2)
+                .map(|i| format!("${i}"))
+                .collect::<Vec<_>>()
+                .join(", ");
+            let sql = format!(
+                "SELECT d.id, d.campaign_id, d.contact_id, d.attempts, k.name FROM deliveries d
+                 JOIN campaigns k ON k.id = d.campaign_id
+                 WHERE d.status = 'sending' AND d.lease_owner = $1 AND d.id IN ({placeholders})"
+            );
+            let rows: Vec<(i64, i64, i64, i32, String)> = crate::on_db!(db, p => {
+                let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str())).bind(&owner);
+                for id in ids {
+                    q = q.bind(*id);
+                }
+                q.fetch_all(p).await?
+            });
+            let settles: Vec<Settle> = rows
+                .into_iter()
+                .map(|(id, campaign_id, contact_id, attempts, name)| Settle {
+                    attempts,
+                    delivery_id: id,
+                    campaign_id,
+                    contact_id,
+                    email_key: String::new(),
+                    summary: format!("gesendet / sent: {name}"),
+                    outcome: Outcome::Sent,
+                })
+                .collect();
+            recorded += settles.len();
+            campaigns::settle(db, &settles).await?;
         }
         let n = crate::on_db!(db, p => {
             sqlx::query("UPDATE deliveries SET status = 'queued', lease_until = NULL, lease_owner = NULL WHERE status = 'sending' AND lease_owner = $1")
@@ -602,7 +790,29 @@ async fn release_dead_claims(db: &Db) -> anyhow::Result<()> {
                 .await?
                 .rows_affected()
         });
-        tracing::warn!(owner = %owner, deliveries = n, "released the claims of a sender that died");
+        tracing::warn!(owner = %owner, sent = recorded, released = n, "took over the claims of a sender that died: recorded what its journal names as sent, queued the rest");
+    }
+    // Journals of this host's senders that are gone hold nothing unrecorded any more.
+    let prefix = Journal::path_for(journal_dir, &format!("{host}:"));
+    let prefix = prefix
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or_default();
+    let prefix = prefix.trim_end_matches(".sent").to_string();
+    if let Ok(entries) = std::fs::read_dir(journal_dir) {
+        for e in entries.flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            let Some(rest) = name
+                .strip_prefix(&prefix)
+                .and_then(|r| r.strip_suffix(".sent"))
+            else {
+                continue;
+            };
+            let pid = rest.split('_').next().unwrap_or_default();
+            if !alive(pid) && pid != std::process::id().to_string() {
+                let _ = std::fs::remove_file(e.path());
+            }
+        }
     }
     Ok(())
 }
