@@ -115,6 +115,9 @@ pub struct Outbound {
     pub retry_base_secs: i64,
     /// A campaign pauses itself after this many failures in a row.
     pub pause_after_failures: i64,
+    /// A campaign paused by temporary failures only (the relay is away) runs again after this
+    /// many seconds; 0 = it waits for a person. Permanent refusals always wait for a person.
+    pub resume_after_secs: i64,
     pub batch_size: i64,
     /// Where the sender notes each message the server accepted before the database records it;
     /// a restart after a crash marks those sent instead of sending them again.
@@ -291,6 +294,7 @@ impl Default for Outbound {
             max_attempts: 5,
             retry_base_secs: 60,
             pause_after_failures: 20,
+            resume_after_secs: 600,
             batch_size: 500,
             journal_dir: "var/journal".into(),
             dkim: None,

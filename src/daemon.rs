@@ -95,6 +95,9 @@ async fn tick(
     for name in &started {
         tracing::info!(campaign = %name, "campaign run started");
     }
+    for name in crate::store::campaigns::resume_due(db).await? {
+        tracing::info!(campaign = %name, "campaign resumed by itself after its pause");
+    }
     let sent = engine.run_for(Duration::from_secs(1)).await?;
     if sent == 0 {
         for name in crate::store::campaigns::finish_completed(db).await? {

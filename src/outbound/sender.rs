@@ -409,7 +409,16 @@ pub struct Engine {
     worker: Arc<Worker>,
     owner: String,
     campaigns: Mutex<HashMap<i64, Arc<CampaignCtx>>>,
-    failures_in_a_row: Mutex<HashMap<i64, (i64, String)>>,
+    failures_in_a_row: Mutex<HashMap<i64, Streak>>,
+}
+
+/// Failures in a row of one campaign.
+#[derive(Default)]
+struct Streak {
+    count: i64,
+    last_error: String,
+    /// A server refused for good (5xx) within the streak: a person must look.
+    permanent: bool,
 }
 
 impl Engine {
@@ -597,34 +606,55 @@ impl Engine {
     }
 
     /// Pauses a campaign after too many failures in a row, with the last error as its reason.
+    /// When every failure was temporary (the relay is away), it resumes by itself later.
     async fn watch_failures(&self, results: &[Settle]) -> anyhow::Result<()> {
         let limit = self.cfg().outbound.pause_after_failures;
         let mut to_pause = Vec::new();
         {
             let mut f = self.failures_in_a_row.lock().expect("lock");
             for r in results {
-                let entry = f.entry(r.campaign_id).or_insert((0, String::new()));
+                let entry = f.entry(r.campaign_id).or_default();
                 match &r.outcome {
-                    Outcome::Sent => *entry = (0, String::new()),
+                    Outcome::Sent => *entry = Streak::default(),
                     // A first temporary failure is what greylisting looks like: it counts only
                     // when the same delivery fails again on its retry.
                     Outcome::Retry { .. } if r.attempts <= 1 => {}
-                    Outcome::Retry { error, .. }
-                    | Outcome::Failed { error }
-                    | Outcome::Bounced { error } => {
-                        *entry = (entry.0 + 1, error.clone());
+                    Outcome::Retry { error, .. } | Outcome::Failed { error } => {
+                        entry.count += 1;
+                        entry.last_error = error.clone();
+                    }
+                    Outcome::Bounced { error } => {
+                        entry.count += 1;
+                        entry.last_error = error.clone();
+                        entry.permanent = true;
                     }
                     Outcome::Skipped { .. } => {}
                 }
-                if limit > 0 && entry.0 >= limit {
-                    to_pause.push((r.campaign_id, entry.1.clone(), entry.0));
-                    *entry = (0, String::new());
+                if limit > 0 && entry.count >= limit {
+                    to_pause.push((r.campaign_id, std::mem::take(entry)));
                 }
             }
         }
-        for (id, error, n) in to_pause {
-            let reason = format!("paused after {n} failures in a row; last: {error}");
-            if campaigns::transition(&self.db, id, &["running"], "paused", Some(&reason)).await? {
+        let resume_after = self.cfg().outbound.resume_after_secs;
+        for (id, streak) in to_pause {
+            let n = streak.count;
+            let error = &streak.last_error;
+            let paused = if streak.permanent || resume_after <= 0 {
+                let reason = format!("paused after {n} failures in a row; last: {error}");
+                campaigns::transition(&self.db, id, &["running"], "paused", Some(&reason))
+                    .await?
+                    .then_some(reason)
+            } else {
+                let at = chrono::Utc::now() + chrono::Duration::seconds(resume_after);
+                let reason = format!(
+                    "paused after {n} temporary failures in a row, resumes by itself at {} (netzpost serve); last: {error}",
+                    at.format("%Y-%m-%d %H:%M:%S UTC")
+                );
+                campaigns::pause_until(&self.db, id, &reason, at)
+                    .await?
+                    .then_some(reason)
+            };
+            if let Some(reason) = paused {
                 tracing::warn!(campaign = id, %reason, "campaign paused");
             }
         }

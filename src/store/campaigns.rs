@@ -266,7 +266,7 @@ pub async fn transition(
         .collect::<Vec<_>>()
         .join(", ");
     let sql = format!(
-        "UPDATE campaigns SET status = $1, status_reason = $2, updated_at = $3,
+        "UPDATE campaigns SET status = $1, status_reason = $2, updated_at = $3, resume_at = NULL,
             started_at = CASE WHEN $1 = 'running' AND started_at IS NULL THEN $3 ELSE started_at END,
             finished_at = CASE WHEN $1 IN ('done', 'cancelled') THEN $3 ELSE finished_at END
          WHERE id = $4 AND status IN ({list})"
@@ -282,6 +282,42 @@ pub async fn transition(
             .rows_affected()
     });
     Ok(n > 0)
+}
+
+/// Pauses a running campaign that cannot proceed for now (temporary failures: the relay is away)
+/// until `resume_at`, when [`resume_due`] lets it run again. Returns whether it paused.
+pub async fn pause_until(db: &Db, id: i64, reason: &str, resume_at: Timestamp) -> Result<bool> {
+    let n = on_db!(db, p => {
+        sqlx::query(
+            "UPDATE campaigns SET status = 'paused', status_reason = $1, updated_at = $2, resume_at = $3
+             WHERE id = $4 AND status = 'running'",
+        )
+        .bind(reason)
+        .bind(now())
+        .bind(resume_at)
+        .bind(id)
+        .execute(p)
+        .await?
+        .rows_affected()
+    });
+    Ok(n > 0)
+}
+
+/// Lets campaigns that paused themselves run again once their time has come. A campaign paused
+/// by a person has no `resume_at` and stays paused. Returns the names.
+pub async fn resume_due(db: &Db) -> Result<Vec<String>> {
+    let at = now();
+    Ok(on_db!(db, p => {
+        sqlx::query_scalar(
+            "UPDATE campaigns SET status = 'running', updated_at = $1, resume_at = NULL,
+                status_reason = 'resumed by itself after: ' || COALESCE(status_reason, '')
+             WHERE status = 'paused' AND resume_at IS NOT NULL AND resume_at <= $1
+             RETURNING name",
+        )
+        .bind(at)
+        .fetch_all(p)
+        .await?
+    }))
 }
 
 /// Frequency caps applied to every audience.
