@@ -134,6 +134,19 @@ impl TokenKey {
         expected: Purpose,
         now_unix: i64,
     ) -> Result<Claims, TokenError> {
+        let claims = self.verify_any_age(token, expected)?;
+        if let Some(exp) = claims.expires_at {
+            if now_unix >= exp {
+                return Err(TokenError::Expired { expired_at: exp });
+            }
+        }
+        Ok(claims)
+    }
+
+    /// Checks signature and purpose but not the expiry, for links whose validity the caller
+    /// decides: an unsubscribe link keeps working for as long as the mail exists (RFC 8058), and
+    /// an RSVP link lives as long as its occasion.
+    pub fn verify_any_age(&self, token: &str, expected: Purpose) -> Result<Claims, TokenError> {
         let bytes = base32_decode(token).ok_or(TokenError::Malformed)?;
         if bytes.len() < 1 + 3 + MAC_LEN {
             return Err(TokenError::Malformed);
@@ -150,11 +163,6 @@ impl TokenKey {
                 expected,
                 actual: claims.purpose,
             });
-        }
-        if let Some(exp) = claims.expires_at {
-            if now_unix >= exp {
-                return Err(TokenError::Expired { expired_at: exp });
-            }
         }
         Ok(claims)
     }
@@ -448,6 +456,109 @@ mod tests {
         );
         let never = k.sign(&claims(Purpose::Confirm));
         assert!(k.verify(&never, Purpose::Confirm, i64::MAX).is_ok());
+    }
+
+    /// The MAC check is `Mac::verify_truncated_left` (digest 0.10: `subtle::ConstantTimeEq` over
+    /// the first 10 bytes, no early exit). Here: every single flipped bit of the MAC, a MAC cut
+    /// short or lengthened, and the payload of another purpose under this MAC are rejected.
+    #[test]
+    fn flipped_mac_bits_truncation_and_swapped_purpose_are_rejected() {
+        let k = key();
+        let c = Claims {
+            expires_at: Some(2_000_000_000),
+            ..claims(Purpose::Unsubscribe)
+        };
+        let raw = base32_decode(&k.sign(&c)).unwrap();
+        let mac_start = raw.len() - MAC_LEN;
+        for bit in 0..MAC_LEN * 8 {
+            let mut bad = raw.clone();
+            bad[mac_start + bit / 8] ^= 1 << (bit % 8);
+            let t = base32_encode(&bad);
+            assert_eq!(
+                k.verify(&t, Purpose::Unsubscribe, 0),
+                Err(TokenError::BadSignature),
+                "MAC bit {bit}"
+            );
+            assert_eq!(
+                k.verify_any_age(&t, Purpose::Unsubscribe),
+                Err(TokenError::BadSignature)
+            );
+        }
+        // Every bit of the payload too (header, ids, expiry): the MAC no longer matches.
+        for bit in 0..mac_start * 8 {
+            let mut bad = raw.clone();
+            bad[bit / 8] ^= 1 << (bit % 8);
+            let err = k
+                .verify(&base32_encode(&bad), Purpose::Unsubscribe, 0)
+                .unwrap_err();
+            assert_eq!(err, TokenError::BadSignature, "payload bit {bit}");
+        }
+        // MAC shortened by 1..=9 bytes (the check must not accept a prefix) or lengthened.
+        for cut in 1..MAC_LEN {
+            let t = base32_encode(&raw[..raw.len() - cut]);
+            assert!(k.verify(&t, Purpose::Unsubscribe, 0).is_err(), "cut {cut}");
+        }
+        let mut longer = raw.clone();
+        longer.push(0);
+        assert!(k
+            .verify(&base32_encode(&longer), Purpose::Unsubscribe, 0)
+            .is_err());
+        // Only the MAC, or nothing.
+        assert!(k
+            .verify(&base32_encode(&raw[mac_start..]), Purpose::Unsubscribe, 0)
+            .is_err());
+        // The same ids signed for another purpose do not pass as unsubscribe, and the purpose
+        // bits cannot be edited without breaking the MAC.
+        for p in [
+            Purpose::Reply,
+            Purpose::Bounce,
+            Purpose::Preferences,
+            Purpose::Rsvp,
+            Purpose::Confirm,
+        ] {
+            let t = k.sign(&Claims {
+                purpose: p,
+                ..c.clone()
+            });
+            assert!(matches!(
+                k.verify(&t, Purpose::Unsubscribe, 0),
+                Err(TokenError::WrongPurpose { .. })
+            ));
+            let mut edited = base32_decode(&t).unwrap();
+            edited[0] = (edited[0] & !0b111) | Purpose::Unsubscribe.code();
+            assert_eq!(
+                k.verify(&base32_encode(&edited), Purpose::Unsubscribe, 0),
+                Err(TokenError::BadSignature)
+            );
+        }
+        // The untouched token still verifies.
+        assert_eq!(
+            k.verify(&base32_encode(&raw), Purpose::Unsubscribe, 0),
+            Ok(c)
+        );
+    }
+
+    #[test]
+    fn verify_any_age_skips_only_the_expiry() {
+        let k = key();
+        let c = Claims {
+            expires_at: Some(1_000),
+            ..claims(Purpose::Unsubscribe)
+        };
+        let t = k.sign(&c);
+        assert_eq!(
+            k.verify(&t, Purpose::Unsubscribe, 5_000),
+            Err(TokenError::Expired { expired_at: 1_000 })
+        );
+        assert_eq!(k.verify_any_age(&t, Purpose::Unsubscribe), Ok(c));
+        assert!(matches!(
+            k.verify_any_age(&t, Purpose::Preferences),
+            Err(TokenError::WrongPurpose { .. })
+        ));
+        assert_eq!(
+            TokenKey::from("another secret").verify_any_age(&t, Purpose::Unsubscribe),
+            Err(TokenError::BadSignature)
+        );
     }
 
     #[test]

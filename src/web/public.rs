@@ -1,9 +1,23 @@
 //! Pages for contacts: subscribe (double opt-in), confirm, unsubscribe (RFC 8058 one-click),
 //! preferences and RSVP links.
 //!
-//! Every link carries a signed, expiring token (`crate::token`). A GET only shows a page with one
+//! Every link carries a signed token (`crate::token`). A GET only shows a page with one
 //! button; the POST of that button acts. Mail scanners that open links therefore change nothing,
 //! and a forged (400) or expired (410) token gets a page that says so and changes nothing.
+//!
+//! How long a link works:
+//! - confirm (double opt-in): `CONFIRM_DAYS` after the mail, by the token's own expiry;
+//! - preferences: by the token's expiry (the sender signs 400 days);
+//! - RSVP yes/no of an invitation: until `RSVP_GRACE_DAYS` after the occasion ended (its
+//!   `ends_at`, else 3 hours after the start), whatever the token says, so a link sent half a year
+//!   ahead still works and one for a past occasion does not; "cooperation" and RSVP links of
+//!   campaigns without an occasion by the token's expiry;
+//! - unsubscribe: always. A correctly signed unsubscribe link is honoured however old it is
+//!   (RFC 8058 one-click and the law want an opt-out that keeps working; the signature still
+//!   proves it came from us), so its expiry is ignored.
+//!
+//! The link pages are rate-limited per client address in `super` (`http.public_requests_per_minute`);
+//! a correctly signed one-click unsubscribe is never refused by that limit.
 
 use super::{body_bytes, client_ip, Lang, Shared};
 use crate::domain::{ConsentStatus, EmailAddress, RelationForm, RelationStatus};
@@ -25,6 +39,8 @@ use std::net::SocketAddr;
 
 /// A confirmation link is valid this long.
 const CONFIRM_DAYS: i64 = 7;
+/// RSVP links of an invitation stop working this long after the occasion ended.
+pub const RSVP_GRACE_DAYS: i64 = 7;
 
 pub fn routes() -> Router<Shared> {
     Router::new()
@@ -87,10 +103,13 @@ fn verify(st: &Shared, token: &str, purpose: Purpose) -> Result<Claims, Fail> {
     if token.len() > 200 {
         return Err(Fail::Token(TokenError::Malformed));
     }
-    st.composer
-        .key
-        .verify(token, purpose, chrono::Utc::now().timestamp())
-        .map_err(Fail::Token)
+    let key = &st.composer.key;
+    match purpose {
+        // An opt-out keeps working for as long as the mail exists (see the module comment).
+        Purpose::Unsubscribe => key.verify_any_age(token, purpose),
+        _ => key.verify(token, purpose, chrono::Utc::now().timestamp()),
+    }
+    .map_err(Fail::Token)
 }
 
 async fn contact_of(st: &Shared, claims: &Claims) -> Result<Contact, Fail> {
@@ -881,8 +900,12 @@ async fn rsvp_target(st: &Shared, token: &str, answer: &str) -> Result<RsvpTarge
         "not_found_title",
         "not_found_text",
     ))?;
-    let claims = verify(st, token, Purpose::Rsvp)?;
-    let contact = contact_of(st, &claims).await?;
+    // The signature first; the expiry below, once the occasion is known.
+    let claims = st
+        .composer
+        .key
+        .verify_any_age(token, Purpose::Rsvp)
+        .map_err(Fail::Token)?;
     let campaign = match store::campaigns::by_id(&st.db, claims.campaign_id).await {
         Ok(c) => c,
         Err(StoreError::NotFound(_)) => {
@@ -894,6 +917,16 @@ async fn rsvp_target(st: &Shared, token: &str, answer: &str) -> Result<RsvpTarge
         Some(id) => Some(store::occasions::by_id(&st.db, id).await?),
         None => None,
     };
+    let deadline = match (&occasion, answer) {
+        (Some(o), Answer::Yes | Answer::No) => Some(rsvp_deadline(o)),
+        _ => claims.expires_at,
+    };
+    if let Some(at) = deadline {
+        if chrono::Utc::now().timestamp() >= at {
+            return Err(Fail::Token(TokenError::Expired { expired_at: at }));
+        }
+    }
+    let contact = contact_of(st, &claims).await?;
     if answer != Answer::Cooperation && occasion.is_none() {
         return Err(Fail::Status(
             StatusCode::BAD_REQUEST,
@@ -908,6 +941,14 @@ async fn rsvp_target(st: &Shared, token: &str, answer: &str) -> Result<RsvpTarge
         answer,
         occasion,
     })
+}
+
+/// Unix time at which yes/no links of an invitation to `o` stop working.
+fn rsvp_deadline(o: &store::occasions::Occasion) -> i64 {
+    let end = o
+        .ends_at
+        .unwrap_or(o.starts_at + chrono::Duration::hours(3));
+    (end + chrono::Duration::days(RSVP_GRACE_DAYS)).timestamp()
 }
 
 async fn rsvp_page(
