@@ -47,6 +47,10 @@ pub struct AppState {
     pub metrics: metrics::Metrics,
     subscribe_limiter: RateLimiter,
     login_limiter: RateLimiter,
+    /// Every request to the public pages (`http.public_requests_per_minute`).
+    public_limiter: RateLimiter,
+    /// Failed bearer-token checks of the API (`http.api_auth_failures_per_minute`).
+    api_auth_limiter: RateLimiter,
 }
 
 pub type Shared = Arc<AppState>;
@@ -65,7 +69,6 @@ impl AppState {
         let pages = pages::Pages::new(cfg.templates_dir.as_deref())?;
         Ok(Arc::new(AppState {
             db,
-            cfg,
             composer,
             notifier,
             inbound,
@@ -75,6 +78,15 @@ impl AppState {
             subscribe_limiter: RateLimiter::new(5, Duration::from_secs(600)),
             // Slows password guessing to a crawl without locking out a person who mistypes.
             login_limiter: RateLimiter::new(10, Duration::from_secs(600)),
+            public_limiter: RateLimiter::new(
+                cfg_limit(cfg.http.public_requests_per_minute),
+                Duration::from_secs(60),
+            ),
+            api_auth_limiter: RateLimiter::new(
+                cfg_limit(cfg.http.api_auth_failures_per_minute),
+                Duration::from_secs(60),
+            ),
+            cfg,
         }))
     }
 
@@ -91,11 +103,23 @@ pub fn router(state: Shared) -> Router {
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics::metrics))
         .route("/static/web.css", get(stylesheet))
-        .merge(public::routes().layer(DefaultBodyLimit::max(FORM_LIMIT)))
+        .merge(
+            public::routes()
+                .layer(DefaultBodyLimit::max(FORM_LIMIT))
+                .layer(axum::middleware::from_fn_with_state(
+                    state.clone(),
+                    limit_public,
+                )),
+        )
         .merge(admin::routes().layer(DefaultBodyLimit::max(FORM_LIMIT)))
         .nest(
             "/api",
-            api::routes(state.clone()).layer(DefaultBodyLimit::max(API_LIMIT)),
+            api::routes(state.clone())
+                .layer(DefaultBodyLimit::max(API_LIMIT))
+                .layer(axum::middleware::from_fn_with_state(
+                    state.clone(),
+                    limit_api_auth,
+                )),
         )
         .fallback(not_found)
         .layer(axum::middleware::from_fn_with_state(
@@ -348,6 +372,96 @@ pub fn client_ip(peer: Option<&ConnectInfo<SocketAddr>>, headers: &HeaderMap) ->
     peer
 }
 
+/// `0` in the configuration switches a limit off.
+fn cfg_limit(per_minute: u32) -> usize {
+    if per_minute == 0 {
+        usize::MAX
+    } else {
+        per_minute as usize
+    }
+}
+
+/// Limits every request to the public pages (subscribe, confirm, unsubscribe, preferences, RSVP)
+/// per client address: a burst gets 429 and its requests never reach a handler, so they change
+/// nothing. Exempt: a POST to `/u/TOKEN` whose token is a correctly signed unsubscribe token.
+/// Mail providers send RFC 8058 one-click unsubscribes from a few servers for many people, and
+/// an opt-out must never be refused; such a token cannot be guessed, so the exemption does not
+/// help anyone who tries tokens.
+async fn limit_public(
+    axum::extract::State(st): axum::extract::State<Shared>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let one_click = req.method() == axum::http::Method::POST
+        && req
+            .uri()
+            .path()
+            .strip_prefix("/u/")
+            .filter(|t| t.len() <= 200 && !t.contains('/'))
+            .is_some_and(|t| {
+                st.composer
+                    .key
+                    .verify_any_age(t, crate::token::Purpose::Unsubscribe)
+                    .is_ok()
+            });
+    if !one_click {
+        let ip = client_ip(
+            req.extensions().get::<ConnectInfo<SocketAddr>>(),
+            req.headers(),
+        );
+        if let Some(ip) = ip {
+            if !st.public_limiter.allow(ip) {
+                tracing::info!(%ip, "public pages: rate limit reached, 429");
+                let lang = Lang::from_request(req.uri().query(), req.headers());
+                let mut r = st.pages.message(
+                    lang,
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "rate_limited_title",
+                    "links_rate_limited_text",
+                );
+                r.headers_mut()
+                    .insert(header::RETRY_AFTER, HeaderValue::from_static("60"));
+                return r;
+            }
+        }
+    }
+    next.run(req).await
+}
+
+/// Limits failed authentications of the API per client address: after
+/// `http.api_auth_failures_per_minute` answers 401 within a minute every API request from that
+/// address gets 429 (with a good token too) until the minute has passed.
+async fn limit_api_auth(
+    axum::extract::State(st): axum::extract::State<Shared>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let ip = client_ip(
+        req.extensions().get::<ConnectInfo<SocketAddr>>(),
+        req.headers(),
+    );
+    if let Some(ip) = ip {
+        if st.api_auth_limiter.is_full(ip) {
+            tracing::info!(%ip, "api: too many failed authentications, 429");
+            let mut r = ApiError(
+                StatusCode::TOO_MANY_REQUESTS,
+                "too many failed authentications from this address; try again in a minute".into(),
+            )
+            .into_response();
+            r.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("60"));
+            return r;
+        }
+    }
+    let r = next.run(req).await;
+    if r.status() == StatusCode::UNAUTHORIZED {
+        if let Some(ip) = ip {
+            st.api_auth_limiter.allow(ip);
+        }
+    }
+    r
+}
+
 /// A sliding-window limit per client address, in memory (one daemon serves the pages).
 pub struct RateLimiter {
     max: usize,
@@ -366,6 +480,9 @@ impl RateLimiter {
 
     /// Counts a hit; false when the address is over its limit.
     pub fn allow(&self, ip: IpAddr) -> bool {
+        if self.max == usize::MAX {
+            return true;
+        }
         let now = Instant::now();
         let mut hits = self.hits.lock().expect("rate limiter lock");
         if hits.len() > 10_000 {
@@ -380,6 +497,22 @@ impl RateLimiter {
         }
         q.push_back(now);
         true
+    }
+
+    /// Whether the address has used up its limit (counts nothing).
+    pub fn is_full(&self, ip: IpAddr) -> bool {
+        if self.max == usize::MAX {
+            return false;
+        }
+        let now = Instant::now();
+        let mut hits = self.hits.lock().expect("rate limiter lock");
+        let Some(q) = hits.get_mut(&ip) else {
+            return false;
+        };
+        while q.front().is_some_and(|t| now - *t >= self.window) {
+            q.pop_front();
+        }
+        q.len() >= self.max
     }
 }
 
