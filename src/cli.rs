@@ -332,9 +332,18 @@ pub fn main() -> ExitCode {
     }
 }
 
+/// Libraries whose debug output carries credentials: lettre writes every SMTP command at debug
+/// (`AUTH PLAIN <base64 of user and password>`), async-imap every IMAP command at trace
+/// (`LOGIN "user" "password"`). They are held at warn (all they log above debug) whatever
+/// `NETZPOST_LOG` asks for.
+const CREDENTIAL_LOGGERS: &[&str] = &["lettre=warn", "async_imap=warn", "imap_proto=warn"];
+
 fn init_tracing(default: &str) {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("NETZPOST_LOG")
+    let mut filter = tracing_subscriber::EnvFilter::try_from_env("NETZPOST_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    for d in CREDENTIAL_LOGGERS {
+        filter = filter.add_directive(d.parse().expect("a valid directive"));
+    }
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
