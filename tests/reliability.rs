@@ -328,7 +328,7 @@ fn crash_five_times_during_a_large_campaign_every_recipient_once_replies_applied
         t.per_rcpt.values().sum::<usize>(),
         t.per_rcpt.len(),
         t.duplicates,
-        KILLS * 48,
+        KILLS * 8,
         t.other
     );
     assert_eq!(done["progress"]["sent"], n as i64, "{done}");
@@ -353,9 +353,11 @@ fn crash_five_times_during_a_large_campaign_every_recipient_once_replies_applied
         "one 'sent' on each timeline"
     );
     assert_eq!(t.per_rcpt.len(), n, "every recipient reached");
+    // The send journal turns every accepted-but-unrecorded message into a recorded one at the
+    // restart; left are messages whose answer was on its way at the kill: one per session (8).
     assert!(
-        t.duplicates <= KILLS * 48,
-        "{} duplicates > {KILLS} x 48",
+        t.duplicates <= KILLS * 8,
+        "{} duplicates > {KILLS} x 8 sessions",
         t.duplicates
     );
 
