@@ -502,6 +502,7 @@ impl Engine {
             TransportKind::Smtp => cfg.outbound.smtp.pool_size.max(1) * 2,
             _ => 8,
         };
+        let limit = self.claim_limit();
         let (tx, mut rx) = tokio::sync::mpsc::channel::<Settle>(SETTLE_MAX * 4);
         let produce = async move {
             let mut tasks = tokio::task::JoinSet::new();
@@ -512,16 +513,13 @@ impl Engine {
                     .ok()
             };
             loop {
-                let claimed =
-                    match campaigns::claim(&self.db, &self.owner, cfg.outbound.batch_size, lease)
-                        .await
-                    {
-                        Ok(c) => c,
-                        Err(e) => {
-                            failure = Some(anyhow::Error::from(e));
-                            break;
-                        }
-                    };
+                let claimed = match campaigns::claim(&self.db, &self.owner, limit, lease).await {
+                    Ok(c) => c,
+                    Err(e) => {
+                        failure = Some(anyhow::Error::from(e));
+                        break;
+                    }
+                };
                 if claimed.is_empty() {
                     break;
                 }
@@ -587,6 +585,22 @@ impl Engine {
             return Err(e);
         }
         handled
+    }
+
+    /// How many rows one claim takes: a batch, but no more than the rate limits let go out in
+    /// half a lease, so slow sending does not outlive its claim (another sender would take the
+    /// rows over and send them again).
+    fn claim_limit(&self) -> i64 {
+        let o = &self.cfg().outbound;
+        let half_lease = (LEASE_SECS / 2) as f64;
+        let mut limit = o.batch_size as f64;
+        if o.per_second > 0.0 {
+            limit = limit.min(o.per_second * half_lease);
+        }
+        if o.per_hour > 0 {
+            limit = limit.min(o.per_hour as f64 * half_lease / 3600.0);
+        }
+        (limit as i64).max(1)
     }
 
     /// Records results, retrying while the database is away: these messages are sent, and
