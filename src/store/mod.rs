@@ -13,7 +13,7 @@ pub mod report;
 pub mod suppressions;
 pub mod topics;
 
-use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions, PgSslMode};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{PgPool, SqlitePool};
 use std::str::FromStr;
@@ -100,7 +100,13 @@ impl Db {
             message: e.to_string(),
         };
         if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-            let opts = PgConnectOptions::from_str(url).map_err(|e| open_err(&e))?;
+            let mut opts = PgConnectOptions::from_str(url).map_err(|e| open_err(&e))?;
+            if is_local(&opts) && !sets_sslmode(url) && std::env::var_os("PGSSLMODE").is_none() {
+                // TLS to this machine protects nothing and cost ~40 ms per large statement: sqlx
+                // never sets TCP_NODELAY, so Nagle held a statement's last TLS record until the
+                // server's delayed ACK (docs/performance.md, finding 8). An explicit sslmode wins.
+                opts = opts.ssl_mode(PgSslMode::Disable);
+            }
             let pool = PgPoolOptions::new()
                 .max_connections(16)
                 .acquire_timeout(Duration::from_secs(15))
@@ -168,6 +174,29 @@ impl Db {
     }
 }
 
+/// A Unix socket or a loopback host (`localhost`, 127.0.0.0/8, `::1`).
+fn is_local(opts: &PgConnectOptions) -> bool {
+    let host = opts
+        .get_host()
+        .trim_start_matches('[')
+        .trim_end_matches(']');
+    opts.get_socket().is_some()
+        || host.starts_with('/')
+        || host.eq_ignore_ascii_case("localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
+/// Whether a PostgreSQL URL's query names an sslmode.
+fn sets_sslmode(url: &str) -> bool {
+    url.split_once('?').is_some_and(|(_, query)| {
+        query
+            .split('&')
+            .any(|kv| matches!(kv.split('=').next(), Some("sslmode" | "ssl-mode")))
+    })
+}
+
 /// Hides a password in a database URL for error messages and logs.
 pub fn redact(url: &str) -> String {
     match (url.find("://"), url.rfind('@')) {
@@ -195,6 +224,28 @@ pub const FORGET_STATEMENTS: &[&str] = &[
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn tls_is_off_by_default_only_for_local_servers() {
+        use std::str::FromStr;
+        let local = |url: &str| super::is_local(&super::PgConnectOptions::from_str(url).unwrap());
+        assert!(local("postgres://postgres@127.0.0.1:5432/db"));
+        assert!(local("postgres://u@localhost/db"));
+        assert!(local("postgres://u@[::1]:5432/db"));
+        assert!(local("postgres://u@%2Fvar%2Frun%2Fpostgresql/db"));
+        assert!(local("postgres://u@x/db?host=/var/run/postgresql"));
+        assert!(!local("postgres://u@db.example.org/db"));
+        assert!(!local("postgres://u@10.0.0.5/db"));
+        assert!(super::sets_sslmode(
+            "postgres://u@127.0.0.1/db?sslmode=require"
+        ));
+        assert!(super::sets_sslmode(
+            "postgres://u@127.0.0.1/db?a=b&ssl-mode=prefer"
+        ));
+        assert!(!super::sets_sslmode(
+            "postgres://u@127.0.0.1/db?application_name=x"
+        ));
+    }
+
     #[test]
     fn redacts_passwords() {
         assert_eq!(
