@@ -6,7 +6,8 @@ use crate::domain::{ConsentStatus, EmailAddress, Language};
 use crate::store::contacts::{self, ImportRow};
 use crate::store::{self, Db};
 use serde::Serialize;
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
+use std::io::Read;
 use std::path::Path;
 
 #[derive(Debug, thiserror::Error)]
@@ -91,7 +92,7 @@ fn column_for(header: &str) -> Column {
 /// Decodes bytes: UTF-8 (a BOM is dropped) when valid, else Windows-1252, the superset of
 /// Latin-1 that German Excel writes.
 pub fn decode(bytes: &[u8]) -> (String, Encoding) {
-    let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
+    let bytes = strip_bom(bytes);
     match std::str::from_utf8(bytes) {
         Ok(s) => (s.to_string(), Encoding::Utf8),
         Err(_) => {
@@ -99,6 +100,12 @@ pub fn decode(bytes: &[u8]) -> (String, Encoding) {
             (s.into_owned(), Encoding::Windows1252)
         }
     }
+}
+
+const BOM: &[u8] = b"\xEF\xBB\xBF";
+
+fn strip_bom(bytes: &[u8]) -> &[u8] {
+    bytes.strip_prefix(BOM).unwrap_or(bytes)
 }
 
 /// The delimiter that splits the header line into the most fields (outside quotes).
@@ -128,137 +135,424 @@ fn non_empty(s: &str) -> Option<String> {
     (!t.is_empty()).then(|| t.to_string())
 }
 
-/// Parses a whole file. Never fails on a row: bad rows become rejects.
-pub fn parse(bytes: &[u8], file: &str) -> Result<Parsed, ImportError> {
-    let (text, encoding) = decode(bytes);
-    let delimiter = detect_delimiter(&text);
-    let mut reader = csv::ReaderBuilder::new()
-        .delimiter(delimiter)
-        .flexible(true)
-        .has_headers(true)
-        .from_reader(text.as_bytes());
-    let headers = reader
-        .headers()
-        .map_err(|e| ImportError::Header {
-            file: file.into(),
-            message: e.to_string(),
-        })?
-        .clone();
-    let columns: Vec<Column> = headers.iter().map(column_for).collect();
-    if !columns.contains(&Column::Email) {
-        return Err(ImportError::Header {
-            file: file.into(),
-            message: format!(
-                "no e-mail column among the headers {:?} (name one `email` or `E-Mail`)",
-                headers.iter().collect::<Vec<_>>()
-            ),
-        });
+/// Bytes read from the input at a time.
+const READ_CHUNK: usize = 64 * 1024;
+
+/// Reads into `buf` until it is full or the input ends (a short read is not the end).
+fn read_full(input: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> {
+    let mut n = 0;
+    while n < buf.len() {
+        match input.read(&mut buf[n..]) {
+            Ok(0) => break,
+            Ok(k) => n += k,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
     }
-    let mut rows = Vec::new();
-    let mut rejects = Vec::new();
-    let mut seen: HashMap<String, u64> = HashMap::new();
-    let mut record = csv::StringRecord::new();
-    // Line numbers are counted from byte offsets: the csv crate's own count is off with CRLF.
-    let mut lines = LineCounter::new(&text);
+    Ok(n)
+}
+
+/// The encoding of a whole input, decided as `decode` decides it (UTF-8 only when every byte
+/// after a BOM is valid UTF-8), in one streaming pass that holds 64 KiB.
+fn detect_encoding(mut input: impl Read) -> std::io::Result<Encoding> {
+    let mut buf = vec![0u8; READ_CHUNK];
+    let mut carry = 0; // the start of a character cut by the previous read
+    let mut first = true;
     loop {
-        let line = lines.line_at(reader.position().byte());
-        match reader.read_record(&mut record) {
-            Ok(false) => break,
-            Ok(true) => {}
-            Err(e) => {
-                let line = e.position().map_or(line, |p| lines.line_at(p.byte()));
-                rejects.push(Reject {
-                    line,
-                    reason: format!("broken line: {e}"),
-                    record: String::new(),
-                });
-                continue;
+        let n = read_full(&mut input, &mut buf[carry..])?;
+        let mut start = 0;
+        if first {
+            first = false;
+            if buf[..carry + n].starts_with(BOM) {
+                start = BOM.len();
             }
         }
-        let line = record.position().map_or(line, |p| lines.line_at(p.byte()));
-        let raw = || {
-            record
-                .iter()
-                .collect::<Vec<_>>()
-                .join(&(delimiter as char).to_string())
-        };
-        if record.iter().all(|f| f.trim().is_empty()) {
-            continue; // Excel leaves empty lines at the end
-        }
-        if record.len() != headers.len() {
-            rejects.push(Reject {
-                line,
-                reason: format!(
-                    "broken line: {} fields where the header has {}",
-                    record.len(),
-                    headers.len()
-                ),
-                record: raw(),
-            });
-            continue;
-        }
-        match parse_record(&record, &headers, &columns) {
-            Ok(p) => {
-                let key = p.row.email.key();
-                if let Some(first) = seen.get(&key) {
-                    rejects.push(Reject {
-                        line,
-                        reason: format!("duplicate of line {first} ({})", p.row.email),
-                        record: raw(),
-                    });
-                    continue;
-                }
-                seen.insert(key, line);
-                rows.push(ParsedRow { line, ..p });
+        let end = carry + n;
+        match std::str::from_utf8(&buf[start..end]) {
+            Ok(_) => carry = 0,
+            Err(e) if e.error_len().is_none() && n > 0 => {
+                let cut = start + e.valid_up_to();
+                buf.copy_within(cut..end, 0);
+                carry = end - cut;
             }
-            Err(reason) => rejects.push(Reject {
-                line,
-                reason,
-                record: raw(),
-            }),
+            Err(_) => return Ok(Encoding::Windows1252),
+        }
+        if n == 0 {
+            return Ok(Encoding::Utf8);
         }
     }
-    Ok(Parsed {
-        encoding,
-        delimiter,
-        rows,
-        rejects,
-    })
 }
 
-/// Maps increasing byte offsets to 1-based line numbers in one pass over the text.
-struct LineCounter<'a> {
-    text: &'a [u8],
-    offset: usize,
-    line: u64,
+/// Decoded text of an input, handed to the csv reader piece by piece, with the positions of its
+/// line ends kept for `LineEnds::line_at`.
+struct Source<R> {
+    input: R,
+    /// None for UTF-8 (the bytes pass as they are); Windows-1252 sniffs a further BOM as
+    /// `encoding_rs`' `decode` does.
+    decoder: Option<encoding_rs::Decoder>,
+    /// The first bytes, read to look for a BOM.
+    head: Vec<u8>,
+    raw: Vec<u8>,
+    /// Decoded text not yet handed out: `buf[pos..]`.
+    buf: Vec<u8>,
+    pos: usize,
+    eof: bool,
+    /// Offset in the decoded text of the end of `buf`.
+    decoded: u64,
+    ends: LineEnds,
 }
 
-impl<'a> LineCounter<'a> {
-    fn new(text: &'a str) -> Self {
-        LineCounter {
-            text: text.as_bytes(),
-            offset: 0,
-            line: 1,
+impl<R: Read> Source<R> {
+    fn new(mut input: R, encoding: Encoding) -> std::io::Result<Self> {
+        let mut head = vec![0u8; BOM.len()];
+        let n = read_full(&mut input, &mut head)?;
+        head.truncate(n);
+        if head == BOM {
+            head.clear();
+        }
+        Ok(Source {
+            input,
+            decoder: (encoding == Encoding::Windows1252)
+                .then(|| encoding_rs::WINDOWS_1252.new_decoder()),
+            head,
+            raw: Vec::new(),
+            buf: Vec::new(),
+            pos: 0,
+            eof: false,
+            decoded: 0,
+            ends: LineEnds::default(),
+        })
+    }
+
+    /// Appends the next piece of decoded text to `buf`; false at the end of the input.
+    fn fill(&mut self) -> std::io::Result<bool> {
+        if self.eof {
+            return Ok(false);
+        }
+        let start = self.buf.len();
+        let n = match &mut self.decoder {
+            None => {
+                self.buf.resize(start + READ_CHUNK, 0);
+                let h = std::mem::take(&mut self.head);
+                self.buf[start..start + h.len()].copy_from_slice(&h);
+                let n = h.len() + read_full(&mut self.input, &mut self.buf[start + h.len()..])?;
+                self.buf.truncate(start + n);
+                n
+            }
+            Some(decoder) => {
+                self.raw.resize(READ_CHUNK, 0);
+                let h = std::mem::take(&mut self.head);
+                self.raw[..h.len()].copy_from_slice(&h);
+                let n = h.len() + read_full(&mut self.input, &mut self.raw[h.len()..])?;
+                let last = n == 0;
+                let mut src = &self.raw[..n];
+                loop {
+                    let old = self.buf.len();
+                    let room = decoder
+                        .max_utf8_buffer_length(src.len())
+                        .unwrap_or(src.len() * 3 + 16);
+                    self.buf.resize(old + room, 0);
+                    let (result, read, written, _) =
+                        decoder.decode_to_utf8(src, &mut self.buf[old..], last);
+                    self.buf.truncate(old + written);
+                    src = &src[read..];
+                    if result == encoding_rs::CoderResult::InputEmpty {
+                        break;
+                    }
+                }
+                n
+            }
+        };
+        self.ends.scan(&self.buf[start..], self.decoded);
+        self.decoded += (self.buf.len() - start) as u64;
+        if n == 0 {
+            self.eof = true;
+        }
+        Ok(n > 0 || self.buf.len() > start)
+    }
+
+    /// The first line of the text (decoded, not consumed), for `detect_delimiter`.
+    fn first_line(&mut self) -> std::io::Result<String> {
+        let mut searched = self.pos;
+        loop {
+            if let Some(i) = self.buf[searched..].iter().position(|&b| b == b'\n') {
+                let line = &self.buf[self.pos..searched + i + 1];
+                return Ok(String::from_utf8_lossy(line).into_owned());
+            }
+            searched = self.buf.len();
+            if !self.fill()? {
+                return Ok(String::from_utf8_lossy(&self.buf[self.pos..]).into_owned());
+            }
+        }
+    }
+}
+
+impl<R: Read> Read for Source<R> {
+    fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
+        while self.pos == self.buf.len() {
+            self.buf.clear();
+            self.pos = 0;
+            if !self.fill()? {
+                return Ok(0);
+            }
+        }
+        let n = out.len().min(self.buf.len() - self.pos);
+        out[..n].copy_from_slice(&self.buf[self.pos..self.pos + n]);
+        self.pos += n;
+        Ok(n)
+    }
+}
+
+/// Maps byte offsets of the decoded text to 1-based line numbers without holding the text: the
+/// offsets of its CR and LF bytes are kept from the last queries on.
+#[derive(Default)]
+struct LineEnds {
+    /// Offset of each CR or LF not yet forgotten, with the number of LFs before it.
+    at: VecDeque<(u64, u64)>,
+    /// LFs seen in all the text scanned so far.
+    lfs: u64,
+    /// The previous query: the csv reader asks about its position and then about the record's
+    /// start, which may lie just before it; nothing before both is asked again.
+    prev: u64,
+}
+
+impl LineEnds {
+    fn scan(&mut self, text: &[u8], offset: u64) {
+        for (i, &b) in text.iter().enumerate() {
+            if b == b'\n' || b == b'\r' {
+                self.at.push_back((offset + i as u64, self.lfs));
+                self.lfs += u64::from(b == b'\n');
+            }
         }
     }
 
     fn line_at(&mut self, byte: u64) -> u64 {
-        let mut byte = (byte as usize).min(self.text.len());
         // After a CR the csv reader starts the next record on the LF: skip the line end.
-        while byte < self.text.len() && matches!(self.text[byte], b'\r' | b'\n') {
-            byte += 1;
+        let first = self.at.partition_point(|&(o, _)| o < byte);
+        let (mut end, mut i) = (byte, first);
+        while i < self.at.len() && self.at[i].0 == end {
+            end += 1;
+            i += 1;
         }
-        if byte < self.offset {
-            self.offset = 0;
-            self.line = 1;
+        let line = 1 + self.at.get(i).map_or(self.lfs, |&(_, lfs)| lfs);
+        let keep = self.prev.min(byte);
+        while self.at.front().is_some_and(|&(o, _)| o < keep) {
+            self.at.pop_front();
         }
-        self.line += self.text[self.offset..byte]
-            .iter()
-            .filter(|&&b| b == b'\n')
-            .count() as u64;
-        self.offset = byte;
-        self.line
+        self.prev = byte;
+        line
     }
+}
+
+/// What the parser makes of one record.
+#[derive(Debug)]
+enum Item {
+    Row(ParsedRow),
+    Reject(Reject),
+}
+
+/// The keys of the file's rows seen so far, each with its first line: 128 bits of two
+/// independently keyed hashes instead of the address (a 1,000,000-row file needs ~50 MB, not
+/// 110), so a false "duplicate" would take a 128-bit collision.
+struct Seen {
+    a: std::hash::RandomState,
+    b: std::hash::RandomState,
+    first: HashMap<[u64; 2], u64>,
+}
+
+impl Seen {
+    fn new() -> Self {
+        Seen {
+            a: std::hash::RandomState::new(),
+            b: std::hash::RandomState::new(),
+            first: HashMap::new(),
+        }
+    }
+
+    /// The first line of `key`, or None (and `line` is remembered as its first).
+    fn check(&mut self, key: &str, line: u64) -> Option<u64> {
+        use std::hash::BuildHasher;
+        let h = [self.a.hash_one(key), self.b.hash_one(key)];
+        match self.first.entry(h) {
+            std::collections::hash_map::Entry::Occupied(e) => Some(*e.get()),
+            std::collections::hash_map::Entry::Vacant(e) => {
+                e.insert(line);
+                None
+            }
+        }
+    }
+}
+
+/// The streaming parser: reads records one by one, never the whole input. Pure (no database).
+struct Rows<R> {
+    file: String,
+    csv: csv::Reader<Source<R>>,
+    headers: csv::StringRecord,
+    columns: Vec<Column>,
+    record: csv::StringRecord,
+    seen: Seen,
+    encoding: Encoding,
+    delimiter: u8,
+}
+
+impl Rows<std::fs::File> {
+    /// Opens a file: one pass decides the encoding, the second parses.
+    fn open(path: &Path, file: &str) -> Result<Self, ImportError> {
+        let read_err = |source| ImportError::Read {
+            file: file.into(),
+            source,
+        };
+        let encoding =
+            detect_encoding(std::fs::File::open(path).map_err(read_err)?).map_err(read_err)?;
+        Rows::new(std::fs::File::open(path).map_err(read_err)?, encoding, file)
+    }
+}
+
+impl<R: Read> Rows<R> {
+    /// `input` from its first byte; `encoding` is what the whole input decodes as.
+    fn new(input: R, encoding: Encoding, file: &str) -> Result<Self, ImportError> {
+        let read_err = |source| ImportError::Read {
+            file: file.into(),
+            source,
+        };
+        let mut source = Source::new(input, encoding).map_err(read_err)?;
+        let delimiter = detect_delimiter(&source.first_line().map_err(read_err)?);
+        let mut csv = csv::ReaderBuilder::new()
+            .delimiter(delimiter)
+            .flexible(true)
+            .has_headers(true)
+            .from_reader(source);
+        let headers = csv
+            .headers()
+            .map_err(|e| ImportError::Header {
+                file: file.into(),
+                message: e.to_string(),
+            })?
+            .clone();
+        let columns: Vec<Column> = headers.iter().map(column_for).collect();
+        if !columns.contains(&Column::Email) {
+            return Err(ImportError::Header {
+                file: file.into(),
+                message: format!(
+                    "no e-mail column among the headers {:?} (name one `email` or `E-Mail`)",
+                    headers.iter().collect::<Vec<_>>()
+                ),
+            });
+        }
+        Ok(Rows {
+            file: file.into(),
+            csv,
+            headers,
+            columns,
+            record: csv::StringRecord::new(),
+            seen: Seen::new(),
+            encoding,
+            delimiter,
+        })
+    }
+
+    fn line_at(&mut self, byte: u64) -> u64 {
+        self.csv.get_mut().ends.line_at(byte)
+    }
+
+    /// The next row or reject; None at the end. Never fails on a row, only on reading.
+    fn next_item(&mut self) -> Result<Option<Item>, ImportError> {
+        loop {
+            // Line numbers are counted from byte offsets: the csv crate's own count is off with
+            // CRLF.
+            let before = self.csv.position().byte();
+            let line = self.line_at(before);
+            match self.csv.read_record(&mut self.record) {
+                Ok(false) => return Ok(None),
+                Ok(true) => {}
+                Err(e) => {
+                    if let csv::ErrorKind::Io(_) = e.kind() {
+                        let csv::ErrorKind::Io(source) = e.into_kind() else {
+                            unreachable!()
+                        };
+                        return Err(ImportError::Read {
+                            file: self.file.clone(),
+                            source,
+                        });
+                    }
+                    let line = match e.position().map(|p| p.byte()) {
+                        Some(byte) => self.line_at(byte),
+                        None => line,
+                    };
+                    return Ok(Some(Item::Reject(Reject {
+                        line,
+                        reason: format!("broken line: {e}"),
+                        record: String::new(),
+                    })));
+                }
+            }
+            let line = match self.record.position().map(|p| p.byte()) {
+                Some(byte) => self.line_at(byte),
+                None => line,
+            };
+            let record = &self.record;
+            let raw = || {
+                record
+                    .iter()
+                    .collect::<Vec<_>>()
+                    .join(&(self.delimiter as char).to_string())
+            };
+            if record.iter().all(|f| f.trim().is_empty()) {
+                continue; // Excel leaves empty lines at the end
+            }
+            if record.len() != self.headers.len() {
+                return Ok(Some(Item::Reject(Reject {
+                    line,
+                    reason: format!(
+                        "broken line: {} fields where the header has {}",
+                        record.len(),
+                        self.headers.len()
+                    ),
+                    record: raw(),
+                })));
+            }
+            return Ok(Some(
+                match parse_record(record, &self.headers, &self.columns) {
+                    Ok(p) => match self.seen.check(&p.row.email.key(), line) {
+                        Some(first) => Item::Reject(Reject {
+                            line,
+                            reason: format!("duplicate of line {first} ({})", p.row.email),
+                            record: raw(),
+                        }),
+                        None => Item::Row(ParsedRow { line, ..p }),
+                    },
+                    Err(reason) => Item::Reject(Reject {
+                        line,
+                        reason,
+                        record: raw(),
+                    }),
+                },
+            ));
+        }
+    }
+}
+
+/// Parses a whole input held in memory. Never fails on a row: bad rows become rejects.
+pub fn parse(bytes: &[u8], file: &str) -> Result<Parsed, ImportError> {
+    let encoding = match std::str::from_utf8(strip_bom(bytes)) {
+        Ok(_) => Encoding::Utf8,
+        Err(_) => Encoding::Windows1252,
+    };
+    let mut reader = Rows::new(bytes, encoding, file)?;
+    let mut rows = Vec::new();
+    let mut rejects = Vec::new();
+    while let Some(item) = reader.next_item()? {
+        match item {
+            Item::Row(r) => rows.push(r),
+            Item::Reject(r) => rejects.push(r),
+        }
+    }
+    Ok(Parsed {
+        encoding: reader.encoding,
+        delimiter: reader.delimiter,
+        rows,
+        rejects,
+    })
 }
 
 fn parse_record(
@@ -333,89 +627,181 @@ pub struct Options<'a> {
     pub topics: &'a [String],
     pub consent: ConsentStatus,
     pub source: Option<&'a str>,
+    /// Rows per transaction. Values below 50,000 are raised to it: a transaction costs a few
+    /// statements per 10,000 rows whatever its size, and each commit is a sync to disk.
     pub batch_size: usize,
     pub progress: bool,
 }
 
-/// Imports `file`: parses it, resolves topics, drops suppressed addresses, and lands the good
-/// rows in batches. The returned report lists every reject.
+/// Rows landed per transaction at least.
+const TX_ROWS: usize = 50_000;
+/// Parsed records per message from the parser thread to the landing task.
+const CHUNK_ITEMS: usize = 5_000;
+
+/// Imports `file`: a parser thread streams its records (never holding the file or all rows) to
+/// this task, which resolves topics, drops suppressed addresses, and lands the good rows in
+/// transactions of `batch_size` (at least 50,000) rows while the parser reads on. The returned
+/// report lists every reject, in line order.
 pub async fn run(db: &Db, file: &Path, opts: &Options<'_>) -> Result<Report, ImportError> {
+    import_file(db, file, opts, opts.batch_size.max(TX_ROWS)).await
+}
+
+async fn import_file(
+    db: &Db,
+    file: &Path,
+    opts: &Options<'_>,
+    tx_rows: usize,
+) -> Result<Report, ImportError> {
     let name = file.display().to_string();
-    let bytes = std::fs::read(file).map_err(|source| ImportError::Read {
+    let joined = |e: tokio::task::JoinError| ImportError::Read {
         file: name.clone(),
-        source,
-    })?;
-    let parsed = parse(&bytes, &name)?;
+        source: std::io::Error::other(e),
+    };
+    let (path, file_name) = (file.to_path_buf(), name.clone());
+    let mut reader = tokio::task::spawn_blocking(move || Rows::open(&path, &file_name))
+        .await
+        .map_err(joined)??;
+    let size = std::fs::metadata(file).map_or(0, |m| m.len());
     let source = opts.source.map(str::to_string).unwrap_or_else(|| {
         file.file_name()
             .map_or(name.clone(), |f| f.to_string_lossy().into_owned())
     });
-    let mut topic_ids: HashMap<String, i64> = HashMap::new();
+    let mut topic_ids: HashMap<String, Option<i64>> = HashMap::new();
+    let mut given = Vec::with_capacity(opts.topics.len());
     for t in opts.topics {
         let topic = store::topics::get(db, t).await?;
-        topic_ids.insert(t.clone(), topic.id);
+        topic_ids.insert(t.clone(), Some(topic.id));
+        given.push(topic.id);
     }
     let suppressed = store::suppressions::all_hashes(db).await?;
-    let mut rejects = parsed.rejects;
-    let mut good = Vec::with_capacity(parsed.rows.len());
-    for mut p in parsed.rows {
-        if suppressed.contains(&p.row.email.key_hash()) {
-            rejects.push(Reject {
-                line: p.line,
-                reason: format!(
-                    "{} is suppressed (forgotten, bounced or blocked): not imported",
-                    p.row.email
-                ),
-                record: p.row.email.to_string(),
-            });
-            continue;
-        }
-        let mut ids: Vec<i64> = opts.topics.iter().map(|t| topic_ids[t]).collect();
-        let mut unknown = None;
-        for t in &p.topics {
-            let id = match topic_ids.get(t) {
-                Some(id) => Some(*id),
-                None => {
-                    let found = store::topics::find(db, t).await?.map(|x| x.id);
-                    if let Some(id) = found {
-                        topic_ids.insert(t.clone(), id);
-                    }
-                    found
+
+    // Parsing runs beside the landing: room for a transaction's rows and then some.
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<Result<(Vec<Item>, u64), ImportError>>(
+        tx_rows.div_ceil(CHUNK_ITEMS).clamp(1, 16) + 2,
+    );
+    let parser = tokio::task::spawn_blocking(move || loop {
+        let mut chunk = Vec::with_capacity(CHUNK_ITEMS);
+        let mut end = false;
+        while chunk.len() < CHUNK_ITEMS {
+            match reader.next_item() {
+                Ok(Some(item)) => chunk.push(item),
+                Ok(None) => {
+                    end = true;
+                    break;
                 }
-            };
-            match id {
-                Some(id) if !ids.contains(&id) => ids.push(id),
-                Some(_) => {}
-                None => unknown = Some(t.clone()),
+                Err(e) => {
+                    let _ = tx.blocking_send(Err(e));
+                    return;
+                }
             }
         }
-        if let Some(t) = unknown {
-            rejects.push(Reject {
-                line: p.line,
-                reason: format!("unknown topic {t:?} (add it with `netzpost topics add {t}`)"),
-                record: p.row.email.to_string(),
-            });
-            continue;
+        let at = reader.csv.position().byte();
+        // A closed channel means the landing failed: stop reading.
+        if tx.blocking_send(Ok((chunk, at))).is_err() || end {
+            return;
         }
-        p.row.topics = ids;
-        good.push(p.row);
+    });
+
+    let bar = import_bar(size, opts.progress);
+    let mut rejects = Vec::new();
+    let mut good: Vec<ImportRow> = Vec::new();
+    let mut report = Report::default();
+    let mut landed = 0;
+    while let Some(msg) = rx.recv().await {
+        let (items, at) = msg?;
+        for item in items {
+            let mut p = match item {
+                Item::Reject(r) => {
+                    rejects.push(r);
+                    continue;
+                }
+                Item::Row(p) => p,
+            };
+            if !suppressed.is_empty() && suppressed.contains(&p.row.email.key_hash()) {
+                rejects.push(Reject {
+                    line: p.line,
+                    reason: format!(
+                        "{} is suppressed (forgotten, bounced or blocked): not imported",
+                        p.row.email
+                    ),
+                    record: p.row.email.to_string(),
+                });
+                continue;
+            }
+            let mut ids = given.clone();
+            let mut unknown = None;
+            for t in &p.topics {
+                let id = match topic_ids.get(t) {
+                    Some(id) => *id,
+                    None => {
+                        let found = store::topics::find(db, t).await?.map(|x| x.id);
+                        topic_ids.insert(t.clone(), found);
+                        found
+                    }
+                };
+                match id {
+                    Some(id) if !ids.contains(&id) => ids.push(id),
+                    Some(_) => {}
+                    None => unknown = Some(t.clone()),
+                }
+            }
+            if let Some(t) = unknown {
+                rejects.push(Reject {
+                    line: p.line,
+                    reason: format!("unknown topic {t:?} (add it with `netzpost topics add {t}`)"),
+                    record: p.row.email.to_string(),
+                });
+                continue;
+            }
+            p.row.topics = ids;
+            good.push(p.row);
+            if good.len() >= tx_rows {
+                landed += good.len();
+                land(db, &mut good, opts.consent, &source, &mut report).await?;
+            }
+        }
+        bar.set_position(at);
+        bar.set_message(format!("{} rows", landed + good.len()));
     }
-    rejects.sort_by_key(|r| r.line);
-    let bar = progress_bar(good.len() as u64, opts.progress);
-    let mut report = Report {
-        rows: good.len() + rejects.len(),
-        rejected: rejects.len(),
-        rejects,
-        ..Report::default()
-    };
-    for batch in good.chunks(opts.batch_size.max(1)) {
-        let out = contacts::import_batch(db, batch, opts.consent, &source).await?;
-        report.created += out.created;
-        report.updated += out.updated;
-        bar.inc(batch.len() as u64);
-    }
+    landed += good.len();
+    land(db, &mut good, opts.consent, &source, &mut report).await?;
+    // The parser has ended (the channel closed); a panic in it is an error, not a short import.
+    parser.await.map_err(joined)?;
     bar.finish_and_clear();
+    rejects.sort_by_key(|r| r.line);
+    report.rows = landed + rejects.len();
+    report.rejected = rejects.len();
+    report.rejects = rejects;
     Ok(report)
+}
+
+/// Lands and empties `rows` (one transaction).
+async fn land(
+    db: &Db,
+    rows: &mut Vec<ImportRow>,
+    consent: ConsentStatus,
+    source: &str,
+    report: &mut Report,
+) -> Result<(), ImportError> {
+    let out = contacts::import_batch(db, rows, consent, source).await?;
+    report.created += out.created;
+    report.updated += out.updated;
+    rows.clear();
+    Ok(())
+}
+
+/// The import's progress over the file's bytes, on a terminal only.
+fn import_bar(len: u64, wanted: bool) -> indicatif::ProgressBar {
+    use std::io::IsTerminal;
+    if !wanted || !std::io::stderr().is_terminal() {
+        return indicatif::ProgressBar::hidden();
+    }
+    let bar = indicatif::ProgressBar::new(len);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{bar:40} {percent}% {msg} {eta}")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    bar
 }
 
 /// A progress bar on a terminal, nothing otherwise (logs and pipes stay clean).
@@ -539,6 +925,205 @@ mod tests {
         assert_eq!(p.rows.len(), 1);
     }
 }
+#[cfg(test)]
+mod streaming_tests {
+    use super::*;
+    use crate::store::suppressions;
+    use std::io::Write;
+
+    #[test]
+    fn encoding_is_decided_by_the_whole_input() {
+        // A two-byte character cut by the 64 KiB read boundary is still UTF-8 ...
+        let mut data = b"email;name\n".to_vec();
+        data.resize(READ_CHUNK - 1, b'x');
+        data.extend_from_slice("ü\n".as_bytes());
+        assert_eq!(detect_encoding(&data[..]).unwrap(), Encoding::Utf8);
+        // ... and one Latin-1 byte far behind the first 64 KiB makes the whole file Windows-1252.
+        data.extend_from_slice(&vec![b'y'; 3 * READ_CHUNK]);
+        data.push(0xfc);
+        assert_eq!(detect_encoding(&data[..]).unwrap(), Encoding::Windows1252);
+        assert_eq!(
+            detect_encoding(&b"\xEF\xBB\xBFemail\n\xEF\xBB"[..]).unwrap(),
+            Encoding::Windows1252
+        );
+        assert_eq!(
+            detect_encoding(&b"\xEF\xBB\xBF"[..]).unwrap(),
+            Encoding::Utf8
+        );
+    }
+
+    /// Rows across many 64 KiB pieces: line numbers from CRLF, quoted line breaks and
+    /// Windows-1252 text come out as counting the whole text gives them.
+    #[test]
+    fn line_numbers_survive_read_boundaries() {
+        for latin1 in [false, true] {
+            let mut data = b"E-Mail;Name;Notiz\r\n".to_vec();
+            let mut line = 2;
+            let mut bad = Vec::new();
+            for i in 0..20_000 {
+                if i % 997 == 0 {
+                    bad.push(line);
+                    data.extend_from_slice(format!("kaputt{i};K;x\r\n").as_bytes());
+                    line += 1;
+                } else if i % 13 == 0 {
+                    data.extend_from_slice(format!("p{i}@example.de;P;\"a\r\nb\"\r\n").as_bytes());
+                    line += 2;
+                } else {
+                    data.extend_from_slice(format!("p{i}@example.de;J").as_bytes());
+                    data.extend_from_slice(if latin1 { b"\xfc" } else { "ü".as_bytes() });
+                    data.extend_from_slice(b"rgen;x\r\n");
+                    line += 1;
+                }
+            }
+            let p = parse(&data, "t.csv").unwrap();
+            assert_eq!(p.rows.len() + p.rejects.len(), 20_000);
+            let lines: Vec<u64> = p.rejects.iter().map(|r| r.line).collect();
+            assert_eq!(lines, bad);
+            assert_eq!(p.rows.last().unwrap().line, line - 1);
+            assert_eq!(p.rows[1].row.name.as_deref(), Some("Jürgen"));
+        }
+    }
+
+    async fn snapshot(db: &Db) -> Vec<String> {
+        let mut out: Vec<String> = crate::on_db!(db, p => {
+            sqlx::query_as::<_, (String, Option<String>, String, String)>(
+                "SELECT c.email, c.name, c.attributes,
+                        COALESCE((SELECT group_concat(t.slug || '=' || s.status, ',') FROM subscriptions s
+                                  JOIN topics t ON t.id = s.topic_id WHERE s.contact_id = c.id), '')
+                 FROM contacts c ORDER BY c.email_key",
+            )
+            .fetch_all(p)
+            .await
+            .unwrap()
+        })
+        .into_iter()
+        .map(|r| format!("{r:?}"))
+        .collect();
+        let acts: Vec<(String, String, String)> = crate::on_db!(db, p => {
+            sqlx::query_as(
+                "SELECT c.email, a.summary, a.detail FROM activities a
+                 JOIN contacts c ON c.id = a.contact_id WHERE a.kind = 'import'
+                 ORDER BY c.email_key, a.id",
+            )
+            .fetch_all(p)
+            .await
+            .unwrap()
+        });
+        out.extend(acts.into_iter().map(|a| format!("{a:?}")));
+        out
+    }
+
+    /// One file landed in transactions of 3 rows and of 50,000 (the parser thread hands over
+    /// chunks either way): the same report, contacts, consent, attributes and timeline.
+    #[tokio::test]
+    async fn small_transactions_land_the_same() {
+        let mut f = tempfile::Builder::new().suffix(".csv").tempfile().unwrap();
+        f.write_all(b"E-Mail;Name;Themen;Ort\r\n").unwrap();
+        for i in 0..20 {
+            let topics = if i % 2 == 0 { "sport" } else { "" };
+            write!(f, "a{i}@example.de;A{i};{topics};S").unwrap();
+            f.write_all(b"\xfcd\r\n").unwrap();
+        }
+        f.write_all(
+            b"alt@example.de;;;Ost\r\n\
+              A0@EXAMPLE.de;Dup;;x\r\n\
+              weg@example.de;Weg;;\r\n\
+              b@example.de;B;schach;\r\n\
+              kaputt;K;;\r\n\
+              c@example.de;\"zwei\r\nZeilen\";sport,kultur;\r\n",
+        )
+        .unwrap();
+        f.flush().unwrap();
+        let mut snapshots = Vec::new();
+        for tx_rows in [3, TX_ROWS] {
+            let db = Db::open("sqlite::memory:").await.unwrap();
+            for t in ["kultur", "sport"] {
+                store::topics::add(&db, t, t, None).await.unwrap();
+            }
+            let kultur = store::topics::get(&db, "kultur").await.unwrap().id;
+            let mut attributes = serde_json::Map::new();
+            attributes.insert("Alt".into(), "x".into());
+            attributes.insert("Ort".into(), "Nord".into());
+            let alt = ImportRow {
+                email: EmailAddress::parse("alt@example.de").unwrap(),
+                name: Some("Alt".into()),
+                organisation: None,
+                language: None,
+                attributes,
+                topics: vec![kultur],
+            };
+            let alt = contacts::upsert_one(&db, &alt, ConsentStatus::Confirmed, "form")
+                .await
+                .unwrap();
+            contacts::set_consent(
+                &db,
+                alt.id,
+                kultur,
+                ConsentStatus::Unsubscribed,
+                "reply",
+                None,
+                None,
+                None,
+            )
+            .await
+            .unwrap();
+            suppressions::add(
+                &db,
+                "weg@example.de",
+                crate::domain::SuppressionReason::HardBounce,
+                None,
+            )
+            .await
+            .unwrap();
+            let opts = Options {
+                topics: &["kultur".to_string()],
+                consent: ConsentStatus::Confirmed,
+                source: Some("liste"),
+                batch_size: 0,
+                progress: false,
+            };
+            let report = import_file(&db, f.path(), &opts, tx_rows).await.unwrap();
+            assert_eq!(
+                (report.rows, report.created, report.updated, report.rejected),
+                (26, 21, 1, 4),
+                "{:?}",
+                report.rejects
+            );
+            let rejects: Vec<(u64, &str)> = report
+                .rejects
+                .iter()
+                .map(|r| (r.line, r.reason.split(' ').next().unwrap()))
+                .collect();
+            assert_eq!(
+                rejects,
+                [
+                    (23, "duplicate"),
+                    (24, "weg@example.de"),
+                    (25, "unknown"),
+                    (26, "invalid")
+                ]
+            );
+            let alt = contacts::detail(&db, "alt@example.de", 180).await.unwrap();
+            assert_eq!(alt.contact.name.as_deref(), Some("Alt"));
+            assert_eq!(alt.contact.attributes, r#"{"Alt":"x","Ort":"Ost"}"#);
+            assert_eq!(alt.subscriptions[0].status, "unsubscribed");
+            assert!(alt
+                .timeline
+                .iter()
+                .any(|a| a.summary == "aktualisiert / updated from liste"));
+            assert!(alt.contact.last_activity_at.is_some());
+            let c = contacts::detail(&db, "c@example.de", 180).await.unwrap();
+            assert_eq!(c.contact.name.as_deref(), Some("zwei\r\nZeilen"));
+            assert_eq!(c.subscriptions.len(), 2);
+            let a1 = contacts::get(&db, "a1@example.de").await.unwrap();
+            assert_eq!(a1.attributes, r#"{"Ort":"Süd"}"#);
+            snapshots.push(snapshot(&db).await);
+        }
+        assert_eq!(snapshots[0].len(), 22 + 23);
+        assert_eq!(snapshots[0], snapshots[1]);
+    }
+}
+
 #[cfg(test)]
 mod crlf_tests {
     #[test]

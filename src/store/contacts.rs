@@ -219,9 +219,103 @@ pub struct BatchOutcome {
     pub updated: usize,
 }
 
-/// Lands a batch of rows in one transaction with a handful of statements (never one round trip
-/// per row): existing contacts are updated (non-empty fields win, attributes merge), consent is
-/// raised from pending to confirmed but never revived after an unsubscribe.
+/// Rows per statement of `import_batch`: each statement carries its rows as one JSON text
+/// parameter, so a statement costs the same few bound values whatever its size.
+const STATEMENT_ROWS: usize = 10_000;
+
+/// Which contacts of a statement's rows exist already, with their attributes (`$1`: JSON array of
+/// keys).
+const SQLITE_EXISTING: &str = "SELECT email_key, attributes FROM contacts
+     WHERE email_key IN (SELECT value FROM json_each($1))";
+const PG_EXISTING: &str = "SELECT email_key, attributes FROM contacts
+     WHERE email_key IN (SELECT jsonb_array_elements_text($1::jsonb))";
+
+// The rows (`$1`) are a JSON array of `LandRow` arrays: 0 email, 1 key, 2 name, 3 organisation,
+// 4 language, 5 attributes (merged JSON text), 6 topic ids, 7 existed, 8 activity detail.
+// `WHERE true` keeps SQLite from reading `ON CONFLICT` as a join constraint.
+const SQLITE_CONTACTS: &str = "INSERT INTO contacts (email, email_key, name, organisation, language,
+        attributes, source, created_at, updated_at, last_activity_at)
+     SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4, value ->> 5, $2, $3, $3, $3
+     FROM json_each($1) WHERE true
+     ON CONFLICT (email_key) DO UPDATE SET
+        name = COALESCE(excluded.name, contacts.name),
+        organisation = COALESCE(excluded.organisation, contacts.organisation),
+        language = COALESCE(excluded.language, contacts.language),
+        attributes = excluded.attributes,
+        updated_at = excluded.updated_at,
+        last_activity_at = excluded.last_activity_at";
+const SQLITE_SUBSCRIPTIONS: &str =
+    "INSERT INTO subscriptions (contact_id, topic_id, status, method,
+        evidence, changed_at, created_at)
+     SELECT c.id, t.value, $2, 'import', $3, $4, $4
+     FROM json_each($1) AS j JOIN contacts AS c ON c.email_key = j.value ->> 1
+        JOIN json_each(j.value, '$[6]') AS t
+     WHERE true
+     ON CONFLICT (contact_id, topic_id) DO UPDATE SET status = excluded.status,
+        method = excluded.method, evidence = excluded.evidence, changed_at = excluded.changed_at
+     WHERE subscriptions.status = 'pending' AND excluded.status = 'confirmed'";
+const SQLITE_ACTIVITIES: &str = "INSERT INTO activities (contact_id, at, kind, summary, detail,
+        campaign_id, inbound_id)
+     SELECT c.id, $2, 'import', CASE WHEN j.value ->> 7 THEN $4 ELSE $3 END, j.value ->> 8, NULL, NULL
+     FROM json_each($1) AS j JOIN contacts AS c ON c.email_key = j.value ->> 1";
+/// PostgreSQL does all three in one statement: the contacts' RETURNING gives the ids.
+const PG_LAND: &str = "WITH j AS MATERIALIZED (
+        SELECT e.v ->> 0 AS email, e.v ->> 1 AS email_key, e.v ->> 2 AS name,
+               e.v ->> 3 AS organisation, e.v ->> 4 AS language, e.v ->> 5 AS attributes,
+               e.v -> 6 AS topics, (e.v ->> 7)::boolean AS existed, e.v ->> 8 AS detail, e.n
+        FROM jsonb_array_elements($1::jsonb) WITH ORDINALITY AS e(v, n)
+     ), c AS (
+        INSERT INTO contacts (email, email_key, name, organisation, language, attributes, source,
+            created_at, updated_at, last_activity_at)
+        SELECT email, email_key, name, organisation, language, attributes, $2, $3, $3, $3
+        FROM j ORDER BY n
+        ON CONFLICT (email_key) DO UPDATE SET
+            name = COALESCE(excluded.name, contacts.name),
+            organisation = COALESCE(excluded.organisation, contacts.organisation),
+            language = COALESCE(excluded.language, contacts.language),
+            attributes = excluded.attributes,
+            updated_at = excluded.updated_at,
+            last_activity_at = excluded.last_activity_at
+        RETURNING id, email_key
+     ), s AS (
+        INSERT INTO subscriptions (contact_id, topic_id, status, method, evidence, changed_at, created_at)
+        SELECT c.id, t.topic::bigint, $4, 'import', $2, $3, $3
+        FROM j JOIN c ON c.email_key = j.email_key
+            CROSS JOIN LATERAL jsonb_array_elements_text(j.topics) AS t(topic)
+        ON CONFLICT (contact_id, topic_id) DO UPDATE SET status = excluded.status,
+            method = excluded.method, evidence = excluded.evidence, changed_at = excluded.changed_at
+        WHERE subscriptions.status = 'pending' AND excluded.status = 'confirmed'
+     )
+     INSERT INTO activities (contact_id, at, kind, summary, detail, campaign_id, inbound_id)
+     SELECT c.id, $3, 'import', CASE WHEN j.existed THEN $6 ELSE $5 END, j.detail, NULL, NULL
+     FROM j JOIN c ON c.email_key = j.email_key ORDER BY j.n";
+
+/// One row of a statement's JSON parameter (serialised as an array; see `SQLITE_CONTACTS`).
+#[derive(Serialize)]
+struct LandRow<'a>(
+    #[serde(serialize_with = "as_display")] &'a EmailAddress,
+    &'a str,
+    Option<&'a str>,
+    Option<&'a str>,
+    Option<&'a str>,
+    &'a str,
+    &'a [i64],
+    bool,
+    &'a str,
+);
+
+fn as_display<S: serde::Serializer>(v: &&EmailAddress, s: S) -> Result<S::Ok, S::Error> {
+    s.collect_str(v)
+}
+
+fn to_json<T: Serialize + ?Sized>(v: &T) -> Result<String> {
+    serde_json::to_string(v).map_err(|e| StoreError::Invalid(format!("import rows as JSON: {e}")))
+}
+
+/// Lands a batch of rows in one transaction with a few statements per 10,000 rows (never one
+/// round trip per row): existing contacts are updated (non-empty fields win, attributes merge),
+/// consent is raised from pending to confirmed but never revived after an unsubscribe, and every
+/// row gets an `import` activity.
 pub async fn import_batch(
     db: &Db,
     rows: &[ImportRow],
@@ -232,110 +326,94 @@ pub async fn import_batch(
         return Ok(BatchOutcome::default());
     }
     let at = now();
-    let keys: Vec<String> = rows.iter().map(|r| r.email.key()).collect();
+    let pg = db.is_postgres();
+    let summary_new = format!("importiert / imported from {source}");
+    let summary_updated = format!("aktualisiert / updated from {source}");
+    // The activity detail depends on the topics only, and most rows of a file share them.
+    let mut details: HashMap<&[i64], String> = HashMap::new();
     let outcome = in_tx!(db, tx => {
-        // Existing attributes, to merge in Rust (the JSON functions of the two engines differ).
-        let mut qb = sqlx::QueryBuilder::new("SELECT email_key, attributes FROM contacts WHERE email_key IN (");
-        let mut sep = qb.separated(", ");
-        for k in &keys {
-            sep.push_bind(k);
+        let mut outcome = BatchOutcome::default();
+        for chunk in rows.chunks(STATEMENT_ROWS) {
+            let keys: Vec<String> = chunk.iter().map(|r| r.email.key()).collect();
+            // Existing attributes are merged here, not in SQL: the two engines' JSON functions
+            // write different text, and the stored text stays what it always was.
+            let existing: HashMap<String, String> =
+                sqlx::query_as::<_, (String, String)>(if pg { PG_EXISTING } else { SQLITE_EXISTING })
+                    .bind(to_json(&keys)?)
+                    .fetch_all(&mut **tx)
+                    .await?
+                    .into_iter()
+                    .collect();
+            let mut land = Vec::with_capacity(chunk.len());
+            for (r, key) in chunk.iter().zip(&keys) {
+                let attributes = match existing.get(key) {
+                    Some(old) => {
+                        let mut attrs = serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(old)
+                            .unwrap_or_default();
+                        attrs.extend(r.attributes.clone());
+                        serde_json::Value::Object(attrs).to_string()
+                    }
+                    None if r.attributes.is_empty() => "{}".to_string(),
+                    None => serde_json::Value::Object(r.attributes.clone()).to_string(),
+                };
+                if !details.contains_key(r.topics.as_slice()) {
+                    let detail = serde_json::json!({"source": source, "topics": r.topics, "consent": consent.as_str()});
+                    details.insert(&r.topics, detail.to_string());
+                }
+                land.push((r, key, attributes, existing.contains_key(key)));
+            }
+            let json = to_json(
+                &land
+                    .iter()
+                    .map(|(r, key, attributes, existed)| {
+                        LandRow(
+                            &r.email,
+                            key,
+                            r.name.as_deref(),
+                            r.organisation.as_deref(),
+                            r.language.as_deref(),
+                            attributes,
+                            &r.topics,
+                            *existed,
+                            &details[r.topics.as_slice()],
+                        )
+                    })
+                    .collect::<Vec<_>>(),
+            )?;
+            drop(land);
+            if pg {
+                sqlx::query(PG_LAND)
+                    .bind(&json)
+                    .bind(source)
+                    .bind(at)
+                    .bind(consent.as_str())
+                    .bind(&summary_new)
+                    .bind(&summary_updated)
+                    .execute(&mut **tx)
+                    .await?;
+            } else {
+                sqlx::query(SQLITE_CONTACTS).bind(&json).bind(source).bind(at).execute(&mut **tx).await?;
+                if chunk.iter().any(|r| !r.topics.is_empty()) {
+                    sqlx::query(SQLITE_SUBSCRIPTIONS)
+                        .bind(&json)
+                        .bind(consent.as_str())
+                        .bind(source)
+                        .bind(at)
+                        .execute(&mut **tx)
+                        .await?;
+                }
+                sqlx::query(SQLITE_ACTIVITIES)
+                    .bind(&json)
+                    .bind(at)
+                    .bind(&summary_new)
+                    .bind(&summary_updated)
+                    .execute(&mut **tx)
+                    .await?;
+            }
+            outcome.updated += existing.len();
+            outcome.created += chunk.len() - existing.len();
         }
-        qb.push(")");
-        let existing: HashMap<String, String> = qb
-            .build_query_as::<(String, String)>()
-            .fetch_all(&mut **tx)
-            .await?
-            .into_iter()
-            .collect();
-
-        let mut qb = sqlx::QueryBuilder::new(
-            "INSERT INTO contacts (email, email_key, name, organisation, language, attributes, source, created_at, updated_at) ",
-        );
-        qb.push_values(rows.iter().zip(&keys), |mut b, (r, key)| {
-            let mut attrs = existing
-                .get(key)
-                .and_then(|s| serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(s).ok())
-                .unwrap_or_default();
-            attrs.extend(r.attributes.clone());
-            b.push_bind(r.email.to_string())
-                .push_bind(key)
-                .push_bind(r.name.clone())
-                .push_bind(r.organisation.clone())
-                .push_bind(r.language.clone())
-                .push_bind(serde_json::Value::Object(attrs).to_string())
-                .push_bind(source)
-                .push_bind(at)
-                .push_bind(at);
-        });
-        qb.push(
-            " ON CONFLICT (email_key) DO UPDATE SET
-                name = COALESCE(excluded.name, contacts.name),
-                organisation = COALESCE(excluded.organisation, contacts.organisation),
-                language = COALESCE(excluded.language, contacts.language),
-                attributes = excluded.attributes,
-                updated_at = excluded.updated_at
-              RETURNING id, email_key",
-        );
-        let ids: HashMap<String, i64> = qb
-            .build_query_as::<(i64, String)>()
-            .fetch_all(&mut **tx)
-            .await?
-            .into_iter()
-            .map(|(id, k)| (k, id))
-            .collect();
-
-        let subs: Vec<(i64, i64)> = rows
-            .iter()
-            .zip(&keys)
-            .flat_map(|(r, k)| { let id = ids[k]; r.topics.iter().map(move |t| (id, *t)) })
-            .collect();
-        for chunk in subs.chunks(1000) {
-            let mut qb = sqlx::QueryBuilder::new(
-                "INSERT INTO subscriptions (contact_id, topic_id, status, method, evidence, changed_at, created_at) ",
-            );
-            qb.push_values(chunk, |mut b, (c, t)| {
-                b.push_bind(*c)
-                    .push_bind(*t)
-                    .push_bind(consent.as_str())
-                    .push_bind("import")
-                    .push_bind(source)
-                    .push_bind(at)
-                    .push_bind(at);
-            });
-            qb.push(
-                " ON CONFLICT (contact_id, topic_id) DO UPDATE SET status = excluded.status,
-                    method = excluded.method, evidence = excluded.evidence, changed_at = excluded.changed_at
-                  WHERE subscriptions.status = 'pending' AND excluded.status = 'confirmed'",
-            );
-            qb.build().execute(&mut **tx).await?;
-        }
-
-        let mut qb = sqlx::QueryBuilder::new(
-            "INSERT INTO activities (contact_id, at, kind, summary, detail, campaign_id, inbound_id) ",
-        );
-        qb.push_values(rows.iter().zip(&keys), |mut b, (r, k)| {
-            let new = !existing.contains_key(k);
-            let summary = if new { format!("importiert / imported from {source}") } else { format!("aktualisiert / updated from {source}") };
-            b.push_bind(ids[k])
-                .push_bind(at)
-                .push_bind("import")
-                .push_bind(summary)
-                .push_bind(serde_json::json!({"source": source, "topics": r.topics, "consent": consent.as_str()}).to_string())
-                .push_bind(None::<i64>)
-                .push_bind(None::<i64>);
-        });
-        qb.build().execute(&mut **tx).await?;
-        let mut qb = sqlx::QueryBuilder::new("UPDATE contacts SET last_activity_at = ");
-        qb.push_bind(at).push(" WHERE email_key IN (");
-        let mut sep = qb.separated(", ");
-        for k in &keys {
-            sep.push_bind(k);
-        }
-        qb.push(")");
-        qb.build().execute(&mut **tx).await?;
-
-        let updated = keys.iter().filter(|k| existing.contains_key(*k)).count();
-        BatchOutcome { created: keys.len() - updated, updated }
+        outcome
     });
     Ok(outcome)
 }
