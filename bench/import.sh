@@ -14,6 +14,8 @@ TIMEOUT=${TIMEOUT:-1800}
 
 need_pkgs psql
 build_release
+# netzpost reads every NETZPOST_* variable as configuration (`bin` is no key): keep it away.
+unset NETZPOST_BIN
 RUN=$WORK/import-$(date +%Y%m%d-%H%M%S)
 mkdir -p "$RUN"
 trap drop_all_pg_dbs EXIT
