@@ -89,7 +89,8 @@ async fn tick(
     engine: &Engine,
     inbound: &crate::inbound::Inbound,
 ) -> anyhow::Result<usize> {
-    let received = crate::inbound::maildir::poll_once(inbound, &cfg.inbound.maildir).await?
+    let every = Duration::from_secs(cfg.inbound.poll_secs);
+    let received = crate::inbound::maildir::poll_due(inbound, &cfg.inbound.maildir, every).await?
         + inbound.process_pending().await?;
     let started = campaign::fire_schedules(db, cfg, chrono::Utc::now()).await?;
     for name in &started {

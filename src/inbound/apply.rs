@@ -47,18 +47,7 @@ async fn record_message(
     at: &Attribution,
 ) -> anyhow::Result<()> {
     let t = now();
-    let (kind, summary) = match a.kind {
-        MessageKind::Reply => ("reply", format!("Antwort / reply: {}", snippet(&a.text))),
-        MessageKind::AutoReply => (
-            "auto_reply",
-            format!(
-                "Abwesenheitsnotiz / auto-reply: {}",
-                a.subject.as_deref().unwrap_or("")
-            ),
-        ),
-        MessageKind::Bounce => ("bounce", "Unzustellbar / bounce report".to_string()),
-        MessageKind::Complaint => ("complaint", "Beschwerde / complaint".to_string()),
-    };
+    let (kind, summary) = timeline_entry(a);
     let proven_reply = a.kind == MessageKind::Reply && at.strength.proves();
     in_tx!(db, tx => {
         record_activity!(tx, &NewActivity {
@@ -66,7 +55,7 @@ async fn record_message(
             at: t,
             kind,
             summary: summary.clone(),
-            detail: json!({"inbound_id": id, "intent": a.intent, "confidence": a.confidence, "attribution": at.strength, "message_id": a.message_id}),
+            detail: timeline_detail(id, a, at),
             campaign_id: at.campaign_id,
             inbound_id: Some(id),
         });
@@ -81,6 +70,26 @@ async fn record_message(
     Ok(())
 }
 
+/// Kind and summary of the timeline entry for an inbound message.
+pub(super) fn timeline_entry(a: &Analysis) -> (&'static str, String) {
+    match a.kind {
+        MessageKind::Reply => ("reply", format!("Antwort / reply: {}", snippet(&a.text))),
+        MessageKind::AutoReply => (
+            "auto_reply",
+            format!(
+                "Abwesenheitsnotiz / auto-reply: {}",
+                a.subject.as_deref().unwrap_or("")
+            ),
+        ),
+        MessageKind::Bounce => ("bounce", "Unzustellbar / bounce report".to_string()),
+        MessageKind::Complaint => ("complaint", "Beschwerde / complaint".to_string()),
+    }
+}
+
+pub(super) fn timeline_detail(id: i64, a: &Analysis, at: &Attribution) -> serde_json::Value {
+    json!({"inbound_id": id, "intent": a.intent, "confidence": a.confidence, "attribution": at.strength, "message_id": a.message_id})
+}
+
 fn snippet(text: &str) -> String {
     let one: String = text.split_whitespace().collect::<Vec<_>>().join(" ");
     let mut s: String = one.chars().take(120).collect();
@@ -90,17 +99,21 @@ fn snippet(text: &str) -> String {
     s
 }
 
+/// A new decision's status: an `Apply` one becomes applied once performed, in the same run.
+pub(super) fn decision_status(mode: Mode) -> &'static str {
+    match mode {
+        Mode::Apply | Mode::Review => "pending",
+        Mode::Note => "noted",
+    }
+}
+
 async fn insert_decision(
     db: &Db,
     inbound: i64,
     at: &Attribution,
     step: &Step,
 ) -> anyhow::Result<i64> {
-    let status = match step.mode {
-        Mode::Apply => "pending", // becomes applied once performed, in the same run
-        Mode::Review => "pending",
-        Mode::Note => "noted",
-    };
+    let status = decision_status(step.mode);
     Ok(on_db!(db, p => {
         sqlx::query_scalar(
             "INSERT INTO decisions (inbound_id, contact_id, campaign_id, action, status, confidence, reason, plan, created_at)

@@ -80,11 +80,7 @@ static OUR_MESSAGE_ID: LazyLock<Regex> =
 
 /// Looks for a valid token: in the recipient addresses, and for bounces and complaints also in
 /// the returned original (tokens are signed, so finding one anywhere proves the delivery).
-pub fn find_token(
-    key: &TokenKey,
-    a: &Analysis,
-    raw: &[u8],
-) -> (Option<(Claims, bool)>, Option<String>) {
+pub fn find_token(key: &TokenKey, a: &Analysis, raw: &[u8]) -> FoundToken {
     let now = chrono::Utc::now().timestamp();
     let mut bad = None;
     for addr in &a.recipients {
@@ -120,6 +116,80 @@ pub async fn attribute(
     raw: &[u8],
 ) -> anyhow::Result<Attribution> {
     let (token, bad_token) = find_token(key, a, raw);
+    attribute_found(db, a, token, bad_token).await
+}
+
+/// Could this message be proven by a token or one of our Message-IDs? Only those need the
+/// lookups of [`attribute_found`]; the others are matched by From alone.
+fn may_prove(a: &Analysis, token: &Option<(Claims, bool)>) -> bool {
+    token.is_some()
+        || a.in_reply_to
+            .iter()
+            .chain(&a.references)
+            .any(|id| OUR_MESSAGE_ID.is_match(id.trim()))
+}
+
+/// What [`find_token`] found in a message: a valid token (and whether it came to the
+/// unsubscribe address), and the note about an invalid one.
+pub type FoundToken = (Option<(Claims, bool)>, Option<String>);
+
+/// [`attribute`] for many messages (with their [`find_token`] results), in order: the From
+/// addresses of all messages that cannot prove more are looked up in one query per 500.
+pub async fn attribute_many(
+    db: &Db,
+    items: &[(&Analysis, FoundToken)],
+) -> anyhow::Result<Vec<Attribution>> {
+    let mut out = Vec::with_capacity(items.len());
+    let mut by_from: Vec<(usize, String)> = Vec::new();
+    for (i, (a, (token, bad))) in items.iter().enumerate() {
+        if may_prove(a, token) {
+            out.push(attribute_found(db, a, token.clone(), bad.clone()).await?);
+            continue;
+        }
+        out.push(Attribution {
+            bad_token: bad.clone(),
+            ..Attribution::none()
+        });
+        if let Some(from) = a.from.as_deref() {
+            by_from.push((i, from.to_lowercase()));
+        }
+    }
+    let mut keys: Vec<&str> = by_from.iter().map(|(_, f)| f.as_str()).collect();
+    keys.sort_unstable();
+    keys.dedup();
+    let mut contacts: std::collections::HashMap<String, (i64, String)> =
+        std::collections::HashMap::new();
+    for chunk in keys.chunks(500) {
+        let rows: Vec<(i64, String, String)> = on_db!(db, p => {
+            let mut qb = sqlx::QueryBuilder::new(
+                "SELECT id, email, email_key FROM contacts WHERE email_key IN (",
+            );
+            let mut sep = qb.separated(", ");
+            for k in chunk {
+                sep.push_bind(*k);
+            }
+            qb.push(")");
+            qb.build_query_as().fetch_all(p).await?
+        });
+        contacts.extend(rows.into_iter().map(|(id, email, key)| (key, (id, email))));
+    }
+    for (i, from) in by_from {
+        if let Some((id, email)) = contacts.get(&from) {
+            let at = &mut out[i];
+            at.strength = Strength::From;
+            at.contact_id = Some(*id);
+            at.contact_email = Some(email.clone());
+        }
+    }
+    Ok(out)
+}
+
+async fn attribute_found(
+    db: &Db,
+    a: &Analysis,
+    token: Option<(Claims, bool)>,
+    bad_token: Option<String>,
+) -> anyhow::Result<Attribution> {
     let mut at = Attribution {
         bad_token,
         ..Attribution::none()

@@ -3,6 +3,7 @@
 
 pub mod apply;
 pub mod attribute;
+pub mod batch;
 pub mod maildir;
 pub mod plan;
 
@@ -19,10 +20,12 @@ use std::sync::Arc;
 pub struct Inbound {
     pub db: Db,
     pub cfg: Arc<Config>,
-    pub rules: Rules,
+    pub rules: Arc<Rules>,
     pub key: TokenKey,
     /// Sends acknowledgements and notifications; `None` records them as not sent.
     pub notifier: Option<Arc<Notifier>>,
+    /// When the daemon read the maildir last (`inbound.poll_secs` apart).
+    maildir_polled: std::sync::Mutex<Option<std::time::Instant>>,
 }
 
 /// Loads the bundled rules plus the user's file (config `inbound.rules_file`).
@@ -120,8 +123,9 @@ impl Inbound {
             key: TokenKey::new(cfg.secret.as_bytes()),
             db,
             cfg,
-            rules,
+            rules: Arc::new(rules),
             notifier,
+            maildir_polled: std::sync::Mutex::new(None),
         })
     }
 
@@ -163,11 +167,9 @@ impl Inbound {
 
     /// Spools and processes one message. A duplicate changes nothing.
     pub async fn ingest(&self, raw: &[u8], source: &str) -> anyhow::Result<Spooled> {
-        let s = self.spool(raw, source).await?;
-        if !s.duplicate {
-            self.process(s.id).await?;
-        }
-        Ok(s)
+        let mut s = self.ingest_many(vec![raw.to_vec()], source).await?;
+        s.pop()
+            .ok_or_else(|| anyhow::anyhow!("no spool row for the message"))
     }
 
     /// Analyses a spooled message and applies what it proves. A message that fails analysis is
@@ -182,7 +184,7 @@ impl Inbound {
                  WHERE id = $2 AND (status = 'new' OR (status = 'processing' AND lease_until < $3))
                  RETURNING raw",
             )
-            .bind(at + chrono::Duration::minutes(5))
+            .bind(at + batch::lease())
             .bind(id)
             .bind(at)
             .fetch_optional(p)
@@ -196,16 +198,36 @@ impl Inbound {
                 return Ok(());
             }
         };
-        let mut attribution = attribute::attribute(&self.db, &self.key, &analysis, &raw).await?;
-        if attribution.contact_id.is_none()
-            && analysis.kind == classify::MessageKind::Reply
-            && self.cfg.inbound.create_unknown_senders
-        {
-            attribution = self.adopt_sender(&analysis, attribution).await?;
+        let attribution = attribute::attribute(&self.db, &self.key, &analysis, &raw).await?;
+        let adopt = self.should_adopt(&analysis, &attribution);
+        if !adopt {
+            self.record_analysis(id, &analysis, &attribution).await?;
         }
-        self.record_analysis(id, &analysis, &attribution).await?;
-        let plan = plan::plan(&analysis, &attribution, self.cfg.inbound.review_threshold);
-        apply::execute(self, id, &analysis, &attribution, &plan).await?;
+        self.complete(id, &analysis, attribution, adopt).await
+    }
+
+    /// A reply from nobody we know, and the configuration makes such senders contacts.
+    fn should_adopt(&self, a: &Analysis, at: &attribute::Attribution) -> bool {
+        at.contact_id.is_none()
+            && a.kind == classify::MessageKind::Reply
+            && self.cfg.inbound.create_unknown_senders
+    }
+
+    /// The rest of processing a claimed message whose analysis is recorded: adopt the sender
+    /// (`adopt`), plan, apply, mark processed.
+    async fn complete(
+        &self,
+        id: i64,
+        analysis: &Analysis,
+        mut attribution: attribute::Attribution,
+        adopt: bool,
+    ) -> anyhow::Result<()> {
+        if adopt {
+            attribution = self.adopt_sender(analysis, attribution).await?;
+            self.record_analysis(id, analysis, &attribution).await?;
+        }
+        let plan = plan::plan(analysis, &attribution, self.cfg.inbound.review_threshold);
+        apply::execute(self, id, analysis, &attribution, &plan).await?;
         on_db!(&self.db, p => {
             sqlx::query("UPDATE inbound_messages SET status = 'processed', error = NULL, processed_at = $1, lease_until = NULL WHERE id = $2")
                 .bind(now())
