@@ -134,6 +134,10 @@ impl Db {
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Normal)
             .foreign_keys(true)
+            // 1 MiB of page cache per connection instead of SQLite's 2 MiB: the caches of the
+            // pool filled as the queue grew and were most of what grew with the audience (the
+            // operating system caches the file anyway).
+            .pragma("cache_size", "-1024")
             // The CLI and the daemon write to one file at once: wait instead of failing.
             .busy_timeout(Duration::from_secs(30));
         let max = if path == ":memory:" { 1 } else { 8 };
