@@ -154,7 +154,8 @@ pub(crate) fn recipients(p: &Parsed) -> Vec<BounceRecipient> {
     }
     let lines: Vec<&str> = region.lines().collect();
     for (i, line) in lines.iter().enumerate() {
-        if SKIP_LINE.is_match(line) {
+        // No '@', no address: skip the line regexes.
+        if !line.contains('@') || SKIP_LINE.is_match(line) {
             continue;
         }
         for m in EMAIL_RE.find_iter(line) {

@@ -155,19 +155,22 @@ pub(crate) fn detect(p: &Parsed) -> Verdict {
             .is_some_and(|n| DAEMON_NAME.is_match(n));
     let subject = p.subject.as_deref().unwrap_or("");
     let bounce_subject = BOUNCE_SUBJECT.is_match(subject);
-    let body_head = head(&p.report_text, 8192);
-    let bounce_body = BOUNCE_BODY.is_match(body_head);
+    // The body phrases cost a scan of up to 8 KB: only looked for when a rule needs them
+    // (a person's reply usually decides without).
+    let bounce_body_cell = std::cell::OnceCell::new();
+    let bounce_body =
+        || *bounce_body_cell.get_or_init(|| BOUNCE_BODY.is_match(head(&p.report_text, 8192)));
     let null_sender = header_is(p, "return-path", |v| {
         let t = v.trim();
         t == "<>" || t.is_empty() || t == "<MAILER-DAEMON>"
     });
-    if daemon_from && (bounce_subject || bounce_body || is_report) {
+    if daemon_from && (bounce_subject || is_report || bounce_body()) {
         return v(Bounce, 0.97, "from:mailer-daemon");
     }
-    if bounce_subject && (bounce_body || null_sender || is_report) {
+    if bounce_subject && (null_sender || is_report || bounce_body()) {
         return v(Bounce, 0.93, "subject+body:bounce");
     }
-    if is_report && bounce_body {
+    if is_report && bounce_body() {
         return v(Bounce, 0.9, "multipart/report");
     }
 
@@ -216,7 +219,7 @@ pub(crate) fn detect(p: &Parsed) -> Verdict {
     if bounce_subject && !p.subject_is_reply() {
         return v(Bounce, 0.7, "subject:bounce");
     }
-    if null_sender && bounce_body {
+    if null_sender && bounce_body() {
         return v(Bounce, 0.7, "null-sender+body");
     }
     v(Reply, 1.0, "reply")

@@ -225,7 +225,15 @@ fn from_message(msg: &Message<'_>) -> Parsed {
             p.plain = Some(cap(t).to_string());
         }
     }
-    if let Some(part) = msg.html_body.first().and_then(|&id| msg.part(id)) {
+    // The converted HTML is read only without a usable text/plain body or report text: most
+    // multipart/alternative mail skips the conversion (a few percent of `analyze`).
+    let plain_usable = p.plain.as_deref().is_some_and(|t| !t.trim().is_empty());
+    let html = if plain_usable && !p.report_text.is_empty() {
+        None
+    } else {
+        msg.html_body.first().and_then(|&id| msg.part(id))
+    };
+    if let Some(part) = html {
         if let PartType::Html(h) = &part.body {
             p.html_text = Some(super::visible::html_to_reply_text(cap(h)));
         }
