@@ -335,8 +335,17 @@ pub fn main() -> ExitCode {
 /// Libraries whose debug output carries credentials: lettre writes every SMTP command at debug
 /// (`AUTH PLAIN <base64 of user and password>`), async-imap every IMAP command at trace
 /// (`LOGIN "user" "password"`). They are held at warn (all they log above debug) whatever
-/// `NETZPOST_LOG` asks for.
-const CREDENTIAL_LOGGERS: &[&str] = &["lettre=warn", "async_imap=warn", "imap_proto=warn"];
+/// `NETZPOST_LOG` asks for. The modules that log the commands are named too: a directive for a
+/// longer target wins, and one for the same target is replaced by the one added last (ours).
+const CREDENTIAL_LOGGERS: &[&str] = &[
+    "lettre=warn",
+    "lettre::transport::smtp::client::async_connection=warn",
+    "lettre::transport::smtp::client::connection=warn",
+    "lettre::transport::smtp::commands=warn",
+    "async_imap=warn",
+    "async_imap::imap_stream=warn",
+    "imap_proto=warn",
+];
 
 fn init_tracing(default: &str) {
     let mut filter = tracing_subscriber::EnvFilter::try_from_env("NETZPOST_LOG")

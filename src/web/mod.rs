@@ -462,6 +462,21 @@ async fn limit_api_auth(
     r
 }
 
+/// What a limit counts by: the IPv4 address, or the /64 network of an IPv6 address (one
+/// connection usually has a whole /64, and picking a new address in it costs nothing).
+fn limit_key(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V4(_) => ip,
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => IpAddr::V4(v4),
+            None => {
+                let s = v6.segments();
+                IpAddr::V6(std::net::Ipv6Addr::new(s[0], s[1], s[2], s[3], 0, 0, 0, 0))
+            }
+        },
+    }
+}
+
 /// A sliding-window limit per client address, in memory (one daemon serves the pages).
 pub struct RateLimiter {
     max: usize,
@@ -488,7 +503,7 @@ impl RateLimiter {
         if hits.len() > 10_000 {
             hits.retain(|_, q| q.back().is_some_and(|t| now - *t < self.window));
         }
-        let q = hits.entry(ip).or_default();
+        let q = hits.entry(limit_key(ip)).or_default();
         while q.front().is_some_and(|t| now - *t >= self.window) {
             q.pop_front();
         }
@@ -506,7 +521,7 @@ impl RateLimiter {
         }
         let now = Instant::now();
         let mut hits = self.hits.lock().expect("rate limiter lock");
-        let Some(q) = hits.get_mut(&ip) else {
+        let Some(q) = hits.get_mut(&limit_key(ip)) else {
             return false;
         };
         while q.front().is_some_and(|t| now - *t >= self.window) {
@@ -565,4 +580,39 @@ pub fn no_store(mut r: Response) -> Response {
     r.headers_mut()
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     r
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn limits_count_ipv6_by_64_network_and_zero_is_off() {
+        let l = RateLimiter::new(2, Duration::from_secs(600));
+        let a: IpAddr = "2001:db8:1:2::1".parse().unwrap();
+        let b: IpAddr = "2001:db8:1:2:ffff::9".parse().unwrap();
+        let other: IpAddr = "2001:db8:1:3::1".parse().unwrap();
+        assert!(l.allow(a));
+        assert!(l.allow(b));
+        assert!(
+            !l.allow("2001:db8:1:2:abcd::1".parse().unwrap()),
+            "same /64"
+        );
+        assert!(l.is_full(a));
+        assert!(l.allow(other));
+        let v4: IpAddr = "198.51.100.7".parse().unwrap();
+        let mapped: IpAddr = "::ffff:198.51.100.7".parse().unwrap();
+        assert!(l.allow(v4));
+        assert!(l.allow(mapped));
+        assert!(
+            !l.allow(v4),
+            "an IPv4-mapped address counts as the IPv4 one"
+        );
+        assert!(l.allow("198.51.100.8".parse().unwrap()));
+        let off = RateLimiter::new(cfg_limit(0), Duration::from_secs(60));
+        for _ in 0..1000 {
+            assert!(off.allow(v4));
+        }
+        assert!(!off.is_full(v4));
+    }
 }
