@@ -730,6 +730,9 @@ fn postgres_restarted_mid_campaign_the_daemon_reconnects_and_finishes() {
     let url = fresh_postgres();
     let mut ws = Workspace::new();
     ws.set("NETZPOST_DATABASE", &url);
+    // Slow enough that the restart (about 3 s) lands in the middle: unthrottled, the 3,000 are
+    // written before PostgreSQL is down.
+    ws.set("NETZPOST_OUTBOUND__PER_SECOND", 250);
     ws.command_limit = Duration::from_secs(600);
     ws.ok(&["topics", "add", "nachbarschaft"]);
     ws.import_ok(
@@ -752,11 +755,12 @@ fn postgres_restarted_mid_campaign_the_daemon_reconnects_and_finishes() {
     );
     let t = Instant::now();
     restart_postgres();
+    let at_restart = ws.outbox_count();
     println!(
-        "PostgreSQL restarted at {} mails in {:?}",
-        ws.outbox_count(),
+        "PostgreSQL restarted at {at_restart} mails in {:?}",
         t.elapsed()
     );
+    assert!(at_restart < n, "the restart must land mid-campaign");
     let done = wait_for(
         "the campaign to be done after the restart",
         Duration::from_secs(600),
