@@ -141,7 +141,9 @@ pub async fn send_and_wait(db: &Db, engine: &Engine, campaign_id: i64) -> anyhow
     loop {
         // The bar advances by what each batch handled: counting the whole campaign after every
         // batch cost more than the batch itself on large campaigns.
-        let handled = engine.run_for(std::time::Duration::from_millis(500)).await?;
+        let handled = engine
+            .run_for(std::time::Duration::from_millis(500))
+            .await?;
         bar.inc(handled as u64);
         if handled == 0 {
             campaigns::finish_completed(db).await?;
