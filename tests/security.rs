@@ -4,15 +4,20 @@
 //!
 //! The web tests serve the router of `netzpost serve` in this process over real HTTP (as
 //! `tests/web_http.rs` does); the log and storage tests run the real binary (`netzpost serve` and
-//! CLI commands) in a workspace made by `netzpost init`. No server is needed: the SMTP and IMAP
-//! servers the daemon logs in to are small fakes in this file that accept any login and record
-//! it. Everything runs in plain `cargo test`; no assertion depends on timing.
+//! CLI commands) in a workspace made by `netzpost init`. Everything but one test runs in plain
+//! `cargo test`; `no_secret_in_serve_trace_log_against_real_smtp_and_imap` logs in to a real SMTP
+//! server (tests/support/smtpd.py, aiosmtpd, with `--auth`) and a real Dovecot, so it is ignored
+//! by default and run by `.ci/run` with `-- --ignored` (without them it fails loudly). No
+//! assertion depends on timing.
 
+#[path = "support/dovecot.rs"]
+mod dovecot;
 #[path = "support/e2e.rs"]
 mod e2e;
 
 use base64::Engine as _;
-use e2e::{people, wait_for, Workspace};
+use dovecot::Dovecot;
+use e2e::{people, wait_for, Smtpd, Workspace};
 use netzpost::config::Config;
 use netzpost::domain::{ConsentStatus, EmailAddress};
 use netzpost::outbound::sender::Engine;
@@ -24,11 +29,11 @@ use netzpost::token::{Claims, Purpose, TokenKey};
 use netzpost::web;
 use reqwest::header::{CONTENT_TYPE, COOKIE, RETRY_AFTER, SET_COOKIE};
 use reqwest::{Client, StatusCode};
-use std::io::{BufRead, BufReader, Write};
-use std::net::{TcpListener, TcpStream};
+use std::io::Write;
+use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 const SECRET: &str = "security-test-secret-0123456789abcdef";
@@ -792,138 +797,13 @@ async fn admin_login(http: &Client, base: &str, password: &str) -> Option<String
 
 // ----- 2. secrets never in logs -----
 
-/// What a fake server saw.
-#[derive(Default)]
-struct Seen {
-    lines: Vec<String>,
-    messages: usize,
-}
-
-/// An SMTP server that offers AUTH PLAIN and LOGIN, accepts any login and every message.
-fn fake_smtp() -> (u16, Arc<Mutex<Seen>>) {
-    let l = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = l.local_addr().unwrap().port();
-    let seen = Arc::new(Mutex::new(Seen::default()));
-    let s = seen.clone();
-    std::thread::spawn(move || {
-        for conn in l.incoming().flatten() {
-            let s = s.clone();
-            std::thread::spawn(move || {
-                let _ = smtp_session(conn, &s);
-            });
-        }
-    });
-    (port, seen)
-}
-
-fn smtp_session(conn: TcpStream, seen: &Mutex<Seen>) -> std::io::Result<()> {
-    let mut w = conn.try_clone()?;
-    let mut r = BufReader::new(conn);
-    w.write_all(b"220 fake ESMTP\r\n")?;
-    let mut line = String::new();
-    loop {
-        line.clear();
-        if r.read_line(&mut line)? == 0 {
-            return Ok(());
-        }
-        seen.lock().unwrap().lines.push(line.trim_end().to_string());
-        let upper = line.to_ascii_uppercase();
-        let reply: &[u8] = if upper.starts_with("EHLO") {
-            b"250-fake\r\n250-AUTH PLAIN LOGIN\r\n250 8BITMIME\r\n"
-        } else if upper.starts_with("AUTH LOGIN") {
-            // Username and password, each on a line of its own.
-            for prompt in [&b"334 VXNlcm5hbWU6\r\n"[..], b"334 UGFzc3dvcmQ6\r\n"] {
-                w.write_all(prompt)?;
-                line.clear();
-                r.read_line(&mut line)?;
-                seen.lock().unwrap().lines.push(line.trim_end().to_string());
-            }
-            b"235 ok\r\n"
-        } else if upper.starts_with("AUTH PLAIN") && upper.trim_end().len() == "AUTH PLAIN".len() {
-            w.write_all(b"334 \r\n")?;
-            line.clear();
-            r.read_line(&mut line)?;
-            seen.lock().unwrap().lines.push(line.trim_end().to_string());
-            b"235 ok\r\n"
-        } else if upper.starts_with("AUTH") {
-            b"235 ok\r\n"
-        } else if upper.starts_with("DATA") {
-            w.write_all(b"354 go on\r\n")?;
-            loop {
-                line.clear();
-                if r.read_line(&mut line)? == 0 {
-                    return Ok(());
-                }
-                if line == ".\r\n" || line == ".\n" {
-                    break;
-                }
-            }
-            seen.lock().unwrap().messages += 1;
-            b"250 queued\r\n"
-        } else if upper.starts_with("QUIT") {
-            w.write_all(b"221 bye\r\n")?;
-            return Ok(());
-        } else {
-            b"250 ok\r\n"
-        };
-        w.write_all(reply)?;
-    }
-}
-
-/// An IMAP server that accepts any LOGIN and has an empty mailbox.
-fn fake_imap() -> (u16, Arc<Mutex<Seen>>) {
-    let l = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = l.local_addr().unwrap().port();
-    let seen = Arc::new(Mutex::new(Seen::default()));
-    let s = seen.clone();
-    std::thread::spawn(move || {
-        for conn in l.incoming().flatten() {
-            let s = s.clone();
-            std::thread::spawn(move || {
-                let _ = imap_session(conn, &s);
-            });
-        }
-    });
-    (port, seen)
-}
-
-fn imap_session(conn: TcpStream, seen: &Mutex<Seen>) -> std::io::Result<()> {
-    let mut w = conn.try_clone()?;
-    let mut r = BufReader::new(conn);
-    w.write_all(b"* OK [CAPABILITY IMAP4rev1 AUTH=PLAIN] fake ready\r\n")?;
-    let mut line = String::new();
-    loop {
-        line.clear();
-        if r.read_line(&mut line)? == 0 {
-            return Ok(());
-        }
-        let l = line.trim_end().to_string();
-        seen.lock().unwrap().lines.push(l.clone());
-        let (tag, rest) = l.split_once(' ').unwrap_or((l.as_str(), ""));
-        let cmd = rest.split(' ').next().unwrap_or("").to_ascii_uppercase();
-        let reply = match cmd.as_str() {
-            "CAPABILITY" => format!("* CAPABILITY IMAP4rev1 UIDPLUS MOVE\r\n{tag} OK done\r\n"),
-            "LOGIN" => format!("{tag} OK [CAPABILITY IMAP4rev1 UIDPLUS MOVE] logged in\r\n"),
-            "SELECT" | "EXAMINE" => format!(
-                "* FLAGS (\\Seen)\r\n* 0 EXISTS\r\n* 0 RECENT\r\n* OK [UIDVALIDITY 1] ok\r\n\
-                 * OK [UIDNEXT 1] ok\r\n{tag} OK [READ-WRITE] selected\r\n"
-            ),
-            "LIST" => format!("{tag} OK done\r\n"),
-            "SEARCH" | "UID" => format!("* SEARCH\r\n{tag} OK done\r\n"),
-            "LOGOUT" => {
-                w.write_all(format!("* BYE\r\n{tag} OK bye\r\n").as_bytes())?;
-                return Ok(());
-            }
-            _ => format!("{tag} OK done\r\n"),
-        };
-        w.write_all(reply.as_bytes())?;
-    }
-}
-
 const SMTP_USER: &str = "versand@nordstadt.example";
 const SMTP_PASSWORD: &str = "Smtp-Passwort-3b9d27";
 const IMAP_PASSWORD: &str = "Imap-Passwort-71c0aa";
 const PG_PASSWORD: &str = "Pg-Passwort-5e2f90";
+/// The module filters that would log SMTP and IMAP commands; asking for them changes nothing.
+const TRACE_ALL: &str =
+    "trace,lettre::transport::smtp::client::async_connection=trace,async_imap::imap_stream=trace";
 
 /// Every secret of this test in the forms it could leak in.
 fn secret_forms(secrets: &[&str]) -> Vec<String> {
@@ -948,27 +828,10 @@ fn assert_no_secret(what: &str, text: &str, forms: &[String]) {
     }
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn no_secret_in_any_output_at_trace_level() {
-    let (smtp_port, smtp) = fake_smtp();
-    let (imap_port, imap) = fake_imap();
-    let mut ws = Workspace::new();
-    let token_secret = ws.secret();
-    assert!(token_secret.len() >= 32);
-    ws.use_smtp(smtp_port)
-        .set("NETZPOST_OUTBOUND__SMTP__USERNAME", SMTP_USER)
-        .set("NETZPOST_OUTBOUND__SMTP__PASSWORD", SMTP_PASSWORD)
-        .set("NETZPOST_INBOUND__IMAP__HOST", "127.0.0.1")
-        .set("NETZPOST_INBOUND__IMAP__PORT", imap_port)
-        .set("NETZPOST_INBOUND__IMAP__TLS", "none")
-        .set(
-            "NETZPOST_INBOUND__IMAP__USERNAME",
-            "antwort@nordstadt.example",
-        )
-        .set("NETZPOST_INBOUND__IMAP__PASSWORD", IMAP_PASSWORD)
-        .set("NETZPOST_INBOUND__IMAP__IDLE", "false")
-        .set("NETZPOST_INBOUND__IMAP__POLL_SECS", 1)
-        .set("NETZPOST_LOG", "trace");
+/// The CLI at trace with the credentials configured: an API token (returned), the admin
+/// password, a topic, two contacts, a campaign, a test send and the send. Returns the token and
+/// every command's output.
+fn cli_commands(ws: &Workspace) -> (String, Vec<(String, String)>) {
     let out = ws.run(&["tokens", "create", "skript"]);
     assert!(
         out.status.success(),
@@ -976,39 +839,28 @@ async fn no_secret_in_any_output_at_trace_level() {
         String::from_utf8_lossy(&out.stderr)
     );
     let api_token = String::from_utf8(out.stdout).unwrap().trim().to_string();
-    set_admin_password(&ws, ADMIN_PASSWORD);
-    let forms = secret_forms(&[
-        &token_secret,
-        SMTP_PASSWORD,
-        IMAP_PASSWORD,
-        PG_PASSWORD,
-        &api_token,
-        ADMIN_PASSWORD,
-    ]);
+    set_admin_password(ws, ADMIN_PASSWORD);
     let mut outputs: Vec<(String, String)> = vec![(
         "tokens create (stderr)".into(),
         String::from_utf8_lossy(&out.stderr).into_owned(),
     )];
-    let mut run = |label: &str, ws: &Workspace, args: &[&str]| {
+    let mut run = |label: &str, args: &[&str]| {
         let out = ws.run(args);
-        outputs.push((
-            label.to_string(),
-            format!(
-                "{}{}",
-                String::from_utf8_lossy(&out.stdout),
-                String::from_utf8_lossy(&out.stderr)
-            ),
-        ));
-        out.status.success()
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(out.status.success(), "{label}: {text}");
+        outputs.push((label.to_string(), text));
     };
-    assert!(run("topics add", &ws, &["topics", "add", "nachbarschaft"]));
+    run("topics add", &["topics", "add", "nachbarschaft"]);
     let who = people("leser", "example.org", 2);
     let csv = ws.path().join("leute.csv");
     std::fs::write(&csv, e2e::csv(&who)).unwrap();
     let csv = csv.to_string_lossy().into_owned();
-    assert!(run(
+    run(
         "import",
-        &ws,
         &[
             "contacts",
             "import",
@@ -1016,12 +868,11 @@ async fn no_secret_in_any_output_at_trace_level() {
             "--topic",
             "nachbarschaft",
             "--consent",
-            "confirmed"
-        ]
-    ));
-    assert!(run(
+            "confirmed",
+        ],
+    );
+    run(
         "campaigns create",
-        &ws,
         &[
             "campaigns",
             "create",
@@ -1031,33 +882,39 @@ async fn no_secret_in_any_output_at_trace_level() {
             "--topic",
             "nachbarschaft",
             "--body",
-            "Hallo!"
-        ]
-    ));
-    // A test send from the CLI process logs in to the SMTP server too.
-    assert!(run(
-        "campaigns test",
-        &ws,
-        &["campaigns", "test", "juni", "probe@example.org"]
-    ));
-    assert!(run("campaigns send", &ws, &["campaigns", "send", "juni"]));
-
-    // The daemon at trace: it sends over SMTP (AUTH), reads IMAP (LOGIN), serves the API and the
-    // admin login.
-    let log = ws.path().join("var/serve-trace.log");
-    // Asking for the very modules that log SMTP and IMAP commands changes nothing.
-    let (mut daemon, base) = serve(
-        &ws,
-        &log,
-        "trace,lettre::transport::smtp::client::async_connection=trace,async_imap::imap_stream=trace",
+            "Hallo!",
+        ],
     );
+    // A test send goes out from the CLI process itself (over SMTP: it logs in too).
+    run(
+        "campaigns test",
+        &["campaigns", "test", "juni", "probe@example.org"],
+    );
+    run("campaigns send", &["campaigns", "send", "juni"]);
+    (api_token, outputs)
+}
+
+/// What `serve_at_trace` waits for, and a check of it given the daemon's log so far.
+type Wait<'a> = (&'a str, &'a mut dyn FnMut(&str) -> bool);
+
+/// `netzpost serve` at trace (with the modules that log SMTP and IMAP commands asked for by
+/// name): the API with the token and a wrong one, the admin login with the password and a wrong
+/// one; then it runs until every `waits` condition holds. Returns the daemon's log and the
+/// admin session id.
+async fn serve_at_trace(
+    ws: &Workspace,
+    api_token: &str,
+    waits: &mut [Wait<'_>],
+) -> (String, String) {
+    let log = ws.path().join("var/serve-trace.log");
+    let (mut daemon, base) = serve(ws, &log, TRACE_ALL);
     let http = Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .unwrap();
     let r = http
         .get(format!("{base}/api/topics"))
-        .bearer_auth(&api_token)
+        .bearer_auth(api_token)
         .send()
         .await
         .unwrap();
@@ -1077,52 +934,74 @@ async fn no_secret_in_any_output_at_trace_level() {
             .await
             .is_none()
     );
-    wait_for(
-        "the campaign to go out over SMTP",
-        Duration::from_secs(120),
-        Duration::from_millis(100),
-        || {
-            daemon.assert_running();
-            (smtp.lock().unwrap().messages >= 3).then_some(())
-        },
-    );
-    wait_for(
-        "the IMAP login",
-        Duration::from_secs(120),
-        Duration::from_millis(100),
-        || {
-            daemon.assert_running();
-            imap.lock()
-                .unwrap()
-                .lines
-                .iter()
-                .any(|l| l.to_ascii_uppercase().contains("LOGIN"))
-                .then_some(())
-        },
-    );
+    for (what, until) in waits.iter_mut() {
+        wait_for(
+            what,
+            Duration::from_secs(120),
+            Duration::from_millis(100),
+            || {
+                daemon.assert_running();
+                let text = std::fs::read_to_string(&log).unwrap_or_default();
+                until(&text).then_some(())
+            },
+        );
+    }
     daemon.terminate(Duration::from_secs(20));
     let text = std::fs::read_to_string(&log).unwrap();
     assert!(
         text.contains("TRACE") || text.contains("DEBUG"),
         "trace level was on:\n{text}"
     );
+    (text, session)
+}
 
-    // The secrets did travel: the fakes saw them (else the check below would prove nothing).
-    let smtp_lines = smtp.lock().unwrap().lines.join("\n");
-    let b64 = base64::engine::general_purpose::STANDARD;
-    assert!(
-        smtp_lines.contains(&b64.encode(format!("\0{SMTP_USER}\0{SMTP_PASSWORD}")))
-            || smtp_lines.contains(&b64.encode(SMTP_PASSWORD)),
-        "SMTP AUTH seen: {smtp_lines}"
-    );
-    let imap_lines = imap.lock().unwrap().lines.join("\n");
-    assert!(
-        imap_lines.contains(IMAP_PASSWORD),
-        "IMAP LOGIN seen: {imap_lines}"
-    );
-
-    let mut forms = forms;
-    forms.push(session.clone());
+/// Without any server: the SMTP and IMAP credentials are configured (transport `file`, an IMAP
+/// port nobody listens on), the CLI and `netzpost serve` run at trace, and commands that fail on
+/// the configuration or the database print no credential either. The logins themselves are
+/// checked against real servers in `no_secret_in_serve_trace_log_against_real_smtp_and_imap`.
+#[tokio::test(flavor = "multi_thread")]
+async fn no_secret_in_cli_output_serve_log_or_config_errors_at_trace_level() {
+    let mut ws = Workspace::new();
+    let token_secret = ws.secret();
+    assert!(token_secret.len() >= 32);
+    let closed = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    ws.set("NETZPOST_OUTBOUND__SMTP__USERNAME", SMTP_USER)
+        .set("NETZPOST_OUTBOUND__SMTP__PASSWORD", SMTP_PASSWORD)
+        .set("NETZPOST_INBOUND__IMAP__HOST", "127.0.0.1")
+        .set("NETZPOST_INBOUND__IMAP__PORT", closed)
+        .set("NETZPOST_INBOUND__IMAP__TLS", "none")
+        .set(
+            "NETZPOST_INBOUND__IMAP__USERNAME",
+            "antwort@nordstadt.example",
+        )
+        .set("NETZPOST_INBOUND__IMAP__PASSWORD", IMAP_PASSWORD)
+        .set("NETZPOST_INBOUND__IMAP__IDLE", "false")
+        .set("NETZPOST_INBOUND__IMAP__POLL_SECS", 1)
+        .set("NETZPOST_LOG", "trace");
+    let (api_token, outputs) = cli_commands(&ws);
+    let mut forms = secret_forms(&[
+        &token_secret,
+        SMTP_PASSWORD,
+        IMAP_PASSWORD,
+        PG_PASSWORD,
+        &api_token,
+        ADMIN_PASSWORD,
+    ]);
+    let outbox_ws = &ws;
+    let (text, session) = serve_at_trace(
+        &ws,
+        &api_token,
+        &mut [(
+            "the campaign in the outbox (test send and 2 recipients)",
+            &mut |_: &str| outbox_ws.outbox_count() >= 3,
+        )],
+    )
+    .await;
+    forms.push(session);
     assert_no_secret("netzpost serve", &text, &forms);
     for (label, output) in &outputs {
         assert_no_secret(label, output, &forms);
@@ -1220,5 +1099,98 @@ async fn no_secret_in_any_output_at_trace_level() {
         outputs.len(),
         text.lines().count(),
         failing.len()
+    );
+}
+
+/// The logins themselves, against real servers: tests/support/smtpd.py (aiosmtpd) with
+/// `--auth`, which accepts only this user and password over AUTH PLAIN or LOGIN, and a private
+/// Dovecot with one user. The CLI's test send and `netzpost serve` at trace authenticate to both
+/// (checked on the servers' side, so the secrets did travel), and no form of any secret is in
+/// the output.
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "needs python3 with aiosmtpd and Dovecot (dovecot-imapd); run by .ci/run"]
+async fn no_secret_in_serve_trace_log_against_real_smtp_and_imap() {
+    let smtpd = Smtpd::start(&["--auth", &format!("{SMTP_USER}:{SMTP_PASSWORD}")]);
+    let imap = Dovecot::start();
+    let auth_log =
+        || std::fs::read_to_string(smtpd.dir.path().join("auth.log")).unwrap_or_default();
+    let smtp_logins = || auth_log().lines().filter(|l| l.starts_with("ok\t")).count();
+    let imap_login = format!("Login: user=<{}>", dovecot::USER);
+    let mut ws = Workspace::new();
+    let token_secret = ws.secret();
+    ws.use_smtp(smtpd.port)
+        .set("NETZPOST_OUTBOUND__SMTP__USERNAME", SMTP_USER)
+        .set("NETZPOST_OUTBOUND__SMTP__PASSWORD", SMTP_PASSWORD)
+        .set("NETZPOST_INBOUND__IMAP__HOST", "127.0.0.1")
+        .set("NETZPOST_INBOUND__IMAP__PORT", imap.port)
+        .set("NETZPOST_INBOUND__IMAP__TLS", "none")
+        .set("NETZPOST_INBOUND__IMAP__USERNAME", dovecot::USER)
+        .set("NETZPOST_INBOUND__IMAP__PASSWORD", dovecot::PASSWORD)
+        .set("NETZPOST_INBOUND__IMAP__IDLE", "false")
+        .set("NETZPOST_INBOUND__IMAP__POLL_SECS", 1)
+        .set("NETZPOST_LOG", "trace");
+    let (api_token, outputs) = cli_commands(&ws);
+    // The CLI logged in for its test send (how many logins that takes is counted, not assumed).
+    let cli_logins = smtp_logins();
+    assert!(cli_logins >= 1, "the CLI logged in: {}", auth_log());
+    let cli_accepted = smtpd.accepted();
+    assert!(cli_accepted >= 1, "the test send was accepted");
+    assert!(
+        !imap.logs().contains(&imap_login),
+        "no IMAP login before serve"
+    );
+    let (text, session) = serve_at_trace(
+        &ws,
+        &api_token,
+        &mut [
+            (
+                "the campaign accepted by the SMTP server after a login",
+                &mut |_: &str| smtp_logins() > cli_logins && smtpd.accepted() >= 3,
+            ),
+            (
+                "an IMAP session (login and select) in serve's log and Dovecot's",
+                &mut |log: &str| {
+                    log.contains("IMAP session ready") && imap.logs().contains(&imap_login)
+                },
+            ),
+        ],
+    )
+    .await;
+    // Only the right credentials were ever sent (a wrong one would be a "fail" line).
+    let auth = auth_log();
+    assert!(
+        auth.lines().all(|l| l.starts_with("ok\t")),
+        "every SMTP AUTH succeeded:\n{auth}"
+    );
+    assert!(
+        auth.lines().all(|l| l.ends_with(&format!("\t{SMTP_USER}"))),
+        "{auth}"
+    );
+    assert!(
+        !imap.logs().contains("auth failed"),
+        "no failed IMAP login:\n{}",
+        imap.logs()
+    );
+    let mut forms = secret_forms(&[
+        &token_secret,
+        SMTP_PASSWORD,
+        dovecot::PASSWORD,
+        &api_token,
+        ADMIN_PASSWORD,
+    ]);
+    forms.push(session);
+    assert_no_secret("netzpost serve", &text, &forms);
+    for (label, output) in &outputs {
+        assert_no_secret(label, output, &forms);
+    }
+    println!(
+        "{} SMTP logins ({cli_logins} by the CLI, which got {cli_accepted} recipients through; {}), IMAP login seen by Dovecot; checked {} command outputs and the daemon's trace log ({} lines)",
+        smtp_logins(),
+        auth.lines()
+            .map(|l| l.split('\t').nth(1).unwrap_or(""))
+            .collect::<Vec<_>>()
+            .join(", "),
+        outputs.len(),
+        text.lines().count()
     );
 }

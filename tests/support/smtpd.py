@@ -20,6 +20,10 @@ Faults, by argument:
                         in the middle of a session)
   --reset-every N       every Nth DATA (over all sessions) is answered by a TCP
                         reset instead of a reply; that message is not stored
+  --auth USER:PASSWORD  offer AUTH PLAIN and LOGIN without TLS and accept only
+                        these credentials; each attempt is a line in auth.log
+                        ("ok|fail<TAB>mechanism<TAB>login", never the password).
+                        Without it, no AUTH is offered (as before)
 
 Listens on 127.0.0.1:--port (0 = any free port) and prints "PORT <n>" once
 listening. Stops on SIGTERM or SIGINT.
@@ -35,7 +39,7 @@ import socket
 import struct
 import sys
 
-from aiosmtpd.smtp import SMTP
+from aiosmtpd.smtp import SMTP, AuthResult, LoginPassword
 
 TEXTS = {
     421: "421 4.3.2 Service shutting down, closing transmission channel",
@@ -132,6 +136,28 @@ class Handler:
         return "250 2.0.0 OK queued"
 
 
+class Authenticator:
+    """Accepts exactly one login and password (--auth); logs every attempt to auth.log."""
+
+    def __init__(self, maildir, credentials):
+        user, sep, password = credentials.partition(":")
+        if not sep or not user:
+            raise SystemExit("--auth wants USER:PASSWORD")
+        self.user = user.encode()
+        self.password = password.encode()
+        self.log = open(os.path.join(maildir, "auth.log"), "a", buffering=1)
+
+    def __call__(self, server, session, envelope, mechanism, auth_data):
+        ok = (
+            isinstance(auth_data, LoginPassword)
+            and auth_data.login == self.user
+            and auth_data.password == self.password
+        )
+        login = auth_data.login.decode("utf-8", "replace") if isinstance(auth_data, LoginPassword) else ""
+        self.log.write(f"{'ok' if ok else 'fail'}\t{mechanism}\t{login}\n")
+        return AuthResult(success=ok)
+
+
 class CountingSMTP(SMTP):
     def connection_made(self, transport):
         super().connection_made(transport)
@@ -150,10 +176,17 @@ async def main():
     p.add_argument("--slow-every", type=int, default=0, metavar="N")
     p.add_argument("--421-after", dest="close_after", type=int, default=0, metavar="N")
     p.add_argument("--reset-every", type=int, default=0, metavar="N")
+    p.add_argument("--auth", metavar="USER:PASSWORD")
     args = p.parse_args()
     os.makedirs(args.maildir, exist_ok=True)
 
     handler = Handler(args)
+    auth = {}
+    if args.auth is not None:
+        auth = dict(
+            authenticator=Authenticator(args.maildir, args.auth),
+            auth_require_tls=False,
+        )
     loop = asyncio.get_running_loop()
     server = await loop.create_server(
         lambda: CountingSMTP(
@@ -162,6 +195,7 @@ async def main():
             decode_data=False,
             enable_SMTPUTF8=True,
             data_size_limit=64 * 1024 * 1024,
+            **auth,
         ),
         host="127.0.0.1",
         port=args.port,
