@@ -340,8 +340,10 @@ struct Journal {
 }
 
 impl Journal {
-    fn path_for(dir: &Path, owner: &str) -> std::path::PathBuf {
-        let safe: String = owner
+    /// The journal file's name without `.sent`: the owner with anything unsafe in a file name
+    /// replaced (owners are `host:pid:random`).
+    fn stem(owner: &str) -> String {
+        owner
             .chars()
             .map(|c| {
                 if c.is_ascii_alphanumeric() || c == '-' || c == '.' {
@@ -350,8 +352,11 @@ impl Journal {
                     '_'
                 }
             })
-            .collect();
-        dir.join(format!("{safe}.sent"))
+            .collect()
+    }
+
+    fn path_for(dir: &Path, owner: &str) -> std::path::PathBuf {
+        dir.join(format!("{}.sent", Self::stem(owner)))
     }
 
     fn open(dir: &Path, owner: &str) -> anyhow::Result<Journal> {
@@ -535,11 +540,6 @@ impl Engine {
                     };
                     while tasks.len() >= concurrency {
                         if let Some(s) = tasks.join_next().await.and_then(forward) {
-                            let _ = tx.send(s).await;
-                        }
-                    }
-                    while let Some(r) = tasks.try_join_next() {
-                        if let Some(s) = forward(r) {
                             let _ = tx.send(s).await;
                         }
                     }
@@ -783,6 +783,8 @@ async fn release_dead_claims(db: &Db, journal_dir: &Path) -> anyhow::Result<()> 
             .fetch_all(p)
             .await?
     });
+    // Rows under this process's pid are from an earlier engine of it (or a pid reused after a
+    // reboot): this engine has no claims yet, so they are released like a dead sender's.
     let alive = |pid: &str| {
         !pid.is_empty()
             && Path::new("/proc").join(pid).exists()
@@ -837,12 +839,7 @@ async fn release_dead_claims(db: &Db, journal_dir: &Path) -> anyhow::Result<()> 
         tracing::warn!(owner = %owner, sent = recorded, released = n, "took over the claims of a sender that died: recorded what its journal names as sent, queued the rest");
     }
     // Journals of this host's senders that are gone hold nothing unrecorded any more.
-    let prefix = Journal::path_for(journal_dir, &format!("{host}:"));
-    let prefix = prefix
-        .file_name()
-        .and_then(|n| n.to_str())
-        .unwrap_or_default();
-    let prefix = prefix.trim_end_matches(".sent").to_string();
+    let prefix = Journal::stem(&format!("{host}:"));
     if let Ok(entries) = std::fs::read_dir(journal_dir) {
         for e in entries.flatten() {
             let name = e.file_name().to_string_lossy().into_owned();
@@ -853,6 +850,7 @@ async fn release_dead_claims(db: &Db, journal_dir: &Path) -> anyhow::Result<()> 
                 continue;
             };
             let pid = rest.split('_').next().unwrap_or_default();
+            // Another engine of this process may still be writing its journal: keep ours.
             if !alive(pid) && pid != std::process::id().to_string() {
                 let _ = std::fs::remove_file(e.path());
             }
