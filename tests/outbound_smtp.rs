@@ -25,22 +25,8 @@ fn setup(smtpd: &Smtpd, who: &[Person], name: &str) -> Workspace {
         "Nachbarschaft Nordstadt",
     ]);
     ws.import_ok(who, "nachbarschaft", "confirmed");
-    newsletter(&ws, name);
+    ws.newsletter(name, &[]);
     ws
-}
-
-fn newsletter(ws: &Workspace, name: &str) {
-    ws.ok(&[
-        "campaigns",
-        "create",
-        name,
-        "--kind",
-        "newsletter",
-        "--topic",
-        "nachbarschaft",
-        "--body",
-        "Hallo {{ contact.name }},\n\nNeues aus dem Viertel.",
-    ]);
 }
 
 /// How many Message-IDs the server saw more than once (extra copies counted).
@@ -189,7 +175,7 @@ fn a_550_bounces_suppresses_the_address_and_later_campaigns_skip_it() {
     println!("{show}");
     assert!(show.contains("suppressed"), "{show}");
 
-    newsletter(&ws, "zweiter");
+    ws.newsletter("zweiter", &[]);
     let out = ws.ok(&["campaigns", "send", "zweiter", "--wait"]);
     assert!(out.contains("9 deliveries queued"), "{out}");
     assert!(out.contains("done: 9 sent, 0 failed, 0 bounced"), "{out}");
@@ -247,7 +233,7 @@ fn an_unreachable_server_stops_send_at_start_naming_host_and_port() {
     ws.use_smtp(port);
     ws.ok(&["topics", "add", "nachbarschaft"]);
     ws.import_ok(&people("x", "example.org", 5), "nachbarschaft", "confirmed");
-    newsletter(&ws, "zu");
+    ws.newsletter("zu", &[]);
     for args in [
         &["campaigns", "send", "zu", "--wait"][..],
         &["campaigns", "send", "zu"][..],

@@ -173,22 +173,6 @@ fn tally(log: &[(String, String)], campaign: i64) -> Tally {
     }
 }
 
-fn newsletter(ws: &Workspace, name: &str, extra: &[&str]) {
-    let mut args = vec![
-        "campaigns",
-        "create",
-        name,
-        "--kind",
-        "newsletter",
-        "--topic",
-        "nachbarschaft",
-        "--body",
-        "Hallo {{ contact.name }},\n\nNeues aus dem Viertel.",
-    ];
-    args.extend(extra);
-    ws.ok(&args);
-}
-
 fn smtp_workspace(port: u16, who: &[Person]) -> Workspace {
     let mut ws = Workspace::new();
     ws.use_smtp(port);
@@ -237,7 +221,7 @@ fn crash_five_times_during_a_large_campaign_every_recipient_once_replies_applied
     let sink = Sink::start(&[]);
     let who = people("viele", "example.org", n);
     let ws = smtp_workspace(sink.port, &who);
-    newsletter(&ws, "gross", &[]);
+    ws.newsletter("gross", &[]);
     let campaign = ws.sql_i64("SELECT id FROM campaigns WHERE name = 'gross'");
     let started = Instant::now();
     let out = ws.ok(&["campaigns", "send", "gross"]);
@@ -422,7 +406,7 @@ fn smtp_server_down_for_30_seconds_mid_campaign_nothing_lost() {
     ws.set("NETZPOST_OUTBOUND__RETRY_BASE_SECS", 5);
     // A pause on temporary failures ends by itself after 20 s: nobody resumes it by hand here.
     ws.set("NETZPOST_OUTBOUND__RESUME_AFTER_SECS", 20);
-    newsletter(&ws, "ausfall", &[]);
+    ws.newsletter("ausfall", &[]);
     let campaign = ws.sql_i64("SELECT id FROM campaigns WHERE name = 'ausfall'");
     ws.ok(&["campaigns", "send", "ausfall"]);
     let started = Instant::now();
@@ -495,7 +479,7 @@ fn smtp_421_mid_session_and_connection_resets_are_retried_without_loss() {
     let sink = Sink::start(&["--421-after", "7", "--reset-every", "13"]);
     let who = people("stoer", "example.org", n);
     let ws = smtp_workspace(sink.port, &who);
-    newsletter(&ws, "stoerung", &[]);
+    ws.newsletter("stoerung", &[]);
     let campaign = ws.sql_i64("SELECT id FROM campaigns WHERE name = 'stoerung'");
     let started = Instant::now();
     let out = ws.run(&["campaigns", "send", "stoerung", "--wait"]);
@@ -533,7 +517,7 @@ fn smtp_server_slower_than_the_timeout_retries_bounded_and_explains() {
     let who = people("lahm", "example.org", n);
     let mut ws = smtp_workspace(sink.port, &who);
     ws.set("NETZPOST_OUTBOUND__SMTP__TIMEOUT_SECS", 1);
-    newsletter(&ws, "lahm", &[]);
+    ws.newsletter("lahm", &[]);
     let campaign = ws.sql_i64("SELECT id FROM campaigns WHERE name = 'lahm'");
     let started = Instant::now();
     let out = ws.run(&["campaigns", "send", "lahm", "--wait"]);
@@ -566,7 +550,7 @@ fn smtp_server_slower_than_the_timeout_retries_bounded_and_explains() {
     let mut ws = smtp_workspace(sink.port, &who);
     ws.set("NETZPOST_OUTBOUND__SMTP__TIMEOUT_SECS", 1)
         .set("NETZPOST_OUTBOUND__MAX_ATTEMPTS", 2);
-    newsletter(&ws, "zaeh", &[]);
+    ws.newsletter("zaeh", &[]);
     let out = ws.run(&["campaigns", "send", "zaeh", "--wait"]);
     let show = ws.ok(&["campaigns", "show", "zaeh"]);
     let a = attempts(&ws, "zaeh");
@@ -605,7 +589,7 @@ fn sqlite_cli_import_while_serve_sends_both_finish_nothing_lost() {
         "nachbarschaft",
         "confirmed",
     );
-    newsletter(&ws, "gleichzeitig", &[]);
+    ws.newsletter("gleichzeitig", &[]);
     ws.ok(&["campaigns", "send", "gleichzeitig"]);
     let started = Instant::now();
     let mut daemon = ws.serve("serve");
@@ -663,41 +647,8 @@ fn sqlite_cli_import_while_serve_sends_both_finish_nothing_lost() {
     assert_eq!(mids.len(), n_send, "no Message-ID twice");
 }
 
-/// Rows of a query on PostgreSQL, each column as text.
-fn pg(url: &str, query: &str) -> Vec<Vec<String>> {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    rt.block_on(async {
-        use sqlx::{Connection, Row};
-        let mut conn = sqlx::PgConnection::connect(url).await.expect("connect");
-        let rows = sqlx::query(sqlx::AssertSqlSafe(query.to_string()))
-            .fetch_all(&mut conn)
-            .await
-            .unwrap_or_else(|e| panic!("{query}: {e}"));
-        rows.iter()
-            .map(|r| {
-                (0..r.len())
-                    .map(|i| {
-                        if let Ok(v) = r.try_get::<Option<String>, _>(i) {
-                            v.unwrap_or_default()
-                        } else if let Ok(v) = r.try_get::<Option<i64>, _>(i) {
-                            v.map(|v| v.to_string()).unwrap_or_default()
-                        } else if let Ok(v) = r.try_get::<Option<i32>, _>(i) {
-                            v.map(|v| v.to_string()).unwrap_or_default()
-                        } else {
-                            panic!("{query}: column {i}")
-                        }
-                    })
-                    .collect()
-            })
-            .collect()
-    })
-}
-
 fn pg_i64(url: &str, query: &str) -> i64 {
-    pg(url, query)[0][0].parse().unwrap()
+    e2e::db_rows(url, query)[0][0].parse().unwrap()
 }
 
 fn fresh_postgres() -> String {
@@ -740,7 +691,7 @@ fn postgres_restarted_mid_campaign_the_daemon_reconnects_and_finishes() {
         "nachbarschaft",
         "confirmed",
     );
-    newsletter(&ws, "neustart", &[]);
+    ws.newsletter("neustart", &[]);
     ws.ok(&["campaigns", "send", "neustart"]);
     let started = Instant::now();
     let mut daemon = ws.serve("serve");
@@ -832,7 +783,7 @@ fn three_daemons_on_one_postgres_send_each_once_fire_once_apply_each_reply_once(
     );
     println!("imported {n} into PostgreSQL in {:?}", t.elapsed());
     let send_at = (chrono::Utc::now() + chrono::Duration::seconds(12)).to_rfc3339();
-    newsletter(&ws, "verteilt", &["--send-at", &send_at]);
+    ws.newsletter("verteilt", &["--send-at", &send_at]);
     let campaign = pg_i64(&url, "SELECT id FROM campaigns WHERE name = 'verteilt'");
 
     let started = Instant::now();
@@ -851,7 +802,7 @@ fn three_daemons_on_one_postgres_send_each_once_fire_once_apply_each_reply_once(
             started.elapsed() < Duration::from_secs(900),
             "timed out dropping replies"
         );
-        let rows = pg(
+        let rows = e2e::db_rows(
             &url,
             &format!(
                 "SELECT c.email, d.message_id FROM deliveries d JOIN contacts c ON c.id = d.contact_id
@@ -906,7 +857,7 @@ fn three_daemons_on_one_postgres_send_each_once_fire_once_apply_each_reply_once(
         logs.push(d.log_text());
     }
     let t = tally(&sink.log(), campaign);
-    let per_daemon: Vec<i64> = pg(
+    let per_daemon: Vec<i64> = e2e::db_rows(
         &url,
         &format!(
             "SELECT COUNT(*) FROM deliveries WHERE campaign_id = {campaign} GROUP BY lease_owner ORDER BY 1"
@@ -964,7 +915,7 @@ fn three_daemons_on_one_postgres_send_each_once_fire_once_apply_each_reply_once(
     // daemons *logged* the start is the known bug checked by
     // `a_send_at_campaign_is_started_by_one_daemon_only`).
     // Inbound: every reply taken from the shared maildir once, applied once.
-    let per_msg = pg(
+    let per_msg = e2e::db_rows(
         &url,
         "SELECT m.id, COUNT(d.id), SUM(CASE WHEN d.status = 'applied' THEN 1 ELSE 0 END)
          FROM inbound_messages m LEFT JOIN decisions d ON d.inbound_id = m.id GROUP BY m.id",
@@ -1013,7 +964,7 @@ fn a_send_at_campaign_is_started_by_one_daemon_only() {
         "confirmed",
     );
     let send_at = (chrono::Utc::now() + chrono::Duration::seconds(6)).to_rfc3339();
-    newsletter(&ws, "einmal", &["--send-at", &send_at]);
+    ws.newsletter("einmal", &["--send-at", &send_at]);
     let mut daemons: Vec<Guard> = (0..DAEMONS)
         .map(|i| ws.serve(&format!("serve-{i}")))
         .collect();

@@ -389,41 +389,36 @@ impl Workspace {
         serde_json::from_str(&out).unwrap_or_else(|e| panic!("campaigns show json: {e}: {out}"))
     }
 
-    /// Rows of a read-only query on the workspace database, each column as text (NULL: "").
+    /// Creates a newsletter for *nachbarschaft* with a short German body; `extra` adds options.
+    pub fn newsletter(&self, name: &str, extra: &[&str]) {
+        let mut args = vec![
+            "campaigns",
+            "create",
+            name,
+            "--kind",
+            "newsletter",
+            "--topic",
+            "nachbarschaft",
+            "--body",
+            "Hallo {{ contact.name }},\n\nNeues aus dem Viertel.",
+        ];
+        args.extend(extra);
+        self.ok(&args);
+    }
+
+    /// Rows of a read-only query on the workspace database (its SQLite file, or the PostgreSQL
+    /// database that `NETZPOST_DATABASE` names), each column as text (NULL: "").
     pub fn sql(&self, query: &str) -> Vec<Vec<String>> {
-        let url = format!(
-            "sqlite://{}?mode=ro",
-            self.path().join("var/netzpost.db").display()
-        );
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        rt.block_on(async {
-            use sqlx::{Connection, Row};
-            let mut conn = sqlx::SqliteConnection::connect(&url)
-                .await
-                .expect("open sqlite");
-            let rows = sqlx::query(sqlx::AssertSqlSafe(query.to_string()))
-                .fetch_all(&mut conn)
-                .await
-                .unwrap_or_else(|e| panic!("{query}: {e}"));
-            rows.iter()
-                .map(|r| {
-                    (0..r.len())
-                        .map(|i| {
-                            if let Ok(v) = r.try_get::<Option<String>, _>(i) {
-                                v.unwrap_or_default()
-                            } else if let Ok(v) = r.try_get::<Option<i64>, _>(i) {
-                                v.map(|v| v.to_string()).unwrap_or_default()
-                            } else {
-                                panic!("{query}: column {i} is neither text nor integer")
-                            }
-                        })
-                        .collect()
-                })
-                .collect()
-        })
+        match self.env.get("NETZPOST_DATABASE") {
+            Some(url) if url.starts_with("postgres") => db_rows(url, query),
+            _ => db_rows(
+                &format!(
+                    "sqlite://{}?mode=ro",
+                    self.path().join("var/netzpost.db").display()
+                ),
+                query,
+            ),
+        }
     }
 
     /// One integer from a query.
@@ -676,4 +671,48 @@ impl Smtpd {
             })
             .collect()
     }
+}
+
+/// Rows of `query` on the SQLite or PostgreSQL database at `url`, each column as text (NULL: "").
+pub fn db_rows(url: &str, query: &str) -> Vec<Vec<String>> {
+    macro_rules! rows {
+        ($conn:ty) => {{
+            use sqlx::{Connection, Row};
+            let mut conn = <$conn>::connect(url)
+                .await
+                .unwrap_or_else(|e| panic!("{url}: {e}"));
+            let rows = sqlx::query(sqlx::AssertSqlSafe(query.to_string()))
+                .fetch_all(&mut conn)
+                .await
+                .unwrap_or_else(|e| panic!("{query}: {e}"));
+            rows.iter()
+                .map(|r| {
+                    (0..r.len())
+                        .map(|i| {
+                            if let Ok(v) = r.try_get::<Option<String>, _>(i) {
+                                v.unwrap_or_default()
+                            } else if let Ok(v) = r.try_get::<Option<i64>, _>(i) {
+                                v.map(|v| v.to_string()).unwrap_or_default()
+                            } else if let Ok(v) = r.try_get::<Option<i32>, _>(i) {
+                                v.map(|v| v.to_string()).unwrap_or_default()
+                            } else {
+                                panic!("{query}: column {i} is neither text nor integer")
+                            }
+                        })
+                        .collect::<Vec<String>>()
+                })
+                .collect()
+        }};
+    }
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        if url.starts_with("postgres") {
+            rows!(sqlx::PgConnection)
+        } else {
+            rows!(sqlx::SqliteConnection)
+        }
+    })
 }
