@@ -34,21 +34,75 @@ fn stopword(w: &str) -> u8 {
 
 const MAX_WORDS: usize = 200;
 
+/// Word bytes of ASCII: letters, digits and the apostrophe (as `char::is_alphanumeric`).
+fn ascii_word_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b == b'\''
+}
+
+/// The next word of `text` at or after `*i`: a maximal run of alphanumeric chars and
+/// apostrophes, exactly the non-empty pieces of `text.split(|c| !(c.is_alphanumeric() ||
+/// c == '\''))`. ASCII bytes are classified without decoding; only non-ASCII chars are
+/// decoded. Returns the word and whether it is all ASCII.
+fn next_word<'t>(text: &'t str, i: &mut usize) -> Option<(&'t str, bool)> {
+    let bytes = text.as_bytes();
+    // Skip separators.
+    while *i < bytes.len() {
+        let b = bytes[*i];
+        if b < 0x80 {
+            if ascii_word_byte(b) {
+                break;
+            }
+            *i += 1;
+        } else {
+            let c = text[*i..].chars().next().unwrap_or(' ');
+            if c.is_alphanumeric() {
+                break;
+            }
+            *i += c.len_utf8();
+        }
+    }
+    if *i >= bytes.len() {
+        return None;
+    }
+    let start = *i;
+    let mut ascii = true;
+    while *i < bytes.len() {
+        let b = bytes[*i];
+        if b < 0x80 {
+            if !ascii_word_byte(b) {
+                break;
+            }
+            *i += 1;
+        } else {
+            let c = text[*i..].chars().next().unwrap_or(' ');
+            if !c.is_alphanumeric() {
+                break;
+            }
+            ascii = false;
+            *i += c.len_utf8();
+        }
+    }
+    Some((&text[start..*i], ascii))
+}
+
 fn score(text: &str) -> (usize, usize) {
     let mut de = 0;
     let mut en = 0;
     // Reused buffers: no allocation per word.
-    let mut ascii = [0u8; 24];
+    let mut ascii_buf = [0u8; 24];
     let mut lower = String::new();
     let mut seen = 0;
-    for w in text
-        .split(|c: char| !(c.is_alphanumeric() || c == '\''))
-        .filter(|w| !w.is_empty() && w.len() <= 24)
-        .take(MAX_WORDS)
-    {
+    let mut i = 0;
+    while seen < MAX_WORDS {
+        let Some((w, ascii)) = next_word(text, &mut i) else {
+            break;
+        };
+        if w.len() > 24 {
+            continue;
+        }
         seen += 1;
-        let bits = if w.is_ascii() {
-            let b = &mut ascii[..w.len()];
+        let bits = if ascii {
+            let b = &mut ascii_buf[..w.len()];
             b.copy_from_slice(w.as_bytes());
             b.make_ascii_lowercase();
             // Lower-cased ASCII is still ASCII, so valid UTF-8.
@@ -84,4 +138,44 @@ pub(crate) fn detect(visible: &str, body: &str, subject: Option<&str>) -> &'stat
         }
     }
     "de"
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn words_are_the_pieces_of_split() {
+        for text in [
+            "",
+            "Ja, ich komme gerne!",
+            "  --Grüße aus Köln,\nDANKE  schön's ÄÖÜ straße ",
+            "can't won't  I'm 42x ** ---",
+            "日本語のテキスト、中文。 Ελληνικά; ١٢٣ x\u{200b}y",
+            "a'b''c '' ' x",
+        ] {
+            let want: Vec<&str> = text
+                .split(|c: char| !(c.is_alphanumeric() || c == '\''))
+                .filter(|w| !w.is_empty())
+                .collect();
+            let mut got = Vec::new();
+            let mut i = 0;
+            while let Some((w, ascii)) = next_word(text, &mut i) {
+                assert_eq!(ascii, w.is_ascii(), "{w:?}");
+                got.push(w);
+            }
+            assert_eq!(got, want, "{text:?}");
+        }
+    }
+
+    #[test]
+    fn detects_both_languages() {
+        assert_eq!(detect("Ja, ich komme gerne.", "", None), "de");
+        assert_eq!(detect("Yes, I will be there, thanks!", "", None), "en");
+        assert_eq!(
+            detect("", "", Some("Re: Thank you for the invitation")),
+            "en"
+        );
+        assert_eq!(detect("", "", None), "de");
+    }
 }

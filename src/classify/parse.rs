@@ -102,6 +102,9 @@ static PARSER: std::sync::LazyLock<MessageParser> = std::sync::LazyLock::new(|| 
         .header_address(HeaderName::From)
         .header_address(HeaderName::To)
         .header_address(HeaderName::Cc)
+        // Every other header is only skipped: its value is read raw (by offset) when it is
+        // one of KEPT_HEADERS, so decoding it into a `HeaderValue` would be wasted.
+        .default_header_ignore()
 });
 
 fn strip_mbox_line(raw: &[u8]) -> &[u8] {
@@ -191,18 +194,34 @@ fn from_message(msg: &Message<'_>) -> Parsed {
     push_addresses(&mut p.recipients, msg.cc());
     p.to_cc = p.recipients.clone();
 
-    for (name, value) in msg.headers_raw() {
-        let lname = name.to_ascii_lowercase();
-        if KEPT_HEADERS.contains(&lname.as_str()) {
-            if lname == "delivered-to" || lname == "x-original-to" {
-                for a in addresses_in(value) {
-                    if !p.recipients.contains(&a) {
-                        p.recipients.push(a);
-                    }
+    // As `msg.headers_raw()`, but the name is checked first: only kept headers pay for the
+    // UTF-8 check of their raw value (values that are not UTF-8 are skipped, as there).
+    let raw: &[u8] = &msg.raw_message;
+    for h in msg
+        .parts
+        .first()
+        .map(|r| r.headers.as_slice())
+        .unwrap_or(&[])
+    {
+        let name = h.name.as_str();
+        let Some(&lname) = KEPT_HEADERS.iter().find(|k| name.eq_ignore_ascii_case(k)) else {
+            continue;
+        };
+        let Some(value) = raw
+            .get(h.offset_start as usize..h.offset_end as usize)
+            .and_then(|v| std::str::from_utf8(v).ok())
+        else {
+            continue;
+        };
+        if lname == "delivered-to" || lname == "x-original-to" {
+            for a in addresses_in(value) {
+                if !p.recipients.contains(&a) {
+                    p.recipients.push(a);
                 }
             }
-            p.headers.push((lname, value.trim().to_string()));
         }
+        p.headers
+            .push((lname.to_string(), value.trim().to_string()));
     }
 
     let root = msg.root_part();
