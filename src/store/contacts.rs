@@ -227,9 +227,8 @@ const STATEMENT_ROWS: usize = 10_000;
 /// keys).
 const SQLITE_EXISTING: &str = "SELECT email_key, attributes FROM contacts
      WHERE email_key IN (SELECT value FROM json_each($1))";
-const PG_EXISTING: &str = "SELECT email_key, attributes FROM contacts
-     WHERE email_key IN (SELECT jsonb_array_elements_text($1::jsonb))";
-
+const PG_EXISTING: &str =
+    "SELECT email_key, attributes FROM contacts WHERE email_key = ANY($1::text[])";
 // The rows (`$1`) are a JSON array of `LandRow` arrays: 0 email, 1 key, 2 name, 3 organisation,
 // 4 language, 5 attributes (merged JSON text), 6 topic ids, 7 existed, 8 activity detail.
 // `WHERE true` keeps SQLite from reading `ON CONFLICT` as a join constraint. `jsonb_each` (not
@@ -260,17 +259,20 @@ const SQLITE_ACTIVITIES: &str = "INSERT INTO activities (contact_id, at, kind, s
         campaign_id, inbound_id)
      SELECT c.id, $2, 'import', CASE WHEN j.value ->> 7 THEN $4 ELSE $3 END, j.value ->> 8, NULL, NULL
      FROM jsonb_each($1) AS j JOIN contacts AS c ON c.email_key = j.value ->> 1";
-/// PostgreSQL does all three in one statement: the contacts' RETURNING gives the ids.
+/// PostgreSQL does all three in one statement: the contacts' RETURNING gives the ids. The rows
+/// come as typed arrays, one per column ($1 to $10; binary parameters, nothing to parse), the
+/// subscriptions as pairs of key and topic ($11, $12). Contacts and activities get the ids
+/// reserved for them (`reserve_ids`); an existing contact keeps its own.
 const PG_LAND: &str = "WITH j AS MATERIALIZED (
-        SELECT e.v ->> 0 AS email, e.v ->> 1 AS email_key, e.v ->> 2 AS name,
-               e.v ->> 3 AS organisation, e.v ->> 4 AS language, e.v ->> 5 AS attributes,
-               e.v -> 6 AS topics, (e.v ->> 7)::boolean AS existed, e.v ->> 8 AS detail, e.n
-        FROM jsonb_array_elements($1::jsonb) WITH ORDINALITY AS e(v, n)
+        SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::text[], $5::text[],
+            $6::text[], $7::text[], $8::text[], $9::boolean[], $10::text[])
+            AS u(id, activity_id, email, email_key, name, organisation, language, attributes,
+                 existed, detail)
      ), c AS (
-        INSERT INTO contacts (email, email_key, name, organisation, language, attributes, source,
-            created_at, updated_at, last_activity_at)
-        SELECT email, email_key, name, organisation, language, attributes, $2, $3, $3, $3
-        FROM j ORDER BY n
+        INSERT INTO contacts (id, email, email_key, name, organisation, language, attributes,
+            source, created_at, updated_at, last_activity_at)
+        SELECT id, email, email_key, name, organisation, language, attributes, $13, $14, $14, $14
+        FROM j
         ON CONFLICT (email_key) DO UPDATE SET
             name = COALESCE(excluded.name, contacts.name),
             organisation = COALESCE(excluded.organisation, contacts.organisation),
@@ -281,16 +283,74 @@ const PG_LAND: &str = "WITH j AS MATERIALIZED (
         RETURNING id, email_key
      ), s AS (
         INSERT INTO subscriptions (contact_id, topic_id, status, method, evidence, changed_at, created_at)
-        SELECT c.id, t.topic::bigint, $4, 'import', $2, $3, $3
-        FROM j JOIN c ON c.email_key = j.email_key
-            CROSS JOIN LATERAL jsonb_array_elements_text(j.topics) AS t(topic)
+        SELECT c.id, t.topic, $15, 'import', $13, $14, $14
+        FROM unnest($11::text[], $12::bigint[]) AS t(email_key, topic)
+            JOIN c ON c.email_key = t.email_key
         ON CONFLICT (contact_id, topic_id) DO UPDATE SET status = excluded.status,
             method = excluded.method, evidence = excluded.evidence, changed_at = excluded.changed_at
         WHERE subscriptions.status = 'pending' AND excluded.status = 'confirmed'
      )
-     INSERT INTO activities (contact_id, at, kind, summary, detail, campaign_id, inbound_id)
-     SELECT c.id, $3, 'import', CASE WHEN j.existed THEN $6 ELSE $5 END, j.detail, NULL, NULL
-     FROM j JOIN c ON c.email_key = j.email_key ORDER BY j.n";
+     INSERT INTO activities (id, contact_id, at, kind, summary, detail, campaign_id, inbound_id)
+     SELECT j.activity_id, c.id, $14, 'import', CASE WHEN j.existed THEN $17 ELSE $16 END,
+        j.detail, NULL, NULL
+     FROM j JOIN c ON c.email_key = j.email_key";
+
+/// Whether a batch may land without the foreign-key triggers of its statement (see
+/// `skip_fk_triggers`): the role may set `session_replication_role` (a superuser), and the three
+/// tables have no trigger or rule besides the foreign keys' internal ones, so nothing else is
+/// skipped.
+const PG_MAY_SKIP_TRIGGERS: &str = "SELECT COALESCE((SELECT rolsuper FROM pg_roles WHERE rolname = current_user), false)
+        AND NOT EXISTS (SELECT 1 FROM pg_trigger WHERE NOT tgisinternal
+            AND tgrelid IN ('contacts'::regclass, 'subscriptions'::regclass, 'activities'::regclass))
+        AND NOT EXISTS (SELECT 1 FROM pg_rewrite
+            WHERE ev_class IN ('contacts'::regclass, 'subscriptions'::regclass, 'activities'::regclass))";
+
+/// Draws `n` ids from the contacts' and `n` from the activities' sequences, each list in
+/// increasing order. An `INSERT ... ON CONFLICT` draws a contact id for every row, existing or
+/// not, so a batch given these ids leaves the sequences and the ids where landing its rows one by
+/// one would.
+const PG_RESERVE: &str = "WITH s AS (
+        SELECT pg_get_serial_sequence('contacts', 'id')::regclass AS c,
+               pg_get_serial_sequence('activities', 'id')::regclass AS a
+     ), n AS (SELECT nextval(s.c) AS c, nextval(s.a) AS a FROM s, generate_series(1, $1) AS g)
+     SELECT COALESCE(array_agg(c ORDER BY c), '{}'), COALESCE(array_agg(a ORDER BY a), '{}') FROM n";
+
+/// Ids reserved for the rows of one batch, in file order (see `reserve_ids`).
+#[derive(Debug, Clone, Default)]
+pub struct ReservedIds {
+    contacts: Vec<i64>,
+    activities: Vec<i64>,
+}
+
+impl ReservedIds {
+    pub fn len(&self) -> usize {
+        self.contacts.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.contacts.is_empty()
+    }
+}
+
+/// On PostgreSQL, the contact and activity ids for a batch of `n` rows, drawn now: batches that
+/// reserve one after the other and then land at the same time (`import_batch_after`) still give
+/// `ORDER BY id` the file order. None on SQLite, whose single writer lands one batch at a time.
+pub async fn reserve_ids(db: &Db, n: usize) -> Result<Option<ReservedIds>> {
+    match db {
+        Db::Postgres(pool) => Ok(Some(reserve_pg(pool, n).await?)),
+        Db::Sqlite(_) => Ok(None),
+    }
+}
+
+async fn reserve_pg<'e>(e: impl sqlx::PgExecutor<'e>, n: usize) -> Result<ReservedIds> {
+    let n = i64::try_from(n).map_err(|_| StoreError::Invalid(format!("{n} rows in one batch")))?;
+    let (contacts, activities): (Vec<i64>, Vec<i64>) =
+        sqlx::query_as(PG_RESERVE).bind(n).fetch_one(e).await?;
+    Ok(ReservedIds {
+        contacts,
+        activities,
+    })
+}
 
 /// One row of a statement's JSON parameter (serialised as an array; see `SQLITE_CONTACTS`).
 #[derive(Serialize)]
@@ -324,20 +384,97 @@ pub async fn import_batch(
     consent: ConsentStatus,
     source: &str,
 ) -> Result<BatchOutcome> {
+    match db {
+        Db::Postgres(pool) => land_pg(pool, rows, consent, source, None, None).await,
+        Db::Sqlite(_) => land_sqlite(db, rows, consent, source).await,
+    }
+}
+
+/// `import_batch` for a batch that lands while the batch before it may still be landing (on its
+/// own connection): its contacts and activities take the `ids` reserved for it, and it commits
+/// only once `after` reports the previous batch committed; when that batch failed (the sender is
+/// dropped), this one rolls back, so what an import leaves is always a prefix of its batches.
+pub async fn import_batch_after(
+    db: &Db,
+    rows: &[ImportRow],
+    consent: ConsentStatus,
+    source: &str,
+    ids: ReservedIds,
+    after: Option<tokio::sync::oneshot::Receiver<()>>,
+) -> Result<BatchOutcome> {
+    match db {
+        Db::Postgres(pool) => land_pg(pool, rows, consent, source, Some(ids), after).await,
+        Db::Sqlite(_) => {
+            previous_committed(after).await?;
+            land_sqlite(db, rows, consent, source).await
+        }
+    }
+}
+
+async fn previous_committed(after: Option<tokio::sync::oneshot::Receiver<()>>) -> Result<()> {
+    match after {
+        Some(after) => after.await.map_err(|_| {
+            StoreError::Conflict(
+                "an earlier batch of the import failed: this one is rolled back".into(),
+            )
+        }),
+        None => Ok(()),
+    }
+}
+
+/// What a statement's rows land with: the attributes (an existing contact's merged with the
+/// row's) and whether the contact existed. Existing attributes are merged here, not in SQL: the
+/// two engines' JSON functions write different text, and the stored text stays what it always
+/// was. `details` gains the activity detail of each set of topics (most rows of a file share
+/// them).
+fn merge<'r>(
+    chunk: &'r [ImportRow],
+    keys: &[String],
+    existing: &HashMap<String, String>,
+    details: &mut HashMap<&'r [i64], String>,
+    consent: ConsentStatus,
+    source: &str,
+) -> Vec<(String, bool)> {
+    let mut out = Vec::with_capacity(chunk.len());
+    for (r, key) in chunk.iter().zip(keys) {
+        let attributes = match existing.get(key) {
+            Some(old) => {
+                let mut attrs =
+                    serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(old)
+                        .unwrap_or_default();
+                attrs.extend(r.attributes.clone());
+                serde_json::Value::Object(attrs).to_string()
+            }
+            None if r.attributes.is_empty() => "{}".to_string(),
+            None => serde_json::Value::Object(r.attributes.clone()).to_string(),
+        };
+        if !details.contains_key(r.topics.as_slice()) {
+            let detail = serde_json::json!({"source": source, "topics": r.topics, "consent": consent.as_str()});
+            details.insert(&r.topics, detail.to_string());
+        }
+        out.push((attributes, existing.contains_key(key)));
+    }
+    out
+}
+
+async fn land_sqlite(
+    db: &Db,
+    rows: &[ImportRow],
+    consent: ConsentStatus,
+    source: &str,
+) -> Result<BatchOutcome> {
     if rows.is_empty() {
         return Ok(BatchOutcome::default());
     }
     let at = now();
-    let pg = db.is_postgres();
     let summary_new = format!("importiert / imported from {source}");
     let summary_updated = format!("aktualisiert / updated from {source}");
-    // The activity detail depends on the topics only, and most rows of a file share them.
     let mut details: HashMap<&[i64], String> = HashMap::new();
     let outcome = in_tx!(db, tx => {
         // A transaction of thousands of rows outgrows SQLite's default 2 MB page cache: dirty
         // pages spill to the WAL and are read back (250,000 pread/pwrite calls per 200,000
         // rows). The connection's own setting returns afterwards.
-        let cache: Option<i64> = if pg || rows.len() < 1000 {
+        let cache: Option<i64> = if rows.len() < 1000 {
             None
         } else {
             let old: i64 = sqlx::query_scalar("PRAGMA cache_size").fetch_one(&mut **tx).await?;
@@ -347,37 +484,19 @@ pub async fn import_batch(
         let mut outcome = BatchOutcome::default();
         for chunk in rows.chunks(STATEMENT_ROWS) {
             let keys: Vec<String> = chunk.iter().map(|r| r.email.key()).collect();
-            // Existing attributes are merged here, not in SQL: the two engines' JSON functions
-            // write different text, and the stored text stays what it always was.
-            let existing: HashMap<String, String> =
-                sqlx::query_as::<_, (String, String)>(if pg { PG_EXISTING } else { SQLITE_EXISTING })
-                    .bind(to_json(&keys)?)
-                    .fetch_all(&mut **tx)
-                    .await?
-                    .into_iter()
-                    .collect();
-            let mut land = Vec::with_capacity(chunk.len());
-            for (r, key) in chunk.iter().zip(&keys) {
-                let attributes = match existing.get(key) {
-                    Some(old) => {
-                        let mut attrs = serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(old)
-                            .unwrap_or_default();
-                        attrs.extend(r.attributes.clone());
-                        serde_json::Value::Object(attrs).to_string()
-                    }
-                    None if r.attributes.is_empty() => "{}".to_string(),
-                    None => serde_json::Value::Object(r.attributes.clone()).to_string(),
-                };
-                if !details.contains_key(r.topics.as_slice()) {
-                    let detail = serde_json::json!({"source": source, "topics": r.topics, "consent": consent.as_str()});
-                    details.insert(&r.topics, detail.to_string());
-                }
-                land.push((r, key, attributes, existing.contains_key(key)));
-            }
+            let existing: HashMap<String, String> = sqlx::query_as::<_, (String, String)>(SQLITE_EXISTING)
+                .bind(to_json(&keys)?)
+                .fetch_all(&mut **tx)
+                .await?
+                .into_iter()
+                .collect();
+            let land = merge(chunk, &keys, &existing, &mut details, consent, source);
             let json = to_json(
-                &land
+                &chunk
                     .iter()
-                    .map(|(r, key, attributes, existed)| {
+                    .zip(&keys)
+                    .zip(&land)
+                    .map(|((r, key), (attributes, existed))| {
                         LandRow(
                             &r.email,
                             key,
@@ -393,35 +512,23 @@ pub async fn import_batch(
                     .collect::<Vec<_>>(),
             )?;
             drop(land);
-            if pg {
-                sqlx::query(PG_LAND)
+            sqlx::query(SQLITE_CONTACTS).bind(&json).bind(source).bind(at).execute(&mut **tx).await?;
+            if chunk.iter().any(|r| !r.topics.is_empty()) {
+                sqlx::query(SQLITE_SUBSCRIPTIONS)
                     .bind(&json)
+                    .bind(consent.as_str())
                     .bind(source)
                     .bind(at)
-                    .bind(consent.as_str())
-                    .bind(&summary_new)
-                    .bind(&summary_updated)
-                    .execute(&mut **tx)
-                    .await?;
-            } else {
-                sqlx::query(SQLITE_CONTACTS).bind(&json).bind(source).bind(at).execute(&mut **tx).await?;
-                if chunk.iter().any(|r| !r.topics.is_empty()) {
-                    sqlx::query(SQLITE_SUBSCRIPTIONS)
-                        .bind(&json)
-                        .bind(consent.as_str())
-                        .bind(source)
-                        .bind(at)
-                        .execute(&mut **tx)
-                        .await?;
-                }
-                sqlx::query(SQLITE_ACTIVITIES)
-                    .bind(&json)
-                    .bind(at)
-                    .bind(&summary_new)
-                    .bind(&summary_updated)
                     .execute(&mut **tx)
                     .await?;
             }
+            sqlx::query(SQLITE_ACTIVITIES)
+                .bind(&json)
+                .bind(at)
+                .bind(&summary_new)
+                .bind(&summary_updated)
+                .execute(&mut **tx)
+                .await?;
             outcome.updated += existing.len();
             outcome.created += chunk.len() - existing.len();
         }
@@ -432,6 +539,136 @@ pub async fn import_batch(
         }
         outcome
     });
+    Ok(outcome)
+}
+
+/// Turns the foreign-key triggers off for the rest of the transaction when that provably changes
+/// nothing: they were a third of the server's work (one `SELECT ... FOR KEY SHARE` per
+/// subscription and activity row). `PG_LAND` takes every contact id of a subscription or activity
+/// from its own `RETURNING`, so each is a row this transaction inserted or updated, which no other
+/// can delete before it commits; the topics are locked here as the trigger would lock them (a
+/// concurrent delete waits, then cascades), and when one is missing the triggers stay on and
+/// raise their usual error. The foreign keys themselves stay in the schema and hold for every
+/// other writer. Only for a role allowed to (`PG_MAY_SKIP_TRIGGERS`); `SET LOCAL` ends with the
+/// transaction.
+async fn skip_fk_triggers(tx: &mut sqlx::PgConnection, rows: &[ImportRow]) -> Result<()> {
+    let allowed: bool = sqlx::query_scalar(PG_MAY_SKIP_TRIGGERS)
+        .fetch_one(&mut *tx)
+        .await?;
+    if !allowed {
+        return Ok(());
+    }
+    let mut topics: Vec<i64> = rows.iter().flat_map(|r| r.topics.iter().copied()).collect();
+    topics.sort_unstable();
+    topics.dedup();
+    let locked: Vec<i64> =
+        sqlx::query_scalar("SELECT id FROM topics WHERE id = ANY($1::bigint[]) FOR KEY SHARE")
+            .bind(&topics)
+            .fetch_all(&mut *tx)
+            .await?;
+    if locked.len() == topics.len() {
+        sqlx::query("SET LOCAL session_replication_role = replica")
+            .execute(&mut *tx)
+            .await?;
+    }
+    Ok(())
+}
+
+async fn land_pg(
+    pool: &sqlx::PgPool,
+    rows: &[ImportRow],
+    consent: ConsentStatus,
+    source: &str,
+    ids: Option<ReservedIds>,
+    after: Option<tokio::sync::oneshot::Receiver<()>>,
+) -> Result<BatchOutcome> {
+    if rows.is_empty() {
+        previous_committed(after).await?;
+        return Ok(BatchOutcome::default());
+    }
+    let at = now();
+    let summary_new = format!("importiert / imported from {source}");
+    let summary_updated = format!("aktualisiert / updated from {source}");
+    let mut details: HashMap<&[i64], String> = HashMap::new();
+    let mut tx = pool.begin().await?;
+    let ids = match ids {
+        Some(ids) => ids,
+        None => reserve_pg(&mut *tx, rows.len()).await?,
+    };
+    if ids.contacts.len() != rows.len() || ids.activities.len() != rows.len() {
+        return Err(StoreError::Invalid(format!(
+            "{} ids reserved for {} rows",
+            ids.contacts.len(),
+            rows.len()
+        )));
+    }
+    skip_fk_triggers(&mut tx, rows).await?;
+    let mut outcome = BatchOutcome::default();
+    for (i, chunk) in rows.chunks(STATEMENT_ROWS).enumerate() {
+        let ids_at = i * STATEMENT_ROWS..i * STATEMENT_ROWS + chunk.len();
+        let keys: Vec<String> = chunk.iter().map(|r| r.email.key()).collect();
+        let existing: HashMap<String, String> = sqlx::query_as::<_, (String, String)>(PG_EXISTING)
+            .bind(&keys)
+            .fetch_all(&mut *tx)
+            .await?
+            .into_iter()
+            .collect();
+        let (attributes, existed): (Vec<String>, Vec<bool>) =
+            merge(chunk, &keys, &existing, &mut details, consent, source)
+                .into_iter()
+                .unzip();
+        let (mut sub_keys, mut sub_topics) = (Vec::new(), Vec::new());
+        for (r, key) in chunk.iter().zip(&keys) {
+            for &t in &r.topics {
+                sub_keys.push(key.as_str());
+                sub_topics.push(t);
+            }
+        }
+        sqlx::query(PG_LAND)
+            .bind(&ids.contacts[ids_at.clone()])
+            .bind(&ids.activities[ids_at])
+            .bind(
+                chunk
+                    .iter()
+                    .map(|r| r.email.to_string())
+                    .collect::<Vec<_>>(),
+            )
+            .bind(&keys)
+            .bind(chunk.iter().map(|r| r.name.as_deref()).collect::<Vec<_>>())
+            .bind(
+                chunk
+                    .iter()
+                    .map(|r| r.organisation.as_deref())
+                    .collect::<Vec<_>>(),
+            )
+            .bind(
+                chunk
+                    .iter()
+                    .map(|r| r.language.as_deref())
+                    .collect::<Vec<_>>(),
+            )
+            .bind(&attributes)
+            .bind(&existed)
+            .bind(
+                chunk
+                    .iter()
+                    .map(|r| details[r.topics.as_slice()].as_str())
+                    .collect::<Vec<_>>(),
+            )
+            .bind(&sub_keys)
+            .bind(&sub_topics)
+            .bind(source)
+            .bind(at)
+            .bind(consent.as_str())
+            .bind(&summary_new)
+            .bind(&summary_updated)
+            .execute(&mut *tx)
+            .await?;
+        outcome.updated += existing.len();
+        outcome.created += chunk.len() - existing.len();
+    }
+    previous_committed(after).await?;
+    tx.commit().await?;
     Ok(outcome)
 }
 
