@@ -15,8 +15,8 @@ use lettre::message::dkim::{
     DkimCanonicalization, DkimCanonicalizationType, DkimConfig, DkimSigningAlgorithm,
     DkimSigningKey,
 };
-use lettre::message::header::{ContentType, HeaderName, HeaderValue};
-use lettre::message::{Mailbox, MultiPart, SinglePart};
+use lettre::message::header::{ContentTransferEncoding, ContentType, HeaderName, HeaderValue};
+use lettre::message::{Body, Mailbox, MultiPart, SinglePart};
 use lettre::Message;
 use std::time::SystemTime;
 
@@ -222,6 +222,130 @@ fn raw_header(name: &'static str, value: String) -> HeaderValue {
     HeaderValue::new(HeaderName::new_from_ascii_str(name), value)
 }
 
+/// Longest line of a `7bit` part, and of a quoted-printable line with its soft break.
+const MAX_LINE: usize = 76;
+
+/// The transfer-encoded body of a text part: `7bit` when it is ASCII with short lines, else
+/// quoted-printable, with CRLF line ends either way. Quoted-printable even for UTF-8, not `8bit`:
+/// a relay without 8BITMIME on the way would re-encode an `8bit` body and break its DKIM
+/// signature.
+///
+/// One pass over the text. lettre's `Body::new` does the same job in three (choose the
+/// encoding, insert a CR before every LF by shifting the rest of the string each time, then
+/// encode), which made up ~10 % of the send CPU (docs/performance.md, finding 4).
+fn body(text: &str) -> Body {
+    let bytes = text.as_bytes();
+    // Cheapest test first: paragraphs rendered as one line each rule out 7bit at once.
+    let seven_bit = lines(bytes)
+        .all(|line| line.strip_suffix(b"\r").unwrap_or(line).len() <= MAX_LINE)
+        && bytes.is_ascii()
+        && bytes
+            .iter()
+            .all(|&b| b >= 32 || b == b'\t' || b == b'\n' || b == b'\r')
+        && !bytes.windows(2).any(|w| w[0] == b'\r' && w[1] != b'\n')
+        && bytes.last() != Some(&b'\r');
+    let mut out = Vec::with_capacity(text.len() + text.len() / 8 + 16);
+    for (i, line) in lines(bytes).enumerate() {
+        if i > 0 {
+            out.extend_from_slice(b"\r\n");
+        }
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        if seven_bit {
+            out.extend_from_slice(line);
+        } else {
+            qp_line(line, &mut out);
+        }
+    }
+    let encoding = if seven_bit {
+        ContentTransferEncoding::SevenBit
+    } else {
+        ContentTransferEncoding::QuotedPrintable
+    };
+    Body::dangerous_pre_encoded(out, encoding)
+}
+
+/// The lines of `bytes` split at LF (CR stays), found with `memchr`.
+fn lines(bytes: &[u8]) -> impl Iterator<Item = &[u8]> {
+    let mut start = 0;
+    memchr::memchr_iter(b'\n', bytes)
+        .chain(std::iter::once(bytes.len()))
+        .map(move |end| {
+            let line = &bytes[start..end];
+            start = end + 1;
+            line
+        })
+}
+
+/// Bytes that quoted-printable may leave as they are inside a line (RFC 2045 6.7 rules 2 and
+/// 3): printable ASCII except `=`, and space and tab (but not at the end of a line).
+const QP_LITERAL: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut b = 32;
+    while b <= 126 {
+        t[b] = b != b'=' as usize;
+        b += 1;
+    }
+    t[b'\t' as usize] = true;
+    t
+};
+
+/// Encodes one line (without its line end) as quoted-printable, with soft line breaks so no
+/// output line is longer than [`MAX_LINE`] with its `=`. Runs of literal bytes are copied whole.
+fn qp_line(line: &[u8], out: &mut Vec<u8>) {
+    const HEX: &[u8; 16] = b"0123456789ABCDEF";
+    // Room for content on an output line: the last column is kept for a soft break's `=`.
+    const ROOM: usize = MAX_LINE - 1;
+    // Whitespace at the end of a line must be encoded (a relay may strip it).
+    let (line, last) = match line.split_last() {
+        Some((&b, rest)) if b == b' ' || b == b'\t' => (rest, Some(b)),
+        _ => (line, None),
+    };
+    let mut col = 0;
+    let escape = |b: u8, col: &mut usize, out: &mut Vec<u8>| {
+        if *col + 3 > ROOM {
+            out.extend_from_slice(b"=\r\n");
+            *col = 0;
+        }
+        out.extend_from_slice(&[b'=', HEX[(b >> 4) as usize], HEX[(b & 15) as usize]]);
+        *col += 3;
+    };
+    let mut i = 0;
+    while i < line.len() {
+        if QP_LITERAL[line[i] as usize] {
+            if col == ROOM {
+                out.extend_from_slice(b"=\r\n");
+                col = 0;
+            }
+            let avail = &line[i..line.len().min(i + ROOM - col)];
+            // 16 bytes at a time while all are literal (the test compiles to vector compares),
+            // then byte by byte.
+            let mut run = 0;
+            for chunk in avail.chunks_exact(16) {
+                let literal = chunk.iter().fold(true, |ok, &b| {
+                    ok & (((b.wrapping_sub(32) < 95) & (b != b'=')) | (b == b'\t'))
+                });
+                if !literal {
+                    break;
+                }
+                run += 16;
+            }
+            run += avail[run..]
+                .iter()
+                .position(|&b| !QP_LITERAL[b as usize])
+                .unwrap_or(avail.len() - run);
+            out.extend_from_slice(&line[i..i + run]);
+            col += run;
+            i += run;
+        } else {
+            escape(line[i], &mut col, out);
+            i += 1;
+        }
+    }
+    if let Some(b) = last {
+        escape(b, &mut col, out);
+    }
+}
+
 /// Composes the message. Returns the SMTP envelope (MAIL FROM = `envelope_from`, RCPT TO =
 /// `to_addr`) and the formatted bytes (CRLF line ends), DKIM-signed when a signer is given.
 pub fn compose(
@@ -306,18 +430,18 @@ pub fn compose(
         ));
     }
 
-    let text = SinglePart::plain(msg.text.clone());
+    let text = SinglePart::plain(body(&msg.text));
     let mut message = if msg.html.is_none() && msg.ics.is_none() {
         builder.singlepart(text)?
     } else {
         let mut alt = MultiPart::alternative().singlepart(text);
         if let Some(html) = &msg.html {
-            alt = alt.singlepart(SinglePart::html(html.clone()));
+            alt = alt.singlepart(SinglePart::html(body(html)));
         }
         if let Some(ics) = &msg.ics {
             let ct = ContentType::parse("text/calendar; method=REQUEST; charset=UTF-8")
                 .expect("static content type parses");
-            alt = alt.singlepart(SinglePart::builder().content_type(ct).body(ics.clone()));
+            alt = alt.singlepart(SinglePart::builder().content_type(ct).body(body(ics)));
         }
         builder.multipart(alt)?
     };
@@ -393,6 +517,73 @@ MC4CAQAwBQYDK2VwBCIEIElNMtoRHDbciC08rP6/PZjc/LRkizrCLXvyRlUEYKfK
                 n.eq_ignore_ascii_case(name).then_some(v.trim())
             })
             .collect()
+    }
+
+    /// Text and HTML parts as mail-parser decodes them from the composed message.
+    fn decoded_parts(bytes: &[u8]) -> (String, String) {
+        let parsed = mail_parser::MessageParser::default().parse(bytes).unwrap();
+        (
+            parsed.body_text(0).unwrap().into_owned(),
+            parsed.body_html(0).unwrap().into_owned(),
+        )
+    }
+
+    #[test]
+    fn bodies_round_trip_and_keep_lines_short() {
+        let long_word = "x".repeat(200);
+        let cases = [
+            "Hallo Erika,\n\nwir laden dich ein.\n".to_string(),
+            format!("{}\n", "ä".repeat(60)),
+            "Zeile mit Leerzeichen am Ende \nund\tTab\t\nund = Gleich =3D\n".into(),
+            format!("{}{}\n{}", "a".repeat(74), "=", long_word),
+            (73..=79)
+                .map(|n| format!("{}ö", "b".repeat(n)))
+                .collect::<Vec<_>>()
+                .join("\r\n"),
+            ".Punkt am Anfang\n.\nFrom hier\n\u{1F600} Emoji und \u{00a0}geschützt".into(),
+            "ein langer Absatz ohne Umbruch, wie ihn die Vorlagen liefern: ".repeat(20),
+        ];
+        for text in cases {
+            let mut o = outgoing();
+            o.text = text.clone();
+            o.html = Some(format!(
+                "<p>{}</p>",
+                text.replace("\r\n", "\n").replace('\n', "<br>\n")
+            ));
+            let (_, bytes) = compose(&o, None).unwrap();
+            let body = String::from_utf8(bytes.clone()).unwrap();
+            let body = body.split_once("\r\n\r\n").unwrap().1;
+            for line in body.split("\r\n") {
+                assert!(line.len() <= 76, "line too long: {line:?}");
+                assert!(!line.contains(['\r', '\n']), "bare CR or LF: {line:?}");
+            }
+            assert!(body.is_ascii(), "8-bit body");
+            let (plain, html) = decoded_parts(&bytes);
+            let want = text.replace("\r\n", "\n");
+            assert_eq!(plain.replace("\r\n", "\n"), want);
+            assert_eq!(
+                html.replace("\r\n", "\n"),
+                format!("<p>{}</p>", want.replace('\n', "<br>\n"))
+            );
+        }
+    }
+
+    #[test]
+    fn short_ascii_bodies_go_out_7bit_others_quoted_printable() {
+        let (_, msg) = compose_str(&outgoing());
+        assert_eq!(
+            msg.matches("Content-Transfer-Encoding: 7bit").count(),
+            2,
+            "{msg}"
+        );
+        let mut o = outgoing();
+        o.text = "Grüße\n".into();
+        let (_, msg) = compose_str(&o);
+        assert!(
+            msg.contains("Content-Transfer-Encoding: quoted-printable"),
+            "{msg}"
+        );
+        assert!(msg.contains("Gr=C3=BC=C3=9Fe\r\n"), "{msg}");
     }
 
     #[test]
