@@ -324,6 +324,8 @@ pub fn transport_config(cfg: &Config) -> TransportConfig {
 
 /// Most results recorded in one transaction.
 const SETTLE_MAX: usize = 256;
+/// A delivery worker hands on its results in groups of this many (or fewer when idle).
+const RESULT_GROUP: usize = 16;
 /// How long a claim holds; a sender that died releases its rows after this (or at once, when it
 /// restarts on the same host).
 const LEASE_SECS: i64 = 120;
@@ -409,7 +411,10 @@ struct Worker {
 }
 
 /// The queue worker.
-pub struct Engine {
+pub struct Engine(Arc<Core>);
+
+/// What the engine holds; shared with the task a run is spawned as.
+pub struct Core {
     db: Db,
     worker: Arc<Worker>,
     owner: String,
@@ -426,7 +431,45 @@ struct Streak {
     permanent: bool,
 }
 
+impl std::ops::Deref for Engine {
+    type Target = Core;
+    fn deref(&self) -> &Core {
+        &self.0
+    }
+}
+
 impl Engine {
+    /// Sends what is due for up to `budget` (see [`Core::run_for`]), as a task on the runtime's
+    /// workers: called from the thread that drives `block_on`, the pipeline's wake-ups would
+    /// otherwise cross three threads instead of two.
+    pub async fn run_for(&self, budget: Duration) -> anyhow::Result<usize> {
+        let core = self.0.clone();
+        tokio::spawn(async move { core.run_for(budget).await })
+            .await
+            .map_err(|e| anyhow::anyhow!("the send run failed: {e}"))?
+    }
+
+    /// Claims and processes one batch. Returns how many deliveries it handled (0: nothing due).
+    pub async fn run_batch(&self) -> anyhow::Result<usize> {
+        self.run_for(Duration::ZERO).await
+    }
+
+    /// Processes batches until nothing is due; marks finished campaigns done.
+    pub async fn run_until_idle(&self) -> anyhow::Result<usize> {
+        let mut total = 0;
+        loop {
+            let n = self.run_for(Duration::from_secs(3600)).await?;
+            total += n;
+            if n == 0 {
+                break;
+            }
+        }
+        for name in campaigns::finish_completed(&self.db).await? {
+            tracing::info!(campaign = %name, "campaign done");
+        }
+        Ok(total)
+    }
+
     pub async fn new(db: Db, cfg: Arc<Config>) -> anyhow::Result<Engine> {
         let composer = Arc::new(Composer::new(cfg.clone())?);
         let transport = Transport::connect(&transport_config(&cfg)).await?;
@@ -447,7 +490,7 @@ impl Engine {
         );
         release_dead_claims(&db, &o.journal_dir).await?;
         let journal = Journal::open(&o.journal_dir, &owner)?;
-        Ok(Engine {
+        Ok(Engine(Arc::new(Core {
             db,
             worker: Arc::new(Worker {
                 composer,
@@ -458,9 +501,11 @@ impl Engine {
             owner,
             campaigns: Mutex::new(HashMap::new()),
             failures_in_a_row: Mutex::new(HashMap::new()),
-        })
+        })))
     }
+}
 
+impl Core {
     pub fn composer(&self) -> &Arc<Composer> {
         &self.worker.composer
     }
@@ -486,19 +531,16 @@ impl Engine {
         Ok(ctx)
     }
 
-    /// Claims and processes one batch. Returns how many deliveries it handled (0: nothing due).
-    pub async fn run_batch(&self) -> anyhow::Result<usize> {
-        self.run_for(Duration::ZERO).await
-    }
-
     /// Sends what is due, claiming batch after batch until nothing is due or `budget` has passed,
     /// then lets the messages in flight finish and records them. Returns how many deliveries it
     /// handled.
     ///
-    /// A pipeline with bounded buffers: the next batch is claimed while the sends of the last
-    /// one run; each delivery is a task (render and compose use every core); results go through
-    /// a channel to a recorder that commits them in groups, so sending never waits for a commit.
-    /// In memory at any time: one claimed batch, the tasks in flight, the channel.
+    /// A pipeline with bounded buffers: a fixed set of delivery workers (tasks on every core, so
+    /// rendering and composing use both) takes claimed rows from a queue; the next batch is
+    /// claimed while they send; results go in groups through a channel to a recorder that
+    /// commits them, so sending never waits for a commit. One task per worker rather than per
+    /// message: no per-message spawn, and a worker that finds the next row waiting needs no
+    /// wake-up. In memory at any time: one claimed batch, the rows in work, the channel.
     pub async fn run_for(&self, budget: Duration) -> anyhow::Result<usize> {
         let started = std::time::Instant::now();
         let cfg = self.cfg();
@@ -508,16 +550,32 @@ impl Engine {
             _ => 8,
         };
         let limit = self.claim_limit();
-        let (tx, mut rx) = tokio::sync::mpsc::channel::<Settle>(SETTLE_MAX * 4);
+        let (jobs, queue) = flume::bounded::<(Arc<CampaignCtx>, Claimed)>(limit as usize);
+        let (tx, mut rx) = tokio::sync::mpsc::channel::<Vec<Settle>>(concurrency * 2);
+        let mut workers = tokio::task::JoinSet::new();
+        for _ in 0..concurrency {
+            let (queue, tx, w) = (queue.clone(), tx.clone(), self.worker.clone());
+            workers.spawn(async move {
+                let mut done = Vec::new();
+                while let Ok((ctx, d)) = queue.recv_async().await {
+                    done.push(deliver(&w, &ctx, d).await);
+                    // Results go on in groups, and at once when no row is waiting.
+                    if (done.len() >= RESULT_GROUP || queue.is_empty())
+                        && tx.send(std::mem::take(&mut done)).await.is_err()
+                    {
+                        break;
+                    }
+                }
+                if !done.is_empty() {
+                    let _ = tx.send(done).await;
+                }
+            });
+        }
+        drop((queue, tx));
         let produce = async move {
-            let mut tasks = tokio::task::JoinSet::new();
             let mut handled = 0;
             let mut failure = None;
-            let forward = |r: Result<Settle, tokio::task::JoinError>| {
-                r.map_err(|e| tracing::error!("a delivery task failed: {e}"))
-                    .ok()
-            };
-            loop {
+            'claim: loop {
                 let claimed = match campaigns::claim(&self.db, &self.owner, limit, lease).await {
                     Ok(c) => c,
                     Err(e) => {
@@ -535,27 +593,25 @@ impl Engine {
                         Err(e) => {
                             // Rows already claimed stay under the lease and are claimed again.
                             failure = Some(e);
-                            break;
+                            break 'claim;
                         }
                     };
-                    while tasks.len() >= concurrency {
-                        if let Some(s) = tasks.join_next().await.and_then(forward) {
-                            let _ = tx.send(s).await;
-                        }
+                    if jobs.send_async((ctx, d)).await.is_err() {
+                        failure = Some(anyhow::anyhow!("every delivery worker failed"));
+                        break 'claim;
                     }
-                    tasks.spawn(deliver(self.worker.clone(), ctx, d));
                 }
-                if failure.is_some() || started.elapsed() >= budget {
+                if started.elapsed() >= budget {
                     break;
                 }
             }
-            // Whatever happens, the messages in flight finish and are recorded.
-            while let Some(r) = tasks.join_next().await {
-                if let Some(s) = forward(r) {
-                    let _ = tx.send(s).await;
+            // Whatever happens, the rows handed out finish and are recorded.
+            drop(jobs);
+            while let Some(r) = workers.join_next().await {
+                if let Err(e) = r {
+                    tracing::error!("a delivery worker failed: {e}");
                 }
             }
-            drop(tx);
             match failure {
                 Some(e) => Err(e),
                 None => Ok(handled),
@@ -563,11 +619,10 @@ impl Engine {
         };
         let record = async {
             let mut failure = None;
-            while let Some(first) = rx.recv().await {
-                let mut group = vec![first];
+            while let Some(mut group) = rx.recv().await {
                 while group.len() < SETTLE_MAX {
                     match rx.try_recv() {
-                        Ok(s) => group.push(s),
+                        Ok(more) => group.extend(more),
                         Err(_) => break,
                     }
                 }
@@ -675,29 +730,13 @@ impl Engine {
         Ok(())
     }
 
-    /// Processes batches until nothing is due; marks finished campaigns done.
-    pub async fn run_until_idle(&self) -> anyhow::Result<usize> {
-        let mut total = 0;
-        loop {
-            let n = self.run_for(Duration::from_secs(3600)).await?;
-            total += n;
-            if n == 0 {
-                break;
-            }
-        }
-        for name in campaigns::finish_completed(&self.db).await? {
-            tracing::info!(campaign = %name, "campaign done");
-        }
-        Ok(total)
-    }
-
     pub async fn close(&self) {
         self.worker.transport.close().await;
     }
 }
 
 /// Renders, composes and sends one delivery; the result is recorded by the caller.
-async fn deliver(w: Arc<Worker>, ctx: Arc<CampaignCtx>, d: Claimed) -> Settle {
+async fn deliver(w: &Worker, ctx: &CampaignCtx, d: Claimed) -> Settle {
     let settle = |outcome| Settle {
         attempts: d.attempts,
         delivery_id: d.id,
