@@ -69,9 +69,16 @@ start_sink() {
     done
     die "smtp-sink did not start: $(cat "$1.err")"
 }
-# stop_sink: stops the sink (not from a subshell: it waits for it).
+# proc_cpu PID: CPU seconds (user + system) the process has used so far.
+proc_cpu() {
+    awk -v t="$(getconf CLK_TCK)" '{ sub(/^.*\) /, ""); printf "%.2f", ($12 + $13) / t }' "/proc/$1/stat" 2>/dev/null || echo 0
+}
+# stop_sink: stops the sink (not from a subshell: it waits for it); sets SINK_CPU (its CPU
+# seconds).
+SINK_CPU=0
 stop_sink() {
     if [[ -n $SINK_PID ]]; then
+        SINK_CPU=$(proc_cpu "$SINK_PID")
         kill "$SINK_PID" 2>/dev/null || true
         wait "$SINK_PID" 2>/dev/null || true
         SINK_PID=

@@ -27,7 +27,7 @@ fetch_postfix
 RUN=$WORK/send-$(date +%Y%m%d-%H%M%S)
 mkdir -p "$RUN"
 RESULTS=$RUN/results.tsv
-printf 'db\tsize\tN\tsink\tsend_s\tmsg_per_s\tsource_msg_per_s\tratio\tpeak_rss_mb\tcpu_s_per_1k\tpg_cpu_s_per_1k\timport_s\timport_rows_per_s\tload_before\tload_after\n' >"$RESULTS"
+printf 'db\tsize\tN\tsink\tsend_s\tmsg_per_s\tsource_msg_per_s\tratio\tpeak_rss_mb\tcpu_s_per_1k\tpg_cpu_s_per_1k\tsink_cpu_s_per_1k\tsource_cpu_s_per_1k\timport_s\timport_rows_per_s\tload_before\tload_after\n' >"$RESULTS"
 
 cleanup() {
     [[ -n ${SINK_PID:-} ]] && kill "$SINK_PID" 2>/dev/null
@@ -71,18 +71,22 @@ create_campaign() {
     "$NP" campaigns preview "$name" --to kontakt1@nachbar1.example >"$RUN/sample-$target.eml"
 }
 
-# smtp-source at the same size and number of sessions: sets SRC_RATE (messages/s).
+# smtp-source at the same size and number of sessions: sets SRC_RATE (messages/s) and SRC_CPU1K
+# (CPU seconds per 1,000 messages of smtp-source and smtp-sink together).
 source_rate() {
     local size=$1 count=$2 t0 t1 got
     start_sink "$RUN/source-sink-$size.out"
     t0=$(date +%s.%N)
-    timeout "$SEND_TIMEOUT" "$SMTP_SOURCE" -d -s "$SESSIONS" -l "$size" -m "$count" \
+    timeout "$SEND_TIMEOUT" /usr/bin/time -v -o "$RUN/source-$size.time" \
+        "$SMTP_SOURCE" -d -s "$SESSIONS" -l "$size" -m "$count" \
         -f bench@netzpost.example -t rcpt@nachbar.example "127.0.0.1:$SINK_PORT" \
         >"$RUN/source-$size.log" 2>&1 || die "smtp-source failed: $(tail -3 "$RUN/source-$size.log")"
     t1=$(date +%s.%N)
     stop_sink; got=$(sink_count "$RUN/source-sink-$size.out")
     [[ $got == "$count" ]] || log "WARNING: smtp-source: sink counted $got of $count"
     SRC_RATE=$(awk -v n="$got" -v a="$t0" -v b="$t1" 'BEGIN{printf "%.0f", n/(b-a)}')
+    SRC_CPU1K=$(awk -v c="$(time_cpu "$RUN/source-$size.time")" -v s="$SINK_CPU" -v n="$got" \
+        'BEGIN{printf "%.3f", n ? (c+s)*1000/n : 0}')
 }
 
 # one_run DB SIZE N WITH_SOURCE
@@ -100,10 +104,10 @@ one_run() {
     fi
     new_workspace "$ws"
     cd "$ws"
-    local src_rate=
+    local src_rate= src_cpu1k=-
     if [[ $with_source == 1 ]]; then
-        source_rate "$size" "$n"; src_rate=$SRC_RATE
-        log "smtp-source: $src_rate msg/s"
+        source_rate "$size" "$n"; src_rate=$SRC_RATE; src_cpu1k=$SRC_CPU1K
+        log "smtp-source: $src_rate msg/s, $src_cpu1k CPU s/1k (source + sink)"
     fi
     /usr/bin/time -v -o "$RUN/import-$db-$size-$n.time" timeout "$SEND_TIMEOUT" \
         "$NP" contacts import "$csv" --topic bench --consent confirmed >"$RUN/import-$db-$size-$n.log" 2>&1 \
@@ -126,15 +130,16 @@ one_run() {
     unset NETZPOST_OUTBOUND__TRANSPORT NETZPOST_OUTBOUND__SMTP__HOST NETZPOST_OUTBOUND__SMTP__PORT \
         NETZPOST_OUTBOUND__SMTP__TLS NETZPOST_OUTBOUND__SMTP__POOL_SIZE
     [[ $got == "$n" ]] || log "WARNING: the sink counted $got messages, expected $n"
-    local t=$RUN/send-$db-$size-$n.time wall cpu rss rate ratio cpu1k pgk
+    local t=$RUN/send-$db-$size-$n.time wall cpu rss rate ratio cpu1k pgk sinkk
+    sinkk=$(awk -v s="$SINK_CPU" -v n="$got" 'BEGIN{printf "%.3f", n ? s*1000/n : 0}')
     wall=$(time_wall "$t"); cpu=$(time_cpu "$t"); rss=$(time_rss_mb "$t")
     rate=$(awk -v n="$got" -v w="$wall" 'BEGIN{printf "%.0f", n/w}')
     ratio=$([[ -n $src_rate ]] && awk -v a="$rate" -v b="$src_rate" 'BEGIN{printf "%.2f", a/b}' || echo -)
     cpu1k=$(awk -v c="$cpu" -v n="$got" 'BEGIN{printf "%.3f", n ? c*1000/n : 0}')
     pgk=$([[ $db == postgres ]] && awk -v a="$pg0" -v b="$pg1" -v n="$got" 'BEGIN{printf "%.3f", n ? (b-a)*1000/n : 0}' || echo -)
     log "send: $got msgs in ${wall}s = $rate msg/s (ratio $ratio), peak RSS ${rss} MB, ${cpu1k} CPU s/1k"
-    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$db" "$MSG_BYTES" "$n" "$got" "$wall" "$rate" \
-        "${src_rate:--}" "$ratio" "$rss" "$cpu1k" "$pgk" "$imp_s" \
+    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$db" "$MSG_BYTES" "$n" "$got" "$wall" "$rate" \
+        "${src_rate:--}" "$ratio" "$rss" "$cpu1k" "$pgk" "$sinkk" "$src_cpu1k" "$imp_s" \
         "$(awk -v n="$n" -v s="$imp_s" 'BEGIN{printf "%.0f", n/s}')" "$load0" "$(loadavg)" >>"$RESULTS"
     cd "$REPO"
     [[ -n $dbname ]] && drop_pg_db "$dbname"
