@@ -879,6 +879,16 @@ impl<'a> Lander<'a> {
     }
 }
 
+/// An import dropped midway (a web request cancelled) stops its batches in flight as it stopped
+/// the one it was landing: their transactions roll back. `finish` leaves none behind otherwise.
+impl Drop for Lander<'_> {
+    fn drop(&mut self) {
+        for task in &self.flying {
+            task.abort();
+        }
+    }
+}
+
 /// The import's progress over the file's bytes, on a terminal only.
 fn import_bar(len: u64, wanted: bool) -> indicatif::ProgressBar {
     use std::io::IsTerminal;
