@@ -295,16 +295,6 @@ const PG_LAND: &str = "WITH j AS MATERIALIZED (
         j.detail, NULL, NULL
      FROM j JOIN c ON c.email_key = j.email_key";
 
-/// Whether a batch may land without the foreign-key triggers of its statement (see
-/// `skip_fk_triggers`): the role may set `session_replication_role` (a superuser), and the three
-/// tables have no trigger or rule besides the foreign keys' internal ones, so nothing else is
-/// skipped.
-const PG_MAY_SKIP_TRIGGERS: &str = "SELECT COALESCE((SELECT rolsuper FROM pg_roles WHERE rolname = current_user), false)
-        AND NOT EXISTS (SELECT 1 FROM pg_trigger WHERE NOT tgisinternal
-            AND tgrelid IN ('contacts'::regclass, 'subscriptions'::regclass, 'activities'::regclass))
-        AND NOT EXISTS (SELECT 1 FROM pg_rewrite
-            WHERE ev_class IN ('contacts'::regclass, 'subscriptions'::regclass, 'activities'::regclass))";
-
 /// Draws `n` ids from the contacts' and `n` from the activities' sequences, each list in
 /// increasing order. An `INSERT ... ON CONFLICT` draws a contact id for every row, existing or
 /// not, so a batch given these ids leaves the sequences and the ids where landing its rows one by
@@ -542,38 +532,6 @@ async fn land_sqlite(
     Ok(outcome)
 }
 
-/// Turns the foreign-key triggers off for the rest of the transaction when that provably changes
-/// nothing: they were a third of the server's work (one `SELECT ... FOR KEY SHARE` per
-/// subscription and activity row). `PG_LAND` takes every contact id of a subscription or activity
-/// from its own `RETURNING`, so each is a row this transaction inserted or updated, which no other
-/// can delete before it commits; the topics are locked here as the trigger would lock them (a
-/// concurrent delete waits, then cascades), and when one is missing the triggers stay on and
-/// raise their usual error. The foreign keys themselves stay in the schema and hold for every
-/// other writer. Only for a role allowed to (`PG_MAY_SKIP_TRIGGERS`); `SET LOCAL` ends with the
-/// transaction.
-async fn skip_fk_triggers(tx: &mut sqlx::PgConnection, rows: &[ImportRow]) -> Result<()> {
-    let allowed: bool = sqlx::query_scalar(PG_MAY_SKIP_TRIGGERS)
-        .fetch_one(&mut *tx)
-        .await?;
-    if !allowed {
-        return Ok(());
-    }
-    let mut topics: Vec<i64> = rows.iter().flat_map(|r| r.topics.iter().copied()).collect();
-    topics.sort_unstable();
-    topics.dedup();
-    let locked: Vec<i64> =
-        sqlx::query_scalar("SELECT id FROM topics WHERE id = ANY($1::bigint[]) FOR KEY SHARE")
-            .bind(&topics)
-            .fetch_all(&mut *tx)
-            .await?;
-    if locked.len() == topics.len() {
-        sqlx::query("SET LOCAL session_replication_role = replica")
-            .execute(&mut *tx)
-            .await?;
-    }
-    Ok(())
-}
-
 async fn land_pg(
     pool: &sqlx::PgPool,
     rows: &[ImportRow],
@@ -602,7 +560,6 @@ async fn land_pg(
             rows.len()
         )));
     }
-    skip_fk_triggers(&mut tx, rows).await?;
     let mut outcome = BatchOutcome::default();
     for (i, chunk) in rows.chunks(STATEMENT_ROWS).enumerate() {
         let ids_at = i * STATEMENT_ROWS..i * STATEMENT_ROWS + chunk.len();
