@@ -466,67 +466,57 @@ pub async fn claim(
         )
     };
     let branches = [claim("sending"), claim("queued")];
-    match db {
-        // The update and the read in one statement: no second round trip, and no statement
-        // with an id list, which PostgreSQL would parse and plan anew for every batch size.
-        Db::Postgres(p) => {
-            let mut rows: Vec<Claimed> = Vec::new();
-            for campaign_id in running {
-                for update in &branches {
-                    let left = limit - rows.len() as i64;
-                    if left <= 0 {
-                        break;
-                    }
+    // PostgreSQL: the update and the read in one statement (no second round trip, and no
+    // statement with an id list, which it would parse and plan anew for every batch size).
+    // SQLite allows no UPDATE ... RETURNING inside a query: the ids first, then their rows.
+    let mut rows: Vec<Claimed> = Vec::new();
+    let mut ids: Vec<i64> = Vec::new();
+    for campaign_id in running {
+        for update in &branches {
+            let left = limit - (rows.len() + ids.len()) as i64;
+            if left <= 0 {
+                break;
+            }
+            macro_rules! bound {
+                ($q:expr) => {
+                    $q.bind(at + lease)
+                        .bind(owner)
+                        .bind(at)
+                        .bind(left)
+                        .bind(campaign_id)
+                };
+            }
+            match db {
+                Db::Postgres(p) => {
                     let sql = format!("WITH d AS ({update}) {}", rows_of("d"));
-                    let got: Vec<Claimed> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
-                        .bind(at + lease)
-                        .bind(owner)
-                        .bind(at)
-                        .bind(left)
-                        .bind(campaign_id)
-                        .fetch_all(p)
-                        .await?;
-                    rows.extend(got);
+                    let q = sqlx::query_as::<_, Claimed>(sqlx::AssertSqlSafe(sql));
+                    rows.extend(bound!(q).fetch_all(p).await?);
+                }
+                Db::Sqlite(p) => {
+                    let q = sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(update.as_str()));
+                    ids.extend(bound!(q).fetch_all(p).await?);
                 }
             }
-            rows.sort_unstable_by_key(|r| r.id);
-            Ok(rows)
-        }
-        // SQLite allows no UPDATE ... RETURNING inside a query: the ids first, then their rows,
-        // the ids as one JSON array (one prepared statement whatever the batch size).
-        Db::Sqlite(p) => {
-            let mut ids: Vec<i64> = Vec::new();
-            for campaign_id in running {
-                for update in &branches {
-                    let left = limit - ids.len() as i64;
-                    if left <= 0 {
-                        break;
-                    }
-                    let got: Vec<i64> = sqlx::query_scalar(sqlx::AssertSqlSafe(update.as_str()))
-                        .bind(at + lease)
-                        .bind(owner)
-                        .bind(at)
-                        .bind(left)
-                        .bind(campaign_id)
-                        .fetch_all(p)
-                        .await?;
-                    ids.extend(got);
-                }
-            }
-            if ids.is_empty() {
-                return Ok(Vec::new());
-            }
-            let sql = format!(
-                "{} WHERE d.id IN (SELECT value FROM json_each($1)) ORDER BY d.id",
-                rows_of("deliveries d")
-            );
-            let ids = serde_json::to_string(&ids).expect("numbers serialise");
-            Ok(sqlx::query_as(sqlx::AssertSqlSafe(sql))
-                .bind(ids)
-                .fetch_all(p)
-                .await?)
         }
     }
+    let p = match db {
+        Db::Postgres(_) => {
+            rows.sort_unstable_by_key(|r| r.id);
+            return Ok(rows);
+        }
+        Db::Sqlite(_) if ids.is_empty() => return Ok(rows),
+        Db::Sqlite(p) => p,
+    };
+    // The ids as one JSON array: one prepared statement whatever the batch size.
+    let sql = format!(
+        "{} WHERE d.id IN (SELECT value FROM json_each($1)) ORDER BY d.id",
+        rows_of("deliveries d")
+    );
+    let ids = serde_json::to_string(&ids).expect("numbers serialise");
+    Ok(sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(ids)
+        .fetch_all(p)
+        .await?)
 }
 
 /// What happened to one delivery.
