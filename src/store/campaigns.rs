@@ -447,24 +447,42 @@ pub async fn claim(
         } else {
             "next_attempt_at <= $3 ORDER BY next_attempt_at"
         };
+        // `= ANY(ARRAY(...))` on PostgreSQL: planned as primary-key lookups whatever the
+        // statistics say (as `IN (...)` it hashed a sequential scan of the whole table).
+        let (open, close) = if db.is_postgres() {
+            ("= ANY(ARRAY(", "))")
+        } else {
+            ("IN (", ")")
+        };
         format!(
             "UPDATE deliveries SET status = 'sending', lease_until = $1, lease_owner = $2, attempts = attempts + 1
-             WHERE id IN (SELECT id FROM deliveries
+             WHERE id {open}SELECT id FROM deliveries
                 WHERE status = '{state}' AND campaign_id = $5 AND {due}
-                LIMIT $4 {lock})
+                LIMIT $4 {lock}{close}
              RETURNING id, campaign_id, contact_id, attempts, message_id"
         )
     };
+    // Consent still confirmed and the address not suppressed, for contact `c` of campaign `k`.
+    const ELIGIBLE: &str = "(EXISTS (SELECT 1 FROM subscriptions s WHERE s.contact_id = c.id AND s.topic_id = k.topic_id AND s.status = 'confirmed')
+        AND NOT EXISTS (SELECT 1 FROM suppressions x WHERE x.address = c.email_key)) AS eligible";
     // What rendering needs, for the claimed rows `d`.
     let rows_of = |d: &str| {
         format!(
             "SELECT d.id, d.campaign_id, d.contact_id, d.attempts, d.message_id,
-                    c.email, c.name, c.organisation, c.language,
-                    (EXISTS (SELECT 1 FROM subscriptions s WHERE s.contact_id = c.id AND s.topic_id = k.topic_id AND s.status = 'confirmed')
-                     AND NOT EXISTS (SELECT 1 FROM suppressions x WHERE x.address = c.email_key)) AS eligible
+                    c.email, c.name, c.organisation, c.language, {ELIGIBLE}
              FROM {d} JOIN contacts c ON c.id = d.contact_id JOIN campaigns k ON k.id = d.campaign_id"
         )
     };
+    // PostgreSQL: the contact as a LATERAL subquery that cannot be flattened (OFFSET 0), i.e.
+    // one primary-key lookup per claimed row. As a plain join, planned with fresh statistics,
+    // it hashed the whole contacts table for every claim (docs/performance.md, Send).
+    let pg_rows = format!(
+        "SELECT d.id, d.campaign_id, d.contact_id, d.attempts, d.message_id,
+                c.email, c.name, c.organisation, c.language, c.eligible
+         FROM d JOIN campaigns k ON k.id = d.campaign_id
+         CROSS JOIN LATERAL (SELECT c.email, c.name, c.organisation, c.language, {ELIGIBLE}
+            FROM contacts c WHERE c.id = d.contact_id OFFSET 0) c"
+    );
     let branches = [claim("sending"), claim("queued")];
     // PostgreSQL: the update and the read in one statement (no second round trip, and no
     // statement with an id list, which it would parse and plan anew for every batch size).
@@ -488,7 +506,7 @@ pub async fn claim(
             }
             match db {
                 Db::Postgres(p) => {
-                    let sql = format!("WITH d AS ({update}) {}", rows_of("d"));
+                    let sql = format!("WITH d AS ({update}) {pg_rows}");
                     let q = sqlx::query_as::<_, Claimed>(sqlx::AssertSqlSafe(sql));
                     rows.extend(bound!(q).fetch_all(p).await?);
                 }
