@@ -230,20 +230,18 @@ const MAX_LINE: usize = 76;
 /// a relay without 8BITMIME on the way would re-encode an `8bit` body and break its DKIM
 /// signature.
 ///
-/// One pass over the text. lettre's `Body::new` does the same job in three (choose the
-/// encoding, insert a CR before every LF by shifting the rest of the string each time, then
-/// encode), which made up ~10 % of the send CPU (docs/performance.md, finding 4).
+/// A check of the lines and one encoding pass. lettre's `Body::new` chose the encoding, inserted
+/// a CR before every LF by shifting the rest of the string each time, then encoded: ~10 % of
+/// the send CPU (docs/performance.md, finding 4).
 fn body(text: &str) -> Body {
     let bytes = text.as_bytes();
-    // Cheapest test first: paragraphs rendered as one line each rule out 7bit at once.
-    let seven_bit = lines(bytes)
-        .all(|line| line.strip_suffix(b"\r").unwrap_or(line).len() <= MAX_LINE)
-        && bytes.is_ascii()
-        && bytes
-            .iter()
-            .all(|&b| b >= 32 || b == b'\t' || b == b'\n' || b == b'\r')
-        && !bytes.windows(2).any(|w| w[0] == b'\r' && w[1] != b'\n')
-        && bytes.last() != Some(&b'\r');
+    // 7bit: every line (its CRLF or LF taken off) short and printable ASCII or tab; a CR left
+    // inside a line is a bare CR and fails the test. Paragraphs rendered as one line each fail
+    // it at their first line.
+    let seven_bit = lines(bytes).all(|line| {
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        line.len() <= MAX_LINE && line.iter().all(|&b| b == b'\t' || (32..=126).contains(&b))
+    });
     let mut out = Vec::with_capacity(text.len() + text.len() / 8 + 16);
     for (i, line) in lines(bytes).enumerate() {
         if i > 0 {

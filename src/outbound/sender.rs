@@ -441,12 +441,12 @@ impl std::ops::Deref for Engine {
 }
 
 impl Engine {
-    /// Sends what is due for up to `budget` (see [`Core::run_for`]), as a task on the runtime's
+    /// Sends what is due for up to `budget` (see `Core::send_due`), as a task on the runtime's
     /// workers: called from the thread that drives `block_on`, the pipeline's wake-ups would
     /// otherwise cross three threads instead of two.
     pub async fn run_for(&self, budget: Duration) -> anyhow::Result<usize> {
         let core = self.0.clone();
-        tokio::spawn(async move { core.run_for(budget).await })
+        tokio::spawn(async move { core.send_due(budget).await })
             .await
             .map_err(|e| anyhow::anyhow!("the send run failed: {e}"))?
     }
@@ -543,7 +543,8 @@ impl Core {
     /// commits them, so sending never waits for a commit. One task per worker rather than per
     /// message: no per-message spawn, and a worker that finds the next row waiting needs no
     /// wake-up. In memory at any time: one claimed batch, the rows in work, the channel.
-    pub async fn run_for(&self, budget: Duration) -> anyhow::Result<usize> {
+    /// Called through [`Engine::run_for`], which runs it as a task.
+    async fn send_due(&self, budget: Duration) -> anyhow::Result<usize> {
         let started = std::time::Instant::now();
         let cfg = self.cfg();
         let lease = chrono::Duration::seconds(LEASE_SECS);

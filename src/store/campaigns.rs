@@ -465,14 +465,6 @@ pub async fn claim(
     // Consent still confirmed and the address not suppressed, for contact `c` of campaign `k`.
     const ELIGIBLE: &str = "(EXISTS (SELECT 1 FROM subscriptions s WHERE s.contact_id = c.id AND s.topic_id = k.topic_id AND s.status = 'confirmed')
         AND NOT EXISTS (SELECT 1 FROM suppressions x WHERE x.address = c.email_key)) AS eligible";
-    // What rendering needs, for the claimed rows `d`.
-    let rows_of = |d: &str| {
-        format!(
-            "SELECT d.id, d.campaign_id, d.contact_id, d.attempts, d.message_id,
-                    c.email, c.name, c.organisation, c.language, {ELIGIBLE}
-             FROM {d} JOIN contacts c ON c.id = d.contact_id JOIN campaigns k ON k.id = d.campaign_id"
-        )
-    };
     // PostgreSQL: the contact as a LATERAL subquery that cannot be flattened (OFFSET 0), i.e.
     // one primary-key lookup per claimed row. As a plain join, planned with fresh statistics,
     // it hashed the whole contacts table for every claim (docs/performance.md, Send).
@@ -525,10 +517,13 @@ pub async fn claim(
         Db::Sqlite(_) if ids.is_empty() => return Ok(rows),
         Db::Sqlite(p) => p,
     };
-    // The ids as one JSON array: one prepared statement whatever the batch size.
+    // What rendering needs, the ids as one JSON array: one prepared statement whatever the
+    // batch size.
     let sql = format!(
-        "{} WHERE d.id IN (SELECT value FROM json_each($1)) ORDER BY d.id",
-        rows_of("deliveries d")
+        "SELECT d.id, d.campaign_id, d.contact_id, d.attempts, d.message_id,
+                c.email, c.name, c.organisation, c.language, {ELIGIBLE}
+         FROM deliveries d JOIN contacts c ON c.id = d.contact_id JOIN campaigns k ON k.id = d.campaign_id
+         WHERE d.id IN (SELECT value FROM json_each($1)) ORDER BY d.id"
     );
     let ids = serde_json::to_string(&ids).expect("numbers serialise");
     Ok(sqlx::query_as(sqlx::AssertSqlSafe(sql))

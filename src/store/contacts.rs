@@ -312,16 +312,6 @@ pub struct ReservedIds {
     activities: Vec<i64>,
 }
 
-impl ReservedIds {
-    pub fn len(&self) -> usize {
-        self.contacts.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.contacts.is_empty()
-    }
-}
-
 /// On PostgreSQL, the contact and activity ids for a batch of `n` rows, drawn now: batches that
 /// reserve one after the other and then land at the same time (`import_batch_after`) still give
 /// `ORDER BY id` the file order. None on SQLite, whose single writer lands one batch at a time.
