@@ -44,45 +44,37 @@ fn ascii_word_byte(b: u8) -> bool {
 /// c == '\''))`. ASCII bytes are classified without decoding; only non-ASCII chars are
 /// decoded. Returns the word and whether it is all ASCII.
 fn next_word<'t>(text: &'t str, i: &mut usize) -> Option<(&'t str, bool)> {
-    let bytes = text.as_bytes();
-    // Skip separators.
-    while *i < bytes.len() {
-        let b = bytes[*i];
-        if b < 0x80 {
-            if ascii_word_byte(b) {
-                break;
-            }
-            *i += 1;
-        } else {
-            let c = text[*i..].chars().next().unwrap_or(' ');
-            if c.is_alphanumeric() {
-                break;
-            }
-            *i += c.len_utf8();
-        }
-    }
-    if *i >= bytes.len() {
+    skip(text, i, false);
+    if *i >= text.len() {
         return None;
     }
     let start = *i;
+    let ascii = skip(text, i, true);
+    Some((&text[start..*i], ascii))
+}
+
+/// Moves `*i` past the chars that are word chars (`word`) or separators (`!word`). Returns
+/// whether all chars passed were ASCII.
+fn skip(text: &str, i: &mut usize, word: bool) -> bool {
+    let bytes = text.as_bytes();
     let mut ascii = true;
     while *i < bytes.len() {
         let b = bytes[*i];
         if b < 0x80 {
-            if !ascii_word_byte(b) {
+            if ascii_word_byte(b) != word {
                 break;
             }
             *i += 1;
         } else {
             let c = text[*i..].chars().next().unwrap_or(' ');
-            if !c.is_alphanumeric() {
+            if c.is_alphanumeric() != word {
                 break;
             }
             ascii = false;
             *i += c.len_utf8();
         }
     }
-    Some((&text[start..*i], ascii))
+    ascii
 }
 
 fn score(text: &str) -> (usize, usize) {
