@@ -5,6 +5,7 @@ use std::path::Path;
 use regex::{Regex, RegexBuilder};
 use serde::Deserialize;
 
+use super::model::{self, Model};
 use super::Intent;
 
 /// Compiled intent rules. Build once and share; matching allocates little.
@@ -19,6 +20,7 @@ pub struct Rules {
     exact: Vec<Exact>,
     greeting: Option<Regex>,
     signoff: Option<Regex>,
+    model: &'static Model,
 }
 
 #[derive(Debug, Clone)]
@@ -64,6 +66,38 @@ struct Settings {
     question_opener: Option<String>,
     #[serde(default = "d_subject_factor")]
     subject_factor: f32,
+    /// The model's unsubscribe probability from which any other decision goes to review.
+    #[serde(default = "d_unsubscribe_doubt")]
+    unsubscribe_doubt: f32,
+    /// Confidence given to a decision in doubt: below the review threshold.
+    #[serde(default = "d_doubt_confidence")]
+    doubt_confidence: f32,
+    /// A rule decision this sure that the model contradicts goes to review.
+    #[serde(default = "d_rule_veto")]
+    rule_veto: f32,
+    /// The model's question probability from which a "?" in a clear answer is a question too.
+    #[serde(default = "d_also_question")]
+    also_question: f32,
+    /// Factor on the model's confidence when no rule agrees with its decision.
+    #[serde(default = "d_model_alone_factor")]
+    model_alone_factor: f32,
+}
+
+fn d_model_alone_factor() -> f32 {
+    0.8
+}
+
+fn d_unsubscribe_doubt() -> f32 {
+    0.15
+}
+fn d_doubt_confidence() -> f32 {
+    0.5
+}
+fn d_rule_veto() -> f32 {
+    0.95
+}
+fn d_also_question() -> f32 {
+    0.05
 }
 
 fn d_before() -> usize {
@@ -113,6 +147,11 @@ impl Default for Settings {
             precedence: d_precedence(),
             question_opener: None,
             subject_factor: d_subject_factor(),
+            unsubscribe_doubt: d_unsubscribe_doubt(),
+            doubt_confidence: d_doubt_confidence(),
+            rule_veto: d_rule_veto(),
+            also_question: d_also_question(),
+            model_alone_factor: d_model_alone_factor(),
         }
     }
 }
@@ -355,7 +394,22 @@ impl Rules {
             signoff: opt_re(&parsed.negation.signoff)?,
             rules,
             exact,
+            model: Model::builtin(),
         })
+    }
+
+    /// The same rules without the statistical model: what the rules alone decide (training
+    /// reads its features this way; a model is never trained on its own output).
+    pub fn without_model(mut self) -> Rules {
+        static EMPTY: std::sync::LazyLock<Model> = std::sync::LazyLock::new(Model::empty);
+        self.model = &EMPTY;
+        self
+    }
+
+    /// The same rules with another model (training evaluates a fresh one this way).
+    pub fn with_model(mut self, model: &'static Model) -> Rules {
+        self.model = model;
+        self
     }
 }
 
@@ -378,6 +432,25 @@ pub(crate) struct Decision {
     pub intent: Intent,
     pub confidence: f32,
     pub rule: Option<String>,
+    /// A clear answer that also asks something a person must answer.
+    pub also_question: bool,
+    /// The model's probability that the words are an automatic reply.
+    pub auto_reply: f32,
+    /// The own words the decision was read from (closing and signature cut off).
+    pub own_words: String,
+}
+
+impl Decision {
+    fn simple(intent: Intent, confidence: f32, rule: Option<String>) -> Decision {
+        Decision {
+            intent,
+            confidence,
+            rule,
+            also_question: false,
+            auto_reply: 0.0,
+            own_words: String::new(),
+        }
+    }
 }
 
 struct Hit<'r> {
@@ -486,6 +559,44 @@ impl Rules {
     }
 }
 
+/// What the rules and the model read from a reply, before the decision.
+pub(crate) struct Reading {
+    pub own_words: String,
+    pub text: String,
+    pub from_subject: bool,
+    pub rules: Decision,
+    pub features: Vec<String>,
+}
+
+/// The own words, the rules' decision on them and the model's features.
+pub(crate) fn read(rules: &Rules, visible: &str, subject: Option<&str>) -> Reading {
+    let own = super::segment::own_words(visible);
+    let mut factor = 1.0;
+    let mut source = own.clone();
+    let mut from_subject = false;
+    if own.trim().is_empty() {
+        if let Some(subj) = subject.and_then(subject_answer) {
+            source = subj.to_string();
+            factor = rules.settings.subject_factor;
+            from_subject = true;
+        }
+    }
+    let text = normalize_text(source.trim());
+    let (mut d, hits) = decide_text(rules, &text);
+    if factor < 1.0 {
+        d.confidence *= factor;
+        d.rule = d.rule.map(|r| format!("subject:{r}"));
+    }
+    let features = super::features::extract(&source, &hits, Some(d.intent), from_subject);
+    Reading {
+        own_words: own,
+        text,
+        from_subject,
+        rules: d,
+        features,
+    }
+}
+
 /// Decides the intent of a reply from its visible text (subject when the body is empty).
 pub(crate) fn decide(
     rules: &Rules,
@@ -501,33 +612,68 @@ pub(crate) fn decide(
             "TENTATIVE" => (Intent::None, rules.settings.calendar_tentative_confidence),
             _ => (Intent::None, rules.settings.none_confidence),
         };
-        return Decision {
-            intent,
-            confidence,
-            rule: Some(format!("calendar:partstat={ps}")),
-        };
+        return Decision::simple(intent, confidence, Some(format!("calendar:partstat={ps}")));
     }
-
-    // Quoted lines kept for an interleaved answer are our words, not theirs.
-    let own: String = visible
-        .lines()
-        .filter(|l| !l.trim_start().starts_with('>'))
-        .collect::<Vec<_>>()
-        .join("\n");
-    let mut factor = 1.0;
-    let mut text = normalize_text(own.trim());
-    if text.is_empty() {
-        if let Some(subj) = subject.and_then(subject_answer) {
-            text = normalize_text(subj);
-            factor = rules.settings.subject_factor;
-        }
+    let r = read(rules, visible, subject);
+    let model = rules.model;
+    if model.is_empty() {
+        let mut d = r.rules;
+        d.own_words = r.own_words;
+        return d;
     }
-    let mut d = decide_text(rules, &text);
-    if factor < 1.0 {
-        d.confidence *= factor;
-        d.rule = d.rule.map(|r| format!("subject:{r}"));
+    let p = model.predict(&r.features);
+    let (best, &pb) = p[..model::AUTO]
+        .iter()
+        .enumerate()
+        .max_by(|a, b| a.1.partial_cmp(b.1).unwrap_or(std::cmp::Ordering::Equal))
+        .expect("classes");
+    let intent = model::intent_of(best);
+    // The probability among the intents (the auto-reply share is the caller's business).
+    let mut confidence = pb / (1.0 - p[model::AUTO]).max(1e-6);
+    let mut rule = format!(
+        "model:{}{}",
+        intent.as_str(),
+        r.rules
+            .rule
+            .as_deref()
+            .map(|x| format!("+{x}"))
+            .unwrap_or_default()
+    );
+    // Safety: a wish to unsubscribe is never applied as anything else. When the rules or the
+    // model see one and the decision is another, a person decides.
+    let unsub = model::class_of(Intent::Unsubscribe);
+    if intent != Intent::Unsubscribe
+        && (p[unsub] >= rules.settings.unsubscribe_doubt
+            || (r.rules.intent == Intent::Unsubscribe && !r.from_subject))
+    {
+        confidence = confidence.min(rules.settings.doubt_confidence);
+        rule.push_str("+unsubscribe-doubt");
     }
-    d
+    // The rules and the model disagree on a decision the rules are sure of.
+    if r.rules.intent != intent
+        && r.rules.confidence >= rules.settings.rule_veto
+        && r.rules.intent != Intent::None
+    {
+        confidence = confidence.min(rules.settings.doubt_confidence);
+        rule.push_str("+rules-disagree");
+    } else if r.rules.intent != intent && !matches!(intent, Intent::Question | Intent::None) {
+        // The model alone, without a rule that says the same: less sure than it thinks.
+        confidence *= rules.settings.model_alone_factor;
+    }
+    if r.from_subject {
+        confidence *= rules.settings.subject_factor;
+    }
+    let also_question = !matches!(intent, Intent::Question | Intent::None)
+        && r.text.contains(['?', '\u{61f}'])
+        && p[model::class_of(Intent::Question)] >= rules.settings.also_question;
+    Decision {
+        intent,
+        confidence: confidence.clamp(0.0, 0.999),
+        rule: Some(rule),
+        also_question,
+        auto_reply: p[model::AUTO],
+        own_words: r.own_words,
+    }
 }
 
 /// A subject that can carry the whole answer ("Zusage", "unsubscribe"): not a reply
@@ -544,18 +690,22 @@ fn subject_answer(subject: &str) -> Option<&str> {
     Some(s)
 }
 
-fn decide_text(rules: &Rules, text: &str) -> Decision {
+fn decide_text(rules: &Rules, text: &str) -> (Decision, Vec<(String, Intent)>) {
     if let Some(core) = rules.core_answer(text) {
         for e in &rules.exact {
             if e.answers.contains(&core) {
-                return Decision {
-                    intent: e.intent,
-                    confidence: e.confidence,
-                    rule: Some(e.id.clone()),
-                };
+                return (
+                    Decision::simple(e.intent, e.confidence, Some(e.id.clone())),
+                    vec![(e.id.clone(), e.intent)],
+                );
             }
         }
     }
+    let hits_out = |hits: &[Hit<'_>]| -> Vec<(String, Intent)> {
+        hits.iter()
+            .map(|h| (h.rule.to_string(), h.intent))
+            .collect()
+    };
 
     // Soft line wraps must not end a clause: "Abmelden\nmöchte ich mich nicht".
     let flat = unwrap_lines(text);
@@ -592,7 +742,7 @@ fn decide_text(rules: &Rules, text: &str) -> Decision {
     // Precedence: consent withdrawal first, then the strongest relation.
     for p in &rules.precedence {
         if let Some(h) = best(&hits, |i| i == *p) {
-            return decision(h, 0.0);
+            return (decision(h, 0.0), hits_out(&hits));
         }
     }
     // Accept / decline / undecided ("none" rules) compete on confidence.
@@ -610,23 +760,25 @@ fn decide_text(rules: &Rules, text: &str) -> Decision {
         } else {
             rules.settings.agreement_bonus * agreeing.min(3) as f32
         };
-        return decision(h, adjust);
+        return (decision(h, adjust), hits_out(&hits));
     }
     if let Some(h) = best(&hits, |i| i == Intent::Question) {
-        return decision(h, 0.0);
+        return (decision(h, 0.0), hits_out(&hits));
     }
     if text.contains('?') {
-        return Decision {
-            intent: Intent::Question,
-            confidence: rules.settings.question_mark_confidence,
-            rule: Some("question-mark".into()),
-        };
+        return (
+            Decision::simple(
+                Intent::Question,
+                rules.settings.question_mark_confidence,
+                Some("question-mark".into()),
+            ),
+            hits_out(&hits),
+        );
     }
-    Decision {
-        intent: Intent::None,
-        confidence: rules.settings.none_confidence,
-        rule: None,
-    }
+    (
+        Decision::simple(Intent::None, rules.settings.none_confidence, None),
+        hits_out(&hits),
+    )
 }
 
 /// Highest confidence wins; on a tie the later statement (the conclusion) wins.
@@ -640,11 +792,11 @@ fn best<'a, 'r>(hits: &'a [Hit<'r>], pred: impl Fn(Intent) -> bool) -> Option<&'
 }
 
 fn decision(h: &Hit<'_>, adjust: f32) -> Decision {
-    Decision {
-        intent: h.intent,
-        confidence: (h.confidence + adjust).clamp(0.0, 0.99),
-        rule: Some(h.rule.to_string()),
-    }
+    Decision::simple(
+        h.intent,
+        (h.confidence + adjust).clamp(0.0, 0.99),
+        Some(h.rule.to_string()),
+    )
 }
 
 /// Joins wrapped lines of a paragraph; blank lines stay paragraph breaks.
@@ -664,7 +816,7 @@ fn unwrap_lines(text: &str) -> String {
 }
 
 /// Lower-case and unify apostrophes so that patterns stay simple.
-fn normalize_text(s: &str) -> String {
+pub(crate) fn normalize_text(s: &str) -> String {
     fold(&s.to_lowercase())
 }
 

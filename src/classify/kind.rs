@@ -93,7 +93,17 @@ static OOO_SUBJECT: LazyLock<Regex> = LazyLock::new(|| {
         abwesenheitsnotiz|out\s+of\s+(the\s+)?office|automatic\s+reply|auto[- ]reply|
         automatische\s+antwort|nicht\s+im\s+büro|office\s+closed|büro\s+geschlossen|
         abwesenheitsmeldung|urlaubsbenachrichtigung|vacation\s+(reply|notice|message)|
-        elternzeit|parental\s+leave|mutterschutz",
+        elternzeit|parental\s+leave|mutterschutz|
+        otomatik\s+(yanıt|yanit|cevap)|(işyeri|isyeri|ofis)\s+dışında|ofis\s+disinda|
+        автоответ|автоматический\s+ответ|вне\s+офиса|автовідповідь|автоматична\s+відповідь|
+        automatyczna\s+odpowied|odpowiedź\s+automatyczna|odpowiedz\s+automatyczna|autoodpowied|
+        poza\s+biurem|nieobecność|nieobecnosc|urlop\s+(rodzicielski|macierzy)|
+        رد\s+تلقائي|رد\s+آلي|خارج\s+المكتب|
+        eingangsbestätigung|empfangsbestätigung|\bticket\s*\#|\[ticket|request\s+received|
+        we('ve|\s+have)\s+received\s+your|ihre\s+(anfrage|nachricht)\s+(ist|wurde)|
+        talebiniz\s+alındı|talebiniz\s+alindi|обращение\s+получено|запит\s+отримано|
+        potwierdzenie\s+otrzymania|تم\s+استلام\s+(طلبك|رسالتك)|
+        postfach\s+wird\s+nicht\s+mehr|mailbox\s+(is\s+)?no\s+longer",
     )
     .unwrap()
 });
@@ -112,7 +122,12 @@ static OOO_BODY_STRONG: LazyLock<Regex> = LazyLock::new(|| {
         (ab|am)\s+[^.\n]{0,40}(?-u:\b)wieder\s+(im\s+büro|erreichbar|für\s+sie\s+da)|
         i\s+(will\s+be|am)\s+(back|returning)\s+(on|in\s+the\s+office)|
         (this|the)\s+mailbox\s+is\s+(no\s+longer|not)\s+(monitored|in\s+use)|
-        diese\s+(e-?mail-?adresse|adresse|mailbox)\s+(ist|wird)\s+nicht\s+mehr",
+        diese\s+(e-?mail-?adresse|adresse|mailbox)\s+(ist|wird)\s+nicht\s+mehr|
+        dieses\s+postfach\s+wird\s+nicht\s+mehr|(this|the)\s+(e-?mail\s+)?address\s+is\s+no\s+longer|
+        ich\s+bin\s+nicht\s+mehr\s+(bei|im|in\s+der|für)\s+[^.\n]{0,60}(tätig|beschäftigt)|
+        i\s+(am\s+)?no\s+longer\s+(work(ing)?\s+(at|for|with)|with)|has\s+left\s+the\s+(organi[sz]ation|company)|
+        ihre\s+(anfrage|nachricht)\s+ist\s+bei\s+uns\s+eingegangen|
+        we\s+have\s+received\s+your\s+(request|message|e-?mail)\s+and|ticket(nummer|\s+number)?\s*[:\#]\s*\d",
     )
     .unwrap()
 });

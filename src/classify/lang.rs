@@ -117,19 +117,133 @@ fn score(text: &str) -> (usize, usize) {
     (de, en)
 }
 
-/// "de" or "en": the visible text decides; the whole body (our own quoted invitation) and
-/// the subject break a tie; German, the project's home language, is the last resort.
+/// The language of one text, when its letters or words tell: the script decides between
+/// Arabic, Cyrillic and Latin; letters only one language uses decide within a script
+/// (і ї є ґ Ukrainian, ы э ъ ё Russian, ğ ı ş Turkish, ą ę ł ń ś ź ż Polish); else whatlang among
+/// the seven, and for German and English the stopword counter.
+fn detect_one(t: &str) -> Option<&'static str> {
+    let (mut arabic, mut cyrillic, mut latin) = (0usize, 0usize, 0usize);
+    let (mut uk, mut ru, mut tr, mut pl) = (0usize, 0usize, 0usize, 0usize);
+    for c in t.chars().take(4000) {
+        match c {
+            '\u{0600}'..='\u{06FF}' | '\u{0750}'..='\u{077F}' => arabic += 1,
+            '\u{0400}'..='\u{04FF}' => {
+                cyrillic += 1;
+                match c {
+                    'і' | 'ї' | 'є' | 'ґ' | 'І' | 'Ї' | 'Є' | 'Ґ' => uk += 1,
+                    'ы' | 'э' | 'ъ' | 'ё' | 'Ы' | 'Э' | 'Ё' => ru += 1,
+                    _ => {}
+                }
+            }
+            c if c.is_alphabetic() => {
+                latin += 1;
+                match c {
+                    'ğ' | 'ı' | 'ş' | 'Ğ' | 'İ' | 'Ş' => tr += 1,
+                    'ą' | 'ę' | 'ł' | 'ń' | 'ś' | 'ź' | 'ż' | 'Ą' | 'Ę' | 'Ł' | 'Ś' | 'Ź' | 'Ż' => {
+                        pl += 1
+                    }
+                    _ => {}
+                }
+            }
+            _ => {}
+        }
+    }
+    if arabic + cyrillic + latin < 2 {
+        return None;
+    }
+    if arabic >= cyrillic && arabic >= latin {
+        return Some("ar");
+    }
+    if cyrillic >= latin {
+        if uk > ru {
+            return Some("uk");
+        }
+        if ru > uk {
+            return Some("ru");
+        }
+        return Some(
+            match whatlang_among(t, &[whatlang::Lang::Ukr, whatlang::Lang::Rus]) {
+                Some("uk") => "uk",
+                _ => "ru",
+            },
+        );
+    }
+    if tr > pl && tr > 0 {
+        return Some("tr");
+    }
+    if pl > tr {
+        return Some("pl");
+    }
+    let (de, en) = score(t);
+    let wl = whatlang_among(
+        t,
+        &[
+            whatlang::Lang::Deu,
+            whatlang::Lang::Eng,
+            whatlang::Lang::Tur,
+            whatlang::Lang::Pol,
+        ],
+    );
+    match wl {
+        // Turkish and Polish written without their letters: only whatlang can tell, and a
+        // German or English stopword outvotes it.
+        Some(l @ ("tr" | "pl")) if de + en < 2 => Some(l),
+        _ if de > en => Some("de"),
+        _ if en > de => Some("en"),
+        Some(l) => Some(l),
+        None => None,
+    }
+}
+
+fn whatlang_among(t: &str, langs: &[whatlang::Lang]) -> Option<&'static str> {
+    let opts = whatlang::Detector::with_allowlist(langs.to_vec());
+    let info = opts.detect(t)?;
+    if info.confidence() < 0.2 {
+        return None;
+    }
+    Some(match info.lang() {
+        whatlang::Lang::Deu => "de",
+        whatlang::Lang::Eng => "en",
+        whatlang::Lang::Tur => "tr",
+        whatlang::Lang::Pol => "pl",
+        whatlang::Lang::Ukr => "uk",
+        whatlang::Lang::Rus => "ru",
+        whatlang::Lang::Ara => "ar",
+        _ => return None,
+    })
+}
+
+/// The language of a reply: the visible text decides; the whole body (our own quoted mail)
+/// and the subject break a tie; German, the project's home language, is the last resort.
 pub(crate) fn detect(visible: &str, body: &str, subject: Option<&str>) -> &'static str {
     for t in [visible, body, subject.unwrap_or("")] {
-        let (de, en) = score(t);
-        if de > en {
-            return "de";
-        }
-        if en > de {
-            return "en";
+        if let Some(l) = detect_one(t) {
+            return l;
         }
     }
     "de"
+}
+
+/// Every language seen in the text, in order: paragraphs (or lines of three words or more)
+/// are detected one by one, so "Ja, ich komme. / Yes, I will come." gives ["de", "en"].
+pub(crate) fn seen(text: &str) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for line in text.lines().take(200) {
+        if line.split_whitespace().count() < 3 {
+            continue;
+        }
+        if let Some(l) = detect_one(line) {
+            if !out.iter().any(|x| x == l) {
+                out.push(l.to_string());
+            }
+        }
+    }
+    if out.is_empty() {
+        if let Some(l) = detect_one(text) {
+            out.push(l.to_string());
+        }
+    }
+    out
 }
 
 #[cfg(test)]

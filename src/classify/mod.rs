@@ -5,10 +5,15 @@
 //! text (quotes and signatures off) -> intent (data-driven rules) -> language.
 
 mod bounce;
+pub mod corpus;
+mod extras;
+mod features;
 mod intent;
 mod kind;
 mod lang;
+pub mod model;
 mod parse;
+mod segment;
 mod visible;
 
 use serde::{Deserialize, Serialize};
@@ -136,6 +141,14 @@ pub struct Analysis {
     pub calendar_partstat: Option<String>,
     /// Which rule (or header sign) decided, for `explain` and the review queue.
     pub matched_rule: Option<String>,
+    /// A clear answer that also asks a question a person must answer.
+    pub also_question: bool,
+    /// How many people come in all, when the reply says ("wir kommen zu dritt" = 3).
+    pub party_size: Option<u32>,
+    /// A wish not to be invited before a time: "YYYY-MM" or "summer_holidays".
+    pub not_before: Option<String>,
+    /// Every language seen in the person's words, in order.
+    pub languages: Vec<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -147,6 +160,21 @@ pub enum ClassifyError {
 /// Bodies larger than this are only looked at up to this many bytes: what a person writes
 /// fits easily, and a pasted log or a huge text part must not cost unbounded time.
 pub(crate) const MAX_TEXT_BYTES: usize = 256 * 1024;
+
+/// The model's auto-reply probability from which a message without auto-reply headers or
+/// subject is taken for one.
+const AUTO_REPLY_BY_WORDS: f32 = 0.8;
+
+/// The features the intent model reads from a raw message, with the kind the headers and
+/// subject give (training and evaluation call this; the daemon calls [`analyze`]).
+pub fn training_features(raw: &[u8], rules: &Rules) -> (MessageKind, Vec<String>) {
+    let p = parse::parse(raw);
+    let verdict = kind::detect(&p);
+    let body = p.body_text();
+    let text = visible::visible_text(&body);
+    let r = intent::read(rules, &text, p.subject.as_deref());
+    (verdict.kind, r.features)
+}
 
 /// Classifies one raw message (RFC 5322, optionally with an mbox "From " line).
 /// Never panics; malformed input yields a best-effort analysis.
@@ -167,6 +195,9 @@ pub fn analyze(raw: &[u8], rules: &Rules) -> Result<Analysis, ClassifyError> {
     let language = lang::detect(&text, kind::head(&body, 1024), p.subject.as_deref()).to_string();
 
     let mut bounces = Vec::new();
+    let mut kind = verdict.kind;
+    let mut also_question = false;
+    let mut own = String::new();
     let (intent, confidence, matched_rule) = match verdict.kind {
         MessageKind::Reply => {
             let d = intent::decide(
@@ -175,7 +206,20 @@ pub fn analyze(raw: &[u8], rules: &Rules) -> Result<Analysis, ClassifyError> {
                 p.subject.as_deref(),
                 p.calendar_partstat.as_deref(),
             );
-            (d.intent, d.confidence, d.rule)
+            own = d.own_words;
+            if d.auto_reply >= AUTO_REPLY_BY_WORDS {
+                // No header said so, but the words are those of an automatic reply (an
+                // out-of-office notice, a ticket receipt): it never changes anything.
+                kind = MessageKind::AutoReply;
+                (
+                    Intent::None,
+                    d.auto_reply,
+                    Some("model:auto-reply".to_string()),
+                )
+            } else {
+                also_question = d.also_question;
+                (d.intent, d.confidence, d.rule)
+            }
         }
         MessageKind::Bounce => {
             bounces = bounce::recipients(&p);
@@ -185,9 +229,22 @@ pub fn analyze(raw: &[u8], rules: &Rules) -> Result<Analysis, ClassifyError> {
             (Intent::None, verdict.confidence, Some(verdict.sign))
         }
     };
+    let (party_size, not_before) = if kind == MessageKind::Reply {
+        (
+            extras::party_size(&own, intent),
+            extras::not_before_at(&own, p.date.unwrap_or_else(this_month)),
+        )
+    } else {
+        (None, None)
+    };
+    let languages = if kind == MessageKind::Reply {
+        lang::seen(&own)
+    } else {
+        Vec::new()
+    };
 
     Ok(Analysis {
-        kind: verdict.kind,
+        kind,
         intent,
         confidence: confidence.clamp(0.0, 1.0),
         language,
@@ -201,7 +258,18 @@ pub fn analyze(raw: &[u8], rules: &Rules) -> Result<Analysis, ClassifyError> {
         subject: p.subject,
         calendar_partstat: p.calendar_partstat,
         matched_rule,
+        also_question,
+        party_size,
+        not_before,
+        languages,
     })
+}
+
+/// Year and month now: the reference of "ab März" in a message without a Date header.
+fn this_month() -> (i32, u32) {
+    use chrono::Datelike;
+    let now = chrono::Utc::now();
+    (now.year(), now.month())
 }
 
 /// The stable JSON shape printed by `netzpost inbound explain` (exactly these keys).
@@ -219,6 +287,10 @@ pub fn explain_json(file: &str, a: &Analysis) -> serde_json::Value {
             "status": b.status,
         })).collect::<Vec<_>>(),
         "text": a.text,
+        "also_question": a.also_question,
+        "party_size": a.party_size,
+        "not_before": a.not_before,
+        "languages": a.languages,
     })
 }
 
@@ -409,12 +481,16 @@ mod tests {
         assert_eq!(
             keys,
             [
+                "also_question",
                 "bounces",
                 "confidence",
                 "file",
                 "intent",
                 "kind",
                 "language",
+                "languages",
+                "not_before",
+                "party_size",
                 "text"
             ]
         );

@@ -36,6 +36,8 @@ pub(crate) struct Parsed {
     pub html_text: Option<String>,
     /// All top-level text/plain parts joined: the explanatory text of bounces lives here.
     pub report_text: String,
+    /// Year and month of the Date header.
+    pub date: Option<(i32, u32)>,
 }
 
 impl Parsed {
@@ -102,6 +104,7 @@ static PARSER: std::sync::LazyLock<MessageParser> = std::sync::LazyLock::new(|| 
         .header_address(HeaderName::From)
         .header_address(HeaderName::To)
         .header_address(HeaderName::Cc)
+        .header_date(HeaderName::Date)
         // Every other header is only skipped: its value is read raw (by offset) when it is
         // one of KEPT_HEADERS, so decoding it into a `HeaderValue` would be wasted.
         .default_header_ignore()
@@ -184,6 +187,10 @@ fn from_message(msg: &Message<'_>) -> Parsed {
         in_reply_to: id_list(msg.in_reply_to()),
         references: id_list(msg.references()),
         subject: msg.subject().map(|s| s.trim().to_string()),
+        date: msg
+            .date()
+            .filter(|d| d.year > 1970 && (1..=12).contains(&d.month))
+            .map(|d| (i32::from(d.year), u32::from(d.month))),
         ..Parsed::default()
     };
     if let Some(a) = msg.from().and_then(|f| f.first()) {

@@ -88,7 +88,8 @@ static HEADER_START_KEY: LazyLock<Regex> = LazyLock::new(|| {
 static WROTE_END: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(
         r"(?ix)((?-u:\b)wrote|(?-u:\b)writes|(?-u:\b)schrieb|(?-u:\b)schreef|(?-u:\b)geschreven|(?-u:\b)a\s+écrit|(?-u:\b)escribió|(?-u:\b)escreveu|
-        (?-u:\b)ha\s+scritto|(?-u:\b)ha\s+escrit|(?-u:\b)napisał(\(a\))?|написал[аи]?|пише|(?-u:\b)napsal|(?-u:\b)pisze|
+        (?-u:\b)ha\s+scritto|(?-u:\b)ha\s+escrit|(?-u:\b)napisał(\(a\)|a)?|написал(\(а\)|а|и)?|написав(\(ла\)|ла)?|пише|(?-u:\b)napsal|(?-u:\b)pisze|
+        (?-u:\b)yazdı|(?-u:\b)yazdi|folgendes\s+geschrieben|كتب|
         (?-u:\b)skrev|(?-u:\b)kirjoitti|写道|寫道|작성|のメッセージ)
         \s*[:：]?\s*-*\s*$",
     )
@@ -99,7 +100,8 @@ static WROTE_END: LazyLock<Regex> = LazyLock::new(|| {
 static WROTE_MID: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(
         r"(?ix)(^[\s-]*(on|am|le|el|il|op|em|den|dnia|at|w\s+dniu)(?-u:\b).*(?-u:\b)(wrote|schrieb|a\s+écrit|escribió|escreveu|ha\s+scritto|skrev|schreef|napisał)(?-u:\b).*[:：]\s*$)|
-        ((?-u:\b)(schrieb|wrote|skrev|schreef)\s+(am|on|den|op)(?-u:\b).{0,80}[:：]\s*$)",
+        ((?-u:\b)(schrieb|wrote|skrev|schreef)\s+(am|on|den|op)(?-u:\b).{0,80}[:：]\s*$)|
+        (\d.{0,60}(،\s*)?كتب\s.{0,120}[:：]\s*$)|(\d.{0,80}(написал|написав|napisał|yazdı|tarihinde).{0,120}[:：]\s*$)",
     )
     .unwrap()
 });
@@ -142,11 +144,22 @@ static HTML_QUOTE: LazyLock<Regex> = LazyLock::new(|| {
 /// HTML-only mail: drop the quoted part (Gmail/Outlook/Thunderbird/Yahoo markup) before
 /// converting to text, then the plain-text trimmer does the rest.
 pub(crate) fn html_to_reply_text(html: &str) -> String {
-    let cut = match HTML_QUOTE.find(html) {
-        Some(m) => &html[..m.start()],
-        None => html,
+    let Some(m) = HTML_QUOTE.find(html) else {
+        return mail_parser::decoders::html::html_to_text(html);
     };
-    mail_parser::decoders::html::html_to_text(cut)
+    let before = mail_parser::decoders::html::html_to_text(&html[..m.start()]);
+    if !before.trim_matches(invisible).is_empty() {
+        return before;
+    }
+    // Bottom-posting (Apple Mail, Thunderbird): the quote comes first and the answer after
+    // its last closing blockquote.
+    if let Some(end) = html.rfind("</blockquote>") {
+        let after = mail_parser::decoders::html::html_to_text(&html[end + "</blockquote>".len()..]);
+        if !after.trim_matches(invisible).is_empty() {
+            return after;
+        }
+    }
+    mail_parser::decoders::html::html_to_text(html)
 }
 
 fn invisible(c: char) -> bool {

@@ -148,6 +148,14 @@ pub fn plan(a: &Analysis, at: &Attribution, threshold: f32) -> Vec<Step> {
                 )]
             }
         }
+        MessageKind::AutoReply if a.matched_rule.as_deref() == Some("model:auto-reply") => {
+            // Only the words say "automatic": a person checks that no answer is lost.
+            vec![step(
+                Action::Question,
+                Mode::Review,
+                "reads like an automatic reply, but no header says so".into(),
+            )]
+        }
         MessageKind::AutoReply => {
             vec![step(
                 Action::AutoReply,
@@ -201,17 +209,33 @@ pub fn plan(a: &Analysis, at: &Attribution, threshold: f32) -> Vec<Step> {
                     )]
                 }
                 Intent::None => {
+                    // A missed decline must not be lost: a person reads what the classifier
+                    // found nothing in.
                     return vec![step(
-                        Action::Note,
-                        Mode::Note,
-                        "no decision in the reply".into(),
-                    )]
+                        Action::Question,
+                        Mode::Review,
+                        "no decision recognised in the reply".into(),
+                    )];
                 }
             };
+            let from_other = at.strength == Strength::Token
+                && !matches!(
+                    (a.from.as_deref(), at.contact_email.as_deref()),
+                    (Some(f), Some(c)) if f.eq_ignore_ascii_case(c)
+                );
             let (mode, reason) = if !proves {
                 (
                     Mode::Review,
                     format!("{} attributed only by the From address", a.intent),
+                )
+            } else if from_other {
+                (
+                    Mode::Review,
+                    format!(
+                        "{} sent from {}, not from the contact the reply address names",
+                        a.intent,
+                        a.from.as_deref().unwrap_or("an unknown address")
+                    ),
                 )
             } else if a.confidence < threshold {
                 (
@@ -232,7 +256,16 @@ pub fn plan(a: &Analysis, at: &Attribution, threshold: f32) -> Vec<Step> {
                     ),
                 )
             };
-            vec![step(action, mode, reason)]
+            let mut steps = vec![step(action, mode, reason)];
+            if a.also_question {
+                // The answer is applied; the question in it still needs a person.
+                steps.push(step(
+                    Action::Question,
+                    Mode::Review,
+                    "a question beside the answer".into(),
+                ));
+            }
+            steps
         }
     }
 }

@@ -1,0 +1,114 @@
+//! Trains the intent model on the train split of the reply corpus, calibrates its temperature
+//! on the dev split and writes config/intent-model.tsv. No network, deterministic:
+//!
+//!     cargo run --release --example train_intents
+//!
+//! Then rebuild: the model is compiled in. The test split is never read here.
+
+use std::path::Path;
+
+use netzpost::classify::corpus::{read_labels, score};
+use netzpost::classify::model::{self, Model};
+use netzpost::classify::{training_features, MessageKind, Rules};
+
+fn main() -> anyhow::Result<()> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let labels = read_labels(&root.join("tests/fixtures/replies")).map_err(anyhow::Error::msg)?;
+    let rules = Rules::builtin().without_model();
+    let mut train = Vec::new();
+    let mut dev = Vec::new();
+    for l in &labels {
+        if l.split == "test" {
+            continue;
+        }
+        let raw = std::fs::read(&l.file)?;
+        let (_, features) = training_features(&raw, &rules);
+        let class = if l.kind == MessageKind::AutoReply {
+            model::AUTO
+        } else {
+            model::class_of(l.intent)
+        };
+        match l.split.as_str() {
+            "train" => train.push((features, class)),
+            "dev" => dev.push((features, class)),
+            _ => {}
+        }
+    }
+    let epochs: usize = std::env::var("EPOCHS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(30);
+    let l2: f32 = std::env::var("L2")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(1e-4);
+    let min_count: usize = std::env::var("MIN_COUNT")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(2);
+    let mut m = Model::train(&train, epochs, l2, min_count);
+    // Temperature: the one that minimises the dev split's log loss.
+    let mut best = (f64::INFINITY, 1.0f32);
+    for t in (5..=60).map(|i| i as f32 * 0.1) {
+        m.temperature = t;
+        let nll: f64 = dev
+            .iter()
+            .map(|(f, y)| -(f64::from(m.predict(f)[*y]).max(1e-9)).ln())
+            .sum();
+        if nll < best.0 {
+            best = (nll, t);
+        }
+    }
+    m.temperature = best.1;
+    // The shipped model learns from train and dev together, with the temperature found above;
+    // the test split stays unread. (FINAL=0 keeps the train-only model, to tune on dev.)
+    let final_model = std::env::var("FINAL").map(|v| v != "0").unwrap_or(true);
+    if final_model {
+        let t = m.temperature;
+        let mut all = train.clone();
+        all.extend(dev.iter().cloned());
+        m = Model::train(&all, epochs, l2, min_count);
+        m.temperature = t;
+    }
+    let dev_acc = dev
+        .iter()
+        .filter(|(f, y)| {
+            let p = m.predict(f);
+            let k = (0..model::N)
+                .max_by(|a, b| p[*a].total_cmp(&p[*b]))
+                .unwrap();
+            k == *y
+        })
+        .count() as f64
+        / dev.len().max(1) as f64;
+    eprintln!(
+        "trained on {} messages, dev {} (model alone {:.1} % right), temperature {:.1}, {} features",
+        train.len(),
+        dev.len(),
+        100.0 * dev_acc,
+        m.temperature,
+        m.to_text("").lines().count()
+    );
+    let header = format!(
+        "netzpost intent model: logistic regression over the features of src/classify/features.rs.\n\
+         Written by `cargo run --release --example train_intents` from the train split of\n\
+         tests/fixtures/replies (train{}: {} messages; epochs {epochs}, l2 {l2}, min count {min_count}),\n\
+         temperature from the dev split. Do not edit by hand.",
+        if final_model { " and dev" } else { "" },
+        if final_model { train.len() + dev.len() } else { train.len() }
+    );
+    let path = root.join("config/intent-model.tsv");
+    std::fs::write(&path, m.to_text(&header))?;
+    eprintln!("wrote {}", path.display());
+    // The dev report with this model (the compiled-in one is the old until rebuilt).
+    let leaked: &'static Model = Box::leak(Box::new(m));
+    let with = Rules::builtin().with_model(leaked);
+    let report = score(&labels, "dev", &with, 0.6);
+    println!("dev split:\n\n{}", report.table());
+    if std::env::var("SHOW_WRONG").is_ok() {
+        for w in &report.wrong {
+            println!("{w}");
+        }
+    }
+    Ok(())
+}

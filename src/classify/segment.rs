@@ -1,0 +1,234 @@
+//! The visible text split into the person's own words, the closing formula, the signature and
+//! disclaimer: only the own words decide the intent.
+//!
+//! A closing ("Viele Grüße", "LG", "Cheers", "Saygılarımla", "С уважением", "З повагою",
+//! "مع تحياتي", "Pozdrawiam") ends the own words; everything below it is name, role and
+//! organisation lines, which in network work are full of trigger words ("Referentin für
+//! Kooperationen", "Partnership Manager", footers with their own "abmelden" link). Without a
+//! closing, a trailing block of signature-looking lines (addresses, phone numbers, URLs,
+//! organisation forms, disclaimers) is cut the same way.
+
+use std::sync::LazyLock;
+
+use regex::Regex;
+
+/// A line that is a closing formula, alone or followed by a name (at most three words).
+static CLOSING: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(
+        r"(?ix)^[\s\-–—]*
+        ((danke|vielen\s+dank|thanks|thank\s+you|many\s+thanks)(\s+(und|and))?[\s,]+)?
+        (
+        # German
+        (mit\s+)?(viele|vielen|liebe|lieben|beste|besten|herzliche|herzlichen|freundliche|freundlichen|
+           schöne|schönen|sonnige|sonnigen|nette|netten|solidarische|kollegiale|kollegialen|
+           frohe|adventliche|winterliche|sommerliche|grüne)\s+(grüße|grüsse|gruesse|gruß|gruss|grüßle)|
+        mit\s+(freundlichem|besten|herzlichem|lieben?)\s+gru(ß|ss)|
+        (liebe|viele|beste|herzliche)?\s*gr(ü|ue|u)(ß|ss)e?(\s+(aus|von)\s+\S+(\s+\S+)?)?|
+        lg|vg|mfg|glg|hg|bg|sg|
+        bis\s+(dann|bald|später|nächste\s+woche|zum\s+\d+\.?)|tschüss|tschüs|ciao|servus|
+        hochachtungsvoll|gez\.|
+        # English
+        (best|kind|warm|warmest|with\s+best|with\s+kind)\s+(regards|wishes)|
+        best|regards|cheers|yours(\s+(sincerely|truly|faithfully))?|sincerely|
+        take\s+care|br|kr|
+        # Turkish
+        saygılarımla|saygilarimla|saygılar|saygilar|sevgilerimle|sevgiler|selamlar|
+        iyi\s+çalışmalar|iyi\s+calismalar|hoşça\s+kal|hosca\s+kal|
+        # Russian
+        с\s+уважением|с\s+наилучшими\s+пожеланиями|всего\s+(доброго|хорошего)|
+        с\s+благодарностью|до\s+свидания|
+        # Ukrainian
+        з\s+повагою|з\s+найкращими\s+побажаннями|всього\s+найкращого|щиро\s+ваш[аі]?|
+        # Polish
+        pozdrawiam(\s+serdecznie)?|serdecznie\s+pozdrawiam|z\s+poważaniem|z\s+powazaniem|
+        z\s+wyrazami\s+szacunku|pozdrowienia|
+        # Arabic
+        مع\s+(خالص\s+)?(تحياتي|التحية|تحيات|الشكر|الاحترام)|تحياتي|
+        مع\s+أطيب\s+التحيات|مع\s+فائق\s+الاحترام|دمتم\s+بخير|ودمتم|تحياتي\s+لكم
+        )\s*[,.!:;]*\s*(\p{L}[\p{L}.\-]*(\s+\p{L}[\p{L}.\-]*){0,2})?[,.!]*\s*$",
+    )
+    .expect("closing regex")
+});
+
+/// A line of thanks alone ("Danke!", "Thanks a lot, Anna"), a closing when words came before.
+static THANKS_LINE: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(
+        r"(?ix)^[\s\-–—]*(danke(\s+(schön|sehr|dir|ihnen|euch|im\s+voraus))?|vielen\s+dank(\s+im\s+voraus)?|
+        thanks(\s+(a\s+lot|so\s+much|in\s+advance))?|thank\s+you(\s+(so\s+much|in\s+advance))?|many\s+thanks|thx|
+        teşekkürler|tesekkurler|teşekkür\s+ederim|tesekkur\s+ederim|спасибо(\s+заранее)?|
+        дякую(\s+заздалегідь)?|dziękuję|dziekuje|dzięki|شكرا(\s+لكم)?|وشكرا|شكراً)
+        \s*[,.!]*\s*(\p{Lu}\p{L}*)?[,.!]*\s*$",
+    )
+    .expect("thanks regex")
+});
+
+/// A line that belongs to a signature or a disclaimer when it stands in a trailing block.
+static SIGNATURE_LINE: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(
+        r"(?ix)(
+        \S@\S+\.\w|https?://|www\.|
+        ^\s*(tel|telefon|fon|phone|mobil|mobile|handy|fax|e-?mail|mail|web|adresse|address|
+            tél|тел|телефон|моб|telefon\s+kom|kom|tlf)\b\.?\s*[:.]?|
+        \+\d{2}[\d\s/()-]{6,}|\b0\d{2,5}[\s/-]?\d{3,}|
+        \b(e\.\s?v\.|ggmbh|gmbh|ag|ug|mbh|ltd|inc|gbr|stiftung|verein|vakfı|derneği|fundacja|stowarzyszenie|
+            фонд|організація|объединение|جمعية)\b|
+        \b\d{5}\s+\p{L}|
+        ^\s*(amtsgericht|registergericht|vereinsregister|geschäftsführ|vorstand|steuernummer|ust-?id|iban|bic)\b|
+        ^\s*(diese\s+(e-?mail|nachricht)|der\s+inhalt\s+dieser|this\s+(e-?mail|message|communication)|
+            the\s+information\s+(contained|in\s+this)|confidentiality\s+notice|disclaimer|
+            bu\s+e-?posta|ta\s+wiadomość|це\s+повідомлення|это\s+(сообщение|письмо)|
+            هذه\s+الرسالة|please\s+consider\s+the\s+environment|bitte\s+denken\s+sie\s+an\s+die\s+umwelt)
+        )",
+    )
+    .expect("signature regex")
+});
+
+/// A line that opens a disclaimer: it and everything below it is not the person's words.
+static DISCLAIMER_START: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(
+        r"(?ix)^\s*[\[(*]*\s*(
+        diese\s+(e-?mail|nachricht)\s+(enthält|ist|kann|und\s+alle|einschließlich)|
+        der\s+inhalt\s+dieser\s+(e-?mail|nachricht)|
+        datenschutzhinweis|datenschutz:|vertraulichkeitshinweis|
+        this\s+(e-?mail|message|communication)(\s+and\s+any\s+attachments?)?\s+(is|are|may|contains|and)|
+        the\s+information\s+(contained\s+in|in)\s+this|confidentiality\s+notice|disclaimer\s*:|
+        bu\s+e-?posta(\s+mesajı)?\s+(ve|gizli|kişiye)|
+        ta\s+wiadomość\s+(jest|może|zawiera)|
+        це\s+повідомлення\s+(є|містить|може)|
+        это\s+(сообщение|письмо)\s+(является|содержит|может|предназначено)|
+        هذه\s+الرسالة\s+(سرية|مخصصة|قد)
+        )",
+    )
+    .expect("disclaimer regex")
+});
+
+/// Word count up to which a line after the closing still counts as name / role / organisation.
+const SIGNATURE_BLOCK_LINES: usize = 12;
+
+/// The person's own words: the visible text up to the closing formula or the signature block.
+/// Quoted lines kept for an interleaved answer ("> ...") are our words and are dropped.
+pub(crate) fn own_words(visible: &str) -> String {
+    let lines: Vec<&str> = visible
+        .lines()
+        .filter(|l| !l.trim_start().starts_with('>'))
+        .collect();
+    let mut end = lines.len();
+    // A disclaimer ends the words wherever it starts.
+    if let Some(d) = lines.iter().position(|l| DISCLAIMER_START.is_match(l)) {
+        end = d;
+    }
+    // The first closing after some own words ends them. A closing as the very first line
+    // ("Danke!") is kept when words follow that are not a signature: then it was an answer.
+    let first_text = lines[..end].iter().position(|l| !l.trim().is_empty());
+    if let Some(first) = first_text {
+        for (i, l) in lines.iter().enumerate().take(end).skip(first) {
+            if is_closing(l) {
+                if i == first {
+                    // "Danke, ich komme" is not a closing (the regex wants the line to end after
+                    // the formula and a name); a lone "Danke!" line opening the mail is the
+                    // start of the words, unless nothing but a signature follows.
+                    let rest_is_sig = lines[i + 1..end]
+                        .iter()
+                        .filter(|x| !x.trim().is_empty())
+                        .all(|x| looks_like_signature(x) || x.split_whitespace().count() <= 3);
+                    if rest_is_sig {
+                        end = i + 1;
+                        break;
+                    }
+                    continue;
+                }
+                end = i;
+                break;
+            }
+        }
+    }
+    // Without a closing: a trailing block (after a blank line) of signature-looking lines.
+    let mut last = end;
+    while last > 0 && lines[last - 1].trim().is_empty() {
+        last -= 1;
+    }
+    let mut block_start = last;
+    let mut k = last;
+    let mut sig_lines = 0;
+    while k > 0 && last - k < SIGNATURE_BLOCK_LINES {
+        let l = lines[k - 1];
+        if l.trim().is_empty() {
+            if sig_lines > 0 {
+                block_start = k - 1;
+            }
+            break;
+        }
+        if looks_like_signature(l) {
+            sig_lines += 1;
+        } else if l.split_whitespace().count() > 6 || l.trim_end().ends_with(['.', '!', '?']) {
+            break;
+        }
+        k -= 1;
+    }
+    if sig_lines > 0
+        && block_start < last
+        && lines[..block_start].iter().any(|l| !l.trim().is_empty())
+    {
+        end = block_start;
+    } else {
+        end = last;
+    }
+    let mut out = String::new();
+    for l in &lines[..end] {
+        if !out.is_empty() || !l.trim().is_empty() {
+            out.push_str(l.trim_end());
+            out.push('\n');
+        }
+    }
+    out.truncate(out.trim_end().len());
+    out
+}
+
+pub(crate) fn is_closing(line: &str) -> bool {
+    let t = line.trim();
+    !t.is_empty() && t.chars().count() <= 80 && (CLOSING.is_match(t) || THANKS_LINE.is_match(t))
+}
+
+fn looks_like_signature(line: &str) -> bool {
+    SIGNATURE_LINE.is_match(line)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::own_words;
+
+    #[test]
+    fn closing_and_role_lines_are_cut() {
+        let t = "Hallo Frau Kaya,\n\nich komme gerne.\n\nViele Grüße\nAnna Schmidt\nReferentin für Kooperationen und Partnerschaften\nFamilienzentrum Nord e.V.";
+        assert_eq!(own_words(t), "Hallo Frau Kaya,\n\nich komme gerne.");
+        let t = "Count me in!\n\nCheers,\nTom\nPartnership Manager";
+        assert_eq!(own_words(t), "Count me in!");
+        assert_eq!(own_words("Geliyorum.\nSaygılarımla\nAyşe"), "Geliyorum.");
+        assert_eq!(own_words("Приду.\nС уважением,\nОльга"), "Приду.");
+        assert_eq!(own_words("Прийду!\nЗ повагою, Олена"), "Прийду!");
+        assert_eq!(own_words("Przyjdę.\nPozdrawiam\nKasia"), "Przyjdę.");
+        assert_eq!(own_words("سأحضر\nمع تحياتي\nأحمد"), "سأحضر");
+    }
+
+    #[test]
+    fn words_that_look_like_a_closing_stay() {
+        assert_eq!(
+            own_words("Danke, ich komme gern."),
+            "Danke, ich komme gern."
+        );
+        assert_eq!(
+            own_words("Danke!\nIch kann leider nicht kommen, bin verreist."),
+            "Danke!\nIch kann leider nicht kommen, bin verreist."
+        );
+        assert_eq!(own_words("Danke!\n\nLG Anna"), "Danke!");
+    }
+
+    #[test]
+    fn signature_block_without_closing_and_disclaimer() {
+        let t = "Wir sind dabei.\n\nMax Muster\nTel. 0521 123456\nwww.verein.example\n";
+        assert_eq!(own_words(t), "Wir sind dabei.");
+        let t = "Leider nein.\nDiese E-Mail enthält vertrauliche Informationen. Kooperationspartner ...";
+        assert_eq!(own_words(t), "Leider nein.");
+        assert_eq!(own_words("Ja\n> abmelden\nJa"), "Ja\nJa");
+    }
+}
