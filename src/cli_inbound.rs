@@ -1,7 +1,7 @@
 //! `netzpost inbound ...` and `netzpost review ...`.
 
 use crate::classify;
-use crate::cli::{load_config, open_db, InboundCmd, ReviewCmd};
+use crate::cli::{load_config, open_db, InboundCmd, ReviewCmd, WorkspaceError, EX_CONFIG};
 use crate::config::Config;
 use crate::inbound::{apply, maildir, Inbound};
 use crate::outbound::sender::Engine;
@@ -15,7 +15,6 @@ use std::sync::Arc;
 /// sysexits.h codes an MTA understands.
 const EX_NOINPUT: u8 = 66;
 const EX_TEMPFAIL: u8 = 75;
-const EX_CONFIG: u8 = 78;
 
 /// The inbound pipeline with a transport for acknowledgements (none when it cannot connect:
 /// reading replies must not depend on the SMTP server being up).
@@ -37,8 +36,8 @@ pub async fn inbound(
     out: &mut dyn Write,
 ) -> anyhow::Result<ExitCode> {
     if let InboundCmd::Explain { files } = &cmd {
-        // No database: the configuration only supplies the user's extra rules.
-        let cfg = load_config(config)?;
+        // No database and no workspace needed: a configuration only adds the user's rules.
+        let cfg = Config::load(crate::cli::config_path(config).as_deref())?;
         let rules = crate::inbound::load_rules(&cfg)?;
         let mut failed = false;
         for f in files {
@@ -178,6 +177,10 @@ async fn ingest(config: Option<&Path>, file: &str) -> ExitCode {
                 }
             );
             ExitCode::SUCCESS
+        }
+        Err(e) if e.downcast_ref::<WorkspaceError>().is_some() => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(EX_CONFIG)
         }
         Err(e) => {
             // Stored or not, the MTA keeps the message and tries again: nothing is lost.

@@ -157,3 +157,136 @@ fn a_full_disk_never_reports_a_write_that_did_not_land() {
     );
     assert!(successes > 0, "no limit let ingest succeed");
 }
+
+fn np(dir: &std::path::Path, args: &[&str], stdin: &[u8]) -> Output {
+    let mut child = Command::new(e2e::bin())
+        .args(args)
+        .current_dir(dir)
+        .env_remove("NETZPOST_CONFIG")
+        .env("NETZPOST_LOG", "warn")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let _ = child.stdin.take().unwrap().write_all(stdin);
+    child.wait_with_output().unwrap()
+}
+
+fn files_in(dir: &std::path::Path) -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    v.sort();
+    v
+}
+
+/// Item 11: the README's MTA pipe runs netzpost from another folder with `--config`; the mail
+/// lands in the workspace's database, not in a new one under the current folder.
+#[test]
+fn paths_in_the_config_are_relative_to_its_workspace_wherever_netzpost_runs() {
+    let ws = Workspace::new();
+    let elsewhere = tempfile::tempdir().unwrap();
+    let config = ws.path().join("config/netzpost.toml");
+    let out = np(
+        elsewhere.path(),
+        &[
+            "--config",
+            config.to_str().unwrap(),
+            "inbound",
+            "ingest",
+            "-",
+        ],
+        &reply("pipe1", "aus der Pipe", 100),
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        files_in(elsewhere.path()),
+        Vec::<String>::new(),
+        "nothing created in the current folder"
+    );
+    assert_eq!(
+        count(
+            &ws,
+            "SELECT COUNT(*) FROM inbound_messages WHERE dedup_key = 'mid:pipe1@nachbarn.example'"
+        ),
+        1
+    );
+    // The maildir of the configuration too, read from elsewhere.
+    std::fs::write(
+        ws.path().join("var/inbox/new/1700000000.m1.host"),
+        reply("md1", "aus dem Maildir", 100),
+    )
+    .unwrap();
+    let out = np(
+        elsewhere.path(),
+        &["--config", config.to_str().unwrap(), "inbound", "process"],
+        b"",
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        count(
+            &ws,
+            "SELECT COUNT(*) FROM inbound_messages WHERE dedup_key = 'mid:md1@nachbarn.example'"
+        ),
+        1
+    );
+    assert_eq!(files_in(elsewhere.path()), Vec::<String>::new());
+}
+
+/// Item 11: without a workspace a command says so and exits 78 (EX_CONFIG), creating nothing;
+/// a workspace whose database is gone is not silently given a new empty one. `init`, `demo`
+/// (tests/cli.rs) and `inbound explain` (no database) work as before.
+#[test]
+fn a_command_without_a_workspace_exits_78_and_creates_nothing() {
+    let empty = tempfile::tempdir().unwrap();
+    for args in [
+        &["topics", "list"][..],
+        &["inbound", "ingest", "-"],
+        &["inbound", "process"],
+        &["serve"],
+        &["--config", "nirgends.toml", "contacts", "list"],
+    ] {
+        let out = np(empty.path(), args, &reply("x", "x", 10));
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(78), "{args:?}: {err}");
+        assert!(err.contains("netzpost init"), "{args:?}: {err}");
+        assert_eq!(files_in(empty.path()), Vec::<String>::new(), "{args:?}");
+    }
+
+    let ws = Workspace::new();
+    std::fs::remove_file(ws.path().join("var/netzpost.db")).unwrap();
+    for args in [
+        &["topics", "list"][..],
+        &["inbound", "ingest", "-"],
+        &["serve"],
+    ] {
+        let out = np(ws.path(), args, &reply("y", "y", 10));
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(78), "{args:?}: {err}");
+        assert!(err.contains("does not exist"), "{args:?}: {err}");
+        assert!(!ws.path().join("var/netzpost.db").exists(), "{args:?}");
+    }
+    // `migrate` is the explicit way to create the database of a configuration.
+    assert!(np(ws.path(), &["migrate"], b"").status.success());
+    assert!(np(ws.path(), &["topics", "list"], b"").status.success());
+
+    let mail = empty.path().join("antwort.eml");
+    std::fs::write(&mail, reply("z", "Re: Einladung", 10)).unwrap();
+    let out = np(empty.path(), &["inbound", "explain", "antwort.eml"], b"");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("\"intent\":\"accept\""));
+}
