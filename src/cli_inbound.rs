@@ -3,11 +3,12 @@
 use crate::classify;
 use crate::cli::{load_config, open_db, InboundCmd, ReviewCmd, WorkspaceError, EX_CONFIG};
 use crate::config::Config;
+use crate::inbound::batch::read_limited;
 use crate::inbound::{apply, maildir, Inbound};
 use crate::outbound::sender::Engine;
 use crate::output::{self, Format};
 use crate::store::Db;
-use std::io::{Read, Write};
+use std::io::Write;
 use std::path::Path;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -72,7 +73,11 @@ pub async fn inbound(
             let n = maildir::poll_once(&inb, &cfg.inbound.maildir).await?;
             if let Some(i) = &cfg.inbound.imap {
                 let inb = &inb;
-                let m = crate::imap::poll_once(&i.to_imap_config(), |raw| async move {
+                let imap = crate::imap::ImapConfig {
+                    max_message_bytes: cfg.inbound.max_message_bytes,
+                    ..i.to_imap_config()
+                };
+                let m = crate::imap::poll_once(&imap, |raw| async move {
                     inb.ingest(&raw, "imap").await.map(|_| ())
                 })
                 .await?;
@@ -130,29 +135,30 @@ pub async fn inbound(
 
 /// `inbound ingest`: never panics, answers in sysexits so the MTA knows whether to retry.
 async fn ingest(config: Option<&Path>, file: &str) -> ExitCode {
+    let cfg = match load_config(config) {
+        Ok(c) => Arc::new(c),
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            return ExitCode::from(EX_CONFIG);
+        }
+    };
+    // At most `inbound.max_message_bytes` + 1 bytes are kept: a larger message is quarantined.
+    let max = cfg.inbound.max_message_bytes;
     let raw = if file == "-" {
-        let mut buf = Vec::new();
-        match std::io::stdin().read_to_end(&mut buf) {
-            Ok(_) => buf,
+        match read_limited(std::io::stdin().lock(), max, true) {
+            Ok(b) => b,
             Err(e) => {
                 eprintln!("error: reading standard input: {e}");
                 return ExitCode::from(EX_TEMPFAIL);
             }
         }
     } else {
-        match std::fs::read(file) {
+        match std::fs::File::open(file).and_then(|f| read_limited(f, max, false)) {
             Ok(b) => b,
             Err(e) => {
                 eprintln!("error: {file}: {e}");
                 return ExitCode::from(EX_NOINPUT);
             }
-        }
-    };
-    let cfg = match load_config(config) {
-        Ok(c) => Arc::new(c),
-        Err(e) => {
-            eprintln!("error: {e:#}");
-            return ExitCode::from(EX_CONFIG);
         }
     };
     let result = async {

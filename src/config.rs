@@ -169,6 +169,9 @@ pub struct Inbound {
     pub soft_bounce_limit: i64,
     pub soft_bounce_days: i64,
     pub poll_secs: u64,
+    /// A larger message (maildir, stdin, IMAP, HTTP) is quarantined with the reason, and only
+    /// its first this many bytes are read and kept.
+    pub max_message_bytes: usize,
     /// An IMAP mailbox read besides (or instead of) the maildir.
     pub imap: Option<Imap>,
 }
@@ -223,6 +226,7 @@ impl Imap {
             processed_folder: self.processed_folder.clone(),
             idle: self.idle,
             poll_secs: self.poll_secs.max(1),
+            max_message_bytes: DEFAULT_MAX_MESSAGE_BYTES,
         }
     }
 }
@@ -316,6 +320,9 @@ impl Default for Smtp {
     }
 }
 
+/// `inbound.max_message_bytes` unless configured: 25 MiB.
+pub const DEFAULT_MAX_MESSAGE_BYTES: usize = 25 * 1024 * 1024;
+
 impl Default for Inbound {
     fn default() -> Self {
         Inbound {
@@ -328,6 +335,7 @@ impl Default for Inbound {
             soft_bounce_limit: 3,
             soft_bounce_days: 30,
             poll_secs: 10,
+            max_message_bytes: DEFAULT_MAX_MESSAGE_BYTES,
             imap: None,
         }
     }
@@ -566,6 +574,12 @@ impl Config {
                     "username and password are required (the password better in NETZPOST_INBOUND__IMAP__PASSWORD)".into(),
                 ));
             }
+        }
+        if self.inbound.max_message_bytes < 1024 {
+            return Err(invalid(
+                "inbound.max_message_bytes",
+                "must be at least 1024".into(),
+            ));
         }
         if self.outbound.batch_size < 1 {
             return Err(invalid("outbound.batch_size", "must be at least 1".into()));

@@ -290,3 +290,76 @@ fn a_command_without_a_workspace_exits_78_and_creates_nothing() {
     );
     assert!(String::from_utf8_lossy(&out.stdout).contains("\"intent\":\"accept\""));
 }
+
+/// Item 13: a message over `inbound.max_message_bytes` (stdin, maildir) is quarantined with the
+/// reason and only its first bytes are kept; smaller ones are processed as before.
+#[test]
+fn a_message_over_max_message_bytes_is_quarantined_with_the_reason() {
+    let mut ws = Workspace::new();
+    ws.set("NETZPOST_INBOUND__MAX_MESSAGE_BYTES", 20_000);
+    let out = np_env(
+        &ws,
+        &["inbound", "ingest", "-"],
+        &reply("gross1", "gross", 100_000),
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = np_env(
+        &ws,
+        &["inbound", "ingest", "-"],
+        &reply("klein1", "klein", 1_000),
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let file = ws.path().join("var/inbox/new/1700000000.gross2.host");
+    std::fs::write(&file, reply("gross2", "gross", 100_000)).unwrap();
+    let out = np_env(&ws, &["inbound", "process"], b"");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(!file.exists(), "the quarantined file leaves new/");
+
+    let rows = ws.sql(
+        "SELECT dedup_key, status, COALESCE(error, ''), LENGTH(raw) FROM inbound_messages ORDER BY id",
+    );
+    assert_eq!(rows.len(), 3, "{rows:?}");
+    for r in &rows {
+        let big = r[0].contains("gross");
+        if big {
+            assert_eq!(r[1], "quarantined", "{r:?}");
+            assert!(
+                r[2].contains("inbound.max_message_bytes (20000 bytes)"),
+                "{r:?}"
+            );
+            assert!(r[3].parse::<usize>().unwrap() <= 20_000, "{r:?}");
+        } else {
+            assert_eq!(r[1], "processed", "{r:?}");
+        }
+    }
+    let out = np_env(&ws, &["inbound", "quarantine"], b"");
+    assert!(String::from_utf8_lossy(&out.stdout).contains("max_message_bytes"));
+}
+
+fn np_env(ws: &Workspace, args: &[&str], stdin: &[u8]) -> Output {
+    let mut child = Command::new(e2e::bin())
+        .args(args)
+        .current_dir(ws.path())
+        .env_remove("NETZPOST_CONFIG")
+        .env("NETZPOST_LOG", "warn")
+        .envs(&ws.env)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let _ = child.stdin.take().unwrap().write_all(stdin);
+    child.wait_with_output().unwrap()
+}
