@@ -20,7 +20,8 @@ use std::process::ExitCode;
                   or cooperation interest."
 )]
 pub struct Cli {
-    /// Configuration file (default: config/netzpost.toml when it exists, else built-in defaults).
+    /// Configuration file (default: config/netzpost.toml in the current folder); relative paths
+    /// in it are relative to its workspace (the folder holding config/).
     #[arg(long, global = true, env = "NETZPOST_CONFIG")]
     pub config: Option<PathBuf>,
     /// How lists are printed.
@@ -327,7 +328,7 @@ pub fn main() -> ExitCode {
         Ok(code) => code,
         Err(e) => {
             eprintln!("error: {e:#}");
-            ExitCode::FAILURE
+            exit_code_of(&e)
         }
     }
 }
@@ -371,12 +372,61 @@ pub fn config_path(given: Option<&Path>) -> Option<PathBuf> {
     }
 }
 
+/// sysexits.h EX_CONFIG: no workspace, or a configuration that cannot be used.
+pub const EX_CONFIG: u8 = 78;
+
+/// A command that needs a workspace found none. Nothing is created: a command run from the
+/// wrong folder (an MTA pipe, a cron job) must not start an empty database and put mail there.
+#[derive(Debug, thiserror::Error)]
+pub enum WorkspaceError {
+    #[error(
+        "no netzpost workspace: {0} does not exist (create one with `netzpost init DIR`, or name \
+         the configuration with --config or NETZPOST_CONFIG)"
+    )]
+    NoConfig(String),
+    #[error(
+        "database {0} does not exist (`netzpost init` creates a workspace, `netzpost migrate` \
+         the database of an existing configuration)"
+    )]
+    NoDatabase(String),
+}
+
+/// The workspace's configuration: the given file, or config/netzpost.toml in the current folder;
+/// none is an error ([`WorkspaceError::NoConfig`]).
 pub fn load_config(given: Option<&Path>) -> anyhow::Result<Config> {
-    Ok(Config::load(config_path(given).as_deref())?)
+    let path = config_path(given).ok_or_else(|| {
+        let dir = std::env::current_dir().unwrap_or_default();
+        WorkspaceError::NoConfig(dir.join("config/netzpost.toml").display().to_string())
+    })?;
+    if !path.exists() {
+        return Err(WorkspaceError::NoConfig(path.display().to_string()).into());
+    }
+    Ok(Config::load(Some(&path))?)
+}
+
+/// An SQLite database must exist already: only `init` and `migrate` create one.
+pub fn check_database(cfg: &Config) -> Result<(), WorkspaceError> {
+    match cfg.sqlite_file() {
+        Some(f) if !f.exists() => Err(WorkspaceError::NoDatabase(f.display().to_string())),
+        _ => Ok(()),
+    }
 }
 
 pub async fn open_db(cfg: &Config) -> anyhow::Result<Db> {
+    check_database(cfg)?;
     Ok(Db::open(&cfg.database).await?)
+}
+
+/// The exit code of a failed command: 78 when the workspace or its configuration is missing or
+/// unusable, else 1.
+pub fn exit_code_of(e: &anyhow::Error) -> ExitCode {
+    if e.downcast_ref::<WorkspaceError>().is_some()
+        || e.downcast_ref::<crate::config::ConfigError>().is_some()
+    {
+        ExitCode::from(EX_CONFIG)
+    } else {
+        ExitCode::FAILURE
+    }
 }
 
 pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
@@ -401,6 +451,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Serve => {
             let cfg = load_config(cli.config.as_deref())?;
+            check_database(&cfg)?;
             crate::daemon::serve(cfg).await?;
         }
         Command::Topics(cmd) => {
@@ -768,15 +819,9 @@ pub async fn init_workspace(dir: &Path) -> anyhow::Result<()> {
     let text =
         crate::config::EXAMPLE.replacen("secret = \"\"", &format!("secret = \"{secret}\""), 1);
     std::fs::write(&config, text).with_context(|| format!("writing {}", config.display()))?;
+    // Its relative paths are relative to the workspace `dir`.
     let cfg = Config::load(Some(&config))?;
-    // The database path is relative to the workspace.
-    let url = match cfg.database.strip_prefix("sqlite://") {
-        Some(p) if !Path::new(p).is_absolute() => {
-            format!("sqlite://{}", dir.join(p).display())
-        }
-        _ => cfg.database.clone(),
-    };
-    let db = Db::open(&url).await?;
+    let db = Db::open(&cfg.database).await?;
     db.close().await;
     Ok(())
 }

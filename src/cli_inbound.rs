@@ -1,13 +1,14 @@
 //! `netzpost inbound ...` and `netzpost review ...`.
 
 use crate::classify;
-use crate::cli::{load_config, open_db, InboundCmd, ReviewCmd};
+use crate::cli::{load_config, open_db, InboundCmd, ReviewCmd, WorkspaceError, EX_CONFIG};
 use crate::config::Config;
+use crate::inbound::batch::read_limited;
 use crate::inbound::{apply, maildir, Inbound};
 use crate::outbound::sender::Engine;
 use crate::output::{self, Format};
 use crate::store::Db;
-use std::io::{Read, Write};
+use std::io::Write;
 use std::path::Path;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -15,7 +16,6 @@ use std::sync::Arc;
 /// sysexits.h codes an MTA understands.
 const EX_NOINPUT: u8 = 66;
 const EX_TEMPFAIL: u8 = 75;
-const EX_CONFIG: u8 = 78;
 
 /// The inbound pipeline with a transport for acknowledgements (none when it cannot connect:
 /// reading replies must not depend on the SMTP server being up).
@@ -37,8 +37,8 @@ pub async fn inbound(
     out: &mut dyn Write,
 ) -> anyhow::Result<ExitCode> {
     if let InboundCmd::Explain { files } = &cmd {
-        // No database: the configuration only supplies the user's extra rules.
-        let cfg = load_config(config)?;
+        // No database and no workspace needed: a configuration only adds the user's rules.
+        let cfg = Config::load(crate::cli::config_path(config).as_deref())?;
         let rules = crate::inbound::load_rules(&cfg)?;
         let mut failed = false;
         for f in files {
@@ -73,7 +73,11 @@ pub async fn inbound(
             let n = maildir::poll_once(&inb, &cfg.inbound.maildir).await?;
             if let Some(i) = &cfg.inbound.imap {
                 let inb = &inb;
-                let m = crate::imap::poll_once(&i.to_imap_config(), |raw| async move {
+                let imap = crate::imap::ImapConfig {
+                    max_message_bytes: cfg.inbound.max_message_bytes,
+                    ..i.to_imap_config()
+                };
+                let m = crate::imap::poll_once(&imap, |raw| async move {
                     inb.ingest(&raw, "imap").await.map(|_| ())
                 })
                 .await?;
@@ -131,29 +135,30 @@ pub async fn inbound(
 
 /// `inbound ingest`: never panics, answers in sysexits so the MTA knows whether to retry.
 async fn ingest(config: Option<&Path>, file: &str) -> ExitCode {
+    let cfg = match load_config(config) {
+        Ok(c) => Arc::new(c),
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            return ExitCode::from(EX_CONFIG);
+        }
+    };
+    // At most `inbound.max_message_bytes` + 1 bytes are kept: a larger message is quarantined.
+    let max = cfg.inbound.max_message_bytes;
     let raw = if file == "-" {
-        let mut buf = Vec::new();
-        match std::io::stdin().read_to_end(&mut buf) {
-            Ok(_) => buf,
+        match read_limited(std::io::stdin().lock(), max, true) {
+            Ok(b) => b,
             Err(e) => {
                 eprintln!("error: reading standard input: {e}");
                 return ExitCode::from(EX_TEMPFAIL);
             }
         }
     } else {
-        match std::fs::read(file) {
+        match std::fs::File::open(file).and_then(|f| read_limited(f, max, false)) {
             Ok(b) => b,
             Err(e) => {
                 eprintln!("error: {file}: {e}");
                 return ExitCode::from(EX_NOINPUT);
             }
-        }
-    };
-    let cfg = match load_config(config) {
-        Ok(c) => Arc::new(c),
-        Err(e) => {
-            eprintln!("error: {e:#}");
-            return ExitCode::from(EX_CONFIG);
         }
     };
     let result = async {
@@ -178,6 +183,10 @@ async fn ingest(config: Option<&Path>, file: &str) -> ExitCode {
                 }
             );
             ExitCode::SUCCESS
+        }
+        Err(e) if e.downcast_ref::<WorkspaceError>().is_some() => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(EX_CONFIG)
         }
         Err(e) => {
             // Stored or not, the MTA keeps the message and tries again: nothing is lost.

@@ -169,6 +169,9 @@ pub struct Inbound {
     pub soft_bounce_limit: i64,
     pub soft_bounce_days: i64,
     pub poll_secs: u64,
+    /// A larger message (maildir, stdin, IMAP, HTTP) is quarantined with the reason, and only
+    /// its first this many bytes are read and kept.
+    pub max_message_bytes: usize,
     /// An IMAP mailbox read besides (or instead of) the maildir.
     pub imap: Option<Imap>,
 }
@@ -223,6 +226,7 @@ impl Imap {
             processed_folder: self.processed_folder.clone(),
             idle: self.idle,
             poll_secs: self.poll_secs.max(1),
+            max_message_bytes: DEFAULT_MAX_MESSAGE_BYTES,
         }
     }
 }
@@ -316,6 +320,9 @@ impl Default for Smtp {
     }
 }
 
+/// `inbound.max_message_bytes` unless configured: 25 MiB.
+pub const DEFAULT_MAX_MESSAGE_BYTES: usize = 25 * 1024 * 1024;
+
 impl Default for Inbound {
     fn default() -> Self {
         Inbound {
@@ -328,6 +335,7 @@ impl Default for Inbound {
             soft_bounce_limit: 3,
             soft_bounce_days: 30,
             poll_secs: 10,
+            max_message_bytes: DEFAULT_MAX_MESSAGE_BYTES,
             imap: None,
         }
     }
@@ -428,6 +436,19 @@ const ENV_PREFIX: &str = "NETZPOST_";
 /// Variables that choose things rather than override keys.
 const ENV_NOT_KEYS: &[&str] = &["NETZPOST_CONFIG", "NETZPOST_LOG", "NETZPOST_CORPORA"];
 
+/// The folder that relative paths in the configuration file `file` are relative to: the
+/// workspace that holds `config/` when the file lies in a folder named `config` (the layout
+/// `init` writes: `config/netzpost.toml` names `var/netzpost.db`), else the file's own folder.
+/// Never the current directory: an MTA or a cron job runs netzpost from elsewhere.
+pub fn workspace_of(file: &Path) -> PathBuf {
+    let file = std::path::absolute(file).unwrap_or_else(|_| file.to_path_buf());
+    let folder = file.parent().unwrap_or(Path::new("/"));
+    match folder.file_name() {
+        Some(name) if name == "config" => folder.parent().unwrap_or(folder).to_path_buf(),
+        _ => folder.to_path_buf(),
+    }
+}
+
 impl Config {
     /// Loads `path` (or the defaults when `None`) and applies the environment.
     pub fn load(path: Option<&Path>) -> Result<Config, ConfigError> {
@@ -441,7 +462,9 @@ impl Config {
                     file: p.display().to_string(),
                     source,
                 })?;
-                Self::from_str_with_env(&text, &p.display().to_string(), &env)
+                let mut cfg = Self::from_str_with_env(&text, &p.display().to_string(), &env)?;
+                cfg.rebase(&workspace_of(p));
+                Ok(cfg)
             }
             None => Self::from_str_with_env("", "(defaults)", &env),
         }
@@ -552,6 +575,12 @@ impl Config {
                 ));
             }
         }
+        if self.inbound.max_message_bytes < 1024 {
+            return Err(invalid(
+                "inbound.max_message_bytes",
+                "must be at least 1024".into(),
+            ));
+        }
         if self.outbound.batch_size < 1 {
             return Err(invalid("outbound.batch_size", "must be at least 1".into()));
         }
@@ -569,16 +598,19 @@ impl Config {
     }
 
     /// Makes the relative paths of this configuration relative to `dir` instead of the current
-    /// directory (used by `demo`, which works in a folder of its own).
+    /// directory ([`Config::load`] passes the workspace of the file).
     pub fn rebase(&mut self, dir: &Path) {
         let fix = |p: &mut PathBuf| {
             if p.is_relative() {
                 *p = dir.join(&*p);
             }
         };
-        if let Some(path) = self.database.strip_prefix("sqlite://") {
-            if !path.starts_with('/') && path != ":memory:" {
-                self.database = format!("sqlite://{}", dir.join(path).display());
+        for prefix in ["sqlite://", "sqlite:"] {
+            if let Some(path) = self.database.strip_prefix(prefix) {
+                if !path.starts_with('/') && !path.starts_with(":memory:") {
+                    self.database = format!("sqlite://{}", dir.join(path).display());
+                }
+                break;
             }
         }
         fix(&mut self.outbound.outbox);
@@ -590,6 +622,18 @@ impl Config {
         if let Some(r) = self.inbound.rules_file.as_mut() {
             fix(r);
         }
+        if let Some(d) = self.outbound.dkim.as_mut() {
+            fix(&mut d.private_key_file);
+        }
+    }
+
+    /// The SQLite file of `database`, `None` for PostgreSQL and an in-memory database.
+    pub fn sqlite_file(&self) -> Option<PathBuf> {
+        let path = ["sqlite://", "sqlite:"]
+            .iter()
+            .find_map(|p| self.database.strip_prefix(p))?;
+        let path = path.split('?').next().unwrap_or(path);
+        (!path.is_empty() && !path.starts_with(":memory:")).then(|| PathBuf::from(path))
     }
 
     pub fn tz(&self) -> Result<chrono_tz::Tz, String> {

@@ -23,7 +23,10 @@ pub async fn serve(cfg: Config) -> anyhow::Result<()> {
         let inbound = inbound.clone();
         let mut rx = stop_rx.clone();
         tokio::spawn(crate::imap::run(
-            i.to_imap_config(),
+            crate::imap::ImapConfig {
+                max_message_bytes: cfg.inbound.max_message_bytes,
+                ..i.to_imap_config()
+            },
             move |raw: Vec<u8>| {
                 let inbound = inbound.clone();
                 async move { inbound.ingest(&raw, "imap").await.map(|_| ()) }

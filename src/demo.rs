@@ -47,9 +47,7 @@ pub async fn run(dir: &Path) -> anyhow::Result<()> {
         dir.join(MARKER),
         "created by `netzpost demo`; the next demo run replaces this folder\n",
     )?;
-    let mut cfg = Config::load(Some(&dir.join("config/netzpost.toml")))?;
-    cfg.rebase(dir);
-    let cfg = Arc::new(cfg);
+    let cfg = Arc::new(Config::load(Some(&dir.join("config/netzpost.toml")))?);
     let db = Db::open(&cfg.database).await?;
     let mut out = std::io::stdout().lock();
     use std::io::Write;

@@ -62,6 +62,9 @@ pub struct ImapConfig {
     /// Use IDLE when the server offers it; otherwise poll every `poll_secs`.
     pub idle: bool,
     pub poll_secs: u64,
+    /// At most this many bytes plus one are fetched of a message (`BODY.PEEK[]<0.N>`): the
+    /// handler sees that it is larger and quarantines it.
+    pub max_message_bytes: usize,
 }
 
 impl ImapConfig {
@@ -82,6 +85,7 @@ impl ImapConfig {
             processed_folder: "netzpost/verarbeitet".to_owned(),
             idle: true,
             poll_secs: 60,
+            max_message_bytes: crate::config::DEFAULT_MAX_MESSAGE_BYTES,
         }
     }
 }
@@ -177,6 +181,7 @@ struct Ctx {
     has_idle: bool,
     /// The processed folder as the server spells it (delimiter translated, modified UTF-7).
     processed: String,
+    max_bytes: usize,
 }
 
 fn protocol(what: &str, e: impl fmt::Display) -> ImapError {
@@ -439,6 +444,7 @@ async fn open(cfg: &ImapConfig) -> Result<(ImapSession, Ctx), ImapError> {
         has_uidplus: has_capability(&caps, "UIDPLUS"),
         has_idle: has_capability(&caps, "IDLE"),
         processed,
+        max_bytes: cfg.max_message_bytes,
     };
     debug!(
         move_ = ctx.has_move,
@@ -450,11 +456,16 @@ async fn open(cfg: &ImapConfig) -> Result<(ImapSession, Ctx), ImapError> {
 }
 
 /// The raw bytes of one message, or None when it vanished meanwhile (another client expunged it).
-async fn fetch_raw(session: &mut ImapSession, uid: u32) -> Result<Option<Vec<u8>>, ImapError> {
+async fn fetch_raw(
+    session: &mut ImapSession,
+    uid: u32,
+    max_bytes: usize,
+) -> Result<Option<Vec<u8>>, ImapError> {
     let what = format!("UID FETCH {uid}");
+    let query = format!("(UID BODY.PEEK[]<0.{}>)", max_bytes.saturating_add(1));
     let fetches: Vec<Fetch> = timed(FETCH_TIMEOUT, &what, async {
         session
-            .uid_fetch(uid.to_string(), "(UID BODY.PEEK[])")
+            .uid_fetch(uid.to_string(), &query)
             .await?
             .try_collect()
             .await
@@ -549,7 +560,7 @@ where
         if stopped() {
             break;
         }
-        let Some(raw) = fetch_raw(session, uid).await? else {
+        let Some(raw) = fetch_raw(session, uid, ctx.max_bytes).await? else {
             debug!(uid, "message vanished before it could be fetched");
             continue;
         };

@@ -221,8 +221,13 @@ fn config_errors_name_file_line_and_key() {
             predicate::str::contains("bad.toml: line 3, column 1")
                 .and(predicate::str::contains("transprt")),
         );
+    std::fs::write(
+        dir.path().join("good.toml"),
+        "database = \"sqlite://x.db\"\n",
+    )
+    .unwrap();
     np(dir.path())
-        .args(["topics", "list"])
+        .args(["--config", "good.toml", "topics", "list"])
         .env("NETZPOST_SILENT_AFTER_DAYS", "bald")
         .assert()
         .failure()

@@ -128,8 +128,9 @@ async fn insert_decision(
         .bind(&step.reason)
         .bind(serde_json::to_string(&step.action)?)
         .bind(now())
-        .fetch_one(p)
-        .await?
+        .fetch_all(p)
+        .await
+        .and_then(crate::store::returned_one)?
     }))
 }
 

@@ -19,6 +19,7 @@ use crate::in_tx;
 use crate::store::{now, Timestamp};
 use crate::token::{Claims, TokenKey};
 use std::collections::HashMap;
+use std::io::Read;
 use std::sync::Arc;
 
 /// Messages per transaction: large enough that the commit is cheap per message, small enough
@@ -42,9 +43,20 @@ pub struct Prepared {
     bad_token: Option<String>,
 }
 
-fn prepare(rules: &Rules, key: &TokenKey, mut raw: Vec<u8>) -> Prepared {
+fn prepare(rules: &Rules, key: &TokenKey, max_bytes: usize, mut raw: Vec<u8>) -> Prepared {
     let skip = raw.len() - strip_mbox_line(&raw).len();
     raw.drain(..skip);
+    if raw.len() > max_bytes {
+        // Quarantined unread: its head (with the Message-ID for the dedup key) is kept.
+        raw.truncate(max_bytes);
+        return Prepared {
+            key: dedup_key(&raw),
+            raw,
+            analysis: Err(oversized(max_bytes)),
+            token: None,
+            bad_token: None,
+        };
+    }
     let dkey = dedup_key(&raw);
     // `analyze` promises not to panic; should it still, the message is quarantined like any
     // other unreadable one instead of failing its whole chunk (spool first, never drop).
@@ -64,6 +76,27 @@ fn prepare(rules: &Rules, key: &TokenKey, mut raw: Vec<u8>) -> Prepared {
         token,
         bad_token,
     }
+}
+
+/// The quarantine reason of a message larger than `inbound.max_message_bytes`.
+pub fn oversized(max_bytes: usize) -> String {
+    format!(
+        "message larger than inbound.max_message_bytes ({max_bytes} bytes): not read; only its first {max_bytes} bytes are kept"
+    )
+}
+
+/// Reads at most `max_bytes + 1` bytes of `r`: enough to tell a message over the limit, never
+/// the whole of a huge one. The rest is read and dropped when `drain` (a pipe whose writer
+/// waits for us to take everything).
+pub fn read_limited(mut r: impl Read, max_bytes: usize, drain: bool) -> std::io::Result<Vec<u8>> {
+    let mut buf = Vec::new();
+    r.by_ref()
+        .take(max_bytes as u64 + 1)
+        .read_to_end(&mut buf)?;
+    if drain && buf.len() > max_bytes {
+        std::io::copy(&mut r, &mut std::io::sink())?;
+    }
+    Ok(buf)
 }
 
 /// What becomes of a message in its chunk's transaction.
@@ -108,9 +141,10 @@ impl Inbound {
             }
             let rules = Arc::clone(&self.rules);
             let key = self.key.clone();
+            let max = self.cfg.inbound.max_message_bytes;
             handles.push(tokio::task::spawn_blocking(move || {
                 part.into_iter()
-                    .map(|raw| prepare(&rules, &key, raw))
+                    .map(|raw| prepare(&rules, &key, max, raw))
                     .collect()
             }));
         }

@@ -19,13 +19,17 @@ pub fn ensure(dir: &Path) -> std::io::Result<()> {
 
 /// Reads the next chunk of files from `files` (advancing it); files that are gone were taken
 /// by another daemon sharing this maildir.
-fn read_chunk(files: &mut std::slice::Iter<'_, PathBuf>) -> (Vec<PathBuf>, Vec<Vec<u8>>) {
+fn read_chunk(
+    files: &mut std::slice::Iter<'_, PathBuf>,
+    max_bytes: usize,
+) -> (Vec<PathBuf>, Vec<Vec<u8>>) {
     let mut paths = Vec::new();
     let mut raws = Vec::new();
     let mut bytes = 0;
     while paths.len() < CHUNK && bytes < CHUNK_BYTES {
         let Some(path) = files.next() else { break };
-        match std::fs::read(path) {
+        // A file over the limit is read only up to it and quarantined as oversized.
+        match std::fs::File::open(path).and_then(|f| batch::read_limited(f, max_bytes, false)) {
             Ok(r) => {
                 bytes += r.len();
                 paths.push(path.clone());
@@ -63,12 +67,12 @@ pub async fn poll_once(inb: &Inbound, dir: &Path) -> anyhow::Result<usize> {
     files.sort();
     let mut files = files.iter();
     let mut n = 0;
-    let (mut paths, raws) = read_chunk(&mut files);
+    let (mut paths, raws) = read_chunk(&mut files, inb.cfg.inbound.max_message_bytes);
     let mut classifying = inb.spawn_prepare(raws);
     while !paths.is_empty() {
         let prepared = batch::join_prepared(classifying).await?;
         // Read and classify the next chunk while this one is written.
-        let (next_paths, next_raws) = read_chunk(&mut files);
+        let (next_paths, next_raws) = read_chunk(&mut files, inb.cfg.inbound.max_message_bytes);
         classifying = inb.spawn_prepare(next_raws);
         inb.land_prepared(&prepared, "maildir").await?;
         // Only after the commit: a file still in new/ is a message not yet safely stored.

@@ -142,8 +142,9 @@ impl Inbound {
             .bind(raw)
             .bind(source)
             .bind(now())
-            .fetch_optional(p)
-            .await?
+            .fetch_all(p)
+            .await
+            .map(crate::store::returned_first)?
         });
         match id {
             Some(id) => Ok(Spooled {
@@ -187,8 +188,9 @@ impl Inbound {
             .bind(at + batch::lease())
             .bind(id)
             .bind(at)
-            .fetch_optional(p)
-            .await?
+            .fetch_all(p)
+            .await
+            .map(crate::store::returned_first)?
         });
         let Some(raw) = raw else { return Ok(()) };
         let analysis = match classify::analyze(&raw, &self.rules) {

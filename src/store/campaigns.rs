@@ -136,8 +136,9 @@ pub async fn create(db: &Db, c: &NewCampaign) -> Result<Campaign> {
             .bind(c.parent_id)
             .bind(status)
             .bind(at)
-            .fetch_one(p)
+            .fetch_all(p)
             .await
+            .and_then(super::returned_one)
     });
     res.map_err(|e| match &e {
         sqlx::Error::Database(d) if d.is_unique_violation() => {

@@ -15,7 +15,7 @@ pub mod topics;
 
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions, PgSslMode};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{PgPool, SqlitePool};
+use sqlx::{Connection, PgPool, SqlitePool};
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -146,6 +146,16 @@ impl Db {
         let max = if path == ":memory:" { 1 } else { 4 };
         let pool = SqlitePoolOptions::new()
             .max_connections(max)
+            .after_release(|conn, _| {
+                Box::pin(async move {
+                    // A connection whose transaction could not be ended (a COMMIT or ROLLBACK
+                    // refused, e.g. on a full disk) must not serve the next caller: its next
+                    // BEGIN fails, and its writes would land in a transaction nobody commits.
+                    // The ping waits for the rollback a dropped transaction queued.
+                    conn.ping().await?;
+                    Ok(!conn.is_in_transaction())
+                })
+            })
             .connect_with(opts)
             .await
             .map_err(|e| open_err(&e))?;
@@ -216,6 +226,19 @@ pub fn redact(url: &str) -> String {
         }
         _ => url.to_string(),
     }
+}
+
+/// The row of a write's `RETURNING`, its rows read to the end (`fetch_all`). A write never uses
+/// `fetch_one` or `fetch_optional` on SQLite: they stop after the first row and leave the
+/// statement unfinished, so its autocommit stays open and a failing commit (a full disk) is never
+/// reported: the caller printed success for a row that was lost when the connection closed.
+pub fn returned_one<T>(rows: Vec<T>) -> std::result::Result<T, sqlx::Error> {
+    rows.into_iter().next().ok_or(sqlx::Error::RowNotFound)
+}
+
+/// [`returned_one`] for a write that may affect no row.
+pub fn returned_first<T>(rows: Vec<T>) -> Option<T> {
+    rows.into_iter().next()
 }
 
 pub fn now() -> Timestamp {

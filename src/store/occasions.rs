@@ -71,8 +71,9 @@ pub async fn add(db: &Db, o: &NewOccasion) -> Result<Occasion> {
             .bind(o.capacity)
             .bind(o.topic_id)
             .bind(now())
-            .fetch_one(p)
+            .fetch_all(p)
             .await
+            .and_then(super::returned_one)
     });
     res.map_err(|e| match &e {
         sqlx::Error::Database(d) if d.is_unique_violation() => {

@@ -95,8 +95,9 @@ pub async fn set(db: &Db, r: &NewRelation) -> Result<i64> {
                 .bind(&r.cause_kind)
                 .bind(&r.cause_ref)
                 .bind(&r.note)
-                .fetch_one(&mut **tx)
-                .await?
+                .fetch_all(&mut **tx)
+                .await
+                .and_then(super::returned_one)?
             }
         };
         record_activity!(tx, &NewActivity {

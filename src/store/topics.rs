@@ -50,8 +50,9 @@ pub async fn add(db: &Db, slug: &str, title: &str, description: Option<&str>) ->
         .bind(title)
         .bind(description)
         .bind(now())
-        .fetch_one(p)
+        .fetch_all(p)
         .await
+        .and_then(super::returned_one)
     });
     res.map_err(|e| match &e {
         sqlx::Error::Database(d) if d.is_unique_violation() => {

@@ -22,8 +22,6 @@ type ApiResult = Result<Response, ApiError>;
 
 /// A CSV import may be larger than other API bodies (a few thousand contacts).
 const IMPORT_LIMIT: usize = 32 * 1024 * 1024;
-/// Replies with attachments: the classifier reads only text parts, but the spool keeps it all.
-const INBOUND_LIMIT: usize = 64 * 1024 * 1024;
 
 /// Who called, for evidence and `decided_by`.
 #[derive(Debug, Clone)]
@@ -54,7 +52,8 @@ pub fn routes(state: Shared) -> Router<Shared> {
         .route("/reports/funnel", get(funnel))
         .route(
             "/inbound",
-            post(inbound_post).layer(axum::extract::DefaultBodyLimit::max(INBOUND_LIMIT)),
+            // The body is read up to `inbound.max_message_bytes` by the handler.
+            post(inbound_post),
         )
         .route_layer(axum::middleware::from_fn_with_state(state, require_token));
     Router::new()
@@ -719,7 +718,7 @@ pub fn openapi_doc(public_url: &str) -> Value {
 async fn inbound_post(
     State(st): State<Shared>,
     headers: axum::http::HeaderMap,
-    body: axum::body::Bytes,
+    body: axum::body::Body,
 ) -> ApiResult {
     let ct = super::content_type(&headers);
     if !matches!(
@@ -731,7 +730,20 @@ async fn inbound_post(
             "send the raw message as message/rfc822".into(),
         ));
     }
-    let spooled = st.inbound.ingest(&body, "http").await.map_err(|e| {
+    // A message over `inbound.max_message_bytes` is read only up to it and quarantined.
+    let max = st.inbound.cfg.inbound.max_message_bytes;
+    let mut raw = Vec::new();
+    let mut stream = body.into_data_stream();
+    while let Some(chunk) = futures::StreamExt::next(&mut stream).await {
+        let chunk = chunk
+            .map_err(|e| ApiError(StatusCode::BAD_REQUEST, format!("reading the message: {e}")))?;
+        let room = (max + 1).saturating_sub(raw.len());
+        raw.extend_from_slice(&chunk[..chunk.len().min(room)]);
+        if raw.len() > max {
+            break;
+        }
+    }
+    let spooled = st.inbound.ingest(&raw, "http").await.map_err(|e| {
         // The provider retries on a 5xx: nothing is lost while the database is away.
         ApiError(StatusCode::SERVICE_UNAVAILABLE, format!("{e:#}"))
     })?;

@@ -211,6 +211,7 @@ service imap-login {{
             processed_folder: "netzpost/verarbeitet".into(),
             idle: true,
             poll_secs: 1,
+            max_message_bytes: netzpost::config::DEFAULT_MAX_MESSAGE_BYTES,
         }
     }
 
