@@ -8,7 +8,7 @@ use crate::classify::{Analysis, MessageKind};
 use crate::config::UnsubscribeScope;
 use crate::domain::{ConsentStatus, RelationForm, RelationStatus, SuppressionReason};
 use crate::outbound::render::MailKind;
-use crate::outbound::sender::{CampaignCtx, Recipient};
+use crate::outbound::sender::{Answer, CampaignCtx, Recipient};
 use crate::store::activities::NewActivity;
 use crate::store::relations::NewRelation;
 use crate::store::{self, now, Db, Timestamp};
@@ -47,8 +47,8 @@ async fn record_message(
     at: &Attribution,
 ) -> anyhow::Result<()> {
     let t = now();
-    let (kind, summary) = timeline_entry(a);
-    let proven_reply = a.kind == MessageKind::Reply && at.strength.proves();
+    let (kind, summary) = timeline_entry(a, at);
+    let proven_reply = proven_reply(a, at);
     in_tx!(db, tx => {
         record_activity!(tx, &NewActivity {
             contact_id: contact,
@@ -70,8 +70,23 @@ async fn record_message(
     Ok(())
 }
 
-/// Kind and summary of the timeline entry for an inbound message.
-pub(super) fn timeline_entry(a: &Analysis) -> (&'static str, String) {
+/// A person's reply proven to come from the contact: it sets `last_reply_at`.
+pub(super) fn proven_reply(a: &Analysis, at: &Attribution) -> bool {
+    a.kind == MessageKind::Reply && at.strength.proves() && !at.organisation_sender
+}
+
+/// Kind and summary of the timeline entry for an inbound message. A mail from the organisation's
+/// own address is not the contact's reply (nor counted as one).
+pub(super) fn timeline_entry(a: &Analysis, at: &Attribution) -> (&'static str, String) {
+    if at.organisation_sender && a.kind == MessageKind::Reply {
+        return (
+            "organisation_mail",
+            format!(
+                "Mail der Organisation, nicht angewandt / mail from the organisation, not applied: {}",
+                snippet(&a.text)
+            ),
+        );
+    }
     match a.kind {
         MessageKind::Reply => ("reply", format!("Antwort / reply: {}", snippet(&a.text))),
         MessageKind::AutoReply => (
@@ -216,6 +231,7 @@ async fn perform(
                     MailKind::RsvpAck,
                     json!({"rsvp": {"answer": "yes"}}),
                     &format!("ack.{inbound}"),
+                    a,
                 )
                 .await;
             }
@@ -262,6 +278,7 @@ async fn perform(
                     MailKind::Unsubscribed,
                     json!({}),
                     &format!("unsub.{inbound}"),
+                    a,
                 )
                 .await;
             }
@@ -423,6 +440,15 @@ async fn withdraw(
     Ok(changed)
 }
 
+/// Who a notification goes to.
+enum To<'a> {
+    /// The contact, as an answer to their message.
+    Contact(&'a Analysis),
+    /// The organiser, about the contact.
+    Organiser,
+}
+
+/// An acknowledgement or confirmation to the contact, as an answer to their message `a`.
 async fn notify(
     inb: &Inbound,
     at: &Attribution,
@@ -430,8 +456,9 @@ async fn notify(
     kind: MailKind,
     extra: serde_json::Value,
     tag: &str,
+    a: &Analysis,
 ) {
-    if let Err(e) = try_notify(inb, at, contact, kind, extra, tag, None).await {
+    if let Err(e) = try_notify(inb, at, contact, kind, extra, tag, To::Contact(a)).await {
         tracing::warn!(%kind, contact, "notification not sent: {e:#}");
     }
 }
@@ -444,7 +471,6 @@ async fn notify_organiser(
     inbound: i64,
 ) {
     let extra = json!({"reply": {"text": a.text, "received_at": now().to_rfc3339()}});
-    let organiser = inb.cfg.organisation.organiser.clone();
     if let Err(e) = try_notify(
         inb,
         at,
@@ -452,7 +478,7 @@ async fn notify_organiser(
         MailKind::NotifyCooperation,
         extra,
         &format!("coop.{inbound}"),
-        Some(organiser),
+        To::Organiser,
     )
     .await
     {
@@ -460,8 +486,9 @@ async fn notify_organiser(
     }
 }
 
-/// Sends a notification in the frame of the answered campaign. `to` overrides the recipient
-/// (the organiser), while the context still describes the contact.
+/// Sends a notification in the frame of the answered campaign. To the organiser, the context
+/// still describes the contact, but the notice names no token of the contact (its links are
+/// signed for no contact) and is answered to the contact's own address.
 async fn try_notify(
     inb: &Inbound,
     at: &Attribution,
@@ -469,7 +496,7 @@ async fn try_notify(
     kind: MailKind,
     extra: serde_json::Value,
     tag: &str,
-    to: Option<String>,
+    to: To<'_>,
 ) -> anyhow::Result<()> {
     let Some(notifier) = &inb.notifier else {
         anyhow::bail!("no transport in this process")
@@ -480,35 +507,44 @@ async fn try_notify(
     let campaign = store::campaigns::by_id(&inb.db, campaign_id).await?;
     let ctx = CampaignCtx::load(&inb.db, campaign).await?;
     let c = store::contacts::by_id(&inb.db, contact).await?;
-    let recipient = Recipient {
-        contact_id: c.id,
-        email: c.email.clone(),
-        name: c.name.clone(),
-        organisation: c.organisation.clone(),
-        language: c.language.clone(),
-    };
     let domain = crate::outbound::sender::sender_domain(&inb.cfg);
     let message_id = format!("<np.{tag}@{domain}>");
     match to {
-        None => {
+        To::Contact(a) => {
+            let recipient = Recipient {
+                contact_id: c.id,
+                email: c.email.clone(),
+                name: c.name.clone(),
+                organisation: c.organisation.clone(),
+                language: c.language.clone(),
+            };
+            let answer = Answer::Reply {
+                message_id: a.message_id.clone(),
+                references: a.references.clone(),
+                subject: a.subject.clone(),
+            };
             notifier
-                .send(kind, &ctx, &recipient, extra, &message_id)
+                .send_answer(kind, &ctx, &recipient, extra, &message_id, &answer)
                 .await?
         }
-        Some(addr) => {
+        To::Organiser => {
             let mut extra = extra;
             if let Some(o) = extra.as_object_mut() {
                 o.insert("contact".into(), json!({"email": c.email, "name": c.name, "organisation": c.organisation, "language": c.language}));
             }
             let organiser = Recipient {
-                contact_id: c.id,
-                email: addr,
+                contact_id: 0,
+                email: inb.cfg.organisation.organiser.clone(),
                 name: None,
                 organisation: None,
                 language: Some(inb.cfg.default_language.clone()),
             };
+            let notice = Answer::Notice {
+                contact_name: c.name.clone(),
+                contact_email: c.email.clone(),
+            };
             notifier
-                .send(kind, &ctx, &organiser, extra, &message_id)
+                .send_answer(kind, &ctx, &organiser, extra, &message_id, &notice)
                 .await?
         }
     }
@@ -593,6 +629,7 @@ pub async fn review_accept(
         occasion_id: None,
         unsubscribe_address: false,
         bad_token: None,
+        organisation_sender: false,
     };
     if let Some(c) = d.campaign_id {
         let k = store::campaigns::by_id(&inb.db, c).await?;
