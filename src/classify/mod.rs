@@ -136,6 +136,10 @@ pub struct Analysis {
     pub calendar_partstat: Option<String>,
     /// Which rule (or header sign) decided, for `explain` and the review queue.
     pub matched_rule: Option<String>,
+    /// How many people come in all, when the reply says ("wir kommen zu dritt" = 3).
+    pub party_size: Option<u32>,
+    /// A wish not to be invited before a time: "YYYY-MM" or "summer_holidays".
+    pub not_before: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -201,6 +205,8 @@ pub fn analyze(raw: &[u8], rules: &Rules) -> Result<Analysis, ClassifyError> {
         subject: p.subject,
         calendar_partstat: p.calendar_partstat,
         matched_rule,
+        party_size: None,
+        not_before: None,
     })
 }
 
@@ -219,6 +225,8 @@ pub fn explain_json(file: &str, a: &Analysis) -> serde_json::Value {
             "status": b.status,
         })).collect::<Vec<_>>(),
         "text": a.text,
+        "party_size": a.party_size,
+        "not_before": a.not_before,
     })
 }
 
@@ -415,6 +423,8 @@ mod tests {
                 "intent",
                 "kind",
                 "language",
+                "not_before",
+                "party_size",
                 "text"
             ]
         );

@@ -13,6 +13,7 @@ use crate::store::activities::NewActivity;
 use crate::store::relations::NewRelation;
 use crate::store::{self, now, Db, Timestamp};
 use crate::{in_tx, on_db, record_activity};
+use chrono::TimeZone;
 use serde::Serialize;
 use serde_json::json;
 
@@ -168,8 +169,71 @@ async fn finish_decision(
     Ok(())
 }
 
-/// Performs one action; returns how to undo it.
+/// Performs one action, and records a reply's wish not to be invited before a time; returns
+/// how to undo both.
 async fn perform(
+    inb: &Inbound,
+    inbound: i64,
+    at: &Attribution,
+    action: &Action,
+    a: &Analysis,
+) -> anyhow::Result<serde_json::Value> {
+    let mut undo = perform_action(inb, inbound, at, action, a).await?;
+    if let Some(w) = record_wish(inb, inbound, at, a).await? {
+        if let Some(o) = undo.as_object_mut() {
+            o.insert("wish".into(), w);
+        }
+    }
+    Ok(undo)
+}
+
+/// A reply's `not_before` as the contact's wish for the answered campaign's topic; returns how
+/// to undo it (`None` when there is nothing to record).
+async fn record_wish(
+    inb: &Inbound,
+    inbound: i64,
+    at: &Attribution,
+    a: &Analysis,
+) -> anyhow::Result<Option<serde_json::Value>> {
+    let (Some(wish), Some(contact), Some(topic)) =
+        (a.not_before.as_deref(), at.contact_id, at.topic_id)
+    else {
+        return Ok(None);
+    };
+    if a.kind != MessageKind::Reply {
+        return Ok(None);
+    }
+    let tz = inb.cfg.tz().map_err(anyhow::Error::msg)?;
+    let today = now().with_timezone(&tz).date_naive();
+    let Some(day) =
+        crate::domain::not_before_date(wish, today, &inb.cfg.holidays.summer_ends())
+    else {
+        tracing::warn!(inbound, wish, "unknown not_before wish: not recorded");
+        return Ok(None);
+    };
+    let midnight = day.and_hms_opt(0, 0, 0).expect("midnight exists");
+    let not_before = match tz.from_local_datetime(&midnight) {
+        chrono::LocalResult::Single(t) | chrono::LocalResult::Ambiguous(t, _) => {
+            t.with_timezone(&chrono::Utc)
+        }
+        chrono::LocalResult::None => midnight.and_utc(),
+    };
+    let w = store::wishes::new_wish(
+        contact,
+        topic,
+        wish,
+        not_before,
+        a.message_id.clone(),
+        Some(inbound),
+    );
+    let prev = store::wishes::set(&inb.db, &w).await?;
+    Ok(Some(
+        json!({"contact_id": contact, "topic_id": topic, "prev": prev}),
+    ))
+}
+
+/// Performs one action; returns how to undo it.
+async fn perform_action(
     inb: &Inbound,
     inbound: i64,
     at: &Attribution,
@@ -190,15 +254,16 @@ async fn perform(
             let contact = contact.ok_or_else(|| anyhow::anyhow!("no contact"))?;
             let occasion = store::occasions::by_id(db, *occasion_id).await?;
             let accept = matches!(action, Action::Encounter { .. });
+            // The relation is kept under the occasion's topic: look it up (and undo it) there.
             let undo = relation_undo(
                 db,
                 contact,
                 RelationForm::Encounter,
                 Some(occasion.id),
-                None,
+                occasion.topic_id,
             )
             .await?;
-            store::relations::set(
+            let relation = store::relations::set(
                 db,
                 &NewRelation {
                     contact_id: contact,
@@ -223,6 +288,9 @@ async fn perform(
                 },
             )
             .await?;
+            if let (true, Some(n)) = (accept, a.party_size) {
+                store::relations::set_party_size(db, relation, Some(i64::from(n))).await?;
+            }
             if accept && inb.cfg.inbound.send_acknowledgements {
                 notify(
                     inb,
@@ -390,9 +458,9 @@ async fn relation_undo(
     occasion: Option<i64>,
     topic: Option<i64>,
 ) -> anyhow::Result<serde_json::Value> {
-    let prev: Option<(i64, String, Option<Timestamp>)> = on_db!(db, p => {
+    let prev: Option<(i64, String, Option<Timestamp>, Option<i64>)> = on_db!(db, p => {
         sqlx::query_as(
-            "SELECT id, status, until FROM relations WHERE contact_id = $1 AND form = $2
+            "SELECT id, status, until, party_size FROM relations WHERE contact_id = $1 AND form = $2
              AND COALESCE(occasion_id, 0) = $3 AND COALESCE(topic_id, 0) = $4",
         )
         .bind(contact)
@@ -404,7 +472,7 @@ async fn relation_undo(
     });
     Ok(json!({"relation": {
         "contact_id": contact, "form": form.as_str(), "occasion_id": occasion, "topic_id": topic,
-        "prev": prev.map(|(id, status, until)| json!({"id": id, "status": status, "until": until})),
+        "prev": prev.map(|(id, status, until, party)| json!({"id": id, "status": status, "until": until, "party_size": party})),
     }}))
 }
 
@@ -696,19 +764,20 @@ pub async fn review_undo(db: &Db, id: i64, by: &str) -> anyhow::Result<()> {
         let form = r["form"].as_str().unwrap_or("encounter").to_string();
         let occasion = r["occasion_id"].as_i64();
         let topic = r["topic_id"].as_i64();
-        let (status, until) = match r.get("prev").filter(|p| !p.is_null()) {
+        let (status, until, party_size) = match r.get("prev").filter(|p| !p.is_null()) {
             Some(p) => (
                 p["status"].as_str().unwrap_or("undone").to_string(),
                 p["until"]
                     .as_str()
                     .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
                     .map(|t| t.with_timezone(&chrono::Utc)),
+                p["party_size"].as_i64(),
             ),
-            None => ("undone".to_string(), None),
+            None => ("undone".to_string(), None, None),
         };
         let form: RelationForm = form.parse().map_err(anyhow::Error::msg)?;
         let status: RelationStatus = status.parse().map_err(anyhow::Error::msg)?;
-        store::relations::set(
+        let relation = store::relations::set(
             db,
             &NewRelation {
                 contact_id: contact,
@@ -723,6 +792,17 @@ pub async fn review_undo(db: &Db, id: i64, by: &str) -> anyhow::Result<()> {
                 inbound_id: Some(d.inbound_id),
                 campaign_id: d.campaign_id,
             },
+        )
+        .await?;
+        store::relations::set_party_size(db, relation, party_size).await?;
+    }
+    if let Some(w) = undo.get("wish") {
+        let prev: Option<store::wishes::Wish> = serde_json::from_value(w["prev"].clone())?;
+        store::wishes::restore(
+            db,
+            w["contact_id"].as_i64().unwrap_or_default(),
+            w["topic_id"].as_i64().unwrap_or_default(),
+            prev.as_ref(),
         )
         .await?;
     }
