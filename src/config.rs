@@ -875,9 +875,10 @@ mod tests {
                 chrono::NaiveDate::from_ymd_opt(2028, 8, 26).unwrap()
             ]
         );
-        let err = Config::from_str_with_env("[holidays]\nsummer_end = [\"14.08.2027\"]\n", "c", &[])
-            .unwrap_err()
-            .to_string();
+        let err =
+            Config::from_str_with_env("[holidays]\nsummer_end = [\"14.08.2027\"]\n", "c", &[])
+                .unwrap_err()
+                .to_string();
         assert!(err.contains("holidays.summer_end[0]"), "{err}");
     }
 

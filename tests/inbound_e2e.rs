@@ -304,7 +304,7 @@ fn replies_raise_contacts_and_can_be_explained_and_undone() {
 
     // The funnel's occasion list counts Anna.
     let occ = stdout(d, &["--format", "csv", "occasions", "list"]);
-    assert!(occ.lines().nth(1).unwrap().ends_with(",1,0"), "{occ}");
+    assert!(occ.lines().nth(1).unwrap().ends_with(",1,0,1"), "{occ}");
 
     // Undo Anna's encounter: the relation is no longer active, the undo is on the timeline.
     let list = stdout(d, &["--format", "json", "review", "list", "--all"]);
@@ -405,7 +405,7 @@ fn mta_pipe_spoofing_forged_tokens_and_quarantine() {
         .success()
         .stdout(predicate::str::contains("duplicate, unchanged"));
     let occ = stdout(d, &["--format", "csv", "occasions", "list"]);
-    assert!(occ.lines().nth(1).unwrap().ends_with(",1,0"), "{occ}");
+    assert!(occ.lines().nth(1).unwrap().ends_with(",1,0,1"), "{occ}");
 
     // A bounce to the bounce+token address suppresses the address.
     let env: serde_json::Value = serde_json::from_str(
@@ -481,6 +481,8 @@ fn explain_needs_no_database() {
             "intent",
             "kind",
             "language",
+            "not_before",
+            "party_size",
             "text"
         ]
     );

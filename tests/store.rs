@@ -365,7 +365,10 @@ async fn occasions(db: &Db) {
     let id2 = store::relations::set(db, &r).await.unwrap();
     assert_eq!(id1, id2, "the same RSVP twice updates one relation");
     let list = store::occasions::list(db).await.unwrap();
-    assert_eq!((list[0].coming, list[0].declined, list[0].people), (1, 0, 1));
+    assert_eq!(
+        (list[0].coming, list[0].declined, list[0].people),
+        (1, 0, 1)
+    );
     // "wir kommen zu dritt": one yes, three people.
     store::relations::set_party_size(db, id1, Some(3))
         .await
@@ -456,7 +459,10 @@ async fn wishes_defer_invitations(db: &Db) {
         .unwrap();
     assert_eq!(shown.wishes.len(), 1);
     assert_eq!(
-        (shown.wishes[0].topic.as_str(), shown.wishes[0].wish.as_str()),
+        (
+            shown.wishes[0].topic.as_str(),
+            shown.wishes[0].wish.as_str()
+        ),
         ("nachbarschaft", "summer_holidays")
     );
     // Undone: invited again.
@@ -524,7 +530,10 @@ async fn replies_bring_party_size_and_wishes(db: &Db) {
         organisation_sender: false,
     };
     let steps = plan::plan(&a, &at, 0.0);
-    assert_eq!(steps[0].action, plan::Action::Encounter { occasion_id: o.id });
+    assert_eq!(
+        steps[0].action,
+        plan::Action::Encounter { occasion_id: o.id }
+    );
     apply::execute(&inb, spooled.id, &a, &at, &steps)
         .await
         .unwrap();
@@ -537,9 +546,17 @@ async fn replies_bring_party_size_and_wishes(db: &Db) {
     let d = store::contacts::detail(db, "ended@nachbarn.example", 180)
         .await
         .unwrap();
-    let rsvp = d.relations.iter().find(|r| r.occasion_id == Some(o.id)).unwrap();
+    let rsvp = d
+        .relations
+        .iter()
+        .find(|r| r.occasion_id == Some(o.id))
+        .unwrap();
     assert_eq!(rsvp.party_size, Some(3));
-    let w = d.wishes.iter().find(|w| w.topic == "nachbarschaft").unwrap();
+    let w = d
+        .wishes
+        .iter()
+        .find(|w| w.topic == "nachbarschaft")
+        .unwrap();
     assert_eq!(w.wish, "summer_holidays");
     assert_eq!(w.cause_ref.as_deref(), Some("zu-dritt@mail.example"));
     // The day after the configured end, at midnight in Berlin (summer time: UTC+2).
@@ -568,7 +585,11 @@ async fn replies_bring_party_size_and_wishes(db: &Db) {
         .await
         .unwrap();
     // The wish it replaced (from `wishes_defer_invitations`) is back.
-    let w = d.wishes.iter().find(|w| w.topic == "nachbarschaft").unwrap();
+    let w = d
+        .wishes
+        .iter()
+        .find(|w| w.topic == "nachbarschaft")
+        .unwrap();
     assert_eq!(w.wish, "2020-01", "{:?}", d.wishes);
 }
 

@@ -177,12 +177,27 @@ mod tests {
         let d = |y, m, d| chrono::NaiveDate::from_ymd_opt(y, m, d).unwrap();
         let ends = [d(2026, 8, 1), d(2027, 8, 14)];
         let today = d(2026, 12, 7);
-        assert_eq!(not_before_date("2027-03", today, &ends), Some(d(2027, 3, 1)));
-        assert_eq!(not_before_date("summer_holidays", today, &ends), Some(d(2027, 8, 15)));
-        assert_eq!(not_before_date("summer_holidays", d(2027, 8, 14), &ends), Some(d(2027, 8, 15)));
+        assert_eq!(
+            not_before_date("2027-03", today, &ends),
+            Some(d(2027, 3, 1))
+        );
+        assert_eq!(
+            not_before_date("summer_holidays", today, &ends),
+            Some(d(2027, 8, 15))
+        );
+        assert_eq!(
+            not_before_date("summer_holidays", d(2027, 8, 14), &ends),
+            Some(d(2027, 8, 15))
+        );
         // Nothing configured for the coming summer: 1 September.
-        assert_eq!(not_before_date("summer_holidays", today, &[]), Some(d(2027, 9, 1)));
-        assert_eq!(not_before_date("summer_holidays", d(2027, 5, 2), &[]), Some(d(2027, 9, 1)));
+        assert_eq!(
+            not_before_date("summer_holidays", today, &[]),
+            Some(d(2027, 9, 1))
+        );
+        assert_eq!(
+            not_before_date("summer_holidays", d(2027, 5, 2), &[]),
+            Some(d(2027, 9, 1))
+        );
         for bad in ["2027-13", "27-03", "soon", ""] {
             assert_eq!(not_before_date(bad, today, &ends), None, "{bad}");
         }

@@ -205,8 +205,7 @@ async fn record_wish(
     }
     let tz = inb.cfg.tz().map_err(anyhow::Error::msg)?;
     let today = now().with_timezone(&tz).date_naive();
-    let Some(day) =
-        crate::domain::not_before_date(wish, today, &inb.cfg.holidays.summer_ends())
+    let Some(day) = crate::domain::not_before_date(wish, today, &inb.cfg.holidays.summer_ends())
     else {
         tracing::warn!(inbound, wish, "unknown not_before wish: not recorded");
         return Ok(None);

@@ -30,8 +30,7 @@ pub struct WishRow {
     pub created_at: Timestamp,
 }
 
-const COLUMNS: &str =
-    "contact_id, topic_id, wish, not_before, cause_ref, inbound_id, created_at";
+const COLUMNS: &str = "contact_id, topic_id, wish, not_before, cause_ref, inbound_id, created_at";
 
 /// The SQL condition "contact `c` has no wish for topic `topic` that is still in the future at
 /// `now`" (both placeholders).
@@ -42,7 +41,8 @@ pub fn deferred_condition(topic: &str, now: &str) -> String {
     )
 }
 
-const UPSERT: &str = "INSERT INTO wishes (contact_id, topic_id, wish, not_before, cause_ref, inbound_id, created_at)
+const UPSERT: &str =
+    "INSERT INTO wishes (contact_id, topic_id, wish, not_before, cause_ref, inbound_id, created_at)
      VALUES ($1, $2, $3, $4, $5, $6, $7)
      ON CONFLICT (contact_id, topic_id) DO UPDATE SET wish = excluded.wish,
         not_before = excluded.not_before, cause_ref = excluded.cause_ref,
