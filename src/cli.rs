@@ -540,6 +540,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                             "capacity",
                             "coming",
                             "declined",
+                            "people",
                         ],
                         format,
                     )?;
@@ -754,7 +755,7 @@ fn print_detail(
         for r in &d.relations {
             writeln!(
                 out,
-                "  {:<12} {:<10} since {} caused by {}{}",
+                "  {:<12} {:<10} since {} caused by {}{}{}",
                 r.form,
                 r.status,
                 r.since.format("%Y-%m-%d %H:%M"),
@@ -762,6 +763,26 @@ fn print_detail(
                 r.cause_ref
                     .as_deref()
                     .map(|e| format!(" {e}"))
+                    .unwrap_or_default(),
+                r.party_size
+                    .map(|n| format!(" ({n} people)"))
+                    .unwrap_or_default()
+            )?;
+        }
+    }
+    if !d.wishes.is_empty() {
+        writeln!(out, "wishes:")?;
+        for w in &d.wishes {
+            writeln!(
+                out,
+                "  {:<20} not before {} ({}) said {}{}",
+                w.topic,
+                w.not_before.format("%Y-%m-%d"),
+                w.wish,
+                w.created_at.format("%Y-%m-%d %H:%M"),
+                w.cause_ref
+                    .as_deref()
+                    .map(|e| format!(" in {e}"))
                     .unwrap_or_default()
             )?;
         }

@@ -46,6 +46,7 @@ pub struct Config {
     pub http: Http,
     pub outbound: Outbound,
     pub inbound: Inbound,
+    pub holidays: Holidays,
     #[serde(rename = "schedule")]
     pub schedules: Vec<ScheduleEntry>,
 }
@@ -231,6 +232,33 @@ impl Imap {
     }
 }
 
+/// The holiday calendar a reply's "nach den Sommerferien" is read against.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Holidays {
+    /// Last days of the summer school holidays, "YYYY-MM-DD", one per year. "After the summer
+    /// holidays" is the day after the next of them; without one, 1 September.
+    pub summer_end: Vec<String>,
+}
+
+impl Holidays {
+    /// The configured ends of the summer holidays, sorted (checked when the file is loaded).
+    pub fn summer_ends(&self) -> Vec<chrono::NaiveDate> {
+        let mut v: Vec<chrono::NaiveDate> = self
+            .summer_end
+            .iter()
+            .filter_map(|d| parse_date(d).ok())
+            .collect();
+        v.sort();
+        v
+    }
+}
+
+fn parse_date(s: &str) -> Result<chrono::NaiveDate, String> {
+    chrono::NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d")
+        .map_err(|_| format!("{s:?} is not a date YYYY-MM-DD"))
+}
+
 /// A recurring newsletter: every firing creates a campaign run from the named campaign.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -254,6 +282,7 @@ impl Default for Config {
             http: Http::default(),
             outbound: Outbound::default(),
             inbound: Inbound::default(),
+            holidays: Holidays::default(),
             schedules: Vec::new(),
         }
     }
@@ -394,6 +423,7 @@ impl std::fmt::Debug for Config {
             .field("http", &self.http)
             .field("outbound", &self.outbound)
             .field("inbound", &self.inbound)
+            .field("holidays", &self.holidays)
             .field("schedules", &self.schedules)
             .finish()
     }
@@ -580,6 +610,9 @@ impl Config {
                 "inbound.max_message_bytes",
                 "must be at least 1024".into(),
             ));
+        }
+        for (i, d) in self.holidays.summer_end.iter().enumerate() {
+            parse_date(d).map_err(|e| invalid(&format!("holidays.summer_end[{i}]"), e))?;
         }
         if self.outbound.batch_size < 1 {
             return Err(invalid("outbound.batch_size", "must be at least 1".into()));
@@ -869,6 +902,28 @@ mod tests {
             err.contains("NETZPOST_DATABSE") && err.contains("databse"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn holidays_are_dates() {
+        let c = Config::from_str_with_env(
+            "[holidays]\nsummer_end = [\"2028-08-26\", \"2027-08-14\"]\n",
+            "c",
+            &[],
+        )
+        .unwrap();
+        assert_eq!(
+            c.holidays.summer_ends(),
+            [
+                chrono::NaiveDate::from_ymd_opt(2027, 8, 14).unwrap(),
+                chrono::NaiveDate::from_ymd_opt(2028, 8, 26).unwrap()
+            ]
+        );
+        let err =
+            Config::from_str_with_env("[holidays]\nsummer_end = [\"14.08.2027\"]\n", "c", &[])
+                .unwrap_err()
+                .to_string();
+        assert!(err.contains("holidays.summer_end[0]"), "{err}");
     }
 
     #[test]

@@ -354,6 +354,7 @@ fn outgoing(
         to_name: to_name.map(str::to_owned),
         to_addr: "anna@nachbarn.example".into(),
         reply_to: "antwort+abcdefghijklmnop@reply.nordstadt.example".into(),
+        reply_to_name: None,
         envelope_from: "bounce+abcdefghijklmnop@reply.nordstadt.example".into(),
         message_id: "<np.1.1@nordstadt.example>".into(),
         subject: subject.into(),
@@ -364,6 +365,9 @@ fn outgoing(
         list_id: list_id.map(str::to_owned),
         ics: None,
         date: chrono::Utc::now(),
+        auto_submitted: None,
+        in_reply_to: None,
+        references: Vec::new(),
     }
 }
 

@@ -304,7 +304,7 @@ fn replies_raise_contacts_and_can_be_explained_and_undone() {
 
     // The funnel's occasion list counts Anna.
     let occ = stdout(d, &["--format", "csv", "occasions", "list"]);
-    assert!(occ.lines().nth(1).unwrap().ends_with(",1,0"), "{occ}");
+    assert!(occ.lines().nth(1).unwrap().ends_with(",1,0,1"), "{occ}");
 
     // Undo Anna's encounter: the relation is no longer active, the undo is on the timeline.
     let list = stdout(d, &["--format", "json", "review", "list", "--all"]);
@@ -405,7 +405,7 @@ fn mta_pipe_spoofing_forged_tokens_and_quarantine() {
         .success()
         .stdout(predicate::str::contains("duplicate, unchanged"));
     let occ = stdout(d, &["--format", "csv", "occasions", "list"]);
-    assert!(occ.lines().nth(1).unwrap().ends_with(",1,0"), "{occ}");
+    assert!(occ.lines().nth(1).unwrap().ends_with(",1,0,1"), "{occ}");
 
     // A bounce to the bounce+token address suppresses the address.
     let env: serde_json::Value = serde_json::from_str(
@@ -475,12 +475,16 @@ fn explain_needs_no_database() {
     assert_eq!(
         keys,
         [
+            "also_question",
             "bounces",
             "confidence",
             "file",
             "intent",
             "kind",
             "language",
+            "languages",
+            "not_before",
+            "party_size",
             "text"
         ]
     );
@@ -488,4 +492,156 @@ fn explain_needs_no_database() {
         !d.join("var").exists(),
         "explain must not create a database"
     );
+}
+
+/// Issue 12, "attribution ignores the sender": the organiser's notice about Bob's cooperation
+/// interest carries no token of Bob and nothing to unsubscribe with, and is answered to Bob;
+/// the coordinator's words are never taken as Bob's answer, even when a copy reaches netzpost
+/// with Bob's token. Acknowledgements and confirmations answer the reply that caused them.
+#[test]
+fn the_organisers_notice_is_answered_to_the_contact_and_never_taken_as_the_contacts_answer() {
+    let (dir, to) = invited();
+    let d = dir.path();
+    // The coordinator's address is in the contact list too, as it often is.
+    std::fs::write(
+        d.join("team.csv"),
+        "email;name\nkoordination@nordstadt.example;Koordination\n",
+    )
+    .unwrap();
+    np(d)
+        .args(["contacts", "import", "team.csv", "--topic", "nachbarschaft"])
+        .args(["--consent", "confirmed"])
+        .assert()
+        .success();
+    let sent_before = outbox(d).len();
+    let thread = "References: <thread0@mail.example>\r\nIn-Reply-To: <thread0@mail.example>\r\n";
+    drop_into_maildir(
+        d,
+        "1.bob",
+        &mail(
+            "Bob <bob@nachbarn.example>",
+            &reply_for(&to, "bob"),
+            "b1@mail.example",
+            "",
+            "We would love to work together with you on a joint project.\r\n",
+        ),
+    );
+    drop_into_maildir(
+        d,
+        "2.anna",
+        &mail(
+            "Anna <anna@nachbarn.example>",
+            &reply_for(&to, "anna"),
+            "a1@mail.example",
+            thread,
+            "Ja, ich komme gerne!\r\n",
+        ),
+    );
+    drop_into_maildir(
+        d,
+        "3.cem",
+        &mail(
+            "cem@nachbarn.example",
+            &reply_for(&to, "cem"),
+            "c1@mail.example",
+            "",
+            "Bitte nehmen Sie mich aus dem Verteiler.\r\n",
+        ),
+    );
+    stdout(d, &["inbound", "process"]);
+    let new: Vec<(PathBuf, String)> = outbox(d)[sent_before..]
+        .iter()
+        .map(|p| (p.clone(), std::fs::read_to_string(p).unwrap()))
+        .collect();
+    assert_eq!(new.len(), 3, "{new:#?}");
+    let to_of = |who: &str| {
+        new.iter()
+            .find(|(_, m)| header(m, "To").contains(who))
+            .unwrap_or_else(|| panic!("no mail to {who}: {new:#?}"))
+    };
+
+    // The notice: answered to Bob, nothing of Bob's tokens, nothing to POST.
+    let (path, notice) = to_of("koordination@nordstadt.example");
+    assert_eq!(header(notice, "Reply-To"), "Bob <bob@nachbarn.example>");
+    assert_eq!(header(notice, "Auto-Submitted"), "auto-generated");
+    for absent in ["List-Unsubscribe", "List-Unsubscribe-Post", "List-Id"] {
+        assert_eq!(header(notice, absent), "", "{absent} in {notice}");
+    }
+    for token in ["antwort+", "abmelden+", "bounce+", "/u/", "/p/", "/r/"] {
+        assert!(!notice.contains(token), "{token} in {notice}");
+    }
+    let envelope = std::fs::read_to_string(path.with_extension("envelope.json")).unwrap();
+    assert!(
+        envelope.contains("\"from\":\"netzwerk@nordstadt.example\""),
+        "{envelope}"
+    );
+
+    // The acknowledgement and the confirmation answer the replies that caused them.
+    let (_, ack) = to_of("anna@nachbarn.example");
+    assert_eq!(header(ack, "Auto-Submitted"), "auto-replied");
+    assert_eq!(header(ack, "In-Reply-To"), "<a1@mail.example>");
+    assert_eq!(
+        header(ack, "References"),
+        "<thread0@mail.example> <a1@mail.example>"
+    );
+    assert_eq!(header(ack, "Subject"), "Re: Einladung");
+    let (_, confirmation) = to_of("cem@nachbarn.example");
+    assert_eq!(header(confirmation, "Auto-Submitted"), "auto-replied");
+    assert_eq!(header(confirmation, "In-Reply-To"), "<c1@mail.example>");
+    assert_eq!(header(confirmation, "Subject"), "Re: Einladung");
+
+    // The coordinator answers the notice: to its Reply-To, Bob's own address, which is not one
+    // of netzpost's. Should a copy still come in (a reply-all to Bob's invitation, with Bob's
+    // token; a mail to the sender address), it changes nothing and waits for a person.
+    let notice_id = header(notice, "Message-ID");
+    let words = "Bitte nehmen Sie mich aus dem Verteiler.\r\n";
+    let coordinator = "Koordination <koordination@nordstadt.example>";
+    let answer = format!("In-Reply-To: {notice_id}\r\nReferences: {notice_id}\r\n");
+    drop_into_maildir(
+        d,
+        "4.coordinator",
+        &mail(
+            coordinator,
+            &format!("bob@nachbarn.example, {}", reply_for(&to, "bob")),
+            "k1@nordstadt.example",
+            &answer,
+            words,
+        ),
+    );
+    drop_into_maildir(
+        d,
+        "5.coordinator",
+        &mail(
+            coordinator,
+            "netzwerk@nordstadt.example",
+            "k2@nordstadt.example",
+            &answer,
+            "Ja, ich komme gerne!\r\n",
+        ),
+    );
+    stdout(d, &["inbound", "process"]);
+    assert_eq!(outbox(d).len(), sent_before + 3, "nothing answered");
+    let bob = stdout(d, &["contacts", "show", "bob@nachbarn.example"]);
+    assert!(
+        bob.contains("nachbarschaft        confirmed") && bob.contains("cooperation  interested"),
+        "{bob}"
+    );
+    assert!(
+        !bob.contains("Antwort / reply: Bitte nehmen"),
+        "the coordinator's words as Bob's reply: {bob}"
+    );
+    let team = stdout(d, &["contacts", "show", "koordination@nordstadt.example"]);
+    assert!(
+        !team.contains("relations:") && team.contains("nachbarschaft        confirmed"),
+        "{team}"
+    );
+    let review = stdout(d, &["--format", "json", "review", "list"]);
+    let rows: serde_json::Value = serde_json::from_str(&review).unwrap();
+    let own: Vec<&serde_json::Value> = rows
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["reason"] == "sent from the organisation's own address")
+        .collect();
+    assert_eq!(own.len(), 2, "{review}");
 }

@@ -31,7 +31,9 @@ async fn suite(db: &Db) {
     import_1000_rows_with_20_bad(db).await;
     silent_contacts(db).await;
     forget(db).await;
+    wishes_defer_invitations(db).await;
     occasions(db).await;
+    replies_bring_party_size_and_wishes(db).await;
 }
 
 async fn topics(db: &Db) {
@@ -363,7 +365,232 @@ async fn occasions(db: &Db) {
     let id2 = store::relations::set(db, &r).await.unwrap();
     assert_eq!(id1, id2, "the same RSVP twice updates one relation");
     let list = store::occasions::list(db).await.unwrap();
-    assert_eq!((list[0].coming, list[0].declined), (1, 0));
+    assert_eq!(
+        (list[0].coming, list[0].declined, list[0].people),
+        (1, 0, 1)
+    );
+    // "wir kommen zu dritt": one yes, three people.
+    store::relations::set_party_size(db, id1, Some(3))
+        .await
+        .unwrap();
+    let list = store::occasions::list(db).await.unwrap();
+    assert_eq!((list[0].coming, list[0].people), (1, 3));
+}
+
+fn campaign(name: &str, topic: i64, silent: bool) -> store::campaigns::NewCampaign {
+    store::campaigns::NewCampaign {
+        name: name.into(),
+        kind: store::campaigns::CampaignKind::Cooperation,
+        topic_id: Some(topic),
+        occasion_id: None,
+        subject: "Mitmachen?".into(),
+        body: "x".into(),
+        audience: store::campaigns::Audience {
+            silent: Some(silent),
+            ..Default::default()
+        },
+        schedule: None,
+        send_at: None,
+        parent_id: None,
+    }
+}
+
+const CAPS: store::campaigns::Caps = store::campaigns::Caps {
+    invitation_every_days: 0,
+    max_messages_per_30_days: 100,
+    silent_after_days: 180,
+};
+
+async fn queued(db: &Db, campaign: i64) -> Vec<String> {
+    let mut v: Vec<String> = netzpost::on_db!(db, p => {
+        sqlx::query_scalar(
+            "SELECT c.email FROM deliveries d JOIN contacts c ON c.id = d.contact_id WHERE d.campaign_id = $1",
+        )
+        .bind(campaign)
+        .fetch_all(p)
+        .await
+        .unwrap()
+    });
+    v.sort();
+    v
+}
+
+/// A wish "not before" a time on a topic keeps the contact out of that topic's invitations
+/// until then; a wish in the past, or on another topic, does not.
+async fn wishes_defer_invitations(db: &Db) {
+    let topic = store::topics::get(db, "nachbarschaft").await.unwrap();
+    let other = store::topics::get(db, "kultur").await.unwrap();
+    let id = |email: &'static str| async move { store::contacts::get(db, email).await.unwrap().id };
+    let (silent2, ended) = (
+        id("silent2@nachbarn.example").await,
+        id("ended@nachbarn.example").await,
+    );
+    let later = chrono::Utc::now() + chrono::Duration::days(60);
+    let earlier = chrono::Utc::now() - chrono::Duration::days(1);
+    let wish = |contact, topic, wish: &str, at| {
+        store::wishes::new_wish(contact, topic, wish, at, Some("<w@x>".into()), None)
+    };
+    assert_eq!(
+        store::wishes::set(db, &wish(silent2, topic.id, "2099-03", earlier))
+            .await
+            .unwrap(),
+        None
+    );
+    let prev = store::wishes::set(db, &wish(silent2, topic.id, "summer_holidays", later))
+        .await
+        .unwrap()
+        .expect("the first wish is replaced");
+    assert_eq!(prev.wish, "2099-03");
+    store::wishes::set(db, &wish(ended, topic.id, "2020-01", earlier))
+        .await
+        .unwrap();
+    store::wishes::set(db, &wish(ended, other.id, "summer_holidays", later))
+        .await
+        .unwrap();
+    let c = store::campaigns::create(db, &campaign("mitmachen", topic.id, true))
+        .await
+        .unwrap();
+    store::campaigns::enqueue(db, &c, CAPS, "x.example")
+        .await
+        .unwrap();
+    assert_eq!(queued(db, c.id).await, ["ended@nachbarn.example"]);
+    let shown = store::contacts::detail(db, "silent2@nachbarn.example", 180)
+        .await
+        .unwrap();
+    assert_eq!(shown.wishes.len(), 1);
+    assert_eq!(
+        (
+            shown.wishes[0].topic.as_str(),
+            shown.wishes[0].wish.as_str()
+        ),
+        ("nachbarschaft", "summer_holidays")
+    );
+    // Undone: invited again.
+    store::wishes::restore(db, silent2, topic.id, None)
+        .await
+        .unwrap();
+    store::campaigns::enqueue(db, &c, CAPS, "x.example")
+        .await
+        .unwrap();
+    assert_eq!(
+        queued(db, c.id).await,
+        ["ended@nachbarn.example", "silent2@nachbarn.example"]
+    );
+}
+
+/// Through the inbound pipeline: a yes that says how many come is counted with its people, a
+/// "nach den Sommerferien" is the contact's wish for the answered campaign's topic (resolved by
+/// the holiday calendar), and undoing the decision takes both back.
+async fn replies_bring_party_size_and_wishes(db: &Db) {
+    use netzpost::inbound::{apply, attribute, plan, Inbound};
+    let topic = store::topics::get(db, "nachbarschaft").await.unwrap();
+    let t = chrono::Utc::now() + chrono::Duration::days(20);
+    let o = store::occasions::add(
+        db,
+        &store::occasions::NewOccasion {
+            slug: "fest".into(),
+            title: "Straßenfest".into(),
+            starts_at: t,
+            ends_at: None,
+            place: None,
+            description: None,
+            capacity: None,
+            topic_id: Some(topic.id),
+        },
+    )
+    .await
+    .unwrap();
+    let mut k = campaign("fest-einladung", topic.id, false);
+    k.kind = store::campaigns::CampaignKind::Invitation;
+    k.occasion_id = Some(o.id);
+    let k = store::campaigns::create(db, &k).await.unwrap();
+    let contact = store::contacts::get(db, "ended@nachbarn.example")
+        .await
+        .unwrap();
+    let mut cfg = netzpost::config::Config::default();
+    cfg.holidays.summer_end = vec!["2099-08-14".into()];
+    let inb = Inbound::new(db.clone(), std::sync::Arc::new(cfg), None).unwrap();
+    let raw = b"From: ended@nachbarn.example\r\nTo: antwort+x@reply.nordstadt.example\r\n\
+        Subject: Re: Einladung\r\nMessage-ID: <zu-dritt@mail.example>\r\n\r\n\
+        Ja, wir kommen gerne zu dritt! Danach bitte erst wieder nach den Sommerferien.\r\n";
+    let spooled = inb.spool(raw, "test").await.unwrap();
+    let mut a = netzpost::classify::analyze(raw, &inb.rules).unwrap();
+    // What the classifier reads from these words (set here: this branch only stores them).
+    a.party_size = Some(3);
+    a.not_before = Some("summer_holidays".into());
+    let at = attribute::Attribution {
+        strength: attribute::Strength::Token,
+        contact_id: Some(contact.id),
+        contact_email: Some(contact.email.clone()),
+        campaign_id: Some(k.id),
+        topic_id: Some(topic.id),
+        occasion_id: Some(o.id),
+        unsubscribe_address: false,
+        bad_token: None,
+        organisation_sender: false,
+    };
+    let steps = plan::plan(&a, &at, 0.0);
+    assert_eq!(
+        steps[0].action,
+        plan::Action::Encounter { occasion_id: o.id }
+    );
+    apply::execute(&inb, spooled.id, &a, &at, &steps)
+        .await
+        .unwrap();
+
+    let fest = |list: Vec<store::occasions::OccasionRow>| {
+        list.into_iter().find(|r| r.slug == "fest").unwrap()
+    };
+    let row = fest(store::occasions::list(db).await.unwrap());
+    assert_eq!((row.coming, row.people), (1, 3));
+    let d = store::contacts::detail(db, "ended@nachbarn.example", 180)
+        .await
+        .unwrap();
+    let rsvp = d
+        .relations
+        .iter()
+        .find(|r| r.occasion_id == Some(o.id))
+        .unwrap();
+    assert_eq!(rsvp.party_size, Some(3));
+    let w = d
+        .wishes
+        .iter()
+        .find(|w| w.topic == "nachbarschaft")
+        .unwrap();
+    assert_eq!(w.wish, "summer_holidays");
+    assert_eq!(w.cause_ref.as_deref(), Some("zu-dritt@mail.example"));
+    // The day after the configured end, at midnight in Berlin (summer time: UTC+2).
+    assert_eq!(w.not_before.to_rfc3339(), "2099-08-14T22:00:00+00:00");
+    let c = store::campaigns::create(db, &campaign("herbst", topic.id, false))
+        .await
+        .unwrap();
+    store::campaigns::enqueue(db, &c, CAPS, "x.example")
+        .await
+        .unwrap();
+    assert!(
+        !queued(db, c.id).await.contains(&contact.email),
+        "deferred by the wish"
+    );
+
+    let decision = apply::review_list(db, true, 10)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|r| r.inbound_id == spooled.id && r.action == "encounter")
+        .expect("the applied encounter");
+    apply::review_undo(db, decision.id, "test").await.unwrap();
+    let row = fest(store::occasions::list(db).await.unwrap());
+    assert_eq!((row.coming, row.people), (0, 0));
+    let d = store::contacts::detail(db, "ended@nachbarn.example", 180)
+        .await
+        .unwrap();
+    // The wish it replaced (from `wishes_defer_invitations`) is back.
+    let w = d
+        .wishes
+        .iter()
+        .find(|w| w.topic == "nachbarschaft")
+        .unwrap();
+    assert_eq!(w.wish, "2020-01", "{:?}", d.wishes);
 }
 
 /// A migration that fails half-way leaves nothing of itself behind (each runs in a transaction),

@@ -1487,6 +1487,8 @@ async fn admin_login_csrf_and_pages(a: App) {
     );
     assert_eq!(s.get(&a, "/admin/contacts?form=freund").await.status(), 400);
     assert_eq!(s.get(&a, "/admin/contacts/99999").await.status(), 404);
+    let occasions = s.get(&a, "/admin/occasions").await.text().await.unwrap();
+    assert!(occasions.contains("Personen: 1"), "{occasions}");
     let filtered = s
         .get(&a, "/admin/contacts?form=encounter")
         .await
@@ -1509,6 +1511,12 @@ async fn admin_login_csrf_and_pages(a: App) {
         "{csv}"
     );
     assert!(csv.contains(";confirmed;link;"), "{csv}");
+    // People coming: each yes counts its party size, or one.
+    assert!(
+        csv.lines().next().unwrap().ends_with(";updated_at;people"),
+        "{csv}"
+    );
+    assert!(csv.lines().nth(1).unwrap().ends_with(";1"), "{csv}");
     // Forms: without CSRF 403 and nothing changes; with it, the action happens.
     let r = s.post(&a, "/admin/campaigns/einladung-cafe/send", "").await;
     assert_eq!(r.status(), 403);

@@ -138,9 +138,70 @@ text_enum!(
 pub const ACTIVE_RELATION_STATUSES: [RelationStatus; 2] =
     [RelationStatus::Interested, RelationStatus::Confirmed];
 
+/// The first day a contact may be invited again after saying `wish` on `today`: "YYYY-MM" is the
+/// first of that month; "summer_holidays" the day after the first of `summer_ends` (last days of
+/// the summer holidays, sorted) that is not before `today`, or 1 September when none is
+/// configured for this year. `None` for a wish netzpost does not know.
+pub fn not_before_date(
+    wish: &str,
+    today: chrono::NaiveDate,
+    summer_ends: &[chrono::NaiveDate],
+) -> Option<chrono::NaiveDate> {
+    use chrono::Datelike;
+    if wish == "summer_holidays" {
+        return Some(match summer_ends.iter().find(|d| **d >= today) {
+            Some(end) => *end + chrono::Duration::days(1),
+            None => {
+                let this = chrono::NaiveDate::from_ymd_opt(today.year(), 9, 1)?;
+                if today < this {
+                    this
+                } else {
+                    chrono::NaiveDate::from_ymd_opt(today.year() + 1, 9, 1)?
+                }
+            }
+        });
+    }
+    let (y, m) = wish.split_once('-')?;
+    if y.len() != 4 || m.len() != 2 {
+        return None;
+    }
+    chrono::NaiveDate::from_ymd_opt(y.parse().ok()?, m.parse().ok()?, 1)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn not_before_resolves_months_and_the_summer_holidays() {
+        let d = |y, m, d| chrono::NaiveDate::from_ymd_opt(y, m, d).unwrap();
+        let ends = [d(2026, 8, 1), d(2027, 8, 14)];
+        let today = d(2026, 12, 7);
+        assert_eq!(
+            not_before_date("2027-03", today, &ends),
+            Some(d(2027, 3, 1))
+        );
+        assert_eq!(
+            not_before_date("summer_holidays", today, &ends),
+            Some(d(2027, 8, 15))
+        );
+        assert_eq!(
+            not_before_date("summer_holidays", d(2027, 8, 14), &ends),
+            Some(d(2027, 8, 15))
+        );
+        // Nothing configured for the coming summer: 1 September.
+        assert_eq!(
+            not_before_date("summer_holidays", today, &[]),
+            Some(d(2027, 9, 1))
+        );
+        assert_eq!(
+            not_before_date("summer_holidays", d(2027, 5, 2), &[]),
+            Some(d(2027, 9, 1))
+        );
+        for bad in ["2027-13", "27-03", "soon", ""] {
+            assert_eq!(not_before_date(bad, today, &ends), None, "{bad}");
+        }
+    }
 
     #[test]
     fn languages() {

@@ -8,11 +8,12 @@ use crate::classify::{Analysis, MessageKind};
 use crate::config::UnsubscribeScope;
 use crate::domain::{ConsentStatus, RelationForm, RelationStatus, SuppressionReason};
 use crate::outbound::render::MailKind;
-use crate::outbound::sender::{CampaignCtx, Recipient};
+use crate::outbound::sender::{Answer, CampaignCtx, Recipient};
 use crate::store::activities::NewActivity;
 use crate::store::relations::NewRelation;
 use crate::store::{self, now, Db, Timestamp};
 use crate::{in_tx, on_db, record_activity};
+use chrono::TimeZone;
 use serde::Serialize;
 use serde_json::json;
 
@@ -47,8 +48,8 @@ async fn record_message(
     at: &Attribution,
 ) -> anyhow::Result<()> {
     let t = now();
-    let (kind, summary) = timeline_entry(a);
-    let proven_reply = a.kind == MessageKind::Reply && at.strength.proves();
+    let (kind, summary) = timeline_entry(a, at);
+    let proven_reply = proven_reply(a, at);
     in_tx!(db, tx => {
         record_activity!(tx, &NewActivity {
             contact_id: contact,
@@ -70,8 +71,23 @@ async fn record_message(
     Ok(())
 }
 
-/// Kind and summary of the timeline entry for an inbound message.
-pub(super) fn timeline_entry(a: &Analysis) -> (&'static str, String) {
+/// A person's reply proven to come from the contact: it sets `last_reply_at`.
+pub(super) fn proven_reply(a: &Analysis, at: &Attribution) -> bool {
+    a.kind == MessageKind::Reply && at.strength.proves() && !at.organisation_sender
+}
+
+/// Kind and summary of the timeline entry for an inbound message. A mail from the organisation's
+/// own address is not the contact's reply (nor counted as one).
+pub(super) fn timeline_entry(a: &Analysis, at: &Attribution) -> (&'static str, String) {
+    if at.organisation_sender && a.kind == MessageKind::Reply {
+        return (
+            "organisation_mail",
+            format!(
+                "Mail der Organisation, nicht angewandt / mail from the organisation, not applied: {}",
+                snippet(&a.text)
+            ),
+        );
+    }
     match a.kind {
         MessageKind::Reply => ("reply", format!("Antwort / reply: {}", snippet(&a.text))),
         MessageKind::AutoReply => (
@@ -154,8 +170,70 @@ async fn finish_decision(
     Ok(())
 }
 
-/// Performs one action; returns how to undo it.
+/// Performs one action, and records a reply's wish not to be invited before a time; returns
+/// how to undo both.
 async fn perform(
+    inb: &Inbound,
+    inbound: i64,
+    at: &Attribution,
+    action: &Action,
+    a: &Analysis,
+) -> anyhow::Result<serde_json::Value> {
+    let mut undo = perform_action(inb, inbound, at, action, a).await?;
+    if let Some(w) = record_wish(inb, inbound, at, a).await? {
+        if let Some(o) = undo.as_object_mut() {
+            o.insert("wish".into(), w);
+        }
+    }
+    Ok(undo)
+}
+
+/// A reply's `not_before` as the contact's wish for the answered campaign's topic; returns how
+/// to undo it (`None` when there is nothing to record).
+async fn record_wish(
+    inb: &Inbound,
+    inbound: i64,
+    at: &Attribution,
+    a: &Analysis,
+) -> anyhow::Result<Option<serde_json::Value>> {
+    let (Some(wish), Some(contact), Some(topic)) =
+        (a.not_before.as_deref(), at.contact_id, at.topic_id)
+    else {
+        return Ok(None);
+    };
+    if a.kind != MessageKind::Reply {
+        return Ok(None);
+    }
+    let tz = inb.cfg.tz().map_err(anyhow::Error::msg)?;
+    let today = now().with_timezone(&tz).date_naive();
+    let Some(day) = crate::domain::not_before_date(wish, today, &inb.cfg.holidays.summer_ends())
+    else {
+        tracing::warn!(inbound, wish, "unknown not_before wish: not recorded");
+        return Ok(None);
+    };
+    let midnight = day.and_hms_opt(0, 0, 0).expect("midnight exists");
+    let not_before = match tz.from_local_datetime(&midnight) {
+        chrono::LocalResult::Single(t) | chrono::LocalResult::Ambiguous(t, _) => {
+            t.with_timezone(&chrono::Utc)
+        }
+        chrono::LocalResult::None => midnight.and_utc(),
+    };
+    let w = store::wishes::new_wish(
+        contact,
+        topic,
+        wish,
+        not_before,
+        a.message_id.clone(),
+        Some(inbound),
+    );
+    let prev = store::wishes::set(&inb.db, &w).await?;
+    Ok(Some(
+        json!({"contact_id": contact, "topic_id": topic, "prev": prev}),
+    ))
+}
+
+/// Performs one action; returns how to undo it.
+async fn perform_action(
     inb: &Inbound,
     inbound: i64,
     at: &Attribution,
@@ -176,15 +254,16 @@ async fn perform(
             let contact = contact.ok_or_else(|| anyhow::anyhow!("no contact"))?;
             let occasion = store::occasions::by_id(db, *occasion_id).await?;
             let accept = matches!(action, Action::Encounter { .. });
+            // The relation is kept under the occasion's topic: look it up (and undo it) there.
             let undo = relation_undo(
                 db,
                 contact,
                 RelationForm::Encounter,
                 Some(occasion.id),
-                None,
+                occasion.topic_id,
             )
             .await?;
-            store::relations::set(
+            let relation = store::relations::set(
                 db,
                 &NewRelation {
                     contact_id: contact,
@@ -209,6 +288,9 @@ async fn perform(
                 },
             )
             .await?;
+            if let (true, Some(n)) = (accept, a.party_size) {
+                store::relations::set_party_size(db, relation, Some(i64::from(n))).await?;
+            }
             if accept && inb.cfg.inbound.send_acknowledgements {
                 notify(
                     inb,
@@ -217,6 +299,7 @@ async fn perform(
                     MailKind::RsvpAck,
                     json!({"rsvp": {"answer": "yes"}}),
                     &format!("ack.{inbound}"),
+                    a,
                 )
                 .await;
             }
@@ -263,6 +346,7 @@ async fn perform(
                     MailKind::Unsubscribed,
                     json!({}),
                     &format!("unsub.{inbound}"),
+                    a,
                 )
                 .await;
             }
@@ -374,9 +458,9 @@ async fn relation_undo(
     occasion: Option<i64>,
     topic: Option<i64>,
 ) -> anyhow::Result<serde_json::Value> {
-    let prev: Option<(i64, String, Option<Timestamp>)> = on_db!(db, p => {
+    let prev: Option<(i64, String, Option<Timestamp>, Option<i64>)> = on_db!(db, p => {
         sqlx::query_as(
-            "SELECT id, status, until FROM relations WHERE contact_id = $1 AND form = $2
+            "SELECT id, status, until, party_size FROM relations WHERE contact_id = $1 AND form = $2
              AND COALESCE(occasion_id, 0) = $3 AND COALESCE(topic_id, 0) = $4",
         )
         .bind(contact)
@@ -388,7 +472,7 @@ async fn relation_undo(
     });
     Ok(json!({"relation": {
         "contact_id": contact, "form": form.as_str(), "occasion_id": occasion, "topic_id": topic,
-        "prev": prev.map(|(id, status, until)| json!({"id": id, "status": status, "until": until})),
+        "prev": prev.map(|(id, status, until, party)| json!({"id": id, "status": status, "until": until, "party_size": party})),
     }}))
 }
 
@@ -424,6 +508,15 @@ async fn withdraw(
     Ok(changed)
 }
 
+/// Who a notification goes to.
+enum To<'a> {
+    /// The contact, as an answer to their message.
+    Contact(&'a Analysis),
+    /// The organiser, about the contact.
+    Organiser,
+}
+
+/// An acknowledgement or confirmation to the contact, as an answer to their message `a`.
 async fn notify(
     inb: &Inbound,
     at: &Attribution,
@@ -431,8 +524,9 @@ async fn notify(
     kind: MailKind,
     extra: serde_json::Value,
     tag: &str,
+    a: &Analysis,
 ) {
-    if let Err(e) = try_notify(inb, at, contact, kind, extra, tag, None).await {
+    if let Err(e) = try_notify(inb, at, contact, kind, extra, tag, To::Contact(a)).await {
         tracing::warn!(%kind, contact, "notification not sent: {e:#}");
     }
 }
@@ -445,7 +539,6 @@ async fn notify_organiser(
     inbound: i64,
 ) {
     let extra = json!({"reply": {"text": a.text, "received_at": now().to_rfc3339()}});
-    let organiser = inb.cfg.organisation.organiser.clone();
     if let Err(e) = try_notify(
         inb,
         at,
@@ -453,7 +546,7 @@ async fn notify_organiser(
         MailKind::NotifyCooperation,
         extra,
         &format!("coop.{inbound}"),
-        Some(organiser),
+        To::Organiser,
     )
     .await
     {
@@ -461,8 +554,9 @@ async fn notify_organiser(
     }
 }
 
-/// Sends a notification in the frame of the answered campaign. `to` overrides the recipient
-/// (the organiser), while the context still describes the contact.
+/// Sends a notification in the frame of the answered campaign. To the organiser, the context
+/// still describes the contact, but the notice names no token of the contact (its links are
+/// signed for no contact) and is answered to the contact's own address.
 async fn try_notify(
     inb: &Inbound,
     at: &Attribution,
@@ -470,7 +564,7 @@ async fn try_notify(
     kind: MailKind,
     extra: serde_json::Value,
     tag: &str,
-    to: Option<String>,
+    to: To<'_>,
 ) -> anyhow::Result<()> {
     let Some(notifier) = &inb.notifier else {
         anyhow::bail!("no transport in this process")
@@ -481,35 +575,44 @@ async fn try_notify(
     let campaign = store::campaigns::by_id(&inb.db, campaign_id).await?;
     let ctx = CampaignCtx::load(&inb.db, campaign).await?;
     let c = store::contacts::by_id(&inb.db, contact).await?;
-    let recipient = Recipient {
-        contact_id: c.id,
-        email: c.email.clone(),
-        name: c.name.clone(),
-        organisation: c.organisation.clone(),
-        language: c.language.clone(),
-    };
     let domain = crate::outbound::sender::sender_domain(&inb.cfg);
     let message_id = format!("<np.{tag}@{domain}>");
     match to {
-        None => {
+        To::Contact(a) => {
+            let recipient = Recipient {
+                contact_id: c.id,
+                email: c.email.clone(),
+                name: c.name.clone(),
+                organisation: c.organisation.clone(),
+                language: c.language.clone(),
+            };
+            let answer = Answer::Reply {
+                message_id: a.message_id.clone(),
+                references: a.references.clone(),
+                subject: a.subject.clone(),
+            };
             notifier
-                .send(kind, &ctx, &recipient, extra, &message_id)
+                .send_answer(kind, &ctx, &recipient, extra, &message_id, &answer)
                 .await?
         }
-        Some(addr) => {
+        To::Organiser => {
             let mut extra = extra;
             if let Some(o) = extra.as_object_mut() {
                 o.insert("contact".into(), json!({"email": c.email, "name": c.name, "organisation": c.organisation, "language": c.language}));
             }
             let organiser = Recipient {
-                contact_id: c.id,
-                email: addr,
+                contact_id: 0,
+                email: inb.cfg.organisation.organiser.clone(),
                 name: None,
                 organisation: None,
                 language: Some(inb.cfg.default_language.clone()),
             };
+            let notice = Answer::Notice {
+                contact_name: c.name.clone(),
+                contact_email: c.email.clone(),
+            };
             notifier
-                .send(kind, &ctx, &organiser, extra, &message_id)
+                .send_answer(kind, &ctx, &organiser, extra, &message_id, &notice)
                 .await?
         }
     }
@@ -594,6 +697,7 @@ pub async fn review_accept(
         occasion_id: None,
         unsubscribe_address: false,
         bad_token: None,
+        organisation_sender: false,
     };
     if let Some(c) = d.campaign_id {
         let k = store::campaigns::by_id(&inb.db, c).await?;
@@ -660,19 +764,20 @@ pub async fn review_undo(db: &Db, id: i64, by: &str) -> anyhow::Result<()> {
         let form = r["form"].as_str().unwrap_or("encounter").to_string();
         let occasion = r["occasion_id"].as_i64();
         let topic = r["topic_id"].as_i64();
-        let (status, until) = match r.get("prev").filter(|p| !p.is_null()) {
+        let (status, until, party_size) = match r.get("prev").filter(|p| !p.is_null()) {
             Some(p) => (
                 p["status"].as_str().unwrap_or("undone").to_string(),
                 p["until"]
                     .as_str()
                     .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
                     .map(|t| t.with_timezone(&chrono::Utc)),
+                p["party_size"].as_i64(),
             ),
-            None => ("undone".to_string(), None),
+            None => ("undone".to_string(), None, None),
         };
         let form: RelationForm = form.parse().map_err(anyhow::Error::msg)?;
         let status: RelationStatus = status.parse().map_err(anyhow::Error::msg)?;
-        store::relations::set(
+        let relation = store::relations::set(
             db,
             &NewRelation {
                 contact_id: contact,
@@ -687,6 +792,17 @@ pub async fn review_undo(db: &Db, id: i64, by: &str) -> anyhow::Result<()> {
                 inbound_id: Some(d.inbound_id),
                 campaign_id: d.campaign_id,
             },
+        )
+        .await?;
+        store::relations::set_party_size(db, relation, party_size).await?;
+    }
+    if let Some(w) = undo.get("wish") {
+        let prev: Option<store::wishes::Wish> = serde_json::from_value(w["prev"].clone())?;
+        store::wishes::restore(
+            db,
+            w["contact_id"].as_i64().unwrap_or_default(),
+            w["topic_id"].as_i64().unwrap_or_default(),
+            prev.as_ref(),
         )
         .await?;
     }

@@ -50,6 +50,10 @@ pub struct Attribution {
     pub unsubscribe_address: bool,
     /// A token was present but invalid (forged, damaged): noted for the record.
     pub bad_token: Option<String>,
+    /// The From address is one of the organisation's own (sender, organiser, any address at
+    /// the reply domain): set by the caller with [`from_organisation`]. Such a message is never
+    /// a contact's answer, whatever token it carries.
+    pub organisation_sender: bool,
 }
 
 impl Attribution {
@@ -63,8 +67,23 @@ impl Attribution {
             occasion_id: None,
             unsubscribe_address: false,
             bad_token: None,
+            organisation_sender: false,
         }
     }
+}
+
+/// Whether `from` is one of the organisation's own addresses: its sender, its organiser, or any
+/// address at its reply domain.
+pub fn from_organisation(org: &crate::config::Organisation, from: Option<&str>) -> bool {
+    let Some(from) = from.map(|f| f.trim().to_lowercase()) else {
+        return false;
+    };
+    let at_reply_domain = from
+        .rsplit_once('@')
+        .is_some_and(|(_, d)| d.eq_ignore_ascii_case(org.reply_domain.trim()));
+    at_reply_domain
+        || from == org.sender.trim().to_lowercase()
+        || from == org.organiser.trim().to_lowercase()
 }
 
 const PREFIXES: [(&str, Purpose); 3] = [
@@ -271,4 +290,60 @@ async fn fill_campaign(db: &Db, at: &mut Attribution, campaign_id: i64) -> anyho
         at.occasion_id = occasion;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn organisation_addresses_are_the_sender_the_organiser_and_the_reply_domain() {
+        let org = crate::config::Organisation::default();
+        for own in [
+            "netzwerk@nordstadt.example",
+            "Koordination@Nordstadt.example",
+            "antwort+abc@reply.nordstadt.example",
+            "anyone@REPLY.nordstadt.example",
+        ] {
+            assert!(from_organisation(&org, Some(own)), "{own}");
+        }
+        for other in [
+            "anna@nachbarn.example",
+            "kollegin@nordstadt.example",
+            "x@sub.reply.nordstadt.example",
+        ] {
+            assert!(!from_organisation(&org, Some(other)), "{other}");
+        }
+        assert!(!from_organisation(&org, None));
+    }
+
+    /// The plan never applies a message from the organisation's own address, not even one
+    /// carrying a contact's valid token and a sure intent.
+    #[test]
+    fn a_reply_from_the_organisation_goes_to_review() {
+        let raw = b"From: koordination@nordstadt.example\r\nTo: anna@nachbarn.example\r\n\
+            Subject: Re: Interesse an Zusammenarbeit\r\nMessage-ID: <k1@nordstadt.example>\r\n\r\n\
+            Bitte nehmen Sie mich aus dem Verteiler.\r\n";
+        let a = crate::classify::analyze(raw, &crate::classify::Rules::builtin()).unwrap();
+        let mut at = Attribution {
+            strength: Strength::Token,
+            contact_id: Some(7),
+            contact_email: Some("anna@nachbarn.example".into()),
+            campaign_id: Some(1),
+            topic_id: Some(2),
+            occasion_id: None,
+            ..Attribution::none()
+        };
+        let applied = crate::inbound::plan::plan(&a, &at, 0.0);
+        assert_eq!(
+            applied[0].mode,
+            crate::inbound::plan::Mode::Apply,
+            "{applied:?}"
+        );
+        at.organisation_sender = true;
+        let steps = crate::inbound::plan::plan(&a, &at, 0.0);
+        assert_eq!(steps.len(), 1);
+        assert_eq!(steps[0].mode, crate::inbound::plan::Mode::Review);
+        assert_eq!(steps[0].reason, "sent from the organisation's own address");
+    }
 }

@@ -14,7 +14,7 @@
 use super::attribute::{self, Attribution};
 use super::plan::{self, Mode, Step};
 use super::{dedup_key, strip_mbox_line, Inbound, Spooled};
-use crate::classify::{self, Analysis, MessageKind, Rules};
+use crate::classify::{self, Analysis, Rules};
 use crate::in_tx;
 use crate::store::{now, Timestamp};
 use crate::token::{Claims, TokenKey};
@@ -260,7 +260,9 @@ impl Inbound {
                         fate: Fate::Quarantine,
                     };
                 };
-                let at = ats.next().expect("one attribution per analysed message");
+                let mut at = ats.next().expect("one attribution per analysed message");
+                at.organisation_sender =
+                    attribute::from_organisation(&self.cfg.organisation, a.from.as_deref());
                 let adopt = self.should_adopt(a, &at);
                 let steps = plan::plan(a, &at, threshold);
                 let fate = if adopt || steps.iter().any(|s| s.mode == Mode::Apply) {
@@ -360,7 +362,7 @@ impl Inbound {
                     "INSERT INTO activities (contact_id, at, kind, summary, detail, campaign_id, inbound_id) ",
                 );
                 qb.push_values(chunk, |mut b, (id, contact, a, at)| {
-                    let (kind, summary) = super::apply::timeline_entry(a);
+                    let (kind, summary) = super::apply::timeline_entry(a, at);
                     b.push_bind(*contact)
                         .push_bind(t)
                         .push_bind(kind)
@@ -374,7 +376,7 @@ impl Inbound {
                     let contacts: Vec<i64> = chunk
                         .iter()
                         .filter(|(_, _, a, at)| {
-                            !proven_only || (a.kind == MessageKind::Reply && at.strength.proves())
+                            !proven_only || super::apply::proven_reply(a, at)
                         })
                         .map(|(_, c, _, _)| *c)
                         .collect();

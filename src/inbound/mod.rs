@@ -200,7 +200,9 @@ impl Inbound {
                 return Ok(());
             }
         };
-        let attribution = attribute::attribute(&self.db, &self.key, &analysis, &raw).await?;
+        let mut attribution = attribute::attribute(&self.db, &self.key, &analysis, &raw).await?;
+        attribution.organisation_sender =
+            attribute::from_organisation(&self.cfg.organisation, analysis.from.as_deref());
         let adopt = self.should_adopt(&analysis, &attribution);
         if !adopt {
             self.record_analysis(id, &analysis, &attribution).await?;
@@ -211,6 +213,7 @@ impl Inbound {
     /// A reply from nobody we know, and the configuration makes such senders contacts.
     fn should_adopt(&self, a: &Analysis, at: &attribute::Attribution) -> bool {
         at.contact_id.is_none()
+            && !at.organisation_sender
             && a.kind == classify::MessageKind::Reply
             && self.cfg.inbound.create_unknown_senders
     }

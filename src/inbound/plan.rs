@@ -164,6 +164,13 @@ pub fn plan(a: &Analysis, at: &Attribution, threshold: f32) -> Vec<Step> {
             )]
         }
         MessageKind::Reply => {
+            if at.organisation_sender {
+                return vec![step(
+                    Action::Question,
+                    Mode::Review,
+                    "sent from the organisation's own address".into(),
+                )];
+            }
             if at.contact_id.is_none() {
                 return vec![step(
                     Action::Note,

@@ -27,8 +27,10 @@ pub struct Outgoing {
     pub from_addr: String,
     pub to_name: Option<String>,
     pub to_addr: String,
-    /// `antwort+<token>@...`; shown with `from_name`.
+    /// `antwort+<token>@...`; shown with `reply_to_name`, else `from_name`.
     pub reply_to: String,
+    /// The name shown with `reply_to` when it is not ours (a notice answered to the contact).
+    pub reply_to_name: Option<String>,
     /// SMTP MAIL FROM (`bounce+<token>@...`); not a header.
     pub envelope_from: String,
     /// Deterministic per delivery; `<...>` is added when missing.
@@ -45,6 +47,13 @@ pub struct Outgoing {
     /// iCalendar `METHOD:REQUEST` object (see [`crate::outbound::ics`]).
     pub ics: Option<String>,
     pub date: DateTime<Utc>,
+    /// `Auto-Submitted` (RFC 3834): `auto-replied` for an answer to a message, `auto-generated`
+    /// for a notice; `None` for campaign mail.
+    pub auto_submitted: Option<&'static str>,
+    /// The Message-ID this answers (`In-Reply-To`), with or without `<>`.
+    pub in_reply_to: Option<String>,
+    /// The thread (`References`), oldest first, with or without `<>`.
+    pub references: Vec<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -81,6 +90,9 @@ const DKIM_HEADERS: &[&str] = &[
     "List-Id",
     "List-Unsubscribe",
     "List-Unsubscribe-Post",
+    "In-Reply-To",
+    "References",
+    "Auto-Submitted",
     "MIME-Version",
 ];
 
@@ -216,6 +228,30 @@ fn check_token_like(field: &'static str, value: &str) -> Result<(), ComposeError
         });
     }
     Ok(())
+}
+
+/// A Message-ID from a received message as `<id>`; refused unless it looks like `id@domain` in
+/// printable ASCII (it came from outside).
+fn message_id_ref(field: &'static str, id: &str) -> Result<String, ComposeError> {
+    let id = id.trim();
+    let bare = id
+        .strip_prefix('<')
+        .and_then(|m| m.strip_suffix('>'))
+        .unwrap_or(id);
+    check_token_like(field, bare)?;
+    if !bare.contains('@') {
+        return Err(ComposeError::Header {
+            field,
+            value: id.to_string(),
+            reason: "must look like id@domain",
+        });
+    }
+    Ok(format!("<{bare}>"))
+}
+
+/// Whether `id` (from a received message) can be named in `In-Reply-To` or `References`.
+pub fn usable_message_id(id: &str) -> bool {
+    message_id_ref("message-id", id).is_ok()
 }
 
 fn raw_header(name: &'static str, value: String) -> HeaderValue {
@@ -371,7 +407,10 @@ pub fn compose(
 
     let mut builder = Message::builder()
         .from(mailbox(Some(&msg.from_name), from))
-        .reply_to(mailbox(Some(&msg.from_name), reply_to))
+        .reply_to(mailbox(
+            Some(msg.reply_to_name.as_deref().unwrap_or(&msg.from_name)),
+            reply_to,
+        ))
         .to(mailbox(msg.to_name.as_deref(), to.clone()))
         .subject(header_text(&msg.subject))
         .date(SystemTime::from(msg.date))
@@ -390,6 +429,24 @@ pub fn compose(
             };
             builder = builder.raw_header(raw_header("List-Id", value));
         }
+    }
+
+    if let Some(v) = msg.auto_submitted {
+        builder = builder.raw_header(raw_header("Auto-Submitted", v.into()));
+    }
+    if let Some(id) = msg.in_reply_to.as_deref() {
+        builder = builder.raw_header(raw_header(
+            "In-Reply-To",
+            message_id_ref("in-reply-to", id)?,
+        ));
+    }
+    if !msg.references.is_empty() {
+        let ids = msg
+            .references
+            .iter()
+            .map(|id| message_id_ref("references", id))
+            .collect::<Result<Vec<_>, _>>()?;
+        builder = builder.raw_header(raw_header("References", ids.join(" ")));
     }
 
     let mut unsubscribe = Vec::new();
@@ -480,6 +537,7 @@ MC4CAQAwBQYDK2VwBCIEIElNMtoRHDbciC08rP6/PZjc/LRkizrCLXvyRlUEYKfK
             to_name: Some("Erika Mustermann".into()),
             to_addr: "erika@example.net".into(),
             reply_to: "antwort+abc234@reply.example.org".into(),
+            reply_to_name: None,
             envelope_from: "bounce+abc234@reply.example.org".into(),
             message_id: "d-17-4711@netz.example.org".into(),
             subject: "Einladung zur Stadtteilrunde".into(),
@@ -490,6 +548,9 @@ MC4CAQAwBQYDK2VwBCIEIElNMtoRHDbciC08rP6/PZjc/LRkizrCLXvyRlUEYKfK
             list_id: Some("Nachbarschaft Nord <nachbarschaft.netz.example.org>".into()),
             ics: None,
             date: "2026-03-01T10:00:00Z".parse().unwrap(),
+            auto_submitted: None,
+            in_reply_to: None,
+            references: Vec::new(),
         }
     }
 
@@ -692,6 +753,42 @@ MC4CAQAwBQYDK2VwBCIEIElNMtoRHDbciC08rP6/PZjc/LRkizrCLXvyRlUEYKfK
             ["<mailto:abmelden@x.org?subject=abmelden>"]
         );
         assert!(header(&headers(&msg), "List-Unsubscribe-Post").is_empty());
+    }
+
+    #[test]
+    fn answers_carry_auto_submitted_and_the_thread() {
+        let mut o = outgoing();
+        let (_, msg) = compose_str(&o);
+        let hs = headers(&msg);
+        for h in ["Auto-Submitted", "In-Reply-To", "References"] {
+            assert!(header(&hs, h).is_empty(), "campaign mail has no {h}");
+        }
+        o.auto_submitted = Some("auto-replied");
+        o.in_reply_to = Some("a1@mail.example".into());
+        o.references = vec!["<np.3.4@netz.example.org>".into(), "a1@mail.example".into()];
+        o.reply_to = "anna@nachbarn.example".into();
+        o.reply_to_name = Some("Anna Schmidt".into());
+        o.list_unsubscribe_url = None;
+        o.list_unsubscribe_mailto = None;
+        let (_, msg) = compose_str(&o);
+        let hs = headers(&msg);
+        assert_eq!(header(&hs, "Auto-Submitted"), ["auto-replied"]);
+        assert_eq!(header(&hs, "In-Reply-To"), ["<a1@mail.example>"]);
+        assert_eq!(
+            header(&hs, "References"),
+            ["<np.3.4@netz.example.org> <a1@mail.example>"]
+        );
+        assert_eq!(
+            header(&hs, "Reply-To"),
+            ["\"Anna Schmidt\" <anna@nachbarn.example>"]
+        );
+        assert!(header(&hs, "List-Unsubscribe").is_empty());
+        assert!(header(&hs, "List-Unsubscribe-Post").is_empty());
+        // An id from a received message cannot carry a header of its own.
+        for bad in ["a b@x", "a@x>\r\nBcc: c@d", "no-at-sign", ""] {
+            o.in_reply_to = Some(bad.into());
+            assert!(compose(&o, None).is_err(), "{bad:?}");
+        }
     }
 
     #[test]

@@ -357,6 +357,7 @@ pub async fn enqueue(db: &Db, c: &Campaign, caps: Caps, message_domain: &str) ->
            AND ($7 = 0 OR NOT EXISTS (SELECT 1 FROM deliveries d3 JOIN campaigns k3 ON k3.id = d3.campaign_id
                  WHERE d3.contact_id = c.id AND k3.kind IN ('invitation', 'cooperation') AND k3.id <> $1
                    AND d3.status IN ('sent', 'queued', 'sending') AND d3.created_at > $8))
+           AND ($7 = 0 OR {deferred})
            AND ($9 = 0 OR {silent})
            AND ($10 IS NULL OR {attr_expr} = $11)
            AND ($12 IS NULL OR c.language = $12)
@@ -365,6 +366,7 @@ pub async fn enqueue(db: &Db, c: &Campaign, caps: Caps, message_domain: &str) ->
                  AND r0.form = $14 AND r0.status IN ('interested', 'confirmed')))
          ON CONFLICT (campaign_id, contact_id) DO NOTHING",
         silent = super::contacts::silent_condition("$4", "$2", "$15"),
+        deferred = super::wishes::deferred_condition("$4", "$2"),
     );
     let (attr_key, attr_value) = match &aud.attribute {
         Some((k, v)) => (Some(k.clone()), Some(v.clone())),

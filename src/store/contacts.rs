@@ -115,6 +115,8 @@ pub struct ContactDetail {
     pub contact: Contact,
     pub subscriptions: Vec<SubscriptionRow>,
     pub relations: Vec<Relation>,
+    /// Wishes not to be invited on a topic before a time, read from replies.
+    pub wishes: Vec<super::wishes::WishRow>,
     pub timeline: Vec<Activity>,
     pub silent: bool,
     pub suppressed: bool,
@@ -137,6 +139,7 @@ pub async fn detail(db: &Db, email: &str, silent_after_days: i64) -> Result<Cont
     let contact = get(db, email).await?;
     let subscriptions = subscriptions(db, contact.id).await?;
     let relations = super::relations::for_contact(db, contact.id).await?;
+    let wishes = super::wishes::for_contact(db, contact.id).await?;
     let timeline = on_db!(db, p => {
         sqlx::query_as::<_, Activity>(
             "SELECT id, at, kind, summary, detail, campaign_id, inbound_id FROM activities
@@ -152,6 +155,7 @@ pub async fn detail(db: &Db, email: &str, silent_after_days: i64) -> Result<Cont
         contact,
         subscriptions,
         relations,
+        wishes,
         timeline,
         silent,
         suppressed,

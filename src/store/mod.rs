@@ -12,6 +12,7 @@ pub mod relations;
 pub mod report;
 pub mod suppressions;
 pub mod topics;
+pub mod wishes;
 
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions, PgSslMode};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};

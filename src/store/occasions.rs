@@ -41,6 +41,8 @@ pub struct OccasionRow {
     pub topic: Option<String>,
     pub coming: i64,
     pub declined: i64,
+    /// People coming in all: each confirmed RSVP counts its party size, or one.
+    pub people: i64,
 }
 
 const COLUMNS: &str =
@@ -99,13 +101,14 @@ pub async fn by_id(db: &Db, id: i64) -> Result<Occasion> {
     o.ok_or_else(|| StoreError::NotFound(format!("no occasion with id {id}")))
 }
 
-/// Occasions with their RSVP counts (confirmed encounters and declines).
+/// Occasions with their RSVP counts (confirmed encounters, declines, and people coming).
 pub async fn list(db: &Db) -> Result<Vec<OccasionRow>> {
     Ok(on_db!(db, p => {
         sqlx::query_as::<_, OccasionRow>(
             "SELECT o.id, o.slug, o.title, o.starts_at, o.place, o.capacity, t.slug AS topic,
                 COALESCE(SUM(CASE WHEN r.status = 'confirmed' THEN 1 ELSE 0 END), 0) AS coming,
-                COALESCE(SUM(CASE WHEN r.status = 'declined' THEN 1 ELSE 0 END), 0) AS declined
+                COALESCE(SUM(CASE WHEN r.status = 'declined' THEN 1 ELSE 0 END), 0) AS declined,
+                CAST(COALESCE(SUM(CASE WHEN r.status = 'confirmed' THEN COALESCE(r.party_size, 1) ELSE 0 END), 0) AS BIGINT) AS people
              FROM occasions o
              LEFT JOIN topics t ON t.id = o.topic_id
              LEFT JOIN relations r ON r.occasion_id = o.id AND r.form = 'encounter'

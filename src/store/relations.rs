@@ -19,6 +19,8 @@ pub struct Relation {
     pub cause_kind: String,
     pub cause_ref: Option<String>,
     pub note: Option<String>,
+    /// How many people an RSVP brings in all, when the reply said (NULL = not said: one).
+    pub party_size: Option<i64>,
 }
 
 #[derive(Debug, Clone)]
@@ -37,7 +39,7 @@ pub struct NewRelation {
     pub campaign_id: Option<i64>,
 }
 
-const COLUMNS: &str = "id, contact_id, form, topic_id, occasion_id, status, since, until, cause_kind, cause_ref, note";
+const COLUMNS: &str = "id, contact_id, form, topic_id, occasion_id, status, since, until, cause_kind, cause_ref, note, party_size";
 
 /// Sets the relation of `contact` to an occasion or topic: updates the existing one of that form
 /// and target, or creates it; records the change on the timeline in the same transaction.
@@ -123,4 +125,16 @@ pub async fn for_contact(db: &Db, contact_id: i64) -> Result<Vec<Relation>> {
     Ok(on_db!(db, p => {
         sqlx::query_as::<_, Relation>(sqlx::AssertSqlSafe(sql.as_str())).bind(contact_id).fetch_all(p).await?
     }))
+}
+
+/// Sets how many people relation `id` (an RSVP) brings in all; `None` = not said.
+pub async fn set_party_size(db: &Db, id: i64, party_size: Option<i64>) -> Result<()> {
+    on_db!(db, p => {
+        sqlx::query("UPDATE relations SET party_size = $1 WHERE id = $2")
+            .bind(party_size)
+            .bind(id)
+            .execute(p)
+            .await?;
+    });
+    Ok(())
 }

@@ -618,6 +618,7 @@ async fn occasion_csv(
         "status",
         "via",
         "updated_at",
+        "people",
     ];
     let mut result = w.write_record(head);
     for r in &rows {
@@ -631,6 +632,7 @@ async fn occasion_csv(
             r.status.clone(),
             r.cause_kind.clone(),
             r.updated_at.to_rfc3339(),
+            r.people().to_string(),
         ]);
     }
     let bytes = match result

@@ -129,12 +129,25 @@ pub struct Rsvp {
     pub status: String,
     pub cause_kind: String,
     pub updated_at: Timestamp,
+    /// How many people in all, when the reply said.
+    pub party_size: Option<i64>,
+}
+
+impl Rsvp {
+    /// People this RSVP brings: its party size, or one; none when it is not a yes.
+    pub fn people(&self) -> i64 {
+        if self.status == "confirmed" {
+            self.party_size.unwrap_or(1)
+        } else {
+            0
+        }
+    }
 }
 
 pub async fn rsvps(db: &Db, occasion_id: i64) -> Result<Vec<Rsvp>> {
     Ok(on_db!(db, p => {
         sqlx::query_as::<_, Rsvp>(
-            "SELECT c.email, c.name, c.organisation, r.status, r.cause_kind, r.updated_at
+            "SELECT c.email, c.name, c.organisation, r.status, r.cause_kind, r.updated_at, r.party_size
              FROM relations r JOIN contacts c ON c.id = r.contact_id
              WHERE r.form = 'encounter' AND r.occasion_id = $1
              ORDER BY r.status, c.email",
