@@ -93,7 +93,7 @@ pub async fn start(db: &Db, cfg: &Config, c: &Campaign) -> anyhow::Result<u64> {
     if !matches!(c.status.as_str(), "draft" | "scheduled" | "running") {
         bail!("campaign {:?} is {}: it cannot be sent", c.name, c.status);
     }
-    let n = campaigns::enqueue(db, c, caps(cfg), &sender_domain(cfg)).await?;
+    let n = campaigns::enqueue(db, c, caps(cfg)).await?;
     campaigns::transition(
         db,
         c.id,
