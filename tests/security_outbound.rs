@@ -163,3 +163,126 @@ fn a_forged_reply_naming_a_guessed_message_id_goes_to_review() {
     assert_eq!(applied(&ws).len(), 1, "{:?}", applied(&ws));
     assert!(ws.outbox_count() > mails_before, "acknowledgement sent");
 }
+
+// ----- item 12: template limits -----
+
+const LOOP_BOMB: &str =
+    "{% for i in range(100000) %}{% for j in range(100000) %}x{% endfor %}{% endfor %}";
+/// About 3 MB of text for little work: stopped by the output limit, not by the fuel.
+const TEXT_BOMB: &str = "{% for i in range(3000) %}{{ \"y\" * 1000 }}{% endfor %}";
+
+fn create_args<'a>(name: &'a str, body: &'a str) -> Vec<&'a str> {
+    vec![
+        "campaigns",
+        "create",
+        name,
+        "--kind",
+        "newsletter",
+        "--topic",
+        "nachbarschaft",
+        "--body",
+        body,
+    ]
+}
+
+/// A campaign body that loops 100,000 x 100,000 times (or prints megabytes) took the daemon to
+/// gigabytes of memory and made it deaf to SIGTERM. Rendering now runs on a fuel budget and an
+/// output limit: `campaigns create` refuses such a template within seconds, with a clear error,
+/// and stores nothing.
+#[test]
+fn campaigns_create_refuses_a_template_that_loops_or_prints_without_end() {
+    let ws = Workspace::new();
+    ws.ok(&["topics", "add", "nachbarschaft"]);
+    for (name, body, says) in [
+        ("schleife", LOOP_BOMB, "too much work"),
+        ("textflut", TEXT_BOMB, "too long"),
+        ("im-betreff", "Hallo", "too much work"),
+    ] {
+        let started = std::time::Instant::now();
+        let mut args = create_args(name, body);
+        if name == "im-betreff" {
+            args.extend(["--subject", LOOP_BOMB]);
+        }
+        let out = ws.run(&args);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{name}: created: {stderr}");
+        assert!(stderr.contains(says), "{name}: {stderr}");
+        assert!(stderr.contains(name), "{name}: names the campaign: {stderr}");
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(60),
+            "{name}: took {:?}",
+            started.elapsed()
+        );
+    }
+    assert_eq!(ws.sql_i64("SELECT COUNT(*) FROM campaigns"), 0);
+    // A normal template still passes.
+    ws.ok(&create_args("normal", "Hallo {{ contact.name }}!"));
+}
+
+/// The same through the API of a running daemon: the request gets 422 with the reason, the
+/// daemon keeps serving and stops on SIGTERM.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_api_refuses_a_looping_template_and_the_daemon_still_stops_on_sigterm() {
+    let ws = Workspace::new();
+    ws.ok(&["topics", "add", "nachbarschaft"]);
+    let token = ws.ok(&["tokens", "create", "skript"]).trim().to_string();
+    let log = ws.path().join("var/serve.log");
+    let file = std::fs::File::create(&log).unwrap();
+    let child = ws
+        .command(&["serve"])
+        .env("NETZPOST_LOG", "info")
+        .stdout(file.try_clone().unwrap())
+        .stderr(file)
+        .spawn()
+        .unwrap();
+    let mut daemon = e2e::Guard {
+        child,
+        name: "netzpost serve".into(),
+        log: Some(log.clone()),
+    };
+    let base = e2e::wait_for(
+        "serve to listen",
+        std::time::Duration::from_secs(60),
+        std::time::Duration::from_millis(50),
+        || {
+            daemon.assert_running();
+            let text = std::fs::read_to_string(&log).unwrap_or_default();
+            let line = text.lines().find(|l| l.contains("web server listening"))?;
+            let addr = line.split("addr=").nth(1)?.split_whitespace().next()?;
+            Some(format!("http://{addr}"))
+        },
+    );
+    let http = reqwest::Client::new();
+    let started = std::time::Instant::now();
+    let r = http
+        .post(format!("{base}/api/campaigns"))
+        .bearer_auth(&token)
+        .json(&serde_json::json!({
+            "name": "bombe", "kind": "newsletter", "topic": "nachbarschaft", "body": LOOP_BOMB,
+        }))
+        .timeout(std::time::Duration::from_secs(60))
+        .send()
+        .await
+        .expect("an answer within a minute");
+    let status = r.status();
+    let body = r.text().await.unwrap();
+    assert_eq!(status, reqwest::StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert!(body.contains("too much work"), "{body}");
+    println!("refused after {:?}: {body}", started.elapsed());
+    // Still serving.
+    let r = http.get(format!("{base}/healthz")).send().await.unwrap();
+    assert!(r.status().is_success());
+    let status = daemon.terminate(std::time::Duration::from_secs(20));
+    assert!(
+        status.is_some_and(|s| s.success()),
+        "serve did not stop cleanly on SIGTERM ({status:?}):\n{}",
+        daemon.log_text()
+    );
+    // The SQL helper runs its own runtime: off this one.
+    let campaigns = std::thread::scope(|s| {
+        s.spawn(|| ws.sql_i64("SELECT COUNT(*) FROM campaigns"))
+            .join()
+            .unwrap()
+    });
+    assert_eq!(campaigns, 0);
+}
