@@ -670,7 +670,11 @@ mod tests {
     fn message_ids_are_deterministic_keyed_and_bound_to_campaign_and_contact() {
         let k = key();
         let mid = k.message_id(4711, 42, "netz.example.org");
-        assert_eq!(mid, k.message_id(4711, 42, "netz.example.org"), "same delivery, same id");
+        assert_eq!(
+            mid,
+            k.message_id(4711, 42, "netz.example.org"),
+            "same delivery, same id"
+        );
         let inner = mid.strip_prefix("<np.4711.42.").unwrap();
         let (mac, domain) = inner.strip_suffix('>').unwrap().split_once('@').unwrap();
         assert_eq!(domain, "netz.example.org");
@@ -680,7 +684,10 @@ mod tests {
         assert!(!k.verify_message_id(4711, 43, mac));
         assert!(!k.verify_message_id(4712, 42, mac));
         assert!(!TokenKey::from("another secret").verify_message_id(4711, 42, mac));
-        assert_ne!(mid, TokenKey::from("another secret").message_id(4711, 42, "netz.example.org"));
+        assert_ne!(
+            mid,
+            TokenKey::from("another secret").message_id(4711, 42, "netz.example.org")
+        );
         for bad in ["", "a", &mac[..15], &format!("{mac}a"), "aaaaaaaaaaaaaaaa"] {
             assert!(!k.verify_message_id(4711, 42, bad), "{bad}");
         }

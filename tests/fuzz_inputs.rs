@@ -683,7 +683,11 @@ fn spoofed_replies_never_unsubscribe_or_raise_anyone_without_review() {
             "SELECT d.campaign_id, d.contact_id FROM deliveries d JOIN contacts c ON c.id = d.contact_id
              WHERE c.email = '{email}'"
         ))[0];
-        e2e::campaign_message_id(&ws.secret(), row[0].parse().unwrap(), row[1].parse().unwrap())
+        e2e::campaign_message_id(
+            &ws.secret(),
+            row[0].parse().unwrap(),
+            row[1].parse().unwrap(),
+        )
     };
     let anna_mid = mid_of("anna@nachbarn.example");
     let bob_mid = mid_of("bob@nachbarn.example");

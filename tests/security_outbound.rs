@@ -118,9 +118,12 @@ fn a_forged_reply_naming_a_guessed_message_id_goes_to_review() {
         format!("References: <np.{campaign}.{anna}.aaaaaaaaaaaaaaaa@{domain}>\r\n"),
     ];
     for (i, threading) in forged.iter().enumerate() {
-        for (j, body) in ["Bitte nehmen Sie mich aus dem Verteiler.", "Ja, ich komme gerne!"]
-            .iter()
-            .enumerate()
+        for (j, body) in [
+            "Bitte nehmen Sie mich aus dem Verteiler.",
+            "Ja, ich komme gerne!",
+        ]
+        .iter()
+        .enumerate()
         {
             ingest_reply(&ws, &format!("forged-{i}-{j}"), threading, body);
             assert!(
@@ -207,7 +210,10 @@ fn campaigns_create_refuses_a_template_that_loops_or_prints_without_end() {
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert!(!out.status.success(), "{name}: created: {stderr}");
         assert!(stderr.contains(says), "{name}: {stderr}");
-        assert!(stderr.contains(name), "{name}: names the campaign: {stderr}");
+        assert!(
+            stderr.contains(name),
+            "{name}: names the campaign: {stderr}"
+        );
         assert!(
             started.elapsed() < std::time::Duration::from_secs(60),
             "{name}: took {:?}",
@@ -327,7 +333,11 @@ mod verify {
 
     fn canon_header(name: &str, value: &str) -> String {
         let unfolded = value.replace("\r\n", "");
-        format!("{}:{}", name.trim().to_lowercase(), wsp_runs(unfolded.trim_matches([' ', '\t'])))
+        format!(
+            "{}:{}",
+            name.trim().to_lowercase(),
+            wsp_runs(unfolded.trim_matches([' ', '\t']))
+        )
     }
 
     /// Relaxed body: whitespace at line ends removed, runs of it one space (leading ones
@@ -336,7 +346,11 @@ mod verify {
         let mut lines: Vec<String> = body
             .split("\r\n")
             .map(|l| {
-                let lead = if l.starts_with([' ', '\t']) && !l.trim().is_empty() { " " } else { "" };
+                let lead = if l.starts_with([' ', '\t']) && !l.trim().is_empty() {
+                    " "
+                } else {
+                    ""
+                };
                 format!("{lead}{}", wsp_runs(l))
             })
             .collect();
@@ -408,11 +422,16 @@ mod verify {
         let start = sig_value
             .match_indices("b=")
             .find(|(i, _)| {
-                *i == 0 || sig_value[..*i].trim_end_matches([' ', '\t', '\r', '\n']).ends_with(';')
+                *i == 0
+                    || sig_value[..*i]
+                        .trim_end_matches([' ', '\t', '\r', '\n'])
+                        .ends_with(';')
             })
             .map(|(i, _)| i + 2)
             .ok_or("no b=")?;
-        let end = sig_value[start..].find(';').map_or(sig_value.len(), |e| start + e);
+        let end = sig_value[start..]
+            .find(';')
+            .map_or(sig_value.len(), |e| start + e);
         let without_b = format!("{}{}", &sig_value[..start], &sig_value[end..]);
         hashed.push_str(&canon_header(sig_name, &without_b));
         let hash = Sha256::digest(hashed.as_bytes());
@@ -422,7 +441,8 @@ mod verify {
         let ok = match key {
             PublicKey::Rsa(k) => {
                 tag("a")? == "rsa-sha256"
-                    && k.verify(rsa::Pkcs1v15Sign::new::<Sha256>(), &hash, &b).is_ok()
+                    && k.verify(rsa::Pkcs1v15Sign::new::<Sha256>(), &hash, &b)
+                        .is_ok()
             }
             PublicKey::Ed25519(k) => {
                 tag("a")? == "ed25519-sha256"
@@ -477,10 +497,7 @@ fn assert_tampering_breaks(raw: &[u8], key: &verify::PublicKey) {
         ),
     ];
     for (what, bytes) in cases {
-        assert!(
-            verify::dkim(&bytes, key).is_err(),
-            "{what}: still verifies"
-        );
+        assert!(verify::dkim(&bytes, key).is_err(), "{what}: still verifies");
     }
 }
 
@@ -507,24 +524,39 @@ fn dkim_signs_content_type_and_over_signs_from_subject_and_to() {
         "confirmed",
     );
     ws.ok(&[
-        "occasions", "add", "cafe", "--title", "Café", "--start", "2030-05-12 15:00", "--topic",
+        "occasions",
+        "add",
+        "cafe",
+        "--title",
+        "Café",
+        "--start",
+        "2030-05-12 15:00",
+        "--topic",
         "nachbarschaft",
     ]);
     ws.ok(&[
-        "campaigns", "create", "einladung", "--kind", "invitation", "--occasion", "cafe", "--body",
+        "campaigns",
+        "create",
+        "einladung",
+        "--kind",
+        "invitation",
+        "--occasion",
+        "cafe",
+        "--body",
         "Kommen Sie vorbei!",
     ]);
     ws.ok(&["campaigns", "send", "einladung", "--wait"]);
     let mails = ws.outbox_messages();
     assert_eq!(mails.len(), 1);
     assert!(
-        mails[0].header("Content-Type").starts_with("multipart/alternative"),
+        mails[0]
+            .header("Content-Type")
+            .starts_with("multipart/alternative"),
         "{}",
         mails[0].head()
     );
-    let key = verify::PublicKey::Ed25519(
-        ed25519_dalek::SigningKey::from_bytes(&seed).verifying_key(),
-    );
+    let key =
+        verify::PublicKey::Ed25519(ed25519_dalek::SigningKey::from_bytes(&seed).verifying_key());
     assert_tampering_breaks(&mails[0].raw, &key);
 }
 

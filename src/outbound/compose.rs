@@ -8,9 +8,9 @@
 //! `multipart/alternative` of text, HTML, `text/calendar; method=REQUEST` (RFC 6047 2.4), the
 //! richest last.
 
+pub use crate::outbound::dkim::DkimSigner;
 use chrono::{DateTime, Utc};
 use lettre::address::{Address, Envelope};
-pub use crate::outbound::dkim::DkimSigner;
 use lettre::message::header::{ContentTransferEncoding, ContentType, HeaderName, HeaderValue};
 use lettre::message::{Body, Mailbox, MultiPart, SinglePart};
 use lettre::Message;

@@ -73,7 +73,8 @@ impl DkimSigner {
         let key = key.trim();
         let key = if key.contains("-----BEGIN RSA PRIVATE KEY-----") {
             Key::Rsa(Box::new(
-                rsa::RsaPrivateKey::from_pkcs1_pem(key).map_err(|e| DkimError::Key(e.to_string()))?,
+                rsa::RsaPrivateKey::from_pkcs1_pem(key)
+                    .map_err(|e| DkimError::Key(e.to_string()))?,
             ))
         } else if key.contains("-----BEGIN PRIVATE KEY-----") {
             Key::Ed25519(Box::new(ed25519_dalek::SigningKey::from_bytes(
@@ -123,12 +124,16 @@ impl DkimSigner {
     pub fn sign(&self, message: &[u8], unix_time: i64) -> Vec<u8> {
         let (head, body) = split_message(message);
         let fields = header_fields(head);
-        let bh = base64::engine::general_purpose::STANDARD.encode(Sha256::digest(relaxed_body(body)));
+        let bh =
+            base64::engine::general_purpose::STANDARD.encode(Sha256::digest(relaxed_body(body)));
 
         // Each signed name once more than it occurs (over-signing), in the order of SIGNED.
         let mut names = Vec::new();
         for name in SIGNED {
-            let n = fields.iter().filter(|f| f.name.eq_ignore_ascii_case(name)).count();
+            let n = fields
+                .iter()
+                .filter(|f| f.name.eq_ignore_ascii_case(name))
+                .count();
             names.extend(std::iter::repeat_n(name.to_ascii_lowercase(), n + 1));
         }
         let value = format!(
@@ -319,7 +324,10 @@ mod tests {
         assert_eq!(fields.len(), 2);
         assert_eq!(relaxed_header(fields[0].name, fields[0].value), b"a:X");
         assert_eq!(relaxed_header(fields[1].name, fields[1].value), b"b:Y Z");
-        assert_eq!(relaxed_header("Subject", b" Re:  x : y "), b"subject:Re: x : y");
+        assert_eq!(
+            relaxed_header("Subject", b" Re:  x : y "),
+            b"subject:Re: x : y"
+        );
         // " C \r\nD \t E\r\n\r\n\r\n" -> " C\r\nD E\r\n".
         assert_eq!(relaxed_body(b" C \r\nD \t E\r\n\r\n\r\n"), b" C\r\nD E\r\n");
         assert_eq!(relaxed_body(b""), b"");

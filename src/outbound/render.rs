@@ -575,7 +575,10 @@ impl Renderer {
 
 /// Renders with the environment's fuel (which also charges every byte written) and at most
 /// [`MAX_RENDER_BYTES`] of output.
-fn bounded_render(tmpl: &minijinja::Template<'_, '_>, ctx: &Value) -> Result<String, minijinja::Error> {
+fn bounded_render(
+    tmpl: &minijinja::Template<'_, '_>,
+    ctx: &Value,
+) -> Result<String, minijinja::Error> {
     let mut out = Capped(Vec::new());
     tmpl.render_captured_to(ctx, &mut out)?;
     String::from_utf8(out.0).map_err(|_| {
