@@ -23,6 +23,9 @@ type HmacSha256 = Hmac<Sha256>;
 
 /// Separates these MACs from any other use of the same secret.
 const DOMAIN: &[u8] = b"netzpost-token-v0\0";
+/// Separates the MACs in our Message-IDs from the tokens' (a token MAC is never a valid
+/// Message-ID MAC and the other way round).
+const MESSAGE_ID_DOMAIN: &[u8] = b"netzpost-message-id-v1\0";
 const MAC_LEN: usize = 10;
 const VERSION: u8 = 0;
 const HAS_EXPIRY: u8 = 0b1000;
@@ -92,6 +95,7 @@ pub enum TokenError {
 #[derive(Clone)]
 pub struct TokenKey {
     mac: HmacSha256,
+    message_id_mac: HmacSha256,
 }
 
 impl fmt::Debug for TokenKey {
@@ -105,8 +109,46 @@ impl TokenKey {
     pub fn new(secret: impl AsRef<[u8]>) -> TokenKey {
         let mut mac =
             HmacSha256::new_from_slice(secret.as_ref()).expect("HMAC accepts keys of any length");
+        let mut message_id_mac = mac.clone();
         mac.update(DOMAIN);
-        TokenKey { mac }
+        message_id_mac.update(MESSAGE_ID_DOMAIN);
+        TokenKey {
+            mac,
+            message_id_mac,
+        }
+    }
+
+    /// The Message-ID of the campaign mail to one contact: `<np.CAMPAIGN.CONTACT.MAC@domain>`,
+    /// the MAC (80 bits, base32) over campaign and contact under this installation's secret.
+    /// The same delivery always gets the same id (a resend after a crash is recognised as the
+    /// same message), and nobody without the secret can make one: a reply that names it proves
+    /// that its writer received that mail.
+    pub fn message_id(&self, campaign_id: i64, contact_id: i64, domain: &str) -> String {
+        let tag = self.message_id_tag(campaign_id, contact_id);
+        format!(
+            "<np.{campaign_id}.{contact_id}.{}@{domain}>",
+            base32_encode(&tag[..MAC_LEN])
+        )
+    }
+
+    /// Whether `mac` (the base32 part of [`TokenKey::message_id`], any case) is the MAC of this
+    /// campaign and contact. Compared in constant time.
+    pub fn verify_message_id(&self, campaign_id: i64, contact_id: i64, mac: &str) -> bool {
+        let Some(tag) = base32_decode(mac) else {
+            return false;
+        };
+        if tag.len() != MAC_LEN {
+            return false;
+        }
+        let mut m = self.message_id_mac.clone();
+        m.update(&message_id_payload(campaign_id, contact_id));
+        m.verify_truncated_left(&tag).is_ok()
+    }
+
+    fn message_id_tag(&self, campaign_id: i64, contact_id: i64) -> [u8; 32] {
+        let mut m = self.message_id_mac.clone();
+        m.update(&message_id_payload(campaign_id, contact_id));
+        m.finalize().into_bytes().into()
     }
 
     pub fn sign(&self, claims: &Claims) -> String {
@@ -228,6 +270,13 @@ fn parse_payload(payload: &[u8]) -> Option<Claims> {
         extra,
         expires_at,
     })
+}
+
+fn message_id_payload(campaign_id: i64, contact_id: i64) -> Vec<u8> {
+    let mut buf = Vec::with_capacity(20);
+    put_varint(&mut buf, campaign_id as u64);
+    put_varint(&mut buf, contact_id as u64);
+    buf
 }
 
 fn put_varint(buf: &mut Vec<u8>, mut v: u64) {
@@ -615,6 +664,44 @@ mod tests {
         assert_eq!(token_from_address("antwort+abc", "antwort"), None);
         assert_eq!(token_from_address("an@x.org", "antwort"), None);
         assert_eq!(token_from_address("ä@x.org", "a"), None);
+    }
+
+    #[test]
+    fn message_ids_are_deterministic_keyed_and_bound_to_campaign_and_contact() {
+        let k = key();
+        let mid = k.message_id(4711, 42, "netz.example.org");
+        assert_eq!(
+            mid,
+            k.message_id(4711, 42, "netz.example.org"),
+            "same delivery, same id"
+        );
+        let inner = mid.strip_prefix("<np.4711.42.").unwrap();
+        let (mac, domain) = inner.strip_suffix('>').unwrap().split_once('@').unwrap();
+        assert_eq!(domain, "netz.example.org");
+        assert_eq!(mac.len(), 16);
+        assert!(k.verify_message_id(4711, 42, mac));
+        assert!(k.verify_message_id(4711, 42, &mac.to_ascii_uppercase()));
+        assert!(!k.verify_message_id(4711, 43, mac));
+        assert!(!k.verify_message_id(4712, 42, mac));
+        assert!(!TokenKey::from("another secret").verify_message_id(4711, 42, mac));
+        assert_ne!(
+            mid,
+            TokenKey::from("another secret").message_id(4711, 42, "netz.example.org")
+        );
+        for bad in ["", "a", &mac[..15], &format!("{mac}a"), "aaaaaaaaaaaaaaaa"] {
+            assert!(!k.verify_message_id(4711, 42, bad), "{bad}");
+        }
+        // A token's MAC for the same ids is no Message-ID MAC.
+        let t = k.sign(&Claims {
+            purpose: Purpose::Reply,
+            campaign_id: 4711,
+            contact_id: 42,
+            extra: 0,
+            expires_at: None,
+        });
+        let raw = base32_decode(&t).unwrap();
+        let token_mac = base32_encode(&raw[raw.len() - MAC_LEN..]);
+        assert!(!k.verify_message_id(4711, 42, &token_mac));
     }
 
     #[test]

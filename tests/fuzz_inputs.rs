@@ -682,16 +682,19 @@ fn invited() -> e2e::Workspace {
 fn spoofed_replies_never_unsubscribe_or_raise_anyone_without_review() {
     let ws = invited();
     let secret_free_token = "a".repeat(26);
-    let anna_mid: String = ws.sql(
-        "SELECT d.message_id FROM deliveries d JOIN contacts c ON c.id = d.contact_id
-         WHERE c.email = 'anna@nachbarn.example'",
-    )[0][0]
-        .clone();
-    let bob_mid: String = ws.sql(
-        "SELECT d.message_id FROM deliveries d JOIN contacts c ON c.id = d.contact_id
-         WHERE c.email = 'bob@nachbarn.example'",
-    )[0][0]
-        .clone();
+    let mid_of = |email: &str| {
+        let row = &ws.sql(&format!(
+            "SELECT d.campaign_id, d.contact_id FROM deliveries d JOIN contacts c ON c.id = d.contact_id
+             WHERE c.email = '{email}'"
+        ))[0];
+        e2e::campaign_message_id(
+            &ws.secret(),
+            row[0].parse().unwrap(),
+            row[1].parse().unwrap(),
+        )
+    };
+    let anna_mid = mid_of("anna@nachbarn.example");
+    let bob_mid = mid_of("bob@nachbarn.example");
     let bodies = [
         "Bitte nehmen Sie mich aus dem Verteiler. Abmelden!",
         "Ja, ich komme gerne!",

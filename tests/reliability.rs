@@ -184,6 +184,11 @@ fn smtp_workspace(port: u16, who: &[Person]) -> Workspace {
     ws
 }
 
+/// The Message-ID of the delivery of `campaign` to the contact with id `contact` (a column).
+fn reply_mid(ws: &Workspace, campaign: i64, contact: &str) -> String {
+    e2e::campaign_message_id(&ws.secret(), campaign, contact.parse().unwrap())
+}
+
 /// A reply that a mail client would write to the delivery `mid` (In-Reply-To and the sender),
 /// asking to be removed.
 fn unsubscribe_reply(from: &str, mid: &str, n: usize) -> String {
@@ -259,7 +264,7 @@ fn crash_five_times_during_a_large_campaign_every_recipient_once_replies_applied
         );
         // Replies arrive while the daemon is down: 20 contacts whose delivery is recorded sent.
         let rows = ws.sql(&format!(
-            "SELECT c.email, d.message_id FROM deliveries d JOIN contacts c ON c.id = d.contact_id
+            "SELECT c.email, d.contact_id FROM deliveries d JOIN contacts c ON c.id = d.contact_id
              WHERE d.campaign_id = {campaign} AND d.status = 'sent' ORDER BY d.id DESC LIMIT 200"
         ));
         let fresh: Vec<&Vec<String>> = rows
@@ -273,7 +278,7 @@ fn crash_five_times_during_a_large_campaign_every_recipient_once_replies_applied
             deliver_to_maildir(
                 &maildir,
                 &format!("{}.reply{replies}.test", 1_700_000_000 + replies),
-                &unsubscribe_reply(&r[0], &r[1], replies),
+                &unsubscribe_reply(&r[0], &reply_mid(&ws, campaign, &r[1]), replies),
             );
         }
         daemon = ws.serve(&format!("serve-{}", i + 1));
@@ -808,7 +813,7 @@ fn three_daemons_on_one_postgres_send_each_once_fire_once_apply_each_reply_once(
         let rows = e2e::db_rows(
             &url,
             &format!(
-                "SELECT c.email, d.message_id FROM deliveries d JOIN contacts c ON c.id = d.contact_id
+                "SELECT c.email, d.contact_id FROM deliveries d JOIN contacts c ON c.id = d.contact_id
                  WHERE d.campaign_id = {campaign} AND d.status = 'sent' ORDER BY d.id DESC LIMIT 300"
             ),
         );
@@ -823,7 +828,7 @@ fn three_daemons_on_one_postgres_send_each_once_fire_once_apply_each_reply_once(
             deliver_to_maildir(
                 &maildir,
                 &format!("{}.r{replies}.test", 1_700_000_000 + replies),
-                &unsubscribe_reply(&r[0], &r[1], replies),
+                &unsubscribe_reply(&r[0], &reply_mid(&ws, campaign, &r[1]), replies),
             );
         }
         std::thread::sleep(Duration::from_millis(300));

@@ -450,7 +450,7 @@ async fn wishes_defer_invitations(db: &Db) {
     let c = store::campaigns::create(db, &campaign("mitmachen", topic.id, true))
         .await
         .unwrap();
-    store::campaigns::enqueue(db, &c, CAPS, "x.example")
+    store::campaigns::enqueue(db, &c, CAPS)
         .await
         .unwrap();
     assert_eq!(queued(db, c.id).await, ["ended@nachbarn.example"]);
@@ -469,7 +469,7 @@ async fn wishes_defer_invitations(db: &Db) {
     store::wishes::restore(db, silent2, topic.id, None)
         .await
         .unwrap();
-    store::campaigns::enqueue(db, &c, CAPS, "x.example")
+    store::campaigns::enqueue(db, &c, CAPS)
         .await
         .unwrap();
     assert_eq!(
@@ -564,7 +564,7 @@ async fn replies_bring_party_size_and_wishes(db: &Db) {
     let c = store::campaigns::create(db, &campaign("herbst", topic.id, false))
         .await
         .unwrap();
-    store::campaigns::enqueue(db, &c, CAPS, "x.example")
+    store::campaigns::enqueue(db, &c, CAPS)
         .await
         .unwrap();
     assert!(

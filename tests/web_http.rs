@@ -264,7 +264,6 @@ async fn healthz_and_metrics(a: App) {
             max_messages_per_30_days: 100,
             silent_after_days: 180,
         },
-        "example.org",
     )
     .await
     .unwrap();

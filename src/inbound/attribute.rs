@@ -1,6 +1,7 @@
 //! Who wrote a message, and in answer to what: the signed token in the recipient address, else
-//! one of our Message-IDs in In-Reply-To/References (with the sender matching), else the From
-//! address, recorded as weaker evidence. A token with a bad signature counts as no token.
+//! one of our Message-IDs in In-Reply-To/References (its MAC verified, with the sender matching),
+//! else the From address, recorded as weaker evidence. A token with a bad signature counts as no
+//! token, a Message-ID without a valid MAC as no Message-ID.
 
 use crate::classify::{Analysis, MessageKind};
 use crate::on_db;
@@ -15,7 +16,8 @@ use std::sync::LazyLock;
 pub enum Strength {
     /// A valid signed token: proof.
     Token,
-    /// Our Message-ID in In-Reply-To/References and the sender is that delivery's contact.
+    /// Our Message-ID (its MAC verified) in In-Reply-To/References and the sender is that
+    /// delivery's contact.
     InReplyTo,
     /// Only the From address matches a contact: anyone can write that.
     From,
@@ -94,8 +96,10 @@ const PREFIXES: [(&str, Purpose); 3] = [
 
 static TOKEN_IN_TEXT: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"(?i)\b(antwort|bounce)\+([a-z2-7]{16,64})@").expect("regex"));
+/// `<np.CAMPAIGN.CONTACT.MAC@domain>` ([`TokenKey::message_id`]); the older form without a MAC
+/// is guessable and proves nothing.
 static OUR_MESSAGE_ID: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"^<?np\.(\d+)\.(\d+)@").expect("regex"));
+    LazyLock::new(|| Regex::new(r"^<?np\.(\d+)\.(\d+)\.([A-Za-z2-7]{16})@").expect("regex"));
 
 /// Looks for a valid token: in the recipient addresses, and for bounces and complaints also in
 /// the returned original (tokens are signed, so finding one anywhere proves the delivery).
@@ -135,7 +139,7 @@ pub async fn attribute(
     raw: &[u8],
 ) -> anyhow::Result<Attribution> {
     let (token, bad_token) = find_token(key, a, raw);
-    attribute_found(db, a, token, bad_token).await
+    attribute_found(db, key, a, token, bad_token).await
 }
 
 /// Could this message be proven by a token or one of our Message-IDs? Only those need the
@@ -156,13 +160,14 @@ pub type FoundToken = (Option<(Claims, bool)>, Option<String>);
 /// addresses of all messages that cannot prove more are looked up in one query per 500.
 pub async fn attribute_many(
     db: &Db,
+    key: &TokenKey,
     items: &[(&Analysis, FoundToken)],
 ) -> anyhow::Result<Vec<Attribution>> {
     let mut out = Vec::with_capacity(items.len());
     let mut by_from: Vec<(usize, String)> = Vec::new();
     for (i, (a, (token, bad))) in items.iter().enumerate() {
         if may_prove(a, token) {
-            out.push(attribute_found(db, a, token.clone(), bad.clone()).await?);
+            out.push(attribute_found(db, key, a, token.clone(), bad.clone()).await?);
             continue;
         }
         out.push(Attribution {
@@ -205,6 +210,7 @@ pub async fn attribute_many(
 
 async fn attribute_found(
     db: &Db,
+    key: &TokenKey,
     a: &Analysis,
     token: Option<(Claims, bool)>,
     bad_token: Option<String>,
@@ -231,19 +237,21 @@ async fn attribute_found(
         let (Ok(campaign), Ok(contact)) = (cap[1].parse::<i64>(), cap[2].parse::<i64>()) else {
             continue;
         };
+        // Only we can make this MAC: naming the id proves the mail was received.
+        if !key.verify_message_id(campaign, contact, &cap[3]) {
+            continue;
+        }
         let Some(email) = contact_email(db, contact).await? else {
             continue;
         };
-        // Our Message-IDs are predictable: they prove the thread only together with the sender
-        // and a message we really sent to that contact under exactly that id.
+        // The thread is proven only together with the sender and a message we really sent.
         let sent: i64 = on_db!(db, p => {
             sqlx::query_scalar(
                 "SELECT COUNT(*) FROM deliveries WHERE campaign_id = $1 AND contact_id = $2
-                 AND status = 'sent' AND message_id = $3",
+                 AND status = 'sent'",
             )
             .bind(campaign)
             .bind(contact)
-            .bind(format!("<{}>", id.trim().trim_matches(['<', '>'])))
             .fetch_one(p)
             .await?
         });

@@ -244,7 +244,7 @@ impl Inbound {
                 Some((a, (p.token.clone(), p.bad_token.clone())))
             })
             .collect();
-        let mut ats = attribute::attribute_many(&self.db, &analysed)
+        let mut ats = attribute::attribute_many(&self.db, &self.key, &analysed)
             .await?
             .into_iter();
         let threshold = self.cfg.inbound.review_threshold;

@@ -57,9 +57,13 @@ pub async fn create(db: &Db, composer: &Composer, a: &CreateArgs) -> anyhow::Res
     if let Some(s) = &a.schedule {
         CronSpec::parse(s).with_context(|| format!("--schedule {s:?}"))?;
     }
-    composer
-        .renderer
-        .validate(mail_kind(a.kind), &a.subject, &a.body)
+    // The trial render runs on a blocking thread: it is bounded (fuel and output limit, see
+    // `render`), but a template near its limit should not hold an async worker meanwhile.
+    let (renderer, kind) = (Arc::clone(&composer.renderer), mail_kind(a.kind));
+    let (subject, body) = (a.subject.clone(), a.body.clone());
+    tokio::task::spawn_blocking(move || renderer.validate(kind, &subject, &body))
+        .await
+        .context("template check")?
         .with_context(|| format!("campaign {:?}", a.name))?;
     let c = campaigns::create(
         db,
@@ -93,7 +97,7 @@ pub async fn start(db: &Db, cfg: &Config, c: &Campaign) -> anyhow::Result<u64> {
     if !matches!(c.status.as_str(), "draft" | "scheduled" | "running") {
         bail!("campaign {:?} is {}: it cannot be sent", c.name, c.status);
     }
-    let n = campaigns::enqueue(db, c, caps(cfg), &sender_domain(cfg)).await?;
+    let n = campaigns::enqueue(db, c, caps(cfg)).await?;
     campaigns::transition(
         db,
         c.id,

@@ -8,13 +8,9 @@
 //! `multipart/alternative` of text, HTML, `text/calendar; method=REQUEST` (RFC 6047 2.4), the
 //! richest last.
 
-use base64::Engine as _;
+pub use crate::outbound::dkim::DkimSigner;
 use chrono::{DateTime, Utc};
 use lettre::address::{Address, Envelope};
-use lettre::message::dkim::{
-    DkimCanonicalization, DkimCanonicalizationType, DkimConfig, DkimSigningAlgorithm,
-    DkimSigningKey,
-};
 use lettre::message::header::{ContentTransferEncoding, ContentType, HeaderName, HeaderValue};
 use lettre::message::{Body, Mailbox, MultiPart, SinglePart};
 use lettre::Message;
@@ -72,114 +68,8 @@ pub enum ComposeError {
     },
     #[error("building the message: {0}")]
     Build(#[from] lettre::error::Error),
-    #[error("DKIM key: {0}")]
-    DkimKey(String),
-}
-
-/// Headers covered by the DKIM signature. Listing absent ones too (they hash as empty) stops a
-/// relay from adding them later; the list headers must be signed for RFC 8058 one-click.
-/// Not `Content-Type`: lettre keeps it with the MIME part, outside the headers it signs, so a
-/// verifier would hash a header the signer did not.
-const DKIM_HEADERS: &[&str] = &[
-    "From",
-    "Reply-To",
-    "To",
-    "Subject",
-    "Date",
-    "Message-ID",
-    "List-Id",
-    "List-Unsubscribe",
-    "List-Unsubscribe-Post",
-    "In-Reply-To",
-    "References",
-    "Auto-Submitted",
-    "MIME-Version",
-];
-
-/// DKIM signing configuration (relaxed/relaxed canonicalization).
-#[derive(Debug)]
-pub struct DkimSigner {
-    config: DkimConfig,
-}
-
-impl DkimSigner {
-    /// `key` is an RSA key in PKCS#1 PEM (`BEGIN RSA PRIVATE KEY`), an Ed25519 key in PKCS#8 PEM
-    /// (`BEGIN PRIVATE KEY`, as `openssl genpkey -algorithm ed25519` writes it) or a base64
-    /// Ed25519 seed. lettre cannot read RSA keys in PKCS#8; convert those with
-    /// `openssl rsa -in key.pem -traditional`.
-    pub fn new(key: &str, selector: &str, domain: &str) -> Result<DkimSigner, ComposeError> {
-        let key = key.trim();
-        let signing_key = if key.contains("-----BEGIN RSA PRIVATE KEY-----") {
-            DkimSigningKey::new(key, DkimSigningAlgorithm::Rsa)
-                .map_err(|e| ComposeError::DkimKey(e.to_string()))?
-        } else if key.contains("-----BEGIN PRIVATE KEY-----") {
-            let seed = ed25519_seed_from_pkcs8(key)?;
-            DkimSigningKey::new(&seed, DkimSigningAlgorithm::Ed25519)
-                .map_err(|e| ComposeError::DkimKey(e.to_string()))?
-        } else if key.starts_with("-----BEGIN") {
-            return Err(ComposeError::DkimKey(
-                "unsupported PEM type (use PKCS#1 RSA or PKCS#8 Ed25519)".into(),
-            ));
-        } else {
-            DkimSigningKey::new(key, DkimSigningAlgorithm::Ed25519)
-                .map_err(|e| ComposeError::DkimKey(e.to_string()))?
-        };
-        for (field, v) in [("DKIM selector", selector), ("DKIM domain", domain)] {
-            if v.is_empty()
-                || !v
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.' || b == b'_')
-            {
-                return Err(ComposeError::Header {
-                    field,
-                    value: v.to_string(),
-                    reason: "letters, digits, '-', '_' and '.' only",
-                });
-            }
-        }
-        let headers = DKIM_HEADERS
-            .iter()
-            .map(|h| HeaderName::new_from_ascii_str(h))
-            .collect();
-        Ok(DkimSigner {
-            config: DkimConfig::new(
-                selector.to_string(),
-                domain.to_string(),
-                signing_key,
-                headers,
-                DkimCanonicalization {
-                    header: DkimCanonicalizationType::Relaxed,
-                    body: DkimCanonicalizationType::Relaxed,
-                },
-            ),
-        })
-    }
-}
-
-/// PKCS#8 Ed25519 keys are a fixed 16-byte DER prefix followed by the 32-byte seed (RFC 8410).
-fn ed25519_seed_from_pkcs8(pem: &str) -> Result<String, ComposeError> {
-    const PREFIX: [u8; 16] = [
-        0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x04, 0x22, 0x04,
-        0x20,
-    ];
-    let b64: String = pem
-        .lines()
-        .filter(|l| !l.starts_with("-----"))
-        .flat_map(|l| l.trim().chars())
-        .collect();
-    let der = base64::engine::general_purpose::STANDARD
-        .decode(b64)
-        .map_err(|e| ComposeError::DkimKey(format!("PEM body is not base64: {e}")))?;
-    match der.strip_prefix(&PREFIX[..]) {
-        Some(seed) if seed.len() == 32 => {
-            Ok(base64::engine::general_purpose::STANDARD.encode(seed))
-        }
-        _ => Err(ComposeError::DkimKey(
-            "PKCS#8 key is not Ed25519; RSA keys must be PKCS#1 \
-             (openssl rsa -in key.pem -traditional)"
-                .into(),
-        )),
-    }
+    #[error(transparent)]
+    Dkim(#[from] crate::outbound::dkim::DkimError),
 }
 
 /// Single-line header text: controls (CR, LF, TAB, ...) become spaces, runs of whitespace
@@ -486,7 +376,7 @@ pub fn compose(
     }
 
     let text = SinglePart::plain(body(&msg.text));
-    let mut message = if msg.html.is_none() && msg.ics.is_none() {
+    let message = if msg.html.is_none() && msg.ics.is_none() {
         builder.singlepart(text)?
     } else {
         let mut alt = MultiPart::alternative().singlepart(text);
@@ -500,15 +390,18 @@ pub fn compose(
         }
         builder.multipart(alt)?
     };
-    if let Some(signer) = dkim {
-        message.sign(&signer.config);
-    }
-    Ok((message.envelope().clone(), message.formatted()))
+    let bytes = message.formatted();
+    let bytes = match dkim {
+        Some(signer) => signer.sign(&bytes, msg.date.timestamp()),
+        None => bytes,
+    };
+    Ok((message.envelope().clone(), bytes))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use base64::Engine as _;
 
     const RSA_TEST_KEY: &str = "-----BEGIN RSA PRIVATE KEY-----
 MIICXQIBAAKBgQDLYgB+pEy/HFRniD+HXNceVe7FEK1ez7FFUiXPT8LeHiZ82C5w
@@ -894,9 +787,12 @@ MC4CAQAwBQYDK2VwBCIEIElNMtoRHDbciC08rP6/PZjc/LRkizrCLXvyRlUEYKfK
                 sig.contains("list-unsubscribe:list-unsubscribe-post"),
                 "{sig}"
             );
-            // lettre signs Content-Type with the MIME part, outside the signed headers: listing
-            // it broke verification (checked with dkimpy while writing this).
-            assert!(!sig.contains("content-type"), "{sig}");
+            // Content-Type signed, From, Subject and To over-signed (each named once more
+            // than the message has it); tests/security_outbound.rs verifies the signature.
+            assert!(sig.contains("content-type:content-type"), "{sig}");
+            for h in ["from", "subject", "to"] {
+                assert!(sig.contains(&format!("{h}:{h}:")), "{sig}");
+            }
         }
     }
 

@@ -2,6 +2,7 @@
 
 pub mod campaign;
 pub mod compose;
+pub mod dkim;
 pub mod ics;
 pub mod render;
 pub mod sender;

@@ -129,13 +129,30 @@ pub struct TemplateError {
     pub message: String,
 }
 
+/// Work one render may do, in minijinja fuel: about one unit per instruction, and one per 64
+/// bytes of memory the template allocates. A mail with the built-in templates uses a few
+/// thousand; a nested loop runs out within a fraction of a second instead of taking the
+/// process's CPU and memory.
+pub const RENDER_FUEL: u64 = 500_000;
+/// Longest text one template may produce.
+pub const MAX_RENDER_BYTES: usize = 2 << 20;
+
 impl TemplateError {
     fn new(template: &str, e: &minijinja::Error) -> TemplateError {
         let mut message = match e.detail() {
+            _ if e.kind() == ErrorKind::OutOfFuel => format!(
+                "too much work: rendering stopped after {RENDER_FUEL} steps (a loop over too \
+                 many items, or too much text built up?)"
+            ),
+            _ if e.kind() == ErrorKind::WriteFailure => format!(
+                "too long: the rendered text passed {} MiB",
+                MAX_RENDER_BYTES >> 20
+            ),
             Some(d) => format!("{}: {d}", e.kind()),
             None => e.kind().to_string(),
         };
-        let mut source = std::error::Error::source(e);
+        let bounded = matches!(e.kind(), ErrorKind::OutOfFuel | ErrorKind::WriteFailure);
+        let mut source = std::error::Error::source(e).filter(|_| !bounded);
         while let Some(s) = source {
             message.push_str(": ");
             message.push_str(&s.to_string());
@@ -238,6 +255,7 @@ impl Renderer {
         let campaign_sources: Arc<RwLock<HashMap<String, Arc<str>>>> = Arc::default();
         let mut env = Environment::new();
         env.set_undefined_behavior(UndefinedBehavior::Strict);
+        env.set_fuel(Some(RENDER_FUEL));
         let syntax = minijinja::syntax::SyntaxConfig::builder()
             .trim_blocks(true)
             .lstrip_blocks(true)
@@ -511,7 +529,7 @@ impl Renderer {
             .env
             .get_template(name)
             .map_err(|e| TemplateError::new(name, &e))?;
-        tmpl.render(ctx).map_err(|e| TemplateError::new(name, &e))
+        bounded_render(&tmpl, ctx).map_err(|e| TemplateError::new(name, &e))
     }
 
     fn campaign_render(
@@ -538,7 +556,7 @@ impl Renderer {
                     .env
                     .template_from_named_str(what, src)
                     .map_err(|e| TemplateError::new(what, &e))?;
-                return tmpl.render(ctx).map_err(|e| TemplateError::new(what, &e));
+                return bounded_render(&tmpl, ctx).map_err(|e| TemplateError::new(what, &e));
             }
             None => {
                 // Compile before caching, so a broken source is not kept.
@@ -552,6 +570,36 @@ impl Renderer {
             }
         }
         self.named_render(&name, ctx)
+    }
+}
+
+/// Renders with the environment's fuel (which also charges every byte written) and at most
+/// [`MAX_RENDER_BYTES`] of output.
+fn bounded_render(
+    tmpl: &minijinja::Template<'_, '_>,
+    ctx: &Value,
+) -> Result<String, minijinja::Error> {
+    let mut out = Capped(Vec::new());
+    tmpl.render_captured_to(ctx, &mut out)?;
+    String::from_utf8(out.0).map_err(|_| {
+        minijinja::Error::new(ErrorKind::InvalidOperation, "rendered text is not UTF-8")
+    })
+}
+
+/// Output that refuses to grow past [`MAX_RENDER_BYTES`].
+struct Capped(Vec<u8>);
+
+impl std::io::Write for Capped {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if self.0.len() + buf.len() > MAX_RENDER_BYTES {
+            return Err(std::io::Error::other("output limit"));
+        }
+        self.0.extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
     }
 }
 

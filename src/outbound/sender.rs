@@ -886,13 +886,11 @@ async fn deliver(w: &Worker, ctx: &CampaignCtx, d: Claimed) -> Settle {
         organisation: d.organisation.clone(),
         language: d.language.clone(),
     };
+    // Derived, not stored: the same delivery gets the same id on every attempt.
     let message_id = d.message_id.clone().unwrap_or_else(|| {
-        format!(
-            "<np.{}.{}@{}>",
-            d.campaign_id,
-            d.contact_id,
-            sender_domain(&w.composer.cfg)
-        )
+        w.composer
+            .key
+            .message_id(d.campaign_id, d.contact_id, &sender_domain(&w.composer.cfg))
     });
     let (envelope, bytes) = match w.composer.message(ctx, &recipient, &message_id) {
         Ok(m) => m,

@@ -330,8 +330,10 @@ pub struct Caps {
 }
 
 /// Materialises the audience of `c` as queued deliveries (idempotent: contacts already queued
-/// for this campaign are left alone). Returns the number of rows added.
-pub async fn enqueue(db: &Db, c: &Campaign, caps: Caps, message_domain: &str) -> Result<u64> {
+/// for this campaign are left alone). Returns the number of rows added. New rows carry no
+/// `message_id`: the sender derives it from the secret (`TokenKey::message_id`), which SQL
+/// cannot compute; a row that has one (queued by an older version) keeps it.
+pub async fn enqueue(db: &Db, c: &Campaign, caps: Caps) -> Result<u64> {
     let topic = c.topic_id.ok_or_else(|| {
         StoreError::Invalid(format!(
             "campaign {:?} has no topic: nobody's consent covers it",
@@ -343,30 +345,30 @@ pub async fn enqueue(db: &Db, c: &Campaign, caps: Caps, message_domain: &str) ->
     let silent = aud.silent.unwrap_or(kind.is_activation());
     let at = now();
     let attr_expr = if db.is_postgres() {
-        "(c.attributes::jsonb ->> $10)"
+        "(c.attributes::jsonb ->> $9)"
     } else {
-        "json_extract(c.attributes, '$.\"' || $10 || '\"')"
+        "json_extract(c.attributes, '$.\"' || $9 || '\"')"
     };
     let sql = format!(
         "INSERT INTO deliveries (campaign_id, contact_id, status, attempts, next_attempt_at, message_id, created_at)
-         SELECT $1, c.id, 'queued', 0, $2, '<np.' || CAST($1 AS TEXT) || '.' || CAST(c.id AS TEXT) || '@' || $3 || '>', $2
+         SELECT $1, c.id, 'queued', 0, $2, NULL, $2
          FROM contacts c
-         WHERE EXISTS (SELECT 1 FROM subscriptions s WHERE s.contact_id = c.id AND s.topic_id = $4 AND s.status = 'confirmed')
+         WHERE EXISTS (SELECT 1 FROM subscriptions s WHERE s.contact_id = c.id AND s.topic_id = $3 AND s.status = 'confirmed')
            AND NOT EXISTS (SELECT 1 FROM suppressions x WHERE x.address = c.email_key)
-           AND (SELECT COUNT(*) FROM deliveries d2 WHERE d2.contact_id = c.id AND d2.status = 'sent' AND d2.sent_at > $5) < $6
-           AND ($7 = 0 OR NOT EXISTS (SELECT 1 FROM deliveries d3 JOIN campaigns k3 ON k3.id = d3.campaign_id
+           AND (SELECT COUNT(*) FROM deliveries d2 WHERE d2.contact_id = c.id AND d2.status = 'sent' AND d2.sent_at > $4) < $5
+           AND ($6 = 0 OR NOT EXISTS (SELECT 1 FROM deliveries d3 JOIN campaigns k3 ON k3.id = d3.campaign_id
                  WHERE d3.contact_id = c.id AND k3.kind IN ('invitation', 'cooperation') AND k3.id <> $1
-                   AND d3.status IN ('sent', 'queued', 'sending') AND d3.created_at > $8))
-           AND ($7 = 0 OR {deferred})
-           AND ($9 = 0 OR {silent})
-           AND ($10 IS NULL OR {attr_expr} = $11)
-           AND ($12 IS NULL OR c.language = $12)
-           AND ($13 IS NULL OR c.last_activity_at IS NULL OR c.last_activity_at < $13)
-           AND ($14 IS NULL OR EXISTS (SELECT 1 FROM relations r0 WHERE r0.contact_id = c.id
-                 AND r0.form = $14 AND r0.status IN ('interested', 'confirmed')))
+                   AND d3.status IN ('sent', 'queued', 'sending') AND d3.created_at > $7))
+           AND ($6 = 0 OR {deferred})
+           AND ($8 = 0 OR {silent})
+           AND ($9 IS NULL OR {attr_expr} = $10)
+           AND ($11 IS NULL OR c.language = $11)
+           AND ($12 IS NULL OR c.last_activity_at IS NULL OR c.last_activity_at < $12)
+           AND ($13 IS NULL OR EXISTS (SELECT 1 FROM relations r0 WHERE r0.contact_id = c.id
+                 AND r0.form = $13 AND r0.status IN ('interested', 'confirmed')))
          ON CONFLICT (campaign_id, contact_id) DO NOTHING",
-        silent = super::contacts::silent_condition("$4", "$2", "$15"),
-        deferred = super::wishes::deferred_condition("$4", "$2"),
+        silent = super::contacts::silent_condition("$3", "$2", "$14"),
+        deferred = super::wishes::deferred_condition("$3", "$2"),
     );
     let (attr_key, attr_value) = match &aud.attribute {
         Some((k, v)) => (Some(k.clone()), Some(v.clone())),
@@ -376,7 +378,6 @@ pub async fn enqueue(db: &Db, c: &Campaign, caps: Caps, message_domain: &str) ->
         sqlx::query(sqlx::AssertSqlSafe(sql.as_str()))
             .bind(c.id)
             .bind(at)
-            .bind(message_domain)
             .bind(topic)
             .bind(at - chrono::Duration::days(30))
             .bind(caps.max_messages_per_30_days)

@@ -562,12 +562,23 @@ pub fn angle_addr(v: &str) -> &str {
     }
 }
 
-/// Parses `<np.C.K@domain>` into (campaign id, contact id, domain).
+/// Parses a campaign Message-ID `<np.C.K.MAC@domain>` into (campaign id, contact id, domain).
+/// The MAC is not checked here (see [`campaign_message_id`]).
 pub fn parse_message_id(mid: &str) -> Option<(i64, i64, String)> {
     let inner = mid.strip_prefix("<np.")?.strip_suffix('>')?;
     let (ids, domain) = inner.split_once('@')?;
-    let (c, k) = ids.split_once('.')?;
+    let mut parts = ids.split('.');
+    let (c, k, mac) = (parts.next()?, parts.next()?, parts.next()?);
+    if parts.next().is_some() || mac.len() != 16 {
+        return None;
+    }
     Some((c.parse().ok()?, k.parse().ok()?, domain.to_string()))
+}
+
+/// The Message-ID netzpost gives the mail of `campaign` to `contact` in a workspace with
+/// `secret` (deterministic, with a MAC only the secret can make).
+pub fn campaign_message_id(secret: &str, campaign: i64, contact: i64) -> String {
+    netzpost::token::TokenKey::new(secret.as_bytes()).message_id(campaign, contact, SENDER_DOMAIN)
 }
 
 /// The test SMTP server, tests/support/smtpd.py (aiosmtpd), killed when dropped.
