@@ -2,7 +2,7 @@
 //! from anywhere. Parsing is pure (`parse`); landing is batched (`run`). A bad row never stops the
 //! import: it is reported with its line number and reason, and every good row lands.
 
-use crate::domain::{ConsentStatus, EmailAddress, Language};
+use crate::domain::{ConsentRequest, ConsentStatus, EmailAddress, Language};
 use crate::store::contacts::{self, ImportRow};
 use crate::store::{self, Db};
 use serde::Serialize;
@@ -674,6 +674,11 @@ async fn import_file(
         given.push(topic.id);
     }
     let suppressed = store::suppressions::all_hashes(db).await?;
+    // An import never raises these (the landing's SQL guards it too); the rows say so.
+    let withdrawn = match ConsentStatus::request(Some(ConsentStatus::Unsubscribed), opts.consent) {
+        ConsentRequest::Withdrawn => store::contacts::unsubscribed_topics(db).await?,
+        _ => HashMap::new(),
+    };
 
     // Parsing runs beside the landing: room for a transaction's rows and then some.
     let (tx, mut rx) = tokio::sync::mpsc::channel::<Result<(Vec<Item>, u64), ImportError>>(
@@ -751,6 +756,28 @@ async fn import_file(
                         line: p.line,
                         reason: format!(
                             "unknown topic {t:?} (add it with `netzpost topics add {t}`)"
+                        ),
+                        record: p.row.email.to_string(),
+                    });
+                    continue;
+                }
+                let withdrawn_topic = match withdrawn.is_empty() {
+                    true => None,
+                    false => withdrawn
+                        .get(&p.row.email.key())
+                        .and_then(|w| ids.iter().find(|id| w.contains(id))),
+                };
+                if let Some(id) = withdrawn_topic {
+                    let slug = topic_ids
+                        .iter()
+                        .find(|(_, t)| *t == &Some(*id))
+                        .map_or_else(|| id.to_string(), |(s, _)| s.clone());
+                    rejects.push(Reject {
+                        line: p.line,
+                        reason: format!(
+                            "{} unsubscribed from topic {slug:?}: an import does not renew \
+                             consent; only the person can (subscribe form and confirmation link)",
+                            p.row.email
                         ),
                         record: p.row.email.to_string(),
                     });

@@ -660,6 +660,24 @@ pub async fn set_consent(
     Ok(())
 }
 
+/// The topics each contact has unsubscribed from, by lower-cased address: small enough to hold
+/// during an import, which must not raise them.
+pub async fn unsubscribed_topics(db: &Db) -> Result<HashMap<String, Vec<i64>>> {
+    let rows: Vec<(String, i64)> = on_db!(db, p => {
+        sqlx::query_as(
+            "SELECT c.email_key, s.topic_id FROM subscriptions s JOIN contacts c ON c.id = s.contact_id
+             WHERE s.status = 'unsubscribed'",
+        )
+        .fetch_all(p)
+        .await?
+    });
+    let mut out: HashMap<String, Vec<i64>> = HashMap::new();
+    for (key, topic) in rows {
+        out.entry(key).or_default().push(topic);
+    }
+    Ok(out)
+}
+
 /// Adds or updates one contact (API, public forms, tests).
 pub async fn upsert_one(
     db: &Db,

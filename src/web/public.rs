@@ -20,7 +20,7 @@
 //! a correctly signed one-click unsubscribe is never refused by that limit.
 
 use super::{body_bytes, client_ip, Lang, Shared};
-use crate::domain::{ConsentStatus, EmailAddress, RelationForm, RelationStatus};
+use crate::domain::{ConsentRequest, ConsentStatus, EmailAddress, RelationForm, RelationStatus};
 use crate::outbound::render::MailKind;
 use crate::outbound::sender::{sender_domain, CampaignCtx, Recipient};
 use crate::store::campaigns::Campaign;
@@ -302,7 +302,8 @@ async fn subscribe(State(st): State<Shared>, Path(slug): Path<String>, req: Requ
         .message(lang, StatusCode::OK, "check_mail_title", "check_mail_text")
 }
 
-/// Records pending consent (unless confirmed already) and sends the confirmation mail.
+/// Records pending consent (unless confirmed already, or withdrawn: an opt-out is never undone
+/// here) and sends the confirmation mail.
 async fn start_opt_in(
     st: &Shared,
     topic: &Topic,
@@ -332,23 +333,33 @@ async fn start_opt_in(
         }
     };
     let subs = store::contacts::subscriptions(&st.db, contact.id).await?;
-    if subs
-        .iter()
-        .any(|s| s.topic_id == topic.id && s.status == "confirmed")
-    {
-        return Ok(());
+    let current = match subs.iter().find(|s| s.topic_id == topic.id) {
+        Some(s) => Some(
+            s.status
+                .parse::<ConsentStatus>()
+                .map_err(anyhow::Error::msg)?,
+        ),
+        None => None,
+    };
+    match ConsentStatus::request(current, ConsentStatus::Pending) {
+        ConsentRequest::Set(status) => {
+            store::contacts::set_consent(
+                &st.db,
+                contact.id,
+                topic.id,
+                status,
+                "form",
+                Some(evidence),
+                None,
+                None,
+            )
+            .await?;
+        }
+        ConsentRequest::Keep if current == Some(ConsentStatus::Confirmed) => return Ok(()),
+        // Pending: the mail again. Withdrawn: only the mail; the opt-out stands until the
+        // person presses the link's button (anyone can type an address into this form).
+        ConsentRequest::Keep | ConsentRequest::Withdrawn => {}
     }
-    store::contacts::set_consent(
-        &st.db,
-        contact.id,
-        topic.id,
-        ConsentStatus::Pending,
-        "form",
-        Some(evidence),
-        None,
-        None,
-    )
-    .await?;
     send_confirmation(st, topic, &contact, language).await?;
     Ok(())
 }
