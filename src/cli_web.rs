@@ -25,6 +25,11 @@ pub enum AdminCmd {
         #[arg(long, default_value = "admin")]
         user: String,
     },
+    /// Remove an admin login; its open sessions end.
+    Remove {
+        /// The user name.
+        user: String,
+    },
 }
 
 pub async fn run_tokens(
@@ -44,7 +49,7 @@ pub async fn run_tokens(
         }
         TokensCmd::Revoke { name } => {
             auth::revoke_token(db, &name).await?;
-            writeln!(out, "token {name} revoked")?;
+            writeln!(out, "token {name} revoked; admin sessions opened with it ended")?;
         }
         TokensCmd::List => {
             let rows = auth::list_tokens(db).await?;
@@ -81,6 +86,10 @@ pub async fn run_admin(
                 out,
                 "password for {user} set; open sessions of {user} ended"
             )?;
+        }
+        AdminCmd::Remove { user } => {
+            auth::remove_user(db, &user).await?;
+            writeln!(out, "admin login {user} removed; its open sessions ended")?;
         }
     }
     Ok(())

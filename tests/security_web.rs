@@ -10,7 +10,6 @@
 #[path = "support/e2e.rs"]
 mod e2e;
 
-use e2e::Workspace;
 use netzpost::config::Config;
 use netzpost::domain::{ConsentStatus, EmailAddress};
 use netzpost::outbound::sender::Engine;
@@ -269,7 +268,8 @@ async fn subscribe_form_and_import_never_undo_an_unsubscribe_only_the_confirm_bu
     assert_eq!(a.status(c, t).await.as_deref(), Some("confirmed"));
 }
 
-#[allow(dead_code)]
+// ----- 4. sessions end with their token, password or user -----
+
 fn cookie_of(r: &reqwest::Response, name: &str) -> Option<String> {
     r.headers()
         .get_all(SET_COOKIE)
@@ -278,4 +278,159 @@ fn cookie_of(r: &reqwest::Response, name: &str) -> Option<String> {
         .find_map(|v| v.strip_prefix(&format!("{name}=")))
         .map(|v| v.split(';').next().unwrap().to_string())
         .filter(|v| !v.is_empty())
+}
+
+fn hidden(page: &str, name: &str) -> String {
+    let marker = format!("name=\"{name}\" value=\"");
+    let start = page
+        .find(&marker)
+        .unwrap_or_else(|| panic!("no {name} in {page}"))
+        + marker.len();
+    page[start..].split('"').next().unwrap().to_string()
+}
+
+impl App {
+    /// Signs in at /admin/login (the password field also takes an API token); returns the
+    /// session cookie.
+    async fn sign_in(&self, user: &str, password: &str) -> String {
+        let r = self.http.get(self.url("/admin/login")).send().await.unwrap();
+        let cookie = cookie_of(&r, "np_login").expect("login cookie");
+        let csrf = hidden(&r.text().await.unwrap(), "csrf");
+        let body = form_urlencoded::Serializer::new(String::new())
+            .append_pair("csrf", &csrf)
+            .append_pair("user", user)
+            .append_pair("password", password)
+            .finish();
+        let r = self
+            .http
+            .post(self.url("/admin/login"))
+            .header(CONTENT_TYPE, FORM)
+            .header(COOKIE, format!("np_login={cookie}"))
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::SEE_OTHER, "sign-in as {user}");
+        cookie_of(&r, "np_session").expect("session cookie")
+    }
+
+    /// GET of an admin page with a session: the status, and the page's CSRF token when it shows.
+    async fn admin_get(&self, session: &str) -> (StatusCode, Option<String>) {
+        let r = self
+            .http
+            .get(self.url("/admin/contacts"))
+            .header(COOKIE, format!("np_session={session}"))
+            .send()
+            .await
+            .unwrap();
+        let status = r.status();
+        let page = r.text().await.unwrap();
+        (status, (status == StatusCode::OK).then(|| hidden(&page, "csrf")))
+    }
+
+    /// The CSRF-protected "forget this contact" POST of the admin pages.
+    async fn admin_forget(&self, session: &str, csrf: &str, contact: i64) -> StatusCode {
+        self.http
+            .post(self.url(&format!("/admin/contacts/{contact}/forget")))
+            .header(CONTENT_TYPE, FORM)
+            .header(COOKIE, format!("np_session={session}"))
+            .body(format!("csrf={csrf}"))
+            .send()
+            .await
+            .unwrap()
+            .status()
+    }
+
+    /// Whether a session ended: its page and its CSRF-protected POST both go to the login.
+    async fn assert_ended(&self, session: &str, csrf: &str, contact: i64, why: &str) {
+        assert_eq!(self.admin_get(session).await.0, StatusCode::SEE_OTHER, "{why}");
+        assert_eq!(
+            self.admin_forget(session, csrf, contact).await,
+            StatusCode::SEE_OTHER,
+            "{why}: the POST is refused"
+        );
+        assert!(
+            store::contacts::by_id(&self.db, contact).await.is_ok(),
+            "{why}: the contact is still there"
+        );
+    }
+}
+
+impl App {
+    /// An admin login whose password hash has 1,000 PBKDF2 iterations: signing in with it takes
+    /// no time in a debug build (the 600,000 of `set_password` take seconds each).
+    async fn quick_password(&self, user: &str, password: &str) {
+        use hmac::{Hmac, Mac};
+        let (salt, iterations) = ("00112233445566778899aabbccddeeff", 1000u32);
+        let prf = Hmac::<sha2::Sha256>::new_from_slice(password.as_bytes()).unwrap();
+        let mut mac = prf.clone();
+        mac.update(salt.as_bytes());
+        mac.update(&1u32.to_be_bytes());
+        let mut u: Vec<u8> = mac.finalize().into_bytes().to_vec();
+        let mut out = u.clone();
+        for _ in 1..iterations {
+            let mut mac = prf.clone();
+            mac.update(&u);
+            u = mac.finalize().into_bytes().to_vec();
+            out.iter_mut().zip(&u).for_each(|(o, x)| *o ^= x);
+        }
+        let hash = format!("pbkdf2-sha256${iterations}${salt}${}", hex::encode(out));
+        netzpost::on_db!(&self.db, p => {
+            sqlx::query(
+                "INSERT INTO admin_users (name, password_hash, updated_at) VALUES ($1, $2, $3)",
+            )
+            .bind(user)
+            .bind(hash)
+            .bind(chrono::Utc::now())
+            .execute(p)
+            .await
+            .unwrap();
+        });
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn admin_sessions_end_when_their_token_is_revoked_the_password_changes_or_the_user_goes() {
+    let a = app(|_| {}).await;
+    let c = a.contact("erika@example.org", vec![], ConsentStatus::Pending).await;
+
+    // A session opened with an API token, then `netzpost tokens revoke`.
+    let token = web::auth::create_token(&a.db, "skript").await.unwrap();
+    let other = web::auth::create_token(&a.db, "anderes").await.unwrap();
+    let s1 = a.sign_in("admin", &token).await;
+    let s2 = a.sign_in("admin", &other).await;
+    let (status, csrf1) = a.admin_get(&s1).await;
+    assert_eq!(status, StatusCode::OK);
+    let out = a.cli(&["tokens", "revoke", "skript"]);
+    assert!(out.status.success(), "{}", text(&out));
+    a.assert_ended(&s1, &csrf1.unwrap(), c, "token revoked").await;
+    assert_eq!(a.admin_get(&s2).await.0, StatusCode::OK, "another token's session lives on");
+    // However the token was revoked, its sessions do not outlive it.
+    let s3 = a.sign_in("admin", &other).await;
+    let csrf3 = a.admin_get(&s3).await.1.unwrap();
+    netzpost::on_db!(&a.db, p => {
+        sqlx::query("UPDATE api_tokens SET revoked_at = created_at WHERE name = 'anderes'")
+            .execute(p)
+            .await
+            .unwrap();
+    });
+    a.assert_ended(&s3, &csrf3, c, "token revoked in the database").await;
+
+    // A password change ends the sessions of that user (not those of others).
+    a.quick_password("admin", "erstes-langes-passwort").await;
+    a.quick_password("kollegin", "zweites-langes-passwort").await;
+    let s4 = a.sign_in("admin", "erstes-langes-passwort").await;
+    let s5 = a.sign_in("kollegin", "zweites-langes-passwort").await;
+    let csrf4 = a.admin_get(&s4).await.1.unwrap();
+    web::auth::set_password(&a.db, "admin", "neues-langes-passwort").await.unwrap();
+    a.assert_ended(&s4, &csrf4, c, "password changed").await;
+    let (status, csrf5) = a.admin_get(&s5).await;
+    assert_eq!(status, StatusCode::OK);
+
+    // Removing a user (`netzpost admin remove`) ends their sessions.
+    let out = a.cli(&["admin", "remove", "kollegin"]);
+    assert!(out.status.success(), "{}", text(&out));
+    a.assert_ended(&s5, &csrf5.unwrap(), c, "user removed").await;
+    let out = a.cli(&["admin", "remove", "kollegin"]);
+    assert!(!out.status.success() && text(&out).contains("no admin login named"), "{}", text(&out));
 }
