@@ -27,6 +27,26 @@ pub enum ConfigError {
     Env { var: String, message: String },
 }
 
+/// Shortest accepted `secret`, in bytes: it is the HMAC key of every token in links and reply
+/// addresses, and a short one can be guessed offline from a single mail.
+pub const MIN_SECRET_BYTES: usize = 32;
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SecretError {
+    #[error(
+        "the configuration has no `secret` (the key that signs the tokens in links and reply \
+         addresses): put `secret = \"<64 hex digits>\"` into config/netzpost.toml (`netzpost init` \
+         writes one; `openssl rand -hex 32` makes one) or set NETZPOST_SECRET"
+    )]
+    Missing,
+    #[error(
+        "`secret` is {0} bytes long; it needs at least {MIN_SECRET_BYTES}: replace it with \
+         `openssl rand -hex 32` in config/netzpost.toml or NETZPOST_SECRET (links and reply \
+         addresses signed with the old one stop working)"
+    )]
+    Short(usize),
+}
+
 /// `Debug` redacts the secret and the database password (see `redact_url`): a configuration
 /// printed into a log or an error message shows no credential.
 #[derive(Clone, Serialize, Deserialize)]
@@ -600,6 +620,16 @@ impl Config {
 
     pub fn secret_bytes(&self) -> Vec<u8> {
         self.secret.as_bytes().to_vec()
+    }
+
+    /// The key that signs and checks tokens. Every command that does either gets it here, so
+    /// none runs with an empty or short secret.
+    pub fn token_key(&self) -> Result<crate::token::TokenKey, SecretError> {
+        match self.secret.len() {
+            0 => Err(SecretError::Missing),
+            n if n < MIN_SECRET_BYTES => Err(SecretError::Short(n)),
+            _ => Ok(crate::token::TokenKey::new(self.secret.as_bytes())),
+        }
     }
 }
 

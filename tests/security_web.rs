@@ -17,6 +17,7 @@ use netzpost::store::contacts::ImportRow;
 use netzpost::store::{self, Db};
 use netzpost::token::{Claims, Purpose, TokenKey};
 use netzpost::web;
+use e2e::Workspace;
 use reqwest::header::{CONTENT_TYPE, COOKIE, SET_COOKIE};
 use reqwest::{Client, StatusCode};
 use std::path::{Path, PathBuf};
@@ -433,4 +434,60 @@ async fn admin_sessions_end_when_their_token_is_revoked_the_password_changes_or_
     a.assert_ended(&s5, &csrf5.unwrap(), c, "user removed").await;
     let out = a.cli(&["admin", "remove", "kollegin"]);
     assert!(!out.status.success() && text(&out).contains("no admin login named"), "{}", text(&out));
+}
+
+// ----- 5. no command signs or checks tokens with an empty or short secret -----
+
+/// A reply whose token was signed with the empty key: what a weak secret would accept.
+fn reply_signed_with(key: &[u8]) -> String {
+    let token = TokenKey::new(key).sign(&Claims {
+        purpose: Purpose::Reply,
+        campaign_id: 1,
+        contact_id: 1,
+        extra: 0,
+        expires_at: None,
+    });
+    format!(
+        "Message-ID: <weak-secret@example.org>\r\nFrom: erika@example.org\r\n\
+         To: antwort+{token}@{}\r\nSubject: Re: Einladung\r\n\r\nJa, ich komme.\r\n",
+        e2e::REPLY_DOMAIN
+    )
+}
+
+#[test]
+fn commands_that_sign_or_check_tokens_refuse_an_empty_or_short_secret() {
+    let ws = Workspace::new();
+    let good = ws.config_text();
+    let secret = ws.secret();
+    assert_eq!(secret.len(), 64, "init writes 32 random bytes as hex");
+    for (weak, want) in [
+        ("", "the configuration has no `secret`"),
+        ("a", "`secret` is 1 bytes long; it needs at least 32"),
+        ("0123456789abcdef0123456789abcde", "is 31 bytes long"),
+    ] {
+        std::fs::write(
+            ws.path().join("config/netzpost.toml"),
+            good.replace(&format!("secret = \"{secret}\""), &format!("secret = \"{weak}\"")),
+        )
+        .unwrap();
+        let mail = ws.path().join("reply.eml");
+        std::fs::write(&mail, reply_signed_with(weak.as_bytes())).unwrap();
+        for args in [
+            &["inbound", "ingest", mail.to_str().unwrap()][..],
+            &["inbound", "process"],
+            &["serve"],
+        ] {
+            let out = ws.run(args);
+            assert!(!out.status.success(), "{args:?} with secret {weak:?}: {}", text(&out));
+            let err = String::from_utf8_lossy(&out.stderr);
+            assert!(err.contains(want), "{args:?}: {err}");
+            assert!(err.contains("openssl rand -hex 32"), "the fix is named: {err}");
+        }
+        assert_eq!(ws.sql_i64("SELECT COUNT(*) FROM inbound_messages"), 0, "nothing taken in");
+    }
+    // With the secret `init` wrote, the same mail is taken in.
+    std::fs::write(ws.path().join("config/netzpost.toml"), &good).unwrap();
+    let mail = ws.path().join("reply.eml");
+    let out = ws.run(&["inbound", "ingest", mail.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", text(&out));
 }
