@@ -491,3 +491,123 @@ fn commands_that_sign_or_check_tokens_refuse_an_empty_or_short_secret() {
     let out = ws.run(&["inbound", "ingest", mail.to_str().unwrap()]);
     assert!(out.status.success(), "{}", text(&out));
 }
+
+// ----- 17 and 15. `admin set-password USER`, without echo, and no weak passwords -----
+
+/// `netzpost admin set-password ARGS...` with `input` on standard input (a pipe).
+fn set_password(ws: &Workspace, args: &[&str], input: &str) -> Output {
+    use std::io::Write;
+    let mut all = vec!["admin", "set-password"];
+    all.extend(args);
+    let mut child = ws
+        .command(&all)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
+}
+
+fn password_hash(ws: &Workspace, user: &str) -> String {
+    ws.sql(&format!(
+        "SELECT password_hash FROM admin_users WHERE name = '{user}'"
+    ))
+    .first()
+    .map(|r| r[0].clone())
+    .unwrap_or_default()
+}
+
+#[test]
+fn admin_set_password_takes_the_user_as_documented_and_refuses_weak_passwords() {
+    let ws = Workspace::new();
+    // The README's form, and `--user` as before.
+    let out = set_password(&ws, &["admin"], "Ein-gutes-Passwort-1\n");
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(password_hash(&ws, "admin").starts_with("pbkdf2-sha256$"));
+    let out = set_password(&ws, &["--user", "kollegin"], "Ein-gutes-Passwort-2\n");
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(password_hash(&ws, "kollegin").starts_with("pbkdf2-sha256$"));
+    let out = set_password(&ws, &["admin", "--user", "kollegin"], "Ein-gutes-Passwort-3\n");
+    assert!(!out.status.success(), "USER and --user together: {}", text(&out));
+
+    // Weak passwords change nothing.
+    let before = password_hash(&ws, "admin");
+    for (weak, why) in [
+        ("          ", "only spaces"),
+        ("\t \t", "only spaces"),
+        ("", "empty"),
+        ("kurz-123", "at least 12 characters"),
+        ("   elf-zeichen   ", "at least 12 characters"),
+    ] {
+        let out = set_password(&ws, &["admin"], &format!("{weak}\n"));
+        assert!(!out.status.success(), "{weak:?} accepted");
+        assert!(text(&out).contains(why), "{weak:?}: {}", text(&out));
+    }
+    assert_eq!(password_hash(&ws, "admin"), before);
+}
+
+/// Standard output and error of `script` (a terminal for the command) until `want` shows.
+fn read_until(rx: &std::sync::mpsc::Receiver<Vec<u8>>, seen: &mut Vec<u8>, want: &str) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while !String::from_utf8_lossy(seen).contains(want) {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        match rx.recv_timeout(left) {
+            Ok(chunk) => seen.extend(chunk),
+            Err(_) => panic!(
+                "no {want:?} from the terminal: {:?}",
+                String::from_utf8_lossy(seen)
+            ),
+        }
+    }
+}
+
+#[test]
+fn admin_set_password_on_a_terminal_does_not_echo_the_password() {
+    use std::io::{Read, Write};
+    let ws = Workspace::new();
+    let password = "Unsichtbares-Passwort-42";
+    // util-linux `script` gives the command a pseudo-terminal; what it echoes comes back here.
+    let line = format!("{} admin set-password admin", e2e::bin().display());
+    let mut child = Command::new("script")
+        .args(["-qec", &line, "/dev/null"])
+        .current_dir(ws.path())
+        .env_remove("NETZPOST_CONFIG")
+        .envs(&ws.env)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("util-linux `script` runs the command on a terminal");
+    let mut stdout = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let reader = std::thread::spawn(move || {
+        let mut buf = [0u8; 4096];
+        while let Ok(n) = stdout.read(&mut buf) {
+            if n == 0 || tx.send(buf[..n].to_vec()).is_err() {
+                break;
+            }
+        }
+    });
+    let mut stdin = child.stdin.take().unwrap();
+    let mut seen = Vec::new();
+    // Typed only after the prompt: the terminal echoes input when it arrives.
+    read_until(&rx, &mut seen, "New password for admin");
+    writeln!(stdin, "{password}").unwrap();
+    read_until(&rx, &mut seen, "The same again");
+    writeln!(stdin, "{password}").unwrap();
+    read_until(&rx, &mut seen, "password for admin set");
+    drop(stdin);
+    let status = child.wait().unwrap();
+    reader.join().unwrap();
+    let shown = String::from_utf8_lossy(&seen);
+    assert!(status.success(), "{shown}");
+    assert!(!shown.contains(password), "the password was echoed: {shown:?}");
+    assert!(password_hash(&ws, "admin").starts_with("pbkdf2-sha256$"));
+}

@@ -188,14 +188,30 @@ pub async fn token_login(db: &Db, token_name: &str) -> Result<String, StoreError
     Ok(user)
 }
 
+/// Shortest accepted admin password, in characters (not counting surrounding whitespace).
+pub const MIN_PASSWORD_CHARS: usize = 12;
+
+/// Why a password is refused, or None.
+pub fn weak_password(password: &str) -> Option<String> {
+    let n = password.trim().chars().count();
+    if n == 0 {
+        Some("the password is empty or only spaces".into())
+    } else if n < MIN_PASSWORD_CHARS {
+        Some(format!(
+            "the password needs at least {MIN_PASSWORD_CHARS} characters besides leading and \
+             trailing spaces (it has {n})"
+        ))
+    } else {
+        None
+    }
+}
+
 pub async fn set_password(db: &Db, user: &str, password: &str) -> Result<(), StoreError> {
-    if password.chars().count() < 10 {
-        return Err(StoreError::Invalid(
-            "the password needs at least 10 characters".into(),
-        ));
+    if let Some(why) = weak_password(password) {
+        return Err(StoreError::Invalid(why));
     }
     let hash = hash_password(password);
-    on_db!(db, p => {
+    crate::in_tx!(db, tx => {
         sqlx::query(
             "INSERT INTO admin_users (name, password_hash, updated_at) VALUES ($1, $2, $3)
              ON CONFLICT (name) DO UPDATE SET password_hash = excluded.password_hash, updated_at = excluded.updated_at",
@@ -203,10 +219,13 @@ pub async fn set_password(db: &Db, user: &str, password: &str) -> Result<(), Sto
         .bind(user)
         .bind(hash)
         .bind(now())
-        .execute(p)
+        .execute(&mut **tx)
         .await?;
         // A new password ends every open session of that user.
-        sqlx::query("DELETE FROM admin_sessions WHERE user_name = $1").bind(user).execute(p).await?;
+        sqlx::query("DELETE FROM admin_sessions WHERE user_name = $1")
+            .bind(user)
+            .execute(&mut **tx)
+            .await?;
     });
     Ok(())
 }
