@@ -4,6 +4,7 @@
 
 use crate::domain::{ConsentRequest, ConsentStatus, EmailAddress, Language};
 use crate::store::contacts::{self, ImportRow};
+use crate::output::csv_cell;
 use crate::store::{self, Db};
 use serde::Serialize;
 use std::collections::{HashMap, VecDeque};
@@ -944,12 +945,17 @@ pub fn progress_bar(len: u64, wanted: bool) -> indicatif::ProgressBar {
     bar
 }
 
-/// Writes the rejects as CSV (line, reason, record), for the user to fix and re-import.
+/// Writes the rejects as CSV (line, reason, record), for the user to fix and re-import; cells are
+/// neutralised as in every CSV we write (`output::csv_cell`).
 pub fn write_rejects(path: &Path, rejects: &[Reject]) -> std::io::Result<()> {
     let mut w = csv::Writer::from_path(path)?;
     w.write_record(["line", "reason", "record"])?;
     for r in rejects {
-        w.write_record([r.line.to_string().as_str(), &r.reason, &r.record])?;
+        w.write_record([
+            r.line.to_string().as_str(),
+            &csv_cell(&r.reason),
+            &csv_cell(&r.record),
+        ])?;
     }
     w.flush()
 }

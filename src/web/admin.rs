@@ -10,6 +10,7 @@ use super::api::{run_campaign_action, run_review_action};
 use super::auth::{self, Session};
 use super::{client_ip, report, Lang, Shared};
 use crate::domain::RelationForm;
+use crate::output::csv_cell;
 use crate::store::{self, contacts::ContactFilter};
 use axum::extract::{ConnectInfo, Path, Query, Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode, Uri};
@@ -573,15 +574,6 @@ async fn occasions(State(st): State<Shared>, headers: HeaderMap, uri: Uri) -> Re
     }
 }
 
-/// Spreadsheet programs run cells that start with these as formulas.
-fn csv_cell(s: &str) -> String {
-    if s.starts_with(['=', '+', '-', '@', '\t', '\r']) {
-        format!("'{s}")
-    } else {
-        s.to_string()
-    }
-}
-
 async fn occasion_csv(
     State(st): State<Shared>,
     Path(slug): Path<String>,
@@ -625,11 +617,11 @@ async fn occasion_csv(
             break;
         }
         result = w.write_record([
-            csv_cell(&r.email),
-            csv_cell(r.name.as_deref().unwrap_or("")),
-            csv_cell(r.organisation.as_deref().unwrap_or("")),
-            r.status.clone(),
-            r.cause_kind.clone(),
+            csv_cell(&r.email).into_owned(),
+            csv_cell(r.name.as_deref().unwrap_or("")).into_owned(),
+            csv_cell(r.organisation.as_deref().unwrap_or("")).into_owned(),
+            csv_cell(&r.status).into_owned(),
+            csv_cell(&r.cause_kind).into_owned(),
             r.updated_at.to_rfc3339(),
         ]);
     }
