@@ -97,6 +97,11 @@ pub struct Http {
     /// Failed API authentications per minute per client address; then 429 for a minute.
     /// 0 = no limit.
     pub api_auth_failures_per_minute: u32,
+    /// Reverse proxies (addresses or networks, `127.0.0.1`, `10.0.0.0/8`) whose
+    /// `X-Forwarded-For` is believed; empty: the header is ignored.
+    pub trusted_proxies: Vec<String>,
+    /// When set, `/metrics` wants `Authorization: Bearer <this>`.
+    pub metrics_token: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -294,6 +299,8 @@ impl Default for Http {
             public_url: "http://127.0.0.1:8089".into(),
             public_requests_per_minute: 60,
             api_auth_failures_per_minute: 10,
+            trusted_proxies: Vec::new(),
+            metrics_token: None,
         }
     }
 }

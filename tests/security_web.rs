@@ -53,6 +53,8 @@ async fn app(tune: impl FnOnce(&mut Config)) -> App {
     };
     cfg.outbound.outbox = dir.path().join("outbox");
     cfg.http.public_url = base.clone();
+    // The tests speak as clients behind a reverse proxy on this host.
+    cfg.http.trusted_proxies = vec!["127.0.0.1".into()];
     tune(&mut cfg);
     let cfg = Arc::new(cfg);
     let db = Db::open(&cfg.database).await.unwrap();
@@ -676,4 +678,67 @@ async fn contacts_export_list_and_rejects_csv_neutralise_spreadsheet_formulas() 
 
     let rejects = std::fs::read_to_string(format!("{}.rejects.csv", path_str(&file))).unwrap();
     assert_no_formula("rejects", &csv_cells(&rejects, b','), &["'=cmd|'/C calc'!A0;Kaputt;;"]);
+}
+
+// ----- 7. X-Forwarded-For only from trusted proxies -----
+
+impl App {
+    /// The evidence of the last consent change of `email` for `topic`.
+    async fn evidence(&self, email: &str, topic: i64) -> String {
+        let c = store::contacts::get(&self.db, email).await.unwrap();
+        store::contacts::subscriptions(&self.db, c.id)
+            .await
+            .unwrap()
+            .into_iter()
+            .find(|s| s.topic_id == topic)
+            .and_then(|s| s.evidence)
+            .unwrap_or_default()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn forwarded_for_is_ignored_unless_from_a_trusted_proxy_and_then_read_from_the_right() {
+    // Default: no trusted proxy. A client on loopback cannot pick its address by header: the
+    // limit counts it as itself, and the evidence names the real peer.
+    let a = app(|c| c.http.trusted_proxies.clear()).await;
+    let t = a.topic("nachbarschaft").await;
+    let mut statuses = Vec::new();
+    for i in 0..6 {
+        let (s, _) = a
+            .post_form(
+                &format!("198.51.100.{i}"),
+                "/s/nachbarschaft",
+                &format!("email=person{i}%40example.org"),
+            )
+            .await;
+        statuses.push(s);
+    }
+    assert_eq!(
+        statuses,
+        [[StatusCode::OK; 5].as_slice(), &[StatusCode::TOO_MANY_REQUESTS]].concat(),
+        "the subscribe limit (5 per address) holds whatever X-Forwarded-For says"
+    );
+    let ev = a.evidence("person0@example.org", t).await;
+    assert!(ev.contains("from 127.0.0.1") && !ev.contains("198.51.100"), "{ev}");
+
+    // Behind a trusted proxy: the right-most address that is not a trusted proxy.
+    let b = app(|c| c.http.trusted_proxies = vec!["127.0.0.1".into(), "10.0.0.0/8".into()]).await;
+    let t = b.topic("nachbarschaft").await;
+    let (s, _) = b
+        .post_form(
+            "192.0.2.66, 203.0.113.9, 10.1.2.3",
+            "/s/nachbarschaft",
+            "email=erika%40example.org",
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    let ev = b.evidence("erika@example.org", t).await;
+    assert!(ev.contains("from 203.0.113.9"), "{ev}");
+    // A bad entry is not walked past.
+    let (s, _) = b
+        .post_form("192.0.2.66, unknown", "/s/nachbarschaft", "email=max%40example.org")
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    let ev = b.evidence("max@example.org", t).await;
+    assert!(ev.contains("from 127.0.0.1"), "{ev}");
 }

@@ -8,7 +8,7 @@
 
 use super::api::{run_campaign_action, run_review_action};
 use super::auth::{self, Session};
-use super::{client_ip, report, Lang, Shared};
+use super::{report, Lang, Shared};
 use crate::domain::RelationForm;
 use crate::output::csv_cell;
 use crate::store::{self, contacts::ContactFilter};
@@ -175,7 +175,7 @@ fn login_form(
 async fn login(State(st): State<Shared>, req: Request) -> Response {
     let (parts, body) = req.into_parts();
     let lang = Lang::from_request(parts.uri.query(), &parts.headers);
-    let ip = client_ip(
+    let ip = st.client_ip(
         parts.extensions.get::<ConnectInfo<SocketAddr>>(),
         &parts.headers,
     );

@@ -19,7 +19,7 @@
 //! The link pages are rate-limited per client address in `super` (`http.public_requests_per_minute`);
 //! a correctly signed one-click unsubscribe is never refused by that limit.
 
-use super::{body_bytes, client_ip, Lang, Shared};
+use super::{body_bytes, Lang, Shared};
 use crate::domain::{ConsentRequest, ConsentStatus, EmailAddress, RelationForm, RelationStatus};
 use crate::outbound::render::MailKind;
 use crate::outbound::sender::{sender_domain, CampaignCtx, Recipient};
@@ -231,7 +231,7 @@ async fn subscribe(State(st): State<Shared>, Path(slug): Path<String>, req: Requ
         Ok(t) => t,
         Err(f) => return fail_page(&st, lang, f),
     };
-    let ip = client_ip(
+    let ip = st.client_ip(
         parts.extensions.get::<ConnectInfo<SocketAddr>>(),
         &parts.headers,
     );
@@ -483,7 +483,7 @@ async fn confirm(State(st): State<Shared>, Path(token): Path<String>, req: Reque
     if let Err(r) = super::check_post(&st, lang, &parts.headers, body).await {
         return r;
     }
-    let ip = client_ip(
+    let ip = st.client_ip(
         parts.extensions.get::<ConnectInfo<SocketAddr>>(),
         &parts.headers,
     );
