@@ -742,3 +742,41 @@ async fn forwarded_for_is_ignored_unless_from_a_trusted_proxy_and_then_read_from
     let ev = b.evidence("max@example.org", t).await;
     assert!(ev.contains("from 127.0.0.1"), "{ev}");
 }
+
+// ----- 8. at most 3 confirmation mails per address and day -----
+
+#[tokio::test(flavor = "multi_thread")]
+async fn at_most_three_confirmation_mails_per_address_a_day_whatever_the_client_address() {
+    let a = app(|_| {}).await;
+    let t = a.topic("nachbarschaft").await;
+    // Twelve posts in seconds, each from another client address.
+    for i in 0..12 {
+        let (s, page) = a
+            .post_form(
+                &format!("198.51.100.{i}"),
+                "/s/nachbarschaft",
+                "email=opfer%40example.org",
+            )
+            .await;
+        assert_eq!(s, StatusCode::OK, "the same answer every time: {page}");
+    }
+    assert_eq!(a.mails(), 3);
+    let c = store::contacts::get(&a.db, "opfer@example.org").await.unwrap();
+    assert_eq!(a.status(c.id, t).await.as_deref(), Some("pending"));
+    let timeline = store::contacts::detail(&a.db, "opfer@example.org", 180)
+        .await
+        .unwrap();
+    let noted = serde_json::to_value(&timeline).unwrap()["timeline"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|x| x["kind"] == "confirmation")
+        .count();
+    assert_eq!(noted, 3, "each mail is on the timeline");
+    // Another address is not held up.
+    let (s, _) = a
+        .post_form("198.51.100.99", "/s/nachbarschaft", "email=jemand%40example.org")
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(a.mails(), 4);
+}

@@ -678,6 +678,48 @@ pub async fn unsubscribed_topics(db: &Db) -> Result<HashMap<String, Vec<i64>>> {
     Ok(out)
 }
 
+/// Notes a confirmation mail to the contact on its timeline, unless `max` were noted within the
+/// last 24 hours: then nothing is written and the answer is false. The contact's row is updated
+/// first (to itself), which locks it on both databases, so two requests at once cannot both take
+/// the last one.
+pub async fn note_confirmation_mail(
+    db: &Db,
+    contact_id: i64,
+    topic_id: i64,
+    evidence: &str,
+    max: i64,
+) -> Result<bool> {
+    let at = now();
+    let noted = in_tx!(db, tx => {
+        sqlx::query("UPDATE contacts SET last_activity_at = last_activity_at WHERE id = $1")
+            .bind(contact_id)
+            .execute(&mut **tx)
+            .await?;
+        let sent: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM activities WHERE contact_id = $1 AND kind = 'confirmation' AND at > $2",
+        )
+        .bind(contact_id)
+        .bind(at - chrono::Duration::hours(24))
+        .fetch_one(&mut **tx)
+        .await?;
+        if sent < max {
+            // On the timeline, but not the person's activity (anyone can ask for the mail):
+            // `last_activity_at` stays.
+            sqlx::query(
+                "INSERT INTO activities (contact_id, at, kind, summary, detail) VALUES ($1, $2, 'confirmation', $3, $4)",
+            )
+            .bind(contact_id)
+            .bind(at)
+            .bind("Bestätigungsmail / confirmation mail")
+            .bind(serde_json::json!({"topic_id": topic_id, "evidence": evidence}).to_string())
+            .execute(&mut **tx)
+            .await?;
+        }
+        sent < max
+    });
+    Ok(noted)
+}
+
 /// Adds or updates one contact (API, public forms, tests).
 pub async fn upsert_one(
     db: &Db,

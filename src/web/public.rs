@@ -39,6 +39,9 @@ use std::net::SocketAddr;
 
 /// A confirmation link is valid this long.
 const CONFIRM_DAYS: i64 = 7;
+/// Confirmation mails per recipient address in 24 hours, whoever asks from wherever: the form
+/// must not be a way to flood someone's mailbox.
+pub const CONFIRM_MAILS_PER_DAY: i64 = 3;
 /// RSVP links of an invitation stop working this long after the occasion ended.
 pub const RSVP_GRACE_DAYS: i64 = 7;
 
@@ -341,7 +344,26 @@ async fn start_opt_in(
         ),
         None => None,
     };
-    match ConsentStatus::request(current, ConsentStatus::Pending) {
+    let wanted = ConsentStatus::request(current, ConsentStatus::Pending);
+    if current == Some(ConsentStatus::Confirmed) {
+        return Ok(());
+    }
+    if !store::contacts::note_confirmation_mail(
+        &st.db,
+        contact.id,
+        topic.id,
+        evidence,
+        CONFIRM_MAILS_PER_DAY,
+    )
+    .await?
+    {
+        tracing::info!(
+            contact = contact.id,
+            "subscribe: {CONFIRM_MAILS_PER_DAY} confirmation mails to this address today, none sent"
+        );
+        return Ok(());
+    }
+    match wanted {
         ConsentRequest::Set(status) => {
             store::contacts::set_consent(
                 &st.db,
@@ -355,7 +377,6 @@ async fn start_opt_in(
             )
             .await?;
         }
-        ConsentRequest::Keep if current == Some(ConsentStatus::Confirmed) => return Ok(()),
         // Pending: the mail again. Withdrawn: only the mail; the opt-out stands until the
         // person presses the link's button (anyone can type an address into this form).
         ConsentRequest::Keep | ConsentRequest::Withdrawn => {}
