@@ -780,3 +780,30 @@ async fn at_most_three_confirmation_mails_per_address_a_day_whatever_the_client_
     assert_eq!(s, StatusCode::OK);
     assert_eq!(a.mails(), 4);
 }
+
+// ----- 16. /metrics behind an optional bearer token -----
+
+#[tokio::test(flavor = "multi_thread")]
+async fn metrics_want_the_bearer_token_when_one_is_configured() {
+    let open = app(|_| {}).await;
+    let r = open.http.get(open.url("/metrics")).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK, "open by default");
+
+    let token = "metrics-token-5f2c1e9a";
+    let a = app(|c| c.http.metrics_token = Some(token.into())).await;
+    let get = |auth: Option<String>| {
+        let mut req = a.http.get(a.url("/metrics"));
+        if let Some(v) = auth {
+            req = req.header(reqwest::header::AUTHORIZATION, v);
+        }
+        req.send()
+    };
+    for wrong in [None, Some("Bearer falsch".to_string()), Some(token.to_string())] {
+        let r = get(wrong.clone()).await.unwrap();
+        assert_eq!(r.status(), StatusCode::UNAUTHORIZED, "{wrong:?}");
+        assert!(!r.text().await.unwrap().contains("netzpost_"), "{wrong:?}");
+    }
+    let r = get(Some(format!("Bearer {token}"))).await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert!(r.text().await.unwrap().contains("netzpost_"));
+}
