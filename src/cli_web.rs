@@ -53,7 +53,10 @@ pub async fn run_tokens(
         }
         TokensCmd::Revoke { name } => {
             auth::revoke_token(db, &name).await?;
-            writeln!(out, "token {name} revoked; admin sessions opened with it ended")?;
+            writeln!(
+                out,
+                "token {name} revoked; admin sessions opened with it ended"
+            )?;
         }
         TokensCmd::List => {
             let rows = auth::list_tokens(db).await?;

@@ -9,10 +9,11 @@ use std::path::{Path, PathBuf};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
-    #[error("{file}: cannot read: {source}")]
+    #[error("{file}: cannot read: {error}")]
     Read {
         file: String,
-        source: std::io::Error,
+        /// In the message, so not a `source` (a cause chain would print it twice).
+        error: std::io::Error,
     },
     #[error("{file}: line {line}, column {column}: {message}")]
     Syntax {
@@ -464,9 +465,9 @@ impl Config {
             .collect();
         match path {
             Some(p) => {
-                let text = std::fs::read_to_string(p).map_err(|source| ConfigError::Read {
+                let text = std::fs::read_to_string(p).map_err(|error| ConfigError::Read {
                     file: p.display().to_string(),
-                    source,
+                    error,
                 })?;
                 Self::from_str_with_env(&text, &p.display().to_string(), &env)
             }

@@ -3,8 +3,8 @@
 //! import: it is reported with its line number and reason, and every good row lands.
 
 use crate::domain::{ConsentRequest, ConsentStatus, EmailAddress, Language};
-use crate::store::contacts::{self, ImportRow};
 use crate::output::csv_cell;
+use crate::store::contacts::{self, ImportRow};
 use crate::store::{self, Db};
 use serde::Serialize;
 use std::collections::{HashMap, VecDeque};
@@ -13,14 +13,15 @@ use std::path::Path;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ImportError {
-    #[error("{file}: {source}")]
+    #[error("{file}: {error}")]
     Read {
         file: String,
-        source: std::io::Error,
+        /// In the message, so not a `source` (a cause chain would print it twice).
+        error: std::io::Error,
     },
     #[error("{file}: line 1: {message}")]
     Header { file: String, message: String },
-    #[error("{0}")]
+    #[error(transparent)]
     Store(#[from] store::StoreError),
 }
 
@@ -399,9 +400,9 @@ struct Rows<R> {
 impl Rows<std::fs::File> {
     /// Opens a file: one pass decides the encoding, the second parses.
     fn open(path: &Path, file: &str) -> Result<Self, ImportError> {
-        let read_err = |source| ImportError::Read {
+        let read_err = |error| ImportError::Read {
             file: file.into(),
-            source,
+            error,
         };
         let encoding =
             detect_encoding(std::fs::File::open(path).map_err(read_err)?).map_err(read_err)?;
@@ -412,9 +413,9 @@ impl Rows<std::fs::File> {
 impl<R: Read> Rows<R> {
     /// `input` from its first byte; `encoding` is what the whole input decodes as.
     fn new(input: R, encoding: Encoding, file: &str) -> Result<Self, ImportError> {
-        let read_err = |source| ImportError::Read {
+        let read_err = |error| ImportError::Read {
             file: file.into(),
-            source,
+            error,
         };
         let mut source = Source::new(input, encoding).map_err(read_err)?;
         let delimiter = detect_delimiter(&source.first_line().map_err(read_err)?);
@@ -473,7 +474,7 @@ impl<R: Read> Rows<R> {
                         };
                         return Err(ImportError::Read {
                             file: self.file.clone(),
-                            source,
+                            error: source,
                         });
                     }
                     let line = match e.position().map(|p| p.byte()) {
@@ -656,7 +657,7 @@ async fn import_file(
     let name = file.display().to_string();
     let joined = |e: tokio::task::JoinError| ImportError::Read {
         file: name.clone(),
-        source: std::io::Error::other(e),
+        error: std::io::Error::other(e),
     };
     let (path, file_name) = (file.to_path_buf(), name.clone());
     let mut reader = tokio::task::spawn_blocking(move || Rows::open(&path, &file_name))

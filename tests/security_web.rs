@@ -10,6 +10,7 @@
 #[path = "support/e2e.rs"]
 mod e2e;
 
+use e2e::Workspace;
 use netzpost::config::Config;
 use netzpost::domain::{ConsentStatus, EmailAddress};
 use netzpost::outbound::sender::Engine;
@@ -17,7 +18,6 @@ use netzpost::store::contacts::ImportRow;
 use netzpost::store::{self, Db};
 use netzpost::token::{Claims, Purpose, TokenKey};
 use netzpost::web;
-use e2e::Workspace;
 use reqwest::header::{CONTENT_TYPE, COOKIE, SET_COOKIE};
 use reqwest::{Client, StatusCode};
 use std::path::{Path, PathBuf};
@@ -247,7 +247,8 @@ async fn subscribe_form_and_import_never_undo_an_unsubscribe_only_the_confirm_bu
         ]);
         assert_eq!(out.status.code(), Some(2), "{}", text(&out));
         assert!(
-            text(&out).contains("line 2: erika@example.org unsubscribed from topic \"nachbarschaft\""),
+            text(&out)
+                .contains("line 2: erika@example.org unsubscribed from topic \"nachbarschaft\""),
             "{}",
             text(&out)
         );
@@ -258,14 +259,20 @@ async fn subscribe_form_and_import_never_undo_an_unsubscribe_only_the_confirm_bu
         );
         assert_eq!(a.status(c, t).await.as_deref(), Some("unsubscribed"));
     }
-    let neu = store::contacts::get(&a.db, "neu@example.org").await.unwrap();
+    let neu = store::contacts::get(&a.db, "neu@example.org")
+        .await
+        .unwrap();
     assert_eq!(a.status(neu.id, t).await.as_deref(), Some("confirmed"));
 
     // The person's own confirmed action (the button of the confirmation link) renews it.
     let confirm = a.sign(Purpose::Confirm, c, t);
     let (s, _) = a.get(CLIENT, &format!("/c/{confirm}")).await;
     assert_eq!(s, StatusCode::OK);
-    assert_eq!(a.status(c, t).await.as_deref(), Some("unsubscribed"), "a GET changes nothing");
+    assert_eq!(
+        a.status(c, t).await.as_deref(),
+        Some("unsubscribed"),
+        "a GET changes nothing"
+    );
     let (s, _) = a.post_form(CLIENT, &format!("/c/{confirm}"), "").await;
     assert_eq!(s, StatusCode::OK);
     assert_eq!(a.status(c, t).await.as_deref(), Some("confirmed"));
@@ -296,7 +303,12 @@ impl App {
     /// Signs in at /admin/login (the password field also takes an API token); returns the
     /// session cookie.
     async fn sign_in(&self, user: &str, password: &str) -> String {
-        let r = self.http.get(self.url("/admin/login")).send().await.unwrap();
+        let r = self
+            .http
+            .get(self.url("/admin/login"))
+            .send()
+            .await
+            .unwrap();
         let cookie = cookie_of(&r, "np_login").expect("login cookie");
         let csrf = hidden(&r.text().await.unwrap(), "csrf");
         let body = form_urlencoded::Serializer::new(String::new())
@@ -328,7 +340,10 @@ impl App {
             .unwrap();
         let status = r.status();
         let page = r.text().await.unwrap();
-        (status, (status == StatusCode::OK).then(|| hidden(&page, "csrf")))
+        (
+            status,
+            (status == StatusCode::OK).then(|| hidden(&page, "csrf")),
+        )
     }
 
     /// The CSRF-protected "forget this contact" POST of the admin pages.
@@ -346,7 +361,11 @@ impl App {
 
     /// Whether a session ended: its page and its CSRF-protected POST both go to the login.
     async fn assert_ended(&self, session: &str, csrf: &str, contact: i64, why: &str) {
-        assert_eq!(self.admin_get(session).await.0, StatusCode::SEE_OTHER, "{why}");
+        assert_eq!(
+            self.admin_get(session).await.0,
+            StatusCode::SEE_OTHER,
+            "{why}"
+        );
         assert_eq!(
             self.admin_forget(session, csrf, contact).await,
             StatusCode::SEE_OTHER,
@@ -395,7 +414,9 @@ impl App {
 #[tokio::test(flavor = "multi_thread")]
 async fn admin_sessions_end_when_their_token_is_revoked_the_password_changes_or_the_user_goes() {
     let a = app(|_| {}).await;
-    let c = a.contact("erika@example.org", vec![], ConsentStatus::Pending).await;
+    let c = a
+        .contact("erika@example.org", vec![], ConsentStatus::Pending)
+        .await;
 
     // A session opened with an API token, then `netzpost tokens revoke`.
     let token = web::auth::create_token(&a.db, "skript").await.unwrap();
@@ -406,8 +427,13 @@ async fn admin_sessions_end_when_their_token_is_revoked_the_password_changes_or_
     assert_eq!(status, StatusCode::OK);
     let out = a.cli(&["tokens", "revoke", "skript"]);
     assert!(out.status.success(), "{}", text(&out));
-    a.assert_ended(&s1, &csrf1.unwrap(), c, "token revoked").await;
-    assert_eq!(a.admin_get(&s2).await.0, StatusCode::OK, "another token's session lives on");
+    a.assert_ended(&s1, &csrf1.unwrap(), c, "token revoked")
+        .await;
+    assert_eq!(
+        a.admin_get(&s2).await.0,
+        StatusCode::OK,
+        "another token's session lives on"
+    );
     // However the token was revoked, its sessions do not outlive it.
     let s3 = a.sign_in("admin", &other).await;
     let csrf3 = a.admin_get(&s3).await.1.unwrap();
@@ -417,15 +443,19 @@ async fn admin_sessions_end_when_their_token_is_revoked_the_password_changes_or_
             .await
             .unwrap();
     });
-    a.assert_ended(&s3, &csrf3, c, "token revoked in the database").await;
+    a.assert_ended(&s3, &csrf3, c, "token revoked in the database")
+        .await;
 
     // A password change ends the sessions of that user (not those of others).
     a.quick_password("admin", "erstes-langes-passwort").await;
-    a.quick_password("kollegin", "zweites-langes-passwort").await;
+    a.quick_password("kollegin", "zweites-langes-passwort")
+        .await;
     let s4 = a.sign_in("admin", "erstes-langes-passwort").await;
     let s5 = a.sign_in("kollegin", "zweites-langes-passwort").await;
     let csrf4 = a.admin_get(&s4).await.1.unwrap();
-    web::auth::set_password(&a.db, "admin", "neues-langes-passwort").await.unwrap();
+    web::auth::set_password(&a.db, "admin", "neues-langes-passwort")
+        .await
+        .unwrap();
     a.assert_ended(&s4, &csrf4, c, "password changed").await;
     let (status, csrf5) = a.admin_get(&s5).await;
     assert_eq!(status, StatusCode::OK);
@@ -433,9 +463,14 @@ async fn admin_sessions_end_when_their_token_is_revoked_the_password_changes_or_
     // Removing a user (`netzpost admin remove`) ends their sessions.
     let out = a.cli(&["admin", "remove", "kollegin"]);
     assert!(out.status.success(), "{}", text(&out));
-    a.assert_ended(&s5, &csrf5.unwrap(), c, "user removed").await;
+    a.assert_ended(&s5, &csrf5.unwrap(), c, "user removed")
+        .await;
     let out = a.cli(&["admin", "remove", "kollegin"]);
-    assert!(!out.status.success() && text(&out).contains("no admin login named"), "{}", text(&out));
+    assert!(
+        !out.status.success() && text(&out).contains("no admin login named"),
+        "{}",
+        text(&out)
+    );
 }
 
 // ----- 5. no command signs or checks tokens with an empty or short secret -----
@@ -469,7 +504,10 @@ fn commands_that_sign_or_check_tokens_refuse_an_empty_or_short_secret() {
     ] {
         std::fs::write(
             ws.path().join("config/netzpost.toml"),
-            good.replace(&format!("secret = \"{secret}\""), &format!("secret = \"{weak}\"")),
+            good.replace(
+                &format!("secret = \"{secret}\""),
+                &format!("secret = \"{weak}\""),
+            ),
         )
         .unwrap();
         let mail = ws.path().join("reply.eml");
@@ -480,12 +518,23 @@ fn commands_that_sign_or_check_tokens_refuse_an_empty_or_short_secret() {
             &["serve"],
         ] {
             let out = ws.run(args);
-            assert!(!out.status.success(), "{args:?} with secret {weak:?}: {}", text(&out));
+            assert!(
+                !out.status.success(),
+                "{args:?} with secret {weak:?}: {}",
+                text(&out)
+            );
             let err = String::from_utf8_lossy(&out.stderr);
             assert!(err.contains(want), "{args:?}: {err}");
-            assert!(err.contains("openssl rand -hex 32"), "the fix is named: {err}");
+            assert!(
+                err.contains("openssl rand -hex 32"),
+                "the fix is named: {err}"
+            );
         }
-        assert_eq!(ws.sql_i64("SELECT COUNT(*) FROM inbound_messages"), 0, "nothing taken in");
+        assert_eq!(
+            ws.sql_i64("SELECT COUNT(*) FROM inbound_messages"),
+            0,
+            "nothing taken in"
+        );
     }
     // With the secret `init` wrote, the same mail is taken in.
     std::fs::write(ws.path().join("config/netzpost.toml"), &good).unwrap();
@@ -536,8 +585,16 @@ fn admin_set_password_takes_the_user_as_documented_and_refuses_weak_passwords() 
     let out = set_password(&ws, &["--user", "kollegin"], "Ein-gutes-Passwort-2\n");
     assert!(out.status.success(), "{}", text(&out));
     assert!(password_hash(&ws, "kollegin").starts_with("pbkdf2-sha256$"));
-    let out = set_password(&ws, &["admin", "--user", "kollegin"], "Ein-gutes-Passwort-3\n");
-    assert!(!out.status.success(), "USER and --user together: {}", text(&out));
+    let out = set_password(
+        &ws,
+        &["admin", "--user", "kollegin"],
+        "Ein-gutes-Passwort-3\n",
+    );
+    assert!(
+        !out.status.success(),
+        "USER and --user together: {}",
+        text(&out)
+    );
 
     // Weak passwords change nothing.
     let before = password_hash(&ws, "admin");
@@ -610,7 +667,10 @@ fn admin_set_password_on_a_terminal_does_not_echo_the_password() {
     reader.join().unwrap();
     let shown = String::from_utf8_lossy(&seen);
     assert!(status.success(), "{shown}");
-    assert!(!shown.contains(password), "the password was echoed: {shown:?}");
+    assert!(
+        !shown.contains(password),
+        "the password was echoed: {shown:?}"
+    );
     assert!(password_hash(&ws, "admin").starts_with("pbkdf2-sha256$"));
 }
 
@@ -636,7 +696,10 @@ fn assert_no_formula(what: &str, cells: &[String], expected: &[&str]) {
         );
     }
     for e in expected {
-        assert!(cells.iter().any(|c| c == e), "{what}: no cell {e:?} in {cells:?}");
+        assert!(
+            cells.iter().any(|c| c == e),
+            "{what}: no cell {e:?} in {cells:?}"
+        );
     }
 }
 
@@ -664,7 +727,11 @@ async fn contacts_export_list_and_rejects_csv_neutralise_spreadsheet_formulas() 
     let out = a.cli(&["contacts", "export"]);
     assert!(out.status.success(), "{}", text(&out));
     let cells = csv_cells(&String::from_utf8_lossy(&out.stdout), b',');
-    assert_no_formula("contacts export", &cells, &[&format!("'{name}"), "'@SUM(1+1)", "'+49 30 123"]);
+    assert_no_formula(
+        "contacts export",
+        &cells,
+        &[&format!("'{name}"), "'@SUM(1+1)", "'+49 30 123"],
+    );
     let export = a.dir.path().join("export.csv");
     let out = a.cli(&["contacts", "export", "-o", path_str(&export)]);
     assert!(out.status.success(), "{}", text(&out));
@@ -674,10 +741,18 @@ async fn contacts_export_list_and_rejects_csv_neutralise_spreadsheet_formulas() 
     let out = a.cli(&["--format", "csv", "contacts", "list"]);
     assert!(out.status.success(), "{}", text(&out));
     let cells = csv_cells(&String::from_utf8_lossy(&out.stdout), b',');
-    assert_no_formula("contacts list --format csv", &cells, &[&format!("'{name}"), "'@SUM(1+1)"]);
+    assert_no_formula(
+        "contacts list --format csv",
+        &cells,
+        &[&format!("'{name}"), "'@SUM(1+1)"],
+    );
 
     let rejects = std::fs::read_to_string(format!("{}.rejects.csv", path_str(&file))).unwrap();
-    assert_no_formula("rejects", &csv_cells(&rejects, b','), &["'=cmd|'/C calc'!A0;Kaputt;;"]);
+    assert_no_formula(
+        "rejects",
+        &csv_cells(&rejects, b','),
+        &["'=cmd|'/C calc'!A0;Kaputt;;"],
+    );
 }
 
 // ----- 7. X-Forwarded-For only from trusted proxies -----
@@ -715,11 +790,18 @@ async fn forwarded_for_is_ignored_unless_from_a_trusted_proxy_and_then_read_from
     }
     assert_eq!(
         statuses,
-        [[StatusCode::OK; 5].as_slice(), &[StatusCode::TOO_MANY_REQUESTS]].concat(),
+        [
+            [StatusCode::OK; 5].as_slice(),
+            &[StatusCode::TOO_MANY_REQUESTS]
+        ]
+        .concat(),
         "the subscribe limit (5 per address) holds whatever X-Forwarded-For says"
     );
     let ev = a.evidence("person0@example.org", t).await;
-    assert!(ev.contains("from 127.0.0.1") && !ev.contains("198.51.100"), "{ev}");
+    assert!(
+        ev.contains("from 127.0.0.1") && !ev.contains("198.51.100"),
+        "{ev}"
+    );
 
     // Behind a trusted proxy: the right-most address that is not a trusted proxy.
     let b = app(|c| c.http.trusted_proxies = vec!["127.0.0.1".into(), "10.0.0.0/8".into()]).await;
@@ -736,7 +818,11 @@ async fn forwarded_for_is_ignored_unless_from_a_trusted_proxy_and_then_read_from
     assert!(ev.contains("from 203.0.113.9"), "{ev}");
     // A bad entry is not walked past.
     let (s, _) = b
-        .post_form("192.0.2.66, unknown", "/s/nachbarschaft", "email=max%40example.org")
+        .post_form(
+            "192.0.2.66, unknown",
+            "/s/nachbarschaft",
+            "email=max%40example.org",
+        )
         .await;
     assert_eq!(s, StatusCode::OK);
     let ev = b.evidence("max@example.org", t).await;
@@ -761,7 +847,9 @@ async fn at_most_three_confirmation_mails_per_address_a_day_whatever_the_client_
         assert_eq!(s, StatusCode::OK, "the same answer every time: {page}");
     }
     assert_eq!(a.mails(), 3);
-    let c = store::contacts::get(&a.db, "opfer@example.org").await.unwrap();
+    let c = store::contacts::get(&a.db, "opfer@example.org")
+        .await
+        .unwrap();
     assert_eq!(a.status(c.id, t).await.as_deref(), Some("pending"));
     let timeline = store::contacts::detail(&a.db, "opfer@example.org", 180)
         .await
@@ -775,7 +863,11 @@ async fn at_most_three_confirmation_mails_per_address_a_day_whatever_the_client_
     assert_eq!(noted, 3, "each mail is on the timeline");
     // Another address is not held up.
     let (s, _) = a
-        .post_form("198.51.100.99", "/s/nachbarschaft", "email=jemand%40example.org")
+        .post_form(
+            "198.51.100.99",
+            "/s/nachbarschaft",
+            "email=jemand%40example.org",
+        )
         .await;
     assert_eq!(s, StatusCode::OK);
     assert_eq!(a.mails(), 4);
@@ -798,7 +890,11 @@ async fn metrics_want_the_bearer_token_when_one_is_configured() {
         }
         req.send()
     };
-    for wrong in [None, Some("Bearer falsch".to_string()), Some(token.to_string())] {
+    for wrong in [
+        None,
+        Some("Bearer falsch".to_string()),
+        Some(token.to_string()),
+    ] {
         let r = get(wrong.clone()).await.unwrap();
         assert_eq!(r.status(), StatusCode::UNAUTHORIZED, "{wrong:?}");
         assert!(!r.text().await.unwrap().contains("netzpost_"), "{wrong:?}");
@@ -806,4 +902,89 @@ async fn metrics_want_the_bearer_token_when_one_is_configured() {
     let r = get(Some(format!("Bearer {token}"))).await.unwrap();
     assert_eq!(r.status(), StatusCode::OK);
     assert!(r.text().await.unwrap().contains("netzpost_"));
+}
+
+// ----- 18. page numbers do not wrap; error messages say their cause once -----
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_huge_admin_page_number_does_not_wrap_to_page_one() {
+    let a = app(|_| {}).await;
+    a.contact("erika@example.org", vec![], ConsentStatus::Pending)
+        .await;
+    a.quick_password("admin", "ein-langes-passwort").await;
+    let session = a.sign_in("admin", "ein-langes-passwort").await;
+    let page = |n: &str| {
+        a.http
+            .get(a.url(&format!("/admin/contacts?page={n}")))
+            .header(COOKIE, format!("np_session={session}"))
+            .send()
+    };
+    let r = page("0").await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert!(r.text().await.unwrap().contains("erika@example.org"));
+    for n in [
+        "9223372036854775807",
+        "92233720368547758",
+        "-9223372036854775808",
+    ] {
+        let r = page(n).await.unwrap();
+        let status = r.status();
+        let text = r.text().await.unwrap();
+        if n.starts_with('-') {
+            // A negative page is the first page, as before.
+            assert_eq!(status, StatusCode::OK);
+            continue;
+        }
+        assert_eq!(status, StatusCode::OK, "page {n}");
+        assert!(
+            !text.contains("erika@example.org"),
+            "page {n} wrapped to page 1"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn error_messages_say_their_cause_once() {
+    let a = app(|_| {}).await;
+    let file = a.write("liste.csv", "email\nerika@example.org\n");
+    let missing = a.dir.path().join("fehlt.csv");
+    for (args, cause) in [
+        (
+            vec![
+                "contacts",
+                "import",
+                path_str(&file),
+                "--topic",
+                "gibtsnicht",
+            ],
+            "unknown topic \"gibtsnicht\"",
+        ),
+        (
+            vec!["contacts", "import", path_str(&missing)],
+            "No such file",
+        ),
+        (
+            vec!["topics", "remove", "gibtsnicht"],
+            "unknown topic \"gibtsnicht\"",
+        ),
+        (
+            vec!["contacts", "show", "niemand@example.org"],
+            "niemand@example.org",
+        ),
+    ] {
+        let out = a.cli(&args);
+        assert!(!out.status.success(), "{args:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(err.matches(cause).count(), 1, "{args:?}: {err}");
+    }
+    // A configuration file that cannot be read.
+    let out = Command::new(e2e::bin())
+        .current_dir(a.dir.path())
+        .env_remove("NETZPOST_CONFIG")
+        .args(["--config", path_str(&missing), "topics", "list"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert_eq!(err.matches("No such file").count(), 1, "{err}");
 }

@@ -49,11 +49,12 @@ pub struct Outgoing {
 
 #[derive(Debug, thiserror::Error)]
 pub enum ComposeError {
-    #[error("{field}: invalid address '{value}': {source}")]
+    #[error("{field}: invalid address '{value}': {error}")]
     Address {
         field: &'static str,
         value: String,
-        source: lettre::address::AddressError,
+        /// In the message, so not a `source` (a cause chain would print it twice).
+        error: lettre::address::AddressError,
     },
     #[error("{field}: unusable value '{value}': {reason}")]
     Header {
@@ -62,9 +63,15 @@ pub enum ComposeError {
         reason: &'static str,
     },
     #[error("building the message: {0}")]
-    Build(#[from] lettre::error::Error),
+    Build(lettre::error::Error),
     #[error("DKIM key: {0}")]
     DkimKey(String),
+}
+
+impl From<lettre::error::Error> for ComposeError {
+    fn from(e: lettre::error::Error) -> Self {
+        ComposeError::Build(e)
+    }
 }
 
 /// Headers covered by the DKIM signature. Listing absent ones too (they hash as empty) stops a
@@ -190,10 +197,10 @@ fn address(field: &'static str, value: &str) -> Result<Address, ComposeError> {
     value
         .trim()
         .parse::<Address>()
-        .map_err(|source| ComposeError::Address {
+        .map_err(|error| ComposeError::Address {
             field,
             value: value.to_string(),
-            source,
+            error,
         })
 }
 

@@ -385,7 +385,8 @@ async fn contacts(
             silent,
             silent_after_days: st.cfg.silent_after_days,
             limit: Some(per_page + 1),
-            offset: pg * per_page,
+            // A page far past the end is empty, never a wrapped-around page 1.
+            offset: pg.saturating_mul(per_page),
         },
     )
     .await

@@ -244,7 +244,9 @@ pub async fn remove_user(db: &Db, user: &str) -> Result<(), StoreError> {
             .rows_affected()
     });
     if n == 0 {
-        return Err(StoreError::NotFound(format!("no admin login named {user:?}")));
+        return Err(StoreError::NotFound(format!(
+            "no admin login named {user:?}"
+        )));
     }
     Ok(())
 }

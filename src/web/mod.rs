@@ -676,24 +676,46 @@ mod tests {
     fn forwarded_for_counts_only_from_trusted_proxies_right_most_untrusted_first() {
         let peer = |ip: &str| ConnectInfo(SocketAddr::new(ip.parse().unwrap(), 4711));
         let mut h = HeaderMap::new();
-        h.insert("x-forwarded-for", "198.51.100.1, 203.0.113.9, 10.0.0.2".parse().unwrap());
+        h.insert(
+            "x-forwarded-for",
+            "198.51.100.1, 203.0.113.9, 10.0.0.2".parse().unwrap(),
+        );
         let ip = |s: &str| -> IpAddr { s.parse().unwrap() };
         let none: Vec<Network> = Vec::new();
-        assert_eq!(client_ip(&none, Some(&peer("127.0.0.1")), &h), Some(ip("127.0.0.1")));
+        assert_eq!(
+            client_ip(&none, Some(&peer("127.0.0.1")), &h),
+            Some(ip("127.0.0.1"))
+        );
         let lo = vec![Network::parse("127.0.0.1").unwrap()];
-        assert_eq!(client_ip(&lo, Some(&peer("127.0.0.1")), &h), Some(ip("10.0.0.2")));
-        assert_eq!(client_ip(&lo, Some(&peer("192.0.2.7")), &h), Some(ip("192.0.2.7")));
+        assert_eq!(
+            client_ip(&lo, Some(&peer("127.0.0.1")), &h),
+            Some(ip("10.0.0.2"))
+        );
+        assert_eq!(
+            client_ip(&lo, Some(&peer("192.0.2.7")), &h),
+            Some(ip("192.0.2.7"))
+        );
         let two = vec![
             Network::parse("127.0.0.0/8").unwrap(),
             Network::parse("10.0.0.0/8").unwrap(),
         ];
-        assert_eq!(client_ip(&two, Some(&peer("127.0.0.1")), &h), Some(ip("203.0.113.9")));
+        assert_eq!(
+            client_ip(&two, Some(&peer("127.0.0.1")), &h),
+            Some(ip("203.0.113.9"))
+        );
         h.insert("x-forwarded-for", "junk, 10.0.0.3".parse().unwrap());
-        assert_eq!(client_ip(&two, Some(&peer("127.0.0.1")), &h), Some(ip("10.0.0.3")));
+        assert_eq!(
+            client_ip(&two, Some(&peer("127.0.0.1")), &h),
+            Some(ip("10.0.0.3"))
+        );
         assert!(Network::parse("10.0.0.0/33").is_err());
         assert!(Network::parse("proxy.example").is_err());
-        assert!(Network::parse("2001:db8::/32").unwrap().contains(ip("2001:db8:1::1")));
-        assert!(Network::parse("0.0.0.0/0").unwrap().contains(ip("::ffff:192.0.2.1")));
+        assert!(Network::parse("2001:db8::/32")
+            .unwrap()
+            .contains(ip("2001:db8:1::1")));
+        assert!(Network::parse("0.0.0.0/0")
+            .unwrap()
+            .contains(ip("::ffff:192.0.2.1")));
     }
 
     #[test]
