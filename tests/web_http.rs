@@ -1385,7 +1385,8 @@ async fn admin_login_csrf_and_pages(a: App) {
     netzpost::cli_web::run_admin(
         &a.db,
         netzpost::cli_web::AdminCmd::SetPassword {
-            user: "admin".into(),
+            user: Some("admin".into()),
+            user_flag: None,
         },
         &mut input,
         &mut out,
@@ -1396,7 +1397,8 @@ async fn admin_login_csrf_and_pages(a: App) {
     assert!(netzpost::cli_web::run_admin(
         &a.db,
         netzpost::cli_web::AdminCmd::SetPassword {
-            user: "admin".into()
+            user: Some("admin".into()),
+            user_flag: None,
         },
         &mut short,
         &mut Vec::new()
