@@ -839,6 +839,10 @@ pub async fn init_workspace(dir: &Path) -> anyhow::Result<()> {
     let secret = random_secret();
     let text =
         crate::config::EXAMPLE.replacen("secret = \"\"", &format!("secret = \"{secret}\""), 1);
+    // Never a workspace without a strong secret, whatever becomes of the example file.
+    if !text.contains(&secret) {
+        bail!("the configuration template has no `secret = \"\"` line to fill in");
+    }
     std::fs::write(&config, text).with_context(|| format!("writing {}", config.display()))?;
     // Its relative paths are relative to the workspace `dir`.
     let cfg = Config::load(Some(&config))?;

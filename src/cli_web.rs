@@ -19,10 +19,19 @@ pub enum TokensCmd {
 
 #[derive(Subcommand, Debug)]
 pub enum AdminCmd {
-    /// Set the password of an admin login (read from standard input, one line).
+    /// Set the password of an admin login: typed without echo on a terminal (twice), else one
+    /// line of standard input.
     SetPassword {
-        /// The user name to sign in with.
-        #[arg(long, default_value = "admin")]
+        /// The user name to sign in with (default: admin).
+        #[arg(value_name = "USER", conflicts_with = "user_flag")]
+        user: Option<String>,
+        /// The same as USER.
+        #[arg(long = "user", value_name = "USER")]
+        user_flag: Option<String>,
+    },
+    /// Remove an admin login; its open sessions end.
+    Remove {
+        /// The user name.
         user: String,
     },
 }
@@ -44,7 +53,10 @@ pub async fn run_tokens(
         }
         TokensCmd::Revoke { name } => {
             auth::revoke_token(db, &name).await?;
-            writeln!(out, "token {name} revoked")?;
+            writeln!(
+                out,
+                "token {name} revoked; admin sessions opened with it ended"
+            )?;
         }
         TokensCmd::List => {
             let rows = auth::list_tokens(db).await?;
@@ -67,21 +79,75 @@ pub async fn run_admin(
     out: &mut dyn Write,
 ) -> anyhow::Result<()> {
     match cmd {
-        AdminCmd::SetPassword { user } => {
-            crate::store::topics::check_slug(&user)
-                .map_err(|_| anyhow::anyhow!("--user: lower-case letters, digits, '-', '_'"))?;
-            if std::io::stdin().is_terminal() {
-                eprint!("New password for {user} (at least 10 characters): ");
-            }
-            let mut line = String::new();
-            input.read_line(&mut line)?;
-            let password = line.trim_end_matches(['\r', '\n']);
-            auth::set_password(db, &user, password).await?;
+        AdminCmd::SetPassword { user, user_flag } => {
+            let user = user.or(user_flag).unwrap_or_else(|| "admin".into());
+            crate::store::topics::check_slug(&user).map_err(|_| {
+                anyhow::anyhow!("user {user:?}: lower-case letters, digits, '-', '_'")
+            })?;
+            let password = if std::io::stdin().is_terminal() {
+                let _quiet = NoEcho::on()?;
+                eprint!(
+                    "New password for {user} (at least {} characters): ",
+                    auth::MIN_PASSWORD_CHARS
+                );
+                let first = read_line(input)?;
+                // The Enter that ended the hidden line was not echoed either.
+                eprint!("\nThe same again: ");
+                let second = read_line(input)?;
+                eprintln!();
+                if second != first {
+                    anyhow::bail!("the two passwords differ: nothing changed");
+                }
+                first
+            } else {
+                read_line(input)?
+            };
+            auth::set_password(db, &user, &password).await?;
             writeln!(
                 out,
                 "password for {user} set; open sessions of {user} ended"
             )?;
         }
+        AdminCmd::Remove { user } => {
+            auth::remove_user(db, &user).await?;
+            writeln!(out, "admin login {user} removed; its open sessions ended")?;
+        }
     }
     Ok(())
+}
+
+fn read_line(input: &mut dyn BufRead) -> std::io::Result<String> {
+    let mut line = String::new();
+    input.read_line(&mut line)?;
+    Ok(line.trim_end_matches(['\r', '\n']).to_string())
+}
+
+/// Terminal echo off while it lives (`stty -echo` on the controlling terminal, which is standard
+/// input here); on again when dropped, also after an error.
+struct NoEcho;
+
+impl NoEcho {
+    fn on() -> anyhow::Result<NoEcho> {
+        if !stty("-echo") {
+            anyhow::bail!(
+                "cannot switch off the terminal's echo (stty): give the password on standard \
+                 input instead (`netzpost admin set-password USER < FILE`)"
+            );
+        }
+        Ok(NoEcho)
+    }
+}
+
+impl Drop for NoEcho {
+    fn drop(&mut self) {
+        stty("echo");
+    }
+}
+
+fn stty(arg: &str) -> bool {
+    std::process::Command::new("stty")
+        .arg(arg)
+        .stdin(std::process::Stdio::inherit())
+        .status()
+        .is_ok_and(|s| s.success())
 }

@@ -9,10 +9,11 @@ use std::path::{Path, PathBuf};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
-    #[error("{file}: cannot read: {source}")]
+    #[error("{file}: cannot read: {error}")]
     Read {
         file: String,
-        source: std::io::Error,
+        /// In the message, so not a `source` (a cause chain would print it twice).
+        error: std::io::Error,
     },
     #[error("{file}: line {line}, column {column}: {message}")]
     Syntax {
@@ -25,6 +26,26 @@ pub enum ConfigError {
     Invalid { file: String, message: String },
     #[error("environment variable {var}: {message}")]
     Env { var: String, message: String },
+}
+
+/// Shortest accepted `secret`, in bytes: it is the HMAC key of every token in links and reply
+/// addresses, and a short one can be guessed offline from a single mail.
+pub const MIN_SECRET_BYTES: usize = 32;
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SecretError {
+    #[error(
+        "the configuration has no `secret` (the key that signs the tokens in links and reply \
+         addresses): put `secret = \"<64 hex digits>\"` into config/netzpost.toml (`netzpost init` \
+         writes one; `openssl rand -hex 32` makes one) or set NETZPOST_SECRET"
+    )]
+    Missing,
+    #[error(
+        "`secret` is {0} bytes long; it needs at least {MIN_SECRET_BYTES}: replace it with \
+         `openssl rand -hex 32` in config/netzpost.toml or NETZPOST_SECRET (links and reply \
+         addresses signed with the old one stop working)"
+    )]
+    Short(usize),
 }
 
 /// `Debug` redacts the secret and the database password (see `redact_url`): a configuration
@@ -78,6 +99,11 @@ pub struct Http {
     /// Failed API authentications per minute per client address; then 429 for a minute.
     /// 0 = no limit.
     pub api_auth_failures_per_minute: u32,
+    /// Reverse proxies (addresses or networks, `127.0.0.1`, `10.0.0.0/8`) whose
+    /// `X-Forwarded-For` is believed; empty: the header is ignored.
+    pub trusted_proxies: Vec<String>,
+    /// When set, `/metrics` wants `Authorization: Bearer <this>`.
+    pub metrics_token: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -307,6 +333,8 @@ impl Default for Http {
             public_url: "http://127.0.0.1:8089".into(),
             public_requests_per_minute: 60,
             api_auth_failures_per_minute: 10,
+            trusted_proxies: Vec::new(),
+            metrics_token: None,
         }
     }
 }
@@ -488,9 +516,9 @@ impl Config {
             .collect();
         match path {
             Some(p) => {
-                let text = std::fs::read_to_string(p).map_err(|source| ConfigError::Read {
+                let text = std::fs::read_to_string(p).map_err(|error| ConfigError::Read {
                     file: p.display().to_string(),
-                    source,
+                    error,
                 })?;
                 let mut cfg = Self::from_str_with_env(&text, &p.display().to_string(), &env)?;
                 cfg.rebase(&workspace_of(p));
@@ -677,6 +705,16 @@ impl Config {
 
     pub fn secret_bytes(&self) -> Vec<u8> {
         self.secret.as_bytes().to_vec()
+    }
+
+    /// The key that signs and checks tokens. Every command that does either gets it here, so
+    /// none runs with an empty or short secret.
+    pub fn token_key(&self) -> Result<crate::token::TokenKey, SecretError> {
+        match self.secret.len() {
+            0 => Err(SecretError::Missing),
+            n if n < MIN_SECRET_BYTES => Err(SecretError::Short(n)),
+            _ => Ok(crate::token::TokenKey::new(self.secret.as_bytes())),
+        }
     }
 }
 

@@ -2,7 +2,8 @@
 //! from anywhere. Parsing is pure (`parse`); landing is batched (`run`). A bad row never stops the
 //! import: it is reported with its line number and reason, and every good row lands.
 
-use crate::domain::{ConsentStatus, EmailAddress, Language};
+use crate::domain::{ConsentRequest, ConsentStatus, EmailAddress, Language};
+use crate::output::csv_cell;
 use crate::store::contacts::{self, ImportRow};
 use crate::store::{self, Db};
 use serde::Serialize;
@@ -12,14 +13,15 @@ use std::path::Path;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ImportError {
-    #[error("{file}: {source}")]
+    #[error("{file}: {error}")]
     Read {
         file: String,
-        source: std::io::Error,
+        /// In the message, so not a `source` (a cause chain would print it twice).
+        error: std::io::Error,
     },
     #[error("{file}: line 1: {message}")]
     Header { file: String, message: String },
-    #[error("{0}")]
+    #[error(transparent)]
     Store(#[from] store::StoreError),
 }
 
@@ -398,9 +400,9 @@ struct Rows<R> {
 impl Rows<std::fs::File> {
     /// Opens a file: one pass decides the encoding, the second parses.
     fn open(path: &Path, file: &str) -> Result<Self, ImportError> {
-        let read_err = |source| ImportError::Read {
+        let read_err = |error| ImportError::Read {
             file: file.into(),
-            source,
+            error,
         };
         let encoding =
             detect_encoding(std::fs::File::open(path).map_err(read_err)?).map_err(read_err)?;
@@ -411,9 +413,9 @@ impl Rows<std::fs::File> {
 impl<R: Read> Rows<R> {
     /// `input` from its first byte; `encoding` is what the whole input decodes as.
     fn new(input: R, encoding: Encoding, file: &str) -> Result<Self, ImportError> {
-        let read_err = |source| ImportError::Read {
+        let read_err = |error| ImportError::Read {
             file: file.into(),
-            source,
+            error,
         };
         let mut source = Source::new(input, encoding).map_err(read_err)?;
         let delimiter = detect_delimiter(&source.first_line().map_err(read_err)?);
@@ -472,7 +474,7 @@ impl<R: Read> Rows<R> {
                         };
                         return Err(ImportError::Read {
                             file: self.file.clone(),
-                            source,
+                            error: source,
                         });
                     }
                     let line = match e.position().map(|p| p.byte()) {
@@ -655,7 +657,7 @@ async fn import_file(
     let name = file.display().to_string();
     let joined = |e: tokio::task::JoinError| ImportError::Read {
         file: name.clone(),
-        source: std::io::Error::other(e),
+        error: std::io::Error::other(e),
     };
     let (path, file_name) = (file.to_path_buf(), name.clone());
     let mut reader = tokio::task::spawn_blocking(move || Rows::open(&path, &file_name))
@@ -674,6 +676,11 @@ async fn import_file(
         given.push(topic.id);
     }
     let suppressed = store::suppressions::all_hashes(db).await?;
+    // An import never raises these (the landing's SQL guards it too); the rows say so.
+    let withdrawn = match ConsentStatus::request(Some(ConsentStatus::Unsubscribed), opts.consent) {
+        ConsentRequest::Withdrawn => store::contacts::unsubscribed_topics(db).await?,
+        _ => HashMap::new(),
+    };
 
     // Parsing runs beside the landing: room for a transaction's rows and then some.
     let (tx, mut rx) = tokio::sync::mpsc::channel::<Result<(Vec<Item>, u64), ImportError>>(
@@ -751,6 +758,28 @@ async fn import_file(
                         line: p.line,
                         reason: format!(
                             "unknown topic {t:?} (add it with `netzpost topics add {t}`)"
+                        ),
+                        record: p.row.email.to_string(),
+                    });
+                    continue;
+                }
+                let withdrawn_topic = match withdrawn.is_empty() {
+                    true => None,
+                    false => withdrawn
+                        .get(&p.row.email.key())
+                        .and_then(|w| ids.iter().find(|id| w.contains(id))),
+                };
+                if let Some(id) = withdrawn_topic {
+                    let slug = topic_ids
+                        .iter()
+                        .find(|(_, t)| *t == &Some(*id))
+                        .map_or_else(|| id.to_string(), |(s, _)| s.clone());
+                    rejects.push(Reject {
+                        line: p.line,
+                        reason: format!(
+                            "{} unsubscribed from topic {slug:?}: an import does not renew \
+                             consent; only the person can (subscribe form and confirmation link)",
+                            p.row.email
                         ),
                         record: p.row.email.to_string(),
                     });
@@ -917,12 +946,17 @@ pub fn progress_bar(len: u64, wanted: bool) -> indicatif::ProgressBar {
     bar
 }
 
-/// Writes the rejects as CSV (line, reason, record), for the user to fix and re-import.
+/// Writes the rejects as CSV (line, reason, record), for the user to fix and re-import; cells are
+/// neutralised as in every CSV we write (`output::csv_cell`).
 pub fn write_rejects(path: &Path, rejects: &[Reject]) -> std::io::Result<()> {
     let mut w = csv::Writer::from_path(path)?;
     w.write_record(["line", "reason", "record"])?;
     for r in rejects {
-        w.write_record([r.line.to_string().as_str(), &r.reason, &r.record])?;
+        w.write_record([
+            r.line.to_string().as_str(),
+            &csv_cell(&r.reason),
+            &csv_cell(&r.record),
+        ])?;
     }
     w.flush()
 }
@@ -1247,7 +1281,7 @@ mod streaming_tests {
             let report = import_file(&db, f.path(), &opts, tx_rows).await.unwrap();
             assert_eq!(
                 (report.rows, report.created, report.updated, report.rejected),
-                (26, 21, 1, 4),
+                (26, 21, 0, 5),
                 "{:?}",
                 report.rejects
             );
@@ -1259,6 +1293,7 @@ mod streaming_tests {
             assert_eq!(
                 rejects,
                 [
+                    (22, "alt@example.de"),
                     (23, "duplicate"),
                     (24, "weg@example.de"),
                     (25, "unknown"),
@@ -1267,9 +1302,10 @@ mod streaming_tests {
             );
             let alt = contacts::detail(&db, "alt@example.de", 180).await.unwrap();
             assert_eq!(alt.contact.name.as_deref(), Some("Alt"));
-            assert_eq!(alt.contact.attributes, r#"{"Alt":"x","Ort":"Ost"}"#);
+            // Unsubscribed from the import's topic: the row is rejected, the contact unchanged.
+            assert_eq!(alt.contact.attributes, r#"{"Alt":"x","Ort":"Nord"}"#);
             assert_eq!(alt.subscriptions[0].status, "unsubscribed");
-            assert!(alt
+            assert!(!alt
                 .timeline
                 .iter()
                 .any(|a| a.summary == "aktualisiert / updated from liste"));
@@ -1281,7 +1317,7 @@ mod streaming_tests {
             assert_eq!(a1.attributes, r#"{"Ort":"Süd"}"#);
             snapshots.push(snapshot(&db).await);
         }
-        assert_eq!(snapshots[0].len(), 22 + 23 + 2);
+        assert_eq!(snapshots[0].len(), 22 + 22 + 2);
         assert_eq!(snapshots[0], snapshots[1]);
     }
 }

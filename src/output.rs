@@ -11,6 +11,18 @@ pub enum Format {
     Json,
 }
 
+/// A cell for a CSV file that people open in a spreadsheet program: one that starts like a
+/// formula (`=`, `+`, `-`, `@`, tab, carriage return) gets a leading `'`, so it shows as text and
+/// never runs (`=HYPERLINK(...)`, `=cmd|'/C calc'!A0`). Anyone can type a name into the
+/// subscribe form: every CSV netzpost writes goes through here.
+pub fn csv_cell(s: &str) -> std::borrow::Cow<'_, str> {
+    if s.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        format!("'{s}").into()
+    } else {
+        s.into()
+    }
+}
+
 fn cell(v: &serde_json::Value) -> String {
     match v {
         serde_json::Value::Null => String::new(),
@@ -61,10 +73,9 @@ pub fn print<T: Serialize>(
             let mut w = csv::Writer::from_writer(out);
             w.write_record(&cols)?;
             for m in &values {
-                w.write_record(
-                    cols.iter()
-                        .map(|c| cell(m.get(c).unwrap_or(&serde_json::Value::Null))),
-                )?;
+                w.write_record(cols.iter().map(|c| {
+                    csv_cell(&cell(m.get(c).unwrap_or(&serde_json::Value::Null))).into_owned()
+                }))?;
             }
             w.flush()?;
         }
@@ -112,4 +123,15 @@ pub fn print<T: Serialize>(
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn formulas_are_neutralised() {
+        for f in ["=1+1", "+49 30", "-2", "@SUM(A1)", "\t=x", "\r=x"] {
+            assert_eq!(super::csv_cell(f), format!("'{f}"));
+        }
+        assert_eq!(super::csv_cell("Erika = Muster"), "Erika = Muster");
+    }
 }

@@ -21,7 +21,7 @@ fn berlin(y: i32, m: u32, d: u32, h: u32, min: u32) -> chrono::DateTime<chrono::
 async fn weekday_schedule_fires_once_per_slot_and_coalesces_downtime() {
     let (db, dir) = common::sqlite().await;
     let mut cfg = Config {
-        secret: "test-secret".into(),
+        secret: "schedules-test-secret-schedules-test".into(),
         database: format!("sqlite://{}", dir.path().join("t.db").display()),
         ..Config::default()
     };

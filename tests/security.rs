@@ -67,6 +67,8 @@ async fn app(tune: impl FnOnce(&mut Config)) -> App {
     };
     cfg.outbound.outbox = dir.path().join("outbox");
     cfg.http.public_url = base.clone();
+    // The tests speak as clients behind a reverse proxy on this host.
+    cfg.http.trusted_proxies = vec!["127.0.0.1".into()];
     tune(&mut cfg);
     let cfg = Arc::new(cfg);
     let db = Db::open(&cfg.database).await.unwrap();

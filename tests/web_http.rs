@@ -55,6 +55,8 @@ async fn app_on(dir: tempfile::TempDir, database: String) -> App {
     };
     cfg.outbound.outbox = dir.path().join("outbox");
     cfg.http.public_url = base.clone();
+    // The tests speak as clients behind a reverse proxy on this host.
+    cfg.http.trusted_proxies = vec!["127.0.0.1".into()];
     let cfg = Arc::new(cfg);
     let db = Db::open(&cfg.database).await.unwrap();
     let engine = Engine::new(db.clone(), cfg.clone()).await.unwrap();
@@ -1382,7 +1384,8 @@ async fn admin_login_csrf_and_pages(a: App) {
     netzpost::cli_web::run_admin(
         &a.db,
         netzpost::cli_web::AdminCmd::SetPassword {
-            user: "admin".into(),
+            user: Some("admin".into()),
+            user_flag: None,
         },
         &mut input,
         &mut out,
@@ -1393,7 +1396,8 @@ async fn admin_login_csrf_and_pages(a: App) {
     assert!(netzpost::cli_web::run_admin(
         &a.db,
         netzpost::cli_web::AdminCmd::SetPassword {
-            user: "admin".into()
+            user: Some("admin".into()),
+            user_flag: None,
         },
         &mut short,
         &mut Vec::new()

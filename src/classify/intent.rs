@@ -206,11 +206,11 @@ struct ExactFile {
 
 #[derive(Debug, thiserror::Error)]
 pub enum RulesError {
-    #[error("{file}: cannot read: {source}")]
+    #[error("{file}: cannot read: {error}")]
     Io {
         file: String,
-        #[source]
-        source: std::io::Error,
+        /// In the message, so not a `source` (a cause chain would print it twice).
+        error: std::io::Error,
     },
     #[error("{file}:{line}: {message}")]
     Invalid {
@@ -281,9 +281,9 @@ impl Rules {
     pub fn from_toml_file(path: impl AsRef<Path>) -> Result<Rules, RulesError> {
         let path = path.as_ref();
         let file = path.display().to_string();
-        let src = std::fs::read_to_string(path).map_err(|source| RulesError::Io {
+        let src = std::fs::read_to_string(path).map_err(|error| RulesError::Io {
             file: file.clone(),
-            source,
+            error,
         })?;
         Rules::from_toml_str(&src, &file)
     }

@@ -107,6 +107,32 @@ text_enum!(
     ConsentStatus { Pending => "pending", Confirmed => "confirmed", Unsubscribed => "unsubscribed" }
 );
 
+/// What a request that is not the person's own confirmed action (the anonymous subscribe form,
+/// an import) may do to the consent for one topic. The one rule for both.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConsentRequest {
+    /// Record this status.
+    Set(ConsentStatus),
+    /// Nothing to change: the consent is as wanted or further.
+    Keep,
+    /// The person withdrew consent (unsubscribed). It comes back only through their own
+    /// confirmed action (the confirmation link, the preferences page, a reply), never here.
+    Withdrawn,
+}
+
+impl ConsentStatus {
+    /// `wanted` asked for by a form post or an import, given the `current` consent.
+    pub fn request(current: Option<ConsentStatus>, wanted: ConsentStatus) -> ConsentRequest {
+        use ConsentStatus::*;
+        match (current, wanted) {
+            (Some(Unsubscribed), Pending | Confirmed) => ConsentRequest::Withdrawn,
+            (None, w) => ConsentRequest::Set(w),
+            (Some(Pending), Confirmed) => ConsentRequest::Set(Confirmed),
+            _ => ConsentRequest::Keep,
+        }
+    }
+}
+
 text_enum!(
     /// The relation forms beyond the plain contact (form C, which every contact has).
     RelationForm { Encounter => "encounter", Cooperation => "cooperation", Group => "group" }
@@ -212,6 +238,18 @@ mod tests {
         assert!(Language::parse("Klingonisch").is_err());
         assert!(Language::parse("d3").is_err());
         assert!(Language::parse("").is_err());
+    }
+
+    #[test]
+    fn forms_and_imports_never_undo_an_opt_out() {
+        use ConsentStatus::*;
+        let r = ConsentStatus::request;
+        assert_eq!(r(Some(Unsubscribed), Pending), ConsentRequest::Withdrawn);
+        assert_eq!(r(Some(Unsubscribed), Confirmed), ConsentRequest::Withdrawn);
+        assert_eq!(r(None, Pending), ConsentRequest::Set(Pending));
+        assert_eq!(r(Some(Pending), Confirmed), ConsentRequest::Set(Confirmed));
+        assert_eq!(r(Some(Pending), Pending), ConsentRequest::Keep);
+        assert_eq!(r(Some(Confirmed), Pending), ConsentRequest::Keep);
     }
 
     #[test]

@@ -478,7 +478,11 @@ mod tests {
 
     async fn inbound() -> Inbound {
         let db = Db::open("sqlite::memory:").await.unwrap();
-        Inbound::new(db, Arc::new(Config::default()), None).unwrap()
+        let cfg = Config {
+            secret: "batch-test-secret-batch-test-secret".into(),
+            ..Config::default()
+        };
+        Inbound::new(db, Arc::new(cfg), None).unwrap()
     }
 
     async fn rows(inb: &Inbound, sql: &'static str) -> Vec<(i64, String)> {

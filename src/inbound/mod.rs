@@ -118,9 +118,10 @@ impl Inbound {
         cfg: Arc<Config>,
         notifier: Option<Arc<Notifier>>,
     ) -> anyhow::Result<Inbound> {
+        let key = cfg.token_key()?;
         let rules = load_rules(&cfg)?;
         Ok(Inbound {
-            key: TokenKey::new(cfg.secret.as_bytes()),
+            key,
             db,
             cfg,
             rules: Arc::new(rules),

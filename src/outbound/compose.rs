@@ -54,11 +54,12 @@ pub struct Outgoing {
 
 #[derive(Debug, thiserror::Error)]
 pub enum ComposeError {
-    #[error("{field}: invalid address '{value}': {source}")]
+    #[error("{field}: invalid address '{value}': {error}")]
     Address {
         field: &'static str,
         value: String,
-        source: lettre::address::AddressError,
+        /// In the message, so not a `source` (a cause chain would print it twice).
+        error: lettre::address::AddressError,
     },
     #[error("{field}: unusable value '{value}': {reason}")]
     Header {
@@ -67,9 +68,15 @@ pub enum ComposeError {
         reason: &'static str,
     },
     #[error("building the message: {0}")]
-    Build(#[from] lettre::error::Error),
+    Build(lettre::error::Error),
     #[error(transparent)]
     Dkim(#[from] crate::outbound::dkim::DkimError),
+}
+
+impl From<lettre::error::Error> for ComposeError {
+    fn from(e: lettre::error::Error) -> Self {
+        ComposeError::Build(e)
+    }
 }
 
 /// Single-line header text: controls (CR, LF, TAB, ...) become spaces, runs of whitespace
@@ -92,10 +99,10 @@ fn address(field: &'static str, value: &str) -> Result<Address, ComposeError> {
     value
         .trim()
         .parse::<Address>()
-        .map_err(|source| ComposeError::Address {
+        .map_err(|error| ComposeError::Address {
             field,
             value: value.to_string(),
-            source,
+            error,
         })
 }
 

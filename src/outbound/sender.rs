@@ -74,11 +74,7 @@ pub struct Composer {
 
 impl Composer {
     pub fn new(cfg: Arc<Config>) -> anyhow::Result<Composer> {
-        if cfg.secret.trim().is_empty() {
-            anyhow::bail!(
-                "the configuration has no `secret` (run `netzpost init`, or set NETZPOST_SECRET)"
-            );
-        }
+        let key = cfg.token_key()?;
         let renderer = Renderer::new(cfg.templates_dir.as_deref())?
             .with_default_lang(&cfg.default_language)?
             .with_timezone(cfg.tz().map_err(anyhow::Error::msg)?);
@@ -95,7 +91,7 @@ impl Composer {
             None => None,
         };
         Ok(Composer {
-            key: TokenKey::new(cfg.secret.as_bytes()),
+            key,
             cfg,
             renderer: Arc::new(renderer),
             dkim,

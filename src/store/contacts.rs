@@ -664,6 +664,66 @@ pub async fn set_consent(
     Ok(())
 }
 
+/// The topics each contact has unsubscribed from, by lower-cased address: small enough to hold
+/// during an import, which must not raise them.
+pub async fn unsubscribed_topics(db: &Db) -> Result<HashMap<String, Vec<i64>>> {
+    let rows: Vec<(String, i64)> = on_db!(db, p => {
+        sqlx::query_as(
+            "SELECT c.email_key, s.topic_id FROM subscriptions s JOIN contacts c ON c.id = s.contact_id
+             WHERE s.status = 'unsubscribed'",
+        )
+        .fetch_all(p)
+        .await?
+    });
+    let mut out: HashMap<String, Vec<i64>> = HashMap::new();
+    for (key, topic) in rows {
+        out.entry(key).or_default().push(topic);
+    }
+    Ok(out)
+}
+
+/// Notes a confirmation mail to the contact on its timeline, unless `max` were noted within the
+/// last 24 hours: then nothing is written and the answer is false. The contact's row is updated
+/// first (to itself), which locks it on both databases, so two requests at once cannot both take
+/// the last one.
+pub async fn note_confirmation_mail(
+    db: &Db,
+    contact_id: i64,
+    topic_id: i64,
+    evidence: &str,
+    max: i64,
+) -> Result<bool> {
+    let at = now();
+    let noted = in_tx!(db, tx => {
+        sqlx::query("UPDATE contacts SET last_activity_at = last_activity_at WHERE id = $1")
+            .bind(contact_id)
+            .execute(&mut **tx)
+            .await?;
+        let sent: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM activities WHERE contact_id = $1 AND kind = 'confirmation' AND at > $2",
+        )
+        .bind(contact_id)
+        .bind(at - chrono::Duration::hours(24))
+        .fetch_one(&mut **tx)
+        .await?;
+        if sent < max {
+            // On the timeline, but not the person's activity (anyone can ask for the mail):
+            // `last_activity_at` stays.
+            sqlx::query(
+                "INSERT INTO activities (contact_id, at, kind, summary, detail) VALUES ($1, $2, 'confirmation', $3, $4)",
+            )
+            .bind(contact_id)
+            .bind(at)
+            .bind("Bestätigungsmail / confirmation mail")
+            .bind(serde_json::json!({"topic_id": topic_id, "evidence": evidence}).to_string())
+            .execute(&mut **tx)
+            .await?;
+        }
+        sent < max
+    });
+    Ok(noted)
+}
+
 /// Adds or updates one contact (API, public forms, tests).
 pub async fn upsert_one(
     db: &Db,

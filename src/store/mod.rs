@@ -24,10 +24,11 @@ pub type Timestamp = chrono::DateTime<chrono::Utc>;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
+    // The causes are in the messages, so they are not `source`s (`{:#}` would print them twice).
     #[error("database: {0}")]
-    Sqlx(#[from] sqlx::Error),
+    Sqlx(sqlx::Error),
     #[error("migration failed (rolled back): {0}")]
-    Migrate(#[from] sqlx::migrate::MigrateError),
+    Migrate(sqlx::migrate::MigrateError),
     #[error("cannot open database {url}: {message}")]
     Open { url: String, message: String },
     #[error("{0}")]
@@ -36,6 +37,18 @@ pub enum StoreError {
     Conflict(String),
     #[error("{0}")]
     Invalid(String),
+}
+
+impl From<sqlx::Error> for StoreError {
+    fn from(e: sqlx::Error) -> Self {
+        StoreError::Sqlx(e)
+    }
+}
+
+impl From<sqlx::migrate::MigrateError> for StoreError {
+    fn from(e: sqlx::migrate::MigrateError) -> Self {
+        StoreError::Migrate(e)
+    }
 }
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;

@@ -30,9 +30,9 @@ impl FileTransport {
     pub(crate) async fn new(dir: &Path) -> Result<FileTransport, TransportError> {
         tokio::fs::create_dir_all(dir)
             .await
-            .map_err(|source| TransportError::Io {
+            .map_err(|error| TransportError::Io {
                 path: dir.to_owned(),
-                source,
+                error,
             })?;
         tracing::info!(dir = %dir.display(), "file transport ready");
         Ok(FileTransport {

@@ -156,11 +156,11 @@ pub enum TransportError {
     Smtp { addr: String, message: String },
     #[error("invalid transport configuration: {0}")]
     Config(String),
-    #[error("{}: {source}", path.display())]
+    #[error("{}: {error}", path.display())]
     Io {
         path: PathBuf,
-        #[source]
-        source: std::io::Error,
+        /// In the message, so not a `source` (a cause chain would print it twice).
+        error: std::io::Error,
     },
 }
 

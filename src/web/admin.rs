@@ -8,8 +8,9 @@
 
 use super::api::{run_campaign_action, run_review_action};
 use super::auth::{self, Session};
-use super::{client_ip, report, Lang, Shared};
+use super::{report, Lang, Shared};
 use crate::domain::RelationForm;
+use crate::output::csv_cell;
 use crate::store::{self, contacts::ContactFilter};
 use axum::extract::{ConnectInfo, Path, Query, Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode, Uri};
@@ -174,7 +175,7 @@ fn login_form(
 async fn login(State(st): State<Shared>, req: Request) -> Response {
     let (parts, body) = req.into_parts();
     let lang = Lang::from_request(parts.uri.query(), &parts.headers);
-    let ip = client_ip(
+    let ip = st.client_ip(
         parts.extensions.get::<ConnectInfo<SocketAddr>>(),
         &parts.headers,
     );
@@ -384,7 +385,8 @@ async fn contacts(
             silent,
             silent_after_days: st.cfg.silent_after_days,
             limit: Some(per_page + 1),
-            offset: pg * per_page,
+            // A page far past the end is empty, never a wrapped-around page 1.
+            offset: pg.saturating_mul(per_page),
         },
     )
     .await
@@ -573,15 +575,6 @@ async fn occasions(State(st): State<Shared>, headers: HeaderMap, uri: Uri) -> Re
     }
 }
 
-/// Spreadsheet programs run cells that start with these as formulas.
-fn csv_cell(s: &str) -> String {
-    if s.starts_with(['=', '+', '-', '@', '\t', '\r']) {
-        format!("'{s}")
-    } else {
-        s.to_string()
-    }
-}
-
 async fn occasion_csv(
     State(st): State<Shared>,
     Path(slug): Path<String>,
@@ -626,11 +619,11 @@ async fn occasion_csv(
             break;
         }
         result = w.write_record([
-            csv_cell(&r.email),
-            csv_cell(r.name.as_deref().unwrap_or("")),
-            csv_cell(r.organisation.as_deref().unwrap_or("")),
-            r.status.clone(),
-            r.cause_kind.clone(),
+            csv_cell(&r.email).into_owned(),
+            csv_cell(r.name.as_deref().unwrap_or("")).into_owned(),
+            csv_cell(r.organisation.as_deref().unwrap_or("")).into_owned(),
+            csv_cell(&r.status).into_owned(),
+            csv_cell(&r.cause_kind).into_owned(),
             r.updated_at.to_rfc3339(),
             r.people().to_string(),
         ]);

@@ -115,14 +115,20 @@ pub async fn create_token(db: &Db, name: &str) -> Result<String, StoreError> {
     }
 }
 
+/// Revokes a token and ends every admin session signed in with it.
 pub async fn revoke_token(db: &Db, name: &str) -> Result<(), StoreError> {
-    let n = on_db!(db, p => {
-        sqlx::query("UPDATE api_tokens SET revoked_at = $1 WHERE name = $2 AND revoked_at IS NULL")
+    let n = crate::in_tx!(db, tx => {
+        let n = sqlx::query("UPDATE api_tokens SET revoked_at = $1 WHERE name = $2 AND revoked_at IS NULL")
             .bind(now())
             .bind(name)
-            .execute(p)
+            .execute(&mut **tx)
             .await?
-            .rows_affected()
+            .rows_affected();
+        sqlx::query("DELETE FROM admin_sessions WHERE user_name = $1")
+            .bind(format!("token:{name}"))
+            .execute(&mut **tx)
+            .await?;
+        n
     });
     if n == 0 {
         return Err(StoreError::NotFound(format!(
@@ -182,14 +188,30 @@ pub async fn token_login(db: &Db, token_name: &str) -> Result<String, StoreError
     Ok(user)
 }
 
+/// Shortest accepted admin password, in characters (not counting surrounding whitespace).
+pub const MIN_PASSWORD_CHARS: usize = 12;
+
+/// Why a password is refused, or None.
+pub fn weak_password(password: &str) -> Option<String> {
+    let n = password.trim().chars().count();
+    if n == 0 {
+        Some("the password is empty or only spaces".into())
+    } else if n < MIN_PASSWORD_CHARS {
+        Some(format!(
+            "the password needs at least {MIN_PASSWORD_CHARS} characters besides leading and \
+             trailing spaces (it has {n})"
+        ))
+    } else {
+        None
+    }
+}
+
 pub async fn set_password(db: &Db, user: &str, password: &str) -> Result<(), StoreError> {
-    if password.chars().count() < 10 {
-        return Err(StoreError::Invalid(
-            "the password needs at least 10 characters".into(),
-        ));
+    if let Some(why) = weak_password(password) {
+        return Err(StoreError::Invalid(why));
     }
     let hash = hash_password(password);
-    on_db!(db, p => {
+    crate::in_tx!(db, tx => {
         sqlx::query(
             "INSERT INTO admin_users (name, password_hash, updated_at) VALUES ($1, $2, $3)
              ON CONFLICT (name) DO UPDATE SET password_hash = excluded.password_hash, updated_at = excluded.updated_at",
@@ -197,11 +219,35 @@ pub async fn set_password(db: &Db, user: &str, password: &str) -> Result<(), Sto
         .bind(user)
         .bind(hash)
         .bind(now())
-        .execute(p)
+        .execute(&mut **tx)
         .await?;
         // A new password ends every open session of that user.
-        sqlx::query("DELETE FROM admin_sessions WHERE user_name = $1").bind(user).execute(p).await?;
+        sqlx::query("DELETE FROM admin_sessions WHERE user_name = $1")
+            .bind(user)
+            .execute(&mut **tx)
+            .await?;
     });
+    Ok(())
+}
+
+/// Removes an admin login; its open sessions end with it.
+pub async fn remove_user(db: &Db, user: &str) -> Result<(), StoreError> {
+    let n = crate::in_tx!(db, tx => {
+        sqlx::query("DELETE FROM admin_sessions WHERE user_name = $1")
+            .bind(user)
+            .execute(&mut **tx)
+            .await?;
+        sqlx::query("DELETE FROM admin_users WHERE name = $1 AND name NOT LIKE 'token:%'")
+            .bind(user)
+            .execute(&mut **tx)
+            .await?
+            .rows_affected()
+    });
+    if n == 0 {
+        return Err(StoreError::NotFound(format!(
+            "no admin login named {user:?}"
+        )));
+    }
     Ok(())
 }
 
@@ -251,7 +297,15 @@ pub async fn create_session(db: &Db, user: &str) -> Result<String, StoreError> {
 
 pub async fn session(db: &Db, id: &str) -> Result<Option<Session>, StoreError> {
     let row: Option<(String, String)> = on_db!(db, p => {
-        sqlx::query_as("SELECT user_name, csrf FROM admin_sessions WHERE id_hash = $1 AND expires_at > $2")
+        // A session signed in with an API token lives only as long as the token (revoking
+        // deletes its sessions too; this holds whatever revoked it).
+        sqlx::query_as(
+            "SELECT s.user_name, s.csrf FROM admin_sessions s
+             WHERE s.id_hash = $1 AND s.expires_at > $2
+               AND (s.user_name NOT LIKE 'token:%' OR EXISTS (
+                    SELECT 1 FROM api_tokens t
+                    WHERE t.revoked_at IS NULL AND 'token:' || t.name = s.user_name))",
+        )
             .bind(sha256_hex(id))
             .bind(now())
             .fetch_optional(p)

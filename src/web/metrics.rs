@@ -76,7 +76,23 @@ fn label(v: &str) -> String {
         .replace('\n', "\\n")
 }
 
-pub async fn metrics(State(st): State<Shared>) -> Response {
+/// `/metrics`; with `http.metrics_token` set, only for `Authorization: Bearer <token>`.
+pub async fn metrics(State(st): State<Shared>, headers: axum::http::HeaderMap) -> Response {
+    if let Some(want) = st.cfg.http.metrics_token.as_deref() {
+        let given = headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .unwrap_or("");
+        if !super::auth::constant_time_eq(given.trim().as_bytes(), want.as_bytes()) {
+            return (
+                StatusCode::UNAUTHORIZED,
+                [(header::WWW_AUTHENTICATE, "Bearer")],
+                "metrics need the bearer token of http.metrics_token\n",
+            )
+                .into_response();
+        }
+    }
     match render(&st).await {
         Ok(text) => (
             [(

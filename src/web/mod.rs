@@ -51,6 +51,8 @@ pub struct AppState {
     public_limiter: RateLimiter,
     /// Failed bearer-token checks of the API (`http.api_auth_failures_per_minute`).
     api_auth_limiter: RateLimiter,
+    /// `http.trusted_proxies`: whose `X-Forwarded-For` counts.
+    trusted_proxies: Vec<Network>,
 }
 
 pub type Shared = Arc<AppState>;
@@ -67,6 +69,13 @@ impl AppState {
         };
         let inbound = Arc::new(Inbound::new(db.clone(), cfg.clone(), notifier.clone())?);
         let pages = pages::Pages::new(cfg.templates_dir.as_deref())?;
+        let trusted_proxies = cfg
+            .http
+            .trusted_proxies
+            .iter()
+            .map(|s| Network::parse(s))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| anyhow::anyhow!("http.trusted_proxies: {e}"))?;
         Ok(Arc::new(AppState {
             db,
             composer,
@@ -86,6 +95,7 @@ impl AppState {
                 cfg_limit(cfg.http.api_auth_failures_per_minute),
                 Duration::from_secs(60),
             ),
+            trusted_proxies,
             cfg,
         }))
     }
@@ -355,21 +365,97 @@ pub async fn check_post(
 
 // ----- client address and rate limiting -----
 
-/// The client's address: the peer, or behind a reverse proxy on the same host the last entry of
-/// `X-Forwarded-For` (the one our proxy added; earlier entries are the client's own claims).
-pub fn client_ip(peer: Option<&ConnectInfo<SocketAddr>>, headers: &HeaderMap) -> Option<IpAddr> {
-    let peer = peer.map(|c| c.0.ip());
-    if peer.is_some_and(|p| p.is_loopback()) {
-        if let Some(ip) = headers
-            .get("x-forwarded-for")
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.rsplit(',').next())
-            .and_then(|v| v.trim().parse().ok())
-        {
-            return Some(ip);
+/// A network of `http.trusted_proxies`: an address with a prefix length.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Network(IpAddr, u8);
+
+impl Network {
+    /// `192.0.2.10`, `10.0.0.0/8`, `::1`, `2001:db8::/32`.
+    pub fn parse(s: &str) -> Result<Network, String> {
+        let (addr, len) = match s.trim().split_once('/') {
+            Some((a, l)) => (a, Some(l)),
+            None => (s.trim(), None),
+        };
+        let ip: IpAddr = addr
+            .parse()
+            .map_err(|_| format!("{s:?} is not an IP address or network (10.0.0.0/8)"))?;
+        let max = if ip.is_ipv4() { 32 } else { 128 };
+        let len = match len {
+            None => max,
+            Some(l) => l
+                .parse::<u8>()
+                .ok()
+                .filter(|l| *l <= max)
+                .ok_or_else(|| format!("{s:?}: the prefix length must be 0 to {max}"))?,
+        };
+        Ok(Network(ip, len))
+    }
+
+    pub fn contains(&self, ip: IpAddr) -> bool {
+        let ip = match ip {
+            IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
+            v4 => v4,
+        };
+        match (self.0, ip) {
+            (IpAddr::V4(n), IpAddr::V4(a)) => {
+                let mask = u32::MAX.checked_shl(32 - u32::from(self.1)).unwrap_or(0);
+                u32::from(n) & mask == u32::from(a) & mask
+            }
+            (IpAddr::V6(n), IpAddr::V6(a)) => {
+                let mask = u128::MAX.checked_shl(128 - u32::from(self.1)).unwrap_or(0);
+                u128::from(n) & mask == u128::from(a) & mask
+            }
+            _ => false,
         }
     }
-    peer
+}
+
+/// The client's address. `X-Forwarded-For` counts only when the peer is one of
+/// `http.trusted_proxies` (none by default): then its entries are walked from the right, past
+/// the trusted proxies, and the first address that is not one of them is the client (entries
+/// further left are whatever the client claimed). Anyone else gets its peer address, whatever
+/// it sends.
+pub fn client_ip(
+    trusted: &[Network],
+    peer: Option<&ConnectInfo<SocketAddr>>,
+    headers: &HeaderMap,
+) -> Option<IpAddr> {
+    let peer = peer.map(|c| c.0.ip())?;
+    let is_trusted = |ip: IpAddr| trusted.iter().any(|n| n.contains(ip));
+    if !is_trusted(peer) {
+        return Some(peer);
+    }
+    let hops: Vec<&str> = headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .collect();
+    let mut client = peer;
+    for hop in hops.iter().rev() {
+        match hop.trim().parse::<IpAddr>() {
+            Ok(ip) => {
+                client = ip;
+                if !is_trusted(ip) {
+                    break;
+                }
+            }
+            // Not an address: what is left of it cannot be trusted either.
+            Err(_) => break,
+        }
+    }
+    Some(client)
+}
+
+impl AppState {
+    /// `client_ip` with this server's trusted proxies.
+    pub fn client_ip(
+        &self,
+        peer: Option<&ConnectInfo<SocketAddr>>,
+        headers: &HeaderMap,
+    ) -> Option<IpAddr> {
+        client_ip(&self.trusted_proxies, peer, headers)
+    }
 }
 
 /// `0` in the configuration switches a limit off.
@@ -405,7 +491,7 @@ async fn limit_public(
                     .is_ok()
             });
     if !one_click {
-        let ip = client_ip(
+        let ip = st.client_ip(
             req.extensions().get::<ConnectInfo<SocketAddr>>(),
             req.headers(),
         );
@@ -436,7 +522,7 @@ async fn limit_api_auth(
     req: axum::extract::Request,
     next: axum::middleware::Next,
 ) -> Response {
-    let ip = client_ip(
+    let ip = st.client_ip(
         req.extensions().get::<ConnectInfo<SocketAddr>>(),
         req.headers(),
     );
@@ -585,6 +671,52 @@ pub fn no_store(mut r: Response) -> Response {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn forwarded_for_counts_only_from_trusted_proxies_right_most_untrusted_first() {
+        let peer = |ip: &str| ConnectInfo(SocketAddr::new(ip.parse().unwrap(), 4711));
+        let mut h = HeaderMap::new();
+        h.insert(
+            "x-forwarded-for",
+            "198.51.100.1, 203.0.113.9, 10.0.0.2".parse().unwrap(),
+        );
+        let ip = |s: &str| -> IpAddr { s.parse().unwrap() };
+        let none: Vec<Network> = Vec::new();
+        assert_eq!(
+            client_ip(&none, Some(&peer("127.0.0.1")), &h),
+            Some(ip("127.0.0.1"))
+        );
+        let lo = vec![Network::parse("127.0.0.1").unwrap()];
+        assert_eq!(
+            client_ip(&lo, Some(&peer("127.0.0.1")), &h),
+            Some(ip("10.0.0.2"))
+        );
+        assert_eq!(
+            client_ip(&lo, Some(&peer("192.0.2.7")), &h),
+            Some(ip("192.0.2.7"))
+        );
+        let two = vec![
+            Network::parse("127.0.0.0/8").unwrap(),
+            Network::parse("10.0.0.0/8").unwrap(),
+        ];
+        assert_eq!(
+            client_ip(&two, Some(&peer("127.0.0.1")), &h),
+            Some(ip("203.0.113.9"))
+        );
+        h.insert("x-forwarded-for", "junk, 10.0.0.3".parse().unwrap());
+        assert_eq!(
+            client_ip(&two, Some(&peer("127.0.0.1")), &h),
+            Some(ip("10.0.0.3"))
+        );
+        assert!(Network::parse("10.0.0.0/33").is_err());
+        assert!(Network::parse("proxy.example").is_err());
+        assert!(Network::parse("2001:db8::/32")
+            .unwrap()
+            .contains(ip("2001:db8:1::1")));
+        assert!(Network::parse("0.0.0.0/0")
+            .unwrap()
+            .contains(ip("::ffff:192.0.2.1")));
+    }
 
     #[test]
     fn limits_count_ipv6_by_64_network_and_zero_is_off() {

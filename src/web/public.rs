@@ -19,8 +19,8 @@
 //! The link pages are rate-limited per client address in `super` (`http.public_requests_per_minute`);
 //! a correctly signed one-click unsubscribe is never refused by that limit.
 
-use super::{body_bytes, client_ip, Lang, Shared};
-use crate::domain::{ConsentStatus, EmailAddress, RelationForm, RelationStatus};
+use super::{body_bytes, Lang, Shared};
+use crate::domain::{ConsentRequest, ConsentStatus, EmailAddress, RelationForm, RelationStatus};
 use crate::outbound::render::MailKind;
 use crate::outbound::sender::{sender_domain, CampaignCtx, Recipient};
 use crate::store::campaigns::Campaign;
@@ -39,6 +39,9 @@ use std::net::SocketAddr;
 
 /// A confirmation link is valid this long.
 const CONFIRM_DAYS: i64 = 7;
+/// Confirmation mails per recipient address in 24 hours, whoever asks from wherever: the form
+/// must not be a way to flood someone's mailbox.
+pub const CONFIRM_MAILS_PER_DAY: i64 = 3;
 /// RSVP links of an invitation stop working this long after the occasion ended.
 pub const RSVP_GRACE_DAYS: i64 = 7;
 
@@ -231,7 +234,7 @@ async fn subscribe(State(st): State<Shared>, Path(slug): Path<String>, req: Requ
         Ok(t) => t,
         Err(f) => return fail_page(&st, lang, f),
     };
-    let ip = client_ip(
+    let ip = st.client_ip(
         parts.extensions.get::<ConnectInfo<SocketAddr>>(),
         &parts.headers,
     );
@@ -302,7 +305,8 @@ async fn subscribe(State(st): State<Shared>, Path(slug): Path<String>, req: Requ
         .message(lang, StatusCode::OK, "check_mail_title", "check_mail_text")
 }
 
-/// Records pending consent (unless confirmed already) and sends the confirmation mail.
+/// Records pending consent (unless confirmed already, or withdrawn: an opt-out is never undone
+/// here) and sends the confirmation mail.
 async fn start_opt_in(
     st: &Shared,
     topic: &Topic,
@@ -332,23 +336,51 @@ async fn start_opt_in(
         }
     };
     let subs = store::contacts::subscriptions(&st.db, contact.id).await?;
-    if subs
-        .iter()
-        .any(|s| s.topic_id == topic.id && s.status == "confirmed")
-    {
+    let current = match subs.iter().find(|s| s.topic_id == topic.id) {
+        Some(s) => Some(
+            s.status
+                .parse::<ConsentStatus>()
+                .map_err(anyhow::Error::msg)?,
+        ),
+        None => None,
+    };
+    let wanted = ConsentStatus::request(current, ConsentStatus::Pending);
+    if current == Some(ConsentStatus::Confirmed) {
         return Ok(());
     }
-    store::contacts::set_consent(
+    if !store::contacts::note_confirmation_mail(
         &st.db,
         contact.id,
         topic.id,
-        ConsentStatus::Pending,
-        "form",
-        Some(evidence),
-        None,
-        None,
+        evidence,
+        CONFIRM_MAILS_PER_DAY,
     )
-    .await?;
+    .await?
+    {
+        tracing::info!(
+            contact = contact.id,
+            "subscribe: {CONFIRM_MAILS_PER_DAY} confirmation mails to this address today, none sent"
+        );
+        return Ok(());
+    }
+    match wanted {
+        ConsentRequest::Set(status) => {
+            store::contacts::set_consent(
+                &st.db,
+                contact.id,
+                topic.id,
+                status,
+                "form",
+                Some(evidence),
+                None,
+                None,
+            )
+            .await?;
+        }
+        // Pending: the mail again. Withdrawn: only the mail; the opt-out stands until the
+        // person presses the link's button (anyone can type an address into this form).
+        ConsentRequest::Keep | ConsentRequest::Withdrawn => {}
+    }
     send_confirmation(st, topic, &contact, language).await?;
     Ok(())
 }
@@ -472,7 +504,7 @@ async fn confirm(State(st): State<Shared>, Path(token): Path<String>, req: Reque
     if let Err(r) = super::check_post(&st, lang, &parts.headers, body).await {
         return r;
     }
-    let ip = client_ip(
+    let ip = st.client_ip(
         parts.extensions.get::<ConnectInfo<SocketAddr>>(),
         &parts.headers,
     );
