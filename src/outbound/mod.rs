@@ -2,6 +2,7 @@
 
 pub mod campaign;
 pub mod compose;
+pub mod greeting;
 pub mod ics;
 pub mod render;
 pub mod sender;
