@@ -480,13 +480,7 @@ async fn try_notify(
     let campaign = store::campaigns::by_id(&inb.db, campaign_id).await?;
     let ctx = CampaignCtx::load(&inb.db, campaign).await?;
     let c = store::contacts::by_id(&inb.db, contact).await?;
-    let recipient = Recipient {
-        contact_id: c.id,
-        email: c.email.clone(),
-        name: c.name.clone(),
-        organisation: c.organisation.clone(),
-        language: c.language.clone(),
-    };
+    let recipient = Recipient::of_contact(&c);
     let domain = crate::outbound::sender::sender_domain(&inb.cfg);
     let message_id = format!("<np.{tag}@{domain}>");
     match to {
@@ -506,6 +500,7 @@ async fn try_notify(
                 name: None,
                 organisation: None,
                 language: Some(inb.cfg.default_language.clone()),
+                address: serde_json::Map::new(),
             };
             notifier
                 .send(kind, &ctx, &organiser, extra, &message_id)

@@ -624,6 +624,23 @@ impl Renderer {
         Ok(())
     }
 
+    /// As [`Renderer::validate`], for a campaign's text in one language.
+    pub fn validate_in(
+        &self,
+        kind: MailKind,
+        lang: &str,
+        subject_src: &str,
+        body_src: &str,
+    ) -> Result<(), TemplateError> {
+        for (what, src) in [(SUBJECT_TEMPLATE, subject_src), (BODY_TEMPLATE, body_src)] {
+            self.env
+                .template_from_named_str(what, src)
+                .map_err(|e| TemplateError::new(what, &e))?;
+        }
+        self.render(kind, lang, subject_src, body_src, &sample_context(kind))
+            .map(|_| ())
+    }
+
     fn named_render(&self, name: &str, ctx: &Value) -> Result<String, TemplateError> {
         let tmpl = self
             .env

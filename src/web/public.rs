@@ -365,6 +365,7 @@ fn frame(topic: &Topic) -> CampaignCtx {
             occasion_id: None,
             subject: String::new(),
             body: String::new(),
+            translations: "{}".into(),
             audience: "{}".into(),
             schedule: None,
             send_at: None,
@@ -378,19 +379,16 @@ fn frame(topic: &Topic) -> CampaignCtx {
         kind: MailKind::Confirm,
         topic: topic.clone(),
         occasion: None,
+        translations: Default::default(),
     }
 }
 
 fn recipient(c: &Contact, language: Option<Lang>) -> Recipient {
-    Recipient {
-        contact_id: c.id,
-        email: c.email.clone(),
-        name: c.name.clone(),
-        organisation: c.organisation.clone(),
-        language: language
-            .map(|l| l.as_str().to_string())
-            .or_else(|| c.language.clone()),
+    let mut r = Recipient::of_contact(c);
+    if let Some(l) = language {
+        r.language = Some(l.as_str().to_string());
     }
+    r
 }
 
 async fn send_confirmation(
