@@ -70,7 +70,10 @@ pub async fn create(db: &Db, composer: &Composer, a: &CreateArgs) -> anyhow::Res
         let code = crate::domain::Language::parse(lang)
             .with_context(|| format!("campaign {:?}: text in {lang:?}", a.name))?;
         if code.as_str() != lang {
-            bail!("campaign {:?}: write the language of a text as its code ({code}, not {lang:?})", a.name);
+            bail!(
+                "campaign {:?}: write the language of a text as its code ({code}, not {lang:?})",
+                a.name
+            );
         }
         if lang == composer.renderer.default_lang() {
             bail!(

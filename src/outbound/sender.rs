@@ -56,8 +56,16 @@ impl CampaignCtx {
         let (main_s, main_b) = (self.campaign.subject.as_str(), self.campaign.body.as_str());
         match self.translations.get(lang) {
             Some(t) => (
-                if t.subject.trim().is_empty() { main_s } else { &t.subject },
-                if t.body.trim().is_empty() { main_b } else { &t.body },
+                if t.subject.trim().is_empty() {
+                    main_s
+                } else {
+                    &t.subject
+                },
+                if t.body.trim().is_empty() {
+                    main_b
+                } else {
+                    &t.body
+                },
             ),
             None => (main_s, main_b),
         }

@@ -98,8 +98,7 @@ impl Campaign {
 }
 
 fn json_text<S: serde::Serializer>(text: &str, s: S) -> std::result::Result<S::Ok, S::Error> {
-    let v: serde_json::Value =
-        serde_json::from_str(text).unwrap_or_else(|_| serde_json::json!({}));
+    let v: serde_json::Value = serde_json::from_str(text).unwrap_or_else(|_| serde_json::json!({}));
     v.serialize(s)
 }
 
