@@ -15,7 +15,9 @@
 //! tested with `is defined` in templates.
 //!
 //! ```text
-//! contact      {email, name, organisation, language}           always
+//! contact      {email, name, organisation, language,           always (the form of address may
+//!               salutation, gender, title, first_name,         be null or missing; see
+//!               last_name}                                     `greeting`)
 //! organisation {name, address}                                  always (the sender)
 //! links        {unsubscribe, preferences, rsvp_yes, rsvp_no,    the ones the kind's templates use:
 //!               rsvp_cooperation, confirm}                      newsletter: unsubscribe, preferences;
@@ -32,8 +34,13 @@
 //! reply        {text, received_at}                              notify_cooperation
 //! ```
 //! A top-level key set to `null` is treated as absent.
-//! Added by the renderer: `lang` (the language actually used), `content` (the rendered body) and,
-//! in kind templates, `subject`.
+//! Added by the renderer: `lang` (the language actually used), `dir` (`rtl` for Arabic, else
+//! `ltr`), `greeting` (the greeting line by the contact's form of address in `lang`, see
+//! [`super::greeting`]), `content` (the rendered body) and, in kind templates, `subject`.
+//!
+//! # Languages
+//! Built in: de, en, tr, ar, uk, ru, pl for every kind to contacts; the organiser's notices
+//! ([`MailKind::to_organiser`]) in de and en. Every mail to a contact starts with `greeting`.
 //!
 //! Filters: `date`, `time`, `datetime` (format an RFC 3339 string or unix seconds in the
 //! configured zone, default Europe/Berlin, in `lang` or the language given as argument),

@@ -207,7 +207,10 @@ mod tests {
             let c = p.catalogue(lang).as_object().unwrap();
             assert_eq!(c.len(), en.as_object().unwrap().len(), "{lang:?}");
             if !matches!(lang, Lang::De | Lang::En) {
-                assert_ne!(c["unsubscribe_button"], en["unsubscribe_button"], "{lang:?}");
+                assert_ne!(
+                    c["unsubscribe_button"], en["unsubscribe_button"],
+                    "{lang:?}"
+                );
                 assert_eq!(c["nav_contacts"], en["nav_contacts"], "{lang:?}");
             }
         }

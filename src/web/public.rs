@@ -478,16 +478,16 @@ async fn confirm_page(
         Ok((topic, contact_lang)) => {
             let lang = Lang::for_contact(uri.query(), &headers, contact_lang.as_deref());
             action_page(
-            &st,
-            lang,
-            &uri,
-            "confirm_title",
-            st.pages
-                .text(lang, "confirm_text")
-                .replace("{topic}", &topic.title),
-            "confirm_button",
-            json!({}),
-        )
+                &st,
+                lang,
+                &uri,
+                "confirm_title",
+                st.pages
+                    .text(lang, "confirm_text")
+                    .replace("{topic}", &topic.title),
+                "confirm_button",
+                json!({}),
+            )
         }
         Err(f) => fail_page(&st, lang, f),
     }
