@@ -125,7 +125,7 @@ pub struct ImportArgs {
 #[derive(Subcommand, Debug)]
 pub enum CampaignsCmd {
     /// Create a campaign. Templates are checked now, so nothing fails halfway through a send.
-    Create(CreateCampaignArgs),
+    Create(Box<CreateCampaignArgs>),
     /// List campaigns with their progress.
     List,
     /// One campaign: settings, progress, and why it paused.

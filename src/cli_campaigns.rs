@@ -23,7 +23,7 @@ pub async fn run(
     match cmd {
         CampaignsCmd::Create(a) => {
             let composer = Composer::new(cfg.clone())?;
-            let args = create_args(&cfg, a)?;
+            let args = create_args(&cfg, *a)?;
             let c = campaign::create(db, &composer, &args).await?;
             writeln!(out, "campaign {} created ({})", c.name, c.status)?;
         }
