@@ -126,7 +126,7 @@ pub struct ImportArgs {
 #[derive(Subcommand, Debug)]
 pub enum CampaignsCmd {
     /// Create a campaign. Templates are checked now, so nothing fails halfway through a send.
-    Create(CreateCampaignArgs),
+    Create(Box<CreateCampaignArgs>),
     /// List campaigns with their progress.
     List,
     /// One campaign: settings, progress, and why it paused.
@@ -180,6 +180,16 @@ pub struct CreateCampaignArgs {
     pub body: Option<String>,
     #[arg(long)]
     pub body_file: Option<PathBuf>,
+    /// Subject in a further language, e.g. `--subject-lang tr="Davet: {{ occasion.title }}"`
+    /// (repeatable). Contacts of a language without its own text get the main text.
+    #[arg(long = "subject-lang", value_name = "LANG=TEXT")]
+    pub subject_lang: Vec<String>,
+    /// Body in a further language, e.g. `--body-lang uk="..."` (repeatable).
+    #[arg(long = "body-lang", value_name = "LANG=TEXT")]
+    pub body_lang: Vec<String>,
+    /// Body in a further language from a file, e.g. `--body-file-lang ar=einladung.ar.txt`.
+    #[arg(long = "body-file-lang", value_name = "LANG=FILE")]
+    pub body_file_lang: Vec<String>,
     /// Recurring: 5-field crontab ("0 9 * * 1" = Mondays 09:00) or @daily, @weekly, @monthly.
     #[arg(long, conflicts_with = "send_at")]
     pub schedule: Option<String>,

@@ -6,7 +6,7 @@ use crate::outbound::campaign::{self, CreateArgs};
 use crate::outbound::sender::{Composer, Engine};
 use crate::output::{self, Format};
 use crate::schedule::CronSpec;
-use crate::store::campaigns::{self, Audience};
+use crate::store::campaigns::{self, Audience, Translations};
 use crate::store::Db;
 use anyhow::Context;
 use std::io::Write;
@@ -23,7 +23,7 @@ pub async fn run(
     match cmd {
         CampaignsCmd::Create(a) => {
             let composer = Composer::new(cfg.clone())?;
-            let args = create_args(&cfg, a)?;
+            let args = create_args(&cfg, *a)?;
             let c = campaign::create(db, &composer, &args).await?;
             writeln!(out, "campaign {} created ({})", c.name, c.status)?;
         }
@@ -64,6 +64,11 @@ pub async fn run(
                     writeln!(out, "  reason:    {r}")?;
                 }
                 writeln!(out, "  subject:   {}", c.subject)?;
+                let texts = c.translations();
+                if !texts.is_empty() {
+                    let langs: Vec<&str> = texts.keys().map(String::as_str).collect();
+                    writeln!(out, "  also in:   {}", langs.join(", "))?;
+                }
                 writeln!(out, "  audience:  {}", c.audience)?;
                 if let Some(s) = &c.schedule {
                     writeln!(out, "  schedule:  {s}")?;
@@ -158,6 +163,43 @@ pub async fn send_and_wait(db: &Db, engine: &Engine, campaign_id: i64) -> anyhow
     }
 }
 
+/// `--subject-lang`, `--body-lang` and `--body-file-lang` (each `LANG=...`) as one text per
+/// language; a language name such as `Türkçe` becomes its code.
+fn translations(
+    subjects: &[String],
+    bodies: &[String],
+    body_files: &[String],
+) -> anyhow::Result<Translations> {
+    let mut out = Translations::new();
+    let split = |opt: &str, kv: &str| -> anyhow::Result<(String, String)> {
+        let (l, v) = kv
+            .split_once('=')
+            .with_context(|| format!("--{opt} {kv:?}: expected LANG=..."))?;
+        let lang = crate::domain::Language::parse(l).with_context(|| format!("--{opt} {kv:?}"))?;
+        Ok((lang.to_string(), v.to_string()))
+    };
+    for kv in subjects {
+        let (lang, text) = split("subject-lang", kv)?;
+        out.entry(lang).or_default().subject = text;
+    }
+    for (opt, list) in [("body-lang", bodies), ("body-file-lang", body_files)] {
+        for kv in list {
+            let (lang, v) = split(opt, kv)?;
+            let text = if opt == "body-file-lang" {
+                std::fs::read_to_string(&v).with_context(|| format!("--{opt} {lang}={v}"))?
+            } else {
+                v
+            };
+            let t = out.entry(lang.clone()).or_default();
+            if !t.body.is_empty() {
+                anyhow::bail!("--{opt}: two bodies in {lang}");
+            }
+            t.body = text;
+        }
+    }
+    Ok(out)
+}
+
 fn create_args(cfg: &Config, a: CreateCampaignArgs) -> anyhow::Result<CreateArgs> {
     let tz = cfg.tz().map_err(anyhow::Error::msg)?;
     let body = match (a.body, a.body_file) {
@@ -181,6 +223,7 @@ fn create_args(cfg: &Config, a: CreateCampaignArgs) -> anyhow::Result<CreateArgs
         .map(|l| crate::domain::Language::parse(&l).map(|l| l.to_string()))
         .transpose()
         .context("--language")?;
+    let translations = translations(&a.subject_lang, &a.body_lang, &a.body_file_lang)?;
     Ok(CreateArgs {
         name: a.name,
         kind: a.kind,
@@ -188,6 +231,7 @@ fn create_args(cfg: &Config, a: CreateCampaignArgs) -> anyhow::Result<CreateArgs
         occasion: a.occasion,
         subject: a.subject,
         body,
+        translations,
         audience: Audience {
             silent: if a.silent {
                 Some(true)

@@ -8,7 +8,7 @@ use crate::inbound::{maildir, Inbound};
 use crate::outbound::campaign::{self, CreateArgs};
 use crate::outbound::sender::Engine;
 use crate::output::{self, Format};
-use crate::store::campaigns::{Audience, CampaignKind};
+use crate::store::campaigns::{Audience, CampaignKind, CampaignText};
 use crate::store::{self, Db};
 use anyhow::{bail, Context};
 use std::path::Path;
@@ -158,6 +158,16 @@ pub async fn run(dir: &Path) -> anyhow::Result<()> {
         occasion: Some("nachbarschaftscafe".into()),
         subject: String::new(),
         body: "wir laden Sie herzlich zu unserem Nachbarschaftscafé ein: Kommen Sie vorbei, lernen Sie Ihre Nachbarinnen und Nachbarn kennen und erzählen Sie uns, was Ihnen im Viertel wichtig ist.".into(),
+        // The sample network speaks more than German: the invitation in English and
+        // Ukrainian too (the frame, greeting and date come in every contact's language anyway).
+        translations: [
+            ("en", "We warmly invite you to our neighbourhood café: come along, meet your neighbours and tell us what matters to you in the neighbourhood."),
+            ("uk", "Щиро запрошуємо Вас до нашого сусідського кафе: приходьте, знайомтеся із сусідами та розкажіть нам, що для Вас важливо в нашому районі."),
+            ("tr", "Sizi mahalle kafemize içtenlikle davet ediyoruz: Uğrayın, komşularınızla tanışın ve mahallede sizin için neyin önemli olduğunu bize anlatın."),
+        ]
+        .into_iter()
+        .map(|(lang, body)| (lang.to_string(), CampaignText { subject: String::new(), body: body.into() }))
+        .collect(),
         audience: Audience::default(),
         schedule: None,
         send_at: None,

@@ -41,6 +41,7 @@ async fn weekday_schedule_fires_once_per_slot_and_coalesces_downtime() {
             occasion: None,
             subject: "Wochenbrief".into(),
             body: "Neues.".into(),
+            translations: Default::default(),
             audience: Audience::default(),
             // 09:00 Monday to Friday, the way people write crontabs.
             schedule: Some("0 9 * * 1-5".into()),
@@ -63,6 +64,7 @@ async fn weekday_schedule_fires_once_per_slot_and_coalesces_downtime() {
                 occasion: None,
                 subject: "x".into(),
                 body: "x".into(),
+                translations: Default::default(),
                 audience: Audience::default(),
                 schedule: None,
                 send_at: None,

@@ -229,6 +229,7 @@ impl App {
                 occasion_id: Some(o.id),
                 subject: String::new(),
                 body: "Kommen Sie vorbei!".into(),
+                translations: Default::default(),
                 audience: Audience::default(),
                 schedule: None,
                 send_at: None,

@@ -357,6 +357,7 @@ async fn subscribe_confirm_rsvp_and_see_the_encounter_on_the_dashboard() {
             occasion: Some("cafe".into()),
             subject: String::new(),
             body: "Wir laden Sie herzlich zum Nachbarschaftscafé ein.".into(),
+            translations: Default::default(),
             audience: Audience::default(),
             schedule: None,
             send_at: None,

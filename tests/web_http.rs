@@ -194,6 +194,7 @@ impl App {
                 occasion_id: Some(o.id),
                 subject: String::new(),
                 body: "Kommen Sie vorbei!".into(),
+                translations: Default::default(),
                 audience: Audience::default(),
                 schedule: None,
                 send_at: None,
@@ -621,6 +622,94 @@ async fn preferences_toggle_language_and_forget(a: App) {
     assert_eq!(a.get(&path).await.0, 410);
 }
 
+async fn public_pages_speak_the_contacts_language(a: App) {
+    let t = a.topic("nachbarschaft").await;
+    let c = a.contact("olga@example.org", vec![t]).await;
+    sqlx_set_language(&a, c, "uk").await;
+    let token = a.sign(Purpose::Preferences, 0, c, t, None);
+    let path = format!("/p/{token}");
+    // The contact's own language, whatever the browser says; ?lang= wins.
+    let r = a
+        .http
+        .get(a.url(&path))
+        .header("accept-language", "de-DE,de;q=0.9")
+        .send()
+        .await
+        .unwrap();
+    let page = r.text().await.unwrap();
+    assert!(page.contains("<html lang=\"uk\" dir=\"ltr\">"), "{page}");
+    assert!(page.contains("Ваші налаштування"), "{page}");
+    // Every language the installation has is offered, each named in itself.
+    for (code, name) in [
+        ("de", "Deutsch"),
+        ("en", "English"),
+        ("tr", "Türkçe"),
+        ("ar", "العربية"),
+        ("uk", "Українська"),
+        ("ru", "Русский"),
+        ("pl", "Polski"),
+    ] {
+        assert!(
+            page.contains(&format!("<option value=\"{code}\" lang=\"{code}\"")),
+            "{code}: {page}"
+        );
+        assert!(page.contains(name), "{name}");
+    }
+    assert!(page.contains("value=\"uk\" lang=\"uk\" selected"), "{page}");
+    let (_, page) = a.get(&format!("{path}?lang=ar")).await;
+    assert!(page.contains("<html lang=\"ar\" dir=\"rtl\">"), "{page}");
+    assert!(page.contains("إعداداتكم"), "{page}");
+    // Choosing Arabic: stored, and the page answers in it.
+    let (s, page) = a
+        .post_form(&path, &format!("topic_{t}=on&language=ar"))
+        .await;
+    assert_eq!(s, 200, "{page}");
+    assert!(page.contains("dir=\"rtl\""), "{page}");
+    let contact = store::contacts::by_id(&a.db, c).await.unwrap();
+    assert_eq!(contact.language.as_deref(), Some("ar"));
+    // A language without templates is not a choice.
+    assert_eq!(a.post_form(&path, "language=fr").await.0, 400);
+    // Browsers: the best page language in Accept-Language.
+    let r = a
+        .http
+        .get(a.url("/s/nachbarschaft"))
+        .header("accept-language", "pl-PL,pl;q=0.9,en;q=0.5")
+        .send()
+        .await
+        .unwrap();
+    let page = r.text().await.unwrap();
+    assert!(page.contains("<html lang=\"pl\""), "{page}");
+    assert!(page.contains("Zapisz się"), "{page}");
+    // The admin pages stay German or English.
+    let r = a
+        .http
+        .get(a.url("/admin/login"))
+        .header("accept-language", "tr")
+        .send()
+        .await
+        .unwrap();
+    assert!(r.text().await.unwrap().contains("<html lang=\"en\""));
+}
+
+async fn sqlx_set_language(a: &App, contact: i64, lang: &str) {
+    let email = store::contacts::by_id(&a.db, contact).await.unwrap().email;
+    store::contacts::upsert_one(
+        &a.db,
+        &ImportRow {
+            email: EmailAddress::parse(&email).unwrap(),
+            name: None,
+            organisation: None,
+            language: Some(lang.into()),
+            attributes: Default::default(),
+            topics: vec![],
+        },
+        ConsentStatus::Confirmed,
+        "test",
+    )
+    .await
+    .unwrap();
+}
+
 // ----- admin API -----
 
 async fn api_auth_no_wrong_and_revoked_tokens(a: App) {
@@ -902,6 +991,23 @@ async fn api_contacts_topics_occasions_campaigns(a: App) {
         .json(&json!({"name": "einladung", "kind": "invitation", "occasion": "cafe", "body": "Hallo {{ contact.name }}"}))
         .send().await.unwrap();
     assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
+    let r = api(Method::POST, "/campaigns")
+        .json(&json!({"name": "mehrsprachig", "kind": "newsletter", "topic": "nachbarschaft", "body": "Neues.",
+            "translations": {"tr": {"subject": "Haberler", "body": "Yeni haberler."}, "ar": {"body": "أخبار جديدة."}}}))
+        .send().await.unwrap();
+    assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
+    let c: Value = r.json().await.unwrap();
+    assert_eq!(c["translations"]["tr"]["subject"], "Haberler");
+    assert_eq!(c["translations"]["ar"]["body"], "أخبار جديدة.");
+    let r = api(Method::POST, "/campaigns")
+        .json(
+            &json!({"name": "unbekannt", "kind": "newsletter", "topic": "nachbarschaft",
+            "translations": {"xx": {"body": "?"}}}),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 422, "an unknown language is refused");
     let r = api(Method::POST, "/campaigns")
         .json(&json!({"name": "kaputt", "kind": "newsletter", "topic": "nachbarschaft", "body": "{{ gibtsnicht.x }}"}))
         .send().await.unwrap();
@@ -1630,7 +1736,7 @@ async fn public_index_and_unknown_pages(a: App) {
     let (s, page) = a.get("/").await;
     assert_eq!(s, 200);
     assert!(page.contains("href=\"/s/nachbarschaft\""), "{page}");
-    assert!(page.starts_with("<!doctype html>\n<html lang=\"de\">"));
+    assert!(page.starts_with("<!doctype html>\n<html lang=\"de\" dir=\"ltr\">"));
     let (s, page) = a.get("/gibtsnicht?lang=en").await;
     assert_eq!(s, 404);
     assert!(page.contains("Not found"));
@@ -1743,6 +1849,7 @@ on_both!(
     forged_expired_and_misused_tokens_change_nothing,
     rsvp_links_ask_then_apply,
     preferences_toggle_language_and_forget,
+    public_pages_speak_the_contacts_language,
     api_auth_no_wrong_and_revoked_tokens,
     cli_tokens_create_list_revoke,
     api_contacts_topics_occasions_campaigns,

@@ -7,8 +7,10 @@ pub use email::{key_hash, AddressError, EmailAddress};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
-/// A contact's language as an ISO 639-1 code. Spreadsheets say "Deutsch" or "English": we accept
-/// the common names too, so German Excel exports import cleanly.
+/// A contact's language as an ISO 639-1 code. Spreadsheets say "Deutsch", "English", "Türkçe" or
+/// "العربية": we accept the common German, English and native names of the neighbourhood's
+/// languages too, so exports import cleanly. A name or code that is no ISO 639-1 language is
+/// rejected.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
 pub struct Language(String);
@@ -17,28 +19,88 @@ pub struct Language(String);
 #[error("unknown language {0:?} (use a two-letter code such as de or en)")]
 pub struct LanguageError(pub String);
 
+/// The languages netzpost brings mail templates and web pages for.
+pub const SUPPORTED_LANGUAGES: [&str; 7] = ["de", "en", "tr", "ar", "uk", "ru", "pl"];
+
+/// ISO 639-1 codes (the ones a template folder may add beyond [`SUPPORTED_LANGUAGES`]).
+const ISO_639_1: &str = "aa ab ae af ak am an ar as av ay az ba be bg bh bi bm bn bo br bs ca ce \
+    ch co cr cs cu cv cy da de dv dz ee el en eo es et eu fa ff fi fj fo fr fy ga gd gl gn gu gv \
+    ha he hi ho hr ht hu hy hz ia id ie ig ii ik io is it iu ja jv ka kg ki kj kk kl km kn ko kr \
+    ks ku kv kw ky la lb lg li ln lo lt lu lv mg mh mi mk ml mn mr ms mt my na nb nd ne ng nl nn \
+    no nr nv ny oc oj om or os pa pi pl ps pt qu rm rn ro ru rw sa sc sd se sg si sk sl sm sn so \
+    sq sr ss st su sv sw ta te tg th ti tk tl tn to tr ts tt tw ty ug uk ur uz ve vi vo wa wo xh \
+    yi yo za zh zu";
+
 impl Language {
     pub fn parse(s: &str) -> Result<Self, LanguageError> {
         let t = s.trim().to_lowercase();
         let code = match t.as_str() {
-            "deutsch" | "german" | "ger" | "deu" | "de-de" | "de-at" | "de-ch" => "de",
-            "englisch" | "english" | "eng" | "en-gb" | "en-us" => "en",
-            "türkisch" | "turkish" | "türkçe" => "tr",
-            "arabisch" | "arabic" => "ar",
+            "deutsch" | "german" | "ger" | "deu" | "de-de" | "de-at" | "de-ch" | "almanca"
+            | "немецкий" | "німецька" | "niemiecki" | "الألمانية" => "de",
+            "englisch"
+            | "english"
+            | "eng"
+            | "en-gb"
+            | "en-us"
+            | "i̇ngilizce"
+            | "ingilizce"
+            | "английский"
+            | "англійська"
+            | "angielski"
+            | "الإنجليزية" => "en",
+            "türkisch" | "turkish" | "türkçe" | "turkce" | "tur" | "турецкий" | "турецька"
+            | "turecki" | "التركية" => "tr",
+            "arabisch" | "arabic" | "ara" | "العربية" | "عربي" | "arapça" | "arapca"
+            | "арабский" | "арабська" | "arabski" => "ar",
+            "ukrainisch"
+            | "ukrainian"
+            | "ukr"
+            | "українська"
+            | "украинский"
+            | "ukraynaca"
+            | "ukraiński"
+            | "ukrainski"
+            | "الأوكرانية" => "uk",
+            "russisch" | "russian" | "rus" | "русский" | "російська" | "rusça" | "rusca"
+            | "rosyjski" | "الروسية" => "ru",
+            "polnisch" | "polish" | "pol" | "polski" | "польский" | "польська" | "lehçe"
+            | "lehce" | "البولندية" => "pl",
             "französisch" | "french" | "français" => "fr",
-            "ukrainisch" | "ukrainian" => "uk",
-            "russisch" | "russian" => "ru",
-            "polnisch" | "polish" => "pl",
             "spanisch" | "spanish" | "español" => "es",
-            "italienisch" | "italian" => "it",
+            "italienisch" | "italian" | "italiano" => "it",
             other => other,
         };
         let base = code.split(['-', '_']).next().unwrap_or_default();
-        if base.len() == 2 && base.chars().all(|c| c.is_ascii_lowercase()) {
+        if base.len() == 2 && ISO_639_1.split_whitespace().any(|c| c == base) {
             Ok(Language(base.to_string()))
         } else {
             Err(LanguageError(s.trim().to_string()))
         }
+    }
+
+    /// Its name in itself, for language choosers ("Türkçe", "العربية"); the code if unknown.
+    pub fn native_name(code: &str) -> &str {
+        match code {
+            "de" => "Deutsch",
+            "en" => "English",
+            "tr" => "Türkçe",
+            "ar" => "العربية",
+            "uk" => "Українська",
+            "ru" => "Русский",
+            "pl" => "Polski",
+            "fr" => "Français",
+            "es" => "Español",
+            "it" => "Italiano",
+            other => other,
+        }
+    }
+
+    /// Written right to left.
+    pub fn is_rtl(code: &str) -> bool {
+        matches!(
+            code,
+            "ar" | "he" | "fa" | "ur" | "ps" | "yi" | "dv" | "ku" | "sd" | "ug"
+        )
     }
 
     pub fn as_str(&self) -> &str {
@@ -62,6 +124,60 @@ impl From<Language> for String {
 impl fmt::Display for Language {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.0)
+    }
+}
+
+/// How a contact wants to be addressed: the contact attribute `salutation` (or `Anrede`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum Salutation {
+    /// "Hallo Anna Schmidt," (the default).
+    #[default]
+    Neutral,
+    /// By first name: "Liebe Anna,".
+    Informal,
+    /// "Guten Tag Frau Schmidt,".
+    Formal,
+}
+
+/// The contact attribute `gender` (or `Geschlecht`), used only for the form of address.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum Gender {
+    Female,
+    Male,
+    /// Unknown, diverse, or not given: forms of address without Frau/Herr.
+    #[default]
+    Unspecified,
+}
+
+impl Salutation {
+    /// `formal`/`Sie`/`förmlich`, `informal`/`du`/`persönlich`, `neutral`; "Frau" and "Herr"
+    /// (a German `Anrede` column) mean formal with that gender. Anything else is neutral.
+    pub fn parse(s: &str) -> (Salutation, Option<Gender>) {
+        match s.trim().to_lowercase().trim_end_matches('.') {
+            "formal" | "formell" | "förmlich" | "foermlich" | "sie" | "siz" | "ви" | "вы"
+            | "pan/pani" => (Salutation::Formal, None),
+            "informal" | "informell" | "persönlich" | "persoenlich" | "du" | "sen" | "ти"
+            | "ты" | "ty" => (Salutation::Informal, None),
+            "frau" | "ms" | "mrs" | "miss" | "pani" | "hanım" => {
+                (Salutation::Formal, Some(Gender::Female))
+            }
+            "herr" | "mr" | "pan" | "bey" => (Salutation::Formal, Some(Gender::Male)),
+            _ => (Salutation::Neutral, None),
+        }
+    }
+}
+
+impl Gender {
+    pub fn parse(s: &str) -> Gender {
+        match s.trim().to_lowercase().trim_end_matches('.') {
+            "f" | "w" | "female" | "weiblich" | "frau" | "woman" | "k" | "kadın" | "ж" => {
+                Gender::Female
+            }
+            "m" | "male" | "männlich" | "maennlich" | "herr" | "man" | "e" | "erkek" | "м" => {
+                Gender::Male
+            }
+            _ => Gender::Unspecified,
+        }
     }
 }
 
@@ -236,6 +352,36 @@ mod tests {
         assert_eq!(Language::parse("de-AT").unwrap().as_str(), "de");
         assert_eq!(Language::parse("tr").unwrap().as_str(), "tr");
         assert!(Language::parse("Klingonisch").is_err());
+        assert!(Language::parse("xx").is_err());
+        assert!(Language::parse("zz-ZZ").is_err());
+        assert_eq!(Language::parse("fr").unwrap().as_str(), "fr");
+        for (name, code) in [
+            ("Türkçe", "tr"),
+            ("TÜRKÇE", "tr"),
+            ("Turkish", "tr"),
+            ("Türkisch", "tr"),
+            ("العربية", "ar"),
+            ("Arabic", "ar"),
+            ("Українська", "uk"),
+            ("Ukrainisch", "uk"),
+            ("Русский", "ru"),
+            ("Russian", "ru"),
+            ("Polski", "pl"),
+            ("polnisch", "pl"),
+            ("uk-UA", "uk"),
+            ("ar_SY", "ar"),
+        ] {
+            assert_eq!(Language::parse(name).unwrap().as_str(), code, "{name}");
+        }
+        for code in SUPPORTED_LANGUAGES {
+            assert_eq!(Language::parse(code).unwrap().as_str(), code);
+            assert_eq!(
+                Language::parse(Language::native_name(code))
+                    .unwrap()
+                    .as_str(),
+                code
+            );
+        }
         assert!(Language::parse("d3").is_err());
         assert!(Language::parse("").is_err());
     }

@@ -579,13 +579,7 @@ async fn try_notify(
     let message_id = format!("<np.{tag}@{domain}>");
     match to {
         To::Contact(a) => {
-            let recipient = Recipient {
-                contact_id: c.id,
-                email: c.email.clone(),
-                name: c.name.clone(),
-                organisation: c.organisation.clone(),
-                language: c.language.clone(),
-            };
+            let recipient = Recipient::of_contact(&c);
             let answer = Answer::Reply {
                 message_id: a.message_id.clone(),
                 references: a.references.clone(),
@@ -606,6 +600,7 @@ async fn try_notify(
                 name: None,
                 organisation: None,
                 language: Some(inb.cfg.default_language.clone()),
+                address: serde_json::Map::new(),
             };
             let notice = Answer::Notice {
                 contact_name: c.name.clone(),

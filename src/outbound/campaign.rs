@@ -6,7 +6,9 @@ use crate::outbound::sender::{
     mail_kind, sender_domain, CampaignCtx, Composer, Notifier, Recipient,
 };
 use crate::schedule::CronSpec;
-use crate::store::campaigns::{self, Audience, Campaign, CampaignKind, Caps, NewCampaign};
+use crate::store::campaigns::{
+    self, Audience, Campaign, CampaignKind, Caps, NewCampaign, Translations,
+};
 use crate::store::{self, Db, Timestamp};
 use anyhow::{bail, Context};
 use std::sync::Arc;
@@ -19,6 +21,8 @@ pub struct CreateArgs {
     pub occasion: Option<String>,
     pub subject: String,
     pub body: String,
+    /// The text in further languages (the main text is in `default_language`).
+    pub translations: Translations,
     pub audience: Audience,
     pub schedule: Option<String>,
     pub send_at: Option<Timestamp>,
@@ -65,6 +69,38 @@ pub async fn create(db: &Db, composer: &Composer, a: &CreateArgs) -> anyhow::Res
         .await
         .context("template check")?
         .with_context(|| format!("campaign {:?}", a.name))?;
+    let languages = composer.renderer.languages();
+    for (lang, t) in &a.translations {
+        let code = crate::domain::Language::parse(lang)
+            .with_context(|| format!("campaign {:?}: text in {lang:?}", a.name))?;
+        if code.as_str() != lang {
+            bail!(
+                "campaign {:?}: write the language of a text as its code ({code}, not {lang:?})",
+                a.name
+            );
+        }
+        if lang == composer.renderer.default_lang() {
+            bail!(
+                "campaign {:?}: the main subject and body are the text in {lang} (default_language); \
+                 further languages are for the others",
+                a.name
+            );
+        }
+        if !languages.contains(lang) {
+            bail!(
+                "campaign {:?}: no mail templates in {lang:?} (this installation has: {})",
+                a.name,
+                languages.join(", ")
+            );
+        }
+        if t.subject.trim().is_empty() && t.body.trim().is_empty() {
+            bail!("campaign {:?}: the text in {lang} is empty", a.name);
+        }
+        composer
+            .renderer
+            .validate_in(mail_kind(a.kind), lang, &t.subject, &t.body)
+            .with_context(|| format!("campaign {:?}, text in {lang}", a.name))?;
+    }
     let c = campaigns::create(
         db,
         &NewCampaign {
@@ -74,6 +110,7 @@ pub async fn create(db: &Db, composer: &Composer, a: &CreateArgs) -> anyhow::Res
             occasion_id: occasion.map(|o| o.id),
             subject: a.subject.clone(),
             body: a.body.clone(),
+            translations: a.translations.clone(),
             audience: a.audience.clone(),
             schedule: a.schedule.clone(),
             send_at: a.send_at,
@@ -173,13 +210,7 @@ pub async fn preview(
     let c = campaigns::get(db, name).await?;
     let contact = store::contacts::get(db, email).await?;
     let ctx = CampaignCtx::load(db, c).await?;
-    let r = Recipient {
-        contact_id: contact.id,
-        email: contact.email,
-        name: contact.name,
-        organisation: contact.organisation,
-        language: contact.language,
-    };
+    let r = Recipient::of_contact(&contact);
     let (_, bytes) = composer.message(
         &ctx,
         &r,
@@ -210,6 +241,7 @@ pub async fn test_send(
         name: None,
         organisation: None,
         language,
+        address: serde_json::Map::new(),
     };
     let composer = &notifier.composer;
     let message_id = format!(
@@ -328,6 +360,7 @@ pub async fn fire_schedules(
                 occasion_id: template.occasion_id,
                 subject: template.subject.clone(),
                 body: template.body.clone(),
+                translations: template.translations(),
                 audience: template.audience(),
                 schedule: None,
                 send_at: None,

@@ -3,6 +3,7 @@
 pub mod campaign;
 pub mod compose;
 pub mod dkim;
+pub mod greeting;
 pub mod ics;
 pub mod render;
 pub mod sender;

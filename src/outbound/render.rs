@@ -15,7 +15,9 @@
 //! tested with `is defined` in templates.
 //!
 //! ```text
-//! contact      {email, name, organisation, language}           always
+//! contact      {email, name, organisation, language,           always (the form of address may
+//!               salutation, gender, title, first_name,         be null or missing; see
+//!               last_name}                                     `greeting`)
 //! organisation {name, address}                                  always (the sender)
 //! links        {unsubscribe, preferences, rsvp_yes, rsvp_no,    the ones the kind's templates use:
 //!               rsvp_cooperation, confirm}                      newsletter: unsubscribe, preferences;
@@ -32,8 +34,13 @@
 //! reply        {text, received_at}                              notify_cooperation
 //! ```
 //! A top-level key set to `null` is treated as absent.
-//! Added by the renderer: `lang` (the language actually used), `content` (the rendered body) and,
-//! in kind templates, `subject`.
+//! Added by the renderer: `lang` (the language actually used), `dir` (`rtl` for Arabic, else
+//! `ltr`), `greeting` (the greeting line by the contact's form of address in `lang`, see
+//! [`super::greeting`]), `content` (the rendered body) and, in kind templates, `subject`.
+//!
+//! # Languages
+//! Built in: de, en, tr, ar, uk, ru, pl for every kind to contacts; the organiser's notices
+//! ([`MailKind::to_organiser`]) in de and en. Every mail to a contact starts with `greeting`.
 //!
 //! Filters: `date`, `time`, `datetime` (format an RFC 3339 string or unix seconds in the
 //! configured zone, default Europe/Berlin, in `lang` or the language given as argument),
@@ -50,6 +57,9 @@ use std::hash::{Hash, Hasher};
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::sync::{Arc, RwLock};
+
+use super::greeting::{greeting, Addressee};
+use crate::domain::Language;
 
 /// What a mail is for; each kind has its own templates.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -80,6 +90,12 @@ impl MailKind {
         MailKind::Unsubscribed,
         MailKind::NotifyCooperation,
     ];
+
+    /// Mails to the organisation's own people, not to contacts: they need not exist in every
+    /// language and fall back to the default language, then German.
+    pub fn to_organiser(self) -> bool {
+        self == MailKind::NotifyCooperation
+    }
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -187,36 +203,126 @@ const BUILTIN: &[(&str, &str)] = builtin![
     "mail/newsletter.en.subject.j2",
     "mail/newsletter.en.txt.j2",
     "mail/newsletter.en.html.j2",
+    "mail/newsletter.tr.subject.j2",
+    "mail/newsletter.tr.txt.j2",
+    "mail/newsletter.tr.html.j2",
+    "mail/newsletter.ar.subject.j2",
+    "mail/newsletter.ar.txt.j2",
+    "mail/newsletter.ar.html.j2",
+    "mail/newsletter.uk.subject.j2",
+    "mail/newsletter.uk.txt.j2",
+    "mail/newsletter.uk.html.j2",
+    "mail/newsletter.ru.subject.j2",
+    "mail/newsletter.ru.txt.j2",
+    "mail/newsletter.ru.html.j2",
+    "mail/newsletter.pl.subject.j2",
+    "mail/newsletter.pl.txt.j2",
+    "mail/newsletter.pl.html.j2",
     "mail/invitation.de.subject.j2",
     "mail/invitation.de.txt.j2",
     "mail/invitation.de.html.j2",
     "mail/invitation.en.subject.j2",
     "mail/invitation.en.txt.j2",
     "mail/invitation.en.html.j2",
+    "mail/invitation.tr.subject.j2",
+    "mail/invitation.tr.txt.j2",
+    "mail/invitation.tr.html.j2",
+    "mail/invitation.ar.subject.j2",
+    "mail/invitation.ar.txt.j2",
+    "mail/invitation.ar.html.j2",
+    "mail/invitation.uk.subject.j2",
+    "mail/invitation.uk.txt.j2",
+    "mail/invitation.uk.html.j2",
+    "mail/invitation.ru.subject.j2",
+    "mail/invitation.ru.txt.j2",
+    "mail/invitation.ru.html.j2",
+    "mail/invitation.pl.subject.j2",
+    "mail/invitation.pl.txt.j2",
+    "mail/invitation.pl.html.j2",
     "mail/cooperation.de.subject.j2",
     "mail/cooperation.de.txt.j2",
     "mail/cooperation.de.html.j2",
     "mail/cooperation.en.subject.j2",
     "mail/cooperation.en.txt.j2",
     "mail/cooperation.en.html.j2",
+    "mail/cooperation.tr.subject.j2",
+    "mail/cooperation.tr.txt.j2",
+    "mail/cooperation.tr.html.j2",
+    "mail/cooperation.ar.subject.j2",
+    "mail/cooperation.ar.txt.j2",
+    "mail/cooperation.ar.html.j2",
+    "mail/cooperation.uk.subject.j2",
+    "mail/cooperation.uk.txt.j2",
+    "mail/cooperation.uk.html.j2",
+    "mail/cooperation.ru.subject.j2",
+    "mail/cooperation.ru.txt.j2",
+    "mail/cooperation.ru.html.j2",
+    "mail/cooperation.pl.subject.j2",
+    "mail/cooperation.pl.txt.j2",
+    "mail/cooperation.pl.html.j2",
     "mail/confirm.de.subject.j2",
     "mail/confirm.de.txt.j2",
     "mail/confirm.de.html.j2",
     "mail/confirm.en.subject.j2",
     "mail/confirm.en.txt.j2",
     "mail/confirm.en.html.j2",
+    "mail/confirm.tr.subject.j2",
+    "mail/confirm.tr.txt.j2",
+    "mail/confirm.tr.html.j2",
+    "mail/confirm.ar.subject.j2",
+    "mail/confirm.ar.txt.j2",
+    "mail/confirm.ar.html.j2",
+    "mail/confirm.uk.subject.j2",
+    "mail/confirm.uk.txt.j2",
+    "mail/confirm.uk.html.j2",
+    "mail/confirm.ru.subject.j2",
+    "mail/confirm.ru.txt.j2",
+    "mail/confirm.ru.html.j2",
+    "mail/confirm.pl.subject.j2",
+    "mail/confirm.pl.txt.j2",
+    "mail/confirm.pl.html.j2",
     "mail/rsvp_ack.de.subject.j2",
     "mail/rsvp_ack.de.txt.j2",
     "mail/rsvp_ack.de.html.j2",
     "mail/rsvp_ack.en.subject.j2",
     "mail/rsvp_ack.en.txt.j2",
     "mail/rsvp_ack.en.html.j2",
+    "mail/rsvp_ack.tr.subject.j2",
+    "mail/rsvp_ack.tr.txt.j2",
+    "mail/rsvp_ack.tr.html.j2",
+    "mail/rsvp_ack.ar.subject.j2",
+    "mail/rsvp_ack.ar.txt.j2",
+    "mail/rsvp_ack.ar.html.j2",
+    "mail/rsvp_ack.uk.subject.j2",
+    "mail/rsvp_ack.uk.txt.j2",
+    "mail/rsvp_ack.uk.html.j2",
+    "mail/rsvp_ack.ru.subject.j2",
+    "mail/rsvp_ack.ru.txt.j2",
+    "mail/rsvp_ack.ru.html.j2",
+    "mail/rsvp_ack.pl.subject.j2",
+    "mail/rsvp_ack.pl.txt.j2",
+    "mail/rsvp_ack.pl.html.j2",
     "mail/unsubscribed.de.subject.j2",
     "mail/unsubscribed.de.txt.j2",
     "mail/unsubscribed.de.html.j2",
     "mail/unsubscribed.en.subject.j2",
     "mail/unsubscribed.en.txt.j2",
     "mail/unsubscribed.en.html.j2",
+    "mail/unsubscribed.tr.subject.j2",
+    "mail/unsubscribed.tr.txt.j2",
+    "mail/unsubscribed.tr.html.j2",
+    "mail/unsubscribed.ar.subject.j2",
+    "mail/unsubscribed.ar.txt.j2",
+    "mail/unsubscribed.ar.html.j2",
+    "mail/unsubscribed.uk.subject.j2",
+    "mail/unsubscribed.uk.txt.j2",
+    "mail/unsubscribed.uk.html.j2",
+    "mail/unsubscribed.ru.subject.j2",
+    "mail/unsubscribed.ru.txt.j2",
+    "mail/unsubscribed.ru.html.j2",
+    "mail/unsubscribed.pl.subject.j2",
+    "mail/unsubscribed.pl.txt.j2",
+    "mail/unsubscribed.pl.html.j2",
     "mail/notify_cooperation.de.subject.j2",
     "mail/notify_cooperation.de.txt.j2",
     "mail/notify_cooperation.de.html.j2",
@@ -225,8 +331,9 @@ const BUILTIN: &[(&str, &str)] = builtin![
     "mail/notify_cooperation.en.html.j2",
 ];
 
-/// Languages every built-in kind has; `validate` trial-renders in these.
-pub const BUILTIN_LANGUAGES: [&str; 2] = ["de", "en"];
+/// Languages every built-in kind to contacts has; `validate` trial-renders in these. The
+/// organiser's notices ([`MailKind::to_organiser`]) are German and English only.
+pub const BUILTIN_LANGUAGES: [&str; 7] = crate::domain::SUPPORTED_LANGUAGES;
 
 /// Renders mails. Compiled templates are cached in the environment (campaign sources too, keyed
 /// by a hash of their text), so rendering a campaign for many contacts compiles it once.
@@ -381,7 +488,7 @@ impl Renderer {
         let lang = normalize_lang(lang);
         if let Some(kind) = MailKind::ALL
             .into_iter()
-            .find(|k| !self.available.contains(&(*k, lang.clone())))
+            .find(|k| !k.to_organiser() && !self.available.contains(&(*k, lang.clone())))
         {
             return Err(TemplateError {
                 template: format!("mail/{kind}.{lang}.txt.j2"),
@@ -403,7 +510,7 @@ impl Renderer {
         &self.default_lang
     }
 
-    /// Languages that have templates for every kind.
+    /// Languages that have templates for every kind a contact can get.
     pub fn languages(&self) -> Vec<String> {
         let mut langs: Vec<String> = self
             .available
@@ -414,7 +521,7 @@ impl Renderer {
             .filter(|l| {
                 MailKind::ALL
                     .iter()
-                    .all(|k| self.available.contains(&(*k, l.clone())))
+                    .all(|k| k.to_organiser() || self.available.contains(&(*k, l.clone())))
             })
             .collect();
         langs.dedup();
@@ -426,6 +533,10 @@ impl Renderer {
         let lang = normalize_lang(lang);
         if self.available.contains(&(kind, lang.clone())) {
             lang
+        } else if kind.to_organiser()
+            && !self.available.contains(&(kind, self.default_lang.clone()))
+        {
+            "de".to_string()
         } else {
             self.default_lang.clone()
         }
@@ -459,18 +570,37 @@ impl Renderer {
             })
         };
         let lang_v = Value::from(lang.as_str());
+        let addressee =
+            Addressee::from_contact(ctx.get("contact").unwrap_or(&serde_json::Value::Null));
+        let greeting = greeting(&lang, &addressee)
+            .or_else(|| greeting(&self.default_lang, &addressee))
+            .unwrap_or_default();
+        let own = vec![
+            ("lang", lang_v),
+            (
+                "dir",
+                Value::from(if Language::is_rtl(&lang) {
+                    "rtl"
+                } else {
+                    "ltr"
+                }),
+            ),
+            ("greeting", Value::from(greeting)),
+        ];
+        let with = |more: Vec<(&'static str, Value)>| {
+            let mut v = own.clone();
+            v.extend(more);
+            stage(v)
+        };
 
         let content = if body_src.trim().is_empty() {
             String::new()
         } else {
-            let ctx = stage(vec![("lang", lang_v.clone())]);
+            let ctx = with(vec![]);
             self.campaign_render(BODY_TEMPLATE, body_src, &ctx)?
         };
         let content_v = Value::from(content.as_str());
-        let ctx = stage(vec![
-            ("lang", lang_v.clone()),
-            ("content", content_v.clone()),
-        ]);
+        let ctx = with(vec![("content", content_v.clone())]);
         let subject = if subject_src.trim().is_empty() {
             let name = format!("mail/{kind}.{lang}.subject.j2");
             self.named_render(&name, &ctx)?
@@ -480,14 +610,9 @@ impl Renderer {
         let subject = one_line(&subject);
         let subject_v = Value::from(subject.as_str());
 
-        let ctx = stage(vec![
-            ("lang", lang_v.clone()),
-            ("subject", subject_v.clone()),
-            ("content", content_v),
-        ]);
+        let ctx = with(vec![("subject", subject_v.clone()), ("content", content_v)]);
         let text = self.named_render(&format!("mail/{kind}.{lang}.txt.j2"), &ctx)?;
-        let ctx = stage(vec![
-            ("lang", lang_v),
+        let ctx = with(vec![
             ("subject", subject_v),
             (
                 "content",
@@ -522,6 +647,23 @@ impl Renderer {
             self.render(kind, lang, subject_src, body_src, &ctx)?;
         }
         Ok(())
+    }
+
+    /// As [`Renderer::validate`], for a campaign's text in one language.
+    pub fn validate_in(
+        &self,
+        kind: MailKind,
+        lang: &str,
+        subject_src: &str,
+        body_src: &str,
+    ) -> Result<(), TemplateError> {
+        for (what, src) in [(SUBJECT_TEMPLATE, subject_src), (BODY_TEMPLATE, body_src)] {
+            self.env
+                .template_from_named_str(what, src)
+                .map_err(|e| TemplateError::new(what, &e))?;
+        }
+        self.render(kind, lang, subject_src, body_src, &sample_context(kind))
+            .map(|_| ())
     }
 
     fn named_render(&self, name: &str, ctx: &Value) -> Result<String, TemplateError> {
@@ -842,52 +984,177 @@ pub fn paragraphs_html(text: &str) -> String {
     out
 }
 
-const DE_WEEKDAYS: [&str; 7] = [
-    "Montag",
-    "Dienstag",
-    "Mittwoch",
-    "Donnerstag",
-    "Freitag",
-    "Samstag",
-    "Sonntag",
-];
-const EN_WEEKDAYS: [&str; 7] = [
-    "Monday",
-    "Tuesday",
-    "Wednesday",
-    "Thursday",
-    "Friday",
-    "Saturday",
-    "Sunday",
-];
-const DE_MONTHS: [&str; 12] = [
-    "Januar",
-    "Februar",
-    "März",
-    "April",
-    "Mai",
-    "Juni",
-    "Juli",
-    "August",
-    "September",
-    "Oktober",
-    "November",
-    "Dezember",
-];
-const EN_MONTHS: [&str; 12] = [
-    "January",
-    "February",
-    "March",
-    "April",
-    "May",
-    "June",
-    "July",
-    "August",
-    "September",
-    "October",
-    "November",
-    "December",
-];
+/// Weekdays (Monday first) and months (in the form a date takes: genitive in uk, ru, pl).
+struct Calendar {
+    weekdays: [&'static str; 7],
+    months: [&'static str; 12],
+}
+
+const DE: Calendar = Calendar {
+    weekdays: [
+        "Montag",
+        "Dienstag",
+        "Mittwoch",
+        "Donnerstag",
+        "Freitag",
+        "Samstag",
+        "Sonntag",
+    ],
+    months: [
+        "Januar",
+        "Februar",
+        "März",
+        "April",
+        "Mai",
+        "Juni",
+        "Juli",
+        "August",
+        "September",
+        "Oktober",
+        "November",
+        "Dezember",
+    ],
+};
+const EN: Calendar = Calendar {
+    weekdays: [
+        "Monday",
+        "Tuesday",
+        "Wednesday",
+        "Thursday",
+        "Friday",
+        "Saturday",
+        "Sunday",
+    ],
+    months: [
+        "January",
+        "February",
+        "March",
+        "April",
+        "May",
+        "June",
+        "July",
+        "August",
+        "September",
+        "October",
+        "November",
+        "December",
+    ],
+};
+const TR: Calendar = Calendar {
+    weekdays: [
+        "Pazartesi",
+        "Salı",
+        "Çarşamba",
+        "Perşembe",
+        "Cuma",
+        "Cumartesi",
+        "Pazar",
+    ],
+    months: [
+        "Ocak", "Şubat", "Mart", "Nisan", "Mayıs", "Haziran", "Temmuz", "Ağustos", "Eylül", "Ekim",
+        "Kasım", "Aralık",
+    ],
+};
+const AR: Calendar = Calendar {
+    weekdays: [
+        "الاثنين",
+        "الثلاثاء",
+        "الأربعاء",
+        "الخميس",
+        "الجمعة",
+        "السبت",
+        "الأحد",
+    ],
+    months: [
+        "يناير",
+        "فبراير",
+        "مارس",
+        "أبريل",
+        "مايو",
+        "يونيو",
+        "يوليو",
+        "أغسطس",
+        "سبتمبر",
+        "أكتوبر",
+        "نوفمبر",
+        "ديسمبر",
+    ],
+};
+const UK: Calendar = Calendar {
+    weekdays: [
+        "понеділок",
+        "вівторок",
+        "середа",
+        "четвер",
+        "пʼятниця",
+        "субота",
+        "неділя",
+    ],
+    months: [
+        "січня",
+        "лютого",
+        "березня",
+        "квітня",
+        "травня",
+        "червня",
+        "липня",
+        "серпня",
+        "вересня",
+        "жовтня",
+        "листопада",
+        "грудня",
+    ],
+};
+const RU: Calendar = Calendar {
+    weekdays: [
+        "понедельник",
+        "вторник",
+        "среда",
+        "четверг",
+        "пятница",
+        "суббота",
+        "воскресенье",
+    ],
+    months: [
+        "января",
+        "февраля",
+        "марта",
+        "апреля",
+        "мая",
+        "июня",
+        "июля",
+        "августа",
+        "сентября",
+        "октября",
+        "ноября",
+        "декабря",
+    ],
+};
+const PL: Calendar = Calendar {
+    weekdays: [
+        "poniedziałek",
+        "wtorek",
+        "środa",
+        "czwartek",
+        "piątek",
+        "sobota",
+        "niedziela",
+    ],
+    months: [
+        "stycznia",
+        "lutego",
+        "marca",
+        "kwietnia",
+        "maja",
+        "czerwca",
+        "lipca",
+        "sierpnia",
+        "września",
+        "października",
+        "listopada",
+        "grudnia",
+    ],
+};
 
 #[derive(Clone, Copy)]
 enum DatePart {
@@ -896,37 +1163,58 @@ enum DatePart {
     Both,
 }
 
+/// The separator between date and time (Arabic has its own comma).
+fn date_sep(lang: &str) -> &'static str {
+    if lang == "ar" {
+        "، "
+    } else {
+        ", "
+    }
+}
+
+/// Dates as people write them in `lang`; English for a language without a calendar here.
 fn format_local(t: DateTime<Tz>, lang: &str, part: DatePart) -> String {
     let wd = t.weekday().num_days_from_monday() as usize;
     let mon = t.month0() as usize;
-    let (date, time) = if lang == "de" {
-        (
-            format!(
-                "{}, {}. {} {}",
-                DE_WEEKDAYS[wd],
-                t.day(),
-                DE_MONTHS[mon],
-                t.year()
-            ),
-            format!("{:02}:{:02} Uhr", t.hour(), t.minute()),
-        )
-    } else {
-        let (pm, h12) = t.hour12();
-        (
-            format!(
-                "{}, {} {} {}",
-                EN_WEEKDAYS[wd],
-                t.day(),
-                EN_MONTHS[mon],
-                t.year()
-            ),
-            format!("{}:{:02} {}", h12, t.minute(), if pm { "pm" } else { "am" }),
-        )
+    let (d, y) = (t.day(), t.year());
+    let h24 = format!("{:02}:{:02}", t.hour(), t.minute());
+    let (date, time) = match lang {
+        "de" => (
+            format!("{}, {d}. {} {y}", DE.weekdays[wd], DE.months[mon]),
+            format!("{h24} Uhr"),
+        ),
+        "tr" => (
+            format!("{d} {} {y} {}", TR.months[mon], TR.weekdays[wd]),
+            h24,
+        ),
+        "ar" => (
+            format!("{}، {d} {} {y}", AR.weekdays[wd], AR.months[mon]),
+            h24,
+        ),
+        "uk" => (
+            format!("{}, {d} {} {y}", UK.weekdays[wd], UK.months[mon]),
+            h24,
+        ),
+        "ru" => (
+            format!("{}, {d} {} {y}", RU.weekdays[wd], RU.months[mon]),
+            h24,
+        ),
+        "pl" => (
+            format!("{}, {d} {} {y}", PL.weekdays[wd], PL.months[mon]),
+            h24,
+        ),
+        _ => {
+            let (pm, h12) = t.hour12();
+            (
+                format!("{}, {d} {} {y}", EN.weekdays[wd], EN.months[mon]),
+                format!("{}:{:02} {}", h12, t.minute(), if pm { "pm" } else { "am" }),
+            )
+        }
     };
     match part {
         DatePart::Date => date,
         DatePart::Time => time,
-        DatePart::Both => format!("{date}, {time}"),
+        DatePart::Both => format!("{date}{}{time}", date_sep(lang)),
     }
 }
 
@@ -1011,8 +1299,9 @@ fn register_filters(env: &mut Environment<'static>, tz: Tz) {
                 )
             } else {
                 format!(
-                    "{}, {} – {}",
+                    "{}{}{} – {}",
                     format_local(s, &lang, DatePart::Date),
+                    date_sep(&lang),
                     format_local(s, &lang, DatePart::Time),
                     format_local(e, &lang, DatePart::Time)
                 )
@@ -1034,26 +1323,155 @@ mod tests {
     }
 
     #[test]
-    fn every_builtin_kind_renders_in_both_languages() {
+    fn every_builtin_kind_renders_in_all_seven_languages() {
         let r = renderer();
         for kind in MailKind::ALL {
             for lang in BUILTIN_LANGUAGES {
                 let out = r
                     .render(kind, lang, "", "", &sample_context(kind))
                     .unwrap_or_else(|e| panic!("{kind}/{lang}: {e}"));
+                // Organiser notices are German and English only; others fall back to German.
+                let used = if kind.to_organiser() && !["de", "en"].contains(&lang) {
+                    "de"
+                } else {
+                    lang
+                };
+                assert_eq!(r.resolve_lang(kind, lang), used);
                 assert!(!out.subject.is_empty(), "{kind}/{lang}");
                 assert!(!out.subject.contains('\n'));
                 assert!(out.text.len() > 40, "{kind}/{lang}: {}", out.text);
                 assert!(out.html.starts_with("<!DOCTYPE html>"), "{kind}/{lang}");
+                let dir = if used == "ar" { "rtl" } else { "ltr" };
                 assert!(
-                    out.html.contains(&format!("<html lang=\"{lang}\"")),
+                    out.html
+                        .contains(&format!("<html lang=\"{used}\" dir=\"{dir}\">")),
                     "{kind}/{lang}"
                 );
+                assert!(out.html.contains(&format!("<body dir=\"{dir}\"")));
                 assert!(out.html.contains("Netzwerk Sozialraum Nord"));
                 assert!(!out.text.contains("{{") && !out.html.contains("{{"));
+                assert!(!out.text.contains("{%") && !out.html.contains("{%"));
+                if !kind.to_organiser() {
+                    // Every mail to a contact starts with the greeting by name.
+                    let greeting = greeting(
+                        lang,
+                        &Addressee::from_contact(&sample_context(kind)["contact"]),
+                    )
+                    .unwrap();
+                    assert!(greeting.contains("Erika Mustermann"), "{greeting}");
+                    assert!(
+                        out.text.starts_with(&format!("{greeting}\n")),
+                        "{kind}/{lang}: {}",
+                        out.text
+                    );
+                    assert!(
+                        out.html
+                            .contains(&format!("<p style=\"margin:0 0 16px;\">{}</p>", {
+                                let mut e = String::new();
+                                push_escaped(&greeting, &mut e);
+                                e
+                            })),
+                        "{kind}/{lang}"
+                    );
+                }
             }
         }
-        assert_eq!(r.languages(), ["de", "en"]);
+        assert_eq!(r.languages(), ["ar", "de", "en", "pl", "ru", "tr", "uk"]);
+    }
+
+    #[test]
+    fn texts_are_in_the_contacts_language() {
+        let r = renderer();
+        // One phrase of each language's invitation, and its date.
+        for (lang, phrase, date) in [
+            (
+                "tr",
+                "1 = geliyorum",
+                "12 Mart 2026 Perşembe, 18:30 – 20:30",
+            ),
+            ("ar", "1 = سأحضر", "الخميس، 12 مارس 2026، 18:30 – 20:30"),
+            (
+                "uk",
+                "1 = я прийду",
+                "четвер, 12 березня 2026, 18:30 – 20:30",
+            ),
+            ("ru", "1 = я приду", "четверг, 12 марта 2026, 18:30 – 20:30"),
+            (
+                "pl",
+                "1 = przyjdę",
+                "czwartek, 12 marca 2026, 18:30 – 20:30",
+            ),
+        ] {
+            let out = r
+                .render(
+                    MailKind::Invitation,
+                    lang,
+                    "",
+                    "",
+                    &sample_context(MailKind::Invitation),
+                )
+                .unwrap();
+            assert!(out.text.contains(phrase), "{lang}: {}", out.text);
+            assert!(out.text.contains(date), "{lang}: {}", out.text);
+            assert!(out.html.contains(date), "{lang}");
+        }
+        let ar = r
+            .render(
+                MailKind::Confirm,
+                "ar",
+                "",
+                "",
+                &sample_context(MailKind::Confirm),
+            )
+            .unwrap();
+        assert!(ar.html.contains("dir=\"rtl\""));
+        assert!(
+            ar.text.starts_with("مرحبًا Erika Mustermann،\n"),
+            "{}",
+            ar.text
+        );
+        assert_eq!(ar.subject, "يرجى تأكيد اشتراككم: Wohnen im Quartier");
+    }
+
+    #[test]
+    fn greeting_follows_the_form_of_address() {
+        let r = renderer();
+        let mut ctx = sample_context(MailKind::Newsletter);
+        ctx["contact"]["name"] = json!("Anna Schmidt");
+        ctx["contact"]["salutation"] = json!("informal");
+        ctx["contact"]["gender"] = json!("f");
+        let de = r
+            .render(MailKind::Newsletter, "de", "S", "Text", &ctx)
+            .unwrap();
+        assert!(de.text.starts_with("Liebe Anna,\n\nText\n"), "{}", de.text);
+        ctx["contact"]["salutation"] = json!("formal");
+        ctx["contact"]["title"] = json!("Dr.");
+        let de = r
+            .render(MailKind::Newsletter, "de", "S", "Text", &ctx)
+            .unwrap();
+        assert!(
+            de.text.starts_with("Guten Tag Frau Dr. Schmidt,\n"),
+            "{}",
+            de.text
+        );
+        let uk = r
+            .render(MailKind::Newsletter, "uk", "S", "Text", &ctx)
+            .unwrap();
+        assert!(
+            uk.text.starts_with("Шановна пані Dr. Schmidt!\n"),
+            "{}",
+            uk.text
+        );
+        ctx["contact"]["name"] = json!(null);
+        let en = r
+            .render(MailKind::Newsletter, "en", "S", "Text", &ctx)
+            .unwrap();
+        assert!(en.text.starts_with("Hello,\n"), "{}", en.text);
+        // The campaign's own text may use the greeting too.
+        let out = r
+            .render(MailKind::Newsletter, "tr", "{{ greeting }}", "x", &ctx)
+            .unwrap();
+        assert_eq!(out.subject, "Merhaba,");
     }
 
     #[test]
@@ -1282,7 +1700,10 @@ mod tests {
         assert_eq!(fr.subject, "Sujet Netzwerk Sozialraum Nord");
         assert_eq!(fr.text, "Bonjour Erika Mustermann Texte");
         assert!(fr.html.contains("<html lang=\"fr\""));
-        assert_eq!(r.languages(), ["de", "en", "fr"]);
+        assert_eq!(
+            r.languages(),
+            ["ar", "de", "en", "fr", "pl", "ru", "tr", "uk"]
+        );
         // English is untouched.
         let en = r
             .render(MailKind::Newsletter, "en", "S", "Text", &ctx)

@@ -7,7 +7,9 @@ use crate::config::{Config, TransportKind};
 use crate::outbound::compose::{compose, DkimSigner, Outgoing};
 use crate::outbound::ics::{invitation_ics, IcsEvent};
 use crate::outbound::render::{MailKind, Renderer};
-use crate::store::campaigns::{self, Campaign, CampaignKind, Claimed, Outcome, Settle};
+use crate::store::campaigns::{
+    self, Campaign, CampaignKind, Claimed, Outcome, Settle, Translations,
+};
 use crate::store::occasions::Occasion;
 use crate::store::topics::Topic;
 use crate::store::{self, Db, Timestamp};
@@ -24,6 +26,8 @@ pub struct CampaignCtx {
     pub kind: MailKind,
     pub topic: Topic,
     pub occasion: Option<Occasion>,
+    /// The campaign's text in further languages, parsed once.
+    pub translations: Translations,
 }
 
 impl CampaignCtx {
@@ -38,11 +42,33 @@ impl CampaignCtx {
         };
         let kind = mail_kind(campaign.kind());
         Ok(CampaignCtx {
+            translations: campaign.translations(),
             campaign,
             kind,
             topic,
             occasion,
         })
+    }
+
+    /// Subject and body source for a mail in `lang`: the campaign's text in that language, each
+    /// field falling back to the main text when missing or empty.
+    pub fn text(&self, lang: &str) -> (&str, &str) {
+        let (main_s, main_b) = (self.campaign.subject.as_str(), self.campaign.body.as_str());
+        match self.translations.get(lang) {
+            Some(t) => (
+                if t.subject.trim().is_empty() {
+                    main_s
+                } else {
+                    &t.subject
+                },
+                if t.body.trim().is_empty() {
+                    main_b
+                } else {
+                    &t.body
+                },
+            ),
+            None => (main_s, main_b),
+        }
     }
 }
 
@@ -62,6 +88,22 @@ pub struct Recipient {
     pub name: Option<String>,
     pub organisation: Option<String>,
     pub language: Option<String>,
+    /// The form-of-address fields of the contact's attributes (see `greeting::address_fields`).
+    pub address: serde_json::Map<String, serde_json::Value>,
+}
+
+impl Recipient {
+    /// A contact as a recipient: its form of address read from its attributes.
+    pub fn of_contact(c: &crate::store::contacts::Contact) -> Recipient {
+        Recipient {
+            contact_id: c.id,
+            email: c.email.clone(),
+            name: c.name.clone(),
+            organisation: c.organisation.clone(),
+            language: c.language.clone(),
+            address: crate::outbound::greeting::address_fields(&c.attributes),
+        }
+    }
 }
 
 /// Builds contexts, tokens and links; shared by the engine, `campaigns preview` and `test`.
@@ -128,11 +170,16 @@ impl Composer {
                 "description": o.description,
             })
         });
+        let mut contact = serde_json::json!({
+            "email": r.email, "name": r.name, "organisation": r.organisation,
+            "language": r.language.clone().unwrap_or_else(|| self.cfg.default_language.clone()),
+            "salutation": null, "gender": null, "title": null, "first_name": null, "last_name": null,
+        });
+        if let Some(obj) = contact.as_object_mut() {
+            obj.extend(r.address.clone());
+        }
         serde_json::json!({
-            "contact": {
-                "email": r.email, "name": r.name, "organisation": r.organisation,
-                "language": r.language.clone().unwrap_or_else(|| self.cfg.default_language.clone()),
-            },
+            "contact": contact,
             "topic": {"name": c.topic.slug, "title": c.topic.title},
             "occasion": occasion,
             "organisation": {"name": self.cfg.organisation.name, "address": self.cfg.organisation.address},
@@ -154,12 +201,17 @@ impl Composer {
         message_id: &str,
     ) -> anyhow::Result<(lettre::address::Envelope, Vec<u8>)> {
         let newsletter = c.campaign.kind() == CampaignKind::Newsletter;
+        let lang = self.renderer.resolve_lang(
+            c.kind,
+            r.language.as_deref().unwrap_or(&self.cfg.default_language),
+        );
+        let (subject, body) = c.text(&lang);
         self.build(
             c,
             r,
             c.kind,
-            &c.campaign.subject,
-            &c.campaign.body,
+            subject,
+            body,
             serde_json::Value::Null,
             message_id,
             c.occasion.is_some() && !newsletter,
@@ -881,6 +933,7 @@ async fn deliver(w: &Worker, ctx: &CampaignCtx, d: Claimed) -> Settle {
         name: d.name.clone(),
         organisation: d.organisation.clone(),
         language: d.language.clone(),
+        address: crate::outbound::greeting::address_fields(&d.attributes),
     };
     // Derived, not stored: the same delivery gets the same id on every attempt.
     let message_id = d.message_id.clone().unwrap_or_else(|| {

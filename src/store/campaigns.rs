@@ -69,6 +69,9 @@ pub struct Campaign {
     pub occasion_id: Option<i64>,
     pub subject: String,
     pub body: String,
+    /// JSON object of [`Translations`] (shown as that object, not as text).
+    #[serde(serialize_with = "json_text")]
+    pub translations: String,
     pub audience: String,
     pub schedule: Option<String>,
     pub send_at: Option<Timestamp>,
@@ -88,10 +91,31 @@ impl Campaign {
     pub fn audience(&self) -> Audience {
         serde_json::from_str(&self.audience).unwrap_or_default()
     }
+
+    pub fn translations(&self) -> Translations {
+        serde_json::from_str(&self.translations).unwrap_or_default()
+    }
 }
 
+fn json_text<S: serde::Serializer>(text: &str, s: S) -> std::result::Result<S::Ok, S::Error> {
+    let v: serde_json::Value = serde_json::from_str(text).unwrap_or_else(|_| serde_json::json!({}));
+    v.serialize(s)
+}
+
+/// A campaign's subject and body in one further language; an empty field falls back to the
+/// campaign's main text.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CampaignText {
+    pub subject: String,
+    pub body: String,
+}
+
+/// The campaign's text by language code (besides the main text in `default_language`).
+pub type Translations = std::collections::BTreeMap<String, CampaignText>;
+
 const COLUMNS: &str =
-    "id, name, kind, topic_id, occasion_id, subject, body, audience, schedule, send_at, \
+    "id, name, kind, topic_id, occasion_id, subject, body, translations, audience, schedule, send_at, \
                        parent_id, status, status_reason, created_at, started_at, finished_at";
 
 #[derive(Debug, Clone)]
@@ -102,6 +126,7 @@ pub struct NewCampaign {
     pub occasion_id: Option<i64>,
     pub subject: String,
     pub body: String,
+    pub translations: Translations,
     pub audience: Audience,
     pub schedule: Option<String>,
     pub send_at: Option<Timestamp>,
@@ -118,10 +143,11 @@ pub async fn create(db: &Db, c: &NewCampaign) -> Result<Campaign> {
     };
     let sql = format!(
         "INSERT INTO campaigns (name, kind, topic_id, occasion_id, subject, body, audience, schedule, send_at,
-            parent_id, status, created_at, updated_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12) RETURNING {COLUMNS}"
+            parent_id, status, created_at, updated_at, translations)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12, $13) RETURNING {COLUMNS}"
     );
     let audience = serde_json::to_string(&c.audience).expect("audience serialises");
+    let translations = serde_json::to_string(&c.translations).expect("texts serialise");
     let res = on_db!(db, p => {
         sqlx::query_as::<_, Campaign>(sqlx::AssertSqlSafe(sql.as_str()))
             .bind(&c.name)
@@ -136,6 +162,7 @@ pub async fn create(db: &Db, c: &NewCampaign) -> Result<Campaign> {
             .bind(c.parent_id)
             .bind(status)
             .bind(at)
+            .bind(&translations)
             .fetch_all(p)
             .await
             .and_then(super::returned_one)
@@ -418,6 +445,8 @@ pub struct Claimed {
     pub name: Option<String>,
     pub organisation: Option<String>,
     pub language: Option<String>,
+    /// The contact's free attributes (JSON object text), for the form of address.
+    pub attributes: String,
     /// Consent still confirmed and the address not suppressed, checked at claim time: an
     /// unsubscribe that arrived after the audience was built takes effect before the send.
     pub eligible: bool,
@@ -474,9 +503,9 @@ pub async fn claim(
     // it hashed the whole contacts table for every claim (docs/performance.md, Send).
     let pg_rows = format!(
         "SELECT d.id, d.campaign_id, d.contact_id, d.attempts, d.message_id,
-                c.email, c.name, c.organisation, c.language, c.eligible
+                c.email, c.name, c.organisation, c.language, c.attributes, c.eligible
          FROM d JOIN campaigns k ON k.id = d.campaign_id
-         CROSS JOIN LATERAL (SELECT c.email, c.name, c.organisation, c.language, {ELIGIBLE}
+         CROSS JOIN LATERAL (SELECT c.email, c.name, c.organisation, c.language, c.attributes, {ELIGIBLE}
             FROM contacts c WHERE c.id = d.contact_id OFFSET 0) c"
     );
     let branches = [claim("sending"), claim("queued")];
@@ -525,7 +554,7 @@ pub async fn claim(
     // batch size.
     let sql = format!(
         "SELECT d.id, d.campaign_id, d.contact_id, d.attempts, d.message_id,
-                c.email, c.name, c.organisation, c.language, {ELIGIBLE}
+                c.email, c.name, c.organisation, c.language, c.attributes, {ELIGIBLE}
          FROM deliveries d JOIN contacts c ON c.id = d.contact_id JOIN campaigns k ON k.id = d.campaign_id
          WHERE d.id IN (SELECT value FROM json_each($1)) ORDER BY d.id"
     );

@@ -74,7 +74,7 @@ struct Admin {
 }
 
 async fn admin_of(st: &Shared, headers: &HeaderMap, uri: &Uri) -> Result<Admin, Response> {
-    let lang = Lang::from_request(uri.query(), headers);
+    let lang = Lang::from_request(uri.query(), headers).admin();
     let q = lang.query(uri.query());
     let Some(id) = cookie(headers, SESSION_COOKIE) else {
         return Err(redirect(&format!("/admin/login{q}")));
@@ -142,7 +142,7 @@ fn internal(st: &Shared, lang: Lang, e: impl std::fmt::Display) -> Response {
 // ----- login -----
 
 async fn login_page(State(st): State<Shared>, headers: HeaderMap, uri: Uri) -> Response {
-    let lang = Lang::from_request(uri.query(), &headers);
+    let lang = Lang::from_request(uri.query(), &headers).admin();
     login_form(&st, lang, &uri, StatusCode::OK, None)
 }
 
@@ -174,7 +174,7 @@ fn login_form(
 
 async fn login(State(st): State<Shared>, req: Request) -> Response {
     let (parts, body) = req.into_parts();
-    let lang = Lang::from_request(parts.uri.query(), &parts.headers);
+    let lang = Lang::from_request(parts.uri.query(), &parts.headers).admin();
     let ip = st.client_ip(
         parts.extensions.get::<ConnectInfo<SocketAddr>>(),
         &parts.headers,

@@ -6,7 +6,7 @@ use super::{auth, report, ApiError, Shared};
 use crate::domain::{ConsentStatus, EmailAddress, RelationForm};
 use crate::inbound::apply;
 use crate::outbound::campaign::{self, CreateArgs};
-use crate::store::campaigns::{Audience, CampaignKind};
+use crate::store::campaigns::{Audience, CampaignKind, Translations};
 use crate::store::contacts::{ContactFilter, ImportRow};
 use crate::store::{self, Timestamp};
 use axum::extract::{Path, Query, Request, State};
@@ -446,6 +446,9 @@ struct NewCampaign {
     subject: String,
     #[serde(default)]
     body: String,
+    /// `{"tr": {"subject": "...", "body": "..."}, ...}`: the text in further languages.
+    #[serde(default)]
+    translations: Translations,
     #[serde(default)]
     audience: Audience,
     schedule: Option<String>,
@@ -463,6 +466,7 @@ async fn campaigns_create(State(st): State<Shared>, Json(n): Json<NewCampaign>) 
             occasion: n.occasion,
             subject: n.subject,
             body: n.body,
+            translations: n.translations,
             audience: n.audience,
             schedule: n.schedule,
             send_at: n.send_at,
@@ -702,7 +706,10 @@ pub fn openapi_doc(public_url: &str) -> Value {
                 "NewCampaign": {"type": "object", "required": ["name", "kind"], "additionalProperties": false, "properties": {
                     "name": {"type": "string"}, "kind": {"enum": ["newsletter", "invitation", "cooperation"]},
                     "topic": {"type": "string"}, "occasion": {"type": "string"}, "subject": {"type": "string"},
-                    "body": {"type": "string"}, "schedule": {"type": "string"}, "send_at": {"type": "string", "format": "date-time"},
+                    "body": {"type": "string"},
+                    "translations": {"type": "object", "description": "the text in further languages, by code: {\"tr\": {\"subject\": \"...\", \"body\": \"...\"}}; missing ones fall back to subject and body",
+                        "additionalProperties": {"type": "object", "properties": {"subject": {"type": "string"}, "body": {"type": "string"}}}},
+                    "schedule": {"type": "string"}, "send_at": {"type": "string", "format": "date-time"},
                     "audience": {"type": "object", "properties": {"silent": {"type": "boolean"}, "form": {"type": "string"},
                         "language": {"type": "string"}, "inactive_days": {"type": "integer"}}}}},
             },

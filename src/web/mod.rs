@@ -6,7 +6,9 @@
 //! - a GET never changes anything (mail scanners follow links); only the POST of a form does;
 //! - every POST body is size-limited and must have the expected content type (else 413/415);
 //! - every page is rendered by minijinja with HTML auto-escaping on for all templates;
-//! - pages speak German, or English with `?lang=en` or an `Accept-Language` that prefers it.
+//! - public pages speak de, en, tr, ar (right to left), uk, ru and pl: `?lang=`, else the
+//!   contact's own language on a contact's link, else `Accept-Language`, else German; the admin
+//!   pages German or English.
 
 pub mod admin;
 pub mod api;
@@ -227,35 +229,88 @@ async fn not_found(
 
 // ----- language -----
 
+/// The language of a page: the public pages speak all seven, the admin pages German and English
+/// ([`Lang::admin`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Lang {
     De,
     En,
+    Tr,
+    Ar,
+    Uk,
+    Ru,
+    Pl,
 }
 
 impl Lang {
+    pub const ALL: [Lang; 7] = [
+        Lang::De,
+        Lang::En,
+        Lang::Tr,
+        Lang::Ar,
+        Lang::Uk,
+        Lang::Ru,
+        Lang::Pl,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Lang::De => "de",
             Lang::En => "en",
+            Lang::Tr => "tr",
+            Lang::Ar => "ar",
+            Lang::Uk => "uk",
+            Lang::Ru => "ru",
+            Lang::Pl => "pl",
         }
     }
 
     pub fn parse(s: &str) -> Option<Lang> {
-        match s.trim().to_ascii_lowercase().get(..2)? {
-            "de" => Some(Lang::De),
-            "en" => Some(Lang::En),
-            _ => None,
+        let code = s.trim().to_ascii_lowercase();
+        let code = code.get(..2)?;
+        Lang::ALL.into_iter().find(|l| l.as_str() == code)
+    }
+
+    /// The admin pages are German and English: other languages see them in English.
+    pub fn admin(self) -> Lang {
+        match self {
+            Lang::De => Lang::De,
+            _ => Lang::En,
         }
     }
 
-    /// `?lang=` wins; then the first of de/en in `Accept-Language` (by q-value); else German.
-    pub fn from_request(query: Option<&str>, headers: &HeaderMap) -> Lang {
-        if let Some(l) = query.and_then(|q| {
+    /// `rtl` for Arabic, else `ltr`.
+    pub fn dir(self) -> &'static str {
+        if self == Lang::Ar {
+            "rtl"
+        } else {
+            "ltr"
+        }
+    }
+
+    /// The page language for a contact's link: `?lang=` wins, then the contact's own language
+    /// (when the pages have it), then the request's `Accept-Language`.
+    pub fn for_contact(query: Option<&str>, headers: &HeaderMap, contact: Option<&str>) -> Lang {
+        if Lang::explicit(query).is_none() {
+            if let Some(l) = contact.and_then(Lang::parse) {
+                return l;
+            }
+        }
+        Lang::from_request(query, headers)
+    }
+
+    fn explicit(query: Option<&str>) -> Option<Lang> {
+        query.and_then(|q| {
             form_urlencoded::parse(q.as_bytes())
                 .find(|(k, _)| k == "lang")
                 .and_then(|(_, v)| Lang::parse(&v))
-        }) {
+        })
+    }
+
+    /// `?lang=` wins; then the best of the page languages in `Accept-Language` (by q-value);
+    /// else German.
+    pub fn from_request(query: Option<&str>, headers: &HeaderMap) -> Lang {
+        if let Some(l) = Lang::explicit(query) {
             return l;
         }
         let accept = headers
@@ -281,14 +336,17 @@ impl Lang {
 
     /// The query suffix that keeps an explicit language choice across form posts.
     pub fn query(self, query: Option<&str>) -> &'static str {
-        let explicit = query.is_some_and(|q| {
-            form_urlencoded::parse(q.as_bytes())
-                .any(|(k, v)| k == "lang" && Lang::parse(&v).is_some())
-        });
-        match (explicit, self) {
-            (false, _) => "",
-            (true, Lang::De) => "?lang=de",
-            (true, Lang::En) => "?lang=en",
+        if Lang::explicit(query).is_none() {
+            return "";
+        }
+        match self {
+            Lang::De => "?lang=de",
+            Lang::En => "?lang=en",
+            Lang::Tr => "?lang=tr",
+            Lang::Ar => "?lang=ar",
+            Lang::Uk => "?lang=uk",
+            Lang::Ru => "?lang=ru",
+            Lang::Pl => "?lang=pl",
         }
     }
 }

@@ -1,6 +1,8 @@
 //! Server-rendered pages: minijinja templates under `templates/web/` (compiled into the binary,
 //! overridable by files of the same name under the configured `templates_dir`), and the text
-//! catalogues `i18n.de.toml` / `i18n.en.toml` that the templates read as `t.<key>`.
+//! catalogues `i18n.<lang>.toml` that the templates read as `t.<key>`. German and English have
+//! every key; tr, ar, uk, ru and pl have the public pages' keys, and the admin pages' keys (which
+//! those languages never show, see [`Lang::admin`]) come from English.
 //!
 //! Auto-escaping is HTML for every web template, whatever its name: nothing a contact or an
 //! admin typed can reach a page unescaped.
@@ -34,13 +36,20 @@ const TEMPLATES: &[(&str, &str)] = builtin![
     "web/admin/occasions.html.j2",
 ];
 
-const CATALOGUE_DE: &str = include_str!("../../templates/web/i18n.de.toml");
-const CATALOGUE_EN: &str = include_str!("../../templates/web/i18n.en.toml");
+const CATALOGUES: [(Lang, &str); 7] = [
+    (Lang::De, include_str!("../../templates/web/i18n.de.toml")),
+    (Lang::En, include_str!("../../templates/web/i18n.en.toml")),
+    (Lang::Tr, include_str!("../../templates/web/i18n.tr.toml")),
+    (Lang::Ar, include_str!("../../templates/web/i18n.ar.toml")),
+    (Lang::Uk, include_str!("../../templates/web/i18n.uk.toml")),
+    (Lang::Ru, include_str!("../../templates/web/i18n.ru.toml")),
+    (Lang::Pl, include_str!("../../templates/web/i18n.pl.toml")),
+];
 
 pub struct Pages {
     env: Environment<'static>,
-    de: serde_json::Value,
-    en: serde_json::Value,
+    /// By [`Lang`], in the order of [`Lang::ALL`].
+    catalogues: Vec<serde_json::Value>,
 }
 
 impl Pages {
@@ -74,11 +83,24 @@ impl Pages {
                 toml::from_str(&text).map_err(|e| anyhow::anyhow!("web/{file}: {e}"))?;
             Ok(serde_json::to_value(table)?)
         };
-        Ok(Pages {
-            env,
-            de: catalogue("i18n.de.toml", CATALOGUE_DE)?,
-            en: catalogue("i18n.en.toml", CATALOGUE_EN)?,
-        })
+        let mut catalogues = Vec::new();
+        for lang in Lang::ALL {
+            let (_, builtin) = CATALOGUES
+                .iter()
+                .find(|(l, _)| *l == lang)
+                .expect("a catalogue per language");
+            catalogues.push(catalogue(&format!("i18n.{}.toml", lang.as_str()), builtin)?);
+        }
+        // Keys a catalogue lacks (the admin pages' outside de and en) are the English ones.
+        let en = catalogues[1].clone();
+        for c in &mut catalogues[2..] {
+            if let (Some(c), Some(en)) = (c.as_object_mut(), en.as_object()) {
+                for (k, v) in en {
+                    c.entry(k.clone()).or_insert_with(|| v.clone());
+                }
+            }
+        }
+        Ok(Pages { env, catalogues })
     }
 
     pub fn text(&self, lang: Lang, key: &str) -> String {
@@ -90,10 +112,8 @@ impl Pages {
     }
 
     fn catalogue(&self, lang: Lang) -> &serde_json::Value {
-        match lang {
-            Lang::De => &self.de,
-            Lang::En => &self.en,
-        }
+        let i = Lang::ALL.iter().position(|l| *l == lang).unwrap_or(0);
+        &self.catalogues[i]
     }
 
     /// Renders `name` with `ctx` plus `t` (the catalogue) and `lang`.
@@ -110,6 +130,7 @@ impl Pages {
         };
         ctx.insert("t".into(), self.catalogue(lang).clone());
         ctx.insert("lang".into(), lang.as_str().into());
+        ctx.insert("dir".into(), lang.dir().into());
         let html = self
             .env
             .get_template(name)
@@ -154,14 +175,44 @@ impl Pages {
 mod tests {
     use super::*;
 
+    fn keys(text: &str) -> Vec<String> {
+        let table: toml::Table = toml::from_str(text).unwrap();
+        let mut k: Vec<String> = table.keys().cloned().collect();
+        k.sort();
+        k
+    }
+
+    /// The keys of the public pages: those above the `# Verwaltung` line of the German file.
+    fn public_keys() -> Vec<String> {
+        let de = CATALOGUES[0].1;
+        keys(de.split("# Verwaltung").next().unwrap())
+    }
+
     #[test]
     fn catalogues_have_the_same_keys() {
+        assert_eq!(keys(CATALOGUES[0].1), keys(CATALOGUES[1].1));
+        let public = public_keys();
+        assert!(public.len() > 50 && public.contains(&"rsvp_yes_button".to_string()));
+        for (lang, text) in &CATALOGUES[2..] {
+            // Every public text of its own, and nothing the German file does not have.
+            assert_eq!(keys(text), public, "{lang:?}");
+        }
+    }
+
+    #[test]
+    fn every_language_has_its_own_public_texts_and_english_admin_texts() {
         let p = Pages::new(None).unwrap();
-        let keys = |v: &serde_json::Value| {
-            let mut k: Vec<String> = v.as_object().unwrap().keys().cloned().collect();
-            k.sort();
-            k
-        };
-        assert_eq!(keys(&p.de), keys(&p.en));
+        let en = p.catalogue(Lang::En).clone();
+        for lang in Lang::ALL {
+            let c = p.catalogue(lang).as_object().unwrap();
+            assert_eq!(c.len(), en.as_object().unwrap().len(), "{lang:?}");
+            if !matches!(lang, Lang::De | Lang::En) {
+                assert_ne!(
+                    c["unsubscribe_button"], en["unsubscribe_button"],
+                    "{lang:?}"
+                );
+                assert_eq!(c["nav_contacts"], en["nav_contacts"], "{lang:?}");
+            }
+        }
     }
 }

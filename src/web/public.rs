@@ -130,6 +130,11 @@ fn lang_of(uri: &Uri, headers: &HeaderMap) -> Lang {
     Lang::from_request(uri.query(), headers)
 }
 
+/// The page language on a contact's link (`contact.language` of a page context).
+fn contact_lang(uri: &Uri, headers: &HeaderMap, ctx: &serde_json::Value) -> Lang {
+    Lang::for_contact(uri.query(), headers, ctx["contact"]["language"].as_str())
+}
+
 /// The page with one button that performs what the link is for.
 fn action_page(
     st: &Shared,
@@ -210,6 +215,7 @@ fn subscribe_page(
             "error": error.map(|e| st.pages.text(lang, e)),
             "email": email,
             "name": name,
+            "languages": language_choices(st),
         }),
     )
 }
@@ -290,13 +296,13 @@ async fn subscribe(State(st): State<Shared>, Path(slug): Path<String>, req: Requ
     }
     let language = form
         .get("language")
-        .and_then(|l| Lang::parse(l))
-        .unwrap_or(lang);
+        .and_then(|l| installation_language(&st, l))
+        .unwrap_or_else(|| lang.as_str().to_string());
     let evidence = format!(
         "web form /s/{slug} from {}",
         ip.map_or("?".to_string(), |i| i.to_string())
     );
-    match start_opt_in(&st, &topic, &addr, name, language, &evidence).await {
+    match start_opt_in(&st, &topic, &addr, name, &language, &evidence).await {
         Ok(()) => {}
         Err(e) => return fail_page(&st, lang, e),
     }
@@ -312,7 +318,7 @@ async fn start_opt_in(
     topic: &Topic,
     addr: &EmailAddress,
     name: &str,
-    language: Lang,
+    language: &str,
     evidence: &str,
 ) -> Result<(), Fail> {
     if store::suppressions::is_suppressed(&st.db, &addr.key()).await? {
@@ -328,7 +334,7 @@ async fn start_opt_in(
                 email: addr.clone(),
                 name: (!name.is_empty()).then(|| name.to_string()),
                 organisation: None,
-                language: Some(language.as_str().to_string()),
+                language: Some(language.to_string()),
                 attributes: serde_json::Map::new(),
                 topics: Vec::new(),
             };
@@ -397,6 +403,7 @@ fn frame(topic: &Topic) -> CampaignCtx {
             occasion_id: None,
             subject: String::new(),
             body: String::new(),
+            translations: "{}".into(),
             audience: "{}".into(),
             schedule: None,
             send_at: None,
@@ -410,26 +417,43 @@ fn frame(topic: &Topic) -> CampaignCtx {
         kind: MailKind::Confirm,
         topic: topic.clone(),
         occasion: None,
+        translations: Default::default(),
     }
 }
 
-fn recipient(c: &Contact, language: Option<Lang>) -> Recipient {
-    Recipient {
-        contact_id: c.id,
-        email: c.email.clone(),
-        name: c.name.clone(),
-        organisation: c.organisation.clone(),
-        language: language
-            .map(|l| l.as_str().to_string())
-            .or_else(|| c.language.clone()),
+fn recipient(c: &Contact, language: Option<&str>) -> Recipient {
+    let mut r = Recipient::of_contact(c);
+    if let Some(l) = language {
+        r.language = Some(l.to_string());
     }
+    r
+}
+
+/// The languages this installation has mail templates for, as choices for a language field.
+fn language_choices(st: &Shared) -> serde_json::Value {
+    st.composer
+        .renderer
+        .languages()
+        .iter()
+        .map(|code| json!({"code": code, "name": crate::domain::Language::native_name(code)}))
+        .collect()
+}
+
+/// `value` as one of the installation's languages (a code or a name such as "Türkçe").
+fn installation_language(st: &Shared, value: &str) -> Option<String> {
+    let code = crate::domain::Language::parse(value).ok()?.to_string();
+    st.composer
+        .renderer
+        .languages()
+        .contains(&code)
+        .then_some(code)
 }
 
 async fn send_confirmation(
     st: &Shared,
     topic: &Topic,
     c: &Contact,
-    language: Lang,
+    language: &str,
 ) -> anyhow::Result<()> {
     let Some(notifier) = &st.notifier else {
         anyhow::bail!("no mail transport in this process: cannot send the confirmation");
@@ -477,23 +501,26 @@ async fn confirm_page(
     let lang = lang_of(&uri, &headers);
     let r = async {
         let claims = verify(&st, &token, Purpose::Confirm)?;
-        let _ = contact_of(&st, &claims).await?;
+        let c = contact_of(&st, &claims).await?;
         let topic = store::topics::by_id(&st.db, claims.extra).await?;
-        Ok::<_, Fail>(topic)
+        Ok::<_, Fail>((topic, c.language))
     }
     .await;
     match r {
-        Ok(topic) => action_page(
-            &st,
-            lang,
-            &uri,
-            "confirm_title",
-            st.pages
-                .text(lang, "confirm_text")
-                .replace("{topic}", &topic.title),
-            "confirm_button",
-            json!({}),
-        ),
+        Ok((topic, contact_lang)) => {
+            let lang = Lang::for_contact(uri.query(), &headers, contact_lang.as_deref());
+            action_page(
+                &st,
+                lang,
+                &uri,
+                "confirm_title",
+                st.pages
+                    .text(lang, "confirm_text")
+                    .replace("{topic}", &topic.title),
+                "confirm_button",
+                json!({}),
+            )
+        }
         Err(f) => fail_page(&st, lang, f),
     }
 }
@@ -560,13 +587,14 @@ async fn unsubscribe_page(
     let lang = lang_of(&uri, &headers);
     let r = async {
         let claims = verify(&st, &token, Purpose::Unsubscribe)?;
-        let _ = contact_of(&st, &claims).await?;
+        let c = contact_of(&st, &claims).await?;
         let topic = unsubscribe_topic(&st, &claims).await?;
-        Ok::<_, Fail>(topic)
+        Ok::<_, Fail>((topic, c.language))
     }
     .await;
     match r {
-        Ok(topic) => {
+        Ok((topic, contact_lang)) => {
+            let lang = Lang::for_contact(uri.query(), &headers, contact_lang.as_deref());
             let text = match &topic {
                 Some(t) => st
                     .pages
@@ -731,7 +759,10 @@ async fn preferences_page(
 ) -> Response {
     let lang = lang_of(&uri, &headers);
     match preferences_ctx(&st, &token).await {
-        Ok(ctx) => render_preferences(&st, lang, &uri, ctx, None),
+        Ok(ctx) => {
+            let lang = contact_lang(&uri, &headers, &ctx);
+            render_preferences(&st, lang, &uri, ctx, None)
+        }
         Err(f) => fail_page(&st, lang, f),
     }
 }
@@ -771,6 +802,7 @@ fn render_preferences(
     ctx["action"] = format!("{base}{q}").into();
     ctx["forget_action"] = format!("{base}/forget{q}").into();
     ctx["saved"] = saved.map(|s| st.pages.text(lang, s)).into();
+    ctx["languages"] = language_choices(st);
     st.pages
         .render("web/preferences.html.j2", lang, StatusCode::OK, ctx)
 }
@@ -791,7 +823,7 @@ async fn preferences(
         let c = contact_of(&st, &claims).await?;
         let new_lang = match form.get("language").map(|s| s.as_str()) {
             None | Some("") => None,
-            Some(l) => Some(Lang::parse(l).ok_or(Fail::Status(
+            Some(l) => Some(installation_language(&st, l).ok_or(Fail::Status(
                 StatusCode::BAD_REQUEST,
                 "bad_form_title",
                 "bad_form_text",
@@ -826,25 +858,28 @@ async fn preferences(
             }
         }
         if let Some(l) = new_lang.filter(|l| c.language.as_deref() != Some(l.as_str())) {
-            set_language(&st, c.id, l).await?;
+            set_language(&st, c.id, &l).await?;
         }
         Ok::<_, Fail>(())
     }
     .await;
     match r {
         Ok(()) => match preferences_ctx(&st, &token).await {
-            Ok(ctx) => render_preferences(&st, lang, &parts.uri, ctx, Some("saved")),
+            Ok(ctx) => {
+                let lang = contact_lang(&parts.uri, &parts.headers, &ctx);
+                render_preferences(&st, lang, &parts.uri, ctx, Some("saved"))
+            }
             Err(f) => fail_page(&st, lang, f),
         },
         Err(f) => fail_page(&st, lang, f),
     }
 }
 
-async fn set_language(st: &Shared, contact: i64, l: Lang) -> Result<(), StoreError> {
+async fn set_language(st: &Shared, contact: i64, l: &str) -> Result<(), StoreError> {
     let at = now();
     crate::in_tx!(&st.db, tx => {
         sqlx::query("UPDATE contacts SET language = $1, updated_at = $2 WHERE id = $3")
-            .bind(l.as_str())
+            .bind(l)
             .bind(at)
             .bind(contact)
             .execute(&mut **tx)
@@ -853,8 +888,8 @@ async fn set_language(st: &Shared, contact: i64, l: Lang) -> Result<(), StoreErr
             contact_id: contact,
             at,
             kind: "preferences",
-            summary: format!("Sprache / language: {}", l.as_str()),
-            detail: json!({"language": l.as_str(), "method": "preferences"}),
+            summary: format!("Sprache / language: {l}"),
+            detail: json!({"language": l, "method": "preferences"}),
             campaign_id: None,
             inbound_id: None,
         });
@@ -992,6 +1027,7 @@ async fn rsvp_page(
     let lang = lang_of(&uri, &headers);
     match rsvp_target(&st, &token, &answer).await {
         Ok(t) => {
+            let lang = Lang::for_contact(uri.query(), &headers, t.contact.language.as_deref());
             let what = t
                 .occasion
                 .as_ref()
@@ -1084,6 +1120,11 @@ async fn rsvp(
     .await;
     match r {
         Ok(t) => {
+            let lang = Lang::for_contact(
+                parts.uri.query(),
+                &parts.headers,
+                t.contact.language.as_deref(),
+            );
             let what = t.occasion.map(|o| o.title).unwrap_or_default();
             st.pages.render(
                 "web/message.html.j2",
