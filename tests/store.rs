@@ -392,6 +392,7 @@ fn campaign(name: &str, topic: i64, silent: bool) -> store::campaigns::NewCampai
         schedule: None,
         send_at: None,
         parent_id: None,
+        translations: Default::default(),
     }
 }
 
@@ -450,9 +451,7 @@ async fn wishes_defer_invitations(db: &Db) {
     let c = store::campaigns::create(db, &campaign("mitmachen", topic.id, true))
         .await
         .unwrap();
-    store::campaigns::enqueue(db, &c, CAPS)
-        .await
-        .unwrap();
+    store::campaigns::enqueue(db, &c, CAPS).await.unwrap();
     assert_eq!(queued(db, c.id).await, ["ended@nachbarn.example"]);
     let shown = store::contacts::detail(db, "silent2@nachbarn.example", 180)
         .await
@@ -469,9 +468,7 @@ async fn wishes_defer_invitations(db: &Db) {
     store::wishes::restore(db, silent2, topic.id, None)
         .await
         .unwrap();
-    store::campaigns::enqueue(db, &c, CAPS)
-        .await
-        .unwrap();
+    store::campaigns::enqueue(db, &c, CAPS).await.unwrap();
     assert_eq!(
         queued(db, c.id).await,
         ["ended@nachbarn.example", "silent2@nachbarn.example"]
@@ -564,9 +561,7 @@ async fn replies_bring_party_size_and_wishes(db: &Db) {
     let c = store::campaigns::create(db, &campaign("herbst", topic.id, false))
         .await
         .unwrap();
-    store::campaigns::enqueue(db, &c, CAPS)
-        .await
-        .unwrap();
+    store::campaigns::enqueue(db, &c, CAPS).await.unwrap();
     assert!(
         !queued(db, c.id).await.contains(&contact.email),
         "deferred by the wish"

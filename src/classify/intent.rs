@@ -75,6 +75,9 @@ struct Settings {
     /// A rule decision this sure that the model contradicts goes to review.
     #[serde(default = "d_rule_veto")]
     rule_veto: f32,
+    /// The same for a decision of a `precedence` intent (unsubscribe, cooperation).
+    #[serde(default = "d_precedence_veto")]
+    precedence_veto: f32,
     /// The model's question probability from which a "?" in a clear answer is a question too.
     #[serde(default = "d_also_question")]
     also_question: f32,
@@ -92,6 +95,9 @@ fn d_unsubscribe_doubt() -> f32 {
 }
 fn d_doubt_confidence() -> f32 {
     0.5
+}
+fn d_precedence_veto() -> f32 {
+    0.85
 }
 fn d_rule_veto() -> f32 {
     0.95
@@ -150,6 +156,7 @@ impl Default for Settings {
             unsubscribe_doubt: d_unsubscribe_doubt(),
             doubt_confidence: d_doubt_confidence(),
             rule_veto: d_rule_veto(),
+            precedence_veto: d_precedence_veto(),
             also_question: d_also_question(),
             model_alone_factor: d_model_alone_factor(),
         }
@@ -457,6 +464,9 @@ struct Hit<'r> {
     intent: Intent,
     confidence: f32,
     pos: usize,
+    end: usize,
+    /// A rule that is not negation-aware and sure of itself: an idiom ("nicht nein sagen").
+    idiom: bool,
     rule: &'r str,
 }
 
@@ -565,6 +575,8 @@ pub(crate) struct Reading {
     pub text: String,
     pub from_subject: bool,
     pub rules: Decision,
+    /// An unsubscribe rule matched, but negated ("bitte NICHT austragen").
+    pub negated_unsubscribe: bool,
     pub features: Vec<String>,
 }
 
@@ -583,6 +595,9 @@ pub(crate) fn read(rules: &Rules, visible: &str, subject: Option<&str>) -> Readi
     }
     let text = normalize_text(source.trim());
     let (mut d, hits) = decide_text(rules, &text);
+    let negated_unsubscribe = hits
+        .iter()
+        .any(|(id, i)| *i == Intent::None && id.ends_with("!not") && id.starts_with("unsubscribe"));
     if factor < 1.0 {
         d.confidence *= factor;
         d.rule = d.rule.map(|r| format!("subject:{r}"));
@@ -593,6 +608,7 @@ pub(crate) fn read(rules: &Rules, visible: &str, subject: Option<&str>) -> Readi
         text,
         from_subject,
         rules: d,
+        negated_unsubscribe,
         features,
     }
 }
@@ -627,7 +643,7 @@ pub(crate) fn decide(
         .enumerate()
         .max_by(|a, b| a.1.partial_cmp(b.1).unwrap_or(std::cmp::Ordering::Equal))
         .expect("classes");
-    let intent = model::intent_of(best);
+    let mut intent = model::intent_of(best);
     // The probability among the intents (the auto-reply share is the caller's business).
     let mut confidence = pb / (1.0 - p[model::AUTO]).max(1e-6);
     let mut rule = format!(
@@ -639,6 +655,30 @@ pub(crate) fn decide(
             .map(|x| format!("+{x}"))
             .unwrap_or_default()
     );
+    // A rule this sure (a one-word answer, a numbered choice, an idiom) decides; the model
+    // only doubts it.
+    let veto = if rules.precedence.contains(&r.rules.intent) {
+        rules.settings.precedence_veto
+    } else {
+        rules.settings.rule_veto
+    };
+    if r.rules.confidence >= veto && r.rules.intent != Intent::None && !r.from_subject {
+        let agree = p[model::class_of(r.rules.intent)] / (1.0 - p[model::AUTO]).max(1e-6);
+        intent = r.rules.intent;
+        confidence = if agree >= 0.1 {
+            r.rules.confidence.max(confidence.min(0.999))
+        } else {
+            rules.settings.doubt_confidence
+        };
+        rule = format!("rule:{}", r.rules.rule.as_deref().unwrap_or("-"));
+    }
+    // "Bitte NICHT austragen": the rules saw the unsubscribe words negated; whatever the model
+    // makes of the words, a person reads it.
+    if intent == Intent::Unsubscribe && r.negated_unsubscribe {
+        intent = Intent::None;
+        confidence = rules.settings.doubt_confidence;
+        rule.push_str("+negated-unsubscribe");
+    }
     // Safety: a wish to unsubscribe is never applied as anything else. When the rules or the
     // model see one and the decision is another, a person decides.
     let unsub = model::class_of(Intent::Unsubscribe);
@@ -649,14 +689,7 @@ pub(crate) fn decide(
         confidence = confidence.min(rules.settings.doubt_confidence);
         rule.push_str("+unsubscribe-doubt");
     }
-    // The rules and the model disagree on a decision the rules are sure of.
-    if r.rules.intent != intent
-        && r.rules.confidence >= rules.settings.rule_veto
-        && r.rules.intent != Intent::None
-    {
-        confidence = confidence.min(rules.settings.doubt_confidence);
-        rule.push_str("+rules-disagree");
-    } else if r.rules.intent != intent && !matches!(intent, Intent::Question | Intent::None) {
+    if r.rules.intent != intent && !matches!(intent, Intent::Question | Intent::None) {
         // The model alone, without a rule that says the same: less sure than it thinks.
         confidence *= rules.settings.model_alone_factor;
     }
@@ -701,11 +734,8 @@ fn decide_text(rules: &Rules, text: &str) -> (Decision, Vec<(String, Intent)>) {
             }
         }
     }
-    let hits_out = |hits: &[Hit<'_>]| -> Vec<(String, Intent)> {
-        hits.iter()
-            .map(|h| (h.rule.to_string(), h.intent))
-            .collect()
-    };
+    // Negated unsubscribe hits ("bitte NICHT austragen") decide nothing but are reported.
+    let mut negated_ids: Vec<(String, Intent)> = Vec::new();
 
     // Soft line wraps must not end a clause: "Abmelden\nmöchte ich mich nicht".
     let flat = unwrap_lines(text);
@@ -728,17 +758,34 @@ fn decide_text(rules: &Rules, text: &str) -> (Decision, Vec<(String, Intent)>) {
                 continue;
             }
             if intent == Intent::None && r.negated.is_some() {
+                negated_ids.push((format!("{}!not", r.id), Intent::None));
                 continue;
             }
             hits.push(Hit {
                 intent,
                 confidence,
                 pos: m.start(),
+                end: m.end(),
+                idiom: r.negated.is_none() && r.confidence >= 0.95,
                 rule: &r.id,
             });
         }
     }
 
+    // Words inside an idiom do not count on their own ("kann ich nicht nein sagen" is no
+    // "kann ich nicht").
+    let idioms: Vec<(usize, usize)> = hits
+        .iter()
+        .filter(|h| h.idiom)
+        .map(|h| (h.pos, h.end))
+        .collect();
+    hits.retain(|h| h.idiom || !idioms.iter().any(|&(a, b)| h.pos < b && h.end > a));
+    let hits_out = |hits: &[Hit<'_>]| -> Vec<(String, Intent)> {
+        hits.iter()
+            .map(|h| (h.rule.to_string(), h.intent))
+            .chain(negated_ids.iter().cloned())
+            .collect()
+    };
     // Precedence: consent withdrawal first, then the strongest relation.
     for p in &rules.precedence {
         if let Some(h) = best(&hits, |i| i == *p) {

@@ -336,7 +336,8 @@ mod tests {
         let mut at = Attribution {
             strength: Strength::Token,
             contact_id: Some(7),
-            contact_email: Some("anna@nachbarn.example".into()),
+            // The contact's own address, so that only the organisation rule can stop it.
+            contact_email: Some("koordination@nordstadt.example".into()),
             campaign_id: Some(1),
             topic_id: Some(2),
             occasion_id: None,
