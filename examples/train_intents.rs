@@ -34,6 +34,23 @@ fn main() -> anyhow::Result<()> {
             _ => {}
         }
     }
+    // The older hand-labelled set (tests/fixtures/inbound) is training data too: its replies
+    // and auto-replies (bounces and complaints are decided before the intent).
+    let own = root.join("tests/fixtures/inbound");
+    let own_labels = std::fs::read_to_string(own.join("labels.tsv"))?;
+    for line in own_labels.lines().skip(1).filter(|l| !l.trim().is_empty()) {
+        let c: Vec<&str> = line.split('\t').collect();
+        let (Some(file), Some(kind), Some(intent)) = (c.first(), c.get(1), c.get(2)) else {
+            continue;
+        };
+        let class = match *kind {
+            "reply" => model::class_of(intent.parse().map_err(anyhow::Error::msg)?),
+            "auto_reply" => model::AUTO,
+            _ => continue,
+        };
+        let raw = std::fs::read(own.join(file))?;
+        train.push((training_features(&raw, &rules).1, class));
+    }
     let epochs: usize = std::env::var("EPOCHS")
         .ok()
         .and_then(|s| s.parse().ok())
