@@ -986,5 +986,7 @@ async fn error_messages_say_their_cause_once() {
         .unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success());
-    assert_eq!(err.matches("No such file").count(), 1, "{err}");
+    // Named once, with what to do about it (no workspace there: exit 78).
+    assert_eq!(err.matches("fehlt.csv").count(), 1, "{err}");
+    assert_eq!(out.status.code(), Some(78), "{err}");
 }

@@ -129,7 +129,8 @@ async fn import_1000_rows_with_20_bad(db: &Db) {
     .await
     .unwrap();
     let again = import::run(db, file.path(), &opts).await.unwrap();
-    assert_eq!((again.created, again.updated, again.rejected), (0, 980, 20));
+    // The unsubscribed contact's row is rejected: an import never renews a withdrawn consent.
+    assert_eq!((again.created, again.updated, again.rejected), (0, 979, 21));
     assert_eq!(store::contacts::count(db).await.unwrap(), 980);
     let subs = store::contacts::subscriptions(db, c.id).await.unwrap();
     assert_eq!(subs[0].status, "unsubscribed");
@@ -506,6 +507,7 @@ async fn replies_bring_party_size_and_wishes(db: &Db) {
         .unwrap();
     let mut cfg = netzpost::config::Config::default();
     cfg.holidays.summer_end = vec!["2099-08-14".into()];
+    cfg.secret = "store-suite-secret-of-at-least-32-bytes".into();
     let inb = Inbound::new(db.clone(), std::sync::Arc::new(cfg), None).unwrap();
     let raw = b"From: ended@nachbarn.example\r\nTo: antwort+x@reply.nordstadt.example\r\n\
         Subject: Re: Einladung\r\nMessage-ID: <zu-dritt@mail.example>\r\n\r\n\
