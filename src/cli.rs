@@ -836,15 +836,22 @@ pub async fn init_workspace(dir: &Path) -> anyhow::Result<()> {
             config.display()
         );
     }
-    std::fs::create_dir_all(dir.join("config"))
-        .with_context(|| format!("creating {}", dir.join("config").display()))?;
+    use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+    // The configuration holds the secret and `var/` the database and the mail: neither is for
+    // other users, whatever the umask (the folders the calls create are 0700, the file 0600).
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    let mut private_dir = std::fs::DirBuilder::new();
+    private_dir.recursive(true).mode(0o700);
     for sub in [
+        "config",
         "var/outbox",
         "var/inbox/new",
         "var/inbox/cur",
         "var/inbox/tmp",
     ] {
-        std::fs::create_dir_all(dir.join(sub))?;
+        private_dir
+            .create(dir.join(sub))
+            .with_context(|| format!("creating {}", dir.join(sub).display()))?;
     }
     let secret = random_secret();
     let text =
@@ -853,7 +860,17 @@ pub async fn init_workspace(dir: &Path) -> anyhow::Result<()> {
     if !text.contains(&secret) {
         bail!("the configuration template has no `secret = \"\"` line to fill in");
     }
-    std::fs::write(&config, text).with_context(|| format!("writing {}", config.display()))?;
+    {
+        use std::io::Write;
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&config)
+            .with_context(|| format!("writing {}", config.display()))?;
+        f.write_all(text.as_bytes())
+            .with_context(|| format!("writing {}", config.display()))?;
+    }
     // Its relative paths are relative to the workspace `dir`.
     let cfg = Config::load(Some(&config))?;
     let db = Db::open(&cfg.database).await?;

@@ -533,12 +533,17 @@ impl Journal {
     }
 
     fn open(dir: &Path, owner: &str) -> anyhow::Result<Journal> {
-        std::fs::create_dir_all(dir)
+        use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)
             .map_err(|e| anyhow::anyhow!("outbound.journal_dir {}: {e}", dir.display()))?;
         let path = Self::path_for(dir, owner);
         let file = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
+            .mode(0o600)
             .open(&path)
             .map_err(|e| anyhow::anyhow!("outbound.journal_dir {}: {e}", path.display()))?;
         Ok(Journal {

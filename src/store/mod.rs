@@ -137,9 +137,7 @@ impl Db {
             SqliteConnectOptions::from_str("sqlite::memory:").map_err(|e| open_err(&e))?
         } else {
             let file = std::path::Path::new(path.split('?').next().unwrap_or(path));
-            if let Some(dir) = file.parent().filter(|d| !d.as_os_str().is_empty()) {
-                std::fs::create_dir_all(dir).map_err(|e| open_err(&e))?;
-            }
+            create_private_file(file).map_err(|e| open_err(&e))?;
             SqliteConnectOptions::new()
                 .filename(file)
                 .create_if_missing(true)
@@ -265,6 +263,30 @@ pub const FORGET_STATEMENTS: &[&str] = &[
     "DELETE FROM inbound_messages WHERE from_addr = $1",
     "DELETE FROM contacts WHERE email_key = $1",
 ];
+
+/// Creates the SQLite database file (and any missing folders above it, 0700) readable by its
+/// owner only, before SQLite opens it: SQLite would create it with the umask (0644 as a rule),
+/// and its `-wal` and `-shm` files take the mode of the database. An existing file is left as
+/// it is.
+fn create_private_file(file: &std::path::Path) -> std::io::Result<()> {
+    use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+    if let Some(dir) = file.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)?;
+    }
+    match std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(file)
+    {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(e),
+    }
+}
 
 #[cfg(test)]
 mod tests {

@@ -28,7 +28,10 @@ pub(crate) struct FileTransport {
 
 impl FileTransport {
     pub(crate) async fn new(dir: &Path) -> Result<FileTransport, TransportError> {
-        tokio::fs::create_dir_all(dir)
+        tokio::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)
             .await
             .map_err(|error| TransportError::Io {
                 path: dir.to_owned(),
@@ -64,8 +67,18 @@ impl FileTransport {
 }
 
 fn write_atomic(dir: &Path, name: &str, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
     let tmp = dir.join(format!(".{name}.tmp"));
-    fs::write(&tmp, bytes)?;
+    // The messages carry the contacts' addresses and their tokens: owner only, whatever the umask.
+    // A temporary file left by a crash is replaced, not reused with its mode.
+    let _ = fs::remove_file(&tmp);
+    fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&tmp)?
+        .write_all(bytes)?;
     fs::rename(&tmp, dir.join(name))
 }
 

@@ -343,9 +343,23 @@ async fn contacts_import(
         .collect();
     // The importer reads files (encoding detection and all): hand it one, removed afterwards.
     let path = std::env::temp_dir().join(format!("netzpost-import-{}.csv", auth::random_hex(12)));
-    tokio::fs::write(&path, &body)
-        .await
-        .map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, format!("import: {e}")))?;
+    // In the shared temporary folder: created new and readable by us only (0600).
+    {
+        use tokio::io::AsyncWriteExt;
+        let mut f = tokio::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&path)
+            .await
+            .map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, format!("import: {e}")))?;
+        f.write_all(&body)
+            .await
+            .map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, format!("import: {e}")))?;
+        f.flush()
+            .await
+            .map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, format!("import: {e}")))?;
+    }
     let source = q.source.clone().unwrap_or_else(|| caller.0.clone());
     let report = crate::import::run(
         &st.db,
