@@ -169,7 +169,12 @@ pub(crate) fn addresses_in(s: &str) -> impl Iterator<Item = String> + '_ {
 
 pub(crate) fn parse(raw: &[u8]) -> Parsed {
     let raw = strip_mbox_line(raw);
-    let Some(msg) = PARSER.parse(raw) else {
+    // mail-parser has debug assertions that hostile structure can reach ("Invalid part ID");
+    // a message that trips one is read as if it had no structure, never a panic.
+    let parsed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| PARSER.parse(raw)))
+        .ok()
+        .flatten();
+    let Some(msg) = parsed else {
         // No header at all: treat the bytes as a plain body so a pasted reply still works.
         let body = String::from_utf8_lossy(raw);
         return Parsed {
