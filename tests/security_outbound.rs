@@ -24,29 +24,7 @@ fn invited() -> Workspace {
         "nachbarschaft",
         "confirmed",
     );
-    ws.ok(&[
-        "occasions",
-        "add",
-        "cafe",
-        "--title",
-        "Café",
-        "--start",
-        "2030-05-12 15:00",
-        "--topic",
-        "nachbarschaft",
-    ]);
-    ws.ok(&[
-        "campaigns",
-        "create",
-        "einladung",
-        "--kind",
-        "invitation",
-        "--occasion",
-        "cafe",
-        "--body",
-        "Kommen Sie vorbei!",
-    ]);
-    ws.ok(&["campaigns", "send", "einladung", "--wait"]);
+    send_cafe_invitation(&ws);
     ws
 }
 
@@ -523,29 +501,7 @@ fn dkim_signs_content_type_and_over_signs_from_subject_and_to() {
         "nachbarschaft",
         "confirmed",
     );
-    ws.ok(&[
-        "occasions",
-        "add",
-        "cafe",
-        "--title",
-        "Café",
-        "--start",
-        "2030-05-12 15:00",
-        "--topic",
-        "nachbarschaft",
-    ]);
-    ws.ok(&[
-        "campaigns",
-        "create",
-        "einladung",
-        "--kind",
-        "invitation",
-        "--occasion",
-        "cafe",
-        "--body",
-        "Kommen Sie vorbei!",
-    ]);
-    ws.ok(&["campaigns", "send", "einladung", "--wait"]);
+    send_cafe_invitation(&ws);
     let mails = ws.outbox_messages();
     assert_eq!(mails.len(), 1);
     assert!(
@@ -610,3 +566,30 @@ l6/FmKT5bGnEPnJkjz1yig6NwtS5iBtDlVxTTej17zdTFzZKkETBVoe4AtA7Y1YY
 E/v7JOjwk5kibvXDQPJVAkBPkRdki0i3j8vm/6ExaRlK26Ibc5cR+7eCwAwdRgzY
 1bw8rZ6k+yXBC5bb3KtuFIsy3yendvScm39YFyfsghhO
 -----END RSA PRIVATE KEY-----";
+
+/// The occasion "cafe" on the topic "nachbarschaft" and its invitation, sent into the outbox.
+fn send_cafe_invitation(ws: &Workspace) {
+    ws.ok(&[
+        "occasions",
+        "add",
+        "cafe",
+        "--title",
+        "Café",
+        "--start",
+        "2030-05-12 15:00",
+        "--topic",
+        "nachbarschaft",
+    ]);
+    ws.ok(&[
+        "campaigns",
+        "create",
+        "einladung",
+        "--kind",
+        "invitation",
+        "--occasion",
+        "cafe",
+        "--body",
+        "Kommen Sie vorbei!",
+    ]);
+    ws.ok(&["campaigns", "send", "einladung", "--wait"]);
+}

@@ -210,7 +210,8 @@ const MONTHS: [&[&str]; 12] = [
         "may",
         "mayıs",
         "mayis",
-        "ма[йя]",
+        "май",
+        "мая",
         "травн",
         "maj",
         "مايو",
@@ -325,15 +326,7 @@ pub(crate) fn not_before_at(own: &str, date: (i32, u32)) -> Option<String> {
     let month_of = |w: &str| -> Option<u32> {
         MONTHS
             .iter()
-            .position(|names| {
-                names.iter().any(|n| {
-                    if n.contains('[') {
-                        Regex::new(&format!("^{n}")).is_ok_and(|r| r.is_match(w))
-                    } else {
-                        w.starts_with(n)
-                    }
-                })
-            })
+            .position(|names| names.iter().any(|n| w.starts_with(n)))
             .map(|i| i as u32 + 1)
     };
     let mut found = None;
