@@ -45,12 +45,15 @@ pub async fn serve(cfg: Config) -> anyhow::Result<()> {
         })
         .await?
     };
+    // Inbound mail is read in its own task: a message that takes long to read (a hostile
+    // References header, a slow lock) never holds up the sending, and the other way round.
+    let reading = tokio::spawn(read_loop(inbound.clone(), cfg.clone(), stop_rx.clone()));
     tracing::info!(database = %crate::store::redact(&cfg.database), "netzpost started");
     tokio::pin!(stop);
     loop {
         let worked = tokio::select! {
             _ = &mut stop => break,
-            r = tick(&db, &cfg, &engine, &inbound) => r,
+            r = tick(&db, &cfg, &engine) => r,
         };
         let idle = match worked {
             Ok(n) => n == 0,
@@ -68,6 +71,9 @@ pub async fn serve(cfg: Config) -> anyhow::Result<()> {
     }
     tracing::info!("stopping");
     let _ = stop_tx.send(true);
+    if let Err(e) = reading.await {
+        tracing::error!("inbound task: {e}");
+    }
     match web.handle.await {
         Ok(Ok(())) => {}
         Ok(Err(e)) => tracing::error!("web server: {e}"),
@@ -85,16 +91,40 @@ pub async fn serve(cfg: Config) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// One round of the daemon's work. Returns how much it did (0: idle).
-async fn tick(
-    db: &Db,
-    cfg: &Arc<Config>,
-    engine: &Engine,
-    inbound: &crate::inbound::Inbound,
-) -> anyhow::Result<usize> {
+/// Reads inbound mail until `stop` turns true: the maildir every `inbound.poll_secs`, and
+/// messages left half-done by a daemon that died. A round is never cut off in the middle (its
+/// chunk commits or rolls back whole); the stop is seen between rounds.
+async fn read_loop(
+    inbound: Arc<crate::inbound::Inbound>,
+    cfg: Arc<Config>,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) {
     let every = Duration::from_secs(cfg.inbound.poll_secs);
-    let received = crate::inbound::maildir::poll_due(inbound, &cfg.inbound.maildir, every).await?
-        + inbound.process_pending().await?;
+    while !*stop.borrow() {
+        let round = async {
+            anyhow::Ok(
+                crate::inbound::maildir::poll_due(&inbound, &cfg.inbound.maildir, every).await?
+                    + inbound.process_pending().await?,
+            )
+        };
+        let idle = match round.await {
+            Ok(n) => n == 0,
+            Err(e) => {
+                tracing::error!("inbound: {e:#}");
+                true
+            }
+        };
+        if idle {
+            tokio::select! {
+                _ = stop.changed() => {}
+                _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+            }
+        }
+    }
+}
+
+/// One round of the sending work. Returns how much it did (0: idle).
+async fn tick(db: &Db, cfg: &Arc<Config>, engine: &Engine) -> anyhow::Result<usize> {
     let started = campaign::fire_schedules(db, cfg, chrono::Utc::now()).await?;
     for name in &started {
         tracing::info!(campaign = %name, "campaign run started");
@@ -108,7 +138,7 @@ async fn tick(
             tracing::info!(campaign = %name, "campaign done");
         }
     }
-    Ok(sent + started.len() + received)
+    Ok(sent + started.len())
 }
 
 /// Resolves on Ctrl-C or SIGTERM, so systemd and terminals stop the daemon the same clean way.

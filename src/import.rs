@@ -91,24 +91,7 @@ fn column_for(header: &str) -> Column {
     }
 }
 
-/// Decodes bytes: UTF-8 (a BOM is dropped) when valid, else Windows-1252, the superset of
-/// Latin-1 that German Excel writes.
-pub fn decode(bytes: &[u8]) -> (String, Encoding) {
-    let bytes = strip_bom(bytes);
-    match std::str::from_utf8(bytes) {
-        Ok(s) => (s.to_string(), Encoding::Utf8),
-        Err(_) => {
-            let (s, _, _) = encoding_rs::WINDOWS_1252.decode(bytes);
-            (s.into_owned(), Encoding::Windows1252)
-        }
-    }
-}
-
 const BOM: &[u8] = b"\xEF\xBB\xBF";
-
-fn strip_bom(bytes: &[u8]) -> &[u8] {
-    bytes.strip_prefix(BOM).unwrap_or(bytes)
-}
 
 /// The delimiter that splits the header line into the most fields (outside quotes).
 pub fn detect_delimiter(text: &str) -> u8 {
@@ -154,33 +137,64 @@ fn read_full(input: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> {
     Ok(n)
 }
 
-/// The encoding of a whole input, decided as `decode` decides it (UTF-8 only when every byte
-/// after a BOM is valid UTF-8), in one streaming pass that holds 64 KiB.
+/// The encoding of a whole input, decided by evidence in one streaming pass that holds 64 KiB.
+/// UTF-8 when every byte after a BOM is UTF-8. When some are not, the valid multi-byte
+/// characters are weighed against the broken sequences: a UTF-8 file with a few damaged rows
+/// has far more of the first (it stays UTF-8 and only the damaged rows are rejected, so no
+/// `Jürgen` becomes `JÃ¼rgen`), while a German Excel export (Windows-1252) has umlauts as
+/// single bytes that UTF-8 never accepts and almost no valid sequences.
 fn detect_encoding(mut input: impl Read) -> std::io::Result<Encoding> {
+    // Lead bytes of multi-byte characters in text known to be valid UTF-8.
+    let chars = |b: &[u8]| b.iter().filter(|&&c| c >= 0xC0).count() as u64;
+    let (mut good, mut bad) = (0u64, 0u64);
     let mut buf = vec![0u8; READ_CHUNK];
     let mut carry = 0; // the start of a character cut by the previous read
     let mut first = true;
     loop {
         let n = read_full(&mut input, &mut buf[carry..])?;
-        let mut start = 0;
+        let end = carry + n;
+        let mut at = 0;
         if first {
             first = false;
-            if buf[..carry + n].starts_with(BOM) {
-                start = BOM.len();
+            if buf[..end].starts_with(BOM) {
+                at = BOM.len();
             }
         }
-        let end = carry + n;
-        match std::str::from_utf8(&buf[start..end]) {
-            Ok(_) => carry = 0,
-            Err(e) if e.error_len().is_none() && n > 0 => {
-                let cut = start + e.valid_up_to();
-                buf.copy_within(cut..end, 0);
-                carry = end - cut;
+        carry = 0;
+        while at < end {
+            match std::str::from_utf8(&buf[at..end]) {
+                Ok(_) => {
+                    good += chars(&buf[at..end]);
+                    at = end;
+                }
+                Err(e) => {
+                    let valid = at + e.valid_up_to();
+                    good += chars(&buf[at..valid]);
+                    match e.error_len() {
+                        // Cut by the read: keep it for the next one, unless the input ended.
+                        None if n > 0 => {
+                            buf.copy_within(valid..end, 0);
+                            carry = end - valid;
+                            at = end;
+                        }
+                        None => {
+                            bad += 1;
+                            at = end;
+                        }
+                        Some(k) => {
+                            bad += 1;
+                            at = valid + k;
+                        }
+                    }
+                }
             }
-            Err(_) => return Ok(Encoding::Windows1252),
         }
         if n == 0 {
-            return Ok(Encoding::Utf8);
+            return Ok(if bad == 0 || good > bad {
+                Encoding::Utf8
+            } else {
+                Encoding::Windows1252
+            });
         }
     }
 }
@@ -481,9 +495,17 @@ impl<R: Read> Rows<R> {
                         Some(byte) => self.line_at(byte),
                         None => line,
                     };
+                    let reason = match e.kind() {
+                        csv::ErrorKind::Utf8 { err, .. } => format!(
+                            "column {:?} holds bytes that are not UTF-8, while the rest of the \
+                             file is UTF-8: correct this row, or save the file as UTF-8 again",
+                            self.headers.get(err.field()).unwrap_or("?")
+                        ),
+                        _ => format!("broken line: {e}"),
+                    };
                     return Ok(Some(Item::Reject(Reject {
                         line,
-                        reason: format!("broken line: {e}"),
+                        reason,
                         record: String::new(),
                     })));
                 }
@@ -536,10 +558,10 @@ impl<R: Read> Rows<R> {
 
 /// Parses a whole input held in memory. Never fails on a row: bad rows become rejects.
 pub fn parse(bytes: &[u8], file: &str) -> Result<Parsed, ImportError> {
-    let encoding = match std::str::from_utf8(strip_bom(bytes)) {
-        Ok(_) => Encoding::Utf8,
-        Err(_) => Encoding::Windows1252,
-    };
+    let encoding = detect_encoding(bytes).map_err(|error| ImportError::Read {
+        file: file.into(),
+        error,
+    })?;
     let mut reader = Rows::new(bytes, encoding, file)?;
     let mut rows = Vec::new();
     let mut rejects = Vec::new();
@@ -567,6 +589,27 @@ fn parse_record(
     let mut topics = Vec::new();
     let mut attributes = serde_json::Map::new();
     for ((value, header), col) in record.iter().zip(headers.iter()).zip(columns) {
+        let field = header.trim();
+        // A name is one line: a line break typed into a cell (Alt+Enter) becomes a space.
+        let one_line;
+        let value = match col {
+            Column::Name | Column::FirstName | Column::LastName | Column::Organisation => {
+                one_line = value
+                    .split(['\r', '\n'])
+                    .filter(|p| !p.trim().is_empty())
+                    .collect::<Vec<_>>()
+                    .join(" ");
+                crate::domain::check_text_field(field, &one_line)?;
+                one_line.as_str()
+            }
+            _ => value,
+        };
+        match col {
+            Column::Attribute | Column::Topics => crate::domain::check_note_field(field, value)?,
+            Column::Name | Column::FirstName | Column::LastName | Column::Organisation => {}
+            // Parsed below: an address or a language code with anything odd in it is refused.
+            Column::Email | Column::Language => {}
+        }
         match col {
             Column::Email => email = non_empty(value),
             Column::Name => name = non_empty(value),
@@ -1059,6 +1102,77 @@ mod tests {
     }
 }
 #[cfg(test)]
+mod hostile_input_tests {
+    use super::*;
+
+    #[test]
+    fn a_mostly_utf8_file_stays_utf8_and_only_its_broken_rows_are_rejected() {
+        // Issue 13, item 14: one stray Latin-1 byte used to turn every `ü` into `Ã¼`.
+        let mut data = "email;name\n".as_bytes().to_vec();
+        for i in 0..20 {
+            data.extend_from_slice(format!("j{i}@example.de;Jürgen Öztürk\n").as_bytes());
+        }
+        data.extend_from_slice(b"bad@example.de;M\xfcller\n");
+        data.extend_from_slice("last@example.de;Ewa Wałęsa\n".as_bytes());
+        let p = parse(&data, "mixed.csv").unwrap();
+        assert_eq!(p.encoding, Encoding::Utf8);
+        assert_eq!(p.rows.len(), 21);
+        assert!(p
+            .rows
+            .iter()
+            .all(|r| !r.row.name.as_deref().unwrap().contains('Ã')));
+        assert_eq!(p.rows[20].row.name.as_deref(), Some("Ewa Wałęsa"));
+        assert_eq!(p.rejects.len(), 1, "{:?}", p.rejects);
+        assert_eq!(p.rejects[0].line, 22);
+        assert!(
+            p.rejects[0]
+                .reason
+                .contains("\"name\" holds bytes that are not UTF-8"),
+            "{}",
+            p.rejects[0].reason
+        );
+    }
+
+    #[test]
+    fn a_windows_1252_export_is_still_read_as_one() {
+        let p = parse(
+            b"email;name\na@example.de;J\xfcrgen\nb@example.de;G\xf6rlitz\n",
+            "w.csv",
+        )
+        .unwrap();
+        assert_eq!(p.encoding, Encoding::Windows1252);
+        assert_eq!(p.rows[0].row.name.as_deref(), Some("Jürgen"));
+        assert!(p.rejects.is_empty());
+    }
+
+    #[test]
+    fn long_fields_and_nul_bytes_are_rejected_per_row() {
+        let long = "x".repeat(crate::domain::MAX_TEXT_CHARS + 1);
+        let data = format!(
+            "email;name;Organisation;Notiz\n\
+             ok@example.de;Anna;Verein;eine Notiz\n\
+             long@example.de;{long};Verein;\n\
+             nul@example.de;An\0na;Verein;\n\
+             org@example.de;Anna;Ver\0ein;\n\
+             note@example.de;Anna;Verein;{}\n",
+            "n".repeat(crate::domain::MAX_NOTE_CHARS + 1)
+        );
+        let p = parse(data.as_bytes(), "h.csv").unwrap();
+        assert_eq!(p.rows.len(), 1);
+        let reasons: Vec<(u64, &str)> = p
+            .rejects
+            .iter()
+            .map(|r| (r.line, r.reason.as_str()))
+            .collect();
+        assert_eq!(reasons.len(), 4, "{reasons:?}");
+        assert!(reasons[0].0 == 3 && reasons[0].1.contains("name is longer than 200"));
+        assert!(reasons[1].0 == 4 && reasons[1].1.contains("name contains a NUL byte"));
+        assert!(reasons[2].0 == 5 && reasons[2].1.contains("Organisation contains a NUL"));
+        assert!(reasons[3].0 == 6 && reasons[3].1.contains("Notiz is longer than 2000"));
+    }
+}
+
+#[cfg(test)]
 mod streaming_tests {
     use super::*;
     use crate::store::suppressions;
@@ -1311,7 +1425,8 @@ mod streaming_tests {
                 .any(|a| a.summary == "aktualisiert / updated from liste"));
             assert!(alt.contact.last_activity_at.is_some());
             let c = contacts::detail(&db, "c@example.de", 180).await.unwrap();
-            assert_eq!(c.contact.name.as_deref(), Some("zwei\r\nZeilen"));
+            // A line break in a name cell becomes a space.
+            assert_eq!(c.contact.name.as_deref(), Some("zwei Zeilen"));
             assert_eq!(c.subscriptions.len(), 2);
             let a1 = contacts::get(&db, "a1@example.de").await.unwrap();
             assert_eq!(a1.attributes, r#"{"Ort":"Süd"}"#);

@@ -10,6 +10,7 @@
 //! by default and run by `.ci/run` with `-- --ignored` (without them it fails loudly). No
 //! assertion depends on timing.
 
+mod common;
 #[path = "support/dovecot.rs"]
 mod dovecot;
 #[path = "support/e2e.rs"]
@@ -615,6 +616,82 @@ async fn a_login_burst_gets_429_and_no_session_even_with_the_right_password() {
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
     assert!(cookie_of(&r, "np_session").is_some());
     assert_eq!(a.count("SELECT COUNT(*) FROM admin_sessions").await, 1);
+}
+
+/// Item 19: two daemons on one PostgreSQL database (two web servers, as behind a load
+/// balancer) share the login and public-page limits: a client that spreads its tries over both
+/// gets no more than from one. Before, each process counted alone and the tries doubled.
+#[tokio::test]
+#[ignore = "needs PostgreSQL: set NETZPOST_TEST_POSTGRES_URL"]
+async fn two_daemons_on_one_postgresql_database_share_the_rate_limits() {
+    let (db, url) = common::postgres().await;
+    db.close().await;
+    let tune = |c: &mut Config| {
+        c.database = url.clone();
+        c.http.public_requests_per_minute = 6;
+    };
+    let (a, b) = (app(tune).await, app(tune).await);
+    web::auth::set_password(&a.db, "admin", "ein-langes-passwort")
+        .await
+        .unwrap();
+    let mut forms = Vec::new();
+    for d in [&a, &b] {
+        forms.push(login_form(d, CLIENT).await);
+    }
+    let attempt = |d: &App, cookie: &str, body: String| {
+        d.http
+            .post(d.url("/admin/login"))
+            .header("x-forwarded-for", CLIENT)
+            .header(CONTENT_TYPE, FORM)
+            .header(COOKIE, format!("np_login={cookie}"))
+            .body(body)
+            .send()
+    };
+    // Ten failed attempts in all, five through each daemon ...
+    for i in 0..10 {
+        let (d, (cookie, _)) = if i % 2 == 0 {
+            (&a, &forms[0])
+        } else {
+            (&b, &forms[1])
+        };
+        let r = attempt(d, cookie, format!("user=admin&password=falsch-{i}"))
+            .await
+            .unwrap();
+        assert_ne!(r.status(), StatusCode::TOO_MANY_REQUESTS, "attempt {i}");
+    }
+    // ... and the eleventh is refused by either, with the right password too.
+    for (d, (cookie, csrf)) in [(&a, &forms[0]), (&b, &forms[1])] {
+        let r = attempt(
+            d,
+            cookie,
+            format!("csrf={csrf}&user=admin&password=ein-langes-passwort"),
+        )
+        .await
+        .unwrap();
+        assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
+    }
+    assert_eq!(a.count("SELECT COUNT(*) FROM admin_sessions").await, 0);
+
+    // The public pages: six requests a minute in all, whichever daemon answers.
+    let page = "/s/unbekannt";
+    let mut statuses = Vec::new();
+    for i in 0..8 {
+        let d = if i % 2 == 0 { &a } else { &b };
+        statuses.push(d.get(OTHER_CLIENT, page).await.0);
+    }
+    let limited = statuses
+        .iter()
+        .filter(|s| **s == StatusCode::TOO_MANY_REQUESTS)
+        .count();
+    // login_form fetched /admin/login, which is no public page: the six are all here. A minute
+    // boundary in between can free at most a few (the previous minute still counts in part).
+    assert!(limited >= 1, "{statuses:?}");
+    assert!(
+        statuses[..6]
+            .iter()
+            .all(|s| *s != StatusCode::TOO_MANY_REQUESTS),
+        "{statuses:?}"
+    );
 }
 
 // ----- the real binary -----

@@ -372,6 +372,31 @@ mod tests {
     }
 
     #[test]
+    fn a_million_references_keep_the_last_fifty_distinct() {
+        // Issue 13, item 9: a 21 MB References header stalled the daemon in attribution.
+        let mut refs = String::from("References:");
+        for i in 0..1_000_000 {
+            refs.push_str(&format!(" <r{i}@x.example>"));
+        }
+        // The thread's own ids come last; a repeated one counts once.
+        refs.push_str(" <np.1.2.MAC@netzpost.example> <r999999@x.example>");
+        let raw = mail(
+            &format!(
+                "From: a@example.org\r\nSubject: Re: Treffen\r\n{refs}\r\n\
+                 In-Reply-To: <a@x> <b@x> <a@x>"
+            ),
+            "Ja, ich komme.",
+        );
+        let a = analyze(&raw, &Rules::builtin()).unwrap();
+        assert_eq!(a.references.len(), parse::MAX_THREAD_IDS);
+        assert_eq!(a.references.last().unwrap(), "r999999@x.example");
+        assert_eq!(a.references[48], "np.1.2.MAC@netzpost.example");
+        assert_eq!(a.references[0], "r999951@x.example");
+        assert_eq!(a.in_reply_to, ["b@x", "a@x"]);
+        assert_eq!(a.intent, Intent::Accept);
+    }
+
+    #[test]
     fn calendar_reply_decides_exactly() {
         let raw = mail(
             "From: b@example.org\r\nSubject: Accepted: Treffen\r\nContent-Type: multipart/alternative; boundary=XX",

@@ -152,12 +152,29 @@ fn push_addresses(out: &mut Vec<String>, addr: Option<&Address<'_>>) {
     }
 }
 
+/// The most Message-IDs kept of `References` or `In-Reply-To`. A thread's own messages are its
+/// last entries (RFC 5322 3.6.4: each reply appends its parent), and every id kept may cost an
+/// attribution lookup: a hostile header with a million entries must cost no more than this.
+pub const MAX_THREAD_IDS: usize = 50;
+
+/// The last [`MAX_THREAD_IDS`] distinct ids of the header, in their order.
 fn id_list(v: &HeaderValue<'_>) -> Vec<String> {
-    match v {
-        HeaderValue::Text(t) => vec![t.to_string()],
-        HeaderValue::TextList(l) => l.iter().map(|t| t.to_string()).collect(),
-        _ => Vec::new(),
+    let all: &[std::borrow::Cow<'_, str>] = match v {
+        HeaderValue::Text(t) => std::slice::from_ref(t),
+        HeaderValue::TextList(l) => l,
+        _ => &[],
+    };
+    let mut kept: Vec<String> = Vec::with_capacity(all.len().min(MAX_THREAD_IDS));
+    for id in all.iter().rev() {
+        if kept.len() == MAX_THREAD_IDS {
+            break;
+        }
+        if !kept.iter().any(|k| k.eq_ignore_ascii_case(id)) {
+            kept.push(id.to_string());
+        }
     }
+    kept.reverse();
+    kept
 }
 
 /// Addresses inside free text such as "Delivered-To: <a@b>" (raw header values).

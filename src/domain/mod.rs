@@ -7,6 +7,43 @@ pub use email::{key_hash, AddressError, EmailAddress};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
+/// The longest name, organisation or other free-text field of a contact, in characters: the
+/// same for the API, the subscribe form and the CSV import, so no door takes what another refuses.
+pub const MAX_TEXT_CHARS: usize = 200;
+
+/// The longest value of another column of an import (a note, an address), in characters.
+pub const MAX_NOTE_CHARS: usize = 2000;
+
+/// Checks a name or organisation (`field` names it in the message): at most
+/// [`MAX_TEXT_CHARS`] characters and no NUL or other control character but tab, which no
+/// person types and which break exports and terminals.
+pub fn check_text_field(field: &str, value: &str) -> Result<(), String> {
+    check_field(field, value, MAX_TEXT_CHARS, false)
+}
+
+/// Checks a note-like field: at most [`MAX_NOTE_CHARS`] characters; line breaks allowed.
+pub fn check_note_field(field: &str, value: &str) -> Result<(), String> {
+    check_field(field, value, MAX_NOTE_CHARS, true)
+}
+
+fn check_field(field: &str, value: &str, max: usize, lines: bool) -> Result<(), String> {
+    let n = value.chars().count();
+    if n > max {
+        return Err(format!("{field} is longer than {max} characters ({n})"));
+    }
+    if value.contains('\0') {
+        return Err(format!("{field} contains a NUL byte"));
+    }
+    let allowed = |c: char| c == '\t' || (lines && (c == '\n' || c == '\r'));
+    if let Some(c) = value.chars().find(|&c| c.is_control() && !allowed(c)) {
+        return Err(format!(
+            "{field} contains the control character U+{:04X}",
+            u32::from(c)
+        ));
+    }
+    Ok(())
+}
+
 /// A contact's language as an ISO 639-1 code. Spreadsheets say "Deutsch", "English", "Türkçe" or
 /// "العربية": we accept the common German, English and native names of the neighbourhood's
 /// languages too, so exports import cleanly. A name or code that is no ISO 639-1 language is
@@ -405,5 +442,29 @@ mod tests {
         }
         let err = "friend".parse::<RelationForm>().unwrap_err();
         assert!(err.contains("encounter, cooperation, group"), "{err}");
+    }
+}
+
+#[cfg(test)]
+mod text_field_tests {
+    use super::*;
+
+    #[test]
+    fn text_fields_are_capped_and_free_of_control_characters() {
+        assert!(check_text_field("name", &"ä".repeat(MAX_TEXT_CHARS)).is_ok());
+        let long = check_text_field("name", &"ä".repeat(MAX_TEXT_CHARS + 1)).unwrap_err();
+        assert!(long.contains("name is longer than 200"), "{long}");
+        assert!(check_text_field("name", "Jür\0gen")
+            .unwrap_err()
+            .contains("NUL"));
+        assert!(check_text_field("org", "a\u{1b}[31m")
+            .unwrap_err()
+            .contains("U+001B"));
+        assert!(check_text_field("org", "Verein\tNord").is_ok());
+        assert!(check_text_field("org", "Verein\nNord").is_err());
+        assert!(check_note_field("Bemerkung", "Zeile 1\r\nZeile 2").is_ok());
+        assert!(check_note_field("Bemerkung", "a\0b")
+            .unwrap_err()
+            .contains("NUL"));
     }
 }

@@ -8,6 +8,7 @@ pub mod activities;
 pub mod campaigns;
 pub mod contacts;
 pub mod occasions;
+pub mod ratelimits;
 pub mod relations;
 pub mod report;
 pub mod suppressions;

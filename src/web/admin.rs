@@ -180,7 +180,7 @@ async fn login(State(st): State<Shared>, req: Request) -> Response {
         &parts.headers,
     );
     if let Some(ip) = ip {
-        if !st.login_limiter.allow(ip) {
+        if !st.login_limiter.allow(ip).await {
             return st.pages.message(
                 lang,
                 StatusCode::TOO_MANY_REQUESTS,

@@ -169,11 +169,11 @@ async fn contacts_create(
         None => None,
     };
     for (field, v) in [("name", &c.name), ("organisation", &c.organisation)] {
-        if v.as_ref().is_some_and(|s| s.chars().count() > 200) {
-            return Err(ApiError(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                format!("{field} is longer than 200 characters"),
-            ));
+        if let Some(Err(e)) = v
+            .as_deref()
+            .map(|s| crate::domain::check_text_field(field, s))
+        {
+            return Err(ApiError(StatusCode::UNPROCESSABLE_ENTITY, e));
         }
     }
     if store::suppressions::is_suppressed(&st.db, &email.key()).await? {
@@ -239,11 +239,11 @@ async fn contact_update(
 ) -> ApiResult {
     let c = store::contacts::get(&st.db, &email).await?;
     for (field, v) in [("name", &u.name), ("organisation", &u.organisation)] {
-        if v.as_ref().is_some_and(|s| s.chars().count() > 200) {
-            return Err(ApiError(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                format!("{field} is longer than 200 characters"),
-            ));
+        if let Some(Err(e)) = v
+            .as_deref()
+            .map(|s| crate::domain::check_text_field(field, s))
+        {
+            return Err(ApiError(StatusCode::UNPROCESSABLE_ENTITY, e));
         }
     }
     let language = match &u.language {

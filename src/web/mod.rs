@@ -79,21 +79,25 @@ impl AppState {
             .collect::<Result<Vec<_>, _>>()
             .map_err(|e| anyhow::anyhow!("http.trusted_proxies: {e}"))?;
         Ok(Arc::new(AppState {
-            db,
+            db: db.clone(),
             composer,
             notifier,
             inbound,
             pages,
             metrics: metrics::Metrics::default(),
             // A person subscribes to a topic or two; a script tries hundreds.
-            subscribe_limiter: RateLimiter::new(5, Duration::from_secs(600)),
+            subscribe_limiter: RateLimiter::on(&db, "subscribe", 5, Duration::from_secs(600)),
             // Slows password guessing to a crawl without locking out a person who mistypes.
-            login_limiter: RateLimiter::new(10, Duration::from_secs(600)),
-            public_limiter: RateLimiter::new(
+            login_limiter: RateLimiter::on(&db, "login", 10, Duration::from_secs(600)),
+            public_limiter: RateLimiter::on(
+                &db,
+                "public",
                 cfg_limit(cfg.http.public_requests_per_minute),
                 Duration::from_secs(60),
             ),
-            api_auth_limiter: RateLimiter::new(
+            api_auth_limiter: RateLimiter::on(
+                &db,
+                "api_auth",
                 cfg_limit(cfg.http.api_auth_failures_per_minute),
                 Duration::from_secs(60),
             ),
@@ -554,7 +558,7 @@ async fn limit_public(
             req.headers(),
         );
         if let Some(ip) = ip {
-            if !st.public_limiter.allow(ip) {
+            if !st.public_limiter.allow(ip).await {
                 tracing::info!(%ip, "public pages: rate limit reached, 429");
                 let lang = Lang::from_request(req.uri().query(), req.headers());
                 let mut r = st.pages.message(
@@ -585,7 +589,7 @@ async fn limit_api_auth(
         req.headers(),
     );
     if let Some(ip) = ip {
-        if st.api_auth_limiter.is_full(ip) {
+        if st.api_auth_limiter.is_full(ip).await {
             tracing::info!(%ip, "api: too many failed authentications, 429");
             let mut r = ApiError(
                 StatusCode::TOO_MANY_REQUESTS,
@@ -600,7 +604,7 @@ async fn limit_api_auth(
     let r = next.run(req).await;
     if r.status() == StatusCode::UNAUTHORIZED {
         if let Some(ip) = ip {
-            st.api_auth_limiter.allow(ip);
+            st.api_auth_limiter.allow(ip).await;
         }
     }
     r
@@ -621,27 +625,118 @@ fn limit_key(ip: IpAddr) -> IpAddr {
     }
 }
 
-/// A sliding-window limit per client address, in memory (one daemon serves the pages).
+/// A limit per client address over a sliding window. With PostgreSQL the hits are counted in
+/// the database, so every daemon serving the pages shares them (a client cannot multiply its
+/// tries by the number of daemons behind a load balancer); with SQLite, whose database one
+/// host serves, in memory. In the database each window is a fixed one and the previous
+/// window's hits count by how much of it still overlaps (a sliding estimate, exact enough for a
+/// limit); should the database fail, the process's own count stands in.
 pub struct RateLimiter {
     max: usize,
     window: Duration,
     hits: Mutex<HashMap<IpAddr, VecDeque<Instant>>>,
+    /// The database and the limit's scope name, when the count is shared.
+    shared: Option<(Db, &'static str)>,
+    /// The window whose predecessors were pruned last (database counts only).
+    pruned: std::sync::atomic::AtomicI64,
 }
 
 impl RateLimiter {
+    /// A limit counted in this process.
     pub fn new(max: usize, window: Duration) -> RateLimiter {
         RateLimiter {
             max,
             window,
             hits: Mutex::new(HashMap::new()),
+            shared: None,
+            pruned: std::sync::atomic::AtomicI64::new(0),
+        }
+    }
+
+    /// A limit shared through `db` when it is PostgreSQL (else as [`RateLimiter::new`]); `scope`
+    /// names it in the table.
+    pub fn on(db: &Db, scope: &'static str, max: usize, window: Duration) -> RateLimiter {
+        RateLimiter {
+            shared: db.is_postgres().then(|| (db.clone(), scope)),
+            ..RateLimiter::new(max, window)
         }
     }
 
     /// Counts a hit; false when the address is over its limit.
-    pub fn allow(&self, ip: IpAddr) -> bool {
+    pub async fn allow(&self, ip: IpAddr) -> bool {
         if self.max == usize::MAX {
             return true;
         }
+        if let Some(over) = self.shared_count(ip, true).await {
+            return !over;
+        }
+        self.allow_here(ip)
+    }
+
+    /// Whether the address has used up its limit (counts nothing).
+    pub async fn is_full(&self, ip: IpAddr) -> bool {
+        if self.max == usize::MAX {
+            return false;
+        }
+        if let Some(over) = self.shared_count(ip, false).await {
+            return over;
+        }
+        self.is_full_here(ip)
+    }
+
+    /// Over the limit by the database's count (after counting this hit when `count`); None
+    /// when the count is not shared or the database failed.
+    async fn shared_count(&self, ip: IpAddr, count: bool) -> Option<bool> {
+        let (db, scope) = self.shared.as_ref()?;
+        let len = self.window.as_secs().max(1) as i64;
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_secs_f64();
+        let window = (now as i64).div_euclid(len) * len;
+        let client = limit_key(ip).to_string();
+        let counted = if count {
+            crate::store::ratelimits::hit(db, scope, &client, window, window - len).await
+        } else {
+            let now = crate::store::ratelimits::hits(db, scope, &client, window).await;
+            match now {
+                Ok(n) => crate::store::ratelimits::hits(db, scope, &client, window - len)
+                    .await
+                    .map(|p| (n, p)),
+                Err(e) => Err(e),
+            }
+        };
+        let (current, previous) = match counted {
+            Ok(c) => c,
+            Err(e) => {
+                tracing::warn!(
+                    scope,
+                    "rate limit: the shared count failed, counting here: {e}"
+                );
+                return None;
+            }
+        };
+        // Windows before the previous one count for nothing: the first hit of a new window
+        // in this process deletes them.
+        let pruned = self
+            .pruned
+            .swap(window, std::sync::atomic::Ordering::Relaxed);
+        if pruned != window {
+            if let Err(e) = crate::store::ratelimits::prune(db, scope, window - len).await {
+                tracing::warn!(scope, "rate limit: pruning old windows failed: {e}");
+            }
+        }
+        let overlap = 1.0 - (now - window as f64) / len as f64;
+        // A refused hit is counted too; `count` hits are over the limit beyond `max`.
+        let seen = current as f64 + previous as f64 * overlap.clamp(0.0, 1.0);
+        Some(if count {
+            seen > self.max as f64
+        } else {
+            seen >= self.max as f64
+        })
+    }
+
+    fn allow_here(&self, ip: IpAddr) -> bool {
         let now = Instant::now();
         let mut hits = self.hits.lock().expect("rate limiter lock");
         if hits.len() > 10_000 {
@@ -658,11 +753,7 @@ impl RateLimiter {
         true
     }
 
-    /// Whether the address has used up its limit (counts nothing).
-    pub fn is_full(&self, ip: IpAddr) -> bool {
-        if self.max == usize::MAX {
-            return false;
-        }
+    fn is_full_here(&self, ip: IpAddr) -> bool {
         let now = Instant::now();
         let mut hits = self.hits.lock().expect("rate limiter lock");
         let Some(q) = hits.get_mut(&limit_key(ip)) else {
@@ -776,33 +867,33 @@ mod tests {
             .contains(ip("::ffff:192.0.2.1")));
     }
 
-    #[test]
-    fn limits_count_ipv6_by_64_network_and_zero_is_off() {
+    #[tokio::test]
+    async fn limits_count_ipv6_by_64_network_and_zero_is_off() {
         let l = RateLimiter::new(2, Duration::from_secs(600));
         let a: IpAddr = "2001:db8:1:2::1".parse().unwrap();
         let b: IpAddr = "2001:db8:1:2:ffff::9".parse().unwrap();
         let other: IpAddr = "2001:db8:1:3::1".parse().unwrap();
-        assert!(l.allow(a));
-        assert!(l.allow(b));
+        assert!(l.allow(a).await);
+        assert!(l.allow(b).await);
         assert!(
-            !l.allow("2001:db8:1:2:abcd::1".parse().unwrap()),
+            !l.allow("2001:db8:1:2:abcd::1".parse().unwrap()).await,
             "same /64"
         );
-        assert!(l.is_full(a));
-        assert!(l.allow(other));
+        assert!(l.is_full(a).await);
+        assert!(l.allow(other).await);
         let v4: IpAddr = "198.51.100.7".parse().unwrap();
         let mapped: IpAddr = "::ffff:198.51.100.7".parse().unwrap();
-        assert!(l.allow(v4));
-        assert!(l.allow(mapped));
+        assert!(l.allow(v4).await);
+        assert!(l.allow(mapped).await);
         assert!(
-            !l.allow(v4),
+            !l.allow(v4).await,
             "an IPv4-mapped address counts as the IPv4 one"
         );
-        assert!(l.allow("198.51.100.8".parse().unwrap()));
+        assert!(l.allow("198.51.100.8".parse().unwrap()).await);
         let off = RateLimiter::new(cfg_limit(0), Duration::from_secs(60));
         for _ in 0..1000 {
-            assert!(off.allow(v4));
+            assert!(off.allow(v4).await);
         }
-        assert!(!off.is_full(v4));
+        assert!(!off.is_full(v4).await);
     }
 }

@@ -245,7 +245,7 @@ async fn subscribe(State(st): State<Shared>, Path(slug): Path<String>, req: Requ
         &parts.headers,
     );
     if let Some(ip) = ip {
-        if !st.subscribe_limiter.allow(ip) {
+        if !st.subscribe_limiter.allow(ip).await {
             return st.pages.message(
                 lang,
                 StatusCode::TOO_MANY_REQUESTS,
@@ -282,7 +282,7 @@ async fn subscribe(State(st): State<Shared>, Path(slug): Path<String>, req: Requ
             )
         }
     };
-    if name.chars().count() > 200 {
+    if crate::domain::check_text_field("name", name).is_err() {
         return subscribe_page(
             &st,
             lang,
