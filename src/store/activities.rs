@@ -1,6 +1,6 @@
 //! The contact's timeline: every send, reply, bounce, consent and relation change.
 
-use super::{Result, Timestamp};
+use super::{on_tx, Result, Timestamp, Tx};
 use serde::Serialize;
 
 #[derive(Debug, Clone, Serialize, sqlx::FromRow)]
@@ -79,4 +79,9 @@ impl Record for sqlx::PgConnection {
         record_impl!(self, a);
         Ok(())
     }
+}
+
+/// Writes `a` within the caller's transaction: the change and its timeline entry land together.
+pub async fn record(tx: &mut Tx, a: &NewActivity<'_>) -> Result<()> {
+    on_tx!(tx, c => Record::record(c, a).await)
 }

@@ -101,6 +101,42 @@ macro_rules! in_tx {
     };
 }
 
+/// One open transaction on either backend. Store functions that write take `&mut Tx`, so a
+/// caller composes several of them into one atomic change without writing SQL; dropped without
+/// [`Tx::commit`], it rolls back.
+pub enum Tx {
+    Sqlite(sqlx::Transaction<'static, sqlx::Sqlite>),
+    Postgres(sqlx::Transaction<'static, sqlx::Postgres>),
+}
+
+/// Runs `$body` with `$c` bound to the transaction's connection (`&mut SqliteConnection` or
+/// `&mut PgConnection`); like [`on_db!`], the body is compiled once per backend.
+macro_rules! on_tx {
+    ($tx:expr, $c:ident => $body:expr) => {
+        match $tx {
+            $crate::store::Tx::Sqlite(t) => {
+                let $c = &mut **t;
+                $body
+            }
+            $crate::store::Tx::Postgres(t) => {
+                let $c = &mut **t;
+                $body
+            }
+        }
+    };
+}
+pub(crate) use on_tx;
+
+impl Tx {
+    pub async fn commit(self) -> Result<()> {
+        match self {
+            Tx::Sqlite(t) => t.commit().await?,
+            Tx::Postgres(t) => t.commit().await?,
+        }
+        Ok(())
+    }
+}
+
 impl Db {
     /// Opens (creating an SQLite file and its folder when needed) and migrates.
     pub async fn open(url: &str) -> Result<Db> {
@@ -193,6 +229,16 @@ impl Db {
                 .await?
         });
         Ok(n as usize)
+    }
+
+    /// Opens a transaction. On SQLite it takes the write lock at once (`BEGIN IMMEDIATE`): a
+    /// deferred one that reads first and then writes fails with SQLITE_BUSY_SNAPSHOT while
+    /// another process writes, and the busy timeout cannot help it.
+    pub async fn begin(&self) -> Result<Tx> {
+        Ok(match self {
+            Db::Sqlite(p) => Tx::Sqlite(p.begin_with("BEGIN IMMEDIATE").await?),
+            Db::Postgres(p) => Tx::Postgres(p.begin().await?),
+        })
     }
 
     pub fn is_postgres(&self) -> bool {
