@@ -89,8 +89,9 @@ pub async fn run(dir: &Path) -> anyhow::Result<()> {
         "pfarrbuero@st-josef.example",
     ] {
         let c = store::contacts::get(&db, email).await?;
+        let mut tx = db.begin().await?;
         store::relations::set(
-            &db,
+            &mut tx,
             &store::relations::NewRelation {
                 contact_id: c.id,
                 form: RelationForm::Group,
@@ -106,6 +107,7 @@ pub async fn run(dir: &Path) -> anyhow::Result<()> {
             },
         )
         .await?;
+        tx.commit().await?;
     }
     let silent = store::contacts::list(
         &db,

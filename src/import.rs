@@ -1365,15 +1365,11 @@ mod streaming_tests {
             let alt = contacts::upsert_one(&db, &alt, ConsentStatus::Confirmed, "form")
                 .await
                 .unwrap();
-            contacts::set_consent(
+            crate::activation::withdraw_consent(
                 &db,
                 alt.id,
-                kultur,
-                ConsentStatus::Unsubscribed,
-                "reply",
-                None,
-                None,
-                None,
+                Some(kultur),
+                &crate::activation::Cause::Admin { by: "test".into() },
             )
             .await
             .unwrap();

@@ -1,6 +1,7 @@
 //! netzpost: a self-hosted mailing and contact-activation service for network work in a social
 //! space. See README.md for the picture; DESIGN notes live with the project's shared documents.
 
+pub mod activation;
 pub mod classify;
 pub mod cli;
 pub mod cli_campaigns;

@@ -116,15 +116,16 @@ async fn import_1000_rows_with_20_bad(db: &Db) {
 
     // Re-import updates instead of duplicating, and never revives a withdrawn consent.
     let kultur = store::topics::get(db, "kultur").await.unwrap();
-    store::contacts::set_consent(
+    netzpost::activation::withdraw_consent(
         db,
         c.id,
-        kultur.id,
-        ConsentStatus::Unsubscribed,
-        "reply",
-        Some("<m1@x>"),
-        None,
-        None,
+        Some(kultur.id),
+        &netzpost::activation::Cause::Message {
+            inbound_id: 0,
+            message_id: "<m1@x>".into(),
+            campaign_id: None,
+            complaint: false,
+        },
     )
     .await
     .unwrap();
@@ -188,7 +189,7 @@ async fn silent_contacts(db: &Db) {
         campaign_id: None,
     };
     let past = chrono::Utc::now() - chrono::Duration::days(3);
-    store::relations::set(
+    own_tx::set_relation(
         db,
         &rel(
             id("coming@nachbarn.example").await,
@@ -199,7 +200,7 @@ async fn silent_contacts(db: &Db) {
     )
     .await
     .unwrap();
-    store::relations::set(
+    own_tx::set_relation(
         db,
         &rel(
             id("cooperating@nachbarn.example").await,
@@ -210,7 +211,7 @@ async fn silent_contacts(db: &Db) {
     )
     .await
     .unwrap();
-    store::relations::set(
+    own_tx::set_relation(
         db,
         &rel(
             id("ended@nachbarn.example").await,
@@ -362,8 +363,8 @@ async fn occasions(db: &Db) {
         inbound_id: None,
         campaign_id: None,
     };
-    let id1 = store::relations::set(db, &r).await.unwrap();
-    let id2 = store::relations::set(db, &r).await.unwrap();
+    let id1 = own_tx::set_relation(db, &r).await.unwrap();
+    let id2 = own_tx::set_relation(db, &r).await.unwrap();
     assert_eq!(id1, id2, "the same RSVP twice updates one relation");
     let list = store::occasions::list(db).await.unwrap();
     assert_eq!(
@@ -371,9 +372,7 @@ async fn occasions(db: &Db) {
         (1, 0, 1)
     );
     // "wir kommen zu dritt": one yes, three people.
-    store::relations::set_party_size(db, id1, Some(3))
-        .await
-        .unwrap();
+    own_tx::set_party_size(db, id1, Some(3)).await.unwrap();
     let list = store::occasions::list(db).await.unwrap();
     assert_eq!((list[0].coming, list[0].people), (1, 3));
 }
@@ -433,20 +432,20 @@ async fn wishes_defer_invitations(db: &Db) {
         store::wishes::new_wish(contact, topic, wish, at, Some("<w@x>".into()), None)
     };
     assert_eq!(
-        store::wishes::set(db, &wish(silent2, topic.id, "2099-03", earlier))
+        own_tx::set_wish(db, &wish(silent2, topic.id, "2099-03", earlier))
             .await
             .unwrap(),
         None
     );
-    let prev = store::wishes::set(db, &wish(silent2, topic.id, "summer_holidays", later))
+    let prev = own_tx::set_wish(db, &wish(silent2, topic.id, "summer_holidays", later))
         .await
         .unwrap()
         .expect("the first wish is replaced");
     assert_eq!(prev.wish, "2099-03");
-    store::wishes::set(db, &wish(ended, topic.id, "2020-01", earlier))
+    own_tx::set_wish(db, &wish(ended, topic.id, "2020-01", earlier))
         .await
         .unwrap();
-    store::wishes::set(db, &wish(ended, other.id, "summer_holidays", later))
+    own_tx::set_wish(db, &wish(ended, other.id, "summer_holidays", later))
         .await
         .unwrap();
     let c = store::campaigns::create(db, &campaign("mitmachen", topic.id, true))
@@ -466,7 +465,7 @@ async fn wishes_defer_invitations(db: &Db) {
         ("nachbarschaft", "summer_holidays")
     );
     // Undone: invited again.
-    store::wishes::restore(db, silent2, topic.id, None)
+    own_tx::restore_wish(db, silent2, topic.id, None)
         .await
         .unwrap();
     store::campaigns::enqueue(db, &c, CAPS).await.unwrap();
@@ -627,4 +626,37 @@ async fn failing_migration_rolls_back() {
         ["eins"],
         "the broken migration's first statement was rolled back"
     );
+}
+
+/// Store writes that take a transaction, each in its own.
+mod own_tx {
+    use netzpost::store::relations::NewRelation;
+    use netzpost::store::wishes::{self, Wish};
+    use netzpost::store::{relations, Db, Result};
+
+    pub async fn set_relation(db: &Db, r: &NewRelation) -> Result<i64> {
+        let mut tx = db.begin().await?;
+        let id = relations::set(&mut tx, r).await?;
+        tx.commit().await?;
+        Ok(id)
+    }
+
+    pub async fn set_party_size(db: &Db, id: i64, n: Option<i64>) -> Result<()> {
+        let mut tx = db.begin().await?;
+        relations::set_party_size(&mut tx, id, n).await?;
+        tx.commit().await
+    }
+
+    pub async fn set_wish(db: &Db, w: &Wish) -> Result<Option<Wish>> {
+        let mut tx = db.begin().await?;
+        let prev = wishes::set(&mut tx, w).await?;
+        tx.commit().await?;
+        Ok(prev)
+    }
+
+    pub async fn restore_wish(db: &Db, c: i64, t: i64, prev: Option<&Wish>) -> Result<()> {
+        let mut tx = db.begin().await?;
+        wishes::restore(&mut tx, c, t, prev).await?;
+        tx.commit().await
+    }
 }

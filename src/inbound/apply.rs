@@ -4,17 +4,16 @@
 use super::attribute::{Attribution, Strength};
 use super::plan::{Action, Mode, Step};
 use super::Inbound;
+use crate::activation::{self, Cause, Undo};
 use crate::classify::{Analysis, MessageKind};
 use crate::config::UnsubscribeScope;
-use crate::domain::{ConsentStatus, RelationForm, RelationStatus, SuppressionReason};
+use crate::domain::SuppressionReason;
 use crate::outbound::render::MailKind;
 use crate::outbound::sender::{Answer, CampaignCtx, Recipient};
 use crate::store::activities::NewActivity;
-use crate::store::relations::NewRelation;
+use crate::store::decisions::NewDecision;
 use crate::store::{self, now, Db, Timestamp};
-use crate::{in_tx, on_db, record_activity};
 use chrono::TimeZone;
-use serde::Serialize;
 use serde_json::json;
 
 /// Runs every step of `plan` for inbound message `id`.
@@ -32,7 +31,8 @@ pub async fn execute(
         let decision = insert_decision(&inb.db, id, at, step).await?;
         if step.mode == Mode::Apply {
             let undo = perform(inb, id, at, &step.action, a).await?;
-            finish_decision(&inb.db, decision, "applied", &undo, "netzpost").await?;
+            store::decisions::finish(&inb.db, decision, "applied", &undo.to_json(), "netzpost")
+                .await?;
         }
     }
     Ok(())
@@ -50,8 +50,10 @@ async fn record_message(
     let t = now();
     let (kind, summary) = timeline_entry(a, at);
     let proven_reply = proven_reply(a, at);
-    in_tx!(db, tx => {
-        record_activity!(tx, &NewActivity {
+    let mut tx = db.begin().await?;
+    store::activities::record(
+        &mut tx,
+        &NewActivity {
             contact_id: contact,
             at: t,
             kind,
@@ -59,15 +61,13 @@ async fn record_message(
             detail: timeline_detail(id, a, at),
             campaign_id: at.campaign_id,
             inbound_id: Some(id),
-        });
-        if proven_reply {
-            sqlx::query("UPDATE contacts SET last_reply_at = $1 WHERE id = $2")
-                .bind(t)
-                .bind(contact)
-                .execute(&mut **tx)
-                .await?;
-        }
-    });
+        },
+    )
+    .await?;
+    if proven_reply {
+        store::contacts::note_reply(&mut tx, contact, t).await?;
+    }
+    tx.commit().await?;
     Ok(())
 }
 
@@ -129,45 +129,20 @@ async fn insert_decision(
     at: &Attribution,
     step: &Step,
 ) -> anyhow::Result<i64> {
-    let status = decision_status(step.mode);
-    Ok(on_db!(db, p => {
-        sqlx::query_scalar(
-            "INSERT INTO decisions (inbound_id, contact_id, campaign_id, action, status, confidence, reason, plan, created_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id",
-        )
-        .bind(inbound)
-        .bind(at.contact_id)
-        .bind(at.campaign_id)
-        .bind(step.action.name())
-        .bind(status)
-        .bind(step.confidence)
-        .bind(&step.reason)
-        .bind(serde_json::to_string(&step.action)?)
-        .bind(now())
-        .fetch_all(p)
-        .await
-        .and_then(crate::store::returned_one)?
-    }))
-}
-
-async fn finish_decision(
-    db: &Db,
-    id: i64,
-    status: &str,
-    undo: &serde_json::Value,
-    by: &str,
-) -> anyhow::Result<()> {
-    on_db!(db, p => {
-        sqlx::query("UPDATE decisions SET status = $1, undo = $2, decided_at = $3, decided_by = $4 WHERE id = $5")
-            .bind(status)
-            .bind(undo.to_string())
-            .bind(now())
-            .bind(by)
-            .bind(id)
-            .execute(p)
-            .await?;
-    });
-    Ok(())
+    Ok(store::decisions::insert(
+        db,
+        &NewDecision {
+            inbound_id: inbound,
+            contact_id: at.contact_id,
+            campaign_id: at.campaign_id,
+            action: step.action.name(),
+            status: decision_status(step.mode),
+            confidence: step.confidence,
+            reason: &step.reason,
+            plan: serde_json::to_string(&step.action)?,
+        },
+    )
+    .await?)
 }
 
 /// Performs one action, and records a reply's wish not to be invited before a time; returns
@@ -178,13 +153,9 @@ async fn perform(
     at: &Attribution,
     action: &Action,
     a: &Analysis,
-) -> anyhow::Result<serde_json::Value> {
+) -> anyhow::Result<Undo> {
     let mut undo = perform_action(inb, inbound, at, action, a).await?;
-    if let Some(w) = record_wish(inb, inbound, at, a).await? {
-        if let Some(o) = undo.as_object_mut() {
-            o.insert("wish".into(), w);
-        }
-    }
+    undo.wish = record_wish(inb, inbound, at, a).await?;
     Ok(undo)
 }
 
@@ -195,7 +166,7 @@ async fn record_wish(
     inbound: i64,
     at: &Attribution,
     a: &Analysis,
-) -> anyhow::Result<Option<serde_json::Value>> {
+) -> anyhow::Result<Option<activation::WishUndo>> {
     let (Some(wish), Some(contact), Some(topic)) =
         (a.not_before.as_deref(), at.contact_id, at.topic_id)
     else {
@@ -226,10 +197,20 @@ async fn record_wish(
         a.message_id.clone(),
         Some(inbound),
     );
-    let prev = store::wishes::set(&inb.db, &w).await?;
-    Ok(Some(
-        json!({"contact_id": contact, "topic_id": topic, "prev": prev}),
-    ))
+    Ok(Some(activation::record_wish(&inb.db, &w).await?))
+}
+
+/// The cause of a change made because of inbound message `inbound`.
+fn message_cause(inbound: i64, at: &Attribution, a: &Analysis, complaint: bool) -> Cause {
+    Cause::Message {
+        inbound_id: inbound,
+        message_id: a
+            .message_id
+            .clone()
+            .unwrap_or_else(|| format!("inbound:{inbound}")),
+        campaign_id: at.campaign_id,
+        complaint,
+    }
 }
 
 /// Performs one action; returns how to undo it.
@@ -239,12 +220,9 @@ async fn perform_action(
     at: &Attribution,
     action: &Action,
     a: &Analysis,
-) -> anyhow::Result<serde_json::Value> {
+) -> anyhow::Result<Undo> {
     let db = &inb.db;
-    let cause = a
-        .message_id
-        .clone()
-        .unwrap_or_else(|| format!("inbound:{inbound}"));
+    let cause = message_cause(inbound, at, a, false);
     let contact = at.contact_id;
     match action {
         Action::Encounter { occasion_id }
@@ -254,43 +232,16 @@ async fn perform_action(
             let contact = contact.ok_or_else(|| anyhow::anyhow!("no contact"))?;
             let occasion = store::occasions::by_id(db, *occasion_id).await?;
             let accept = matches!(action, Action::Encounter { .. });
-            // The relation is kept under the occasion's topic: look it up (and undo it) there.
-            let undo = relation_undo(
+            let undo = activation::answer_invitation(
                 db,
                 contact,
-                RelationForm::Encounter,
-                Some(occasion.id),
-                occasion.topic_id,
+                &occasion,
+                accept,
+                a.party_size,
+                Some(snippet(&a.text)),
+                &cause,
             )
             .await?;
-            let relation = store::relations::set(
-                db,
-                &NewRelation {
-                    contact_id: contact,
-                    form: RelationForm::Encounter,
-                    topic_id: occasion.topic_id,
-                    occasion_id: Some(occasion.id),
-                    status: if accept {
-                        RelationStatus::Confirmed
-                    } else {
-                        RelationStatus::Declined
-                    },
-                    until: Some(
-                        occasion
-                            .ends_at
-                            .unwrap_or(occasion.starts_at + chrono::Duration::hours(3)),
-                    ),
-                    cause_kind: "message".into(),
-                    cause_ref: Some(cause),
-                    note: Some(snippet(&a.text)),
-                    inbound_id: Some(inbound),
-                    campaign_id: at.campaign_id,
-                },
-            )
-            .await?;
-            if let (true, Some(n)) = (accept, a.party_size) {
-                store::relations::set_party_size(db, relation, Some(i64::from(n))).await?;
-            }
             if accept && inb.cfg.inbound.send_acknowledgements {
                 notify(
                     inb,
@@ -305,26 +256,15 @@ async fn perform_action(
             }
             Ok(undo)
         }
-        Action::Decline { occasion_id: None } => Ok(json!({})),
+        Action::Decline { occasion_id: None } => Ok(Undo::default()),
         Action::Cooperation { topic_id } => {
             let contact = contact.ok_or_else(|| anyhow::anyhow!("no contact"))?;
-            let undo =
-                relation_undo(db, contact, RelationForm::Cooperation, None, *topic_id).await?;
-            store::relations::set(
+            let undo = activation::express_cooperation(
                 db,
-                &NewRelation {
-                    contact_id: contact,
-                    form: RelationForm::Cooperation,
-                    topic_id: *topic_id,
-                    occasion_id: None,
-                    status: RelationStatus::Interested,
-                    until: None,
-                    cause_kind: "message".into(),
-                    cause_ref: Some(cause),
-                    note: Some(snippet(&a.text)),
-                    inbound_id: Some(inbound),
-                    campaign_id: at.campaign_id,
-                },
+                contact,
+                *topic_id,
+                Some(snippet(&a.text)),
+                &cause,
             )
             .await?;
             notify_organiser(inb, at, contact, a, inbound).await;
@@ -336,8 +276,7 @@ async fn perform_action(
                 (UnsubscribeScope::Topic, Some(t)) => Some(*t),
                 _ => None,
             };
-            let changed =
-                withdraw(db, contact, scope, "reply", &cause, inbound, at.campaign_id).await?;
+            let changed = activation::withdraw_consent(db, contact, scope, &cause).await?;
             if !changed.is_empty() && inb.cfg.inbound.send_acknowledgements {
                 notify(
                     inb,
@@ -350,21 +289,19 @@ async fn perform_action(
                 )
                 .await;
             }
-            Ok(json!({"consent": changed}))
+            Ok(Undo {
+                consent: Some(changed),
+                ..Undo::default()
+            })
         }
         Action::Complaint => {
             let contact = contact.ok_or_else(|| anyhow::anyhow!("no contact"))?;
-            let changed = withdraw(
-                db,
-                contact,
-                None,
-                "complaint",
-                &cause,
-                inbound,
-                at.campaign_id,
-            )
-            .await?;
-            Ok(json!({"consent": changed}))
+            let cause = message_cause(inbound, at, a, true);
+            let changed = activation::withdraw_consent(db, contact, None, &cause).await?;
+            Ok(Undo {
+                consent: Some(changed),
+                ..Undo::default()
+            })
         }
         Action::HardBounce { address, status } => {
             let note = format!(
@@ -388,15 +325,14 @@ async fn perform_action(
                 )
                 .await?;
             }
-            Ok(if existed {
-                json!({})
-            } else {
-                json!({"suppression": address})
+            Ok(Undo {
+                suppression: (!existed).then(|| address.clone()),
+                ..Undo::default()
             })
         }
         Action::SoftBounce { address, status } => {
             let Some(c) = contact else {
-                return Ok(json!({}));
+                return Ok(Undo::default());
             };
             note_activity(
                 db,
@@ -411,13 +347,7 @@ async fn perform_action(
             )
             .await?;
             let since: Timestamp = now() - chrono::Duration::days(inb.cfg.inbound.soft_bounce_days);
-            let n: i64 = on_db!(db, p => {
-                sqlx::query_scalar("SELECT COUNT(*) FROM activities WHERE contact_id = $1 AND kind = 'soft_bounce' AND at > $2")
-                    .bind(c)
-                    .bind(since)
-                    .fetch_one(p)
-                    .await?
-            });
+            let n = store::activities::count_since(db, c, "soft_bounce", since).await?;
             if n >= inb.cfg.inbound.soft_bounce_limit
                 && !store::suppressions::is_suppressed(db, address).await?
             {
@@ -427,11 +357,14 @@ async fn perform_action(
                 );
                 store::suppressions::add(db, address, SuppressionReason::SoftBounces, Some(&note))
                     .await?;
-                return Ok(json!({"suppression": address}));
+                return Ok(Undo {
+                    suppression: Some(address.clone()),
+                    ..Undo::default()
+                });
             }
-            Ok(json!({}))
+            Ok(Undo::default())
         }
-        Action::AutoReply | Action::Question | Action::Note => Ok(json!({})),
+        Action::AutoReply | Action::Question | Action::Note => Ok(Undo::default()),
     }
 }
 
@@ -443,69 +376,22 @@ async fn note_activity(
     inbound: i64,
     campaign: Option<i64>,
 ) -> anyhow::Result<()> {
-    let t = now();
-    in_tx!(db, tx => {
-        record_activity!(tx, &NewActivity { contact_id: contact, at: t, kind, summary: summary.clone(), detail: json!({"inbound_id": inbound}), campaign_id: campaign, inbound_id: Some(inbound) });
-    });
+    let mut tx = db.begin().await?;
+    store::activities::record(
+        &mut tx,
+        &NewActivity {
+            contact_id: contact,
+            at: now(),
+            kind,
+            summary,
+            detail: json!({"inbound_id": inbound}),
+            campaign_id: campaign,
+            inbound_id: Some(inbound),
+        },
+    )
+    .await?;
+    tx.commit().await?;
     Ok(())
-}
-
-/// The state of the relation an action is about to change, to restore it on undo.
-async fn relation_undo(
-    db: &Db,
-    contact: i64,
-    form: RelationForm,
-    occasion: Option<i64>,
-    topic: Option<i64>,
-) -> anyhow::Result<serde_json::Value> {
-    let prev: Option<(i64, String, Option<Timestamp>, Option<i64>)> = on_db!(db, p => {
-        sqlx::query_as(
-            "SELECT id, status, until, party_size FROM relations WHERE contact_id = $1 AND form = $2
-             AND COALESCE(occasion_id, 0) = $3 AND COALESCE(topic_id, 0) = $4",
-        )
-        .bind(contact)
-        .bind(form.as_str())
-        .bind(occasion.unwrap_or(0))
-        .bind(topic.unwrap_or(0))
-        .fetch_optional(p)
-        .await?
-    });
-    Ok(json!({"relation": {
-        "contact_id": contact, "form": form.as_str(), "occasion_id": occasion, "topic_id": topic,
-        "prev": prev.map(|(id, status, until, party)| json!({"id": id, "status": status, "until": until, "party_size": party})),
-    }}))
-}
-
-/// Withdraws consent (one topic, or all); returns the previous status of each changed topic.
-async fn withdraw(
-    db: &Db,
-    contact: i64,
-    topic: Option<i64>,
-    method: &str,
-    cause: &str,
-    inbound: i64,
-    campaign: Option<i64>,
-) -> anyhow::Result<Vec<(i64, String)>> {
-    let subs = store::contacts::subscriptions(db, contact).await?;
-    let mut changed = Vec::new();
-    for s in subs {
-        if s.status == "unsubscribed" || topic.is_some_and(|t| t != s.topic_id) {
-            continue;
-        }
-        store::contacts::set_consent(
-            db,
-            contact,
-            s.topic_id,
-            ConsentStatus::Unsubscribed,
-            method,
-            Some(cause),
-            Some(inbound),
-            campaign,
-        )
-        .await?;
-        changed.push((s.topic_id, s.status));
-    }
-    Ok(changed)
 }
 
 /// Who a notification goes to.
@@ -616,59 +502,15 @@ async fn try_notify(
 
 // ----- the review queue -----
 
-#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
-pub struct DecisionRow {
-    pub id: i64,
-    pub inbound_id: i64,
-    pub action: String,
-    pub status: String,
-    pub confidence: Option<f32>,
-    pub reason: String,
-    pub contact: Option<String>,
-    pub from_addr: Option<String>,
-    pub subject: Option<String>,
-    pub text: Option<String>,
-    pub created_at: Timestamp,
-}
+pub use crate::store::decisions::DecisionRow;
 
 /// Pending decisions, and with `all` also recent applied, rejected and undone ones.
 pub async fn review_list(db: &Db, all: bool, limit: i64) -> anyhow::Result<Vec<DecisionRow>> {
-    Ok(on_db!(db, p => {
-        sqlx::query_as::<_, DecisionRow>(
-            "SELECT d.id, d.inbound_id, d.action, d.status, d.confidence, d.reason, c.email AS contact,
-                    m.from_addr, m.subject, m.visible_text AS text, d.created_at
-             FROM decisions d JOIN inbound_messages m ON m.id = d.inbound_id
-             LEFT JOIN contacts c ON c.id = d.contact_id
-             WHERE d.status = 'pending' OR ($1 = 1 AND d.status <> 'noted')
-             ORDER BY d.id DESC LIMIT $2",
-        )
-        .bind(i64::from(all))
-        .bind(limit)
-        .fetch_all(p)
-        .await?
-    }))
+    Ok(store::decisions::review_list(db, all, limit).await?)
 }
 
-#[derive(sqlx::FromRow)]
-struct Stored {
-    inbound_id: i64,
-    contact_id: Option<i64>,
-    campaign_id: Option<i64>,
-    status: String,
-    plan: String,
-    undo: String,
-}
-
-async fn load_decision(db: &Db, id: i64) -> anyhow::Result<Stored> {
-    let row = on_db!(db, p => {
-        sqlx::query_as::<_, Stored>(
-            "SELECT inbound_id, contact_id, campaign_id, status, plan, undo FROM decisions WHERE id = $1",
-        )
-        .bind(id)
-        .fetch_optional(p)
-        .await?
-    });
-    row.ok_or_else(|| anyhow::anyhow!("no decision {id} (see `netzpost review list`)"))
+async fn load_decision(db: &Db, id: i64) -> anyhow::Result<store::decisions::Stored> {
+    Ok(store::decisions::get(db, id).await?)
 }
 
 /// A person accepts a pending decision (optionally as another intent), and it is applied.
@@ -718,20 +560,11 @@ pub async fn review_accept(
         },
         Some(Intent::Question) | Some(Intent::None) => Action::Note,
     };
-    let raw: Vec<u8> = on_db!(&inb.db, p => {
-        sqlx::query_scalar("SELECT raw FROM inbound_messages WHERE id = $1").bind(d.inbound_id).fetch_one(p).await?
-    });
+    let raw = store::inbound::raw(&inb.db, d.inbound_id).await?;
     let analysis = crate::classify::analyze(&raw, &inb.rules)?;
     let undo = perform(inb, d.inbound_id, &at, &action, &analysis).await?;
-    on_db!(&inb.db, p => {
-        sqlx::query("UPDATE decisions SET action = $1, plan = $2 WHERE id = $3")
-            .bind(action.name())
-            .bind(serde_json::to_string(&action)?)
-            .bind(id)
-            .execute(p)
-            .await?;
-    });
-    finish_decision(&inb.db, id, "applied", &undo, by).await?;
+    store::decisions::replan(&inb.db, id, action.name(), &serde_json::to_string(&action)?).await?;
+    store::decisions::finish(&inb.db, id, "applied", &undo.to_json(), by).await?;
     Ok(action.name().to_string())
 }
 
@@ -740,7 +573,7 @@ pub async fn review_reject(db: &Db, id: i64, by: &str) -> anyhow::Result<()> {
     if d.status != "pending" {
         anyhow::bail!("decision {id} is {}, not pending", d.status);
     }
-    finish_decision(db, id, "rejected", &json!({}), by).await
+    Ok(store::decisions::finish(db, id, "rejected", "{}", by).await?)
 }
 
 /// Reverts an applied decision: the relation, consent and suppression as they were before.
@@ -752,85 +585,13 @@ pub async fn review_undo(db: &Db, id: i64, by: &str) -> anyhow::Result<()> {
             d.status
         );
     }
-    let undo: serde_json::Value = serde_json::from_str(&d.undo)?;
-    let cause = format!("undo of decision {id} by {by}");
-    if let Some(r) = undo.get("relation") {
-        let contact = r["contact_id"].as_i64().unwrap_or_default();
-        let form = r["form"].as_str().unwrap_or("encounter").to_string();
-        let occasion = r["occasion_id"].as_i64();
-        let topic = r["topic_id"].as_i64();
-        let (status, until, party_size) = match r.get("prev").filter(|p| !p.is_null()) {
-            Some(p) => (
-                p["status"].as_str().unwrap_or("undone").to_string(),
-                p["until"]
-                    .as_str()
-                    .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
-                    .map(|t| t.with_timezone(&chrono::Utc)),
-                p["party_size"].as_i64(),
-            ),
-            None => ("undone".to_string(), None, None),
-        };
-        let form: RelationForm = form.parse().map_err(anyhow::Error::msg)?;
-        let status: RelationStatus = status.parse().map_err(anyhow::Error::msg)?;
-        let relation = store::relations::set(
-            db,
-            &NewRelation {
-                contact_id: contact,
-                form,
-                topic_id: topic,
-                occasion_id: occasion,
-                status,
-                until,
-                cause_kind: "person".into(),
-                cause_ref: Some(cause.clone()),
-                note: None,
-                inbound_id: Some(d.inbound_id),
-                campaign_id: d.campaign_id,
-            },
-        )
-        .await?;
-        store::relations::set_party_size(db, relation, party_size).await?;
-    }
-    if let Some(w) = undo.get("wish") {
-        let prev: Option<store::wishes::Wish> = serde_json::from_value(w["prev"].clone())?;
-        store::wishes::restore(
-            db,
-            w["contact_id"].as_i64().unwrap_or_default(),
-            w["topic_id"].as_i64().unwrap_or_default(),
-            prev.as_ref(),
-        )
-        .await?;
-    }
-    if let (Some(list), Some(contact)) =
-        (undo.get("consent").and_then(|c| c.as_array()), d.contact_id)
-    {
-        for item in list {
-            let topic = item[0].as_i64().unwrap_or_default();
-            let status: ConsentStatus = item[1]
-                .as_str()
-                .unwrap_or("pending")
-                .parse()
-                .map_err(anyhow::Error::msg)?;
-            store::contacts::set_consent(
-                db,
-                contact,
-                topic,
-                status,
-                "undo",
-                Some(&cause),
-                Some(d.inbound_id),
-                d.campaign_id,
-            )
-            .await?;
-        }
-    }
-    if let Some(addr) = undo.get("suppression").and_then(|s| s.as_str()) {
-        on_db!(db, p => {
-            sqlx::query("DELETE FROM suppressions WHERE address_hash = $1")
-                .bind(crate::domain::key_hash(addr))
-                .execute(p)
-                .await?;
-        });
-    }
-    finish_decision(db, id, "undone", &undo, by).await
+    let undo = Undo::from_json(&d.undo)?;
+    let cause = Cause::Undo {
+        decision_id: id,
+        by: by.to_string(),
+        inbound_id: d.inbound_id,
+        campaign_id: d.campaign_id,
+    };
+    activation::undo(db, d.contact_id, &undo, &cause).await?;
+    Ok(store::decisions::finish(db, id, "undone", &d.undo, by).await?)
 }

@@ -9,9 +9,8 @@ pub mod plan;
 
 use crate::classify::{self, Analysis, Rules};
 use crate::config::Config;
-use crate::on_db;
 use crate::outbound::sender::Notifier;
-use crate::store::{now, Db, Timestamp};
+use crate::store::{now, Db};
 use crate::token::TokenKey;
 use serde::Serialize;
 use std::sync::Arc;
@@ -42,22 +41,7 @@ pub struct Spooled {
     pub duplicate: bool,
 }
 
-#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
-pub struct InboundRow {
-    pub id: i64,
-    pub source: String,
-    pub received_at: Timestamp,
-    pub status: String,
-    pub error: Option<String>,
-    pub kind: Option<String>,
-    pub intent: Option<String>,
-    pub confidence: Option<f32>,
-    pub from_addr: Option<String>,
-    pub subject: Option<String>,
-    pub contact_id: Option<i64>,
-    pub campaign_id: Option<i64>,
-    pub attribution: Option<String>,
-}
+pub use crate::store::inbound::InboundRow;
 
 /// The key that makes a message unique: its Message-ID, or a hash of its bytes.
 pub fn dedup_key(raw: &[u8]) -> String {
@@ -134,37 +118,8 @@ impl Inbound {
     pub async fn spool(&self, raw: &[u8], source: &str) -> anyhow::Result<Spooled> {
         let raw = strip_mbox_line(raw);
         let key = dedup_key(raw);
-        let id: Option<i64> = on_db!(&self.db, p => {
-            sqlx::query_scalar(
-                "INSERT INTO inbound_messages (dedup_key, raw, source, received_at, status)
-                 VALUES ($1, $2, $3, $4, 'new') ON CONFLICT (dedup_key) DO NOTHING RETURNING id",
-            )
-            .bind(&key)
-            .bind(raw)
-            .bind(source)
-            .bind(now())
-            .fetch_all(p)
-            .await
-            .map(crate::store::returned_first)?
-        });
-        match id {
-            Some(id) => Ok(Spooled {
-                id,
-                duplicate: false,
-            }),
-            None => {
-                let id: i64 = on_db!(&self.db, p => {
-                    sqlx::query_scalar("SELECT id FROM inbound_messages WHERE dedup_key = $1")
-                        .bind(&key)
-                        .fetch_one(p)
-                        .await?
-                });
-                Ok(Spooled {
-                    id,
-                    duplicate: true,
-                })
-            }
-        }
+        let (id, duplicate) = crate::store::inbound::spool(&self.db, &key, raw, source).await?;
+        Ok(Spooled { id, duplicate })
     }
 
     /// Spools and processes one message. A duplicate changes nothing.
@@ -179,20 +134,7 @@ impl Inbound {
     pub async fn process(&self, id: i64) -> anyhow::Result<()> {
         // Claim it first: with several daemons on one database each message is applied once. A
         // claim whose daemon died expires after its lease and the message is taken again.
-        let at = now();
-        let raw: Option<Vec<u8>> = on_db!(&self.db, p => {
-            sqlx::query_scalar(
-                "UPDATE inbound_messages SET status = 'processing', lease_until = $1
-                 WHERE id = $2 AND (status = 'new' OR (status = 'processing' AND lease_until < $3))
-                 RETURNING raw",
-            )
-            .bind(at + batch::lease())
-            .bind(id)
-            .bind(at)
-            .fetch_all(p)
-            .await
-            .map(crate::store::returned_first)?
-        });
+        let raw = crate::store::inbound::claim(&self.db, id, now() + batch::lease()).await?;
         let Some(raw) = raw else { return Ok(()) };
         let analysis = match classify::analyze(&raw, &self.rules) {
             Ok(a) => a,
@@ -234,13 +176,7 @@ impl Inbound {
         }
         let plan = plan::plan(analysis, &attribution, self.cfg.inbound.review_threshold);
         apply::execute(self, id, analysis, &attribution, &plan).await?;
-        on_db!(&self.db, p => {
-            sqlx::query("UPDATE inbound_messages SET status = 'processed', error = NULL, processed_at = $1, lease_until = NULL WHERE id = $2")
-                .bind(now())
-                .bind(id)
-                .execute(p)
-                .await?;
-        });
+        crate::store::inbound::mark_processed(&self.db, id).await?;
         Ok(())
     }
 
@@ -283,14 +219,7 @@ impl Inbound {
 
     async fn quarantine(&self, id: i64, error: &str) -> anyhow::Result<()> {
         tracing::warn!(inbound = id, %error, "message quarantined");
-        on_db!(&self.db, p => {
-            sqlx::query("UPDATE inbound_messages SET status = 'quarantined', error = $1, processed_at = $2, lease_until = NULL WHERE id = $3")
-                .bind(error)
-                .bind(now())
-                .bind(id)
-                .execute(p)
-                .await?;
-        });
+        crate::store::inbound::quarantine(&self.db, id, error).await?;
         Ok(())
     }
 
@@ -300,40 +229,25 @@ impl Inbound {
         a: &Analysis,
         at: &attribute::Attribution,
     ) -> anyhow::Result<()> {
-        on_db!(&self.db, p => {
-            sqlx::query(
-                "UPDATE inbound_messages SET kind = $1, intent = $2, confidence = $3, language = $4,
-                    visible_text = $5, from_addr = $6, subject = $7, contact_id = $8, campaign_id = $9,
-                    attribution = $10 WHERE id = $11",
-            )
-            .bind(a.kind.as_str())
-            .bind(a.intent.as_str())
-            .bind(a.confidence)
-            .bind(&a.language)
-            .bind(&a.text)
-            .bind(&a.from)
-            .bind(&a.subject)
-            .bind(at.contact_id)
-            .bind(at.campaign_id)
-            .bind(at.strength.as_str())
-            .bind(id)
-            .execute(p)
-            .await?;
-        });
+        let analysed = crate::store::inbound::Analysed {
+            kind: a.kind.as_str(),
+            intent: a.intent.as_str(),
+            confidence: a.confidence,
+            language: &a.language,
+            visible_text: &a.text,
+            from_addr: a.from.as_deref(),
+            subject: a.subject.as_deref(),
+            contact_id: at.contact_id,
+            campaign_id: at.campaign_id,
+            attribution: at.strength.as_str(),
+        };
+        crate::store::inbound::record_analysis(&self.db, id, &analysed).await?;
         Ok(())
     }
 
     /// Processes every message that is still `new` (after a crash, or spooled by another path).
     pub async fn process_pending(&self) -> anyhow::Result<usize> {
-        let ids: Vec<i64> = on_db!(&self.db, p => {
-            sqlx::query_scalar(
-                "SELECT id FROM inbound_messages
-                 WHERE status = 'new' OR (status = 'processing' AND lease_until < $1) ORDER BY id LIMIT 500",
-            )
-                .bind(now())
-                .fetch_all(p)
-                .await?
-        });
+        let ids = crate::store::inbound::pending_ids(&self.db).await?;
         for id in &ids {
             self.process(*id).await?;
         }
@@ -342,14 +256,7 @@ impl Inbound {
 
     /// Processes a quarantined (or any) message again, e.g. after a fix.
     pub async fn reprocess(&self, id: i64) -> anyhow::Result<()> {
-        let n = on_db!(&self.db, p => {
-            sqlx::query("UPDATE inbound_messages SET status = 'new' WHERE id = $1 AND status = 'quarantined'")
-                .bind(id)
-                .execute(p)
-                .await?
-                .rows_affected()
-        });
-        if n == 0 {
+        if !crate::store::inbound::release(&self.db, id).await? {
             anyhow::bail!(
                 "inbound message {id} is not quarantined (see `netzpost inbound quarantine`)"
             );
@@ -358,17 +265,7 @@ impl Inbound {
     }
 
     pub async fn list(&self, status: Option<&str>, limit: i64) -> anyhow::Result<Vec<InboundRow>> {
-        Ok(on_db!(&self.db, p => {
-            sqlx::query_as::<_, InboundRow>(
-                "SELECT id, source, received_at, status, error, kind, intent, confidence, from_addr, subject,
-                        contact_id, campaign_id, attribution
-                 FROM inbound_messages WHERE ($1 IS NULL OR status = $1) ORDER BY id DESC LIMIT $2",
-            )
-            .bind(status)
-            .bind(limit)
-            .fetch_all(p)
-            .await?
-        }))
+        Ok(crate::store::inbound::list(&self.db, status, limit).await?)
     }
 }
 

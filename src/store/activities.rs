@@ -85,3 +85,20 @@ impl Record for sqlx::PgConnection {
 pub async fn record(tx: &mut Tx, a: &NewActivity<'_>) -> Result<()> {
     on_tx!(tx, c => Record::record(c, a).await)
 }
+
+/// How many timeline entries of `kind` the contact has since `since` (soft bounces in a window).
+pub async fn count_since(
+    db: &super::Db,
+    contact_id: i64,
+    kind: &str,
+    since: Timestamp,
+) -> Result<i64> {
+    Ok(crate::on_db!(db, p => {
+        sqlx::query_scalar("SELECT COUNT(*) FROM activities WHERE contact_id = $1 AND kind = $2 AND at > $3")
+            .bind(contact_id)
+            .bind(kind)
+            .bind(since)
+            .fetch_one(p)
+            .await?
+    }))
+}

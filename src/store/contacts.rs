@@ -2,9 +2,9 @@
 
 use super::activities::{Activity, NewActivity};
 use super::relations::Relation;
-use super::{now, Db, Result, StoreError, Timestamp};
+use super::{now, on_tx, Db, Result, StoreError, Timestamp, Tx};
 use crate::domain::{ConsentStatus, EmailAddress, RelationForm, SuppressionReason};
-use crate::{in_tx, on_db, record_activity};
+use crate::{in_tx, on_db};
 use serde::Serialize;
 use std::collections::HashMap;
 
@@ -623,20 +623,27 @@ async fn land_pg(
     Ok(outcome)
 }
 
-/// Sets consent for one topic, with evidence, and records it. Used by replies, links and admins.
-#[allow(clippy::too_many_arguments)]
+/// Where a consent change came from, as stored beside it (`subscriptions.method`,
+/// `.evidence`) and on the timeline.
+#[derive(Debug, Clone, Copy)]
+pub struct ConsentEvidence<'a> {
+    pub method: &'a str,
+    pub evidence: Option<&'a str>,
+    pub inbound_id: Option<i64>,
+    pub campaign_id: Option<i64>,
+}
+
+/// Sets consent for one topic, with its evidence, and records it on the timeline, within the
+/// caller's transaction.
 pub async fn set_consent(
-    db: &Db,
+    tx: &mut Tx,
     contact_id: i64,
     topic_id: i64,
     status: ConsentStatus,
-    method: &str,
-    evidence: Option<&str>,
-    inbound_id: Option<i64>,
-    campaign_id: Option<i64>,
+    e: &ConsentEvidence<'_>,
 ) -> Result<()> {
     let at = now();
-    in_tx!(db, tx => {
+    on_tx!(tx, c => {
         sqlx::query(
             "INSERT INTO subscriptions (contact_id, topic_id, status, method, evidence, changed_at, created_at)
              VALUES ($1, $2, $3, $4, $5, $6, $6)
@@ -646,20 +653,53 @@ pub async fn set_consent(
         .bind(contact_id)
         .bind(topic_id)
         .bind(status.as_str())
-        .bind(method)
-        .bind(evidence)
+        .bind(e.method)
+        .bind(e.evidence)
         .bind(at)
-        .execute(&mut **tx)
+        .execute(&mut *c)
         .await?;
-        record_activity!(tx, &NewActivity {
+    });
+    super::activities::record(
+        tx,
+        &NewActivity {
             contact_id,
             at,
             kind: "consent",
             summary: format!("Einwilligung / consent: {status}"),
-            detail: serde_json::json!({"topic_id": topic_id, "status": status.as_str(), "method": method, "evidence": evidence}),
-            campaign_id,
-            inbound_id,
-        });
+            detail: serde_json::json!({"topic_id": topic_id, "status": status.as_str(), "method": e.method, "evidence": e.evidence}),
+            campaign_id: e.campaign_id,
+            inbound_id: e.inbound_id,
+        },
+    )
+    .await
+}
+
+/// The consent status of each topic the contact has one for, read within the transaction
+/// (so a change decided from it is atomic with the reading).
+pub async fn consent_statuses(tx: &mut Tx, contact_id: i64) -> Result<Vec<(i64, ConsentStatus)>> {
+    let rows: Vec<(i64, String)> = on_tx!(tx, c => {
+        sqlx::query_as("SELECT topic_id, status FROM subscriptions WHERE contact_id = $1 ORDER BY topic_id")
+            .bind(contact_id)
+            .fetch_all(&mut *c)
+            .await?
+    });
+    rows.into_iter()
+        .map(|(t, s)| {
+            s.parse::<ConsentStatus>()
+                .map(|s| (t, s))
+                .map_err(|e| StoreError::Invalid(format!("subscription of topic {t}: {e}")))
+        })
+        .collect()
+}
+
+/// Sets the contact's `last_reply_at`: a reply proven to come from them.
+pub async fn note_reply(tx: &mut Tx, contact_id: i64, at: Timestamp) -> Result<()> {
+    on_tx!(tx, c => {
+        sqlx::query("UPDATE contacts SET last_reply_at = $1 WHERE id = $2")
+            .bind(at)
+            .bind(contact_id)
+            .execute(&mut *c)
+            .await?;
     });
     Ok(())
 }

@@ -7,6 +7,8 @@
 pub mod activities;
 pub mod campaigns;
 pub mod contacts;
+pub mod decisions;
+pub mod inbound;
 pub mod occasions;
 pub mod ratelimits;
 pub mod relations;

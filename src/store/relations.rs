@@ -1,9 +1,9 @@
 //! Relations beyond the plain contact: encounter (A), cooperation (B), group (D).
 
 use super::activities::NewActivity;
-use super::{now, Db, Result, Timestamp};
+use super::{now, on_tx, Db, Result, Timestamp, Tx};
 use crate::domain::{RelationForm, RelationStatus};
-use crate::{in_tx, on_db, record_activity};
+use crate::on_db;
 use serde::Serialize;
 
 #[derive(Debug, Clone, Serialize, sqlx::FromRow)]
@@ -42,9 +42,9 @@ pub struct NewRelation {
 const COLUMNS: &str = "id, contact_id, form, topic_id, occasion_id, status, since, until, cause_kind, cause_ref, note, party_size";
 
 /// Sets the relation of `contact` to an occasion or topic: updates the existing one of that form
-/// and target, or creates it; records the change on the timeline in the same transaction.
-/// Returns the relation id.
-pub async fn set(db: &Db, r: &NewRelation) -> Result<i64> {
+/// and target, or creates it; records the change on the timeline, all within the caller's
+/// transaction. Returns the relation id.
+pub async fn set(tx: &mut Tx, r: &NewRelation) -> Result<i64> {
     let at = now();
     let find = "SELECT id FROM relations WHERE contact_id = $1 AND form = $2
                 AND COALESCE(occasion_id, 0) = $3 AND COALESCE(topic_id, 0) = $4";
@@ -56,13 +56,13 @@ pub async fn set(db: &Db, r: &NewRelation) -> Result<i64> {
         }
         _ => "Beziehung geändert / relation changed",
     };
-    let id = in_tx!(db, tx => {
+    let id = on_tx!(tx, c => {
         let existing: Option<i64> = sqlx::query_scalar(find)
             .bind(r.contact_id)
             .bind(r.form.as_str())
             .bind(r.occasion_id.unwrap_or(0))
             .bind(r.topic_id.unwrap_or(0))
-            .fetch_optional(&mut **tx)
+            .fetch_optional(&mut *c)
             .await?;
         let id = match existing {
             Some(id) => {
@@ -77,7 +77,7 @@ pub async fn set(db: &Db, r: &NewRelation) -> Result<i64> {
                 .bind(&r.note)
                 .bind(at)
                 .bind(id)
-                .execute(&mut **tx)
+                .execute(&mut *c)
                 .await?;
                 id
             }
@@ -97,12 +97,16 @@ pub async fn set(db: &Db, r: &NewRelation) -> Result<i64> {
                 .bind(&r.cause_kind)
                 .bind(&r.cause_ref)
                 .bind(&r.note)
-                .fetch_all(&mut **tx)
+                .fetch_all(&mut *c)
                 .await
                 .and_then(super::returned_one)?
             }
         };
-        record_activity!(tx, &NewActivity {
+        id
+    });
+    super::activities::record(
+        tx,
+        &NewActivity {
             contact_id: r.contact_id,
             at,
             kind: "relation",
@@ -114,9 +118,9 @@ pub async fn set(db: &Db, r: &NewRelation) -> Result<i64> {
             }),
             campaign_id: r.campaign_id,
             inbound_id: r.inbound_id,
-        });
-        id
-    });
+        },
+    )
+    .await?;
     Ok(id)
 }
 
@@ -128,13 +132,44 @@ pub async fn for_contact(db: &Db, contact_id: i64) -> Result<Vec<Relation>> {
 }
 
 /// Sets how many people relation `id` (an RSVP) brings in all; `None` = not said.
-pub async fn set_party_size(db: &Db, id: i64, party_size: Option<i64>) -> Result<()> {
-    on_db!(db, p => {
+pub async fn set_party_size(tx: &mut Tx, id: i64, party_size: Option<i64>) -> Result<()> {
+    on_tx!(tx, c => {
         sqlx::query("UPDATE relations SET party_size = $1 WHERE id = $2")
             .bind(party_size)
             .bind(id)
-            .execute(p)
+            .execute(&mut *c)
             .await?;
     });
     Ok(())
+}
+
+/// The relation of one form and target as it is now: what an undo restores.
+#[derive(Debug, Clone, PartialEq, serde::Deserialize, Serialize, sqlx::FromRow)]
+pub struct Previous {
+    pub id: i64,
+    pub status: String,
+    pub until: Option<Timestamp>,
+    pub party_size: Option<i64>,
+}
+
+/// The contact's relation of `form` to `occasion` / `topic`, if there is one.
+pub async fn current(
+    tx: &mut Tx,
+    contact_id: i64,
+    form: RelationForm,
+    occasion_id: Option<i64>,
+    topic_id: Option<i64>,
+) -> Result<Option<Previous>> {
+    Ok(on_tx!(tx, c => {
+        sqlx::query_as::<_, Previous>(
+            "SELECT id, status, until, party_size FROM relations WHERE contact_id = $1 AND form = $2
+             AND COALESCE(occasion_id, 0) = $3 AND COALESCE(topic_id, 0) = $4",
+        )
+        .bind(contact_id)
+        .bind(form.as_str())
+        .bind(occasion_id.unwrap_or(0))
+        .bind(topic_id.unwrap_or(0))
+        .fetch_optional(&mut *c)
+        .await?
+    }))
 }

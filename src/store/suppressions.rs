@@ -63,3 +63,14 @@ pub async fn list(db: &Db) -> Result<Vec<Suppression>> {
         .await?
     }))
 }
+
+/// Lifts the suppression of `key` (a lower-cased address): the undo of one added by mistake.
+pub async fn remove(db: &Db, key: &str) -> Result<()> {
+    on_db!(db, p => {
+        sqlx::query("DELETE FROM suppressions WHERE address_hash = $1")
+            .bind(key_hash(key))
+            .execute(p)
+            .await?;
+    });
+    Ok(())
+}

@@ -2,8 +2,8 @@
 //! Sommerferien"), read from a reply: one per contact and topic, the latest reply wins.
 //! Invitation audiences honour it (see [`deferred_condition`]).
 
-use super::{now, Db, Result, Timestamp};
-use crate::{in_tx, on_db};
+use super::{now, on_tx, Db, Result, Timestamp, Tx};
+use crate::on_db;
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, sqlx::FromRow)]
@@ -59,38 +59,43 @@ macro_rules! upsert {
             .bind(&$w.cause_ref)
             .bind($w.inbound_id)
             .bind($w.created_at)
-            .execute(&mut **$tx)
+            .execute(&mut *$tx)
             .await?
     };
 }
 
 /// Records `w` (replacing the contact's wish for that topic); returns the one it replaced.
-pub async fn set(db: &Db, w: &Wish) -> Result<Option<Wish>> {
+pub async fn set(tx: &mut Tx, w: &Wish) -> Result<Option<Wish>> {
     let select = format!("SELECT {COLUMNS} FROM wishes WHERE contact_id = $1 AND topic_id = $2");
-    let prev = in_tx!(db, tx => {
+    let prev = on_tx!(tx, c => {
         let prev: Option<Wish> = sqlx::query_as(sqlx::AssertSqlSafe(select.as_str()))
             .bind(w.contact_id)
             .bind(w.topic_id)
-            .fetch_optional(&mut **tx)
+            .fetch_optional(&mut *c)
             .await?;
-        upsert!(tx, w);
+        upsert!(c, w);
         prev
     });
     Ok(prev)
 }
 
 /// Puts back what [`set`] replaced: the previous wish, or none.
-pub async fn restore(db: &Db, contact_id: i64, topic_id: i64, prev: Option<&Wish>) -> Result<()> {
-    in_tx!(db, tx => {
+pub async fn restore(
+    tx: &mut Tx,
+    contact_id: i64,
+    topic_id: i64,
+    prev: Option<&Wish>,
+) -> Result<()> {
+    on_tx!(tx, c => {
         match prev {
             Some(w) => {
-                upsert!(tx, w);
+                upsert!(c, w);
             }
             None => {
                 sqlx::query("DELETE FROM wishes WHERE contact_id = $1 AND topic_id = $2")
                     .bind(contact_id)
                     .bind(topic_id)
-                    .execute(&mut **tx)
+                    .execute(&mut *c)
                     .await?;
             }
         }

@@ -284,19 +284,15 @@ async fn contact_update(
             inbound_id: None,
         });
     });
-    for (topic, status) in consent {
-        store::contacts::set_consent(
-            &st.db,
-            c.id,
-            topic,
-            status,
-            "admin",
-            Some(&caller.0),
-            None,
-            None,
-        )
-        .await?;
-    }
+    crate::activation::set_consents(
+        &st.db,
+        c.id,
+        &consent,
+        &crate::activation::Cause::Admin {
+            by: caller.0.clone(),
+        },
+    )
+    .await?;
     ok(store::contacts::detail(&st.db, &email, st.cfg.silent_after_days).await?)
 }
 

@@ -778,6 +778,23 @@ impl IntoResponse for ApiError {
     }
 }
 
+impl From<crate::activation::ActivationError> for ApiError {
+    fn from(e: crate::activation::ActivationError) -> Self {
+        use crate::activation::ActivationError as E;
+        let status = match &e {
+            E::NotFound(_) => StatusCode::NOT_FOUND,
+            E::Conflict(_) => StatusCode::CONFLICT,
+            E::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            E::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            E::Store(e) => {
+                tracing::error!("api: {e}");
+                return ApiError(StatusCode::INTERNAL_SERVER_ERROR, "internal error".into());
+            }
+        };
+        ApiError(status, e.to_string())
+    }
+}
+
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
         let status = match &e {

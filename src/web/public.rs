@@ -20,12 +20,12 @@
 //! a correctly signed one-click unsubscribe is never refused by that limit.
 
 use super::{body_bytes, Lang, Shared};
-use crate::domain::{ConsentRequest, ConsentStatus, EmailAddress, RelationForm, RelationStatus};
+use crate::activation::{self, ActivationError, Cause, Link};
+use crate::domain::{ConsentRequest, ConsentStatus, EmailAddress};
 use crate::outbound::render::MailKind;
 use crate::outbound::sender::{sender_domain, CampaignCtx, Recipient};
 use crate::store::campaigns::Campaign;
 use crate::store::contacts::{Contact, ImportRow};
-use crate::store::relations::NewRelation;
 use crate::store::topics::Topic;
 use crate::store::{self, now, StoreError};
 use crate::token::{Claims, Purpose, TokenError};
@@ -64,6 +64,12 @@ enum Fail {
 
 impl From<StoreError> for Fail {
     fn from(e: StoreError) -> Self {
+        Fail::Internal(e.into())
+    }
+}
+
+impl From<ActivationError> for Fail {
+    fn from(e: ActivationError) -> Self {
         Fail::Internal(e.into())
     }
 }
@@ -371,15 +377,13 @@ async fn start_opt_in(
     }
     match wanted {
         ConsentRequest::Set(status) => {
-            store::contacts::set_consent(
+            activation::set_consents(
                 &st.db,
                 contact.id,
-                topic.id,
-                status,
-                "form",
-                Some(evidence),
-                None,
-                None,
+                &[(topic.id, status)],
+                &Cause::Form {
+                    evidence: evidence.to_string(),
+                },
             )
             .await?;
         }
@@ -539,26 +543,22 @@ async fn confirm(State(st): State<Shared>, Path(token): Path<String>, req: Reque
         let claims = verify(&st, &token, Purpose::Confirm)?;
         let c = contact_of(&st, &claims).await?;
         let topic = store::topics::by_id(&st.db, claims.extra).await?;
-        let subs = store::contacts::subscriptions(&st.db, c.id).await?;
-        let current = subs.iter().find(|s| s.topic_id == topic.id);
         // Idempotent: a second click changes nothing and says the same.
-        if current.is_none_or(|s| s.status != "confirmed") {
-            let evidence = format!(
-                "confirm link from {}",
-                ip.map_or("?".to_string(), |i| i.to_string())
-            );
-            store::contacts::set_consent(
-                &st.db,
-                c.id,
-                topic.id,
-                ConsentStatus::Confirmed,
-                "confirm-link",
-                Some(&evidence),
-                None,
-                None,
-            )
-            .await?;
-        }
+        let evidence = format!(
+            "confirm link from {}",
+            ip.map_or("?".to_string(), |i| i.to_string())
+        );
+        activation::confirm_consent(
+            &st.db,
+            c.id,
+            topic.id,
+            &Cause::Link {
+                link: Link::Confirm,
+                evidence,
+                campaign_id: None,
+            },
+        )
+        .await?;
         Ok::<_, Fail>(topic)
     }
     .await;
@@ -712,26 +712,19 @@ async fn unsubscribe(
             Err(e) => return Err(e.into()),
         };
         let topic = unsubscribe_topic(&st, &claims).await?;
-        let subs = store::contacts::subscriptions(&st.db, c.id).await?;
         let campaign = (claims.campaign_id > 0).then_some(claims.campaign_id);
-        let mut changed = false;
-        for s in subs {
-            if s.status == "unsubscribed" || topic.as_ref().is_some_and(|t| t.id != s.topic_id) {
-                continue;
-            }
-            store::contacts::set_consent(
-                &st.db,
-                c.id,
-                s.topic_id,
-                ConsentStatus::Unsubscribed,
-                "link",
-                Some("unsubscribe link (RFC 8058)"),
-                None,
-                campaign,
-            )
-            .await?;
-            changed = true;
-        }
+        let changed = !activation::withdraw_consent(
+            &st.db,
+            c.id,
+            topic.map(|t| t.id),
+            &Cause::Link {
+                link: Link::Unsubscribe,
+                evidence: "unsubscribe link (RFC 8058)".into(),
+                campaign_id: campaign,
+            },
+        )
+        .await?
+        .is_empty();
         Ok::<_, Fail>(changed)
     }
     .await;
@@ -831,6 +824,7 @@ async fn preferences(
         };
         let subs = store::contacts::subscriptions(&st.db, c.id).await?;
         let campaign = (claims.campaign_id > 0).then_some(claims.campaign_id);
+        let mut wanted = Vec::new();
         for t in store::topics::list(&st.db).await? {
             let want = form.contains_key(&format!("topic_{}", t.id));
             let status = subs
@@ -844,19 +838,21 @@ async fn preferences(
                 (false, _) => None,
             };
             if let Some(target) = target {
-                store::contacts::set_consent(
-                    &st.db,
-                    c.id,
-                    t.id,
-                    target,
-                    "preferences",
-                    Some("preferences page (signed link)"),
-                    None,
-                    campaign,
-                )
-                .await?;
+                wanted.push((t.id, target));
             }
         }
+        // All topics at once: the page's choice lands whole or not at all.
+        activation::set_consents(
+            &st.db,
+            c.id,
+            &wanted,
+            &Cause::Link {
+                link: Link::Preferences,
+                evidence: "preferences page (signed link)".into(),
+                campaign_id: campaign,
+            },
+        )
+        .await?;
         if let Some(l) = new_lang.filter(|l| c.language.as_deref() != Some(l.as_str())) {
             set_language(&st, c.id, &l).await?;
         }
@@ -1012,10 +1008,7 @@ async fn rsvp_target(st: &Shared, token: &str, answer: &str) -> Result<RsvpTarge
 
 /// Unix time at which yes/no links of an invitation to `o` stop working.
 fn rsvp_deadline(o: &store::occasions::Occasion) -> i64 {
-    let end = o
-        .ends_at
-        .unwrap_or(o.starts_at + chrono::Duration::hours(3));
-    (end + chrono::Duration::days(RSVP_GRACE_DAYS)).timestamp()
+    (activation::occasion_end(o) + chrono::Duration::days(RSVP_GRACE_DAYS)).timestamp()
 }
 
 async fn rsvp_page(
@@ -1060,53 +1053,36 @@ async fn rsvp(
     }
     let r = async {
         let t = rsvp_target(&st, &token, &answer).await?;
-        let (form, topic_id, occasion_id, status, until) = match t.answer {
+        let cause = Cause::Link {
+            link: Link::Rsvp,
+            evidence: format!("rsvp:{}:{}", t.claims.campaign_id, t.answer.as_str()),
+            campaign_id: Some(t.campaign.id),
+        };
+        match t.answer {
             Answer::Yes | Answer::No => {
                 let o = t.occasion.as_ref().expect("checked in rsvp_target");
-                (
-                    RelationForm::Encounter,
-                    o.topic_id,
-                    Some(o.id),
-                    if t.answer == Answer::Yes {
-                        RelationStatus::Confirmed
-                    } else {
-                        RelationStatus::Declined
-                    },
-                    Some(
-                        o.ends_at
-                            .unwrap_or(o.starts_at + chrono::Duration::hours(3)),
-                    ),
+                activation::answer_invitation(
+                    &st.db,
+                    t.contact.id,
+                    o,
+                    t.answer == Answer::Yes,
+                    None,
+                    None,
+                    &cause,
                 )
+                .await?;
             }
-            Answer::Cooperation => (
-                RelationForm::Cooperation,
-                t.campaign.topic_id,
-                None,
-                RelationStatus::Interested,
-                None,
-            ),
-        };
-        store::relations::set(
-            &st.db,
-            &NewRelation {
-                contact_id: t.contact.id,
-                form,
-                topic_id,
-                occasion_id,
-                status,
-                until,
-                cause_kind: "link".into(),
-                cause_ref: Some(format!(
-                    "rsvp:{}:{}",
-                    t.claims.campaign_id,
-                    t.answer.as_str()
-                )),
-                note: None,
-                inbound_id: None,
-                campaign_id: Some(t.campaign.id),
-            },
-        )
-        .await?;
+            Answer::Cooperation => {
+                activation::express_cooperation(
+                    &st.db,
+                    t.contact.id,
+                    t.campaign.topic_id,
+                    None,
+                    &cause,
+                )
+                .await?;
+            }
+        }
         if t.answer == Answer::Yes && st.cfg.inbound.send_acknowledgements {
             if let Err(e) = send_ack(&st, &t).await {
                 tracing::warn!(

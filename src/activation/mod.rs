@@ -1,0 +1,489 @@
+//! The activation rules, in one place for every door (the web pages, the admin API, inbound
+//! mail, the CLI): consent given and withdrawn, answers to invitations, cooperation interest,
+//! and undoing what a misread message changed. Each change is one transaction that also writes
+//! its timeline entry, and names its [`Cause`].
+//!
+//! Invariants kept here:
+//! - a withdrawal covers every topic it names or none (one transaction);
+//! - an occasion without an end counts as ending [`DEFAULT_OCCASION_HOURS`] after its start, for
+//!   the encounter it creates and for the links that answer it;
+//! - what an applied change replaced is returned as an [`Undo`], which [`undo`] restores.
+
+use crate::domain::{ConsentStatus, RelationForm, RelationStatus};
+use crate::store::contacts::ConsentEvidence;
+use crate::store::occasions::Occasion;
+use crate::store::relations::NewRelation;
+use crate::store::wishes::Wish;
+use crate::store::{self, Db, StoreError, Timestamp};
+use serde::{Deserialize, Serialize};
+
+/// How long an occasion without an end lasts.
+pub const DEFAULT_OCCASION_HOURS: i64 = 3;
+
+/// When occasion `o` ends: its end, or [`DEFAULT_OCCASION_HOURS`] after its start.
+pub fn occasion_end(o: &Occasion) -> Timestamp {
+    o.ends_at
+        .unwrap_or(o.starts_at + chrono::Duration::hours(DEFAULT_OCCASION_HOURS))
+}
+
+/// What caused a change: kept beside it (consent evidence, the relation's cause) and on the
+/// timeline, so every change can be traced to a message, a link, a form or a person.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Cause {
+    /// A message we received. `message_id` is its Message-ID (else `inbound:ID`).
+    Message {
+        inbound_id: i64,
+        message_id: String,
+        campaign_id: Option<i64>,
+        /// A spam complaint rather than the person's reply.
+        complaint: bool,
+    },
+    /// A signed link in one of our mails, used by the person.
+    Link {
+        link: Link,
+        evidence: String,
+        campaign_id: Option<i64>,
+    },
+    /// The anonymous subscribe form (asks for a confirmation, never confirms).
+    Form { evidence: String },
+    /// A person working in netzpost: the admin API, the review queue, the CLI.
+    Admin { by: String },
+    /// A person undoing an applied decision about an inbound message.
+    Undo {
+        decision_id: i64,
+        by: String,
+        inbound_id: i64,
+        campaign_id: Option<i64>,
+    },
+}
+
+/// Which signed link.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Link {
+    Confirm,
+    Unsubscribe,
+    Preferences,
+    Rsvp,
+}
+
+impl Cause {
+    /// As stored with a consent change (`subscriptions.method` and `.evidence`) and on the
+    /// timeline.
+    fn consent_evidence(&self) -> ConsentEvidence<'_> {
+        let (method, evidence) = match self {
+            Cause::Message {
+                message_id,
+                complaint,
+                ..
+            } => (
+                if *complaint { "complaint" } else { "reply" },
+                Some(message_id.as_str()),
+            ),
+            Cause::Link { link, evidence, .. } => (
+                match link {
+                    Link::Confirm => "confirm-link",
+                    Link::Unsubscribe => "link",
+                    Link::Preferences => "preferences",
+                    Link::Rsvp => "rsvp-link",
+                },
+                Some(evidence.as_str()),
+            ),
+            Cause::Form { evidence } => ("form", Some(evidence.as_str())),
+            Cause::Admin { by } => ("admin", Some(by.as_str())),
+            Cause::Undo { .. } => ("undo", None),
+        };
+        ConsentEvidence {
+            method,
+            evidence,
+            inbound_id: self.inbound_id(),
+            campaign_id: self.campaign_id(),
+        }
+    }
+
+    fn inbound_id(&self) -> Option<i64> {
+        match self {
+            Cause::Message { inbound_id, .. } | Cause::Undo { inbound_id, .. } => Some(*inbound_id),
+            _ => None,
+        }
+    }
+
+    fn campaign_id(&self) -> Option<i64> {
+        match self {
+            Cause::Message { campaign_id, .. }
+            | Cause::Link { campaign_id, .. }
+            | Cause::Undo { campaign_id, .. } => *campaign_id,
+            Cause::Form { .. } | Cause::Admin { .. } => None,
+        }
+    }
+
+    /// The relation's `cause_kind` and `cause_ref`.
+    fn relation_cause(&self) -> (&'static str, String) {
+        match self {
+            Cause::Message { message_id, .. } => ("message", message_id.clone()),
+            Cause::Link { evidence, .. } => ("link", evidence.clone()),
+            Cause::Form { evidence } => ("link", evidence.clone()),
+            Cause::Admin { by } => ("person", by.clone()),
+            Cause::Undo {
+                decision_id, by, ..
+            } => ("person", format!("undo of decision {decision_id} by {by}")),
+        }
+    }
+
+    /// Whether this is the person's own confirmed action (a signed link they used): only that
+    /// brings back a withdrawn consent.
+    fn is_persons_own(&self) -> bool {
+        matches!(
+            self,
+            Cause::Link {
+                link: Link::Confirm | Link::Preferences,
+                ..
+            }
+        )
+    }
+}
+
+/// Why a change was refused; the HTTP layer and the CLI map each kind to their status.
+#[derive(Debug, thiserror::Error)]
+pub enum ActivationError {
+    /// Something named does not exist.
+    #[error("{0}")]
+    NotFound(String),
+    /// The change contradicts the state (e.g. renewing a withdrawn consent for someone else).
+    #[error("{0}")]
+    Conflict(String),
+    /// The request itself is wrong.
+    #[error("{0}")]
+    Invalid(String),
+    /// A part netzpost needs is not reachable now; trying again later may work.
+    #[error("{0}")]
+    Unavailable(String),
+    #[error(transparent)]
+    Store(StoreError),
+}
+
+impl From<StoreError> for ActivationError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::NotFound(m) => ActivationError::NotFound(m),
+            StoreError::Conflict(m) => ActivationError::Conflict(m),
+            StoreError::Invalid(m) => ActivationError::Invalid(m),
+            e => ActivationError::Store(e),
+        }
+    }
+}
+
+impl From<sqlx::Error> for ActivationError {
+    fn from(e: sqlx::Error) -> Self {
+        ActivationError::Store(e.into())
+    }
+}
+
+pub type Result<T, E = ActivationError> = std::result::Result<T, E>;
+
+/// What an applied change replaced, to put it back ([`undo`]). Stored as JSON with the decision
+/// that applied it; the field names are that stored form.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Undo {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub relation: Option<RelationUndo>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wish: Option<WishUndo>,
+    /// Each topic whose consent changed, with its status before.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub consent: Option<Vec<(i64, ConsentStatus)>>,
+    /// An address newly suppressed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub suppression: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RelationUndo {
+    pub contact_id: i64,
+    pub form: RelationForm,
+    pub occasion_id: Option<i64>,
+    pub topic_id: Option<i64>,
+    /// The relation before; none: there was none.
+    pub prev: Option<store::relations::Previous>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WishUndo {
+    pub contact_id: i64,
+    pub topic_id: i64,
+    pub prev: Option<Wish>,
+}
+
+impl Undo {
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(self).expect("an undo record serialises")
+    }
+
+    pub fn from_json(s: &str) -> Result<Undo> {
+        serde_json::from_str(s)
+            .map_err(|e| ActivationError::Invalid(format!("stored undo record unreadable: {e}")))
+    }
+}
+
+// ----- consent -----
+
+/// Withdraws the contact's consent for `topic`, or for every topic (`None`), in one
+/// transaction. Returns each topic changed with its status before (empty: nothing was given).
+pub async fn withdraw_consent(
+    db: &Db,
+    contact_id: i64,
+    topic: Option<i64>,
+    cause: &Cause,
+) -> Result<Vec<(i64, ConsentStatus)>> {
+    let mut tx = db.begin().await?;
+    let mut changed = Vec::new();
+    for (t, status) in store::contacts::consent_statuses(&mut tx, contact_id).await? {
+        if status == ConsentStatus::Unsubscribed || topic.is_some_and(|want| want != t) {
+            continue;
+        }
+        store::contacts::set_consent(
+            &mut tx,
+            contact_id,
+            t,
+            ConsentStatus::Unsubscribed,
+            &cause.consent_evidence(),
+        )
+        .await?;
+        changed.push((t, status));
+    }
+    tx.commit().await?;
+    Ok(changed)
+}
+
+/// Sets consent for several topics at once (the preferences page, an admin): all or nothing.
+/// A withdrawn consent comes back only by the person's own confirmed action (a signed link);
+/// for any other cause such a topic is refused with [`ActivationError::Conflict`] and nothing
+/// changes. Topics already in the wanted state are left alone. Returns the topics changed with
+/// their status before.
+pub async fn set_consents(
+    db: &Db,
+    contact_id: i64,
+    wanted: &[(i64, ConsentStatus)],
+    cause: &Cause,
+) -> Result<Vec<(i64, Option<ConsentStatus>)>> {
+    let mut tx = db.begin().await?;
+    let now: std::collections::HashMap<i64, ConsentStatus> =
+        store::contacts::consent_statuses(&mut tx, contact_id)
+            .await?
+            .into_iter()
+            .collect();
+    let mut changed = Vec::new();
+    for &(topic, status) in wanted {
+        let before = now.get(&topic).copied();
+        if before == Some(status) {
+            continue;
+        }
+        if before == Some(ConsentStatus::Unsubscribed) && !cause.is_persons_own() {
+            return Err(ActivationError::Conflict(format!(
+                "consent for topic {topic} was withdrawn by the person: only they can give it again (subscribe form and confirmation link)"
+            )));
+        }
+        store::contacts::set_consent(
+            &mut tx,
+            contact_id,
+            topic,
+            status,
+            &cause.consent_evidence(),
+        )
+        .await?;
+        changed.push((topic, before));
+    }
+    tx.commit().await?;
+    Ok(changed)
+}
+
+/// Confirms consent for `topic` through the confirmation link (idempotent). Returns whether it
+/// changed anything.
+pub async fn confirm_consent(db: &Db, contact_id: i64, topic: i64, cause: &Cause) -> Result<bool> {
+    Ok(
+        !set_consents(db, contact_id, &[(topic, ConsentStatus::Confirmed)], cause)
+            .await?
+            .is_empty(),
+    )
+}
+
+// ----- relations -----
+
+/// An answer to an invitation to occasion `o`: an encounter confirmed (`accept`) or declined,
+/// with the party size the person named (kept on a yes only). Returns what it replaced.
+pub async fn answer_invitation(
+    db: &Db,
+    contact_id: i64,
+    o: &Occasion,
+    accept: bool,
+    party_size: Option<u32>,
+    note: Option<String>,
+    cause: &Cause,
+) -> Result<Undo> {
+    let status = if accept {
+        RelationStatus::Confirmed
+    } else {
+        RelationStatus::Declined
+    };
+    let mut tx = db.begin().await?;
+    let undo = set_relation(
+        &mut tx,
+        contact_id,
+        RelationForm::Encounter,
+        o.topic_id,
+        Some(o.id),
+        status,
+        Some(occasion_end(o)),
+        note,
+        cause,
+    )
+    .await?;
+    if let (true, Some(n), Some(id)) = (accept, party_size, undo.1) {
+        store::relations::set_party_size(&mut tx, id, Some(i64::from(n))).await?;
+    }
+    tx.commit().await?;
+    Ok(undo.0)
+}
+
+/// Interest in cooperating on `topic` (a reply or the link of a call for cooperation).
+pub async fn express_cooperation(
+    db: &Db,
+    contact_id: i64,
+    topic: Option<i64>,
+    note: Option<String>,
+    cause: &Cause,
+) -> Result<Undo> {
+    let mut tx = db.begin().await?;
+    let (undo, _) = set_relation(
+        &mut tx,
+        contact_id,
+        RelationForm::Cooperation,
+        topic,
+        None,
+        RelationStatus::Interested,
+        None,
+        note,
+        cause,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(undo)
+}
+
+/// Sets a relation inside `tx` and returns its undo and id.
+#[allow(clippy::too_many_arguments)]
+async fn set_relation(
+    tx: &mut store::Tx,
+    contact_id: i64,
+    form: RelationForm,
+    topic_id: Option<i64>,
+    occasion_id: Option<i64>,
+    status: RelationStatus,
+    until: Option<Timestamp>,
+    note: Option<String>,
+    cause: &Cause,
+) -> Result<(Undo, Option<i64>)> {
+    let prev = store::relations::current(tx, contact_id, form, occasion_id, topic_id).await?;
+    let (cause_kind, cause_ref) = cause.relation_cause();
+    let id = store::relations::set(
+        tx,
+        &NewRelation {
+            contact_id,
+            form,
+            topic_id,
+            occasion_id,
+            status,
+            until,
+            cause_kind: cause_kind.into(),
+            cause_ref: Some(cause_ref),
+            note,
+            inbound_id: cause.inbound_id(),
+            campaign_id: cause.campaign_id(),
+        },
+    )
+    .await?;
+    Ok((
+        Undo {
+            relation: Some(RelationUndo {
+                contact_id,
+                form,
+                occasion_id,
+                topic_id,
+                prev,
+            }),
+            ..Undo::default()
+        },
+        Some(id),
+    ))
+}
+
+/// Records the contact's wish not to be invited on `w.topic_id` before `w.not_before`;
+/// returns what it replaced.
+pub async fn record_wish(db: &Db, w: &Wish) -> Result<WishUndo> {
+    let mut tx = db.begin().await?;
+    let prev = store::wishes::set(&mut tx, w).await?;
+    tx.commit().await?;
+    Ok(WishUndo {
+        contact_id: w.contact_id,
+        topic_id: w.topic_id,
+        prev,
+    })
+}
+
+// ----- undo -----
+
+/// Puts back what an applied change replaced: the relation as it was (or marks it undone when
+/// there was none), the wish, each consent, and lifts a suppression it added. One transaction
+/// for the relation, wish and consent; the suppression after it.
+pub async fn undo(db: &Db, contact_id: Option<i64>, u: &Undo, cause: &Cause) -> Result<()> {
+    let mut tx = db.begin().await?;
+    if let Some(r) = &u.relation {
+        let (status, until, party_size) = match &r.prev {
+            Some(p) => (
+                p.status.parse::<RelationStatus>().map_err(|e| {
+                    ActivationError::Invalid(format!("stored relation status: {e}"))
+                })?,
+                p.until,
+                p.party_size,
+            ),
+            None => (RelationStatus::Undone, None, None),
+        };
+        let (cause_kind, cause_ref) = cause.relation_cause();
+        let id = store::relations::set(
+            &mut tx,
+            &NewRelation {
+                contact_id: r.contact_id,
+                form: r.form,
+                topic_id: r.topic_id,
+                occasion_id: r.occasion_id,
+                status,
+                until,
+                cause_kind: cause_kind.into(),
+                cause_ref: Some(cause_ref),
+                note: None,
+                inbound_id: cause.inbound_id(),
+                campaign_id: cause.campaign_id(),
+            },
+        )
+        .await?;
+        store::relations::set_party_size(&mut tx, id, party_size).await?;
+    }
+    if let Some(w) = &u.wish {
+        store::wishes::restore(&mut tx, w.contact_id, w.topic_id, w.prev.as_ref()).await?;
+    }
+    if let (Some(list), Some(contact)) = (&u.consent, contact_id) {
+        let (kind, cause_ref) = cause.relation_cause();
+        let evidence = ConsentEvidence {
+            evidence: Some(cause_ref.as_str()),
+            ..cause.consent_evidence()
+        };
+        debug_assert_eq!(kind, "person");
+        for &(topic, status) in list {
+            store::contacts::set_consent(&mut tx, contact, topic, status, &evidence).await?;
+        }
+    }
+    tx.commit().await?;
+    if let Some(addr) = &u.suppression {
+        store::suppressions::remove(db, addr).await?;
+    }
+    Ok(())
+}
