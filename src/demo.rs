@@ -10,8 +10,8 @@ use crate::outbound::sender::Engine;
 use crate::output::{self, Format};
 use crate::store::campaigns::{Audience, CampaignKind, CampaignText};
 use crate::store::{self, Db};
-use anyhow::{bail, Context};
-use std::path::Path;
+use anyhow::Context;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 const SAMPLE: &str = include_str!("../examples/sample-network.csv");
@@ -30,19 +30,21 @@ const REPLIES: &[(&str, &str, &str)] = &[
     ("sam.okafor@", "", "Is the venue wheelchair accessible? Then I might come.\r\n"),
 ];
 
+/// The demo folder exists and holds something else: the demo replaces only its own folder.
+#[derive(Debug, thiserror::Error)]
+#[error("{} exists and is not a netzpost demo: choose another folder", .0.display())]
+pub struct NotADemo(pub PathBuf);
+
 pub async fn run(dir: &Path) -> anyhow::Result<()> {
     crate::install_crypto_provider();
     if dir.exists() {
         if !dir.join(MARKER).exists() {
-            bail!(
-                "{} exists and is not a netzpost demo: choose another --dir",
-                dir.display()
-            );
+            return Err(NotADemo(dir.to_path_buf()).into());
         }
         std::fs::remove_dir_all(dir)
             .with_context(|| format!("removing the old demo in {}", dir.display()))?;
     }
-    crate::cli::init_workspace(dir).await?;
+    crate::workspace::init(dir).await?;
     std::fs::write(
         dir.join(MARKER),
         "created by `netzpost demo`; the next demo run replaces this folder\n",
@@ -137,7 +139,8 @@ pub async fn run(dir: &Path) -> anyhow::Result<()> {
         .date_naive()
         .and_hms_opt(15, 0, 0)
         .expect("valid time");
-    let starts_at = crate::cli::parse_time(&start.format("%Y-%m-%d %H:%M").to_string(), tz)?;
+    let starts_at =
+        crate::domain::parse_local_time(&start.format("%Y-%m-%d %H:%M").to_string(), tz)?;
     store::occasions::add(
         &db,
         &store::occasions::NewOccasion {

@@ -3,10 +3,10 @@
 
 pub mod activation;
 pub mod classify;
+/// The command line, used by `main.rs` and nothing else in the library. It lives in the library
+/// (not only in the binary) because tests drive the `tokens` and `admin` commands in-process
+/// against their SQLite and PostgreSQL databases.
 pub mod cli;
-pub mod cli_campaigns;
-pub mod cli_inbound;
-pub mod cli_web;
 pub mod config;
 pub mod daemon;
 pub mod demo;
@@ -21,6 +21,7 @@ pub mod store;
 pub mod token;
 pub mod transport;
 pub mod web;
+pub mod workspace;
 
 /// rustls needs one crypto provider installed per process; several of our dependencies would
 /// otherwise pick aws-lc-rs or none and panic on the first TLS connection.

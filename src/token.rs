@@ -91,6 +91,15 @@ pub enum TokenError {
     Expired { expired_at: i64 },
 }
 
+/// A fresh secret for [`TokenKey`] (the configuration's `secret`): 32 random bytes as 64 hex
+/// digits.
+pub fn random_secret() -> String {
+    use rand::RngCore;
+    let mut b = [0u8; 32];
+    rand::thread_rng().fill_bytes(&mut b);
+    hex::encode(b)
+}
+
 /// The signing key. Keeps the keyed HMAC state, so signing does not re-hash the secret.
 #[derive(Clone)]
 pub struct TokenKey {

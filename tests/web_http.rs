@@ -736,9 +736,9 @@ async fn api_auth_no_wrong_and_revoked_tokens(a: App) {
     assert_eq!(r.json::<Value>().await.unwrap(), json!([]));
     // Revoked through the CLI code.
     let mut out = Vec::new();
-    netzpost::cli_web::run_tokens(
+    netzpost::cli::tokens::run(
         &a.db,
-        netzpost::cli_web::TokensCmd::Revoke {
+        netzpost::cli::tokens::TokensCmd::Revoke {
             name: "skript".into(),
         },
         netzpost::output::Format::Table,
@@ -772,7 +772,7 @@ async fn api_auth_no_wrong_and_revoked_tokens(a: App) {
 }
 
 async fn cli_tokens_create_list_revoke(a: App) {
-    use netzpost::cli_web::{run_tokens, TokensCmd};
+    use netzpost::cli::tokens::{run as run_tokens, TokensCmd};
     use netzpost::output::Format;
     let mut out = Vec::new();
     run_tokens(
@@ -1487,9 +1487,9 @@ impl Session {
 async fn admin_login_csrf_and_pages(a: App) {
     let mut out = Vec::new();
     let mut input = std::io::Cursor::new(b"ein-langes-passwort\n".to_vec());
-    netzpost::cli_web::run_admin(
+    netzpost::cli::admin::run(
         &a.db,
-        netzpost::cli_web::AdminCmd::SetPassword {
+        netzpost::cli::admin::AdminCmd::SetPassword {
             user: Some("admin".into()),
             user_flag: None,
         },
@@ -1499,9 +1499,9 @@ async fn admin_login_csrf_and_pages(a: App) {
     .await
     .unwrap();
     let mut short = std::io::Cursor::new(b"kurz\n".to_vec());
-    assert!(netzpost::cli_web::run_admin(
+    assert!(netzpost::cli::admin::run(
         &a.db,
-        netzpost::cli_web::AdminCmd::SetPassword {
+        netzpost::cli::admin::AdminCmd::SetPassword {
             user: Some("admin".into()),
             user_flag: None,
         },

@@ -1,8 +1,10 @@
 //! Pure domain types: parsed at the boundary, no I/O.
 
 mod email;
+mod time;
 
 pub use email::{key_hash, AddressError, EmailAddress};
+pub use time::{parse_local_time, TimeError};
 
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -222,7 +224,7 @@ impl Gender {
 macro_rules! text_enum {
     ($(#[$m:meta])* $name:ident { $($variant:ident => $text:literal),+ $(,)? }) => {
         $(#[$m])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, clap::ValueEnum)]
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
         #[serde(rename_all = "snake_case")]
         pub enum $name { $($variant),+ }
 

@@ -5,7 +5,7 @@ use crate::config::Config;
 use crate::outbound::sender::{
     mail_kind, sender_domain, CampaignCtx, Composer, Notifier, Recipient,
 };
-use crate::schedule::CronSpec;
+use crate::schedule::{CronSpec, ScheduleError};
 use crate::store::campaigns::{
     self, Audience, Campaign, CampaignKind, Caps, NewCampaign, Translations,
 };
@@ -28,6 +28,18 @@ pub struct CreateArgs {
     pub send_at: Option<Timestamp>,
 }
 
+/// A campaign that cannot be created as asked, for a reason its caller (a command line, a form)
+/// may want to say in its own words.
+#[derive(Debug, thiserror::Error)]
+pub enum CreateError {
+    #[error("an invitation needs an occasion to invite to")]
+    NoOccasion,
+    #[error("campaign {0:?} needs a topic: only contacts who consented to a topic are mailed")]
+    NoTopic(String),
+    #[error("schedule {0:?}")]
+    Schedule(String, #[source] ScheduleError),
+}
+
 pub fn caps(cfg: &Config) -> Caps {
     Caps {
         invitation_every_days: cfg.outbound.invitation_every_days,
@@ -45,7 +57,7 @@ pub async fn create(db: &Db, composer: &Composer, a: &CreateArgs) -> anyhow::Res
         None => None,
     };
     if a.kind == CampaignKind::Invitation && occasion.is_none() {
-        bail!("an invitation needs --occasion (see `netzpost occasions list`)");
+        return Err(CreateError::NoOccasion.into());
     }
     let topic_id = match (&a.topic, &occasion) {
         (Some(t), _) => Some(store::topics::get(db, t).await?.id),
@@ -53,13 +65,10 @@ pub async fn create(db: &Db, composer: &Composer, a: &CreateArgs) -> anyhow::Res
         (None, None) => None,
     };
     let Some(topic_id) = topic_id else {
-        bail!(
-            "campaign {:?} needs --topic: only contacts who consented to a topic are mailed",
-            a.name
-        );
+        return Err(CreateError::NoTopic(a.name.clone()).into());
     };
     if let Some(s) = &a.schedule {
-        CronSpec::parse(s).with_context(|| format!("--schedule {s:?}"))?;
+        CronSpec::parse(s).map_err(|e| CreateError::Schedule(s.clone(), e))?;
     }
     // The trial render runs on a blocking thread: it is bounded (fuel and output limit, see
     // `render`), but a template near its limit should not hold an async worker meanwhile.
@@ -289,7 +298,7 @@ pub struct ScheduleJob {
     pub tz: chrono_tz::Tz,
 }
 
-/// Every recurring schedule: campaigns created with `--schedule`, and `[[schedule]]` entries.
+/// Every recurring schedule: campaigns created with a schedule, and `[[schedule]]` entries.
 pub async fn schedule_jobs(db: &Db, cfg: &Config) -> anyhow::Result<Vec<ScheduleJob>> {
     let tz = cfg.tz().map_err(anyhow::Error::msg)?;
     let mut jobs = Vec::new();

@@ -662,7 +662,7 @@ impl Engine {
             "{}:{}:{}",
             hostname(),
             std::process::id(),
-            crate::cli::random_secret().get(..8).unwrap_or_default()
+            hex::encode(rand::random::<[u8; 4]>())
         );
         release_dead_claims(&db, &o.journal_dir).await?;
         let journal = Journal::open(&o.journal_dir, &owner)?;

@@ -8,7 +8,7 @@ use super::{now, Db, Result, StoreError, Timestamp};
 use crate::{in_tx, on_db};
 use serde::{Deserialize, Serialize};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum CampaignKind {
     /// A topic newsletter to everyone with confirmed consent for the topic.

@@ -120,7 +120,7 @@ pub async fn remove(db: &Db, slug: &str, force: bool) -> Result<()> {
     });
     if held > 0 && !force {
         return Err(StoreError::Conflict(format!(
-            "topic {slug:?} still has {held} subscriptions; use --force to remove it with them"
+            "topic {slug:?} still has {held} subscriptions"
         )));
     }
     on_db!(db, p => {

@@ -1,17 +1,131 @@
-//! `netzpost campaigns ...` and `netzpost schedules list`.
+//! `netzpost campaigns ...`
 
-use crate::cli::{parse_time, CampaignsCmd, CreateCampaignArgs};
+use super::one_of;
 use crate::config::Config;
-use crate::outbound::campaign::{self, CreateArgs};
+use crate::domain::{parse_local_time, RelationForm};
+use crate::outbound::campaign::{self, CreateArgs, CreateError};
 use crate::outbound::sender::{Composer, Engine};
 use crate::output::{self, Format};
-use crate::schedule::CronSpec;
-use crate::store::campaigns::{self, Audience, Translations};
+use crate::store::campaigns::{self, Audience, CampaignKind, Translations};
 use crate::store::Db;
 use anyhow::Context;
+use clap::{Args, Subcommand, ValueEnum};
 use std::io::Write;
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
+
+#[derive(Subcommand, Debug)]
+pub enum CampaignsCmd {
+    /// Create a campaign. Templates are checked now, so nothing fails halfway through a send.
+    Create(Box<CreateCampaignArgs>),
+    /// List campaigns with their progress.
+    List,
+    /// One campaign: settings, progress, and why it paused.
+    Show { name: String },
+    /// Render the message one contact would get.
+    Preview {
+        name: String,
+        /// The contact's address.
+        #[arg(long)]
+        to: String,
+    },
+    /// Send the message once to an address (nothing recorded).
+    Test {
+        name: String,
+        address: String,
+        #[arg(long)]
+        language: Option<String>,
+    },
+    /// Start sending now.
+    Send {
+        name: String,
+        /// Send in this process and return when done (progress bar on a terminal).
+        #[arg(long)]
+        wait: bool,
+    },
+    /// Pause a running campaign.
+    Pause { name: String },
+    /// Resume a paused campaign.
+    Resume { name: String },
+    /// Cancel a campaign; queued deliveries are dropped.
+    Cancel { name: String },
+}
+
+#[derive(Args, Debug)]
+pub struct CreateCampaignArgs {
+    pub name: String,
+    #[arg(long, value_enum)]
+    pub kind: Kind,
+    /// Topic whose consent covers the campaign (an invitation may take its occasion's).
+    #[arg(long)]
+    pub topic: Option<String>,
+    /// Occasion an invitation invites to.
+    #[arg(long)]
+    pub occasion: Option<String>,
+    /// Subject (a minijinja template, e.g. "Einladung: {{ occasion.title }}"); empty: the
+    /// template's default.
+    #[arg(long, default_value = "")]
+    pub subject: String,
+    /// Body text (minijinja; paragraphs separated by blank lines).
+    #[arg(long, conflicts_with = "body_file")]
+    pub body: Option<String>,
+    #[arg(long)]
+    pub body_file: Option<PathBuf>,
+    /// Subject in a further language, e.g. `--subject-lang tr="Davet: {{ occasion.title }}"`
+    /// (repeatable). Contacts of a language without its own text get the main text.
+    #[arg(long = "subject-lang", value_name = "LANG=TEXT")]
+    pub subject_lang: Vec<String>,
+    /// Body in a further language, e.g. `--body-lang uk="..."` (repeatable).
+    #[arg(long = "body-lang", value_name = "LANG=TEXT")]
+    pub body_lang: Vec<String>,
+    /// Body in a further language from a file, e.g. `--body-file-lang ar=einladung.ar.txt`.
+    #[arg(long = "body-file-lang", value_name = "LANG=FILE")]
+    pub body_file_lang: Vec<String>,
+    /// Recurring: 5-field crontab ("0 9 * * 1" = Mondays 09:00) or @daily, @weekly, @monthly.
+    #[arg(long, conflicts_with = "send_at")]
+    pub schedule: Option<String>,
+    /// One-shot at this time ("2026-12-01 09:00" in the configured zone).
+    #[arg(long)]
+    pub send_at: Option<String>,
+    /// Audience: only silent contacts (default for invitations and cooperation calls).
+    #[arg(long, conflicts_with = "everyone")]
+    pub silent: bool,
+    /// Audience: everyone with consent, silent or not.
+    #[arg(long)]
+    pub everyone: bool,
+    #[arg(long)]
+    pub language: Option<String>,
+    #[arg(long, value_parser = one_of(RelationForm::ALL, RelationForm::as_str))]
+    pub form: Option<RelationForm>,
+    /// Only contacts without activity for this many days.
+    #[arg(long)]
+    pub inactive_days: Option<i64>,
+    /// Only contacts whose attribute KEY equals VALUE (KEY=VALUE).
+    #[arg(long)]
+    pub attribute: Option<String>,
+}
+
+/// `--kind`: the campaign kinds, with the help the command line shows for them.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum Kind {
+    /// A topic newsletter to everyone with confirmed consent for the topic.
+    Newsletter,
+    /// An invitation to an occasion; by default to the silent contacts of its topic.
+    Invitation,
+    /// A call for cooperation on a topic; by default to its silent contacts.
+    Cooperation,
+}
+
+impl From<Kind> for CampaignKind {
+    fn from(k: Kind) -> CampaignKind {
+        match k {
+            Kind::Newsletter => CampaignKind::Newsletter,
+            Kind::Invitation => CampaignKind::Invitation,
+            Kind::Cooperation => CampaignKind::Cooperation,
+        }
+    }
+}
 
 pub async fn run(
     cfg: Arc<Config>,
@@ -24,7 +138,9 @@ pub async fn run(
         CampaignsCmd::Create(a) => {
             let composer = Composer::new(cfg.clone())?;
             let args = create_args(&cfg, *a)?;
-            let c = campaign::create(db, &composer, &args).await?;
+            let c = campaign::create(db, &composer, &args)
+                .await
+                .map_err(flag_hints)?;
             writeln!(out, "campaign {} created ({})", c.name, c.status)?;
         }
         CampaignsCmd::List => {
@@ -140,7 +256,7 @@ pub async fn run(
 }
 
 /// Runs the engine in this process until the campaign is no longer running.
-pub async fn send_and_wait(db: &Db, engine: &Engine, campaign_id: i64) -> anyhow::Result<String> {
+async fn send_and_wait(db: &Db, engine: &Engine, campaign_id: i64) -> anyhow::Result<String> {
     let total = campaigns::progress(db, campaign_id).await?.total();
     let bar = crate::import::progress_bar(total as u64, true);
     loop {
@@ -226,7 +342,7 @@ fn create_args(cfg: &Config, a: CreateCampaignArgs) -> anyhow::Result<CreateArgs
     let translations = translations(&a.subject_lang, &a.body_lang, &a.body_file_lang)?;
     Ok(CreateArgs {
         name: a.name,
-        kind: a.kind,
+        kind: a.kind.into(),
         topic: a.topic,
         occasion: a.occasion,
         subject: a.subject,
@@ -248,65 +364,62 @@ fn create_args(cfg: &Config, a: CreateCampaignArgs) -> anyhow::Result<CreateArgs
         schedule: a.schedule,
         send_at: a
             .send_at
-            .map(|t| parse_time(&t, tz).context("--send-at"))
+            .map(|t| parse_local_time(&t, tz).context("--send-at"))
             .transpose()?,
     })
 }
 
-#[derive(serde::Serialize)]
-struct ScheduleRow {
-    schedule: String,
-    campaign: String,
-    cron: String,
-    time_zone: String,
-    last_fired: Option<String>,
-    next: String,
+/// The library says what a campaign lacks; the command line also names the flag that gives it.
+fn flag_hints(e: anyhow::Error) -> anyhow::Error {
+    match e.downcast_ref::<CreateError>() {
+        Some(CreateError::NoOccasion) => {
+            anyhow::anyhow!("an invitation needs --occasion (see `netzpost occasions list`)")
+        }
+        Some(CreateError::NoTopic(name)) => anyhow::anyhow!(
+            "campaign {name:?} needs --topic: only contacts who consented to a topic are mailed"
+        ),
+        Some(CreateError::Schedule(spec, cause)) => {
+            anyhow::Error::new(cause.clone()).context(format!("--schedule {spec:?}"))
+        }
+        None => e,
+    }
 }
 
-pub async fn schedules(
-    cfg: &Config,
-    db: &Db,
-    next: usize,
-    format: Format,
-    out: &mut dyn Write,
-) -> anyhow::Result<()> {
-    let jobs = campaign::schedule_jobs(db, cfg).await?;
-    let now = chrono::Utc::now();
-    let mut rows = Vec::new();
-    for campaign::ScheduleJob {
-        key,
-        campaign,
-        cron,
-        tz: z,
-    } in jobs
-    {
-        let spec = CronSpec::parse(&cron).with_context(|| format!("schedule {key}"))?;
-        let last = campaigns::last_firing(db, &key).await?;
-        let next: Vec<String> = spec
-            .upcoming(now, z, next)
-            .into_iter()
-            .map(|t| t.with_timezone(&z).format("%Y-%m-%d %H:%M %a").to_string())
-            .collect();
-        rows.push(ScheduleRow {
-            schedule: key,
-            campaign,
-            cron,
-            time_zone: z.to_string(),
-            last_fired: last.map(|t| t.with_timezone(&z).format("%Y-%m-%d %H:%M").to_string()),
-            next: next.join(", "),
-        });
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_library_names_what_is_missing_the_command_line_the_flag() {
+        let cases = [
+            (
+                CreateError::NoOccasion,
+                "an invitation needs an occasion to invite to",
+                "an invitation needs --occasion (see `netzpost occasions list`)",
+            ),
+            (
+                CreateError::NoTopic("nl".into()),
+                "campaign \"nl\" needs a topic: only contacts who consented to a topic are mailed",
+                "campaign \"nl\" needs --topic: only contacts who consented to a topic are mailed",
+            ),
+            (
+                CreateError::Schedule(
+                    "99 * * * *".into(),
+                    crate::schedule::CronSpec::parse("99 * * * *").unwrap_err(),
+                ),
+                "schedule \"99 * * * *\": minute: invalid value '99': 99 is out of range 0-59",
+                "--schedule \"99 * * * *\": minute: invalid value '99': 99 is out of range 0-59",
+            ),
+        ];
+        for (e, library, cli) in cases {
+            let e = anyhow::Error::from(e);
+            assert_eq!(format!("{e:#}"), library);
+            assert_eq!(format!("{:#}", flag_hints(e)), cli);
+        }
+        let other = anyhow::anyhow!("campaign \"nl\" is running already");
+        assert_eq!(
+            flag_hints(other).to_string(),
+            "campaign \"nl\" is running already"
+        );
     }
-    output::print(
-        out,
-        &rows,
-        &[
-            "schedule",
-            "campaign",
-            "cron",
-            "time_zone",
-            "last_fired",
-            "next",
-        ],
-        format,
-    )
 }

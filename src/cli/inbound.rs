@@ -1,17 +1,45 @@
-//! `netzpost inbound ...` and `netzpost review ...`.
+//! `netzpost inbound ...`
 
+use super::workspace::{config_path, load_config, open_db, WorkspaceError};
+use super::EX_CONFIG;
 use crate::classify;
-use crate::cli::{load_config, open_db, InboundCmd, ReviewCmd, WorkspaceError, EX_CONFIG};
 use crate::config::Config;
 use crate::inbound::batch::read_limited;
-use crate::inbound::{apply, maildir, Inbound};
+use crate::inbound::{maildir, Inbound};
 use crate::outbound::sender::Engine;
 use crate::output::{self, Format};
 use crate::store::Db;
+use clap::Subcommand;
 use std::io::Write;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
+
+#[derive(Subcommand, Debug)]
+pub enum InboundCmd {
+    /// Classify files without a database or side effects: one JSON object per line and file.
+    Explain {
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
+    /// Take one message from a file or standard input (for an MTA pipe). Exit codes follow
+    /// sysexits: 75 (temporary failure) makes the MTA retry.
+    Ingest {
+        #[arg(default_value = "-")]
+        file: String,
+    },
+    /// Process the maildir inbox once (what `serve` does continuously).
+    Process,
+    /// Recent inbound messages.
+    List {
+        #[arg(long, default_value_t = 50)]
+        limit: i64,
+    },
+    /// Messages that could not be processed, with their error.
+    Quarantine,
+    /// Process a quarantined message again (after a fix).
+    Reprocess { id: i64 },
+}
 
 /// sysexits.h codes an MTA understands.
 const EX_NOINPUT: u8 = 66;
@@ -19,7 +47,7 @@ const EX_TEMPFAIL: u8 = 75;
 
 /// The inbound pipeline with a transport for acknowledgements (none when it cannot connect:
 /// reading replies must not depend on the SMTP server being up).
-pub async fn pipeline(db: &Db, cfg: Arc<Config>) -> anyhow::Result<Inbound> {
+pub(super) async fn pipeline(db: &Db, cfg: Arc<Config>) -> anyhow::Result<Inbound> {
     let notifier = match Engine::new(db.clone(), cfg.clone()).await {
         Ok(e) => Some(Arc::new(e.notifier())),
         Err(e) => {
@@ -30,7 +58,7 @@ pub async fn pipeline(db: &Db, cfg: Arc<Config>) -> anyhow::Result<Inbound> {
     Inbound::new(db.clone(), cfg, notifier)
 }
 
-pub async fn inbound(
+pub async fn run(
     config: Option<&Path>,
     cmd: InboundCmd,
     format: Format,
@@ -38,7 +66,7 @@ pub async fn inbound(
 ) -> anyhow::Result<ExitCode> {
     if let InboundCmd::Explain { files } = &cmd {
         // No database and no workspace needed: a configuration only adds the user's rules.
-        let cfg = Config::load(crate::cli::config_path(config).as_deref())?;
+        let cfg = Config::load(config_path(config).as_deref())?;
         let rules = crate::inbound::load_rules(&cfg)?;
         let mut failed = false;
         for f in files {
@@ -194,53 +222,4 @@ async fn ingest(config: Option<&Path>, file: &str) -> ExitCode {
             ExitCode::from(EX_TEMPFAIL)
         }
     }
-}
-
-pub async fn review(
-    cfg: Arc<Config>,
-    db: &Db,
-    cmd: ReviewCmd,
-    format: Format,
-    out: &mut dyn Write,
-) -> anyhow::Result<()> {
-    let who = std::env::var("USER").unwrap_or_else(|_| "cli".into());
-    match cmd {
-        ReviewCmd::List { all, limit } => {
-            let rows = apply::review_list(db, all, limit).await?;
-            output::print(
-                out,
-                &rows,
-                &[
-                    "id",
-                    "status",
-                    "action",
-                    "confidence",
-                    "contact",
-                    "from_addr",
-                    "subject",
-                    "text",
-                    "reason",
-                ],
-                format,
-            )?;
-        }
-        ReviewCmd::Accept { id, as_intent } => {
-            let as_intent = as_intent
-                .map(|s| s.parse::<classify::Intent>())
-                .transpose()
-                .map_err(anyhow::Error::msg)?;
-            let inb = pipeline(db, cfg).await?;
-            let action = apply::review_accept(&inb, id, as_intent, &who).await?;
-            writeln!(out, "decision {id} applied: {action}")?;
-        }
-        ReviewCmd::Reject { id } => {
-            apply::review_reject(db, id, &who).await?;
-            writeln!(out, "decision {id} rejected: nothing changed")?;
-        }
-        ReviewCmd::Undo { id } => {
-            apply::review_undo(db, id, &who).await?;
-            writeln!(out, "decision {id} undone")?;
-        }
-    }
-    Ok(())
 }

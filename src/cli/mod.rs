@@ -1,0 +1,223 @@
+//! The command line: parses arguments and calls into the library, nothing else. One file per
+//! command group, each with its clap `Subcommand` and a `run`; here the top-level parser, the
+//! global options, the dispatch and the exit codes.
+
+mod campaigns;
+mod contacts;
+mod inbound;
+mod occasions;
+mod review;
+mod schedules;
+mod topics;
+mod workspace;
+// Public: tests drive these two in-process against their databases.
+pub mod admin;
+pub mod tokens;
+
+use crate::output::Format;
+use clap::builder::{PossibleValuesParser, TypedValueParser};
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "netzpost",
+    version,
+    about = "Mailing and contact activation for network work in a social space",
+    long_about = "netzpost keeps silent contacts with their topics and consent, sends topic newsletters \
+                  and invitations on schedules, reads the replies and raises contacts into encounters \
+                  or cooperation interest."
+)]
+pub struct Cli {
+    /// Configuration file (default: config/netzpost.toml in the current folder); relative paths
+    /// in it are relative to its workspace (the folder holding config/).
+    #[arg(long, global = true, env = "NETZPOST_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// How lists are printed.
+    #[arg(long, global = true, value_parser = one_of(Format::ALL, Format::as_str),
+          default_value = "table")]
+    pub format: Format,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Write a configuration (with a fresh secret), templates and an empty database into DIR.
+    Init {
+        #[arg(default_value = ".")]
+        dir: PathBuf,
+    },
+    /// Apply pending database migrations (also done at every start).
+    Migrate,
+    /// Contacts: import, list, show, export, forget.
+    #[command(subcommand)]
+    Contacts(contacts::ContactsCmd),
+    /// Topics that contacts consent to.
+    #[command(subcommand)]
+    Topics(topics::TopicsCmd),
+    /// Occasions to invite to (encounters).
+    #[command(subcommand)]
+    Occasions(occasions::OccasionsCmd),
+    /// Campaigns: newsletters, invitations, calls for cooperation.
+    #[command(subcommand)]
+    Campaigns(campaigns::CampaignsCmd),
+    /// Recurring schedules and their next fire times.
+    #[command(subcommand)]
+    Schedules(schedules::SchedulesCmd),
+    /// Inbound mail: replies, bounces, auto-replies.
+    #[command(subcommand)]
+    Inbound(inbound::InboundCmd),
+    /// The review queue: decisions the inbound pipeline was not sure of, and recent ones to undo.
+    #[command(subcommand)]
+    Review(review::ReviewCmd),
+    /// Bearer tokens for the admin API (`/api`).
+    #[command(subcommand)]
+    Tokens(tokens::TokensCmd),
+    /// Logins for the admin pages (`/admin`).
+    #[command(subcommand)]
+    Admin(admin::AdminCmd),
+    /// Run the daemon: scheduler, sender, inbound sources, web pages and API.
+    Serve,
+    /// Build a demo workspace in ./demo with a sample network and show what netzpost does.
+    Demo {
+        #[arg(long, default_value = "demo")]
+        dir: PathBuf,
+    },
+}
+
+/// A value parser for a library enum given by its values and their names: the names are the
+/// possible values (in the help, in errors, with suggestions), as a derived `clap::ValueEnum`
+/// would give, while the library types stay free of clap.
+fn one_of<T: Copy + Send + Sync + 'static>(
+    all: &'static [T],
+    name: fn(T) -> &'static str,
+) -> impl TypedValueParser<Value = T> {
+    PossibleValuesParser::new(all.iter().map(|&v| name(v))).try_map(move |s| {
+        all.iter()
+            .copied()
+            .find(|&v| name(v) == s)
+            .ok_or("not a possible value")
+    })
+}
+
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    // The daemon tells what it does; one-shot commands speak only when something is wrong.
+    init_tracing(if matches!(cli.command, Command::Serve) {
+        "info,sqlx=warn"
+    } else {
+        "warn"
+    });
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match rt.block_on(run(cli)) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            exit_code_of(&e)
+        }
+    }
+}
+
+/// Libraries whose debug output carries credentials: lettre writes every SMTP command at debug
+/// (`AUTH PLAIN <base64 of user and password>`), async-imap every IMAP command at trace
+/// (`LOGIN "user" "password"`). They are held at warn (all they log above debug) whatever
+/// `NETZPOST_LOG` asks for. The modules that log the commands are named too: a directive for a
+/// longer target wins, and one for the same target is replaced by the one added last (ours).
+const CREDENTIAL_LOGGERS: &[&str] = &[
+    "lettre=warn",
+    "lettre::transport::smtp::client::async_connection=warn",
+    "lettre::transport::smtp::client::connection=warn",
+    "lettre::transport::smtp::commands=warn",
+    "async_imap=warn",
+    "async_imap::imap_stream=warn",
+    "imap_proto=warn",
+];
+
+fn init_tracing(default: &str) {
+    let mut filter = tracing_subscriber::EnvFilter::try_from_env("NETZPOST_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    for d in CREDENTIAL_LOGGERS {
+        filter = filter.add_directive(d.parse().expect("a valid directive"));
+    }
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .try_init();
+}
+
+/// sysexits.h EX_CONFIG: no workspace, or a configuration that cannot be used.
+const EX_CONFIG: u8 = 78;
+
+/// The exit code of a failed command: 78 when the workspace or its configuration is missing or
+/// unusable, else 1.
+fn exit_code_of(e: &anyhow::Error) -> ExitCode {
+    if e.downcast_ref::<workspace::WorkspaceError>().is_some()
+        || e.downcast_ref::<crate::config::ConfigError>().is_some()
+        || matches!(
+            e.downcast_ref::<crate::workspace::InitError>(),
+            Some(crate::workspace::InitError::Config(_))
+        )
+    {
+        ExitCode::from(EX_CONFIG)
+    } else {
+        ExitCode::FAILURE
+    }
+}
+
+pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    crate::install_crypto_provider();
+    let mut out = std::io::stdout().lock();
+    let (config, format) = (cli.config.as_deref(), cli.format);
+    match cli.command {
+        Command::Init { dir } => workspace::init(&dir, &mut out).await?,
+        Command::Demo { dir } => workspace::demo(&dir).await?,
+        Command::Migrate => workspace::migrate(config, &mut out).await?,
+        Command::Serve => workspace::serve(config).await?,
+        Command::Contacts(cmd) => {
+            let (cfg, db) = workspace::open(config).await?;
+            return contacts::run(&cfg, &db, cmd, format, &mut out).await;
+        }
+        Command::Topics(cmd) => {
+            let (_, db) = workspace::open(config).await?;
+            topics::run(&db, cmd, format, &mut out).await?;
+        }
+        Command::Occasions(cmd) => {
+            let (cfg, db) = workspace::open(config).await?;
+            occasions::run(&cfg, &db, cmd, format, &mut out).await?;
+        }
+        Command::Campaigns(cmd) => {
+            let (cfg, db) = workspace::open(config).await?;
+            return campaigns::run(std::sync::Arc::new(cfg), &db, cmd, format, &mut out).await;
+        }
+        Command::Schedules(cmd) => {
+            let (cfg, db) = workspace::open(config).await?;
+            schedules::run(&cfg, &db, cmd, format, &mut out).await?;
+        }
+        Command::Inbound(cmd) => return inbound::run(config, cmd, format, &mut out).await,
+        Command::Review(cmd) => {
+            let (cfg, db) = workspace::open(config).await?;
+            review::run(std::sync::Arc::new(cfg), &db, cmd, format, &mut out).await?;
+        }
+        Command::Tokens(cmd) => {
+            let (_, db) = workspace::open(config).await?;
+            tokens::run(&db, cmd, format, &mut out).await?;
+        }
+        Command::Admin(cmd) => {
+            let (_, db) = workspace::open(config).await?;
+            admin::run(&db, cmd, &mut std::io::stdin().lock(), &mut out).await?;
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
