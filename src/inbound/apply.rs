@@ -16,7 +16,13 @@ use crate::store::{self, now, Db, Timestamp};
 use chrono::TimeZone;
 use serde_json::json;
 
-/// Runs every step of `plan` for inbound message `id`.
+/// Runs every step of `plan` for inbound message `id`. The timeline entry and every decision
+/// are written in one transaction, then the `Apply` steps are carried out one by one. A message
+/// whose processing was cut off (the daemon killed, its lease run out) is processed again with
+/// the same plan: its decisions are found and only the ones not yet applied are carried out, so
+/// nothing is decided or recorded twice. (Killed between carrying a step out and marking it
+/// applied, that one step runs again; each step is idempotent but may send its
+/// acknowledgement twice.)
 pub async fn execute(
     inb: &Inbound,
     id: i64,
@@ -24,14 +30,34 @@ pub async fn execute(
     at: &Attribution,
     plan: &[Step],
 ) -> anyhow::Result<()> {
-    if let Some(contact) = at.contact_id {
-        record_message(&inb.db, id, contact, a, at).await?;
+    let mut decided = store::decisions::for_inbound(&inb.db, id).await?;
+    let resumed = decided.len() == plan.len()
+        && decided
+            .iter()
+            .zip(plan)
+            .all(|((_, action, _), step)| action == step.action.name());
+    if !resumed {
+        if !decided.is_empty() {
+            tracing::warn!(
+                inbound = id,
+                "earlier decisions differ from the plan: deciding anew"
+            );
+        }
+        decided.clear();
+        let mut tx = inb.db.begin().await?;
+        if let Some(contact) = at.contact_id {
+            record_message(&mut tx, id, contact, a, at).await?;
+        }
+        for step in plan {
+            let d = insert_decision(&mut tx, id, at, step).await?;
+            decided.push((d, step.action.name().to_string(), "pending".into()));
+        }
+        tx.commit().await?;
     }
-    for step in plan {
-        let decision = insert_decision(&inb.db, id, at, step).await?;
-        if step.mode == Mode::Apply {
+    for ((decision, _, status), step) in decided.iter().zip(plan) {
+        if step.mode == Mode::Apply && status == "pending" {
             let undo = perform(inb, id, at, &step.action, a).await?;
-            store::decisions::finish(&inb.db, decision, "applied", &undo.to_json(), "netzpost")
+            store::decisions::finish(&inb.db, *decision, "applied", &undo.to_json(), "netzpost")
                 .await?;
         }
     }
@@ -41,7 +67,7 @@ pub async fn execute(
 /// The message on the contact's timeline, and `last_reply_at` for a person's reply that is
 /// proven to come from them.
 async fn record_message(
-    db: &Db,
+    tx: &mut store::Tx,
     id: i64,
     contact: i64,
     a: &Analysis,
@@ -49,25 +75,22 @@ async fn record_message(
 ) -> anyhow::Result<()> {
     let t = now();
     let (kind, summary) = timeline_entry(a, at);
-    let proven_reply = proven_reply(a, at);
-    let mut tx = db.begin().await?;
     store::activities::record(
-        &mut tx,
+        tx,
         &NewActivity {
             contact_id: contact,
             at: t,
             kind,
-            summary: summary.clone(),
+            summary,
             detail: timeline_detail(id, a, at),
             campaign_id: at.campaign_id,
             inbound_id: Some(id),
         },
     )
     .await?;
-    if proven_reply {
-        store::contacts::note_reply(&mut tx, contact, t).await?;
+    if proven_reply(a, at) {
+        store::contacts::note_reply(tx, contact, t).await?;
     }
-    tx.commit().await?;
     Ok(())
 }
 
@@ -124,13 +147,13 @@ pub(super) fn decision_status(mode: Mode) -> &'static str {
 }
 
 async fn insert_decision(
-    db: &Db,
+    tx: &mut store::Tx,
     inbound: i64,
     at: &Attribution,
     step: &Step,
 ) -> anyhow::Result<i64> {
     Ok(store::decisions::insert(
-        db,
+        tx,
         &NewDecision {
             inbound_id: inbound,
             contact_id: at.contact_id,

@@ -59,7 +59,7 @@ pub struct Attribution {
 }
 
 impl Attribution {
-    fn none() -> Attribution {
+    pub(crate) fn none() -> Attribution {
         Attribution {
             strength: Strength::None,
             contact_id: None,

@@ -576,6 +576,97 @@ mod tests {
         assert_eq!(n[0].0 as usize, d.len());
     }
 
+    /// A message whose processing was cut off is processed again with the same plan: its
+    /// decisions are not made twice, its timeline entry not written twice, and only a step not
+    /// yet marked applied is carried out again.
+    #[tokio::test]
+    async fn processing_again_resumes_instead_of_deciding_twice() {
+        use super::super::plan::{Action, Mode, Step};
+        let inb = inbound().await;
+        let contact = crate::store::contacts::upsert_one(
+            &inb.db,
+            &crate::store::contacts::ImportRow {
+                email: crate::domain::EmailAddress::parse("anna@example.org").unwrap(),
+                name: None,
+                organisation: None,
+                language: None,
+                attributes: serde_json::Map::new(),
+                topics: Vec::new(),
+            },
+            crate::domain::ConsentStatus::Pending,
+            "test",
+        )
+        .await
+        .unwrap();
+        let raw = mail("r@x", "anna@example.org", "Re: Fest", "Bitte austragen.");
+        let (id, _) = crate::store::inbound::spool(&inb.db, "mid:r@x", &raw, "test")
+            .await
+            .unwrap();
+        let a = classify::analyze(&raw, &inb.rules).unwrap();
+        let at = Attribution {
+            strength: attribute::Strength::Token,
+            contact_id: Some(contact.id),
+            ..Attribution::none()
+        };
+        let plan = vec![
+            Step {
+                action: Action::HardBounce {
+                    address: "anna@example.org".into(),
+                    status: Some("5.1.1".into()),
+                },
+                mode: Mode::Apply,
+                confidence: 1.0,
+                reason: "test".into(),
+            },
+            Step {
+                action: Action::Question,
+                mode: Mode::Review,
+                confidence: 0.5,
+                reason: "test".into(),
+            },
+        ];
+        let inb = &inb;
+        let count = |sql: &'static str| async move { rows(inb, sql).await[0].0 };
+        super::super::apply::execute(inb, id, &a, &at, &plan)
+            .await
+            .unwrap();
+        // Cut off after deciding, before the first step was marked applied:
+        crate::on_db!(&inb.db, p => {
+            sqlx::query("UPDATE decisions SET status = 'pending' WHERE action = 'hard_bounce'")
+                .execute(p)
+                .await
+                .unwrap();
+        });
+        super::super::apply::execute(inb, id, &a, &at, &plan)
+            .await
+            .unwrap();
+        super::super::apply::execute(inb, id, &a, &at, &plan)
+            .await
+            .unwrap();
+        assert_eq!(count("SELECT COUNT(*), 'x' FROM decisions").await, 2);
+        assert_eq!(
+            rows(
+                inb,
+                "SELECT id, action || ':' || status FROM decisions ORDER BY id"
+            )
+            .await
+            .into_iter()
+            .map(|r| r.1)
+            .collect::<Vec<_>>(),
+            ["hard_bounce:applied", "question:pending"]
+        );
+        assert_eq!(
+            count("SELECT COUNT(*), 'x' FROM activities WHERE kind = 'reply'").await,
+            1,
+            "one timeline entry for the message"
+        );
+        assert_eq!(
+            count("SELECT COUNT(*), 'x' FROM activities WHERE kind = 'hard_bounce'").await,
+            2,
+            "the step cut off before it was marked applied ran again, once"
+        );
+    }
+
     #[tokio::test]
     async fn the_daemon_reads_the_maildir_every_poll_secs() {
         let inb = inbound().await;

@@ -1,7 +1,7 @@
 //! Decisions about inbound messages: what the pipeline planned for a message (applied at once,
 //! noted, or waiting for a person in the review queue), with what undoes it.
 
-use super::{now, Db, Result, StoreError, Timestamp};
+use super::{now, on_tx, Db, Result, StoreError, Timestamp, Tx};
 use crate::on_db;
 use serde::Serialize;
 
@@ -21,8 +21,8 @@ pub struct NewDecision<'a> {
     pub plan: String,
 }
 
-pub async fn insert(db: &Db, d: &NewDecision<'_>) -> Result<i64> {
-    Ok(on_db!(db, p => {
+pub async fn insert(tx: &mut Tx, d: &NewDecision<'_>) -> Result<i64> {
+    Ok(on_tx!(tx, p => {
         sqlx::query_scalar(
             "INSERT INTO decisions (inbound_id, contact_id, campaign_id, action, status, confidence, reason, plan, created_at)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id",
@@ -36,9 +36,21 @@ pub async fn insert(db: &Db, d: &NewDecision<'_>) -> Result<i64> {
         .bind(d.reason)
         .bind(&d.plan)
         .bind(now())
-        .fetch_all(p)
+        .fetch_all(&mut *p)
         .await
         .and_then(super::returned_one)?
+    }))
+}
+
+/// The decisions about inbound message `inbound_id` so far, in the order they were made: id,
+/// action and status. A message whose processing was cut off (the daemon killed) resumes from
+/// these instead of deciding twice.
+pub async fn for_inbound(db: &Db, inbound_id: i64) -> Result<Vec<(i64, String, String)>> {
+    Ok(on_db!(db, p => {
+        sqlx::query_as("SELECT id, action, status FROM decisions WHERE inbound_id = $1 ORDER BY id")
+            .bind(inbound_id)
+            .fetch_all(p)
+            .await?
     }))
 }
 
