@@ -306,6 +306,28 @@ pub async fn confirm_consent(db: &Db, contact_id: i64, topic: i64, cause: &Cause
     )
 }
 
+/// The person chose the language of their mails (preferences page).
+pub async fn set_language(db: &Db, contact_id: i64, language: &str, cause: &Cause) -> Result<()> {
+    let mut tx = db.begin().await?;
+    store::contacts::set_language(&mut tx, contact_id, language).await?;
+    let e = cause.consent_evidence();
+    store::activities::record(
+        &mut tx,
+        &store::activities::NewActivity {
+            contact_id,
+            at: store::now(),
+            kind: "preferences",
+            summary: format!("Sprache / language: {language}"),
+            detail: serde_json::json!({"language": language, "method": e.method}),
+            campaign_id: e.campaign_id,
+            inbound_id: e.inbound_id,
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
 // ----- relations -----
 
 /// An answer to an invitation to occasion `o`: an encounter confirmed (`accept`) or declined,

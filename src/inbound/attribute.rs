@@ -4,7 +4,6 @@
 //! token, a Message-ID without a valid MAC as no Message-ID.
 
 use crate::classify::{Analysis, MessageKind};
-use crate::on_db;
 use crate::store::Db;
 use crate::token::{token_from_address, Claims, Purpose, TokenKey};
 use regex::Regex;
@@ -181,22 +180,12 @@ pub async fn attribute_many(
     let mut keys: Vec<&str> = by_from.iter().map(|(_, f)| f.as_str()).collect();
     keys.sort_unstable();
     keys.dedup();
-    let mut contacts: std::collections::HashMap<String, (i64, String)> =
-        std::collections::HashMap::new();
-    for chunk in keys.chunks(500) {
-        let rows: Vec<(i64, String, String)> = on_db!(db, p => {
-            let mut qb = sqlx::QueryBuilder::new(
-                "SELECT id, email, email_key FROM contacts WHERE email_key IN (",
-            );
-            let mut sep = qb.separated(", ");
-            for k in chunk {
-                sep.push_bind(*k);
-            }
-            qb.push(")");
-            qb.build_query_as().fetch_all(p).await?
-        });
-        contacts.extend(rows.into_iter().map(|(id, email, key)| (key, (id, email))));
-    }
+    let contacts: std::collections::HashMap<String, (i64, String)> =
+        crate::store::inbound::contacts_by_keys(db, &keys)
+            .await?
+            .into_iter()
+            .map(|(id, email, key)| (key, (id, email)))
+            .collect();
     for (i, from) in by_from {
         if let Some((id, email)) = contacts.get(&from) {
             let at = &mut out[i];
@@ -245,17 +234,8 @@ async fn attribute_found(
             continue;
         };
         // The thread is proven only together with the sender and a message we really sent.
-        let sent: i64 = on_db!(db, p => {
-            sqlx::query_scalar(
-                "SELECT COUNT(*) FROM deliveries WHERE campaign_id = $1 AND contact_id = $2
-                 AND status = 'sent'",
-            )
-            .bind(campaign)
-            .bind(contact)
-            .fetch_one(p)
-            .await?
-        });
-        if sent > 0 && from.as_deref() == Some(email.to_lowercase().as_str()) {
+        let sent = crate::store::inbound::was_sent(db, campaign, contact).await?;
+        if sent && from.as_deref() == Some(email.to_lowercase().as_str()) {
             at.strength = Strength::InReplyTo;
             at.contact_id = Some(contact);
             at.contact_email = Some(email);
@@ -264,12 +244,7 @@ async fn attribute_found(
         }
     }
     if let Some(from) = from {
-        let id: Option<(i64, String)> = on_db!(db, p => {
-            sqlx::query_as("SELECT id, email FROM contacts WHERE email_key = $1")
-                .bind(&from)
-                .fetch_optional(p)
-                .await?
-        });
+        let id = crate::store::inbound::contact_by_key(db, &from).await?;
         if let Some((id, email)) = id {
             at.strength = Strength::From;
             at.contact_id = Some(id);
@@ -280,18 +255,11 @@ async fn attribute_found(
 }
 
 async fn contact_email(db: &Db, id: i64) -> anyhow::Result<Option<String>> {
-    Ok(on_db!(db, p => {
-        sqlx::query_scalar("SELECT email FROM contacts WHERE id = $1").bind(id).fetch_optional(p).await?
-    }))
+    Ok(crate::store::inbound::contact_email(db, id).await?)
 }
 
 async fn fill_campaign(db: &Db, at: &mut Attribution, campaign_id: i64) -> anyhow::Result<()> {
-    let row: Option<(Option<i64>, Option<i64>)> = on_db!(db, p => {
-        sqlx::query_as("SELECT topic_id, occasion_id FROM campaigns WHERE id = $1")
-            .bind(campaign_id)
-            .fetch_optional(p)
-            .await?
-    });
+    let row = crate::store::inbound::campaign_target(db, campaign_id).await?;
     if let Some((topic, occasion)) = row {
         at.campaign_id = Some(campaign_id);
         at.topic_id = topic;

@@ -15,8 +15,8 @@ use super::attribute::{self, Attribution};
 use super::plan::{self, Mode, Step};
 use super::{dedup_key, strip_mbox_line, Inbound, Spooled};
 use crate::classify::{self, Analysis, Rules};
-use crate::in_tx;
-use crate::store::{now, Timestamp};
+use crate::store::decisions::NewDecision;
+use crate::store::{self, now};
 use crate::token::{Claims, TokenKey};
 use std::collections::HashMap;
 use std::io::Read;
@@ -283,118 +283,72 @@ impl Inbound {
 
         let t = now();
         let until = t + lease();
-        let ids: HashMap<String, i64> = in_tx!(&self.db, tx => {
-            let mut ids: HashMap<String, i64> = HashMap::with_capacity(rows.len());
-            let mut qb = sqlx::QueryBuilder::new(
-                "INSERT INTO inbound_messages (dedup_key, raw, source, received_at, status, error,
-                    kind, intent, confidence, language, visible_text, from_addr, subject, contact_id,
-                    campaign_id, attribution, processed_at, lease_until) ",
-            );
-            qb.push_values(&rows, |mut b, r| {
-                let (status, error, processed, lease_until): (&str, Option<&str>, Option<Timestamp>, Option<Timestamp>) =
-                    match (&r.fate, &r.p.analysis) {
-                        (Fate::Quarantine, Err(e)) => ("quarantined", Some(e.as_str()), Some(t), None),
-                        (Fate::Settled, _) => ("processed", None, Some(t), None),
-                        _ => ("processing", None, None, Some(until)),
-                    };
+        let landing: Vec<store::inbound::Landing<'_>> = rows
+            .iter()
+            .map(|r| {
+                let (status, error, processed_at, lease_until) = match (&r.fate, &r.p.analysis) {
+                    (Fate::Quarantine, Err(e)) => ("quarantined", Some(e.as_str()), Some(t), None),
+                    (Fate::Settled, _) => ("processed", None, Some(t), None),
+                    _ => ("processing", None, None, Some(until)),
+                };
                 let a = r.p.analysis.as_ref().ok();
-                b.push_bind(r.p.key.as_str())
-                    .push_bind(r.p.raw.as_slice())
-                    .push_bind(source)
-                    .push_bind(t)
-                    .push_bind(status)
-                    .push_bind(error)
-                    .push_bind(a.map(|a| a.kind.as_str()))
-                    .push_bind(a.map(|a| a.intent.as_str()))
-                    .push_bind(a.map(|a| a.confidence))
-                    .push_bind(a.map(|a| a.language.as_str()))
-                    .push_bind(a.map(|a| a.text.as_str()))
-                    .push_bind(a.and_then(|a| a.from.as_deref()))
-                    .push_bind(a.and_then(|a| a.subject.as_deref()))
-                    .push_bind(r.at.as_ref().and_then(|at| at.contact_id))
-                    .push_bind(r.at.as_ref().and_then(|at| at.campaign_id))
-                    .push_bind(r.at.as_ref().map(|at| at.strength.as_str()))
-                    .push_bind(processed)
-                    .push_bind(lease_until);
-            });
-            qb.push(" ON CONFLICT (dedup_key) DO NOTHING RETURNING id, dedup_key");
-            for (id, key) in qb.build_query_as::<(i64, String)>().fetch_all(&mut **tx).await? {
-                ids.insert(key, id);
-            }
-
-            // Decisions of the settled messages (those finished later record their own).
-            let decisions: Vec<(i64, &Attribution, &Step)> = rows
-                .iter()
-                .filter(|r| r.fate == Fate::Settled)
-                .filter_map(|r| Some((*ids.get(&r.p.key)?, r.at.as_ref()?, r)))
-                .flat_map(|(id, at, r)| r.steps.iter().map(move |s| (id, at, s)))
-                .collect();
-            for chunk in decisions.chunks(1000) {
-                let mut qb = sqlx::QueryBuilder::new(
-                    "INSERT INTO decisions (inbound_id, contact_id, campaign_id, action, status,
-                        confidence, reason, plan, created_at) ",
-                );
-                qb.push_values(chunk, |mut b, (id, at, s)| {
-                    b.push_bind(*id)
-                        .push_bind(at.contact_id)
-                        .push_bind(at.campaign_id)
-                        .push_bind(s.action.name())
-                        .push_bind(super::apply::decision_status(s.mode))
-                        .push_bind(s.confidence)
-                        .push_bind(s.reason.as_str())
-                        .push_bind(serde_json::to_string(&s.action).unwrap_or_default())
-                        .push_bind(t);
-                });
-                qb.build().execute(&mut **tx).await?;
-            }
-
-            // The settled messages of known contacts on their timelines.
-            let timeline: Vec<(i64, i64, &Analysis, &Attribution)> = rows
-                .iter()
-                .filter(|r| r.fate == Fate::Settled)
-                .filter_map(|r| {
-                    let at = r.at.as_ref()?;
-                    Some((*ids.get(&r.p.key)?, at.contact_id?, r.p.analysis.as_ref().ok()?, at))
-                })
-                .collect();
-            for chunk in timeline.chunks(1000) {
-                let mut qb = sqlx::QueryBuilder::new(
-                    "INSERT INTO activities (contact_id, at, kind, summary, detail, campaign_id, inbound_id) ",
-                );
-                qb.push_values(chunk, |mut b, (id, contact, a, at)| {
-                    let (kind, summary) = super::apply::timeline_entry(a, at);
-                    b.push_bind(*contact)
-                        .push_bind(t)
-                        .push_bind(kind)
-                        .push_bind(summary)
-                        .push_bind(super::apply::timeline_detail(*id, a, at).to_string())
-                        .push_bind(at.campaign_id)
-                        .push_bind(Some(*id));
-                });
-                qb.build().execute(&mut **tx).await?;
-                for (column, proven_only) in [("last_activity_at", false), ("last_reply_at", true)] {
-                    let contacts: Vec<i64> = chunk
-                        .iter()
-                        .filter(|(_, _, a, at)| {
-                            !proven_only || super::apply::proven_reply(a, at)
-                        })
-                        .map(|(_, c, _, _)| *c)
-                        .collect();
-                    if contacts.is_empty() {
-                        continue;
-                    }
-                    let mut qb = sqlx::QueryBuilder::new(format!("UPDATE contacts SET {column} = "));
-                    qb.push_bind(t).push(" WHERE id IN (");
-                    let mut sep = qb.separated(", ");
-                    for c in contacts {
-                        sep.push_bind(c);
-                    }
-                    qb.push(")");
-                    qb.build().execute(&mut **tx).await?;
+                let at = r.at.as_ref();
+                let settled = r.fate == Fate::Settled;
+                store::inbound::Landing {
+                    key: &r.p.key,
+                    raw: &r.p.raw,
+                    status,
+                    error,
+                    processed_at,
+                    lease_until,
+                    analysed: a.map(|a| store::inbound::Analysed {
+                        kind: a.kind.as_str(),
+                        intent: a.intent.as_str(),
+                        confidence: a.confidence,
+                        language: &a.language,
+                        visible_text: &a.text,
+                        from_addr: a.from.as_deref(),
+                        subject: a.subject.as_deref(),
+                        contact_id: at.and_then(|at| at.contact_id),
+                        campaign_id: at.and_then(|at| at.campaign_id),
+                        attribution: at.map_or("none", |at| at.strength.as_str()),
+                    }),
+                    // Only the settled messages: those finished later record their own.
+                    decisions: match (settled, at) {
+                        (true, Some(at)) => r
+                            .steps
+                            .iter()
+                            .map(|s| NewDecision {
+                                inbound_id: 0,
+                                contact_id: at.contact_id,
+                                campaign_id: at.campaign_id,
+                                action: s.action.name(),
+                                status: super::apply::decision_status(s.mode),
+                                confidence: s.confidence,
+                                reason: &s.reason,
+                                plan: serde_json::to_string(&s.action).unwrap_or_default(),
+                            })
+                            .collect(),
+                        _ => Vec::new(),
+                    },
+                    timeline: match (settled, a, at) {
+                        (true, Some(a), Some(at)) => at.contact_id.map(|contact| {
+                            let (kind, summary) = super::apply::timeline_entry(a, at);
+                            store::inbound::TimelineEntry {
+                                contact_id: contact,
+                                kind,
+                                summary,
+                                detail: super::apply::timeline_detail(0, a, at),
+                                campaign_id: at.campaign_id,
+                                proven_reply: super::apply::proven_reply(a, at),
+                            }
+                        }),
+                        _ => None,
+                    },
                 }
-            }
-            ids
-        });
+            })
+            .collect();
+        let ids = store::inbound::land(&self.db, source, t, &landing).await?;
 
         // Rows that were there already (this or another daemon stored them): their ids.
         let missing: Vec<&str> = rows
@@ -402,21 +356,7 @@ impl Inbound {
             .map(|r| r.p.key.as_str())
             .filter(|k| !ids.contains_key(*k))
             .collect();
-        let mut existing: HashMap<String, i64> = HashMap::new();
-        for chunk in missing.chunks(500) {
-            let found: Vec<(i64, String)> = crate::on_db!(&self.db, p => {
-                let mut qb = sqlx::QueryBuilder::new(
-                    "SELECT id, dedup_key FROM inbound_messages WHERE dedup_key IN (",
-                );
-                let mut sep = qb.separated(", ");
-                for k in chunk {
-                    sep.push_bind(*k);
-                }
-                qb.push(")");
-                qb.build_query_as().fetch_all(p).await?
-            });
-            existing.extend(found.into_iter().map(|(id, k)| (k, id)));
-        }
+        let existing = store::inbound::ids_by_keys(&self.db, &missing).await?;
 
         let mut later = Vec::new();
         for r in &rows {

@@ -704,6 +704,19 @@ pub async fn note_reply(tx: &mut Tx, contact_id: i64, at: Timestamp) -> Result<(
     Ok(())
 }
 
+/// Sets the contact's language, within the caller's transaction.
+pub async fn set_language(tx: &mut Tx, contact_id: i64, language: &str) -> Result<()> {
+    on_tx!(tx, c => {
+        sqlx::query("UPDATE contacts SET language = $1, updated_at = $2 WHERE id = $3")
+            .bind(language)
+            .bind(now())
+            .bind(contact_id)
+            .execute(&mut *c)
+            .await?;
+    });
+    Ok(())
+}
+
 /// The topics each contact has unsubscribed from, by lower-cased address: small enough to hold
 /// during an import, which must not raise them.
 pub async fn unsubscribed_topics(db: &Db) -> Result<HashMap<String, Vec<i64>>> {

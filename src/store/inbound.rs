@@ -180,3 +180,232 @@ pub async fn raw(db: &Db, id: i64) -> Result<Vec<u8>> {
     });
     raw.ok_or_else(|| StoreError::NotFound(format!("no inbound message {id}")))
 }
+
+// ----- lookups for attribution -----
+
+/// The address of contact `id`, if it exists.
+pub async fn contact_email(db: &Db, id: i64) -> Result<Option<String>> {
+    Ok(on_db!(db, p => {
+        sqlx::query_scalar("SELECT email FROM contacts WHERE id = $1").bind(id).fetch_optional(p).await?
+    }))
+}
+
+/// Id and address of the contact whose lower-cased address is `key`.
+pub async fn contact_by_key(db: &Db, key: &str) -> Result<Option<(i64, String)>> {
+    Ok(on_db!(db, p => {
+        sqlx::query_as("SELECT id, email FROM contacts WHERE email_key = $1")
+            .bind(key)
+            .fetch_optional(p)
+            .await?
+    }))
+}
+
+/// Id, address and key of each contact among `keys` (lower-cased addresses), 500 per query.
+pub async fn contacts_by_keys(db: &Db, keys: &[&str]) -> Result<Vec<(i64, String, String)>> {
+    let mut out = Vec::new();
+    for chunk in keys.chunks(500) {
+        let rows: Vec<(i64, String, String)> = on_db!(db, p => {
+            let mut qb = sqlx::QueryBuilder::new(
+                "SELECT id, email, email_key FROM contacts WHERE email_key IN (",
+            );
+            let mut sep = qb.separated(", ");
+            for k in chunk {
+                sep.push_bind(*k);
+            }
+            qb.push(")");
+            qb.build_query_as().fetch_all(p).await?
+        });
+        out.extend(rows);
+    }
+    Ok(out)
+}
+
+/// Whether campaign `campaign` was sent to contact `contact`.
+pub async fn was_sent(db: &Db, campaign: i64, contact: i64) -> Result<bool> {
+    let n: i64 = on_db!(db, p => {
+        sqlx::query_scalar(
+            "SELECT COUNT(*) FROM deliveries WHERE campaign_id = $1 AND contact_id = $2
+             AND status = 'sent'",
+        )
+        .bind(campaign)
+        .bind(contact)
+        .fetch_one(p)
+        .await?
+    });
+    Ok(n > 0)
+}
+
+/// The topic and occasion of campaign `id`; None when there is no such campaign.
+pub async fn campaign_target(db: &Db, id: i64) -> Result<Option<(Option<i64>, Option<i64>)>> {
+    Ok(on_db!(db, p => {
+        sqlx::query_as("SELECT topic_id, occasion_id FROM campaigns WHERE id = $1")
+            .bind(id)
+            .fetch_optional(p)
+            .await?
+    }))
+}
+
+// ----- landing a chunk -----
+
+/// One message of a chunk as it lands (see [`land`]).
+pub struct Landing<'a> {
+    pub key: &'a str,
+    pub raw: &'a [u8],
+    /// `quarantined`, `processed` or `processing` (finished after the commit).
+    pub status: &'a str,
+    pub error: Option<&'a str>,
+    pub processed_at: Option<Timestamp>,
+    pub lease_until: Option<Timestamp>,
+    pub analysed: Option<Analysed<'a>>,
+    /// Decisions recorded with it (their `inbound_id` is the landed message's).
+    pub decisions: Vec<super::decisions::NewDecision<'a>>,
+    /// Its entry on the contact's timeline.
+    pub timeline: Option<TimelineEntry<'a>>,
+}
+
+/// A landed message on its contact's timeline; `detail` gets the message's id as `inbound_id`.
+pub struct TimelineEntry<'a> {
+    pub contact_id: i64,
+    pub kind: &'a str,
+    pub summary: String,
+    pub detail: serde_json::Value,
+    pub campaign_id: Option<i64>,
+    /// A reply proven to come from the contact: sets `last_reply_at`.
+    pub proven_reply: bool,
+}
+
+/// Lands a chunk in one transaction: one multi-row INSERT of the messages (raw bytes with the
+/// analysis; `ON CONFLICT DO NOTHING` makes the insert the claim, so exactly one daemon has each
+/// message), their decisions and timeline entries. Returns the ids of the messages inserted by
+/// this call, by key (a key missing was stored before). `rows` should be sorted by key: one
+/// order for every daemon, so concurrent chunks on PostgreSQL wait instead of deadlocking.
+pub async fn land(
+    db: &Db,
+    source: &str,
+    at: Timestamp,
+    rows: &[Landing<'_>],
+) -> Result<std::collections::HashMap<String, i64>> {
+    use std::collections::HashMap;
+    let mut tx = db.begin().await?;
+    let mut ids: HashMap<String, i64> = HashMap::with_capacity(rows.len());
+    super::on_tx!(&mut tx, c => {
+        let mut qb = sqlx::QueryBuilder::new(
+            "INSERT INTO inbound_messages (dedup_key, raw, source, received_at, status, error,
+                kind, intent, confidence, language, visible_text, from_addr, subject, contact_id,
+                campaign_id, attribution, processed_at, lease_until) ",
+        );
+        qb.push_values(rows, |mut b, r| {
+            let a = r.analysed.as_ref();
+            b.push_bind(r.key)
+                .push_bind(r.raw)
+                .push_bind(source)
+                .push_bind(at)
+                .push_bind(r.status)
+                .push_bind(r.error)
+                .push_bind(a.map(|a| a.kind))
+                .push_bind(a.map(|a| a.intent))
+                .push_bind(a.map(|a| a.confidence))
+                .push_bind(a.map(|a| a.language))
+                .push_bind(a.map(|a| a.visible_text))
+                .push_bind(a.and_then(|a| a.from_addr))
+                .push_bind(a.and_then(|a| a.subject))
+                .push_bind(a.and_then(|a| a.contact_id))
+                .push_bind(a.and_then(|a| a.campaign_id))
+                .push_bind(a.map(|a| a.attribution))
+                .push_bind(r.processed_at)
+                .push_bind(r.lease_until);
+        });
+        qb.push(" ON CONFLICT (dedup_key) DO NOTHING RETURNING id, dedup_key");
+        for (id, key) in qb.build_query_as::<(i64, String)>().fetch_all(&mut *c).await? {
+            ids.insert(key, id);
+        }
+
+        let decisions: Vec<(i64, &super::decisions::NewDecision<'_>)> = rows
+            .iter()
+            .filter_map(|r| Some((*ids.get(r.key)?, r)))
+            .flat_map(|(id, r)| r.decisions.iter().map(move |d| (id, d)))
+            .collect();
+        for chunk in decisions.chunks(1000) {
+            let mut qb = sqlx::QueryBuilder::new(
+                "INSERT INTO decisions (inbound_id, contact_id, campaign_id, action, status,
+                    confidence, reason, plan, created_at) ",
+            );
+            qb.push_values(chunk, |mut b, (id, d)| {
+                b.push_bind(*id)
+                    .push_bind(d.contact_id)
+                    .push_bind(d.campaign_id)
+                    .push_bind(d.action)
+                    .push_bind(d.status)
+                    .push_bind(d.confidence)
+                    .push_bind(d.reason)
+                    .push_bind(d.plan.as_str())
+                    .push_bind(at);
+            });
+            qb.build().execute(&mut *c).await?;
+        }
+
+        let timeline: Vec<(i64, &TimelineEntry<'_>)> = rows
+            .iter()
+            .filter_map(|r| Some((*ids.get(r.key)?, r.timeline.as_ref()?)))
+            .collect();
+        for chunk in timeline.chunks(1000) {
+            let mut qb = sqlx::QueryBuilder::new(
+                "INSERT INTO activities (contact_id, at, kind, summary, detail, campaign_id, inbound_id) ",
+            );
+            qb.push_values(chunk, |mut b, (id, e)| {
+                let mut detail = e.detail.clone();
+                if let Some(o) = detail.as_object_mut() {
+                    o.insert("inbound_id".into(), (*id).into());
+                }
+                b.push_bind(e.contact_id)
+                    .push_bind(at)
+                    .push_bind(e.kind)
+                    .push_bind(e.summary.as_str())
+                    .push_bind(detail.to_string())
+                    .push_bind(e.campaign_id)
+                    .push_bind(Some(*id));
+            });
+            qb.build().execute(&mut *c).await?;
+            for (column, proven_only) in [("last_activity_at", false), ("last_reply_at", true)] {
+                let contacts: Vec<i64> = chunk
+                    .iter()
+                    .filter(|(_, e)| !proven_only || e.proven_reply)
+                    .map(|(_, e)| e.contact_id)
+                    .collect();
+                if contacts.is_empty() {
+                    continue;
+                }
+                let mut qb = sqlx::QueryBuilder::new(format!("UPDATE contacts SET {column} = "));
+                qb.push_bind(at).push(" WHERE id IN (");
+                let mut sep = qb.separated(", ");
+                for id in contacts {
+                    sep.push_bind(id);
+                }
+                qb.push(")");
+                qb.build().execute(&mut *c).await?;
+            }
+        }
+    });
+    tx.commit().await?;
+    Ok(ids)
+}
+
+/// The ids of the stored messages among `keys`, by key, 500 per query.
+pub async fn ids_by_keys(db: &Db, keys: &[&str]) -> Result<std::collections::HashMap<String, i64>> {
+    let mut out = std::collections::HashMap::new();
+    for chunk in keys.chunks(500) {
+        let found: Vec<(i64, String)> = on_db!(db, p => {
+            let mut qb = sqlx::QueryBuilder::new(
+                "SELECT id, dedup_key FROM inbound_messages WHERE dedup_key IN (",
+            );
+            let mut sep = qb.separated(", ");
+            for k in chunk {
+                sep.push_bind(*k);
+            }
+            qb.push(")");
+            qb.build_query_as().fetch_all(p).await?
+        });
+        out.extend(found.into_iter().map(|(id, k)| (k, id)));
+    }
+    Ok(out)
+}

@@ -854,7 +854,17 @@ async fn preferences(
         )
         .await?;
         if let Some(l) = new_lang.filter(|l| c.language.as_deref() != Some(l.as_str())) {
-            set_language(&st, c.id, &l).await?;
+            activation::set_language(
+                &st.db,
+                c.id,
+                &l,
+                &Cause::Link {
+                    link: Link::Preferences,
+                    evidence: "preferences page (signed link)".into(),
+                    campaign_id: None,
+                },
+            )
+            .await?;
         }
         Ok::<_, Fail>(())
     }
@@ -869,28 +879,6 @@ async fn preferences(
         },
         Err(f) => fail_page(&st, lang, f),
     }
-}
-
-async fn set_language(st: &Shared, contact: i64, l: &str) -> Result<(), StoreError> {
-    let at = now();
-    crate::in_tx!(&st.db, tx => {
-        sqlx::query("UPDATE contacts SET language = $1, updated_at = $2 WHERE id = $3")
-            .bind(l)
-            .bind(at)
-            .bind(contact)
-            .execute(&mut **tx)
-            .await?;
-        crate::record_activity!(tx, &store::activities::NewActivity {
-            contact_id: contact,
-            at,
-            kind: "preferences",
-            summary: format!("Sprache / language: {l}"),
-            detail: json!({"language": l, "method": "preferences"}),
-            campaign_id: None,
-            inbound_id: None,
-        });
-    });
-    Ok(())
 }
 
 async fn forget(State(st): State<Shared>, Path(token): Path<String>, req: Request) -> Response {
