@@ -243,9 +243,11 @@ pub async fn run(dir: &Path) -> anyhow::Result<()> {
         &mut out,
         &store::report::topics(&db, cfg.silent_after_days).await?,
         &[
-            "topic",
+            "slug",
             "confirmed",
             "silent",
+            "invited",
+            "replied",
             "encounter",
             "cooperation",
             "unsubscribed",
@@ -256,7 +258,7 @@ pub async fn run(dir: &Path) -> anyhow::Result<()> {
         &mut out,
         &store::report::campaigns(&db).await?,
         &[
-            "campaign",
+            "name",
             "kind",
             "invited",
             "replied",
