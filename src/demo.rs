@@ -248,9 +248,11 @@ pub async fn run(dir: &Path) -> anyhow::Result<()> {
         &mut out,
         &store::report::topics(&db, cfg.silent_after_days).await?,
         &[
-            "topic",
+            "slug",
             "confirmed",
             "silent",
+            "invited",
+            "replied",
             "encounter",
             "cooperation",
             "unsubscribed",
@@ -261,7 +263,7 @@ pub async fn run(dir: &Path) -> anyhow::Result<()> {
         &mut out,
         &store::report::campaigns(&db).await?,
         &[
-            "campaign",
+            "name",
             "kind",
             "invited",
             "replied",

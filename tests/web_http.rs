@@ -553,7 +553,9 @@ async fn rsvp_links_ask_then_apply(a: App) {
         a.relation(c, "encounter").await,
         Some(("confirmed".into(), "link".into()))
     );
-    let rows = netzpost::web::report::rsvps(&a.db, occasion).await.unwrap();
+    let rows = netzpost::store::report::rsvps(&a.db, occasion)
+        .await
+        .unwrap();
     assert_eq!(rows.len(), 1);
     // Changing one's mind updates the same relation.
     a.post_form(&format!("/r/{token}/no"), "").await;

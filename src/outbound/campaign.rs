@@ -200,12 +200,7 @@ pub async fn cancel(db: &Db, name: &str) -> anyhow::Result<()> {
         bail!("campaign {name:?} is {} already", c.status);
     }
     // Queued rows will never go out: say so on the rows.
-    crate::on_db!(db, p => {
-        sqlx::query("UPDATE deliveries SET status = 'skipped', last_error = 'campaign cancelled' WHERE campaign_id = $1 AND status = 'queued'")
-            .bind(c.id)
-            .execute(p)
-            .await?;
-    });
+    campaigns::skip_queued(db, c.id).await?;
     Ok(())
 }
 
@@ -272,16 +267,7 @@ pub async fn schedule_at(db: &Db, name: &str, at: Timestamp) -> anyhow::Result<(
             c.schedule.unwrap_or_default()
         );
     }
-    let n = crate::on_db!(db, p => {
-        sqlx::query("UPDATE campaigns SET send_at = $1, status = 'scheduled', updated_at = $2 WHERE id = $3 AND status IN ('draft', 'scheduled')")
-            .bind(at)
-            .bind(crate::store::now())
-            .bind(c.id)
-            .execute(p)
-            .await?
-            .rows_affected()
-    });
-    if n == 0 {
+    if !campaigns::schedule_once(db, c.id, at).await? {
         bail!(
             "campaign {name:?} is {}: only a draft can be scheduled",
             c.status

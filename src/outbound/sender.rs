@@ -996,12 +996,7 @@ async fn deliver(w: &Worker, ctx: &CampaignCtx, d: Claimed) -> Settle {
 /// sender's journal names was accepted by the server: those rows are recorded as sent.
 async fn release_dead_claims(db: &Db, journal_dir: &Path) -> anyhow::Result<()> {
     let host = hostname();
-    let owners: Vec<String> = crate::on_db!(db, p => {
-        sqlx::query_scalar("SELECT DISTINCT lease_owner FROM deliveries WHERE status = 'sending' AND lease_owner LIKE $1")
-            .bind(format!("{host}:%"))
-            .fetch_all(p)
-            .await?
-    });
+    let owners = campaigns::sending_owners(db, &format!("{host}:")).await?;
     // Rows under this process's pid are from an earlier engine of it (or a pid reused after a
     // reboot): this engine has no claims yet, so they are released like a dead sender's.
     let alive = |pid: &str| {
@@ -1017,44 +1012,23 @@ async fn release_dead_claims(db: &Db, journal_dir: &Path) -> anyhow::Result<()> 
         let sent = Journal::read(&journal);
         let mut recorded = 0;
         for ids in sent.chunks(500) {
-            let placeholders = (2..ids.len() + 2)
-                .map(|i| format!("${i}"))
-                .collect::<Vec<_>>()
-                .join(", ");
-            let sql = format!(
-                "SELECT d.id, d.campaign_id, d.contact_id, d.attempts, k.name FROM deliveries d
-                 JOIN campaigns k ON k.id = d.campaign_id
-                 WHERE d.status = 'sending' AND d.lease_owner = $1 AND d.id IN ({placeholders})"
-            );
-            let rows: Vec<(i64, i64, i64, i32, String)> = crate::on_db!(db, p => {
-                let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str())).bind(&owner);
-                for id in ids {
-                    q = q.bind(*id);
-                }
-                q.fetch_all(p).await?
-            });
+            let rows = campaigns::held_by(db, &owner, ids).await?;
             let settles: Vec<Settle> = rows
                 .into_iter()
-                .map(|(id, campaign_id, contact_id, attempts, name)| Settle {
-                    attempts,
-                    delivery_id: id,
-                    campaign_id,
-                    contact_id,
+                .map(|h| Settle {
+                    attempts: h.attempts,
+                    delivery_id: h.id,
+                    campaign_id: h.campaign_id,
+                    contact_id: h.contact_id,
                     email_key: String::new(),
-                    summary: format!("gesendet / sent: {name}"),
+                    summary: format!("gesendet / sent: {}", h.campaign),
                     outcome: Outcome::Sent,
                 })
                 .collect();
             recorded += settles.len();
             campaigns::settle(db, &settles).await?;
         }
-        let n = crate::on_db!(db, p => {
-            sqlx::query("UPDATE deliveries SET status = 'queued', lease_until = NULL, lease_owner = NULL WHERE status = 'sending' AND lease_owner = $1")
-                .bind(&owner)
-                .execute(p)
-                .await?
-                .rows_affected()
-        });
+        let n = campaigns::release_claims(db, &owner).await?;
         tracing::warn!(owner = %owner, sent = recorded, released = n, "took over the claims of a sender that died: recorded what its journal names as sent, queued the rest");
     }
     // Journals of this host's senders that are gone hold nothing unrecorded any more.

@@ -255,26 +255,29 @@ pub struct CampaignRow {
     pub status_reason: Option<String>,
 }
 
+/// Every campaign with its deliveries by status; `replied` counts as the funnel does
+/// ([`super::report`]).
 pub async fn list(db: &Db) -> Result<Vec<CampaignRow>> {
+    let sql = format!(
+        "SELECT k.name, k.kind, k.status, t.slug AS topic, o.slug AS occasion, k.schedule,
+            COALESCE(SUM(CASE WHEN d.status IN ('queued', 'sending') THEN 1 ELSE 0 END), 0) AS queued,
+            COALESCE(SUM(CASE WHEN d.status = 'sent' THEN 1 ELSE 0 END), 0) AS sent,
+            COALESCE(SUM(CASE WHEN d.status = 'failed' THEN 1 ELSE 0 END), 0) AS failed,
+            COALESCE(SUM(CASE WHEN d.status = 'bounced' THEN 1 ELSE 0 END), 0) AS bounced,
+            {replied} AS replied,
+            k.status_reason
+         FROM campaigns k
+         LEFT JOIN topics t ON t.id = k.topic_id
+         LEFT JOIN occasions o ON o.id = k.occasion_id
+         LEFT JOIN deliveries d ON d.campaign_id = k.id
+         GROUP BY k.id, k.name, k.kind, k.status, t.slug, o.slug, k.schedule, k.status_reason
+         ORDER BY k.id",
+        replied = super::report::replied_to_campaign(),
+    );
     Ok(on_db!(db, p => {
-        sqlx::query_as::<_, CampaignRow>(
-            "SELECT k.name, k.kind, k.status, t.slug AS topic, o.slug AS occasion, k.schedule,
-                COALESCE(SUM(CASE WHEN d.status IN ('queued', 'sending') THEN 1 ELSE 0 END), 0) AS queued,
-                COALESCE(SUM(CASE WHEN d.status = 'sent' THEN 1 ELSE 0 END), 0) AS sent,
-                COALESCE(SUM(CASE WHEN d.status = 'failed' THEN 1 ELSE 0 END), 0) AS failed,
-                COALESCE(SUM(CASE WHEN d.status = 'bounced' THEN 1 ELSE 0 END), 0) AS bounced,
-                (SELECT COUNT(DISTINCT a.contact_id) FROM activities a
-                  WHERE a.campaign_id = k.id AND a.kind = 'reply') AS replied,
-                k.status_reason
-             FROM campaigns k
-             LEFT JOIN topics t ON t.id = k.topic_id
-             LEFT JOIN occasions o ON o.id = k.occasion_id
-             LEFT JOIN deliveries d ON d.campaign_id = k.id
-             GROUP BY k.id, k.name, k.kind, k.status, t.slug, o.slug, k.schedule, k.status_reason
-             ORDER BY k.id",
-        )
-        .fetch_all(p)
-        .await?
+        sqlx::query_as::<_, CampaignRow>(sqlx::AssertSqlSafe(sql.as_str()))
+            .fetch_all(p)
+            .await?
     }))
 }
 
@@ -813,4 +816,84 @@ pub async fn set_firing_campaign(
             .await?;
     });
     Ok(())
+}
+
+/// The owners (`HOST:PID:...`) of deliveries being sent whose owner starts with `prefix`.
+pub async fn sending_owners(db: &Db, prefix: &str) -> Result<Vec<String>> {
+    Ok(on_db!(db, p => {
+        sqlx::query_scalar("SELECT DISTINCT lease_owner FROM deliveries WHERE status = 'sending' AND lease_owner LIKE $1")
+            .bind(format!("{prefix}%"))
+            .fetch_all(p)
+            .await?
+    }))
+}
+
+/// A delivery being sent, with its campaign's name.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct Held {
+    pub id: i64,
+    pub campaign_id: i64,
+    pub contact_id: i64,
+    pub attempts: i32,
+    pub campaign: String,
+}
+
+/// Of `ids` (a few hundred at most: one placeholder each), the deliveries `owner` holds.
+pub async fn held_by(db: &Db, owner: &str, ids: &[i64]) -> Result<Vec<Held>> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let placeholders = (2..ids.len() + 2)
+        .map(|i| format!("${i}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let sql = format!(
+        "SELECT d.id, d.campaign_id, d.contact_id, d.attempts, k.name AS campaign FROM deliveries d
+         JOIN campaigns k ON k.id = d.campaign_id
+         WHERE d.status = 'sending' AND d.lease_owner = $1 AND d.id IN ({placeholders})"
+    );
+    Ok(on_db!(db, p => {
+        let mut q = sqlx::query_as::<_, Held>(sqlx::AssertSqlSafe(sql.as_str())).bind(owner);
+        for id in ids {
+            q = q.bind(*id);
+        }
+        q.fetch_all(p).await?
+    }))
+}
+
+/// Puts every delivery `owner` still holds back in the queue. Returns how many.
+pub async fn release_claims(db: &Db, owner: &str) -> Result<u64> {
+    Ok(on_db!(db, p => {
+        sqlx::query("UPDATE deliveries SET status = 'queued', lease_until = NULL, lease_owner = NULL WHERE status = 'sending' AND lease_owner = $1")
+            .bind(owner)
+            .execute(p)
+            .await?
+            .rows_affected()
+    }))
+}
+
+/// Marks the campaign's queued deliveries as skipped because it was cancelled.
+pub async fn skip_queued(db: &Db, campaign_id: i64) -> Result<()> {
+    on_db!(db, p => {
+        sqlx::query("UPDATE deliveries SET status = 'skipped', last_error = 'campaign cancelled' WHERE campaign_id = $1 AND status = 'queued'")
+            .bind(campaign_id)
+            .execute(p)
+            .await?;
+    });
+    Ok(())
+}
+
+/// Gives a draft (or an already scheduled) campaign a one-shot start time. Returns whether the
+/// campaign was in such a state.
+pub async fn schedule_once(db: &Db, id: i64, at: Timestamp) -> Result<bool> {
+    let n = on_db!(db, p => {
+        sqlx::query("UPDATE campaigns SET send_at = $1, status = 'scheduled', updated_at = $2 WHERE id = $3 AND status IN ('draft', 'scheduled')")
+            .bind(at)
+            .bind(now())
+            .bind(id)
+            .execute(p)
+            .await?
+            .rows_affected()
+    });
+    Ok(n > 0)
 }

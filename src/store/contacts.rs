@@ -853,3 +853,48 @@ pub async fn export(db: &Db) -> Result<Vec<ExportRow>> {
 pub async fn count(db: &Db) -> Result<i64> {
     Ok(on_db!(db, p => sqlx::query_scalar("SELECT COUNT(*) FROM contacts").fetch_one(p).await?))
 }
+
+/// New values for a contact's own fields; `None` keeps a field as it is.
+#[derive(Debug, Clone, Default)]
+pub struct FieldChanges<'a> {
+    pub name: Option<&'a str>,
+    pub organisation: Option<&'a str>,
+    pub language: Option<&'a str>,
+}
+
+/// Changes a contact's fields and puts who changed them on the timeline, within the caller's
+/// transaction.
+pub async fn update_fields(
+    tx: &mut super::Tx,
+    contact_id: i64,
+    f: &FieldChanges<'_>,
+    by: &str,
+) -> Result<()> {
+    let at = now();
+    super::on_tx!(&mut *tx, c => {
+        sqlx::query(
+            "UPDATE contacts SET name = COALESCE($1, name), organisation = COALESCE($2, organisation),
+                language = COALESCE($3, language), updated_at = $4 WHERE id = $5",
+        )
+        .bind(f.name)
+        .bind(f.organisation)
+        .bind(f.language)
+        .bind(at)
+        .bind(contact_id)
+        .execute(&mut *c)
+        .await?;
+    });
+    super::activities::record(
+        tx,
+        &NewActivity {
+            contact_id,
+            at,
+            kind: "updated",
+            summary: format!("geändert / updated by {by}"),
+            detail: serde_json::json!({"name": f.name, "organisation": f.organisation, "language": f.language}),
+            campaign_id: None,
+            inbound_id: None,
+        },
+    )
+    .await
+}

@@ -5,15 +5,19 @@
 //! the subset both engines share; where they differ, the code says so.
 
 pub mod activities;
+pub mod auth;
 pub mod campaigns;
 pub mod contacts;
 pub mod decisions;
 pub mod inbound;
+pub mod metrics;
 pub mod occasions;
 pub mod ratelimits;
 pub mod relations;
 pub mod report;
 pub mod suppressions;
+#[cfg(test)]
+pub(crate) mod testing;
 pub mod topics;
 pub mod wishes;
 
@@ -241,6 +245,15 @@ impl Db {
             Db::Sqlite(p) => Tx::Sqlite(p.begin_with("BEGIN IMMEDIATE").await?),
             Db::Postgres(p) => Tx::Postgres(p.begin().await?),
         })
+    }
+
+    /// Whether the database answers a query.
+    pub async fn ping(&self) -> Result<()> {
+        let _: i64 = on_db!(self, p => {
+            // BIGINT on both engines: PostgreSQL will not decode an INT4 as i64.
+            sqlx::query_scalar("SELECT CAST(1 AS BIGINT)").fetch_one(p).await?
+        });
+        Ok(())
     }
 
     pub fn is_postgres(&self) -> bool {

@@ -271,9 +271,9 @@ async fn dashboard(State(st): State<Shared>, headers: HeaderMap, uri: Uri) -> Re
         Err(r) => return r,
     };
     let data = async {
-        let topics = report::topic_funnel(&st.db, st.cfg.silent_after_days).await?;
-        let campaigns = report::campaign_funnel(&st.db).await?;
-        let recent = report::recent_activations(&st.db, 20).await?;
+        let topics = store::report::topics(&st.db, st.cfg.silent_after_days).await?;
+        let campaigns = store::report::campaigns(&st.db).await?;
+        let recent = store::report::recent_activations(&st.db, 20).await?;
         Ok::<_, store::StoreError>((topics, campaigns, recent))
     }
     .await;
@@ -557,7 +557,7 @@ async fn occasions(State(st): State<Shared>, headers: HeaderMap, uri: Uri) -> Re
     let r = async {
         let mut out = Vec::new();
         for o in store::occasions::list(&st.db).await? {
-            let rsvps = report::rsvps(&st.db, o.id).await?;
+            let rsvps = store::report::rsvps(&st.db, o.id).await?;
             out.push(json!({"o": o, "rsvps": rsvps}));
         }
         Ok::<_, store::StoreError>(out)
@@ -597,7 +597,7 @@ async fn occasion_csv(
         }
         Err(e) => return internal(&st, a.lang, e),
     };
-    let rows = match report::rsvps(&st.db, o.id).await {
+    let rows = match store::report::rsvps(&st.db, o.id).await {
         Ok(r) => r,
         Err(e) => return internal(&st, a.lang, e),
     };

@@ -2,7 +2,7 @@
 //! `/api/openapi.json` needs `Authorization: Bearer <token>` with a token from
 //! `netzpost tokens create NAME`.
 
-use super::{auth, report, ApiError, Shared};
+use super::{auth, ApiError, Shared};
 use crate::domain::{ConsentStatus, EmailAddress, RelationForm};
 use crate::inbound::apply;
 use crate::outbound::campaign::{self, CreateArgs};
@@ -259,31 +259,19 @@ async fn contact_update(
     for (topic, status) in &u.consent {
         consent.push((store::topics::get(&st.db, topic).await?.id, *status));
     }
-    let at = store::now();
-    let changed = json!({"name": u.name, "organisation": u.organisation, "language": language});
-    crate::in_tx!(&st.db, tx => {
-        sqlx::query(
-            "UPDATE contacts SET name = COALESCE($1, name), organisation = COALESCE($2, organisation),
-                language = COALESCE($3, language), updated_at = $4 WHERE id = $5",
-        )
-        .bind(&u.name)
-        .bind(&u.organisation)
-        .bind(&language)
-        .bind(at)
-        .bind(c.id)
-        .execute(&mut **tx)
-        .await
-        .map_err(store::StoreError::from)?;
-        crate::record_activity!(tx, &store::activities::NewActivity {
-            contact_id: c.id,
-            at,
-            kind: "updated",
-            summary: format!("geändert / updated by {}", caller.0),
-            detail: changed,
-            campaign_id: None,
-            inbound_id: None,
-        });
-    });
+    let mut tx = st.db.begin().await?;
+    store::contacts::update_fields(
+        &mut tx,
+        c.id,
+        &store::contacts::FieldChanges {
+            name: u.name.as_deref(),
+            organisation: u.organisation.as_deref(),
+            language: language.as_deref(),
+        },
+        &caller.0,
+    )
+    .await?;
+    tx.commit().await?;
     crate::activation::set_consents(
         &st.db,
         c.id,
@@ -411,7 +399,7 @@ async fn occasions_list(State(st): State<Shared>) -> ApiResult {
 
 async fn occasion_show(State(st): State<Shared>, Path(slug): Path<String>) -> ApiResult {
     let o = store::occasions::get(&st.db, &slug).await?;
-    let rsvps = report::rsvps(&st.db, o.id).await?;
+    let rsvps = store::report::rsvps(&st.db, o.id).await?;
     ok(json!({"occasion": o, "rsvps": rsvps}))
 }
 
@@ -624,8 +612,8 @@ pub async fn run_review_action(
 // ----- reports -----
 
 async fn funnel(State(st): State<Shared>) -> ApiResult {
-    let topics = report::topic_funnel(&st.db, st.cfg.silent_after_days).await?;
-    let campaigns = report::campaign_funnel(&st.db).await?;
+    let topics = store::report::topics(&st.db, st.cfg.silent_after_days).await?;
+    let campaigns = store::report::campaigns(&st.db).await?;
     ok(json!({"topics": topics, "campaigns": campaigns}))
 }
 

@@ -4,11 +4,9 @@
 //! so one SHA-256 is enough; passwords are low-entropy and get salted PBKDF2-HMAC-SHA256 with
 //! many iterations (built on the `hmac`/`sha2` crates we already have, no extra dependency).
 
-use crate::on_db;
-use crate::store::{now, Db, StoreError, Timestamp};
+use crate::store::{self, now, Db, StoreError};
 use hmac::{Hmac, Mac};
 use rand::RngCore;
-use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 /// OWASP's 2023 figure for PBKDF2-HMAC-SHA256.
@@ -85,52 +83,19 @@ pub fn verify_password(password: &str, stored: &str) -> bool {
 
 // ----- API tokens -----
 
-#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
-pub struct ApiToken {
-    pub name: String,
-    pub created_at: Timestamp,
-    pub last_used_at: Option<Timestamp>,
-    pub revoked_at: Option<Timestamp>,
-}
+pub use crate::store::auth::ApiToken;
 
 /// Creates a token named `name`; returns the secret, which is shown once and never stored.
 pub async fn create_token(db: &Db, name: &str) -> Result<String, StoreError> {
     crate::store::topics::check_slug(name)?;
     let secret = format!("np_{}", random_hex(32));
-    let res = on_db!(db, p => {
-        sqlx::query("INSERT INTO api_tokens (name, token_hash, created_at) VALUES ($1, $2, $3)")
-            .bind(name)
-            .bind(sha256_hex(&secret))
-            .bind(now())
-            .execute(p)
-            .await
-            .map(|r| r.rows_affected())
-    });
-    match res {
-        Ok(_) => Ok(secret),
-        Err(sqlx::Error::Database(d)) if d.is_unique_violation() => Err(StoreError::Conflict(
-            format!("a token named {name:?} exists already (revoke it or choose another name)"),
-        )),
-        Err(e) => Err(e.into()),
-    }
+    store::auth::insert_token(db, name, &sha256_hex(&secret)).await?;
+    Ok(secret)
 }
 
 /// Revokes a token and ends every admin session signed in with it.
 pub async fn revoke_token(db: &Db, name: &str) -> Result<(), StoreError> {
-    let n = crate::in_tx!(db, tx => {
-        let n = sqlx::query("UPDATE api_tokens SET revoked_at = $1 WHERE name = $2 AND revoked_at IS NULL")
-            .bind(now())
-            .bind(name)
-            .execute(&mut **tx)
-            .await?
-            .rows_affected();
-        sqlx::query("DELETE FROM admin_sessions WHERE user_name = $1")
-            .bind(format!("token:{name}"))
-            .execute(&mut **tx)
-            .await?;
-        n
-    });
-    if n == 0 {
+    if !store::auth::revoke_token(db, name).await? {
         return Err(StoreError::NotFound(format!(
             "no active token named {name:?} (see `netzpost tokens list`)"
         )));
@@ -139,53 +104,20 @@ pub async fn revoke_token(db: &Db, name: &str) -> Result<(), StoreError> {
 }
 
 pub async fn list_tokens(db: &Db) -> Result<Vec<ApiToken>, StoreError> {
-    Ok(on_db!(db, p => {
-        sqlx::query_as::<_, ApiToken>(
-            "SELECT name, created_at, last_used_at, revoked_at FROM api_tokens ORDER BY name",
-        )
-        .fetch_all(p)
-        .await?
-    }))
+    store::auth::list_tokens(db).await
 }
 
 /// The name of the active token with this secret, if any; notes its use.
 pub async fn check_token(db: &Db, secret: &str) -> Result<Option<String>, StoreError> {
-    let hash = sha256_hex(secret);
-    let name: Option<String> = on_db!(db, p => {
-        sqlx::query_scalar("SELECT name FROM api_tokens WHERE token_hash = $1 AND revoked_at IS NULL")
-            .bind(&hash)
-            .fetch_optional(p)
-            .await?
-    });
-    if name.is_some() {
-        on_db!(db, p => {
-            sqlx::query("UPDATE api_tokens SET last_used_at = $1 WHERE token_hash = $2")
-                .bind(now())
-                .bind(&hash)
-                .execute(p)
-                .await?;
-        });
-    }
-    Ok(name)
+    store::auth::use_token(db, &sha256_hex(secret)).await
 }
 
 // ----- admin users and sessions -----
 
 /// The login that a session signed in with an API token belongs to: `token:NAME`, with no
-/// password (the stored hash matches nothing), so it exists only for sessions.
+/// password, so it exists only for sessions.
 pub async fn token_login(db: &Db, token_name: &str) -> Result<String, StoreError> {
-    let user = format!("token:{token_name}");
-    on_db!(db, p => {
-        sqlx::query(
-            "INSERT INTO admin_users (name, password_hash, updated_at) VALUES ($1, 'token-only', $2)
-             ON CONFLICT (name) DO NOTHING",
-        )
-        .bind(&user)
-        .bind(now())
-        .execute(p)
-        .await?;
-    });
-    Ok(user)
+    store::auth::ensure_token_user(db, token_name).await
 }
 
 /// Shortest accepted admin password, in characters (not counting surrounding whitespace).
@@ -206,44 +138,17 @@ pub fn weak_password(password: &str) -> Option<String> {
     }
 }
 
+/// Sets an admin login's password; a new password ends every open session of that login.
 pub async fn set_password(db: &Db, user: &str, password: &str) -> Result<(), StoreError> {
     if let Some(why) = weak_password(password) {
         return Err(StoreError::Invalid(why));
     }
-    let hash = hash_password(password);
-    crate::in_tx!(db, tx => {
-        sqlx::query(
-            "INSERT INTO admin_users (name, password_hash, updated_at) VALUES ($1, $2, $3)
-             ON CONFLICT (name) DO UPDATE SET password_hash = excluded.password_hash, updated_at = excluded.updated_at",
-        )
-        .bind(user)
-        .bind(hash)
-        .bind(now())
-        .execute(&mut **tx)
-        .await?;
-        // A new password ends every open session of that user.
-        sqlx::query("DELETE FROM admin_sessions WHERE user_name = $1")
-            .bind(user)
-            .execute(&mut **tx)
-            .await?;
-    });
-    Ok(())
+    store::auth::set_password_hash(db, user, &hash_password(password)).await
 }
 
 /// Removes an admin login; its open sessions end with it.
 pub async fn remove_user(db: &Db, user: &str) -> Result<(), StoreError> {
-    let n = crate::in_tx!(db, tx => {
-        sqlx::query("DELETE FROM admin_sessions WHERE user_name = $1")
-            .bind(user)
-            .execute(&mut **tx)
-            .await?;
-        sqlx::query("DELETE FROM admin_users WHERE name = $1 AND name NOT LIKE 'token:%'")
-            .bind(user)
-            .execute(&mut **tx)
-            .await?
-            .rows_affected()
-    });
-    if n == 0 {
+    if !store::auth::remove_user(db, user).await? {
         return Err(StoreError::NotFound(format!(
             "no admin login named {user:?}"
         )));
@@ -252,12 +157,7 @@ pub async fn remove_user(db: &Db, user: &str) -> Result<(), StoreError> {
 }
 
 pub async fn check_password(db: &Db, user: &str, password: &str) -> Result<bool, StoreError> {
-    let stored: Option<String> = on_db!(db, p => {
-        sqlx::query_scalar("SELECT password_hash FROM admin_users WHERE name = $1")
-            .bind(user)
-            .fetch_optional(p)
-            .await?
-    });
+    let stored = store::auth::password_hash(db, user).await?;
     let ok = match &stored {
         Some(h) => verify_password(password, h),
         None => {
@@ -279,46 +179,27 @@ pub struct Session {
 pub async fn create_session(db: &Db, user: &str) -> Result<String, StoreError> {
     let id = random_hex(32);
     let at = now();
-    on_db!(db, p => {
-        sqlx::query("DELETE FROM admin_sessions WHERE expires_at < $1").bind(at).execute(p).await?;
-        sqlx::query(
-            "INSERT INTO admin_sessions (id_hash, user_name, csrf, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)",
-        )
-        .bind(sha256_hex(&id))
-        .bind(user)
-        .bind(random_hex(24))
-        .bind(at)
-        .bind(at + chrono::Duration::hours(SESSION_HOURS))
-        .execute(p)
-        .await?;
-    });
+    store::auth::insert_session(
+        db,
+        &store::auth::NewSession {
+            id_hash: &sha256_hex(&id),
+            user,
+            csrf: &random_hex(24),
+            created_at: at,
+            expires_at: at + chrono::Duration::hours(SESSION_HOURS),
+        },
+    )
+    .await?;
     Ok(id)
 }
 
 pub async fn session(db: &Db, id: &str) -> Result<Option<Session>, StoreError> {
-    let row: Option<(String, String)> = on_db!(db, p => {
-        // A session signed in with an API token lives only as long as the token (revoking
-        // deletes its sessions too; this holds whatever revoked it).
-        sqlx::query_as(
-            "SELECT s.user_name, s.csrf FROM admin_sessions s
-             WHERE s.id_hash = $1 AND s.expires_at > $2
-               AND (s.user_name NOT LIKE 'token:%' OR EXISTS (
-                    SELECT 1 FROM api_tokens t
-                    WHERE t.revoked_at IS NULL AND 'token:' || t.name = s.user_name))",
-        )
-            .bind(sha256_hex(id))
-            .bind(now())
-            .fetch_optional(p)
-            .await?
-    });
+    let row = store::auth::session(db, &sha256_hex(id)).await?;
     Ok(row.map(|(user, csrf)| Session { user, csrf }))
 }
 
 pub async fn end_session(db: &Db, id: &str) -> Result<(), StoreError> {
-    on_db!(db, p => {
-        sqlx::query("DELETE FROM admin_sessions WHERE id_hash = $1").bind(sha256_hex(id)).execute(p).await?;
-    });
-    Ok(())
+    store::auth::delete_session(db, &sha256_hex(id)).await
 }
 
 #[cfg(test)]

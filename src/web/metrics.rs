@@ -3,7 +3,7 @@
 //! they are right for every daemon sharing one database.
 
 use super::Shared;
-use crate::on_db;
+use crate::store;
 use axum::extract::{MatchedPath, Request, State};
 use axum::http::{header, StatusCode};
 use axum::middleware::Next;
@@ -111,29 +111,10 @@ pub async fn metrics(State(st): State<Shared>, headers: axum::http::HeaderMap) -
 
 async fn render(st: &Shared) -> anyhow::Result<String> {
     let db = &st.db;
-    let messages: Vec<(String, String, i64)> = on_db!(db, p => {
-        sqlx::query_as(
-            "SELECT k.name, d.status, COUNT(*) FROM deliveries d JOIN campaigns k ON k.id = d.campaign_id
-             GROUP BY k.name, d.status ORDER BY k.name, d.status",
-        )
-        .fetch_all(p)
-        .await?
-    });
-    let queue: i64 = on_db!(db, p => {
-        sqlx::query_scalar("SELECT COUNT(*) FROM deliveries WHERE status IN ('queued', 'sending')")
-            .fetch_one(p)
-            .await?
-    });
-    let inbound: Vec<(String, String, i64)> = on_db!(db, p => {
-        sqlx::query_as(
-            "SELECT COALESCE(kind, 'unknown') AS kind, COALESCE(intent, 'none') AS intent, COUNT(*)
-             FROM inbound_messages GROUP BY COALESCE(kind, 'unknown'), COALESCE(intent, 'none')
-             ORDER BY 1, 2",
-        )
-        .fetch_all(p)
-        .await?
-    });
-    let contacts = crate::store::contacts::count(db).await?;
+    let messages = store::metrics::deliveries_by_campaign(db).await?;
+    let queue = store::metrics::queue_depth(db).await?;
+    let inbound = store::metrics::inbound_by_kind(db).await?;
+    let contacts = store::contacts::count(db).await?;
 
     let mut o = String::new();
     o.push_str("# HELP netzpost_messages_total Deliveries per campaign and status (sent, failed, bounced, queued, ...).\n# TYPE netzpost_messages_total gauge\n");

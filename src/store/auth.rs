@@ -1,0 +1,210 @@
+//! Admin credentials as stored: API tokens, admin logins and their sessions. Only hashes reach
+//! this module; making and checking secrets is `web::auth`'s.
+
+use super::{now, on_tx, Db, Result, StoreError, Timestamp};
+use crate::on_db;
+use serde::Serialize;
+
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+pub struct ApiToken {
+    pub name: String,
+    pub created_at: Timestamp,
+    pub last_used_at: Option<Timestamp>,
+    pub revoked_at: Option<Timestamp>,
+}
+
+/// Stores a new token under `name`; a name in use is a [`StoreError::Conflict`].
+pub async fn insert_token(db: &Db, name: &str, token_hash: &str) -> Result<()> {
+    let res = on_db!(db, p => {
+        sqlx::query("INSERT INTO api_tokens (name, token_hash, created_at) VALUES ($1, $2, $3)")
+            .bind(name)
+            .bind(token_hash)
+            .bind(now())
+            .execute(p)
+            .await
+            .map(|r| r.rows_affected())
+    });
+    match res {
+        Ok(_) => Ok(()),
+        Err(sqlx::Error::Database(d)) if d.is_unique_violation() => Err(StoreError::Conflict(
+            format!("a token named {name:?} exists already (revoke it or choose another name)"),
+        )),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Revokes the active token `name` and ends every admin session signed in with it, together.
+/// Returns whether there was such a token.
+pub async fn revoke_token(db: &Db, name: &str) -> Result<bool> {
+    let mut tx = db.begin().await?;
+    let n = on_tx!(&mut tx, c => {
+        let n = sqlx::query("UPDATE api_tokens SET revoked_at = $1 WHERE name = $2 AND revoked_at IS NULL")
+            .bind(now())
+            .bind(name)
+            .execute(&mut *c)
+            .await?
+            .rows_affected();
+        sqlx::query("DELETE FROM admin_sessions WHERE user_name = $1")
+            .bind(token_user(name))
+            .execute(&mut *c)
+            .await?;
+        n
+    });
+    tx.commit().await?;
+    Ok(n > 0)
+}
+
+pub async fn list_tokens(db: &Db) -> Result<Vec<ApiToken>> {
+    Ok(on_db!(db, p => {
+        sqlx::query_as::<_, ApiToken>(
+            "SELECT name, created_at, last_used_at, revoked_at FROM api_tokens ORDER BY name",
+        )
+        .fetch_all(p)
+        .await?
+    }))
+}
+
+/// The name of the active token with this hash, if any; notes its use.
+pub async fn use_token(db: &Db, token_hash: &str) -> Result<Option<String>> {
+    let name: Option<String> = on_db!(db, p => {
+        sqlx::query_scalar("SELECT name FROM api_tokens WHERE token_hash = $1 AND revoked_at IS NULL")
+            .bind(token_hash)
+            .fetch_optional(p)
+            .await?
+    });
+    if name.is_some() {
+        on_db!(db, p => {
+            sqlx::query("UPDATE api_tokens SET last_used_at = $1 WHERE token_hash = $2")
+                .bind(now())
+                .bind(token_hash)
+                .execute(p)
+                .await?;
+        });
+    }
+    Ok(name)
+}
+
+/// The admin login that sessions signed in with token `name` belong to.
+pub fn token_user(name: &str) -> String {
+    format!("token:{name}")
+}
+
+/// Makes sure the login of token `token_name` exists: `token:NAME`, with no password (the stored
+/// hash matches nothing), so it exists only for sessions. Returns the login's name.
+pub async fn ensure_token_user(db: &Db, token_name: &str) -> Result<String> {
+    let user = token_user(token_name);
+    on_db!(db, p => {
+        sqlx::query(
+            "INSERT INTO admin_users (name, password_hash, updated_at) VALUES ($1, 'token-only', $2)
+             ON CONFLICT (name) DO NOTHING",
+        )
+        .bind(&user)
+        .bind(now())
+        .execute(p)
+        .await?;
+    });
+    Ok(user)
+}
+
+/// Creates or updates an admin login's password hash; every open session of that login ends in
+/// the same transaction.
+pub async fn set_password_hash(db: &Db, user: &str, password_hash: &str) -> Result<()> {
+    let mut tx = db.begin().await?;
+    on_tx!(&mut tx, c => {
+        sqlx::query(
+            "INSERT INTO admin_users (name, password_hash, updated_at) VALUES ($1, $2, $3)
+             ON CONFLICT (name) DO UPDATE SET password_hash = excluded.password_hash, updated_at = excluded.updated_at",
+        )
+        .bind(user)
+        .bind(password_hash)
+        .bind(now())
+        .execute(&mut *c)
+        .await?;
+        sqlx::query("DELETE FROM admin_sessions WHERE user_name = $1")
+            .bind(user)
+            .execute(&mut *c)
+            .await?;
+    });
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Removes an admin login (never a token's) with its open sessions. Returns whether it existed.
+pub async fn remove_user(db: &Db, user: &str) -> Result<bool> {
+    let mut tx = db.begin().await?;
+    let n = on_tx!(&mut tx, c => {
+        sqlx::query("DELETE FROM admin_sessions WHERE user_name = $1")
+            .bind(user)
+            .execute(&mut *c)
+            .await?;
+        sqlx::query("DELETE FROM admin_users WHERE name = $1 AND name NOT LIKE 'token:%'")
+            .bind(user)
+            .execute(&mut *c)
+            .await?
+            .rows_affected()
+    });
+    tx.commit().await?;
+    Ok(n > 0)
+}
+
+pub async fn password_hash(db: &Db, user: &str) -> Result<Option<String>> {
+    Ok(on_db!(db, p => {
+        sqlx::query_scalar("SELECT password_hash FROM admin_users WHERE name = $1")
+            .bind(user)
+            .fetch_optional(p)
+            .await?
+    }))
+}
+
+/// A session as stored: the id's hash, its login and CSRF token, and when it ends.
+pub struct NewSession<'a> {
+    pub id_hash: &'a str,
+    pub user: &'a str,
+    pub csrf: &'a str,
+    pub created_at: Timestamp,
+    pub expires_at: Timestamp,
+}
+
+/// Stores a session, first dropping the sessions that expired before it began.
+pub async fn insert_session(db: &Db, s: &NewSession<'_>) -> Result<()> {
+    on_db!(db, p => {
+        sqlx::query("DELETE FROM admin_sessions WHERE expires_at < $1").bind(s.created_at).execute(p).await?;
+        sqlx::query(
+            "INSERT INTO admin_sessions (id_hash, user_name, csrf, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(s.id_hash)
+        .bind(s.user)
+        .bind(s.csrf)
+        .bind(s.created_at)
+        .bind(s.expires_at)
+        .execute(p)
+        .await?;
+    });
+    Ok(())
+}
+
+/// The login and CSRF token of the live session with this id hash.
+pub async fn session(db: &Db, id_hash: &str) -> Result<Option<(String, String)>> {
+    Ok(on_db!(db, p => {
+        // A session signed in with an API token lives only as long as the token (revoking
+        // deletes its sessions too; this holds whatever revoked it).
+        sqlx::query_as(
+            "SELECT s.user_name, s.csrf FROM admin_sessions s
+             WHERE s.id_hash = $1 AND s.expires_at > $2
+               AND (s.user_name NOT LIKE 'token:%' OR EXISTS (
+                    SELECT 1 FROM api_tokens t
+                    WHERE t.revoked_at IS NULL AND 'token:' || t.name = s.user_name))",
+        )
+            .bind(id_hash)
+            .bind(now())
+            .fetch_optional(p)
+            .await?
+    }))
+}
+
+pub async fn delete_session(db: &Db, id_hash: &str) -> Result<()> {
+    on_db!(db, p => {
+        sqlx::query("DELETE FROM admin_sessions WHERE id_hash = $1").bind(id_hash).execute(p).await?;
+    });
+    Ok(())
+}
