@@ -1243,70 +1243,34 @@ mod streaming_tests {
                               JOIN topics t ON t.id = s.topic_id WHERE s.contact_id = c.id), '')
              FROM contacts c ORDER BY c.email_key"
         );
-        let mut out: Vec<String> = crate::on_db!(db, p => {
-            sqlx::query_as::<_, (String, Option<String>, String, String)>(sqlx::AssertSqlSafe(sql.as_str()))
-                .fetch_all(p)
-                .await
-                .unwrap()
-        })
-        .into_iter()
-        .map(|r| format!("{r:?}"))
-        .collect();
-        let acts: Vec<(String, String, String)> = crate::on_db!(db, p => {
-            sqlx::query_as(
-                "SELECT c.email, a.summary, a.detail FROM activities a
-                 JOIN contacts c ON c.id = a.contact_id WHERE a.kind = 'import'
-                 ORDER BY c.email_key, a.id",
-            )
-            .fetch_all(p)
+        use crate::store::testing::query_as;
+        let mut out: Vec<String> = query_as::<(String, Option<String>, String, String)>(db, &sql)
             .await
-            .unwrap()
-        });
+            .into_iter()
+            .map(|r| format!("{r:?}"))
+            .collect();
+        let acts: Vec<(String, String, String)> = query_as(
+            db,
+            "SELECT c.email, a.summary, a.detail FROM activities a
+             JOIN contacts c ON c.id = a.contact_id WHERE a.kind = 'import'
+             ORDER BY c.email_key, a.id",
+        )
+        .await;
         out.extend(acts.into_iter().map(|a| format!("{a:?}")));
         // The file order: contacts and their import activities by id.
-        let by_id: Vec<(String,)> = crate::on_db!(db, p => {
-            sqlx::query_as("SELECT email FROM contacts ORDER BY id").fetch_all(p).await.unwrap()
-        });
+        let by_id: Vec<(String,)> = query_as(db, "SELECT email FROM contacts ORDER BY id").await;
         out.push(format!("{by_id:?}"));
-        let acts_by_id: Vec<(String,)> = crate::on_db!(db, p => {
-            sqlx::query_as(
-                "SELECT c.email FROM activities a JOIN contacts c ON c.id = a.contact_id
-                 WHERE a.kind = 'import' ORDER BY a.id",
-            )
-            .fetch_all(p)
-            .await
-            .unwrap()
-        });
+        let acts_by_id: Vec<(String,)> = query_as(
+            db,
+            "SELECT c.email FROM activities a JOIN contacts c ON c.id = a.contact_id
+             WHERE a.kind = 'import' ORDER BY a.id",
+        )
+        .await;
         out.push(format!("{acts_by_id:?}"));
         out
     }
 
-    /// A fresh PostgreSQL database at NETZPOST_TEST_POSTGRES_URL's server.
-    async fn fresh_postgres() -> Db {
-        let base = std::env::var("NETZPOST_TEST_POSTGRES_URL")
-            .expect("NETZPOST_TEST_POSTGRES_URL is not set");
-        let name = format!(
-            "netzpost_u_{}_{}",
-            std::process::id(),
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .unwrap()
-                .as_nanos()
-        );
-        let admin = Db::connect(&base).await.unwrap();
-        if let Db::Postgres(p) = &admin {
-            sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-                .execute(p)
-                .await
-                .unwrap();
-        }
-        admin.close().await;
-        let url = match base.rfind('/') {
-            Some(i) if i > "postgres://".len() => format!("{}/{name}", &base[..i]),
-            _ => format!("{base}/{name}"),
-        };
-        Db::open(&url).await.unwrap()
-    }
+    use crate::store::testing::fresh_postgres;
 
     #[tokio::test]
     async fn small_transactions_land_the_same() {

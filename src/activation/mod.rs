@@ -172,12 +172,6 @@ impl From<StoreError> for ActivationError {
     }
 }
 
-impl From<sqlx::Error> for ActivationError {
-    fn from(e: sqlx::Error) -> Self {
-        ActivationError::Store(e.into())
-    }
-}
-
 pub type Result<T, E = ActivationError> = std::result::Result<T, E>;
 
 /// What an applied change replaced, to put it back ([`undo`]). Stored as JSON with the decision

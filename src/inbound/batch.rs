@@ -426,7 +426,7 @@ mod tests {
     }
 
     async fn rows(inb: &Inbound, sql: &'static str) -> Vec<(i64, String)> {
-        crate::on_db!(&inb.db, p => sqlx::query_as(sql).fetch_all(p).await.unwrap())
+        crate::store::testing::query_as(&inb.db, sql).await
     }
 
     #[tokio::test]
@@ -571,12 +571,11 @@ mod tests {
             .await
             .unwrap();
         // Cut off after deciding, before the first step was marked applied:
-        crate::on_db!(&inb.db, p => {
-            sqlx::query("UPDATE decisions SET status = 'pending' WHERE action = 'hard_bounce'")
-                .execute(p)
-                .await
-                .unwrap();
-        });
+        crate::store::testing::execute(
+            &inb.db,
+            "UPDATE decisions SET status = 'pending' WHERE action = 'hard_bounce'",
+        )
+        .await;
         super::super::apply::execute(inb, id, &a, &at, &plan)
             .await
             .unwrap();

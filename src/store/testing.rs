@@ -28,3 +28,23 @@ pub async fn fresh_postgres() -> Db {
     };
     Db::open(&url).await.unwrap()
 }
+
+/// The rows of a read-only query of a unit test, decoded as `T` on either backend.
+pub async fn query_as<T>(db: &Db, sql: &str) -> Vec<T>
+where
+    T: for<'r> sqlx::FromRow<'r, sqlx::sqlite::SqliteRow>
+        + for<'r> sqlx::FromRow<'r, sqlx::postgres::PgRow>
+        + Send
+        + Unpin,
+{
+    let sql = sqlx::AssertSqlSafe(sql.to_string());
+    crate::on_db!(db, p => sqlx::query_as::<_, T>(sql).fetch_all(p).await.unwrap())
+}
+
+/// Runs one statement of a unit test (to set up a state no public path makes).
+pub async fn execute(db: &Db, sql: &str) {
+    let sql = sqlx::AssertSqlSafe(sql.to_string());
+    crate::on_db!(db, p => {
+        sqlx::query(sql).execute(p).await.unwrap();
+    });
+}
