@@ -4,6 +4,7 @@
 //! an empty file is a valid configuration. Unknown keys are errors: a typo must not silently turn
 //! into a default (think `unsubscribe_scop = "all"`).
 
+use crate::transport::TlsMode;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
@@ -114,14 +115,6 @@ pub enum TransportKind {
     Sendmail,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum SmtpTls {
-    None,
-    Starttls,
-    Tls,
-}
-
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Outbound {
@@ -158,7 +151,7 @@ pub struct Outbound {
 pub struct Smtp {
     pub host: String,
     pub port: u16,
-    pub tls: SmtpTls,
+    pub tls: TlsMode,
     pub username: Option<String>,
     pub password: Option<String>,
     pub pool_size: usize,
@@ -210,7 +203,7 @@ pub struct Imap {
     pub host: String,
     pub port: u16,
     /// none | starttls | tls
-    pub tls: SmtpTls,
+    pub tls: TlsMode,
     pub username: String,
     pub password: String,
     pub mailbox: String,
@@ -226,7 +219,7 @@ impl Default for Imap {
         Imap {
             host: "localhost".into(),
             port: 993,
-            tls: SmtpTls::Tls,
+            tls: TlsMode::Tls,
             username: String::new(),
             password: String::new(),
             mailbox: "INBOX".into(),
@@ -242,11 +235,7 @@ impl Imap {
         crate::imap::ImapConfig {
             host: self.host.clone(),
             port: self.port,
-            tls: match self.tls {
-                SmtpTls::None => crate::imap::ImapTls::None,
-                SmtpTls::Starttls => crate::imap::ImapTls::StartTls,
-                SmtpTls::Tls => crate::imap::ImapTls::Tls,
-            },
+            tls: self.tls,
             username: self.username.clone(),
             password: self.password.clone(),
             mailbox: self.mailbox.clone(),
@@ -368,7 +357,7 @@ impl Default for Smtp {
         Smtp {
             host: "localhost".into(),
             port: 587,
-            tls: SmtpTls::Starttls,
+            tls: TlsMode::StartTls,
             username: None,
             password: None,
             pool_size: 8,
@@ -400,34 +389,9 @@ impl Default for Inbound {
 
 const REDACTED: &str = "<redacted>";
 
-/// The URL with its password (`user:PASSWORD@`) and `password=` query values replaced, for logs
-/// and messages: `postgres://np:s3cret@db/np` becomes `postgres://np:<redacted>@db/np`.
+/// The URL with its password hidden (see [`crate::store::redact`]).
 pub fn redact_url(url: &str) -> String {
-    let mut out = url.to_string();
-    if let Some(scheme_end) = out.find("://") {
-        let rest_start = scheme_end + 3;
-        let auth_end = out[rest_start..]
-            .find(['/', '?', '#'])
-            .map_or(out.len(), |i| rest_start + i);
-        if let Some(at) = out[rest_start..auth_end].rfind('@') {
-            let userinfo = &out[rest_start..rest_start + at];
-            if let Some(colon) = userinfo.find(':') {
-                out.replace_range(rest_start + colon + 1..rest_start + at, REDACTED);
-            }
-        }
-    }
-    if let Some(q) = out.find('?') {
-        let (head, query) = out.split_at(q + 1);
-        let query: Vec<String> = query
-            .split('&')
-            .map(|kv| match kv.split_once('=') {
-                Some((k, _)) if k.eq_ignore_ascii_case("password") => format!("{k}={REDACTED}"),
-                _ => kv.to_string(),
-            })
-            .collect();
-        out = format!("{head}{}", query.join("&"));
-    }
-    out
+    crate::store::redact(url)
 }
 
 fn redacted_if_set(s: &str) -> &'static str {

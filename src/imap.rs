@@ -35,16 +35,10 @@ const IDLE_RENEW: Duration = Duration::from_secs(25 * 60);
 const BACKOFF_MIN: Duration = Duration::from_secs(1);
 const BACKOFF_MAX: Duration = Duration::from_secs(5 * 60);
 
-/// How the connection is secured.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ImapTls {
-    /// Plain text (only sensible on localhost or a trusted network).
-    None,
-    /// Plain connect, then `STARTTLS` before logging in (usually port 143).
-    StartTls,
-    /// TLS from the first byte (usually port 993).
-    Tls,
-}
+/// How the connection is secured: the one TLS setting of every mail server connection
+/// (plain, `STARTTLS` before logging in, usually port 143, or TLS from the first byte, usually
+/// port 993).
+pub use crate::transport::TlsMode as ImapTls;
 
 /// Where to read inbound mail from.
 #[derive(Clone)]

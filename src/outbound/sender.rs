@@ -14,7 +14,7 @@ use crate::store::occasions::Occasion;
 use crate::store::topics::Topic;
 use crate::store::{self, Db, Timestamp};
 use crate::token::{Claims, Purpose, TokenKey};
-use crate::transport::{RateLimit, RateLimiter, SendError, TlsMode, Transport, TransportConfig};
+use crate::transport::{RateLimit, RateLimiter, SendError, Transport, TransportConfig};
 use std::collections::HashMap;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
@@ -476,11 +476,7 @@ pub fn transport_config(cfg: &Config) -> TransportConfig {
             TransportConfig::Smtp {
                 host: s.host.clone(),
                 port: s.port,
-                tls: match s.tls {
-                    crate::config::SmtpTls::None => TlsMode::None,
-                    crate::config::SmtpTls::Starttls => TlsMode::StartTls,
-                    crate::config::SmtpTls::Tls => TlsMode::Tls,
-                },
+                tls: s.tls,
                 username: s.username.clone(),
                 password: s.password.clone(),
                 pool_size: s.pool_size.max(1),

@@ -288,18 +288,35 @@ fn sets_sslmode(url: &str) -> bool {
     })
 }
 
-/// Hides a password in a database URL for error messages and logs.
+/// The URL with its password (`user:PASSWORD@`) and `password=` query values replaced, for logs
+/// and messages: `postgres://np:s3cret@db/np` becomes `postgres://np:<redacted>@db/np`.
 pub fn redact(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
-        (Some(s), Some(at)) if at > s => {
-            let creds = &url[s + 3..at];
-            match creds.find(':') {
-                Some(c) => format!("{}{}:***{}", &url[..s + 3], &creds[..c], &url[at..]),
-                None => url.to_string(),
+    const REDACTED: &str = "<redacted>";
+    let mut out = url.to_string();
+    if let Some(scheme_end) = out.find("://") {
+        let rest_start = scheme_end + 3;
+        let auth_end = out[rest_start..]
+            .find(['/', '?', '#'])
+            .map_or(out.len(), |i| rest_start + i);
+        if let Some(at) = out[rest_start..auth_end].rfind('@') {
+            let userinfo = &out[rest_start..rest_start + at];
+            if let Some(colon) = userinfo.find(':') {
+                out.replace_range(rest_start + colon + 1..rest_start + at, REDACTED);
             }
         }
-        _ => url.to_string(),
     }
+    if let Some(q) = out.find('?') {
+        let (head, query) = out.split_at(q + 1);
+        let query: Vec<String> = query
+            .split('&')
+            .map(|kv| match kv.split_once('=') {
+                Some((k, _)) if k.eq_ignore_ascii_case("password") => format!("{k}={REDACTED}"),
+                _ => kv.to_string(),
+            })
+            .collect();
+        out = format!("{head}{}", query.join("&"));
+    }
+    out
 }
 
 /// The row of a write's `RETURNING`, its rows read to the end (`fetch_all`). A write never uses
@@ -378,7 +395,7 @@ mod tests {
     fn redacts_passwords() {
         assert_eq!(
             super::redact("postgres://u:geheim@h/db"),
-            "postgres://u:***@h/db"
+            "postgres://u:<redacted>@h/db"
         );
         assert_eq!(super::redact("postgres://u@h/db"), "postgres://u@h/db");
     }

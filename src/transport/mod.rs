@@ -16,8 +16,10 @@ use lettre::address::Envelope;
 
 pub use ratelimit::{RateLimit, RateLimiter};
 
-/// How the SMTP connection is secured.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+/// How a connection to a mail server (SMTP or IMAP) is secured; in the configuration `none`,
+/// `starttls` or `tls`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum TlsMode {
     /// Plain text (loopback relays, test servers).
     None,
