@@ -1,6 +1,6 @@
 //! Scores the classifier against the public corpora in ../shared/corpora (not part of the
 //! repository). Run with:
-//!   cargo test --test classify_corpora -- --ignored --nocapture
+//!   cargo test --test it -- --ignored --nocapture classify_corpora
 //! or point NETZPOST_CORPORA at another copy.
 
 use std::collections::{BTreeMap, BTreeSet};

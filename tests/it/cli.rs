@@ -1,35 +1,18 @@
-//! Every foundation command through the real binary, on SQLite in a temporary workspace.
+//! Every foundation command through the real binary, on SQLite in a temporary workspace, and
+//! what its errors say.
 
-mod common;
-
-use assert_cmd::Command;
+use crate::support::{App, Workspace};
 use predicates::prelude::*;
-use std::path::Path;
-
-fn np(dir: &Path) -> Command {
-    let mut c = Command::new(common::bin());
-    c.current_dir(dir)
-        .env_remove("NETZPOST_CONFIG")
-        .env("NETZPOST_LOG", "warn");
-    c
-}
-
-fn workspace() -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    np(dir.path()).arg("init").assert().success();
-    dir
-}
 
 #[test]
 fn init_writes_a_workspace_and_refuses_to_overwrite() {
-    let dir = workspace();
-    let cfg = std::fs::read_to_string(dir.path().join("config/netzpost.toml")).unwrap();
+    let ws = Workspace::new();
+    let cfg = std::fs::read_to_string(ws.path().join("config/netzpost.toml")).unwrap();
     let secret = cfg.lines().find(|l| l.starts_with("secret = ")).unwrap();
     assert_eq!(secret.len(), "secret = \"\"".len() + 64, "{secret}");
-    assert!(dir.path().join("var/netzpost.db").exists());
-    assert!(dir.path().join("var/inbox/new").is_dir());
-    np(dir.path())
-        .arg("init")
+    assert!(ws.path().join("var/netzpost.db").exists());
+    assert!(ws.path().join("var/inbox/new").is_dir());
+    ws.np(&["init"])
         .assert()
         .failure()
         .stderr(predicate::str::contains("does not overwrite"));
@@ -37,27 +20,20 @@ fn init_writes_a_workspace_and_refuses_to_overwrite() {
 
 #[test]
 fn topics_add_list_remove() {
-    let dir = workspace();
-    np(dir.path())
-        .args(["topics", "add", "senioren", "--title", "Ältere Menschen"])
+    let ws = Workspace::new();
+    ws.np(&["topics", "add", "senioren", "--title", "Ältere Menschen"])
         .assert()
         .success();
-    np(dir.path())
-        .args(["topics", "add", "senioren"])
+    ws.np(&["topics", "add", "senioren"])
         .assert()
         .failure()
         .stderr(predicate::str::contains("exists already"));
-    np(dir.path())
-        .args(["--format", "csv", "topics", "list"])
+    ws.np(&["--format", "csv", "topics", "list"])
         .assert()
         .success()
         .stdout("slug,title,confirmed,pending,unsubscribed\nsenioren,Ältere Menschen,0,0,0\n");
-    np(dir.path())
-        .args(["topics", "remove", "senioren"])
-        .assert()
-        .success();
-    np(dir.path())
-        .args(["topics", "remove", "senioren"])
+    ws.np(&["topics", "remove", "senioren"]).assert().success();
+    ws.np(&["topics", "remove", "senioren"])
         .assert()
         .failure()
         .stderr(predicate::str::contains("unknown topic \"senioren\""));
@@ -65,10 +41,8 @@ fn topics_add_list_remove() {
 
 #[test]
 fn import_list_show_export_forget() {
-    let dir = workspace();
-    let d = dir.path();
-    np(d)
-        .args(["topics", "add", "nachbarschaft"])
+    let ws = Workspace::new();
+    ws.np(&["topics", "add", "nachbarschaft"])
         .assert()
         .success();
     // Windows-1252 with semicolons, as German Excel writes it.
@@ -78,33 +52,32 @@ fn import_list_show_export_forget() {
     );
     csv.extend_from_slice(b"keine-adresse;Niemand;;de\r\n");
     csv.extend_from_slice(b"amira@example.org;Amira;;en\r\n");
-    std::fs::write(d.join("kontakte.csv"), csv).unwrap();
-    np(d)
-        .args([
-            "contacts",
-            "import",
-            "kontakte.csv",
-            "--topic",
-            "nachbarschaft",
-            "--consent",
-            "confirmed",
-        ])
-        .assert()
-        .code(2)
-        .stdout(predicate::str::contains(
-            "3 rows, 2 new, 0 updated, 1 rejected",
-        ))
-        .stderr(predicate::str::contains(
-            "kontakte.csv: line 3: invalid address \"keine-adresse\"",
-        ));
-    let rejects = std::fs::read_to_string(d.join("kontakte.csv.rejects.csv")).unwrap();
+    std::fs::write(ws.path().join("kontakte.csv"), csv).unwrap();
+    ws.np(&[
+        "contacts",
+        "import",
+        "kontakte.csv",
+        "--topic",
+        "nachbarschaft",
+        "--consent",
+        "confirmed",
+    ])
+    .assert()
+    .code(2)
+    .stdout(predicate::str::contains(
+        "3 rows, 2 new, 0 updated, 1 rejected",
+    ))
+    .stderr(predicate::str::contains(
+        "kontakte.csv: line 3: invalid address \"keine-adresse\"",
+    ));
+    let rejects = std::fs::read_to_string(ws.path().join("kontakte.csv.rejects.csv")).unwrap();
     assert!(
         rejects.starts_with("line,reason,record\n3,\"invalid address"),
         "{rejects}"
     );
 
-    let out = np(d)
-        .args(["--format", "json", "contacts", "list", "--silent"])
+    let out = ws
+        .np(&["--format", "json", "contacts", "list", "--silent"])
         .output()
         .unwrap();
     let list: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
@@ -116,41 +89,35 @@ fn import_list_show_export_forget() {
         .collect();
     assert_eq!(emails, ["jürgen@example.de", "amira@example.org"]);
 
-    np(d)
-        .args(["contacts", "show", "JÜRGEN@example.de"])
+    ws.np(&["contacts", "show", "JÜRGEN@example.de"])
         .assert()
         .success()
         .stdout(predicate::str::contains("Jürgen Müller"))
         .stdout(predicate::str::contains("silent contact"))
         .stdout(predicate::str::contains("nachbarschaft        confirmed"))
         .stdout(predicate::str::contains("imported from kontakte.csv"));
-    np(d)
-        .args(["contacts", "show", "nobody@example.de"])
+    ws.np(&["contacts", "show", "nobody@example.de"])
         .assert()
         .failure()
         .stderr(predicate::str::contains("no contact nobody@example.de"));
 
-    np(d)
-        .args(["contacts", "export", "-o", "export.csv"])
+    ws.np(&["contacts", "export", "-o", "export.csv"])
         .assert()
         .success();
-    let export = std::fs::read_to_string(d.join("export.csv")).unwrap();
+    let export = std::fs::read_to_string(ws.path().join("export.csv")).unwrap();
     assert!(
         export.contains("amira@example.org,Amira,,en,nachbarschaft"),
         "{export}"
     );
 
-    np(d)
-        .args(["contacts", "forget", "amira@example.org"])
+    ws.np(&["contacts", "forget", "amira@example.org"])
         .assert()
         .success();
-    np(d)
-        .args(["contacts", "show", "amira@example.org"])
+    ws.np(&["contacts", "show", "amira@example.org"])
         .assert()
         .failure();
     // The export re-imports; the forgotten address stays out.
-    np(d)
-        .args(["contacts", "import", "export.csv"])
+    ws.np(&["contacts", "import", "export.csv"])
         .assert()
         .code(2)
         .stdout(predicate::str::contains("0 new, 1 updated, 1 rejected"))
@@ -159,62 +126,56 @@ fn import_list_show_export_forget() {
 
 #[test]
 fn occasions_add_and_list() {
-    let dir = workspace();
-    let d = dir.path();
-    np(d)
-        .args([
-            "occasions",
-            "add",
-            "cafe",
-            "--title",
-            "Nachbarschaftscafé",
-            "--start",
-            "2026-12-12 15:00",
-            "--place",
-            "Bürgerhaus",
-        ])
-        .assert()
-        .success();
-    np(d)
-        .args(["--format", "csv", "occasions", "list"])
+    let ws = Workspace::new();
+    ws.np(&[
+        "occasions",
+        "add",
+        "cafe",
+        "--title",
+        "Nachbarschaftscafé",
+        "--start",
+        "2026-12-12 15:00",
+        "--place",
+        "Bürgerhaus",
+    ])
+    .assert()
+    .success();
+    ws.np(&["--format", "csv", "occasions", "list"])
         .assert()
         .success()
         // 15:00 in Berlin in December is 14:00 UTC
         .stdout(predicate::str::contains(
             "cafe,Nachbarschaftscafé,2026-12-12T14:00:00Z,Bürgerhaus",
         ));
-    np(d)
-        .args(["occasions", "add", "x", "--title", "X", "--start", "morgen"])
+    ws.np(&["occasions", "add", "x", "--title", "X", "--start", "morgen"])
         .assert()
         .failure()
         .stderr(predicate::str::contains("--start").and(predicate::str::contains("morgen")));
-    np(d)
-        .args([
-            "occasions",
-            "add",
-            "y",
-            "--title",
-            "Y",
-            "--start",
-            "2026-12-12 15:00",
-            "--topic",
-            "gibtsnicht",
-        ])
-        .assert()
-        .failure()
-        .stderr(predicate::str::contains("unknown topic \"gibtsnicht\""));
+    ws.np(&[
+        "occasions",
+        "add",
+        "y",
+        "--title",
+        "Y",
+        "--start",
+        "2026-12-12 15:00",
+        "--topic",
+        "gibtsnicht",
+    ])
+    .assert()
+    .failure()
+    .stderr(predicate::str::contains("unknown topic \"gibtsnicht\""));
 }
 
 #[test]
 fn config_errors_name_file_line_and_key() {
-    let dir = tempfile::tempdir().unwrap();
+    let ws = Workspace::empty();
     std::fs::write(
-        dir.path().join("bad.toml"),
+        ws.path().join("bad.toml"),
         "database = \"sqlite://x.db\"\n[outbound]\ntransprt = \"smtp\"\n",
     )
     .unwrap();
-    np(dir.path())
-        .args(["--config", "bad.toml", "topics", "list"])
+    ws.np(&["--config", "bad.toml", "topics", "list"])
         .assert()
         .failure()
         .stderr(
@@ -222,12 +183,11 @@ fn config_errors_name_file_line_and_key() {
                 .and(predicate::str::contains("transprt")),
         );
     std::fs::write(
-        dir.path().join("good.toml"),
+        ws.path().join("good.toml"),
         "database = \"sqlite://x.db\"\n",
     )
     .unwrap();
-    np(dir.path())
-        .args(["--config", "good.toml", "topics", "list"])
+    ws.np(&["--config", "good.toml", "topics", "list"])
         .env("NETZPOST_SILENT_AFTER_DAYS", "bald")
         .assert()
         .failure()
@@ -236,12 +196,10 @@ fn config_errors_name_file_line_and_key() {
 
 #[test]
 fn serve_starts_migrates_and_stops_on_sigterm() {
-    let dir = workspace();
-    let mut child = std::process::Command::new(common::bin())
-        .current_dir(dir.path())
-        .arg("serve")
+    let ws = Workspace::new();
+    let mut child = ws
+        .command(&["serve"])
         .env("NETZPOST_LOG", "info")
-        .env("NETZPOST_HTTP__LISTEN", "127.0.0.1:0")
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
@@ -269,11 +227,8 @@ fn serve_starts_migrates_and_stops_on_sigterm() {
 /// The README's first command: the demo builds a workspace and shows the whole flow.
 #[test]
 fn demo_shows_silent_contacts_invitation_replies_and_funnel() {
-    let dir = tempfile::tempdir().unwrap();
-    let out = np(dir.path())
-        .args(["demo", "--dir", "demo"])
-        .output()
-        .unwrap();
+    let ws = Workspace::empty();
+    let out = ws.np(&["demo", "--dir", "demo"]).output().unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(
         out.status.success(),
@@ -304,13 +259,9 @@ fn demo_shows_silent_contacts_invitation_replies_and_funnel() {
         "{funnel}"
     );
     // Run again: the demo replaces its own folder, and refuses a folder that is not a demo.
-    np(dir.path())
-        .args(["demo", "--dir", "demo"])
-        .assert()
-        .success();
-    std::fs::create_dir(dir.path().join("mine")).unwrap();
-    np(dir.path())
-        .args(["demo", "--dir", "mine"])
+    ws.np(&["demo", "--dir", "demo"]).assert().success();
+    std::fs::create_dir(ws.path().join("mine")).unwrap();
+    ws.np(&["demo", "--dir", "mine"])
         .assert()
         .failure()
         .stderr(predicate::str::contains("is not a netzpost demo"));
@@ -318,9 +269,8 @@ fn demo_shows_silent_contacts_invitation_replies_and_funnel() {
 
 #[test]
 fn migrate_is_idempotent() {
-    let dir = workspace();
-    np(dir.path())
-        .arg("migrate")
+    let ws = Workspace::new();
+    ws.np(&["migrate"])
         .assert()
         .success()
         .stdout("0 migrations applied\n");

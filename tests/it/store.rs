@@ -1,42 +1,35 @@
-//! The store suite, run on SQLite always and on PostgreSQL with `--ignored`
-//! (NETZPOST_TEST_POSTGRES_URL, a fresh database per run).
+//! The store on both backends: each scenario on a fresh SQLite database in plain `cargo test`
+//! and on a fresh PostgreSQL database with `--ignored` (NETZPOST_TEST_POSTGRES_URL).
 
-mod common;
-
+use crate::support::{Backend, TestDb};
 use netzpost::domain::{ConsentStatus, RelationForm, RelationStatus};
 use netzpost::import;
 use netzpost::store::{self, contacts::ContactFilter, Db};
 use std::io::Write;
 
-#[tokio::test]
-async fn store_suite_sqlite() {
-    let (db, _dir) = common::sqlite().await;
-    suite(&db).await;
-}
+each_db!(async
+    a_second_migration_run_is_a_no_op,
+    topic_names_are_unique_slugs,
+    import_1000_rows_with_20_bad,
+    silent_contacts_are_the_confirmed_without_relation_or_recent_reply,
+    a_forgotten_address_stays_out_of_later_imports,
+    wishes_defer_invitations,
+    an_rsvp_twice_is_one_relation_counted_with_its_party,
+    replies_bring_party_size_and_wishes,
+);
 
-#[tokio::test]
-#[ignore = "needs PostgreSQL: set NETZPOST_TEST_POSTGRES_URL"]
-async fn store_suite_postgres() {
-    let (db, _url) = common::postgres().await;
-    suite(&db).await;
-}
-
-async fn suite(db: &Db) {
+async fn a_second_migration_run_is_a_no_op(backend: Backend) {
+    let t = TestDb::new(backend).await;
     assert_eq!(
-        db.migrate().await.unwrap(),
+        t.db.migrate().await.unwrap(),
         0,
         "second migration run is a no-op"
     );
-    topics(db).await;
-    import_1000_rows_with_20_bad(db).await;
-    silent_contacts(db).await;
-    forget(db).await;
-    wishes_defer_invitations(db).await;
-    occasions(db).await;
-    replies_bring_party_size_and_wishes(db).await;
 }
 
-async fn topics(db: &Db) {
+async fn topic_names_are_unique_slugs(backend: Backend) {
+    let t = TestDb::new(backend).await;
+    let db = &t.db;
     store::topics::add(db, "kultur", "Kultur im Quartier", None)
         .await
         .unwrap();
@@ -78,7 +71,12 @@ fn thousand_rows() -> tempfile::NamedTempFile {
     f
 }
 
-async fn import_1000_rows_with_20_bad(db: &Db) {
+async fn import_1000_rows_with_20_bad(backend: Backend) {
+    let t = TestDb::new(backend).await;
+    let db = &t.db;
+    store::topics::add(db, "kultur", "Kultur im Quartier", None)
+        .await
+        .unwrap();
     let file = thousand_rows();
     let opts = import::Options {
         topics: &["kultur".to_string()],
@@ -136,7 +134,11 @@ async fn import_1000_rows_with_20_bad(db: &Db) {
     assert_eq!(subs[0].status, "unsubscribed");
 }
 
-async fn silent_contacts(db: &Db) {
+/// The neighbourhood of the contact scenarios: on the topic "nachbarschaft", confirmed, two
+/// silent contacts, one coming (encounter), one cooperating, one who replied 10 days ago, one
+/// bounced (suppressed) and one whose encounter ended three days ago; and one pending contact.
+async fn neighbourhood(t: &TestDb) {
+    let db = &t.db;
     store::topics::add(db, "nachbarschaft", "Nachbarschaft", None)
         .await
         .unwrap();
@@ -222,14 +224,15 @@ async fn silent_contacts(db: &Db) {
     .await
     .unwrap();
     let replied = id("replied@nachbarn.example").await;
-    netzpost::on_db!(db, p => {
-        sqlx::query("UPDATE contacts SET last_reply_at = $1 WHERE id = $2")
-            .bind(chrono::Utc::now() - chrono::Duration::days(10))
-            .bind(replied)
-            .execute(p)
-            .await
-            .unwrap();
-    });
+    t.sql
+        .exec(
+            "UPDATE contacts SET last_reply_at = $1 WHERE id = $2",
+            &[
+                (chrono::Utc::now() - chrono::Duration::days(10)).into(),
+                replied.into(),
+            ],
+        )
+        .await;
     store::suppressions::add(
         db,
         "bounced@nachbarn.example",
@@ -238,7 +241,13 @@ async fn silent_contacts(db: &Db) {
     )
     .await
     .unwrap();
+}
 
+async fn silent_contacts_are_the_confirmed_without_relation_or_recent_reply(backend: Backend) {
+    let t = TestDb::new(backend).await;
+    neighbourhood(&t).await;
+    let db = &t.db;
+    let topic = store::topics::get(db, "nachbarschaft").await.unwrap();
     let filter = ContactFilter {
         topic_id: Some(topic.id),
         silent: true,
@@ -285,7 +294,10 @@ async fn silent_contacts(db: &Db) {
     assert!(d.timeline.iter().any(|a| a.kind == "relation"));
 }
 
-async fn forget(db: &Db) {
+async fn a_forgotten_address_stays_out_of_later_imports(backend: Backend) {
+    let t = TestDb::new(backend).await;
+    neighbourhood(&t).await;
+    let db = &t.db;
     let before = store::contacts::count(db).await.unwrap();
     store::contacts::forget(db, "SILENT1@nachbarn.example")
         .await
@@ -313,7 +325,10 @@ async fn forget(db: &Db) {
     assert!(r.rejects[0].reason.contains("suppressed"));
 }
 
-async fn occasions(db: &Db) {
+async fn an_rsvp_twice_is_one_relation_counted_with_its_party(backend: Backend) {
+    let test_db = TestDb::new(backend).await;
+    neighbourhood(&test_db).await;
+    let db = &test_db.db;
     let t = chrono::Utc::now() + chrono::Duration::days(10);
     let o = store::occasions::add(
         db,
@@ -403,23 +418,27 @@ const CAPS: store::campaigns::Caps = store::campaigns::Caps {
     silent_after_days: 180,
 };
 
-async fn queued(db: &Db, campaign: i64) -> Vec<String> {
-    let mut v: Vec<String> = netzpost::on_db!(db, p => {
-        sqlx::query_scalar(
+async fn queued(t: &TestDb, campaign: i64) -> Vec<String> {
+    let mut v = t
+        .sql
+        .column(
             "SELECT c.email FROM deliveries d JOIN contacts c ON c.id = d.contact_id WHERE d.campaign_id = $1",
+            &[campaign.into()],
         )
-        .bind(campaign)
-        .fetch_all(p)
-        .await
-        .unwrap()
-    });
+        .await;
     v.sort();
     v
 }
 
 /// A wish "not before" a time on a topic keeps the contact out of that topic's invitations
 /// until then; a wish in the past, or on another topic, does not.
-async fn wishes_defer_invitations(db: &Db) {
+async fn wishes_defer_invitations(backend: Backend) {
+    let t = TestDb::new(backend).await;
+    neighbourhood(&t).await;
+    let db = &t.db;
+    store::topics::add(db, "kultur", "Kultur im Quartier", None)
+        .await
+        .unwrap();
     let topic = store::topics::get(db, "nachbarschaft").await.unwrap();
     let other = store::topics::get(db, "kultur").await.unwrap();
     let id = |email: &'static str| async move { store::contacts::get(db, email).await.unwrap().id };
@@ -453,7 +472,10 @@ async fn wishes_defer_invitations(db: &Db) {
         .await
         .unwrap();
     store::campaigns::enqueue(db, &c, CAPS).await.unwrap();
-    assert_eq!(queued(db, c.id).await, ["ended@nachbarn.example"]);
+    assert_eq!(
+        queued(&t, c.id).await,
+        ["ended@nachbarn.example", "silent1@nachbarn.example"]
+    );
     let shown = store::contacts::detail(db, "silent2@nachbarn.example", 180)
         .await
         .unwrap();
@@ -471,17 +493,41 @@ async fn wishes_defer_invitations(db: &Db) {
         .unwrap();
     store::campaigns::enqueue(db, &c, CAPS).await.unwrap();
     assert_eq!(
-        queued(db, c.id).await,
-        ["ended@nachbarn.example", "silent2@nachbarn.example"]
+        queued(&t, c.id).await,
+        [
+            "ended@nachbarn.example",
+            "silent1@nachbarn.example",
+            "silent2@nachbarn.example"
+        ]
     );
 }
 
 /// Through the inbound pipeline: a yes that says how many come is counted with its people, a
 /// "nach den Sommerferien" is the contact's wish for the answered campaign's topic (resolved by
 /// the holiday calendar), and undoing the decision takes both back.
-async fn replies_bring_party_size_and_wishes(db: &Db) {
+async fn replies_bring_party_size_and_wishes(backend: Backend) {
     use netzpost::inbound::{apply, attribute, plan, Inbound};
+    let test_db = TestDb::new(backend).await;
+    neighbourhood(&test_db).await;
+    let db = &test_db.db;
     let topic = store::topics::get(db, "nachbarschaft").await.unwrap();
+    // An earlier wish of the contact, which the reply's wish replaces.
+    let ended = store::contacts::get(db, "ended@nachbarn.example")
+        .await
+        .unwrap();
+    store::wishes::set(
+        db,
+        &store::wishes::new_wish(
+            ended.id,
+            topic.id,
+            "2020-01",
+            chrono::Utc::now() - chrono::Duration::days(1),
+            Some("<w@x>".into()),
+            None,
+        ),
+    )
+    .await
+    .unwrap();
     let t = chrono::Utc::now() + chrono::Duration::days(20);
     let o = store::occasions::add(
         db,
@@ -565,7 +611,7 @@ async fn replies_bring_party_size_and_wishes(db: &Db) {
         .unwrap();
     store::campaigns::enqueue(db, &c, CAPS).await.unwrap();
     assert!(
-        !queued(db, c.id).await.contains(&contact.email),
+        !queued(&test_db, c.id).await.contains(&contact.email),
         "deferred by the wish"
     );
 
@@ -581,7 +627,7 @@ async fn replies_bring_party_size_and_wishes(db: &Db) {
     let d = store::contacts::detail(db, "ended@nachbarn.example", 180)
         .await
         .unwrap();
-    // The wish it replaced (from `wishes_defer_invitations`) is back.
+    // The wish it replaced is back.
     let w = d
         .wishes
         .iter()

@@ -2,7 +2,7 @@
 //! languages. The test split is frozen (its file list and hash are committed) and read only here,
 //! to report and to guard against regressions; docs/replies.md has the figures, printed by
 //!
-//!     cargo test --release --test classify_replies -- --nocapture
+//!     cargo test --release --test it -- --nocapture classify_replies
 
 use std::path::Path;
 

@@ -1,0 +1,14 @@
+//! The integration tests: one crate, one binary (`cargo test --test it`). Plain `cargo test`
+//! runs everything that needs no server; tests that need PostgreSQL, an SMTP or IMAP server, a
+//! browser or the shared corpora are `#[ignore = "needs ..."]` and run with `-- --ignored`
+//! (`.ci/run` runs them all). The harness is in `support/`.
+
+#[macro_use]
+mod support;
+
+mod classify_corpora;
+mod classify_own;
+mod classify_replies;
+mod cli;
+mod schedules;
+mod store;
