@@ -1,8 +1,9 @@
 //! Every foundation command through the real binary, on SQLite in a temporary workspace, and
 //! what its errors say.
 
-use crate::support::{App, Workspace};
+use crate::support::{bin, App, Workspace};
 use predicates::prelude::*;
+use std::process::Command;
 
 #[test]
 fn init_writes_a_workspace_and_refuses_to_overwrite() {
@@ -274,4 +275,52 @@ fn migrate_is_idempotent() {
         .assert()
         .success()
         .stdout("0 migrations applied\n");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn error_messages_say_their_cause_once() {
+    let a = App::start().await;
+    let file = a.write("liste.csv", "email\nerika@example.org\n");
+    let missing = a.dir.path().join("fehlt.csv");
+    for (args, cause) in [
+        (
+            vec![
+                "contacts",
+                "import",
+                file.to_str().unwrap(),
+                "--topic",
+                "gibtsnicht",
+            ],
+            "unknown topic \"gibtsnicht\"",
+        ),
+        (
+            vec!["contacts", "import", missing.to_str().unwrap()],
+            "No such file",
+        ),
+        (
+            vec!["topics", "remove", "gibtsnicht"],
+            "unknown topic \"gibtsnicht\"",
+        ),
+        (
+            vec!["contacts", "show", "niemand@example.org"],
+            "niemand@example.org",
+        ),
+    ] {
+        let out = a.cli(&args);
+        assert!(!out.status.success(), "{args:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(err.matches(cause).count(), 1, "{args:?}: {err}");
+    }
+    // A configuration file that cannot be read.
+    let out = Command::new(bin())
+        .current_dir(a.dir.path())
+        .env_remove("NETZPOST_CONFIG")
+        .args(["--config", missing.to_str().unwrap(), "topics", "list"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    // Named once, with what to do about it (no workspace there: exit 78).
+    assert_eq!(err.matches("fehlt.csv").count(), 1, "{err}");
+    assert_eq!(out.status.code(), Some(78), "{err}");
 }

@@ -6,9 +6,18 @@
 #[macro_use]
 mod support;
 
+mod admin;
+mod api;
+mod browser;
 mod classify_corpora;
 mod classify_own;
 mod classify_replies;
 mod cli;
+mod consent;
+mod csv_export;
+mod metrics;
+mod public_pages;
+mod rate_limits;
 mod schedules;
+mod secrets;
 mod store;

@@ -23,7 +23,9 @@ pub use db::{Arg, Backend, Sql, TestDb};
 pub use mail::{angle_addr, campaign_message_id, parse_message_id, Mail};
 pub use process::{wait_for, Guard};
 pub use smtpd::Smtpd;
-pub use workspace::{bin, people, Person, Workspace, PUBLIC_URL, REPLY_DOMAIN, SENDER_DOMAIN};
+pub use workspace::{
+    bin, people, text, Person, Workspace, PUBLIC_URL, REPLY_DOMAIN, SENDER_DOMAIN,
+};
 
 /// A TCP port on 127.0.0.1 that was free a moment ago.
 pub fn free_port() -> u16 {

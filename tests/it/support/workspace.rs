@@ -22,6 +22,15 @@ pub fn bin() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_netzpost"))
 }
 
+/// A command's standard output and error, as text.
+pub fn text(out: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
 /// One contact row of a generated CSV.
 #[derive(Debug, Clone)]
 pub struct Person {
