@@ -147,3 +147,15 @@ pub fn parse_message_id(mid: &str) -> Option<(i64, i64, String)> {
 pub fn campaign_message_id(secret: &str, campaign: i64, contact: i64) -> String {
     netzpost::token::TokenKey::new(secret.as_bytes()).message_id(campaign, contact, SENDER_DOMAIN)
 }
+
+/// A yes from Anna (no token, no thread) of about `filler` more bytes, with Message-ID
+/// `<{id}@nachbarn.example>` (stored as dedup key `mid:{id}@nachbarn.example`).
+pub fn reply_from_anna(id: &str, subject: &str, filler: usize) -> Vec<u8> {
+    format!(
+        "From: Anna <anna@nachbarn.example>\r\nTo: antwort@reply.nordstadt.example\r\n\
+         Subject: {subject}\r\nMessage-ID: <{id}@nachbarn.example>\r\n\
+         Date: Mon, 7 Dec 2026 10:00:00 +0100\r\n\r\nJa, ich komme gerne.\r\n\r\n{}\r\n",
+        "Gruss aus der Nordstadt. ".repeat(filler / 25)
+    )
+    .into_bytes()
+}

@@ -400,6 +400,34 @@ impl Workspace {
         self.ok(&args);
     }
 
+    /// The occasion "cafe" on the topic "nachbarschaft" and its invitation "einladung", sent
+    /// into the outbox (`--wait`); returns what `campaigns send` printed.
+    pub fn send_cafe_invitation(&self) -> String {
+        self.ok(&[
+            "occasions",
+            "add",
+            "cafe",
+            "--title",
+            "Café",
+            "--start",
+            "2030-05-12 15:00",
+            "--topic",
+            "nachbarschaft",
+        ]);
+        self.ok(&[
+            "campaigns",
+            "create",
+            "einladung",
+            "--kind",
+            "invitation",
+            "--occasion",
+            "cafe",
+            "--body",
+            "Kommen Sie vorbei!",
+        ]);
+        self.ok(&["campaigns", "send", "einladung", "--wait"])
+    }
+
     /// Rows of a read-only query on the workspace database (its SQLite file, or the PostgreSQL
     /// database that `NETZPOST_DATABASE` names), each column as text (NULL: "").
     pub fn sql(&self, query: &str) -> Vec<Vec<String>> {
