@@ -5,12 +5,11 @@
 use crate::support;
 use crate::support::app::{admin_session, client};
 use crate::support::dovecot::{self, Dovecot};
-use crate::support::{people, text, wait_for, Smtpd, Workspace, REPLY_DOMAIN};
+use crate::support::{free_port, people, text, wait_for, Smtpd, Workspace, REPLY_DOMAIN};
 use base64::Engine as _;
 use netzpost::token::{Claims, Purpose, TokenKey};
 use reqwest::header::COOKIE;
 use reqwest::StatusCode;
-use std::net::TcpListener;
 use std::process::Stdio;
 use std::time::Duration;
 
@@ -294,11 +293,7 @@ async fn no_secret_in_cli_output_serve_log_or_config_errors_at_trace_level() {
     let mut ws = Workspace::new();
     let token_secret = ws.secret();
     assert!(token_secret.len() >= 32);
-    let closed = TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let closed = free_port();
     ws.set("NETZPOST_OUTBOUND__SMTP__USERNAME", SMTP_USER)
         .set("NETZPOST_OUTBOUND__SMTP__PASSWORD", SMTP_PASSWORD)
         .set("NETZPOST_INBOUND__IMAP__HOST", "127.0.0.1")

@@ -19,7 +19,7 @@ pub mod smtpd;
 pub mod workspace;
 
 pub use app::App;
-pub use db::{Arg, Backend, Sql, TestDb};
+pub use db::{Backend, TestDb};
 pub use mail::{angle_addr, campaign_message_id, parse_message_id, Mail};
 pub use process::{wait_for, Guard};
 pub use smtpd::Smtpd;

@@ -2,10 +2,7 @@
 //! languages imported by their names, a campaign with its own text in several languages, the
 //! greeting by each contact's form of address, the fallback, right to left for Arabic.
 
-#[path = "support/e2e.rs"]
-mod e2e;
-
-use e2e::Workspace;
+use crate::support::{Mail, Workspace};
 use std::collections::HashMap;
 
 /// A semicolon CSV as a German spreadsheet writes it, languages by name, a form of address.
@@ -37,14 +34,14 @@ fn workspace_with_contacts() -> Workspace {
     ws
 }
 
-fn decoded_subject(m: &e2e::Mail) -> String {
+fn decoded_subject(m: &Mail) -> String {
     mail_parser::MessageParser::default()
         .parse(&m.raw[..])
         .and_then(|p| p.subject().map(str::to_string))
         .unwrap_or_default()
 }
 
-fn mails_by_recipient(ws: &Workspace) -> HashMap<String, e2e::Mail> {
+fn mails_by_recipient(ws: &Workspace) -> HashMap<String, Mail> {
     ws.outbox_messages()
         .into_iter()
         .map(|m| (m.envelope_to[0].clone(), m))

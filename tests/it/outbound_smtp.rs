@@ -1,14 +1,14 @@
-//! Issue 3 end to end over SMTP: the real binary against a real server (tests/support/smtpd.py,
+//! Sending end to end over SMTP: the real binary against a real server (support/smtpd.py,
 //! aiosmtpd) with fault injection: delivery, greylisting, hard bounces, self-pausing, an
 //! unreachable server, and a daemon killed (SIGKILL) in the middle of a campaign.
 //!
 //! Ignored by default; `.ci/run` runs them with `cargo test -- --ignored`. Without python3 and
 //! aiosmtpd they fail loudly, never skip.
 
-#[path = "support/e2e.rs"]
-mod e2e;
-
-use e2e::{angle_addr, parse_message_id, people, wait_for, Person, Smtpd, Workspace, PUBLIC_URL};
+use crate::support::{
+    angle_addr, free_port, parse_message_id, people, wait_for, Person, Smtpd, Workspace,
+    PUBLIC_URL, REPLY_DOMAIN, SENDER_DOMAIN,
+};
 use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};
 
@@ -71,7 +71,7 @@ fn each_of_200_recipients_gets_exactly_one_message_with_both_parts_and_list_head
         let to = angle_addr(m.header("To")).to_string();
         let mid = m.message_id();
         let (_, _, domain) = parse_message_id(&mid).unwrap_or_else(|| panic!("{mid}"));
-        assert_eq!(domain, e2e::SENDER_DOMAIN);
+        assert_eq!(domain, SENDER_DOMAIN);
         assert!(log.contains(&(to.clone(), mid.clone())), "{to} {mid}");
         assert!(m.content_types.iter().any(|c| c == "text/plain"));
         assert!(m.content_types.iter().any(|c| c == "text/html"));
@@ -86,7 +86,7 @@ fn each_of_200_recipients_gets_exactly_one_message_with_both_parts_and_list_head
         assert!(m.header("List-Id").contains("<nachbarschaft."));
         let reply_to = angle_addr(m.header("Reply-To"));
         assert!(
-            reply_to.starts_with("antwort+") && reply_to.ends_with(e2e::REPLY_DOMAIN),
+            reply_to.starts_with("antwort+") && reply_to.ends_with(REPLY_DOMAIN),
             "{reply_to}"
         );
         let text = m.text();
@@ -225,10 +225,7 @@ fn a_campaign_pauses_itself_after_repeated_failures_and_says_why() {
 #[ignore = "needs python3 with aiosmtpd (pip install aiosmtpd)"]
 fn an_unreachable_server_stops_send_at_start_naming_host_and_port() {
     // A port that was free a moment ago: nothing listens there.
-    let port = {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        l.local_addr().unwrap().port()
-    };
+    let port = free_port();
     let mut ws = Workspace::new();
     ws.use_smtp(port);
     ws.ok(&["topics", "add", "nachbarschaft"]);
@@ -254,8 +251,6 @@ fn an_unreachable_server_stops_send_at_start_naming_host_and_port() {
     let out = ws.run(&["serve"]);
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains(&format!("127.0.0.1:{port}")));
-    // Python is not needed for this one, but the marker is the suite's.
-    let _ = e2e::NEEDS_AIOSMTPD;
 }
 
 #[test]

@@ -1,11 +1,11 @@
-//! Issue 3 end to end on the default `file` transport: newsletters and invitations through the
-//! real binary into `var/outbox`, with the headers, parts, languages, consent rules, caps and
-//! template checks the issue asks for. No server needed: runs in plain `cargo test`.
+//! Sending end to end on the default `file` transport: newsletters and invitations through the
+//! real binary into `var/outbox`, with their headers, parts, languages, consent rules, caps and
+//! template checks. No server needed: runs in plain `cargo test`.
 
-#[path = "support/e2e.rs"]
-mod e2e;
-
-use e2e::{angle_addr, parse_message_id, people, Person, Workspace, PUBLIC_URL};
+use crate::support::{
+    angle_addr, campaign_message_id, parse_message_id, people, Mail, Person, Workspace, PUBLIC_URL,
+    REPLY_DOMAIN, SENDER_DOMAIN,
+};
 use netzpost::token::{Purpose, TokenKey};
 use std::collections::{HashMap, HashSet};
 
@@ -100,21 +100,21 @@ fn newsletter_reaches_every_consenting_contact_once_in_their_language() {
             parse_message_id(&mid).unwrap_or_else(|| panic!("Message-ID {mid}"));
         assert_eq!(
             mid,
-            e2e::campaign_message_id(&ws.secret(), campaign, contact),
+            campaign_message_id(&ws.secret(), campaign, contact),
             "Message-ID is the delivery's"
         );
         assert_eq!(campaign.to_string(), row[3]);
         assert_eq!(contact.to_string(), row[2]);
-        assert_eq!(domain, e2e::SENDER_DOMAIN);
+        assert_eq!(domain, SENDER_DOMAIN);
         assert!(ids.insert(mid.clone()), "Message-ID {mid} twice");
 
         // Reply-To and envelope sender carry signed tokens naming this delivery.
         let reply_to = angle_addr(m.header("Reply-To"));
-        let tok = token_of(reply_to, "antwort", e2e::REPLY_DOMAIN);
+        let tok = token_of(reply_to, "antwort", REPLY_DOMAIN);
         let claims = key.verify(tok, Purpose::Reply, now_unix()).unwrap();
         assert_eq!((claims.campaign_id, claims.contact_id), (campaign, contact));
         let env_from = m.envelope_from.as_deref().expect("envelope sender");
-        let tok = token_of(env_from, "bounce", e2e::REPLY_DOMAIN);
+        let tok = token_of(env_from, "bounce", REPLY_DOMAIN);
         let claims = key.verify(tok, Purpose::Bounce, now_unix()).unwrap();
         assert_eq!((claims.campaign_id, claims.contact_id), (campaign, contact));
         assert_ne!(
@@ -128,7 +128,7 @@ fn newsletter_reaches_every_consenting_contact_once_in_their_language() {
         let https = format!("<{PUBLIC_URL}/u/");
         assert!(lu.contains(&https), "List-Unsubscribe without https: {lu}");
         assert!(
-            lu.contains("<mailto:abmelden+") && lu.contains(e2e::REPLY_DOMAIN),
+            lu.contains("<mailto:abmelden+") && lu.contains(REPLY_DOMAIN),
             "List-Unsubscribe without mailto: {lu}"
         );
         let url_tok = lu
@@ -287,7 +287,7 @@ fn invitation_carries_an_icalendar_request_and_respects_the_frequency_cap() {
         &first[0].email,
     ]);
     let uid = uids.iter().next().unwrap();
-    let pm = e2e::Mail::parse(preview.into_bytes());
+    let pm = Mail::parse(preview.into_bytes());
     assert!(
         pm.calendar
             .as_deref()

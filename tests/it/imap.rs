@@ -6,14 +6,11 @@
 //! ignored by default; `cargo test -- --ignored` runs them and fails loudly when Dovecot is
 //! missing. Install: `apt-get install -y dovecot-imapd` (the tests start it themselves).
 
-#[path = "support/dovecot.rs"]
-mod dovecot;
-
-use std::fs;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use dovecot::{free_port, Dovecot, PASSWORD, USER};
+use crate::support::dovecot::{Dovecot, PASSWORD, USER};
+use crate::support::{angle_addr, free_port, Person, Workspace};
 use netzpost::imap::{poll_once, run, ImapConfig, ImapError, ImapTls};
 
 /// `netzpost/verarbeitet` under Dovecot's default maildir delimiter `.`.
@@ -426,85 +423,29 @@ async fn starttls_with_an_untrusted_certificate_is_refused() {
     assert_eq!(dovecot.contents("INBOX").await.len(), 1);
 }
 
-/// Issue 4's end-to-end path through IMAP: an invitation goes out through the file transport,
+/// End to end through IMAP: an invitation goes out through the file transport,
 /// the reply arrives in a real Dovecot mailbox, `netzpost inbound process` reads it over IMAP,
 /// the contact is raised, and the message is moved to the processed folder.
 #[tokio::test]
 #[ignore = "needs Dovecot: apt-get install dovecot-imapd (run by .ci/run)"]
 async fn invitation_reply_through_imap_raises_the_contact() {
     let dovecot = Dovecot::start();
-    let ws = tempfile::tempdir().unwrap();
-    let d = ws.path();
-    let np = |args: &[&str]| {
-        let out = Command::new(env!("CARGO_BIN_EXE_netzpost"))
-            .current_dir(d)
-            .env_remove("NETZPOST_CONFIG")
-            .env("NETZPOST_LOG", "warn")
-            .env("NETZPOST_INBOUND__IMAP__HOST", "127.0.0.1")
-            .env("NETZPOST_INBOUND__IMAP__PORT", dovecot.port.to_string())
-            .env("NETZPOST_INBOUND__IMAP__TLS", "none")
-            .env("NETZPOST_INBOUND__IMAP__USERNAME", USER)
-            .env("NETZPOST_INBOUND__IMAP__PASSWORD", PASSWORD)
-            .env("NETZPOST_INBOUND__IMAP__IDLE", "false")
-            .args(args)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8(out.stdout).unwrap()
-    };
-    np(&["init"]);
-    np(&["topics", "add", "nachbarschaft"]);
-    fs::write(d.join("k.csv"), "email,name\nanna@nachbarn.example,Anna\n").unwrap();
-    let _ = Command::new(env!("CARGO_BIN_EXE_netzpost"))
-        .current_dir(d)
-        .args([
-            "contacts",
-            "import",
-            "k.csv",
-            "--topic",
-            "nachbarschaft",
-            "--consent",
-            "confirmed",
-        ])
-        .status();
-    np(&[
-        "occasions",
-        "add",
-        "cafe",
-        "--title",
-        "Café",
-        "--start",
-        "2030-05-12 15:00",
-        "--topic",
+    let mut ws = Workspace::new();
+    ws.set("NETZPOST_INBOUND__IMAP__HOST", "127.0.0.1")
+        .set("NETZPOST_INBOUND__IMAP__PORT", dovecot.port)
+        .set("NETZPOST_INBOUND__IMAP__TLS", "none")
+        .set("NETZPOST_INBOUND__IMAP__USERNAME", USER)
+        .set("NETZPOST_INBOUND__IMAP__PASSWORD", PASSWORD)
+        .set("NETZPOST_INBOUND__IMAP__IDLE", "false");
+    ws.ok(&["topics", "add", "nachbarschaft"]);
+    ws.import_ok(
+        &[Person::new("anna@nachbarn.example", "Anna", "de")],
         "nachbarschaft",
-    ]);
-    np(&[
-        "campaigns",
-        "create",
-        "einladung",
-        "--kind",
-        "invitation",
-        "--occasion",
-        "cafe",
-    ]);
-    np(&["campaigns", "send", "einladung", "--wait"]);
-    let sent = fs::read_dir(d.join("var/outbox"))
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .find(|p| p.extension().is_some_and(|e| e == "eml"))
-        .unwrap();
-    let text = fs::read_to_string(sent).unwrap();
-    let reply_to = text
-        .lines()
-        .find_map(|l| l.strip_prefix("Reply-To: "))
-        .and_then(|v| v.rsplit('<').next())
-        .unwrap()
-        .trim_end_matches('>')
-        .to_string();
+        "confirmed",
+    );
+    ws.send_cafe_invitation();
+    let sent = ws.outbox_messages();
+    let reply_to = angle_addr(sent[0].header("Reply-To"));
     dovecot.deliver(
         format!(
             "From: Anna <anna@nachbarn.example>\r\nTo: {reply_to}\r\nSubject: Re: Einladung\r\n\
@@ -512,9 +453,9 @@ async fn invitation_reply_through_imap_raises_the_contact() {
         )
         .as_bytes(),
     );
-    let out = np(&["inbound", "process"]);
+    let out = ws.ok(&["inbound", "process"]);
     assert!(out.contains("1 messages taken from IMAP"), "{out}");
-    let anna = np(&["contacts", "show", "anna@nachbarn.example"]);
+    let anna = ws.ok(&["contacts", "show", "anna@nachbarn.example"]);
     assert!(
         anna.contains("encounter    confirmed") && anna.contains("imap-e2e@nachbarn.example"),
         "{anna}"

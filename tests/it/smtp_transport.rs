@@ -1,135 +1,29 @@
-//! SMTP transport against a real server (tests/support/smtpd.py, aiosmtpd).
+//! The SMTP transport against a real server (support/smtpd.py, aiosmtpd): a pool that delivers
+//! each message once with its bytes intact, greylisting, rejections and 421 classified, a server
+//! that is down, slow or restarted.
 //!
 //! Ignored by default so that `cargo test` passes on a fresh clone; run with
-//! `cargo test --test transport_smtp -- --include-ignored`. Without python3 and
-//! aiosmtpd they fail loudly rather than skip.
+//! `cargo test --test it -- --ignored smtp_transport`. Without python3 and aiosmtpd they fail
+//! loudly rather than skip.
 
-use std::{
-    collections::HashSet,
-    io::{BufRead, BufReader},
-    path::{Path, PathBuf},
-    process::{Child, Command, Stdio},
-    time::{Duration, Instant},
-};
+use std::collections::HashSet;
+use std::time::{Duration, Instant};
 
+use crate::support::{free_port, Smtpd};
 use lettre::address::Envelope;
 use netzpost::transport::{SendError, TlsMode, Transport, TransportConfig};
 
-const NEEDS: &str = "needs python3 with aiosmtpd (pip install aiosmtpd)";
-
-struct Smtpd {
-    child: Child,
-    port: u16,
-    dir: tempfile::TempDir,
-}
-
-impl Smtpd {
-    fn start(args: &[&str]) -> Smtpd {
-        Smtpd::start_on(0, args)
-    }
-
-    fn start_on(port: u16, args: &[&str]) -> Smtpd {
-        let probe = Command::new("python3")
-            .args(["-c", "import aiosmtpd"])
-            .output();
-        match probe {
-            Ok(out) if out.status.success() => {}
-            Ok(out) => panic!(
-                "{NEEDS}: python3 cannot import aiosmtpd: {}",
-                String::from_utf8_lossy(&out.stderr)
-            ),
-            Err(e) => panic!("{NEEDS}: cannot run python3: {e}"),
-        }
-        // file!() is relative to the package root here, absolute in a crate
-        // that includes this file by path.
-        let this = Path::new(file!());
-        let this = if this.is_absolute() {
-            this.to_owned()
-        } else {
-            Path::new(env!("CARGO_MANIFEST_DIR")).join(this)
-        };
-        let script = this.parent().unwrap().join("support/smtpd.py");
-        let dir = tempfile::tempdir().unwrap();
-        let mut child = Command::new("python3")
-            .arg(&script)
-            .args(["--port", &port.to_string(), "--maildir"])
-            .arg(dir.path())
-            .args(args)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot start {}: {e}", script.display()));
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let port = line
-            .strip_prefix("PORT ")
-            .and_then(|p| p.trim().parse().ok())
-            .unwrap_or_else(|| panic!("smtpd.py did not print its port (got {line:?})"));
-        Smtpd { child, port, dir }
-    }
-
-    fn config(&self, pool_size: usize, timeout: Duration) -> TransportConfig {
-        TransportConfig::Smtp {
-            host: "127.0.0.1".into(),
-            port: self.port,
-            tls: TlsMode::None,
-            username: None,
-            password: None,
-            pool_size,
-            timeout,
-            hello_name: Some("client.test".into()),
-        }
-    }
-
-    fn messages(&self) -> Vec<Vec<u8>> {
-        self.files(".eml")
-            .iter()
-            .map(|p| std::fs::read(p).unwrap())
-            .collect()
-    }
-
-    fn files(&self, suffix: &str) -> Vec<PathBuf> {
-        std::fs::read_dir(self.dir.path())
-            .unwrap()
-            .map(|e| e.unwrap().path())
-            .filter(|p| {
-                let name = p.file_name().unwrap().to_string_lossy();
-                !name.starts_with('.') && name.ends_with(suffix)
-            })
-            .collect()
-    }
-
-    fn lines(&self, name: &str) -> Vec<String> {
-        std::fs::read_to_string(self.dir.path().join(name))
-            .unwrap_or_default()
-            .lines()
-            .map(str::to_owned)
-            .collect()
-    }
-
-    fn terminate(&mut self) -> std::process::ExitStatus {
-        let _ = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status();
-        let deadline = Instant::now() + Duration::from_secs(10);
-        loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                return status;
-            }
-            assert!(Instant::now() < deadline, "smtpd.py ignored SIGTERM");
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-}
-
-impl Drop for Smtpd {
-    fn drop(&mut self) {
-        if self.child.try_wait().ok().flatten().is_none() {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
+/// The transport to `server`, without TLS.
+fn config(server: &Smtpd, pool_size: usize, timeout: Duration) -> TransportConfig {
+    TransportConfig::Smtp {
+        host: "127.0.0.1".into(),
+        port: server.port,
+        tls: TlsMode::None,
+        username: None,
+        password: None,
+        pool_size,
+        timeout,
+        hello_name: Some("client.test".into()),
     }
 }
 
@@ -160,7 +54,7 @@ fn message(i: usize) -> Vec<u8> {
 #[ignore = "needs python3 with aiosmtpd (pip install aiosmtpd)"]
 async fn pool_delivers_200_messages_exactly_once_with_intact_bytes() {
     let server = Smtpd::start(&[]);
-    let transport = Transport::connect(&server.config(4, Duration::from_secs(10)))
+    let transport = Transport::connect(&config(&server, 4, Duration::from_secs(10)))
         .await
         .unwrap();
     let sends = (0..200).map(|i| {
@@ -175,9 +69,13 @@ async fn pool_delivers_200_messages_exactly_once_with_intact_bytes() {
     }
     transport.close().await;
 
-    let got: HashSet<Vec<u8>> = server.messages().into_iter().collect();
+    let got: HashSet<Vec<u8>> = server.raw_messages().into_iter().collect();
     let sent: HashSet<Vec<u8>> = (0..200).map(message).collect();
-    assert_eq!(server.messages().len(), 200, "each message exactly once");
+    assert_eq!(
+        server.raw_messages().len(),
+        200,
+        "each message exactly once"
+    );
     assert!(got == sent, "received bytes differ from the sent ones");
 
     let log = server.lines("log.tsv");
@@ -197,7 +95,7 @@ const MODES: [&[&str]; 2] = [&[], &["--no-pipelining"]];
 async fn greylisting_is_temporary_451_then_succeeds_on_the_same_session() {
     for mode in MODES {
         let server = Smtpd::start(&[&["--greylist", "1"], mode].concat());
-        let transport = Transport::connect(&server.config(1, Duration::from_secs(10)))
+        let transport = Transport::connect(&config(&server, 1, Duration::from_secs(10)))
             .await
             .unwrap();
         let env = envelope(&["grey@example.net"]);
@@ -218,7 +116,7 @@ async fn greylisting_is_temporary_451_then_succeeds_on_the_same_session() {
             other => panic!("{mode:?}: expected Temporary 451, got {other:?}"),
         }
         transport.send(&env, &message(1)).await.unwrap();
-        assert_eq!(server.messages(), vec![message(1)]);
+        assert_eq!(server.raw_messages(), vec![message(1)]);
         // The rejection was reset with RSET, not by reconnecting.
         assert_eq!(server.lines("connections.log").len(), 1, "{mode:?}");
     }
@@ -229,7 +127,7 @@ async fn greylisting_is_temporary_451_then_succeeds_on_the_same_session() {
 async fn rejected_recipient_is_permanent_550_with_the_server_text() {
     for mode in MODES {
         let server = Smtpd::start(&[&["--fail", "bad@example.net=550"], mode].concat());
-        let transport = Transport::connect(&server.config(1, Duration::from_secs(10)))
+        let transport = Transport::connect(&config(&server, 1, Duration::from_secs(10)))
             .await
             .unwrap();
         let err = transport
@@ -246,7 +144,7 @@ async fn rejected_recipient_is_permanent_550_with_the_server_text() {
             .send(&envelope(&["ok@example.net"]), &message(2))
             .await
             .unwrap();
-        assert_eq!(server.messages(), vec![message(2)]);
+        assert_eq!(server.raw_messages(), vec![message(2)]);
         assert_eq!(server.lines("connections.log").len(), 1, "{mode:?}");
 
         // One bad recipient fails the whole message: nobody gets it (when
@@ -264,7 +162,7 @@ async fn rejected_recipient_is_permanent_550_with_the_server_text() {
             .send(&envelope(&["ok@example.net"]), &message(4))
             .await
             .unwrap();
-        let got: HashSet<Vec<u8>> = server.messages().into_iter().collect();
+        let got: HashSet<Vec<u8>> = server.raw_messages().into_iter().collect();
         assert_eq!(got, HashSet::from([message(2), message(4)]), "{mode:?}");
     }
 }
@@ -279,7 +177,7 @@ async fn reply_421_closes_the_session_and_the_next_send_reconnects() {
 
 async fn reply_421(mode: &[&str]) {
     let server = Smtpd::start(&[&["--fail-all", "421"], mode].concat());
-    let transport = Transport::connect(&server.config(1, Duration::from_secs(10)))
+    let transport = Transport::connect(&config(&server, 1, Duration::from_secs(10)))
         .await
         .unwrap();
     for _ in 0..2 {
@@ -308,7 +206,7 @@ async fn reply_421(mode: &[&str]) {
 async fn fail_all_451_and_550_are_classified() {
     for (code, permanent) in [(451, false), (550, true)] {
         let server = Smtpd::start(&["--fail-all", &code.to_string()]);
-        let transport = Transport::connect(&server.config(2, Duration::from_secs(10)))
+        let transport = Transport::connect(&config(&server, 2, Duration::from_secs(10)))
             .await
             .unwrap();
         let err = transport
@@ -324,11 +222,7 @@ async fn fail_all_451_and_550_are_classified() {
 #[ignore = "needs python3 with aiosmtpd (pip install aiosmtpd)"]
 async fn server_down_is_a_connect_error_naming_host_and_port() {
     // A port that was just free: nothing listens there.
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = free_port();
     let mut cfg = TransportConfig::smtp("127.0.0.1", port);
     if let TransportConfig::Smtp { tls, timeout, .. } = &mut cfg {
         *tls = TlsMode::None;
@@ -347,7 +241,7 @@ async fn configuration_errors_name_host_and_port() {
     let server = Smtpd::start(&[]);
     let addr = format!("127.0.0.1:{}", server.port);
 
-    let mut cfg = server.config(1, Duration::from_secs(5));
+    let mut cfg = config(&server, 1, Duration::from_secs(5));
     if let TransportConfig::Smtp { username, .. } = &mut cfg {
         *username = Some("user".into());
     }
@@ -356,7 +250,7 @@ async fn configuration_errors_name_host_and_port() {
     assert!(err.to_string().contains("password"), "{err}");
 
     // STARTTLS required but not offered: refuse rather than send in clear.
-    let mut cfg = server.config(1, Duration::from_secs(5));
+    let mut cfg = config(&server, 1, Duration::from_secs(5));
     if let TransportConfig::Smtp { tls, .. } = &mut cfg {
         *tls = TlsMode::StartTls;
     }
@@ -370,7 +264,7 @@ async fn configuration_errors_name_host_and_port() {
 async fn slow_server_gives_temporary_within_bounded_time() {
     let server = Smtpd::start(&["--slow", "5"]);
     let timeout = Duration::from_millis(500);
-    let transport = Transport::connect(&server.config(1, timeout))
+    let transport = Transport::connect(&config(&server, 1, timeout))
         .await
         .unwrap();
     let start = Instant::now();
@@ -394,7 +288,7 @@ async fn slow_server_gives_temporary_within_bounded_time() {
 #[ignore = "needs python3 with aiosmtpd (pip install aiosmtpd)"]
 async fn send_after_close_is_temporary() {
     let server = Smtpd::start(&[]);
-    let transport = Transport::connect(&server.config(2, Duration::from_secs(5)))
+    let transport = Transport::connect(&config(&server, 2, Duration::from_secs(5)))
         .await
         .unwrap();
     transport.close().await;
@@ -419,7 +313,7 @@ fn smtpd_stops_on_sigterm() {
 async fn idle_session_lost_to_a_server_restart_is_replaced_transparently() {
     let mut first = Smtpd::start(&[]);
     let port = first.port;
-    let transport = Transport::connect(&first.config(1, Duration::from_secs(5)))
+    let transport = Transport::connect(&config(&first, 1, Duration::from_secs(5)))
         .await
         .unwrap();
     // The start-up session now sits idle in the pool; the server goes away.
@@ -429,5 +323,5 @@ async fn idle_session_lost_to_a_server_restart_is_replaced_transparently() {
         .send(&envelope(&["a@example.net"]), &message(1))
         .await
         .unwrap();
-    assert_eq!(second.messages(), vec![message(1)]);
+    assert_eq!(second.raw_messages(), vec![message(1)]);
 }

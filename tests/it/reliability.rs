@@ -1,4 +1,4 @@
-//! Issue 7: reliability through the real binary. Crashes (SIGKILL at random points of a large
+//! Reliability through the real binary. Crashes (SIGKILL at random points of a large
 //! campaign), SMTP faults (server down, 421 in a session, TCP resets, a server slower than the
 //! timeout), database faults (SQLite written by the CLI and the daemon at once, PostgreSQL
 //! restarted mid-campaign) and several daemons on one PostgreSQL.
@@ -7,143 +7,15 @@
 //! (`-- --nocapture`). Tests needing servers are ignored by default and run in `.ci/run`
 //! (`cargo test -- --ignored`); without their server they fail loudly, never skip.
 
-mod common;
-#[path = "support/e2e.rs"]
-mod e2e;
-
-use e2e::{parse_message_id, people, wait_for, Guard, Person, Workspace};
+use crate::support::db::{db_rows, fresh_postgres_url};
+use crate::support::{
+    campaign_message_id, parse_message_id, people, wait_for, Guard, Person, Smtpd, Workspace,
+};
 use rand::Rng;
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
-
-/// The fault-injecting SMTP sink (tests/support/smtpd.py) on a fixed port and a maildir that
-/// outlive its process, so it can be stopped and started again in the middle of a test.
-struct Sink {
-    guard: Option<Guard>,
-    port: u16,
-    dir: tempfile::TempDir,
-    args: Vec<String>,
-}
-
-impl Sink {
-    fn start(args: &[&str]) -> Sink {
-        let dir = tempfile::tempdir().unwrap();
-        let mut s = Sink {
-            guard: None,
-            port: 0,
-            dir,
-            args: args.iter().map(|a| a.to_string()).collect(),
-        };
-        s.up();
-        s
-    }
-
-    /// Starts the server (again), on the same port once it has one.
-    fn up(&mut self) {
-        assert!(self.guard.is_none(), "sink already running");
-        let ok = Command::new("python3")
-            .args(["-c", "import aiosmtpd"])
-            .output()
-            .map(|o| o.status.success())
-            .unwrap_or(false);
-        assert!(
-            ok,
-            "{}: python3 cannot import aiosmtpd",
-            e2e::NEEDS_AIOSMTPD
-        );
-        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/support/smtpd.py");
-        let log = self.dir.path().join("smtpd.stderr");
-        // The port may still be in TIME_WAIT for a moment after a restart: retry a few times.
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            let mut child = Command::new("python3")
-                .arg(&script)
-                .args(["--port", &self.port.to_string(), "--maildir"])
-                .arg(self.dir.path())
-                .args(&self.args)
-                .stdin(Stdio::null())
-                .stdout(Stdio::piped())
-                .stderr(
-                    std::fs::OpenOptions::new()
-                        .create(true)
-                        .append(true)
-                        .open(&log)
-                        .unwrap(),
-                )
-                .spawn()
-                .expect("start smtpd.py");
-            let stdout = child.stdout.take().unwrap();
-            let mut guard = Guard {
-                child,
-                name: "smtpd.py".into(),
-                log: Some(log.clone()),
-            };
-            let (tx, rx) = std::sync::mpsc::channel();
-            std::thread::spawn(move || {
-                let mut line = String::new();
-                let _ = BufReader::new(stdout).read_line(&mut line);
-                let _ = tx.send(line);
-            });
-            let line = rx.recv_timeout(Duration::from_secs(20)).unwrap_or_default();
-            if let Some(p) = line
-                .strip_prefix("PORT ")
-                .and_then(|p| p.trim().parse().ok())
-            {
-                self.port = p;
-                self.guard = Some(guard);
-                return;
-            }
-            guard.kill();
-            if Instant::now() > deadline {
-                panic!("smtpd.py did not start:\n{}", guard.log_text());
-            }
-            std::thread::sleep(Duration::from_millis(500));
-        }
-    }
-
-    fn down(&mut self) {
-        if let Some(mut g) = self.guard.take() {
-            g.kill();
-        }
-    }
-
-    fn log(&self) -> Vec<(String, String)> {
-        std::fs::read_to_string(self.dir.path().join("log.tsv"))
-            .unwrap_or_default()
-            .lines()
-            .filter_map(|l| {
-                l.split_once('\t')
-                    .map(|(a, b)| (a.to_string(), b.to_string()))
-            })
-            .collect()
-    }
-
-    fn accepted(&self) -> usize {
-        std::fs::read(self.dir.path().join("log.tsv"))
-            .map(|b| b.iter().filter(|&&c| c == b'\n').count())
-            .unwrap_or(0)
-    }
-
-    fn faults(&self) -> BTreeMap<String, usize> {
-        let mut m = BTreeMap::new();
-        for l in std::fs::read_to_string(self.dir.path().join("faults.log"))
-            .unwrap_or_default()
-            .lines()
-        {
-            *m.entry(l.to_string()).or_default() += 1;
-        }
-        m
-    }
-
-    fn connections(&self) -> usize {
-        std::fs::read_to_string(self.dir.path().join("connections.log"))
-            .map(|s| s.lines().count())
-            .unwrap_or(0)
-    }
-}
 
 /// Campaign messages (`<np.C.K@..>` of `campaign`) per recipient, and the extra copies.
 struct Tally {
@@ -186,7 +58,7 @@ fn smtp_workspace(port: u16, who: &[Person]) -> Workspace {
 
 /// The Message-ID of the delivery of `campaign` to the contact with id `contact` (a column).
 fn reply_mid(ws: &Workspace, campaign: i64, contact: &str) -> String {
-    e2e::campaign_message_id(&ws.secret(), campaign, contact.parse().unwrap())
+    campaign_message_id(&ws.secret(), campaign, contact.parse().unwrap())
 }
 
 /// A reply that a mail client would write to the delivery `mid` (In-Reply-To and the sender),
@@ -223,7 +95,7 @@ fn n_from_env(default: usize) -> usize {
 fn crash_five_times_during_a_large_campaign_every_recipient_once_replies_applied_once() {
     let n = n_from_env(20_000);
     const KILLS: usize = 5;
-    let sink = Sink::start(&[]);
+    let sink = Smtpd::start(&[]);
     let who = people("viele", "example.org", n);
     let ws = smtp_workspace(sink.port, &who);
     ws.newsletter("gross", &[]);
@@ -404,7 +276,7 @@ fn attempts(ws: &Workspace, campaign: &str) -> BTreeMap<i64, i64> {
 #[ignore = "needs python3 with aiosmtpd (pip install aiosmtpd)"]
 fn smtp_server_down_for_30_seconds_mid_campaign_nothing_lost() {
     let n = 2000;
-    let mut sink = Sink::start(&[]);
+    let mut sink = Smtpd::start(&[]);
     let who = people("weg", "example.org", n);
     let mut ws = smtp_workspace(sink.port, &who);
     // Back-off 5, 10, 20, 40 s: a 30 s outage fits into the five attempts.
@@ -484,7 +356,7 @@ fn smtp_server_down_for_30_seconds_mid_campaign_nothing_lost() {
 #[ignore = "needs python3 with aiosmtpd (pip install aiosmtpd)"]
 fn smtp_421_mid_session_and_connection_resets_are_retried_without_loss() {
     let n = 1000;
-    let sink = Sink::start(&["--421-after", "7", "--reset-every", "13"]);
+    let sink = Smtpd::start(&["--421-after", "7", "--reset-every", "13"]);
     let who = people("stoer", "example.org", n);
     let ws = smtp_workspace(sink.port, &who);
     ws.newsletter("stoerung", &[]);
@@ -521,7 +393,7 @@ fn smtp_server_slower_than_the_timeout_retries_bounded_and_explains() {
     // the slow message after the client gave up, so each timeout can be a duplicate (SMTP
     // cannot tell; RFC 1047): counted and reported.
     let n = 300;
-    let sink = Sink::start(&["--slow", "3", "--slow-every", "5"]);
+    let sink = Smtpd::start(&["--slow", "3", "--slow-every", "5"]);
     let who = people("lahm", "example.org", n);
     let mut ws = smtp_workspace(sink.port, &who);
     ws.set("NETZPOST_OUTBOUND__SMTP__TIMEOUT_SECS", 1);
@@ -553,7 +425,7 @@ fn smtp_server_slower_than_the_timeout_retries_bounded_and_explains() {
 
     // B: every message is slow: attempts run out (max 2 here) and the campaign pauses itself
     // saying why.
-    let sink = Sink::start(&["--slow", "3"]);
+    let sink = Smtpd::start(&["--slow", "3"]);
     let who = people("zaeh", "example.org", 25);
     let mut ws = smtp_workspace(sink.port, &who);
     ws.set("NETZPOST_OUTBOUND__SMTP__TIMEOUT_SECS", 1)
@@ -656,14 +528,7 @@ fn sqlite_cli_import_while_serve_sends_both_finish_nothing_lost() {
 }
 
 fn pg_i64(url: &str, query: &str) -> i64 {
-    e2e::db_rows(url, query)[0][0].parse().unwrap()
-}
-
-fn fresh_postgres() -> String {
-    let rt = tokio::runtime::Runtime::new().unwrap();
-    let (db, url) = rt.block_on(common::postgres());
-    rt.block_on(db.close());
-    url
+    db_rows(url, query)[0][0].parse().unwrap()
 }
 
 fn restart_postgres() {
@@ -686,7 +551,7 @@ fn restart_postgres() {
 #[ignore = "needs PostgreSQL: set NETZPOST_TEST_POSTGRES_URL; restarts the local server with pg_ctlcluster"]
 fn postgres_restarted_mid_campaign_the_daemon_reconnects_and_finishes() {
     let n = 3000;
-    let url = fresh_postgres();
+    let url = fresh_postgres_url();
     let mut ws = Workspace::new();
     ws.set("NETZPOST_DATABASE", &url);
     // Slow enough that the restart (about 3 s) lands in the middle: unthrottled, the 3,000 are
@@ -776,8 +641,8 @@ fn postgres_restarted_mid_campaign_the_daemon_reconnects_and_finishes() {
 fn three_daemons_on_one_postgres_send_each_once_fire_once_apply_each_reply_once() {
     let n = n_from_env(20_000);
     const DAEMONS: usize = 3;
-    let url = fresh_postgres();
-    let sink = Sink::start(&[]);
+    let url = fresh_postgres_url();
+    let sink = Smtpd::start(&[]);
     let mut ws = Workspace::new();
     ws.use_smtp(sink.port);
     ws.set("NETZPOST_DATABASE", &url);
@@ -810,7 +675,7 @@ fn three_daemons_on_one_postgres_send_each_once_fire_once_apply_each_reply_once(
             started.elapsed() < Duration::from_secs(900),
             "timed out dropping replies"
         );
-        let rows = e2e::db_rows(
+        let rows = db_rows(
             &url,
             &format!(
                 "SELECT c.email, d.contact_id FROM deliveries d JOIN contacts c ON c.id = d.contact_id
@@ -865,7 +730,7 @@ fn three_daemons_on_one_postgres_send_each_once_fire_once_apply_each_reply_once(
         logs.push(d.log_text());
     }
     let t = tally(&sink.log(), campaign);
-    let per_daemon: Vec<i64> = e2e::db_rows(
+    let per_daemon: Vec<i64> = db_rows(
         &url,
         &format!(
             "SELECT COUNT(*) FROM deliveries WHERE campaign_id = {campaign} GROUP BY lease_owner ORDER BY 1"
@@ -923,7 +788,7 @@ fn three_daemons_on_one_postgres_send_each_once_fire_once_apply_each_reply_once(
     // daemons *logged* the start is the known bug checked by
     // `a_send_at_campaign_is_started_by_one_daemon_only`).
     // Inbound: every reply taken from the shared maildir once, applied once.
-    let per_msg = e2e::db_rows(
+    let per_msg = db_rows(
         &url,
         "SELECT m.id, COUNT(d.id), SUM(CASE WHEN d.status = 'applied' THEN 1 ELSE 0 END)
          FROM inbound_messages m LEFT JOIN decisions d ON d.inbound_id = m.id GROUP BY m.id",
@@ -962,7 +827,7 @@ fn three_daemons_on_one_postgres_send_each_once_fire_once_apply_each_reply_once(
 #[ignore = "needs PostgreSQL: set NETZPOST_TEST_POSTGRES_URL"]
 fn a_send_at_campaign_is_started_by_one_daemon_only() {
     const DAEMONS: usize = 3;
-    let url = fresh_postgres();
+    let url = fresh_postgres_url();
     let mut ws = Workspace::new();
     ws.set("NETZPOST_DATABASE", &url);
     ws.ok(&["topics", "add", "nachbarschaft"]);
