@@ -119,7 +119,7 @@ async fn subscribe_confirm_rsvp_and_see_the_encounter_on_the_dashboard() {
     )
     .await
     .unwrap();
-    let queued = campaign::start(db, &cfg, &c).await.unwrap();
+    let queued = campaign::start(db, cfg, &c).await.unwrap();
     assert_eq!(queued, 5);
     a.engine.run_until_idle().await.unwrap();
     let invitation = a

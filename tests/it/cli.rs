@@ -1,9 +1,8 @@
 //! Every foundation command through the real binary, on SQLite in a temporary workspace, and
 //! what its errors say.
 
-use crate::support::{bin, App, Workspace};
+use crate::support::{App, Workspace};
 use predicates::prelude::*;
-use std::process::Command;
 
 #[test]
 fn init_writes_a_workspace_and_refuses_to_overwrite() {
@@ -312,12 +311,7 @@ async fn error_messages_say_their_cause_once() {
         assert_eq!(err.matches(cause).count(), 1, "{args:?}: {err}");
     }
     // A configuration file that cannot be read.
-    let out = Command::new(bin())
-        .current_dir(a.dir.path())
-        .env_remove("NETZPOST_CONFIG")
-        .args(["--config", missing.to_str().unwrap(), "topics", "list"])
-        .output()
-        .unwrap();
+    let out = Workspace::empty().run(&["--config", missing.to_str().unwrap(), "topics", "list"]);
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success());
     // Named once, with what to do about it (no workspace there: exit 78).

@@ -2,15 +2,12 @@
 //! the preferences page and "forget me", an opt-out that no form post or import undoes, and at
 //! most three confirmation mails a day to one address.
 
+use crate::support::app::CLIENT;
 use crate::support::{app::link_in, text, App, Backend};
 use netzpost::store;
 use netzpost::token::Purpose;
 use reqwest::header::CONTENT_TYPE;
 use reqwest::StatusCode;
-
-/// The client address of most requests (the router trusts X-Forwarded-For from loopback, as
-/// behind a reverse proxy on the same host).
-const CLIENT: &str = "203.0.113.50";
 
 each_db!(async
     subscribe_double_opt_in_and_scanner_safe_confirm,

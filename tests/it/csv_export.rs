@@ -1,12 +1,9 @@
 //! No spreadsheet formula in any CSV netzpost writes: exports, lists and the rejects of an
 //! import, whatever a stranger typed into the subscribe form.
 
+use crate::support::app::CLIENT;
 use crate::support::{text, App};
 use reqwest::StatusCode;
-
-/// The client address of most requests (the router trusts X-Forwarded-For from loopback, as
-/// behind a reverse proxy on the same host).
-const CLIENT: &str = "203.0.113.50";
 
 /// Every cell of a CSV text (`,` or `;`).
 fn csv_cells(text: &str, delimiter: u8) -> Vec<String> {

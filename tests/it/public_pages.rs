@@ -2,6 +2,7 @@
 //! forged, tampered, misused and expired tokens), RSVP links that ask before they act, the
 //! contact's language, the index, unknown pages and security headers.
 
+use crate::support::app::CLIENT;
 use crate::support::{App, Backend};
 use netzpost::domain::{ConsentStatus, EmailAddress};
 use netzpost::store;
@@ -9,10 +10,6 @@ use netzpost::store::contacts::ImportRow;
 use netzpost::token::{Claims, Purpose, TokenKey};
 use reqwest::header::CONTENT_TYPE;
 use reqwest::StatusCode;
-
-/// The client address of most requests (the router trusts X-Forwarded-For from loopback, as
-/// behind a reverse proxy on the same host).
-const CLIENT: &str = "203.0.113.50";
 
 each_db!(async
     subscribe_rejects_bad_input,

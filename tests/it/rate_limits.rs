@@ -2,7 +2,7 @@
 //! by daemons on one PostgreSQL database; the client address from X-Forwarded-For only when a
 //! trusted proxy sends it.
 
-use crate::support::app::{cookie_of, FORM};
+use crate::support::app::{cookie_of, CLIENT, FORM};
 use crate::support::db::create_postgres_database;
 use crate::support::{App, Backend};
 use netzpost::config::Config;
@@ -12,9 +12,6 @@ use netzpost::web;
 use reqwest::header::{CONTENT_TYPE, COOKIE, RETRY_AFTER};
 use reqwest::StatusCode;
 
-/// The client address of most requests (the router trusts X-Forwarded-For from loopback, as
-/// behind a reverse proxy on the same host).
-const CLIENT: &str = "203.0.113.50";
 const OTHER_CLIENT: &str = "203.0.113.51";
 
 each_db!(async subscribe_rate_limit_per_client);

@@ -22,6 +22,9 @@ use std::sync::Arc;
 
 pub const SECRET: &str = "test-secret-0123456789abcdef-0123456789";
 pub const FORM: &str = "application/x-www-form-urlencoded";
+/// The client address of most requests (the router trusts X-Forwarded-For from loopback, as
+/// behind a reverse proxy on the same host).
+pub const CLIENT: &str = "203.0.113.50";
 
 pub struct App {
     /// Holds the SQLite database, the outbox, the send journal and files the test writes.
