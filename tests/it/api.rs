@@ -1,0 +1,718 @@
+//! The admin API over HTTP: bearer tokens (and the CLI that makes them), contacts, topics,
+//! occasions and campaigns, the review queue, and the inbound webhook.
+
+use crate::support::{App, Backend};
+use netzpost::store;
+use netzpost::store::occasions::NewOccasion;
+use reqwest::header::CONTENT_TYPE;
+use serde_json::{json, Value};
+
+each_db!(async
+    api_auth_no_wrong_and_revoked_tokens,
+    cli_tokens_create_list_revoke,
+    api_contacts_topics_occasions_campaigns,
+    api_review_queue_accept_reject_undo,
+    api_inbound_webhook,
+);
+
+async fn api_auth_no_wrong_and_revoked_tokens(backend: Backend) {
+    let a = App::on(backend).await;
+    let r = a.http.get(a.url("/api/contacts")).send().await.unwrap();
+    assert_eq!(r.status(), 401);
+    assert!(r.headers().contains_key("www-authenticate"));
+    let r = a
+        .http
+        .get(a.url("/api/contacts"))
+        .bearer_auth("np_wrong")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+    let token = a.api_token("skript").await;
+    let r = a
+        .http
+        .get(a.url("/api/contacts"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.json::<Value>().await.unwrap(), json!([]));
+    // Revoked through the CLI code.
+    let mut out = Vec::new();
+    netzpost::cli::tokens::run(
+        &a.db,
+        netzpost::cli::tokens::TokensCmd::Revoke {
+            name: "skript".into(),
+        },
+        netzpost::output::Format::Table,
+        &mut out,
+    )
+    .await
+    .unwrap();
+    let r = a
+        .http
+        .get(a.url("/api/contacts"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+    // The description needs no token.
+    let r = a.http.get(a.url("/api/openapi.json")).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    let doc: Value = r.json().await.unwrap();
+    assert_eq!(doc["openapi"], "3.1.0");
+    assert!(doc["paths"]["/campaigns/{name}/{action}"]["post"].is_object());
+    assert_eq!(
+        a.http
+            .get(a.url("/api/nothing"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        404
+    );
+}
+
+async fn cli_tokens_create_list_revoke(backend: Backend) {
+    let a = App::on(backend).await;
+    use netzpost::cli::tokens::{run as run_tokens, TokensCmd};
+    use netzpost::output::Format;
+    let mut out = Vec::new();
+    run_tokens(
+        &a.db,
+        TokensCmd::Create { name: "etl".into() },
+        Format::Table,
+        &mut out,
+    )
+    .await
+    .unwrap();
+    let secret = String::from_utf8(out).unwrap().trim().to_string();
+    assert!(secret.starts_with("np_") && secret.len() > 60);
+    let mut again = Vec::new();
+    assert!(run_tokens(
+        &a.db,
+        TokensCmd::Create { name: "etl".into() },
+        Format::Table,
+        &mut again
+    )
+    .await
+    .is_err());
+    let mut list = Vec::new();
+    run_tokens(&a.db, TokensCmd::List, Format::Csv, &mut list)
+        .await
+        .unwrap();
+    let list = String::from_utf8(list).unwrap();
+    assert!(list.contains("etl") && !list.contains(&secret), "{list}");
+    let stored: Vec<String> = netzpost::on_db!(&a.db, p => {
+        sqlx::query_scalar("SELECT token_hash FROM api_tokens").fetch_all(p).await.unwrap()
+    });
+    assert!(stored.iter().all(|h| h.len() == 64 && !h.contains(&secret)));
+    let mut out = Vec::new();
+    run_tokens(
+        &a.db,
+        TokensCmd::Revoke { name: "etl".into() },
+        Format::Table,
+        &mut out,
+    )
+    .await
+    .unwrap();
+    assert!(run_tokens(
+        &a.db,
+        TokensCmd::Revoke { name: "etl".into() },
+        Format::Table,
+        &mut Vec::new()
+    )
+    .await
+    .is_err());
+}
+
+async fn api_contacts_topics_occasions_campaigns(backend: Backend) {
+    let a = App::on(backend).await;
+    let token = a.api_token("admin-skript").await;
+    let api = |m: reqwest::Method, p: &str| {
+        a.http
+            .request(m, a.url(&format!("/api{p}")))
+            .bearer_auth(&token)
+    };
+    use reqwest::Method;
+    // Topics.
+    let r = api(Method::POST, "/topics")
+        .json(&json!({"name": "nachbarschaft", "title": "Nachbarschaft <Nord>"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    let r = api(Method::POST, "/topics")
+        .json(&json!({"name": "nachbarschaft"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 409);
+    let r = api(Method::POST, "/topics")
+        .json(&json!({"name": "Böse Leerzeichen"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 422);
+    let topics: Value = api(Method::GET, "/topics")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(topics[0]["title"], "Nachbarschaft <Nord>");
+    // Contacts: create (malformed, unknown field, wrong type, bad address, then good).
+    let r = api(Method::POST, "/contacts")
+        .header(CONTENT_TYPE, "application/json")
+        .body("{nope")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    let r = api(Method::POST, "/contacts")
+        .header(CONTENT_TYPE, "text/plain")
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 415);
+    let r = api(Method::POST, "/contacts")
+        .json(&json!({"email": "a@b.de", "evil": 1}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 422);
+    let r = api(Method::POST, "/contacts")
+        .json(&json!({"email": "kein-at"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 422);
+    let r = api(Method::POST, "/contacts")
+        .json(&json!({"email": "a@b.de", "topics": ["gibtsnicht"]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 404);
+    let r = api(Method::POST, "/contacts")
+        .json(&json!({"email": "Still@Example.org", "name": "Robert'); DROP TABLE contacts;--", "topics": ["nachbarschaft"], "consent": "confirmed"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    let list: Value = api(Method::GET, "/contacts?silent=true")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(list.as_array().unwrap().len(), 1);
+    assert_eq!(list[0]["name"], "Robert'); DROP TABLE contacts;--");
+    let list: Value = api(Method::GET, "/contacts?topic=nachbarschaft&form=encounter")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(list, json!([]));
+    assert_eq!(
+        api(Method::GET, "/contacts?form=freund")
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        400
+    );
+    assert_eq!(
+        api(Method::GET, "/contacts?bogus=1")
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        400
+    );
+    let d: Value = api(Method::GET, "/contacts/still@example.org")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(d["silent"], true);
+    assert!(!d["timeline"].as_array().unwrap().is_empty());
+    assert_eq!(
+        api(Method::GET, "/contacts/niemand@example.org")
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        404
+    );
+    // Occasions and campaigns.
+    store::occasions::add(
+        &a.db,
+        &NewOccasion {
+            slug: "cafe".into(),
+            title: "Café".into(),
+            starts_at: chrono::Utc::now() + chrono::Duration::days(3),
+            ends_at: None,
+            place: None,
+            description: None,
+            capacity: None,
+            topic_id: Some(store::topics::get(&a.db, "nachbarschaft").await.unwrap().id),
+        },
+    )
+    .await
+    .unwrap();
+    let occ: Value = api(Method::GET, "/occasions")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(occ[0]["slug"], "cafe");
+    let one: Value = api(Method::GET, "/occasions/cafe")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(one["rsvps"], json!([]));
+    assert_eq!(
+        api(Method::GET, "/occasions/nope")
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        404
+    );
+    let r = api(Method::POST, "/campaigns")
+        .json(&json!({"name": "einladung", "kind": "invitation", "occasion": "cafe", "body": "Hallo {{ contact.name }}"}))
+        .send().await.unwrap();
+    assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
+    let r = api(Method::POST, "/campaigns")
+        .json(&json!({"name": "mehrsprachig", "kind": "newsletter", "topic": "nachbarschaft", "body": "Neues.",
+            "translations": {"tr": {"subject": "Haberler", "body": "Yeni haberler."}, "ar": {"body": "أخبار جديدة."}}}))
+        .send().await.unwrap();
+    assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
+    let c: Value = r.json().await.unwrap();
+    assert_eq!(c["translations"]["tr"]["subject"], "Haberler");
+    assert_eq!(c["translations"]["ar"]["body"], "أخبار جديدة.");
+    let r = api(Method::POST, "/campaigns")
+        .json(
+            &json!({"name": "unbekannt", "kind": "newsletter", "topic": "nachbarschaft",
+            "translations": {"xx": {"body": "?"}}}),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 422, "an unknown language is refused");
+    let r = api(Method::POST, "/campaigns")
+        .json(&json!({"name": "kaputt", "kind": "newsletter", "topic": "nachbarschaft", "body": "{{ gibtsnicht.x }}"}))
+        .send().await.unwrap();
+    assert_eq!(r.status(), 422, "template errors are caught at creation");
+    let r = api(Method::POST, "/campaigns")
+        .json(&json!({"name": "x", "kind": "spam"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 422);
+    // Test send and scheduling, before the real send.
+    let r = api(
+        Method::POST,
+        "/campaigns/einladung/test?address=probe@example.org&language=en",
+    )
+    .send()
+    .await
+    .unwrap();
+    assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+    let outbox = a.outbox.clone();
+    let probe = std::fs::read_dir(&outbox)
+        .unwrap()
+        .map(|e| std::fs::read_to_string(e.unwrap().path()).unwrap_or_default())
+        .find(|m| m.contains("To: probe@example.org"));
+    assert!(probe.is_some(), "the test message is in the outbox");
+    assert_eq!(
+        api(Method::POST, "/campaigns/einladung/test")
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        422,
+        "test needs an address"
+    );
+    let r = api(
+        Method::POST,
+        "/campaigns/einladung/schedule?at=2099-01-01T09:00:00Z",
+    )
+    .send()
+    .await
+    .unwrap();
+    assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+    let show: Value = api(Method::GET, "/campaigns/einladung")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(show["campaign"]["status"], "scheduled");
+    assert_eq!(
+        api(Method::POST, "/campaigns/einladung/schedule?at=morgen")
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        422
+    );
+    let r: Value = api(Method::POST, "/campaigns/einladung/send")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(r["queued"], 1);
+    let show: Value = api(Method::GET, "/campaigns/einladung")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(show["progress"]["queued"], 1);
+    assert_eq!(show["campaign"]["status"], "running");
+    assert_eq!(
+        api(Method::POST, "/campaigns/einladung/pause")
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    assert_eq!(
+        api(Method::POST, "/campaigns/einladung/pause")
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        422
+    );
+    assert_eq!(
+        api(Method::POST, "/campaigns/einladung/resume")
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    assert_eq!(
+        api(Method::POST, "/campaigns/einladung/explode")
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        404
+    );
+    assert_eq!(
+        api(Method::POST, "/campaigns/einladung/cancel")
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    assert_eq!(
+        api(Method::POST, "/campaigns/gibtsnicht/send")
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        404
+    );
+    let list: Value = api(Method::GET, "/campaigns")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(list[0]["status"], "cancelled");
+    let funnel: Value = api(Method::GET, "/reports/funnel")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(funnel["topics"][0]["silent"], 1);
+    // Oversized JSON.
+    let big = format!(
+        "{{\"email\": \"a@b.de\", \"name\": \"{}\"}}",
+        "x".repeat(2 * 1024 * 1024)
+    );
+    let r = api(Method::POST, "/contacts")
+        .header(CONTENT_TYPE, "application/json")
+        .body(big)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 413);
+    // Update: fields and consent per topic, all or nothing.
+    let r = api(Method::PATCH, "/contacts/still@example.org")
+        .json(&json!({"organisation": "Mieterverein", "language": "English", "consent": {"gibtsnicht": "confirmed"}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 404);
+    let d: Value = api(Method::GET, "/contacts/still@example.org")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(d["contact"]["organisation"], Value::Null);
+    let r = api(Method::PATCH, "/contacts/still@example.org")
+        .json(&json!({"organisation": "Mieterverein", "language": "English", "consent": {"nachbarschaft": "unsubscribed"}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let d: Value = r.json().await.unwrap();
+    assert_eq!(d["contact"]["organisation"], "Mieterverein");
+    assert_eq!(d["contact"]["language"], "en");
+    assert_eq!(d["subscriptions"][0]["status"], "unsubscribed");
+    assert_eq!(
+        d["contact"]["name"], "Robert'); DROP TABLE contacts;--",
+        "untouched fields stay"
+    );
+    let r = api(Method::PATCH, "/contacts/still@example.org")
+        .json(&json!({"language": "Klingonisch"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 422);
+    // Preview of the message a contact would get.
+    let r = api(
+        Method::GET,
+        "/campaigns/einladung/preview?to=still@example.org",
+    )
+    .send()
+    .await
+    .unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(r.text().await.unwrap().contains("Subject:"));
+    assert_eq!(
+        api(
+            Method::GET,
+            "/campaigns/einladung/preview?to=niemand@example.org"
+        )
+        .send()
+        .await
+        .unwrap()
+        .status(),
+        404
+    );
+    // CSV import, German Excel style, with a reject.
+    let csv = "E-Mail;Vorname;Nachname;Verein\r\nanna@example.org;Anna;Berg;Kleingarten e.V.\r\nkaputt;X;Y;Z\r\n";
+    let r = api(
+        Method::POST,
+        "/contacts/import?topic=nachbarschaft&consent=confirmed",
+    )
+    .header(CONTENT_TYPE, "text/csv")
+    .body(csv)
+    .send()
+    .await
+    .unwrap();
+    assert_eq!(r.status(), 200);
+    let report: Value = r.json().await.unwrap();
+    assert_eq!(report["created"], 1);
+    assert_eq!(report["rejected"], 1);
+    assert_eq!(report["rejects"][0]["line"], 3);
+    let anna: Value = api(Method::GET, "/contacts/anna@example.org")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(anna["contact"]["organisation"], "Kleingarten e.V.");
+    let r = api(Method::POST, "/contacts/import")
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 415);
+    let r = api(Method::POST, "/contacts/import?topic=gibtsnicht")
+        .header(CONTENT_TYPE, "text/csv")
+        .body(csv)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 404);
+    let r = api(Method::POST, "/contacts/import")
+        .header(CONTENT_TYPE, "text/csv")
+        .body("foo;bar\r\n1;2\r\n")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 422, "no e-mail column");
+    // Forget.
+    assert_eq!(
+        api(Method::DELETE, "/contacts/still@example.org")
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        204
+    );
+    assert_eq!(
+        api(Method::DELETE, "/contacts/still@example.org")
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        404
+    );
+    let r = api(Method::POST, "/contacts")
+        .json(&json!({"email": "still@example.org"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 409, "a forgotten address does not come back");
+}
+
+async fn api_review_queue_accept_reject_undo(backend: Backend) {
+    let a = App::on(backend).await;
+    let t = a.topic("nachbarschaft").await;
+    let c = a.contact("r@example.org", vec![t]).await;
+    let d1 = a.pending_decision(c, 1).await;
+    let d2 = a.pending_decision(c, 2).await;
+    let token = a.api_token("review").await;
+    let post = |p: String| a.http.post(a.url(&p)).bearer_auth(&token).send();
+    let list: Value = a
+        .http
+        .get(a.url("/api/review"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(list.as_array().unwrap().len(), 2);
+    let r = post(format!("/api/review/{d1}/accept")).await.unwrap();
+    assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+    assert_eq!(
+        post(format!("/api/review/{d1}/accept"))
+            .await
+            .unwrap()
+            .status(),
+        409
+    );
+    assert_eq!(
+        post(format!("/api/review/{d1}/undo"))
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    assert_eq!(
+        post(format!("/api/review/{d2}/reject"))
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    assert_eq!(
+        post(format!("/api/review/{d2}/undo"))
+            .await
+            .unwrap()
+            .status(),
+        409
+    );
+    assert_eq!(
+        post("/api/review/999/accept".into())
+            .await
+            .unwrap()
+            .status(),
+        404
+    );
+    assert_eq!(
+        post(format!("/api/review/{d2}/maybe"))
+            .await
+            .unwrap()
+            .status(),
+        404
+    );
+    assert_eq!(
+        post("/api/review/abc/accept".into())
+            .await
+            .unwrap()
+            .status(),
+        400
+    );
+    let all: Value = a
+        .http
+        .get(a.url("/api/review?all=true"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let statuses: Vec<&str> = all
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["status"].as_str().unwrap())
+        .collect();
+    assert_eq!(statuses, ["rejected", "undone"]);
+}
+
+/// The HTTP inbound source: a provider's inbound webhook posts raw messages with a bearer token.
+async fn api_inbound_webhook(backend: Backend) {
+    let a = App::on(backend).await;
+    let mail = "From: jemand@example.org\r\nTo: antwort@reply.nordstadt.example\r\n\
+                Subject: Re: Einladung\r\nMessage-ID: <hook-1@example.org>\r\n\r\nIch komme gern.\r\n";
+    let r = a
+        .http
+        .post(a.url("/api/inbound"))
+        .body(mail)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401, "no token, no mail");
+    let token = a.api_token("webhook").await;
+    let post = |ct: &'static str| {
+        a.http
+            .post(a.url("/api/inbound"))
+            .bearer_auth(&token)
+            .header("content-type", ct)
+            .body(mail)
+    };
+    assert_eq!(post("application/json").send().await.unwrap().status(), 415);
+    let r = post("message/rfc822").send().await.unwrap();
+    assert_eq!(r.status(), 202);
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(v["duplicate"], false);
+    let r = post("message/rfc822").send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.json::<Value>().await.unwrap()["duplicate"], true);
+    let n: i64 = netzpost::on_db!(&a.db, p => {
+        sqlx::query_scalar("SELECT COUNT(*) FROM inbound_messages WHERE source = 'http' AND status = 'processed'")
+            .fetch_one(p)
+            .await
+            .unwrap()
+    });
+    assert_eq!(n, 1, "stored once and processed");
+}

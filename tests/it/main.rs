@@ -1,0 +1,36 @@
+//! The integration tests: one crate, one binary (`cargo test --test it`). Plain `cargo test`
+//! runs everything that needs no server; tests that need PostgreSQL, an SMTP or IMAP server, a
+//! browser or the shared corpora are `#[ignore = "needs ..."]` and run with `-- --ignored`
+//! (`.ci/run` runs them all). The harness is in `support/`.
+
+#[macro_use]
+mod support;
+
+mod admin;
+mod api;
+mod browser;
+mod classify_corpora;
+mod classify_own;
+mod classify_replies;
+mod cli;
+mod consent;
+mod csv_export;
+mod dkim;
+mod forged_replies;
+mod hostile_input;
+mod imap;
+mod inbound;
+mod languages;
+mod metrics;
+mod outbound_file;
+mod outbound_smtp;
+mod oversized_input;
+mod public_pages;
+mod rate_limits;
+mod reliability;
+mod schedules;
+mod secrets;
+mod smtp_transport;
+mod store;
+mod templates;
+mod workspace_files;
