@@ -35,17 +35,14 @@ const IDLE_RENEW: Duration = Duration::from_secs(25 * 60);
 const BACKOFF_MIN: Duration = Duration::from_secs(1);
 const BACKOFF_MAX: Duration = Duration::from_secs(5 * 60);
 
-/// How the connection is secured: the one TLS setting of every mail server connection
-/// (plain, `STARTTLS` before logging in, usually port 143, or TLS from the first byte, usually
-/// port 993).
-pub use crate::transport::TlsMode as ImapTls;
+use crate::transport::TlsMode;
 
 /// Where to read inbound mail from.
 #[derive(Clone)]
 pub struct ImapConfig {
     pub host: String,
     pub port: u16,
-    pub tls: ImapTls,
+    pub tls: TlsMode,
     pub username: String,
     pub password: String,
     /// The mailbox to read, usually `INBOX`.
@@ -72,7 +69,7 @@ impl ImapConfig {
         Self {
             host: host.into(),
             port: 993,
-            tls: ImapTls::Tls,
+            tls: TlsMode::Tls,
             username: username.into(),
             password: password.into(),
             mailbox: "INBOX".to_owned(),
@@ -254,8 +251,8 @@ async fn connect(cfg: &ImapConfig) -> Result<(ImapSession, Capabilities), ImapEr
     let _ = tcp.set_nodelay(true);
 
     let stream = match cfg.tls {
-        ImapTls::Tls => Transport::Tls(Box::new(tls_handshake(cfg, tcp).await?)),
-        ImapTls::None | ImapTls::StartTls => Transport::Plain(tcp),
+        TlsMode::Tls => Transport::Tls(Box::new(tls_handshake(cfg, tcp).await?)),
+        TlsMode::None | TlsMode::StartTls => Transport::Plain(tcp),
     };
     let mut client = Client::new(stream);
     let greeting = match tokio::time::timeout(CONNECT_TIMEOUT, client.read_response()).await {
@@ -275,7 +272,7 @@ async fn connect(cfg: &ImapConfig) -> Result<(ImapSession, Capabilities), ImapEr
         )));
     }
 
-    if cfg.tls == ImapTls::StartTls {
+    if cfg.tls == TlsMode::StartTls {
         match tokio::time::timeout(
             COMMAND_TIMEOUT,
             client.run_command_and_check_ok("STARTTLS", None),

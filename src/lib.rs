@@ -28,3 +28,6 @@ pub mod workspace;
 pub fn install_crypto_provider() {
     let _ = rustls::crypto::ring::default_provider().install_default();
 }
+
+// The store's two database macros, re-exported crate-wide for the store's own modules.
+pub(crate) use store::{in_tx, on_db};

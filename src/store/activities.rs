@@ -51,14 +51,6 @@ macro_rules! record_impl {
     }};
 }
 
-/// Writes `a` on whichever connection type the transaction has.
-#[macro_export]
-macro_rules! record_activity {
-    ($tx:expr, $a:expr) => {
-        $crate::store::activities::Record::record(&mut **$tx, $a).await?
-    };
-}
-
 /// Lets generic transaction code call one name for both backends.
 pub trait Record {
     fn record(

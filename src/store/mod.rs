@@ -71,7 +71,6 @@ pub enum Db {
 
 /// Runs `$body` with `$pool` bound to the typed pool of either backend. The body is compiled twice,
 /// once per database type, so generic sqlx code needs writing once.
-#[macro_export]
 macro_rules! on_db {
     ($db:expr, $pool:ident => $body:expr) => {
         match $db {
@@ -82,7 +81,6 @@ macro_rules! on_db {
 }
 
 /// Runs `$body` inside one transaction (`$tx` is `&mut Transaction`); commits when it returns Ok.
-#[macro_export]
 macro_rules! in_tx {
     ($db:expr, $tx:ident => $body:expr) => {
         match $db {
@@ -131,7 +129,7 @@ macro_rules! on_tx {
         }
     };
 }
-pub(crate) use on_tx;
+pub(crate) use {in_tx, on_db, on_tx};
 
 impl Tx {
     pub async fn commit(self) -> Result<()> {

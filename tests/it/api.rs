@@ -105,9 +105,7 @@ async fn cli_tokens_create_list_revoke(backend: Backend) {
         .unwrap();
     let list = String::from_utf8(list).unwrap();
     assert!(list.contains("etl") && !list.contains(&secret), "{list}");
-    let stored: Vec<String> = netzpost::on_db!(&a.db, p => {
-        sqlx::query_scalar("SELECT token_hash FROM api_tokens").fetch_all(p).await.unwrap()
-    });
+    let stored = a.sql.column("SELECT token_hash FROM api_tokens", &[]).await;
     assert!(stored.iter().all(|h| h.len() == 64 && !h.contains(&secret)));
     let mut out = Vec::new();
     run_tokens(
@@ -708,11 +706,12 @@ async fn api_inbound_webhook(backend: Backend) {
     let r = post("message/rfc822").send().await.unwrap();
     assert_eq!(r.status(), 200);
     assert_eq!(r.json::<Value>().await.unwrap()["duplicate"], true);
-    let n: i64 = netzpost::on_db!(&a.db, p => {
-        sqlx::query_scalar("SELECT COUNT(*) FROM inbound_messages WHERE source = 'http' AND status = 'processed'")
-            .fetch_one(p)
-            .await
-            .unwrap()
-    });
+    let n = a
+        .sql
+        .i64(
+            "SELECT COUNT(*) FROM inbound_messages WHERE source = 'http' AND status = 'processed'",
+            &[],
+        )
+        .await;
     assert_eq!(n, 1, "stored once and processed");
 }

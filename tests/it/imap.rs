@@ -11,7 +11,8 @@ use std::time::{Duration, Instant};
 
 use crate::support::dovecot::{Dovecot, PASSWORD, USER};
 use crate::support::{angle_addr, free_port, Person, Workspace};
-use netzpost::imap::{poll_once, run, ImapConfig, ImapError, ImapTls};
+use netzpost::imap::{poll_once, run, ImapConfig, ImapError};
+use netzpost::transport::TlsMode;
 
 /// `netzpost/verarbeitet` under Dovecot's default maildir delimiter `.`.
 const PROCESSED: &str = "netzpost.verarbeitet";
@@ -407,7 +408,7 @@ async fn starttls_with_an_untrusted_certificate_is_refused() {
     ));
     dovecot.deliver(&message(1));
     let mut cfg = dovecot.config();
-    cfg.tls = ImapTls::StartTls;
+    cfg.tls = TlsMode::StartTls;
     let err = poll_once(&cfg, |_| async { Ok(()) })
         .await
         .expect_err("a self-signed certificate must not be trusted");

@@ -300,7 +300,9 @@ async fn rsvp_links_ask_then_apply(backend: Backend) {
         a.relation(c, "encounter").await,
         Some(("confirmed".into(), "link".into()))
     );
-    let rows = netzpost::store::report::rsvps(&a.db, occasion).await.unwrap();
+    let rows = netzpost::store::report::rsvps(&a.db, occasion)
+        .await
+        .unwrap();
     assert_eq!(rows.len(), 1);
     // Changing one's mind updates the same relation.
     a.post_form(&format!("/r/{token}/no"), "").await;

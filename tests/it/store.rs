@@ -514,7 +514,8 @@ async fn replies_bring_party_size_and_wishes(backend: Backend) {
     let ended = store::contacts::get(db, "ended@nachbarn.example")
         .await
         .unwrap();
-    own_tx::set_wish(db,
+    own_tx::set_wish(
+        db,
         &store::wishes::new_wish(
             ended.id,
             topic.id,

@@ -12,7 +12,8 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use async_imap::types::Flag;
 use futures::TryStreamExt;
-use netzpost::imap::{ImapConfig, ImapTls};
+use netzpost::imap::ImapConfig;
+use netzpost::transport::TlsMode;
 
 use super::free_port;
 
@@ -195,7 +196,7 @@ service imap-login {{
         ImapConfig {
             host: "127.0.0.1".into(),
             port: self.port,
-            tls: ImapTls::None,
+            tls: TlsMode::None,
             username: USER.into(),
             password: PASSWORD.into(),
             mailbox: "INBOX".into(),
