@@ -160,9 +160,25 @@ fn init_tracing(default: &str) {
 /// sysexits.h EX_CONFIG: no workspace, or a configuration that cannot be used.
 const EX_CONFIG: u8 = 78;
 
+/// sysexits.h EX_TEMPFAIL: a part that is down now (a mail server); trying again may work.
+const EX_TEMPFAIL: u8 = 75;
+
 /// The exit code of a failed command: 78 when the workspace or its configuration is missing or
-/// unusable, else 1.
+/// unusable, 75 when a mail server could not take a message now, else 1.
 fn exit_code_of(e: &anyhow::Error) -> ExitCode {
+    let temporary = e.chain().any(|c| {
+        c.downcast_ref::<crate::transport::SendError>()
+            .is_some_and(|s| !s.is_permanent())
+            || c.downcast_ref::<crate::transport::TransportError>()
+                .is_some()
+            || matches!(
+                c.downcast_ref::<crate::activation::ActivationError>(),
+                Some(crate::activation::ActivationError::Unavailable(_))
+            )
+    });
+    if temporary {
+        return ExitCode::from(EX_TEMPFAIL);
+    }
     if e.downcast_ref::<workspace::WorkspaceError>().is_some()
         || e.downcast_ref::<crate::config::ConfigError>().is_some()
         || matches!(
@@ -220,4 +236,27 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod exit_code_tests {
+    use super::*;
+
+    #[test]
+    fn a_mail_server_down_exits_75_a_refusal_1() {
+        let down = anyhow::Error::new(crate::transport::SendError::Temporary {
+            code: None,
+            message: "connection refused".into(),
+        })
+        .context("test send");
+        assert_eq!(exit_code_of(&down), ExitCode::from(EX_TEMPFAIL));
+        let refused = anyhow::Error::new(crate::transport::SendError::Permanent {
+            code: Some(550),
+            message: "no such user".into(),
+        });
+        assert_eq!(exit_code_of(&refused), ExitCode::FAILURE);
+        let unavailable: anyhow::Error =
+            crate::activation::ActivationError::Unavailable("relay".into()).into();
+        assert_eq!(exit_code_of(&unavailable), ExitCode::from(EX_TEMPFAIL));
+    }
 }

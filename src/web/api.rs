@@ -502,9 +502,9 @@ async fn campaign_action(
                     "no transport in this process".into(),
                 )
             })?;
-            campaign::test_send(&st.db, notifier, &name, &address, q.language)
-                .await
-                .map_err(|e| bad(format!("{e:#}")))?;
+            // A mail server that is down is not the caller's fault (503), a missing campaign
+            // is 404, a bad address 422: see `From<anyhow::Error> for ApiError`.
+            campaign::test_send(&st.db, notifier, &name, &address, q.language).await?;
             ok(json!({"campaign": name, "test_sent_to": address}))
         }
         "schedule" => {

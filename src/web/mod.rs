@@ -808,13 +808,49 @@ impl From<StoreError> for ApiError {
 }
 
 impl From<anyhow::Error> for ApiError {
+    /// By the first cause that says whose fault it is: the database (500, or the store's own
+    /// status), the rules (see `ActivationError`), or a mail server that cannot take the message
+    /// now (503: not the caller's fault, try again) or refused it (502). Other library errors
+    /// here are about the request (a campaign in the wrong state, a template that does not
+    /// render, an address that is no address): 422, and the caller can act on the message.
     fn from(e: anyhow::Error) -> Self {
-        match e.downcast::<StoreError>() {
-            Ok(s) => s.into(),
-            // Library errors here are about the request (a campaign in the wrong state, a
-            // template that does not render): the caller can act on the message.
-            Err(e) => ApiError(StatusCode::UNPROCESSABLE_ENTITY, format!("{e:#}")),
+        let e = match e.downcast::<StoreError>() {
+            Ok(s) => return s.into(),
+            Err(e) => e,
+        };
+        let e = match e.downcast::<crate::activation::ActivationError>() {
+            Ok(a) => return a.into(),
+            Err(e) => e,
+        };
+        for cause in e.chain() {
+            if let Some(s) = cause.downcast_ref::<crate::transport::SendError>() {
+                let status = if s.is_permanent() {
+                    StatusCode::BAD_GATEWAY
+                } else {
+                    StatusCode::SERVICE_UNAVAILABLE
+                };
+                return ApiError(status, format!("mail server: {e:#}"));
+            }
+            if cause
+                .downcast_ref::<crate::transport::TransportError>()
+                .is_some()
+            {
+                return ApiError(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    format!("mail server: {e:#}"),
+                );
+            }
+            if let Some(s) = cause.downcast_ref::<StoreError>() {
+                if matches!(
+                    s,
+                    StoreError::Sqlx(_) | StoreError::Migrate(_) | StoreError::Open { .. }
+                ) {
+                    tracing::error!("api: {e:#}");
+                    return ApiError(StatusCode::INTERNAL_SERVER_ERROR, "internal error".into());
+                }
+            }
         }
+        ApiError(StatusCode::UNPROCESSABLE_ENTITY, format!("{e:#}"))
     }
 }
 

@@ -715,3 +715,52 @@ async fn api_inbound_webhook(backend: Backend) {
         .await;
     assert_eq!(n, 1, "stored once and processed");
 }
+
+/// Whose fault an error is decides its status: a test send while the mail server is down is
+/// 503 (try again later), not 422 as if the request were wrong; a campaign that does not exist
+/// is 404; an address that is no address stays 422.
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "needs python3 with aiosmtpd (pip install aiosmtpd)"]
+async fn a_test_send_while_the_mail_server_is_down_is_503_not_the_callers_fault() {
+    let mut smtpd = crate::support::smtpd::Smtpd::start(&[]);
+    let port = smtpd.port;
+    let a = App::start_with(|c| {
+        c.outbound.transport = netzpost::config::TransportKind::Smtp;
+        c.outbound.smtp.host = "127.0.0.1".into();
+        c.outbound.smtp.port = port;
+        c.outbound.smtp.tls = netzpost::transport::TlsMode::None;
+        c.outbound.smtp.timeout_secs = 2;
+    })
+    .await;
+    let token = a.api_token("skript").await;
+    let api = |p: &str| a.http.post(a.url(&format!("/api{p}"))).bearer_auth(&token);
+    a.topic("nachbarschaft").await;
+    let r = api("/campaigns")
+        .json(&json!({"name": "brief", "kind": "newsletter", "topic": "nachbarschaft", "body": "Hallo"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
+    let status = |p: &'static str| {
+        let r = api(p).send();
+        async move { r.await.unwrap().status() }
+    };
+    assert_eq!(
+        status("/campaigns/brief/test?address=probe@example.org").await,
+        200
+    );
+    smtpd.down();
+    assert_eq!(
+        status("/campaigns/brief/test?address=probe@example.org").await,
+        503,
+        "the mail server is down: not the caller's fault"
+    );
+    assert_eq!(
+        status("/campaigns/gibtsnicht/test?address=probe@example.org").await,
+        404
+    );
+    assert_eq!(
+        status("/campaigns/brief/test?address=keine-adresse").await,
+        422
+    );
+}
