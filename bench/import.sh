@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Import benchmark (issue 6): a generated CSV of ROWS contacts (default 1,000,000) through
+# Import benchmark: a generated CSV of ROWS contacts (default 1,000,000) through
 # `netzpost contacts import FILE --topic bench --consent confirmed`, on SQLite and on PostgreSQL
 # (a fresh database, dropped afterwards). Target: <= 20 s each.
 #

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Inbound benchmark (issue 6): the corpora in ../shared/corpora (sisimai, flufl-bounce, discourse,
+# Inbound benchmark: the corpora in ../shared/corpora (sisimai, flufl-bounce, discourse,
 # mailgun-talon) and tests/fixtures/inbound, repeated to COUNT messages (each copy with its own
 # Message-ID), then
 #   1. `netzpost inbound explain` over all files (throughput of the CLI, JSON out to /dev/null);

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Send benchmark (issue 6): netzpost's real path (database -> render -> compose -> SMTP) against
+# Send benchmark: netzpost's real path (database -> render -> compose -> SMTP) against
 # Postfix's smtp-sink on loopback, compared with smtp-source at the same size and concurrency.
 #
 #   bench/send.sh                      # SQLite + PostgreSQL, ~5 KB + ~20 KB, N=100000, then the

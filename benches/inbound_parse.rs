@@ -1,4 +1,4 @@
-//! Inbound classification against bare parsing (issue 6), over the same bytes in memory:
+//! Inbound classification against bare parsing over the same bytes in memory:
 //! `mail_parser::MessageParser::default().parse(bytes)` vs `netzpost::classify::analyze(bytes,
 //! &Rules::builtin())`. Prints messages/s of both and their ratio (target >= 0.5).
 //!

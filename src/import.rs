@@ -1107,7 +1107,7 @@ mod hostile_input_tests {
 
     #[test]
     fn a_mostly_utf8_file_stays_utf8_and_only_its_broken_rows_are_rejected() {
-        // Issue 13, item 14: one stray Latin-1 byte used to turn every `ü` into `Ã¼`.
+        // One stray Latin-1 byte must not turn every `ü` of the file into `Ã¼`.
         let mut data = "email;name\n".as_bytes().to_vec();
         for i in 0..20 {
             data.extend_from_slice(format!("j{i}@example.de;Jürgen Öztürk\n").as_bytes());

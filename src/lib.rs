@@ -1,5 +1,5 @@
 //! netzpost: a self-hosted mailing and contact-activation service for network work in a social
-//! space. See README.md for the picture; DESIGN notes live with the project's shared documents.
+//! space. README.md shows how to run it; ARCHITECTURE.md how it is built.
 
 pub mod activation;
 pub mod classify;

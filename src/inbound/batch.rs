@@ -1,9 +1,9 @@
 //! Landing many messages at once. A message costs three steps: classify (pure, CPU), look up
-//! who wrote it (reads), and store it with its decisions (writes). Done one message at a time
-//! that was six autocommits per message; here a chunk is classified on all cores and lands in
-//! one transaction: one multi-row INSERT that spools the raw bytes together with the analysis
-//! (so the insert is also the claim: `ON CONFLICT DO NOTHING` lets exactly one daemon have
-//! each message), one multi-row INSERT of the decisions, and the timeline entries.
+//! who wrote it (reads), and store it with its decisions (writes). A chunk is classified on all
+//! cores and lands in one transaction (`store::inbound::land`): one multi-row INSERT that
+//! spools the raw bytes together with the analysis (so the insert is also the claim: `ON
+//! CONFLICT DO NOTHING` lets exactly one daemon have each message), one multi-row INSERT of the
+//! decisions, and the timeline entries.
 //!
 //! Only messages that need nothing but records are finished inside that transaction. A message
 //! with an `Apply` step (relations, consent, suppressions, acknowledgement mails) or an unknown

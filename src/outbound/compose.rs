@@ -163,9 +163,9 @@ const MAX_LINE: usize = 76;
 /// a relay without 8BITMIME on the way would re-encode an `8bit` body and break its DKIM
 /// signature.
 ///
-/// A check of the lines and one encoding pass. lettre's `Body::new` chose the encoding, inserted
-/// a CR before every LF by shifting the rest of the string each time, then encoded: ~10 % of
-/// the send CPU (docs/performance.md, finding 4).
+/// A check of the lines and one encoding pass, instead of lettre's `Body::new`, which inserts a
+/// CR before every LF by shifting the rest of the string each time (docs/performance.md,
+/// "Transfer encoding").
 fn body(text: &str) -> Body {
     let bytes = text.as_bytes();
     // 7bit: every line (its CRLF or LF taken off) short and printable ASCII or tab; a CR left

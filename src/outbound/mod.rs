@@ -1,4 +1,5 @@
-//! Outbound mail: rendering, composition and calendar parts (pure, no I/O).
+//! Outbound mail: rendering, composition, DKIM and calendar parts (pure), and the campaign
+//! and sending engine that put them on the wire (`campaign`, `sender`).
 
 pub mod campaign;
 pub mod compose;

@@ -157,9 +157,10 @@ impl Db {
         if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             let mut opts = PgConnectOptions::from_str(url).map_err(|e| open_err(&e))?;
             if is_local(&opts) && !sets_sslmode(url) && std::env::var_os("PGSSLMODE").is_none() {
-                // TLS to this machine protects nothing and cost ~40 ms per large statement: sqlx
-                // never sets TCP_NODELAY, so Nagle held a statement's last TLS record until the
-                // server's delayed ACK (docs/performance.md, finding 8). An explicit sslmode wins.
+                // TLS to this machine protects nothing and costs a delayed ACK per large
+                // statement: sqlx never sets TCP_NODELAY, so Nagle holds a statement's last TLS
+                // record (docs/performance.md, "PostgreSQL on this machine without TLS"). An
+                // explicit sslmode wins.
                 opts = opts.ssl_mode(PgSslMode::Disable);
             }
             let pool = PgPoolOptions::new()

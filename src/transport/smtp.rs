@@ -2,8 +2,8 @@
 //!
 //! We drive `AsyncSmtpConnection` ourselves instead of using
 //! `AsyncSmtpTransport` for three reasons:
-//! - lettre's own connect leaves Nagle on, which stalls every message ~40 ms
-//!   (DESIGN.md); we open the socket with `TCP_NODELAY` and hand it over;
+//! - lettre's own connect leaves Nagle on, which stalls every message until the server's
+//!   delayed ACK; we open the socket with `TCP_NODELAY` and hand it over;
 //! - lettre's `send` tears the connection down on any negative reply, while a
 //!   rejected recipient only needs an `RSET`;
 //! - we want the reply code and text of the exact step that failed;
