@@ -3,7 +3,7 @@
 //! maildir, contacts raised, the funnel.
 
 use crate::config::Config;
-use crate::domain::{ConsentStatus, RelationForm, RelationStatus};
+use crate::domain::ConsentStatus;
 use crate::inbound::{maildir, Inbound};
 use crate::outbound::campaign::{self, CreateArgs};
 use crate::outbound::sender::Engine;
@@ -91,25 +91,14 @@ pub async fn run(dir: &Path) -> anyhow::Result<()> {
         "pfarrbuero@st-josef.example",
     ] {
         let c = store::contacts::get(&db, email).await?;
-        let mut tx = db.begin().await?;
-        store::relations::set(
-            &mut tx,
-            &store::relations::NewRelation {
-                contact_id: c.id,
-                form: RelationForm::Group,
-                topic_id: Some(nachbarschaft.id),
-                occasion_id: None,
-                status: RelationStatus::Confirmed,
-                until: None,
-                cause_kind: "person".into(),
-                cause_ref: Some("Runder Tisch Nordstadt".into()),
-                note: None,
-                inbound_id: None,
-                campaign_id: None,
-            },
+        crate::activation::join_group(
+            &db,
+            c.id,
+            Some(nachbarschaft.id),
+            Some("Runder Tisch Nordstadt".into()),
+            &crate::activation::Cause::Admin { by: "demo".into() },
         )
         .await?;
-        tx.commit().await?;
     }
     let silent = store::contacts::list(
         &db,

@@ -385,6 +385,32 @@ pub async fn express_cooperation(
     Ok(undo)
 }
 
+/// A contact works in a group on `topic` (a round table, a working group): a confirmed
+/// relation of form group, set by a person.
+pub async fn join_group(
+    db: &Db,
+    contact_id: i64,
+    topic: Option<i64>,
+    note: Option<String>,
+    cause: &Cause,
+) -> Result<Undo> {
+    let mut tx = db.begin().await?;
+    let (undo, _) = set_relation(
+        &mut tx,
+        contact_id,
+        RelationForm::Group,
+        topic,
+        None,
+        RelationStatus::Confirmed,
+        None,
+        note,
+        cause,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(undo)
+}
+
 /// Sets a relation inside `tx` and returns its undo and id.
 #[allow(clippy::too_many_arguments)]
 async fn set_relation(
