@@ -1,9 +1,11 @@
 //! Pure domain types: parsed at the boundary, no I/O.
 
 mod email;
+mod ids;
 mod time;
 
 pub use email::{key_hash, AddressError, EmailAddress};
+pub use ids::{CampaignId, ContactId, DeliveryId, InboundId, OccasionId, TopicId};
 pub use time::{parse_local_time, TimeError};
 
 use serde::{Deserialize, Serialize};

@@ -1,6 +1,7 @@
-//! The sqlx glue for domain types, so the domain stays free of the database: text enums are read
-//! and written as TEXT, and reading a text that names no variant is a decode error (a row that
-//! breaks the schema's CHECK is a bug to surface, not a default to guess).
+//! The sqlx glue for domain types, so the domain stays free of the database: ids are read and
+//! written as their integer, text enums as TEXT, and reading a text that names no variant is a
+//! decode error (a row that breaks the schema's CHECK is a bug to surface, not a default to
+//! guess).
 
 use sqlx::encode::IsNull;
 use sqlx::error::BoxDynError;
@@ -56,13 +57,58 @@ text_column!(
     crate::classify::Intent,
 );
 
+/// Implements `Type`, `Encode` and `Decode` for the id newtypes as their `i64`.
+macro_rules! id_column {
+    ($($t:ty),+ $(,)?) => {$(
+        impl<DB: Database> Type<DB> for $t
+        where
+            i64: Type<DB>,
+        {
+            fn type_info() -> DB::TypeInfo {
+                <i64 as Type<DB>>::type_info()
+            }
+            fn compatible(ty: &DB::TypeInfo) -> bool {
+                <i64 as Type<DB>>::compatible(ty)
+            }
+        }
+
+        impl<'q, DB: Database> Encode<'q, DB> for $t
+        where
+            i64: Encode<'q, DB>,
+        {
+            fn encode_by_ref(&self, buf: &mut DB::ArgumentBuffer) -> Result<IsNull, BoxDynError> {
+                <i64 as Encode<'q, DB>>::encode_by_ref(&self.0, buf)
+            }
+        }
+
+        impl<'r, DB: Database> Decode<'r, DB> for $t
+        where
+            i64: Decode<'r, DB>,
+        {
+            fn decode(value: DB::ValueRef<'r>) -> Result<Self, BoxDynError> {
+                Ok(Self(<i64 as Decode<'r, DB>>::decode(value)?))
+            }
+        }
+    )+};
+}
+
+id_column!(
+    crate::domain::ContactId,
+    crate::domain::TopicId,
+    crate::domain::CampaignId,
+    crate::domain::OccasionId,
+    crate::domain::InboundId,
+    crate::domain::DeliveryId,
+);
+
 #[cfg(test)]
 mod tests {
+    use crate::domain::ContactId;
     use crate::store::campaigns::CampaignStatus;
     use crate::store::{on_db, Db};
 
     /// A stored text that names no variant is an error, not a default; a known one round-trips.
-    async fn text_enums_decode_strictly(db: Db) {
+    async fn columns_decode_strictly(db: Db) {
         let (ok, bad) = on_db!(&db, p => {
             let ok: CampaignStatus = sqlx::query_scalar("SELECT $1")
                 .bind(CampaignStatus::Paused)
@@ -75,18 +121,22 @@ mod tests {
             (ok, bad)
         });
         assert_eq!(ok, CampaignStatus::Paused);
+        let id: ContactId = on_db!(&db, p => {
+            sqlx::query_scalar("SELECT $1").bind(ContactId(7)).fetch_one(p).await.unwrap()
+        });
+        assert_eq!(id, ContactId(7));
         let err = bad.unwrap_err().to_string();
         assert!(err.contains("unknown CampaignStatus \"sending\""), "{err}");
     }
 
     #[tokio::test]
-    async fn text_enums_decode_strictly_sqlite() {
-        text_enums_decode_strictly(Db::open("sqlite::memory:").await.unwrap()).await;
+    async fn columns_decode_strictly_sqlite() {
+        columns_decode_strictly(Db::open("sqlite::memory:").await.unwrap()).await;
     }
 
     #[tokio::test]
     #[ignore = "needs PostgreSQL: set NETZPOST_TEST_POSTGRES_URL"]
-    async fn text_enums_decode_strictly_postgres() {
-        text_enums_decode_strictly(crate::store::testing::fresh_postgres().await).await;
+    async fn columns_decode_strictly_postgres() {
+        columns_decode_strictly(crate::store::testing::fresh_postgres().await).await;
     }
 }
