@@ -1378,7 +1378,7 @@ mod streaming_tests {
             assert_eq!(alt.contact.name.as_deref(), Some("Alt"));
             // Unsubscribed from the import's topic: the row is rejected, the contact unchanged.
             assert_eq!(alt.contact.attributes, r#"{"Alt":"x","Ort":"Nord"}"#);
-            assert_eq!(alt.subscriptions[0].status, "unsubscribed");
+            assert_eq!(alt.subscriptions[0].status, ConsentStatus::Unsubscribed);
             assert!(!alt
                 .timeline
                 .iter()

@@ -3,25 +3,16 @@
 use serde::Serialize;
 use std::io::Write;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Format {
-    #[default]
-    Table,
-    Csv,
-    Json,
-}
-
-impl Format {
-    pub const ALL: &'static [Format] = &[Format::Table, Format::Csv, Format::Json];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Format::Table => "table",
-            Format::Csv => "csv",
-            Format::Json => "json",
-        }
+crate::domain::text_enum!(
+    /// How a list is printed.
+    #[derive(Default)]
+    pub Format {
+        #[default]
+        Table => "table",
+        Csv => "csv",
+        Json => "json",
     }
-}
+);
 
 /// A cell for a CSV file that people open in a spreadsheet program: one that starts like a
 /// formula (`=`, `+`, `-`, `@`, tab, carriage return) gets a leading `'`, so it shows as text and

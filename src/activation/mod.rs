@@ -480,13 +480,7 @@ pub async fn undo(db: &Db, contact_id: Option<i64>, u: &Undo, cause: &Cause) -> 
     let mut tx = db.begin().await?;
     if let Some(r) = &u.relation {
         let (status, until, party_size) = match &r.prev {
-            Some(p) => (
-                p.status.parse::<RelationStatus>().map_err(|e| {
-                    ActivationError::Invalid(format!("stored relation status: {e}"))
-                })?,
-                p.until,
-                p.party_size,
-            ),
+            Some(p) => (p.status, p.until, p.party_size),
             None => (RelationStatus::Undone, None, None),
         };
         let (cause_kind, cause_ref) = cause.relation_cause();

@@ -21,91 +21,27 @@ use serde::{Deserialize, Serialize};
 pub use intent::{Rules, RulesError};
 pub use visible::visible_text;
 
-/// What kind of message arrived. Only `Reply` may ever change a relation.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum MessageKind {
-    Reply,
-    AutoReply,
-    Bounce,
-    Complaint,
-}
-
-impl MessageKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            MessageKind::Reply => "reply",
-            MessageKind::AutoReply => "auto_reply",
-            MessageKind::Bounce => "bounce",
-            MessageKind::Complaint => "complaint",
-        }
+crate::domain::text_enum!(
+    /// What kind of message arrived. Only `Reply` may ever change a relation.
+    pub MessageKind {
+        Reply => "reply",
+        AutoReply => "auto_reply" | "autoreply" | "auto-reply",
+        Bounce => "bounce",
+        Complaint => "complaint",
     }
-}
+);
 
-impl std::fmt::Display for MessageKind {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
+crate::domain::text_enum!(
+    /// What the person wants, read from their new words only.
+    pub Intent {
+        Accept => "accept",
+        Decline => "decline",
+        Cooperation => "cooperation",
+        Unsubscribe => "unsubscribe",
+        Question => "question",
+        None => "none" | "",
     }
-}
-
-impl std::str::FromStr for MessageKind {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s.trim().to_ascii_lowercase().replace('-', "_").as_str() {
-            "reply" => Ok(MessageKind::Reply),
-            "auto_reply" | "autoreply" => Ok(MessageKind::AutoReply),
-            "bounce" => Ok(MessageKind::Bounce),
-            "complaint" => Ok(MessageKind::Complaint),
-            other => Err(format!("unknown message kind {other:?}")),
-        }
-    }
-}
-
-/// What the person wants, read from their new words only.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Intent {
-    Accept,
-    Decline,
-    Cooperation,
-    Unsubscribe,
-    Question,
-    None,
-}
-
-impl Intent {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Intent::Accept => "accept",
-            Intent::Decline => "decline",
-            Intent::Cooperation => "cooperation",
-            Intent::Unsubscribe => "unsubscribe",
-            Intent::Question => "question",
-            Intent::None => "none",
-        }
-    }
-}
-
-impl std::fmt::Display for Intent {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl std::str::FromStr for Intent {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s.trim().to_ascii_lowercase().as_str() {
-            "accept" => Ok(Intent::Accept),
-            "decline" => Ok(Intent::Decline),
-            "cooperation" => Ok(Intent::Cooperation),
-            "unsubscribe" => Ok(Intent::Unsubscribe),
-            "question" => Ok(Intent::Question),
-            "none" | "" => Ok(Intent::None),
-            other => Err(format!("unknown intent {other:?}")),
-        }
-    }
-}
+);
 
 /// One failed recipient named by a bounce.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

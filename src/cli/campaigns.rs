@@ -6,7 +6,7 @@ use crate::domain::{parse_local_time, RelationForm};
 use crate::outbound::campaign::{self, CreateArgs, CreateError};
 use crate::outbound::sender::{Composer, Engine};
 use crate::output::{self, Format};
-use crate::store::campaigns::{self, Audience, CampaignKind, Translations};
+use crate::store::campaigns::{self, Audience, CampaignKind, CampaignStatus, Translations};
 use crate::store::Db;
 use anyhow::Context;
 use clap::{Args, Subcommand, ValueEnum};
@@ -229,7 +229,7 @@ pub async fn run(
                     p.sent, p.failed, p.bounced, p.skipped
                 )?;
                 engine.close().await;
-                if status == "paused" {
+                if status == CampaignStatus::Paused {
                     let c = campaigns::by_id(db, c.id).await?;
                     eprintln!("paused: {}", c.status_reason.unwrap_or_default());
                     return Ok(ExitCode::from(3));
@@ -256,7 +256,11 @@ pub async fn run(
 }
 
 /// Runs the engine in this process until the campaign is no longer running.
-async fn send_and_wait(db: &Db, engine: &Engine, campaign_id: i64) -> anyhow::Result<String> {
+async fn send_and_wait(
+    db: &Db,
+    engine: &Engine,
+    campaign_id: i64,
+) -> anyhow::Result<CampaignStatus> {
     let total = campaigns::progress(db, campaign_id).await?.total();
     let bar = crate::import::progress_bar(total as u64, true);
     loop {
@@ -269,7 +273,7 @@ async fn send_and_wait(db: &Db, engine: &Engine, campaign_id: i64) -> anyhow::Re
         if handled == 0 {
             campaigns::finish_completed(db).await?;
             let c = campaigns::by_id(db, campaign_id).await?;
-            if c.status != "running" {
+            if c.status != CampaignStatus::Running {
                 bar.finish_and_clear();
                 return Ok(c.status);
             }

@@ -8,6 +8,7 @@ use crate::inbound::batch::read_limited;
 use crate::inbound::{maildir, Inbound};
 use crate::outbound::sender::Engine;
 use crate::output::{self, Format};
+use crate::store::inbound::InboundStatus;
 use crate::store::Db;
 use clap::Subcommand;
 use std::io::Write;
@@ -144,7 +145,7 @@ pub async fn run(
         }
         InboundCmd::Quarantine => {
             let inb = Inbound::new(db.clone(), cfg, None)?;
-            let rows = inb.list(Some("quarantined"), 1000).await?;
+            let rows = inb.list(Some(InboundStatus::Quarantined), 1000).await?;
             output::print(
                 out,
                 &rows,

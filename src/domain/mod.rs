@@ -1,9 +1,11 @@
 //! Pure domain types: parsed at the boundary, no I/O.
 
 mod email;
+mod ids;
 mod time;
 
 pub use email::{key_hash, AddressError, EmailAddress};
+pub use ids::{CampaignId, ContactId, DeliveryId, InboundId, OccasionId, TopicId};
 pub use time::{parse_local_time, TimeError};
 
 use serde::{Deserialize, Serialize};
@@ -220,26 +222,35 @@ impl Gender {
     }
 }
 
-/// Declares a string-backed enum stored as text in both databases.
+/// Declares a string-backed enum: `as_str`, `Display`, `FromStr` (trimmed, case-insensitive; a
+/// variant may accept further spellings after `|`) and serde under the same names. The store
+/// reads and writes these as TEXT in both databases (`store::sql_types`); reading a text that
+/// names no variant is an error, never a default.
 macro_rules! text_enum {
-    ($(#[$m:meta])* $name:ident { $($variant:ident => $text:literal),+ $(,)? }) => {
+    (
+        $(#[$m:meta])*
+        $vis:vis $name:ident {
+            $($(#[$vm:meta])* $variant:ident => $text:literal $(| $alias:literal)*),+ $(,)?
+        }
+    ) => {
         $(#[$m])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, ::serde::Serialize, ::serde::Deserialize)]
         #[serde(rename_all = "snake_case")]
-        pub enum $name { $($variant),+ }
+        $vis enum $name { $($(#[$vm])* $variant),+ }
 
         impl $name {
+            #[allow(dead_code)]
             pub const ALL: &'static [$name] = &[$($name::$variant),+];
             pub fn as_str(self) -> &'static str {
                 match self { $($name::$variant => $text),+ }
             }
         }
 
-        impl std::str::FromStr for $name {
+        impl ::std::str::FromStr for $name {
             type Err = String;
-            fn from_str(s: &str) -> Result<Self, String> {
+            fn from_str(s: &str) -> ::std::result::Result<Self, String> {
                 match s.trim().to_lowercase().as_str() {
-                    $($text => Ok($name::$variant),)+
+                    $($text $(| $alias)* => Ok($name::$variant),)+
                     other => Err(format!(
                         "unknown {} {other:?} (one of: {})",
                         stringify!($name),
@@ -249,17 +260,19 @@ macro_rules! text_enum {
             }
         }
 
-        impl fmt::Display for $name {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str(self.as_str())
+        impl ::std::fmt::Display for $name {
+            fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+                // `pad`, so widths and alignment (`{:12}`) apply as they do to strings.
+                f.pad(self.as_str())
             }
         }
     };
 }
+pub(crate) use text_enum;
 
 text_enum!(
     /// Consent for one topic.
-    ConsentStatus { Pending => "pending", Confirmed => "confirmed", Unsubscribed => "unsubscribed" }
+    pub ConsentStatus { Pending => "pending", Confirmed => "confirmed", Unsubscribed => "unsubscribed" }
 );
 
 /// What a request that is not the person's own confirmed action (the anonymous subscribe form,
@@ -290,12 +303,12 @@ impl ConsentStatus {
 
 text_enum!(
     /// The relation forms beyond the plain contact (form C, which every contact has).
-    RelationForm { Encounter => "encounter", Cooperation => "cooperation", Group => "group" }
+    pub RelationForm { Encounter => "encounter", Cooperation => "cooperation", Group => "group" }
 );
 
 text_enum!(
     /// Where a relation stands. `Interested` is cooperation interest not yet agreed.
-    RelationStatus {
+    pub RelationStatus {
         Interested => "interested",
         Confirmed => "confirmed",
         Declined => "declined",
@@ -306,7 +319,7 @@ text_enum!(
 
 text_enum!(
     /// Why an address must never be mailed.
-    SuppressionReason {
+    pub SuppressionReason {
         HardBounce => "hard_bounce",
         SoftBounces => "soft_bounces",
         Complaint => "complaint",

@@ -11,7 +11,7 @@ use crate::domain::SuppressionReason;
 use crate::outbound::render::MailKind;
 use crate::outbound::sender::{Answer, CampaignCtx, Recipient};
 use crate::store::activities::NewActivity;
-use crate::store::decisions::NewDecision;
+use crate::store::decisions::{DecisionStatus, NewDecision};
 use crate::store::{self, now, Db, Timestamp};
 use chrono::TimeZone;
 use serde_json::json;
@@ -50,15 +50,21 @@ pub async fn execute(
         }
         for step in plan {
             let d = insert_decision(&mut tx, id, at, step).await?;
-            decided.push((d, step.action.name().to_string(), "pending".into()));
+            decided.push((d, step.action.name().to_string(), DecisionStatus::Pending));
         }
         tx.commit().await?;
     }
     for ((decision, _, status), step) in decided.iter().zip(plan) {
-        if step.mode == Mode::Apply && status == "pending" {
+        if step.mode == Mode::Apply && *status == DecisionStatus::Pending {
             let undo = perform(inb, id, at, &step.action, a).await?;
-            store::decisions::finish(&inb.db, *decision, "applied", &undo.to_json(), "netzpost")
-                .await?;
+            store::decisions::finish(
+                &inb.db,
+                *decision,
+                DecisionStatus::Applied,
+                &undo.to_json(),
+                "netzpost",
+            )
+            .await?;
         }
     }
     Ok(())
@@ -139,10 +145,10 @@ fn snippet(text: &str) -> String {
 }
 
 /// A new decision's status: an `Apply` one becomes applied once performed, in the same run.
-pub(super) fn decision_status(mode: Mode) -> &'static str {
+pub(super) fn decision_status(mode: Mode) -> DecisionStatus {
     match mode {
-        Mode::Apply | Mode::Review => "pending",
-        Mode::Note => "noted",
+        Mode::Apply | Mode::Review => DecisionStatus::Pending,
+        Mode::Note => DecisionStatus::Noted,
     }
 }
 
@@ -545,7 +551,7 @@ pub async fn review_accept(
 ) -> anyhow::Result<String> {
     use crate::classify::Intent;
     let d = load_decision(&inb.db, id).await?;
-    if d.status != "pending" {
+    if d.status != DecisionStatus::Pending {
         anyhow::bail!("decision {id} is {}, not pending", d.status);
     }
     let mut at = Attribution {
@@ -587,22 +593,22 @@ pub async fn review_accept(
     let analysis = crate::classify::analyze(&raw, &inb.rules)?;
     let undo = perform(inb, d.inbound_id, &at, &action, &analysis).await?;
     store::decisions::replan(&inb.db, id, action.name(), &serde_json::to_string(&action)?).await?;
-    store::decisions::finish(&inb.db, id, "applied", &undo.to_json(), by).await?;
+    store::decisions::finish(&inb.db, id, DecisionStatus::Applied, &undo.to_json(), by).await?;
     Ok(action.name().to_string())
 }
 
 pub async fn review_reject(db: &Db, id: i64, by: &str) -> anyhow::Result<()> {
     let d = load_decision(db, id).await?;
-    if d.status != "pending" {
+    if d.status != DecisionStatus::Pending {
         anyhow::bail!("decision {id} is {}, not pending", d.status);
     }
-    Ok(store::decisions::finish(db, id, "rejected", "{}", by).await?)
+    Ok(store::decisions::finish(db, id, DecisionStatus::Rejected, "{}", by).await?)
 }
 
 /// Reverts an applied decision: the relation, consent and suppression as they were before.
 pub async fn review_undo(db: &Db, id: i64, by: &str) -> anyhow::Result<()> {
     let d = load_decision(db, id).await?;
-    if d.status != "applied" {
+    if d.status != DecisionStatus::Applied {
         anyhow::bail!(
             "decision {id} is {}, only an applied decision can be undone",
             d.status
@@ -616,5 +622,5 @@ pub async fn review_undo(db: &Db, id: i64, by: &str) -> anyhow::Result<()> {
         campaign_id: d.campaign_id,
     };
     activation::undo(db, d.contact_id, &undo, &cause).await?;
-    Ok(store::decisions::finish(db, id, "undone", &d.undo, by).await?)
+    Ok(store::decisions::finish(db, id, DecisionStatus::Undone, &d.undo, by).await?)
 }

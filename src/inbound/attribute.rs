@@ -10,29 +10,21 @@ use regex::Regex;
 use serde::Serialize;
 use std::sync::LazyLock;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Strength {
-    /// A valid signed token: proof.
-    Token,
-    /// Our Message-ID (its MAC verified) in In-Reply-To/References and the sender is that
-    /// delivery's contact.
-    InReplyTo,
-    /// Only the From address matches a contact: anyone can write that.
-    From,
-    None,
-}
+crate::domain::text_enum!(
+    /// How sure netzpost is of who wrote a message.
+    pub Strength {
+        /// A valid signed token: proof.
+        Token => "token",
+        /// Our Message-ID (its MAC verified) in In-Reply-To/References and the sender is that
+        /// delivery's contact.
+        InReplyTo => "in_reply_to",
+        /// Only the From address matches a contact: anyone can write that.
+        From => "from",
+        None => "none",
+    }
+);
 
 impl Strength {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Strength::Token => "token",
-            Strength::InReplyTo => "in_reply_to",
-            Strength::From => "from",
-            Strength::None => "none",
-        }
-    }
-
     /// Strong enough to change relations and consent without a person looking.
     pub fn proves(self) -> bool {
         matches!(self, Strength::Token | Strength::InReplyTo)

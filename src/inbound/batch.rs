@@ -16,6 +16,7 @@ use super::plan::{self, Mode, Step};
 use super::{dedup_key, strip_mbox_line, Inbound, Spooled};
 use crate::classify::{self, Analysis, Rules};
 use crate::store::decisions::NewDecision;
+use crate::store::inbound::InboundStatus;
 use crate::store::{self, now};
 use crate::token::{Claims, TokenKey};
 use std::collections::HashMap;
@@ -287,9 +288,11 @@ impl Inbound {
             .iter()
             .map(|r| {
                 let (status, error, processed_at, lease_until) = match (&r.fate, &r.p.analysis) {
-                    (Fate::Quarantine, Err(e)) => ("quarantined", Some(e.as_str()), Some(t), None),
-                    (Fate::Settled, _) => ("processed", None, Some(t), None),
-                    _ => ("processing", None, None, Some(until)),
+                    (Fate::Quarantine, Err(e)) => {
+                        (InboundStatus::Quarantined, Some(e.as_str()), Some(t), None)
+                    }
+                    (Fate::Settled, _) => (InboundStatus::Processed, None, Some(t), None),
+                    _ => (InboundStatus::Processing, None, None, Some(until)),
                 };
                 let a = r.p.analysis.as_ref().ok();
                 let at = r.at.as_ref();
@@ -302,8 +305,8 @@ impl Inbound {
                     processed_at,
                     lease_until,
                     analysed: a.map(|a| store::inbound::Analysed {
-                        kind: a.kind.as_str(),
-                        intent: a.intent.as_str(),
+                        kind: a.kind,
+                        intent: a.intent,
                         confidence: a.confidence,
                         language: &a.language,
                         visible_text: &a.text,

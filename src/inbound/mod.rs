@@ -10,6 +10,7 @@ pub mod plan;
 use crate::classify::{self, Analysis, Rules};
 use crate::config::Config;
 use crate::outbound::sender::Notifier;
+use crate::store::inbound::InboundStatus;
 use crate::store::{now, Db};
 use crate::token::TokenKey;
 use serde::Serialize;
@@ -230,8 +231,8 @@ impl Inbound {
         at: &attribute::Attribution,
     ) -> anyhow::Result<()> {
         let analysed = crate::store::inbound::Analysed {
-            kind: a.kind.as_str(),
-            intent: a.intent.as_str(),
+            kind: a.kind,
+            intent: a.intent,
             confidence: a.confidence,
             language: &a.language,
             visible_text: &a.text,
@@ -264,7 +265,11 @@ impl Inbound {
         self.process(id).await
     }
 
-    pub async fn list(&self, status: Option<&str>, limit: i64) -> anyhow::Result<Vec<InboundRow>> {
+    pub async fn list(
+        &self,
+        status: Option<InboundStatus>,
+        limit: i64,
+    ) -> anyhow::Result<Vec<InboundRow>> {
         Ok(crate::store::inbound::list(&self.db, status, limit).await?)
     }
 }

@@ -7,7 +7,7 @@ use crate::outbound::sender::{
 };
 use crate::schedule::{CronSpec, ScheduleError};
 use crate::store::campaigns::{
-    self, Audience, Campaign, CampaignKind, Caps, NewCampaign, Translations,
+    self, Audience, Campaign, CampaignKind, CampaignStatus, Caps, NewCampaign, Translations,
 };
 use crate::store::{self, Db, Timestamp};
 use anyhow::{bail, Context};
@@ -140,15 +140,22 @@ pub async fn start(db: &Db, cfg: &Config, c: &Campaign) -> anyhow::Result<u64> {
             c.schedule.as_deref().unwrap_or_default()
         );
     }
-    if !matches!(c.status.as_str(), "draft" | "scheduled" | "running") {
+    if !matches!(
+        c.status,
+        CampaignStatus::Draft | CampaignStatus::Scheduled | CampaignStatus::Running
+    ) {
         bail!("campaign {:?} is {}: it cannot be sent", c.name, c.status);
     }
     let n = campaigns::enqueue(db, c, caps(cfg)).await?;
     campaigns::transition(
         db,
         c.id,
-        &["draft", "scheduled", "running"],
-        "running",
+        &[
+            CampaignStatus::Draft,
+            CampaignStatus::Scheduled,
+            CampaignStatus::Running,
+        ],
+        CampaignStatus::Running,
         None,
     )
     .await?;
@@ -161,8 +168,8 @@ pub async fn pause(db: &Db, name: &str) -> anyhow::Result<()> {
     if !campaigns::transition(
         db,
         c.id,
-        &["running", "scheduled"],
-        "paused",
+        &[CampaignStatus::Running, CampaignStatus::Scheduled],
+        CampaignStatus::Paused,
         Some("paused by hand"),
     )
     .await?
@@ -177,7 +184,15 @@ pub async fn pause(db: &Db, name: &str) -> anyhow::Result<()> {
 
 pub async fn resume(db: &Db, name: &str) -> anyhow::Result<()> {
     let c = campaigns::get(db, name).await?;
-    if !campaigns::transition(db, c.id, &["paused"], "running", None).await? {
+    if !campaigns::transition(
+        db,
+        c.id,
+        &[CampaignStatus::Paused],
+        CampaignStatus::Running,
+        None,
+    )
+    .await?
+    {
         bail!(
             "campaign {name:?} is {}: only a paused campaign can be resumed",
             c.status
@@ -191,8 +206,13 @@ pub async fn cancel(db: &Db, name: &str) -> anyhow::Result<()> {
     if !campaigns::transition(
         db,
         c.id,
-        &["draft", "scheduled", "running", "paused"],
-        "cancelled",
+        &[
+            CampaignStatus::Draft,
+            CampaignStatus::Scheduled,
+            CampaignStatus::Running,
+            CampaignStatus::Paused,
+        ],
+        CampaignStatus::Cancelled,
         Some("cancelled by hand"),
     )
     .await?
@@ -288,7 +308,7 @@ pub struct ScheduleJob {
 pub async fn schedule_jobs(db: &Db, cfg: &Config) -> anyhow::Result<Vec<ScheduleJob>> {
     let tz = cfg.tz().map_err(anyhow::Error::msg)?;
     let mut jobs = Vec::new();
-    for c in campaigns::with_status(db, "scheduled").await? {
+    for c in campaigns::with_status(db, CampaignStatus::Scheduled).await? {
         if let Some(cron) = c.schedule {
             jobs.push(ScheduleJob {
                 key: format!("campaign:{}", c.name),
@@ -350,7 +370,7 @@ pub async fn fire_schedules(
             db,
             &NewCampaign {
                 name: run_name.clone(),
-                kind: template.kind(),
+                kind: template.kind,
                 topic_id: template.topic_id,
                 occasion_id: template.occasion_id,
                 subject: template.subject.clone(),
@@ -368,7 +388,7 @@ pub async fn fire_schedules(
         started.push(run_name);
     }
     // One-shot campaigns whose time has come.
-    for c in campaigns::with_status(db, "scheduled").await? {
+    for c in campaigns::with_status(db, CampaignStatus::Scheduled).await? {
         // Only the daemon that records this start (a unique row, like a cron slot) starts it. The
         // status moves to running only after the audience is queued: a running campaign without
         // deliveries would be marked done by another daemon in between.

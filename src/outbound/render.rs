@@ -55,74 +55,37 @@ use std::collections::{BTreeSet, HashMap, HashSet};
 use std::fmt;
 use std::hash::{Hash, Hasher};
 use std::path::{Path, PathBuf};
-use std::str::FromStr;
 use std::sync::{Arc, RwLock};
 
 use super::greeting::{greeting, Addressee};
 use crate::domain::Language;
 
-/// What a mail is for; each kind has its own templates.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum MailKind {
-    /// Topic newsletter.
-    Newsletter,
-    /// Invitation to an occasion (encounter), answerable with 1/2/3 or links.
-    Invitation,
-    /// Call for cooperation on a topic.
-    Cooperation,
-    /// Double opt-in confirmation.
-    Confirm,
-    /// Acknowledgement of an RSVP.
-    RsvpAck,
-    /// Confirmation of an unsubscribe.
-    Unsubscribed,
-    /// To the organiser: a contact is interested in cooperation.
-    NotifyCooperation,
-}
+crate::domain::text_enum!(
+    /// What a mail is for; each kind has its own templates.
+    #[derive(PartialOrd, Ord)]
+    pub MailKind {
+        /// Topic newsletter.
+        Newsletter => "newsletter",
+        /// Invitation to an occasion (encounter), answerable with 1/2/3 or links.
+        Invitation => "invitation",
+        /// Call for cooperation on a topic.
+        Cooperation => "cooperation",
+        /// Double opt-in confirmation.
+        Confirm => "confirm",
+        /// Acknowledgement of an RSVP.
+        RsvpAck => "rsvp_ack",
+        /// Confirmation of an unsubscribe.
+        Unsubscribed => "unsubscribed",
+        /// To the organiser: a contact is interested in cooperation.
+        NotifyCooperation => "notify_cooperation",
+    }
+);
 
 impl MailKind {
-    pub const ALL: [MailKind; 7] = [
-        MailKind::Newsletter,
-        MailKind::Invitation,
-        MailKind::Cooperation,
-        MailKind::Confirm,
-        MailKind::RsvpAck,
-        MailKind::Unsubscribed,
-        MailKind::NotifyCooperation,
-    ];
-
     /// Mails to the organisation's own people, not to contacts: they need not exist in every
     /// language and fall back to the default language, then German.
     pub fn to_organiser(self) -> bool {
         self == MailKind::NotifyCooperation
-    }
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            MailKind::Newsletter => "newsletter",
-            MailKind::Invitation => "invitation",
-            MailKind::Cooperation => "cooperation",
-            MailKind::Confirm => "confirm",
-            MailKind::RsvpAck => "rsvp_ack",
-            MailKind::Unsubscribed => "unsubscribed",
-            MailKind::NotifyCooperation => "notify_cooperation",
-        }
-    }
-}
-
-impl fmt::Display for MailKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl FromStr for MailKind {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        MailKind::ALL
-            .into_iter()
-            .find(|k| k.as_str() == s)
-            .ok_or_else(|| format!("unknown mail kind '{s}'"))
     }
 }
 
@@ -451,7 +414,9 @@ impl Renderer {
             let Some((kind, lang)) = rest.split_once('.') else {
                 continue;
             };
-            if let (Ok(kind), true) = (kind.parse::<MailKind>(), valid_lang(lang)) {
+            // Exactly as spelled: the template is loaded under that name.
+            let kind = kind.parse::<MailKind>().ok().filter(|k| k.as_str() == kind);
+            if let (Some(kind), true) = (kind, valid_lang(lang)) {
                 available.insert((kind, lang.to_string()));
             }
         }
@@ -487,7 +452,8 @@ impl Renderer {
     pub fn with_default_lang(mut self, lang: &str) -> Result<Renderer, TemplateError> {
         let lang = normalize_lang(lang);
         if let Some(kind) = MailKind::ALL
-            .into_iter()
+            .iter()
+            .copied()
             .find(|k| !k.to_organiser() && !self.available.contains(&(*k, lang.clone())))
         {
             return Err(TemplateError {
@@ -1325,7 +1291,7 @@ mod tests {
     #[test]
     fn every_builtin_kind_renders_in_all_seven_languages() {
         let r = renderer();
-        for kind in MailKind::ALL {
+        for &kind in MailKind::ALL {
             for lang in BUILTIN_LANGUAGES {
                 let out = r
                     .render(kind, lang, "", "", &sample_context(kind))
@@ -1679,7 +1645,7 @@ mod tests {
             "EIGEN {{ content }} / {{ links.unsubscribe }}\n",
         )
         .unwrap();
-        for kind in MailKind::ALL {
+        for &kind in MailKind::ALL {
             for (part, src) in [
                 ("subject", "Sujet {{ organisation.name }}"),
                 ("txt", "Bonjour {{ contact.name }} {{ content }}"),
@@ -1819,7 +1785,7 @@ mod tests {
 
     #[test]
     fn kind_names_round_trip() {
-        for k in MailKind::ALL {
+        for &k in MailKind::ALL {
             assert_eq!(k.as_str().parse::<MailKind>(), Ok(k));
         }
         assert!("bogus".parse::<MailKind>().is_err());

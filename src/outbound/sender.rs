@@ -8,7 +8,7 @@ use crate::outbound::compose::{compose, DkimSigner, Outgoing};
 use crate::outbound::ics::{invitation_ics, IcsEvent};
 use crate::outbound::render::{MailKind, Renderer};
 use crate::store::campaigns::{
-    self, Campaign, CampaignKind, Claimed, Outcome, Settle, Translations,
+    self, Campaign, CampaignKind, CampaignStatus, Claimed, Outcome, Settle, Translations,
 };
 use crate::store::occasions::Occasion;
 use crate::store::topics::Topic;
@@ -40,7 +40,7 @@ impl CampaignCtx {
             Some(id) => Some(store::occasions::by_id(db, id).await?),
             None => None,
         };
-        let kind = mail_kind(campaign.kind());
+        let kind = mail_kind(campaign.kind);
         Ok(CampaignCtx {
             translations: campaign.translations(),
             campaign,
@@ -200,7 +200,7 @@ impl Composer {
         r: &Recipient,
         message_id: &str,
     ) -> anyhow::Result<(lettre::address::Envelope, Vec<u8>)> {
-        let newsletter = c.campaign.kind() == CampaignKind::Newsletter;
+        let newsletter = c.campaign.kind == CampaignKind::Newsletter;
         let lang = self.renderer.resolve_lang(
             c.kind,
             r.language.as_deref().unwrap_or(&self.cfg.default_language),
@@ -887,9 +887,15 @@ impl Core {
             let error = &streak.last_error;
             let paused = if streak.permanent || resume_after <= 0 {
                 let reason = format!("paused after {n} failures in a row; last: {error}");
-                campaigns::transition(&self.db, id, &["running"], "paused", Some(&reason))
-                    .await?
-                    .then_some(reason)
+                campaigns::transition(
+                    &self.db,
+                    id,
+                    &[CampaignStatus::Running],
+                    CampaignStatus::Paused,
+                    Some(&reason),
+                )
+                .await?
+                .then_some(reason)
             } else {
                 let at = chrono::Utc::now() + chrono::Duration::seconds(resume_after);
                 let reason = format!(

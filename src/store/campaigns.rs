@@ -8,37 +8,35 @@ use super::{now, Db, Result, StoreError, Timestamp};
 use crate::{in_tx, on_db};
 use serde::{Deserialize, Serialize};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum CampaignKind {
-    /// A topic newsletter to everyone with confirmed consent for the topic.
-    Newsletter,
-    /// An invitation to an occasion; by default to the silent contacts of its topic.
-    Invitation,
-    /// A call for cooperation on a topic; by default to its silent contacts.
-    Cooperation,
-}
+crate::domain::text_enum!(
+    pub CampaignKind {
+        /// A topic newsletter to everyone with confirmed consent for the topic.
+        Newsletter => "newsletter",
+        /// An invitation to an occasion; by default to the silent contacts of its topic.
+        Invitation => "invitation",
+        /// A call for cooperation on a topic; by default to its silent contacts.
+        Cooperation => "cooperation",
+    }
+);
+
+crate::domain::text_enum!(
+    /// Where a campaign stands.
+    pub CampaignStatus {
+        /// Written, not yet due.
+        Draft => "draft",
+        /// Waiting for its `send_at` or its schedule.
+        Scheduled => "scheduled",
+        /// Its deliveries are being sent.
+        Running => "running",
+        /// Stopped for now (by a person or a circuit breaker); may resume.
+        Paused => "paused",
+        /// Every delivery settled.
+        Done => "done",
+        Cancelled => "cancelled",
+    }
+);
 
 impl CampaignKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            CampaignKind::Newsletter => "newsletter",
-            CampaignKind::Invitation => "invitation",
-            CampaignKind::Cooperation => "cooperation",
-        }
-    }
-
-    pub fn parse(s: &str) -> Result<Self> {
-        match s {
-            "newsletter" => Ok(CampaignKind::Newsletter),
-            "invitation" => Ok(CampaignKind::Invitation),
-            "cooperation" => Ok(CampaignKind::Cooperation),
-            other => Err(StoreError::Invalid(format!(
-                "unknown campaign kind {other:?}"
-            ))),
-        }
-    }
-
     /// Activation mail (as opposed to a newsletter): subject to the invitation frequency cap.
     pub fn is_activation(self) -> bool {
         self != CampaignKind::Newsletter
@@ -64,7 +62,7 @@ pub struct Audience {
 pub struct Campaign {
     pub id: i64,
     pub name: String,
-    pub kind: String,
+    pub kind: CampaignKind,
     pub topic_id: Option<i64>,
     pub occasion_id: Option<i64>,
     pub subject: String,
@@ -76,7 +74,7 @@ pub struct Campaign {
     pub schedule: Option<String>,
     pub send_at: Option<Timestamp>,
     pub parent_id: Option<i64>,
-    pub status: String,
+    pub status: CampaignStatus,
     pub status_reason: Option<String>,
     pub created_at: Timestamp,
     pub started_at: Option<Timestamp>,
@@ -84,10 +82,6 @@ pub struct Campaign {
 }
 
 impl Campaign {
-    pub fn kind(&self) -> CampaignKind {
-        CampaignKind::parse(&self.kind).unwrap_or(CampaignKind::Newsletter)
-    }
-
     pub fn audience(&self) -> Audience {
         serde_json::from_str(&self.audience).unwrap_or_default()
     }
@@ -195,7 +189,7 @@ pub async fn by_id(db: &Db, id: i64) -> Result<Campaign> {
     c.ok_or_else(|| StoreError::NotFound(format!("no campaign with id {id}")))
 }
 
-pub async fn with_status(db: &Db, status: &str) -> Result<Vec<Campaign>> {
+pub async fn with_status(db: &Db, status: CampaignStatus) -> Result<Vec<Campaign>> {
     let sql = format!("SELECT {COLUMNS} FROM campaigns WHERE status = $1 ORDER BY id");
     Ok(on_db!(db, p => {
         sqlx::query_as::<_, Campaign>(sqlx::AssertSqlSafe(sql.as_str())).bind(status).fetch_all(p).await?
@@ -242,8 +236,8 @@ pub async fn progress(db: &Db, campaign_id: i64) -> Result<Progress> {
 #[derive(Debug, Clone, Serialize, sqlx::FromRow)]
 pub struct CampaignRow {
     pub name: String,
-    pub kind: String,
-    pub status: String,
+    pub kind: CampaignKind,
+    pub status: CampaignStatus,
     pub topic: Option<String>,
     pub occasion: Option<String>,
     pub schedule: Option<String>,
@@ -286,14 +280,14 @@ pub async fn list(db: &Db) -> Result<Vec<CampaignRow>> {
 pub async fn transition(
     db: &Db,
     id: i64,
-    from: &[&str],
-    status: &str,
+    from: &[CampaignStatus],
+    status: CampaignStatus,
     reason: Option<&str>,
 ) -> Result<bool> {
     let at = now();
     let list = from
         .iter()
-        .map(|s| format!("'{s}'"))
+        .map(|s| format!("'{}'", s.as_str()))
         .collect::<Vec<_>>()
         .join(", ");
     let sql = format!(
@@ -370,7 +364,7 @@ pub async fn enqueue(db: &Db, c: &Campaign, caps: Caps) -> Result<u64> {
             c.name
         ))
     })?;
-    let kind = c.kind();
+    let kind = c.kind;
     let aud = c.audience();
     let silent = aud.silent.unwrap_or(kind.is_activation());
     let at = now();

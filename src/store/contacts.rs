@@ -104,7 +104,7 @@ pub async fn by_id(db: &Db, id: i64) -> Result<Contact> {
 pub struct SubscriptionRow {
     pub topic: String,
     pub topic_id: i64,
-    pub status: String,
+    pub status: crate::domain::ConsentStatus,
     pub method: String,
     pub evidence: Option<String>,
     pub changed_at: Timestamp,
@@ -677,19 +677,12 @@ pub async fn set_consent(
 /// The consent status of each topic the contact has one for, read within the transaction
 /// (so a change decided from it is atomic with the reading).
 pub async fn consent_statuses(tx: &mut Tx, contact_id: i64) -> Result<Vec<(i64, ConsentStatus)>> {
-    let rows: Vec<(i64, String)> = on_tx!(tx, c => {
+    Ok(on_tx!(tx, c => {
         sqlx::query_as("SELECT topic_id, status FROM subscriptions WHERE contact_id = $1 ORDER BY topic_id")
             .bind(contact_id)
             .fetch_all(&mut *c)
             .await?
-    });
-    rows.into_iter()
-        .map(|(t, s)| {
-            s.parse::<ConsentStatus>()
-                .map(|s| (t, s))
-                .map_err(|e| StoreError::Invalid(format!("subscription of topic {t}: {e}")))
-        })
-        .collect()
+    }))
 }
 
 /// Sets the contact's `last_reply_at`: a reply proven to come from them.

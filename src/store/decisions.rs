@@ -5,6 +5,19 @@ use super::{now, on_tx, Db, Result, StoreError, Timestamp, Tx};
 use crate::on_db;
 use serde::Serialize;
 
+crate::domain::text_enum!(
+    /// Where a decision stands.
+    pub DecisionStatus {
+        /// Waiting for a person in the review queue.
+        Pending => "pending",
+        Applied => "applied",
+        Rejected => "rejected",
+        Undone => "undone",
+        /// Recorded only: nothing to carry out.
+        Noted => "noted",
+    }
+);
+
 /// A new decision about inbound message `inbound_id`.
 #[derive(Debug, Clone)]
 pub struct NewDecision<'a> {
@@ -13,8 +26,8 @@ pub struct NewDecision<'a> {
     pub campaign_id: Option<i64>,
     /// The action's name (`encounter`, `unsubscribe`, ...).
     pub action: &'a str,
-    /// `pending` or `noted`.
-    pub status: &'a str,
+    /// `Pending` or `Noted`.
+    pub status: DecisionStatus,
     pub confidence: f32,
     pub reason: &'a str,
     /// The action as JSON, to carry it out later.
@@ -45,7 +58,7 @@ pub async fn insert(tx: &mut Tx, d: &NewDecision<'_>) -> Result<i64> {
 /// The decisions about inbound message `inbound_id` so far, in the order they were made: id,
 /// action and status. A message whose processing was cut off (the daemon killed) resumes from
 /// these instead of deciding twice.
-pub async fn for_inbound(db: &Db, inbound_id: i64) -> Result<Vec<(i64, String, String)>> {
+pub async fn for_inbound(db: &Db, inbound_id: i64) -> Result<Vec<(i64, String, DecisionStatus)>> {
     Ok(on_db!(db, p => {
         sqlx::query_as("SELECT id, action, status FROM decisions WHERE inbound_id = $1 ORDER BY id")
             .bind(inbound_id)
@@ -56,7 +69,7 @@ pub async fn for_inbound(db: &Db, inbound_id: i64) -> Result<Vec<(i64, String, S
 
 /// Closes decision `id` as `status` (applied, rejected, undone), with how to undo it and who
 /// decided.
-pub async fn finish(db: &Db, id: i64, status: &str, undo: &str, by: &str) -> Result<()> {
+pub async fn finish(db: &Db, id: i64, status: DecisionStatus, undo: &str, by: &str) -> Result<()> {
     on_db!(db, p => {
         sqlx::query("UPDATE decisions SET status = $1, undo = $2, decided_at = $3, decided_by = $4 WHERE id = $5")
             .bind(status)
@@ -89,7 +102,7 @@ pub struct DecisionRow {
     pub id: i64,
     pub inbound_id: i64,
     pub action: String,
-    pub status: String,
+    pub status: DecisionStatus,
     pub confidence: Option<f32>,
     pub reason: String,
     pub contact: Option<String>,
@@ -123,7 +136,7 @@ pub struct Stored {
     pub inbound_id: i64,
     pub contact_id: Option<i64>,
     pub campaign_id: Option<i64>,
-    pub status: String,
+    pub status: DecisionStatus,
     pub plan: String,
     pub undo: String,
 }

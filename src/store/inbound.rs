@@ -3,18 +3,31 @@
 //! processed.
 
 use super::{now, Db, Result, StoreError, Timestamp};
+use crate::classify::{Intent, MessageKind};
 use crate::on_db;
 use serde::Serialize;
+
+crate::domain::text_enum!(
+    /// Where an inbound message stands.
+    pub InboundStatus {
+        New => "new",
+        /// Claimed by a daemon under a lease.
+        Processing => "processing",
+        Processed => "processed",
+        /// Could not be processed: kept for a person (`inbound retry` releases it).
+        Quarantined => "quarantined",
+    }
+);
 
 #[derive(Debug, Clone, Serialize, sqlx::FromRow)]
 pub struct InboundRow {
     pub id: i64,
     pub source: String,
     pub received_at: Timestamp,
-    pub status: String,
+    pub status: InboundStatus,
     pub error: Option<String>,
-    pub kind: Option<String>,
-    pub intent: Option<String>,
+    pub kind: Option<MessageKind>,
+    pub intent: Option<Intent>,
     pub confidence: Option<f32>,
     pub from_addr: Option<String>,
     pub subject: Option<String>,
@@ -95,8 +108,8 @@ pub async fn quarantine(db: &Db, id: i64, error: &str) -> Result<()> {
 /// What the analysis and attribution found, kept with the message.
 #[derive(Debug, Clone)]
 pub struct Analysed<'a> {
-    pub kind: &'a str,
-    pub intent: &'a str,
+    pub kind: MessageKind,
+    pub intent: Intent,
     pub confidence: f32,
     pub language: &'a str,
     pub visible_text: &'a str,
@@ -156,7 +169,7 @@ pub async fn release(db: &Db, id: i64) -> Result<bool> {
     Ok(n > 0)
 }
 
-pub async fn list(db: &Db, status: Option<&str>, limit: i64) -> Result<Vec<InboundRow>> {
+pub async fn list(db: &Db, status: Option<InboundStatus>, limit: i64) -> Result<Vec<InboundRow>> {
     Ok(on_db!(db, p => {
         sqlx::query_as::<_, InboundRow>(
             "SELECT id, source, received_at, status, error, kind, intent, confidence, from_addr, subject,
@@ -251,8 +264,8 @@ pub async fn campaign_target(db: &Db, id: i64) -> Result<Option<(Option<i64>, Op
 pub struct Landing<'a> {
     pub key: &'a str,
     pub raw: &'a [u8],
-    /// `quarantined`, `processed` or `processing` (finished after the commit).
-    pub status: &'a str,
+    /// `Quarantined`, `Processed` or `Processing` (finished after the commit).
+    pub status: InboundStatus,
     pub error: Option<&'a str>,
     pub processed_at: Option<Timestamp>,
     pub lease_until: Option<Timestamp>,

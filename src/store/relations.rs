@@ -10,10 +10,10 @@ use serde::Serialize;
 pub struct Relation {
     pub id: i64,
     pub contact_id: i64,
-    pub form: String,
+    pub form: RelationForm,
     pub topic_id: Option<i64>,
     pub occasion_id: Option<i64>,
-    pub status: String,
+    pub status: RelationStatus,
     pub since: Timestamp,
     pub until: Option<Timestamp>,
     pub cause_kind: String,
@@ -147,7 +147,7 @@ pub async fn set_party_size(tx: &mut Tx, id: i64, party_size: Option<i64>) -> Re
 #[derive(Debug, Clone, PartialEq, serde::Deserialize, Serialize, sqlx::FromRow)]
 pub struct Previous {
     pub id: i64,
-    pub status: String,
+    pub status: RelationStatus,
     pub until: Option<Timestamp>,
     pub party_size: Option<i64>,
 }

@@ -14,6 +14,7 @@
 //! contact who signed up for the occasion elsewhere is not this campaign's success.
 
 use super::{now, Db, Result, Timestamp};
+use crate::domain::{RelationForm, RelationStatus};
 use crate::on_db;
 use serde::Serialize;
 
@@ -54,8 +55,8 @@ pub struct TopicFunnel {
 pub struct CampaignFunnel {
     pub id: i64,
     pub name: String,
-    pub kind: String,
-    pub status: String,
+    pub kind: super::campaigns::CampaignKind,
+    pub status: super::campaigns::CampaignStatus,
     pub topic: Option<String>,
     /// Deliveries built for the campaign (for activation mail: the silent contacts chosen).
     pub audience: i64,
@@ -139,8 +140,8 @@ pub struct Activation {
     pub contact_id: i64,
     pub email: String,
     pub name: Option<String>,
-    pub form: String,
-    pub status: String,
+    pub form: RelationForm,
+    pub status: RelationStatus,
     pub occasion: Option<String>,
     pub topic: Option<String>,
     pub cause_kind: String,
@@ -170,7 +171,7 @@ pub struct Rsvp {
     pub email: String,
     pub name: Option<String>,
     pub organisation: Option<String>,
-    pub status: String,
+    pub status: RelationStatus,
     pub cause_kind: String,
     pub updated_at: Timestamp,
     /// How many people in all, when the reply said.
@@ -180,7 +181,7 @@ pub struct Rsvp {
 impl Rsvp {
     /// People this RSVP brings: its party size, or one; none when it is not a yes.
     pub fn people(&self) -> i64 {
-        if self.status == "confirmed" {
+        if self.status == RelationStatus::Confirmed {
             self.party_size.unwrap_or(1)
         } else {
             0

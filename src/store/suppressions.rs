@@ -10,7 +10,7 @@ use std::collections::HashSet;
 pub struct Suppression {
     pub address_hash: String,
     pub address: Option<String>,
-    pub reason: String,
+    pub reason: crate::domain::SuppressionReason,
     pub note: Option<String>,
     pub created_at: Timestamp,
 }

@@ -622,7 +622,7 @@ async fn occasion_csv(
             csv_cell(&r.email).into_owned(),
             csv_cell(r.name.as_deref().unwrap_or("")).into_owned(),
             csv_cell(r.organisation.as_deref().unwrap_or("")).into_owned(),
-            csv_cell(&r.status).into_owned(),
+            r.status.to_string(),
             csv_cell(&r.cause_kind).into_owned(),
             r.updated_at.to_rfc3339(),
             r.people().to_string(),

@@ -24,7 +24,7 @@ use crate::activation::{self, ActivationError, Cause, Link};
 use crate::domain::{ConsentRequest, ConsentStatus, EmailAddress};
 use crate::outbound::render::MailKind;
 use crate::outbound::sender::{sender_domain, CampaignCtx, Recipient};
-use crate::store::campaigns::Campaign;
+use crate::store::campaigns::{Campaign, CampaignKind, CampaignStatus};
 use crate::store::contacts::{Contact, ImportRow};
 use crate::store::topics::Topic;
 use crate::store::{self, now, StoreError};
@@ -348,14 +348,10 @@ async fn start_opt_in(
         }
     };
     let subs = store::contacts::subscriptions(&st.db, contact.id).await?;
-    let current = match subs.iter().find(|s| s.topic_id == topic.id) {
-        Some(s) => Some(
-            s.status
-                .parse::<ConsentStatus>()
-                .map_err(anyhow::Error::msg)?,
-        ),
-        None => None,
-    };
+    let current = subs
+        .iter()
+        .find(|s| s.topic_id == topic.id)
+        .map(|s| s.status);
     let wanted = ConsentStatus::request(current, ConsentStatus::Pending);
     if current == Some(ConsentStatus::Confirmed) {
         return Ok(());
@@ -402,7 +398,7 @@ fn frame(topic: &Topic) -> CampaignCtx {
         campaign: Campaign {
             id: 0,
             name: "web".into(),
-            kind: "newsletter".into(),
+            kind: CampaignKind::Newsletter,
             topic_id: Some(topic.id),
             occasion_id: None,
             subject: String::new(),
@@ -412,7 +408,7 @@ fn frame(topic: &Topic) -> CampaignCtx {
             schedule: None,
             send_at: None,
             parent_id: None,
-            status: "running".into(),
+            status: CampaignStatus::Running,
             status_reason: None,
             created_at: at,
             started_at: None,

@@ -215,7 +215,8 @@ async fn admin_login_csrf_and_pages(backend: Backend) {
         store::campaigns::by_id(&a.db, campaign)
             .await
             .unwrap()
-            .status,
+            .status
+            .as_str(),
         "draft"
     );
     let r = s
@@ -230,7 +231,8 @@ async fn admin_login_csrf_and_pages(backend: Backend) {
         store::campaigns::by_id(&a.db, campaign)
             .await
             .unwrap()
-            .status,
+            .status
+            .as_str(),
         "running"
     );
     let r = s

@@ -89,7 +89,8 @@ async fn subscribe_confirm_rsvp_and_see_the_encounter_on_the_dashboard() {
         .await
         .unwrap();
     assert_eq!(
-        subs[0].status, "pending",
+        subs[0].status.as_str(),
+        "pending",
         "opening the link alone confirms nothing"
     );
     b.click("button[type=submit]").await;
@@ -97,7 +98,7 @@ async fn subscribe_confirm_rsvp_and_see_the_encounter_on_the_dashboard() {
     let subs = store::contacts::subscriptions(db, contact.id)
         .await
         .unwrap();
-    assert_eq!(subs[0].status, "confirmed");
+    assert_eq!(subs[0].status.as_str(), "confirmed");
 
     // 3. An invitation to the silent contacts goes out; answer its RSVP link.
     let composer = a.engine.composer().clone();
@@ -138,8 +139,8 @@ async fn subscribe_confirm_rsvp_and_see_the_encounter_on_the_dashboard() {
     b.click("button[type=submit]").await;
     b.wait_for("Danke für Ihre Antwort").await;
     let rel = store::relations::for_contact(db, contact.id).await.unwrap();
-    assert_eq!(rel[0].form, "encounter");
-    assert_eq!(rel[0].status, "confirmed");
+    assert_eq!(rel[0].form.as_str(), "encounter");
+    assert_eq!(rel[0].status.as_str(), "confirmed");
     assert_eq!(rel[0].cause_kind, "link");
 
     // 4. The admin signs in and finds the contact as an encounter on the dashboard.

@@ -53,7 +53,7 @@ async fn weekday_schedule_fires_once_per_slot_and_coalesces_downtime() {
     )
     .await
     .unwrap();
-    assert_eq!(template.status, "scheduled");
+    assert_eq!(template.status.as_str(), "scheduled");
     let bad = campaign::create(
         db,
         &composer,

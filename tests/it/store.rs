@@ -132,7 +132,7 @@ async fn import_1000_rows_with_20_bad(backend: Backend) {
     assert_eq!((again.created, again.updated, again.rejected), (0, 979, 21));
     assert_eq!(store::contacts::count(db).await.unwrap(), 980);
     let subs = store::contacts::subscriptions(db, c.id).await.unwrap();
-    assert_eq!(subs[0].status, "unsubscribed");
+    assert_eq!(subs[0].status.as_str(), "unsubscribed");
 }
 
 /// The neighbourhood of the contact scenarios: on the topic "nachbarschaft", confirmed, two
@@ -308,7 +308,10 @@ async fn a_forgotten_address_stays_out_of_later_imports(backend: Backend) {
         .await
         .is_err());
     let sup = store::suppressions::list(db).await.unwrap();
-    let forgotten: Vec<_> = sup.iter().filter(|s| s.reason == "forgotten").collect();
+    let forgotten: Vec<_> = sup
+        .iter()
+        .filter(|s| s.reason.as_str() == "forgotten")
+        .collect();
     assert_eq!(forgotten.len(), 1);
     assert_eq!(forgotten[0].address, None, "only the hash is kept");
     let mut f = tempfile::Builder::new().suffix(".csv").tempfile().unwrap();

@@ -217,7 +217,7 @@ impl App {
             .unwrap()
             .into_iter()
             .find(|s| s.topic_id == topic)
-            .map(|s| s.status)
+            .map(|s| s.status.to_string())
     }
 
     /// The relation of `form` of `contact`: (status, cause kind).
@@ -226,8 +226,8 @@ impl App {
             .await
             .unwrap()
             .into_iter()
-            .find(|r| r.form == form)
-            .map(|r| (r.status, r.cause_kind))
+            .find(|r| r.form.as_str() == form)
+            .map(|r| (r.status.to_string(), r.cause_kind))
     }
 
     /// Every relation of `contact`: (form, status).
@@ -236,7 +236,7 @@ impl App {
             .await
             .unwrap()
             .into_iter()
-            .map(|r| (r.form, r.status))
+            .map(|r| (r.form.to_string(), r.status.to_string()))
             .collect()
     }
 
