@@ -4,7 +4,7 @@
 # (a fresh database, dropped afterwards). Target: <= 20 s each.
 #
 #   bench/import.sh
-# Environment: ROWS, DBS ("sqlite postgres"), TIMEOUT (1800), CARGO_TARGET_DIR or NETZPOST_BIN,
+# Environment: ROWS, DBS ("sqlite postgres"), TIMEOUT (1800), CARGO_TARGET_DIR or BENCH_BIN,
 # BENCH_PG_URL.
 source "$(dirname "$0")/lib.sh"
 
@@ -14,8 +14,6 @@ TIMEOUT=${TIMEOUT:-1800}
 
 need_pkgs psql
 build_release
-# netzpost reads every NETZPOST_* variable as configuration (`bin` is no key): keep it away.
-unset NETZPOST_BIN
 RUN=$WORK/import-$(date +%Y%m%d-%H%M%S)
 mkdir -p "$RUN"
 trap drop_all_pg_dbs EXIT

@@ -6,7 +6,8 @@ BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO=$(cd "$BENCH_DIR/.." && pwd)
 WORK=${BENCH_WORK:-$BENCH_DIR/.work}
 mkdir -p "$WORK"
-NP=${NETZPOST_BIN:-${CARGO_TARGET_DIR:-$REPO/target}/release/netzpost}
+# Not NETZPOST_BIN: netzpost reads every NETZPOST_* variable as configuration.
+NP=${BENCH_BIN:-${CARGO_TARGET_DIR:-$REPO/target}/release/netzpost}
 PG_ADMIN_URL=${BENCH_PG_URL:-postgres://postgres@127.0.0.1:5432/postgres}
 
 log() { printf '[%s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
@@ -32,7 +33,7 @@ need_pkgs() {
 
 # Release build of netzpost (into $CARGO_TARGET_DIR when set).
 build_release() {
-    if [[ -z ${NETZPOST_BIN:-} && ${BENCH_NO_BUILD:-0} != 1 ]]; then
+    if [[ -z ${BENCH_BIN:-} && ${BENCH_NO_BUILD:-0} != 1 ]]; then
         log "cargo build --release (target dir ${CARGO_TARGET_DIR:-$REPO/target})"
         (cd "$REPO" && cargo build --release --quiet) || die "release build failed"
     fi

@@ -9,7 +9,7 @@
 # Environment: N (recipients, 100000), SIZES (target message bytes, "5120 20480"), DBS ("sqlite
 # postgres"), SESSIONS (10: smtp-source sessions = netzpost pool_size), FLAT_NS ("10000 100000
 # 1000000", empty to skip), FLAT_SIZE (5120), SEND_TIMEOUT (seconds per send, 3600),
-# CARGO_TARGET_DIR or NETZPOST_BIN, BENCH_PG_URL (postgres://postgres@127.0.0.1:5432/postgres).
+# CARGO_TARGET_DIR or BENCH_BIN, BENCH_PG_URL (postgres://postgres@127.0.0.1:5432/postgres).
 source "$(dirname "$0")/lib.sh"
 
 N=${N:-100000}

@@ -79,8 +79,9 @@ fn deliver_to_maildir(maildir: &Path, name: &str, text: &str) {
     std::fs::rename(&tmp, maildir.join("new").join(name)).unwrap();
 }
 
+/// `RELIABILITY_N`: not `NETZPOST_*`, which netzpost reads as configuration.
 fn n_from_env(default: usize) -> usize {
-    std::env::var("NETZPOST_RELIABILITY_N")
+    std::env::var("RELIABILITY_N")
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(default)
