@@ -175,6 +175,11 @@ fn detect_one(t: &str) -> Option<&'static str> {
         return Some("pl");
     }
     let (de, en) = score(t);
+    // Two stopwords or more, and not a tie: German or English, whatever whatlang would say
+    // (the rule below); whatlang, the costly part, runs only when the stopwords cannot decide.
+    if de + en >= 2 && de != en {
+        return Some(if de > en { "de" } else { "en" });
+    }
     let wl = whatlang_among(
         t,
         &[
