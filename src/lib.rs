@@ -18,6 +18,7 @@ pub mod outbound;
 pub mod output;
 pub mod schedule;
 pub mod store;
+pub mod templates;
 pub mod token;
 pub mod transport;
 pub mod web;

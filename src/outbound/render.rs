@@ -151,149 +151,6 @@ impl TemplateError {
 const SUBJECT_TEMPLATE: &str = "campaign subject";
 const BODY_TEMPLATE: &str = "campaign body";
 
-macro_rules! builtin {
-    ($($name:literal),* $(,)?) => {
-        &[$(($name, include_str!(concat!("../../templates/", $name)))),*]
-    };
-}
-
-/// Built-in templates, by name relative to the templates folder.
-const BUILTIN: &[(&str, &str)] = builtin![
-    "mail/layout.html.j2",
-    "mail/newsletter.de.subject.j2",
-    "mail/newsletter.de.txt.j2",
-    "mail/newsletter.de.html.j2",
-    "mail/newsletter.en.subject.j2",
-    "mail/newsletter.en.txt.j2",
-    "mail/newsletter.en.html.j2",
-    "mail/newsletter.tr.subject.j2",
-    "mail/newsletter.tr.txt.j2",
-    "mail/newsletter.tr.html.j2",
-    "mail/newsletter.ar.subject.j2",
-    "mail/newsletter.ar.txt.j2",
-    "mail/newsletter.ar.html.j2",
-    "mail/newsletter.uk.subject.j2",
-    "mail/newsletter.uk.txt.j2",
-    "mail/newsletter.uk.html.j2",
-    "mail/newsletter.ru.subject.j2",
-    "mail/newsletter.ru.txt.j2",
-    "mail/newsletter.ru.html.j2",
-    "mail/newsletter.pl.subject.j2",
-    "mail/newsletter.pl.txt.j2",
-    "mail/newsletter.pl.html.j2",
-    "mail/invitation.de.subject.j2",
-    "mail/invitation.de.txt.j2",
-    "mail/invitation.de.html.j2",
-    "mail/invitation.en.subject.j2",
-    "mail/invitation.en.txt.j2",
-    "mail/invitation.en.html.j2",
-    "mail/invitation.tr.subject.j2",
-    "mail/invitation.tr.txt.j2",
-    "mail/invitation.tr.html.j2",
-    "mail/invitation.ar.subject.j2",
-    "mail/invitation.ar.txt.j2",
-    "mail/invitation.ar.html.j2",
-    "mail/invitation.uk.subject.j2",
-    "mail/invitation.uk.txt.j2",
-    "mail/invitation.uk.html.j2",
-    "mail/invitation.ru.subject.j2",
-    "mail/invitation.ru.txt.j2",
-    "mail/invitation.ru.html.j2",
-    "mail/invitation.pl.subject.j2",
-    "mail/invitation.pl.txt.j2",
-    "mail/invitation.pl.html.j2",
-    "mail/cooperation.de.subject.j2",
-    "mail/cooperation.de.txt.j2",
-    "mail/cooperation.de.html.j2",
-    "mail/cooperation.en.subject.j2",
-    "mail/cooperation.en.txt.j2",
-    "mail/cooperation.en.html.j2",
-    "mail/cooperation.tr.subject.j2",
-    "mail/cooperation.tr.txt.j2",
-    "mail/cooperation.tr.html.j2",
-    "mail/cooperation.ar.subject.j2",
-    "mail/cooperation.ar.txt.j2",
-    "mail/cooperation.ar.html.j2",
-    "mail/cooperation.uk.subject.j2",
-    "mail/cooperation.uk.txt.j2",
-    "mail/cooperation.uk.html.j2",
-    "mail/cooperation.ru.subject.j2",
-    "mail/cooperation.ru.txt.j2",
-    "mail/cooperation.ru.html.j2",
-    "mail/cooperation.pl.subject.j2",
-    "mail/cooperation.pl.txt.j2",
-    "mail/cooperation.pl.html.j2",
-    "mail/confirm.de.subject.j2",
-    "mail/confirm.de.txt.j2",
-    "mail/confirm.de.html.j2",
-    "mail/confirm.en.subject.j2",
-    "mail/confirm.en.txt.j2",
-    "mail/confirm.en.html.j2",
-    "mail/confirm.tr.subject.j2",
-    "mail/confirm.tr.txt.j2",
-    "mail/confirm.tr.html.j2",
-    "mail/confirm.ar.subject.j2",
-    "mail/confirm.ar.txt.j2",
-    "mail/confirm.ar.html.j2",
-    "mail/confirm.uk.subject.j2",
-    "mail/confirm.uk.txt.j2",
-    "mail/confirm.uk.html.j2",
-    "mail/confirm.ru.subject.j2",
-    "mail/confirm.ru.txt.j2",
-    "mail/confirm.ru.html.j2",
-    "mail/confirm.pl.subject.j2",
-    "mail/confirm.pl.txt.j2",
-    "mail/confirm.pl.html.j2",
-    "mail/rsvp_ack.de.subject.j2",
-    "mail/rsvp_ack.de.txt.j2",
-    "mail/rsvp_ack.de.html.j2",
-    "mail/rsvp_ack.en.subject.j2",
-    "mail/rsvp_ack.en.txt.j2",
-    "mail/rsvp_ack.en.html.j2",
-    "mail/rsvp_ack.tr.subject.j2",
-    "mail/rsvp_ack.tr.txt.j2",
-    "mail/rsvp_ack.tr.html.j2",
-    "mail/rsvp_ack.ar.subject.j2",
-    "mail/rsvp_ack.ar.txt.j2",
-    "mail/rsvp_ack.ar.html.j2",
-    "mail/rsvp_ack.uk.subject.j2",
-    "mail/rsvp_ack.uk.txt.j2",
-    "mail/rsvp_ack.uk.html.j2",
-    "mail/rsvp_ack.ru.subject.j2",
-    "mail/rsvp_ack.ru.txt.j2",
-    "mail/rsvp_ack.ru.html.j2",
-    "mail/rsvp_ack.pl.subject.j2",
-    "mail/rsvp_ack.pl.txt.j2",
-    "mail/rsvp_ack.pl.html.j2",
-    "mail/unsubscribed.de.subject.j2",
-    "mail/unsubscribed.de.txt.j2",
-    "mail/unsubscribed.de.html.j2",
-    "mail/unsubscribed.en.subject.j2",
-    "mail/unsubscribed.en.txt.j2",
-    "mail/unsubscribed.en.html.j2",
-    "mail/unsubscribed.tr.subject.j2",
-    "mail/unsubscribed.tr.txt.j2",
-    "mail/unsubscribed.tr.html.j2",
-    "mail/unsubscribed.ar.subject.j2",
-    "mail/unsubscribed.ar.txt.j2",
-    "mail/unsubscribed.ar.html.j2",
-    "mail/unsubscribed.uk.subject.j2",
-    "mail/unsubscribed.uk.txt.j2",
-    "mail/unsubscribed.uk.html.j2",
-    "mail/unsubscribed.ru.subject.j2",
-    "mail/unsubscribed.ru.txt.j2",
-    "mail/unsubscribed.ru.html.j2",
-    "mail/unsubscribed.pl.subject.j2",
-    "mail/unsubscribed.pl.txt.j2",
-    "mail/unsubscribed.pl.html.j2",
-    "mail/notify_cooperation.de.subject.j2",
-    "mail/notify_cooperation.de.txt.j2",
-    "mail/notify_cooperation.de.html.j2",
-    "mail/notify_cooperation.en.subject.j2",
-    "mail/notify_cooperation.en.txt.j2",
-    "mail/notify_cooperation.en.html.j2",
-];
-
 /// Languages every built-in kind to contacts has; `validate` trial-renders in these. The
 /// organiser's notices ([`MailKind::to_organiser`]) are German and English only.
 pub const BUILTIN_LANGUAGES: [&str; 7] = crate::domain::SUPPORTED_LANGUAGES;
@@ -326,13 +183,7 @@ impl Renderer {
         let mut env = Environment::new();
         env.set_undefined_behavior(UndefinedBehavior::Strict);
         env.set_fuel(Some(RENDER_FUEL));
-        let syntax = minijinja::syntax::SyntaxConfig::builder()
-            .trim_blocks(true)
-            .lstrip_blocks(true)
-            .keep_trailing_newline(true)
-            .build()
-            .map_err(|e| TemplateError::new("syntax", &e))?;
-        env.set_syntax(syntax);
+        env.set_syntax(crate::templates::syntax());
         // Campaign sources are plain text (subject and body); only kind templates decide escaping.
         env.set_auto_escape_callback(|name| {
             if name.ends_with(".html.j2") {
@@ -362,37 +213,16 @@ impl Renderer {
                 let map = sources.read().unwrap_or_else(|e| e.into_inner());
                 return Ok(map.get(name).map(|s| s.to_string()));
             }
-            // Names come from our code and from `extends`/`include` in templates: no escaping
-            // the folder.
-            if name
-                .split('/')
-                .any(|seg| seg.is_empty() || seg == "." || seg == "..")
-                || name.contains('\\')
-            {
-                return Ok(None);
-            }
-            if let Some(dir) = &loader_dir {
-                let path = dir.join(name);
-                match std::fs::read_to_string(&path) {
-                    Ok(s) => return Ok(Some(s)),
-                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                    Err(e) => {
-                        return Err(minijinja::Error::new(
-                            ErrorKind::TemplateNotFound,
-                            format!("cannot read {}: {e}", path.display()),
-                        ))
-                    }
-                }
-            }
-            Ok(BUILTIN
-                .iter()
-                .find(|(n, _)| *n == name)
-                .map(|(_, s)| s.to_string()))
+            // A user file of that name, else the built-in; names cannot leave the folder.
+            crate::templates::source(loader_dir.as_deref(), name)
+                .map_err(|e| minijinja::Error::new(ErrorKind::TemplateNotFound, e))
         });
         register_filters(&mut env, chrono_tz::Europe::Berlin);
 
         // Which (kind, lang) pairs exist: built-ins plus user files.
-        let mut names: BTreeSet<String> = BUILTIN.iter().map(|(n, _)| n.to_string()).collect();
+        let mut names: BTreeSet<String> = crate::templates::builtin_names("mail/")
+            .map(str::to_string)
+            .collect();
         if let Some(dir) = &user_dir {
             let mail = dir.join("mail");
             if let Ok(entries) = std::fs::read_dir(&mail) {

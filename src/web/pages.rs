@@ -13,39 +13,6 @@ use axum::response::{IntoResponse, Response};
 use minijinja::{AutoEscape, Environment};
 use std::path::Path;
 
-macro_rules! builtin {
-    ($($name:literal),* $(,)?) => {
-        &[$(($name, include_str!(concat!("../../templates/", $name)))),*]
-    };
-}
-
-const TEMPLATES: &[(&str, &str)] = builtin![
-    "web/layout.html.j2",
-    "web/message.html.j2",
-    "web/action.html.j2",
-    "web/index.html.j2",
-    "web/subscribe.html.j2",
-    "web/preferences.html.j2",
-    "web/admin/layout.html.j2",
-    "web/admin/login.html.j2",
-    "web/admin/dashboard.html.j2",
-    "web/admin/contacts.html.j2",
-    "web/admin/contact.html.j2",
-    "web/admin/campaigns.html.j2",
-    "web/admin/review.html.j2",
-    "web/admin/occasions.html.j2",
-];
-
-const CATALOGUES: [(Lang, &str); 7] = [
-    (Lang::De, include_str!("../../templates/web/i18n.de.toml")),
-    (Lang::En, include_str!("../../templates/web/i18n.en.toml")),
-    (Lang::Tr, include_str!("../../templates/web/i18n.tr.toml")),
-    (Lang::Ar, include_str!("../../templates/web/i18n.ar.toml")),
-    (Lang::Uk, include_str!("../../templates/web/i18n.uk.toml")),
-    (Lang::Ru, include_str!("../../templates/web/i18n.ru.toml")),
-    (Lang::Pl, include_str!("../../templates/web/i18n.pl.toml")),
-];
-
 pub struct Pages {
     env: Environment<'static>,
     /// By [`Lang`], in the order of [`Lang::ALL`].
@@ -57,39 +24,24 @@ impl Pages {
     pub fn new(user_dir: Option<&Path>) -> anyhow::Result<Pages> {
         let mut env = Environment::new();
         env.set_auto_escape_callback(|_| AutoEscape::Html);
-        let syntax = minijinja::syntax::SyntaxConfig::builder()
-            .trim_blocks(true)
-            .lstrip_blocks(true)
-            .keep_trailing_newline(true)
-            .build()
-            .map_err(|e| anyhow::anyhow!("template syntax: {e}"))?;
-        env.set_syntax(syntax);
-        for (name, builtin) in TEMPLATES {
-            let src = match user_dir.map(|d| d.join(name)) {
-                Some(p) if p.exists() => std::fs::read_to_string(&p)
-                    .map_err(|e| anyhow::anyhow!("{}: {e}", p.display()))?,
-                _ => builtin.to_string(),
-            };
-            env.add_template_owned(name.to_string(), src)
+        env.set_syntax(crate::templates::syntax());
+        let read = |name: &str| -> anyhow::Result<String> {
+            crate::templates::source(user_dir, name)
+                .map_err(anyhow::Error::msg)?
+                .ok_or_else(|| anyhow::anyhow!("template {name}: not found"))
+        };
+        for name in crate::templates::builtin_names("web/").filter(|n| n.ends_with(".j2")) {
+            env.add_template_owned(name.to_string(), read(name)?)
                 .map_err(|e| anyhow::anyhow!("template {name}: {e}"))?;
         }
-        let catalogue = |file: &str, builtin: &str| -> anyhow::Result<serde_json::Value> {
-            let text = match user_dir.map(|d| d.join("web").join(file)) {
-                Some(p) if p.exists() => std::fs::read_to_string(&p)
-                    .map_err(|e| anyhow::anyhow!("{}: {e}", p.display()))?,
-                _ => builtin.to_string(),
-            };
+        let catalogue = |name: &str| -> anyhow::Result<serde_json::Value> {
             let table: toml::Table =
-                toml::from_str(&text).map_err(|e| anyhow::anyhow!("web/{file}: {e}"))?;
+                toml::from_str(&read(name)?).map_err(|e| anyhow::anyhow!("{name}: {e}"))?;
             Ok(serde_json::to_value(table)?)
         };
         let mut catalogues = Vec::new();
         for lang in Lang::ALL {
-            let (_, builtin) = CATALOGUES
-                .iter()
-                .find(|(l, _)| *l == lang)
-                .expect("a catalogue per language");
-            catalogues.push(catalogue(&format!("i18n.{}.toml", lang.as_str()), builtin)?);
+            catalogues.push(catalogue(&format!("web/i18n.{}.toml", lang.as_str()))?);
         }
         // Keys a catalogue lacks (the admin pages' outside de and en) are the English ones.
         let en = catalogues[1].clone();
@@ -182,18 +134,26 @@ mod tests {
         k
     }
 
+    fn builtin_catalogue(lang: Lang) -> &'static str {
+        crate::templates::builtin(&format!("web/i18n.{}.toml", lang.as_str())).unwrap()
+    }
+
     /// The keys of the public pages: those above the `# Verwaltung` line of the German file.
     fn public_keys() -> Vec<String> {
-        let de = CATALOGUES[0].1;
+        let de = builtin_catalogue(Lang::De);
         keys(de.split("# Verwaltung").next().unwrap())
     }
 
     #[test]
     fn catalogues_have_the_same_keys() {
-        assert_eq!(keys(CATALOGUES[0].1), keys(CATALOGUES[1].1));
+        assert_eq!(
+            keys(builtin_catalogue(Lang::De)),
+            keys(builtin_catalogue(Lang::En))
+        );
         let public = public_keys();
         assert!(public.len() > 50 && public.contains(&"rsvp_yes_button".to_string()));
-        for (lang, text) in &CATALOGUES[2..] {
+        for lang in &Lang::ALL[2..] {
+            let text = builtin_catalogue(*lang);
             // Every public text of its own, and nothing the German file does not have.
             assert_eq!(keys(text), public, "{lang:?}");
         }
