@@ -60,8 +60,77 @@ pub struct Language(String);
 #[error("unknown language {0:?} (use a two-letter code such as de or en)")]
 pub struct LanguageError(pub String);
 
-/// The languages netzpost brings mail templates and web pages for.
-pub const SUPPORTED_LANGUAGES: [&str; 7] = ["de", "en", "tr", "ar", "uk", "ru", "pl"];
+/// The languages netzpost brings mail templates and web pages for (the codes of [`Lang::ALL`]).
+pub const SUPPORTED_LANGUAGES: [&str; 7] = {
+    let mut codes = [""; 7];
+    let mut i = 0;
+    while i < 7 {
+        codes[i] = Lang::ALL[i].as_str();
+        i += 1;
+    }
+    codes
+};
+
+/// One of the seven languages netzpost brings mail templates, pages and texts for (a contact's
+/// own [`Language`] may be any other): the public pages speak all seven, the admin pages German
+/// and English ([`Lang::admin`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lang {
+    De,
+    En,
+    Tr,
+    Ar,
+    Uk,
+    Ru,
+    Pl,
+}
+
+impl Lang {
+    pub const ALL: [Lang; 7] = [
+        Lang::De,
+        Lang::En,
+        Lang::Tr,
+        Lang::Ar,
+        Lang::Uk,
+        Lang::Ru,
+        Lang::Pl,
+    ];
+
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Lang::De => "de",
+            Lang::En => "en",
+            Lang::Tr => "tr",
+            Lang::Ar => "ar",
+            Lang::Uk => "uk",
+            Lang::Ru => "ru",
+            Lang::Pl => "pl",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Lang> {
+        let code = s.trim().to_ascii_lowercase();
+        let code = code.get(..2)?;
+        Lang::ALL.into_iter().find(|l| l.as_str() == code)
+    }
+
+    /// The admin pages are German and English: other languages see them in English.
+    pub fn admin(self) -> Lang {
+        match self {
+            Lang::De => Lang::De,
+            _ => Lang::En,
+        }
+    }
+
+    /// `rtl` for Arabic, else `ltr`.
+    pub fn dir(self) -> &'static str {
+        if self == Lang::Ar {
+            "rtl"
+        } else {
+            "ltr"
+        }
+    }
+}
 
 /// ISO 639-1 codes (the ones a template folder may add beyond [`SUPPORTED_LANGUAGES`]).
 const ISO_639_1: &str = "aa ab ae af ak am an ar as av ay az ba be bg bh bi bm bn bo br bs ca ce \
@@ -146,6 +215,11 @@ impl Language {
 
     pub fn as_str(&self) -> &str {
         &self.0
+    }
+
+    /// The one of netzpost's seven languages this is, if it is one of them.
+    pub fn lang(&self) -> Option<Lang> {
+        Lang::parse(&self.0)
     }
 }
 
@@ -427,6 +501,10 @@ mod tests {
         }
         for code in SUPPORTED_LANGUAGES {
             assert_eq!(Language::parse(code).unwrap().as_str(), code);
+            assert_eq!(
+                Language::parse(code).unwrap().lang().unwrap().as_str(),
+                code
+            );
             assert_eq!(
                 Language::parse(Language::native_name(code))
                     .unwrap()

@@ -229,65 +229,10 @@ async fn not_found(
 
 // ----- language -----
 
-/// The language of a page: the public pages speak all seven, the admin pages German and English
-/// ([`Lang::admin`]).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Lang {
-    De,
-    En,
-    Tr,
-    Ar,
-    Uk,
-    Ru,
-    Pl,
-}
+pub use crate::domain::Lang;
 
+/// The page language of a request.
 impl Lang {
-    pub const ALL: [Lang; 7] = [
-        Lang::De,
-        Lang::En,
-        Lang::Tr,
-        Lang::Ar,
-        Lang::Uk,
-        Lang::Ru,
-        Lang::Pl,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Lang::De => "de",
-            Lang::En => "en",
-            Lang::Tr => "tr",
-            Lang::Ar => "ar",
-            Lang::Uk => "uk",
-            Lang::Ru => "ru",
-            Lang::Pl => "pl",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Lang> {
-        let code = s.trim().to_ascii_lowercase();
-        let code = code.get(..2)?;
-        Lang::ALL.into_iter().find(|l| l.as_str() == code)
-    }
-
-    /// The admin pages are German and English: other languages see them in English.
-    pub fn admin(self) -> Lang {
-        match self {
-            Lang::De => Lang::De,
-            _ => Lang::En,
-        }
-    }
-
-    /// `rtl` for Arabic, else `ltr`.
-    pub fn dir(self) -> &'static str {
-        if self == Lang::Ar {
-            "rtl"
-        } else {
-            "ltr"
-        }
-    }
-
     /// The page language for a contact's link: `?lang=` wins, then the contact's own language
     /// (when the pages have it), then the request's `Accept-Language`.
     pub fn for_contact(query: Option<&str>, headers: &HeaderMap, contact: Option<&str>) -> Lang {
