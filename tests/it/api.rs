@@ -764,3 +764,49 @@ async fn a_test_send_while_the_mail_server_is_down_is_503_not_the_callers_fault(
         422
     );
 }
+
+/// A withdrawn consent comes back only by the person's own confirmed action: an admin's PATCH
+/// that would confirm it again is refused with 409 and changes nothing (neither that topic nor
+/// the others named with it); withdrawing and confirming where nothing was withdrawn still work.
+#[tokio::test]
+async fn an_admin_cannot_confirm_a_consent_the_person_withdrew() {
+    let a = App::start().await;
+    let token = a.api_token("admin-skript").await;
+    let kultur = a.topic("kultur").await;
+    let sport = a.topic("sport").await;
+    let c = a.contact("weg@example.org", vec![kultur, sport]).await;
+    netzpost::activation::withdraw_consent(
+        &a.db,
+        c,
+        Some(kultur),
+        &netzpost::activation::Cause::Link {
+            link: netzpost::activation::Link::Unsubscribe,
+            evidence: "unsubscribe link (RFC 8058)".into(),
+            campaign_id: None,
+        },
+    )
+    .await
+    .unwrap();
+    let before = (a.status(c, kultur).await, a.status(c, sport).await);
+    assert_eq!(before.0.as_deref(), Some("unsubscribed"));
+    let patch = |body: Value| {
+        a.http
+            .patch(a.url("/api/contacts/weg@example.org"))
+            .bearer_auth(&token)
+            .json(&body)
+            .send()
+    };
+    let r = patch(json!({"consent": {"kultur": "confirmed", "sport": "unsubscribed"}}))
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 409, "{}", r.text().await.unwrap());
+    assert_eq!(
+        (a.status(c, kultur).await, a.status(c, sport).await),
+        before
+    );
+    let r = patch(json!({"consent": {"sport": "unsubscribed"}}))
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+    assert_eq!(a.status(c, sport).await.as_deref(), Some("unsubscribed"));
+}
