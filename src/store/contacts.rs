@@ -3,6 +3,7 @@
 use super::activities::{Activity, NewActivity};
 use super::relations::Relation;
 use super::{now, on_tx, Db, Result, StoreError, Timestamp, Tx};
+use crate::domain::ContactId;
 use crate::domain::{ConsentStatus, EmailAddress, RelationForm, SuppressionReason};
 use crate::{in_tx, on_db};
 use serde::Serialize;
@@ -10,7 +11,7 @@ use std::collections::HashMap;
 
 #[derive(Debug, Clone, Serialize, sqlx::FromRow)]
 pub struct Contact {
-    pub id: i64,
+    pub id: ContactId,
     pub email: String,
     pub name: Option<String>,
     pub organisation: Option<String>,
@@ -94,7 +95,7 @@ pub async fn get(db: &Db, email: &str) -> Result<Contact> {
         .ok_or_else(|| StoreError::NotFound(format!("no contact {addr}")))
 }
 
-pub async fn by_id(db: &Db, id: i64) -> Result<Contact> {
+pub async fn by_id(db: &Db, id: ContactId) -> Result<Contact> {
     let sql = format!("SELECT {COLUMNS} FROM contacts c WHERE c.id = $1");
     let c = on_db!(db, p => sqlx::query_as::<_, Contact>(sqlx::AssertSqlSafe(sql.as_str())).bind(id).fetch_optional(p).await?);
     c.ok_or_else(|| StoreError::NotFound(format!("no contact with id {id}")))
@@ -122,7 +123,7 @@ pub struct ContactDetail {
     pub suppressed: bool,
 }
 
-pub async fn subscriptions(db: &Db, contact_id: i64) -> Result<Vec<SubscriptionRow>> {
+pub async fn subscriptions(db: &Db, contact_id: ContactId) -> Result<Vec<SubscriptionRow>> {
     Ok(on_db!(db, p => {
         sqlx::query_as::<_, SubscriptionRow>(
             "SELECT t.slug AS topic, s.topic_id, s.status, s.method, s.evidence, s.changed_at
@@ -162,7 +163,7 @@ pub async fn detail(db: &Db, email: &str, silent_after_days: i64) -> Result<Cont
     })
 }
 
-pub async fn is_silent(db: &Db, contact_id: i64, silent_after_days: i64) -> Result<bool> {
+pub async fn is_silent(db: &Db, contact_id: ContactId, silent_after_days: i64) -> Result<bool> {
     let at = now();
     let sql = format!(
         "SELECT COUNT(*) FROM contacts c WHERE c.id = $1 AND {}",
@@ -637,7 +638,7 @@ pub struct ConsentEvidence<'a> {
 /// caller's transaction.
 pub async fn set_consent(
     tx: &mut Tx,
-    contact_id: i64,
+    contact_id: ContactId,
     topic_id: i64,
     status: ConsentStatus,
     e: &ConsentEvidence<'_>,
@@ -676,7 +677,10 @@ pub async fn set_consent(
 
 /// The consent status of each topic the contact has one for, read within the transaction
 /// (so a change decided from it is atomic with the reading).
-pub async fn consent_statuses(tx: &mut Tx, contact_id: i64) -> Result<Vec<(i64, ConsentStatus)>> {
+pub async fn consent_statuses(
+    tx: &mut Tx,
+    contact_id: ContactId,
+) -> Result<Vec<(i64, ConsentStatus)>> {
     Ok(on_tx!(tx, c => {
         sqlx::query_as("SELECT topic_id, status FROM subscriptions WHERE contact_id = $1 ORDER BY topic_id")
             .bind(contact_id)
@@ -686,7 +690,7 @@ pub async fn consent_statuses(tx: &mut Tx, contact_id: i64) -> Result<Vec<(i64, 
 }
 
 /// Sets the contact's `last_reply_at`: a reply proven to come from them.
-pub async fn note_reply(tx: &mut Tx, contact_id: i64, at: Timestamp) -> Result<()> {
+pub async fn note_reply(tx: &mut Tx, contact_id: ContactId, at: Timestamp) -> Result<()> {
     on_tx!(tx, c => {
         sqlx::query("UPDATE contacts SET last_reply_at = $1 WHERE id = $2")
             .bind(at)
@@ -698,7 +702,7 @@ pub async fn note_reply(tx: &mut Tx, contact_id: i64, at: Timestamp) -> Result<(
 }
 
 /// Sets the contact's language, within the caller's transaction.
-pub async fn set_language(tx: &mut Tx, contact_id: i64, language: &str) -> Result<()> {
+pub async fn set_language(tx: &mut Tx, contact_id: ContactId, language: &str) -> Result<()> {
     on_tx!(tx, c => {
         sqlx::query("UPDATE contacts SET language = $1, updated_at = $2 WHERE id = $3")
             .bind(language)
@@ -734,7 +738,7 @@ pub async fn unsubscribed_topics(db: &Db) -> Result<HashMap<String, Vec<i64>>> {
 /// the last one.
 pub async fn note_confirmation_mail(
     db: &Db,
-    contact_id: i64,
+    contact_id: ContactId,
     topic_id: i64,
     evidence: &str,
     max: i64,
@@ -797,7 +801,7 @@ pub struct ExportRow {
 
 #[derive(sqlx::FromRow)]
 struct ExportBase {
-    id: i64,
+    id: ContactId,
     email: String,
     name: Option<String>,
     organisation: Option<String>,
@@ -816,7 +820,7 @@ pub async fn export(db: &Db) -> Result<Vec<ExportRow>> {
         .fetch_all(p)
         .await?
     });
-    let subs: Vec<(i64, String)> = on_db!(db, p => {
+    let subs: Vec<(ContactId, String)> = on_db!(db, p => {
         sqlx::query_as(
             "SELECT s.contact_id, t.slug FROM subscriptions s JOIN topics t ON t.id = s.topic_id
              WHERE s.status = 'confirmed' ORDER BY t.slug",
@@ -824,7 +828,7 @@ pub async fn export(db: &Db) -> Result<Vec<ExportRow>> {
         .fetch_all(p)
         .await?
     });
-    let mut topics: HashMap<i64, Vec<String>> = HashMap::new();
+    let mut topics: HashMap<ContactId, Vec<String>> = HashMap::new();
     for (c, t) in subs {
         topics.entry(c).or_default().push(t);
     }
@@ -859,7 +863,7 @@ pub struct FieldChanges<'a> {
 /// transaction.
 pub async fn update_fields(
     tx: &mut super::Tx,
-    contact_id: i64,
+    contact_id: ContactId,
     f: &FieldChanges<'_>,
     by: &str,
 ) -> Result<()> {

@@ -2,6 +2,7 @@
 
 use super::activities::NewActivity;
 use super::{now, on_tx, Db, Result, Timestamp, Tx};
+use crate::domain::ContactId;
 use crate::domain::{RelationForm, RelationStatus};
 use crate::on_db;
 use serde::Serialize;
@@ -9,7 +10,7 @@ use serde::Serialize;
 #[derive(Debug, Clone, Serialize, sqlx::FromRow)]
 pub struct Relation {
     pub id: i64,
-    pub contact_id: i64,
+    pub contact_id: ContactId,
     pub form: RelationForm,
     pub topic_id: Option<i64>,
     pub occasion_id: Option<i64>,
@@ -25,7 +26,7 @@ pub struct Relation {
 
 #[derive(Debug, Clone)]
 pub struct NewRelation {
-    pub contact_id: i64,
+    pub contact_id: ContactId,
     pub form: RelationForm,
     pub topic_id: Option<i64>,
     pub occasion_id: Option<i64>,
@@ -124,7 +125,7 @@ pub async fn set(tx: &mut Tx, r: &NewRelation) -> Result<i64> {
     Ok(id)
 }
 
-pub async fn for_contact(db: &Db, contact_id: i64) -> Result<Vec<Relation>> {
+pub async fn for_contact(db: &Db, contact_id: ContactId) -> Result<Vec<Relation>> {
     let sql = format!("SELECT {COLUMNS} FROM relations WHERE contact_id = $1 ORDER BY since");
     Ok(on_db!(db, p => {
         sqlx::query_as::<_, Relation>(sqlx::AssertSqlSafe(sql.as_str())).bind(contact_id).fetch_all(p).await?
@@ -155,7 +156,7 @@ pub struct Previous {
 /// The contact's relation of `form` to `occasion` / `topic`, if there is one.
 pub async fn current(
     tx: &mut Tx,
-    contact_id: i64,
+    contact_id: ContactId,
     form: RelationForm,
     occasion_id: Option<i64>,
     topic_id: Option<i64>,

@@ -703,7 +703,12 @@ mod own_tx {
         Ok(prev)
     }
 
-    pub async fn restore_wish(db: &Db, c: i64, t: i64, prev: Option<&Wish>) -> Result<()> {
+    pub async fn restore_wish(
+        db: &Db,
+        c: netzpost::domain::ContactId,
+        t: i64,
+        prev: Option<&Wish>,
+    ) -> Result<()> {
         let mut tx = db.begin().await?;
         wishes::restore(&mut tx, c, t, prev).await?;
         tx.commit().await
