@@ -9,8 +9,7 @@
 //!   the encounter it creates and for the links that answer it;
 //! - what an applied change replaced is returned as an [`Undo`], which [`undo`] restores.
 
-use crate::domain::ContactId;
-use crate::domain::{ConsentStatus, RelationForm, RelationStatus};
+use crate::domain::{ConsentStatus, ContactId, RelationForm, RelationStatus, TopicId};
 use crate::store::contacts::ConsentEvidence;
 use crate::store::occasions::Occasion;
 use crate::store::relations::NewRelation;
@@ -185,7 +184,7 @@ pub struct Undo {
     pub wish: Option<WishUndo>,
     /// Each topic whose consent changed, with its status before.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub consent: Option<Vec<(i64, ConsentStatus)>>,
+    pub consent: Option<Vec<(TopicId, ConsentStatus)>>,
     /// An address newly suppressed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub suppression: Option<String>,
@@ -196,7 +195,7 @@ pub struct RelationUndo {
     pub contact_id: ContactId,
     pub form: RelationForm,
     pub occasion_id: Option<i64>,
-    pub topic_id: Option<i64>,
+    pub topic_id: Option<TopicId>,
     /// The relation before; none: there was none.
     pub prev: Option<store::relations::Previous>,
 }
@@ -204,7 +203,7 @@ pub struct RelationUndo {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct WishUndo {
     pub contact_id: ContactId,
-    pub topic_id: i64,
+    pub topic_id: TopicId,
     pub prev: Option<Wish>,
 }
 
@@ -226,9 +225,9 @@ impl Undo {
 pub async fn withdraw_consent(
     db: &Db,
     contact_id: ContactId,
-    topic: Option<i64>,
+    topic: Option<TopicId>,
     cause: &Cause,
-) -> Result<Vec<(i64, ConsentStatus)>> {
+) -> Result<Vec<(TopicId, ConsentStatus)>> {
     let mut tx = db.begin().await?;
     let mut changed = Vec::new();
     for (t, status) in store::contacts::consent_statuses(&mut tx, contact_id).await? {
@@ -257,11 +256,11 @@ pub async fn withdraw_consent(
 pub async fn set_consents(
     db: &Db,
     contact_id: ContactId,
-    wanted: &[(i64, ConsentStatus)],
+    wanted: &[(TopicId, ConsentStatus)],
     cause: &Cause,
-) -> Result<Vec<(i64, Option<ConsentStatus>)>> {
+) -> Result<Vec<(TopicId, Option<ConsentStatus>)>> {
     let mut tx = db.begin().await?;
-    let now: std::collections::HashMap<i64, ConsentStatus> =
+    let now: std::collections::HashMap<TopicId, ConsentStatus> =
         store::contacts::consent_statuses(&mut tx, contact_id)
             .await?
             .into_iter()
@@ -296,7 +295,7 @@ pub async fn set_consents(
 pub async fn confirm_consent(
     db: &Db,
     contact_id: ContactId,
-    topic: i64,
+    topic: TopicId,
     cause: &Cause,
 ) -> Result<bool> {
     Ok(
@@ -375,7 +374,7 @@ pub async fn answer_invitation(
 pub async fn express_cooperation(
     db: &Db,
     contact_id: ContactId,
-    topic: Option<i64>,
+    topic: Option<TopicId>,
     note: Option<String>,
     cause: &Cause,
 ) -> Result<Undo> {
@@ -401,7 +400,7 @@ pub async fn express_cooperation(
 pub async fn join_group(
     db: &Db,
     contact_id: ContactId,
-    topic: Option<i64>,
+    topic: Option<TopicId>,
     note: Option<String>,
     cause: &Cause,
 ) -> Result<Undo> {
@@ -428,7 +427,7 @@ async fn set_relation(
     tx: &mut store::Tx,
     contact_id: ContactId,
     form: RelationForm,
-    topic_id: Option<i64>,
+    topic_id: Option<TopicId>,
     occasion_id: Option<i64>,
     status: RelationStatus,
     until: Option<Timestamp>,

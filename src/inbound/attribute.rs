@@ -4,7 +4,7 @@
 //! token, a Message-ID without a valid MAC as no Message-ID.
 
 use crate::classify::{Analysis, MessageKind};
-use crate::domain::ContactId;
+use crate::domain::{ContactId, TopicId};
 use crate::store::Db;
 use crate::token::{token_from_address, Claims, Purpose, TokenKey};
 use regex::Regex;
@@ -38,7 +38,7 @@ pub struct Attribution {
     pub contact_id: Option<ContactId>,
     pub contact_email: Option<String>,
     pub campaign_id: Option<i64>,
-    pub topic_id: Option<i64>,
+    pub topic_id: Option<TopicId>,
     pub occasion_id: Option<i64>,
     /// The message came to the `abmelden+` address of a List-Unsubscribe mailto.
     pub unsubscribe_address: bool,
@@ -301,7 +301,7 @@ mod tests {
             // The contact's own address, so that only the organisation rule can stop it.
             contact_email: Some("koordination@nordstadt.example".into()),
             campaign_id: Some(1),
-            topic_id: Some(2),
+            topic_id: Some(TopicId(2)),
             occasion_id: None,
             ..Attribution::none()
         };

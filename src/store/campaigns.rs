@@ -5,7 +5,7 @@
 //! UPDATE SKIP LOCKED`, so several daemons share the queue), and settle them in batches.
 
 use super::{now, Db, Result, StoreError, Timestamp};
-use crate::domain::ContactId;
+use crate::domain::{ContactId, TopicId};
 use crate::{in_tx, on_db};
 use serde::{Deserialize, Serialize};
 
@@ -64,7 +64,7 @@ pub struct Campaign {
     pub id: i64,
     pub name: String,
     pub kind: CampaignKind,
-    pub topic_id: Option<i64>,
+    pub topic_id: Option<TopicId>,
     pub occasion_id: Option<i64>,
     pub subject: String,
     pub body: String,
@@ -117,7 +117,7 @@ const COLUMNS: &str =
 pub struct NewCampaign {
     pub name: String,
     pub kind: CampaignKind,
-    pub topic_id: Option<i64>,
+    pub topic_id: Option<TopicId>,
     pub occasion_id: Option<i64>,
     pub subject: String,
     pub body: String,

@@ -3,8 +3,9 @@
 use super::activities::{Activity, NewActivity};
 use super::relations::Relation;
 use super::{now, on_tx, Db, Result, StoreError, Timestamp, Tx};
-use crate::domain::ContactId;
-use crate::domain::{ConsentStatus, EmailAddress, RelationForm, SuppressionReason};
+use crate::domain::{
+    ConsentStatus, ContactId, EmailAddress, RelationForm, SuppressionReason, TopicId,
+};
 use crate::{in_tx, on_db};
 use serde::Serialize;
 use std::collections::HashMap;
@@ -44,7 +45,7 @@ pub fn silent_condition(topic: &str, now: &str, cutoff: &str) -> String {
 
 #[derive(Debug, Clone, Default)]
 pub struct ContactFilter {
-    pub topic_id: Option<i64>,
+    pub topic_id: Option<TopicId>,
     pub form: Option<RelationForm>,
     pub silent: bool,
     /// Days without a reply that make a contact silent.
@@ -104,7 +105,7 @@ pub async fn by_id(db: &Db, id: ContactId) -> Result<Contact> {
 #[derive(Debug, Clone, Serialize, sqlx::FromRow)]
 pub struct SubscriptionRow {
     pub topic: String,
-    pub topic_id: i64,
+    pub topic_id: TopicId,
     pub status: crate::domain::ConsentStatus,
     pub method: String,
     pub evidence: Option<String>,
@@ -215,7 +216,7 @@ pub struct ImportRow {
     pub organisation: Option<String>,
     pub language: Option<String>,
     pub attributes: serde_json::Map<String, serde_json::Value>,
-    pub topics: Vec<i64>,
+    pub topics: Vec<TopicId>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
@@ -346,7 +347,7 @@ struct LandRow<'a>(
     Option<&'a str>,
     Option<&'a str>,
     &'a str,
-    &'a [i64],
+    &'a [TopicId],
     bool,
     &'a str,
 );
@@ -416,7 +417,7 @@ fn merge<'r>(
     chunk: &'r [ImportRow],
     keys: &[String],
     existing: &HashMap<String, String>,
-    details: &mut HashMap<&'r [i64], String>,
+    details: &mut HashMap<&'r [TopicId], String>,
     consent: ConsentStatus,
     source: &str,
 ) -> Vec<(String, bool)> {
@@ -454,7 +455,7 @@ async fn land_sqlite(
     let at = now();
     let summary_new = format!("importiert / imported from {source}");
     let summary_updated = format!("aktualisiert / updated from {source}");
-    let mut details: HashMap<&[i64], String> = HashMap::new();
+    let mut details: HashMap<&[TopicId], String> = HashMap::new();
     let outcome = in_tx!(db, tx => {
         // A transaction of thousands of rows outgrows SQLite's default 2 MB page cache: dirty
         // pages spill to the WAL and are read back (250,000 pread/pwrite calls per 200,000
@@ -542,7 +543,7 @@ async fn land_pg(
     let at = now();
     let summary_new = format!("importiert / imported from {source}");
     let summary_updated = format!("aktualisiert / updated from {source}");
-    let mut details: HashMap<&[i64], String> = HashMap::new();
+    let mut details: HashMap<&[TopicId], String> = HashMap::new();
     let mut tx = pool.begin().await?;
     let ids = match ids {
         Some(ids) => ids,
@@ -573,7 +574,7 @@ async fn land_pg(
         for (r, key) in chunk.iter().zip(&keys) {
             for &t in &r.topics {
                 sub_keys.push(key.as_str());
-                sub_topics.push(t);
+                sub_topics.push(t.get());
             }
         }
         sqlx::query(PG_LAND)
@@ -639,7 +640,7 @@ pub struct ConsentEvidence<'a> {
 pub async fn set_consent(
     tx: &mut Tx,
     contact_id: ContactId,
-    topic_id: i64,
+    topic_id: TopicId,
     status: ConsentStatus,
     e: &ConsentEvidence<'_>,
 ) -> Result<()> {
@@ -680,7 +681,7 @@ pub async fn set_consent(
 pub async fn consent_statuses(
     tx: &mut Tx,
     contact_id: ContactId,
-) -> Result<Vec<(i64, ConsentStatus)>> {
+) -> Result<Vec<(TopicId, ConsentStatus)>> {
     Ok(on_tx!(tx, c => {
         sqlx::query_as("SELECT topic_id, status FROM subscriptions WHERE contact_id = $1 ORDER BY topic_id")
             .bind(contact_id)
@@ -716,8 +717,8 @@ pub async fn set_language(tx: &mut Tx, contact_id: ContactId, language: &str) ->
 
 /// The topics each contact has unsubscribed from, by lower-cased address: small enough to hold
 /// during an import, which must not raise them.
-pub async fn unsubscribed_topics(db: &Db) -> Result<HashMap<String, Vec<i64>>> {
-    let rows: Vec<(String, i64)> = on_db!(db, p => {
+pub async fn unsubscribed_topics(db: &Db) -> Result<HashMap<String, Vec<TopicId>>> {
+    let rows: Vec<(String, TopicId)> = on_db!(db, p => {
         sqlx::query_as(
             "SELECT c.email_key, s.topic_id FROM subscriptions s JOIN contacts c ON c.id = s.contact_id
              WHERE s.status = 'unsubscribed'",
@@ -725,7 +726,7 @@ pub async fn unsubscribed_topics(db: &Db) -> Result<HashMap<String, Vec<i64>>> {
         .fetch_all(p)
         .await?
     });
-    let mut out: HashMap<String, Vec<i64>> = HashMap::new();
+    let mut out: HashMap<String, Vec<TopicId>> = HashMap::new();
     for (key, topic) in rows {
         out.entry(key).or_default().push(topic);
     }
@@ -739,7 +740,7 @@ pub async fn unsubscribed_topics(db: &Db) -> Result<HashMap<String, Vec<i64>>> {
 pub async fn note_confirmation_mail(
     db: &Db,
     contact_id: ContactId,
-    topic_id: i64,
+    topic_id: TopicId,
     evidence: &str,
     max: i64,
 ) -> Result<bool> {

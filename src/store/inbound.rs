@@ -4,7 +4,7 @@
 
 use super::{now, Db, Result, StoreError, Timestamp};
 use crate::classify::{Intent, MessageKind};
-use crate::domain::ContactId;
+use crate::domain::{ContactId, TopicId};
 use crate::on_db;
 use serde::Serialize;
 
@@ -250,7 +250,7 @@ pub async fn was_sent(db: &Db, campaign: i64, contact: ContactId) -> Result<bool
 }
 
 /// The topic and occasion of campaign `id`; None when there is no such campaign.
-pub async fn campaign_target(db: &Db, id: i64) -> Result<Option<(Option<i64>, Option<i64>)>> {
+pub async fn campaign_target(db: &Db, id: i64) -> Result<Option<(Option<TopicId>, Option<i64>)>> {
     Ok(on_db!(db, p => {
         sqlx::query_as("SELECT topic_id, occasion_id FROM campaigns WHERE id = $1")
             .bind(id)

@@ -2,8 +2,7 @@
 
 use super::activities::NewActivity;
 use super::{now, on_tx, Db, Result, Timestamp, Tx};
-use crate::domain::ContactId;
-use crate::domain::{RelationForm, RelationStatus};
+use crate::domain::{ContactId, RelationForm, RelationStatus, TopicId};
 use crate::on_db;
 use serde::Serialize;
 
@@ -12,7 +11,7 @@ pub struct Relation {
     pub id: i64,
     pub contact_id: ContactId,
     pub form: RelationForm,
-    pub topic_id: Option<i64>,
+    pub topic_id: Option<TopicId>,
     pub occasion_id: Option<i64>,
     pub status: RelationStatus,
     pub since: Timestamp,
@@ -28,7 +27,7 @@ pub struct Relation {
 pub struct NewRelation {
     pub contact_id: ContactId,
     pub form: RelationForm,
-    pub topic_id: Option<i64>,
+    pub topic_id: Option<TopicId>,
     pub occasion_id: Option<i64>,
     pub status: RelationStatus,
     pub until: Option<Timestamp>,
@@ -62,7 +61,7 @@ pub async fn set(tx: &mut Tx, r: &NewRelation) -> Result<i64> {
             .bind(r.contact_id)
             .bind(r.form.as_str())
             .bind(r.occasion_id.unwrap_or(0))
-            .bind(r.topic_id.unwrap_or(0))
+            .bind(r.topic_id.unwrap_or(TopicId(0)))
             .fetch_optional(&mut *c)
             .await?;
         let id = match existing {
@@ -159,7 +158,7 @@ pub async fn current(
     contact_id: ContactId,
     form: RelationForm,
     occasion_id: Option<i64>,
-    topic_id: Option<i64>,
+    topic_id: Option<TopicId>,
 ) -> Result<Option<Previous>> {
     Ok(on_tx!(tx, c => {
         sqlx::query_as::<_, Previous>(
@@ -169,7 +168,7 @@ pub async fn current(
         .bind(contact_id)
         .bind(form.as_str())
         .bind(occasion_id.unwrap_or(0))
-        .bind(topic_id.unwrap_or(0))
+        .bind(topic_id.unwrap_or(TopicId(0)))
         .fetch_optional(&mut *c)
         .await?
     }))

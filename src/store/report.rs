@@ -14,8 +14,7 @@
 //! contact who signed up for the occasion elsewhere is not this campaign's success.
 
 use super::{now, Db, Result, Timestamp};
-use crate::domain::ContactId;
-use crate::domain::{RelationForm, RelationStatus};
+use crate::domain::{ContactId, RelationForm, RelationStatus};
 use crate::on_db;
 use serde::Serialize;
 

@@ -21,7 +21,7 @@
 
 use super::{body_bytes, Lang, Shared};
 use crate::activation::{self, ActivationError, Cause, Link};
-use crate::domain::{ConsentRequest, ConsentStatus, ContactId, EmailAddress};
+use crate::domain::{ConsentRequest, ConsentStatus, ContactId, EmailAddress, TopicId};
 use crate::outbound::render::MailKind;
 use crate::outbound::sender::{sender_domain, CampaignCtx, Recipient};
 use crate::store::campaigns::{Campaign, CampaignKind, CampaignStatus};
@@ -462,7 +462,7 @@ async fn send_confirmation(
         purpose: Purpose::Confirm,
         campaign_id: 0,
         contact_id: c.id.get(),
-        extra: topic.id,
+        extra: topic.id.get(),
         expires_at: Some((chrono::Utc::now() + chrono::Duration::days(CONFIRM_DAYS)).timestamp()),
     });
     let ctx = frame(topic);
@@ -502,7 +502,7 @@ async fn confirm_page(
     let r = async {
         let claims = verify(&st, &token, Purpose::Confirm)?;
         let c = contact_of(&st, &claims).await?;
-        let topic = store::topics::by_id(&st.db, claims.extra).await?;
+        let topic = store::topics::by_id(&st.db, TopicId::from(claims.extra)).await?;
         Ok::<_, Fail>((topic, c.language))
     }
     .await;
@@ -538,7 +538,7 @@ async fn confirm(State(st): State<Shared>, Path(token): Path<String>, req: Reque
     let r = async {
         let claims = verify(&st, &token, Purpose::Confirm)?;
         let c = contact_of(&st, &claims).await?;
-        let topic = store::topics::by_id(&st.db, claims.extra).await?;
+        let topic = store::topics::by_id(&st.db, TopicId::from(claims.extra)).await?;
         // Idempotent: a second click changes nothing and says the same.
         let evidence = format!(
             "confirm link from {}",
@@ -616,7 +616,7 @@ async fn unsubscribe_page(
 /// in the token; `None` (= all topics) when the campaign is gone.
 async fn unsubscribe_topic(st: &Shared, claims: &Claims) -> Result<Option<Topic>, Fail> {
     if claims.campaign_id == 0 {
-        return match store::topics::by_id(&st.db, claims.extra).await {
+        return match store::topics::by_id(&st.db, TopicId::from(claims.extra)).await {
             Ok(t) => Ok(Some(t)),
             Err(StoreError::NotFound(_)) => Ok(None),
             Err(e) => Err(e.into()),

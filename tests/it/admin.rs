@@ -121,7 +121,7 @@ async fn admin_login_csrf_and_pages(backend: Backend) {
             organisation: Some("\"Verein\" & <Co>".into()),
             language: None,
             attributes: Default::default(),
-            topics: vec![t],
+            topics: vec![t.into()],
         },
         ConsentStatus::Confirmed,
         "test",

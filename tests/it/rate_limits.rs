@@ -331,7 +331,7 @@ async fn evidence(a: &App, email: &str, topic: i64) -> String {
         .await
         .unwrap()
         .into_iter()
-        .find(|s| s.topic_id == topic)
+        .find(|s| s.topic_id == topic.into())
         .and_then(|s| s.evidence)
         .unwrap_or_default()
 }

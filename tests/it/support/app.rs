@@ -6,7 +6,7 @@
 use super::db::{create_postgres_database, Arg, Backend, Sql};
 use super::workspace::bin;
 use netzpost::config::Config;
-use netzpost::domain::{ConsentStatus, ContactId, EmailAddress};
+use netzpost::domain::{ConsentStatus, ContactId, EmailAddress, TopicId};
 use netzpost::outbound::sender::Engine;
 use netzpost::store::campaigns::{Audience, CampaignKind, NewCampaign};
 use netzpost::store::contacts::ImportRow;
@@ -182,6 +182,7 @@ impl App {
             .await
             .unwrap()
             .id
+            .get()
     }
 
     /// Erika Muster (German) at `email`, confirmed for `topics`.
@@ -200,7 +201,7 @@ impl App {
                 organisation: None,
                 language: Some("de".into()),
                 attributes: Default::default(),
-                topics,
+                topics: topics.into_iter().map(TopicId).collect(),
             },
             consent,
             "test",
@@ -212,7 +213,12 @@ impl App {
     }
 
     /// The consent status of `contact` for `topic`.
-    pub async fn status(&self, contact: impl Into<ContactId>, topic: i64) -> Option<String> {
+    pub async fn status(
+        &self,
+        contact: impl Into<ContactId>,
+        topic: impl Into<TopicId>,
+    ) -> Option<String> {
+        let topic = topic.into();
         store::contacts::subscriptions(&self.db, contact.into())
             .await
             .unwrap()
@@ -269,7 +275,7 @@ impl App {
                 place: Some("Stadtteilladen".into()),
                 description: None,
                 capacity: Some(20),
-                topic_id: Some(topic),
+                topic_id: Some(TopicId(topic)),
             },
             "einladung-cafe",
         )
@@ -293,7 +299,7 @@ impl App {
                 place: Some("Stadtteilladen".into()),
                 description: None,
                 capacity: None,
-                topic_id: Some(topic),
+                topic_id: Some(TopicId(topic)),
             },
             name,
         )
