@@ -711,7 +711,7 @@ async fn import_file(
         file.file_name()
             .map_or(name.clone(), |f| f.to_string_lossy().into_owned())
     });
-    let mut topic_ids: HashMap<String, Option<i64>> = HashMap::new();
+    let mut topic_ids: HashMap<String, Option<crate::domain::TopicId>> = HashMap::new();
     let mut given = Vec::with_capacity(opts.topics.len());
     for t in opts.topics {
         let topic = store::topics::get(db, t).await?;

@@ -9,7 +9,7 @@
 //!   the encounter it creates and for the links that answer it;
 //! - what an applied change replaced is returned as an [`Undo`], which [`undo`] restores.
 
-use crate::domain::{ConsentStatus, RelationForm, RelationStatus};
+use crate::domain::{ConsentStatus, ContactId, RelationForm, RelationStatus, TopicId};
 use crate::store::contacts::ConsentEvidence;
 use crate::store::occasions::Occasion;
 use crate::store::relations::NewRelation;
@@ -184,7 +184,7 @@ pub struct Undo {
     pub wish: Option<WishUndo>,
     /// Each topic whose consent changed, with its status before.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub consent: Option<Vec<(i64, ConsentStatus)>>,
+    pub consent: Option<Vec<(TopicId, ConsentStatus)>>,
     /// An address newly suppressed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub suppression: Option<String>,
@@ -192,18 +192,18 @@ pub struct Undo {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RelationUndo {
-    pub contact_id: i64,
+    pub contact_id: ContactId,
     pub form: RelationForm,
     pub occasion_id: Option<i64>,
-    pub topic_id: Option<i64>,
+    pub topic_id: Option<TopicId>,
     /// The relation before; none: there was none.
     pub prev: Option<store::relations::Previous>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct WishUndo {
-    pub contact_id: i64,
-    pub topic_id: i64,
+    pub contact_id: ContactId,
+    pub topic_id: TopicId,
     pub prev: Option<Wish>,
 }
 
@@ -224,10 +224,10 @@ impl Undo {
 /// transaction. Returns each topic changed with its status before (empty: nothing was given).
 pub async fn withdraw_consent(
     db: &Db,
-    contact_id: i64,
-    topic: Option<i64>,
+    contact_id: ContactId,
+    topic: Option<TopicId>,
     cause: &Cause,
-) -> Result<Vec<(i64, ConsentStatus)>> {
+) -> Result<Vec<(TopicId, ConsentStatus)>> {
     let mut tx = db.begin().await?;
     let mut changed = Vec::new();
     for (t, status) in store::contacts::consent_statuses(&mut tx, contact_id).await? {
@@ -255,12 +255,12 @@ pub async fn withdraw_consent(
 /// their status before.
 pub async fn set_consents(
     db: &Db,
-    contact_id: i64,
-    wanted: &[(i64, ConsentStatus)],
+    contact_id: ContactId,
+    wanted: &[(TopicId, ConsentStatus)],
     cause: &Cause,
-) -> Result<Vec<(i64, Option<ConsentStatus>)>> {
+) -> Result<Vec<(TopicId, Option<ConsentStatus>)>> {
     let mut tx = db.begin().await?;
-    let now: std::collections::HashMap<i64, ConsentStatus> =
+    let now: std::collections::HashMap<TopicId, ConsentStatus> =
         store::contacts::consent_statuses(&mut tx, contact_id)
             .await?
             .into_iter()
@@ -292,7 +292,12 @@ pub async fn set_consents(
 
 /// Confirms consent for `topic` through the confirmation link (idempotent). Returns whether it
 /// changed anything.
-pub async fn confirm_consent(db: &Db, contact_id: i64, topic: i64, cause: &Cause) -> Result<bool> {
+pub async fn confirm_consent(
+    db: &Db,
+    contact_id: ContactId,
+    topic: TopicId,
+    cause: &Cause,
+) -> Result<bool> {
     Ok(
         !set_consents(db, contact_id, &[(topic, ConsentStatus::Confirmed)], cause)
             .await?
@@ -301,7 +306,12 @@ pub async fn confirm_consent(db: &Db, contact_id: i64, topic: i64, cause: &Cause
 }
 
 /// The person chose the language of their mails (preferences page).
-pub async fn set_language(db: &Db, contact_id: i64, language: &str, cause: &Cause) -> Result<()> {
+pub async fn set_language(
+    db: &Db,
+    contact_id: ContactId,
+    language: &str,
+    cause: &Cause,
+) -> Result<()> {
     let mut tx = db.begin().await?;
     store::contacts::set_language(&mut tx, contact_id, language).await?;
     let e = cause.consent_evidence();
@@ -328,7 +338,7 @@ pub async fn set_language(db: &Db, contact_id: i64, language: &str, cause: &Caus
 /// with the party size the person named (kept on a yes only). Returns what it replaced.
 pub async fn answer_invitation(
     db: &Db,
-    contact_id: i64,
+    contact_id: ContactId,
     o: &Occasion,
     accept: bool,
     party_size: Option<u32>,
@@ -363,8 +373,8 @@ pub async fn answer_invitation(
 /// Interest in cooperating on `topic` (a reply or the link of a call for cooperation).
 pub async fn express_cooperation(
     db: &Db,
-    contact_id: i64,
-    topic: Option<i64>,
+    contact_id: ContactId,
+    topic: Option<TopicId>,
     note: Option<String>,
     cause: &Cause,
 ) -> Result<Undo> {
@@ -389,8 +399,8 @@ pub async fn express_cooperation(
 /// relation of form group, set by a person.
 pub async fn join_group(
     db: &Db,
-    contact_id: i64,
-    topic: Option<i64>,
+    contact_id: ContactId,
+    topic: Option<TopicId>,
     note: Option<String>,
     cause: &Cause,
 ) -> Result<Undo> {
@@ -415,9 +425,9 @@ pub async fn join_group(
 #[allow(clippy::too_many_arguments)]
 async fn set_relation(
     tx: &mut store::Tx,
-    contact_id: i64,
+    contact_id: ContactId,
     form: RelationForm,
-    topic_id: Option<i64>,
+    topic_id: Option<TopicId>,
     occasion_id: Option<i64>,
     status: RelationStatus,
     until: Option<Timestamp>,
@@ -476,7 +486,7 @@ pub async fn record_wish(db: &Db, w: &Wish) -> Result<WishUndo> {
 /// Puts back what an applied change replaced: the relation as it was (or marks it undone when
 /// there was none), the wish, each consent, and lifts a suppression it added. One transaction
 /// for the relation, wish and consent; the suppression after it.
-pub async fn undo(db: &Db, contact_id: Option<i64>, u: &Undo, cause: &Cause) -> Result<()> {
+pub async fn undo(db: &Db, contact_id: Option<ContactId>, u: &Undo, cause: &Cause) -> Result<()> {
     let mut tx = db.begin().await?;
     if let Some(r) = &u.relation {
         let (status, until, party_size) = match &r.prev {

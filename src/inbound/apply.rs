@@ -7,7 +7,7 @@ use super::Inbound;
 use crate::activation::{self, Cause, Undo};
 use crate::classify::{Analysis, MessageKind};
 use crate::config::UnsubscribeScope;
-use crate::domain::SuppressionReason;
+use crate::domain::{ContactId, SuppressionReason};
 use crate::outbound::render::MailKind;
 use crate::outbound::sender::{Answer, CampaignCtx, Recipient};
 use crate::store::activities::NewActivity;
@@ -75,7 +75,7 @@ pub async fn execute(
 async fn record_message(
     tx: &mut store::Tx,
     id: i64,
-    contact: i64,
+    contact: ContactId,
     a: &Analysis,
     at: &Attribution,
 ) -> anyhow::Result<()> {
@@ -399,7 +399,7 @@ async fn perform_action(
 
 async fn note_activity(
     db: &Db,
-    contact: i64,
+    contact: ContactId,
     kind: &str,
     summary: String,
     inbound: i64,
@@ -435,21 +435,21 @@ enum To<'a> {
 async fn notify(
     inb: &Inbound,
     at: &Attribution,
-    contact: i64,
+    contact: ContactId,
     kind: MailKind,
     extra: serde_json::Value,
     tag: &str,
     a: &Analysis,
 ) {
     if let Err(e) = try_notify(inb, at, contact, kind, extra, tag, To::Contact(a)).await {
-        tracing::warn!(%kind, contact, "notification not sent: {e:#}");
+        tracing::warn!(%kind, contact = contact.get(), "notification not sent: {e:#}");
     }
 }
 
 async fn notify_organiser(
     inb: &Inbound,
     at: &Attribution,
-    contact: i64,
+    contact: ContactId,
     a: &Analysis,
     inbound: i64,
 ) {
@@ -465,7 +465,7 @@ async fn notify_organiser(
     )
     .await
     {
-        tracing::warn!(contact, "organiser not notified: {e:#}");
+        tracing::warn!(contact = contact.get(), "organiser not notified: {e:#}");
     }
 }
 
@@ -475,7 +475,7 @@ async fn notify_organiser(
 async fn try_notify(
     inb: &Inbound,
     at: &Attribution,
-    contact: i64,
+    contact: ContactId,
     kind: MailKind,
     extra: serde_json::Value,
     tag: &str,
@@ -510,7 +510,7 @@ async fn try_notify(
                 o.insert("contact".into(), json!({"email": c.email, "name": c.name, "organisation": c.organisation, "language": c.language}));
             }
             let organiser = Recipient {
-                contact_id: 0,
+                contact_id: ContactId(0),
                 email: inb.cfg.organisation.organiser.clone(),
                 name: None,
                 organisation: None,

@@ -4,6 +4,7 @@
 //! token, a Message-ID without a valid MAC as no Message-ID.
 
 use crate::classify::{Analysis, MessageKind};
+use crate::domain::{ContactId, TopicId};
 use crate::store::Db;
 use crate::token::{token_from_address, Claims, Purpose, TokenKey};
 use regex::Regex;
@@ -34,10 +35,10 @@ impl Strength {
 #[derive(Debug, Clone, Serialize)]
 pub struct Attribution {
     pub strength: Strength,
-    pub contact_id: Option<i64>,
+    pub contact_id: Option<ContactId>,
     pub contact_email: Option<String>,
     pub campaign_id: Option<i64>,
-    pub topic_id: Option<i64>,
+    pub topic_id: Option<TopicId>,
     pub occasion_id: Option<i64>,
     /// The message came to the `abmelden+` address of a List-Unsubscribe mailto.
     pub unsubscribe_address: bool,
@@ -172,7 +173,7 @@ pub async fn attribute_many(
     let mut keys: Vec<&str> = by_from.iter().map(|(_, f)| f.as_str()).collect();
     keys.sort_unstable();
     keys.dedup();
-    let contacts: std::collections::HashMap<String, (i64, String)> =
+    let contacts: std::collections::HashMap<String, (ContactId, String)> =
         crate::store::inbound::contacts_by_keys(db, &keys)
             .await?
             .into_iter()
@@ -201,9 +202,9 @@ async fn attribute_found(
         ..Attribution::none()
     };
     if let Some((claims, unsub)) = token {
-        if let Some(email) = contact_email(db, claims.contact_id).await? {
+        if let Some(email) = contact_email(db, ContactId::from(claims.contact_id)).await? {
             at.strength = Strength::Token;
-            at.contact_id = Some(claims.contact_id);
+            at.contact_id = Some(ContactId::from(claims.contact_id));
             at.contact_email = Some(email);
             at.unsubscribe_address = unsub;
             fill_campaign(db, &mut at, claims.campaign_id).await?;
@@ -222,6 +223,7 @@ async fn attribute_found(
         if !key.verify_message_id(campaign, contact, &cap[3]) {
             continue;
         }
+        let contact = ContactId::from(contact);
         let Some(email) = contact_email(db, contact).await? else {
             continue;
         };
@@ -246,7 +248,7 @@ async fn attribute_found(
     Ok(at)
 }
 
-async fn contact_email(db: &Db, id: i64) -> anyhow::Result<Option<String>> {
+async fn contact_email(db: &Db, id: ContactId) -> anyhow::Result<Option<String>> {
     Ok(crate::store::inbound::contact_email(db, id).await?)
 }
 
@@ -295,11 +297,11 @@ mod tests {
         let a = crate::classify::analyze(raw, &crate::classify::Rules::builtin()).unwrap();
         let mut at = Attribution {
             strength: Strength::Token,
-            contact_id: Some(7),
+            contact_id: Some(ContactId(7)),
             // The contact's own address, so that only the organisation rule can stop it.
             contact_email: Some("koordination@nordstadt.example".into()),
             campaign_id: Some(1),
-            topic_id: Some(2),
+            topic_id: Some(TopicId(2)),
             occasion_id: None,
             ..Attribution::none()
         };

@@ -505,7 +505,7 @@ mod tests {
             "SELECT contact_id, kind FROM activities WHERE inbound_id IS NOT NULL",
         )
         .await;
-        assert_eq!(timeline, vec![(contact.id, "reply".to_string())]);
+        assert_eq!(timeline, vec![(contact.id.get(), "reply".to_string())]);
         let attribution = rows(&inb, "SELECT id, attribution FROM inbound_messages").await;
         assert!(
             attribution.contains(&(s[0].id, "from".into())),

@@ -4,6 +4,7 @@
 
 use super::attribute::{Attribution, Strength};
 use crate::classify::{Analysis, Intent, MessageKind};
+use crate::domain::TopicId;
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -14,9 +15,9 @@ pub enum Action {
     /// Not coming: recorded on the occasion, the contact stays.
     Decline { occasion_id: Option<i64> },
     /// Interest in working together on a topic.
-    Cooperation { topic_id: Option<i64> },
+    Cooperation { topic_id: Option<TopicId> },
     /// Consent withdrawn: for the answered campaign's topic, or all (`topic_id: None`).
-    Unsubscribe { topic_id: Option<i64> },
+    Unsubscribe { topic_id: Option<TopicId> },
     /// A spam complaint: every consent withdrawn.
     Complaint,
     HardBounce {

@@ -260,7 +260,7 @@ pub async fn test_send(
     let addr = crate::domain::EmailAddress::parse(address)
         .map_err(|e| anyhow::anyhow!("{address:?}: {e}"))?;
     let r = Recipient {
-        contact_id: 0,
+        contact_id: crate::domain::ContactId(0),
         email: addr.to_string(),
         name: None,
         organisation: None,

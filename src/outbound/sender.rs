@@ -4,6 +4,7 @@
 //! Memory stays flat in the audience size: at most one batch of deliveries is in flight.
 
 use crate::config::{Config, TransportKind};
+use crate::domain::ContactId;
 use crate::outbound::compose::{compose, DkimSigner, Outgoing};
 use crate::outbound::ics::{invitation_ics, IcsEvent};
 use crate::outbound::render::{MailKind, Renderer};
@@ -83,7 +84,7 @@ pub fn mail_kind(k: CampaignKind) -> MailKind {
 /// The recipient as rendering sees it.
 #[derive(Debug, Clone)]
 pub struct Recipient {
-    pub contact_id: i64,
+    pub contact_id: ContactId,
     pub email: String,
     pub name: Option<String>,
     pub organisation: Option<String>,
@@ -144,14 +145,14 @@ impl Composer {
         &self,
         purpose: Purpose,
         c: &CampaignCtx,
-        contact_id: i64,
+        contact_id: ContactId,
         days: Option<i64>,
     ) -> String {
-        let extra = c.occasion.as_ref().map_or(c.topic.id, |o| o.id);
+        let extra = c.occasion.as_ref().map_or(c.topic.id.get(), |o| o.id);
         self.key.sign(&Claims {
             purpose,
             campaign_id: c.campaign.id,
-            contact_id,
+            contact_id: contact_id.get(),
             extra,
             expires_at: days.map(|d| (chrono::Utc::now() + chrono::Duration::days(d)).timestamp()),
         })
@@ -944,9 +945,11 @@ async fn deliver(w: &Worker, ctx: &CampaignCtx, d: Claimed) -> Settle {
     };
     // Derived, not stored: the same delivery gets the same id on every attempt.
     let message_id = d.message_id.clone().unwrap_or_else(|| {
-        w.composer
-            .key
-            .message_id(d.campaign_id, d.contact_id, &sender_domain(&w.composer.cfg))
+        w.composer.key.message_id(
+            d.campaign_id,
+            d.contact_id.get(),
+            &sender_domain(&w.composer.cfg),
+        )
     });
     let (envelope, bytes) = match w.composer.message(ctx, &recipient, &message_id) {
         Ok(m) => m,

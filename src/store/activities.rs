@@ -1,6 +1,7 @@
 //! The contact's timeline: every send, reply, bounce, consent and relation change.
 
 use super::{on_tx, Result, Timestamp, Tx};
+use crate::domain::ContactId;
 use serde::Serialize;
 
 #[derive(Debug, Clone, Serialize, sqlx::FromRow)]
@@ -18,7 +19,7 @@ pub struct Activity {
 /// and its record land together or not at all.
 #[derive(Debug, Clone)]
 pub struct NewActivity<'a> {
-    pub contact_id: i64,
+    pub contact_id: ContactId,
     pub at: Timestamp,
     pub kind: &'a str,
     pub summary: String,
@@ -81,7 +82,7 @@ pub async fn record(tx: &mut Tx, a: &NewActivity<'_>) -> Result<()> {
 /// How many timeline entries of `kind` the contact has since `since` (soft bounces in a window).
 pub async fn count_since(
     db: &super::Db,
-    contact_id: i64,
+    contact_id: ContactId,
     kind: &str,
     since: Timestamp,
 ) -> Result<i64> {

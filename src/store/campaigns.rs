@@ -5,6 +5,7 @@
 //! UPDATE SKIP LOCKED`, so several daemons share the queue), and settle them in batches.
 
 use super::{now, Db, Result, StoreError, Timestamp};
+use crate::domain::{ContactId, TopicId};
 use crate::{in_tx, on_db};
 use serde::{Deserialize, Serialize};
 
@@ -63,7 +64,7 @@ pub struct Campaign {
     pub id: i64,
     pub name: String,
     pub kind: CampaignKind,
-    pub topic_id: Option<i64>,
+    pub topic_id: Option<TopicId>,
     pub occasion_id: Option<i64>,
     pub subject: String,
     pub body: String,
@@ -116,7 +117,7 @@ const COLUMNS: &str =
 pub struct NewCampaign {
     pub name: String,
     pub kind: CampaignKind,
-    pub topic_id: Option<i64>,
+    pub topic_id: Option<TopicId>,
     pub occasion_id: Option<i64>,
     pub subject: String,
     pub body: String,
@@ -435,7 +436,7 @@ pub async fn enqueue(db: &Db, c: &Campaign, caps: Caps) -> Result<u64> {
 pub struct Claimed {
     pub id: i64,
     pub campaign_id: i64,
-    pub contact_id: i64,
+    pub contact_id: ContactId,
     pub attempts: i32,
     pub message_id: Option<String>,
     pub email: String,
@@ -591,7 +592,7 @@ pub struct Settle {
     pub attempts: i32,
     pub delivery_id: i64,
     pub campaign_id: i64,
-    pub contact_id: i64,
+    pub contact_id: ContactId,
     pub email_key: String,
     pub summary: String,
     pub outcome: Outcome,
@@ -739,7 +740,7 @@ impl RecordSent for sqlx::PgConnection {
                 AS u(contact_id, summary, detail, campaign_id)",
         )
         .bind(at)
-        .bind(sent.iter().map(|s| s.contact_id).collect::<Vec<i64>>())
+        .bind(sent.iter().map(|s| s.contact_id.get()).collect::<Vec<i64>>())
         .bind(sent.iter().map(|s| s.summary.as_str()).collect::<Vec<&str>>())
         .bind(ids.iter().map(|&id| sent_detail(id)).collect::<Vec<String>>())
         .bind(sent.iter().map(|s| s.campaign_id).collect::<Vec<i64>>())
@@ -827,7 +828,7 @@ pub async fn sending_owners(db: &Db, prefix: &str) -> Result<Vec<String>> {
 pub struct Held {
     pub id: i64,
     pub campaign_id: i64,
-    pub contact_id: i64,
+    pub contact_id: ContactId,
     pub attempts: i32,
     pub campaign: String,
 }

@@ -3,14 +3,16 @@
 use super::activities::{Activity, NewActivity};
 use super::relations::Relation;
 use super::{now, on_tx, Db, Result, StoreError, Timestamp, Tx};
-use crate::domain::{ConsentStatus, EmailAddress, RelationForm, SuppressionReason};
+use crate::domain::{
+    ConsentStatus, ContactId, EmailAddress, RelationForm, SuppressionReason, TopicId,
+};
 use crate::{in_tx, on_db};
 use serde::Serialize;
 use std::collections::HashMap;
 
 #[derive(Debug, Clone, Serialize, sqlx::FromRow)]
 pub struct Contact {
-    pub id: i64,
+    pub id: ContactId,
     pub email: String,
     pub name: Option<String>,
     pub organisation: Option<String>,
@@ -43,7 +45,7 @@ pub fn silent_condition(topic: &str, now: &str, cutoff: &str) -> String {
 
 #[derive(Debug, Clone, Default)]
 pub struct ContactFilter {
-    pub topic_id: Option<i64>,
+    pub topic_id: Option<TopicId>,
     pub form: Option<RelationForm>,
     pub silent: bool,
     /// Days without a reply that make a contact silent.
@@ -94,7 +96,7 @@ pub async fn get(db: &Db, email: &str) -> Result<Contact> {
         .ok_or_else(|| StoreError::NotFound(format!("no contact {addr}")))
 }
 
-pub async fn by_id(db: &Db, id: i64) -> Result<Contact> {
+pub async fn by_id(db: &Db, id: ContactId) -> Result<Contact> {
     let sql = format!("SELECT {COLUMNS} FROM contacts c WHERE c.id = $1");
     let c = on_db!(db, p => sqlx::query_as::<_, Contact>(sqlx::AssertSqlSafe(sql.as_str())).bind(id).fetch_optional(p).await?);
     c.ok_or_else(|| StoreError::NotFound(format!("no contact with id {id}")))
@@ -103,7 +105,7 @@ pub async fn by_id(db: &Db, id: i64) -> Result<Contact> {
 #[derive(Debug, Clone, Serialize, sqlx::FromRow)]
 pub struct SubscriptionRow {
     pub topic: String,
-    pub topic_id: i64,
+    pub topic_id: TopicId,
     pub status: crate::domain::ConsentStatus,
     pub method: String,
     pub evidence: Option<String>,
@@ -122,7 +124,7 @@ pub struct ContactDetail {
     pub suppressed: bool,
 }
 
-pub async fn subscriptions(db: &Db, contact_id: i64) -> Result<Vec<SubscriptionRow>> {
+pub async fn subscriptions(db: &Db, contact_id: ContactId) -> Result<Vec<SubscriptionRow>> {
     Ok(on_db!(db, p => {
         sqlx::query_as::<_, SubscriptionRow>(
             "SELECT t.slug AS topic, s.topic_id, s.status, s.method, s.evidence, s.changed_at
@@ -162,7 +164,7 @@ pub async fn detail(db: &Db, email: &str, silent_after_days: i64) -> Result<Cont
     })
 }
 
-pub async fn is_silent(db: &Db, contact_id: i64, silent_after_days: i64) -> Result<bool> {
+pub async fn is_silent(db: &Db, contact_id: ContactId, silent_after_days: i64) -> Result<bool> {
     let at = now();
     let sql = format!(
         "SELECT COUNT(*) FROM contacts c WHERE c.id = $1 AND {}",
@@ -214,7 +216,7 @@ pub struct ImportRow {
     pub organisation: Option<String>,
     pub language: Option<String>,
     pub attributes: serde_json::Map<String, serde_json::Value>,
-    pub topics: Vec<i64>,
+    pub topics: Vec<TopicId>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
@@ -345,7 +347,7 @@ struct LandRow<'a>(
     Option<&'a str>,
     Option<&'a str>,
     &'a str,
-    &'a [i64],
+    &'a [TopicId],
     bool,
     &'a str,
 );
@@ -415,7 +417,7 @@ fn merge<'r>(
     chunk: &'r [ImportRow],
     keys: &[String],
     existing: &HashMap<String, String>,
-    details: &mut HashMap<&'r [i64], String>,
+    details: &mut HashMap<&'r [TopicId], String>,
     consent: ConsentStatus,
     source: &str,
 ) -> Vec<(String, bool)> {
@@ -453,7 +455,7 @@ async fn land_sqlite(
     let at = now();
     let summary_new = format!("importiert / imported from {source}");
     let summary_updated = format!("aktualisiert / updated from {source}");
-    let mut details: HashMap<&[i64], String> = HashMap::new();
+    let mut details: HashMap<&[TopicId], String> = HashMap::new();
     let outcome = in_tx!(db, tx => {
         // A transaction of thousands of rows outgrows SQLite's default 2 MB page cache: dirty
         // pages spill to the WAL and are read back (250,000 pread/pwrite calls per 200,000
@@ -541,7 +543,7 @@ async fn land_pg(
     let at = now();
     let summary_new = format!("importiert / imported from {source}");
     let summary_updated = format!("aktualisiert / updated from {source}");
-    let mut details: HashMap<&[i64], String> = HashMap::new();
+    let mut details: HashMap<&[TopicId], String> = HashMap::new();
     let mut tx = pool.begin().await?;
     let ids = match ids {
         Some(ids) => ids,
@@ -572,7 +574,7 @@ async fn land_pg(
         for (r, key) in chunk.iter().zip(&keys) {
             for &t in &r.topics {
                 sub_keys.push(key.as_str());
-                sub_topics.push(t);
+                sub_topics.push(t.get());
             }
         }
         sqlx::query(PG_LAND)
@@ -637,8 +639,8 @@ pub struct ConsentEvidence<'a> {
 /// caller's transaction.
 pub async fn set_consent(
     tx: &mut Tx,
-    contact_id: i64,
-    topic_id: i64,
+    contact_id: ContactId,
+    topic_id: TopicId,
     status: ConsentStatus,
     e: &ConsentEvidence<'_>,
 ) -> Result<()> {
@@ -676,7 +678,10 @@ pub async fn set_consent(
 
 /// The consent status of each topic the contact has one for, read within the transaction
 /// (so a change decided from it is atomic with the reading).
-pub async fn consent_statuses(tx: &mut Tx, contact_id: i64) -> Result<Vec<(i64, ConsentStatus)>> {
+pub async fn consent_statuses(
+    tx: &mut Tx,
+    contact_id: ContactId,
+) -> Result<Vec<(TopicId, ConsentStatus)>> {
     Ok(on_tx!(tx, c => {
         sqlx::query_as("SELECT topic_id, status FROM subscriptions WHERE contact_id = $1 ORDER BY topic_id")
             .bind(contact_id)
@@ -686,7 +691,7 @@ pub async fn consent_statuses(tx: &mut Tx, contact_id: i64) -> Result<Vec<(i64, 
 }
 
 /// Sets the contact's `last_reply_at`: a reply proven to come from them.
-pub async fn note_reply(tx: &mut Tx, contact_id: i64, at: Timestamp) -> Result<()> {
+pub async fn note_reply(tx: &mut Tx, contact_id: ContactId, at: Timestamp) -> Result<()> {
     on_tx!(tx, c => {
         sqlx::query("UPDATE contacts SET last_reply_at = $1 WHERE id = $2")
             .bind(at)
@@ -698,7 +703,7 @@ pub async fn note_reply(tx: &mut Tx, contact_id: i64, at: Timestamp) -> Result<(
 }
 
 /// Sets the contact's language, within the caller's transaction.
-pub async fn set_language(tx: &mut Tx, contact_id: i64, language: &str) -> Result<()> {
+pub async fn set_language(tx: &mut Tx, contact_id: ContactId, language: &str) -> Result<()> {
     on_tx!(tx, c => {
         sqlx::query("UPDATE contacts SET language = $1, updated_at = $2 WHERE id = $3")
             .bind(language)
@@ -712,8 +717,8 @@ pub async fn set_language(tx: &mut Tx, contact_id: i64, language: &str) -> Resul
 
 /// The topics each contact has unsubscribed from, by lower-cased address: small enough to hold
 /// during an import, which must not raise them.
-pub async fn unsubscribed_topics(db: &Db) -> Result<HashMap<String, Vec<i64>>> {
-    let rows: Vec<(String, i64)> = on_db!(db, p => {
+pub async fn unsubscribed_topics(db: &Db) -> Result<HashMap<String, Vec<TopicId>>> {
+    let rows: Vec<(String, TopicId)> = on_db!(db, p => {
         sqlx::query_as(
             "SELECT c.email_key, s.topic_id FROM subscriptions s JOIN contacts c ON c.id = s.contact_id
              WHERE s.status = 'unsubscribed'",
@@ -721,7 +726,7 @@ pub async fn unsubscribed_topics(db: &Db) -> Result<HashMap<String, Vec<i64>>> {
         .fetch_all(p)
         .await?
     });
-    let mut out: HashMap<String, Vec<i64>> = HashMap::new();
+    let mut out: HashMap<String, Vec<TopicId>> = HashMap::new();
     for (key, topic) in rows {
         out.entry(key).or_default().push(topic);
     }
@@ -734,8 +739,8 @@ pub async fn unsubscribed_topics(db: &Db) -> Result<HashMap<String, Vec<i64>>> {
 /// the last one.
 pub async fn note_confirmation_mail(
     db: &Db,
-    contact_id: i64,
-    topic_id: i64,
+    contact_id: ContactId,
+    topic_id: TopicId,
     evidence: &str,
     max: i64,
 ) -> Result<bool> {
@@ -797,7 +802,7 @@ pub struct ExportRow {
 
 #[derive(sqlx::FromRow)]
 struct ExportBase {
-    id: i64,
+    id: ContactId,
     email: String,
     name: Option<String>,
     organisation: Option<String>,
@@ -816,7 +821,7 @@ pub async fn export(db: &Db) -> Result<Vec<ExportRow>> {
         .fetch_all(p)
         .await?
     });
-    let subs: Vec<(i64, String)> = on_db!(db, p => {
+    let subs: Vec<(ContactId, String)> = on_db!(db, p => {
         sqlx::query_as(
             "SELECT s.contact_id, t.slug FROM subscriptions s JOIN topics t ON t.id = s.topic_id
              WHERE s.status = 'confirmed' ORDER BY t.slug",
@@ -824,7 +829,7 @@ pub async fn export(db: &Db) -> Result<Vec<ExportRow>> {
         .fetch_all(p)
         .await?
     });
-    let mut topics: HashMap<i64, Vec<String>> = HashMap::new();
+    let mut topics: HashMap<ContactId, Vec<String>> = HashMap::new();
     for (c, t) in subs {
         topics.entry(c).or_default().push(t);
     }
@@ -859,7 +864,7 @@ pub struct FieldChanges<'a> {
 /// transaction.
 pub async fn update_fields(
     tx: &mut super::Tx,
-    contact_id: i64,
+    contact_id: ContactId,
     f: &FieldChanges<'_>,
     by: &str,
 ) -> Result<()> {

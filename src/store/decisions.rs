@@ -2,6 +2,7 @@
 //! noted, or waiting for a person in the review queue), with what undoes it.
 
 use super::{now, on_tx, Db, Result, StoreError, Timestamp, Tx};
+use crate::domain::ContactId;
 use crate::on_db;
 use serde::Serialize;
 
@@ -22,7 +23,7 @@ crate::domain::text_enum!(
 #[derive(Debug, Clone)]
 pub struct NewDecision<'a> {
     pub inbound_id: i64,
-    pub contact_id: Option<i64>,
+    pub contact_id: Option<ContactId>,
     pub campaign_id: Option<i64>,
     /// The action's name (`encounter`, `unsubscribe`, ...).
     pub action: &'a str,
@@ -134,7 +135,7 @@ pub async fn review_list(db: &Db, all: bool, limit: i64) -> Result<Vec<DecisionR
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct Stored {
     pub inbound_id: i64,
-    pub contact_id: Option<i64>,
+    pub contact_id: Option<ContactId>,
     pub campaign_id: Option<i64>,
     pub status: DecisionStatus,
     pub plan: String,

@@ -4,6 +4,7 @@
 
 use super::{now, Db, Result, StoreError, Timestamp};
 use crate::classify::{Intent, MessageKind};
+use crate::domain::{ContactId, TopicId};
 use crate::on_db;
 use serde::Serialize;
 
@@ -31,7 +32,7 @@ pub struct InboundRow {
     pub confidence: Option<f32>,
     pub from_addr: Option<String>,
     pub subject: Option<String>,
-    pub contact_id: Option<i64>,
+    pub contact_id: Option<ContactId>,
     pub campaign_id: Option<i64>,
     pub attribution: Option<String>,
 }
@@ -115,7 +116,7 @@ pub struct Analysed<'a> {
     pub visible_text: &'a str,
     pub from_addr: Option<&'a str>,
     pub subject: Option<&'a str>,
-    pub contact_id: Option<i64>,
+    pub contact_id: Option<ContactId>,
     pub campaign_id: Option<i64>,
     pub attribution: &'a str,
 }
@@ -197,14 +198,14 @@ pub async fn raw(db: &Db, id: i64) -> Result<Vec<u8>> {
 // ----- lookups for attribution -----
 
 /// The address of contact `id`, if it exists.
-pub async fn contact_email(db: &Db, id: i64) -> Result<Option<String>> {
+pub async fn contact_email(db: &Db, id: ContactId) -> Result<Option<String>> {
     Ok(on_db!(db, p => {
         sqlx::query_scalar("SELECT email FROM contacts WHERE id = $1").bind(id).fetch_optional(p).await?
     }))
 }
 
 /// Id and address of the contact whose lower-cased address is `key`.
-pub async fn contact_by_key(db: &Db, key: &str) -> Result<Option<(i64, String)>> {
+pub async fn contact_by_key(db: &Db, key: &str) -> Result<Option<(ContactId, String)>> {
     Ok(on_db!(db, p => {
         sqlx::query_as("SELECT id, email FROM contacts WHERE email_key = $1")
             .bind(key)
@@ -214,10 +215,10 @@ pub async fn contact_by_key(db: &Db, key: &str) -> Result<Option<(i64, String)>>
 }
 
 /// Id, address and key of each contact among `keys` (lower-cased addresses), 500 per query.
-pub async fn contacts_by_keys(db: &Db, keys: &[&str]) -> Result<Vec<(i64, String, String)>> {
+pub async fn contacts_by_keys(db: &Db, keys: &[&str]) -> Result<Vec<(ContactId, String, String)>> {
     let mut out = Vec::new();
     for chunk in keys.chunks(500) {
-        let rows: Vec<(i64, String, String)> = on_db!(db, p => {
+        let rows: Vec<(ContactId, String, String)> = on_db!(db, p => {
             let mut qb = sqlx::QueryBuilder::new(
                 "SELECT id, email, email_key FROM contacts WHERE email_key IN (",
             );
@@ -234,7 +235,7 @@ pub async fn contacts_by_keys(db: &Db, keys: &[&str]) -> Result<Vec<(i64, String
 }
 
 /// Whether campaign `campaign` was sent to contact `contact`.
-pub async fn was_sent(db: &Db, campaign: i64, contact: i64) -> Result<bool> {
+pub async fn was_sent(db: &Db, campaign: i64, contact: ContactId) -> Result<bool> {
     let n: i64 = on_db!(db, p => {
         sqlx::query_scalar(
             "SELECT COUNT(*) FROM deliveries WHERE campaign_id = $1 AND contact_id = $2
@@ -249,7 +250,7 @@ pub async fn was_sent(db: &Db, campaign: i64, contact: i64) -> Result<bool> {
 }
 
 /// The topic and occasion of campaign `id`; None when there is no such campaign.
-pub async fn campaign_target(db: &Db, id: i64) -> Result<Option<(Option<i64>, Option<i64>)>> {
+pub async fn campaign_target(db: &Db, id: i64) -> Result<Option<(Option<TopicId>, Option<i64>)>> {
     Ok(on_db!(db, p => {
         sqlx::query_as("SELECT topic_id, occasion_id FROM campaigns WHERE id = $1")
             .bind(id)
@@ -278,7 +279,7 @@ pub struct Landing<'a> {
 
 /// A landed message on its contact's timeline; `detail` gets the message's id as `inbound_id`.
 pub struct TimelineEntry<'a> {
-    pub contact_id: i64,
+    pub contact_id: ContactId,
     pub kind: &'a str,
     pub summary: String,
     pub detail: serde_json::Value,
@@ -383,7 +384,7 @@ pub async fn land(
                 let contacts: Vec<i64> = chunk
                     .iter()
                     .filter(|(_, e)| !proven_only || e.proven_reply)
-                    .map(|(_, e)| e.contact_id)
+                    .map(|(_, e)| e.contact_id.get())
                     .collect();
                 if contacts.is_empty() {
                     continue;

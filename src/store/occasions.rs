@@ -1,6 +1,7 @@
 //! Occasions: encounters to invite to (a café, a round table, a street festival).
 
 use super::{now, Db, Result, StoreError, Timestamp};
+use crate::domain::TopicId;
 use crate::on_db;
 use serde::Serialize;
 
@@ -14,7 +15,7 @@ pub struct Occasion {
     pub place: Option<String>,
     pub description: Option<String>,
     pub capacity: Option<i64>,
-    pub topic_id: Option<i64>,
+    pub topic_id: Option<TopicId>,
     pub created_at: Timestamp,
 }
 
@@ -27,7 +28,7 @@ pub struct NewOccasion {
     pub place: Option<String>,
     pub description: Option<String>,
     pub capacity: Option<i64>,
-    pub topic_id: Option<i64>,
+    pub topic_id: Option<TopicId>,
 }
 
 #[derive(Debug, Clone, Serialize, sqlx::FromRow)]

@@ -2,16 +2,16 @@
 
 use super::activities::NewActivity;
 use super::{now, on_tx, Db, Result, Timestamp, Tx};
-use crate::domain::{RelationForm, RelationStatus};
+use crate::domain::{ContactId, RelationForm, RelationStatus, TopicId};
 use crate::on_db;
 use serde::Serialize;
 
 #[derive(Debug, Clone, Serialize, sqlx::FromRow)]
 pub struct Relation {
     pub id: i64,
-    pub contact_id: i64,
+    pub contact_id: ContactId,
     pub form: RelationForm,
-    pub topic_id: Option<i64>,
+    pub topic_id: Option<TopicId>,
     pub occasion_id: Option<i64>,
     pub status: RelationStatus,
     pub since: Timestamp,
@@ -25,9 +25,9 @@ pub struct Relation {
 
 #[derive(Debug, Clone)]
 pub struct NewRelation {
-    pub contact_id: i64,
+    pub contact_id: ContactId,
     pub form: RelationForm,
-    pub topic_id: Option<i64>,
+    pub topic_id: Option<TopicId>,
     pub occasion_id: Option<i64>,
     pub status: RelationStatus,
     pub until: Option<Timestamp>,
@@ -61,7 +61,7 @@ pub async fn set(tx: &mut Tx, r: &NewRelation) -> Result<i64> {
             .bind(r.contact_id)
             .bind(r.form.as_str())
             .bind(r.occasion_id.unwrap_or(0))
-            .bind(r.topic_id.unwrap_or(0))
+            .bind(r.topic_id.unwrap_or(TopicId(0)))
             .fetch_optional(&mut *c)
             .await?;
         let id = match existing {
@@ -124,7 +124,7 @@ pub async fn set(tx: &mut Tx, r: &NewRelation) -> Result<i64> {
     Ok(id)
 }
 
-pub async fn for_contact(db: &Db, contact_id: i64) -> Result<Vec<Relation>> {
+pub async fn for_contact(db: &Db, contact_id: ContactId) -> Result<Vec<Relation>> {
     let sql = format!("SELECT {COLUMNS} FROM relations WHERE contact_id = $1 ORDER BY since");
     Ok(on_db!(db, p => {
         sqlx::query_as::<_, Relation>(sqlx::AssertSqlSafe(sql.as_str())).bind(contact_id).fetch_all(p).await?
@@ -155,10 +155,10 @@ pub struct Previous {
 /// The contact's relation of `form` to `occasion` / `topic`, if there is one.
 pub async fn current(
     tx: &mut Tx,
-    contact_id: i64,
+    contact_id: ContactId,
     form: RelationForm,
     occasion_id: Option<i64>,
-    topic_id: Option<i64>,
+    topic_id: Option<TopicId>,
 ) -> Result<Option<Previous>> {
     Ok(on_tx!(tx, c => {
         sqlx::query_as::<_, Previous>(
@@ -168,7 +168,7 @@ pub async fn current(
         .bind(contact_id)
         .bind(form.as_str())
         .bind(occasion_id.unwrap_or(0))
-        .bind(topic_id.unwrap_or(0))
+        .bind(topic_id.unwrap_or(TopicId(0)))
         .fetch_optional(&mut *c)
         .await?
     }))

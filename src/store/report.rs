@@ -14,7 +14,7 @@
 //! contact who signed up for the occasion elsewhere is not this campaign's success.
 
 use super::{now, Db, Result, Timestamp};
-use crate::domain::{RelationForm, RelationStatus};
+use crate::domain::{ContactId, RelationForm, RelationStatus};
 use crate::on_db;
 use serde::Serialize;
 
@@ -137,7 +137,7 @@ pub async fn campaigns(db: &Db) -> Result<Vec<CampaignFunnel>> {
 
 #[derive(Debug, Clone, Serialize, sqlx::FromRow)]
 pub struct Activation {
-    pub contact_id: i64,
+    pub contact_id: ContactId,
     pub email: String,
     pub name: Option<String>,
     pub form: RelationForm,
@@ -223,7 +223,7 @@ mod tests {
     async fn answer(db: &Db, contact_id: i64, kind: &str, campaign_id: Option<i64>) {
         let mut tx = db.begin().await.unwrap();
         let a = NewActivity {
-            contact_id,
+            contact_id: ContactId(contact_id),
             at: now(),
             kind,
             summary: kind.into(),

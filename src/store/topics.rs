@@ -1,12 +1,13 @@
 //! Topics: what contacts consent to and newsletters are about.
 
 use super::{now, Db, Result, StoreError, Timestamp};
+use crate::domain::TopicId;
 use crate::on_db;
 use serde::Serialize;
 
 #[derive(Debug, Clone, Serialize, sqlx::FromRow)]
 pub struct Topic {
-    pub id: i64,
+    pub id: TopicId,
     pub slug: String,
     pub title: String,
     pub description: Option<String>,
@@ -15,7 +16,7 @@ pub struct Topic {
 
 #[derive(Debug, Clone, Serialize, sqlx::FromRow)]
 pub struct TopicStats {
-    pub id: i64,
+    pub id: TopicId,
     pub slug: String,
     pub title: String,
     pub confirmed: i64,
@@ -96,7 +97,7 @@ pub async fn find(db: &Db, slug: &str) -> Result<Option<Topic>> {
     }))
 }
 
-pub async fn by_id(db: &Db, id: i64) -> Result<Topic> {
+pub async fn by_id(db: &Db, id: TopicId) -> Result<Topic> {
     let t = on_db!(db, p => {
         sqlx::query_as::<_, Topic>(
             "SELECT id, slug, title, description, created_at FROM topics WHERE id = $1",

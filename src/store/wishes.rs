@@ -3,13 +3,14 @@
 //! Invitation audiences honour it (see [`deferred_condition`]).
 
 use super::{now, on_tx, Db, Result, Timestamp, Tx};
+use crate::domain::{ContactId, TopicId};
 use crate::on_db;
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, sqlx::FromRow)]
 pub struct Wish {
-    pub contact_id: i64,
-    pub topic_id: i64,
+    pub contact_id: ContactId,
+    pub topic_id: TopicId,
     /// As read from the reply: "YYYY-MM" or "summer_holidays".
     pub wish: String,
     /// Resolved: the first moment the contact may be invited again.
@@ -82,8 +83,8 @@ pub async fn set(tx: &mut Tx, w: &Wish) -> Result<Option<Wish>> {
 /// Puts back what [`set`] replaced: the previous wish, or none.
 pub async fn restore(
     tx: &mut Tx,
-    contact_id: i64,
-    topic_id: i64,
+    contact_id: ContactId,
+    topic_id: TopicId,
     prev: Option<&Wish>,
 ) -> Result<()> {
     on_tx!(tx, c => {
@@ -104,7 +105,7 @@ pub async fn restore(
 }
 
 /// The contact's wishes, newest first.
-pub async fn for_contact(db: &Db, contact_id: i64) -> Result<Vec<WishRow>> {
+pub async fn for_contact(db: &Db, contact_id: ContactId) -> Result<Vec<WishRow>> {
     Ok(on_db!(db, p => {
         sqlx::query_as::<_, WishRow>(
             "SELECT t.slug AS topic, w.wish, w.not_before, w.cause_ref, w.created_at
@@ -119,8 +120,8 @@ pub async fn for_contact(db: &Db, contact_id: i64) -> Result<Vec<WishRow>> {
 
 /// A wish read now from inbound message `inbound` (Message-ID `cause_ref`).
 pub fn new_wish(
-    contact_id: i64,
-    topic_id: i64,
+    contact_id: ContactId,
+    topic_id: TopicId,
     wish: &str,
     not_before: Timestamp,
     cause_ref: Option<String>,

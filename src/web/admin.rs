@@ -411,7 +411,7 @@ async fn contacts(
 
 async fn contact(
     State(st): State<Shared>,
-    Path(id): Path<i64>,
+    Path(id): Path<crate::domain::ContactId>,
     headers: HeaderMap,
     uri: Uri,
 ) -> Response {
@@ -443,7 +443,11 @@ async fn contact(
     }
 }
 
-async fn contact_forget(State(st): State<Shared>, Path(id): Path<i64>, req: Request) -> Response {
+async fn contact_forget(
+    State(st): State<Shared>,
+    Path(id): Path<crate::domain::ContactId>,
+    req: Request,
+) -> Response {
     let (a, _) = match admin_post(&st, req).await {
         Ok(x) => x,
         Err(r) => return r,
@@ -455,7 +459,7 @@ async fn contact_forget(State(st): State<Shared>, Path(id): Path<i64>, req: Requ
     .await;
     match r {
         Ok(()) => {
-            tracing::info!(user = %a.session.user, contact = id, "contact forgotten by admin");
+            tracing::info!(user = %a.session.user, contact = id.get(), "contact forgotten by admin");
             redirect(&format!("/admin/contacts{}", a.q))
         }
         Err(store::StoreError::NotFound(_)) => st.pages.message(

@@ -21,7 +21,7 @@
 
 use super::{body_bytes, Lang, Shared};
 use crate::activation::{self, ActivationError, Cause, Link};
-use crate::domain::{ConsentRequest, ConsentStatus, EmailAddress};
+use crate::domain::{ConsentRequest, ConsentStatus, ContactId, EmailAddress, TopicId};
 use crate::outbound::render::MailKind;
 use crate::outbound::sender::{sender_domain, CampaignCtx, Recipient};
 use crate::store::campaigns::{Campaign, CampaignKind, CampaignStatus};
@@ -122,7 +122,7 @@ fn verify(st: &Shared, token: &str, purpose: Purpose) -> Result<Claims, Fail> {
 }
 
 async fn contact_of(st: &Shared, claims: &Claims) -> Result<Contact, Fail> {
-    match store::contacts::by_id(&st.db, claims.contact_id).await {
+    match store::contacts::by_id(&st.db, ContactId::from(claims.contact_id)).await {
         Ok(c) => Ok(c),
         // Forgotten (or never existed behind a valid signature): nothing to act on.
         Err(StoreError::NotFound(_)) => {
@@ -366,7 +366,7 @@ async fn start_opt_in(
     .await?
     {
         tracing::info!(
-            contact = contact.id,
+            contact = contact.id.get(),
             "subscribe: {CONFIRM_MAILS_PER_DAY} confirmation mails to this address today, none sent"
         );
         return Ok(());
@@ -461,8 +461,8 @@ async fn send_confirmation(
     let token = st.composer.key.sign(&Claims {
         purpose: Purpose::Confirm,
         campaign_id: 0,
-        contact_id: c.id,
-        extra: topic.id,
+        contact_id: c.id.get(),
+        extra: topic.id.get(),
         expires_at: Some((chrono::Utc::now() + chrono::Duration::days(CONFIRM_DAYS)).timestamp()),
     });
     let ctx = frame(topic);
@@ -502,7 +502,7 @@ async fn confirm_page(
     let r = async {
         let claims = verify(&st, &token, Purpose::Confirm)?;
         let c = contact_of(&st, &claims).await?;
-        let topic = store::topics::by_id(&st.db, claims.extra).await?;
+        let topic = store::topics::by_id(&st.db, TopicId::from(claims.extra)).await?;
         Ok::<_, Fail>((topic, c.language))
     }
     .await;
@@ -538,7 +538,7 @@ async fn confirm(State(st): State<Shared>, Path(token): Path<String>, req: Reque
     let r = async {
         let claims = verify(&st, &token, Purpose::Confirm)?;
         let c = contact_of(&st, &claims).await?;
-        let topic = store::topics::by_id(&st.db, claims.extra).await?;
+        let topic = store::topics::by_id(&st.db, TopicId::from(claims.extra)).await?;
         // Idempotent: a second click changes nothing and says the same.
         let evidence = format!(
             "confirm link from {}",
@@ -616,7 +616,7 @@ async fn unsubscribe_page(
 /// in the token; `None` (= all topics) when the campaign is gone.
 async fn unsubscribe_topic(st: &Shared, claims: &Claims) -> Result<Option<Topic>, Fail> {
     if claims.campaign_id == 0 {
-        return match store::topics::by_id(&st.db, claims.extra).await {
+        return match store::topics::by_id(&st.db, TopicId::from(claims.extra)).await {
             Ok(t) => Ok(Some(t)),
             Err(StoreError::NotFound(_)) => Ok(None),
             Err(e) => Err(e.into()),
@@ -701,7 +701,7 @@ async fn unsubscribe(
     }
     let r = async {
         let claims = verify(&st, &token, Purpose::Unsubscribe)?;
-        let c = match store::contacts::by_id(&st.db, claims.contact_id).await {
+        let c = match store::contacts::by_id(&st.db, ContactId::from(claims.contact_id)).await {
             Ok(c) => c,
             // Forgotten already: nothing left to unsubscribe, and that is success.
             Err(StoreError::NotFound(_)) => return Ok(false),
@@ -1070,7 +1070,7 @@ async fn rsvp(
         if t.answer == Answer::Yes && st.cfg.inbound.send_acknowledgements {
             if let Err(e) = send_ack(&st, &t).await {
                 tracing::warn!(
-                    contact = t.contact.id,
+                    contact = t.contact.id.get(),
                     "RSVP acknowledgement not sent: {e:#}"
                 );
             }

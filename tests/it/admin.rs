@@ -121,7 +121,7 @@ async fn admin_login_csrf_and_pages(backend: Backend) {
             organisation: Some("\"Verein\" & <Co>".into()),
             language: None,
             attributes: Default::default(),
-            topics: vec![t],
+            topics: vec![t.into()],
         },
         ConsentStatus::Confirmed,
         "test",
@@ -370,7 +370,7 @@ async fn assert_ended(a: &App, session: &str, csrf: &str, contact: i64, why: &st
         "{why}: the POST is refused"
     );
     assert!(
-        store::contacts::by_id(&a.db, contact).await.is_ok(),
+        store::contacts::by_id(&a.db, contact.into()).await.is_ok(),
         "{why}: the contact is still there"
     );
 }

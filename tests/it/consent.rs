@@ -151,15 +151,15 @@ async fn preferences_toggle_language_and_forget(backend: Backend) {
     assert_eq!(s, 200, "{page}");
     assert_eq!(a.status(c, t).await.as_deref(), Some("unsubscribed"));
     assert_eq!(a.status(c, g).await.as_deref(), Some("confirmed"));
-    let contact = store::contacts::by_id(&a.db, c).await.unwrap();
+    let contact = store::contacts::by_id(&a.db, c.into()).await.unwrap();
     assert_eq!(contact.language.as_deref(), Some("en"));
     assert_eq!(a.post_form(&path, "language=xx").await.0, 400);
     // Forget needs the tick.
     assert_eq!(a.post_form(&format!("{path}/forget"), "").await.0, 400);
-    assert!(store::contacts::by_id(&a.db, c).await.is_ok());
+    assert!(store::contacts::by_id(&a.db, c.into()).await.is_ok());
     let (s, _) = a.post_form(&format!("{path}/forget"), "confirm=yes").await;
     assert_eq!(s, 200);
-    assert!(store::contacts::by_id(&a.db, c).await.is_err());
+    assert!(store::contacts::by_id(&a.db, c.into()).await.is_err());
     assert!(store::suppressions::is_suppressed(&a.db, "p@example.org")
         .await
         .unwrap());

@@ -191,7 +191,7 @@ async fn expired_links_get_410_and_change_nothing_but_unsubscribe_links_keep_wor
     );
     assert_eq!(a.status(c, t).await.as_deref(), Some("confirmed"));
     assert_eq!(
-        store::contacts::by_id(&a.db, c)
+        store::contacts::by_id(&a.db, c.into())
             .await
             .unwrap()
             .language
@@ -377,7 +377,7 @@ async fn public_pages_speak_the_contacts_language(backend: Backend) {
         .await;
     assert_eq!(s, 200, "{page}");
     assert!(page.contains("dir=\"rtl\""), "{page}");
-    let contact = store::contacts::by_id(&a.db, c).await.unwrap();
+    let contact = store::contacts::by_id(&a.db, c.into()).await.unwrap();
     assert_eq!(contact.language.as_deref(), Some("ar"));
     // A language without templates is not a choice.
     assert_eq!(a.post_form(&path, "language=fr").await.0, 400);
@@ -404,7 +404,10 @@ async fn public_pages_speak_the_contacts_language(backend: Backend) {
 }
 
 async fn sqlx_set_language(a: &App, contact: i64, lang: &str) {
-    let email = store::contacts::by_id(&a.db, contact).await.unwrap().email;
+    let email = store::contacts::by_id(&a.db, contact.into())
+        .await
+        .unwrap()
+        .email;
     store::contacts::upsert_one(
         &a.db,
         &ImportRow {

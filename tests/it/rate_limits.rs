@@ -91,7 +91,7 @@ async fn a_burst_on_the_link_pages_gets_429_and_changes_nothing() {
     );
     assert_eq!(a.status(c, t).await.as_deref(), Some("confirmed"));
     assert!(a.relations(c).await.is_empty());
-    let contact = store::contacts::by_id(&a.db, c).await.unwrap();
+    let contact = store::contacts::by_id(&a.db, c.into()).await.unwrap();
     assert_eq!(contact.language.as_deref(), Some("de"));
     assert!(store::contacts::get(&a.db, "neu@example.org")
         .await
@@ -331,7 +331,7 @@ async fn evidence(a: &App, email: &str, topic: i64) -> String {
         .await
         .unwrap()
         .into_iter()
-        .find(|s| s.topic_id == topic)
+        .find(|s| s.topic_id == topic.into())
         .and_then(|s| s.evidence)
         .unwrap_or_default()
 }

@@ -395,7 +395,11 @@ async fn an_rsvp_twice_is_one_relation_counted_with_its_party(backend: Backend) 
     assert_eq!((list[0].coming, list[0].people), (1, 3));
 }
 
-fn campaign(name: &str, topic: i64, silent: bool) -> store::campaigns::NewCampaign {
+fn campaign(
+    name: &str,
+    topic: netzpost::domain::TopicId,
+    silent: bool,
+) -> store::campaigns::NewCampaign {
     store::campaigns::NewCampaign {
         name: name.into(),
         kind: store::campaigns::CampaignKind::Cooperation,
@@ -703,7 +707,12 @@ mod own_tx {
         Ok(prev)
     }
 
-    pub async fn restore_wish(db: &Db, c: i64, t: i64, prev: Option<&Wish>) -> Result<()> {
+    pub async fn restore_wish(
+        db: &Db,
+        c: netzpost::domain::ContactId,
+        t: netzpost::domain::TopicId,
+        prev: Option<&Wish>,
+    ) -> Result<()> {
         let mut tx = db.begin().await?;
         wishes::restore(&mut tx, c, t, prev).await?;
         tx.commit().await

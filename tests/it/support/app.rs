@@ -6,7 +6,7 @@
 use super::db::{create_postgres_database, Arg, Backend, Sql};
 use super::workspace::bin;
 use netzpost::config::Config;
-use netzpost::domain::{ConsentStatus, EmailAddress};
+use netzpost::domain::{ConsentStatus, ContactId, EmailAddress, TopicId};
 use netzpost::outbound::sender::Engine;
 use netzpost::store::campaigns::{Audience, CampaignKind, NewCampaign};
 use netzpost::store::contacts::ImportRow;
@@ -164,14 +164,14 @@ impl App {
         &self,
         purpose: Purpose,
         campaign: i64,
-        contact: i64,
+        contact: impl Into<i64>,
         extra: i64,
         exp: Option<i64>,
     ) -> String {
         self.key.sign(&Claims {
             purpose,
             campaign_id: campaign,
-            contact_id: contact,
+            contact_id: contact.into(),
             extra,
             expires_at: exp.or(Some(chrono::Utc::now().timestamp() + 3600)),
         })
@@ -182,6 +182,7 @@ impl App {
             .await
             .unwrap()
             .id
+            .get()
     }
 
     /// Erika Muster (German) at `email`, confirmed for `topics`.
@@ -200,7 +201,7 @@ impl App {
                 organisation: None,
                 language: Some("de".into()),
                 attributes: Default::default(),
-                topics,
+                topics: topics.into_iter().map(TopicId).collect(),
             },
             consent,
             "test",
@@ -208,11 +209,17 @@ impl App {
         .await
         .unwrap()
         .id
+        .get()
     }
 
     /// The consent status of `contact` for `topic`.
-    pub async fn status(&self, contact: i64, topic: i64) -> Option<String> {
-        store::contacts::subscriptions(&self.db, contact)
+    pub async fn status(
+        &self,
+        contact: impl Into<ContactId>,
+        topic: impl Into<TopicId>,
+    ) -> Option<String> {
+        let topic = topic.into();
+        store::contacts::subscriptions(&self.db, contact.into())
             .await
             .unwrap()
             .into_iter()
@@ -221,8 +228,12 @@ impl App {
     }
 
     /// The relation of `form` of `contact`: (status, cause kind).
-    pub async fn relation(&self, contact: i64, form: &str) -> Option<(String, String)> {
-        store::relations::for_contact(&self.db, contact)
+    pub async fn relation(
+        &self,
+        contact: impl Into<ContactId>,
+        form: &str,
+    ) -> Option<(String, String)> {
+        store::relations::for_contact(&self.db, contact.into())
             .await
             .unwrap()
             .into_iter()
@@ -231,8 +242,8 @@ impl App {
     }
 
     /// Every relation of `contact`: (form, status).
-    pub async fn relations(&self, contact: i64) -> Vec<(String, String)> {
-        store::relations::for_contact(&self.db, contact)
+    pub async fn relations(&self, contact: impl Into<ContactId>) -> Vec<(String, String)> {
+        store::relations::for_contact(&self.db, contact.into())
             .await
             .unwrap()
             .into_iter()
@@ -264,7 +275,7 @@ impl App {
                 place: Some("Stadtteilladen".into()),
                 description: None,
                 capacity: Some(20),
-                topic_id: Some(topic),
+                topic_id: Some(TopicId(topic)),
             },
             "einladung-cafe",
         )
@@ -288,7 +299,7 @@ impl App {
                 place: Some("Stadtteilladen".into()),
                 description: None,
                 capacity: None,
-                topic_id: Some(topic),
+                topic_id: Some(TopicId(topic)),
             },
             name,
         )
@@ -325,7 +336,8 @@ impl App {
 
     /// A reply from r@example.org waiting in the review queue, stored as the inbound pipeline
     /// stores it (`n` makes its Message-ID); returns the decision's id.
-    pub async fn pending_decision(&self, contact: i64, n: i64) -> i64 {
+    pub async fn pending_decision(&self, contact: impl Into<ContactId>, n: i64) -> i64 {
+        let contact: ContactId = contact.into();
         let raw = format!(
             "From: r@example.org\r\nTo: antwort@example.org\r\nSubject: Re: Einladung\r\nMessage-ID: <q{n}@example.org>\r\n\r\nVielleicht, mal sehen.\r\n"
         );

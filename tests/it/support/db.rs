@@ -122,6 +122,11 @@ impl From<i64> for Arg {
         Arg::Int(v)
     }
 }
+impl From<netzpost::domain::ContactId> for Arg {
+    fn from(v: netzpost::domain::ContactId) -> Arg {
+        Arg::Int(v.get())
+    }
+}
 impl From<&str> for Arg {
     fn from(v: &str) -> Arg {
         Arg::Text(v.into())
