@@ -777,8 +777,8 @@ async fn an_admin_cannot_confirm_a_consent_the_person_withdrew() {
     let c = a.contact("weg@example.org", vec![kultur, sport]).await;
     netzpost::activation::withdraw_consent(
         &a.db,
-        c,
-        Some(kultur),
+        netzpost::domain::ContactId::from(c),
+        Some(netzpost::domain::TopicId::from(kultur)),
         &netzpost::activation::Cause::Link {
             link: netzpost::activation::Link::Unsubscribe,
             evidence: "unsubscribe link (RFC 8058)".into(),
