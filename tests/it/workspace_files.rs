@@ -199,7 +199,7 @@ fn a_full_disk_never_reports_a_write_that_did_not_land() {
     ws.ok(&["topics", "add", "basis"]);
     let (mut failures, mut successes) = (0, 0);
     let long = "Neues aus dem Viertel. ".repeat(1500);
-    for kb in (16..=88).step_by(12) {
+    for kb in (16..=124).step_by(12) {
         let tag = format!("k{kb}");
 
         let out = ws.run_limited(
