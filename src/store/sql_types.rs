@@ -122,7 +122,9 @@ mod tests {
         });
         assert_eq!(ok, CampaignStatus::Paused);
         let id: ContactId = on_db!(&db, p => {
-            sqlx::query_scalar("SELECT $1").bind(ContactId(7)).fetch_one(p).await.unwrap()
+            // Another statement text than the one above: sqlx caches prepared statements by
+            // their text, and PostgreSQL typed that one's parameter as text.
+            sqlx::query_scalar("SELECT $1 AS id").bind(ContactId(7)).fetch_one(p).await.unwrap()
         });
         assert_eq!(id, ContactId(7));
         let err = bad.unwrap_err().to_string();
