@@ -2,7 +2,7 @@
 
 use super::activities::NewActivity;
 use super::{now, on_tx, Db, Result, Timestamp, Tx};
-use crate::domain::{ContactId, RelationForm, RelationStatus, TopicId};
+use crate::domain::{CampaignId, ContactId, RelationForm, RelationStatus, TopicId};
 use crate::on_db;
 use serde::Serialize;
 
@@ -36,7 +36,7 @@ pub struct NewRelation {
     pub cause_ref: Option<String>,
     pub note: Option<String>,
     pub inbound_id: Option<i64>,
-    pub campaign_id: Option<i64>,
+    pub campaign_id: Option<CampaignId>,
 }
 
 const COLUMNS: &str = "id, contact_id, form, topic_id, occasion_id, status, since, until, cause_kind, cause_ref, note, party_size";

@@ -322,7 +322,7 @@ async fn rsvp_links_ask_then_apply(backend: Backend) {
     assert!(timeline
         .iter()
         .filter(|x| x.kind == "relation")
-        .all(|x| x.campaign_id == Some(campaign)));
+        .all(|x| x.campaign_id == Some(campaign.into())));
     // An acknowledgement mail went out for the yes.
     assert!(a.mails().iter().any(|m| m.contains("r@example.org")));
     // Unknown answer.
