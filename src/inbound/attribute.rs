@@ -4,7 +4,7 @@
 //! token, a Message-ID without a valid MAC as no Message-ID.
 
 use crate::classify::{Analysis, MessageKind};
-use crate::domain::{CampaignId, ContactId, TopicId};
+use crate::domain::{CampaignId, ContactId, OccasionId, TopicId};
 use crate::store::Db;
 use crate::token::{token_from_address, Claims, Purpose, TokenKey};
 use regex::Regex;
@@ -39,7 +39,7 @@ pub struct Attribution {
     pub contact_email: Option<String>,
     pub campaign_id: Option<CampaignId>,
     pub topic_id: Option<TopicId>,
-    pub occasion_id: Option<i64>,
+    pub occasion_id: Option<OccasionId>,
     /// The message came to the `abmelden+` address of a List-Unsubscribe mailto.
     pub unsubscribe_address: bool,
     /// A token was present but invalid (forged, damaged): noted for the record.

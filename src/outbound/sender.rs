@@ -148,7 +148,7 @@ impl Composer {
         contact_id: ContactId,
         days: Option<i64>,
     ) -> String {
-        let extra = c.occasion.as_ref().map_or(c.topic.id.get(), |o| o.id);
+        let extra = c.occasion.as_ref().map_or(c.topic.id.get(), |o| o.id.get());
         self.key.sign(&Claims {
             purpose,
             campaign_id: c.campaign.id.get(),

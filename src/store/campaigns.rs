@@ -5,7 +5,7 @@
 //! UPDATE SKIP LOCKED`, so several daemons share the queue), and settle them in batches.
 
 use super::{now, Db, Result, StoreError, Timestamp};
-use crate::domain::{CampaignId, ContactId, TopicId};
+use crate::domain::{CampaignId, ContactId, OccasionId, TopicId};
 use crate::{in_tx, on_db};
 use serde::{Deserialize, Serialize};
 
@@ -65,7 +65,7 @@ pub struct Campaign {
     pub name: String,
     pub kind: CampaignKind,
     pub topic_id: Option<TopicId>,
-    pub occasion_id: Option<i64>,
+    pub occasion_id: Option<OccasionId>,
     pub subject: String,
     pub body: String,
     /// JSON object of [`Translations`] (shown as that object, not as text).
@@ -118,7 +118,7 @@ pub struct NewCampaign {
     pub name: String,
     pub kind: CampaignKind,
     pub topic_id: Option<TopicId>,
-    pub occasion_id: Option<i64>,
+    pub occasion_id: Option<OccasionId>,
     pub subject: String,
     pub body: String,
     pub translations: Translations,

@@ -4,7 +4,7 @@
 
 use super::{now, Db, Result, StoreError, Timestamp};
 use crate::classify::{Intent, MessageKind};
-use crate::domain::{CampaignId, ContactId, TopicId};
+use crate::domain::{CampaignId, ContactId, OccasionId, TopicId};
 use crate::on_db;
 use serde::Serialize;
 
@@ -253,7 +253,7 @@ pub async fn was_sent(db: &Db, campaign: CampaignId, contact: ContactId) -> Resu
 pub async fn campaign_target(
     db: &Db,
     id: CampaignId,
-) -> Result<Option<(Option<TopicId>, Option<i64>)>> {
+) -> Result<Option<(Option<TopicId>, Option<OccasionId>)>> {
     Ok(on_db!(db, p => {
         sqlx::query_as("SELECT topic_id, occasion_id FROM campaigns WHERE id = $1")
             .bind(id)

@@ -14,7 +14,7 @@
 //! contact who signed up for the occasion elsewhere is not this campaign's success.
 
 use super::{now, Db, Result, Timestamp};
-use crate::domain::{CampaignId, ContactId, RelationForm, RelationStatus};
+use crate::domain::{CampaignId, ContactId, OccasionId, RelationForm, RelationStatus};
 use crate::on_db;
 use serde::Serialize;
 
@@ -189,7 +189,7 @@ impl Rsvp {
     }
 }
 
-pub async fn rsvps(db: &Db, occasion_id: i64) -> Result<Vec<Rsvp>> {
+pub async fn rsvps(db: &Db, occasion_id: OccasionId) -> Result<Vec<Rsvp>> {
     Ok(on_db!(db, p => {
         sqlx::query_as::<_, Rsvp>(
             "SELECT c.email, c.name, c.organisation, r.status, r.cause_kind, r.updated_at, r.party_size

@@ -300,7 +300,7 @@ async fn rsvp_links_ask_then_apply(backend: Backend) {
         a.relation(c, "encounter").await,
         Some(("confirmed".into(), "link".into()))
     );
-    let rows = netzpost::store::report::rsvps(&a.db, occasion)
+    let rows = netzpost::store::report::rsvps(&a.db, occasion.into())
         .await
         .unwrap();
     assert_eq!(rows.len(), 1);
