@@ -9,7 +9,9 @@
 //!   the encounter it creates and for the links that answer it;
 //! - what an applied change replaced is returned as an [`Undo`], which [`undo`] restores.
 
-use crate::domain::{ConsentStatus, ContactId, RelationForm, RelationStatus, TopicId};
+use crate::domain::{
+    CampaignId, ConsentStatus, ContactId, OccasionId, RelationForm, RelationStatus, TopicId,
+};
 use crate::store::contacts::ConsentEvidence;
 use crate::store::occasions::Occasion;
 use crate::store::relations::NewRelation;
@@ -34,7 +36,7 @@ pub enum Cause {
     Message {
         inbound_id: i64,
         message_id: String,
-        campaign_id: Option<i64>,
+        campaign_id: Option<CampaignId>,
         /// A spam complaint rather than the person's reply.
         complaint: bool,
     },
@@ -42,7 +44,7 @@ pub enum Cause {
     Link {
         link: Link,
         evidence: String,
-        campaign_id: Option<i64>,
+        campaign_id: Option<CampaignId>,
     },
     /// The anonymous subscribe form (asks for a confirmation, never confirms).
     Form { evidence: String },
@@ -53,7 +55,7 @@ pub enum Cause {
         decision_id: i64,
         by: String,
         inbound_id: i64,
-        campaign_id: Option<i64>,
+        campaign_id: Option<CampaignId>,
     },
 }
 
@@ -107,7 +109,7 @@ impl Cause {
         }
     }
 
-    fn campaign_id(&self) -> Option<i64> {
+    fn campaign_id(&self) -> Option<CampaignId> {
         match self {
             Cause::Message { campaign_id, .. }
             | Cause::Link { campaign_id, .. }
@@ -194,7 +196,7 @@ pub struct Undo {
 pub struct RelationUndo {
     pub contact_id: ContactId,
     pub form: RelationForm,
-    pub occasion_id: Option<i64>,
+    pub occasion_id: Option<OccasionId>,
     pub topic_id: Option<TopicId>,
     /// The relation before; none: there was none.
     pub prev: Option<store::relations::Previous>,
@@ -428,7 +430,7 @@ async fn set_relation(
     contact_id: ContactId,
     form: RelationForm,
     topic_id: Option<TopicId>,
-    occasion_id: Option<i64>,
+    occasion_id: Option<OccasionId>,
     status: RelationStatus,
     until: Option<Timestamp>,
     note: Option<String>,

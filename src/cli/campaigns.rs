@@ -2,7 +2,7 @@
 
 use super::one_of;
 use crate::config::Config;
-use crate::domain::{parse_local_time, RelationForm};
+use crate::domain::{parse_local_time, CampaignId, RelationForm};
 use crate::outbound::campaign::{self, CreateArgs, CreateError};
 use crate::outbound::sender::{Composer, Engine};
 use crate::output::{self, Format};
@@ -259,7 +259,7 @@ pub async fn run(
 async fn send_and_wait(
     db: &Db,
     engine: &Engine,
-    campaign_id: i64,
+    campaign_id: CampaignId,
 ) -> anyhow::Result<CampaignStatus> {
     let total = campaigns::progress(db, campaign_id).await?.total();
     let bar = crate::import::progress_bar(total as u64, true);

@@ -7,7 +7,7 @@ use super::Inbound;
 use crate::activation::{self, Cause, Undo};
 use crate::classify::{Analysis, MessageKind};
 use crate::config::UnsubscribeScope;
-use crate::domain::{ContactId, SuppressionReason};
+use crate::domain::{CampaignId, ContactId, SuppressionReason};
 use crate::outbound::render::MailKind;
 use crate::outbound::sender::{Answer, CampaignCtx, Recipient};
 use crate::store::activities::NewActivity;
@@ -403,7 +403,7 @@ async fn note_activity(
     kind: &str,
     summary: String,
     inbound: i64,
-    campaign: Option<i64>,
+    campaign: Option<CampaignId>,
 ) -> anyhow::Result<()> {
     let mut tx = db.begin().await?;
     store::activities::record(

@@ -4,7 +4,7 @@
 //! token, a Message-ID without a valid MAC as no Message-ID.
 
 use crate::classify::{Analysis, MessageKind};
-use crate::domain::{ContactId, TopicId};
+use crate::domain::{CampaignId, ContactId, OccasionId, TopicId};
 use crate::store::Db;
 use crate::token::{token_from_address, Claims, Purpose, TokenKey};
 use regex::Regex;
@@ -37,9 +37,9 @@ pub struct Attribution {
     pub strength: Strength,
     pub contact_id: Option<ContactId>,
     pub contact_email: Option<String>,
-    pub campaign_id: Option<i64>,
+    pub campaign_id: Option<CampaignId>,
     pub topic_id: Option<TopicId>,
-    pub occasion_id: Option<i64>,
+    pub occasion_id: Option<OccasionId>,
     /// The message came to the `abmelden+` address of a List-Unsubscribe mailto.
     pub unsubscribe_address: bool,
     /// A token was present but invalid (forged, damaged): noted for the record.
@@ -207,7 +207,7 @@ async fn attribute_found(
             at.contact_id = Some(ContactId::from(claims.contact_id));
             at.contact_email = Some(email);
             at.unsubscribe_address = unsub;
-            fill_campaign(db, &mut at, claims.campaign_id).await?;
+            fill_campaign(db, &mut at, CampaignId::from(claims.campaign_id)).await?;
             return Ok(at);
         }
     }
@@ -224,6 +224,7 @@ async fn attribute_found(
             continue;
         }
         let contact = ContactId::from(contact);
+        let campaign = CampaignId::from(campaign);
         let Some(email) = contact_email(db, contact).await? else {
             continue;
         };
@@ -252,7 +253,11 @@ async fn contact_email(db: &Db, id: ContactId) -> anyhow::Result<Option<String>>
     Ok(crate::store::inbound::contact_email(db, id).await?)
 }
 
-async fn fill_campaign(db: &Db, at: &mut Attribution, campaign_id: i64) -> anyhow::Result<()> {
+async fn fill_campaign(
+    db: &Db,
+    at: &mut Attribution,
+    campaign_id: CampaignId,
+) -> anyhow::Result<()> {
     let row = crate::store::inbound::campaign_target(db, campaign_id).await?;
     if let Some((topic, occasion)) = row {
         at.campaign_id = Some(campaign_id);
@@ -300,7 +305,7 @@ mod tests {
             contact_id: Some(ContactId(7)),
             // The contact's own address, so that only the organisation rule can stop it.
             contact_email: Some("koordination@nordstadt.example".into()),
-            campaign_id: Some(1),
+            campaign_id: Some(CampaignId(1)),
             topic_id: Some(TopicId(2)),
             occasion_id: None,
             ..Attribution::none()

@@ -4,16 +4,16 @@
 
 use super::attribute::{Attribution, Strength};
 use crate::classify::{Analysis, Intent, MessageKind};
-use crate::domain::TopicId;
+use crate::domain::{OccasionId, TopicId};
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "action", rename_all = "snake_case")]
 pub enum Action {
     /// Coming to the occasion: a confirmed encounter relation.
-    Encounter { occasion_id: i64 },
+    Encounter { occasion_id: OccasionId },
     /// Not coming: recorded on the occasion, the contact stays.
-    Decline { occasion_id: Option<i64> },
+    Decline { occasion_id: Option<OccasionId> },
     /// Interest in working together on a topic.
     Cooperation { topic_id: Option<TopicId> },
     /// Consent withdrawn: for the answered campaign's topic, or all (`topic_id: None`).

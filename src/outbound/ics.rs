@@ -3,12 +3,13 @@
 //! The ORGANIZER is the token-carrying reply address, so a calendar client's "Accept" (an iMIP
 //! `METHOD:REPLY` mail) comes back to the address that names the delivery.
 
+use crate::domain::OccasionId;
 use chrono::{DateTime, Utc};
 
 /// One occasion, as sent to one contact.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IcsEvent {
-    pub occasion_id: i64,
+    pub occasion_id: OccasionId,
     /// Domain for the stable UID `occasion-<id>@<domain>`.
     pub uid_domain: String,
     /// Raise when the occasion changes, so clients update instead of duplicating.
@@ -148,7 +149,7 @@ mod tests {
 
     fn event() -> IcsEvent {
         IcsEvent {
-            occasion_id: 42,
+            occasion_id: OccasionId(42),
             uid_domain: "netz.example.org".into(),
             sequence: 2,
             dtstamp: "2026-03-01T10:00:00Z".parse().unwrap(),

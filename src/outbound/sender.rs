@@ -4,7 +4,7 @@
 //! Memory stays flat in the audience size: at most one batch of deliveries is in flight.
 
 use crate::config::{Config, TransportKind};
-use crate::domain::ContactId;
+use crate::domain::{CampaignId, ContactId};
 use crate::outbound::compose::{compose, DkimSigner, Outgoing};
 use crate::outbound::ics::{invitation_ics, IcsEvent};
 use crate::outbound::render::{MailKind, Renderer};
@@ -148,10 +148,10 @@ impl Composer {
         contact_id: ContactId,
         days: Option<i64>,
     ) -> String {
-        let extra = c.occasion.as_ref().map_or(c.topic.id.get(), |o| o.id);
+        let extra = c.occasion.as_ref().map_or(c.topic.id.get(), |o| o.id.get());
         self.key.sign(&Claims {
             purpose,
-            campaign_id: c.campaign.id,
+            campaign_id: c.campaign.id.get(),
             contact_id: contact_id.get(),
             extra,
             expires_at: days.map(|d| (chrono::Utc::now() + chrono::Duration::days(d)).timestamp()),
@@ -591,8 +591,8 @@ pub struct Core {
     db: Db,
     worker: Arc<Worker>,
     owner: String,
-    campaigns: Mutex<HashMap<i64, Arc<CampaignCtx>>>,
-    failures_in_a_row: Mutex<HashMap<i64, Streak>>,
+    campaigns: Mutex<HashMap<CampaignId, Arc<CampaignCtx>>>,
+    failures_in_a_row: Mutex<HashMap<CampaignId, Streak>>,
 }
 
 /// Failures in a row of one campaign.
@@ -691,7 +691,7 @@ impl Core {
         &self.worker.composer.cfg
     }
 
-    async fn ctx(&self, campaign_id: i64) -> anyhow::Result<Arc<CampaignCtx>> {
+    async fn ctx(&self, campaign_id: CampaignId) -> anyhow::Result<Arc<CampaignCtx>> {
         if let Some(c) = self.campaigns.lock().expect("lock").get(&campaign_id) {
             return Ok(c.clone());
         }
@@ -908,7 +908,7 @@ impl Core {
                     .then_some(reason)
             };
             if let Some(reason) = paused {
-                tracing::warn!(campaign = id, %reason, "campaign paused");
+                tracing::warn!(campaign = id.get(), %reason, "campaign paused");
             }
         }
         Ok(())
@@ -946,7 +946,7 @@ async fn deliver(w: &Worker, ctx: &CampaignCtx, d: Claimed) -> Settle {
     // Derived, not stored: the same delivery gets the same id on every attempt.
     let message_id = d.message_id.clone().unwrap_or_else(|| {
         w.composer.key.message_id(
-            d.campaign_id,
+            d.campaign_id.get(),
             d.contact_id.get(),
             &sender_domain(&w.composer.cfg),
         )

@@ -1,7 +1,7 @@
 //! The contact's timeline: every send, reply, bounce, consent and relation change.
 
 use super::{on_tx, Result, Timestamp, Tx};
-use crate::domain::ContactId;
+use crate::domain::{CampaignId, ContactId};
 use serde::Serialize;
 
 #[derive(Debug, Clone, Serialize, sqlx::FromRow)]
@@ -11,7 +11,7 @@ pub struct Activity {
     pub kind: String,
     pub summary: String,
     pub detail: String,
-    pub campaign_id: Option<i64>,
+    pub campaign_id: Option<CampaignId>,
     pub inbound_id: Option<i64>,
 }
 
@@ -24,7 +24,7 @@ pub struct NewActivity<'a> {
     pub kind: &'a str,
     pub summary: String,
     pub detail: serde_json::Value,
-    pub campaign_id: Option<i64>,
+    pub campaign_id: Option<CampaignId>,
     pub inbound_id: Option<i64>,
 }
 

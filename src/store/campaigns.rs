@@ -5,7 +5,7 @@
 //! UPDATE SKIP LOCKED`, so several daemons share the queue), and settle them in batches.
 
 use super::{now, Db, Result, StoreError, Timestamp};
-use crate::domain::{ContactId, TopicId};
+use crate::domain::{CampaignId, ContactId, OccasionId, TopicId};
 use crate::{in_tx, on_db};
 use serde::{Deserialize, Serialize};
 
@@ -61,11 +61,11 @@ pub struct Audience {
 
 #[derive(Debug, Clone, Serialize, sqlx::FromRow)]
 pub struct Campaign {
-    pub id: i64,
+    pub id: CampaignId,
     pub name: String,
     pub kind: CampaignKind,
     pub topic_id: Option<TopicId>,
-    pub occasion_id: Option<i64>,
+    pub occasion_id: Option<OccasionId>,
     pub subject: String,
     pub body: String,
     /// JSON object of [`Translations`] (shown as that object, not as text).
@@ -74,7 +74,7 @@ pub struct Campaign {
     pub audience: String,
     pub schedule: Option<String>,
     pub send_at: Option<Timestamp>,
-    pub parent_id: Option<i64>,
+    pub parent_id: Option<CampaignId>,
     pub status: CampaignStatus,
     pub status_reason: Option<String>,
     pub created_at: Timestamp,
@@ -118,14 +118,14 @@ pub struct NewCampaign {
     pub name: String,
     pub kind: CampaignKind,
     pub topic_id: Option<TopicId>,
-    pub occasion_id: Option<i64>,
+    pub occasion_id: Option<OccasionId>,
     pub subject: String,
     pub body: String,
     pub translations: Translations,
     pub audience: Audience,
     pub schedule: Option<String>,
     pub send_at: Option<Timestamp>,
-    pub parent_id: Option<i64>,
+    pub parent_id: Option<CampaignId>,
 }
 
 pub async fn create(db: &Db, c: &NewCampaign) -> Result<Campaign> {
@@ -182,7 +182,7 @@ pub async fn get(db: &Db, name: &str) -> Result<Campaign> {
     })
 }
 
-pub async fn by_id(db: &Db, id: i64) -> Result<Campaign> {
+pub async fn by_id(db: &Db, id: CampaignId) -> Result<Campaign> {
     let sql = format!("SELECT {COLUMNS} FROM campaigns WHERE id = $1");
     let c = on_db!(db, p => {
         sqlx::query_as::<_, Campaign>(sqlx::AssertSqlSafe(sql.as_str())).bind(id).fetch_optional(p).await?
@@ -216,7 +216,7 @@ impl Progress {
     }
 }
 
-pub async fn progress(db: &Db, campaign_id: i64) -> Result<Progress> {
+pub async fn progress(db: &Db, campaign_id: CampaignId) -> Result<Progress> {
     Ok(on_db!(db, p => {
         sqlx::query_as::<_, Progress>(
             "SELECT
@@ -280,7 +280,7 @@ pub async fn list(db: &Db) -> Result<Vec<CampaignRow>> {
 /// Returns whether it moved.
 pub async fn transition(
     db: &Db,
-    id: i64,
+    id: CampaignId,
     from: &[CampaignStatus],
     status: CampaignStatus,
     reason: Option<&str>,
@@ -312,7 +312,12 @@ pub async fn transition(
 
 /// Pauses a running campaign that cannot proceed for now (temporary failures: the relay is away)
 /// until `resume_at`, when [`resume_due`] lets it run again. Returns whether it paused.
-pub async fn pause_until(db: &Db, id: i64, reason: &str, resume_at: Timestamp) -> Result<bool> {
+pub async fn pause_until(
+    db: &Db,
+    id: CampaignId,
+    reason: &str,
+    resume_at: Timestamp,
+) -> Result<bool> {
     let n = on_db!(db, p => {
         sqlx::query(
             "UPDATE campaigns SET status = 'paused', status_reason = $1, updated_at = $2, resume_at = $3
@@ -435,7 +440,7 @@ pub async fn enqueue(db: &Db, c: &Campaign, caps: Caps) -> Result<u64> {
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct Claimed {
     pub id: i64,
-    pub campaign_id: i64,
+    pub campaign_id: CampaignId,
     pub contact_id: ContactId,
     pub attempts: i32,
     pub message_id: Option<String>,
@@ -591,7 +596,7 @@ pub struct Settle {
     /// Attempts made so far, this one included.
     pub attempts: i32,
     pub delivery_id: i64,
-    pub campaign_id: i64,
+    pub campaign_id: CampaignId,
     pub contact_id: ContactId,
     pub email_key: String,
     pub summary: String,
@@ -743,7 +748,7 @@ impl RecordSent for sqlx::PgConnection {
         .bind(sent.iter().map(|s| s.contact_id.get()).collect::<Vec<i64>>())
         .bind(sent.iter().map(|s| s.summary.as_str()).collect::<Vec<&str>>())
         .bind(ids.iter().map(|&id| sent_detail(id)).collect::<Vec<String>>())
-        .bind(sent.iter().map(|s| s.campaign_id).collect::<Vec<i64>>())
+        .bind(sent.iter().map(|s| s.campaign_id.get()).collect::<Vec<i64>>())
         .execute(&mut *self)
         .await?;
         Ok(())
@@ -800,7 +805,7 @@ pub async fn set_firing_campaign(
     db: &Db,
     schedule: &str,
     slot: Timestamp,
-    campaign_id: i64,
+    campaign_id: CampaignId,
 ) -> Result<()> {
     on_db!(db, p => {
         sqlx::query("UPDATE schedule_firings SET campaign_id = $1 WHERE schedule = $2 AND slot = $3")
@@ -827,7 +832,7 @@ pub async fn sending_owners(db: &Db, prefix: &str) -> Result<Vec<String>> {
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct Held {
     pub id: i64,
-    pub campaign_id: i64,
+    pub campaign_id: CampaignId,
     pub contact_id: ContactId,
     pub attempts: i32,
     pub campaign: String,
@@ -868,7 +873,7 @@ pub async fn release_claims(db: &Db, owner: &str) -> Result<u64> {
 }
 
 /// Marks the campaign's queued deliveries as skipped because it was cancelled.
-pub async fn skip_queued(db: &Db, campaign_id: i64) -> Result<()> {
+pub async fn skip_queued(db: &Db, campaign_id: CampaignId) -> Result<()> {
     on_db!(db, p => {
         sqlx::query("UPDATE deliveries SET status = 'skipped', last_error = 'campaign cancelled' WHERE campaign_id = $1 AND status = 'queued'")
             .bind(campaign_id)
@@ -880,7 +885,7 @@ pub async fn skip_queued(db: &Db, campaign_id: i64) -> Result<()> {
 
 /// Gives a draft (or an already scheduled) campaign a one-shot start time. Returns whether the
 /// campaign was in such a state.
-pub async fn schedule_once(db: &Db, id: i64, at: Timestamp) -> Result<bool> {
+pub async fn schedule_once(db: &Db, id: CampaignId, at: Timestamp) -> Result<bool> {
     let n = on_db!(db, p => {
         sqlx::query("UPDATE campaigns SET send_at = $1, status = 'scheduled', updated_at = $2 WHERE id = $3 AND status IN ('draft', 'scheduled')")
             .bind(at)

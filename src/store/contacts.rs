@@ -4,7 +4,7 @@ use super::activities::{Activity, NewActivity};
 use super::relations::Relation;
 use super::{now, on_tx, Db, Result, StoreError, Timestamp, Tx};
 use crate::domain::{
-    ConsentStatus, ContactId, EmailAddress, RelationForm, SuppressionReason, TopicId,
+    CampaignId, ConsentStatus, ContactId, EmailAddress, RelationForm, SuppressionReason, TopicId,
 };
 use crate::{in_tx, on_db};
 use serde::Serialize;
@@ -632,7 +632,7 @@ pub struct ConsentEvidence<'a> {
     pub method: &'a str,
     pub evidence: Option<&'a str>,
     pub inbound_id: Option<i64>,
-    pub campaign_id: Option<i64>,
+    pub campaign_id: Option<CampaignId>,
 }
 
 /// Sets consent for one topic, with its evidence, and records it on the timeline, within the

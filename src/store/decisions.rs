@@ -2,7 +2,7 @@
 //! noted, or waiting for a person in the review queue), with what undoes it.
 
 use super::{now, on_tx, Db, Result, StoreError, Timestamp, Tx};
-use crate::domain::ContactId;
+use crate::domain::{CampaignId, ContactId};
 use crate::on_db;
 use serde::Serialize;
 
@@ -24,7 +24,7 @@ crate::domain::text_enum!(
 pub struct NewDecision<'a> {
     pub inbound_id: i64,
     pub contact_id: Option<ContactId>,
-    pub campaign_id: Option<i64>,
+    pub campaign_id: Option<CampaignId>,
     /// The action's name (`encounter`, `unsubscribe`, ...).
     pub action: &'a str,
     /// `Pending` or `Noted`.
@@ -136,7 +136,7 @@ pub async fn review_list(db: &Db, all: bool, limit: i64) -> Result<Vec<DecisionR
 pub struct Stored {
     pub inbound_id: i64,
     pub contact_id: Option<ContactId>,
-    pub campaign_id: Option<i64>,
+    pub campaign_id: Option<CampaignId>,
     pub status: DecisionStatus,
     pub plan: String,
     pub undo: String,

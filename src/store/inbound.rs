@@ -4,7 +4,7 @@
 
 use super::{now, Db, Result, StoreError, Timestamp};
 use crate::classify::{Intent, MessageKind};
-use crate::domain::{ContactId, TopicId};
+use crate::domain::{CampaignId, ContactId, OccasionId, TopicId};
 use crate::on_db;
 use serde::Serialize;
 
@@ -33,7 +33,7 @@ pub struct InboundRow {
     pub from_addr: Option<String>,
     pub subject: Option<String>,
     pub contact_id: Option<ContactId>,
-    pub campaign_id: Option<i64>,
+    pub campaign_id: Option<CampaignId>,
     pub attribution: Option<String>,
 }
 
@@ -117,7 +117,7 @@ pub struct Analysed<'a> {
     pub from_addr: Option<&'a str>,
     pub subject: Option<&'a str>,
     pub contact_id: Option<ContactId>,
-    pub campaign_id: Option<i64>,
+    pub campaign_id: Option<CampaignId>,
     pub attribution: &'a str,
 }
 
@@ -235,7 +235,7 @@ pub async fn contacts_by_keys(db: &Db, keys: &[&str]) -> Result<Vec<(ContactId, 
 }
 
 /// Whether campaign `campaign` was sent to contact `contact`.
-pub async fn was_sent(db: &Db, campaign: i64, contact: ContactId) -> Result<bool> {
+pub async fn was_sent(db: &Db, campaign: CampaignId, contact: ContactId) -> Result<bool> {
     let n: i64 = on_db!(db, p => {
         sqlx::query_scalar(
             "SELECT COUNT(*) FROM deliveries WHERE campaign_id = $1 AND contact_id = $2
@@ -250,7 +250,10 @@ pub async fn was_sent(db: &Db, campaign: i64, contact: ContactId) -> Result<bool
 }
 
 /// The topic and occasion of campaign `id`; None when there is no such campaign.
-pub async fn campaign_target(db: &Db, id: i64) -> Result<Option<(Option<TopicId>, Option<i64>)>> {
+pub async fn campaign_target(
+    db: &Db,
+    id: CampaignId,
+) -> Result<Option<(Option<TopicId>, Option<OccasionId>)>> {
     Ok(on_db!(db, p => {
         sqlx::query_as("SELECT topic_id, occasion_id FROM campaigns WHERE id = $1")
             .bind(id)
@@ -283,7 +286,7 @@ pub struct TimelineEntry<'a> {
     pub kind: &'a str,
     pub summary: String,
     pub detail: serde_json::Value,
-    pub campaign_id: Option<i64>,
+    pub campaign_id: Option<CampaignId>,
     /// A reply proven to come from the contact: sets `last_reply_at`.
     pub proven_reply: bool,
 }

@@ -1,13 +1,13 @@
 //! Occasions: encounters to invite to (a café, a round table, a street festival).
 
 use super::{now, Db, Result, StoreError, Timestamp};
-use crate::domain::TopicId;
+use crate::domain::{OccasionId, TopicId};
 use crate::on_db;
 use serde::Serialize;
 
 #[derive(Debug, Clone, Serialize, sqlx::FromRow)]
 pub struct Occasion {
-    pub id: i64,
+    pub id: OccasionId,
     pub slug: String,
     pub title: String,
     pub starts_at: Timestamp,
@@ -33,7 +33,7 @@ pub struct NewOccasion {
 
 #[derive(Debug, Clone, Serialize, sqlx::FromRow)]
 pub struct OccasionRow {
-    pub id: i64,
+    pub id: OccasionId,
     pub slug: String,
     pub title: String,
     pub starts_at: Timestamp,
@@ -96,7 +96,7 @@ pub async fn get(db: &Db, slug: &str) -> Result<Occasion> {
     })
 }
 
-pub async fn by_id(db: &Db, id: i64) -> Result<Occasion> {
+pub async fn by_id(db: &Db, id: OccasionId) -> Result<Occasion> {
     let sql = format!("SELECT {COLUMNS} FROM occasions WHERE id = $1");
     let o = on_db!(db, p => sqlx::query_as::<_, Occasion>(sqlx::AssertSqlSafe(sql.as_str())).bind(id).fetch_optional(p).await?);
     o.ok_or_else(|| StoreError::NotFound(format!("no occasion with id {id}")))

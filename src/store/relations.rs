@@ -2,7 +2,7 @@
 
 use super::activities::NewActivity;
 use super::{now, on_tx, Db, Result, Timestamp, Tx};
-use crate::domain::{ContactId, RelationForm, RelationStatus, TopicId};
+use crate::domain::{CampaignId, ContactId, OccasionId, RelationForm, RelationStatus, TopicId};
 use crate::on_db;
 use serde::Serialize;
 
@@ -12,7 +12,7 @@ pub struct Relation {
     pub contact_id: ContactId,
     pub form: RelationForm,
     pub topic_id: Option<TopicId>,
-    pub occasion_id: Option<i64>,
+    pub occasion_id: Option<OccasionId>,
     pub status: RelationStatus,
     pub since: Timestamp,
     pub until: Option<Timestamp>,
@@ -28,7 +28,7 @@ pub struct NewRelation {
     pub contact_id: ContactId,
     pub form: RelationForm,
     pub topic_id: Option<TopicId>,
-    pub occasion_id: Option<i64>,
+    pub occasion_id: Option<OccasionId>,
     pub status: RelationStatus,
     pub until: Option<Timestamp>,
     /// What caused it: `message` (an inbound message id), `link`, `person`, `import`.
@@ -36,7 +36,7 @@ pub struct NewRelation {
     pub cause_ref: Option<String>,
     pub note: Option<String>,
     pub inbound_id: Option<i64>,
-    pub campaign_id: Option<i64>,
+    pub campaign_id: Option<CampaignId>,
 }
 
 const COLUMNS: &str = "id, contact_id, form, topic_id, occasion_id, status, since, until, cause_kind, cause_ref, note, party_size";
@@ -60,7 +60,7 @@ pub async fn set(tx: &mut Tx, r: &NewRelation) -> Result<i64> {
         let existing: Option<i64> = sqlx::query_scalar(find)
             .bind(r.contact_id)
             .bind(r.form.as_str())
-            .bind(r.occasion_id.unwrap_or(0))
+            .bind(r.occasion_id.map_or(0, OccasionId::get))
             .bind(r.topic_id.unwrap_or(TopicId(0)))
             .fetch_optional(&mut *c)
             .await?;
@@ -157,7 +157,7 @@ pub async fn current(
     tx: &mut Tx,
     contact_id: ContactId,
     form: RelationForm,
-    occasion_id: Option<i64>,
+    occasion_id: Option<OccasionId>,
     topic_id: Option<TopicId>,
 ) -> Result<Option<Previous>> {
     Ok(on_tx!(tx, c => {
@@ -167,7 +167,7 @@ pub async fn current(
         )
         .bind(contact_id)
         .bind(form.as_str())
-        .bind(occasion_id.unwrap_or(0))
+        .bind(occasion_id.map_or(0, OccasionId::get))
         .bind(topic_id.unwrap_or(TopicId(0)))
         .fetch_optional(&mut *c)
         .await?

@@ -14,7 +14,7 @@
 //! contact who signed up for the occasion elsewhere is not this campaign's success.
 
 use super::{now, Db, Result, Timestamp};
-use crate::domain::{ContactId, RelationForm, RelationStatus};
+use crate::domain::{CampaignId, ContactId, OccasionId, RelationForm, RelationStatus};
 use crate::on_db;
 use serde::Serialize;
 
@@ -53,7 +53,7 @@ pub struct TopicFunnel {
 
 #[derive(Debug, Clone, Serialize, sqlx::FromRow)]
 pub struct CampaignFunnel {
-    pub id: i64,
+    pub id: CampaignId,
     pub name: String,
     pub kind: super::campaigns::CampaignKind,
     pub status: super::campaigns::CampaignStatus,
@@ -189,7 +189,7 @@ impl Rsvp {
     }
 }
 
-pub async fn rsvps(db: &Db, occasion_id: i64) -> Result<Vec<Rsvp>> {
+pub async fn rsvps(db: &Db, occasion_id: OccasionId) -> Result<Vec<Rsvp>> {
     Ok(on_db!(db, p => {
         sqlx::query_as::<_, Rsvp>(
             "SELECT c.email, c.name, c.organisation, r.status, r.cause_kind, r.updated_at, r.party_size
@@ -220,7 +220,7 @@ mod tests {
     }
 
     /// A timeline entry as the inbound side and the RSVP links write it.
-    async fn answer(db: &Db, contact_id: i64, kind: &str, campaign_id: Option<i64>) {
+    async fn answer(db: &Db, contact_id: i64, kind: &str, campaign_id: Option<CampaignId>) {
         let mut tx = db.begin().await.unwrap();
         let a = NewActivity {
             contact_id: ContactId(contact_id),
@@ -271,7 +271,7 @@ mod tests {
             ))
             .await;
         }
-        answer(&db, mail, "reply", Some(campaign)).await;
+        answer(&db, mail, "reply", Some(CampaignId(campaign))).await;
         for (c, status) in [
             (link, "confirmed"),
             (nein, "declined"),
@@ -283,12 +283,12 @@ mod tests {
             ))
             .await;
         }
-        answer(&db, link, "relation", Some(campaign)).await;
-        answer(&db, nein, "reply", Some(campaign)).await;
-        answer(&db, nein, "relation", Some(campaign)).await;
+        answer(&db, link, "relation", Some(CampaignId(campaign))).await;
+        answer(&db, nein, "reply", Some(CampaignId(campaign))).await;
+        answer(&db, nein, "relation", Some(CampaignId(campaign))).await;
         // Not answers to the campaign: a reply attributed to none, a send.
         answer(&db, fremd, "reply", None).await;
-        answer(&db, still, "sent", Some(campaign)).await;
+        answer(&db, still, "sent", Some(CampaignId(campaign))).await;
 
         let k = campaigns(&db).await.unwrap();
         assert_eq!(k.len(), 1);

@@ -21,7 +21,7 @@
 
 use super::{body_bytes, Lang, Shared};
 use crate::activation::{self, ActivationError, Cause, Link};
-use crate::domain::{ConsentRequest, ConsentStatus, ContactId, EmailAddress, TopicId};
+use crate::domain::{CampaignId, ConsentRequest, ConsentStatus, ContactId, EmailAddress, TopicId};
 use crate::outbound::render::MailKind;
 use crate::outbound::sender::{sender_domain, CampaignCtx, Recipient};
 use crate::store::campaigns::{Campaign, CampaignKind, CampaignStatus};
@@ -396,7 +396,7 @@ fn frame(topic: &Topic) -> CampaignCtx {
     let at = now();
     CampaignCtx {
         campaign: Campaign {
-            id: 0,
+            id: CampaignId(0),
             name: "web".into(),
             kind: CampaignKind::Newsletter,
             topic_id: Some(topic.id),
@@ -622,7 +622,7 @@ async fn unsubscribe_topic(st: &Shared, claims: &Claims) -> Result<Option<Topic>
             Err(e) => Err(e.into()),
         };
     }
-    match store::campaigns::by_id(&st.db, claims.campaign_id).await {
+    match store::campaigns::by_id(&st.db, CampaignId::from(claims.campaign_id)).await {
         Ok(c) => match c.topic_id {
             Some(t) => Ok(store::topics::by_id(&st.db, t).await.ok()),
             None => Ok(None),
@@ -708,7 +708,7 @@ async fn unsubscribe(
             Err(e) => return Err(e.into()),
         };
         let topic = unsubscribe_topic(&st, &claims).await?;
-        let campaign = (claims.campaign_id > 0).then_some(claims.campaign_id);
+        let campaign = (claims.campaign_id > 0).then_some(CampaignId::from(claims.campaign_id));
         let changed = !activation::withdraw_consent(
             &st.db,
             c.id,
@@ -819,7 +819,7 @@ async fn preferences(
             ))?),
         };
         let subs = store::contacts::subscriptions(&st.db, c.id).await?;
-        let campaign = (claims.campaign_id > 0).then_some(claims.campaign_id);
+        let campaign = (claims.campaign_id > 0).then_some(CampaignId::from(claims.campaign_id));
         let mut wanted = Vec::new();
         for t in store::topics::list(&st.db).await? {
             let want = form.contains_key(&format!("topic_{}", t.id));
@@ -953,7 +953,8 @@ async fn rsvp_target(st: &Shared, token: &str, answer: &str) -> Result<RsvpTarge
         .key
         .verify_any_age(token, Purpose::Rsvp)
         .map_err(Fail::Token)?;
-    let campaign = match store::campaigns::by_id(&st.db, claims.campaign_id).await {
+    let campaign = match store::campaigns::by_id(&st.db, CampaignId::from(claims.campaign_id)).await
+    {
         Ok(c) => c,
         Err(StoreError::NotFound(_)) => {
             return Err(Fail::Status(StatusCode::GONE, "gone_title", "gone_text"))

@@ -212,7 +212,7 @@ async fn admin_login_csrf_and_pages(backend: Backend) {
         .await;
     assert_eq!(r.status(), 403);
     assert_eq!(
-        store::campaigns::by_id(&a.db, campaign)
+        store::campaigns::by_id(&a.db, campaign.into())
             .await
             .unwrap()
             .status
@@ -228,7 +228,7 @@ async fn admin_login_csrf_and_pages(backend: Backend) {
         .await;
     assert_eq!(r.status(), 303);
     assert_eq!(
-        store::campaigns::by_id(&a.db, campaign)
+        store::campaigns::by_id(&a.db, campaign.into())
             .await
             .unwrap()
             .status

@@ -29,7 +29,9 @@ async fn healthz_and_metrics(backend: Backend) {
     // Campaign and inbound figures come from the database.
     a.contact("m@example.org", vec![t]).await;
     let (campaign, _) = a.invitation(t).await;
-    let k = store::campaigns::by_id(&a.db, campaign).await.unwrap();
+    let k = store::campaigns::by_id(&a.db, campaign.into())
+        .await
+        .unwrap();
     store::campaigns::enqueue(
         &a.db,
         &k,

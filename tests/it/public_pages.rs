@@ -300,7 +300,7 @@ async fn rsvp_links_ask_then_apply(backend: Backend) {
         a.relation(c, "encounter").await,
         Some(("confirmed".into(), "link".into()))
     );
-    let rows = netzpost::store::report::rsvps(&a.db, occasion)
+    let rows = netzpost::store::report::rsvps(&a.db, occasion.into())
         .await
         .unwrap();
     assert_eq!(rows.len(), 1);
@@ -322,7 +322,7 @@ async fn rsvp_links_ask_then_apply(backend: Backend) {
     assert!(timeline
         .iter()
         .filter(|x| x.kind == "relation")
-        .all(|x| x.campaign_id == Some(campaign)));
+        .all(|x| x.campaign_id == Some(campaign.into())));
     // An acknowledgement mail went out for the yes.
     assert!(a.mails().iter().any(|m| m.contains("r@example.org")));
     // Unknown answer.

@@ -479,7 +479,7 @@ async fn wishes_defer_invitations(backend: Backend) {
         .unwrap();
     store::campaigns::enqueue(db, &c, CAPS).await.unwrap();
     assert_eq!(
-        queued(&t, c.id).await,
+        queued(&t, c.id.get()).await,
         ["ended@nachbarn.example", "silent1@nachbarn.example"]
     );
     let shown = store::contacts::detail(db, "silent2@nachbarn.example", 180)
@@ -499,7 +499,7 @@ async fn wishes_defer_invitations(backend: Backend) {
         .unwrap();
     store::campaigns::enqueue(db, &c, CAPS).await.unwrap();
     assert_eq!(
-        queued(&t, c.id).await,
+        queued(&t, c.id.get()).await,
         [
             "ended@nachbarn.example",
             "silent1@nachbarn.example",
@@ -617,7 +617,7 @@ async fn replies_bring_party_size_and_wishes(backend: Backend) {
         .unwrap();
     store::campaigns::enqueue(db, &c, CAPS).await.unwrap();
     assert!(
-        !queued(&test_db, c.id).await.contains(&contact.email),
+        !queued(&test_db, c.id.get()).await.contains(&contact.email),
         "deferred by the wish"
     );
 

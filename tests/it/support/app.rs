@@ -327,7 +327,7 @@ impl App {
         )
         .await
         .unwrap();
-        (c.id, o.id)
+        (c.id.get(), o.id.get())
     }
 
     pub async fn api_token(&self, name: &str) -> String {
