@@ -49,7 +49,7 @@ pub enum SecretError {
     Short(usize),
 }
 
-/// `Debug` redacts the secret and the database password (see `redact_url`): a configuration
+/// `Debug` redacts the secret and the database password (see `store::redact`): a configuration
 /// printed into a log or an error message shows no credential.
 #[derive(Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -389,11 +389,6 @@ impl Default for Inbound {
 
 const REDACTED: &str = "<redacted>";
 
-/// The URL with its password hidden (see [`crate::store::redact`]).
-pub fn redact_url(url: &str) -> String {
-    crate::store::redact(url)
-}
-
 fn redacted_if_set(s: &str) -> &'static str {
     if s.is_empty() {
         "<empty>"
@@ -405,7 +400,7 @@ fn redacted_if_set(s: &str) -> &'static str {
 impl std::fmt::Debug for Config {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Config")
-            .field("database", &redact_url(&self.database))
+            .field("database", &crate::store::redact(&self.database))
             .field("secret", &redacted_if_set(&self.secret))
             .field("default_language", &self.default_language)
             .field("time_zone", &self.time_zone)
@@ -552,7 +547,7 @@ impl Config {
                 "database",
                 format!(
                     "{:?} is neither sqlite://PATH nor postgres://...",
-                    redact_url(&self.database)
+                    crate::store::redact(&self.database)
                 ),
             ));
         }
@@ -818,11 +813,14 @@ mod tests {
             );
         }
         assert_eq!(
-            redact_url("postgres://a:b@c@h:5432/d?sslmode=require&password=x"),
+            crate::store::redact("postgres://a:b@c@h:5432/d?sslmode=require&password=x"),
             "postgres://a:<redacted>@h:5432/d?sslmode=require&password=<redacted>"
         );
-        assert_eq!(redact_url("sqlite://var/np.db"), "sqlite://var/np.db");
-        assert_eq!(redact_url("postgres://u@h/d"), "postgres://u@h/d");
+        assert_eq!(
+            crate::store::redact("sqlite://var/np.db"),
+            "sqlite://var/np.db"
+        );
+        assert_eq!(crate::store::redact("postgres://u@h/d"), "postgres://u@h/d");
         // A wrong scheme, a numeric password without quotes, the same from the environment.
         let errors = [
             Config::from_str_with_env("database = \"mysql://u:Db-Pw-4711@h/d\"\n", "c", &[]),

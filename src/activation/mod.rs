@@ -231,21 +231,19 @@ pub async fn withdraw_consent(
     cause: &Cause,
 ) -> Result<Vec<(TopicId, ConsentStatus)>> {
     let mut tx = db.begin().await?;
-    let mut changed = Vec::new();
-    for (t, status) in store::contacts::consent_statuses(&mut tx, contact_id).await? {
-        if status == ConsentStatus::Unsubscribed || topic.is_some_and(|want| want != t) {
-            continue;
-        }
-        store::contacts::set_consent(
-            &mut tx,
-            contact_id,
-            t,
-            ConsentStatus::Unsubscribed,
-            &cause.consent_evidence(),
-        )
-        .await?;
-        changed.push((t, status));
-    }
+    let changed: Vec<(TopicId, ConsentStatus)> =
+        store::contacts::consent_statuses(&mut tx, contact_id)
+            .await?
+            .into_iter()
+            .filter(|&(t, status)| {
+                status != ConsentStatus::Unsubscribed && topic.is_none_or(|want| want == t)
+            })
+            .collect();
+    let to: Vec<(TopicId, ConsentStatus)> = changed
+        .iter()
+        .map(|&(t, _)| (t, ConsentStatus::Unsubscribed))
+        .collect();
+    write_consents(&mut tx, contact_id, &to, &cause.consent_evidence()).await?;
     tx.commit().await?;
     Ok(changed)
 }
@@ -268,6 +266,7 @@ pub async fn set_consents(
             .into_iter()
             .collect();
     let mut changed = Vec::new();
+    let mut to = Vec::new();
     for &(topic, status) in wanted {
         let before = now.get(&topic).copied();
         if before == Some(status) {
@@ -278,18 +277,25 @@ pub async fn set_consents(
                 "consent for topic {topic} was withdrawn by the person: only they can give it again (subscribe form and confirmation link)"
             )));
         }
-        store::contacts::set_consent(
-            &mut tx,
-            contact_id,
-            topic,
-            status,
-            &cause.consent_evidence(),
-        )
-        .await?;
+        to.push((topic, status));
         changed.push((topic, before));
     }
+    write_consents(&mut tx, contact_id, &to, &cause.consent_evidence()).await?;
     tx.commit().await?;
     Ok(changed)
+}
+
+/// Writes each `(topic, status)` with its evidence, inside `tx`.
+async fn write_consents(
+    tx: &mut store::Tx,
+    contact_id: ContactId,
+    to: &[(TopicId, ConsentStatus)],
+    evidence: &ConsentEvidence<'_>,
+) -> Result<()> {
+    for &(topic, status) in to {
+        store::contacts::set_consent(tx, contact_id, topic, status, evidence).await?;
+    }
+    Ok(())
 }
 
 /// Confirms consent for `topic` through the confirmation link (idempotent). Returns whether it
@@ -365,7 +371,8 @@ pub async fn answer_invitation(
         cause,
     )
     .await?;
-    if let (true, Some(n), Some(id)) = (accept, party_size, undo.1) {
+    if let (true, Some(n)) = (accept, party_size) {
+        let id = undo.1;
         store::relations::set_party_size(&mut tx, id, Some(i64::from(n))).await?;
     }
     tx.commit().await?;
@@ -435,10 +442,9 @@ async fn set_relation(
     until: Option<Timestamp>,
     note: Option<String>,
     cause: &Cause,
-) -> Result<(Undo, Option<i64>)> {
-    let prev = store::relations::current(tx, contact_id, form, occasion_id, topic_id).await?;
+) -> Result<(Undo, i64)> {
     let (cause_kind, cause_ref) = cause.relation_cause();
-    let id = store::relations::set(
+    let (id, prev) = store::relations::set(
         tx,
         &NewRelation {
             contact_id,
@@ -466,7 +472,7 @@ async fn set_relation(
             }),
             ..Undo::default()
         },
-        Some(id),
+        id,
     ))
 }
 
@@ -496,7 +502,7 @@ pub async fn undo(db: &Db, contact_id: Option<ContactId>, u: &Undo, cause: &Caus
             None => (RelationStatus::Undone, None, None),
         };
         let (cause_kind, cause_ref) = cause.relation_cause();
-        let id = store::relations::set(
+        let (id, _) = store::relations::set(
             &mut tx,
             &NewRelation {
                 contact_id: r.contact_id,
@@ -519,15 +525,13 @@ pub async fn undo(db: &Db, contact_id: Option<ContactId>, u: &Undo, cause: &Caus
         store::wishes::restore(&mut tx, w.contact_id, w.topic_id, w.prev.as_ref()).await?;
     }
     if let (Some(list), Some(contact)) = (&u.consent, contact_id) {
-        let (kind, cause_ref) = cause.relation_cause();
+        // The consent's evidence names the undo and who did it (the relation's cause text).
+        let (_, cause_ref) = cause.relation_cause();
         let evidence = ConsentEvidence {
             evidence: Some(cause_ref.as_str()),
             ..cause.consent_evidence()
         };
-        debug_assert_eq!(kind, "person");
-        for &(topic, status) in list {
-            store::contacts::set_consent(&mut tx, contact, topic, status, &evidence).await?;
-        }
+        write_consents(&mut tx, contact, list, &evidence).await?;
     }
     tx.commit().await?;
     if let Some(addr) = &u.suppression {

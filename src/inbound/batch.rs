@@ -428,14 +428,9 @@ mod tests {
         Inbound::new(db, Arc::new(cfg), None).unwrap()
     }
 
-    async fn rows(inb: &Inbound, sql: &'static str) -> Vec<(i64, String)> {
-        crate::store::testing::query_as(&inb.db, sql).await
-    }
-
-    #[tokio::test]
-    async fn a_chunk_lands_with_duplicates_quarantine_and_decisions() {
-        let inb = inbound().await;
-        let contact = crate::store::contacts::upsert_one(
+    /// Anna, a contact without consent: a known sender.
+    async fn anna(inb: &Inbound) -> crate::store::contacts::Contact {
+        crate::store::contacts::upsert_one(
             &inb.db,
             &crate::store::contacts::ImportRow {
                 email: crate::domain::EmailAddress::parse("anna@example.org").unwrap(),
@@ -449,7 +444,17 @@ mod tests {
             "test",
         )
         .await
-        .unwrap();
+        .unwrap()
+    }
+
+    async fn rows(inb: &Inbound, sql: &'static str) -> Vec<(i64, String)> {
+        crate::store::testing::query_as(&inb.db, sql).await
+    }
+
+    #[tokio::test]
+    async fn a_chunk_lands_with_duplicates_quarantine_and_decisions() {
+        let inb = inbound().await;
+        let contact = anna(&inb).await;
         let known = mail(
             "a@x",
             "Anna <Anna@example.org>",
@@ -526,21 +531,7 @@ mod tests {
     async fn processing_again_resumes_instead_of_deciding_twice() {
         use super::super::plan::{Action, Mode, Step};
         let inb = inbound().await;
-        let contact = crate::store::contacts::upsert_one(
-            &inb.db,
-            &crate::store::contacts::ImportRow {
-                email: crate::domain::EmailAddress::parse("anna@example.org").unwrap(),
-                name: None,
-                organisation: None,
-                language: None,
-                attributes: serde_json::Map::new(),
-                topics: Vec::new(),
-            },
-            crate::domain::ConsentStatus::Pending,
-            "test",
-        )
-        .await
-        .unwrap();
+        let contact = anna(&inb).await;
         let raw = mail("r@x", "anna@example.org", "Re: Fest", "Bitte austragen.");
         let (id, _) = crate::store::inbound::spool(&inb.db, "mid:r@x", &raw, "test")
             .await

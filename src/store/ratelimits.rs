@@ -25,22 +25,33 @@ pub async fn hit(
         .fetch_one(p)
         .await?
     });
-    Ok((now, hits(db, scope, client, previous).await?))
+    let (_, before) = hits(db, scope, client, window, previous).await?;
+    Ok((now, before))
 }
 
-/// The hits of `client` in `scope` in the window starting at `window` (counts nothing).
-pub async fn hits(db: &Db, scope: &str, client: &str, window: i64) -> Result<i64> {
-    let n: Option<i64> = on_db!(db, p => {
-        sqlx::query_scalar(
-            "SELECT hits FROM rate_hits WHERE scope = $1 AND client = $2 AND window_start = $3",
+/// The hits of `client` in `scope` in the window starting at `window` and in the one starting
+/// at `previous`, in one query (counts nothing).
+pub async fn hits(
+    db: &Db,
+    scope: &str,
+    client: &str,
+    window: i64,
+    previous: i64,
+) -> Result<(i64, i64)> {
+    let rows: Vec<(i64, i64)> = on_db!(db, p => {
+        sqlx::query_as(
+            "SELECT window_start, hits FROM rate_hits
+             WHERE scope = $1 AND client = $2 AND window_start IN ($3, $4)",
         )
         .bind(scope)
         .bind(client)
         .bind(window)
-        .fetch_optional(p)
+        .bind(previous)
+        .fetch_all(p)
         .await?
     });
-    Ok(n.unwrap_or(0))
+    let of = |w: i64| rows.iter().find(|r| r.0 == w).map_or(0, |r| r.1);
+    Ok((of(window), of(previous)))
 }
 
 /// Deletes the windows of `scope` that started before `before`.

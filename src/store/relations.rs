@@ -43,11 +43,12 @@ const COLUMNS: &str = "id, contact_id, form, topic_id, occasion_id, status, sinc
 
 /// Sets the relation of `contact` to an occasion or topic: updates the existing one of that form
 /// and target, or creates it; records the change on the timeline, all within the caller's
-/// transaction. Returns the relation id.
-pub async fn set(tx: &mut Tx, r: &NewRelation) -> Result<i64> {
+/// transaction. Returns the relation id and the relation as it was before (what an undo
+/// restores; none when it is new).
+pub async fn set(tx: &mut Tx, r: &NewRelation) -> Result<(i64, Option<Previous>)> {
     let at = now();
-    let find = "SELECT id FROM relations WHERE contact_id = $1 AND form = $2
-                AND COALESCE(occasion_id, 0) = $3 AND COALESCE(topic_id, 0) = $4";
+    let find = "SELECT id, status, until, party_size FROM relations WHERE contact_id = $1
+                AND form = $2 AND COALESCE(occasion_id, 0) = $3 AND COALESCE(topic_id, 0) = $4";
     let summary = match (r.form, r.status) {
         (RelationForm::Encounter, RelationStatus::Confirmed) => "kommt zur Begegnung / coming",
         (RelationForm::Encounter, RelationStatus::Declined) => "sagt ab / declined",
@@ -56,16 +57,16 @@ pub async fn set(tx: &mut Tx, r: &NewRelation) -> Result<i64> {
         }
         _ => "Beziehung geändert / relation changed",
     };
-    let id = on_tx!(tx, c => {
-        let existing: Option<i64> = sqlx::query_scalar(find)
+    let (id, previous) = on_tx!(tx, c => {
+        let previous: Option<Previous> = sqlx::query_as(find)
             .bind(r.contact_id)
             .bind(r.form.as_str())
             .bind(r.occasion_id.map_or(0, OccasionId::get))
             .bind(r.topic_id.unwrap_or(TopicId(0)))
             .fetch_optional(&mut *c)
             .await?;
-        let id = match existing {
-            Some(id) => {
+        let id = match &previous {
+            Some(p) => {
                 sqlx::query(
                     "UPDATE relations SET status = $1, until = $2, cause_kind = $3, cause_ref = $4,
                         note = $5, updated_at = $6 WHERE id = $7",
@@ -76,10 +77,10 @@ pub async fn set(tx: &mut Tx, r: &NewRelation) -> Result<i64> {
                 .bind(&r.cause_ref)
                 .bind(&r.note)
                 .bind(at)
-                .bind(id)
+                .bind(p.id)
                 .execute(&mut *c)
                 .await?;
-                id
+                p.id
             }
             None => {
                 sqlx::query_scalar(
@@ -102,7 +103,7 @@ pub async fn set(tx: &mut Tx, r: &NewRelation) -> Result<i64> {
                 .and_then(super::returned_one)?
             }
         };
-        id
+        (id, previous)
     });
     super::activities::record(
         tx,
@@ -121,7 +122,7 @@ pub async fn set(tx: &mut Tx, r: &NewRelation) -> Result<i64> {
         },
     )
     .await?;
-    Ok(id)
+    Ok((id, previous))
 }
 
 pub async fn for_contact(db: &Db, contact_id: ContactId) -> Result<Vec<Relation>> {
@@ -150,26 +151,4 @@ pub struct Previous {
     pub status: RelationStatus,
     pub until: Option<Timestamp>,
     pub party_size: Option<i64>,
-}
-
-/// The contact's relation of `form` to `occasion` / `topic`, if there is one.
-pub async fn current(
-    tx: &mut Tx,
-    contact_id: ContactId,
-    form: RelationForm,
-    occasion_id: Option<OccasionId>,
-    topic_id: Option<TopicId>,
-) -> Result<Option<Previous>> {
-    Ok(on_tx!(tx, c => {
-        sqlx::query_as::<_, Previous>(
-            "SELECT id, status, until, party_size FROM relations WHERE contact_id = $1 AND form = $2
-             AND COALESCE(occasion_id, 0) = $3 AND COALESCE(topic_id, 0) = $4",
-        )
-        .bind(contact_id)
-        .bind(form.as_str())
-        .bind(occasion_id.map_or(0, OccasionId::get))
-        .bind(topic_id.unwrap_or(TopicId(0)))
-        .fetch_optional(&mut *c)
-        .await?
-    }))
 }

@@ -639,13 +639,7 @@ impl RateLimiter {
         let counted = if count {
             crate::store::ratelimits::hit(db, scope, &client, window, window - len).await
         } else {
-            let now = crate::store::ratelimits::hits(db, scope, &client, window).await;
-            match now {
-                Ok(n) => crate::store::ratelimits::hits(db, scope, &client, window - len)
-                    .await
-                    .map(|p| (n, p)),
-                Err(e) => Err(e),
-            }
+            crate::store::ratelimits::hits(db, scope, &client, window, window - len).await
         };
         let (current, previous) = match counted {
             Ok(c) => c,

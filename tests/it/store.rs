@@ -689,7 +689,7 @@ mod own_tx {
 
     pub async fn set_relation(db: &Db, r: &NewRelation) -> Result<i64> {
         let mut tx = db.begin().await?;
-        let id = relations::set(&mut tx, r).await?;
+        let (id, _) = relations::set(&mut tx, r).await?;
         tx.commit().await?;
         Ok(id)
     }
