@@ -10,7 +10,8 @@
 //! - what an applied change replaced is returned as an [`Undo`], which [`undo`] restores.
 
 use crate::domain::{
-    CampaignId, ConsentStatus, ContactId, OccasionId, RelationForm, RelationStatus, TopicId,
+    CampaignId, ConsentStatus, ContactId, InboundId, OccasionId, RelationForm, RelationStatus,
+    TopicId,
 };
 use crate::store::contacts::ConsentEvidence;
 use crate::store::occasions::Occasion;
@@ -34,7 +35,7 @@ pub fn occasion_end(o: &Occasion) -> Timestamp {
 pub enum Cause {
     /// A message we received. `message_id` is its Message-ID (else `inbound:ID`).
     Message {
-        inbound_id: i64,
+        inbound_id: InboundId,
         message_id: String,
         campaign_id: Option<CampaignId>,
         /// A spam complaint rather than the person's reply.
@@ -54,7 +55,7 @@ pub enum Cause {
     Undo {
         decision_id: i64,
         by: String,
-        inbound_id: i64,
+        inbound_id: InboundId,
         campaign_id: Option<CampaignId>,
     },
 }
@@ -102,7 +103,7 @@ impl Cause {
         }
     }
 
-    fn inbound_id(&self) -> Option<i64> {
+    fn inbound_id(&self) -> Option<InboundId> {
         match self {
             Cause::Message { inbound_id, .. } | Cause::Undo { inbound_id, .. } => Some(*inbound_id),
             _ => None,

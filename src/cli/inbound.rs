@@ -4,6 +4,7 @@ use super::workspace::{config_path, load_config, open_db, WorkspaceError};
 use super::EX_CONFIG;
 use crate::classify;
 use crate::config::Config;
+use crate::domain::InboundId;
 use crate::inbound::batch::read_limited;
 use crate::inbound::{maildir, Inbound};
 use crate::outbound::sender::Engine;
@@ -39,7 +40,7 @@ pub enum InboundCmd {
     /// Messages that could not be processed, with their error.
     Quarantine,
     /// Process a quarantined message again (after a fix).
-    Reprocess { id: i64 },
+    Reprocess { id: InboundId },
 }
 
 /// sysexits.h codes an MTA understands.

@@ -7,7 +7,7 @@ use super::Inbound;
 use crate::activation::{self, Cause, Undo};
 use crate::classify::{Analysis, MessageKind};
 use crate::config::UnsubscribeScope;
-use crate::domain::{CampaignId, ContactId, SuppressionReason};
+use crate::domain::{CampaignId, ContactId, InboundId, SuppressionReason};
 use crate::outbound::render::MailKind;
 use crate::outbound::sender::{Answer, CampaignCtx, Recipient};
 use crate::store::activities::NewActivity;
@@ -25,7 +25,7 @@ use serde_json::json;
 /// acknowledgement twice.)
 pub async fn execute(
     inb: &Inbound,
-    id: i64,
+    id: InboundId,
     a: &Analysis,
     at: &Attribution,
     plan: &[Step],
@@ -39,7 +39,7 @@ pub async fn execute(
     if !resumed {
         if !decided.is_empty() {
             tracing::warn!(
-                inbound = id,
+                inbound = id.get(),
                 "earlier decisions differ from the plan: deciding anew"
             );
         }
@@ -74,7 +74,7 @@ pub async fn execute(
 /// proven to come from them.
 async fn record_message(
     tx: &mut store::Tx,
-    id: i64,
+    id: InboundId,
     contact: ContactId,
     a: &Analysis,
     at: &Attribution,
@@ -131,7 +131,7 @@ pub(super) fn timeline_entry(a: &Analysis, at: &Attribution) -> (&'static str, S
     }
 }
 
-pub(super) fn timeline_detail(id: i64, a: &Analysis, at: &Attribution) -> serde_json::Value {
+pub(super) fn timeline_detail(id: InboundId, a: &Analysis, at: &Attribution) -> serde_json::Value {
     json!({"inbound_id": id, "intent": a.intent, "confidence": a.confidence, "attribution": at.strength, "message_id": a.message_id})
 }
 
@@ -154,7 +154,7 @@ pub(super) fn decision_status(mode: Mode) -> DecisionStatus {
 
 async fn insert_decision(
     tx: &mut store::Tx,
-    inbound: i64,
+    inbound: InboundId,
     at: &Attribution,
     step: &Step,
 ) -> anyhow::Result<i64> {
@@ -178,7 +178,7 @@ async fn insert_decision(
 /// how to undo both.
 async fn perform(
     inb: &Inbound,
-    inbound: i64,
+    inbound: InboundId,
     at: &Attribution,
     action: &Action,
     a: &Analysis,
@@ -192,7 +192,7 @@ async fn perform(
 /// to undo it (`None` when there is nothing to record).
 async fn record_wish(
     inb: &Inbound,
-    inbound: i64,
+    inbound: InboundId,
     at: &Attribution,
     a: &Analysis,
 ) -> anyhow::Result<Option<activation::WishUndo>> {
@@ -208,7 +208,11 @@ async fn record_wish(
     let today = now().with_timezone(&tz).date_naive();
     let Some(day) = crate::domain::not_before_date(wish, today, &inb.cfg.holidays.summer_ends())
     else {
-        tracing::warn!(inbound, wish, "unknown not_before wish: not recorded");
+        tracing::warn!(
+            inbound = inbound.get(),
+            wish,
+            "unknown not_before wish: not recorded"
+        );
         return Ok(None);
     };
     let midnight = day.and_hms_opt(0, 0, 0).expect("midnight exists");
@@ -230,7 +234,7 @@ async fn record_wish(
 }
 
 /// The cause of a change made because of inbound message `inbound`.
-fn message_cause(inbound: i64, at: &Attribution, a: &Analysis, complaint: bool) -> Cause {
+fn message_cause(inbound: InboundId, at: &Attribution, a: &Analysis, complaint: bool) -> Cause {
     Cause::Message {
         inbound_id: inbound,
         message_id: a
@@ -245,7 +249,7 @@ fn message_cause(inbound: i64, at: &Attribution, a: &Analysis, complaint: bool) 
 /// Performs one action; returns how to undo it.
 async fn perform_action(
     inb: &Inbound,
-    inbound: i64,
+    inbound: InboundId,
     at: &Attribution,
     action: &Action,
     a: &Analysis,
@@ -402,7 +406,7 @@ async fn note_activity(
     contact: ContactId,
     kind: &str,
     summary: String,
-    inbound: i64,
+    inbound: InboundId,
     campaign: Option<CampaignId>,
 ) -> anyhow::Result<()> {
     let mut tx = db.begin().await?;
@@ -451,7 +455,7 @@ async fn notify_organiser(
     at: &Attribution,
     contact: ContactId,
     a: &Analysis,
-    inbound: i64,
+    inbound: InboundId,
 ) {
     let extra = json!({"reply": {"text": a.text, "received_at": now().to_rfc3339()}});
     if let Err(e) = try_notify(

@@ -4,7 +4,7 @@
 //! Memory stays flat in the audience size: at most one batch of deliveries is in flight.
 
 use crate::config::{Config, TransportKind};
-use crate::domain::{CampaignId, ContactId};
+use crate::domain::{CampaignId, ContactId, DeliveryId};
 use crate::outbound::compose::{compose, DkimSigner, Outgoing};
 use crate::outbound::ics::{invitation_ics, IcsEvent};
 use crate::outbound::render::{MailKind, Renderer};
@@ -550,7 +550,7 @@ impl Journal {
         })
     }
 
-    fn record(&self, delivery_id: i64) {
+    fn record(&self, delivery_id: DeliveryId) {
         use std::io::Write;
         // One short write with O_APPEND: lines of concurrent senders do not interleave.
         if let Err(e) = (&self.file).write_all(format!("{delivery_id}\n").as_bytes()) {
@@ -568,7 +568,7 @@ impl Journal {
     }
 
     /// Reads a dead sender's journal: the deliveries it had sent.
-    fn read(path: &Path) -> Vec<i64> {
+    fn read(path: &Path) -> Vec<DeliveryId> {
         std::fs::read_to_string(path)
             .map(|s| s.lines().filter_map(|l| l.trim().parse().ok()).collect())
             .unwrap_or_default()

@@ -1,7 +1,7 @@
 //! The contact's timeline: every send, reply, bounce, consent and relation change.
 
 use super::{on_tx, Result, Timestamp, Tx};
-use crate::domain::{CampaignId, ContactId};
+use crate::domain::{CampaignId, ContactId, InboundId};
 use serde::Serialize;
 
 #[derive(Debug, Clone, Serialize, sqlx::FromRow)]
@@ -12,7 +12,7 @@ pub struct Activity {
     pub summary: String,
     pub detail: String,
     pub campaign_id: Option<CampaignId>,
-    pub inbound_id: Option<i64>,
+    pub inbound_id: Option<InboundId>,
 }
 
 /// One entry for the timeline; `record` writes it within the caller's transaction, so the change
@@ -25,7 +25,7 @@ pub struct NewActivity<'a> {
     pub summary: String,
     pub detail: serde_json::Value,
     pub campaign_id: Option<CampaignId>,
-    pub inbound_id: Option<i64>,
+    pub inbound_id: Option<InboundId>,
 }
 
 macro_rules! record_impl {

@@ -5,7 +5,7 @@
 //! UPDATE SKIP LOCKED`, so several daemons share the queue), and settle them in batches.
 
 use super::{now, Db, Result, StoreError, Timestamp};
-use crate::domain::{CampaignId, ContactId, OccasionId, TopicId};
+use crate::domain::{CampaignId, ContactId, DeliveryId, OccasionId, TopicId};
 use crate::{in_tx, on_db};
 use serde::{Deserialize, Serialize};
 
@@ -439,7 +439,7 @@ pub async fn enqueue(db: &Db, c: &Campaign, caps: Caps) -> Result<u64> {
 /// A claimed delivery with what rendering needs.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct Claimed {
-    pub id: i64,
+    pub id: DeliveryId,
     pub campaign_id: CampaignId,
     pub contact_id: ContactId,
     pub attempts: i32,
@@ -469,7 +469,7 @@ pub async fn claim(
     } else {
         ""
     };
-    let running: Vec<i64> = on_db!(db, p => {
+    let running: Vec<CampaignId> = on_db!(db, p => {
         sqlx::query_scalar("SELECT id FROM campaigns WHERE status = 'running' ORDER BY id")
             .fetch_all(p)
             .await?
@@ -516,7 +516,7 @@ pub async fn claim(
     // statement with an id list, which it would parse and plan anew for every batch size).
     // SQLite allows no UPDATE ... RETURNING inside a query: the ids first, then their rows.
     let mut rows: Vec<Claimed> = Vec::new();
-    let mut ids: Vec<i64> = Vec::new();
+    let mut ids: Vec<DeliveryId> = Vec::new();
     for campaign_id in running {
         for update in &branches {
             let left = limit - (rows.len() + ids.len()) as i64;
@@ -539,7 +539,8 @@ pub async fn claim(
                     rows.extend(bound!(q).fetch_all(p).await?);
                 }
                 Db::Sqlite(p) => {
-                    let q = sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(update.as_str()));
+                    let q =
+                        sqlx::query_scalar::<_, DeliveryId>(sqlx::AssertSqlSafe(update.as_str()));
                     ids.extend(bound!(q).fetch_all(p).await?);
                 }
             }
@@ -595,7 +596,7 @@ pub enum Outcome {
 pub struct Settle {
     /// Attempts made so far, this one included.
     pub attempts: i32,
-    pub delivery_id: i64,
+    pub delivery_id: DeliveryId,
     pub campaign_id: CampaignId,
     pub contact_id: ContactId,
     pub email_key: String,
@@ -729,7 +730,7 @@ impl RecordSent for sqlx::PgConnection {
     /// Rows as arrays: the same two prepared statements for every batch (a list of binds is a
     /// new statement, parsed and planned anew, for every batch size).
     async fn record_sent(&mut self, at: Timestamp, sent: &[&Settle]) -> Result<()> {
-        let ids: Vec<i64> = sent.iter().map(|s| s.delivery_id).collect();
+        let ids: Vec<i64> = sent.iter().map(|s| s.delivery_id.get()).collect();
         sqlx::query(
             "UPDATE deliveries SET status = 'sent', lease_until = NULL, last_error = NULL, sent_at = $1
              WHERE id = ANY($2)",
@@ -747,7 +748,7 @@ impl RecordSent for sqlx::PgConnection {
         .bind(at)
         .bind(sent.iter().map(|s| s.contact_id.get()).collect::<Vec<i64>>())
         .bind(sent.iter().map(|s| s.summary.as_str()).collect::<Vec<&str>>())
-        .bind(ids.iter().map(|&id| sent_detail(id)).collect::<Vec<String>>())
+        .bind(sent.iter().map(|s| sent_detail(s.delivery_id)).collect::<Vec<String>>())
         .bind(sent.iter().map(|s| s.campaign_id.get()).collect::<Vec<i64>>())
         .execute(&mut *self)
         .await?;
@@ -755,7 +756,7 @@ impl RecordSent for sqlx::PgConnection {
     }
 }
 
-fn sent_detail(delivery_id: i64) -> String {
+fn sent_detail(delivery_id: DeliveryId) -> String {
     serde_json::json!({ "delivery_id": delivery_id }).to_string()
 }
 
@@ -831,7 +832,7 @@ pub async fn sending_owners(db: &Db, prefix: &str) -> Result<Vec<String>> {
 /// A delivery being sent, with its campaign's name.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct Held {
-    pub id: i64,
+    pub id: DeliveryId,
     pub campaign_id: CampaignId,
     pub contact_id: ContactId,
     pub attempts: i32,
@@ -839,7 +840,7 @@ pub struct Held {
 }
 
 /// Of `ids` (a few hundred at most: one placeholder each), the deliveries `owner` holds.
-pub async fn held_by(db: &Db, owner: &str, ids: &[i64]) -> Result<Vec<Held>> {
+pub async fn held_by(db: &Db, owner: &str, ids: &[DeliveryId]) -> Result<Vec<Held>> {
     if ids.is_empty() {
         return Ok(Vec::new());
     }

@@ -4,7 +4,8 @@ use super::activities::{Activity, NewActivity};
 use super::relations::Relation;
 use super::{now, on_tx, Db, Result, StoreError, Timestamp, Tx};
 use crate::domain::{
-    CampaignId, ConsentStatus, ContactId, EmailAddress, RelationForm, SuppressionReason, TopicId,
+    CampaignId, ConsentStatus, ContactId, EmailAddress, InboundId, RelationForm, SuppressionReason,
+    TopicId,
 };
 use crate::{in_tx, on_db};
 use serde::Serialize;
@@ -631,7 +632,7 @@ async fn land_pg(
 pub struct ConsentEvidence<'a> {
     pub method: &'a str,
     pub evidence: Option<&'a str>,
-    pub inbound_id: Option<i64>,
+    pub inbound_id: Option<InboundId>,
     pub campaign_id: Option<CampaignId>,
 }
 

@@ -2,7 +2,9 @@
 
 use super::activities::NewActivity;
 use super::{now, on_tx, Db, Result, Timestamp, Tx};
-use crate::domain::{CampaignId, ContactId, OccasionId, RelationForm, RelationStatus, TopicId};
+use crate::domain::{
+    CampaignId, ContactId, InboundId, OccasionId, RelationForm, RelationStatus, TopicId,
+};
 use crate::on_db;
 use serde::Serialize;
 
@@ -35,7 +37,7 @@ pub struct NewRelation {
     pub cause_kind: String,
     pub cause_ref: Option<String>,
     pub note: Option<String>,
-    pub inbound_id: Option<i64>,
+    pub inbound_id: Option<InboundId>,
     pub campaign_id: Option<CampaignId>,
 }
 

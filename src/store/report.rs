@@ -14,7 +14,7 @@
 //! contact who signed up for the occasion elsewhere is not this campaign's success.
 
 use super::{now, Db, Result, Timestamp};
-use crate::domain::{CampaignId, ContactId, OccasionId, RelationForm, RelationStatus};
+use crate::domain::{CampaignId, ContactId, OccasionId, RelationForm, RelationStatus, TopicId};
 use crate::on_db;
 use serde::Serialize;
 
@@ -32,7 +32,7 @@ pub(super) fn replied_to_campaign() -> String {
 
 #[derive(Debug, Clone, Serialize, sqlx::FromRow)]
 pub struct TopicFunnel {
-    pub id: i64,
+    pub id: TopicId,
     pub slug: String,
     pub title: String,
     /// Contacts with confirmed consent for the topic.
