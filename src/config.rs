@@ -37,13 +37,13 @@ pub const MIN_SECRET_BYTES: usize = 32;
 pub enum SecretError {
     #[error(
         "the configuration has no `secret` (the key that signs the tokens in links and reply \
-         addresses): put `secret = \"<64 hex digits>\"` into config/netzpost.toml (`netzpost init` \
-         writes one; `openssl rand -hex 32` makes one) or set NETZPOST_SECRET"
+         addresses): put `secret = \"<64 hex digits>\"` into config/netzpost.toml or set \
+         NETZPOST_SECRET"
     )]
     Missing,
     #[error(
-        "`secret` is {0} bytes long; it needs at least {MIN_SECRET_BYTES}: replace it with \
-         `openssl rand -hex 32` in config/netzpost.toml or NETZPOST_SECRET (links and reply \
+        "`secret` is {0} bytes long; it needs at least {MIN_SECRET_BYTES}: replace it in \
+         config/netzpost.toml or NETZPOST_SECRET with 32 random bytes as hex (links and reply \
          addresses signed with the old one stop working)"
     )]
     Short(usize),

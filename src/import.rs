@@ -37,6 +37,9 @@ pub struct Reject {
     pub line: u64,
     pub reason: String,
     pub record: String,
+    /// The topic the row names that does not exist, when that is why it was rejected.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub unknown_topic: Option<String>,
 }
 
 /// A parsed row: the contact and the topic names it asks for (resolved against the database by
@@ -507,6 +510,7 @@ impl<R: Read> Rows<R> {
                         line,
                         reason,
                         record: String::new(),
+                        unknown_topic: None,
                     })));
                 }
             }
@@ -533,6 +537,7 @@ impl<R: Read> Rows<R> {
                         self.headers.len()
                     ),
                     record: raw(),
+                    unknown_topic: None,
                 })));
             }
             return Ok(Some(
@@ -542,6 +547,7 @@ impl<R: Read> Rows<R> {
                             line,
                             reason: format!("duplicate of line {first} ({})", p.row.email),
                             record: raw(),
+                            unknown_topic: None,
                         }),
                         None => Item::Row(ParsedRow { line, ..p }),
                     },
@@ -549,6 +555,7 @@ impl<R: Read> Rows<R> {
                         line,
                         reason,
                         record: raw(),
+                        unknown_topic: None,
                     }),
                 },
             ));
@@ -776,6 +783,7 @@ async fn import_file(
                             p.row.email
                         ),
                         record: p.row.email.to_string(),
+                        unknown_topic: None,
                     });
                     continue;
                 }
@@ -799,10 +807,9 @@ async fn import_file(
                 if let Some(t) = unknown {
                     rejects.push(Reject {
                         line: p.line,
-                        reason: format!(
-                            "unknown topic {t:?} (add it with `netzpost topics add {t}`)"
-                        ),
+                        reason: format!("unknown topic {t:?}"),
                         record: p.row.email.to_string(),
+                        unknown_topic: Some(t),
                     });
                     continue;
                 }
@@ -825,6 +832,7 @@ async fn import_file(
                             p.row.email
                         ),
                         record: p.row.email.to_string(),
+                        unknown_topic: None,
                     });
                     continue;
                 }

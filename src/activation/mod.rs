@@ -167,7 +167,7 @@ pub enum ActivationError {
 impl From<StoreError> for ActivationError {
     fn from(e: StoreError) -> Self {
         match e {
-            StoreError::NotFound(m) => ActivationError::NotFound(m),
+            e if e.is_not_found() => ActivationError::NotFound(e.to_string()),
             StoreError::Conflict(m) => ActivationError::Conflict(m),
             StoreError::Invalid(m) => ActivationError::Invalid(m),
             e => ActivationError::Store(e),

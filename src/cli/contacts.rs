@@ -98,7 +98,13 @@ pub async fn run(
                 crate::import::write_rejects(&path, &report.rejects)
                     .with_context(|| format!("writing {}", path.display()))?;
                 for r in report.rejects.iter().take(10) {
-                    eprintln!("{}: line {}: {}", a.file.display(), r.line, r.reason);
+                    let hint = r.unknown_topic.as_deref().map(super::hints::unknown_topic);
+                    match hint {
+                        Some(h) => {
+                            eprintln!("{}: line {}: {} ({h})", a.file.display(), r.line, r.reason)
+                        }
+                        None => eprintln!("{}: line {}: {}", a.file.display(), r.line, r.reason),
+                    }
                 }
                 if report.rejects.len() > 10 {
                     eprintln!("... {} more", report.rejects.len() - 10);

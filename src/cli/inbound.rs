@@ -168,7 +168,7 @@ async fn ingest(config: Option<&Path>, file: &str) -> ExitCode {
     let cfg = match load_config(config) {
         Ok(c) => Arc::new(c),
         Err(e) => {
-            eprintln!("error: {e:#}");
+            eprintln!("error: {}", super::hints::describe(&e));
             return ExitCode::from(EX_CONFIG);
         }
     };
@@ -215,12 +215,12 @@ async fn ingest(config: Option<&Path>, file: &str) -> ExitCode {
             ExitCode::SUCCESS
         }
         Err(e) if e.downcast_ref::<WorkspaceError>().is_some() => {
-            eprintln!("error: {e:#}");
+            eprintln!("error: {}", super::hints::describe(&e));
             ExitCode::from(EX_CONFIG)
         }
         Err(e) => {
             // Stored or not, the MTA keeps the message and tries again: nothing is lost.
-            eprintln!("error: {e:#}");
+            eprintln!("error: {}", super::hints::describe(&e));
             ExitCode::from(EX_TEMPFAIL)
         }
     }

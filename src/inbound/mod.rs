@@ -37,6 +37,13 @@ pub fn load_rules(cfg: &Config) -> anyhow::Result<Rules> {
     })
 }
 
+/// Why a message cannot be taken up again.
+#[derive(Debug, thiserror::Error)]
+pub enum ReprocessError {
+    #[error("inbound message {0} is not quarantined")]
+    NotQuarantined(InboundId),
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct Spooled {
     pub id: InboundId,
@@ -259,9 +266,7 @@ impl Inbound {
     /// Processes a quarantined (or any) message again, e.g. after a fix.
     pub async fn reprocess(&self, id: InboundId) -> anyhow::Result<()> {
         if !crate::store::inbound::release(&self.db, id).await? {
-            anyhow::bail!(
-                "inbound message {id} is not quarantined (see `netzpost inbound quarantine`)"
-            );
+            return Err(ReprocessError::NotQuarantined(id).into());
         }
         self.process(id).await
     }

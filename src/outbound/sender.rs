@@ -900,7 +900,7 @@ impl Core {
             } else {
                 let at = chrono::Utc::now() + chrono::Duration::seconds(resume_after);
                 let reason = format!(
-                    "paused after {n} temporary failures in a row, resumes by itself at {} (netzpost serve); last: {error}",
+                    "paused after {n} temporary failures in a row, resumes by itself at {} while the daemon runs; last: {error}",
                     at.format("%Y-%m-%d %H:%M:%S UTC")
                 );
                 campaigns::pause_until(&self.db, id, &reason, at)

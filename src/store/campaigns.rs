@@ -175,11 +175,7 @@ pub async fn get(db: &Db, name: &str) -> Result<Campaign> {
     let c = on_db!(db, p => {
         sqlx::query_as::<_, Campaign>(sqlx::AssertSqlSafe(sql.as_str())).bind(name).fetch_optional(p).await?
     });
-    c.ok_or_else(|| {
-        StoreError::NotFound(format!(
-            "unknown campaign {name:?} (see `netzpost campaigns list`)"
-        ))
-    })
+    c.ok_or_else(|| StoreError::UnknownCampaign(name.to_string()))
 }
 
 pub async fn by_id(db: &Db, id: CampaignId) -> Result<Campaign> {

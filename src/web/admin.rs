@@ -591,7 +591,7 @@ async fn occasion_csv(
     };
     let o = match store::occasions::get(&st.db, &slug).await {
         Ok(o) => o,
-        Err(store::StoreError::NotFound(_)) => {
+        Err(store::StoreError::UnknownOccasion(_)) => {
             return st.pages.message(
                 a.lang,
                 StatusCode::NOT_FOUND,

@@ -80,7 +80,8 @@ async fn require_token(State(st): State<Shared>, mut req: Request, next: Next) -
     };
     let Some(token) = given else {
         return unauthorized(
-            "missing bearer token (create one with `netzpost tokens create NAME`)",
+            "missing bearer token: send `Authorization: Bearer <token>` with a token an \
+             administrator created for you",
         );
     };
     match auth::check_token(&st.db, &token).await {

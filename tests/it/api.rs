@@ -20,6 +20,8 @@ async fn api_auth_no_wrong_and_revoked_tokens(backend: Backend) {
     let r = a.http.get(a.url("/api/contacts")).send().await.unwrap();
     assert_eq!(r.status(), 401);
     assert!(r.headers().contains_key("www-authenticate"));
+    let error = r.json::<Value>().await.unwrap()["error"].to_string();
+    assert!(!error.contains("netzpost "), "{error}");
     let r = a
         .http
         .get(a.url("/api/contacts"))
@@ -195,6 +197,11 @@ async fn api_contacts_topics_occasions_campaigns(backend: Backend) {
         .await
         .unwrap();
     assert_eq!(r.status(), 404);
+    // In plain words: a caller of the API has no shell to type a command into.
+    assert_eq!(
+        r.json::<Value>().await.unwrap(),
+        json!({"error": "unknown topic \"gibtsnicht\""})
+    );
     let r = api(Method::POST, "/contacts")
         .json(&json!({"email": "Still@Example.org", "name": "Robert'); DROP TABLE contacts;--", "topics": ["nachbarschaft"], "consent": "confirmed"}))
         .send()

@@ -33,10 +33,14 @@ fn topics_add_list_remove() {
         .success()
         .stdout("slug,title,confirmed,pending,unsubscribed\nsenioren,Ältere Menschen,0,0,0\n");
     ws.np(&["topics", "remove", "senioren"]).assert().success();
+    // The library names the topic; the command line adds what to type.
     ws.np(&["topics", "remove", "senioren"])
         .assert()
         .failure()
-        .stderr(predicate::str::contains("unknown topic \"senioren\""));
+        .stderr(predicate::str::contains(
+            "unknown topic \"senioren\" (see `netzpost topics list`; add it with \
+             `netzpost topics add senioren`)",
+        ));
 }
 
 #[test]

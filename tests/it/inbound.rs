@@ -314,6 +314,12 @@ fn mta_pipe_spoofing_forged_tokens_and_quarantine(backend: Backend) {
     assert!(q[0]["error"].as_str().unwrap().contains("empty"));
     let id = q[0]["id"].as_i64().unwrap().to_string();
     ws.np(&["inbound", "reprocess", &id]).assert().success();
+    ws.np(&["inbound", "reprocess", "999999"])
+        .assert()
+        .failure()
+        .stderr(predicate::str::contains(
+            "inbound message 999999 is not quarantined (see `netzpost inbound quarantine`)",
+        ));
     // A missing file is the MTA's EX_NOINPUT.
     ws.np(&["inbound", "ingest", "nope.eml"]).assert().code(66);
 }
