@@ -1382,7 +1382,8 @@ mod streaming_tests {
                     (26, "invalid")
                 ]
             );
-            let alt = contacts::detail(&db, "alt@example.de", 180).await.unwrap();
+            let mut alt = contacts::detail(&db, "alt@example.de", 180).await.unwrap();
+            crate::timeline::render(&mut alt.timeline, crate::domain::Lang::De);
             assert_eq!(alt.contact.name.as_deref(), Some("Alt"));
             // Unsubscribed from the import's topic: the row is rejected, the contact unchanged.
             assert_eq!(alt.contact.attributes, r#"{"Alt":"x","Ort":"Nord"}"#);
@@ -1390,7 +1391,7 @@ mod streaming_tests {
             assert!(!alt
                 .timeline
                 .iter()
-                .any(|a| a.summary == "aktualisiert / updated from liste"));
+                .any(|a| a.summary == "aktualisiert aus liste"));
             assert!(alt.contact.last_activity_at.is_some());
             let c = contacts::detail(&db, "c@example.de", 180).await.unwrap();
             // A line break in a name cell becomes a space.

@@ -329,8 +329,7 @@ pub async fn set_language(
         &store::activities::NewActivity {
             contact_id,
             at: store::now(),
-            kind: "preferences",
-            summary: format!("Sprache / language: {language}"),
+            kind: store::activities::ActivityKind::Preferences,
             detail: serde_json::json!({"language": language, "method": e.method}),
             campaign_id: e.campaign_id,
             inbound_id: e.inbound_id,

@@ -150,7 +150,11 @@ pub async fn run(
             )?;
         }
         ContactsCmd::Show { email } => {
-            let d = store::contacts::detail(db, &email, cfg.silent_after_days).await?;
+            let mut d = store::contacts::detail(db, &email, cfg.silent_after_days).await?;
+            // In the configured language (German or English, as the admin pages).
+            let lang = crate::domain::Lang::parse(&cfg.default_language)
+                .unwrap_or(crate::domain::Lang::En);
+            crate::timeline::render(&mut d.timeline, lang);
             if format == Format::Json {
                 serde_json::to_writer_pretty(&mut *out, &d)?;
                 writeln!(out)?;

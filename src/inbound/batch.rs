@@ -336,17 +336,15 @@ impl Inbound {
                         _ => Vec::new(),
                     },
                     timeline: match (settled, a, at) {
-                        (true, Some(a), Some(at)) => at.contact_id.map(|contact| {
-                            let (kind, summary) = super::apply::timeline_entry(a, at);
-                            store::inbound::TimelineEntry {
+                        (true, Some(a), Some(at)) => {
+                            at.contact_id.map(|contact| store::inbound::TimelineEntry {
                                 contact_id: contact,
-                                kind,
-                                summary,
+                                kind: super::apply::timeline_kind(a, at),
                                 detail: super::apply::timeline_detail(InboundId(0), a, at),
                                 campaign_id: at.campaign_id,
                                 proven_reply: super::apply::proven_reply(a, at),
-                            }
-                        }),
+                            })
+                        }
                         _ => None,
                     },
                 }

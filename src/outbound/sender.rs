@@ -927,7 +927,6 @@ async fn deliver(w: &Worker, ctx: &CampaignCtx, d: Claimed) -> Settle {
         campaign_id: d.campaign_id,
         contact_id: d.contact_id,
         email_key: d.email.to_lowercase(),
-        summary: format!("gesendet / sent: {}", ctx.campaign.name),
         outcome,
     };
     if !d.eligible {
@@ -1026,7 +1025,6 @@ async fn release_dead_claims(db: &Db, journal_dir: &Path) -> anyhow::Result<()> 
                     campaign_id: h.campaign_id,
                     contact_id: h.contact_id,
                     email_key: String::new(),
-                    summary: format!("gesendet / sent: {}", h.campaign),
                     outcome: Outcome::Sent,
                 })
                 .collect();

@@ -596,7 +596,6 @@ pub struct Settle {
     pub campaign_id: CampaignId,
     pub contact_id: ContactId,
     pub email_key: String,
-    pub summary: String,
     pub outcome: Outcome,
 }
 
@@ -636,19 +635,13 @@ pub async fn settle(db: &Db, batch: &[Settle]) -> Result<()> {
             if matches!(s.outcome, Outcome::Retry { .. }) {
                 continue;
             }
-            let summary = match &s.outcome {
-                Outcome::Bounced { .. } => "Zustellung abgelehnt / bounced (address suppressed)",
-                Outcome::Failed { .. } => "Zustellung fehlgeschlagen / delivery failed",
-                _ => "nicht gesendet / not sent",
-            };
             sqlx::query(
                 "INSERT INTO activities (contact_id, at, kind, summary, detail, campaign_id, inbound_id)
-                 VALUES ($1, $2, $3, $4, $5, $6, NULL)",
+                 VALUES ($1, $2, $3, '', $4, $5, NULL)",
             )
             .bind(s.contact_id)
             .bind(at)
             .bind(status)
-            .bind(summary)
             .bind(serde_json::json!({"delivery_id": s.delivery_id, "error": error}).to_string())
             .bind(s.campaign_id)
             .execute(&mut **tx)
@@ -698,20 +691,13 @@ impl RecordSent for sqlx::SqliteConnection {
         let rows = serde_json::to_string(
             &sent
                 .iter()
-                .map(|s| {
-                    (
-                        s.contact_id,
-                        &s.summary,
-                        sent_detail(s.delivery_id),
-                        s.campaign_id,
-                    )
-                })
+                .map(|s| (s.contact_id, sent_detail(s.delivery_id), s.campaign_id))
                 .collect::<Vec<_>>(),
         )
         .expect("rows serialise");
         sqlx::query(
             "INSERT INTO activities (contact_id, at, kind, summary, detail, campaign_id, inbound_id)
-             SELECT j.value ->> 0, $1, 'sent', j.value ->> 1, j.value ->> 2, j.value ->> 3, NULL
+             SELECT j.value ->> 0, $1, 'sent', '', j.value ->> 1, j.value ->> 2, NULL
              FROM json_each($2) j",
         )
         .bind(at)
@@ -737,13 +723,11 @@ impl RecordSent for sqlx::PgConnection {
         .await?;
         sqlx::query(
             "INSERT INTO activities (contact_id, at, kind, summary, detail, campaign_id, inbound_id)
-             SELECT u.contact_id, $1, 'sent', u.summary, u.detail, u.campaign_id, NULL
-             FROM unnest($2::bigint[], $3::text[], $4::text[], $5::bigint[])
-                AS u(contact_id, summary, detail, campaign_id)",
+             SELECT u.contact_id, $1, 'sent', '', u.detail, u.campaign_id, NULL
+             FROM unnest($2::bigint[], $3::text[], $4::bigint[]) AS u(contact_id, detail, campaign_id)",
         )
         .bind(at)
         .bind(sent.iter().map(|s| s.contact_id.get()).collect::<Vec<i64>>())
-        .bind(sent.iter().map(|s| s.summary.as_str()).collect::<Vec<&str>>())
         .bind(sent.iter().map(|s| sent_detail(s.delivery_id)).collect::<Vec<String>>())
         .bind(sent.iter().map(|s| s.campaign_id.get()).collect::<Vec<i64>>())
         .execute(&mut *self)
@@ -825,14 +809,13 @@ pub async fn sending_owners(db: &Db, prefix: &str) -> Result<Vec<String>> {
     }))
 }
 
-/// A delivery being sent, with its campaign's name.
+/// A delivery being sent.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct Held {
     pub id: DeliveryId,
     pub campaign_id: CampaignId,
     pub contact_id: ContactId,
     pub attempts: i32,
-    pub campaign: String,
 }
 
 /// Of `ids` (a few hundred at most: one placeholder each), the deliveries `owner` holds.
@@ -845,8 +828,7 @@ pub async fn held_by(db: &Db, owner: &str, ids: &[DeliveryId]) -> Result<Vec<Hel
         .collect::<Vec<_>>()
         .join(", ");
     let sql = format!(
-        "SELECT d.id, d.campaign_id, d.contact_id, d.attempts, k.name AS campaign FROM deliveries d
-         JOIN campaigns k ON k.id = d.campaign_id
+        "SELECT d.id, d.campaign_id, d.contact_id, d.attempts FROM deliveries d
          WHERE d.status = 'sending' AND d.lease_owner = $1 AND d.id IN ({placeholders})"
     );
     Ok(on_db!(db, p => {

@@ -277,14 +277,13 @@ pub struct Landing<'a> {
     /// Decisions recorded with it (their `inbound_id` is the landed message's).
     pub decisions: Vec<super::decisions::NewDecision<'a>>,
     /// Its entry on the contact's timeline.
-    pub timeline: Option<TimelineEntry<'a>>,
+    pub timeline: Option<TimelineEntry>,
 }
 
 /// A landed message on its contact's timeline; `detail` gets the message's id as `inbound_id`.
-pub struct TimelineEntry<'a> {
+pub struct TimelineEntry {
     pub contact_id: ContactId,
-    pub kind: &'a str,
-    pub summary: String,
+    pub kind: super::activities::ActivityKind,
     pub detail: serde_json::Value,
     pub campaign_id: Option<CampaignId>,
     /// A reply proven to come from the contact: sets `last_reply_at`.
@@ -361,7 +360,7 @@ pub async fn land(
             qb.build().execute(&mut *c).await?;
         }
 
-        let timeline: Vec<(InboundId, &TimelineEntry<'_>)> = rows
+        let timeline: Vec<(InboundId, &TimelineEntry)> = rows
             .iter()
             .filter_map(|r| Some((*ids.get(r.key)?, r.timeline.as_ref()?)))
             .collect();
@@ -377,7 +376,7 @@ pub async fn land(
                 b.push_bind(e.contact_id)
                     .push_bind(at)
                     .push_bind(e.kind)
-                    .push_bind(e.summary.as_str())
+                    .push_bind("")
                     .push_bind(detail.to_string())
                     .push_bind(e.campaign_id)
                     .push_bind(Some(*id));

@@ -3,14 +3,14 @@
 //! `netzpost tokens create NAME`.
 
 use super::{auth, ApiError, Shared};
-use crate::domain::{ConsentStatus, EmailAddress, RelationForm};
+use crate::domain::{ConsentStatus, EmailAddress, Lang, RelationForm};
 use crate::inbound::apply;
 use crate::outbound::campaign::{self, CreateArgs};
 use crate::store::campaigns::{Audience, CampaignKind, Translations};
 use crate::store::contacts::{ContactFilter, ImportRow};
 use crate::store::{self, Timestamp};
 use axum::extract::{Path, Query, Request, State};
-use axum::http::{header, StatusCode};
+use axum::http::{header, HeaderMap, StatusCode, Uri};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -211,8 +211,24 @@ async fn contacts_create(
     Ok((StatusCode::CREATED, Json(contact)).into_response())
 }
 
-async fn contact_show(State(st): State<Shared>, Path(email): Path<String>) -> ApiResult {
-    ok(store::contacts::detail(&st.db, &email, st.cfg.silent_after_days).await?)
+async fn contact_show(
+    State(st): State<Shared>,
+    Path(email): Path<String>,
+    uri: Uri,
+    headers: HeaderMap,
+) -> ApiResult {
+    ok(contact_detail(&st, &email, Lang::from_request(uri.query(), &headers)).await?)
+}
+
+/// A contact with its timeline described in the caller's language.
+async fn contact_detail(
+    st: &Shared,
+    email: &str,
+    lang: Lang,
+) -> Result<store::contacts::ContactDetail, store::StoreError> {
+    let mut d = store::contacts::detail(&st.db, email, st.cfg.silent_after_days).await?;
+    crate::timeline::render(&mut d.timeline, lang);
+    Ok(d)
 }
 
 async fn contact_forget(State(st): State<Shared>, Path(email): Path<String>) -> ApiResult {
@@ -236,6 +252,8 @@ async fn contact_update(
     State(st): State<Shared>,
     Extension(caller): Extension<Caller>,
     Path(email): Path<String>,
+    uri: Uri,
+    headers: HeaderMap,
     Json(u): Json<ContactUpdate>,
 ) -> ApiResult {
     let c = store::contacts::get(&st.db, &email).await?;
@@ -282,7 +300,7 @@ async fn contact_update(
         },
     )
     .await?;
-    ok(store::contacts::detail(&st.db, &email, st.cfg.silent_after_days).await?)
+    ok(contact_detail(&st, &email, Lang::from_request(uri.query(), &headers)).await?)
 }
 
 #[derive(Debug, Deserialize)]

@@ -250,6 +250,21 @@ async fn api_contacts_topics_occasions_campaigns(backend: Backend) {
         .unwrap();
     assert_eq!(d["silent"], true);
     assert!(!d["timeline"].as_array().unwrap().is_empty());
+    // The timeline is described when it is read, in the caller's language.
+    let mut first = Vec::new();
+    for lang in ["de", "en"] {
+        let d: Value = api(Method::GET, "/contacts/still@example.org")
+            .header("Accept-Language", lang)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        first.push(d["timeline"][0]["summary"].as_str().unwrap().to_string());
+    }
+    assert!(first[0].starts_with("importiert aus api:"), "{first:?}");
+    assert!(first[1].starts_with("imported from api:"), "{first:?}");
     assert_eq!(
         api(Method::GET, "/contacts/niemand@example.org")
             .send()

@@ -99,7 +99,7 @@ fn import_list_show_export_forget() {
         .stdout(predicate::str::contains("Jürgen Müller"))
         .stdout(predicate::str::contains("silent contact"))
         .stdout(predicate::str::contains("nachbarschaft        confirmed"))
-        .stdout(predicate::str::contains("imported from kontakte.csv"));
+        .stdout(predicate::str::contains("importiert aus kontakte.csv"));
     ws.np(&["contacts", "show", "nobody@example.de"])
         .assert()
         .failure()
