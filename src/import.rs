@@ -2,7 +2,8 @@
 //! from anywhere. Parsing is pure (`parse`); landing is batched (`run`). A bad row never stops the
 //! import: it is reported with its line number and reason, and every good row lands.
 
-use crate::domain::{ConsentRequest, ConsentStatus, EmailAddress, Language};
+use crate::activation::ImportConsent;
+use crate::domain::{ConsentStatus, EmailAddress, Language, TopicId};
 use crate::output::csv_cell;
 use crate::store::contacts::{self, ImportRow};
 use crate::store::{self, Db};
@@ -726,11 +727,7 @@ async fn import_file(
         given.push(topic.id);
     }
     let suppressed = store::suppressions::all_hashes(db).await?;
-    // An import never raises these (the landing's SQL guards it too); the rows say so.
-    let withdrawn = match ConsentStatus::request(Some(ConsentStatus::Unsubscribed), opts.consent) {
-        ConsentRequest::Withdrawn => store::contacts::unsubscribed_topics(db).await?,
-        _ => HashMap::new(),
-    };
+    let consent = std::sync::Arc::new(ImportConsent::load(db, opts.consent).await?);
 
     // Parsing runs beside the landing: room for a transaction's rows and then some.
     let (tx, mut rx) = tokio::sync::mpsc::channel::<Result<(Vec<Item>, u64), ImportError>>(
@@ -762,7 +759,9 @@ async fn import_file(
     let bar = import_bar(size, opts.progress);
     let mut rejects = Vec::new();
     let mut good: Vec<ImportRow> = Vec::new();
-    let mut lander = Lander::new(db, opts.consent, &source);
+    // The line of each row in `good`.
+    let mut lines: Vec<u64> = Vec::new();
+    let mut lander = Lander::new(db, consent.clone(), &source);
     let mut landed = 0;
     let looped: Result<(), ImportError> = async {
         while let Some(msg) = rx.recv().await {
@@ -813,39 +812,20 @@ async fn import_file(
                     });
                     continue;
                 }
-                let withdrawn_topic = match withdrawn.is_empty() {
-                    true => None,
-                    false => withdrawn
-                        .get(&p.row.email.key())
-                        .and_then(|w| ids.iter().find(|id| w.contains(id))),
-                };
-                if let Some(id) = withdrawn_topic {
-                    let slug = topic_ids
-                        .iter()
-                        .find(|(_, t)| *t == &Some(*id))
-                        .map_or_else(|| id.to_string(), |(s, _)| s.clone());
-                    rejects.push(Reject {
-                        line: p.line,
-                        reason: format!(
-                            "{} unsubscribed from topic {slug:?}: an import does not renew \
-                             consent; only the person can (subscribe form and confirmation link)",
-                            p.row.email
-                        ),
-                        record: p.row.email.to_string(),
-                        unknown_topic: None,
-                    });
-                    continue;
-                }
                 p.row.topics = ids;
                 good.push(p.row);
+                lines.push(p.line);
                 if good.len() >= tx_rows {
+                    refuse(&consent, &mut good, &mut lines, &topic_ids, &mut rejects);
                     landed += good.len();
                     lander.land(&mut good).await?;
+                    lines.clear();
                 }
             }
             bar.set_position(at);
             bar.set_message(format!("{} rows", landed + good.len()));
         }
+        refuse(&consent, &mut good, &mut lines, &topic_ids, &mut rejects);
         landed += good.len();
         lander.land(&mut good).await
     }
@@ -868,6 +848,43 @@ async fn import_file(
     })
 }
 
+/// Takes out of a batch each row that would renew a consent its person withdrew (the rule is
+/// `ImportConsent`'s), as a reject; `lines` are the rows' lines, kept in step.
+fn refuse(
+    consent: &ImportConsent,
+    rows: &mut Vec<ImportRow>,
+    lines: &mut Vec<u64>,
+    topic_ids: &HashMap<String, Option<TopicId>>,
+    rejects: &mut Vec<Reject>,
+) {
+    let refused = consent.refused(rows);
+    if refused.is_empty() {
+        return;
+    }
+    let mut keep = vec![true; rows.len()];
+    for (i, topic) in refused {
+        keep[i] = false;
+        let email = &rows[i].email;
+        let slug = topic_ids
+            .iter()
+            .find(|(_, t)| *t == &Some(topic))
+            .map_or_else(|| topic.to_string(), |(s, _)| s.clone());
+        rejects.push(Reject {
+            line: lines[i],
+            reason: format!(
+                "{email} unsubscribed from topic {slug:?}: an import does not renew consent; \
+                 only the person can (subscribe form and confirmation link)"
+            ),
+            record: email.to_string(),
+            unknown_topic: None,
+        });
+    }
+    let mut kept = keep.iter();
+    rows.retain(|_| *kept.next().unwrap_or(&true));
+    let mut kept = keep.iter();
+    lines.retain(|_| *kept.next().unwrap_or(&true));
+}
+
 /// Batches that land at the same time on PostgreSQL, each in its own transaction on its own
 /// connection: the server's work runs in as many backends (it was one backend's CPU).
 const LANES: usize = 2;
@@ -879,7 +896,7 @@ const LANES: usize = 2;
 /// leaves the batches before the failed one, as before.
 struct Lander<'a> {
     db: &'a Db,
-    consent: ConsentStatus,
+    consent: std::sync::Arc<ImportConsent>,
     source: std::sync::Arc<str>,
     flying: VecDeque<tokio::task::JoinHandle<store::Result<contacts::BatchOutcome>>>,
     /// Reports the commit of the last batch handed to a task.
@@ -889,7 +906,7 @@ struct Lander<'a> {
 }
 
 impl<'a> Lander<'a> {
-    fn new(db: &'a Db, consent: ConsentStatus, source: &str) -> Self {
+    fn new(db: &'a Db, consent: std::sync::Arc<ImportConsent>, source: &str) -> Self {
         Lander {
             db,
             consent,
@@ -912,7 +929,7 @@ impl<'a> Lander<'a> {
             return Ok(());
         }
         let Some(ids) = contacts::reserve_ids(self.db, rows.len()).await? else {
-            let out = contacts::import_batch(self.db, rows, self.consent, &self.source).await?;
+            let out = self.consent.land(self.db, rows, &self.source).await?;
             self.count(out);
             rows.clear();
             return Ok(());
@@ -922,10 +939,10 @@ impl<'a> Lander<'a> {
         }
         let (done, next) = tokio::sync::oneshot::channel();
         let after = self.last.replace(next);
-        let (db, consent, source) = (self.db.clone(), self.consent, self.source.clone());
+        let (db, consent, source) = (self.db.clone(), self.consent.clone(), self.source.clone());
         let rows = std::mem::take(rows);
         self.flying.push_back(tokio::spawn(async move {
-            let out = contacts::import_batch_after(&db, &rows, consent, &source, ids, after).await;
+            let out = consent.land_after(&db, &rows, &source, ids, after).await;
             if out.is_ok() {
                 let _ = done.send(());
             }

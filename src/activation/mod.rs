@@ -20,6 +20,9 @@ use crate::store::wishes::Wish;
 use crate::store::{self, Db, StoreError, Timestamp};
 use serde::{Deserialize, Serialize};
 
+mod initial;
+pub use initial::{add_contact, sign_up, ImportConsent, SignUp, SignedUp};
+
 /// How long an occasion without an end lasts.
 pub const DEFAULT_OCCASION_HOURS: i64 = 3;
 

@@ -194,7 +194,7 @@ async fn contacts_create(
             "consent must be pending or confirmed".into(),
         ));
     }
-    let contact = store::contacts::upsert_one(
+    let contact = crate::activation::add_contact(
         &st.db,
         &ImportRow {
             email,

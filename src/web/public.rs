@@ -20,12 +20,12 @@
 //! a correctly signed one-click unsubscribe is never refused by that limit.
 
 use super::{body_bytes, Lang, Shared};
-use crate::activation::{self, ActivationError, Cause, Link};
-use crate::domain::{CampaignId, ConsentRequest, ConsentStatus, ContactId, EmailAddress, TopicId};
+use crate::activation::{self, ActivationError, Cause, Link, SignedUp};
+use crate::domain::{CampaignId, ConsentStatus, ContactId, EmailAddress, TopicId};
 use crate::outbound::render::MailKind;
 use crate::outbound::sender::{sender_domain, CampaignCtx, Recipient};
 use crate::store::campaigns::{Campaign, CampaignKind, CampaignStatus};
-use crate::store::contacts::{Contact, ImportRow};
+use crate::store::contacts::Contact;
 use crate::store::topics::Topic;
 use crate::store::{self, now, StoreError};
 use crate::token::{Claims, Purpose, TokenError};
@@ -327,67 +327,29 @@ async fn start_opt_in(
     language: &str,
     evidence: &str,
 ) -> Result<(), Fail> {
-    if store::suppressions::is_suppressed(&st.db, &addr.key()).await? {
-        tracing::info!("subscribe: suppressed address, nothing sent");
-        return Ok(());
-    }
-    let existing = store::contacts::find(&st.db, addr).await?;
-    let contact = match existing {
-        Some(c) => c,
-        None => {
-            // A stranger must not rename someone else's contact: a name only for new contacts.
-            let row = ImportRow {
-                email: addr.clone(),
-                name: (!name.is_empty()).then(|| name.to_string()),
-                organisation: None,
-                language: Some(language.to_string()),
-                attributes: serde_json::Map::new(),
-                topics: Vec::new(),
-            };
-            store::contacts::upsert_one(&st.db, &row, ConsentStatus::Pending, "web-form").await?
-        }
-    };
-    let subs = store::contacts::subscriptions(&st.db, contact.id).await?;
-    let current = subs
-        .iter()
-        .find(|s| s.topic_id == topic.id)
-        .map(|s| s.status);
-    let wanted = ConsentStatus::request(current, ConsentStatus::Pending);
-    if current == Some(ConsentStatus::Confirmed) {
-        return Ok(());
-    }
-    if !store::contacts::note_confirmation_mail(
+    let signed = activation::sign_up(
         &st.db,
-        contact.id,
-        topic.id,
-        evidence,
-        CONFIRM_MAILS_PER_DAY,
+        &activation::SignUp {
+            email: addr,
+            name: Some(name),
+            language,
+            topic: topic.id,
+            evidence,
+            max_mails_per_day: CONFIRM_MAILS_PER_DAY,
+        },
     )
-    .await?
-    {
-        tracing::info!(
-            contact = contact.id.get(),
-            "subscribe: {CONFIRM_MAILS_PER_DAY} confirmation mails to this address today, none sent"
-        );
-        return Ok(());
-    }
-    match wanted {
-        ConsentRequest::Set(status) => {
-            activation::set_consents(
-                &st.db,
-                contact.id,
-                &[(topic.id, status)],
-                &Cause::Form {
-                    evidence: evidence.to_string(),
-                },
-            )
-            .await?;
+    .await?;
+    match signed {
+        SignedUp::SendConfirmation(contact) => {
+            send_confirmation(st, topic, &contact, language).await?
         }
-        // Pending: the mail again. Withdrawn: only the mail; the opt-out stands until the
-        // person presses the link's button (anyone can type an address into this form).
-        ConsentRequest::Keep | ConsentRequest::Withdrawn => {}
+        SignedUp::Suppressed => tracing::info!("subscribe: suppressed address, nothing sent"),
+        SignedUp::Throttled(contact) => tracing::info!(
+            contact = contact.get(),
+            "subscribe: {CONFIRM_MAILS_PER_DAY} confirmation mails to this address today, none sent"
+        ),
+        SignedUp::Confirmed => {}
     }
-    send_confirmation(st, topic, &contact, language).await?;
     Ok(())
 }
 

@@ -831,4 +831,19 @@ async fn an_admin_cannot_confirm_a_consent_the_person_withdrew() {
         .unwrap();
     assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
     assert_eq!(a.status(c, sport).await.as_deref(), Some("unsubscribed"));
+    // Creating the contact again with that consent is an import of one row: the same rule.
+    let r = a
+        .http
+        .post(a.url("/api/contacts"))
+        .bearer_auth(&token)
+        .json(&json!({"email": "weg@example.org", "name": "Neu", "topics": ["kultur"], "consent": "confirmed"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 409, "{}", r.text().await.unwrap());
+    assert_eq!(a.status(c, kultur).await.as_deref(), Some("unsubscribed"));
+    let weg = netzpost::store::contacts::get(&a.db, "weg@example.org")
+        .await
+        .unwrap();
+    assert_eq!(weg.name.as_deref(), Some("Erika Muster"), "nothing changed");
 }
