@@ -151,7 +151,7 @@ impl Composer {
         })
     }
 
-    /// The template context for one recipient (documented in `render.rs`).
+    /// The template context for one recipient (documented in `outbound::render`).
     pub fn context(&self, c: &CampaignCtx, r: &Recipient) -> serde_json::Value {
         let base = self.cfg.http.public_url.trim_end_matches('/');
         let unsub = self.token(Purpose::Unsubscribe, c, r.contact_id, Some(400));
