@@ -165,6 +165,18 @@ impl Workspace {
         self.finish(self.command(args), args, Some(stdin))
     }
 
+    /// `netzpost admin set-password ARGS...` with `input` on standard input (a pipe).
+    pub fn set_password(&self, args: &[&str], input: &str) -> Output {
+        let mut all = vec!["admin", "set-password"];
+        all.extend(args);
+        self.run_with_input(&all, input.as_bytes())
+    }
+
+    /// Delivers a message into the workspace's maildir (`var/inbox`), as an MTA does.
+    pub fn deliver(&self, name: &str, raw: impl AsRef<[u8]>) {
+        super::mail::deliver_to_maildir(&self.path().join("var/inbox"), name, raw);
+    }
+
     /// Runs a command whose files may grow to `kb` KiB only (RLIMIT_FSIZE, SIGXFSZ ignored):
     /// every write beyond that fails as on a full disk, without root or a small file system.
     pub fn run_limited(&self, kb: u64, args: &[&str], stdin: &[u8]) -> Output {
