@@ -54,7 +54,7 @@ fn main() -> anyhow::Result<()> {
     let epochs: usize = std::env::var("EPOCHS")
         .ok()
         .and_then(|s| s.parse().ok())
-        .unwrap_or(30);
+        .unwrap_or(10);
     let l2: f32 = std::env::var("L2")
         .ok()
         .and_then(|s| s.parse().ok())

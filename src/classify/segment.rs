@@ -66,11 +66,11 @@ static THANKS_LINE: LazyLock<Regex> = LazyLock::new(|| {
 static SIGNATURE_LINE: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(
         r"(?ix)(
-        \S@\S+\.\w|https?://|www\.|
+        \S@\S+\.\w|https?://|www\.|\b[\w-]+\.(de|com|org|net|eu|info)/\S*|
         ^\s*(tel|telefon|fon|phone|mobil|mobile|handy|fax|e-?mail|mail|web|adresse|address|
             tél|тел|телефон|моб|telefon\s+kom|kom|tlf)\b\.?\s*[:.]?|
         \+\d{2}[\d\s/()-]{6,}|\b0\d{2,5}[\s/-]?\d{3,}|
-        \b(e\.\s?v\.|ggmbh|gmbh|ag|ug|mbh|ltd|inc|gbr|stiftung|verein|vakfı|derneği|fundacja|stowarzyszenie|
+        \be\.\s?v\.|\b(ggmbh|gmbh|ag|ug|mbh|ltd|inc|gbr|stiftung|verein|vakfı|derneği|fundacja|stowarzyszenie|
             фонд|організація|объединение|جمعية)\b|
         \b\d{5}\s+\p{L}|
         ^\s*(amtsgericht|registergericht|vereinsregister|geschäftsführ|vorstand|steuernummer|ust-?id|iban|bic)\b|
@@ -96,7 +96,15 @@ static DISCLAIMER_START: LazyLock<Regex> = LazyLock::new(|| {
         ta\s+wiadomość\s+(jest|może|zawiera)|
         це\s+повідомлення\s+(є|містить|може)|
         это\s+(сообщение|письмо)\s+(является|содержит|может|предназначено)|
-        هذه\s+الرسالة\s+(سرية|مخصصة|قد)
+        هذه\s+الرسالة\s+(سرية|مخصصة|قد)|
+        # Newsletter and list footers under a person own mail: you receive this because ...
+        you\s+(are\s+)?receiv(e|ed|ing)\s+this|to\s+unsubscribe\b|unsubscribe\s*:|
+        sie\s+(erhalten|bekommen)\s+diese|abmelden\s*:|austragen\s*:|
+        (ви|вы)\s+(отримали|отримуєте|получили|получаете)\s+(цей|цього|це|этот|это|эту|данное|данный)|
+        відписатися\s*:|отписаться\s*:|
+        bu\s+(e-?postayı|e-?postayi|maili|iletiyi)\b.{0,60}\b(aldınız|aldiniz|alıyorsunuz|aliyorsunuz)|
+        otrzymuj(esz|ecie)\s+(tę|te|tą|ten)|otrzymał(eś|aś|eście)\s+(tę|te|tą|ten)|wypisz\s+się\s*:|
+        (تلقيت|وصلتك|تصلك|تتلقى)\s+هذه
         )",
     )
     .expect("disclaimer regex")
@@ -184,6 +192,23 @@ pub(crate) fn own_words(visible: &str) -> String {
     out
 }
 
+/// Links and addresses name things, they say nothing: a footer's "…/abmelden" link or an
+/// "unsubscribe@" address in a signature must not read as the person's wish.
+static LINK: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(
+        r"(?i)\b(https?://|www\.)\S+|\S+@\S+\.\w+|\b[\w-]+(\.[\w-]+)*\.(de|com|org|net|eu|info|ru|ua|pl|tr|io)/\S*",
+    )
+    .expect("link regex")
+});
+
+/// The own words with links and e-mail addresses blanked out, for the intent decision.
+pub(crate) fn without_links(text: &str) -> std::borrow::Cow<'_, str> {
+    if !text.contains(['/', '@', '.']) {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    LINK.replace_all(text, " ")
+}
+
 pub(crate) fn is_closing(line: &str) -> bool {
     let t = line.trim();
     !t.is_empty() && t.chars().count() <= 80 && (CLOSING.is_match(t) || THANKS_LINE.is_match(t))
@@ -230,5 +255,19 @@ mod tests {
         let t = "Leider nein.\nDiese E-Mail enthält vertrauliche Informationen. Kooperationspartner ...";
         assert_eq!(own_words(t), "Leider nein.");
         assert_eq!(own_words("Ja\n> abmelden\nJa"), "Ja\nJa");
+        let t = "Ich komme!\n\nOksana\nReferentin\nVerein Nord e.V.\nВи отримали цей лист, бо підписані на новини. Відписатися: verein-nord.de/abmelden";
+        assert_eq!(own_words(t), "Ich komme!");
+    }
+
+    #[test]
+    fn links_and_addresses_say_nothing() {
+        assert_eq!(
+            super::without_links(
+                "Komme! Mehr: verein.de/abmelden und unsubscribe@list.example.org"
+            )
+            .trim(),
+            "Komme! Mehr:   und"
+        );
+        assert_eq!(super::without_links("Ja."), "Ja.");
     }
 }
