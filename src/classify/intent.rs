@@ -99,7 +99,7 @@ fn d_statement_answer() -> f32 {
 }
 
 fn d_model_alone_factor() -> f32 {
-    0.8
+    0.7
 }
 
 fn d_unsubscribe_doubt() -> f32 {

@@ -1,4 +1,4 @@
-//! The reply corpus (tests/fixtures/replies): 1,750 replies and auto-replies in seven
+//! The reply corpus (tests/fixtures/replies): replies and auto-replies in seven
 //! languages. The test split is frozen (its file list and hash are committed) and read only here,
 //! to report and to guard against regressions; docs/replies.md has the figures, printed by
 //!
@@ -113,9 +113,9 @@ fn replies_on_the_test_split() {
     let a = &r.all;
     // Regression guards a little below the figures in docs/replies.md: a change that makes
     // the classifier worse on the frozen split fails here.
-    assert!(a.accuracy() >= 0.78, "accuracy {:.3}", a.accuracy());
+    assert!(a.accuracy() >= 0.82, "accuracy {:.3}", a.accuracy());
     assert!(
-        a.applied_wrong_rate() <= 0.07,
+        a.applied_wrong_rate() <= 0.055,
         "applied and wrong {:.4}",
         a.applied_wrong_rate()
     );
@@ -124,7 +124,7 @@ fn replies_on_the_test_split() {
         "unsubscribe recall {:.3}",
         a.unsubscribe_recall()
     );
-    assert!(a.doubt_rate() <= 0.28, "review {:.3}", a.doubt_rate());
+    assert!(a.doubt_rate() <= 0.26, "review {:.3}", a.doubt_rate());
     assert!(
         a.auto_right * 10 >= a.auto_replies * 9,
         "auto-replies {}/{}",
