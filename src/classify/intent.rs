@@ -562,8 +562,13 @@ impl Rules {
         for (i, c) in text.char_indices() {
             if matches!(c, '.' | '!' | '?' | '\n') {
                 if c == '?' {
-                    let sentence = text[start..i].trim_start();
-                    if opener.is_match(sentence) {
+                    // The opener may follow a greeting or a lead-in clause ("Dzień dobry, co
+                    // się stanie, jak się wypiszę?", "Скажите, если я отпишусь ...?").
+                    let sentence = &text[start..i];
+                    if sentence
+                        .split(',')
+                        .any(|clause| opener.is_match(clause.trim_start()))
+                    {
                         spans.push((start, i + 1));
                     }
                 }

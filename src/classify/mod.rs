@@ -287,6 +287,27 @@ mod tests {
         assert_eq!(a.intent, Intent::Decline);
         let a = analyze(&raw("Ich nehme gern teil."), &rules).unwrap();
         assert_eq!(a.intent, Intent::Accept);
+        // Signing off from one date is no unsubscribe.
+        let a = analyze(
+            &raw("Ich melde mich für Samstag wieder ab, hab mir den Fuß verknackst."),
+            &rules,
+        )
+        .unwrap();
+        assert_eq!(a.intent, Intent::Decline);
+    }
+
+    #[test]
+    fn asking_what_unsubscribing_would_mean_is_a_question() {
+        let rules = Rules::builtin().without_model();
+        for text in [
+            "Скажите, если я отпишусь от рассылки, приглашения тоже перестанут приходить?",
+            "Dzień dobry, co się stanie, jak się wypiszę z newslettera?",
+            "Wenn ich mich abmelde, bekomme ich dann noch Einladungen?",
+        ] {
+            let raw = mail("From: a@example.org\r\nSubject: Re: x", text);
+            let a = analyze(&raw, &rules).unwrap();
+            assert_eq!(a.intent, Intent::Question, "{text}");
+        }
     }
 
     #[test]

@@ -110,16 +110,49 @@ static DISCLAIMER_START: LazyLock<Regex> = LazyLock::new(|| {
     .expect("disclaimer regex")
 });
 
+/// A list footer inside a line (an HTML signature flattened to one line): "Don't want to
+/// receive our news? Unsubscribe here", "Haberleri artık almak istemiyorsanız". Conditional or
+/// addressed to the reader, so never the person's own wish; the line is cut where it starts.
+static FOOTER_INLINE: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(
+        r"(?ix)(
+        (don.?t|do\s+not)\s+want\s+to\s+receive[^.!?\n]{0,80}\?|want\s+to\s+stop\s+receiving[^.!?\n]{0,80}\?|
+        if\s+you\s+(no\s+longer|don.?t|do\s+not)\s+(wish|want)|unsubscribe\s+here|
+        (wenn|falls)\s+sie\s+(keine|diese)\b.{0,40}\b(mehr\s+)?(erhalten|bekommen)|
+        möchten\s+sie\s+(keine|unseren)\b.{0,40}\b(mehr\s+)?(erhalten|abbestellen)|hier\s+abmelden|
+        \S*\s+istemiyorsanız|\S*\s+istemiyorsaniz|
+        (если|якщо)\s+(вы|ви)\s+(не\s+)?(хотите|хочете|желаете)|
+        jeśli\s+nie\s+chcesz|jesli\s+nie\s+chcesz|jeżeli\s+nie\s+chcesz|
+        (إذا|اذا)\s+كنت\s+لا\s+ترغب|لإلغاء\s+الاشتراك
+        )",
+    )
+    .expect("inline footer regex")
+});
+
 /// Word count up to which a line after the closing still counts as name / role / organisation.
 const SIGNATURE_BLOCK_LINES: usize = 12;
 
 /// The person's own words: the visible text up to the closing formula or the signature block.
 /// Quoted lines kept for an interleaved answer ("> ...") are our words and are dropped.
 pub(crate) fn own_words(visible: &str) -> String {
-    let lines: Vec<&str> = visible
+    let mut lines: Vec<&str> = visible
         .lines()
         .filter(|l| !l.trim_start().starts_with('>'))
         .collect();
+    // A list footer ends the words where it starts, even inside a line.
+    if let Some((i, at)) = lines
+        .iter()
+        .enumerate()
+        .find_map(|(i, l)| FOOTER_INLINE.find(l).map(|m| (i, m.start())))
+    {
+        let before = lines[i][..at].trim_end();
+        lines.truncate(i);
+        // A few words before it belong to the footer ("Haberleri artık almak
+        // istemiyorsanız"); a sentence before it is the person's.
+        if before.split_whitespace().count() > 4 {
+            lines.push(before);
+        }
+    }
     let mut end = lines.len();
     // A disclaimer ends the words wherever it starts.
     if let Some(d) = lines.iter().position(|l| DISCLAIMER_START.is_match(l)) {
@@ -166,9 +199,14 @@ pub(crate) fn own_words(visible: &str) -> String {
             }
             break;
         }
-        if looks_like_signature(l) {
+        let words = l.split_whitespace().count();
+        let t = l.trim_end();
+        // A sentence with an address in it ("bitte löschen Sie info@verein.de aus der Liste.")
+        // is the person's words, not a signature line.
+        let prose = words > 10 && (t.ends_with(['.', '!', '?']) || t.contains(". "));
+        if looks_like_signature(l) && !prose {
             sig_lines += 1;
-        } else if l.split_whitespace().count() > 6 || l.trim_end().ends_with(['.', '!', '?']) {
+        } else if words > 6 || t.ends_with(['.', '!', '?']) {
             break;
         }
         k -= 1;
@@ -255,8 +293,31 @@ mod tests {
         let t = "Leider nein.\nDiese E-Mail enthält vertrauliche Informationen. Kooperationspartner ...";
         assert_eq!(own_words(t), "Leider nein.");
         assert_eq!(own_words("Ja\n> abmelden\nJa"), "Ja\nJa");
+        let t = "Guten Tag,\n\nbitte löschen Sie sekretariat@schule.example aus Ihrem Verteiler. Post an die Schule geht an die Leitung.";
+        assert_eq!(
+            own_words(t),
+            t,
+            "a sentence with an address is no signature"
+        );
         let t = "Ich komme!\n\nOksana\nReferentin\nVerein Nord e.V.\nВи отримали цей лист, бо підписані на новини. Відписатися: verein-nord.de/abmelden";
         assert_eq!(own_words(t), "Ich komme!");
+    }
+
+    #[test]
+    fn a_footer_inside_a_line_ends_the_words() {
+        let t = "Yes I confirm.\nJennifer Blake Head of Cooperation Don't want to receive our news? Unsubscribe here";
+        assert_eq!(
+            own_words(t),
+            "Yes I confirm.\nJennifer Blake Head of Cooperation"
+        );
+        let t =
+            "2\n\nErdem Immobilien GmbH\nHaberleri artık almak istemiyorsanız: Newsletter abmelden";
+        assert_eq!(own_words(t), "2");
+        assert_eq!(
+            own_words("I don't want to receive these mails any more."),
+            "I don't want to receive these mails any more.",
+            "the person's own wish stays"
+        );
     }
 
     #[test]

@@ -113,9 +113,9 @@ fn replies_on_the_test_split() {
     let a = &r.all;
     // Regression guards a little below the figures in docs/replies.md: a change that makes
     // the classifier worse on the frozen split fails here.
-    assert!(a.accuracy() >= 0.82, "accuracy {:.3}", a.accuracy());
+    assert!(a.accuracy() >= 0.83, "accuracy {:.3}", a.accuracy());
     assert!(
-        a.applied_wrong_rate() <= 0.055,
+        a.applied_wrong_rate() <= 0.04,
         "applied and wrong {:.4}",
         a.applied_wrong_rate()
     );
