@@ -1007,6 +1007,21 @@ fn fold(s: &str) -> String {
             'ç' => out.push('c'),
             '\u{2019}' | '\u{2018}' | '`' | '´' => out.push('\''),
             '\u{a0}' => out.push(' '),
+            // Arabic as people type it: short vowels, tanween and the elongation stroke are
+            // optional, and hamza forms of alef, ta marbuta and alef maqsura are written
+            // either way; Arabic-Indic digits are digits ("١" answers like "1").
+            '\u{064B}'..='\u{065F}' | '\u{0670}' | '\u{0640}' => {}
+            'أ' | 'إ' | 'آ' | 'ٱ' => out.push('ا'),
+            'ى' => out.push('ي'),
+            'ة' => out.push('ه'),
+            '\u{0660}'..='\u{0669}' => out.push(char::from(b'0' + (c as u32 - 0x0660) as u8)),
+            '\u{06F0}'..='\u{06F9}' => out.push(char::from(b'0' + (c as u32 - 0x06F0) as u8)),
+            'ё' => out.push('е'),
+            // Turkish is often typed without its letters ("gelemiyorum"): both spellings
+            // read the same.
+            'ı' => out.push('i'),
+            'ğ' => out.push('g'),
+            'ş' => out.push('s'),
             c => out.push(c),
         }
     }
