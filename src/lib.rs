@@ -19,6 +19,7 @@ pub mod output;
 pub mod schedule;
 pub mod store;
 pub mod templates;
+pub mod timeline;
 pub mod token;
 pub mod transport;
 pub mod web;

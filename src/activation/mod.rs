@@ -10,7 +10,8 @@
 //! - what an applied change replaced is returned as an [`Undo`], which [`undo`] restores.
 
 use crate::domain::{
-    CampaignId, ConsentStatus, ContactId, OccasionId, RelationForm, RelationStatus, TopicId,
+    CampaignId, ConsentStatus, ContactId, InboundId, OccasionId, RelationForm, RelationStatus,
+    TopicId,
 };
 use crate::store::contacts::ConsentEvidence;
 use crate::store::occasions::Occasion;
@@ -18,6 +19,9 @@ use crate::store::relations::NewRelation;
 use crate::store::wishes::Wish;
 use crate::store::{self, Db, StoreError, Timestamp};
 use serde::{Deserialize, Serialize};
+
+mod initial;
+pub use initial::{add_contact, sign_up, ImportConsent, SignUp, SignedUp};
 
 /// How long an occasion without an end lasts.
 pub const DEFAULT_OCCASION_HOURS: i64 = 3;
@@ -34,7 +38,7 @@ pub fn occasion_end(o: &Occasion) -> Timestamp {
 pub enum Cause {
     /// A message we received. `message_id` is its Message-ID (else `inbound:ID`).
     Message {
-        inbound_id: i64,
+        inbound_id: InboundId,
         message_id: String,
         campaign_id: Option<CampaignId>,
         /// A spam complaint rather than the person's reply.
@@ -54,7 +58,7 @@ pub enum Cause {
     Undo {
         decision_id: i64,
         by: String,
-        inbound_id: i64,
+        inbound_id: InboundId,
         campaign_id: Option<CampaignId>,
     },
 }
@@ -102,7 +106,7 @@ impl Cause {
         }
     }
 
-    fn inbound_id(&self) -> Option<i64> {
+    fn inbound_id(&self) -> Option<InboundId> {
         match self {
             Cause::Message { inbound_id, .. } | Cause::Undo { inbound_id, .. } => Some(*inbound_id),
             _ => None,
@@ -166,7 +170,7 @@ pub enum ActivationError {
 impl From<StoreError> for ActivationError {
     fn from(e: StoreError) -> Self {
         match e {
-            StoreError::NotFound(m) => ActivationError::NotFound(m),
+            e if e.is_not_found() => ActivationError::NotFound(e.to_string()),
             StoreError::Conflict(m) => ActivationError::Conflict(m),
             StoreError::Invalid(m) => ActivationError::Invalid(m),
             e => ActivationError::Store(e),
@@ -328,8 +332,7 @@ pub async fn set_language(
         &store::activities::NewActivity {
             contact_id,
             at: store::now(),
-            kind: "preferences",
-            summary: format!("Sprache / language: {language}"),
+            kind: store::activities::ActivityKind::Preferences,
             detail: serde_json::json!({"language": language, "method": e.method}),
             campaign_id: e.campaign_id,
             inbound_id: e.inbound_id,

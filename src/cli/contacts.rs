@@ -98,7 +98,13 @@ pub async fn run(
                 crate::import::write_rejects(&path, &report.rejects)
                     .with_context(|| format!("writing {}", path.display()))?;
                 for r in report.rejects.iter().take(10) {
-                    eprintln!("{}: line {}: {}", a.file.display(), r.line, r.reason);
+                    let hint = r.unknown_topic.as_deref().map(super::hints::unknown_topic);
+                    match hint {
+                        Some(h) => {
+                            eprintln!("{}: line {}: {} ({h})", a.file.display(), r.line, r.reason)
+                        }
+                        None => eprintln!("{}: line {}: {}", a.file.display(), r.line, r.reason),
+                    }
                 }
                 if report.rejects.len() > 10 {
                     eprintln!("... {} more", report.rejects.len() - 10);
@@ -144,7 +150,11 @@ pub async fn run(
             )?;
         }
         ContactsCmd::Show { email } => {
-            let d = store::contacts::detail(db, &email, cfg.silent_after_days).await?;
+            let mut d = store::contacts::detail(db, &email, cfg.silent_after_days).await?;
+            // In the configured language (German or English, as the admin pages).
+            let lang = crate::domain::Lang::parse(&cfg.default_language)
+                .unwrap_or(crate::domain::Lang::En);
+            crate::timeline::render(&mut d.timeline, lang);
             if format == Format::Json {
                 serde_json::to_writer_pretty(&mut *out, &d)?;
                 writeln!(out)?;

@@ -4,6 +4,7 @@ use super::workspace::{config_path, load_config, open_db, WorkspaceError};
 use super::EX_CONFIG;
 use crate::classify;
 use crate::config::Config;
+use crate::domain::InboundId;
 use crate::inbound::batch::read_limited;
 use crate::inbound::{maildir, Inbound};
 use crate::outbound::sender::Engine;
@@ -39,7 +40,7 @@ pub enum InboundCmd {
     /// Messages that could not be processed, with their error.
     Quarantine,
     /// Process a quarantined message again (after a fix).
-    Reprocess { id: i64 },
+    Reprocess { id: InboundId },
 }
 
 /// sysexits.h codes an MTA understands.
@@ -167,7 +168,7 @@ async fn ingest(config: Option<&Path>, file: &str) -> ExitCode {
     let cfg = match load_config(config) {
         Ok(c) => Arc::new(c),
         Err(e) => {
-            eprintln!("error: {e:#}");
+            eprintln!("error: {}", super::hints::describe(&e));
             return ExitCode::from(EX_CONFIG);
         }
     };
@@ -214,12 +215,12 @@ async fn ingest(config: Option<&Path>, file: &str) -> ExitCode {
             ExitCode::SUCCESS
         }
         Err(e) if e.downcast_ref::<WorkspaceError>().is_some() => {
-            eprintln!("error: {e:#}");
+            eprintln!("error: {}", super::hints::describe(&e));
             ExitCode::from(EX_CONFIG)
         }
         Err(e) => {
             // Stored or not, the MTA keeps the message and tries again: nothing is lost.
-            eprintln!("error: {e:#}");
+            eprintln!("error: {}", super::hints::describe(&e));
             ExitCode::from(EX_TEMPFAIL)
         }
     }

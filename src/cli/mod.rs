@@ -4,6 +4,7 @@
 
 mod campaigns;
 mod contacts;
+mod hints;
 mod inbound;
 mod occasions;
 mod review;
@@ -123,7 +124,7 @@ pub fn main() -> ExitCode {
     match rt.block_on(run(cli)) {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            eprintln!("error: {}", hints::describe(&e));
             exit_code_of(&e)
         }
     }

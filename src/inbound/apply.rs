@@ -7,10 +7,10 @@ use super::Inbound;
 use crate::activation::{self, Cause, Undo};
 use crate::classify::{Analysis, MessageKind};
 use crate::config::UnsubscribeScope;
-use crate::domain::{CampaignId, ContactId, SuppressionReason};
+use crate::domain::{CampaignId, ContactId, InboundId, SuppressionReason};
 use crate::outbound::render::MailKind;
 use crate::outbound::sender::{Answer, CampaignCtx, Recipient};
-use crate::store::activities::NewActivity;
+use crate::store::activities::{ActivityKind, NewActivity};
 use crate::store::decisions::{DecisionStatus, NewDecision};
 use crate::store::{self, now, Db, Timestamp};
 use chrono::TimeZone;
@@ -25,7 +25,7 @@ use serde_json::json;
 /// acknowledgement twice.)
 pub async fn execute(
     inb: &Inbound,
-    id: i64,
+    id: InboundId,
     a: &Analysis,
     at: &Attribution,
     plan: &[Step],
@@ -39,7 +39,7 @@ pub async fn execute(
     if !resumed {
         if !decided.is_empty() {
             tracing::warn!(
-                inbound = id,
+                inbound = id.get(),
                 "earlier decisions differ from the plan: deciding anew"
             );
         }
@@ -74,20 +74,18 @@ pub async fn execute(
 /// proven to come from them.
 async fn record_message(
     tx: &mut store::Tx,
-    id: i64,
+    id: InboundId,
     contact: ContactId,
     a: &Analysis,
     at: &Attribution,
 ) -> anyhow::Result<()> {
     let t = now();
-    let (kind, summary) = timeline_entry(a, at);
     store::activities::record(
         tx,
         &NewActivity {
             contact_id: contact,
             at: t,
-            kind,
-            summary,
+            kind: timeline_kind(a, at),
             detail: timeline_detail(id, a, at),
             campaign_id: at.campaign_id,
             inbound_id: Some(id),
@@ -105,34 +103,30 @@ pub(super) fn proven_reply(a: &Analysis, at: &Attribution) -> bool {
     a.kind == MessageKind::Reply && at.strength.proves() && !at.organisation_sender
 }
 
-/// Kind and summary of the timeline entry for an inbound message. A mail from the organisation's
-/// own address is not the contact's reply (nor counted as one).
-pub(super) fn timeline_entry(a: &Analysis, at: &Attribution) -> (&'static str, String) {
+/// The kind of the timeline entry for an inbound message. A mail from the organisation's own
+/// address is not the contact's reply (nor counted as one).
+pub(super) fn timeline_kind(a: &Analysis, at: &Attribution) -> ActivityKind {
     if at.organisation_sender && a.kind == MessageKind::Reply {
-        return (
-            "organisation_mail",
-            format!(
-                "Mail der Organisation, nicht angewandt / mail from the organisation, not applied: {}",
-                snippet(&a.text)
-            ),
-        );
+        return ActivityKind::OrganisationMail;
     }
     match a.kind {
-        MessageKind::Reply => ("reply", format!("Antwort / reply: {}", snippet(&a.text))),
-        MessageKind::AutoReply => (
-            "auto_reply",
-            format!(
-                "Abwesenheitsnotiz / auto-reply: {}",
-                a.subject.as_deref().unwrap_or("")
-            ),
-        ),
-        MessageKind::Bounce => ("bounce", "Unzustellbar / bounce report".to_string()),
-        MessageKind::Complaint => ("complaint", "Beschwerde / complaint".to_string()),
+        MessageKind::Reply => ActivityKind::Reply,
+        MessageKind::AutoReply => ActivityKind::AutoReply,
+        MessageKind::Bounce => ActivityKind::Bounce,
+        MessageKind::Complaint => ActivityKind::Complaint,
     }
 }
 
-pub(super) fn timeline_detail(id: i64, a: &Analysis, at: &Attribution) -> serde_json::Value {
-    json!({"inbound_id": id, "intent": a.intent, "confidence": a.confidence, "attribution": at.strength, "message_id": a.message_id})
+/// The detail of the timeline entry for an inbound message: how it was read, and the start of a
+/// person's words (a reply's text, an auto-reply's subject) to show.
+pub(super) fn timeline_detail(id: InboundId, a: &Analysis, at: &Attribution) -> serde_json::Value {
+    let mut d = json!({"inbound_id": id, "intent": a.intent, "confidence": a.confidence, "attribution": at.strength, "message_id": a.message_id});
+    match a.kind {
+        MessageKind::Reply => d["snippet"] = snippet(&a.text).into(),
+        MessageKind::AutoReply => d["subject"] = a.subject.as_deref().unwrap_or("").into(),
+        MessageKind::Bounce | MessageKind::Complaint => {}
+    }
+    d
 }
 
 fn snippet(text: &str) -> String {
@@ -154,7 +148,7 @@ pub(super) fn decision_status(mode: Mode) -> DecisionStatus {
 
 async fn insert_decision(
     tx: &mut store::Tx,
-    inbound: i64,
+    inbound: InboundId,
     at: &Attribution,
     step: &Step,
 ) -> anyhow::Result<i64> {
@@ -178,7 +172,7 @@ async fn insert_decision(
 /// how to undo both.
 async fn perform(
     inb: &Inbound,
-    inbound: i64,
+    inbound: InboundId,
     at: &Attribution,
     action: &Action,
     a: &Analysis,
@@ -192,7 +186,7 @@ async fn perform(
 /// to undo it (`None` when there is nothing to record).
 async fn record_wish(
     inb: &Inbound,
-    inbound: i64,
+    inbound: InboundId,
     at: &Attribution,
     a: &Analysis,
 ) -> anyhow::Result<Option<activation::WishUndo>> {
@@ -208,7 +202,11 @@ async fn record_wish(
     let today = now().with_timezone(&tz).date_naive();
     let Some(day) = crate::domain::not_before_date(wish, today, &inb.cfg.holidays.summer_ends())
     else {
-        tracing::warn!(inbound, wish, "unknown not_before wish: not recorded");
+        tracing::warn!(
+            inbound = inbound.get(),
+            wish,
+            "unknown not_before wish: not recorded"
+        );
         return Ok(None);
     };
     let midnight = day.and_hms_opt(0, 0, 0).expect("midnight exists");
@@ -230,7 +228,7 @@ async fn record_wish(
 }
 
 /// The cause of a change made because of inbound message `inbound`.
-fn message_cause(inbound: i64, at: &Attribution, a: &Analysis, complaint: bool) -> Cause {
+fn message_cause(inbound: InboundId, at: &Attribution, a: &Analysis, complaint: bool) -> Cause {
     Cause::Message {
         inbound_id: inbound,
         message_id: a
@@ -245,7 +243,7 @@ fn message_cause(inbound: i64, at: &Attribution, a: &Analysis, complaint: bool) 
 /// Performs one action; returns how to undo it.
 async fn perform_action(
     inb: &Inbound,
-    inbound: i64,
+    inbound: InboundId,
     at: &Attribution,
     action: &Action,
     a: &Analysis,
@@ -344,11 +342,8 @@ async fn perform_action(
                 note_activity(
                     db,
                     c,
-                    "hard_bounce",
-                    format!(
-                        "Adresse unzustellbar, gesperrt / address bounced, suppressed ({})",
-                        status.as_deref().unwrap_or("?")
-                    ),
+                    ActivityKind::HardBounce,
+                    status.as_deref(),
                     inbound,
                     at.campaign_id,
                 )
@@ -366,17 +361,14 @@ async fn perform_action(
             note_activity(
                 db,
                 c,
-                "soft_bounce",
-                format!(
-                    "vorübergehend unzustellbar / soft bounce ({})",
-                    status.as_deref().unwrap_or("?")
-                ),
+                ActivityKind::SoftBounce,
+                status.as_deref(),
                 inbound,
                 at.campaign_id,
             )
             .await?;
             let since: Timestamp = now() - chrono::Duration::days(inb.cfg.inbound.soft_bounce_days);
-            let n = store::activities::count_since(db, c, "soft_bounce", since).await?;
+            let n = store::activities::count_since(db, c, ActivityKind::SoftBounce, since).await?;
             if n >= inb.cfg.inbound.soft_bounce_limit
                 && !store::suppressions::is_suppressed(db, address).await?
             {
@@ -397,12 +389,13 @@ async fn perform_action(
     }
 }
 
+/// A bounce on the contact's timeline, with the status code the report gave.
 async fn note_activity(
     db: &Db,
     contact: ContactId,
-    kind: &str,
-    summary: String,
-    inbound: i64,
+    kind: ActivityKind,
+    status: Option<&str>,
+    inbound: InboundId,
     campaign: Option<CampaignId>,
 ) -> anyhow::Result<()> {
     let mut tx = db.begin().await?;
@@ -412,8 +405,7 @@ async fn note_activity(
             contact_id: contact,
             at: now(),
             kind,
-            summary,
-            detail: json!({"inbound_id": inbound}),
+            detail: json!({"inbound_id": inbound, "status": status}),
             campaign_id: campaign,
             inbound_id: Some(inbound),
         },
@@ -451,7 +443,7 @@ async fn notify_organiser(
     at: &Attribution,
     contact: ContactId,
     a: &Analysis,
-    inbound: i64,
+    inbound: InboundId,
 ) {
     let extra = json!({"reply": {"text": a.text, "received_at": now().to_rfc3339()}});
     if let Err(e) = try_notify(

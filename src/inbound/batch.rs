@@ -15,6 +15,7 @@ use super::attribute::{self, Attribution};
 use super::plan::{self, Mode, Step};
 use super::{dedup_key, strip_mbox_line, Inbound, Spooled};
 use crate::classify::{self, Analysis, Rules};
+use crate::domain::InboundId;
 use crate::store::decisions::NewDecision;
 use crate::store::inbound::InboundStatus;
 use crate::store::{self, now};
@@ -122,7 +123,7 @@ struct Row<'a> {
 /// A landed chunk: per input message its spool row, and the messages still to finish.
 pub(crate) struct Landed<'a> {
     spooled: Vec<Spooled>,
-    later: Vec<(i64, &'a Analysis, Attribution, bool)>,
+    later: Vec<(InboundId, &'a Analysis, Attribution, bool)>,
 }
 
 impl Inbound {
@@ -198,7 +199,7 @@ impl Inbound {
         for (id, a, at, adopt) in landed.later {
             if let Err(e) = self.complete(id, a, at, adopt).await {
                 tracing::warn!(
-                    inbound = id,
+                    inbound = id.get(),
                     "processing failed, retried after its lease: {e:#}"
                 );
                 first_err.get_or_insert(e);
@@ -322,7 +323,7 @@ impl Inbound {
                             .steps
                             .iter()
                             .map(|s| NewDecision {
-                                inbound_id: 0,
+                                inbound_id: InboundId(0),
                                 contact_id: at.contact_id,
                                 campaign_id: at.campaign_id,
                                 action: s.action.name(),
@@ -335,17 +336,15 @@ impl Inbound {
                         _ => Vec::new(),
                     },
                     timeline: match (settled, a, at) {
-                        (true, Some(a), Some(at)) => at.contact_id.map(|contact| {
-                            let (kind, summary) = super::apply::timeline_entry(a, at);
-                            store::inbound::TimelineEntry {
+                        (true, Some(a), Some(at)) => {
+                            at.contact_id.map(|contact| store::inbound::TimelineEntry {
                                 contact_id: contact,
-                                kind,
-                                summary,
-                                detail: super::apply::timeline_detail(0, a, at),
+                                kind: super::apply::timeline_kind(a, at),
+                                detail: super::apply::timeline_detail(InboundId(0), a, at),
                                 campaign_id: at.campaign_id,
                                 proven_reply: super::apply::proven_reply(a, at),
-                            }
-                        }),
+                            })
+                        }
                         _ => None,
                     },
                 }
@@ -368,7 +367,7 @@ impl Inbound {
             };
             match (r.fate, &r.p.analysis, &r.at) {
                 (Fate::Quarantine, Err(error), _) => {
-                    tracing::warn!(inbound = id, %error, "message quarantined");
+                    tracing::warn!(inbound = id.get(), %error, "message quarantined");
                 }
                 (Fate::Later { adopt }, Ok(a), Some(at)) => later.push((id, a, at.clone(), adopt)),
                 _ => {}
@@ -385,7 +384,7 @@ impl Inbound {
                         duplicate: first.get(k) != Some(&i),
                     },
                     None => Spooled {
-                        id: existing.get(k).copied().unwrap_or_default(),
+                        id: existing.get(k).copied().unwrap_or(InboundId(0)),
                         duplicate: true,
                     },
                 }
@@ -483,7 +482,7 @@ mod tests {
 
         let status = rows(&inb, "SELECT id, status FROM inbound_messages ORDER BY id").await;
         assert_eq!(status.len(), 4, "{status:?}");
-        let of = |id: i64| status.iter().find(|r| r.0 == id).unwrap().1.clone();
+        let of = |id: InboundId| status.iter().find(|r| r.0 == id.get()).unwrap().1.clone();
         assert_eq!(of(s[0].id), "processed");
         assert_eq!(of(s[1].id), "quarantined", "empty mail kept, not dropped");
         assert_eq!(of(s[2].id), "processed");
@@ -496,15 +495,15 @@ mod tests {
         )
         .await;
         assert!(
-            d.contains(&(s[0].id, format!("encounter:pending:{}", contact.id)))
-                || d.contains(&(s[0].id, format!("question:pending:{}", contact.id))),
+            d.contains(&(s[0].id.get(), format!("encounter:pending:{}", contact.id)))
+                || d.contains(&(s[0].id.get(), format!("question:pending:{}", contact.id))),
             "{d:?}"
         );
         assert!(
-            d.contains(&(s[2].id, "hard_bounce:pending:0".into())),
+            d.contains(&(s[2].id.get(), "hard_bounce:pending:0".into())),
             "{d:?}"
         );
-        assert!(d.iter().any(|(id, _)| *id == s[4].id), "{d:?}");
+        assert!(d.iter().any(|(id, _)| *id == s[4].id.get()), "{d:?}");
         let timeline = rows(
             &inb,
             "SELECT contact_id, kind FROM activities WHERE inbound_id IS NOT NULL",
@@ -513,7 +512,7 @@ mod tests {
         assert_eq!(timeline, vec![(contact.id.get(), "reply".to_string())]);
         let attribution = rows(&inb, "SELECT id, attribution FROM inbound_messages").await;
         assert!(
-            attribution.contains(&(s[0].id, "from".into())),
+            attribution.contains(&(s[0].id.get(), "from".into())),
             "{attribution:?}"
         );
 

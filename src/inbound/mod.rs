@@ -9,6 +9,7 @@ pub mod plan;
 
 use crate::classify::{self, Analysis, Rules};
 use crate::config::Config;
+use crate::domain::InboundId;
 use crate::outbound::sender::Notifier;
 use crate::store::inbound::InboundStatus;
 use crate::store::{now, Db};
@@ -36,9 +37,16 @@ pub fn load_rules(cfg: &Config) -> anyhow::Result<Rules> {
     })
 }
 
+/// Why a message cannot be taken up again.
+#[derive(Debug, thiserror::Error)]
+pub enum ReprocessError {
+    #[error("inbound message {0} is not quarantined")]
+    NotQuarantined(InboundId),
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct Spooled {
-    pub id: i64,
+    pub id: InboundId,
     pub duplicate: bool,
 }
 
@@ -132,7 +140,7 @@ impl Inbound {
 
     /// Analyses a spooled message and applies what it proves. A message that fails analysis is
     /// quarantined with its error; database errors propagate (the message stays `new`).
-    pub async fn process(&self, id: i64) -> anyhow::Result<()> {
+    pub async fn process(&self, id: InboundId) -> anyhow::Result<()> {
         // Claim it first: with several daemons on one database each message is applied once. A
         // claim whose daemon died expires after its lease and the message is taken again.
         let raw = crate::store::inbound::claim(&self.db, id, now() + batch::lease()).await?;
@@ -166,7 +174,7 @@ impl Inbound {
     /// (`adopt`), plan, apply, mark processed.
     async fn complete(
         &self,
-        id: i64,
+        id: InboundId,
         analysis: &Analysis,
         mut attribution: attribute::Attribution,
         adopt: bool,
@@ -218,15 +226,15 @@ impl Inbound {
         Ok(at)
     }
 
-    async fn quarantine(&self, id: i64, error: &str) -> anyhow::Result<()> {
-        tracing::warn!(inbound = id, %error, "message quarantined");
+    async fn quarantine(&self, id: InboundId, error: &str) -> anyhow::Result<()> {
+        tracing::warn!(inbound = id.get(), %error, "message quarantined");
         crate::store::inbound::quarantine(&self.db, id, error).await?;
         Ok(())
     }
 
     async fn record_analysis(
         &self,
-        id: i64,
+        id: InboundId,
         a: &Analysis,
         at: &attribute::Attribution,
     ) -> anyhow::Result<()> {
@@ -256,11 +264,9 @@ impl Inbound {
     }
 
     /// Processes a quarantined (or any) message again, e.g. after a fix.
-    pub async fn reprocess(&self, id: i64) -> anyhow::Result<()> {
+    pub async fn reprocess(&self, id: InboundId) -> anyhow::Result<()> {
         if !crate::store::inbound::release(&self.db, id).await? {
-            anyhow::bail!(
-                "inbound message {id} is not quarantined (see `netzpost inbound quarantine`)"
-            );
+            return Err(ReprocessError::NotQuarantined(id).into());
         }
         self.process(id).await
     }

@@ -39,6 +39,9 @@ const SIGNED: &[&str] = &[
 pub enum DkimError {
     #[error("DKIM key: {0}")]
     Key(String),
+    /// A PKCS#8 key of another algorithm (RSA is read as PKCS#1 only).
+    #[error("DKIM key: PKCS#8 key is not Ed25519; RSA keys must be PKCS#1")]
+    NotEd25519,
     #[error("{field}: unusable value '{value}': letters, digits, '-', '_' and '.' only")]
     Name { field: &'static str, value: String },
 }
@@ -201,13 +204,7 @@ fn ed25519_seed_from_pkcs8(pem: &str) -> Result<[u8; 32], DkimError> {
         .map_err(|e| DkimError::Key(format!("PEM body is not base64: {e}")))?;
     der.strip_prefix(&PREFIX[..])
         .and_then(|seed| <[u8; 32]>::try_from(seed).ok())
-        .ok_or_else(|| {
-            DkimError::Key(
-                "PKCS#8 key is not Ed25519; RSA keys must be PKCS#1 \
-                 (openssl rsa -in key.pem -traditional)"
-                    .into(),
-            )
-        })
+        .ok_or(DkimError::NotEd25519)
 }
 
 /// Head (without the empty line) and body of a message.

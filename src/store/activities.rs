@@ -1,31 +1,76 @@
-//! The contact's timeline: every send, reply, bounce, consent and relation change.
+//! The contact's timeline: every send, reply, bounce, consent and relation change. An entry is
+//! stored as its kind and structured detail (JSON); `crate::timeline` describes it in the
+//! reader's language when it is shown.
 
 use super::{on_tx, Result, Timestamp, Tx};
-use crate::domain::{CampaignId, ContactId};
+use crate::domain::{CampaignId, ContactId, InboundId};
 use serde::Serialize;
 
+crate::domain::text_enum!(
+    /// What a timeline entry records.
+    pub ActivityKind {
+        /// Landed by an import or a form (detail: source, topics, consent, updated).
+        Import => "import",
+        /// Fields changed by a person (detail: the fields, by).
+        Updated => "updated",
+        /// Consent for a topic changed (detail: topic_id, status, method, evidence).
+        Consent => "consent",
+        /// A confirmation mail was asked for (detail: topic_id, evidence).
+        Confirmation => "confirmation",
+        /// The person chose a language (detail: language, method).
+        Preferences => "preferences",
+        /// A relation was set (detail: form, status, occasion_id, topic_id, cause).
+        Relation => "relation",
+        /// A campaign's message was accepted by the mail server (detail: delivery_id).
+        Sent => "sent",
+        /// The mail server refused the message for good (detail: delivery_id, error).
+        Bounced => "bounced",
+        /// Temporary failures used up the attempts (detail: delivery_id, error).
+        Failed => "failed",
+        /// Not sent: consent withdrawn or address suppressed meanwhile (detail: delivery_id).
+        Skipped => "skipped",
+        /// A person's reply (detail: inbound_id, intent, snippet, ...).
+        Reply => "reply",
+        AutoReply => "auto_reply",
+        /// A bounce report about the contact's address.
+        Bounce => "bounce",
+        Complaint => "complaint",
+        /// A mail from the organisation's own address, not the contact's reply (detail: snippet).
+        OrganisationMail => "organisation_mail",
+        /// The address bounced for good and is suppressed (detail: inbound_id, status).
+        HardBounce => "hard_bounce",
+        /// The address bounced for now (detail: inbound_id, status).
+        SoftBounce => "soft_bounce",
+    }
+);
+
+/// A timeline entry as read.
 #[derive(Debug, Clone, Serialize, sqlx::FromRow)]
 pub struct Activity {
     pub id: i64,
     pub at: Timestamp,
+    /// An [`ActivityKind`] (as text: rows of earlier versions are read as they are).
     pub kind: String,
+    /// Prose stored by earlier versions (empty in later rows); `crate::timeline::render` puts
+    /// the description in the reader's language here, falling back to it.
     pub summary: String,
     pub detail: String,
     pub campaign_id: Option<CampaignId>,
-    pub inbound_id: Option<i64>,
+    /// The name of the campaign, when there is one.
+    pub campaign: Option<String>,
+    pub inbound_id: Option<InboundId>,
 }
 
 /// One entry for the timeline; `record` writes it within the caller's transaction, so the change
 /// and its record land together or not at all.
 #[derive(Debug, Clone)]
-pub struct NewActivity<'a> {
+pub struct NewActivity {
     pub contact_id: ContactId,
     pub at: Timestamp,
-    pub kind: &'a str,
-    pub summary: String,
+    pub kind: ActivityKind,
     pub detail: serde_json::Value,
     pub campaign_id: Option<CampaignId>,
-    pub inbound_id: Option<i64>,
+    pub inbound_id: Option<InboundId>,
 }
 
 macro_rules! record_impl {
@@ -33,12 +78,11 @@ macro_rules! record_impl {
         let a = $a;
         sqlx::query(
             "INSERT INTO activities (contact_id, at, kind, summary, detail, campaign_id, inbound_id)
-             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+             VALUES ($1, $2, $3, '', $4, $5, $6)",
         )
         .bind(a.contact_id)
         .bind(a.at)
         .bind(a.kind)
-        .bind(&a.summary)
         .bind(a.detail.to_string())
         .bind(a.campaign_id)
         .bind(a.inbound_id)
@@ -54,28 +98,25 @@ macro_rules! record_impl {
 
 /// Lets generic transaction code call one name for both backends.
 pub trait Record {
-    fn record(
-        &mut self,
-        a: &NewActivity<'_>,
-    ) -> impl std::future::Future<Output = Result<()>> + Send;
+    fn record(&mut self, a: &NewActivity) -> impl std::future::Future<Output = Result<()>> + Send;
 }
 
 impl Record for sqlx::SqliteConnection {
-    async fn record(&mut self, a: &NewActivity<'_>) -> Result<()> {
+    async fn record(&mut self, a: &NewActivity) -> Result<()> {
         record_impl!(self, a);
         Ok(())
     }
 }
 
 impl Record for sqlx::PgConnection {
-    async fn record(&mut self, a: &NewActivity<'_>) -> Result<()> {
+    async fn record(&mut self, a: &NewActivity) -> Result<()> {
         record_impl!(self, a);
         Ok(())
     }
 }
 
 /// Writes `a` within the caller's transaction: the change and its timeline entry land together.
-pub async fn record(tx: &mut Tx, a: &NewActivity<'_>) -> Result<()> {
+pub async fn record(tx: &mut Tx, a: &NewActivity) -> Result<()> {
     on_tx!(tx, c => Record::record(c, a).await)
 }
 
@@ -83,7 +124,7 @@ pub async fn record(tx: &mut Tx, a: &NewActivity<'_>) -> Result<()> {
 pub async fn count_since(
     db: &super::Db,
     contact_id: ContactId,
-    kind: &str,
+    kind: ActivityKind,
     since: Timestamp,
 ) -> Result<i64> {
     Ok(crate::on_db!(db, p => {

@@ -5,7 +5,7 @@
 //! UPDATE SKIP LOCKED`, so several daemons share the queue), and settle them in batches.
 
 use super::{now, Db, Result, StoreError, Timestamp};
-use crate::domain::{CampaignId, ContactId, OccasionId, TopicId};
+use crate::domain::{CampaignId, ContactId, DeliveryId, OccasionId, TopicId};
 use crate::{in_tx, on_db};
 use serde::{Deserialize, Serialize};
 
@@ -175,11 +175,7 @@ pub async fn get(db: &Db, name: &str) -> Result<Campaign> {
     let c = on_db!(db, p => {
         sqlx::query_as::<_, Campaign>(sqlx::AssertSqlSafe(sql.as_str())).bind(name).fetch_optional(p).await?
     });
-    c.ok_or_else(|| {
-        StoreError::NotFound(format!(
-            "unknown campaign {name:?} (see `netzpost campaigns list`)"
-        ))
-    })
+    c.ok_or_else(|| StoreError::UnknownCampaign(name.to_string()))
 }
 
 pub async fn by_id(db: &Db, id: CampaignId) -> Result<Campaign> {
@@ -439,7 +435,7 @@ pub async fn enqueue(db: &Db, c: &Campaign, caps: Caps) -> Result<u64> {
 /// A claimed delivery with what rendering needs.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct Claimed {
-    pub id: i64,
+    pub id: DeliveryId,
     pub campaign_id: CampaignId,
     pub contact_id: ContactId,
     pub attempts: i32,
@@ -469,7 +465,7 @@ pub async fn claim(
     } else {
         ""
     };
-    let running: Vec<i64> = on_db!(db, p => {
+    let running: Vec<CampaignId> = on_db!(db, p => {
         sqlx::query_scalar("SELECT id FROM campaigns WHERE status = 'running' ORDER BY id")
             .fetch_all(p)
             .await?
@@ -516,7 +512,7 @@ pub async fn claim(
     // statement with an id list, which it would parse and plan anew for every batch size).
     // SQLite allows no UPDATE ... RETURNING inside a query: the ids first, then their rows.
     let mut rows: Vec<Claimed> = Vec::new();
-    let mut ids: Vec<i64> = Vec::new();
+    let mut ids: Vec<DeliveryId> = Vec::new();
     for campaign_id in running {
         for update in &branches {
             let left = limit - (rows.len() + ids.len()) as i64;
@@ -539,7 +535,8 @@ pub async fn claim(
                     rows.extend(bound!(q).fetch_all(p).await?);
                 }
                 Db::Sqlite(p) => {
-                    let q = sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(update.as_str()));
+                    let q =
+                        sqlx::query_scalar::<_, DeliveryId>(sqlx::AssertSqlSafe(update.as_str()));
                     ids.extend(bound!(q).fetch_all(p).await?);
                 }
             }
@@ -595,11 +592,10 @@ pub enum Outcome {
 pub struct Settle {
     /// Attempts made so far, this one included.
     pub attempts: i32,
-    pub delivery_id: i64,
+    pub delivery_id: DeliveryId,
     pub campaign_id: CampaignId,
     pub contact_id: ContactId,
     pub email_key: String,
-    pub summary: String,
     pub outcome: Outcome,
 }
 
@@ -639,19 +635,13 @@ pub async fn settle(db: &Db, batch: &[Settle]) -> Result<()> {
             if matches!(s.outcome, Outcome::Retry { .. }) {
                 continue;
             }
-            let summary = match &s.outcome {
-                Outcome::Bounced { .. } => "Zustellung abgelehnt / bounced (address suppressed)",
-                Outcome::Failed { .. } => "Zustellung fehlgeschlagen / delivery failed",
-                _ => "nicht gesendet / not sent",
-            };
             sqlx::query(
                 "INSERT INTO activities (contact_id, at, kind, summary, detail, campaign_id, inbound_id)
-                 VALUES ($1, $2, $3, $4, $5, $6, NULL)",
+                 VALUES ($1, $2, $3, '', $4, $5, NULL)",
             )
             .bind(s.contact_id)
             .bind(at)
             .bind(status)
-            .bind(summary)
             .bind(serde_json::json!({"delivery_id": s.delivery_id, "error": error}).to_string())
             .bind(s.campaign_id)
             .execute(&mut **tx)
@@ -701,20 +691,13 @@ impl RecordSent for sqlx::SqliteConnection {
         let rows = serde_json::to_string(
             &sent
                 .iter()
-                .map(|s| {
-                    (
-                        s.contact_id,
-                        &s.summary,
-                        sent_detail(s.delivery_id),
-                        s.campaign_id,
-                    )
-                })
+                .map(|s| (s.contact_id, sent_detail(s.delivery_id), s.campaign_id))
                 .collect::<Vec<_>>(),
         )
         .expect("rows serialise");
         sqlx::query(
             "INSERT INTO activities (contact_id, at, kind, summary, detail, campaign_id, inbound_id)
-             SELECT j.value ->> 0, $1, 'sent', j.value ->> 1, j.value ->> 2, j.value ->> 3, NULL
+             SELECT j.value ->> 0, $1, 'sent', '', j.value ->> 1, j.value ->> 2, NULL
              FROM json_each($2) j",
         )
         .bind(at)
@@ -729,7 +712,7 @@ impl RecordSent for sqlx::PgConnection {
     /// Rows as arrays: the same two prepared statements for every batch (a list of binds is a
     /// new statement, parsed and planned anew, for every batch size).
     async fn record_sent(&mut self, at: Timestamp, sent: &[&Settle]) -> Result<()> {
-        let ids: Vec<i64> = sent.iter().map(|s| s.delivery_id).collect();
+        let ids: Vec<i64> = sent.iter().map(|s| s.delivery_id.get()).collect();
         sqlx::query(
             "UPDATE deliveries SET status = 'sent', lease_until = NULL, last_error = NULL, sent_at = $1
              WHERE id = ANY($2)",
@@ -740,14 +723,12 @@ impl RecordSent for sqlx::PgConnection {
         .await?;
         sqlx::query(
             "INSERT INTO activities (contact_id, at, kind, summary, detail, campaign_id, inbound_id)
-             SELECT u.contact_id, $1, 'sent', u.summary, u.detail, u.campaign_id, NULL
-             FROM unnest($2::bigint[], $3::text[], $4::text[], $5::bigint[])
-                AS u(contact_id, summary, detail, campaign_id)",
+             SELECT u.contact_id, $1, 'sent', '', u.detail, u.campaign_id, NULL
+             FROM unnest($2::bigint[], $3::text[], $4::bigint[]) AS u(contact_id, detail, campaign_id)",
         )
         .bind(at)
         .bind(sent.iter().map(|s| s.contact_id.get()).collect::<Vec<i64>>())
-        .bind(sent.iter().map(|s| s.summary.as_str()).collect::<Vec<&str>>())
-        .bind(ids.iter().map(|&id| sent_detail(id)).collect::<Vec<String>>())
+        .bind(sent.iter().map(|s| sent_detail(s.delivery_id)).collect::<Vec<String>>())
         .bind(sent.iter().map(|s| s.campaign_id.get()).collect::<Vec<i64>>())
         .execute(&mut *self)
         .await?;
@@ -755,7 +736,7 @@ impl RecordSent for sqlx::PgConnection {
     }
 }
 
-fn sent_detail(delivery_id: i64) -> String {
+fn sent_detail(delivery_id: DeliveryId) -> String {
     serde_json::json!({ "delivery_id": delivery_id }).to_string()
 }
 
@@ -828,18 +809,17 @@ pub async fn sending_owners(db: &Db, prefix: &str) -> Result<Vec<String>> {
     }))
 }
 
-/// A delivery being sent, with its campaign's name.
+/// A delivery being sent.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct Held {
-    pub id: i64,
+    pub id: DeliveryId,
     pub campaign_id: CampaignId,
     pub contact_id: ContactId,
     pub attempts: i32,
-    pub campaign: String,
 }
 
 /// Of `ids` (a few hundred at most: one placeholder each), the deliveries `owner` holds.
-pub async fn held_by(db: &Db, owner: &str, ids: &[i64]) -> Result<Vec<Held>> {
+pub async fn held_by(db: &Db, owner: &str, ids: &[DeliveryId]) -> Result<Vec<Held>> {
     if ids.is_empty() {
         return Ok(Vec::new());
     }
@@ -848,8 +828,7 @@ pub async fn held_by(db: &Db, owner: &str, ids: &[i64]) -> Result<Vec<Held>> {
         .collect::<Vec<_>>()
         .join(", ");
     let sql = format!(
-        "SELECT d.id, d.campaign_id, d.contact_id, d.attempts, k.name AS campaign FROM deliveries d
-         JOIN campaigns k ON k.id = d.campaign_id
+        "SELECT d.id, d.campaign_id, d.contact_id, d.attempts FROM deliveries d
          WHERE d.status = 'sending' AND d.lease_owner = $1 AND d.id IN ({placeholders})"
     );
     Ok(on_db!(db, p => {

@@ -1,10 +1,11 @@
 //! Contacts: the people and organisations of the network, with consent per topic.
 
-use super::activities::{Activity, NewActivity};
+use super::activities::{Activity, ActivityKind, NewActivity};
 use super::relations::Relation;
 use super::{now, on_tx, Db, Result, StoreError, Timestamp, Tx};
 use crate::domain::{
-    CampaignId, ConsentStatus, ContactId, EmailAddress, RelationForm, SuppressionReason, TopicId,
+    CampaignId, ConsentStatus, ContactId, EmailAddress, InboundId, RelationForm, SuppressionReason,
+    TopicId,
 };
 use crate::{in_tx, on_db};
 use serde::Serialize;
@@ -144,8 +145,10 @@ pub async fn detail(db: &Db, email: &str, silent_after_days: i64) -> Result<Cont
     let wishes = super::wishes::for_contact(db, contact.id).await?;
     let timeline = on_db!(db, p => {
         sqlx::query_as::<_, Activity>(
-            "SELECT id, at, kind, summary, detail, campaign_id, inbound_id FROM activities
-             WHERE contact_id = $1 ORDER BY at, id",
+            "SELECT a.id, a.at, a.kind, a.summary, a.detail, a.campaign_id, k.name AS campaign,
+                    a.inbound_id
+             FROM activities a LEFT JOIN campaigns k ON k.id = a.campaign_id
+             WHERE a.contact_id = $1 ORDER BY a.at, a.id",
         )
         .bind(contact.id)
         .fetch_all(p)
@@ -236,7 +239,7 @@ const SQLITE_EXISTING: &str = "SELECT email_key, attributes FROM contacts
 const PG_EXISTING: &str =
     "SELECT email_key, attributes FROM contacts WHERE email_key = ANY($1::text[])";
 // The rows (`$1`) are a JSON array of `LandRow` arrays: 0 email, 1 key, 2 name, 3 organisation,
-// 4 language, 5 attributes (merged JSON text), 6 topic ids, 7 existed, 8 activity detail.
+// 4 language, 5 attributes (merged JSON text), 6 topic ids, 7 activity detail.
 // `WHERE true` keeps SQLite from reading `ON CONFLICT` as a join constraint. `jsonb_each` (not
 // `json_each`) parses the text once: its `value` is binary JSON, so `->>` does not parse each
 // row's text again per field (that was a quarter of the SQLite import's time).
@@ -263,21 +266,21 @@ const SQLITE_SUBSCRIPTIONS: &str =
      WHERE subscriptions.status = 'pending' AND excluded.status = 'confirmed'";
 const SQLITE_ACTIVITIES: &str = "INSERT INTO activities (contact_id, at, kind, summary, detail,
         campaign_id, inbound_id)
-     SELECT c.id, $2, 'import', CASE WHEN j.value ->> 7 THEN $4 ELSE $3 END, j.value ->> 8, NULL, NULL
+     SELECT c.id, $2, 'import', '', j.value ->> 7, NULL, NULL
      FROM jsonb_each($1) AS j JOIN contacts AS c ON c.email_key = j.value ->> 1";
 /// PostgreSQL does all three in one statement: the contacts' RETURNING gives the ids. The rows
-/// come as typed arrays, one per column ($1 to $10; binary parameters, nothing to parse), the
-/// subscriptions as pairs of key and topic ($11, $12). Contacts and activities get the ids
+/// come as typed arrays, one per column ($1 to $9; binary parameters, nothing to parse), the
+/// subscriptions as pairs of key and topic ($10, $11). Contacts and activities get the ids
 /// reserved for them (`reserve_ids`); an existing contact keeps its own.
 const PG_LAND: &str = "WITH j AS MATERIALIZED (
         SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::text[], $5::text[],
-            $6::text[], $7::text[], $8::text[], $9::boolean[], $10::text[])
+            $6::text[], $7::text[], $8::text[], $9::text[])
             AS u(id, activity_id, email, email_key, name, organisation, language, attributes,
-                 existed, detail)
+                 detail)
      ), c AS (
         INSERT INTO contacts (id, email, email_key, name, organisation, language, attributes,
             source, created_at, updated_at, last_activity_at)
-        SELECT id, email, email_key, name, organisation, language, attributes, $13, $14, $14, $14
+        SELECT id, email, email_key, name, organisation, language, attributes, $12, $13, $13, $13
         FROM j
         ON CONFLICT (email_key) DO UPDATE SET
             name = COALESCE(excluded.name, contacts.name),
@@ -289,16 +292,15 @@ const PG_LAND: &str = "WITH j AS MATERIALIZED (
         RETURNING id, email_key
      ), s AS (
         INSERT INTO subscriptions (contact_id, topic_id, status, method, evidence, changed_at, created_at)
-        SELECT c.id, t.topic, $15, 'import', $13, $14, $14
-        FROM unnest($11::text[], $12::bigint[]) AS t(email_key, topic)
+        SELECT c.id, t.topic, $14, 'import', $12, $13, $13
+        FROM unnest($10::text[], $11::bigint[]) AS t(email_key, topic)
             JOIN c ON c.email_key = t.email_key
         ON CONFLICT (contact_id, topic_id) DO UPDATE SET status = excluded.status,
             method = excluded.method, evidence = excluded.evidence, changed_at = excluded.changed_at
         WHERE subscriptions.status = 'pending' AND excluded.status = 'confirmed'
      )
      INSERT INTO activities (id, contact_id, at, kind, summary, detail, campaign_id, inbound_id)
-     SELECT j.activity_id, c.id, $14, 'import', CASE WHEN j.existed THEN $17 ELSE $16 END,
-        j.detail, NULL, NULL
+     SELECT j.activity_id, c.id, $13, 'import', '', j.detail, NULL, NULL
      FROM j JOIN c ON c.email_key = j.email_key";
 
 /// Draws `n` ids from the contacts' and `n` from the activities' sequences, each list in
@@ -348,7 +350,6 @@ struct LandRow<'a>(
     Option<&'a str>,
     &'a str,
     &'a [TopicId],
-    bool,
     &'a str,
 );
 
@@ -411,13 +412,13 @@ async fn previous_committed(after: Option<tokio::sync::oneshot::Receiver<()>>) -
 /// What a statement's rows land with: the attributes (an existing contact's merged with the
 /// row's) and whether the contact existed. Existing attributes are merged here, not in SQL: the
 /// two engines' JSON functions write different text, and the stored text stays what it always
-/// was. `details` gains the activity detail of each set of topics (most rows of a file share
-/// them).
+/// was. `details` gains the activity detail of each set of topics, for a new and for an updated
+/// contact (most rows of a file share them).
 fn merge<'r>(
     chunk: &'r [ImportRow],
     keys: &[String],
     existing: &HashMap<String, String>,
-    details: &mut HashMap<&'r [TopicId], String>,
+    details: &mut HashMap<(&'r [TopicId], bool), String>,
     consent: ConsentStatus,
     source: &str,
 ) -> Vec<(String, bool)> {
@@ -434,11 +435,12 @@ fn merge<'r>(
             None if r.attributes.is_empty() => "{}".to_string(),
             None => serde_json::Value::Object(r.attributes.clone()).to_string(),
         };
-        if !details.contains_key(r.topics.as_slice()) {
-            let detail = serde_json::json!({"source": source, "topics": r.topics, "consent": consent.as_str()});
-            details.insert(&r.topics, detail.to_string());
+        let existed = existing.contains_key(key);
+        if !details.contains_key(&(r.topics.as_slice(), existed)) {
+            let detail = serde_json::json!({"source": source, "topics": r.topics, "consent": consent.as_str(), "updated": existed});
+            details.insert((&r.topics, existed), detail.to_string());
         }
-        out.push((attributes, existing.contains_key(key)));
+        out.push((attributes, existed));
     }
     out
 }
@@ -453,9 +455,7 @@ async fn land_sqlite(
         return Ok(BatchOutcome::default());
     }
     let at = now();
-    let summary_new = format!("importiert / imported from {source}");
-    let summary_updated = format!("aktualisiert / updated from {source}");
-    let mut details: HashMap<&[TopicId], String> = HashMap::new();
+    let mut details: HashMap<(&[TopicId], bool), String> = HashMap::new();
     let outcome = in_tx!(db, tx => {
         // A transaction of thousands of rows outgrows SQLite's default 2 MB page cache: dirty
         // pages spill to the WAL and are read back (250,000 pread/pwrite calls per 200,000
@@ -491,8 +491,7 @@ async fn land_sqlite(
                             r.language.as_deref(),
                             attributes,
                             &r.topics,
-                            *existed,
-                            &details[r.topics.as_slice()],
+                            &details[&(r.topics.as_slice(), *existed)],
                         )
                     })
                     .collect::<Vec<_>>(),
@@ -511,8 +510,6 @@ async fn land_sqlite(
             sqlx::query(SQLITE_ACTIVITIES)
                 .bind(&json)
                 .bind(at)
-                .bind(&summary_new)
-                .bind(&summary_updated)
                 .execute(&mut **tx)
                 .await?;
             outcome.updated += existing.len();
@@ -541,9 +538,7 @@ async fn land_pg(
         return Ok(BatchOutcome::default());
     }
     let at = now();
-    let summary_new = format!("importiert / imported from {source}");
-    let summary_updated = format!("aktualisiert / updated from {source}");
-    let mut details: HashMap<&[TopicId], String> = HashMap::new();
+    let mut details: HashMap<(&[TopicId], bool), String> = HashMap::new();
     let mut tx = pool.begin().await?;
     let ids = match ids {
         Some(ids) => ids,
@@ -601,11 +596,11 @@ async fn land_pg(
                     .collect::<Vec<_>>(),
             )
             .bind(&attributes)
-            .bind(&existed)
             .bind(
                 chunk
                     .iter()
-                    .map(|r| details[r.topics.as_slice()].as_str())
+                    .zip(&existed)
+                    .map(|(r, e)| details[&(r.topics.as_slice(), *e)].as_str())
                     .collect::<Vec<_>>(),
             )
             .bind(&sub_keys)
@@ -613,8 +608,6 @@ async fn land_pg(
             .bind(source)
             .bind(at)
             .bind(consent.as_str())
-            .bind(&summary_new)
-            .bind(&summary_updated)
             .execute(&mut *tx)
             .await?;
         outcome.updated += existing.len();
@@ -631,7 +624,7 @@ async fn land_pg(
 pub struct ConsentEvidence<'a> {
     pub method: &'a str,
     pub evidence: Option<&'a str>,
-    pub inbound_id: Option<i64>,
+    pub inbound_id: Option<InboundId>,
     pub campaign_id: Option<CampaignId>,
 }
 
@@ -666,8 +659,7 @@ pub async fn set_consent(
         &NewActivity {
             contact_id,
             at,
-            kind: "consent",
-            summary: format!("Einwilligung / consent: {status}"),
+            kind: ActivityKind::Consent,
             detail: serde_json::json!({"topic_id": topic_id, "status": status.as_str(), "method": e.method, "evidence": e.evidence}),
             campaign_id: e.campaign_id,
             inbound_id: e.inbound_id,
@@ -761,11 +753,10 @@ pub async fn note_confirmation_mail(
             // On the timeline, but not the person's activity (anyone can ask for the mail):
             // `last_activity_at` stays.
             sqlx::query(
-                "INSERT INTO activities (contact_id, at, kind, summary, detail) VALUES ($1, $2, 'confirmation', $3, $4)",
+                "INSERT INTO activities (contact_id, at, kind, summary, detail) VALUES ($1, $2, 'confirmation', '', $3)",
             )
             .bind(contact_id)
             .bind(at)
-            .bind("Bestätigungsmail / confirmation mail")
             .bind(serde_json::json!({"topic_id": topic_id, "evidence": evidence}).to_string())
             .execute(&mut **tx)
             .await?;
@@ -887,9 +878,8 @@ pub async fn update_fields(
         &NewActivity {
             contact_id,
             at,
-            kind: "updated",
-            summary: format!("geändert / updated by {by}"),
-            detail: serde_json::json!({"name": f.name, "organisation": f.organisation, "language": f.language}),
+            kind: ActivityKind::Updated,
+            detail: serde_json::json!({"name": f.name, "organisation": f.organisation, "language": f.language, "by": by}),
             campaign_id: None,
             inbound_id: None,
         },

@@ -2,7 +2,7 @@
 //! noted, or waiting for a person in the review queue), with what undoes it.
 
 use super::{now, on_tx, Db, Result, StoreError, Timestamp, Tx};
-use crate::domain::{CampaignId, ContactId};
+use crate::domain::{CampaignId, ContactId, InboundId};
 use crate::on_db;
 use serde::Serialize;
 
@@ -22,7 +22,7 @@ crate::domain::text_enum!(
 /// A new decision about inbound message `inbound_id`.
 #[derive(Debug, Clone)]
 pub struct NewDecision<'a> {
-    pub inbound_id: i64,
+    pub inbound_id: InboundId,
     pub contact_id: Option<ContactId>,
     pub campaign_id: Option<CampaignId>,
     /// The action's name (`encounter`, `unsubscribe`, ...).
@@ -59,7 +59,10 @@ pub async fn insert(tx: &mut Tx, d: &NewDecision<'_>) -> Result<i64> {
 /// The decisions about inbound message `inbound_id` so far, in the order they were made: id,
 /// action and status. A message whose processing was cut off (the daemon killed) resumes from
 /// these instead of deciding twice.
-pub async fn for_inbound(db: &Db, inbound_id: i64) -> Result<Vec<(i64, String, DecisionStatus)>> {
+pub async fn for_inbound(
+    db: &Db,
+    inbound_id: InboundId,
+) -> Result<Vec<(i64, String, DecisionStatus)>> {
     Ok(on_db!(db, p => {
         sqlx::query_as("SELECT id, action, status FROM decisions WHERE inbound_id = $1 ORDER BY id")
             .bind(inbound_id)
@@ -101,7 +104,7 @@ pub async fn replan(db: &Db, id: i64, action: &str, plan: &str) -> Result<()> {
 #[derive(Debug, Clone, Serialize, sqlx::FromRow)]
 pub struct DecisionRow {
     pub id: i64,
-    pub inbound_id: i64,
+    pub inbound_id: InboundId,
     pub action: String,
     pub status: DecisionStatus,
     pub confidence: Option<f32>,
@@ -134,7 +137,7 @@ pub async fn review_list(db: &Db, all: bool, limit: i64) -> Result<Vec<DecisionR
 /// A decision as stored, to carry it out or undo it.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct Stored {
-    pub inbound_id: i64,
+    pub inbound_id: InboundId,
     pub contact_id: Option<ContactId>,
     pub campaign_id: Option<CampaignId>,
     pub status: DecisionStatus,

@@ -4,7 +4,7 @@
 
 use super::{now, Db, Result, StoreError, Timestamp};
 use crate::classify::{Intent, MessageKind};
-use crate::domain::{CampaignId, ContactId, OccasionId, TopicId};
+use crate::domain::{CampaignId, ContactId, InboundId, OccasionId, TopicId};
 use crate::on_db;
 use serde::Serialize;
 
@@ -22,7 +22,7 @@ crate::domain::text_enum!(
 
 #[derive(Debug, Clone, Serialize, sqlx::FromRow)]
 pub struct InboundRow {
-    pub id: i64,
+    pub id: InboundId,
     pub source: String,
     pub received_at: Timestamp,
     pub status: InboundStatus,
@@ -39,8 +39,8 @@ pub struct InboundRow {
 
 /// Stores the raw bytes under `key` unless a message with that key is stored already. Returns
 /// the message's id and whether it was there before.
-pub async fn spool(db: &Db, key: &str, raw: &[u8], source: &str) -> Result<(i64, bool)> {
-    let id: Option<i64> = on_db!(db, p => {
+pub async fn spool(db: &Db, key: &str, raw: &[u8], source: &str) -> Result<(InboundId, bool)> {
+    let id: Option<InboundId> = on_db!(db, p => {
         sqlx::query_scalar(
             "INSERT INTO inbound_messages (dedup_key, raw, source, received_at, status)
              VALUES ($1, $2, $3, $4, 'new') ON CONFLICT (dedup_key) DO NOTHING RETURNING id",
@@ -56,7 +56,7 @@ pub async fn spool(db: &Db, key: &str, raw: &[u8], source: &str) -> Result<(i64,
     if let Some(id) = id {
         return Ok((id, false));
     }
-    let id: i64 = on_db!(db, p => {
+    let id: InboundId = on_db!(db, p => {
         sqlx::query_scalar("SELECT id FROM inbound_messages WHERE dedup_key = $1")
             .bind(key)
             .fetch_one(p)
@@ -67,7 +67,7 @@ pub async fn spool(db: &Db, key: &str, raw: &[u8], source: &str) -> Result<(i64,
 
 /// Claims message `id` for processing until `lease_until` when it is new or its earlier
 /// claim ran out; returns its raw bytes, or None when it is not to be taken.
-pub async fn claim(db: &Db, id: i64, lease_until: Timestamp) -> Result<Option<Vec<u8>>> {
+pub async fn claim(db: &Db, id: InboundId, lease_until: Timestamp) -> Result<Option<Vec<u8>>> {
     Ok(on_db!(db, p => {
         sqlx::query_scalar(
             "UPDATE inbound_messages SET status = 'processing', lease_until = $1
@@ -83,7 +83,7 @@ pub async fn claim(db: &Db, id: i64, lease_until: Timestamp) -> Result<Option<Ve
     }))
 }
 
-pub async fn mark_processed(db: &Db, id: i64) -> Result<()> {
+pub async fn mark_processed(db: &Db, id: InboundId) -> Result<()> {
     on_db!(db, p => {
         sqlx::query("UPDATE inbound_messages SET status = 'processed', error = NULL, processed_at = $1, lease_until = NULL WHERE id = $2")
             .bind(now())
@@ -94,7 +94,7 @@ pub async fn mark_processed(db: &Db, id: i64) -> Result<()> {
     Ok(())
 }
 
-pub async fn quarantine(db: &Db, id: i64, error: &str) -> Result<()> {
+pub async fn quarantine(db: &Db, id: InboundId, error: &str) -> Result<()> {
     on_db!(db, p => {
         sqlx::query("UPDATE inbound_messages SET status = 'quarantined', error = $1, processed_at = $2, lease_until = NULL WHERE id = $3")
             .bind(error)
@@ -121,7 +121,7 @@ pub struct Analysed<'a> {
     pub attribution: &'a str,
 }
 
-pub async fn record_analysis(db: &Db, id: i64, a: &Analysed<'_>) -> Result<()> {
+pub async fn record_analysis(db: &Db, id: InboundId, a: &Analysed<'_>) -> Result<()> {
     on_db!(db, p => {
         sqlx::query(
             "UPDATE inbound_messages SET kind = $1, intent = $2, confidence = $3, language = $4,
@@ -146,7 +146,7 @@ pub async fn record_analysis(db: &Db, id: i64, a: &Analysed<'_>) -> Result<()> {
 }
 
 /// Messages still to process: new ones, and claims whose lease ran out (at most 500).
-pub async fn pending_ids(db: &Db) -> Result<Vec<i64>> {
+pub async fn pending_ids(db: &Db) -> Result<Vec<InboundId>> {
     Ok(on_db!(db, p => {
         sqlx::query_scalar(
             "SELECT id FROM inbound_messages
@@ -159,7 +159,7 @@ pub async fn pending_ids(db: &Db) -> Result<Vec<i64>> {
 }
 
 /// Makes a quarantined message new again; false when `id` is not quarantined.
-pub async fn release(db: &Db, id: i64) -> Result<bool> {
+pub async fn release(db: &Db, id: InboundId) -> Result<bool> {
     let n = on_db!(db, p => {
         sqlx::query("UPDATE inbound_messages SET status = 'new' WHERE id = $1 AND status = 'quarantined'")
             .bind(id)
@@ -185,7 +185,7 @@ pub async fn list(db: &Db, status: Option<InboundStatus>, limit: i64) -> Result<
 }
 
 /// The raw bytes of message `id`.
-pub async fn raw(db: &Db, id: i64) -> Result<Vec<u8>> {
+pub async fn raw(db: &Db, id: InboundId) -> Result<Vec<u8>> {
     let raw: Option<Vec<u8>> = on_db!(db, p => {
         sqlx::query_scalar("SELECT raw FROM inbound_messages WHERE id = $1")
             .bind(id)
@@ -277,14 +277,13 @@ pub struct Landing<'a> {
     /// Decisions recorded with it (their `inbound_id` is the landed message's).
     pub decisions: Vec<super::decisions::NewDecision<'a>>,
     /// Its entry on the contact's timeline.
-    pub timeline: Option<TimelineEntry<'a>>,
+    pub timeline: Option<TimelineEntry>,
 }
 
 /// A landed message on its contact's timeline; `detail` gets the message's id as `inbound_id`.
-pub struct TimelineEntry<'a> {
+pub struct TimelineEntry {
     pub contact_id: ContactId,
-    pub kind: &'a str,
-    pub summary: String,
+    pub kind: super::activities::ActivityKind,
     pub detail: serde_json::Value,
     pub campaign_id: Option<CampaignId>,
     /// A reply proven to come from the contact: sets `last_reply_at`.
@@ -301,10 +300,10 @@ pub async fn land(
     source: &str,
     at: Timestamp,
     rows: &[Landing<'_>],
-) -> Result<std::collections::HashMap<String, i64>> {
+) -> Result<std::collections::HashMap<String, InboundId>> {
     use std::collections::HashMap;
     let mut tx = db.begin().await?;
-    let mut ids: HashMap<String, i64> = HashMap::with_capacity(rows.len());
+    let mut ids: HashMap<String, InboundId> = HashMap::with_capacity(rows.len());
     super::on_tx!(&mut tx, c => {
         let mut qb = sqlx::QueryBuilder::new(
             "INSERT INTO inbound_messages (dedup_key, raw, source, received_at, status, error,
@@ -333,11 +332,11 @@ pub async fn land(
                 .push_bind(r.lease_until);
         });
         qb.push(" ON CONFLICT (dedup_key) DO NOTHING RETURNING id, dedup_key");
-        for (id, key) in qb.build_query_as::<(i64, String)>().fetch_all(&mut *c).await? {
+        for (id, key) in qb.build_query_as::<(InboundId, String)>().fetch_all(&mut *c).await? {
             ids.insert(key, id);
         }
 
-        let decisions: Vec<(i64, &super::decisions::NewDecision<'_>)> = rows
+        let decisions: Vec<(InboundId, &super::decisions::NewDecision<'_>)> = rows
             .iter()
             .filter_map(|r| Some((*ids.get(r.key)?, r)))
             .flat_map(|(id, r)| r.decisions.iter().map(move |d| (id, d)))
@@ -361,7 +360,7 @@ pub async fn land(
             qb.build().execute(&mut *c).await?;
         }
 
-        let timeline: Vec<(i64, &TimelineEntry<'_>)> = rows
+        let timeline: Vec<(InboundId, &TimelineEntry)> = rows
             .iter()
             .filter_map(|r| Some((*ids.get(r.key)?, r.timeline.as_ref()?)))
             .collect();
@@ -372,12 +371,12 @@ pub async fn land(
             qb.push_values(chunk, |mut b, (id, e)| {
                 let mut detail = e.detail.clone();
                 if let Some(o) = detail.as_object_mut() {
-                    o.insert("inbound_id".into(), (*id).into());
+                    o.insert("inbound_id".into(), id.get().into());
                 }
                 b.push_bind(e.contact_id)
                     .push_bind(at)
                     .push_bind(e.kind)
-                    .push_bind(e.summary.as_str())
+                    .push_bind("")
                     .push_bind(detail.to_string())
                     .push_bind(e.campaign_id)
                     .push_bind(Some(*id));
@@ -408,10 +407,13 @@ pub async fn land(
 }
 
 /// The ids of the stored messages among `keys`, by key, 500 per query.
-pub async fn ids_by_keys(db: &Db, keys: &[&str]) -> Result<std::collections::HashMap<String, i64>> {
+pub async fn ids_by_keys(
+    db: &Db,
+    keys: &[&str],
+) -> Result<std::collections::HashMap<String, InboundId>> {
     let mut out = std::collections::HashMap::new();
     for chunk in keys.chunks(500) {
-        let found: Vec<(i64, String)> = on_db!(db, p => {
+        let found: Vec<(InboundId, String)> = on_db!(db, p => {
             let mut qb = sqlx::QueryBuilder::new(
                 "SELECT id, dedup_key FROM inbound_messages WHERE dedup_key IN (",
             );

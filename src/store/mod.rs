@@ -41,6 +41,14 @@ pub enum StoreError {
     Open { url: String, message: String },
     #[error("{0}")]
     NotFound(String),
+    #[error("unknown topic {0:?}")]
+    UnknownTopic(String),
+    #[error("unknown occasion {0:?}")]
+    UnknownOccasion(String),
+    #[error("unknown campaign {0:?}")]
+    UnknownCampaign(String),
+    #[error("no active token named {0:?}")]
+    UnknownToken(String),
     #[error("{0}")]
     Conflict(String),
     #[error("{0}")]
@@ -56,6 +64,20 @@ impl From<sqlx::Error> for StoreError {
 impl From<sqlx::migrate::MigrateError> for StoreError {
     fn from(e: sqlx::migrate::MigrateError) -> Self {
         StoreError::Migrate(e)
+    }
+}
+
+impl StoreError {
+    /// Something named or numbered does not exist (whatever the variant says what).
+    pub fn is_not_found(&self) -> bool {
+        matches!(
+            self,
+            StoreError::NotFound(_)
+                | StoreError::UnknownTopic(_)
+                | StoreError::UnknownOccasion(_)
+                | StoreError::UnknownCampaign(_)
+                | StoreError::UnknownToken(_)
+        )
     }
 }
 

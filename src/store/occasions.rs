@@ -89,11 +89,7 @@ pub async fn add(db: &Db, o: &NewOccasion) -> Result<Occasion> {
 pub async fn get(db: &Db, slug: &str) -> Result<Occasion> {
     let sql = format!("SELECT {COLUMNS} FROM occasions WHERE slug = $1");
     let o = on_db!(db, p => sqlx::query_as::<_, Occasion>(sqlx::AssertSqlSafe(sql.as_str())).bind(slug).fetch_optional(p).await?);
-    o.ok_or_else(|| {
-        StoreError::NotFound(format!(
-            "unknown occasion {slug:?} (see `netzpost occasions list`)"
-        ))
-    })
+    o.ok_or_else(|| StoreError::UnknownOccasion(slug.to_string()))
 }
 
 pub async fn by_id(db: &Db, id: OccasionId) -> Result<Occasion> {

@@ -1,8 +1,10 @@
 //! Relations beyond the plain contact: encounter (A), cooperation (B), group (D).
 
-use super::activities::NewActivity;
+use super::activities::{ActivityKind, NewActivity};
 use super::{now, on_tx, Db, Result, Timestamp, Tx};
-use crate::domain::{CampaignId, ContactId, OccasionId, RelationForm, RelationStatus, TopicId};
+use crate::domain::{
+    CampaignId, ContactId, InboundId, OccasionId, RelationForm, RelationStatus, TopicId,
+};
 use crate::on_db;
 use serde::Serialize;
 
@@ -35,7 +37,7 @@ pub struct NewRelation {
     pub cause_kind: String,
     pub cause_ref: Option<String>,
     pub note: Option<String>,
-    pub inbound_id: Option<i64>,
+    pub inbound_id: Option<InboundId>,
     pub campaign_id: Option<CampaignId>,
 }
 
@@ -49,14 +51,6 @@ pub async fn set(tx: &mut Tx, r: &NewRelation) -> Result<(i64, Option<Previous>)
     let at = now();
     let find = "SELECT id, status, until, party_size FROM relations WHERE contact_id = $1
                 AND form = $2 AND COALESCE(occasion_id, 0) = $3 AND COALESCE(topic_id, 0) = $4";
-    let summary = match (r.form, r.status) {
-        (RelationForm::Encounter, RelationStatus::Confirmed) => "kommt zur Begegnung / coming",
-        (RelationForm::Encounter, RelationStatus::Declined) => "sagt ab / declined",
-        (RelationForm::Cooperation, RelationStatus::Interested) => {
-            "Interesse an Kooperation / cooperation interest"
-        }
-        _ => "Beziehung geändert / relation changed",
-    };
     let (id, previous) = on_tx!(tx, c => {
         let previous: Option<Previous> = sqlx::query_as(find)
             .bind(r.contact_id)
@@ -110,8 +104,7 @@ pub async fn set(tx: &mut Tx, r: &NewRelation) -> Result<(i64, Option<Previous>)
         &NewActivity {
             contact_id: r.contact_id,
             at,
-            kind: "relation",
-            summary: summary.to_string(),
+            kind: ActivityKind::Relation,
             detail: serde_json::json!({
                 "relation_id": id, "form": r.form.as_str(), "status": r.status.as_str(),
                 "occasion_id": r.occasion_id, "topic_id": r.topic_id,

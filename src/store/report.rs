@@ -14,7 +14,7 @@
 //! contact who signed up for the occasion elsewhere is not this campaign's success.
 
 use super::{now, Db, Result, Timestamp};
-use crate::domain::{CampaignId, ContactId, OccasionId, RelationForm, RelationStatus};
+use crate::domain::{CampaignId, ContactId, OccasionId, RelationForm, RelationStatus, TopicId};
 use crate::on_db;
 use serde::Serialize;
 
@@ -32,7 +32,7 @@ pub(super) fn replied_to_campaign() -> String {
 
 #[derive(Debug, Clone, Serialize, sqlx::FromRow)]
 pub struct TopicFunnel {
-    pub id: i64,
+    pub id: TopicId,
     pub slug: String,
     pub title: String,
     /// Contacts with confirmed consent for the topic.
@@ -206,7 +206,7 @@ pub async fn rsvps(db: &Db, occasion_id: OccasionId) -> Result<Vec<Rsvp>> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::activities::{self, NewActivity};
+    use crate::store::activities::{self, ActivityKind, NewActivity};
     use crate::store::{campaigns, testing};
 
     async fn exec(db: &Db, sql: &str) -> i64 {
@@ -220,13 +220,12 @@ mod tests {
     }
 
     /// A timeline entry as the inbound side and the RSVP links write it.
-    async fn answer(db: &Db, contact_id: i64, kind: &str, campaign_id: Option<CampaignId>) {
+    async fn answer(db: &Db, contact_id: i64, kind: ActivityKind, campaign_id: Option<CampaignId>) {
         let mut tx = db.begin().await.unwrap();
         let a = NewActivity {
             contact_id: ContactId(contact_id),
             at: now(),
             kind,
-            summary: kind.into(),
             detail: serde_json::json!({}),
             campaign_id,
             inbound_id: None,
@@ -271,7 +270,7 @@ mod tests {
             ))
             .await;
         }
-        answer(&db, mail, "reply", Some(CampaignId(campaign))).await;
+        answer(&db, mail, ActivityKind::Reply, Some(CampaignId(campaign))).await;
         for (c, status) in [
             (link, "confirmed"),
             (nein, "declined"),
@@ -283,12 +282,24 @@ mod tests {
             ))
             .await;
         }
-        answer(&db, link, "relation", Some(CampaignId(campaign))).await;
-        answer(&db, nein, "reply", Some(CampaignId(campaign))).await;
-        answer(&db, nein, "relation", Some(CampaignId(campaign))).await;
+        answer(
+            &db,
+            link,
+            ActivityKind::Relation,
+            Some(CampaignId(campaign)),
+        )
+        .await;
+        answer(&db, nein, ActivityKind::Reply, Some(CampaignId(campaign))).await;
+        answer(
+            &db,
+            nein,
+            ActivityKind::Relation,
+            Some(CampaignId(campaign)),
+        )
+        .await;
         // Not answers to the campaign: a reply attributed to none, a send.
-        answer(&db, fremd, "reply", None).await;
-        answer(&db, still, "sent", Some(CampaignId(campaign))).await;
+        answer(&db, fremd, ActivityKind::Reply, None).await;
+        answer(&db, still, ActivityKind::Sent, Some(CampaignId(campaign))).await;
 
         let k = campaigns(&db).await.unwrap();
         assert_eq!(k.len(), 1);

@@ -53,6 +53,7 @@ text_column!(
     crate::store::campaigns::CampaignStatus,
     crate::store::decisions::DecisionStatus,
     crate::store::inbound::InboundStatus,
+    crate::store::activities::ActivityKind,
     crate::classify::MessageKind,
     crate::classify::Intent,
 );

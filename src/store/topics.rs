@@ -79,11 +79,9 @@ pub async fn list(db: &Db) -> Result<Vec<TopicStats>> {
 }
 
 pub async fn get(db: &Db, slug: &str) -> Result<Topic> {
-    find(db, slug).await?.ok_or_else(|| {
-        StoreError::NotFound(format!(
-            "unknown topic {slug:?} (see `netzpost topics list`; add it with `netzpost topics add {slug}`)"
-        ))
-    })
+    find(db, slug)
+        .await?
+        .ok_or_else(|| StoreError::UnknownTopic(slug.to_string()))
 }
 
 pub async fn find(db: &Db, slug: &str) -> Result<Option<Topic>> {

@@ -3,7 +3,7 @@
 //! Invitation audiences honour it (see [`deferred_condition`]).
 
 use super::{now, on_tx, Db, Result, Timestamp, Tx};
-use crate::domain::{ContactId, TopicId};
+use crate::domain::{ContactId, InboundId, TopicId};
 use crate::on_db;
 use serde::{Deserialize, Serialize};
 
@@ -17,7 +17,7 @@ pub struct Wish {
     pub not_before: Timestamp,
     /// The Message-ID of the reply that said so.
     pub cause_ref: Option<String>,
-    pub inbound_id: Option<i64>,
+    pub inbound_id: Option<InboundId>,
     pub created_at: Timestamp,
 }
 
@@ -125,7 +125,7 @@ pub fn new_wish(
     wish: &str,
     not_before: Timestamp,
     cause_ref: Option<String>,
-    inbound_id: Option<i64>,
+    inbound_id: Option<InboundId>,
 ) -> Wish {
     Wish {
         contact_id,

@@ -432,13 +432,16 @@ async fn contact(
         Err(e) => return internal(&st, a.lang, e),
     };
     match store::contacts::detail(&st.db, &c.email, st.cfg.silent_after_days).await {
-        Ok(d) => page(
-            &st,
-            &a,
-            "web/admin/contact.html.j2",
-            "contacts",
-            json!({"d": d}),
-        ),
+        Ok(mut d) => {
+            crate::timeline::render(&mut d.timeline, a.lang);
+            page(
+                &st,
+                &a,
+                "web/admin/contact.html.j2",
+                "contacts",
+                json!({"d": d}),
+            )
+        }
         Err(e) => internal(&st, a.lang, e),
     }
 }
@@ -591,7 +594,7 @@ async fn occasion_csv(
     };
     let o = match store::occasions::get(&st.db, &slug).await {
         Ok(o) => o,
-        Err(store::StoreError::NotFound(_)) => {
+        Err(store::StoreError::UnknownOccasion(_)) => {
             return st.pages.message(
                 a.lang,
                 StatusCode::NOT_FOUND,

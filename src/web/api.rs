@@ -3,14 +3,14 @@
 //! `netzpost tokens create NAME`.
 
 use super::{auth, ApiError, Shared};
-use crate::domain::{ConsentStatus, EmailAddress, RelationForm};
+use crate::domain::{ConsentStatus, EmailAddress, Lang, RelationForm};
 use crate::inbound::apply;
 use crate::outbound::campaign::{self, CreateArgs};
 use crate::store::campaigns::{Audience, CampaignKind, Translations};
 use crate::store::contacts::{ContactFilter, ImportRow};
 use crate::store::{self, Timestamp};
 use axum::extract::{Path, Query, Request, State};
-use axum::http::{header, StatusCode};
+use axum::http::{header, HeaderMap, StatusCode, Uri};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -80,7 +80,8 @@ async fn require_token(State(st): State<Shared>, mut req: Request, next: Next) -
     };
     let Some(token) = given else {
         return unauthorized(
-            "missing bearer token (create one with `netzpost tokens create NAME`)",
+            "missing bearer token: send `Authorization: Bearer <token>` with a token an \
+             administrator created for you",
         );
     };
     match auth::check_token(&st.db, &token).await {
@@ -193,7 +194,7 @@ async fn contacts_create(
             "consent must be pending or confirmed".into(),
         ));
     }
-    let contact = store::contacts::upsert_one(
+    let contact = crate::activation::add_contact(
         &st.db,
         &ImportRow {
             email,
@@ -210,8 +211,24 @@ async fn contacts_create(
     Ok((StatusCode::CREATED, Json(contact)).into_response())
 }
 
-async fn contact_show(State(st): State<Shared>, Path(email): Path<String>) -> ApiResult {
-    ok(store::contacts::detail(&st.db, &email, st.cfg.silent_after_days).await?)
+async fn contact_show(
+    State(st): State<Shared>,
+    Path(email): Path<String>,
+    uri: Uri,
+    headers: HeaderMap,
+) -> ApiResult {
+    ok(contact_detail(&st, &email, Lang::from_request(uri.query(), &headers)).await?)
+}
+
+/// A contact with its timeline described in the caller's language.
+async fn contact_detail(
+    st: &Shared,
+    email: &str,
+    lang: Lang,
+) -> Result<store::contacts::ContactDetail, store::StoreError> {
+    let mut d = store::contacts::detail(&st.db, email, st.cfg.silent_after_days).await?;
+    crate::timeline::render(&mut d.timeline, lang);
+    Ok(d)
 }
 
 async fn contact_forget(State(st): State<Shared>, Path(email): Path<String>) -> ApiResult {
@@ -235,6 +252,8 @@ async fn contact_update(
     State(st): State<Shared>,
     Extension(caller): Extension<Caller>,
     Path(email): Path<String>,
+    uri: Uri,
+    headers: HeaderMap,
     Json(u): Json<ContactUpdate>,
 ) -> ApiResult {
     let c = store::contacts::get(&st.db, &email).await?;
@@ -281,7 +300,7 @@ async fn contact_update(
         },
     )
     .await?;
-    ok(store::contacts::detail(&st.db, &email, st.cfg.silent_after_days).await?)
+    ok(contact_detail(&st, &email, Lang::from_request(uri.query(), &headers)).await?)
 }
 
 #[derive(Debug, Deserialize)]

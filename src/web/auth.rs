@@ -96,9 +96,7 @@ pub async fn create_token(db: &Db, name: &str) -> Result<String, StoreError> {
 /// Revokes a token and ends every admin session signed in with it.
 pub async fn revoke_token(db: &Db, name: &str) -> Result<(), StoreError> {
     if !store::auth::revoke_token(db, name).await? {
-        return Err(StoreError::NotFound(format!(
-            "no active token named {name:?} (see `netzpost tokens list`)"
-        )));
+        return Err(StoreError::UnknownToken(name.to_string()));
     }
     Ok(())
 }

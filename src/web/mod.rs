@@ -733,7 +733,7 @@ impl From<crate::activation::ActivationError> for ApiError {
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
         let status = match &e {
-            StoreError::NotFound(_) => StatusCode::NOT_FOUND,
+            e if e.is_not_found() => StatusCode::NOT_FOUND,
             StoreError::Conflict(_) => StatusCode::CONFLICT,
             StoreError::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
             _ => StatusCode::INTERNAL_SERVER_ERROR,

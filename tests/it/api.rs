@@ -20,6 +20,8 @@ async fn api_auth_no_wrong_and_revoked_tokens(backend: Backend) {
     let r = a.http.get(a.url("/api/contacts")).send().await.unwrap();
     assert_eq!(r.status(), 401);
     assert!(r.headers().contains_key("www-authenticate"));
+    let error = r.json::<Value>().await.unwrap()["error"].to_string();
+    assert!(!error.contains("netzpost "), "{error}");
     let r = a
         .http
         .get(a.url("/api/contacts"))
@@ -195,6 +197,11 @@ async fn api_contacts_topics_occasions_campaigns(backend: Backend) {
         .await
         .unwrap();
     assert_eq!(r.status(), 404);
+    // In plain words: a caller of the API has no shell to type a command into.
+    assert_eq!(
+        r.json::<Value>().await.unwrap(),
+        json!({"error": "unknown topic \"gibtsnicht\""})
+    );
     let r = api(Method::POST, "/contacts")
         .json(&json!({"email": "Still@Example.org", "name": "Robert'); DROP TABLE contacts;--", "topics": ["nachbarschaft"], "consent": "confirmed"}))
         .send()
@@ -243,6 +250,21 @@ async fn api_contacts_topics_occasions_campaigns(backend: Backend) {
         .unwrap();
     assert_eq!(d["silent"], true);
     assert!(!d["timeline"].as_array().unwrap().is_empty());
+    // The timeline is described when it is read, in the caller's language.
+    let mut first = Vec::new();
+    for lang in ["de", "en"] {
+        let d: Value = api(Method::GET, "/contacts/still@example.org")
+            .header("Accept-Language", lang)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        first.push(d["timeline"][0]["summary"].as_str().unwrap().to_string());
+    }
+    assert!(first[0].starts_with("importiert aus api:"), "{first:?}");
+    assert!(first[1].starts_with("imported from api:"), "{first:?}");
     assert_eq!(
         api(Method::GET, "/contacts/niemand@example.org")
             .send()
@@ -809,4 +831,19 @@ async fn an_admin_cannot_confirm_a_consent_the_person_withdrew() {
         .unwrap();
     assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
     assert_eq!(a.status(c, sport).await.as_deref(), Some("unsubscribed"));
+    // Creating the contact again with that consent is an import of one row: the same rule.
+    let r = a
+        .http
+        .post(a.url("/api/contacts"))
+        .bearer_auth(&token)
+        .json(&json!({"email": "weg@example.org", "name": "Neu", "topics": ["kultur"], "consent": "confirmed"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 409, "{}", r.text().await.unwrap());
+    assert_eq!(a.status(c, kultur).await.as_deref(), Some("unsubscribed"));
+    let weg = netzpost::store::contacts::get(&a.db, "weg@example.org")
+        .await
+        .unwrap();
+    assert_eq!(weg.name.as_deref(), Some("Erika Muster"), "nothing changed");
 }

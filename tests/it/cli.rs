@@ -33,10 +33,14 @@ fn topics_add_list_remove() {
         .success()
         .stdout("slug,title,confirmed,pending,unsubscribed\nsenioren,Ältere Menschen,0,0,0\n");
     ws.np(&["topics", "remove", "senioren"]).assert().success();
+    // The library names the topic; the command line adds what to type.
     ws.np(&["topics", "remove", "senioren"])
         .assert()
         .failure()
-        .stderr(predicate::str::contains("unknown topic \"senioren\""));
+        .stderr(predicate::str::contains(
+            "unknown topic \"senioren\" (see `netzpost topics list`; add it with \
+             `netzpost topics add senioren`)",
+        ));
 }
 
 #[test]
@@ -95,7 +99,7 @@ fn import_list_show_export_forget() {
         .stdout(predicate::str::contains("Jürgen Müller"))
         .stdout(predicate::str::contains("silent contact"))
         .stdout(predicate::str::contains("nachbarschaft        confirmed"))
-        .stdout(predicate::str::contains("imported from kontakte.csv"));
+        .stdout(predicate::str::contains("importiert aus kontakte.csv"));
     ws.np(&["contacts", "show", "nobody@example.de"])
         .assert()
         .failure()

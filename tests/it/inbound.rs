@@ -143,7 +143,7 @@ fn replies_raise_contacts_and_can_be_explained_and_undone(backend: Backend) {
     );
     let dora = ws.ok(&["contacts", "show", "dora@nachbarn.example"]);
     assert!(
-        !dora.contains("relations:") && dora.contains("auto-reply"),
+        !dora.contains("relations:") && dora.contains("Abwesenheitsnotiz"),
         "{dora}"
     );
     assert!(
@@ -314,6 +314,12 @@ fn mta_pipe_spoofing_forged_tokens_and_quarantine(backend: Backend) {
     assert!(q[0]["error"].as_str().unwrap().contains("empty"));
     let id = q[0]["id"].as_i64().unwrap().to_string();
     ws.np(&["inbound", "reprocess", &id]).assert().success();
+    ws.np(&["inbound", "reprocess", "999999"])
+        .assert()
+        .failure()
+        .stderr(predicate::str::contains(
+            "inbound message 999999 is not quarantined (see `netzpost inbound quarantine`)",
+        ));
     // A missing file is the MTA's EX_NOINPUT.
     ws.np(&["inbound", "ingest", "nope.eml"]).assert().code(66);
 }
@@ -486,8 +492,12 @@ fn the_organisers_notice_is_answered_to_the_contact_and_never_taken_as_the_conta
         "{bob}"
     );
     assert!(
-        !bob.contains("Antwort / reply: Bitte nehmen"),
+        !bob.contains("Antwort: Bitte nehmen"),
         "the coordinator's words as Bob's reply: {bob}"
+    );
+    assert!(
+        bob.contains("Mail der Organisation, nicht angewandt: Bitte nehmen"),
+        "on Bob's timeline as the organisation's mail, in the configured language: {bob}"
     );
     let team = ws.ok(&["contacts", "show", "koordination@nordstadt.example"]);
     assert!(

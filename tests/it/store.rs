@@ -2,7 +2,7 @@
 //! and on a fresh PostgreSQL database with `--ignored` (NETZPOST_TEST_POSTGRES_URL).
 
 use crate::support::{Backend, TestDb};
-use netzpost::domain::{ConsentStatus, RelationForm, RelationStatus};
+use netzpost::domain::{ConsentStatus, InboundId, RelationForm, RelationStatus};
 use netzpost::import;
 use netzpost::store::{self, contacts::ContactFilter, Db};
 use std::io::Write;
@@ -119,7 +119,7 @@ async fn import_1000_rows_with_20_bad(backend: Backend) {
         c.id,
         Some(kultur.id),
         &netzpost::activation::Cause::Message {
-            inbound_id: 0,
+            inbound_id: InboundId(0),
             message_id: "<m1@x>".into(),
             campaign_id: None,
             complaint: false,

@@ -1,0 +1,173 @@
+//! The preferences link: the person's topics and language, and forgetting them altogether.
+
+use super::*;
+
+pub(super) async fn preferences_page(
+    State(st): State<Shared>,
+    Path(token): Path<String>,
+    headers: HeaderMap,
+    uri: Uri,
+) -> Response {
+    let lang = lang_of(&uri, &headers);
+    match preferences_ctx(&st, &token).await {
+        Ok(ctx) => {
+            let lang = contact_lang(&uri, &headers, &ctx);
+            render_preferences(&st, lang, &uri, ctx, None)
+        }
+        Err(f) => fail_page(&st, lang, f),
+    }
+}
+
+async fn preferences_ctx(st: &Shared, token: &str) -> Result<serde_json::Value, Fail> {
+    let claims = verify(st, token, Purpose::Preferences)?;
+    let c = contact_of(st, &claims).await?;
+    let subs = store::contacts::subscriptions(&st.db, c.id).await?;
+    let topics = store::topics::list(&st.db).await?;
+    let rows: Vec<serde_json::Value> = topics
+        .iter()
+        .map(|t| {
+            let status = subs
+                .iter()
+                .find(|s| s.topic_id == t.id)
+                .map(|s| s.status.as_str())
+                .unwrap_or("none");
+            json!({"id": t.id, "slug": t.slug, "title": t.title, "on": status == "confirmed", "status": status})
+        })
+        .collect();
+    Ok(json!({
+        "contact": {"email": c.email, "name": c.name, "language": c.language, "id": c.id},
+        "topics": rows,
+        "org": st.cfg.organisation.name,
+    }))
+}
+
+fn render_preferences(
+    st: &Shared,
+    lang: Lang,
+    uri: &Uri,
+    mut ctx: serde_json::Value,
+    saved: Option<&str>,
+) -> Response {
+    let q = lang.query(uri.query());
+    let base = uri.path().trim_end_matches("/forget");
+    ctx["action"] = format!("{base}{q}").into();
+    ctx["forget_action"] = format!("{base}/forget{q}").into();
+    ctx["saved"] = saved.map(|s| st.pages.text(lang, s)).into();
+    ctx["languages"] = language_choices(st);
+    st.pages
+        .render("web/preferences.html.j2", lang, StatusCode::OK, ctx)
+}
+
+pub(super) async fn preferences(
+    State(st): State<Shared>,
+    Path(token): Path<String>,
+    req: Request,
+) -> Response {
+    let (parts, body) = req.into_parts();
+    let lang = lang_of(&parts.uri, &parts.headers);
+    let form = match crate::web::check_post(&st, lang, &parts.headers, body).await {
+        Ok(f) => f,
+        Err(r) => return r,
+    };
+    let r = async {
+        let claims = verify(&st, &token, Purpose::Preferences)?;
+        let c = contact_of(&st, &claims).await?;
+        let new_lang = match form.get("language").map(|s| s.as_str()) {
+            None | Some("") => None,
+            Some(l) => Some(installation_language(&st, l).ok_or(Fail::Status(
+                StatusCode::BAD_REQUEST,
+                "bad_form_title",
+                "bad_form_text",
+            ))?),
+        };
+        let subs = store::contacts::subscriptions(&st.db, c.id).await?;
+        let campaign = (claims.campaign_id > 0).then_some(CampaignId::from(claims.campaign_id));
+        let mut wanted = Vec::new();
+        for t in store::topics::list(&st.db).await? {
+            let want = form.contains_key(&format!("topic_{}", t.id));
+            let status = subs
+                .iter()
+                .find(|s| s.topic_id == t.id)
+                .map(|s| s.status.as_str());
+            let target = match (want, status) {
+                (true, Some("confirmed")) => None,
+                (true, _) => Some(ConsentStatus::Confirmed),
+                (false, Some("confirmed") | Some("pending")) => Some(ConsentStatus::Unsubscribed),
+                (false, _) => None,
+            };
+            if let Some(target) = target {
+                wanted.push((t.id, target));
+            }
+        }
+        // All topics at once: the page's choice lands whole or not at all.
+        activation::set_consents(
+            &st.db,
+            c.id,
+            &wanted,
+            &Cause::Link {
+                link: Link::Preferences,
+                evidence: "preferences page (signed link)".into(),
+                campaign_id: campaign,
+            },
+        )
+        .await?;
+        if let Some(l) = new_lang.filter(|l| c.language.as_deref() != Some(l.as_str())) {
+            activation::set_language(
+                &st.db,
+                c.id,
+                &l,
+                &Cause::Link {
+                    link: Link::Preferences,
+                    evidence: "preferences page (signed link)".into(),
+                    campaign_id: None,
+                },
+            )
+            .await?;
+        }
+        Ok::<_, Fail>(())
+    }
+    .await;
+    match r {
+        Ok(()) => match preferences_ctx(&st, &token).await {
+            Ok(ctx) => {
+                let lang = contact_lang(&parts.uri, &parts.headers, &ctx);
+                render_preferences(&st, lang, &parts.uri, ctx, Some("saved"))
+            }
+            Err(f) => fail_page(&st, lang, f),
+        },
+        Err(f) => fail_page(&st, lang, f),
+    }
+}
+
+pub(super) async fn forget(
+    State(st): State<Shared>,
+    Path(token): Path<String>,
+    req: Request,
+) -> Response {
+    let (parts, body) = req.into_parts();
+    let lang = lang_of(&parts.uri, &parts.headers);
+    let form = match crate::web::check_post(&st, lang, &parts.headers, body).await {
+        Ok(f) => f,
+        Err(r) => return r,
+    };
+    let r = async {
+        let claims = verify(&st, &token, Purpose::Preferences)?;
+        let c = contact_of(&st, &claims).await?;
+        if form.get("confirm").map(|s| s.as_str()) != Some("yes") {
+            return Err(Fail::Status(
+                StatusCode::BAD_REQUEST,
+                "forget_unconfirmed_title",
+                "forget_unconfirmed_text",
+            ));
+        }
+        store::contacts::forget(&st.db, &c.email).await?;
+        Ok::<_, Fail>(())
+    }
+    .await;
+    match r {
+        Ok(()) => st
+            .pages
+            .message(lang, StatusCode::OK, "forgotten_title", "forgotten_text"),
+        Err(f) => fail_page(&st, lang, f),
+    }
+}
