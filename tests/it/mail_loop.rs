@@ -247,7 +247,39 @@ fn invitation_through_postfix_real_dsns_suppress_and_replies_and_unsubscribe_com
         keep_sent(&postfix.maildir(&who.email), &format!("reply{i}"), &raw);
         postfix.submit(&who.email, &[&rcpt], &raw);
     }
-    // The one-click unsubscribe of a client: a mail to the List-Unsubscribe mailto.
+    let relations = || {
+        ws.sql(
+            "SELECT c.email, r.form, r.status FROM relations r JOIN contacts c ON c.id = r.contact_id
+             ORDER BY c.email",
+        )
+    };
+    until(&postfix, "three answers", Duration::from_secs(60), || {
+        (relations().len() >= 3).then_some(())
+    });
+    let row = |e: &str, f: &str, s: &str| vec![e.to_string(), f.to_string(), s.to_string()];
+    assert_eq!(
+        relations(),
+        vec![
+            row(&present[0].email, "encounter", "confirmed"),
+            row(&present[1].email, "encounter", "confirmed"),
+            row(&present[2].email, "encounter", "declined"),
+        ]
+    );
+    let show = ws.ok(&["contacts", "show", &present[0].email]);
+    assert!(
+        show.contains("caused by message reply0@nachbarn.example"),
+        "{show}"
+    );
+
+    // The one-click unsubscribe of a client, a mail to the List-Unsubscribe mailto, arrives
+    // while the database cannot be opened: `inbound ingest` exits 75, Postfix keeps the mail
+    // and delivers it once the database is back.
+    let db = ws.path().join("var/netzpost.db");
+    let mode = |m: u32| {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&db, std::fs::Permissions::from_mode(m)).unwrap();
+    };
+    mode(0o000);
     let leaver = &present[3];
     let mailto = unsubscribe_mailto(&postfix.delivered(&leaver.email)[0]);
     assert!(mailto.starts_with("abmelden+"), "{mailto}");
@@ -265,42 +297,42 @@ fn invitation_through_postfix_real_dsns_suppress_and_replies_and_unsubscribe_com
         raw.as_bytes(),
     );
     postfix.submit(&leaver.email, &[&mailto], raw.as_bytes());
-
-    let relations = || {
-        ws.sql(
-            "SELECT c.email, r.form, r.status FROM relations r JOIN contacts c ON c.id = r.contact_id
-             ORDER BY c.email",
-        )
-    };
+    let deferred = until(
+        &postfix,
+        "the pipe to defer",
+        Duration::from_secs(30),
+        || {
+            postfix
+                .logs()
+                .lines()
+                .find(|l| l.contains("relay=netzpost") && l.contains("status=deferred"))
+                .map(str::to_owned)
+        },
+    );
+    println!("database away: {deferred}");
+    // pipe(8) names EX_TEMPFAIL (75) "temporary failure".
+    assert!(
+        deferred.contains("dsn=4.3.0") && deferred.contains("temporary failure"),
+        "{deferred}"
+    );
     let unsubscribed = || {
         ws.sql(
             "SELECT c.email, s.method FROM subscriptions s JOIN contacts c ON c.id = s.contact_id
              WHERE s.status = 'unsubscribed'",
         )
     };
-    until(
-        &postfix,
-        "three answers and one unsubscribe",
-        Duration::from_secs(60),
-        || (relations().len() >= 3 && !unsubscribed().is_empty()).then_some(()),
+    assert!(unsubscribed().is_empty());
+    assert!(
+        !postfix.queue().contains("Mail queue is empty"),
+        "Postfix keeps the message"
     );
-    let row = |e: &str, f: &str, s: &str| vec![e.to_string(), f.to_string(), s.to_string()];
-    assert_eq!(
-        relations(),
-        vec![
-            row(&present[0].email, "encounter", "confirmed"),
-            row(&present[1].email, "encounter", "confirmed"),
-            row(&present[2].email, "encounter", "declined"),
-        ]
-    );
+    mode(0o600);
+    until(&postfix, "the unsubscribe", Duration::from_secs(30), || {
+        (!unsubscribed().is_empty()).then_some(())
+    });
     let gone = unsubscribed();
     assert_eq!(gone.len(), 1, "{gone:?}");
     assert_eq!(gone[0][0], leaver.email);
-    let show = ws.ok(&["contacts", "show", &present[0].email]);
-    assert!(
-        show.contains("caused by message reply0@nachbarn.example"),
-        "{show}"
-    );
 
     // The acknowledgement of the yes went out through Postfix into the person's Maildir.
     let inbox = until(
@@ -404,4 +436,75 @@ fn replies_and_dsns_that_postfix_delivers_into_a_mailbox_are_read_over_imap() {
             && show.contains("caused by message imap-reply@nachbarn.example"),
         "{show}"
     );
+}
+
+/// `sh -c script` in `dir`; its standard output (panics when it fails).
+fn sh(dir: &Path, script: &str) -> String {
+    let out = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(script)
+        .current_dir(dir)
+        .output()
+        .unwrap_or_else(|e| panic!("sh -c {script}: {e}"));
+    assert!(out.status.success(), "sh -c {script}: {out:?}");
+    String::from_utf8(out.stdout).unwrap()
+}
+
+#[test]
+#[ignore = "needs Postfix: apt-get install postfix (run by .ci/run)"]
+fn dkim_signature_made_with_the_documented_key_verifies_after_postfix_delivered_it() {
+    use rsa::pkcs8::DecodePublicKey;
+    let mut ws = Workspace::new();
+    // The key and the DNS record's p= exactly as docs/mail-server.md makes them.
+    sh(
+        ws.path(),
+        "openssl genrsa -traditional -out config/dkim.pem 2048",
+    );
+    let p = sh(
+        ws.path(),
+        "openssl rsa -in config/dkim.pem -pubout -outform DER 2>/dev/null | base64 -w0",
+    );
+    ws.append_config(
+        "[outbound.dkim]\nselector = \"netzpost\"\ndomain = \"nordstadt.example\"\n\
+         private_key_file = \"config/dkim.pem\"\n",
+    );
+    let replies = tempfile::tempdir().unwrap();
+    std::os::unix::fs::chown(replies.path(), Some(MAIL_UID), Some(MAIL_GID)).unwrap();
+    let anna = Person::new("anna@nachbarn.example", "Anna", "de");
+    let postfix = Postfix::start(&Routes {
+        mailboxes: vec![anna.email.clone()],
+        refusing: vec![],
+        reply_domain: REPLY_DOMAIN.into(),
+        reply: ReplyDelivery::Maildir(replies.path().join("replies")),
+    });
+    ws.use_smtp(postfix.port);
+    ws.ok(&["topics", "add", "nachbarschaft"]);
+    ws.import_ok(std::slice::from_ref(&anna), "nachbarschaft", "confirmed");
+    let out = ws.send_cafe_invitation();
+    assert!(out.contains("done: 1 sent"), "{out}");
+
+    let delivered = until(&postfix, "the invitation", Duration::from_secs(30), || {
+        postfix.delivered(&anna.email).into_iter().next()
+    });
+    let mail = Mail::parse(delivered.clone());
+    assert!(
+        mail.header("Return-Path").contains("bounce+"),
+        "{}",
+        mail.head()
+    );
+    let sig = mail.header("DKIM-Signature");
+    assert!(
+        sig.contains("d=nordstadt.example") && sig.contains("s=netzpost"),
+        "{sig}"
+    );
+    // The Maildir holds LF line ends; a verifier reads the message in its SMTP form (CRLF).
+    let crlf = String::from_utf8(delivered)
+        .unwrap()
+        .replace("\r\n", "\n")
+        .replace('\n', "\r\n");
+    let key = base64::Engine::decode(&base64::engine::general_purpose::STANDARD, p.trim())
+        .expect("p= is base64");
+    let key = rsa::RsaPublicKey::from_public_key_der(&key).expect("p= is an RSA public key");
+    crate::dkim::verify::dkim(crlf.as_bytes(), &crate::dkim::verify::PublicKey::Rsa(key))
+        .unwrap_or_else(|e| panic!("DKIM after Postfix: {e}\n{}", mail.head()));
 }

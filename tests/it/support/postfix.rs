@@ -4,9 +4,9 @@
 //! Postfix is never touched. Panics loudly when Postfix is missing.
 //!
 //! What it does with mail, as a real installation does:
-//! - every domain of a [`Routes::mailboxes`] address is accepted for any user at SMTP time and
-//!   delivered by virtual(8) into `mail/<domain>/<user>/` afterwards, so an unknown user there
-//!   gets a real DSN (as from a remote MX that accepts first and bounces later);
+//! - every domain of a [`Routes::mailboxes`] address is accepted for any user at SMTP time (a
+//!   relay domain) and delivered by virtual(8) into `mail/<domain>/<user>/` afterwards, so an
+//!   unknown user there gets a real DSN (as from a remote MX that accepts first and bounces);
 //! - each [`Routes::refusing`] domain is routed to a second listener that refuses every
 //!   recipient with 550 5.1.2, so Postfix's SMTP client bounces with a real DSN;
 //! - the reply domain accepts only `antwort+…`, `bounce+…` and `abmelden+…` (others are refused
@@ -103,16 +103,24 @@ impl Postfix {
                 mailbox_domains.push(domain);
             }
         }
+        // The reply domain as docs/mail-server.md configures it: a relay domain whose three
+        // addresses go to the pipe, or a virtual mailbox domain whose three addresses share one
+        // Maildir. Either way other addresses there are refused at RCPT.
         let reply = &routes.reply_domain;
         let mut relay_recipients = String::new();
-        for local in REPLY_LOCAL_PARTS {
-            relay_recipients.push_str(&format!("{local}@{reply} OK\n"));
-        }
         let mut transport = String::new();
+        let mut relay_domains = Vec::new();
+        let mut virtual_domains = "";
         match &routes.reply {
-            ReplyDelivery::Pipe(_) => transport.push_str(&format!("{reply} netzpost:\n")),
+            ReplyDelivery::Pipe(_) => {
+                relay_domains.push(reply.clone());
+                for local in REPLY_LOCAL_PARTS {
+                    relay_recipients.push_str(&format!("{local}@{reply} OK\n"));
+                }
+                transport.push_str(&format!("{reply} netzpost:\n"));
+            }
             ReplyDelivery::Maildir(maildir) => {
-                transport.push_str(&format!("{reply} virtual:\n"));
+                virtual_domains = reply;
                 for local in REPLY_LOCAL_PARTS {
                     mailboxes.push_str(&format!("{local}@{reply} {}/\n", rel(maildir)));
                 }
@@ -129,10 +137,8 @@ impl Postfix {
         fs::write(conf.join("relay-recipients"), relay_recipients).unwrap();
         fs::write(conf.join("transport"), transport).unwrap();
 
-        let relay_domains = std::iter::once(reply.clone())
-            .chain(mailbox_domains.iter().cloned())
-            .collect::<Vec<_>>()
-            .join(" ");
+        relay_domains.extend(mailbox_domains.iter().cloned());
+        let relay_domains = relay_domains.join(" ");
         fs::write(
             conf.join("main.cf"),
             format!(
@@ -157,6 +163,7 @@ recipient_delimiter = +
 relay_domains = {relay_domains}
 relay_recipient_maps = hash:{c}/relay-recipients
 transport_maps = hash:{c}/transport
+virtual_mailbox_domains = {virtual_domains}
 virtual_mailbox_base = /
 virtual_mailbox_maps = hash:{c}/mailboxes
 virtual_uid_maps = static:{MAIL_UID}
