@@ -322,9 +322,11 @@ fn invitation_through_postfix_real_dsns_suppress_and_replies_and_unsubscribe_com
         )
     };
     assert!(unsubscribed().is_empty());
+    let queue = postfix.queue();
+    println!("postqueue -p while the database is away:\n{queue}");
     assert!(
-        !postfix.queue().contains("Mail queue is empty"),
-        "Postfix keeps the message"
+        queue.contains(&mailto) && queue.contains("temporary failure"),
+        "Postfix keeps the message, with the reason: {queue}"
     );
     mode(0o600);
     until(&postfix, "the unsubscribe", Duration::from_secs(30), || {
@@ -422,6 +424,17 @@ fn replies_and_dsns_that_postfix_delivers_into_a_mailbox_are_read_over_imap() {
         Duration::from_secs(30),
         || (maildir_messages(&mailbox).len() >= 2).then_some(()),
     );
+
+    // virtual(8) names the whole recipient, token included, in Delivered-To.
+    for raw in maildir_messages(&mailbox) {
+        let m = Mail::parse(raw);
+        let to = m.header("Delivered-To");
+        assert!(
+            (to.starts_with("antwort+") || to.starts_with("bounce+")) && to.ends_with(REPLY_DOMAIN),
+            "{}",
+            m.head()
+        );
+    }
 
     let out = ws.ok(&["inbound", "process"]);
     assert!(
