@@ -74,19 +74,17 @@ fn reply_to(invitation: &[u8], from: &Person, message_id: &str, text: &str) -> (
             }
         })
         .collect();
+    let (sent, author) = (original.header("Date"), original.header("From"));
     let attribution = if from.language == "de" {
-        format!(
-            "Am 12.05.2030 um 09:00 schrieb {}:",
-            original.header("From")
-        )
+        format!("Am {sent} schrieb {author}:")
     } else {
-        format!("On 12/05/2030 09:00, {} wrote:", original.header("From"))
+        format!("On {sent}, {author} wrote:")
     };
     let raw = format!(
         "From: {name} <{email}>\r\nTo: {to}\r\nSubject: {subject}\r\n\
          Message-ID: <{message_id}>\r\nIn-Reply-To: {mid}\r\nReferences: {mid}\r\n\
          Date: {date}\r\nMIME-Version: 1.0\r\nUser-Agent: mail-loop-test\r\n\
-         Content-Type: text/plain; charset=utf-8; format=flowed\r\n\
+         Content-Type: text/plain; charset=utf-8\r\n\
          Content-Transfer-Encoding: 8bit\r\n\r\n{text}\r\n\r\n{attribution}\r\n{quoted}",
         name = from.name,
         email = from.email,
@@ -166,6 +164,7 @@ fn invitation_through_postfix_real_dsns_suppress_and_replies_and_unsubscribe_com
         .chain((0..2).map(|i| Person::new(&format!("jemand{i}@nirgendwo.example"), "Nie", "en")))
         .collect();
     let mut mailboxes: Vec<String> = present.iter().map(|p| p.email.clone()).collect();
+    // The organisation's own domain is delivered too: its organiser gets notices by mail.
     mailboxes.push(ORGANISER.into());
     let postfix = Postfix::start(&Routes {
         mailboxes,

@@ -122,8 +122,23 @@ impl Workspace {
     /// (the test runs as root): for an MTA that runs `netzpost` as that user on the same files.
     pub fn owned_by(uid: u32, gid: u32) -> Workspace {
         let mut ws = Workspace::empty();
-        std::os::unix::fs::chown(ws.path(), Some(uid), Some(gid)).unwrap();
+        std::os::unix::fs::chown(ws.path(), Some(uid), Some(gid)).unwrap_or_else(|e| {
+            panic!(
+                "chown {}: {e} (this test runs as root)",
+                ws.path().display()
+            )
+        });
         ws.user = Some((uid, gid));
+        let reachable = {
+            use std::os::unix::process::CommandExt;
+            Command::new(bin()).arg("--help").uid(uid).gid(gid).output()
+        };
+        assert!(
+            reachable.as_ref().is_ok_and(|o| o.status.success()),
+            "{} cannot be run as uid {uid}: every folder above it must be searchable by others \
+             ({reachable:?})",
+            bin().display()
+        );
         ws.ok(&["init"]);
         ws.set("NETZPOST_HTTP__PUBLIC_URL", PUBLIC_URL);
         ws
