@@ -246,6 +246,18 @@ fn invitation_through_postfix_real_dsns_suppress_and_replies_and_unsubscribe_com
         keep_sent(&postfix.maildir(&who.email), &format!("reply{i}"), &raw);
         postfix.submit(&who.email, &[&rcpt], &raw);
     }
+    // Other addresses at the reply domain are refused at RCPT: no bounce to a forged sender.
+    let refused = postfix
+        .try_submit(
+            &present[0].email,
+            &[&format!("info@{REPLY_DOMAIN}")],
+            b"Subject: hallo\r\n\r\nhallo\r\n",
+        )
+        .expect_err("an unknown address at the reply domain");
+    assert!(
+        refused.contains("550") && refused.contains("5.1.1"),
+        "{refused}"
+    );
     let relations = || {
         ws.sql(
             "SELECT c.email, r.form, r.status FROM relations r JOIN contacts c ON c.id = r.contact_id

@@ -312,6 +312,12 @@ postlog   unix-dgram n  -       n       -       1       postlogd
 
     /// Submits `raw` over SMTP, as a mail client does: MAIL FROM `from`, RCPT TO `to`.
     pub fn submit(&self, from: &str, to: &[&str], raw: &[u8]) {
+        self.try_submit(from, to, raw)
+            .unwrap_or_else(|e| panic!("submit from {from} to {to:?}: {e}\n{}", self.logs()));
+    }
+
+    /// The same; Err holds the server's refusal.
+    pub fn try_submit(&self, from: &str, to: &[&str], raw: &[u8]) -> Result<(), String> {
         use lettre::Transport;
         let envelope = lettre::address::Envelope::new(
             Some(from.parse().expect("from address")),
@@ -322,7 +328,8 @@ postlog   unix-dgram n  -       n       -       1       postlogd
             .port(self.port)
             .build()
             .send_raw(&envelope, raw)
-            .unwrap_or_else(|e| panic!("submit from {from} to {to:?}: {e}\n{}", self.logs()));
+            .map(|_| ())
+            .map_err(|e| e.to_string())
     }
 }
 
