@@ -17,6 +17,8 @@ fn main() -> anyhow::Result<()> {
     let rules = Rules::builtin().without_model();
     let mut train = Vec::new();
     let mut dev = Vec::new();
+    // Train and dev records of the corpus in order, for cross-validation (CV=k).
+    let mut pooled = Vec::new();
     for l in &labels {
         if l.split == "test" {
             continue;
@@ -28,12 +30,14 @@ fn main() -> anyhow::Result<()> {
         } else {
             model::class_of(l.intent)
         };
+        pooled.push((features.clone(), class, l.clone()));
         match l.split.as_str() {
             "train" => train.push((features, class)),
             "dev" => dev.push((features, class)),
             _ => {}
         }
     }
+    let own_start = train.len();
     // The older hand-labelled set (tests/fixtures/inbound) is training data too: its replies
     // and auto-replies (bounces and complaints are decided before the intent).
     let own = root.join("tests/fixtures/inbound");
@@ -54,7 +58,7 @@ fn main() -> anyhow::Result<()> {
     let epochs: usize = std::env::var("EPOCHS")
         .ok()
         .and_then(|s| s.parse().ok())
-        .unwrap_or(30);
+        .unwrap_or(10);
     let l2: f32 = std::env::var("L2")
         .ok()
         .and_then(|s| s.parse().ok())
@@ -77,6 +81,21 @@ fn main() -> anyhow::Result<()> {
         }
     }
     m.temperature = best.1;
+    if let Some(k) = std::env::var("CV")
+        .ok()
+        .and_then(|v| v.parse::<usize>().ok())
+    {
+        cross_validate(
+            k,
+            &pooled,
+            &train[own_start..],
+            epochs,
+            l2,
+            min_count,
+            m.temperature,
+        );
+        return Ok(());
+    }
     // The shipped model learns from train and dev together, with the temperature found above;
     // the test split stays unread. (FINAL=0 keeps the train-only model, to tune on dev.)
     let final_model = std::env::var("FINAL").map(|v| v != "0").unwrap_or(true);
@@ -128,4 +147,77 @@ fn main() -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// Cross-validation over train and dev together (the test split stays unread): k models, each
+/// trained on all but one fold (and the hand-labelled set), each scored on its held-out fold
+/// with the shipped rules and safety settings; the pooled figures are steadier than the dev
+/// split's alone for choosing settings.
+fn cross_validate(
+    k: usize,
+    pooled: &[(Vec<String>, usize, netzpost::classify::corpus::Labelled)],
+    own: &[(Vec<String>, usize)],
+    epochs: usize,
+    l2: f32,
+    min_count: usize,
+    temperature: f32,
+) {
+    let (mut replies, mut right, mut wrong, mut doubt, mut unsub, mut unsub_ok) =
+        (0, 0, 0, 0, 0, 0);
+    for fold in 0..k {
+        let mut data: Vec<(Vec<String>, usize)> = own.to_vec();
+        let mut held = Vec::new();
+        for (i, (f, c, l)) in pooled.iter().enumerate() {
+            if i % k == fold {
+                let mut l = l.clone();
+                l.split = "cv".into();
+                held.push(l);
+            } else {
+                data.push((f.clone(), *c));
+            }
+        }
+        let mut m = Model::train(&data, epochs, l2, min_count);
+        m.temperature = temperature;
+        let leaked: &'static Model = Box::leak(Box::new(m));
+        let r = score(&held, "cv", &settings_rules().with_model(leaked), 0.6);
+        if std::env::var("SHOW_WRONG").is_ok() {
+            for w in &r.wrong {
+                println!("{w}");
+            }
+        }
+        let a = &r.all;
+        replies += a.replies;
+        right += a.right;
+        wrong += a.applied_wrong;
+        doubt += a.doubt;
+        unsub += a.unsubscribe;
+        unsub_ok += a.unsubscribe - a.unsubscribe_applied_other;
+    }
+    let pct = |x: usize| 100.0 * x as f64 / replies.max(1) as f64;
+    println!(
+        "cross-validation ({k} folds, {replies} replies): intent right {:.1} %, applied and wrong {:.2} % ({wrong}), review (doubt) {:.1} %, unsubscribe applied or reviewed {unsub_ok}/{unsub}",
+        pct(right),
+        pct(wrong),
+        pct(doubt)
+    );
+}
+
+/// The built-in rules, with settings overridden by `SET=name=value,name=value` (to compare
+/// safety settings without a rebuild).
+fn settings_rules() -> Rules {
+    let mut src = include_str!("../config/intents.toml").to_string();
+    for kv in std::env::var("SET")
+        .unwrap_or_default()
+        .split(',')
+        .filter(|s| !s.is_empty())
+    {
+        let (k, v) = kv.split_once('=').expect("SET=name=value");
+        let start = src
+            .find(&format!("\n{k} = "))
+            .unwrap_or_else(|| panic!("no setting {k}"))
+            + 1;
+        let end = start + src[start..].find('\n').unwrap();
+        src.replace_range(start..end, &format!("{k} = {v}"));
+    }
+    Rules::from_toml_str(&src, "config/intents.toml").expect("rules")
 }

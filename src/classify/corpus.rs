@@ -97,6 +97,8 @@ pub struct Tally {
     pub not_before_right: usize,
     pub also_question: usize,
     pub also_question_found: usize,
+    /// A question flagged beside an answer where the label has none.
+    pub also_question_extra: usize,
     pub language_right: usize,
 }
 
@@ -142,6 +144,8 @@ impl Tally {
         if l.also_question {
             self.also_question += 1;
             self.also_question_found += usize::from(a.also_question);
+        } else {
+            self.also_question_extra += usize::from(a.also_question);
         }
     }
 
@@ -278,7 +282,7 @@ impl Report {
         let _ = writeln!(
             s,
             "\nAuto-replies recognised: {}/{}; replies taken for auto-replies: {}. Party size right: {}/{}; \
-             not_before right: {}/{}; a question beside the answer found: {}/{}.",
+             not_before right: {}/{}; a question beside the answer found: {}/{} (and flagged where there is none: {}).",
             a.auto_right,
             a.auto_replies,
             a.replies_taken_for_auto,
@@ -287,7 +291,8 @@ impl Report {
             a.not_before_right,
             a.not_before_labelled,
             a.also_question_found,
-            a.also_question
+            a.also_question,
+            a.also_question_extra
         );
         s.push_str("\n| confidence from | replies | right |\n|---|---|---|\n");
         for (lo, n, right) in &self.calibration {

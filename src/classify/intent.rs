@@ -30,6 +30,10 @@ struct Rule {
     confidence: f32,
     /// Intent when a negation word is next to the match; `None` = not negation-aware.
     negated: Option<Intent>,
+    /// A negation word inside the match negates it too (a separable verb and its particle
+    /// enclose the negation: "ich nehme nicht teil"). Off for patterns that spell a negation
+    /// themselves ("keine Mails mehr").
+    negation_inside: bool,
     re: Regex,
 }
 
@@ -84,10 +88,18 @@ struct Settings {
     /// Factor on the model's confidence when no rule agrees with its decision.
     #[serde(default = "d_model_alone_factor")]
     model_alone_factor: f32,
+    /// The probability from which the statements beside a question, read alone, are an
+    /// answer that is applied (the question then goes to a person).
+    #[serde(default = "d_statement_answer")]
+    statement_answer: f32,
+}
+
+fn d_statement_answer() -> f32 {
+    0.9
 }
 
 fn d_model_alone_factor() -> f32 {
-    0.8
+    0.7
 }
 
 fn d_unsubscribe_doubt() -> f32 {
@@ -159,6 +171,7 @@ impl Default for Settings {
             precedence_veto: d_precedence_veto(),
             also_question: d_also_question(),
             model_alone_factor: d_model_alone_factor(),
+            statement_answer: d_statement_answer(),
         }
     }
 }
@@ -199,6 +212,8 @@ struct RuleFile {
     confidence: f32,
     #[serde(default)]
     negated: Option<String>,
+    #[serde(default)]
+    negation_inside: bool,
     patterns: Vec<String>,
 }
 
@@ -345,6 +360,7 @@ impl Rules {
                 intent,
                 confidence: r.confidence,
                 negated,
+                negation_inside: r.negation_inside,
                 re,
             });
         }
@@ -467,6 +483,8 @@ struct Hit<'r> {
     end: usize,
     /// A rule that is not negation-aware and sure of itself: an idiom ("nicht nein sagen").
     idiom: bool,
+    /// The rule matched with a negation and counts for its `negated` intent.
+    negated: bool,
     rule: &'r str,
 }
 
@@ -476,7 +494,7 @@ fn is_break(c: char) -> bool {
 
 impl Rules {
     /// Is a negation word within the clause around `text[start..end]`?
-    fn negated(&self, text: &str, start: usize, end: usize) -> bool {
+    fn negated(&self, text: &str, start: usize, end: usize, inside: bool) -> bool {
         // Look only at a bounded neighbourhood: scanning back to the clause start for every
         // match made long texts without punctuation quadratic (a denial of service).
         let mut from = start.saturating_sub(NEGATION_LOOK_BYTES);
@@ -503,7 +521,16 @@ impl Rules {
         if negated {
             return true;
         }
-        // The match itself may contain the negation ("not coming" matched by a wide pattern).
+        // A negation between a separable verb and its particle ("ich nehme nicht teil",
+        // "tragen Sie mich bitte nicht aus") stands inside the match.
+        if inside
+            && text[start..end]
+                .split(|c: char| !(c.is_alphanumeric() || c == '\''))
+                .any(|w| self.negation.iter().any(|neg| neg == w))
+        {
+            return true;
+        }
+        // After the match, within its clause ("I am coming not").
         let mut to = (end + NEGATION_LOOK_BYTES).min(text.len());
         while !text.is_char_boundary(to) {
             to += 1;
@@ -535,8 +562,13 @@ impl Rules {
         for (i, c) in text.char_indices() {
             if matches!(c, '.' | '!' | '?' | '\n') {
                 if c == '?' {
-                    let sentence = text[start..i].trim_start();
-                    if opener.is_match(sentence) {
+                    // The opener may follow a greeting or a lead-in clause ("Dzień dobry, co
+                    // się stanie, jak się wypiszę?", "Скажите, если я отпишусь ...?").
+                    let sentence = &text[start..i];
+                    if sentence
+                        .split(',')
+                        .any(|clause| opener.is_match(clause.trim_start()))
+                    {
                         spans.push((start, i + 1));
                     }
                 }
@@ -572,6 +604,8 @@ impl Rules {
 /// What the rules and the model read from a reply, before the decision.
 pub(crate) struct Reading {
     pub own_words: String,
+    /// The own words with links blanked: what the rules and the model read.
+    pub source: String,
     pub text: String,
     pub from_subject: bool,
     pub rules: Decision,
@@ -584,7 +618,7 @@ pub(crate) struct Reading {
 pub(crate) fn read(rules: &Rules, visible: &str, subject: Option<&str>) -> Reading {
     let own = super::segment::own_words(visible);
     let mut factor = 1.0;
-    let mut source = own.clone();
+    let mut source = super::segment::without_links(&own).into_owned();
     let mut from_subject = false;
     if own.trim().is_empty() {
         if let Some(subj) = subject.and_then(subject_answer) {
@@ -605,6 +639,7 @@ pub(crate) fn read(rules: &Rules, visible: &str, subject: Option<&str>) -> Readi
     let features = super::features::extract(&source, &hits, Some(d.intent), from_subject);
     Reading {
         own_words: own,
+        source,
         text,
         from_subject,
         rules: d,
@@ -679,6 +714,20 @@ pub(crate) fn decide(
         confidence = rules.settings.doubt_confidence;
         rule.push_str("+negated-unsubscribe");
     }
+    // A question beside a clear answer ("Ich komme. Darf ich den Hund mitbringen?"): the
+    // question sentences read alone would drown the answer, so the statements are read
+    // without them. A clear decision there is applied and the question goes to a person.
+    let mut statement_answered = false;
+    if intent == Intent::Question && !r.from_subject {
+        if let Some((answer, conf)) = statement_answer(rules, model, &r.source) {
+            if conf >= rules.settings.statement_answer {
+                intent = answer;
+                confidence = conf;
+                statement_answered = true;
+                rule = format!("model:{}+statements", answer.as_str());
+            }
+        }
+    }
     // Safety: a wish to unsubscribe is never applied as anything else. When the rules or the
     // model see one and the decision is another, a person decides.
     let unsub = model::class_of(Intent::Unsubscribe);
@@ -696,9 +745,13 @@ pub(crate) fn decide(
     if r.from_subject {
         confidence *= rules.settings.subject_factor;
     }
-    let also_question = !matches!(intent, Intent::Question | Intent::None)
-        && r.text.contains(['?', '\u{61f}'])
-        && p[model::class_of(Intent::Question)] >= rules.settings.also_question;
+    // A question sentence of a few words beside an answer is one a person must answer
+    // ("Ich komme. Darf ich den Hund mitbringen?"); "Ok?" is not.
+    let also_question = statement_answered
+        || (!matches!(intent, Intent::Question | Intent::None)
+            && r.text.contains(['?', '\u{61f}'])
+            && (longest_question_words(&r.text) >= 3
+                || p[model::class_of(Intent::Question)] >= rules.settings.also_question));
     Decision {
         intent,
         confidence: confidence.clamp(0.0, 0.999),
@@ -707,6 +760,67 @@ pub(crate) fn decide(
         auto_reply: p[model::AUTO],
         own_words: r.own_words,
     }
+}
+
+/// The decision of the sentences that are no question, when there are such sentences with
+/// words in them: (intent, probability among the intents). Only an answer counts (accept,
+/// decline, cooperation, unsubscribe).
+fn statement_answer(rules: &Rules, model: &Model, source: &str) -> Option<(Intent, f32)> {
+    let mut statements = String::with_capacity(source.len());
+    let mut start = 0;
+    let mut questions = 0;
+    for (i, c) in source.char_indices() {
+        if matches!(c, '.' | '!' | '?' | '\n' | '\u{61f}') {
+            let sentence = &source[start..i + c.len_utf8()];
+            if matches!(c, '?' | '\u{61f}') {
+                questions += 1;
+            } else {
+                statements.push_str(sentence);
+            }
+            start = i + c.len_utf8();
+        }
+    }
+    let tail = &source[start..];
+    if !tail.trim().is_empty() {
+        statements.push_str(tail);
+    }
+    if questions == 0 || statements.split_whitespace().count() < 2 {
+        return None;
+    }
+    let text = normalize_text(statements.trim());
+    let (d, hits) = decide_text(rules, &text);
+    let features = super::features::extract(&statements, &hits, Some(d.intent), false);
+    let p = model.predict(&features);
+    let rest = (1.0 - p[model::AUTO]).max(1e-6);
+    let best = [
+        Intent::Accept,
+        Intent::Decline,
+        Intent::Cooperation,
+        Intent::Unsubscribe,
+    ]
+    .into_iter()
+    .map(|i| (i, p[model::class_of(i)] / rest))
+    .max_by(|a, b| a.1.total_cmp(&b.1))?;
+    // A hint of an unsubscribe wish in the statements: a person reads it all.
+    let unsubscribe = p[model::class_of(Intent::Unsubscribe)] / rest;
+    let unsubscribe_hint =
+        d.intent == Intent::Unsubscribe || unsubscribe >= rules.settings.unsubscribe_doubt;
+    (best.0 == Intent::Unsubscribe || !unsubscribe_hint).then_some(best)
+}
+
+/// The number of words of the longest sentence that ends in a question mark.
+fn longest_question_words(text: &str) -> usize {
+    let mut best = 0;
+    let mut start = 0;
+    for (i, c) in text.char_indices() {
+        if matches!(c, '.' | '!' | '?' | '\n' | '\u{61f}') {
+            if matches!(c, '?' | '\u{61f}') {
+                best = best.max(text[start..i].split_whitespace().count());
+            }
+            start = i + c.len_utf8();
+        }
+    }
+    best
 }
 
 /// A subject that can carry the whole answer ("Zusage", "unsubscribe"): not a reply
@@ -748,11 +862,11 @@ fn decide_text(rules: &Rules, text: &str) -> (Decision, Vec<(String, Intent)>) {
     let mut hits: Vec<Hit<'_>> = Vec::new();
     for r in &rules.rules {
         for m in r.re.find_iter(text) {
-            let (intent, confidence) = match r.negated {
-                Some(neg) if rules.negated(text, m.start(), m.end()) => {
-                    (neg, r.confidence * rules.settings.negated_factor)
+            let (intent, confidence, negated) = match r.negated {
+                Some(neg) if rules.negated(text, m.start(), m.end(), r.negation_inside) => {
+                    (neg, r.confidence * rules.settings.negated_factor, true)
                 }
-                _ => (r.intent, r.confidence),
+                _ => (r.intent, r.confidence, false),
             };
             if intent != Intent::Question && in_question(m.start()) {
                 continue;
@@ -767,6 +881,7 @@ fn decide_text(rules: &Rules, text: &str) -> (Decision, Vec<(String, Intent)>) {
                 pos: m.start(),
                 end: m.end(),
                 idiom: r.negated.is_none() && r.confidence >= 0.95,
+                negated,
                 rule: &r.id,
             });
         }
@@ -782,7 +897,16 @@ fn decide_text(rules: &Rules, text: &str) -> (Decision, Vec<(String, Intent)>) {
     hits.retain(|h| h.idiom || !idioms.iter().any(|&(a, b)| h.pos < b && h.end > a));
     let hits_out = |hits: &[Hit<'_>]| -> Vec<(String, Intent)> {
         hits.iter()
-            .map(|h| (h.rule.to_string(), h.intent))
+            // A negated hit is its own feature: the model must not read "ich nehme nicht
+            // teil" as the rule for "ich nehme teil".
+            .map(|h| {
+                let id = if h.negated {
+                    format!("{}!neg", h.rule)
+                } else {
+                    h.rule.to_string()
+                };
+                (id, h.intent)
+            })
             .chain(negated_ids.iter().cloned())
             .collect()
     };
@@ -883,6 +1007,21 @@ fn fold(s: &str) -> String {
             'ç' => out.push('c'),
             '\u{2019}' | '\u{2018}' | '`' | '´' => out.push('\''),
             '\u{a0}' => out.push(' '),
+            // Arabic as people type it: short vowels, tanween and the elongation stroke are
+            // optional, and hamza forms of alef, ta marbuta and alef maqsura are written
+            // either way; Arabic-Indic digits are digits ("١" answers like "1").
+            '\u{064B}'..='\u{065F}' | '\u{0670}' | '\u{0640}' => {}
+            'أ' | 'إ' | 'آ' | 'ٱ' => out.push('ا'),
+            'ى' => out.push('ي'),
+            'ة' => out.push('ه'),
+            '\u{0660}'..='\u{0669}' => out.push(char::from(b'0' + (c as u32 - 0x0660) as u8)),
+            '\u{06F0}'..='\u{06F9}' => out.push(char::from(b'0' + (c as u32 - 0x06F0) as u8)),
+            'ё' => out.push('е'),
+            // Turkish is often typed without its letters ("gelemiyorum"): both spellings
+            // read the same.
+            'ı' => out.push('i'),
+            'ğ' => out.push('g'),
+            'ş' => out.push('s'),
             c => out.push(c),
         }
     }

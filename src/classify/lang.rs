@@ -121,7 +121,7 @@ fn score(text: &str) -> (usize, usize) {
 /// Arabic, Cyrillic and Latin; letters only one language uses decide within a script
 /// (і ї є ґ Ukrainian, ы э ъ ё Russian, ğ ı ş Turkish, ą ę ł ń ś ź ż Polish); else whatlang among
 /// the seven, and for German and English the stopword counter.
-fn detect_one(t: &str) -> Option<&'static str> {
+pub(crate) fn detect_one(t: &str) -> Option<&'static str> {
     let (mut arabic, mut cyrillic, mut latin) = (0usize, 0usize, 0usize);
     let (mut uk, mut ru, mut tr, mut pl) = (0usize, 0usize, 0usize, 0usize);
     for c in t.chars().take(4000) {

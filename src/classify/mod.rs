@@ -128,8 +128,6 @@ pub fn analyze(raw: &[u8], rules: &Rules) -> Result<Analysis, ClassifyError> {
         MessageKind::Bounce | MessageKind::Complaint => String::new(),
         _ => visible::visible_text(&body),
     };
-    let language = lang::detect(&text, kind::head(&body, 1024), p.subject.as_deref()).to_string();
-
     let mut bounces = Vec::new();
     let mut kind = verdict.kind;
     let mut also_question = false;
@@ -173,6 +171,13 @@ pub fn analyze(raw: &[u8], rules: &Rules) -> Result<Analysis, ClassifyError> {
     } else {
         (None, None)
     };
+    // The own words first: a signature or footer in the organisation's language (a German
+    // "e.V." block under a Ukrainian answer) must not decide the person's language.
+    let language = match lang::detect_one(&own) {
+        Some(l) if kind == MessageKind::Reply => l,
+        _ => lang::detect(&text, kind::head(&body, 1024), p.subject.as_deref()),
+    }
+    .to_string();
     let languages = if kind == MessageKind::Reply {
         lang::seen(&own)
     } else {
@@ -267,6 +272,61 @@ mod tests {
             reply("Da kann ich nicht nein sagen!").intent,
             Intent::Accept
         );
+    }
+
+    #[test]
+    fn a_negation_between_verb_and_particle_declines() {
+        let rules = Rules::builtin().without_model();
+        let raw = |body: &str| {
+            mail(
+                "From: Anna <anna@example.org>\r\nSubject: Re: Einladung\r\nMessage-ID: <a@b>",
+                body,
+            )
+        };
+        let a = analyze(&raw("Ich nehme nicht teil."), &rules).unwrap();
+        assert_eq!(a.intent, Intent::Decline);
+        let a = analyze(&raw("Ich nehme gern teil."), &rules).unwrap();
+        assert_eq!(a.intent, Intent::Accept);
+        // Signing off from one date is no unsubscribe.
+        let a = analyze(
+            &raw("Ich melde mich für Samstag wieder ab, hab mir den Fuß verknackst."),
+            &rules,
+        )
+        .unwrap();
+        assert_eq!(a.intent, Intent::Decline);
+    }
+
+    #[test]
+    fn asking_what_unsubscribing_would_mean_is_a_question() {
+        let rules = Rules::builtin().without_model();
+        for text in [
+            "Скажите, если я отпишусь от рассылки, приглашения тоже перестанут приходить?",
+            "Dzień dobry, co się stanie, jak się wypiszę z newslettera?",
+            "Wenn ich mich abmelde, bekomme ich dann noch Einladungen?",
+        ] {
+            let raw = mail("From: a@example.org\r\nSubject: Re: x", text);
+            let a = analyze(&raw, &rules).unwrap();
+            assert_eq!(a.intent, Intent::Question, "{text}");
+        }
+    }
+
+    #[test]
+    fn an_answer_beside_a_question_is_applied_and_the_question_flagged() {
+        let a = reply("Wir kommen auf jeden Fall, sehr gerne! Darf ich meinen Hund mitbringen?");
+        assert_eq!(a.intent, Intent::Accept);
+        assert!(a.also_question);
+        let a = reply("Wann beginnt das Fest?");
+        assert_eq!(a.intent, Intent::Question);
+        assert!(!a.also_question);
+    }
+
+    #[test]
+    fn a_footer_link_in_the_signature_is_no_unsubscribe_and_no_language() {
+        let a = reply(
+            "Не переживайте, я не забула — обов'язково прийду!\n\nОксана Білик\nReferentin für Kooperationen\nUkrainischer Kulturverein Nord e.V.\nВи отримали цей лист, бо підписані на новини. Відписатися: kulturverein-nord.de/abmelden",
+        );
+        assert_ne!(a.intent, Intent::Unsubscribe);
+        assert_eq!(a.language, "uk");
     }
 
     #[test]

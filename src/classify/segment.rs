@@ -66,11 +66,11 @@ static THANKS_LINE: LazyLock<Regex> = LazyLock::new(|| {
 static SIGNATURE_LINE: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(
         r"(?ix)(
-        \S@\S+\.\w|https?://|www\.|
+        \S@\S+\.\w|https?://|www\.|\b[\w-]+\.(de|com|org|net|eu|info)/\S*|
         ^\s*(tel|telefon|fon|phone|mobil|mobile|handy|fax|e-?mail|mail|web|adresse|address|
             tél|тел|телефон|моб|telefon\s+kom|kom|tlf)\b\.?\s*[:.]?|
         \+\d{2}[\d\s/()-]{6,}|\b0\d{2,5}[\s/-]?\d{3,}|
-        \b(e\.\s?v\.|ggmbh|gmbh|ag|ug|mbh|ltd|inc|gbr|stiftung|verein|vakfı|derneği|fundacja|stowarzyszenie|
+        \be\.\s?v\.|\b(ggmbh|gmbh|ag|ug|mbh|ltd|inc|gbr|stiftung|verein|vakfı|derneği|fundacja|stowarzyszenie|
             фонд|організація|объединение|جمعية)\b|
         \b\d{5}\s+\p{L}|
         ^\s*(amtsgericht|registergericht|vereinsregister|geschäftsführ|vorstand|steuernummer|ust-?id|iban|bic)\b|
@@ -96,10 +96,37 @@ static DISCLAIMER_START: LazyLock<Regex> = LazyLock::new(|| {
         ta\s+wiadomość\s+(jest|może|zawiera)|
         це\s+повідомлення\s+(є|містить|може)|
         это\s+(сообщение|письмо)\s+(является|содержит|может|предназначено)|
-        هذه\s+الرسالة\s+(سرية|مخصصة|قد)
+        هذه\s+الرسالة\s+(سرية|مخصصة|قد)|
+        # Newsletter and list footers under a person own mail: you receive this because ...
+        you\s+(are\s+)?receiv(e|ed|ing)\s+this|to\s+unsubscribe\b|unsubscribe\s*:|
+        sie\s+(erhalten|bekommen)\s+diese|abmelden\s*:|austragen\s*:|
+        (ви|вы)\s+(отримали|отримуєте|получили|получаете)\s+(цей|цього|це|этот|это|эту|данное|данный)|
+        відписатися\s*:|отписаться\s*:|
+        bu\s+(e-?postayı|e-?postayi|maili|iletiyi)\b.{0,60}\b(aldınız|aldiniz|alıyorsunuz|aliyorsunuz)|
+        otrzymuj(esz|ecie)\s+(tę|te|tą|ten)|otrzymał(eś|aś|eście)\s+(tę|te|tą|ten)|wypisz\s+się\s*:|
+        (تلقيت|وصلتك|تصلك|تتلقى)\s+هذه
         )",
     )
     .expect("disclaimer regex")
+});
+
+/// A list footer inside a line (an HTML signature flattened to one line): "Don't want to
+/// receive our news? Unsubscribe here", "Haberleri artık almak istemiyorsanız". Conditional or
+/// addressed to the reader, so never the person's own wish; the line is cut where it starts.
+static FOOTER_INLINE: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(
+        r"(?ix)(
+        (don.?t|do\s+not)\s+want\s+to\s+receive[^.!?\n]{0,80}\?|want\s+to\s+stop\s+receiving[^.!?\n]{0,80}\?|
+        if\s+you\s+(no\s+longer|don.?t|do\s+not)\s+(wish|want)|unsubscribe\s+here|
+        (wenn|falls)\s+sie\s+(keine|diese)\b.{0,40}\b(mehr\s+)?(erhalten|bekommen)|
+        möchten\s+sie\s+(keine|unseren)\b.{0,40}\b(mehr\s+)?(erhalten|abbestellen)|hier\s+abmelden|
+        \S*\s+istemiyorsanız|\S*\s+istemiyorsaniz|
+        (если|якщо)\s+(вы|ви)\s+(не\s+)?(хотите|хочете|желаете)|
+        jeśli\s+nie\s+chcesz|jesli\s+nie\s+chcesz|jeżeli\s+nie\s+chcesz|
+        (إذا|اذا)\s+كنت\s+لا\s+ترغب|لإلغاء\s+الاشتراك
+        )",
+    )
+    .expect("inline footer regex")
 });
 
 /// Word count up to which a line after the closing still counts as name / role / organisation.
@@ -108,10 +135,24 @@ const SIGNATURE_BLOCK_LINES: usize = 12;
 /// The person's own words: the visible text up to the closing formula or the signature block.
 /// Quoted lines kept for an interleaved answer ("> ...") are our words and are dropped.
 pub(crate) fn own_words(visible: &str) -> String {
-    let lines: Vec<&str> = visible
+    let mut lines: Vec<&str> = visible
         .lines()
         .filter(|l| !l.trim_start().starts_with('>'))
         .collect();
+    // A list footer ends the words where it starts, even inside a line.
+    if let Some((i, at)) = lines
+        .iter()
+        .enumerate()
+        .find_map(|(i, l)| FOOTER_INLINE.find(l).map(|m| (i, m.start())))
+    {
+        let before = lines[i][..at].trim_end();
+        lines.truncate(i);
+        // A few words before it belong to the footer ("Haberleri artık almak
+        // istemiyorsanız"); a sentence before it is the person's.
+        if before.split_whitespace().count() > 4 {
+            lines.push(before);
+        }
+    }
     let mut end = lines.len();
     // A disclaimer ends the words wherever it starts.
     if let Some(d) = lines.iter().position(|l| DISCLAIMER_START.is_match(l)) {
@@ -158,9 +199,14 @@ pub(crate) fn own_words(visible: &str) -> String {
             }
             break;
         }
-        if looks_like_signature(l) {
+        let words = l.split_whitespace().count();
+        let t = l.trim_end();
+        // A sentence with an address in it ("bitte löschen Sie info@verein.de aus der Liste.")
+        // is the person's words, not a signature line.
+        let prose = words > 10 && (t.ends_with(['.', '!', '?']) || t.contains(". "));
+        if looks_like_signature(l) && !prose {
             sig_lines += 1;
-        } else if l.split_whitespace().count() > 6 || l.trim_end().ends_with(['.', '!', '?']) {
+        } else if words > 6 || t.ends_with(['.', '!', '?']) {
             break;
         }
         k -= 1;
@@ -182,6 +228,23 @@ pub(crate) fn own_words(visible: &str) -> String {
     }
     out.truncate(out.trim_end().len());
     out
+}
+
+/// Links and addresses name things, they say nothing: a footer's "…/abmelden" link or an
+/// "unsubscribe@" address in a signature must not read as the person's wish.
+static LINK: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(
+        r"(?i)\b(https?://|www\.)\S+|\S+@\S+\.\w+|\b[\w-]+(\.[\w-]+)*\.(de|com|org|net|eu|info|ru|ua|pl|tr|io)/\S*",
+    )
+    .expect("link regex")
+});
+
+/// The own words with links and e-mail addresses blanked out, for the intent decision.
+pub(crate) fn without_links(text: &str) -> std::borrow::Cow<'_, str> {
+    if !text.contains(['/', '@', '.']) {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    LINK.replace_all(text, " ")
 }
 
 pub(crate) fn is_closing(line: &str) -> bool {
@@ -230,5 +293,42 @@ mod tests {
         let t = "Leider nein.\nDiese E-Mail enthält vertrauliche Informationen. Kooperationspartner ...";
         assert_eq!(own_words(t), "Leider nein.");
         assert_eq!(own_words("Ja\n> abmelden\nJa"), "Ja\nJa");
+        let t = "Guten Tag,\n\nbitte löschen Sie sekretariat@schule.example aus Ihrem Verteiler. Post an die Schule geht an die Leitung.";
+        assert_eq!(
+            own_words(t),
+            t,
+            "a sentence with an address is no signature"
+        );
+        let t = "Ich komme!\n\nOksana\nReferentin\nVerein Nord e.V.\nВи отримали цей лист, бо підписані на новини. Відписатися: verein-nord.de/abmelden";
+        assert_eq!(own_words(t), "Ich komme!");
+    }
+
+    #[test]
+    fn a_footer_inside_a_line_ends_the_words() {
+        let t = "Yes I confirm.\nJennifer Blake Head of Cooperation Don't want to receive our news? Unsubscribe here";
+        assert_eq!(
+            own_words(t),
+            "Yes I confirm.\nJennifer Blake Head of Cooperation"
+        );
+        let t =
+            "2\n\nErdem Immobilien GmbH\nHaberleri artık almak istemiyorsanız: Newsletter abmelden";
+        assert_eq!(own_words(t), "2");
+        assert_eq!(
+            own_words("I don't want to receive these mails any more."),
+            "I don't want to receive these mails any more.",
+            "the person's own wish stays"
+        );
+    }
+
+    #[test]
+    fn links_and_addresses_say_nothing() {
+        assert_eq!(
+            super::without_links(
+                "Komme! Mehr: verein.de/abmelden und unsubscribe@list.example.org"
+            )
+            .trim(),
+            "Komme! Mehr:   und"
+        );
+        assert_eq!(super::without_links("Ja."), "Ja.");
     }
 }

@@ -54,7 +54,10 @@ static ORIGINAL_MARKER: LazyLock<Regex> = LazyLock::new(|| {
         antwort\s+nachricht|message\s+transféré|mensaje\s+reenviado|original\s+meddelelse|
         opprinnelig\s+melding|ursprungligt\s+meddelande|исходное\s+сообщение|
         begin\s+forwarded\s+message:?|anfang\s+der\s+weitergeleiteten\s+nachricht:?|
-        oprindelig\s+besked|alkuperäinen\s+viesti|oryginalna\s+wiadomość|původní\s+zpráva
+        oprindelig\s+besked|alkuperäinen\s+viesti|oryginalna\s+wiadomość|původní\s+zpráva|
+        оригінальне\s+повідомлення|пересланное\s+сообщение|переслане\s+повідомлення|
+        przekazana\s+wiadomość|orijinal\s+(mesaj|ileti)|iletilen\s+(mesaj|ileti)|
+        الرسالة\s+الأصلية|رسالة\s+معاد\s+توجيهها
         )\s*(-{2,}|_{2,})?[\s*]*$|
         ^[\s*]*-{3,}\s*\p{L}[\p{L}\s'.]{2,40}?\s*-{3,}[\s*]*$",
     )
@@ -88,7 +91,7 @@ static HEADER_START_KEY: LazyLock<Regex> = LazyLock::new(|| {
 static WROTE_END: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(
         r"(?ix)((?-u:\b)wrote|(?-u:\b)writes|(?-u:\b)schrieb|(?-u:\b)schreef|(?-u:\b)geschreven|(?-u:\b)a\s+écrit|(?-u:\b)escribió|(?-u:\b)escreveu|
-        (?-u:\b)ha\s+scritto|(?-u:\b)ha\s+escrit|(?-u:\b)napisał(\(a\)|a)?|написал(\(а\)|а|и)?|написав(\(ла\)|ла)?|пише|(?-u:\b)napsal|(?-u:\b)pisze|
+        (?-u:\b)ha\s+scritto|(?-u:\b)ha\s+escrit|(?-u:\b)napisał(\(a\)|a)?|написал(\(а\)|а|и)?|написав(\(ла\)|ла|\(-ла\))?|пише|пишет|(?-u:\b)napsal|(?-u:\b)pisze|
         (?-u:\b)yazdı|(?-u:\b)yazdi|folgendes\s+geschrieben|كتب|
         (?-u:\b)skrev|(?-u:\b)kirjoitti|写道|寫道|작성|のメッセージ)
         \s*[:：]?\s*-*\s*$",
@@ -101,7 +104,8 @@ static WROTE_MID: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(
         r"(?ix)(^[\s-]*(on|am|le|el|il|op|em|den|dnia|at|w\s+dniu)(?-u:\b).*(?-u:\b)(wrote|schrieb|a\s+écrit|escribió|escreveu|ha\s+scritto|skrev|schreef|napisał)(?-u:\b).*[:：]\s*$)|
         ((?-u:\b)(schrieb|wrote|skrev|schreef)\s+(am|on|den|op)(?-u:\b).{0,80}[:：]\s*$)|
-        (\d.{0,60}(،\s*)?كتب\s.{0,120}[:：]\s*$)|(\d.{0,80}(написал|написав|napisał|yazdı|tarihinde).{0,120}[:：]\s*$)",
+        (\d.{0,60}(،\s*)?كتب\s.{0,120}[:：]\s*$)|(\d.{0,80}(написал|написав|napisał|yazdı|tarihinde).{0,120}[:：]\s*$)|
+        (\d.{0,80}\s(от|від|od|from|von)\s.{0,120}<\S+@\S+>\s*[:：]\s*$)",
     )
     .unwrap()
 });
@@ -309,15 +313,37 @@ fn quote_content(line: &str) -> &str {
     line.trim_start_matches(|c: char| c == '>' || c.is_whitespace())
 }
 
+/// "-------- Original Message --------" inside a line: an HTML mail flattened to text
+/// keeps the banner and the header block on the reply's last line.
+static INLINE_MARKER: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"(?i)-{3,}\s*\p{L}[\p{L}\s'.]{2,40}?\s*-{3,}").unwrap());
+
 /// The person's new words in a plain-text body.
 pub fn visible_text(body: &str) -> String {
-    let normalized;
-    let body = if body.contains('\r') {
+    let mut normalized;
+    let mut body = if body.contains('\r') {
         normalized = body.replace("\r\n", "\n").replace('\r', "\n");
         normalized.as_str()
     } else {
         body
     };
+    // Put an inline banner on its own line, so that it cuts like one.
+    if let Some(m) = INLINE_MARKER
+        .find_iter(body)
+        .find(|m| ORIGINAL_MARKER.is_match(m.as_str()))
+    {
+        let line_start = body[..m.start()].rfind('\n').map_or(0, |i| i + 1);
+        if !body[line_start..m.start()].trim().is_empty() || !body[m.end()..].starts_with('\n') {
+            let mut b = String::with_capacity(body.len() + 2);
+            b.push_str(&body[..m.start()]);
+            b.push('\n');
+            b.push_str(m.as_str());
+            b.push('\n');
+            b.push_str(&body[m.end()..]);
+            normalized = b;
+            body = normalized.as_str();
+        }
+    }
     let all: Vec<&str> = body.lines().collect();
     let types_all = classify(&all);
 
@@ -409,4 +435,23 @@ fn join(lines: &[&str], keep: &[bool]) -> String {
     let trimmed = out.trim_end().len();
     out.truncate(trimmed);
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::visible_text;
+
+    #[test]
+    fn a_banner_inside_a_line_cuts_there() {
+        let body = "Bitte streichen Sie mich.\nSemya -------- Ursprüngliche Nachricht --------Von: Netzwerk <info@x.example> Datum: 01.12.26\nGuten Tag, abmelden: https://x.example/abmelden";
+        assert_eq!(visible_text(body), "Bitte streichen Sie mich.\nSemya");
+    }
+
+    #[test]
+    fn russian_and_ukrainian_quote_headers() {
+        let body = "Буду!\n\nПонедельник, 7 декабря 2026, 9:30 +01:00 от Netzwerk Nordstadt <einladung@x.example>:\n> Приглашение";
+        assert_eq!(visible_text(body), "Буду!");
+        let body = "3\n\n03.12.2026 09:30, Netzwerk Nordstadt пишет:\n> Einladung";
+        assert_eq!(visible_text(body), "3");
+    }
 }

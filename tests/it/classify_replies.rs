@@ -1,4 +1,4 @@
-//! The reply corpus (tests/fixtures/replies): 1,750 replies and auto-replies in seven
+//! The reply corpus (tests/fixtures/replies): replies and auto-replies in seven
 //! languages. The test split is frozen (its file list and hash are committed) and read only here,
 //! to report and to guard against regressions; docs/replies.md has the figures, printed by
 //!
@@ -79,7 +79,18 @@ fn corpus_size_and_languages() {
 
 #[test]
 fn replies_on_the_test_split() {
-    let labels = read_labels(&dir()).unwrap();
+    let mut labels = read_labels(&dir()).unwrap();
+    // CORPUS_PARTS=ar-b,de-c reports on those parts of the corpus alone (the guards below
+    // then do not apply).
+    let parts = std::env::var("CORPUS_PARTS").ok();
+    if let Some(parts) = &parts {
+        let parts: Vec<&str> = parts.split(',').collect();
+        labels.retain(|l| {
+            let stem = l.file.file_stem().unwrap().to_string_lossy();
+            let part = stem.rsplit_once('-').map_or(&*stem, |(p, _)| p);
+            parts.contains(&part)
+        });
+    }
     let r = score(&labels, "test", &Rules::builtin(), 0.6);
     println!("test split:\n\n{}", r.table());
     let rules_alone = score(&labels, "test", &Rules::builtin().without_model(), 0.6);
@@ -96,12 +107,15 @@ fn replies_on_the_test_split() {
             println!("{w}");
         }
     }
+    if parts.is_some() {
+        return;
+    }
     let a = &r.all;
     // Regression guards a little below the figures in docs/replies.md: a change that makes
     // the classifier worse on the frozen split fails here.
-    assert!(a.accuracy() >= 0.78, "accuracy {:.3}", a.accuracy());
+    assert!(a.accuracy() >= 0.83, "accuracy {:.3}", a.accuracy());
     assert!(
-        a.applied_wrong_rate() <= 0.07,
+        a.applied_wrong_rate() <= 0.03,
         "applied and wrong {:.4}",
         a.applied_wrong_rate()
     );
@@ -110,7 +124,7 @@ fn replies_on_the_test_split() {
         "unsubscribe recall {:.3}",
         a.unsubscribe_recall()
     );
-    assert!(a.doubt_rate() <= 0.28, "review {:.3}", a.doubt_rate());
+    assert!(a.doubt_rate() <= 0.26, "review {:.3}", a.doubt_rate());
     assert!(
         a.auto_right * 10 >= a.auto_replies * 9,
         "auto-replies {}/{}",
