@@ -166,7 +166,7 @@ pub fn analyze(raw: &[u8], rules: &Rules) -> Result<Analysis, ClassifyError> {
     let (party_size, not_before) = if kind == MessageKind::Reply {
         (
             extras::party_size(&own, intent),
-            extras::not_before_at(&own, p.date.unwrap_or_else(this_month)),
+            extras::not_before_at(&own, p.date.unwrap_or_else(this_month), intent),
         )
     } else {
         (None, None)
