@@ -464,7 +464,7 @@ static THEN_GLADLY: LazyLock<Regex> = LazyLock::new(|| {
         wracam|wroce|
         seve\s+seve|memnuniyetle|sevinirim|rahat\p{L}*|musait\p{L}*|haber\s+ver\p{L}*|
         yazin|yazarsaniz|doenueyorum|doenecegim|
-        وقتها|مبسوط\p{L}*|بكل\s+سرور|برجع|راجع\p{L}*|افضى|فاضي\p{L}*|رجعو\p{L}*|ابعت\p{L}*|بعت\p{L}*
+        وقتها|مبسوط\p{L}*|بكل\s+سرور|برجع|افضى|فاضي\p{L}*|رجعو\p{L}*|ابعت\p{L}*|بعت\p{L}*
         )(?:$|[^\p{L}])",
     )
     .expect("then gladly regex")
@@ -475,8 +475,8 @@ static THEN_GLADLY: LazyLock<Regex> = LazyLock::new(|| {
 pub(crate) fn not_before_at(own: &str, date: (i32, u32), intent: Intent) -> Option<String> {
     let refusal = match intent {
         Intent::Accept | Intent::Unsubscribe => return None,
-        Intent::Decline => true,
-        Intent::Cooperation | Intent::Question | Intent::None => false,
+        Intent::Decline | Intent::None => true,
+        Intent::Cooperation | Intent::Question => false,
     };
     let text = fold(&own_text(own));
     let sentences = sentences(&text);
@@ -550,8 +550,8 @@ pub(crate) fn not_before_at(own: &str, date: (i32, u32), intent: Intent) -> Opti
     from.or(until).map(|(y, m)| format!("{y:04}-{m:02}"))
 }
 
-/// Sentences of a folded text: split at ".", "!", "?", ";" and line ends, not at the dot of a
-/// date ("am 18. Dezember").
+/// The sentences of a folded text that are no question: split at ".", "!", "?", ";" and line
+/// ends, not at the dot of a date ("am 18. Dezember").
 fn sentences(text: &str) -> Vec<&str> {
     let mut out = Vec::new();
     let mut start = 0;
@@ -563,7 +563,10 @@ fn sentences(text: &str) -> Vec<&str> {
             _ => false,
         };
         if end {
-            if text[start..i].trim().len() > 1 {
+            // A question asks about a date ("Gibt es das Café im Januar wieder?"); a wish is
+            // said.
+            let question = matches!(c, '?' | '؟');
+            if text[start..i].trim().len() > 1 && !question {
                 out.push(&text[start..i]);
             }
             start = i + c.len_utf8();
