@@ -157,6 +157,95 @@ mod tests {
         ] {
             assert_eq!(number_word(&fold(w)), Some(n), "{w}");
         }
+        // One to ten in each language.
+        let tens: [(&str, [&str; 10]); 7] = [
+            (
+                "de",
+                [
+                    "eins", "zwei", "drei", "vier", "fünf", "sechs", "sieben", "acht", "neun",
+                    "zehn",
+                ],
+            ),
+            (
+                "en",
+                [
+                    "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten",
+                ],
+            ),
+            (
+                "tr",
+                [
+                    "bir", "iki", "üç", "dört", "beş", "altı", "yedi", "sekiz", "dokuz", "10",
+                ],
+            ),
+            (
+                "ru",
+                [
+                    "один",
+                    "два",
+                    "три",
+                    "четыре",
+                    "пять",
+                    "шесть",
+                    "семь",
+                    "восемь",
+                    "девять",
+                    "десять",
+                ],
+            ),
+            (
+                "uk",
+                [
+                    "один",
+                    "два",
+                    "три",
+                    "чотири",
+                    "п’ять",
+                    "шість",
+                    "сім",
+                    "вісім",
+                    "дев'ять",
+                    "10",
+                ],
+            ),
+            (
+                "pl",
+                [
+                    "jeden",
+                    "dwa",
+                    "trzy",
+                    "cztery",
+                    "pięć",
+                    "sześć",
+                    "siedem",
+                    "osiem",
+                    "dziewięć",
+                    "dziesięć",
+                ],
+            ),
+            (
+                "ar",
+                [
+                    "واحد",
+                    "اثنين",
+                    "ثلاثة",
+                    "أربعة",
+                    "خمسة",
+                    "ستة",
+                    "سبعة",
+                    "ثمانية",
+                    "تسعة",
+                    "عشرة",
+                ],
+            ),
+        ];
+        for (lang, words) in tens {
+            for (i, w) in words.iter().enumerate() {
+                assert_eq!(number_word(&fold(w)), Some(i as u32 + 1), "{lang}: {w}");
+            }
+        }
+        // Arabic-Indic digits.
+        assert_eq!(number_word(&fold("١٠")), Some(10));
         assert_eq!(number_word("tisch"), None);
         assert_eq!(number_word("1000"), None);
     }

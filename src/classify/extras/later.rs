@@ -15,7 +15,7 @@
 
 use std::sync::LazyLock;
 
-use regex::Regex;
+use regex::{Regex, RegexSet};
 
 use super::{fold, own_text};
 use crate::classify::Intent;
@@ -30,6 +30,17 @@ fn month_of(word: &str) -> Option<u32> {
             return Some(i as u32 + 1);
         }
     }
+    // Turkish seasons take their case right on: "ilkbahardan", "sonbaharda".
+    for (season, m) in SEASONS {
+        if w == season
+            || (season.is_ascii()
+                && w.strip_prefix(season).is_some_and(|r| {
+                    ["dan", "da", "a", "ta", "tan"].contains(&r) && season.len() > 5
+                }))
+        {
+            return Some(m);
+        }
+    }
     for (i, stems) in MONTH_STEMS.iter().enumerate() {
         for stem in *stems {
             if let Some(rest) = w.strip_prefix(stem) {
@@ -41,6 +52,30 @@ fn month_of(word: &str) -> Option<u32> {
     }
     None
 }
+
+/// Seasons as the month they start in: "ab Frühjahr" = March, "from the autumn" = September.
+const SEASONS: [(&str, u32); 20] = [
+    ("fruehling", 3),
+    ("fruehjahr", 3),
+    ("spring", 3),
+    ("весны", 3),
+    ("весни", 3),
+    ("wiosny", 3),
+    ("ilkbahar", 3),
+    ("bahar", 3),
+    ("الربيع", 3),
+    ("sommer", 6),
+    ("summer", 6),
+    ("лета", 6),
+    ("літа", 6),
+    ("herbst", 9),
+    ("autumn", 9),
+    ("осени", 9),
+    ("осені", 9),
+    ("jesieni", 9),
+    ("sonbahar", 9),
+    ("الخريف", 9),
+];
 
 /// Whole (folded) words.
 const MONTHS: [&[&str]; 12] = [
@@ -396,6 +431,22 @@ static SUMMER: LazyLock<Regex> = LazyLock::new(|| {
     .expect("summer regex")
 });
 
+/// "After the holidays": the Christmas holidays in a mail of the last months of the year
+/// (January next), the summer holidays in one of the summer; else nobody knows which.
+static HOLIDAYS: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(
+        r"(?x)
+        nach\s+(den\s+)?(feiertagen|festtagen|ferien|weihnachtsferien|winterferien|weihnachten)|
+        after\s+(the\s+)?(holidays|christmas|xmas|festive\s+season|winter\s+break)|
+        после\s+(праздников|каникул|новогодних\s+праздников|рождества|зимних\s+каникул)|
+        після\s+(свят|канікул|різдва|зимових\s+канікул)|
+        po\s+(swietach|feriach|feriach\s+zimowych)|
+        (tatil|tatiller|bayram|yilbasi)(den|dan|ndan|inden)\s+sonra|
+        بعد\s+(الاعياد|العيد|العطل[ةه]|الاجاز[ةه]|الكريسماس)",
+    )
+    .expect("holidays regex")
+});
+
 /// January of the next year: "nächstes Jahr", "im neuen Jahr", "next year", "с нового года".
 static NEXT_YEAR: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(
@@ -470,6 +521,19 @@ static THEN_GLADLY: LazyLock<Regex> = LazyLock::new(|| {
     .expect("then gladly regex")
 });
 
+/// Every time phrase in one pass over a sentence: most sentences name no time.
+static ANY_TIME: LazyLock<RegexSet> = LazyLock::new(|| {
+    let mut all: Vec<&str> = MONTH_PATTERNS.iter().map(|p| p.re.as_str()).collect();
+    all.extend([
+        SUMMER.as_str(),
+        HOLIDAYS.as_str(),
+        NEXT_YEAR.as_str(),
+        YEAR_END.as_str(),
+        FROM_YEAR.as_str(),
+    ]);
+    RegexSet::new(all).expect("time set")
+});
+
 /// A wish not to be invited before a time: "YYYY-MM" (relative to the mail's date) or
 /// "summer_holidays" (resolved against the configured holiday calendar by the caller).
 pub(crate) fn not_before_at(own: &str, date: (i32, u32), intent: Intent) -> Option<String> {
@@ -507,8 +571,18 @@ pub(crate) fn not_before_at(own: &str, date: (i32, u32), intent: Intent) -> Opti
         }
     };
     for (i, s) in sentences.iter().enumerate() {
+        if !ANY_TIME.is_match(s) {
+            continue;
+        }
         if SUMMER.is_match(s) && (wish(i) || wish_after(i)) {
             return Some("summer_holidays".into());
+        }
+        if HOLIDAYS.is_match(s) && wish(i) {
+            match month {
+                10..=12 => later(&mut from, (year + 1, 1)),
+                5..=8 => return Some("summer_holidays".into()),
+                _ => {}
+            }
         }
         for p in MONTH_PATTERNS.iter() {
             for c in p.re.captures_iter(s) {
@@ -714,6 +788,51 @@ mod tests {
         assert_eq!(
             nb("Vor den Sommerferien wird das nichts. Danach gern wieder!").as_deref(),
             Some("summer_holidays")
+        );
+    }
+
+    #[test]
+    fn from_a_season() {
+        assert_eq!(nb("Ab Frühjahr gern wieder!").as_deref(), Some("2027-03"));
+        assert_eq!(
+            nb("Invite me again from spring.").as_deref(),
+            Some("2027-03")
+        );
+        assert_eq!(nb("С весны снова приглашайте.").as_deref(), Some("2027-03"));
+        assert_eq!(nb("Od wiosny chętnie znowu.").as_deref(), Some("2027-03"));
+        assert_eq!(
+            nb("Ilkbahardan itibaren tekrar davet edin.").as_deref(),
+            Some("2027-03")
+        );
+        assert_eq!(nb("من الربيع ابعتولي").as_deref(), Some("2027-03"));
+        assert_eq!(
+            nb("Ab Herbst bin ich gern wieder dabei.").as_deref(),
+            Some("2027-09")
+        );
+    }
+
+    #[test]
+    fn after_the_holidays_depends_on_when_the_mail_is_written() {
+        assert_eq!(
+            nb("Nach den Feiertagen gern wieder!").as_deref(),
+            Some("2027-01")
+        );
+        assert_eq!(
+            nb("After the holidays, invite me again.").as_deref(),
+            Some("2027-01")
+        );
+        assert_eq!(
+            nb("После праздников приглашайте!").as_deref(),
+            Some("2027-01")
+        );
+        assert_eq!(nb("Po świętach chętnie znowu.").as_deref(), Some("2027-01"));
+        assert_eq!(
+            not_before_at("Nach den Ferien gern wieder!", (2027, 7), Intent::Decline).as_deref(),
+            Some("summer_holidays")
+        );
+        assert_eq!(
+            not_before_at("Nach den Ferien gern wieder!", (2027, 3), Intent::Decline),
+            None
         );
     }
 

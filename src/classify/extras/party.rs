@@ -42,10 +42,14 @@ pub(crate) fn party_size(own: &str, intent: Intent) -> Option<u32> {
     // send it with my son"): only where its own sentence says they come. An acceptance may
     // name them in the sentence after ("Wir kommen! 3 Erwachsene, 2 Kinder").
     let offer = intent == Intent::Cooperation;
-    segments(&text)
-        .iter()
-        .filter(|s| !s.question && (s.coming || (s.after_coming && !offer)))
-        .find_map(|s| named(&s.toks, offer).filter(|n| (2..=MAX_PARTY).contains(n)))
+    let (segments, sentences) = segments(&text);
+    // Read only for the sentences that name people.
+    let coming = |k: usize| COMING.is_match(&fold(&sentences[k]));
+    segments.iter().filter(|s| !s.question).find_map(|s| {
+        let n = named(&s.toks, offer).filter(|n| (2..=MAX_PARTY).contains(n))?;
+        let said = coming(s.sentence) || (!offer && s.sentence > 0 && coming(s.sentence - 1));
+        said.then_some(n)
+    })
 }
 
 // ---------------------------------------------------------------------------------------
@@ -77,7 +81,10 @@ struct TotalPattern {
 
 fn total_pattern(re: &str, fixed: Option<u32>, marked: bool) -> TotalPattern {
     TotalPattern {
-        re: Regex::new(&re.replace("{N}", N)).expect("party total regex"),
+        // The text is folded to ASCII for the Latin scripts, so an ASCII word boundary is
+        // enough there, and it is much cheaper than a Unicode one.
+        re: Regex::new(&re.replace("{N}", N).replace(r"\b", r"(?-u:\b)"))
+            .expect("party total regex"),
         fixed,
         marked,
         coming: false,
@@ -92,18 +99,6 @@ fn coming(mut p: TotalPattern) -> TotalPattern {
 
 /// Patterns over the folded text (see [`fold`]: "fünft" is "fuenft", "kişi" is "kisi").
 static TOTALS: LazyLock<Vec<TotalPattern>> = LazyLock::new(|| {
-    let word = |words: &[(&str, u32)]| -> Vec<TotalPattern> {
-        words
-            .iter()
-            .map(|(w, n)| {
-                coming(total_pattern(
-                    &format!(r"(?:^|[^\p{{L}}']){w}(?:$|[^\p{{L}}'])"),
-                    Some(*n),
-                    false,
-                ))
-            })
-            .collect()
-    };
     let mut v = vec![
         // Marked totals first.
         total_pattern(
@@ -216,43 +211,54 @@ static TOTALS: LazyLock<Vec<TotalPattern>> = LazyLock::new(|| {
             false,
         )),
     ];
-    v.extend(word(&[
-        // One word for the whole party.
-        ("вдвоем", 2),
-        ("втроем", 3),
-        ("вчетвером", 4),
-        ("впятером", 5),
-        ("вшестером", 6),
-        ("удвох", 2),
-        ("вдвох", 2),
-        ("втрьох", 3),
-        ("утрьох", 3),
-        ("вчотирьох", 4),
-        ("учотирьох", 4),
-        ("вп'ятьох", 5),
-        ("вшістьох", 6),
-        ("vdvoem", 2),
-        ("vdvoyom", 2),
-        ("vtroem", 3),
-        ("vtroyom", 3),
-        ("vchetverom", 4),
-        ("vdvokh", 2),
-        ("udvokh", 2),
-        ("vtrokh", 3),
-        ("vtr'okh", 3),
-        ("vtrjokh", 3),
-        ("ikimiz", 2),
-        ("uecuemuez", 3),
-        ("ucumuz", 3),
-        ("doerduemuez", 4),
-        ("dordumuz", 4),
-        ("besimiz", 5),
-        ("altimiz", 6),
-        ("كلانا", 2),
-        ("شخصين", 2),
-    ]));
+    // One word for the whole party ("втроём", "ikimiz"), all in one pattern.
+    let words: Vec<&str> = ONE_WORD.iter().map(|(w, _)| *w).collect();
+    v.push(coming(total_pattern(
+        &format!(
+            r"(?:^|[^\p{{L}}'])(?P<n>{})(?:$|[^\p{{L}}'])",
+            words.join("|")
+        ),
+        None,
+        false,
+    )));
     v
 });
+
+/// One word for the whole party (folded).
+const ONE_WORD: &[(&str, u32)] = &[
+    ("вдвоем", 2),
+    ("втроем", 3),
+    ("вчетвером", 4),
+    ("впятером", 5),
+    ("вшестером", 6),
+    ("удвох", 2),
+    ("вдвох", 2),
+    ("втрьох", 3),
+    ("утрьох", 3),
+    ("вчотирьох", 4),
+    ("учотирьох", 4),
+    ("вп'ятьох", 5),
+    ("вшістьох", 6),
+    ("vdvoem", 2),
+    ("vdvoyom", 2),
+    ("vtroem", 3),
+    ("vtroyom", 3),
+    ("vchetverom", 4),
+    ("vdvokh", 2),
+    ("udvokh", 2),
+    ("vtrokh", 3),
+    ("vtr'okh", 3),
+    ("vtrjokh", 3),
+    ("ikimiz", 2),
+    ("uecuemuez", 3),
+    ("ucumuz", 3),
+    ("doerduemuez", 4),
+    ("dordumuz", 4),
+    ("besimiz", 5),
+    ("altimiz", 6),
+    ("كلانا", 2),
+    ("شخصين", 2),
+];
 
 /// "4-5", "4 oder 5", "3 or 4", "3–4": the number right of `end` (or left of `start`) makes a
 /// range.
@@ -283,7 +289,9 @@ fn total(folded: &str, offer: bool) -> Total {
                 (Some(n), _) => (Some(n), whole.start()),
                 (None, Some(m)) => {
                     let w = m.as_str();
+                    let one_word = ONE_WORD.iter().find(|(o, _)| *o == w).map(|(_, n)| *n);
                     let n = match w {
+                        _ if one_word.is_some() => one_word,
                         "zweit" => Some(2),
                         "dritt" => Some(3),
                         "viert" => Some(4),
@@ -588,11 +596,8 @@ struct Segment {
     toks: Vec<Tok>,
     /// Its sentence asks ("Can I bring my neighbour?"): nobody is announced.
     question: bool,
-    /// Its sentence says that someone comes ("komme", "придём", "geliyoruz", "نجي"): a
-    /// husband in "with my husband in and out of hospital" does not.
-    coming: bool,
-    /// The sentence before says so: "Wir kommen! 3 Erwachsene, 2 Kinder".
-    after_coming: bool,
+    /// Which sentence it is part of (an index into the sentences [`segments`] returns).
+    sentence: usize,
 }
 
 /// Words saying that people come, take part or will be there (stems over the folded text).
@@ -609,6 +614,7 @@ static COMING: LazyLock<Regex> = LazyLock::new(|| {
         przyjd\p{L}*|przyjad\p{L}*|bed\p{L}*|wpadn\p{L}*|wpadne|udzial\p{L}*|dolacz\p{L}*|
         pojawi\p{L}*|obecn\p{L}*|
         gel\p{L}*|katil\p{L}*|orada|variz|varim|
+        budem\p{L}*|pridem|pridu|pryjdu|pryjdemo|bedziemy|
         \p{L}*جاي\p{L}*|جاين|\p{L}*نجي|\p{L}*اجي|بجي|\p{L}*حضر\p{L}*|\p{L}*اتي|\p{L}*يجي|
         \p{L}*شارك\p{L}*|\p{L}*مثل\p{L}*
         )",
@@ -616,27 +622,24 @@ static COMING: LazyLock<Regex> = LazyLock::new(|| {
     .expect("coming regex")
 });
 
-/// The segments of a text, with their tokens.
-fn segments(text: &str) -> Vec<Segment> {
+/// The segments of a text, with their tokens, and the text of each sentence.
+fn segments(text: &str) -> (Vec<Segment>, Vec<String>) {
     let chars: Vec<char> = text.chars().collect();
     let mut out: Vec<Segment> = vec![Segment::default()];
+    let mut sentences: Vec<String> = Vec::new();
     // The first segment of the current sentence, and where its text starts.
     let mut sentence = (0, 0);
-    // Whether the last sentence with words said that someone comes.
-    let mut last_coming = false;
     let mut close =
         |out: &mut Vec<Segment>, sentence: (usize, usize), end: usize, question: bool| {
             let said: String = chars[sentence.1..end].iter().collect();
-            let coming = COMING.is_match(&fold(&said));
-            let before = last_coming;
+            if said.trim().is_empty() {
+                return;
+            }
             for s in &mut out[sentence.0..] {
                 s.question = question;
-                s.coming = coming;
-                s.after_coming = before;
+                s.sentence = sentences.len();
             }
-            if !said.trim().is_empty() {
-                last_coming = coming;
-            }
+            sentences.push(said);
         };
     let mut i = 0;
     let in_word = |c: char| c.is_alphanumeric() || is_mark(c);
@@ -699,7 +702,7 @@ fn segments(text: &str) -> Vec<Segment> {
     for s in &mut out {
         resolve_ambiguous(&mut s.toks);
     }
-    out
+    (out, sentences)
 }
 
 fn is_mark(c: char) -> bool {
@@ -764,6 +767,12 @@ fn push_word(seg: &mut Vec<Tok>, original: &str) {
 fn resolve_ambiguous(seg: &mut [Tok]) {
     let has_polish_and = seg.iter().any(|t| t.w == "i" && !t.cap);
     for i in 0..seg.len() {
+        if !matches!(
+            seg[i].w.as_str(),
+            "ja" | "my" | "frau" | "pani" | "pan" | "kleine" | "kleinen" | "mala" | "malym" | "ile"
+        ) {
+            continue;
+        }
         let next = seg.get(i + 1).map(|t| t.w.clone()).unwrap_or_default();
         let prev = if i > 0 {
             seg[i - 1].w.clone()
@@ -1329,6 +1338,9 @@ mod tests {
         assert_eq!(p("أنا وأختي سنحضر"), Some(2));
         assert_eq!(p("رح إجي مع صاحبي"), Some(2));
         assert_eq!(p("أنا والولدين جايين"), Some(3));
+        // Duals: "two children" in one word.
+        assert_eq!(p("رح إجي مع طفلين"), Some(3));
+        assert_eq!(p("سنأتي ٣ أشخاص"), Some(3));
     }
 
     #[test]
