@@ -40,15 +40,16 @@ pub(crate) fn party_size(own: &str, intent: Intent) -> Option<u32> {
     }
     // An offer names people for what they do ("my husband and I run a food truck", "I'll
     // send it with my son"): only where its own sentence says they come. An acceptance may
-    // name them in the sentence after ("Wir kommen! 3 Erwachsene, 2 Kinder").
+    // list them in the sentence after ("Wir kommen! 3 Erwachsene, 2 Kinder"), but "with my
+    // husband" there is another story ("I'll come. A hard autumn with my husband in hospital").
     let offer = intent == Intent::Cooperation;
     let (segments, sentences) = segments(&text);
     // Read only for the sentences that name people.
     let coming = |k: usize| COMING.is_match(&fold(&sentences[k]));
     segments.iter().filter(|s| !s.question).find_map(|s| {
-        let n = named(&s.toks, offer).filter(|n| (2..=MAX_PARTY).contains(n))?;
-        let said = coming(s.sentence) || (!offer && s.sentence > 0 && coming(s.sentence - 1));
-        said.then_some(n)
+        let (n, with) = named(&s.toks, offer).filter(|(n, _)| (2..=MAX_PARTY).contains(n))?;
+        let after = !offer && !with && s.sentence > 0 && coming(s.sentence - 1);
+        (coming(s.sentence) || after).then_some(n)
     })
 }
 
@@ -114,7 +115,7 @@ static TOTALS: LazyLock<Vec<TotalPattern>> = LazyLock::new(|| {
             false,
         )),
         coming(total_pattern(
-            r"\bzu\s+{N}\s*(?:personen|leuten|\.|!|,|$)",
+            r"\bzu\s+{N}\s*(?:personen|leuten|[.!,;:)\n]|$)",
             None,
             false,
         )),
@@ -1100,7 +1101,8 @@ fn enumeration(
 }
 
 enum Said {
-    People(u32),
+    /// How many, and whether companions after "with" are among them.
+    People(u32, bool),
     /// A plural without its number: this sentence cannot say how many.
     Vague,
 }
@@ -1112,9 +1114,9 @@ fn sum(list: &[Elem]) -> Option<u32> {
 /// The party a sentence names, if it names one. An offer counts only the writer's own list
 /// ("my husband and I accept"): its companions are who carries the cake ("I'll send it with my
 /// son").
-fn named(seg: &[Tok], offer: bool) -> Option<u32> {
+fn named(seg: &[Tok], offer: bool) -> Option<(u32, bool)> {
     match named_in(seg, offer)? {
-        Said::People(n) => Some(n),
+        Said::People(n, with) => Some((n, with)),
         Said::Vague => None,
     }
 }
@@ -1195,7 +1197,7 @@ fn named_in(seg: &[Tok], offer: bool) -> Option<Said> {
         return None;
     };
     Some(match total {
-        Some(n) => Said::People(n),
+        Some(n) => Said::People(n, !companions.is_empty()),
         None => Said::Vague,
     })
 }
@@ -1228,6 +1230,7 @@ mod tests {
     #[test]
     fn totals_in_german_and_english() {
         assert_eq!(p("Hallo, wir kommen zu viert!"), Some(4));
+        assert_eq!(p("Wir kommen zu 4 :)"), Some(4));
         assert_eq!(p("Wir sind 5."), Some(5));
         assert_eq!(p("Gerne, wir kommen mit 6 Personen."), Some(6));
         assert_eq!(p("We are three, see you then"), Some(3));
@@ -1326,11 +1329,15 @@ mod tests {
         assert_eq!(p("Ja i moja siostra przyjdziemy."), Some(2));
         assert_eq!(p("Przyjdę z trójką dzieci."), Some(4));
         assert_eq!(p("Wpadnę z Olą i Kubą."), Some(3));
+        assert_eq!(p("Przyjdę z żoną i dwójką dzieci."), Some(4));
+        assert_eq!(p("Приду с женой и двумя детьми."), Some(4));
     }
 
     #[test]
     fn companions_in_turkish_and_arabic() {
         assert_eq!(p("Eşimle geleceğim."), Some(2));
+        assert_eq!(p("Eşim ve iki çocuğumla geleceğim."), Some(4));
+        assert_eq!(p("سآتي مع زوجتي وأولادي الثلاثة"), Some(5));
         assert_eq!(p("Ben ve annem geliyoruz."), Some(2));
         assert_eq!(p("Ben ve iki çocuğum geliyoruz"), Some(3));
         assert_eq!(p("Derneğimizden 4 gönüllü ile katılacağız."), Some(4));
@@ -1355,6 +1362,18 @@ mod tests {
             p("Es kommen 12 Schülerinnen und Schüler und zwei Lehrkräfte."),
             Some(14)
         );
+    }
+
+    #[test]
+    fn family_mentioned_is_not_the_party() {
+        assert_eq!(p("Ich komme gern! Meine Frau ist leider krank."), None);
+        assert_eq!(p("Ich komme, aber ohne meinen Mann."), None);
+        assert_eq!(p("Thanks, I'll be there. My wife sends her regards."), None);
+        assert_eq!(
+            p("I'll come. It was a hard autumn with my husband in hospital."),
+            None
+        );
+        assert_eq!(p("Ich komme. Kann ich meine Nachbarin mitbringen?"), None);
     }
 
     #[test]
