@@ -1,17 +1,19 @@
-//! A wish not to be invited before a time: "gern ab März wieder" = March, "nächstes Jahr" =
-//! January of the next year, "nach den Sommerferien" = `summer_holidays`.
+//! A wish not to be invited before a time: "gern ab März wieder" = March, "ab Frühjahr" =
+//! March, "nächstes Jahr" = January of the next year, "nach den Feiertagen" in December =
+//! January, "nach den Sommerferien" = `summer_holidays`.
 //!
 //! A time alone is no wish: "ab Januar bin ich in Elternzeit" is why someone declines, and
 //! "wir bieten ab März einen Kurs an" is an offer. A time counts when its sentence also says
-//! that the person wants to be asked again or will come then ("wieder", "einladen", "gern",
-//! "dann", "again", "invite", "снова", "приглашайте", "tekrar", "davet", "znowu", "chętnie",
-//! "ابعتولي"). Only a refusal reads the softer words ("gern", "dann", "happy"); any other
-//! answer but an acceptance or an unsubscription needs a request to be asked again
-//! ("meldet euch dann nochmal"). An acceptance or an unsubscription carries no such wish.
+//! that the person wants to be asked again ("wieder", "einladen", "again", "invite", "снова",
+//! "приглашайте", "tekrar", "davet edin", "znowu", "ابعتولي"). A refusal (or a reply with
+//! nothing else to act on) may say it more softly ("gern", "happy", "с радостью", "chętnie",
+//! "memnuniyetle"); an offer or a question needs the request itself ("meldet euch dann
+//! nochmal"). An acceptance or an unsubscription carries no such wish, and a question about a
+//! date ("Gibt es das Café im Januar wieder?") is none.
 //!
 //! Which time, when a text says several: the summer holidays, else the latest "from" (a
-//! month, a year, "next year"), else the end of an obstacle ("bis Ende Februar" = March,
-//! "vor Mai wird das nichts" = May) when the refusal goes on to say "then again".
+//! month, a season, a year, "next year"), else the end of an obstacle ("bis Ende Februar" =
+//! March, "vor Mai wird das nichts" = May) when the refusal goes on to say "then again".
 
 use std::sync::LazyLock;
 
