@@ -95,6 +95,10 @@ pub struct Tally {
     pub party_right: usize,
     pub not_before_labelled: usize,
     pub not_before_right: usize,
+    /// A party size read where the label has none.
+    pub party_extra: usize,
+    /// A not_before read where the label has none.
+    pub not_before_extra: usize,
     pub also_question: usize,
     pub also_question_found: usize,
     /// A question flagged beside an answer where the label has none.
@@ -136,10 +140,14 @@ impl Tally {
         if let Some(p) = l.party {
             self.party_labelled += 1;
             self.party_right += usize::from(a.party_size == Some(p));
+        } else {
+            self.party_extra += usize::from(a.party_size.is_some());
         }
         if let Some(n) = &l.not_before {
             self.not_before_labelled += 1;
             self.not_before_right += usize::from(a.not_before.as_deref() == Some(n.as_str()));
+        } else {
+            self.not_before_extra += usize::from(a.not_before.is_some());
         }
         if l.also_question {
             self.also_question += 1;
@@ -293,6 +301,24 @@ impl Report {
             a.also_question_found,
             a.also_question,
             a.also_question_extra
+        );
+        let by_language = |right: fn(&Tally) -> (usize, usize)| {
+            self.by_language
+                .iter()
+                .map(|(l, t)| {
+                    let (r, n) = right(t);
+                    format!("{l} {r}/{n}")
+                })
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let _ = writeln!(
+            s,
+            "Party size right by language: {}; read where none is said: {}. not_before right by language: {}; read where none is said: {}.",
+            by_language(|t| (t.party_right, t.party_labelled)),
+            a.party_extra,
+            by_language(|t| (t.not_before_right, t.not_before_labelled)),
+            a.not_before_extra
         );
         s.push_str("\n| confidence from | replies | right |\n|---|---|---|\n");
         for (lo, n, right) in &self.calibration {

@@ -1,369 +1,124 @@
-//! More than the intent: how many people come, and from when someone wants to be invited again.
-//! Pure functions of the own words.
+//! More than the intent: how many people come ([`party_size`]), and from when someone wants to
+//! be invited again ([`not_before_at`]). Pure functions of the own words, in the seven
+//! languages (de, en, tr, ar, uk, ru, pl).
 
-use std::sync::LazyLock;
+mod later;
+mod party;
 
-use regex::Regex;
+pub(crate) use later::not_before_at;
+pub(crate) use party::party_size;
 
-use super::Intent;
+/// How much of the own words is read: a party or a date is stated early, and a long text must
+/// not cost unbounded time.
+const MAX_CHARS: usize = 3000;
 
-/// Number words of the seven languages (folded: "fünf" -> "fuenf").
-fn number(w: &str) -> Option<u32> {
-    let w = w.trim().to_lowercase();
-    if let Ok(n) = w.parse::<u32>() {
-        return Some(n);
-    }
-    // Arabic-Indic digits.
-    if w.chars().all(|c| ('\u{660}'..='\u{669}').contains(&c)) && !w.is_empty() {
-        return w
-            .chars()
-            .map(|c| c as u32 - 0x660)
-            .try_fold(0u32, |a, d| a.checked_mul(10)?.checked_add(d));
-    }
-    Some(match w.as_str() {
-        "ein" | "eine" | "einem" | "einer" | "one" | "a" | "bir" | "один" | "одна" | "одним"
-        | "одной" | "одну" | "jeden" | "jedna" | "jednym" | "jedną" | "واحد" => 1,
-        "zwei" | "zweit" | "two" | "iki" | "два" | "две" | "двое" | "двумя" | "двоє" | "дві"
-        | "двома" | "dwa" | "dwie" | "dwoje" | "dwójką" | "dwojka" | "dwójkę" | "dwóch"
-        | "اثنين" | "اثنان" => 2,
-        "drei" | "dritt" | "three" | "üç" | "uc" | "три" | "трое" | "тремя" | "троє" | "трьома"
-        | "trzy" | "troje" | "trójką" | "trojka" | "trójkę" | "trzech" | "ثلاثة" | "ثلاث" => {
-            3
+/// The text both readers work on: the first [`MAX_CHARS`] characters, quoted lines ("> ...",
+/// our own words) dropped.
+fn own_text(own: &str) -> String {
+    let mut out = String::with_capacity(own.len().min(MAX_CHARS * 2));
+    let mut n = 0;
+    for line in own.lines() {
+        if line.trim_start().starts_with('>') {
+            continue;
         }
-        "vier" | "viert" | "four" | "dört" | "dort" | "четыре" | "четверо" | "четырьмя"
-        | "чотири" | "чотирма" | "cztery" | "czworo" | "czwórką" | "czwórkę" | "أربعة"
-        | "اربعة" | "أربع" => 4,
-        "fuenf" | "fünf" | "fuenft" | "fünft" | "five" | "beş" | "bes" | "пять" | "пятеро"
-        | "п'ять" | "пʼять" | "pięć" | "piec" | "pięcioro" | "خمسة" => 5,
-        "sechs" | "sechst" | "six" | "altı" | "alti" | "шесть" | "шестеро" | "шість" | "sześć"
-        | "ستة" => 6,
-        "sieben" | "siebt" | "seven" | "yedi" | "семь" | "сім" | "siedem" | "سبعة" => 7,
-        "acht" | "eight" | "sekiz" | "восемь" | "вісім" | "osiem" | "ثمانية" => 8,
+        for c in line.chars() {
+            if n >= MAX_CHARS {
+                return out;
+            }
+            out.push(c);
+            n += 1;
+        }
+        out.push('\n');
+    }
+    out
+}
+
+/// Lower case without the marks that people type or leave out at will, so that one lexicon
+/// entry matches both: German umlauts as "ae"/"oe"/"ue" (also Turkish ö and ü), Polish and
+/// Turkish letters without their marks, "ё" as "е", every apostrophe as "'", Arabic alef forms
+/// as "ا", tā' marbūṭa as "ه", alef maqṣūra as "ي", no vowel signs or tatweel, and Arabic-Indic
+/// digits as ASCII digits.
+pub(crate) fn fold(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 8);
+    for c in s.chars().flat_map(char::to_lowercase) {
+        match c {
+            'ä' => out.push_str("ae"),
+            'ö' => out.push_str("oe"),
+            'ü' => out.push_str("ue"),
+            'ß' => out.push_str("ss"),
+            'à' | 'á' | 'â' | 'ą' => out.push('a'),
+            'é' | 'è' | 'ê' | 'ę' => out.push('e'),
+            'í' | 'î' | 'ı' => out.push('i'),
+            'ó' | 'ô' => out.push('o'),
+            'ú' | 'û' => out.push('u'),
+            'ć' | 'ç' => out.push('c'),
+            'ł' => out.push('l'),
+            'ń' => out.push('n'),
+            'ś' | 'ş' => out.push('s'),
+            'ź' | 'ż' => out.push('z'),
+            'ğ' => out.push('g'),
+            'ё' => out.push('е'),
+            '\u{2019}' | '\u{2018}' | '\u{02bc}' | '`' | '´' => out.push('\''),
+            'أ' | 'إ' | 'آ' | 'ٱ' => out.push('ا'),
+            'ة' => out.push('ه'),
+            'ى' => out.push('ي'),
+            '\u{0660}'..='\u{0669}' => {
+                out.push(char::from(b'0' + (c as u32 - 0x0660) as u8));
+            }
+            '\u{06f0}'..='\u{06f9}' => {
+                out.push(char::from(b'0' + (c as u32 - 0x06f0) as u8));
+            }
+            // Turkish "İ" lower-cases to "i" and a combining dot; Arabic vowel signs and
+            // tatweel carry no meaning here.
+            '\u{0307}' | '\u{064b}'..='\u{065f}' | '\u{0670}' | '\u{0640}' => {}
+            '\u{a0}' => out.push(' '),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// Number words 1-12 of the seven languages (folded), with the collective and declined forms
+/// that name a count of people ("двое", "трьома", "dwójka", "اتنين").
+pub(crate) fn number_word(w: &str) -> Option<u32> {
+    if !w.is_empty() && w.len() <= 3 && w.bytes().all(|b| b.is_ascii_digit()) {
+        return w.parse().ok();
+    }
+    Some(match w {
+        "eins" | "one" | "bir" | "один" | "одна" | "jeden" | "jedna" | "واحد" | "واحده" => {
+            1
+        }
+        "zwei" | "zwo" | "beide" | "beiden" | "two" | "both" | "iki" | "два" | "две" | "двух"
+        | "двум" | "двумя" | "двое" | "двоих" | "дві" | "двох" | "двома" | "двоє" | "обидва"
+        | "обидві" | "оба" | "обе" | "dwa" | "dwie" | "dwoch" | "dwoma" | "dwoje" | "dwojga"
+        | "dwojgiem" | "dwojka" | "dwojke" | "oboje" | "obaj" | "obie" | "اثنين" | "اثنان"
+        | "اتنين" | "تنين" | "ثنين" | "اثنتين" | "ثنتين" | "اثنتان" => {
+            2
+        }
+        "drei" | "three" | "uec" | "uc" | "три" | "трех" | "трем" | "тремя" | "трое" | "троих"
+        | "трьох" | "трьома" | "троє" | "trzy" | "trzech" | "trzema" | "troje" | "trojga"
+        | "trojka" | "trojke" | "ثلاثه" | "ثلاث" | "تلاته" | "تلات" => 3,
+        // Not "dort": German for "there".
+        "vier" | "four" | "doert" => 4,
+        "четыре" | "четырех" | "четырьмя" | "четверо" | "четверых" | "чотири" | "чотирьох"
+        | "чотирма" | "cztery" | "czterech" | "czterema" | "czworo" | "czworka" | "czworke"
+        | "اربعه" | "اربع" => 4,
+        "fuenf" | "five" | "bes" | "пять" | "пятью" | "пятеро" | "пяти" | "п'ять" | "п'ятьох"
+        | "п'ятеро" | "piec" | "pieciu" | "piecioro" | "piatka" | "piatke" | "خمسه" | "خمس" => {
+            5
+        }
+        "sechs" | "six" | "alti" | "шесть" | "шестеро" | "шість" | "шістьох" | "szesc"
+        | "szesciu" | "szescioro" | "سته" => 6,
+        "sieben" | "seven" | "yedi" | "семь" | "семеро" | "сім" | "сімох" | "siedem"
+        | "siedmiu" | "سبعه" => 7,
+        "acht" | "eight" | "sekiz" | "восемь" | "вісім" | "osiem" | "osmiu" | "ثمانيه"
+        | "ثماني" | "ثمان" | "تمانيه" => 8,
+        "neun" | "nine" | "dokuz" | "девять" | "дев'ять" | "dziewiec" | "تسعه" => 9,
+        "zehn" | "ten" | "десять" | "dziesiec" | "عشره" => 10,
+        "elf" | "eleven" => 11,
+        "zwoelf" | "twelve" => 12,
         _ => return None,
     })
-}
-
-const NUM: &str = r"(\d{1,2}|[\u{660}-\u{669}]{1,2}|\p{L}+)";
-
-struct Pattern {
-    re: Regex,
-    /// Added to the number the pattern captures (companions + the writer).
-    plus: u32,
-    /// The whole match is this many people (no number captured).
-    fixed: Option<u32>,
-}
-
-fn pat(re: &str, plus: u32, fixed: Option<u32>) -> Pattern {
-    Pattern {
-        re: Regex::new(&format!("(?i){}", re.replace("NUM", NUM))).expect("party regex"),
-        plus,
-        fixed,
-    }
-}
-
-static PARTY: LazyLock<Vec<Pattern>> = LazyLock::new(|| {
-    vec![
-        // Totals.
-        pat(
-            r"\bzu\s+(zweit|dritt|viert|fünft|fuenft|sechst|siebt|NUM)\b",
-            0,
-            None,
-        ),
-        pat(
-            r"\bNUM\s+(personen|leute|erwachsene|people|persons|adults|of\s+us|kişi|kisi|kişiyiz|человек[а]?|людей|людини|осіб|особи|osoby|osób|osob|أشخاص|اشخاص|شخص)\b",
-            0,
-            None,
-        ),
-        pat(
-            r"\b(wir\s+sind|we\s+are|we'll\s+be|we\s+will\s+be|нас\s+(будет\s+)?|нас\s+(буде\s+)?|będzie\s+nas|bedzie\s+nas|przyjdziemy\s+w)\s*NUM\b",
-            0,
-            None,
-        ),
-        pat(r"\bparty\s+of\s+NUM\b", 0, None),
-        pat(
-            r"\bwe\s+(dwoje|troje|czworo|dwójkę|trójkę|czwórkę|dwojke|trojke)\b",
-            0,
-            None,
-        ),
-        pat(r"\b(двое|трое|четверо|пятеро|двоє|троє)\b", 0, None),
-        // Companions: a number of children, friends ... plus the writer.
-        pat(
-            r"\b(mit|with|с|з|z|ze)\s+(meinen|unseren|my|our|моими|моїми|moimi|naszymi)?\s*NUM\s+(kindern|kids|children|kinder|freunden|friends|nachbarn|enkeln|kolleg\w*|детьми|дітьми|dziećmi|dziecmi|dzieci)\b",
-            1,
-            None,
-        ),
-        pat(
-            r"\bNUM\s+(çocuğumla|cocugumla|çocukla|cocukla|arkadaşımla)\b",
-            1,
-            None,
-        ),
-        pat(r"\bمع\s+NUM\s+(أطفال|اطفال|أولاد|اولاد)\b", 1, None),
-        // One companion named: "mit meinem Mann", "my wife and I", "eşimle".
-        pat(
-            r"\b(mit|with)\s+(meinem|meiner|my)\s+(mann|frau|partner|partnerin|tochter|sohn|freundin|freund|mutter|vater|nachbarin|nachbarn|kollegin|kollegen|husband|wife|son|daughter|friend|mum|mom|dad|neighbour|neighbor|colleague)\b",
-            0,
-            Some(2),
-        ),
-        pat(
-            r"\bmy\s+(husband|wife|partner|son|daughter|friend)\s+and\s+i\b",
-            0,
-            Some(2),
-        ),
-        pat(
-            r"\b(ich\s+bring[e]?\s+(meinen|meine)\s+\p{L}+\s+mit)\b",
-            0,
-            Some(2),
-        ),
-        pat(
-            r"\b(eşimle|esimle|kızımla|kizimla|oğlumla|oglumla|annemle|arkadaşımla)\b",
-            0,
-            Some(2),
-        ),
-        pat(
-            r"\b(с|з)\s+(мужем|женой|сыном|дочкой|дочерью|ребёнком|ребенком|чоловіком|дружиною|сином|донькою|дитиною)\b",
-            0,
-            Some(2),
-        ),
-        pat(
-            r"\bz\s+(mężem|mezem|żoną|zona|córką|corka|synem|dzieckiem)\b",
-            0,
-            Some(2),
-        ),
-        pat(r"مع\s+(زوجي|زوجتي|ابني|بنتي|ابنتي|طفلي)", 0, Some(2)),
-    ]
-});
-
-/// How many people come in all, when an acceptance says so.
-pub(crate) fn party_size(own: &str, intent: Intent) -> Option<u32> {
-    if intent != Intent::Accept || own.is_empty() {
-        return None;
-    }
-    let text: String = own.chars().take(2000).collect();
-    for p in PARTY.iter() {
-        if let Some(c) = p.re.captures(&text) {
-            if let Some(n) = p.fixed {
-                return Some(n);
-            }
-            // The last capture group that holds a number word.
-            let n = (1..c.len())
-                .rev()
-                .filter_map(|i| c.get(i))
-                .find_map(|m| number(m.as_str()));
-            if let Some(n) = n {
-                let total = n + p.plus;
-                if (1..=50).contains(&total) {
-                    return Some(total);
-                }
-            }
-        }
-    }
-    None
-}
-
-const MONTHS: [&[&str]; 12] = [
-    &[
-        "januar",
-        "january",
-        "ocak",
-        "январ",
-        "січ",
-        "styczni",
-        "stycz",
-        "يناير",
-        "كانون الثاني",
-    ],
-    &[
-        "februar",
-        "february",
-        "şubat",
-        "subat",
-        "феврал",
-        "лют",
-        "lut",
-        "فبراير",
-        "شباط",
-    ],
-    &[
-        "märz",
-        "maerz",
-        "march",
-        "mart",
-        "март",
-        "берез",
-        "marzec",
-        "marca",
-        "مارس",
-        "آذار",
-    ],
-    &[
-        "april",
-        "nisan",
-        "апрел",
-        "квіт",
-        "kwietni",
-        "kwiec",
-        "أبريل",
-        "نيسان",
-    ],
-    &[
-        "mai",
-        "may",
-        "mayıs",
-        "mayis",
-        "май",
-        "мая",
-        "травн",
-        "maj",
-        "مايو",
-        "أيار",
-    ],
-    &[
-        "juni",
-        "june",
-        "haziran",
-        "июн",
-        "черв",
-        "czerw",
-        "يونيو",
-        "حزيران",
-    ],
-    &[
-        "juli",
-        "july",
-        "temmuz",
-        "июл",
-        "лип",
-        "lip",
-        "يوليو",
-        "تموز",
-    ],
-    &[
-        "august",
-        "ağustos",
-        "agustos",
-        "август",
-        "серп",
-        "sierp",
-        "أغسطس",
-        "آب",
-    ],
-    &[
-        "september",
-        "eylül",
-        "eylul",
-        "сентябр",
-        "верес",
-        "wrze",
-        "سبتمبر",
-        "أيلول",
-    ],
-    &[
-        "oktober",
-        "october",
-        "ekim",
-        "октябр",
-        "жовт",
-        "październik",
-        "pazdziernik",
-        "października",
-        "أكتوبر",
-    ],
-    &[
-        "november",
-        "kasım",
-        "kasim",
-        "ноябр",
-        "листопад",
-        "listopad",
-        "نوفمبر",
-    ],
-    &[
-        "dezember",
-        "december",
-        "aralık",
-        "aralik",
-        "декабр",
-        "груд",
-        "grud",
-        "ديسمبر",
-    ],
-];
-
-static FROM_MONTH: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(
-        r"(?i)\b(ab|erst\s+(im|ab)|nach|from|after|starting|in|od|po|после|с|з|після|від)\s+(dem\s+|the\s+)?(\p{L}+)",
-    )
-    .expect("month regex")
-});
-
-static MONTH_TR: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?i)\b(\p{L}+)\s*(ayından|ayindan|'?(dan|den|tan|ten))\s+(sonra|itibaren)")
-        .expect("month tr regex")
-});
-
-static SUMMER: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(
-        r"(?i)nach\s+den\s+sommerferien|after\s+the\s+summer\s+(holidays|break|vacation)|yaz\s+tatilinden\s+sonra|после\s+летних\s+каникул|після\s+літніх\s+канікул|po\s+wakacjach|بعد\s+(العطلة\s+الصيفية|عطلة\s+الصيف)",
-    )
-    .expect("summer regex")
-});
-
-static NEXT_YEAR: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(
-        r"(?i)(nächstes|naechstes|im\s+nächsten|im\s+naechsten|ab\s+nächstem|kommendes)\s+jahr|next\s+year|gelecek\s+yıl|gelecek\s+yil|seneye|в\s+следующем\s+году|наступного\s+року|w\s+przyszłym\s+roku|w\s+przyszlym\s+roku|العام\s+(القادم|المقبل)|السنة\s+(القادمة|الجاية)",
-    )
-    .expect("next year regex")
-});
-
-/// A wish not to be invited before a time: "YYYY-MM" (relative to the mail's date) or
-/// "summer_holidays" (resolved against the configured holiday calendar by the caller).
-pub(crate) fn not_before_at(own: &str, date: (i32, u32)) -> Option<String> {
-    let text: String = own.chars().take(2000).collect::<String>().to_lowercase();
-    if SUMMER.is_match(&text) {
-        return Some("summer_holidays".into());
-    }
-    let (year, month) = date;
-    let month_of = |w: &str| -> Option<u32> {
-        MONTHS
-            .iter()
-            .position(|names| names.iter().any(|n| w.starts_with(n)))
-            .map(|i| i as u32 + 1)
-    };
-    let mut found = None;
-    for c in FROM_MONTH.captures_iter(&text) {
-        if let Some(m) = c.get(4).and_then(|w| month_of(w.as_str())) {
-            // "im Mai" alone is no wish for later; "ab", "erst", "nach", "from" are.
-            let word = c.get(1).map(|w| w.as_str()).unwrap_or("");
-            if word == "in" && !text.contains("erst") {
-                continue;
-            }
-            let m = if word.starts_with("nach")
-                || word == "after"
-                || word == "po"
-                || word == "после"
-                || word == "після"
-            {
-                m % 12 + 1
-            } else {
-                m
-            };
-            found = Some(m);
-            break;
-        }
-    }
-    if found.is_none() {
-        if let Some(c) = MONTH_TR.captures(&text) {
-            found = c.get(1).and_then(|w| month_of(w.as_str()));
-        }
-    }
-    if let Some(m) = found {
-        let y = if m <= month { year + 1 } else { year };
-        return Some(format!("{y:04}-{m:02}"));
-    }
-    if NEXT_YEAR.is_match(&text) {
-        return Some(format!("{:04}-01", year + 1));
-    }
-    None
 }
 
 #[cfg(test)]
@@ -371,32 +126,127 @@ mod tests {
     use super::*;
 
     #[test]
-    fn party_sizes() {
-        let a = Intent::Accept;
-        assert_eq!(party_size("Wir kommen zu dritt!", a), Some(3));
-        assert_eq!(party_size("Ich komme mit 2 Kindern", a), Some(3));
-        assert_eq!(party_size("wir kommen zu viert", a), Some(4));
-        assert_eq!(party_size("My wife and I will come", a), Some(2));
-        assert_eq!(party_size("Ich komme gern", a), None);
-        assert_eq!(party_size("Wir kommen zu dritt", Intent::Decline), None);
-        assert_eq!(party_size("Нас будет трое", a), Some(3));
+    fn folding_unifies_what_people_type_at_will() {
+        assert_eq!(fold("Fünf Töchter"), "fuenf toechter");
+        assert_eq!(fold("koleżanką"), "kolezanka");
+        assert_eq!(fold("Çocuğumla İKİ"), "cocugumla iki");
+        assert_eq!(fold("втроём"), "втроем");
+        assert_eq!(fold("п’ятеро"), "п'ятеро");
+        assert_eq!(fold("أنا وزوجتي"), "انا وزوجتي");
+        assert_eq!(fold("٣ أشخاص"), "3 اشخاص");
+        assert_eq!(fold("خمسة"), "خمسه");
     }
 
     #[test]
-    fn later_wishes() {
-        let d = (2026, 12);
-        assert_eq!(
-            not_before_at("Gern ab März wieder", d).as_deref(),
-            Some("2027-03")
-        );
-        assert_eq!(
-            not_before_at("nach den Sommerferien gerne", d).as_deref(),
-            Some("summer_holidays")
-        );
-        assert_eq!(
-            not_before_at("Nächstes Jahr gerne!", d).as_deref(),
-            Some("2027-01")
-        );
-        assert_eq!(not_before_at("Ich komme gerne.", d), None);
+    fn number_words_of_the_seven_languages() {
+        for (w, n) in [
+            ("drei", 3),
+            ("three", 3),
+            ("üç", 3),
+            ("трое", 3),
+            ("троє", 3),
+            ("trójkę", 3),
+            ("ثلاثة", 3),
+            ("٣", 3),
+            ("dört", 4),
+            ("четверо", 4),
+            ("п'ятеро", 5),
+            ("pięć", 5),
+            ("اتنين", 2),
+            ("12", 12),
+        ] {
+            assert_eq!(number_word(&fold(w)), Some(n), "{w}");
+        }
+        // One to ten in each language.
+        let tens: [(&str, [&str; 10]); 7] = [
+            (
+                "de",
+                [
+                    "eins", "zwei", "drei", "vier", "fünf", "sechs", "sieben", "acht", "neun",
+                    "zehn",
+                ],
+            ),
+            (
+                "en",
+                [
+                    "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten",
+                ],
+            ),
+            (
+                "tr",
+                [
+                    "bir", "iki", "üç", "dört", "beş", "altı", "yedi", "sekiz", "dokuz", "10",
+                ],
+            ),
+            (
+                "ru",
+                [
+                    "один",
+                    "два",
+                    "три",
+                    "четыре",
+                    "пять",
+                    "шесть",
+                    "семь",
+                    "восемь",
+                    "девять",
+                    "десять",
+                ],
+            ),
+            (
+                "uk",
+                [
+                    "один",
+                    "два",
+                    "три",
+                    "чотири",
+                    "п’ять",
+                    "шість",
+                    "сім",
+                    "вісім",
+                    "дев'ять",
+                    "10",
+                ],
+            ),
+            (
+                "pl",
+                [
+                    "jeden",
+                    "dwa",
+                    "trzy",
+                    "cztery",
+                    "pięć",
+                    "sześć",
+                    "siedem",
+                    "osiem",
+                    "dziewięć",
+                    "dziesięć",
+                ],
+            ),
+            (
+                "ar",
+                [
+                    "واحد",
+                    "اثنين",
+                    "ثلاثة",
+                    "أربعة",
+                    "خمسة",
+                    "ستة",
+                    "سبعة",
+                    "ثمانية",
+                    "تسعة",
+                    "عشرة",
+                ],
+            ),
+        ];
+        for (lang, words) in tens {
+            for (i, w) in words.iter().enumerate() {
+                assert_eq!(number_word(&fold(w)), Some(i as u32 + 1), "{lang}: {w}");
+            }
+        }
+        // Arabic-Indic digits.
+        assert_eq!(number_word(&fold("١٠")), Some(10));
+        assert_eq!(number_word("tisch"), None);
+        assert_eq!(number_word("1000"), None);
     }
 }

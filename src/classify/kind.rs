@@ -132,6 +132,108 @@ static OOO_BODY_STRONG: LazyLock<Regex> = LazyLock::new(|| {
     .unwrap()
 });
 
+/// Subjects that only automatic replies have, in the seven languages: a tag before the
+/// subject answered ("Auto:", "Abwesend:", "Відсутність:"), a receipt ("[received]",
+/// "Mesajınız alındı", "استلمنا رسالتكم"), a notice in place of a subject ("Я в отпуске",
+/// "Diese Adresse wird nicht mehr verwendet", "Betriebsferien"). A person's answer keeps
+/// "Re:" and the subject of our mail.
+static AUTO_SUBJECT: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(
+        r"(?ix)
+        # A tag before the subject answered.
+        ^\s*(auto|automatic\s+reply|absent|away|abwesend|abwesenheit|otomatik\s+(yanıt|yanit|cevap)|
+            izinde(yim)?|автоответ|автоматический\s+ответ|отсутствие|нет\s+на\s+месте|
+            автовідповідь|відсутність|відповідь\s+за\s+відсутності|
+            odpowiedź\s+automatyczna|odpowiedz\s+automatyczna|nieobecność|nieobecnosc|
+            رد\s+(تلقائي|آلي|الي)|خارج\s+المكتب)\s*:|
+        \[\s*(automatic|automated|auto|received|eingegangen|talep|заявка|zgłoszenie|zgloszenie)\b|
+        [\[(–—-]\s*(received|eingegangen|erhalten)\s*[\])]?\s*$|
+        # A notice in place of a subject (no Re: before it).
+        ^\s*((vielen\s+)?dank\s+für\s+ihre\s+(nachricht|e-?mail|anfrage)|
+            thank\s+you\s+for\s+your\s+(message|e-?mail|enquiry|inquiry)|
+            mesaj(ınız|iniz)\s+(için|icin)\s+(teşekkür|tesekkur)\w*|
+            спасибо\s+за\s+(ваше\s+)?(письмо|сообщение|обращение)|
+            дякуємо\s+за\s+(ваш\s+|ваше\s+)?(лист|повідомлення|звернення)|
+            dziękujemy\s+za\s+(wiadomość|maila|e-?mail)|
+            شكر[اًا]*\s+(لرسالتكم|لرسالتك|على\s+رسالتك)|
+            я\s+(в|у)\s+(отпуске|відпустці)|jestem\s+na\s+urlopie|tatildeyim|izindeyim|
+            betriebsferien|ferien|каникулы|канікули|праздничные\s+выходные|wakacje|urlop|
+            عطل[ةه]|إجاز[ةه]|اجاز[ةه])\b|
+        # A receipt, a full mailbox, a list awaiting approval, an address no longer read.
+        message\s+received|nachricht\s+(erhalten|eingegangen)|mesaj(ınız|iniz)\s+(alındı|alindi)|
+        (сообщение|обращение|письмо)\s+получено|(повідомлення|лист|звернення)\s+отримано|
+        (wiadomość|wiadomosc)\s+(otrzymana|odebrana)|(استلمنا|وصلتنا)\s+رسالت|تم\s+استلام|
+        mailbox\s+(almost\s+|nearly\s+)?full|postfach\s+(fast\s+|beinahe\s+)?voll|
+        skrzynka\s+[^\n]{0,30}przepełniona|ящик\s+(почти\s+)?переполнен|
+        awaiting\s+(moderation|approval)|wartet\s+auf\s+(freigabe|moderation)|
+        oczekuje\s+na\s+zatwierdzenie|
+        (adresse|address)\s+(wird\s+nicht\s+mehr\s+(verwendet|genutzt|gelesen)|is\s+no\s+longer)|
+        адрес\s+больше\s+не|адреса\s+більше\s+не|adres\s+nie\s+jest\s+już|
+        artık\s+[^\n]{0,60}çalışmıyorum|artik\s+[^\n]{0,60}calismiyorum|
+        больше\s+не\s+работаю|більше\s+не\s+працюю|nie\s+pracuję\s+już|no\s+longer\s+work",
+    )
+    .expect("auto subject regex")
+});
+
+/// What only automatic replies and notices say, in the seven languages: "this is an
+/// automatic reply", "I will answer when I am back", "this address is no longer read", "we
+/// have received your message and will answer within". Each is a whole statement, not what a
+/// person says when answering an invitation: "I'm on leave until March" or "our office is
+/// closed then" may be a refusal, so they are not here.
+static AUTO_BODY: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(
+        r"(?ix)
+        # German
+        (bin|sind)\s+unter\s+dieser\s+(e-?mail-?)?adresse\s+nicht\s+mehr\s+erreichbar|
+        ihre\s+(nachricht|e-?mail)\s+wird\s+nicht\s+(weitergeleitet|gelesen|automatisch\s+weitergeleitet)|
+        (dies\s+ist\s+eine|eine)\s+automatisch\s+(erzeugte|generierte|versandte)|
+        bin\s+(bis\s+(zum\s+)?[\d.]+\s+)?(im\s+urlaub|auf\s+montage|abwesend|außer\s+haus)\s+(bis\s+[\d.]+\s*)?[^.\n]{0,40}(nur\s+eingeschränkt\s+erreichbar|melde\s+ich\s+mich|meld\s+ich\s+mich)|
+        bin\s+(bis|vom)\s+[\d.]+\s+[^.\n]{0,30}nur\s+eingeschränkt\s+erreichbar|
+        # English
+        will\s+(respond|reply|get\s+back\s+to\s+you|answer)\b[^.\n]{0,30}\b(when\s+i'?m\s+back|when\s+i\s+am\s+back|(on|upon|after)\s+my\s+return|when\s+i\s+return)|
+        limited\s+(access\s+to\s+(e-?mail|my\s+e-?mails?)|connectivity)|
+        (will|shall)\s+not\s+be\s+(reading|checking)\s+(my\s+)?e-?mails?|
+        your\s+(message|e-?mail)\s+will\s+not\s+be\s+(forwarded|read)|
+        (usually\s+)?answer\s+(messages|e-?mails|your\s+enquiry)\s+within|
+        will\s+(answer|respond\s+to|reply\s+to|deal\s+with)\s+(your\s+)?(enquiry|inquiry|message|e-?mail)\s+(within|as\s+soon)|
+        this\s+is\s+an\s+automated|an\s+automated\s+message|
+        # Turkish
+        otomatik\s+bir\s+(mesaj|bildirim|yanıt|yanit|cevap|e-?posta)|
+        (döndüğümde|dondugumde|dönüşümde|donusumde)\s+[^.\n]{0,30}(dönüş|donus|cevap|yanıt|yanit)|
+        bu\s+adrese\s+gönderilen\s+(e-?postalar|mesajlar)\s+okunmayacak|
+        (artık|artik)\s+[^.\n]{0,60}(çalışmıyorum|calismiyorum)|
+        mesaj(ınız|iniz)\s+(bize\s+)?(ulaştı|ulasti|alındı|alindi)|
+        (lütfen|lutfen)\s+(bu\s+mesajı\s+)?(yanıtlamayınız|yanitlamayiniz|cevaplamayınız)|
+        # Russian
+        (почту|письма)\s+не\s+(проверяю|читаю|читаются|обрабатываются)|
+        отвечу,?\s+когда\s+вернусь|по\s+возвращении\s+(я\s+)?отвечу|
+        (этот|данный)\s+(почтовый\s+)?(адрес|ящик)\s+больше\s+не\s+(используется|обслуживается)|
+        я\s+больше\s+не\s+работаю|
+        (это|данное)\s+(автоматическое|автоматический)\s+(сообщение|ответ|уведомление)|
+        # Ukrainian
+        (ваше\s+)?повідомлення\s+не\s+буде\s+прочитане|
+        після\s+повернення\s+(я\s+)?відповім|
+        це\s+автоматична\s+відповідь|я\s+більше\s+не\s+працюю|
+        (ця|дана)\s+(поштова\s+)?(адреса|скринька)\s+більше\s+не\s+(використовується|обслуговується)|
+        не\s+зможу\s+відповідати\s+на\s+листи|
+        # Polish
+        automatyczn(e|a|y)\s+(powiadomienie|odpowiedź|odpowiedz|wiadomość|wiadomosc)|
+        (odezwę|odezwe|odpowiem)(\s+się)?\s+po\s+powrocie|rzadko\s+sprawdzam\s+(pocztę|poczte|maile)|
+        nie\s+pracuję\s+już|już\s+nie\s+pracuję|
+        (ten\s+adres|ta\s+skrzynka)\s+nie\s+jest\s+już\s+(używany|używana|obsługiwany|obsługiwana)|
+        oczekuje\s+na\s+zatwierdzenie|
+        # Arabic
+        (هذا|هذه)\s+(رد|رسال[ةه])\s+(آلي|الي|تلقائي|آلي[ةه]|الي[ةه]|تلقائي[ةه])|
+        (التأكيد|التاكيد)\s+(الآلي|الالي)|رسال[ةه]\s+(آلي[ةه]|الي[ةه]|تلقائي[ةه])|
+        يرجى\s+عدم\s+الرد|
+        (استلمنا|وصلتنا|تم\s+استلام)\s+رسالت(كم|ك)|
+        (سيتم\s+الرد|سنرد)\s+(عليها|عليكم|عليك|على\s+رسالت\S*)\s+خلال|
+        ستتم\s+معالج[ةه]\s+(جميع\s+)?الرسائل|
+        لم\s+[أا]عد\s+[أا]عمل|هذا\s+العنوان\s+لم\s+يعد",
+    )
+    .expect("auto body regex")
+});
+
 fn header_is(p: &Parsed, name: &str, pred: impl Fn(&str) -> bool) -> bool {
     p.headers.iter().any(|(n, val)| n == name && pred(val))
 }
@@ -222,8 +324,14 @@ pub(crate) fn detect(p: &Parsed) -> Verdict {
     if ooo_subject {
         return v(AutoReply, 0.92, "subject:out-of-office");
     }
+    if AUTO_SUBJECT.is_match(subject) {
+        return v(AutoReply, 0.9, "subject:auto-reply");
+    }
     let body = p.body_text();
     let ooo_body = OOO_BODY_STRONG.is_match(head(&body, 4096));
+    if !ooo_body && AUTO_BODY.is_match(head(&body, 4096)) {
+        return v(AutoReply, 0.8, "body:auto-reply");
+    }
     if p.has_header("x-auto-response-suppress") && ooo_body {
         return v(AutoReply, 0.9, "header:x-auto-response-suppress+body");
     }
@@ -263,4 +371,112 @@ pub(crate) fn head(s: &str, n: usize) -> &str {
         end -= 1;
     }
     &s[..end]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::classify::parse::parse;
+
+    fn kind(subject: &str, body: &str) -> MessageKind {
+        let raw = format!(
+            "From: Kim <kim@example.org>\r\nTo: antwort+t@netzpost.example\r\nSubject: {subject}\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n{body}"
+        );
+        detect(&parse(raw.as_bytes())).kind
+    }
+
+    const REPLY: &str = "Re: Einladung zum Sommerfest";
+
+    #[test]
+    fn a_tag_before_the_subject_is_an_auto_reply() {
+        for s in [
+            "Auto: Re: Einladung zum Sommerfest",
+            "Abwesend: Einladung zum Sommerfest",
+            "Відсутність: Einladung",
+            "Отсутствие: Приглашение",
+            "Odpowiedź automatyczna: Zaproszenie",
+            "Otomatik yanıt: Davet",
+            "رد تلقائي: دعوة",
+            "[Automatic confirmation] Re: Invitation",
+            "Re: Invitation to the summer party [received]",
+        ] {
+            assert_eq!(kind(s, "Hallo"), MessageKind::AutoReply, "{s}");
+        }
+    }
+
+    #[test]
+    fn a_notice_in_place_of_a_subject_is_an_auto_reply() {
+        for s in [
+            "Vielen Dank für Ihre Nachricht",
+            "Thank you for your email",
+            "Mesajınız için teşekkürler",
+            "Спасибо за ваше обращение",
+            "Дякуємо за ваш лист",
+            "Dziękujemy za wiadomość",
+            "شكرا لرسالتكم",
+            "Я в отпуске",
+            "Betriebsferien",
+            "[Ticket #4471] Message received",
+            "Diese Adresse wird nicht mehr verwendet",
+            "Адрес больше не используется",
+            "Artık derneğimizde çalışmıyorum",
+            "Skrzynka odbiorcza przepełniona",
+            "Your message awaits moderation: awaiting approval",
+        ] {
+            assert_eq!(kind(s, "Text"), MessageKind::AutoReply, "{s}");
+        }
+    }
+
+    #[test]
+    fn the_words_of_a_notice_make_an_auto_reply_without_headers() {
+        for body in [
+            "Guten Tag, ich bin unter dieser Adresse nicht mehr erreichbar. Bitte schreiben Sie an b@example.org.",
+            "Ihre Nachricht wird nicht weitergeleitet.",
+            "bin im Urlaub bis 7.1., danach melde ich mich!",
+            "Thanks for your mail. I'm travelling and will reply when I'm back.",
+            "I have limited access to email until Monday.",
+            "We have received your message and will answer your enquiry within three days.",
+            "Bu otomatik bir mesajdır.",
+            "Bu adrese gönderilen e-postalar okunmayacaktır.",
+            "Почту не проверяю, отвечу, когда вернусь.",
+            "Данный почтовый ящик больше не обслуживается.",
+            "Це автоматична відповідь.",
+            "Ваше повідомлення не буде прочитане.",
+            "To jest automatyczne powiadomienie.",
+            "Odezwę się po powrocie.",
+            "هذا رد آلي، سأعود بعد العيد.",
+            "وصلتنا رسالتكم وسنرد عليكم خلال يومين.",
+        ] {
+            assert_eq!(kind(REPLY, body), MessageKind::AutoReply, "{body}");
+        }
+    }
+
+    #[test]
+    fn a_refusal_that_mentions_leave_or_holidays_stays_a_reply() {
+        for body in [
+            "Ich bin bis März in Elternzeit und kann leider nicht kommen.",
+            "Sorry, I'm on parental leave until spring, so not this time.",
+            "Я в отпуске до 10 января, поэтому не приду.",
+            "Jestem na urlopie do lutego, niestety nie przyjdę.",
+            "Şu an izindeyim, gelemiyorum.",
+            "Unser Büro ist zwischen den Jahren geschlossen, wir kommen im Januar gern.",
+            "Danke für die Einladung, wir kommen gern!",
+        ] {
+            assert_eq!(kind(REPLY, body), MessageKind::Reply, "{body}");
+        }
+        // A person's answer keeps "Re:" and our subject: no tag, no notice.
+        assert_eq!(
+            kind("Re: Einladung: Ferien-Bastelnachmittag", "Ja"),
+            MessageKind::Reply
+        );
+    }
+
+    #[test]
+    fn headers_decide_before_words() {
+        let raw =
+            "From: kim@example.org\r\nAuto-Submitted: auto-replied\r\nSubject: Re: x\r\n\r\nJa";
+        let v = detect(&parse(raw.as_bytes()));
+        assert_eq!(v.kind, MessageKind::AutoReply);
+        assert_eq!(v.sign, "header:auto-submitted");
+    }
 }

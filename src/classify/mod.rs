@@ -97,9 +97,11 @@ pub enum ClassifyError {
 /// fits easily, and a pasted log or a huge text part must not cost unbounded time.
 pub(crate) const MAX_TEXT_BYTES: usize = 256 * 1024;
 
-/// The model's auto-reply probability from which a message without auto-reply headers or
-/// subject is taken for one.
-const AUTO_REPLY_BY_WORDS: f32 = 0.8;
+/// The model's auto-reply probability from which a message without auto-reply headers,
+/// subject or phrases (`kind`) is taken for one. The phrases name the common notices in the
+/// seven languages; the model alone must be sure, because a person's refusal with a long
+/// footer reads much like a notice.
+const AUTO_REPLY_BY_WORDS: f32 = 0.9;
 
 /// The features the intent model reads from a raw message, with the kind the headers and
 /// subject give (training and evaluation call this; the daemon calls [`analyze`]).
@@ -166,7 +168,7 @@ pub fn analyze(raw: &[u8], rules: &Rules) -> Result<Analysis, ClassifyError> {
     let (party_size, not_before) = if kind == MessageKind::Reply {
         (
             extras::party_size(&own, intent),
-            extras::not_before_at(&own, p.date.unwrap_or_else(this_month)),
+            extras::not_before_at(&own, p.date.unwrap_or_else(this_month), intent),
         )
     } else {
         (None, None)
