@@ -140,6 +140,18 @@ impl TokenKey {
         )
     }
 
+    /// The Message-ID of a mail that answers or follows up (an acknowledgement, a confirmation
+    /// request, an occasion's update): `<np.PARTS.INSTALLATION@domain>`. `parts` names the mail
+    /// (dots and ASCII alphanumerics); INSTALLATION is derived from the secret, so two
+    /// installations with the same domain, or one whose database was reset with a new secret,
+    /// never send the same id.
+    pub fn local_message_id(&self, parts: &str, domain: &str) -> String {
+        let mut m = self.message_id_mac.clone();
+        m.update(b"installation");
+        let tag: [u8; 32] = m.finalize().into_bytes().into();
+        format!("<np.{parts}.{}@{domain}>", base32_encode(&tag[..5]))
+    }
+
     /// Whether `mac` (the base32 part of [`TokenKey::message_id`], any case) is the MAC of this
     /// campaign and contact. Compared in constant time.
     pub fn verify_message_id(&self, campaign_id: i64, contact_id: i64, mac: &str) -> bool {

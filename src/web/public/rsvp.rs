@@ -203,12 +203,14 @@ async fn send_ack(st: &Shared, t: &RsvpTarget) -> anyhow::Result<()> {
         return Ok(());
     };
     let ctx = CampaignCtx::load(&st.db, t.campaign.clone()).await?;
-    let message_id = format!(
-        "<np.ack.link.{}.{}.{}@{}>",
-        t.campaign.id,
-        t.contact.id,
-        chrono::Utc::now().timestamp_millis(),
-        sender_domain(&st.cfg)
+    let message_id = st.composer.key.local_message_id(
+        &format!(
+            "ack.link.{}.{}.{}",
+            t.campaign.id,
+            t.contact.id,
+            chrono::Utc::now().timestamp_millis()
+        ),
+        &sender_domain(&st.cfg),
     );
     notifier
         .send(
