@@ -181,6 +181,7 @@ pub async fn run(
                     "coming",
                     "declined",
                     "people",
+                    "cancelled_at",
                 ],
                 format,
             )?;

@@ -23,6 +23,7 @@ mod imap;
 mod inbound;
 mod languages;
 mod metrics;
+mod occasions;
 mod outbound_file;
 mod outbound_smtp;
 mod oversized_input;
