@@ -177,11 +177,11 @@ pub async fn run(
                     "starts_at",
                     "place",
                     "topic",
+                    "cancelled_at",
                     "capacity",
                     "coming",
                     "declined",
                     "people",
-                    "cancelled_at",
                 ],
                 format,
             )?;
