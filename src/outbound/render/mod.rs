@@ -58,6 +58,7 @@ mod html;
 mod loading;
 
 pub use context::sample_context;
+pub use filters::timespan;
 pub use html::paragraphs_html;
 
 use context::{json_to_value, Fields, Stage};

@@ -161,6 +161,7 @@ fn contact_lang(uri: &Uri, headers: &HeaderMap, ctx: &serde_json::Value) -> Lang
 }
 
 /// The page with one button that performs what the link is for.
+#[allow(clippy::too_many_arguments)]
 fn action_page(
     st: &Shared,
     lang: Lang,
@@ -169,6 +170,7 @@ fn action_page(
     text: String,
     button: &str,
     hidden: serde_json::Value,
+    occasion: Option<&store::occasions::Occasion>,
 ) -> Response {
     let action = format!("{}{}", uri.path(), lang.query(uri.query()));
     st.pages.render(
@@ -181,8 +183,22 @@ fn action_page(
             "button": st.pages.text(lang, button),
             "action": action,
             "hidden": hidden,
+            "occasion": occasion.map(|o| occasion_facts(st, lang, o)),
         }),
     )
+}
+
+/// What a page shows about an occasion: when (in the configured zone and the reader's
+/// language), where, and whether it is cancelled.
+fn occasion_facts(st: &Shared, lang: Lang, o: &store::occasions::Occasion) -> serde_json::Value {
+    let tz = st.cfg.tz().unwrap_or(chrono_tz::Europe::Berlin);
+    json!({
+        "title": o.title,
+        "when": crate::outbound::render::timespan(o.starts_at, o.ends_at, tz, lang.as_str()),
+        "place": o.place,
+        "cancelled": o.cancelled_at.is_some(),
+        "cancel_reason": o.cancel_reason,
+    })
 }
 
 fn recipient(c: &Contact, language: Option<&str>) -> Recipient {

@@ -115,6 +115,7 @@ pub(super) async fn rsvp_page(
                 st.pages.text(lang, &key).replace("{occasion}", &what),
                 &format!("rsvp_{}_button", t.answer.as_str()),
                 json!({}),
+                t.occasion.as_ref(),
             )
         }
         Err(f) => fail_page(&st, lang, f),

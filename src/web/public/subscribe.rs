@@ -294,6 +294,7 @@ pub(super) async fn confirm_page(
                     .replace("{topic}", &topic.title),
                 "confirm_button",
                 json!({}),
+                None,
             )
         }
         Err(f) => fail_page(&st, lang, f),
