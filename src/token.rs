@@ -40,6 +40,8 @@ pub enum Purpose {
     Preferences,
     Rsvp,
     Confirm,
+    /// The check-in list of one occasion, for helpers at the door (`extra` = the occasion).
+    CheckIn,
 }
 
 impl Purpose {
@@ -51,6 +53,7 @@ impl Purpose {
             Purpose::Preferences => 3,
             Purpose::Rsvp => 4,
             Purpose::Confirm => 5,
+            Purpose::CheckIn => 6,
         }
     }
 
@@ -62,6 +65,7 @@ impl Purpose {
             3 => Purpose::Preferences,
             4 => Purpose::Rsvp,
             5 => Purpose::Confirm,
+            6 => Purpose::CheckIn,
             _ => return None,
         })
     }

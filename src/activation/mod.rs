@@ -24,7 +24,8 @@ mod initial;
 mod occasions;
 pub use initial::{add_contact, sign_up, ImportConsent, SignUp, SignedUp};
 pub use occasions::{
-    cancel_occasion, change_occasion, record_attendance, Attendance, OccasionChange, OccasionNotice,
+    cancel_occasion, change_occasion, check_in, record_attendance, Attendance, OccasionChange,
+    OccasionNotice,
 };
 
 /// How long an occasion without an end lasts.

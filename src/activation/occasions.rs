@@ -250,3 +250,48 @@ pub async fn record_attendance(
     tx.commit().await?;
     Ok(())
 }
+
+/// A helper at the door marks a contact through the occasion's check-in link: only someone on
+/// the occasion's list (invited, or with an answer) can be marked this way; anyone else is
+/// [`ActivationError::NotFound`]. The rest is [`record_attendance`].
+pub async fn check_in(
+    db: &Db,
+    o: &Occasion,
+    contact_id: ContactId,
+    attendance: Attendance,
+    helper: &str,
+) -> Result<()> {
+    let listed = store::occasions::door_list(db, o.id)
+        .await?
+        .iter()
+        .any(|r| r.contact_id == contact_id);
+    if !listed {
+        return Err(ActivationError::NotFound(format!(
+            "contact {contact_id} is not on the list of {:?}",
+            o.slug
+        )));
+    }
+    record_attendance(
+        db,
+        contact_id,
+        o,
+        attendance,
+        &Cause::Admin {
+            by: helper.to_string(),
+        },
+    )
+    .await
+}
+
+impl std::str::FromStr for Attendance {
+    type Err = ActivationError;
+    fn from_str(s: &str) -> Result<Attendance> {
+        match s {
+            "came" => Ok(Attendance::Came),
+            "no_show" => Ok(Attendance::NoShow),
+            _ => Err(ActivationError::Invalid(format!(
+                "attendance is came or no_show, not {s:?}"
+            ))),
+        }
+    }
+}

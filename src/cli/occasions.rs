@@ -69,6 +69,9 @@ pub enum OccasionsCmd {
         #[arg(long = "no-show", num_args = 1.., value_name = "EMAIL")]
         no_show: Vec<String>,
     },
+    /// Print the check-in link of an occasion: a signed URL helpers at the door open on a
+    /// phone to mark who came, without a login. It works until a day after the occasion.
+    CheckinLink { name: String },
 }
 
 /// Who is working at the command line, for the timeline.
@@ -223,6 +226,11 @@ pub async fn run(
             let notice = activation::cancel_occasion(db, &name, reason, &who()).await?;
             writeln!(out, "occasion {name} cancelled")?;
             send_notices(cfg, db, &notice, out).await?;
+        }
+        OccasionsCmd::CheckinLink { name } => {
+            let o = store::occasions::get(db, &name).await?;
+            let key = cfg.token_key()?;
+            writeln!(out, "{}", crate::web::public::check_in_url(cfg, &key, &o))?;
         }
         OccasionsCmd::Attendance {
             name,

@@ -1,7 +1,7 @@
 //! Occasions: encounters to invite to (a café, a round table, a street festival).
 
 use super::{now, on_tx, Db, Result, StoreError, Timestamp, Tx};
-use crate::domain::{CampaignId, ContactId, OccasionId, TopicId};
+use crate::domain::{CampaignId, ContactId, OccasionId, RelationStatus, TopicId};
 use crate::on_db;
 use serde::Serialize;
 
@@ -193,6 +193,41 @@ pub async fn invitees_not_declined(tx: &mut Tx, id: OccasionId) -> Result<Vec<In
         )
         .bind(id)
         .fetch_all(&mut *c)
+        .await?
+    }))
+}
+
+/// One person on the list at the door.
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+pub struct DoorRow {
+    pub contact_id: ContactId,
+    pub email: String,
+    pub name: Option<String>,
+    /// Their answer, if any.
+    pub status: Option<RelationStatus>,
+    pub party_size: Option<i64>,
+    /// `came`, `no_show`, or none recorded.
+    pub attendance: Option<String>,
+}
+
+/// Everyone who may turn up at occasion `id`: each contact with an answer to it, and each one
+/// an invitation reached; those who said yes first, then those who did not answer, then the
+/// others, each by name.
+pub async fn door_list(db: &Db, id: OccasionId) -> Result<Vec<DoorRow>> {
+    Ok(on_db!(db, p => {
+        sqlx::query_as::<_, DoorRow>(
+            "SELECT c.id AS contact_id, c.email, c.name, r.status, r.party_size, r.attendance
+             FROM contacts c
+             LEFT JOIN relations r ON r.contact_id = c.id AND r.form = 'encounter'
+                 AND r.occasion_id = $1
+             WHERE r.id IS NOT NULL OR EXISTS (SELECT 1 FROM deliveries d
+                 JOIN campaigns k ON k.id = d.campaign_id
+                 WHERE d.contact_id = c.id AND k.occasion_id = $1 AND d.status = 'sent')
+             ORDER BY CASE WHEN r.status = 'confirmed' THEN 0 WHEN r.status IS NULL THEN 1 ELSE 2 END,
+                 LOWER(COALESCE(c.name, c.email)), c.id",
+        )
+        .bind(id)
+        .fetch_all(p)
         .await?
     }))
 }

@@ -2,7 +2,9 @@
 //! read by an independent parser (the Python `icalendar` package): an update and a cancellation
 //! keep the UID and the ORGANIZER of the invitation and raise the SEQUENCE.
 
-use crate::support::{Backend, Mail, Person, Workspace};
+use crate::support::{App, Backend, Mail, Person, Workspace};
+use netzpost::store;
+use netzpost::token::Purpose;
 use std::path::Path;
 use std::process::Command;
 
@@ -10,6 +12,8 @@ each_db!(
     attendance_confirms_the_encounter_and_shows_on_the_timeline,
     a_cancelled_occasion_cannot_change_and_unknown_ones_are_named,
 );
+
+each_db!(async helpers_check_people_in_by_the_signed_link_and_the_funnel_counts_who_came);
 
 /// Reads each file with Python's `icalendar` and prints one JSON object per file.
 const READ_ICS: &str = r#"
@@ -321,4 +325,70 @@ fn each_occasion_command_has_help() {
         let out = ws.ok(&["occasions", cmd, "--help"]);
         assert!(out.contains("Usage:"), "{cmd}: {out}");
     }
+}
+
+async fn helpers_check_people_in_by_the_signed_link_and_the_funnel_counts_who_came(
+    backend: Backend,
+) {
+    let a = App::on(backend).await;
+    let t = a.topic("nachbarschaft").await;
+    let c = a.contact("gast@example.org", vec![t]).await;
+    let other = a.contact("fremd@example.org", vec![t]).await;
+    let (campaign, occasion) = a.invitation(t).await;
+    let rsvp = a.sign(Purpose::Rsvp, campaign, c, occasion, None);
+    a.post_form(&format!("/r/{rsvp}/yes"), "").await;
+    let o = store::occasions::by_id(&a.db, occasion.into())
+        .await
+        .unwrap();
+    let url = netzpost::web::public::check_in_url(&a.cfg, &a.key, &o);
+    let path = url.strip_prefix(&a.base).unwrap().to_string();
+    // The list: who said yes, with one button each; a GET changes nothing.
+    let (s, page) = a.get(&path).await;
+    assert_eq!(s, 200, "{page}");
+    assert!(page.contains("gast@example.org"), "{page}");
+    assert!(
+        !page.contains("fremd@example.org"),
+        "not invited, not listed"
+    );
+    assert!(
+        page.contains("name=\"attendance\" value=\"came\""),
+        "{page}"
+    );
+    assert!(page.contains("width=device-width"), "made for a phone");
+    let (s, _) = a
+        .post_form(&path, &format!("contact={c}&attendance=came"))
+        .await;
+    assert_eq!(s, 303, "back to the list");
+    let (_, page) = a.get(&path).await;
+    assert!(
+        page.contains("value=\"no_show\""),
+        "now it can be taken back: {page}"
+    );
+    assert_eq!(
+        a.sql
+            .column(
+                &format!(
+                    "SELECT attendance FROM relations WHERE contact_id = {c} AND form = 'encounter'"
+                ),
+                &[]
+            )
+            .await,
+        vec!["came".to_string()]
+    );
+    // Someone not on the list cannot be marked through the link.
+    let (s, _) = a
+        .post_form(&path, &format!("contact={other}&attendance=came"))
+        .await;
+    assert_eq!(s, 404);
+    // A forged link shows nothing.
+    let (s, _) = a.get("/checkin/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa").await;
+    assert_eq!(s, 400);
+    // The funnel counts who came, per topic and per campaign.
+    let topics = store::report::topics(&a.db, 180).await.unwrap();
+    assert_eq!((topics[0].encounter, topics[0].came), (1, 1));
+    let timeline = store::contacts::detail(&a.db, "gast@example.org", 180)
+        .await
+        .unwrap()
+        .timeline;
+    assert!(timeline.iter().any(|x| x.kind == "attendance"));
 }

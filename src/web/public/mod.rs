@@ -1,5 +1,5 @@
 //! Pages for contacts: subscribe (double opt-in), confirm, unsubscribe (RFC 8058 one-click),
-//! preferences and RSVP links.
+//! preferences and RSVP links, and the check-in list of an occasion for helpers at the door.
 //!
 //! Every link carries a signed token (`crate::token`). A GET only shows a page with one
 //! button; the POST of that button acts. Mail scanners that open links therefore change nothing,
@@ -19,11 +19,14 @@
 //! The link pages are rate-limited per client address in `super` (`http.public_requests_per_minute`);
 //! a correctly signed one-click unsubscribe is never refused by that limit.
 
+mod checkin;
 mod preferences;
 mod rsvp;
 mod subscribe;
 mod unsubscribe;
 
+pub use checkin::check_in_url;
+pub(crate) use checkin::{door_mark, door_page};
 pub use subscribe::index;
 
 use super::{body_bytes, Lang, Shared};
@@ -72,6 +75,10 @@ pub fn routes() -> Router<Shared> {
         )
         .route("/p/{token}/forget", post(preferences::forget))
         .route("/r/{token}/{answer}", get(rsvp::rsvp_page).post(rsvp::rsvp))
+        .route(
+            "/checkin/{token}",
+            get(checkin::check_in_page).post(checkin::check_in),
+        )
 }
 
 /// What went wrong with a request, as a page.
