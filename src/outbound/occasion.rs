@@ -27,11 +27,14 @@ pub async fn send_notices(
     let mut frames: HashMap<crate::domain::CampaignId, CampaignCtx> = HashMap::new();
     let mut out = NoticesSent::default();
     for i in to {
-        if !frames.contains_key(&i.campaign_id) {
-            let campaign = store::campaigns::by_id(db, i.campaign_id).await?;
-            frames.insert(i.campaign_id, CampaignCtx::load(db, campaign).await?);
-        }
-        let frame = &frames[&i.campaign_id];
+        let frame = match frames.entry(i.campaign_id) {
+            std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
+            std::collections::hash_map::Entry::Vacant(e) => {
+                let campaign = store::campaigns::by_id(db, i.campaign_id).await?;
+                e.insert(CampaignCtx::load(db, campaign).await?)
+            }
+        };
+        let frame = &*frame;
         let contact = store::contacts::by_id(db, i.contact_id).await?;
         let r = Recipient::of_contact(&contact);
         let result = async {
