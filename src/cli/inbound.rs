@@ -1,7 +1,6 @@
 //! `netzpost inbound ...`
 
-use super::workspace::{config_path, load_config, open_db, WorkspaceError};
-use super::EX_CONFIG;
+use super::workspace::{config_path, load_config, open_db};
 use crate::classify;
 use crate::config::Config;
 use crate::domain::InboundId;
@@ -164,12 +163,16 @@ pub async fn run(
 }
 
 /// `inbound ingest`: never panics, answers in sysexits so the MTA knows whether to retry.
+/// `inbound ingest` is what a mail server's pipe runs: every failure that is not the
+/// message's own (an unreadable file named on the command line) exits 75, so the server keeps
+/// the message and tries again. A broken or missing configuration is the administrator's to
+/// fix; a permanent exit code would bounce the person's reply back to them and lose it.
 async fn ingest(config: Option<&Path>, file: &str) -> ExitCode {
     let cfg = match load_config(config) {
         Ok(c) => Arc::new(c),
         Err(e) => {
             eprintln!("error: {}", super::hints::describe(&e));
-            return ExitCode::from(EX_CONFIG);
+            return ExitCode::from(EX_TEMPFAIL);
         }
     };
     // At most `inbound.max_message_bytes` + 1 bytes are kept: a larger message is quarantined.
@@ -213,10 +216,6 @@ async fn ingest(config: Option<&Path>, file: &str) -> ExitCode {
                 }
             );
             ExitCode::SUCCESS
-        }
-        Err(e) if e.downcast_ref::<WorkspaceError>().is_some() => {
-            eprintln!("error: {}", super::hints::describe(&e));
-            ExitCode::from(EX_CONFIG)
         }
         Err(e) => {
             // Stored or not, the MTA keeps the message and tries again: nothing is lost.

@@ -11,55 +11,9 @@ use netzpost::token::Purpose;
 use netzpost::web;
 use reqwest::header::{CONTENT_TYPE, COOKIE, LOCATION};
 use reqwest::StatusCode;
-use std::process::{Command, Output};
+use std::process::Command;
 
 each_db!(async admin_login_csrf_and_pages, admin_login_with_an_api_token);
-
-/// An admin session: its cookie and the CSRF token of its forms.
-struct Session {
-    cookie: String,
-    csrf: String,
-}
-
-/// Signs in as admin with the password `admin_login_csrf_and_pages` sets.
-async fn login(a: &App) -> Session {
-    let cookie = a.sign_in("admin", "ein-langes-passwort").await;
-    let page = a
-        .http
-        .get(a.url("/admin"))
-        .header(COOKIE, format!("np_session={cookie}"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    Session {
-        csrf: hidden(&page, "csrf"),
-        cookie,
-    }
-}
-
-impl Session {
-    async fn get(&self, a: &App, path: &str) -> reqwest::Response {
-        a.http
-            .get(a.url(path))
-            .header(COOKIE, format!("np_session={}", self.cookie))
-            .send()
-            .await
-            .unwrap()
-    }
-    async fn post(&self, a: &App, path: &str, body: &str) -> reqwest::Response {
-        a.http
-            .post(a.url(path))
-            .header(COOKIE, format!("np_session={}", self.cookie))
-            .header(CONTENT_TYPE, FORM)
-            .body(body.to_string())
-            .send()
-            .await
-            .unwrap()
-    }
-}
 
 async fn admin_login_csrf_and_pages(backend: Backend) {
     let a = App::on(backend).await;
@@ -110,7 +64,7 @@ async fn admin_login_csrf_and_pages(backend: Backend) {
         .await
         .unwrap();
     assert_eq!(r.status(), 401);
-    let s = login(&a).await;
+    let s = a.admin_login("admin", "ein-langes-passwort").await;
     // Data with HTML in it, to see it escaped.
     let t = a.topic("nachbarschaft").await;
     let c = store::contacts::upsert_one(
@@ -132,7 +86,7 @@ async fn admin_login_csrf_and_pages(backend: Backend) {
     let tok = a.sign(Purpose::Rsvp, campaign, c.id, occasion, None);
     a.post_form(&format!("/r/{tok}/yes"), "").await;
 
-    let dash = s.get(&a, "/admin").await;
+    let dash = a.admin_get(&s.cookie, "/admin").await;
     assert_eq!(dash.status(), 200);
     let dash = dash.text().await.unwrap();
     assert!(dash.contains("<svg class=\"funnel\""), "{dash}");
@@ -141,8 +95,8 @@ async fn admin_login_csrf_and_pages(backend: Backend) {
         "recent activation listed"
     );
     assert!(!dash.contains("<img src=x"), "{dash}");
-    let page = s
-        .get(&a, &format!("/admin/contacts/{}", c.id))
+    let page = a
+        .admin_get(&s.cookie, &format!("/admin/contacts/{}", c.id))
         .await
         .text()
         .await
@@ -164,28 +118,45 @@ async fn admin_login_csrf_and_pages(backend: Backend) {
         "/admin/occasions",
         "/admin?lang=en",
     ] {
-        let r = s.get(&a, path).await;
+        let r = a.admin_get(&s.cookie, path).await;
         assert_eq!(r.status(), 200, "{path}");
         assert!(!r.text().await.unwrap().contains("<img src=x"), "{path}");
     }
     assert_eq!(
-        s.get(&a, "/admin/contacts?topic=gibtsnicht").await.status(),
+        a.admin_get(&s.cookie, "/admin/contacts?topic=gibtsnicht")
+            .await
+            .status(),
         404
     );
-    assert_eq!(s.get(&a, "/admin/contacts?form=freund").await.status(), 400);
-    assert_eq!(s.get(&a, "/admin/contacts/99999").await.status(), 404);
-    let occasions = s.get(&a, "/admin/occasions").await.text().await.unwrap();
+    assert_eq!(
+        a.admin_get(&s.cookie, "/admin/contacts?form=freund")
+            .await
+            .status(),
+        400
+    );
+    assert_eq!(
+        a.admin_get(&s.cookie, "/admin/contacts/99999")
+            .await
+            .status(),
+        404
+    );
+    let occasions = a
+        .admin_get(&s.cookie, "/admin/occasions")
+        .await
+        .text()
+        .await
+        .unwrap();
     assert!(occasions.contains("Personen: 1"), "{occasions}");
-    let filtered = s
-        .get(&a, "/admin/contacts?form=encounter")
+    let filtered = a
+        .admin_get(&s.cookie, "/admin/contacts?form=encounter")
         .await
         .text()
         .await
         .unwrap();
     assert!(filtered.contains("html@example.org"));
     // CSV of the RSVP list, with formula cells defused.
-    let csv = s
-        .get(&a, "/admin/occasions/nachbarschaftscafe/rsvps.csv")
+    let csv = a
+        .admin_get(&s.cookie, "/admin/occasions/nachbarschaftscafe/rsvps.csv")
         .await;
     assert_eq!(csv.status(), 200);
     assert!(csv.headers()[CONTENT_TYPE]
@@ -205,10 +176,16 @@ async fn admin_login_csrf_and_pages(backend: Backend) {
     );
     assert!(csv.lines().nth(1).unwrap().ends_with(";1"), "{csv}");
     // Forms: without CSRF 403 and nothing changes; with it, the action happens.
-    let r = s.post(&a, "/admin/campaigns/einladung-cafe/send", "").await;
+    let r = a
+        .admin_post(&s.cookie, "/admin/campaigns/einladung-cafe/send", "")
+        .await;
     assert_eq!(r.status(), 403);
-    let r = s
-        .post(&a, "/admin/campaigns/einladung-cafe/send", "csrf=falsch")
+    let r = a
+        .admin_post(
+            &s.cookie,
+            "/admin/campaigns/einladung-cafe/send",
+            "csrf=falsch",
+        )
         .await;
     assert_eq!(r.status(), 403);
     assert_eq!(
@@ -219,9 +196,9 @@ async fn admin_login_csrf_and_pages(backend: Backend) {
             .as_str(),
         "draft"
     );
-    let r = s
-        .post(
-            &a,
+    let r = a
+        .admin_post(
+            &s.cookie,
             "/admin/campaigns/einladung-cafe/send",
             &format!("csrf={}", s.csrf),
         )
@@ -235,9 +212,9 @@ async fn admin_login_csrf_and_pages(backend: Backend) {
             .as_str(),
         "running"
     );
-    let r = s
-        .post(
-            &a,
+    let r = a
+        .admin_post(
+            &s.cookie,
             "/admin/campaigns/einladung-cafe/resume",
             &format!("csrf={}", s.csrf),
         )
@@ -245,19 +222,24 @@ async fn admin_login_csrf_and_pages(backend: Backend) {
     assert_eq!(r.status(), 422, "resume of a running campaign is refused");
     let d = a.pending_decision(c.id, 7).await;
     assert_eq!(
-        s.post(&a, &format!("/admin/review/{d}/accept"), "")
+        a.admin_post(&s.cookie, &format!("/admin/review/{d}/accept"), "")
             .await
             .status(),
         403
     );
-    let review = s.get(&a, "/admin/review").await.text().await.unwrap();
+    let review = a
+        .admin_get(&s.cookie, "/admin/review")
+        .await
+        .text()
+        .await
+        .unwrap();
     assert!(
         review.contains("Vielleicht, &lt;b&gt;mal&lt;") && !review.contains("<b>mal"),
         "{review}"
     );
     assert_eq!(
-        s.post(
-            &a,
+        a.admin_post(
+            &s.cookie,
             &format!("/admin/review/{d}/accept"),
             &format!("csrf={}", s.csrf)
         )
@@ -266,8 +248,8 @@ async fn admin_login_csrf_and_pages(backend: Backend) {
         303
     );
     assert_eq!(
-        s.post(
-            &a,
+        a.admin_post(
+            &s.cookie,
             &format!("/admin/review/{d}/undo"),
             &format!("csrf={}", s.csrf)
         )
@@ -287,11 +269,16 @@ async fn admin_login_csrf_and_pages(backend: Backend) {
         .unwrap();
     assert_eq!(r.status(), 415);
     let big = format!("csrf={}&x={}", s.csrf, "y".repeat(20_000));
-    assert_eq!(s.post(&a, "/admin/logout", &big).await.status(), 413);
+    assert_eq!(
+        a.admin_post(&s.cookie, "/admin/logout", &big)
+            .await
+            .status(),
+        413
+    );
     // Forget from the contact page.
     assert_eq!(
-        s.post(
-            &a,
+        a.admin_post(
+            &s.cookie,
             &format!("/admin/contacts/{}/forget", c.id),
             &format!("csrf={}", s.csrf)
         )
@@ -301,14 +288,17 @@ async fn admin_login_csrf_and_pages(backend: Backend) {
     );
     assert!(store::contacts::by_id(&a.db, c.id).await.is_err());
     // Logout ends the session.
-    assert_eq!(s.post(&a, "/admin/logout", "").await.status(), 403);
     assert_eq!(
-        s.post(&a, "/admin/logout", &format!("csrf={}", s.csrf))
+        a.admin_post(&s.cookie, "/admin/logout", "").await.status(),
+        403
+    );
+    assert_eq!(
+        a.admin_post(&s.cookie, "/admin/logout", &format!("csrf={}", s.csrf))
             .await
             .status(),
         303
     );
-    assert_eq!(s.get(&a, "/admin").await.status(), 303);
+    assert_eq!(a.admin_get(&s.cookie, "/admin").await.status(), 303);
 }
 
 /// The admin pages also take an API token in the password field; a revoked one does not work.
@@ -329,13 +319,7 @@ async fn admin_login_with_an_api_token(backend: Backend) {
 
 /// GET of an admin page with a session: the status, and the page's CSRF token when it shows.
 async fn admin_get(a: &App, session: &str) -> (StatusCode, Option<String>) {
-    let r = a
-        .http
-        .get(a.url("/admin/contacts"))
-        .header(COOKIE, format!("np_session={session}"))
-        .send()
-        .await
-        .unwrap();
+    let r = a.admin_get(session, "/admin/contacts").await;
     let status = r.status();
     let page = r.text().await.unwrap();
     (
@@ -346,14 +330,9 @@ async fn admin_get(a: &App, session: &str) -> (StatusCode, Option<String>) {
 
 /// The CSRF-protected "forget this contact" POST of the admin pages.
 async fn admin_forget(a: &App, session: &str, csrf: &str, contact: i64) -> StatusCode {
-    a.http
-        .post(a.url(&format!("/admin/contacts/{contact}/forget")))
-        .header(CONTENT_TYPE, FORM)
-        .header(COOKIE, format!("np_session={session}"))
-        .body(format!("csrf={csrf}"))
-        .send()
+    let path = format!("/admin/contacts/{contact}/forget");
+    a.admin_post(session, &path, &format!("csrf={csrf}"))
         .await
-        .unwrap()
         .status()
 }
 
@@ -459,13 +438,6 @@ async fn admin_sessions_end_when_their_token_is_revoked_the_password_changes_or_
     );
 }
 
-/// `netzpost admin set-password ARGS...` with `input` on standard input (a pipe).
-fn set_password(ws: &Workspace, args: &[&str], input: &str) -> Output {
-    let mut all = vec!["admin", "set-password"];
-    all.extend(args);
-    ws.run_with_input(&all, input.as_bytes())
-}
-
 fn password_hash(ws: &Workspace, user: &str) -> String {
     ws.sql(&format!(
         "SELECT password_hash FROM admin_users WHERE name = '{user}'"
@@ -479,17 +451,13 @@ fn password_hash(ws: &Workspace, user: &str) -> String {
 fn admin_set_password_takes_the_user_as_documented_and_refuses_weak_passwords() {
     let ws = Workspace::new();
     // The README's form, and `--user` as before.
-    let out = set_password(&ws, &["admin"], "Ein-gutes-Passwort-1\n");
+    let out = ws.set_password(&["admin"], "Ein-gutes-Passwort-1\n");
     assert!(out.status.success(), "{}", text(&out));
     assert!(password_hash(&ws, "admin").starts_with("pbkdf2-sha256$"));
-    let out = set_password(&ws, &["--user", "kollegin"], "Ein-gutes-Passwort-2\n");
+    let out = ws.set_password(&["--user", "kollegin"], "Ein-gutes-Passwort-2\n");
     assert!(out.status.success(), "{}", text(&out));
     assert!(password_hash(&ws, "kollegin").starts_with("pbkdf2-sha256$"));
-    let out = set_password(
-        &ws,
-        &["admin", "--user", "kollegin"],
-        "Ein-gutes-Passwort-3\n",
-    );
+    let out = ws.set_password(&["admin", "--user", "kollegin"], "Ein-gutes-Passwort-3\n");
     assert!(
         !out.status.success(),
         "USER and --user together: {}",
@@ -505,7 +473,7 @@ fn admin_set_password_takes_the_user_as_documented_and_refuses_weak_passwords() 
         ("kurz-123", "at least 12 characters"),
         ("   elf-zeichen   ", "at least 12 characters"),
     ] {
-        let out = set_password(&ws, &["admin"], &format!("{weak}\n"));
+        let out = ws.set_password(&["admin"], &format!("{weak}\n"));
         assert!(!out.status.success(), "{weak:?} accepted");
         assert!(text(&out).contains(why), "{weak:?}: {}", text(&out));
     }
@@ -581,13 +549,8 @@ async fn a_huge_admin_page_number_does_not_wrap_to_page_one() {
         .await;
     quick_password(&a, "admin", "ein-langes-passwort").await;
     let session = a.sign_in("admin", "ein-langes-passwort").await;
-    let page = |n: &str| {
-        a.http
-            .get(a.url(&format!("/admin/contacts?page={n}")))
-            .header(COOKIE, format!("np_session={session}"))
-            .send()
-    };
-    let r = page("0").await.unwrap();
+    let page = |n: &str| format!("/admin/contacts?page={n}");
+    let r = a.admin_get(&session, &page("0")).await;
     assert_eq!(r.status(), StatusCode::OK);
     assert!(r.text().await.unwrap().contains("erika@example.org"));
     for n in [
@@ -595,7 +558,7 @@ async fn a_huge_admin_page_number_does_not_wrap_to_page_one() {
         "92233720368547758",
         "-9223372036854775808",
     ] {
-        let r = page(n).await.unwrap();
+        let r = a.admin_get(&session, &page(n)).await;
         let status = r.status();
         let text = r.text().await.unwrap();
         if n.starts_with('-') {

@@ -5,6 +5,7 @@ use crate::support::{App, Backend};
 use netzpost::store;
 use netzpost::store::occasions::NewOccasion;
 use reqwest::header::CONTENT_TYPE;
+use reqwest::Method;
 use serde_json::{json, Value};
 
 each_db!(async
@@ -131,68 +132,64 @@ async fn cli_tokens_create_list_revoke(backend: Backend) {
 
 async fn api_contacts_topics_occasions_campaigns(backend: Backend) {
     let a = App::on(backend).await;
-    let token = a.api_token("admin-skript").await;
-    let api = |m: reqwest::Method, p: &str| {
-        a.http
-            .request(m, a.url(&format!("/api{p}")))
-            .bearer_auth(&token)
-    };
-    use reqwest::Method;
+    let api = a.api_caller("admin-skript").await;
     // Topics.
-    let r = api(Method::POST, "/topics")
+    let r = api
+        .request(Method::POST, "/topics")
         .json(&json!({"name": "nachbarschaft", "title": "Nachbarschaft <Nord>"}))
         .send()
         .await
         .unwrap();
     assert_eq!(r.status(), 201);
-    let r = api(Method::POST, "/topics")
+    let r = api
+        .request(Method::POST, "/topics")
         .json(&json!({"name": "nachbarschaft"}))
         .send()
         .await
         .unwrap();
     assert_eq!(r.status(), 409);
-    let r = api(Method::POST, "/topics")
+    let r = api
+        .request(Method::POST, "/topics")
         .json(&json!({"name": "Böse Leerzeichen"}))
         .send()
         .await
         .unwrap();
     assert_eq!(r.status(), 422);
-    let topics: Value = api(Method::GET, "/topics")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let topics: Value = api.get_json("/topics").await;
     assert_eq!(topics[0]["title"], "Nachbarschaft <Nord>");
     // Contacts: create (malformed, unknown field, wrong type, bad address, then good).
-    let r = api(Method::POST, "/contacts")
+    let r = api
+        .request(Method::POST, "/contacts")
         .header(CONTENT_TYPE, "application/json")
         .body("{nope")
         .send()
         .await
         .unwrap();
     assert_eq!(r.status(), 400);
-    let r = api(Method::POST, "/contacts")
+    let r = api
+        .request(Method::POST, "/contacts")
         .header(CONTENT_TYPE, "text/plain")
         .body("{}")
         .send()
         .await
         .unwrap();
     assert_eq!(r.status(), 415);
-    let r = api(Method::POST, "/contacts")
+    let r = api
+        .request(Method::POST, "/contacts")
         .json(&json!({"email": "a@b.de", "evil": 1}))
         .send()
         .await
         .unwrap();
     assert_eq!(r.status(), 422);
-    let r = api(Method::POST, "/contacts")
+    let r = api
+        .request(Method::POST, "/contacts")
         .json(&json!({"email": "kein-at"}))
         .send()
         .await
         .unwrap();
     assert_eq!(r.status(), 422);
-    let r = api(Method::POST, "/contacts")
+    let r = api
+        .request(Method::POST, "/contacts")
         .json(&json!({"email": "a@b.de", "topics": ["gibtsnicht"]}))
         .send()
         .await
@@ -203,58 +200,29 @@ async fn api_contacts_topics_occasions_campaigns(backend: Backend) {
         r.json::<Value>().await.unwrap(),
         json!({"error": "unknown topic \"gibtsnicht\""})
     );
-    let r = api(Method::POST, "/contacts")
+    let r = api.request(Method::POST, "/contacts")
         .json(&json!({"email": "Still@Example.org", "name": "Robert'); DROP TABLE contacts;--", "topics": ["nachbarschaft"], "consent": "confirmed"}))
         .send()
         .await
         .unwrap();
     assert_eq!(r.status(), 201);
-    let list: Value = api(Method::GET, "/contacts?silent=true")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let list: Value = api.get_json("/contacts?silent=true").await;
     assert_eq!(list.as_array().unwrap().len(), 1);
     assert_eq!(list[0]["name"], "Robert'); DROP TABLE contacts;--");
-    let list: Value = api(Method::GET, "/contacts?topic=nachbarschaft&form=encounter")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let list: Value = api
+        .get_json("/contacts?topic=nachbarschaft&form=encounter")
+        .await;
     assert_eq!(list, json!([]));
-    assert_eq!(
-        api(Method::GET, "/contacts?form=freund")
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        400
-    );
-    assert_eq!(
-        api(Method::GET, "/contacts?bogus=1")
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        400
-    );
-    let d: Value = api(Method::GET, "/contacts/still@example.org")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    assert_eq!(api.status(Method::GET, "/contacts?form=freund").await, 400);
+    assert_eq!(api.status(Method::GET, "/contacts?bogus=1").await, 400);
+    let d: Value = api.get_json("/contacts/still@example.org").await;
     assert_eq!(d["silent"], true);
     assert!(!d["timeline"].as_array().unwrap().is_empty());
     // The timeline is described when it is read, in the caller's language.
     let mut first = Vec::new();
     for lang in ["de", "en"] {
-        let d: Value = api(Method::GET, "/contacts/still@example.org")
+        let d: Value = api
+            .request(Method::GET, "/contacts/still@example.org")
             .header("Accept-Language", lang)
             .send()
             .await
@@ -267,11 +235,8 @@ async fn api_contacts_topics_occasions_campaigns(backend: Backend) {
     assert!(first[0].starts_with("importiert aus api:"), "{first:?}");
     assert!(first[1].starts_with("imported from api:"), "{first:?}");
     assert_eq!(
-        api(Method::GET, "/contacts/niemand@example.org")
-            .send()
-            .await
-            .unwrap()
-            .status(),
+        api.status(Method::GET, "/contacts/niemand@example.org")
+            .await,
         404
     );
     // Occasions and campaigns.
@@ -290,35 +255,16 @@ async fn api_contacts_topics_occasions_campaigns(backend: Backend) {
     )
     .await
     .unwrap();
-    let occ: Value = api(Method::GET, "/occasions")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let occ: Value = api.get_json("/occasions").await;
     assert_eq!(occ[0]["slug"], "cafe");
-    let one: Value = api(Method::GET, "/occasions/cafe")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let one: Value = api.get_json("/occasions/cafe").await;
     assert_eq!(one["rsvps"], json!([]));
-    assert_eq!(
-        api(Method::GET, "/occasions/nope")
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        404
-    );
-    let r = api(Method::POST, "/campaigns")
+    assert_eq!(api.status(Method::GET, "/occasions/nope").await, 404);
+    let r = api.request(Method::POST, "/campaigns")
         .json(&json!({"name": "einladung", "kind": "invitation", "occasion": "cafe", "body": "Hallo {{ contact.name }}"}))
         .send().await.unwrap();
     assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
-    let r = api(Method::POST, "/campaigns")
+    let r = api.request(Method::POST, "/campaigns")
         .json(&json!({"name": "mehrsprachig", "kind": "newsletter", "topic": "nachbarschaft", "body": "Neues.",
             "translations": {"tr": {"subject": "Haberler", "body": "Yeni haberler."}, "ar": {"body": "أخبار جديدة."}}}))
         .send().await.unwrap();
@@ -326,7 +272,8 @@ async fn api_contacts_topics_occasions_campaigns(backend: Backend) {
     let c: Value = r.json().await.unwrap();
     assert_eq!(c["translations"]["tr"]["subject"], "Haberler");
     assert_eq!(c["translations"]["ar"]["body"], "أخبار جديدة.");
-    let r = api(Method::POST, "/campaigns")
+    let r = api
+        .request(Method::POST, "/campaigns")
         .json(
             &json!({"name": "unbekannt", "kind": "newsletter", "topic": "nachbarschaft",
             "translations": {"xx": {"body": "?"}}}),
@@ -335,24 +282,26 @@ async fn api_contacts_topics_occasions_campaigns(backend: Backend) {
         .await
         .unwrap();
     assert_eq!(r.status(), 422, "an unknown language is refused");
-    let r = api(Method::POST, "/campaigns")
+    let r = api.request(Method::POST, "/campaigns")
         .json(&json!({"name": "kaputt", "kind": "newsletter", "topic": "nachbarschaft", "body": "{{ gibtsnicht.x }}"}))
         .send().await.unwrap();
     assert_eq!(r.status(), 422, "template errors are caught at creation");
-    let r = api(Method::POST, "/campaigns")
+    let r = api
+        .request(Method::POST, "/campaigns")
         .json(&json!({"name": "x", "kind": "spam"}))
         .send()
         .await
         .unwrap();
     assert_eq!(r.status(), 422);
     // Test send and scheduling, before the real send.
-    let r = api(
-        Method::POST,
-        "/campaigns/einladung/test?address=probe@example.org&language=en",
-    )
-    .send()
-    .await
-    .unwrap();
+    let r = api
+        .request(
+            Method::POST,
+            "/campaigns/einladung/test?address=probe@example.org&language=en",
+        )
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
     let outbox = a.outbox.clone();
     let probe = std::fs::read_dir(&outbox)
@@ -361,39 +310,28 @@ async fn api_contacts_topics_occasions_campaigns(backend: Backend) {
         .find(|m| m.contains("To: probe@example.org"));
     assert!(probe.is_some(), "the test message is in the outbox");
     assert_eq!(
-        api(Method::POST, "/campaigns/einladung/test")
-            .send()
-            .await
-            .unwrap()
-            .status(),
+        api.status(Method::POST, "/campaigns/einladung/test").await,
         422,
         "test needs an address"
     );
-    let r = api(
-        Method::POST,
-        "/campaigns/einladung/schedule?at=2099-01-01T09:00:00Z",
-    )
-    .send()
-    .await
-    .unwrap();
-    assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
-    let show: Value = api(Method::GET, "/campaigns/einladung")
+    let r = api
+        .request(
+            Method::POST,
+            "/campaigns/einladung/schedule?at=2099-01-01T09:00:00Z",
+        )
         .send()
         .await
-        .unwrap()
-        .json()
-        .await
         .unwrap();
+    assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+    let show: Value = api.get_json("/campaigns/einladung").await;
     assert_eq!(show["campaign"]["status"], "scheduled");
     assert_eq!(
-        api(Method::POST, "/campaigns/einladung/schedule?at=morgen")
-            .send()
-            .await
-            .unwrap()
-            .status(),
+        api.status(Method::POST, "/campaigns/einladung/schedule?at=morgen")
+            .await,
         422
     );
-    let r: Value = api(Method::POST, "/campaigns/einladung/send")
+    let r: Value = api
+        .request(Method::POST, "/campaigns/einladung/send")
         .send()
         .await
         .unwrap()
@@ -401,85 +339,47 @@ async fn api_contacts_topics_occasions_campaigns(backend: Backend) {
         .await
         .unwrap();
     assert_eq!(r["queued"], 1);
-    let show: Value = api(Method::GET, "/campaigns/einladung")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let show: Value = api.get_json("/campaigns/einladung").await;
     assert_eq!(show["progress"]["queued"], 1);
     assert_eq!(show["campaign"]["status"], "running");
     assert_eq!(
-        api(Method::POST, "/campaigns/einladung/pause")
-            .send()
-            .await
-            .unwrap()
-            .status(),
+        api.status(Method::POST, "/campaigns/einladung/pause").await,
         200
     );
     assert_eq!(
-        api(Method::POST, "/campaigns/einladung/pause")
-            .send()
-            .await
-            .unwrap()
-            .status(),
+        api.status(Method::POST, "/campaigns/einladung/pause").await,
         422
     );
     assert_eq!(
-        api(Method::POST, "/campaigns/einladung/resume")
-            .send()
-            .await
-            .unwrap()
-            .status(),
+        api.status(Method::POST, "/campaigns/einladung/resume")
+            .await,
         200
     );
     assert_eq!(
-        api(Method::POST, "/campaigns/einladung/explode")
-            .send()
-            .await
-            .unwrap()
-            .status(),
+        api.status(Method::POST, "/campaigns/einladung/explode")
+            .await,
         404
     );
     assert_eq!(
-        api(Method::POST, "/campaigns/einladung/cancel")
-            .send()
-            .await
-            .unwrap()
-            .status(),
+        api.status(Method::POST, "/campaigns/einladung/cancel")
+            .await,
         200
     );
     assert_eq!(
-        api(Method::POST, "/campaigns/gibtsnicht/send")
-            .send()
-            .await
-            .unwrap()
-            .status(),
+        api.status(Method::POST, "/campaigns/gibtsnicht/send").await,
         404
     );
-    let list: Value = api(Method::GET, "/campaigns")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let list: Value = api.get_json("/campaigns").await;
     assert_eq!(list[0]["status"], "cancelled");
-    let funnel: Value = api(Method::GET, "/reports/funnel")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let funnel: Value = api.get_json("/reports/funnel").await;
     assert_eq!(funnel["topics"][0]["silent"], 1);
     // Oversized JSON.
     let big = format!(
         "{{\"email\": \"a@b.de\", \"name\": \"{}\"}}",
         "x".repeat(2 * 1024 * 1024)
     );
-    let r = api(Method::POST, "/contacts")
+    let r = api
+        .request(Method::POST, "/contacts")
         .header(CONTENT_TYPE, "application/json")
         .body(big)
         .send()
@@ -487,21 +387,15 @@ async fn api_contacts_topics_occasions_campaigns(backend: Backend) {
         .unwrap();
     assert_eq!(r.status(), 413);
     // Update: fields and consent per topic, all or nothing.
-    let r = api(Method::PATCH, "/contacts/still@example.org")
+    let r = api.request(Method::PATCH, "/contacts/still@example.org")
         .json(&json!({"organisation": "Mieterverein", "language": "English", "consent": {"gibtsnicht": "confirmed"}}))
         .send()
         .await
         .unwrap();
     assert_eq!(r.status(), 404);
-    let d: Value = api(Method::GET, "/contacts/still@example.org")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let d: Value = api.get_json("/contacts/still@example.org").await;
     assert_eq!(d["contact"]["organisation"], Value::Null);
-    let r = api(Method::PATCH, "/contacts/still@example.org")
+    let r = api.request(Method::PATCH, "/contacts/still@example.org")
         .json(&json!({"organisation": "Mieterverein", "language": "English", "consent": {"nachbarschaft": "unsubscribed"}}))
         .send()
         .await
@@ -515,71 +409,68 @@ async fn api_contacts_topics_occasions_campaigns(backend: Backend) {
         d["contact"]["name"], "Robert'); DROP TABLE contacts;--",
         "untouched fields stay"
     );
-    let r = api(Method::PATCH, "/contacts/still@example.org")
+    let r = api
+        .request(Method::PATCH, "/contacts/still@example.org")
         .json(&json!({"language": "Klingonisch"}))
         .send()
         .await
         .unwrap();
     assert_eq!(r.status(), 422);
     // Preview of the message a contact would get.
-    let r = api(
-        Method::GET,
-        "/campaigns/einladung/preview?to=still@example.org",
-    )
-    .send()
-    .await
-    .unwrap();
-    assert_eq!(r.status(), 200);
-    assert!(r.text().await.unwrap().contains("Subject:"));
-    assert_eq!(
-        api(
+    let r = api
+        .request(
             Method::GET,
-            "/campaigns/einladung/preview?to=niemand@example.org"
+            "/campaigns/einladung/preview?to=still@example.org",
         )
         .send()
         .await
-        .unwrap()
-        .status(),
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(r.text().await.unwrap().contains("Subject:"));
+    assert_eq!(
+        api.status(
+            Method::GET,
+            "/campaigns/einladung/preview?to=niemand@example.org"
+        )
+        .await,
         404
     );
     // CSV import, German Excel style, with a reject.
     let csv = "E-Mail;Vorname;Nachname;Verein\r\nanna@example.org;Anna;Berg;Kleingarten e.V.\r\nkaputt;X;Y;Z\r\n";
-    let r = api(
-        Method::POST,
-        "/contacts/import?topic=nachbarschaft&consent=confirmed",
-    )
-    .header(CONTENT_TYPE, "text/csv")
-    .body(csv)
-    .send()
-    .await
-    .unwrap();
+    let r = api
+        .request(
+            Method::POST,
+            "/contacts/import?topic=nachbarschaft&consent=confirmed",
+        )
+        .header(CONTENT_TYPE, "text/csv")
+        .body(csv)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 200);
     let report: Value = r.json().await.unwrap();
     assert_eq!(report["created"], 1);
     assert_eq!(report["rejected"], 1);
     assert_eq!(report["rejects"][0]["line"], 3);
-    let anna: Value = api(Method::GET, "/contacts/anna@example.org")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let anna: Value = api.get_json("/contacts/anna@example.org").await;
     assert_eq!(anna["contact"]["organisation"], "Kleingarten e.V.");
-    let r = api(Method::POST, "/contacts/import")
+    let r = api
+        .request(Method::POST, "/contacts/import")
         .json(&json!({}))
         .send()
         .await
         .unwrap();
     assert_eq!(r.status(), 415);
-    let r = api(Method::POST, "/contacts/import?topic=gibtsnicht")
+    let r = api
+        .request(Method::POST, "/contacts/import?topic=gibtsnicht")
         .header(CONTENT_TYPE, "text/csv")
         .body(csv)
         .send()
         .await
         .unwrap();
     assert_eq!(r.status(), 404);
-    let r = api(Method::POST, "/contacts/import")
+    let r = api
+        .request(Method::POST, "/contacts/import")
         .header(CONTENT_TYPE, "text/csv")
         .body("foo;bar\r\n1;2\r\n")
         .send()
@@ -588,22 +479,17 @@ async fn api_contacts_topics_occasions_campaigns(backend: Backend) {
     assert_eq!(r.status(), 422, "no e-mail column");
     // Forget.
     assert_eq!(
-        api(Method::DELETE, "/contacts/still@example.org")
-            .send()
-            .await
-            .unwrap()
-            .status(),
+        api.status(Method::DELETE, "/contacts/still@example.org")
+            .await,
         204
     );
     assert_eq!(
-        api(Method::DELETE, "/contacts/still@example.org")
-            .send()
-            .await
-            .unwrap()
-            .status(),
+        api.status(Method::DELETE, "/contacts/still@example.org")
+            .await,
         404
     );
-    let r = api(Method::POST, "/contacts")
+    let r = api
+        .request(Method::POST, "/contacts")
         .json(&json!({"email": "still@example.org"}))
         .send()
         .await
@@ -617,80 +503,43 @@ async fn api_review_queue_accept_reject_undo(backend: Backend) {
     let c = a.contact("r@example.org", vec![t]).await;
     let d1 = a.pending_decision(c, 1).await;
     let d2 = a.pending_decision(c, 2).await;
-    let token = a.api_token("review").await;
-    let post = |p: String| a.http.post(a.url(&p)).bearer_auth(&token).send();
-    let list: Value = a
-        .http
-        .get(a.url("/api/review"))
-        .bearer_auth(&token)
+    let api = a.api_caller("review").await;
+    let list = api.get_json("/review").await;
+    assert_eq!(list.as_array().unwrap().len(), 2);
+    let r = api
+        .request(Method::POST, &format!("/review/{d1}/accept"))
         .send()
         .await
-        .unwrap()
-        .json()
-        .await
         .unwrap();
-    assert_eq!(list.as_array().unwrap().len(), 2);
-    let r = post(format!("/api/review/{d1}/accept")).await.unwrap();
     assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
     assert_eq!(
-        post(format!("/api/review/{d1}/accept"))
-            .await
-            .unwrap()
-            .status(),
+        api.status(Method::POST, &format!("/review/{d1}/accept"))
+            .await,
         409
     );
     assert_eq!(
-        post(format!("/api/review/{d1}/undo"))
-            .await
-            .unwrap()
-            .status(),
+        api.status(Method::POST, &format!("/review/{d1}/undo"))
+            .await,
         200
     );
     assert_eq!(
-        post(format!("/api/review/{d2}/reject"))
-            .await
-            .unwrap()
-            .status(),
+        api.status(Method::POST, &format!("/review/{d2}/reject"))
+            .await,
         200
     );
     assert_eq!(
-        post(format!("/api/review/{d2}/undo"))
-            .await
-            .unwrap()
-            .status(),
+        api.status(Method::POST, &format!("/review/{d2}/undo"))
+            .await,
         409
     );
+    assert_eq!(api.status(Method::POST, "/review/999/accept").await, 404);
     assert_eq!(
-        post("/api/review/999/accept".into())
-            .await
-            .unwrap()
-            .status(),
+        api.status(Method::POST, &format!("/review/{d2}/maybe"))
+            .await,
         404
     );
-    assert_eq!(
-        post(format!("/api/review/{d2}/maybe"))
-            .await
-            .unwrap()
-            .status(),
-        404
-    );
-    assert_eq!(
-        post("/api/review/abc/accept".into())
-            .await
-            .unwrap()
-            .status(),
-        400
-    );
-    let all: Value = a
-        .http
-        .get(a.url("/api/review?all=true"))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    assert_eq!(api.status(Method::POST, "/review/abc/accept").await, 400);
+    let all = api.get_json("/review?all=true").await;
     let statuses: Vec<&str> = all
         .as_array()
         .unwrap()
@@ -755,19 +604,16 @@ async fn a_test_send_while_the_mail_server_is_down_is_503_not_the_callers_fault(
         c.outbound.smtp.timeout_secs = 2;
     })
     .await;
-    let token = a.api_token("skript").await;
-    let api = |p: &str| a.http.post(a.url(&format!("/api{p}"))).bearer_auth(&token);
+    let api = a.api_caller("skript").await;
     a.topic("nachbarschaft").await;
-    let r = api("/campaigns")
+    let r = api
+        .request(Method::POST, "/campaigns")
         .json(&json!({"name": "brief", "kind": "newsletter", "topic": "nachbarschaft", "body": "Hallo"}))
         .send()
         .await
         .unwrap();
     assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
-    let status = |p: &'static str| {
-        let r = api(p).send();
-        async move { r.await.unwrap().status() }
-    };
+    let status = |p: &'static str| api.status(Method::POST, p);
     assert_eq!(
         status("/campaigns/brief/test?address=probe@example.org").await,
         200
@@ -794,7 +640,7 @@ async fn a_test_send_while_the_mail_server_is_down_is_503_not_the_callers_fault(
 #[tokio::test]
 async fn an_admin_cannot_confirm_a_consent_the_person_withdrew() {
     let a = App::start().await;
-    let token = a.api_token("admin-skript").await;
+    let api = a.api_caller("admin-skript").await;
     let kultur = a.topic("kultur").await;
     let sport = a.topic("sport").await;
     let c = a.contact("weg@example.org", vec![kultur, sport]).await;
@@ -813,9 +659,7 @@ async fn an_admin_cannot_confirm_a_consent_the_person_withdrew() {
     let before = (a.status(c, kultur).await, a.status(c, sport).await);
     assert_eq!(before.0.as_deref(), Some("unsubscribed"));
     let patch = |body: Value| {
-        a.http
-            .patch(a.url("/api/contacts/weg@example.org"))
-            .bearer_auth(&token)
+        api.request(Method::PATCH, "/contacts/weg@example.org")
             .json(&body)
             .send()
     };
@@ -833,10 +677,8 @@ async fn an_admin_cannot_confirm_a_consent_the_person_withdrew() {
     assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
     assert_eq!(a.status(c, sport).await.as_deref(), Some("unsubscribed"));
     // Creating the contact again with that consent is an import of one row: the same rule.
-    let r = a
-        .http
-        .post(a.url("/api/contacts"))
-        .bearer_auth(&token)
+    let r = api
+        .request(Method::POST, "/contacts")
         .json(&json!({"email": "weg@example.org", "name": "Neu", "topics": ["kultur"], "consent": "confirmed"}))
         .send()
         .await

@@ -6,7 +6,7 @@ use crate::support::{Person, Workspace};
 
 /// A DKIM verifier written from RFC 6376 (relaxed/relaxed), independent of the signer: the
 /// public key is what DNS would publish for the selector.
-mod verify {
+pub(crate) mod verify {
     use base64::Engine as _;
     use sha2::{Digest, Sha256};
 

@@ -168,8 +168,6 @@ async fn wrong_password_and_closed_port_give_precise_errors() {
     assert!(!text.contains(PASSWORD), "{text}");
 }
 
-fn assert_send<T: Send>(_: &T) {}
-
 // Multi-threaded: the test thread blocks (deliver, stop) while `run` must keep going.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs Dovecot: apt-get install dovecot-imapd (run by .ci/run)"]
@@ -182,50 +180,19 @@ async fn run_with_idle_picks_up_new_mail_and_stops() {
     cfg.idle = true;
     // Polling alone would take an hour: only IDLE can bring the second message in time.
     cfg.poll_secs = 3600;
-    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Vec<u8>>();
-    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let runner = run(
-        cfg,
-        move |raw| {
-            let tx = tx.clone();
-            async move {
-                tx.send(raw)?;
-                Ok(())
-            }
-        },
-        async {
-            let _ = stop_rx.await;
-        },
-    );
-    // The daemon spawns it on the runtime.
-    assert_send(&runner);
-    let runner = tokio::spawn(runner);
-
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
-    let first = tokio::time::timeout_at(deadline, rx.recv())
-        .await
-        .unwrap_or_else(|_| panic!("the waiting message did not arrive\n{}", dovecot.logs()))
-        .unwrap();
+    // `Running` spawns it on the runtime, as the daemon does: `tokio::spawn` proves it is Send.
+    let mut running = Running::start(cfg);
+    let first = running
+        .next_within(20, &dovecot, "the waiting message")
+        .await;
     assert!(first == message(1));
 
     // Now `run` sits in IDLE; deliver after it started.
     tokio::time::sleep(Duration::from_millis(500)).await;
     dovecot.deliver(&message(2));
-    let second = tokio::time::timeout_at(
-        tokio::time::Instant::now() + Duration::from_secs(20),
-        rx.recv(),
-    )
-    .await
-    .unwrap_or_else(|_| panic!("new mail not picked up within 20 s\n{}", dovecot.logs()))
-    .unwrap();
+    let second = running.next_within(20, &dovecot, "new mail").await;
     assert!(second == message(2));
-
-    stop_tx.send(()).unwrap();
-    let result = tokio::time::timeout(Duration::from_secs(10), runner)
-        .await
-        .expect("run did not return after stop")
-        .expect("run panicked");
-    result.expect("run returned an error");
+    running.stop().await;
     assert!(dovecot.contents("INBOX").await.is_empty());
     assert_eq!(dovecot.contents(PROCESSED).await.len(), 2);
 }

@@ -4,7 +4,6 @@
 
 use crate::support::{angle_addr, Backend, Mail, Person, Workspace};
 use predicates::prelude::*;
-use std::path::Path;
 
 each_db!(
     replies_raise_contacts_and_can_be_explained_and_undone,
@@ -65,25 +64,20 @@ fn mail(from: &str, to: &str, id: &str, extra_headers: &str, body: &str) -> Stri
     )
 }
 
-fn drop_into_maildir(d: &Path, name: &str, text: &str) {
-    std::fs::write(d.join("var/inbox/new").join(name), text).unwrap();
-}
-
 fn replies_raise_contacts_and_can_be_explained_and_undone(backend: Backend) {
     let (ws, to) = invited(backend);
     let d = ws.path();
     let sent_before = ws.outbox_count();
 
     // Anna says yes (German, Gmail-style quote that itself contains "abmelden").
-    drop_into_maildir(d, "1.anna", &mail(
+    ws.deliver("1.anna", mail(
         "Anna <anna@nachbarn.example>", &reply_for(&to, "anna"), "a1@mail.example", "",
         "Ja, ich komme gerne!\r\n\r\nAm Mo., 9. Dez. 2030 um 10:15 Uhr schrieb Netzwerk Nordstadt:\r\n> Zum Abmelden klicken Sie hier.\r\n",
     ));
     // Bob is interested in working together (English).
-    drop_into_maildir(
-        d,
+    ws.deliver(
         "2.bob",
-        &mail(
+        mail(
             "bob@nachbarn.example",
             &reply_for(&to, "bob"),
             "b1@mail.example",
@@ -92,10 +86,9 @@ fn replies_raise_contacts_and_can_be_explained_and_undone(backend: Backend) {
         ),
     );
     // Cem wants no more mail.
-    drop_into_maildir(
-        d,
+    ws.deliver(
         "3.cem",
-        &mail(
+        mail(
             "cem@nachbarn.example",
             &reply_for(&to, "cem"),
             "c1@mail.example",
@@ -104,10 +97,9 @@ fn replies_raise_contacts_and_can_be_explained_and_undone(backend: Backend) {
         ),
     );
     // Dora is away: an auto-reply that even says "ich komme".
-    drop_into_maildir(
-        d,
+    ws.deliver(
         "4.dora",
-        &mail(
+        mail(
             "dora@nachbarn.example",
             &reply_for(&to, "dora"),
             "d1@mail.example",
@@ -166,10 +158,9 @@ fn replies_raise_contacts_and_can_be_explained_and_undone(backend: Backend) {
     assert!(!new.iter().any(|m| m.contains("dora@")));
 
     // The same message again (another copy in the maildir) changes nothing.
-    drop_into_maildir(
-        d,
+    ws.deliver(
         "5.cem-again",
-        &mail(
+        mail(
             "cem@nachbarn.example",
             &reply_for(&to, "cem"),
             "c1@mail.example",
@@ -379,10 +370,9 @@ fn the_organisers_notice_is_answered_to_the_contact_and_never_taken_as_the_conta
         .success();
     let sent_before = ws.outbox_count();
     let thread = "References: <thread0@mail.example>\r\nIn-Reply-To: <thread0@mail.example>\r\n";
-    drop_into_maildir(
-        d,
+    ws.deliver(
         "1.bob",
-        &mail(
+        mail(
             "Bob <bob@nachbarn.example>",
             &reply_for(&to, "bob"),
             "b1@mail.example",
@@ -390,10 +380,9 @@ fn the_organisers_notice_is_answered_to_the_contact_and_never_taken_as_the_conta
             "We would love to work together with you on a joint project.\r\n",
         ),
     );
-    drop_into_maildir(
-        d,
+    ws.deliver(
         "2.anna",
-        &mail(
+        mail(
             "Anna <anna@nachbarn.example>",
             &reply_for(&to, "anna"),
             "a1@mail.example",
@@ -401,10 +390,9 @@ fn the_organisers_notice_is_answered_to_the_contact_and_never_taken_as_the_conta
             "Ja, ich komme gerne!\r\n",
         ),
     );
-    drop_into_maildir(
-        d,
+    ws.deliver(
         "3.cem",
-        &mail(
+        mail(
             "cem@nachbarn.example",
             &reply_for(&to, "cem"),
             "c1@mail.example",
@@ -462,10 +450,9 @@ fn the_organisers_notice_is_answered_to_the_contact_and_never_taken_as_the_conta
     let words = "Bitte nehmen Sie mich aus dem Verteiler.\r\n";
     let coordinator = "Koordination <koordination@nordstadt.example>";
     let answer = format!("In-Reply-To: {notice_id}\r\nReferences: {notice_id}\r\n");
-    drop_into_maildir(
-        d,
+    ws.deliver(
         "4.coordinator",
-        &mail(
+        mail(
             coordinator,
             &format!("bob@nachbarn.example, {}", reply_for(&to, "bob")),
             "k1@nordstadt.example",
@@ -473,10 +460,9 @@ fn the_organisers_notice_is_answered_to_the_contact_and_never_taken_as_the_conta
             words,
         ),
     );
-    drop_into_maildir(
-        d,
+    ws.deliver(
         "5.coordinator",
-        &mail(
+        mail(
             coordinator,
             "netzwerk@nordstadt.example",
             "k2@nordstadt.example",

@@ -22,6 +22,7 @@ mod hostile_input;
 mod imap;
 mod inbound;
 mod languages;
+mod mail_loop;
 mod metrics;
 mod occasions;
 mod outbound_file;

@@ -7,13 +7,13 @@
 //! (`-- --nocapture`). Tests needing servers are ignored by default and run in `.ci/run`
 //! (`cargo test -- --ignored`); without their server they fail loudly, never skip.
 
-use crate::support::db::{db_rows, fresh_postgres_url};
+use crate::support::db::{db_i64, db_rows, fresh_postgres_url};
+use crate::support::mail::deliver_to_maildir;
 use crate::support::{
     campaign_message_id, parse_message_id, people, wait_for, Guard, Person, Smtpd, Workspace,
 };
 use rand::Rng;
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
@@ -70,13 +70,6 @@ fn unsubscribe_reply(from: &str, mid: &str, n: usize) -> String {
          Date: Mon, 9 Dec 2030 10:15:00 +0100\r\n\r\n\
          Bitte nehmen Sie mich aus dem Verteiler.\r\n"
     )
-}
-
-/// Writes a message into `maildir/new` the way an MTA does (tmp, then rename).
-fn deliver_to_maildir(maildir: &Path, name: &str, text: &str) {
-    let tmp = maildir.join("tmp").join(name);
-    std::fs::write(&tmp, text).unwrap();
-    std::fs::rename(&tmp, maildir.join("new").join(name)).unwrap();
 }
 
 /// `RELIABILITY_N`: not `NETZPOST_*`, which netzpost reads as configuration.
@@ -151,7 +144,7 @@ fn crash_five_times_during_a_large_campaign_every_recipient_once_replies_applied
             deliver_to_maildir(
                 &maildir,
                 &format!("{}.reply{replies}.test", 1_700_000_000 + replies),
-                &unsubscribe_reply(&r[0], &reply_mid(&ws, campaign, &r[1]), replies),
+                unsubscribe_reply(&r[0], &reply_mid(&ws, campaign, &r[1]), replies),
             );
         }
         daemon = ws.serve(&format!("serve-{}", i + 1));
@@ -528,10 +521,6 @@ fn sqlite_cli_import_while_serve_sends_both_finish_nothing_lost() {
     assert_eq!(mids.len(), n_send, "no Message-ID twice");
 }
 
-fn pg_i64(url: &str, query: &str) -> i64 {
-    db_rows(url, query)[0][0].parse().unwrap()
-}
-
 fn restart_postgres() {
     let version = std::fs::read_dir("/etc/postgresql")
         .expect("/etc/postgresql (Debian's postgresql-common)")
@@ -625,7 +614,7 @@ fn postgres_restarted_mid_campaign_the_daemon_reconnects_and_finishes() {
         "duplicates within the in-flight window"
     );
     assert_eq!(
-        pg_i64(
+        db_i64(
             &url,
             "SELECT COUNT(DISTINCT contact_id) FROM deliveries WHERE status = 'sent'"
         ),
@@ -658,7 +647,7 @@ fn three_daemons_on_one_postgres_send_each_once_fire_once_apply_each_reply_once(
     println!("imported {n} into PostgreSQL in {:?}", t.elapsed());
     let send_at = (chrono::Utc::now() + chrono::Duration::seconds(12)).to_rfc3339();
     ws.newsletter("verteilt", &["--send-at", &send_at]);
-    let campaign = pg_i64(&url, "SELECT id FROM campaigns WHERE name = 'verteilt'");
+    let campaign = db_i64(&url, "SELECT id FROM campaigns WHERE name = 'verteilt'");
 
     let started = Instant::now();
     let mut daemons: Vec<Guard> = (0..DAEMONS)
@@ -694,7 +683,7 @@ fn three_daemons_on_one_postgres_send_each_once_fire_once_apply_each_reply_once(
             deliver_to_maildir(
                 &maildir,
                 &format!("{}.r{replies}.test", 1_700_000_000 + replies),
-                &unsubscribe_reply(&r[0], &reply_mid(&ws, campaign, &r[1]), replies),
+                unsubscribe_reply(&r[0], &reply_mid(&ws, campaign, &r[1]), replies),
             );
         }
         std::thread::sleep(Duration::from_millis(300));
@@ -716,7 +705,7 @@ fn three_daemons_on_one_postgres_send_each_once_fire_once_apply_each_reply_once(
         Duration::from_secs(420),
         Duration::from_millis(500),
         || {
-            let p = pg_i64(
+            let p = db_i64(
                 &url,
                 "SELECT COUNT(*) FROM inbound_messages WHERE status = 'processed'",
             );
@@ -779,7 +768,7 @@ fn three_daemons_on_one_postgres_send_each_once_fire_once_apply_each_reply_once(
     assert_eq!(t.duplicates, 0, "each delivery sent once");
     assert!(per_daemon.len() >= 2, "the work was shared: {per_daemon:?}");
     assert_eq!(
-        pg_i64(
+        db_i64(
             &url,
             &format!("SELECT COUNT(*) FROM deliveries WHERE campaign_id = {campaign}")
         ),
@@ -801,7 +790,7 @@ fn three_daemons_on_one_postgres_send_each_once_fire_once_apply_each_reply_once(
     let left_in_new = std::fs::read_dir(maildir.join("new")).unwrap().count();
     assert_eq!(left_in_new, 0, "every file moved out of new/");
     assert_eq!(
-        pg_i64(
+        db_i64(
             &url,
             "SELECT COUNT(*) FROM subscriptions WHERE status = 'unsubscribed'"
         ),

@@ -8,6 +8,7 @@ use crate::support::dovecot::{self, Dovecot};
 use crate::support::{free_port, people, text, wait_for, Smtpd, Workspace, REPLY_DOMAIN};
 use base64::Engine as _;
 use netzpost::token::{Claims, Purpose, TokenKey};
+use netzpost::web::auth::sha256_hex;
 use reqwest::header::COOKIE;
 use reqwest::StatusCode;
 use std::process::Stdio;
@@ -17,10 +18,7 @@ const ADMIN_PASSWORD: &str = "Admin-Passwort-8c1f5e";
 
 /// `netzpost admin set-password` with the password on standard input.
 fn set_admin_password(ws: &Workspace, password: &str) {
-    let out = ws.run_with_input(
-        &["admin", "set-password", "--user", "admin"],
-        format!("{password}\n").as_bytes(),
-    );
+    let out = ws.set_password(&["--user", "admin"], &format!("{password}\n"));
     assert!(out.status.success(), "set-password: {}", text(&out));
 }
 
@@ -40,9 +38,27 @@ fn contains(hay: &[u8], needle: &str) -> bool {
     hay.windows(needle.len()).any(|w| w == needle.as_bytes())
 }
 
-fn sha256_hex(s: &str) -> String {
-    use sha2::Digest;
-    hex::encode(sha2::Sha256::digest(s.as_bytes()))
+/// Against the daemon at `base`: the API takes `token` and refuses a wrong one, the admin login
+/// takes the password and refuses a wrong one. Returns the admin session id.
+async fn credentials_work(http: &reqwest::Client, base: &str, token: &str) -> String {
+    for (bearer, want) in [
+        (token.to_string(), StatusCode::OK),
+        (format!("{token}-falsch"), StatusCode::UNAUTHORIZED),
+    ] {
+        let r = http
+            .get(format!("{base}/api/topics"))
+            .bearer_auth(bearer)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), want);
+    }
+    let session = admin_session(http, base, ADMIN_PASSWORD)
+        .await
+        .expect("login works");
+    let wrong = format!("{ADMIN_PASSWORD}-falsch");
+    assert!(admin_session(http, base, &wrong).await.is_none());
+    session
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -79,26 +95,7 @@ async fn cli_api_token_and_admin_password_are_stored_hashed_and_still_work() {
     let mut daemon = ws.serve_logging(&log, "info");
     let base = daemon.listening();
     let http = client();
-    let r = http
-        .get(format!("{base}/api/topics"))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), StatusCode::OK);
-    let r = http
-        .get(format!("{base}/api/topics"))
-        .bearer_auth(format!("{token}x"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
-    let session = admin_session(&http, &base, ADMIN_PASSWORD)
-        .await
-        .expect("login works");
-    assert!(admin_session(&http, &base, "Admin-Passwort-falsch")
-        .await
-        .is_none());
+    let session = credentials_work(&http, &base, &token).await;
     let r = http
         .get(format!("{base}/admin"))
         .header(COOKIE, format!("np_session={session}"))
@@ -241,28 +238,7 @@ async fn serve_at_trace(
     let mut daemon = ws.serve_logging(&log, TRACE_ALL);
     let base = daemon.listening();
     let http = client();
-    let r = http
-        .get(format!("{base}/api/topics"))
-        .bearer_auth(api_token)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), StatusCode::OK);
-    let r = http
-        .get(format!("{base}/api/topics"))
-        .bearer_auth(format!("{api_token}-falsch"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
-    let session = admin_session(&http, &base, ADMIN_PASSWORD)
-        .await
-        .expect("login works");
-    assert!(
-        admin_session(&http, &base, &format!("{ADMIN_PASSWORD}-falsch"))
-            .await
-            .is_none()
-    );
+    let session = credentials_work(&http, &base, api_token).await;
     for (what, until) in waits.iter_mut() {
         wait_for(
             what,

@@ -15,7 +15,7 @@ use netzpost::store::{self, Db};
 use netzpost::token::{Claims, Purpose, TokenKey};
 use netzpost::web;
 use reqwest::header::{CONTENT_TYPE, COOKIE, SET_COOKIE};
-use reqwest::{Client, Response, StatusCode};
+use reqwest::{Client, Method, RequestBuilder, Response, StatusCode};
 use std::path::PathBuf;
 use std::process::{Command, Output};
 use std::sync::Arc;
@@ -380,6 +380,51 @@ impl App {
         cookie_of(&r, "np_session").expect("session cookie")
     }
 
+    /// Signs in as `user`; the session with the CSRF token of its forms (from the dashboard).
+    pub async fn admin_login(&self, user: &str, password: &str) -> AdminSession {
+        let cookie = self.sign_in(user, password).await;
+        let page = self
+            .admin_get(&cookie, "/admin")
+            .await
+            .text()
+            .await
+            .unwrap();
+        AdminSession {
+            csrf: hidden(&page, "csrf"),
+            cookie,
+        }
+    }
+
+    /// GET of an admin page with the session cookie `session`.
+    pub async fn admin_get(&self, session: &str, path: &str) -> Response {
+        self.http
+            .get(self.url(path))
+            .header(COOKIE, format!("np_session={session}"))
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// The form POST of an admin page with the session cookie `session`.
+    pub async fn admin_post(&self, session: &str, path: &str, body: &str) -> Response {
+        self.http
+            .post(self.url(path))
+            .header(COOKIE, format!("np_session={session}"))
+            .header(CONTENT_TYPE, FORM)
+            .body(body.to_string())
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// The admin API as a caller with a new bearer token named `name`.
+    pub async fn api_caller(&self, name: &str) -> ApiCaller<'_> {
+        ApiCaller {
+            token: self.api_token(name).await,
+            app: self,
+        }
+    }
+
     /// The real binary on this app's database, with a configuration file of its own.
     pub fn cli(&self, args: &[&str]) -> Output {
         let config = self.dir.path().join("cli.toml");
@@ -406,6 +451,44 @@ impl App {
         let p = self.dir.path().join(name);
         std::fs::write(&p, text).unwrap();
         p
+    }
+}
+
+/// A signed-in admin: the session cookie and the CSRF token of its forms.
+pub struct AdminSession {
+    pub cookie: String,
+    pub csrf: String,
+}
+
+/// Requests to the admin API (`/api...`) with one bearer token.
+pub struct ApiCaller<'a> {
+    app: &'a App,
+    pub token: String,
+}
+
+impl ApiCaller<'_> {
+    /// A request to `/api{path}` with the token.
+    pub fn request(&self, method: Method, path: &str) -> RequestBuilder {
+        self.app
+            .http
+            .request(method, self.app.url(&format!("/api{path}")))
+            .bearer_auth(&self.token)
+    }
+
+    /// The status of a request without a body.
+    pub async fn status(&self, method: Method, path: &str) -> StatusCode {
+        self.request(method, path).send().await.unwrap().status()
+    }
+
+    /// The JSON answer to a GET.
+    pub async fn get_json(&self, path: &str) -> serde_json::Value {
+        self.request(Method::GET, path)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
     }
 }
 

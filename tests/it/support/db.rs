@@ -265,3 +265,8 @@ impl Sql {
 pub fn db_rows(url: &str, query: &str) -> Vec<Vec<String>> {
     block_on(Sql::new(url).rows(query, &[]))
 }
+
+/// The one integer `query` gives on the database at `url`, for code outside a runtime.
+pub fn db_i64(url: &str, query: &str) -> i64 {
+    block_on(Sql::new(url).i64(query, &[]))
+}

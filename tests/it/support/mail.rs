@@ -1,7 +1,7 @@
 //! Messages as the tests read them: parsed headers and parts, and netzpost's Message-IDs.
 
 use super::workspace::SENDER_DOMAIN;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// One message, parsed enough for the assertions.
 #[derive(Debug, Clone)]
@@ -158,4 +158,12 @@ pub fn reply_from_anna(id: &str, subject: &str, filler: usize) -> Vec<u8> {
         "Gruss aus der Nordstadt. ".repeat(filler / 25)
     )
     .into_bytes()
+}
+
+/// Writes a message into `maildir/new` the way an MTA does (into `tmp/`, then renamed), so a
+/// reader never sees half a file.
+pub fn deliver_to_maildir(maildir: &Path, name: &str, raw: impl AsRef<[u8]>) {
+    let tmp = maildir.join("tmp").join(name);
+    std::fs::write(&tmp, raw).unwrap();
+    std::fs::rename(&tmp, maildir.join("new").join(name)).unwrap();
 }

@@ -5,15 +5,16 @@
 //! - [`app`]: the web router in this process over real HTTP, with request helpers;
 //! - [`workspace`]: the real binary in a workspace made by `netzpost init`;
 //! - [`mail`]: messages parsed for assertions;
-//! - [`smtpd`], [`dovecot`], [`browser`]: real SMTP and IMAP servers and a real browser, for the
-//!   tests that are ignored unless asked for (`-- --ignored`): without them these fail loudly,
-//!   never skip.
+//! - [`smtpd`], [`dovecot`], [`postfix`], [`browser`]: real SMTP and IMAP servers, a real MTA
+//!   and a real browser, for the tests that are ignored unless asked for (`-- --ignored`):
+//!   without them these fail loudly, never skip.
 
 pub mod app;
 pub mod browser;
 pub mod db;
 pub mod dovecot;
 pub mod mail;
+pub mod postfix;
 pub mod process;
 pub mod smtpd;
 pub mod workspace;

@@ -85,6 +85,8 @@ pub struct Workspace {
     pub env: BTreeMap<String, String>,
     /// Limit for one CLI command (not for daemons).
     pub command_limit: Duration,
+    /// The user and group every command runs as (None: the test's own).
+    pub user: Option<(u32, u32)>,
 }
 
 impl Workspace {
@@ -112,7 +114,34 @@ impl Workspace {
             dir: tempfile::tempdir().expect("tempdir"),
             env: BTreeMap::new(),
             command_limit: Duration::from_secs(120),
+            user: None,
         }
+    }
+
+    /// `netzpost init` in a fresh directory owned by `uid:gid`, every command run as that user
+    /// (the test runs as root): for an MTA that runs `netzpost` as that user on the same files.
+    pub fn owned_by(uid: u32, gid: u32) -> Workspace {
+        let mut ws = Workspace::empty();
+        std::os::unix::fs::chown(ws.path(), Some(uid), Some(gid)).unwrap_or_else(|e| {
+            panic!(
+                "chown {}: {e} (this test runs as root)",
+                ws.path().display()
+            )
+        });
+        ws.user = Some((uid, gid));
+        let reachable = {
+            use std::os::unix::process::CommandExt;
+            Command::new(bin()).arg("--help").uid(uid).gid(gid).output()
+        };
+        assert!(
+            reachable.as_ref().is_ok_and(|o| o.status.success()),
+            "{} cannot be run as uid {uid}: every folder above it must be searchable by others \
+             ({reachable:?})",
+            bin().display()
+        );
+        ws.ok(&["init"]);
+        ws.set("NETZPOST_HTTP__PUBLIC_URL", PUBLIC_URL);
+        ws
     }
 
     pub fn path(&self) -> &Path {
@@ -147,6 +176,10 @@ impl Workspace {
     }
 
     fn prepare(&self, c: &mut Command) {
+        if let Some((uid, gid)) = self.user {
+            use std::os::unix::process::CommandExt;
+            c.uid(uid).gid(gid);
+        }
         c.current_dir(self.path())
             .env_remove("NETZPOST_CONFIG")
             .env("NETZPOST_LOG", "warn")
@@ -163,6 +196,18 @@ impl Workspace {
     /// Runs a command with `stdin` as its standard input.
     pub fn run_with_input(&self, args: &[&str], stdin: &[u8]) -> Output {
         self.finish(self.command(args), args, Some(stdin))
+    }
+
+    /// `netzpost admin set-password ARGS...` with `input` on standard input (a pipe).
+    pub fn set_password(&self, args: &[&str], input: &str) -> Output {
+        let mut all = vec!["admin", "set-password"];
+        all.extend(args);
+        self.run_with_input(&all, input.as_bytes())
+    }
+
+    /// Delivers a message into the workspace's maildir (`var/inbox`), as an MTA does.
+    pub fn deliver(&self, name: &str, raw: impl AsRef<[u8]>) {
+        super::mail::deliver_to_maildir(&self.path().join("var/inbox"), name, raw);
     }
 
     /// Runs a command whose files may grow to `kb` KiB only (RLIMIT_FSIZE, SIGXFSZ ignored):
