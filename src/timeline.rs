@@ -132,6 +132,24 @@ pub fn describe(
             format!("vorübergehend unzustellbar ({})", status()),
             format!("soft bounce ({})", status()),
         ),
+        K::OccasionChanged => {
+            let title = text("title")?;
+            pick(
+                format!("Begegnung geändert: {title}"),
+                format!("occasion changed: {title}"),
+            )
+        }
+        K::OccasionCancelled => {
+            let title = text("title")?;
+            pick(
+                format!("Begegnung abgesagt: {title}"),
+                format!("occasion cancelled: {title}"),
+            )
+        }
+        K::Attendance => match text("attendance")? {
+            "came" => pick("war da".into(), "came".into()),
+            _ => pick("war nicht da".into(), "did not come".into()),
+        },
     })
 }
 
@@ -210,6 +228,7 @@ mod tests {
         let detail = json!({
             "source": "liste", "updated": false, "by": "admin", "status": "confirmed",
             "language": "tr", "form": "encounter", "snippet": "Ja", "subject": "Urlaub",
+            "title": "Café", "attendance": "came",
         });
         for &kind in ActivityKind::ALL {
             let de = describe(kind, &detail, Some("maerz"), Lang::De);

@@ -40,6 +40,8 @@ pub enum Purpose {
     Preferences,
     Rsvp,
     Confirm,
+    /// The check-in list of one occasion, for helpers at the door (`extra` = the occasion).
+    CheckIn,
 }
 
 impl Purpose {
@@ -51,6 +53,7 @@ impl Purpose {
             Purpose::Preferences => 3,
             Purpose::Rsvp => 4,
             Purpose::Confirm => 5,
+            Purpose::CheckIn => 6,
         }
     }
 
@@ -62,6 +65,7 @@ impl Purpose {
             3 => Purpose::Preferences,
             4 => Purpose::Rsvp,
             5 => Purpose::Confirm,
+            6 => Purpose::CheckIn,
             _ => return None,
         })
     }
@@ -138,6 +142,18 @@ impl TokenKey {
             "<np.{campaign_id}.{contact_id}.{}@{domain}>",
             base32_encode(&tag[..MAC_LEN])
         )
+    }
+
+    /// The Message-ID of a mail that answers or follows up (an acknowledgement, a confirmation
+    /// request, an occasion's update): `<np.PARTS.INSTALLATION@domain>`. `parts` names the mail
+    /// (dots and ASCII alphanumerics); INSTALLATION is derived from the secret, so two
+    /// installations with the same domain, or one whose database was reset with a new secret,
+    /// never send the same id.
+    pub fn local_message_id(&self, parts: &str, domain: &str) -> String {
+        let mut m = self.message_id_mac.clone();
+        m.update(b"installation");
+        let tag: [u8; 32] = m.finalize().into_bytes().into();
+        format!("<np.{parts}.{}@{domain}>", base32_encode(&tag[..5]))
     }
 
     /// Whether `mac` (the base32 part of [`TokenKey::message_id`], any case) is the MAC of this

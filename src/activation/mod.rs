@@ -21,7 +21,12 @@ use crate::store::{self, Db, StoreError, Timestamp};
 use serde::{Deserialize, Serialize};
 
 mod initial;
+mod occasions;
 pub use initial::{add_contact, sign_up, ImportConsent, SignUp, SignedUp};
+pub use occasions::{
+    cancel_occasion, change_occasion, check_in, record_attendance, Attendance, OccasionChange,
+    OccasionNotice,
+};
 
 /// How long an occasion without an end lasts.
 pub const DEFAULT_OCCASION_HOURS: i64 = 3;

@@ -1,7 +1,9 @@
 //! `netzpost occasions ...`
 
+use crate::activation::{self, Attendance, Cause};
 use crate::config::Config;
-use crate::domain::parse_local_time;
+use crate::domain::{parse_local_time, EmailAddress};
+use crate::outbound::sender::Engine;
 use crate::output::{self, Format};
 use crate::store::{self, Db};
 use anyhow::Context;
@@ -30,6 +32,98 @@ pub enum OccasionsCmd {
     },
     /// List occasions with their RSVP counts.
     List,
+    /// Change an occasion. A new time or place goes to every invited contact who has not
+    /// declined, as a mail saying what changed with a calendar update (same UID and ORGANIZER,
+    /// SEQUENCE raised); their answers stay as they are. Times as for `add`.
+    Edit {
+        name: String,
+        #[arg(long)]
+        title: Option<String>,
+        #[arg(long)]
+        start: Option<String>,
+        #[arg(long)]
+        end: Option<String>,
+        /// The new place ("" for none).
+        #[arg(long)]
+        place: Option<String>,
+        /// The new description ("" for none).
+        #[arg(long)]
+        description: Option<String>,
+        #[arg(long)]
+        capacity: Option<i64>,
+    },
+    /// Cancel an occasion: every invited contact who has not declined gets a mail with the
+    /// reason and a calendar cancellation (METHOD:CANCEL); their answers are kept.
+    Cancel {
+        name: String,
+        /// Why, in a sentence the invited will read.
+        #[arg(long)]
+        reason: Option<String>,
+    },
+    /// Record who came: each --came address has its encounter confirmed as having come; each
+    /// --no-show address is recorded as not having come.
+    Attendance {
+        name: String,
+        #[arg(long, num_args = 1.., value_name = "EMAIL")]
+        came: Vec<String>,
+        #[arg(long = "no-show", num_args = 1.., value_name = "EMAIL")]
+        no_show: Vec<String>,
+    },
+    /// Print the check-in link of an occasion: a signed URL helpers at the door open on a
+    /// phone to mark who came, without a login. It works until a day after the occasion.
+    CheckinLink { name: String },
+}
+
+/// Who is working at the command line, for the timeline.
+fn who() -> String {
+    format!(
+        "cli:{}",
+        std::env::var("USER").unwrap_or_else(|_| "unknown".into())
+    )
+}
+
+/// Sends the notices of a change or cancellation and says what happened.
+async fn send_notices(
+    cfg: &Config,
+    db: &Db,
+    notice: &activation::OccasionNotice,
+    out: &mut dyn Write,
+) -> anyhow::Result<()> {
+    if notice.notify.is_empty() {
+        if notice.cancelled || !notice.changed.is_empty() {
+            writeln!(
+                out,
+                "nobody to notify (no invitation was sent, or all declined)"
+            )?;
+        }
+        return Ok(());
+    }
+    let engine = Engine::new(db.clone(), std::sync::Arc::new(cfg.clone())).await?;
+    let sent = crate::outbound::occasion::send_notices(
+        db,
+        &engine.notifier(),
+        &notice.occasion,
+        &notice.changed,
+        &notice.notify,
+    )
+    .await?;
+    writeln!(
+        out,
+        "{} invited contact(s) notified{}",
+        sent.sent,
+        if sent.failed.is_empty() {
+            String::new()
+        } else {
+            format!(", {} failed", sent.failed.len())
+        }
+    )?;
+    for (addr, e) in &sent.failed {
+        writeln!(out, "  not sent to {addr}: {e}")?;
+    }
+    if !sent.failed.is_empty() {
+        anyhow::bail!("{} notice(s) could not be sent", sent.failed.len());
+    }
+    Ok(())
 }
 
 pub async fn run(
@@ -86,6 +180,7 @@ pub async fn run(
                     "starts_at",
                     "place",
                     "topic",
+                    "cancelled_at",
                     "capacity",
                     "coming",
                     "declined",
@@ -93,6 +188,73 @@ pub async fn run(
                 ],
                 format,
             )?;
+        }
+        OccasionsCmd::Edit {
+            name,
+            title,
+            start,
+            end,
+            place,
+            description,
+            capacity,
+        } => {
+            let change = activation::OccasionChange {
+                title,
+                starts_at: start
+                    .map(|t| parse_local_time(&t, tz).context("--start"))
+                    .transpose()?,
+                ends_at: end
+                    .map(|t| parse_local_time(&t, tz).context("--end"))
+                    .transpose()?,
+                place,
+                description,
+                capacity,
+            };
+            let notice = activation::change_occasion(db, &name, &change, &who()).await?;
+            if notice.changed.is_empty() {
+                writeln!(out, "occasion {name}: nothing changed")?;
+            } else {
+                writeln!(
+                    out,
+                    "occasion {name} changed: {}",
+                    notice.changed.join(", ")
+                )?;
+            }
+            send_notices(cfg, db, &notice, out).await?;
+        }
+        OccasionsCmd::Cancel { name, reason } => {
+            let notice = activation::cancel_occasion(db, &name, reason, &who()).await?;
+            writeln!(out, "occasion {name} cancelled")?;
+            send_notices(cfg, db, &notice, out).await?;
+        }
+        OccasionsCmd::CheckinLink { name } => {
+            let o = store::occasions::get(db, &name).await?;
+            let key = cfg.token_key()?;
+            writeln!(out, "{}", crate::web::public::check_in_url(cfg, &key, &o))?;
+        }
+        OccasionsCmd::Attendance {
+            name,
+            came,
+            no_show,
+        } => {
+            if came.is_empty() && no_show.is_empty() {
+                anyhow::bail!("name at least one address with --came or --no-show");
+            }
+            let o = store::occasions::get(db, &name).await?;
+            let cause = Cause::Admin { by: who() };
+            let marks = came
+                .iter()
+                .map(|a| (a, Attendance::Came))
+                .chain(no_show.iter().map(|a| (a, Attendance::NoShow)));
+            for (addr, attendance) in marks {
+                let email =
+                    EmailAddress::parse(addr).map_err(|e| anyhow::anyhow!("{addr}: {e}"))?;
+                let contact = store::contacts::find(db, &email)
+                    .await?
+                    .ok_or_else(|| anyhow::anyhow!("no contact {addr}"))?;
+                activation::record_attendance(db, contact.id, &o, attendance, &cause).await?;
+                writeln!(out, "{addr}: {}", attendance.as_str())?;
+            }
         }
     }
     Ok(())

@@ -483,7 +483,7 @@ async fn try_notify(
     let ctx = CampaignCtx::load(&inb.db, campaign).await?;
     let c = store::contacts::by_id(&inb.db, contact).await?;
     let domain = crate::outbound::sender::sender_domain(&inb.cfg);
-    let message_id = format!("<np.{tag}@{domain}>");
+    let message_id = notifier.composer.key.local_message_id(tag, &domain);
     match to {
         To::Contact(a) => {
             let recipient = Recipient::of_contact(&c);

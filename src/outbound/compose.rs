@@ -4,15 +4,17 @@
 //! [`header_text`], which turns CR, LF and other controls into spaces, so no value can start a
 //! header of its own. Values with a fixed syntax (URLs, Message-ID) are checked and refused.
 //!
-//! MIME layout: text only -> `text/plain`; with HTML and/or a calendar object ->
-//! `multipart/alternative` of text, HTML, `text/calendar; method=REQUEST` (RFC 6047 2.4), the
-//! richest last.
+//! MIME layout: text only -> `text/plain`; with HTML -> `multipart/alternative` of text and
+//! HTML; with a calendar object -> `multipart/mixed` of that alternative (text, HTML,
+//! `text/calendar; method=REQUEST|CANCEL`, RFC 6047 2.4, the richest last) and the same object
+//! as an `invite.ics` attachment (`application/ics`), as Google Calendar and Thunderbird send it:
+//! clients that ignore the inline part still offer the file.
 
 pub use crate::outbound::dkim::DkimSigner;
 use chrono::{DateTime, Utc};
 use lettre::address::{Address, Envelope};
 use lettre::message::header::{ContentTransferEncoding, ContentType, HeaderName, HeaderValue};
-use lettre::message::{Body, Mailbox, MultiPart, SinglePart};
+use lettre::message::{Attachment, Body, Mailbox, MultiPart, SinglePart};
 use lettre::Message;
 use std::time::SystemTime;
 
@@ -40,7 +42,7 @@ pub struct Outgoing {
     pub list_unsubscribe_mailto: Option<String>,
     /// e.g. `Nachbarschaft Nord <nachbarschaft.netz.example.org>`, or the bare id.
     pub list_id: Option<String>,
-    /// iCalendar `METHOD:REQUEST` object (see [`crate::outbound::ics`]).
+    /// iCalendar object (see [`crate::outbound::ics`]); its METHOD line names the method.
     pub ics: Option<String>,
     pub date: DateTime<Utc>,
     /// `Auto-Submitted` (RFC 3834): `auto-replied` for an answer to a message, `auto-generated`
@@ -390,12 +392,24 @@ pub fn compose(
         if let Some(html) = &msg.html {
             alt = alt.singlepart(SinglePart::html(body(html)));
         }
-        if let Some(ics) = &msg.ics {
-            let ct = ContentType::parse("text/calendar; method=REQUEST; charset=UTF-8")
-                .expect("static content type parses");
-            alt = alt.singlepart(SinglePart::builder().content_type(ct).body(body(ics)));
+        match &msg.ics {
+            Some(ics) => {
+                let method = if ics.contains("\r\nMETHOD:CANCEL\r\n") {
+                    "CANCEL"
+                } else {
+                    "REQUEST"
+                };
+                let ct =
+                    ContentType::parse(&format!("text/calendar; method={method}; charset=UTF-8"))
+                        .expect("static content type parses");
+                alt = alt.singlepart(SinglePart::builder().content_type(ct).body(body(ics)));
+                let file = ContentType::parse("application/ics; name=\"invite.ics\"")
+                    .expect("static content type parses");
+                let attachment = Attachment::new("invite.ics".to_string()).body(body(ics), file);
+                builder.multipart(MultiPart::mixed().multipart(alt).singlepart(attachment))?
+            }
+            None => builder.multipart(alt)?,
         }
-        builder.multipart(alt)?
     };
     let bytes = message.formatted();
     let bytes = match dkim {
@@ -747,11 +761,23 @@ MC4CAQAwBQYDK2VwBCIEIElNMtoRHDbciC08rP6/PZjc/LRkizrCLXvyRlUEYKfK
         let cal = msg.find("text/calendar").unwrap();
         assert!(text < html && html < cal);
         assert!(msg.contains("BEGIN:VCALENDAR\r\nMETHOD:REQUEST\r\nEND:VCALENDAR"));
-        // Calendar without HTML still uses multipart/alternative.
+        // The alternative sits in multipart/mixed beside the invite.ics attachment.
+        assert!(header(&headers(&msg), "Content-Type")[0].starts_with("multipart/mixed"));
+        assert!(msg.contains("multipart/alternative"));
+        let attachment = msg.find("Content-Disposition: attachment; filename=\"invite.ics\"");
+        assert!(attachment.is_some_and(|a| a > cal), "{msg}");
+        assert!(msg.contains("application/ics"));
+        // Calendar without HTML too.
         o.html = None;
         let (_, msg) = compose_str(&o);
-        assert!(header(&headers(&msg), "Content-Type")[0].starts_with("multipart/alternative"));
+        assert!(header(&headers(&msg), "Content-Type")[0].starts_with("multipart/mixed"));
         assert!(msg.contains("text/calendar"));
+        // A cancellation says so in the part's method.
+        o.ics = Some("BEGIN:VCALENDAR\r\nMETHOD:CANCEL\r\nEND:VCALENDAR\r\n".into());
+        let (_, msg) = compose_str(&o);
+        assert!(msg
+            .to_ascii_lowercase()
+            .contains("text/calendar; method=cancel"));
     }
 
     #[test]

@@ -1,14 +1,38 @@
-//! iCalendar invitations (RFC 5545 objects, sent as iMIP `METHOD:REQUEST`, RFC 6047).
+//! iCalendar invitations (RFC 5545 objects, sent as iMIP `METHOD:REQUEST` or `METHOD:CANCEL`,
+//! RFC 5546 and RFC 6047).
 //!
-//! The ORGANIZER is the token-carrying reply address, so a calendar client's "Accept" (an iMIP
-//! `METHOD:REPLY` mail) comes back to the address that names the delivery.
+//! The ORGANIZER is the token-carrying reply address of the first invitation that reached the
+//! contact, so a calendar client's "Accept" (an iMIP `METHOD:REPLY` mail) comes back to the
+//! address that names the delivery, and an update or cancellation names the same ORGANIZER under
+//! the same UID (RFC 5546 3.2.2, 3.2.5). Times are written in the configured zone (`TZID`) with
+//! its `VTIMEZONE`, so a calendar shows the local time the organisers meant.
 
 use crate::domain::OccasionId;
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Duration, NaiveDateTime, Offset, TimeZone, Utc};
+use chrono_tz::Tz;
+
+/// What the calendar object asks of the attendee's calendar.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IcsMethod {
+    /// A new or changed event (`METHOD:REQUEST`).
+    Request,
+    /// The event is cancelled (`METHOD:CANCEL`, `STATUS:CANCELLED`).
+    Cancel,
+}
+
+impl IcsMethod {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            IcsMethod::Request => "REQUEST",
+            IcsMethod::Cancel => "CANCEL",
+        }
+    }
+}
 
 /// One occasion, as sent to one contact.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IcsEvent {
+    pub method: IcsMethod,
     pub occasion_id: OccasionId,
     /// Domain for the stable UID `occasion-<id>@<domain>`.
     pub uid_domain: String,
@@ -27,6 +51,10 @@ pub struct IcsEvent {
     pub organizer_addr: String,
     pub attendee_name: Option<String>,
     pub attendee_addr: String,
+    /// The RSVP page (URL property).
+    pub url: Option<String>,
+    /// The zone the times are written in; `None` writes UTC.
+    pub tz: Option<Tz>,
 }
 
 /// The complete VCALENDAR with CRLF line ends and 75-octet folding.
@@ -37,7 +65,13 @@ pub fn invitation_ics(ev: &IcsEvent) -> String {
     line("VERSION:2.0");
     line("PRODID:-//netzpost//netzpost//DE");
     line("CALSCALE:GREGORIAN");
-    line("METHOD:REQUEST");
+    line(&format!("METHOD:{}", ev.method.as_str()));
+    if let Some(tz) = ev.tz {
+        let until = ev.ends_at.unwrap_or(ev.starts_at);
+        for l in vtimezone(tz, ev.starts_at, until) {
+            line(&l);
+        }
+    }
     line("BEGIN:VEVENT");
     line(&format!(
         "UID:occasion-{}@{}",
@@ -46,9 +80,9 @@ pub fn invitation_ics(ev: &IcsEvent) -> String {
     ));
     line(&format!("SEQUENCE:{}", ev.sequence));
     line(&format!("DTSTAMP:{}", utc_stamp(ev.dtstamp)));
-    line(&format!("DTSTART:{}", utc_stamp(ev.starts_at)));
+    line(&format!("DTSTART{}", zoned(ev.starts_at, ev.tz)));
     if let Some(end) = ev.ends_at {
-        line(&format!("DTEND:{}", utc_stamp(end)));
+        line(&format!("DTEND{}", zoned(end, ev.tz)));
     }
     line(&format!("SUMMARY:{}", escape_text(&ev.summary)));
     if let Some(loc) = ev.location.as_deref().filter(|l| !l.trim().is_empty()) {
@@ -57,17 +91,27 @@ pub fn invitation_ics(ev: &IcsEvent) -> String {
     if let Some(desc) = ev.description.as_deref().filter(|d| !d.trim().is_empty()) {
         line(&format!("DESCRIPTION:{}", escape_text(desc)));
     }
+    if let Some(url) = ev.url.as_deref() {
+        line(&format!("URL:{}", uri_safe(url)));
+    }
     line(&format!(
         "ORGANIZER{}:mailto:{}",
         cn_param(ev.organizer_name.as_deref()),
         uri_safe(&ev.organizer_addr)
     ));
+    let rsvp = match ev.method {
+        IcsMethod::Request => ";PARTSTAT=NEEDS-ACTION;RSVP=TRUE",
+        IcsMethod::Cancel => "",
+    };
     line(&format!(
-        "ATTENDEE{};ROLE=REQ-PARTICIPANT;PARTSTAT=NEEDS-ACTION;RSVP=TRUE:mailto:{}",
+        "ATTENDEE{};ROLE=REQ-PARTICIPANT{rsvp}:mailto:{}",
         cn_param(ev.attendee_name.as_deref()),
         uri_safe(&ev.attendee_addr)
     ));
-    line("STATUS:CONFIRMED");
+    line(match ev.method {
+        IcsMethod::Request => "STATUS:CONFIRMED",
+        IcsMethod::Cancel => "STATUS:CANCELLED",
+    });
     line("TRANSP:OPAQUE");
     line("END:VEVENT");
     line("END:VCALENDAR");
@@ -76,6 +120,117 @@ pub fn invitation_ics(ev: &IcsEvent) -> String {
 
 fn utc_stamp(t: DateTime<Utc>) -> String {
     t.format("%Y%m%dT%H%M%SZ").to_string()
+}
+
+/// `;TZID=Zone:local` in zone `tz`, else `:UTC` with Z.
+fn zoned(t: DateTime<Utc>, tz: Option<Tz>) -> String {
+    match tz {
+        Some(tz) => format!(
+            ";TZID={}:{}",
+            tz.name(),
+            t.with_timezone(&tz).format("%Y%m%dT%H%M%S")
+        ),
+        None => format!(":{}", utc_stamp(t)),
+    }
+}
+
+/// The offset of `tz` at `t`, in seconds east of UTC.
+fn offset_at(tz: Tz, t: DateTime<Utc>) -> i32 {
+    tz.offset_from_utc_datetime(&t.naive_utc())
+        .fix()
+        .local_minus_utc()
+}
+
+/// `+HHMM` / `-HHMM`.
+fn offset_text(secs: i32) -> String {
+    let sign = if secs < 0 { '-' } else { '+' };
+    let m = secs.abs() / 60;
+    format!("{sign}{:02}{:02}", m / 60, m % 60)
+}
+
+/// The VTIMEZONE lines for `tz` covering `from`..=`until`: one observance for the offset in force
+/// at `from`, and one for each change of offset up to `until` (found to the minute). Without a
+/// rule (RRULE) the component describes exactly the span the event needs, which is all a calendar
+/// uses it for; the zone name stays the IANA one, so clients that know it may use their own.
+fn vtimezone(tz: Tz, from: DateTime<Utc>, until: DateTime<Utc>) -> Vec<String> {
+    // The offset in force at `from` began at the last change before it (searched a year back).
+    let mut changes: Vec<(DateTime<Utc>, i32, i32)> = Vec::new();
+    let mut t = from - Duration::days(366);
+    let end = until.max(from);
+    let mut prev = offset_at(tz, t);
+    while t < end {
+        let next = (t + Duration::days(1)).min(end);
+        let off = offset_at(tz, next);
+        if off != prev {
+            // Bisect to the minute of the change within (t, next].
+            let (mut lo, mut hi) = (t, next);
+            while hi - lo > Duration::minutes(1) {
+                let mid = lo + (hi - lo) / 2;
+                if offset_at(tz, mid) == prev {
+                    lo = mid;
+                } else {
+                    hi = mid;
+                }
+            }
+            changes.push((hi, prev, off));
+            prev = off;
+        }
+        t = next;
+    }
+    // Keep the last change at or before `from` and every one after it.
+    let first = changes.iter().rposition(|(at, _, _)| *at <= from);
+    let kept: Vec<(NaiveDateTime, i32, i32)> = match first {
+        Some(i) => changes[i..]
+            .iter()
+            .map(|(at, f, o)| (at.naive_utc() + Duration::seconds(i64::from(*f)), *f, *o))
+            .collect(),
+        // No change in the year before: one observance since 1970 with the offset at `from`.
+        None => {
+            let off = offset_at(tz, from);
+            let mut v = vec![(
+                chrono::NaiveDate::from_ymd_opt(1970, 1, 1)
+                    .and_then(|d| d.and_hms_opt(0, 0, 0))
+                    .expect("a valid date"),
+                off,
+                off,
+            )];
+            v.extend(
+                changes
+                    .iter()
+                    .map(|(at, f, o)| (at.naive_utc() + Duration::seconds(i64::from(*f)), *f, *o)),
+            );
+            v
+        }
+    };
+    let standard = kept.iter().map(|k| k.2).min().unwrap_or(0);
+    let mut lines = vec!["BEGIN:VTIMEZONE".to_string(), format!("TZID:{}", tz.name())];
+    for (local_start, from_off, to_off) in kept {
+        // The smaller offset of the span is standard time, a larger one daylight saving time.
+        let part = if to_off > standard {
+            "DAYLIGHT"
+        } else {
+            "STANDARD"
+        };
+        let abbrev = tz
+            .offset_from_utc_datetime(
+                &(local_start - Duration::seconds(i64::from(from_off)) + Duration::minutes(1)),
+            )
+            .to_string();
+        lines.push(format!("BEGIN:{part}"));
+        lines.push(format!("DTSTART:{}", local_start.format("%Y%m%dT%H%M%S")));
+        lines.push(format!("TZOFFSETFROM:{}", offset_text(from_off)));
+        lines.push(format!("TZOFFSETTO:{}", offset_text(to_off)));
+        if !abbrev.is_empty()
+            && abbrev
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '+' || c == '-')
+        {
+            lines.push(format!("TZNAME:{abbrev}"));
+        }
+        lines.push(format!("END:{part}"));
+    }
+    lines.push("END:VTIMEZONE".to_string());
+    lines
 }
 
 /// RFC 5545 3.3.11 TEXT escaping; any line break becomes `\n`, other controls are dropped.
@@ -149,6 +304,7 @@ mod tests {
 
     fn event() -> IcsEvent {
         IcsEvent {
+            method: IcsMethod::Request,
             occasion_id: OccasionId(42),
             uid_domain: "netz.example.org".into(),
             sequence: 2,
@@ -162,6 +318,8 @@ mod tests {
             organizer_addr: "antwort+abc234@reply.example.org".into(),
             attendee_name: Some("Erika Mustermann".into()),
             attendee_addr: "erika@example.net".into(),
+            url: None,
+            tz: None,
         }
     }
 
@@ -261,5 +419,46 @@ mod tests {
         assert_eq!(ics.matches("\r\nEND:VEVENT\r\n").count(), 1);
         assert!(!ics.contains("\r\nATTENDEE:mailto:evil"));
         assert!(!ics.contains("\r\nX-EVIL"));
+    }
+
+    #[test]
+    fn zoned_times_carry_their_vtimezone() {
+        let mut ev = event();
+        ev.tz = Some(chrono_tz::Europe::Berlin);
+        ev.url = Some("https://netz.example.org/r/abc".into());
+        let u = unfold(&invitation_ics(&ev));
+        // 17:30 UTC in March before the change to summer time is 18:30 in Berlin.
+        assert!(
+            u.contains("DTSTART;TZID=Europe/Berlin:20260312T183000\r\n"),
+            "{u}"
+        );
+        assert!(u.contains("DTEND;TZID=Europe/Berlin:20260312T203000\r\n"));
+        assert!(u.contains("BEGIN:VTIMEZONE\r\nTZID:Europe/Berlin\r\n"));
+        // The change to winter time on 26 October 2025 at 03:00 local (01:00 UTC).
+        assert!(u.contains(
+            "BEGIN:STANDARD\r\nDTSTART:20251026T030000\r\nTZOFFSETFROM:+0200\r\nTZOFFSETTO:+0100\r\n"
+        ), "{u}");
+        assert!(u.contains("URL:https://netz.example.org/r/abc\r\n"));
+        // An event across the change to summer time also names the daylight observance.
+        ev.ends_at = Some("2026-03-30T10:00:00Z".parse().unwrap());
+        let u = unfold(&invitation_ics(&ev));
+        assert!(u.contains(
+            "BEGIN:DAYLIGHT\r\nDTSTART:20260329T020000\r\nTZOFFSETFROM:+0100\r\nTZOFFSETTO:+0200\r\n"
+        ), "{u}");
+        // A zone without changes gets one standard observance.
+        ev.tz = Some(chrono_tz::Asia::Tokyo);
+        let u = unfold(&invitation_ics(&ev));
+        assert!(u.contains("BEGIN:STANDARD\r\nDTSTART:19700101T000000\r\nTZOFFSETFROM:+0900\r\nTZOFFSETTO:+0900\r\n"), "{u}");
+    }
+
+    #[test]
+    fn a_cancellation_says_so() {
+        let mut ev = event();
+        ev.method = IcsMethod::Cancel;
+        let u = unfold(&invitation_ics(&ev));
+        assert!(u.contains("METHOD:CANCEL\r\n"));
+        assert!(u.contains("STATUS:CANCELLED\r\n"));
+        assert!(!u.contains("RSVP=TRUE"));
+        assert!(u.contains("UID:occasion-42@netz.example.org\r\n"));
     }
 }

@@ -6,5 +6,6 @@ pub mod compose;
 pub mod dkim;
 pub mod greeting;
 pub mod ics;
+pub mod occasion;
 pub mod render;
 pub mod sender;

@@ -41,6 +41,14 @@ crate::domain::text_enum!(
         HardBounce => "hard_bounce",
         /// The address bounced for now (detail: inbound_id, status).
         SoftBounce => "soft_bounce",
+        /// An occasion the contact was invited to changed (detail: occasion_id, title, changed,
+        /// sequence, by).
+        OccasionChanged => "occasion_changed",
+        /// An occasion the contact was invited to was cancelled (detail: occasion_id, title,
+        /// reason, by).
+        OccasionCancelled => "occasion_cancelled",
+        /// Whether the contact came to an occasion (detail: occasion_id, attendance, cause).
+        Attendance => "attendance",
     }
 );
 

@@ -1,7 +1,7 @@
 //! Occasions: encounters to invite to (a café, a round table, a street festival).
 
-use super::{now, Db, Result, StoreError, Timestamp};
-use crate::domain::{OccasionId, TopicId};
+use super::{now, on_tx, Db, Result, StoreError, Timestamp, Tx};
+use crate::domain::{CampaignId, ContactId, OccasionId, RelationStatus, TopicId};
 use crate::on_db;
 use serde::Serialize;
 
@@ -17,6 +17,10 @@ pub struct Occasion {
     pub capacity: Option<i64>,
     pub topic_id: Option<TopicId>,
     pub created_at: Timestamp,
+    /// iCalendar SEQUENCE: raised by each change of time or place (RFC 5546 2.1.4).
+    pub sequence: i64,
+    pub cancelled_at: Option<Timestamp>,
+    pub cancel_reason: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -44,10 +48,12 @@ pub struct OccasionRow {
     pub declined: i64,
     /// People coming in all: each confirmed RSVP counts its party size, or one.
     pub people: i64,
+    pub cancelled_at: Option<Timestamp>,
 }
 
 const COLUMNS: &str =
-    "id, slug, title, starts_at, ends_at, place, description, capacity, topic_id, created_at";
+    "id, slug, title, starts_at, ends_at, place, description, capacity, topic_id, created_at, \
+     sequence, cancelled_at, cancel_reason";
 
 pub async fn add(db: &Db, o: &NewOccasion) -> Result<Occasion> {
     super::topics::check_slug(&o.slug)?;
@@ -105,13 +111,122 @@ pub async fn list(db: &Db) -> Result<Vec<OccasionRow>> {
             "SELECT o.id, o.slug, o.title, o.starts_at, o.place, o.capacity, t.slug AS topic,
                 COALESCE(SUM(CASE WHEN r.status = 'confirmed' THEN 1 ELSE 0 END), 0) AS coming,
                 COALESCE(SUM(CASE WHEN r.status = 'declined' THEN 1 ELSE 0 END), 0) AS declined,
-                CAST(COALESCE(SUM(CASE WHEN r.status = 'confirmed' THEN COALESCE(r.party_size, 1) ELSE 0 END), 0) AS BIGINT) AS people
+                CAST(COALESCE(SUM(CASE WHEN r.status = 'confirmed' THEN COALESCE(r.party_size, 1) ELSE 0 END), 0) AS BIGINT) AS people,
+                o.cancelled_at
              FROM occasions o
              LEFT JOIN topics t ON t.id = o.topic_id
              LEFT JOIN relations r ON r.occasion_id = o.id AND r.form = 'encounter'
-             GROUP BY o.id, o.slug, o.title, o.starts_at, o.place, o.capacity, t.slug
+             GROUP BY o.id, o.slug, o.title, o.starts_at, o.place, o.capacity, t.slug, o.cancelled_at
              ORDER BY o.starts_at",
         )
+        .fetch_all(p)
+        .await?
+    }))
+}
+
+/// Writes the occasion's fields as given (a change of time or place also raises `sequence`, which
+/// the caller decides), within the caller's transaction.
+pub async fn update(tx: &mut Tx, o: &Occasion) -> Result<()> {
+    if let Some(end) = o.ends_at {
+        if end < o.starts_at {
+            return Err(StoreError::Invalid(format!(
+                "occasion {:?} ends before it starts",
+                o.slug
+            )));
+        }
+    }
+    on_tx!(tx, c => {
+        sqlx::query(
+            "UPDATE occasions SET title = $1, starts_at = $2, ends_at = $3, place = $4,
+                description = $5, capacity = $6, sequence = $7, cancelled_at = $8,
+                cancel_reason = $9 WHERE id = $10",
+        )
+        .bind(&o.title)
+        .bind(o.starts_at)
+        .bind(o.ends_at)
+        .bind(&o.place)
+        .bind(&o.description)
+        .bind(o.capacity)
+        .bind(o.sequence)
+        .bind(o.cancelled_at)
+        .bind(&o.cancel_reason)
+        .bind(o.id)
+        .execute(&mut *c)
+        .await?;
+    });
+    Ok(())
+}
+
+/// The occasion as it is inside `tx` (read again after taking the write lock, so two changes
+/// at once each raise the sequence).
+pub async fn by_id_tx(tx: &mut Tx, id: OccasionId) -> Result<Occasion> {
+    let sql = format!("SELECT {COLUMNS} FROM occasions WHERE id = $1");
+    let o = on_tx!(tx, c => sqlx::query_as::<_, Occasion>(sqlx::AssertSqlSafe(sql.as_str())).bind(id).fetch_optional(&mut *c).await?);
+    o.ok_or_else(|| StoreError::NotFound(format!("no occasion with id {id}")))
+}
+
+/// One contact invited to an occasion.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, sqlx::FromRow)]
+pub struct Invitee {
+    pub contact_id: ContactId,
+    /// The first invitation campaign whose mail reached the contact: an update names the same
+    /// delivery (its reply address is the ORGANIZER the contact's calendar keeps).
+    pub campaign_id: CampaignId,
+}
+
+/// Contacts an invitation to occasion `id` was sent to who have not declined it, each with the
+/// first campaign that reached them. Consent holds here too: a contact whose consent for that
+/// campaign's topic is no longer confirmed, or whose address is suppressed, is left out.
+pub async fn invitees_not_declined(tx: &mut Tx, id: OccasionId) -> Result<Vec<Invitee>> {
+    Ok(on_tx!(tx, c => {
+        sqlx::query_as::<_, Invitee>(
+            "SELECT d.contact_id, MIN(d.campaign_id) AS campaign_id
+             FROM deliveries d JOIN campaigns k ON k.id = d.campaign_id
+             WHERE k.occasion_id = $1 AND k.kind = 'invitation' AND d.status = 'sent'
+               AND NOT EXISTS (SELECT 1 FROM relations r WHERE r.contact_id = d.contact_id
+                   AND r.form = 'encounter' AND r.occasion_id = $1 AND r.status = 'declined')
+               AND EXISTS (SELECT 1 FROM subscriptions s WHERE s.contact_id = d.contact_id
+                   AND s.topic_id = k.topic_id AND s.status = 'confirmed')
+               AND NOT EXISTS (SELECT 1 FROM contacts c JOIN suppressions x
+                   ON x.address = c.email_key WHERE c.id = d.contact_id)
+             GROUP BY d.contact_id ORDER BY d.contact_id",
+        )
+        .bind(id)
+        .fetch_all(&mut *c)
+        .await?
+    }))
+}
+
+/// One person on the list at the door.
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+pub struct DoorRow {
+    pub contact_id: ContactId,
+    pub email: String,
+    pub name: Option<String>,
+    /// Their answer, if any.
+    pub status: Option<RelationStatus>,
+    pub party_size: Option<i64>,
+    /// `came`, `no_show`, or none recorded.
+    pub attendance: Option<String>,
+}
+
+/// Everyone who may turn up at occasion `id`: each contact with an answer to it, and each one
+/// an invitation reached; those who said yes first, then those who did not answer, then the
+/// others, each by name.
+pub async fn door_list(db: &Db, id: OccasionId) -> Result<Vec<DoorRow>> {
+    Ok(on_db!(db, p => {
+        sqlx::query_as::<_, DoorRow>(
+            "SELECT c.id AS contact_id, c.email, c.name, r.status, r.party_size, r.attendance
+             FROM contacts c
+             LEFT JOIN relations r ON r.contact_id = c.id AND r.form = 'encounter'
+                 AND r.occasion_id = $1
+             WHERE r.id IS NOT NULL OR EXISTS (SELECT 1 FROM deliveries d
+                 JOIN campaigns k ON k.id = d.campaign_id
+                 WHERE d.contact_id = c.id AND k.occasion_id = $1 AND d.status = 'sent')
+             ORDER BY CASE WHEN r.status = 'confirmed' THEN 0 WHEN r.status IS NULL THEN 1 ELSE 2 END,
+                 LOWER(COALESCE(c.name, c.email)), c.id",
+        )
+        .bind(id)
         .fetch_all(p)
         .await?
     }))

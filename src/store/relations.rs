@@ -137,6 +137,38 @@ pub async fn set_party_size(tx: &mut Tx, id: i64, party_size: Option<i64>) -> Re
     Ok(())
 }
 
+/// The contact's encounter with occasion `occasion` (id and status), if any.
+pub async fn encounter(
+    tx: &mut Tx,
+    contact_id: ContactId,
+    occasion: OccasionId,
+) -> Result<Option<(i64, RelationStatus)>> {
+    Ok(on_tx!(tx, c => {
+        sqlx::query_as::<_, (i64, RelationStatus)>(
+            "SELECT id, status FROM relations WHERE contact_id = $1 AND form = 'encounter'
+             AND occasion_id = $2 ORDER BY id LIMIT 1",
+        )
+        .bind(contact_id)
+        .bind(occasion)
+        .fetch_optional(&mut *c)
+        .await?
+    }))
+}
+
+/// Sets whether the person of relation `id` came (`came`, `no_show`; `None` = not recorded).
+pub async fn set_attendance(tx: &mut Tx, id: i64, attendance: Option<&str>) -> Result<()> {
+    let at = attendance.map(|_| now());
+    on_tx!(tx, c => {
+        sqlx::query("UPDATE relations SET attendance = $1, attendance_at = $2 WHERE id = $3")
+            .bind(attendance)
+            .bind(at)
+            .bind(id)
+            .execute(&mut *c)
+            .await?;
+    });
+    Ok(())
+}
+
 /// The relation of one form and target as it is now: what an undo restores.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize, Serialize, sqlx::FromRow)]
 pub struct Previous {

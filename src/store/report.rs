@@ -8,6 +8,7 @@
 //!   (timeline entries `reply` or `relation` carrying the campaign);
 //! - encounter / declined: a confirmed (declined) encounter at the campaign's occasion (for a
 //!   topic: at one of its occasions);
+//! - came: of the encounters, those recorded as having come (attendance `came`);
 //! - cooperation: interest in, or agreed, cooperation on the topic.
 //!
 //! A campaign's later stages count only its audience (contacts it has a delivery for): a
@@ -45,6 +46,8 @@ pub struct TopicFunnel {
     pub replied: i64,
     /// Contacts with a confirmed encounter at an occasion of this topic.
     pub encounter: i64,
+    /// Of those, contacts recorded as having come.
+    pub came: i64,
     /// Contacts with cooperation interest (or agreed cooperation) on this topic.
     pub cooperation: i64,
     /// Contacts who withdrew consent for the topic.
@@ -63,6 +66,8 @@ pub struct CampaignFunnel {
     pub invited: i64,
     pub replied: i64,
     pub encounter: i64,
+    /// Of the encounters, contacts recorded as having come.
+    pub came: i64,
     pub declined: i64,
     pub cooperation: i64,
     /// Of the audience, contacts whose consent for the campaign's topic is withdrawn now.
@@ -86,6 +91,9 @@ pub async fn topics(db: &Db, silent_after_days: i64) -> Result<Vec<TopicFunnel>>
             (SELECT COUNT(DISTINCT r.contact_id) FROM relations r LEFT JOIN occasions o ON o.id = r.occasion_id
                WHERE r.form = 'encounter' AND r.status = 'confirmed'
                  AND COALESCE(o.topic_id, r.topic_id) = t.id) AS encounter,
+            (SELECT COUNT(DISTINCT r.contact_id) FROM relations r LEFT JOIN occasions o ON o.id = r.occasion_id
+               WHERE r.form = 'encounter' AND r.status = 'confirmed' AND r.attendance = 'came'
+                 AND COALESCE(o.topic_id, r.topic_id) = t.id) AS came,
             (SELECT COUNT(DISTINCT r.contact_id) FROM relations r
                WHERE r.form = 'cooperation' AND r.status IN ('interested', 'confirmed')
                  AND r.topic_id = t.id) AS cooperation,
@@ -112,6 +120,10 @@ pub async fn campaigns(db: &Db) -> Result<Vec<CampaignFunnel>> {
             (SELECT COUNT(DISTINCT r.contact_id) FROM relations r
                JOIN deliveries d ON d.contact_id = r.contact_id AND d.campaign_id = k.id
                WHERE r.form = 'encounter' AND r.status = 'confirmed' AND r.occasion_id = k.occasion_id) AS encounter,
+            (SELECT COUNT(DISTINCT r.contact_id) FROM relations r
+               JOIN deliveries d ON d.contact_id = r.contact_id AND d.campaign_id = k.id
+               WHERE r.form = 'encounter' AND r.status = 'confirmed' AND r.attendance = 'came'
+                 AND r.occasion_id = k.occasion_id) AS came,
             (SELECT COUNT(DISTINCT r.contact_id) FROM relations r
                JOIN deliveries d ON d.contact_id = r.contact_id AND d.campaign_id = k.id
                WHERE r.form = 'encounter' AND r.status = 'declined' AND r.occasion_id = k.occasion_id) AS declined,
@@ -168,6 +180,7 @@ pub async fn recent_activations(db: &Db, limit: i64) -> Result<Vec<Activation>> 
 
 #[derive(Debug, Clone, Serialize, sqlx::FromRow)]
 pub struct Rsvp {
+    pub contact_id: ContactId,
     pub email: String,
     pub name: Option<String>,
     pub organisation: Option<String>,
@@ -176,6 +189,8 @@ pub struct Rsvp {
     pub updated_at: Timestamp,
     /// How many people in all, when the reply said.
     pub party_size: Option<i64>,
+    /// `came`, `no_show`, or none recorded.
+    pub attendance: Option<String>,
 }
 
 impl Rsvp {
@@ -192,7 +207,8 @@ impl Rsvp {
 pub async fn rsvps(db: &Db, occasion_id: OccasionId) -> Result<Vec<Rsvp>> {
     Ok(on_db!(db, p => {
         sqlx::query_as::<_, Rsvp>(
-            "SELECT c.email, c.name, c.organisation, r.status, r.cause_kind, r.updated_at, r.party_size
+            "SELECT c.id AS contact_id, c.email, c.name, c.organisation, r.status, r.cause_kind,
+                r.updated_at, r.party_size, r.attendance
              FROM relations r JOIN contacts c ON c.id = r.contact_id
              WHERE r.form = 'encounter' AND r.occasion_id = $1
              ORDER BY r.status, c.email",

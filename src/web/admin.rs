@@ -40,6 +40,10 @@ pub fn routes() -> Router<Shared> {
         .route("/admin/review/{id}/{action}", post(review_action))
         .route("/admin/occasions", get(occasions))
         .route("/admin/occasions/{slug}/rsvps.csv", get(occasion_csv))
+        .route(
+            "/admin/occasions/{slug}/door",
+            get(occasion_door).post(occasion_door_mark),
+        )
 }
 
 fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
@@ -565,7 +569,9 @@ async fn occasions(State(st): State<Shared>, headers: HeaderMap, uri: Uri) -> Re
         let mut out = Vec::new();
         for o in store::occasions::list(&st.db).await? {
             let rsvps = store::report::rsvps(&st.db, o.id).await?;
-            out.push(json!({"o": o, "rsvps": rsvps}));
+            let full = store::occasions::by_id(&st.db, o.id).await?;
+            let check_in = super::public::check_in_url(&st.cfg, &st.composer.key, &full);
+            out.push(json!({"o": o, "rsvps": rsvps, "check_in": check_in}));
         }
         Ok::<_, store::StoreError>(out)
     }
@@ -579,6 +585,79 @@ async fn occasions(State(st): State<Shared>, headers: HeaderMap, uri: Uri) -> Re
             json!({"occasions": list}),
         ),
         Err(e) => internal(&st, a.lang, e),
+    }
+}
+
+/// The list at the door, for a signed-in admin (the same page helpers reach by the check-in
+/// link).
+async fn occasion_door(
+    State(st): State<Shared>,
+    Path(slug): Path<String>,
+    headers: HeaderMap,
+    uri: Uri,
+) -> Response {
+    let a = match admin_of(&st, &headers, &uri).await {
+        Ok(a) => a,
+        Err(r) => return r,
+    };
+    let o = match store::occasions::get(&st.db, &slug).await {
+        Ok(o) => o,
+        Err(store::StoreError::UnknownOccasion(_)) => {
+            return st.pages.message(
+                a.lang,
+                StatusCode::NOT_FOUND,
+                "not_found_title",
+                "not_found_text",
+            )
+        }
+        Err(e) => return internal(&st, a.lang, e),
+    };
+    let action = format!("/admin/occasions/{}/door{}", o.slug, a.q);
+    super::public::door_page(
+        &st,
+        a.lang,
+        &o,
+        &action,
+        Some(&a.session.csrf),
+        StatusCode::OK,
+    )
+    .await
+    .unwrap_or_else(|e| internal(&st, a.lang, e))
+}
+
+async fn occasion_door_mark(
+    State(st): State<Shared>,
+    Path(slug): Path<String>,
+    req: Request,
+) -> Response {
+    let (a, form) = match admin_post(&st, req).await {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
+    let Some((contact, attendance)) = super::public::door_mark(&form) else {
+        return st.pages.message(
+            a.lang,
+            StatusCode::BAD_REQUEST,
+            "bad_form_title",
+            "bad_form_text",
+        );
+    };
+    let r = async {
+        let o = store::occasions::get(&st.db, &slug).await?;
+        let cause = crate::activation::Cause::Admin {
+            by: format!("admin:{}", a.session.user),
+        };
+        crate::activation::record_attendance(&st.db, contact, &o, attendance, &cause).await
+    }
+    .await;
+    match r {
+        Ok(()) => redirect(&format!("/admin/occasions/{slug}/door{}#c{contact}", a.q)),
+        Err(e) => st.pages.render(
+            "web/message.html.j2",
+            a.lang,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            json!({"title": st.pages.text(a.lang, "action_failed"), "text": e.to_string()}),
+        ),
     }
 }
 

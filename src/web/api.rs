@@ -3,6 +3,7 @@
 //! `netzpost tokens create NAME`.
 
 use super::{auth, ApiError, Shared};
+use crate::activation;
 use crate::domain::{ConsentStatus, EmailAddress, Lang, RelationForm};
 use crate::inbound::apply;
 use crate::outbound::campaign::{self, CreateArgs};
@@ -42,7 +43,9 @@ pub fn routes(state: Shared) -> Router<Shared> {
         )
         .route("/topics", get(topics_list).post(topics_create))
         .route("/occasions", get(occasions_list))
-        .route("/occasions/{slug}", get(occasion_show))
+        .route("/occasions/{slug}", get(occasion_show).patch(occasion_edit))
+        .route("/occasions/{slug}/cancel", post(occasion_cancel))
+        .route("/occasions/{slug}/attendance", post(occasion_attendance))
         .route("/campaigns", get(campaigns_list).post(campaigns_create))
         .route("/campaigns/{name}", get(campaign_show))
         .route("/campaigns/{name}/preview", get(campaign_preview))
@@ -422,6 +425,131 @@ async fn occasion_show(State(st): State<Shared>, Path(slug): Path<String>) -> Ap
     ok(json!({"occasion": o, "rsvps": rsvps}))
 }
 
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct OccasionEdit {
+    title: Option<String>,
+    /// RFC 3339, or "2026-12-12 15:00" in the configured zone.
+    start: Option<String>,
+    end: Option<String>,
+    place: Option<String>,
+    description: Option<String>,
+    capacity: Option<i64>,
+}
+
+/// Sends the notices of a change or cancellation; a process without a transport reports them
+/// as not sent (the change itself stands).
+async fn notify_invited(st: &Shared, notice: &activation::OccasionNotice) -> Value {
+    if notice.notify.is_empty() {
+        return json!({"sent": 0, "failed": []});
+    }
+    let Some(notifier) = &st.notifier else {
+        return json!({"sent": 0, "failed": [], "not_sent": notice.notify.len(),
+                      "error": "no transport in this process"});
+    };
+    match crate::outbound::occasion::send_notices(
+        &st.db,
+        notifier,
+        &notice.occasion,
+        &notice.changed,
+        &notice.notify,
+    )
+    .await
+    {
+        Ok(sent) => json!(sent),
+        Err(e) => json!({"sent": 0, "failed": [], "not_sent": notice.notify.len(),
+                         "error": format!("{e:#}")}),
+    }
+}
+
+async fn occasion_edit(
+    State(st): State<Shared>,
+    Extension(caller): Extension<Caller>,
+    Path(slug): Path<String>,
+    Json(e): Json<OccasionEdit>,
+) -> ApiResult {
+    let tz = st
+        .cfg
+        .tz()
+        .map_err(|m| ApiError(StatusCode::INTERNAL_SERVER_ERROR, m))?;
+    let time = |field: &str, v: Option<String>| {
+        v.map(|t| {
+            crate::domain::parse_local_time(&t, tz).map_err(|err| {
+                ApiError(StatusCode::UNPROCESSABLE_ENTITY, format!("{field}: {err}"))
+            })
+        })
+        .transpose()
+    };
+    let change = activation::OccasionChange {
+        title: e.title,
+        starts_at: time("start", e.start)?,
+        ends_at: time("end", e.end)?,
+        place: e.place,
+        description: e.description,
+        capacity: e.capacity,
+    };
+    let notice = activation::change_occasion(&st.db, &slug, &change, &caller.0).await?;
+    let notified = notify_invited(&st, &notice).await;
+    ok(json!({"occasion": notice.occasion, "changed": notice.changed, "notified": notified}))
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct OccasionCancel {
+    reason: Option<String>,
+}
+
+async fn occasion_cancel(
+    State(st): State<Shared>,
+    Extension(caller): Extension<Caller>,
+    Path(slug): Path<String>,
+    body: Option<Json<OccasionCancel>>,
+) -> ApiResult {
+    let reason = body.map(|Json(b)| b.reason).unwrap_or_default();
+    let notice = activation::cancel_occasion(&st.db, &slug, reason, &caller.0).await?;
+    let notified = notify_invited(&st, &notice).await;
+    ok(json!({"occasion": notice.occasion, "notified": notified}))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AttendanceBody {
+    #[serde(default)]
+    came: Vec<String>,
+    #[serde(default)]
+    no_show: Vec<String>,
+}
+
+async fn occasion_attendance(
+    State(st): State<Shared>,
+    Extension(caller): Extension<Caller>,
+    Path(slug): Path<String>,
+    Json(b): Json<AttendanceBody>,
+) -> ApiResult {
+    let o = store::occasions::get(&st.db, &slug).await?;
+    let cause = activation::Cause::Admin { by: caller.0 };
+    let marks = b
+        .came
+        .iter()
+        .map(|a| (a, activation::Attendance::Came))
+        .chain(
+            b.no_show
+                .iter()
+                .map(|a| (a, activation::Attendance::NoShow)),
+        );
+    let mut done = Vec::new();
+    for (addr, attendance) in marks {
+        let email = EmailAddress::parse(addr)
+            .map_err(|e| ApiError(StatusCode::UNPROCESSABLE_ENTITY, format!("{addr}: {e}")))?;
+        let contact = store::contacts::find(&st.db, &email)
+            .await?
+            .ok_or_else(|| ApiError(StatusCode::NOT_FOUND, format!("no contact {addr}")))?;
+        activation::record_attendance(&st.db, contact.id, &o, attendance, &cause).await?;
+        done.push(json!({"email": addr, "attendance": attendance.as_str()}));
+    }
+    ok(json!({"occasion": o.slug, "recorded": done}))
+}
+
 // ----- campaigns -----
 
 async fn campaigns_list(State(st): State<Shared>) -> ApiResult {
@@ -686,7 +814,12 @@ pub fn openapi_doc(public_url: &str) -> Value {
                 "post": op("Add a topic", vec![], Some("NewTopic")),
             },
             "/occasions": {"get": op("Occasions with RSVP counts", vec![], None)},
-            "/occasions/{slug}": {"get": op("An occasion with its RSVP list", vec![path_param("slug", "string")], None)},
+            "/occasions/{slug}": {
+                "get": op("An occasion with its RSVP list", vec![path_param("slug", "string")], None),
+                "patch": op("Change an occasion; a new time or place is mailed with a calendar update to every invited contact who has not declined", vec![path_param("slug", "string")], Some("OccasionEdit")),
+            },
+            "/occasions/{slug}/cancel": {"post": op("Cancel an occasion; every invited contact who has not declined gets the reason and a calendar cancellation", vec![path_param("slug", "string")], Some("OccasionCancel"))},
+            "/occasions/{slug}/attendance": {"post": op("Record who came (came) and who did not (no_show), by e-mail address", vec![path_param("slug", "string")], Some("Attendance"))},
             "/campaigns": {
                 "get": op("Campaigns with progress", vec![], None),
                 "post": op("Create a campaign (templates are checked now)", vec![], Some("NewCampaign")),
@@ -718,6 +851,15 @@ pub fn openapi_doc(public_url: &str) -> Value {
                 "ContactUpdate": {"type": "object", "additionalProperties": false, "properties": {
                     "name": {"type": "string"}, "organisation": {"type": "string"}, "language": {"type": "string"},
                     "consent": {"type": "object", "additionalProperties": {"enum": ["pending", "confirmed", "unsubscribed"]}}}},
+                "OccasionEdit": {"type": "object", "additionalProperties": false, "properties": {
+                    "title": {"type": "string"}, "start": {"type": "string", "description": "RFC 3339, or local time in the configured zone"},
+                    "end": {"type": "string"}, "place": {"type": "string"}, "description": {"type": "string"},
+                    "capacity": {"type": "integer", "minimum": 1}}},
+                "OccasionCancel": {"type": "object", "additionalProperties": false, "properties": {
+                    "reason": {"type": "string"}}},
+                "Attendance": {"type": "object", "additionalProperties": false, "properties": {
+                    "came": {"type": "array", "items": {"type": "string"}},
+                    "no_show": {"type": "array", "items": {"type": "string"}}}},
                 "NewTopic": {"type": "object", "required": ["name"], "additionalProperties": false, "properties": {
                     "name": {"type": "string"}, "title": {"type": "string"}, "description": {"type": "string"}}},
                 "NewCampaign": {"type": "object", "required": ["name", "kind"], "additionalProperties": false, "properties": {

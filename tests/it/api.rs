@@ -14,6 +14,7 @@ each_db!(async
     api_contacts_topics_occasions_campaigns,
     api_review_queue_accept_reject_undo,
     api_inbound_webhook,
+    api_edits_cancels_and_records_attendance,
 );
 
 async fn api_auth_no_wrong_and_revoked_tokens(backend: Backend) {
@@ -688,4 +689,72 @@ async fn an_admin_cannot_confirm_a_consent_the_person_withdrew() {
         .await
         .unwrap();
     assert_eq!(weg.name.as_deref(), Some("Erika Muster"), "nothing changed");
+}
+
+async fn api_edits_cancels_and_records_attendance(backend: Backend) {
+    let a = App::on(backend).await;
+    let token = a.api_token("tuer").await;
+    let api = |m: reqwest::Method, p: &str| {
+        a.http
+            .request(m, a.url(&format!("/api{p}")))
+            .bearer_auth(&token)
+    };
+    use reqwest::Method;
+    let t = a.topic("nachbarschaft").await;
+    let c = a.contact("gast@example.org", vec![t]).await;
+    a.invitation(t).await;
+    let path = "/occasions/nachbarschaftscafe";
+    let r = api(Method::PATCH, path)
+        .json(&json!({"start": "2030-06-01 18:00", "place": "Hof", "capacity": 12}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(v["changed"], json!(["start", "place", "capacity"]));
+    assert_eq!(v["occasion"]["sequence"], 1);
+    assert_eq!(v["occasion"]["starts_at"], "2030-06-01T16:00:00Z");
+    assert_eq!(v["notified"]["sent"], 0, "no invitation went out yet");
+    let r = api(Method::PATCH, path)
+        .json(&json!({"start": "gestern"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 422);
+    let r = api(Method::POST, &format!("{path}/attendance"))
+        .json(&json!({"came": ["gast@example.org"]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+    assert_eq!(
+        a.relation(c, "encounter").await,
+        Some(("confirmed".into(), "person".into()))
+    );
+    let r = api(Method::POST, &format!("{path}/attendance"))
+        .json(&json!({"no_show": ["niemand@example.org"]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 404);
+    let r = api(Method::POST, &format!("{path}/cancel"))
+        .json(&json!({"reason": "Regen"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(v["occasion"]["cancel_reason"], "Regen");
+    assert_eq!(v["occasion"]["sequence"], 2);
+    let r = api(Method::POST, &format!("{path}/cancel"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 409);
+    let r = api(Method::PATCH, path)
+        .json(&json!({"title": "Neu"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 409);
 }

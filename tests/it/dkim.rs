@@ -238,7 +238,7 @@ fn dkim_signs_content_type_and_over_signs_from_subject_and_to() {
     assert!(
         mails[0]
             .header("Content-Type")
-            .starts_with("multipart/alternative"),
+            .starts_with("multipart/mixed"),
         "{}",
         mails[0].head()
     );

@@ -24,6 +24,7 @@ mod inbound;
 mod languages;
 mod mail_loop;
 mod metrics;
+mod occasions;
 mod outbound_file;
 mod outbound_smtp;
 mod oversized_input;

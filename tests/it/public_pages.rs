@@ -290,6 +290,10 @@ async fn rsvp_links_ask_then_apply(backend: Backend) {
     let (s, page) = a.get(&format!("/r/{token}/yes")).await;
     assert_eq!(s, 200);
     assert!(page.contains("Nachbarschaftscafé"), "{page}");
+    // The page says when and where, in the page's language.
+    assert!(page.contains("<dt>Wann</dt>"), "{page}");
+    assert!(page.contains("Uhr"), "{page}");
+    assert!(page.contains("<dd>Stadtteilladen</dd>"), "{page}");
     assert!(
         a.relation(c, "encounter").await.is_none(),
         "GET changes nothing"

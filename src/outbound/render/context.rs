@@ -29,7 +29,10 @@ pub fn sample_context(kind: MailKind) -> serde_json::Value {
         },
     });
     let obj = ctx.as_object_mut().expect("object literal");
-    if matches!(kind, MailKind::Invitation | MailKind::RsvpAck) {
+    if matches!(
+        kind,
+        MailKind::Invitation | MailKind::RsvpAck | MailKind::OccasionChange
+    ) {
         obj.insert(
             "occasion".into(),
             serde_json::json!({
@@ -43,6 +46,12 @@ pub fn sample_context(kind: MailKind) -> serde_json::Value {
     }
     if kind == MailKind::RsvpAck {
         obj.insert("rsvp".into(), serde_json::json!({ "answer": "yes" }));
+    }
+    if kind == MailKind::OccasionChange {
+        obj.insert(
+            "change".into(),
+            serde_json::json!({ "cancelled": false, "reason": null, "time": true, "place": false }),
+        );
     }
     if kind == MailKind::NotifyCooperation {
         obj.insert(

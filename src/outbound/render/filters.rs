@@ -196,6 +196,40 @@ fn date_sep(lang: &str) -> &'static str {
     }
 }
 
+/// A start and an optional end as people write them in `lang`, in zone `tz`: the day once when
+/// both fall on it (the `timespan` filter; the web pages use it too).
+pub fn timespan(start: DateTime<Utc>, end: Option<DateTime<Utc>>, tz: Tz, lang: &str) -> String {
+    let lang = normalize_lang(lang);
+    let s = start.with_timezone(&tz);
+    let Some(e) = end.map(|e| e.with_timezone(&tz)) else {
+        return format_local(s, &lang, DatePart::Both);
+    };
+    if e.date_naive() != s.date_naive() {
+        format!(
+            "{} – {}",
+            format_local(s, &lang, DatePart::Both),
+            format_local(e, &lang, DatePart::Both)
+        )
+    } else if lang == "de" {
+        // "18:30 – 20:30 Uhr" rather than "18:30 Uhr – 20:30 Uhr".
+        format!(
+            "{}, {:02}:{:02} – {}",
+            format_local(s, &lang, DatePart::Date),
+            s.hour(),
+            s.minute(),
+            format_local(e, &lang, DatePart::Time)
+        )
+    } else {
+        format!(
+            "{}{}{} – {}",
+            format_local(s, &lang, DatePart::Date),
+            date_sep(&lang),
+            format_local(s, &lang, DatePart::Time),
+            format_local(e, &lang, DatePart::Time)
+        )
+    }
+}
+
 /// Dates as people write them in `lang`; English for a language without a calendar here.
 fn format_local(t: DateTime<Tz>, lang: &str, part: DatePart) -> String {
     let wd = t.weekday().num_days_from_monday() as usize;
@@ -301,35 +335,12 @@ pub(super) fn register_filters(env: &mut Environment<'static>, tz: Tz) {
                     .and_then(|l| l.as_str().map(str::to_string))
                     .unwrap_or_default()
             }));
-            let s = parse_instant(&start)?.with_timezone(&tz);
+            let s = parse_instant(&start)?;
             let e = match end.filter(|e| !e.is_none() && !e.is_undefined()) {
-                Some(e) => parse_instant(&e)?.with_timezone(&tz),
-                None => return Ok(format_local(s, &lang, DatePart::Both)),
+                Some(e) => Some(parse_instant(&e)?),
+                None => None,
             };
-            Ok(if e.date_naive() != s.date_naive() {
-                format!(
-                    "{} – {}",
-                    format_local(s, &lang, DatePart::Both),
-                    format_local(e, &lang, DatePart::Both)
-                )
-            } else if lang == "de" {
-                // "18:30 – 20:30 Uhr" rather than "18:30 Uhr – 20:30 Uhr".
-                format!(
-                    "{}, {:02}:{:02} – {}",
-                    format_local(s, &lang, DatePart::Date),
-                    s.hour(),
-                    s.minute(),
-                    format_local(e, &lang, DatePart::Time)
-                )
-            } else {
-                format!(
-                    "{}{}{} – {}",
-                    format_local(s, &lang, DatePart::Date),
-                    date_sep(&lang),
-                    format_local(s, &lang, DatePart::Time),
-                    format_local(e, &lang, DatePart::Time)
-                )
-            })
+            Ok(timespan(s, e, tz, &lang))
         },
     );
     env.add_filter("paragraphs", |text: String| {

@@ -120,7 +120,7 @@ impl Renderer {
         if let Some(kind) = MailKind::ALL
             .iter()
             .copied()
-            .find(|k| !k.to_organiser() && !self.available.contains(&(*k, lang.clone())))
+            .find(|k| !k.de_en_only() && !self.available.contains(&(*k, lang.clone())))
         {
             return Err(TemplateError {
                 template: format!("mail/{kind}.{lang}.txt.j2"),
@@ -153,7 +153,7 @@ impl Renderer {
             .filter(|l| {
                 MailKind::ALL
                     .iter()
-                    .all(|k| k.to_organiser() || self.available.contains(&(*k, l.clone())))
+                    .all(|k| k.de_en_only() || self.available.contains(&(*k, l.clone())))
             })
             .collect();
         langs.dedup();
@@ -165,8 +165,7 @@ impl Renderer {
         let lang = normalize_lang(lang);
         if self.available.contains(&(kind, lang.clone())) {
             lang
-        } else if kind.to_organiser()
-            && !self.available.contains(&(kind, self.default_lang.clone()))
+        } else if kind.de_en_only() && !self.available.contains(&(kind, self.default_lang.clone()))
         {
             "de".to_string()
         } else {
@@ -195,7 +194,7 @@ mod tests {
                     .render(kind, lang, "", "", &sample_context(kind))
                     .unwrap_or_else(|e| panic!("{kind}/{lang}: {e}"));
                 // Organiser notices are German and English only; others fall back to German.
-                let used = if kind.to_organiser() && !["de", "en"].contains(&lang) {
+                let used = if kind.de_en_only() && !["de", "en"].contains(&lang) {
                     "de"
                 } else {
                     lang
@@ -218,7 +217,7 @@ mod tests {
                 if !kind.to_organiser() {
                     // Every mail to a contact starts with the greeting by name.
                     let greeting = greeting(
-                        lang,
+                        used,
                         &Addressee::from_contact(&sample_context(kind)["contact"]),
                     )
                     .unwrap();

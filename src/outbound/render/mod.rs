@@ -28,9 +28,12 @@
 //!                                                               unsubscribed: preferences
 //! topic        {name, title}                                    newsletter, cooperation, confirm,
 //!                                                               invitation (optional elsewhere)
-//! occasion     {title, starts_at, ends_at, place, description}  invitation, rsvp_ack
+//! occasion     {title, starts_at, ends_at, place, description,  invitation, rsvp_ack,
+//!               cancelled, cancel_reason}                       occasion_change
 //!              (times as RFC 3339 strings or unix seconds; ends_at, place, description may be null)
 //! rsvp         {answer: "yes" | "no" | "cooperation"}           rsvp_ack
+//! change       {cancelled, reason, time, place}                 occasion_change (time, place: what
+//!                                                               changed; reason may be null)
 //! reply        {text, received_at}                              notify_cooperation
 //! ```
 //! A top-level key set to `null` is treated as absent.
@@ -39,8 +42,10 @@
 //! [`super::greeting`]), `content` (the rendered body) and, in kind templates, `subject`.
 //!
 //! # Languages
-//! Built in: de, en, tr, ar, uk, ru, pl for every kind to contacts; the organiser's notices
-//! ([`MailKind::to_organiser`]) in de and en. Every mail to a contact starts with `greeting`.
+//! Built in: de, en, tr, ar, uk, ru, pl for every kind to contacts but `occasion_change`; that
+//! one and the organiser's notices ([`MailKind::to_organiser`]) in de and en
+//! ([`MailKind::de_en_only`]), falling back to the default language, then German, unless the
+//! templates folder adds the language. Every mail to a contact starts with `greeting`.
 //!
 //! Filters: `date`, `time`, `datetime` (format an RFC 3339 string or unix seconds in the
 //! configured zone, default Europe/Berlin, in `lang` or the language given as argument),
@@ -53,6 +58,7 @@ mod html;
 mod loading;
 
 pub use context::sample_context;
+pub use filters::timespan;
 pub use html::paragraphs_html;
 
 use context::{json_to_value, Fields, Stage};
@@ -85,6 +91,8 @@ crate::domain::text_enum!(
         Unsubscribed => "unsubscribed",
         /// To the organiser: a contact is interested in cooperation.
         NotifyCooperation => "notify_cooperation",
+        /// An occasion the contact was invited to changed time or place, or is cancelled.
+        OccasionChange => "occasion_change",
     }
 );
 
@@ -93,6 +101,12 @@ impl MailKind {
     /// language and fall back to the default language, then German.
     pub fn to_organiser(self) -> bool {
         self == MailKind::NotifyCooperation
+    }
+
+    /// Kinds built in for German and English only; other languages fall back to the default
+    /// language unless the templates folder adds them (`mail/<kind>.<lang>.*.j2`).
+    pub fn de_en_only(self) -> bool {
+        matches!(self, MailKind::NotifyCooperation | MailKind::OccasionChange)
     }
 }
 

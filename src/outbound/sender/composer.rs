@@ -5,7 +5,7 @@ use super::sender_domain;
 use crate::config::Config;
 use crate::domain::ContactId;
 use crate::outbound::compose::{compose, DkimSigner, Outgoing};
-use crate::outbound::ics::{invitation_ics, IcsEvent};
+use crate::outbound::ics::{invitation_ics, IcsEvent, IcsMethod};
 use crate::outbound::render::{MailKind, Renderer};
 use crate::store::campaigns::{Campaign, CampaignKind, Translations};
 use crate::store::occasions::Occasion;
@@ -162,6 +162,7 @@ impl Composer {
                 "title": o.title, "starts_at": o.starts_at.to_rfc3339(),
                 "ends_at": o.ends_at.map(|t| t.to_rfc3339()), "place": o.place,
                 "description": o.description,
+                "cancelled": o.cancelled_at.is_some(), "cancel_reason": o.cancel_reason,
             })
         });
         let mut contact = serde_json::json!({
@@ -187,6 +188,95 @@ impl Composer {
         })
     }
 
+    /// The calendar object of occasion `o` for `r`: ORGANIZER the reply address `organizer`
+    /// (that of the first invitation to reach `r`, kept for updates), URL the RSVP page, times
+    /// in the configured zone, SEQUENCE the occasion's.
+    fn ics(
+        &self,
+        o: &Occasion,
+        r: &Recipient,
+        method: IcsMethod,
+        organizer: &str,
+        ctx: &serde_json::Value,
+    ) -> String {
+        let url = ctx["links"]["rsvp_yes"].as_str().map(str::to_string);
+        // Calendars show DESCRIPTION as the event's text; without one of the occasion's own the
+        // RSVP page is the most useful thing to show.
+        let description = o
+            .description
+            .clone()
+            .filter(|d| !d.trim().is_empty())
+            .or_else(|| url.clone());
+        invitation_ics(&IcsEvent {
+            method,
+            occasion_id: o.id,
+            uid_domain: sender_domain(&self.cfg),
+            sequence: u32::try_from(o.sequence).unwrap_or(0),
+            dtstamp: chrono::Utc::now(),
+            starts_at: o.starts_at,
+            ends_at: o.ends_at,
+            summary: o.title.clone(),
+            location: o.place.clone(),
+            description,
+            organizer_name: Some(self.cfg.organisation.name.clone()),
+            organizer_addr: organizer.to_string(),
+            attendee_name: r.name.clone(),
+            attendee_addr: r.email.clone(),
+            url,
+            tz: self.cfg.tz().ok(),
+        })
+    }
+
+    /// The mail telling `r` that occasion `o` changed or is cancelled, in the frame of the first
+    /// invitation campaign `c` that reached them (its reply address stays the ORGANIZER, its
+    /// links stay valid), with the calendar update (`METHOD:REQUEST`, SEQUENCE raised) or
+    /// cancellation (`METHOD:CANCEL`). `changed` names the fields that changed.
+    pub fn occasion_notice(
+        &self,
+        c: &CampaignCtx,
+        o: &Occasion,
+        r: &Recipient,
+        changed: &[&str],
+    ) -> anyhow::Result<(lettre::address::Envelope, Vec<u8>)> {
+        let cancelled = o.cancelled_at.is_some();
+        let mut frame = CampaignCtx {
+            campaign: c.campaign.clone(),
+            kind: MailKind::OccasionChange,
+            topic: c.topic.clone(),
+            occasion: Some(o.clone()),
+            translations: Translations::default(),
+        };
+        frame.campaign.kind = CampaignKind::Invitation;
+        let extra = serde_json::json!({"change": {
+            "cancelled": cancelled, "reason": o.cancel_reason,
+            "time": changed.iter().any(|f| matches!(*f, "start" | "end")),
+            "place": changed.contains(&"place"),
+        }});
+        let message_id = self.key.local_message_id(
+            &format!("occ.{}.{}.{}", o.id, o.sequence, r.contact_id),
+            &sender_domain(&self.cfg),
+        );
+        let mut out = self.outgoing(
+            &frame,
+            r,
+            MailKind::OccasionChange,
+            "",
+            "",
+            extra,
+            &message_id,
+            false,
+            true,
+        )?;
+        let ctx = self.context(&frame, r);
+        let method = if cancelled {
+            IcsMethod::Cancel
+        } else {
+            IcsMethod::Request
+        };
+        out.ics = Some(self.ics(o, r, method, &out.reply_to, &ctx));
+        Ok(compose(&out, self.dkim.as_ref())?)
+    }
+
     /// Renders and composes the campaign message of `c` for `r`: envelope and bytes.
     pub fn message(
         &self,
@@ -209,7 +299,7 @@ impl Composer {
             serde_json::Value::Null,
             message_id,
             c.occasion.is_some() && !newsletter,
-            newsletter,
+            true,
         )
     }
 
@@ -266,23 +356,11 @@ impl Composer {
         let bounce_tok = self.token(Purpose::Bounce, c, r.contact_id, None);
         let domain = &self.cfg.organisation.reply_domain;
         let reply_to = format!("antwort+{reply_tok}@{domain}");
-        let ics = c.occasion.as_ref().filter(|_| with_ics).map(|o| {
-            invitation_ics(&IcsEvent {
-                occasion_id: o.id,
-                uid_domain: sender_domain(&self.cfg),
-                sequence: 0,
-                dtstamp: chrono::Utc::now(),
-                starts_at: o.starts_at,
-                ends_at: o.ends_at,
-                summary: o.title.clone(),
-                location: o.place.clone(),
-                description: o.description.clone(),
-                organizer_name: Some(self.cfg.organisation.name.clone()),
-                organizer_addr: reply_to.clone(),
-                attendee_name: r.name.clone(),
-                attendee_addr: r.email.clone(),
-            })
-        });
+        let ics = c
+            .occasion
+            .as_ref()
+            .filter(|_| with_ics)
+            .map(|o| self.ics(o, r, IcsMethod::Request, &reply_to, &ctx));
         let list_id =
             with_list_id.then(|| format!("{} <{}.{}>", c.topic.title, c.topic.slug, domain));
         let out = Outgoing {

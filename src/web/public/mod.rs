@@ -1,5 +1,5 @@
 //! Pages for contacts: subscribe (double opt-in), confirm, unsubscribe (RFC 8058 one-click),
-//! preferences and RSVP links.
+//! preferences and RSVP links, and the check-in list of an occasion for helpers at the door.
 //!
 //! Every link carries a signed token (`crate::token`). A GET only shows a page with one
 //! button; the POST of that button acts. Mail scanners that open links therefore change nothing,
@@ -19,11 +19,14 @@
 //! The link pages are rate-limited per client address in `super` (`http.public_requests_per_minute`);
 //! a correctly signed one-click unsubscribe is never refused by that limit.
 
+mod checkin;
 mod preferences;
 mod rsvp;
 mod subscribe;
 mod unsubscribe;
 
+pub use checkin::check_in_url;
+pub(crate) use checkin::{door_mark, door_page};
 pub use subscribe::index;
 
 use super::{body_bytes, Lang, Shared};
@@ -72,6 +75,10 @@ pub fn routes() -> Router<Shared> {
         )
         .route("/p/{token}/forget", post(preferences::forget))
         .route("/r/{token}/{answer}", get(rsvp::rsvp_page).post(rsvp::rsvp))
+        .route(
+            "/checkin/{token}",
+            get(checkin::check_in_page).post(checkin::check_in),
+        )
 }
 
 /// What went wrong with a request, as a page.
@@ -161,6 +168,7 @@ fn contact_lang(uri: &Uri, headers: &HeaderMap, ctx: &serde_json::Value) -> Lang
 }
 
 /// The page with one button that performs what the link is for.
+#[allow(clippy::too_many_arguments)]
 fn action_page(
     st: &Shared,
     lang: Lang,
@@ -169,6 +177,7 @@ fn action_page(
     text: String,
     button: &str,
     hidden: serde_json::Value,
+    occasion: Option<&store::occasions::Occasion>,
 ) -> Response {
     let action = format!("{}{}", uri.path(), lang.query(uri.query()));
     st.pages.render(
@@ -181,8 +190,22 @@ fn action_page(
             "button": st.pages.text(lang, button),
             "action": action,
             "hidden": hidden,
+            "occasion": occasion.map(|o| occasion_facts(st, lang, o)),
         }),
     )
+}
+
+/// What a page shows about an occasion: when (in the configured zone and the reader's
+/// language), where, and whether it is cancelled.
+fn occasion_facts(st: &Shared, lang: Lang, o: &store::occasions::Occasion) -> serde_json::Value {
+    let tz = st.cfg.tz().unwrap_or(chrono_tz::Europe::Berlin);
+    json!({
+        "title": o.title,
+        "when": crate::outbound::render::timespan(o.starts_at, o.ends_at, tz, lang.as_str()),
+        "place": o.place,
+        "cancelled": o.cancelled_at.is_some(),
+        "cancel_reason": o.cancel_reason,
+    })
 }
 
 fn recipient(c: &Contact, language: Option<&str>) -> Recipient {

@@ -115,6 +115,7 @@ pub(super) async fn rsvp_page(
                 st.pages.text(lang, &key).replace("{occasion}", &what),
                 &format!("rsvp_{}_button", t.answer.as_str()),
                 json!({}),
+                t.occasion.as_ref(),
             )
         }
         Err(f) => fail_page(&st, lang, f),
@@ -203,12 +204,14 @@ async fn send_ack(st: &Shared, t: &RsvpTarget) -> anyhow::Result<()> {
         return Ok(());
     };
     let ctx = CampaignCtx::load(&st.db, t.campaign.clone()).await?;
-    let message_id = format!(
-        "<np.ack.link.{}.{}.{}@{}>",
-        t.campaign.id,
-        t.contact.id,
-        chrono::Utc::now().timestamp_millis(),
-        sender_domain(&st.cfg)
+    let message_id = st.composer.key.local_message_id(
+        &format!(
+            "ack.link.{}.{}.{}",
+            t.campaign.id,
+            t.contact.id,
+            chrono::Utc::now().timestamp_millis()
+        ),
+        &sender_domain(&st.cfg),
     );
     notifier
         .send(

@@ -244,12 +244,14 @@ async fn send_confirmation(
     let mut links = st.composer.context(&ctx, &r)["links"].clone();
     let base = st.cfg.http.public_url.trim_end_matches('/');
     links["confirm"] = format!("{base}/c/{token}").into();
-    let message_id = format!(
-        "<np.confirm.{}.{}.{}@{}>",
-        c.id,
-        topic.id,
-        chrono::Utc::now().timestamp_millis(),
-        sender_domain(&st.cfg)
+    let message_id = st.composer.key.local_message_id(
+        &format!(
+            "confirm.{}.{}.{}",
+            c.id,
+            topic.id,
+            chrono::Utc::now().timestamp_millis()
+        ),
+        &sender_domain(&st.cfg),
     );
     notifier
         .send(
@@ -292,6 +294,7 @@ pub(super) async fn confirm_page(
                     .replace("{topic}", &topic.title),
                 "confirm_button",
                 json!({}),
+                None,
             )
         }
         Err(f) => fail_page(&st, lang, f),

@@ -34,6 +34,7 @@ pub(super) async fn unsubscribe_page(
                 text,
                 "unsubscribe_button",
                 json!({"List-Unsubscribe": "One-Click"}),
+                None,
             )
         }
         Err(f) => fail_page(&st, lang, f),
