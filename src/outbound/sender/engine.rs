@@ -154,9 +154,7 @@ impl Engine {
                 transport,
                 limiter,
                 journal,
-                unrecorded: db
-                    .is_postgres()
-                    .then(|| Arc::new(Semaphore::new(sessions))),
+                unrecorded: db.is_postgres().then(|| Arc::new(Semaphore::new(sessions))),
                 epoch,
             }),
             db,
