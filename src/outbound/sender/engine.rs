@@ -275,8 +275,9 @@ impl Core {
                         done.1.push(permit);
                     }
                     done.0.push(send(&w, message).await);
-                    // Results go on in groups, and at once when no row is waiting.
-                    if (done.0.len() >= RESULT_GROUP || queue.is_empty())
+                    // Results go on in groups, and at once when no row is waiting or when a
+                    // permit is held (others may wait for it).
+                    if (done.0.len() >= RESULT_GROUP || queue.is_empty() || !done.1.is_empty())
                         && tx.send(std::mem::take(&mut done)).await.is_err()
                     {
                         break;
@@ -340,19 +341,21 @@ impl Core {
             while let Some((mut group, mut permits)) = rx.recv().await {
                 // Gather for a moment: every commit rewrites the pages it touched (on SQLite
                 // whole pages into the WAL), so one commit of 256 costs about what one of 60
-                // does. The journal covers the results not yet recorded. Not while senders
-                // wait for their permits: they wait for this commit.
+                // does. The journal covers the results not yet recorded. With permits, only
+                // what is waiting: the sessions wait for this commit, and what they send
+                // meanwhile goes into the next one.
                 let deadline = tokio::time::Instant::now() + SETTLE_GATHER;
-                while group.len() < SETTLE_MAX
-                    && unrecorded.is_none_or(|s| s.available_permits() > 0)
-                {
-                    match tokio::time::timeout_at(deadline, rx.recv()).await {
-                        Ok(Some((more, p))) => {
-                            group.extend(more);
-                            permits.extend(p);
-                        }
-                        _ => break,
-                    }
+                while group.len() < SETTLE_MAX {
+                    let more = match unrecorded {
+                        Some(_) => rx.try_recv().ok(),
+                        None => tokio::time::timeout_at(deadline, rx.recv())
+                            .await
+                            .ok()
+                            .flatten(),
+                    };
+                    let Some((more, p)) = more else { break };
+                    group.extend(more);
+                    permits.extend(p);
                 }
                 self.settle_until_recorded(&group).await;
                 drop(permits);
