@@ -171,16 +171,30 @@ const FILE_CONCURRENCY: usize = 8;
 
 /// Says every [`HEARTBEAT`] that this sender is alive, and takes over the claims of senders that
 /// have been silent for [`SENDER_TIMEOUT_SECS`]. Runs until the engine is dropped.
+///
+/// Only a sender that has itself beaten without a gap for that long takes anyone over: after the
+/// database was away, every sender looks silent until it has beaten again, and a live one must
+/// not lose its claims to the first that reconnects.
 async fn heartbeat(db: Db, owner: String, journal_dir: std::path::PathBuf, epoch: Arc<AtomicU64>) {
+    let timeout = Duration::from_secs(SENDER_TIMEOUT_SECS as u64);
+    let mut beating_since: Option<tokio::time::Instant> = None;
     loop {
         tokio::time::sleep(HEARTBEAT).await;
         match campaigns::beat(&db, &owner).await {
-            Ok(true) => {}
-            Ok(false) => {
-                epoch.fetch_add(1, Ordering::SeqCst);
-                tracing::warn!(owner = %owner, "another sender took over this one's claims (it was silent too long): they are not sent here");
+            Ok(alive) => {
+                if !alive {
+                    epoch.fetch_add(1, Ordering::SeqCst);
+                    tracing::warn!(owner = %owner, "another sender took over this one's claims (it was silent too long): they are not sent here");
+                }
+                beating_since.get_or_insert_with(tokio::time::Instant::now);
             }
-            Err(e) => tracing::warn!("cannot say this sender is alive: {e}"),
+            Err(e) => {
+                beating_since = None;
+                tracing::warn!("cannot say this sender is alive: {e}");
+            }
+        }
+        if beating_since.is_none_or(|t| t.elapsed() < timeout) {
+            continue;
         }
         let since = chrono::Utc::now() - chrono::Duration::seconds(SENDER_TIMEOUT_SECS);
         if let Err(e) = take_over_silent(&db, &journal_dir, since).await {
