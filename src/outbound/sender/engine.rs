@@ -9,7 +9,7 @@ use crate::store::campaigns::{self, CampaignStatus, Claimed, Outcome, Settle};
 use crate::store::{Db, Timestamp};
 use crate::transport::{RateLimit, RateLimiter, SendError, Transport};
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
@@ -60,6 +60,9 @@ pub struct Core {
     campaigns: Mutex<HashMap<CampaignId, Arc<CampaignCtx>>>,
     failures_in_a_row: Mutex<HashMap<CampaignId, Streak>>,
     heartbeat: tokio::task::JoinHandle<()>,
+    /// Registered in `senders` (at the first claim: an engine that only answers inbound mail
+    /// writes nothing there).
+    registered: Arc<AtomicBool>,
 }
 
 impl Drop for Core {
@@ -136,13 +139,14 @@ impl Engine {
         );
         release_dead_claims(&db, &o.journal_dir).await?;
         let journal = Journal::open(&o.journal_dir, &owner)?;
-        campaigns::register_sender(&db, &owner).await?;
         let epoch = Arc::new(AtomicU64::new(0));
+        let registered = Arc::new(AtomicBool::new(false));
         let heartbeat = tokio::spawn(heartbeat(
             db.clone(),
             owner.clone(),
             o.journal_dir.clone(),
             epoch.clone(),
+            registered.clone(),
         ));
         let sessions = match o.transport {
             TransportKind::Smtp => o.smtp.pool_size.max(1),
@@ -162,6 +166,7 @@ impl Engine {
             campaigns: Mutex::new(HashMap::new()),
             failures_in_a_row: Mutex::new(HashMap::new()),
             heartbeat,
+            registered,
         })))
     }
 }
@@ -175,11 +180,20 @@ const FILE_CONCURRENCY: usize = 8;
 /// Only a sender that has itself beaten without a gap for that long takes anyone over: after the
 /// database was away, every sender looks silent until it has beaten again, and a live one must
 /// not lose its claims to the first that reconnects.
-async fn heartbeat(db: Db, owner: String, journal_dir: std::path::PathBuf, epoch: Arc<AtomicU64>) {
+async fn heartbeat(
+    db: Db,
+    owner: String,
+    journal_dir: std::path::PathBuf,
+    epoch: Arc<AtomicU64>,
+    registered: Arc<AtomicBool>,
+) {
     let timeout = Duration::from_secs(SENDER_TIMEOUT_SECS as u64);
     let mut beating_since: Option<tokio::time::Instant> = None;
     loop {
         tokio::time::sleep(HEARTBEAT).await;
+        if !registered.load(Ordering::SeqCst) {
+            continue;
+        }
         match campaigns::beat(&db, &owner).await {
             Ok(alive) => {
                 if !alive {
@@ -242,6 +256,10 @@ impl Core {
     /// Called through [`Engine::run_for`], which runs it as a task.
     async fn send_due(&self, budget: Duration) -> anyhow::Result<usize> {
         let started = std::time::Instant::now();
+        if !self.registered.load(Ordering::SeqCst) {
+            campaigns::register_sender(&self.db, &self.owner).await?;
+            self.registered.store(true, Ordering::SeqCst);
+        }
         let cfg = self.cfg();
         let lease = chrono::Duration::seconds(LEASE_SECS);
         let concurrency = match cfg.outbound.transport {
@@ -485,8 +503,10 @@ impl Core {
     /// Closes the transport and leaves the live senders: this sender holds no claims any more.
     pub async fn close(&self) {
         self.heartbeat.abort();
-        if let Err(e) = campaigns::forget_sender(&self.db, &self.owner).await {
-            tracing::warn!("cannot remove this sender from the live senders: {e}");
+        if self.registered.load(Ordering::SeqCst) {
+            if let Err(e) = campaigns::forget_sender(&self.db, &self.owner).await {
+                tracing::warn!("cannot remove this sender from the live senders: {e}");
+            }
         }
         self.worker.transport.close().await;
     }
