@@ -611,6 +611,7 @@ pub async fn settle(db: &Db, batch: &[Settle]) -> Result<()> {
         .filter(|s| matches!(s.outcome, Outcome::Sent))
         .collect();
     in_tx!(db, tx => {
+        RecordSent::commit_without_flush(&mut **tx).await?;
         if !sent.is_empty() {
             RecordSent::record_sent(&mut **tx, at, &sent).await?;
         }
@@ -666,6 +667,9 @@ pub async fn settle(db: &Db, batch: &[Settle]) -> Result<()> {
 /// The sent rows of a settle: the deliveries marked sent and one timeline entry each, in two
 /// statements whatever the batch size.
 trait RecordSent {
+    /// Lets the commit return before the write-ahead log is on disk, where the database can.
+    fn commit_without_flush(&mut self) -> impl std::future::Future<Output = Result<()>> + Send;
+
     fn record_sent(
         &mut self,
         at: Timestamp,
@@ -674,6 +678,10 @@ trait RecordSent {
 }
 
 impl RecordSent for sqlx::SqliteConnection {
+    async fn commit_without_flush(&mut self) -> Result<()> {
+        Ok(())
+    }
+
     /// Rows as one JSON array each: the same two prepared statements for every batch (a list of
     /// binds is a new statement, prepared anew, for every batch size; binding 1,800 values
     /// one by one was a quarter of the SQLite thread's time).
@@ -709,6 +717,18 @@ impl RecordSent for sqlx::SqliteConnection {
 }
 
 impl RecordSent for sqlx::PgConnection {
+    /// On PostgreSQL each sender waits for the commit of its results before its next message
+    /// (what another daemon would send again after a crash is what is not recorded). An
+    /// asynchronous commit is visible to every other connection at once and lost only if the
+    /// database server itself crashes within a moment of it: those deliveries return to their
+    /// lease and are sent again, none is lost and the timeline stays in step with them.
+    async fn commit_without_flush(&mut self) -> Result<()> {
+        sqlx::query("SET LOCAL synchronous_commit = off")
+            .execute(&mut *self)
+            .await?;
+        Ok(())
+    }
+
     /// Rows as arrays: the same two prepared statements for every batch (a list of binds is a
     /// new statement, parsed and planned anew, for every batch size).
     async fn record_sent(&mut self, at: Timestamp, sent: &[&Settle]) -> Result<()> {
@@ -875,4 +895,74 @@ pub async fn schedule_once(db: &Db, id: CampaignId, at: Timestamp) -> Result<boo
             .rows_affected()
     });
     Ok(n > 0)
+}
+
+/// Registers `owner` as a live sender (or says again that it is alive).
+pub async fn register_sender(db: &Db, owner: &str) -> Result<()> {
+    on_db!(db, p => {
+        sqlx::query(
+            "INSERT INTO senders (owner, last_seen) VALUES ($1, $2)
+             ON CONFLICT (owner) DO UPDATE SET last_seen = excluded.last_seen",
+        )
+        .bind(owner)
+        .bind(now())
+        .execute(p)
+        .await?;
+    });
+    Ok(())
+}
+
+/// Says that `owner` is alive. Returns false when its row was gone: another sender thought it
+/// dead and took over its claims, so the rows it still holds are no longer its own. It is
+/// registered again for the claims it makes from now on.
+pub async fn beat(db: &Db, owner: &str) -> Result<bool> {
+    let n = on_db!(db, p => {
+        sqlx::query("UPDATE senders SET last_seen = $1 WHERE owner = $2")
+            .bind(now())
+            .bind(owner)
+            .execute(p)
+            .await?
+            .rows_affected()
+    });
+    if n > 0 {
+        return Ok(true);
+    }
+    register_sender(db, owner).await?;
+    Ok(false)
+}
+
+/// The senders that have not said they are alive since `since`.
+pub async fn silent_senders(db: &Db, since: Timestamp) -> Result<Vec<String>> {
+    Ok(on_db!(db, p => {
+        sqlx::query_scalar("SELECT owner FROM senders WHERE last_seen < $1 ORDER BY owner")
+            .bind(since)
+            .fetch_all(p)
+            .await?
+    }))
+}
+
+/// Removes `owner` from the live senders if it is still silent since `since`. Returns whether
+/// this call removed it: of several senders that find the same dead one, only that one takes
+/// over its claims.
+pub async fn take_over_sender(db: &Db, owner: &str, since: Timestamp) -> Result<bool> {
+    let n = on_db!(db, p => {
+        sqlx::query("DELETE FROM senders WHERE owner = $1 AND last_seen < $2")
+            .bind(owner)
+            .bind(since)
+            .execute(p)
+            .await?
+            .rows_affected()
+    });
+    Ok(n > 0)
+}
+
+/// Removes `owner` from the live senders (it stops, or it is known dead).
+pub async fn forget_sender(db: &Db, owner: &str) -> Result<()> {
+    on_db!(db, p => {
+        sqlx::query("DELETE FROM senders WHERE owner = $1")
+            .bind(owner)
+            .execute(p)
+            .await?;
+    });
+    Ok(())
 }

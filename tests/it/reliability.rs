@@ -869,3 +869,180 @@ fn a_send_at_campaign_is_started_by_one_daemon_only() {
     );
     assert_eq!(starts.iter().sum::<usize>(), 1, "{starts:?}");
 }
+
+// ---------------------------------------------------------------------------------------------
+// One of three daemons on one PostgreSQL killed mid-campaign.
+// ---------------------------------------------------------------------------------------------
+
+/// SIGKILL of one of three `netzpost serve` on one PostgreSQL database while it holds claims:
+/// the survivors take its claims over once it has stopped beating, send what it had not, and
+/// send again at most one message per SMTP session it had open. `separate`: every daemon in a
+/// workspace (folder) of its own, sharing only the database, as daemons on different hosts do:
+/// no survivor can read the dead daemon's send journal.
+fn one_of_three_daemons_killed(separate: bool) {
+    let n = n_from_env(3_000);
+    const DAEMONS: usize = 3;
+    const SESSIONS: usize = 4;
+    // Per daemon: slow enough that the kill lands while every daemon holds claims.
+    const PER_SECOND: usize = 100;
+    let url = fresh_postgres_url();
+    let sink = Smtpd::start(&[]);
+    let workspace = |secret: Option<&str>| {
+        let mut ws = Workspace::new();
+        ws.use_smtp(sink.port)
+            .set("NETZPOST_DATABASE", &url)
+            .set("NETZPOST_OUTBOUND__SMTP__POOL_SIZE", SESSIONS)
+            .set("NETZPOST_OUTBOUND__PER_SECOND", PER_SECOND);
+        if let Some(s) = secret {
+            // The same secret: the same Message-ID for the same delivery, whoever sends it.
+            ws.set("NETZPOST_SECRET", s);
+        }
+        ws
+    };
+    let ws = workspace(None);
+    ws.ok(&["topics", "add", "nachbarschaft"]);
+    ws.import_ok(
+        &people("knall", "example.org", n),
+        "nachbarschaft",
+        "confirmed",
+    );
+    ws.newsletter("knall", &[]);
+    let campaign = pg_i64(&url, "SELECT id FROM campaigns WHERE name = 'knall'");
+    let others: Vec<Workspace> = if separate {
+        (1..DAEMONS)
+            .map(|_| workspace(Some(&ws.secret())))
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let mut daemons: Vec<Guard> = (0..DAEMONS)
+        .map(|i| match i {
+            0 => ws.serve("serve-0"),
+            _ if separate => others[i - 1].serve(&format!("serve-{i}")),
+            _ => ws.serve(&format!("serve-{i}")),
+        })
+        .collect();
+    for d in &mut daemons {
+        d.listening();
+    }
+    let started = Instant::now();
+    ws.ok(&["campaigns", "send", "knall"]);
+    wait_for(
+        "a third of the campaign sent",
+        Duration::from_secs(60),
+        Duration::from_millis(50),
+        || (sink.accepted() >= n / 3).then_some(()),
+    );
+    // The victim: a daemon that holds claims now (its pid is in the claim owner).
+    let owners: Vec<String> = db_rows(
+        &url,
+        &format!(
+            "SELECT lease_owner FROM deliveries WHERE campaign_id = {campaign} AND status = 'sending'
+             GROUP BY lease_owner ORDER BY COUNT(*) DESC"
+        ),
+    )
+    .into_iter()
+    .map(|r| r[0].clone())
+    .collect();
+    let victim = daemons
+        .iter()
+        .position(|d| {
+            owners
+                .iter()
+                .any(|o| o.split(':').nth(1) == Some(&d.id().to_string()))
+        })
+        .unwrap_or_else(|| panic!("no daemon holds claims: {owners:?}"));
+    let at_kill = sink.accepted();
+    daemons[victim].kill();
+    let killed = Instant::now();
+    let held = pg_i64(
+        &url,
+        &format!(
+            "SELECT COUNT(*) FROM deliveries WHERE campaign_id = {campaign} AND status = 'sending'
+             AND lease_owner LIKE '%:{}:%'",
+            daemons[victim].id()
+        ),
+    );
+    wait_for(
+        "the campaign to be done",
+        Duration::from_secs(90),
+        Duration::from_millis(200),
+        || {
+            for (i, d) in daemons.iter_mut().enumerate() {
+                if i != victim {
+                    d.assert_running();
+                }
+            }
+            let s = db_rows(
+                &url,
+                &format!("SELECT status FROM campaigns WHERE id = {campaign}"),
+            );
+            (s[0][0] == "done").then_some(())
+        },
+    );
+    let after_kill = killed.elapsed();
+    let total = started.elapsed();
+    // Anything still on its way to the sink arrives.
+    std::thread::sleep(Duration::from_secs(1));
+    let mut takeovers = Vec::new();
+    for (i, d) in daemons.iter_mut().enumerate() {
+        if i == victim {
+            continue;
+        }
+        d.terminate(Duration::from_secs(20));
+        takeovers.extend(
+            d.log_text()
+                .lines()
+                .filter(|l| l.contains("took over the claims"))
+                .map(str::to_owned)
+                .collect::<Vec<_>>(),
+        );
+    }
+    let t = tally(&sink.log(), campaign);
+    let sent = pg_i64(
+        &url,
+        &format!(
+            "SELECT COUNT(*) FROM deliveries WHERE campaign_id = {campaign} AND status = 'sent'"
+        ),
+    );
+    let timeline = pg_i64(
+        &url,
+        &format!(
+            "SELECT COUNT(*) FROM activities WHERE campaign_id = {campaign} AND kind = 'sent'"
+        ),
+    );
+    println!(
+        "ONE OF {DAEMONS} DAEMONS KILLED ({}): {n} recipients, {PER_SECOND} msg/s and {SESSIONS} \
+         sessions per daemon; killed at {at_kill} accepted holding {held} claims; done {after_kill:?} \
+         after the kill ({total:?} in all); sink {} recipients, DUPLICATES {}; takeovers: {takeovers:?}",
+        if separate { "separate workspaces" } else { "one workspace" },
+        t.per_rcpt.len(),
+        t.duplicates
+    );
+    assert!(held > 0, "the kill landed while the daemon held claims");
+    assert_eq!(t.per_rcpt.len(), n, "every recipient reached");
+    assert_eq!(sent, n as i64, "every delivery marked sent");
+    assert_eq!(timeline, n as i64, "one `sent` on the timeline each");
+    assert!(
+        t.duplicates <= SESSIONS,
+        "at most one duplicate per session of the killed daemon: {} > {SESSIONS}",
+        t.duplicates
+    );
+    assert!(
+        after_kill <= Duration::from_secs(30),
+        "done {after_kill:?} after the kill"
+    );
+    assert_eq!(takeovers.len(), 1, "one survivor took over: {takeovers:?}");
+}
+
+#[test]
+#[ignore = "needs PostgreSQL and aiosmtpd"]
+fn one_of_three_daemons_killed_at_most_one_duplicate_per_session_done_within_30_s() {
+    one_of_three_daemons_killed(false);
+}
+
+#[test]
+#[ignore = "needs PostgreSQL and aiosmtpd"]
+fn one_of_three_daemons_in_separate_workspaces_killed_at_most_one_duplicate_per_session() {
+    one_of_three_daemons_killed(true);
+}

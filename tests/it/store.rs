@@ -16,6 +16,7 @@ each_db!(async
     wishes_defer_invitations,
     an_rsvp_twice_is_one_relation_counted_with_its_party,
     replies_bring_party_size_and_wishes,
+    a_silent_sender_is_taken_over_once_and_learns_it,
 );
 
 async fn a_second_migration_run_is_a_no_op(backend: Backend) {
@@ -717,4 +718,36 @@ mod own_tx {
         wishes::restore(&mut tx, c, t, prev).await?;
         tx.commit().await
     }
+}
+
+/// The senders' heartbeat rows: a sender silent since a moment is found, only one of several
+/// takers removes it, a live one is not taken, and the one taken over learns it on its next beat.
+async fn a_silent_sender_is_taken_over_once_and_learns_it(backend: Backend) {
+    use store::campaigns::{beat, register_sender, silent_senders, take_over_sender};
+    let t = TestDb::new(backend).await;
+    let db = &t.db;
+    register_sender(db, "host:1:a").await.unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    let since = chrono::Utc::now();
+    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    register_sender(db, "host:2:b").await.unwrap();
+    assert_eq!(silent_senders(db, since).await.unwrap(), vec!["host:1:a"]);
+    assert!(
+        !take_over_sender(db, "host:2:b", since).await.unwrap(),
+        "alive"
+    );
+    assert!(take_over_sender(db, "host:1:a", since).await.unwrap());
+    assert!(
+        !take_over_sender(db, "host:1:a", since).await.unwrap(),
+        "taken over once"
+    );
+    assert!(beat(db, "host:2:b").await.unwrap());
+    assert!(
+        !beat(db, "host:1:a").await.unwrap(),
+        "it learns it was taken over"
+    );
+    assert!(
+        beat(db, "host:1:a").await.unwrap(),
+        "and is registered again"
+    );
 }

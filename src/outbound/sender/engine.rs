@@ -1,7 +1,7 @@
 //! The queue worker: claims due deliveries under a lease, delivers them with bounded
 //! concurrency, and settles their results in batches.
 
-use super::journal::{hostname, release_dead_claims, Journal};
+use super::journal::{hostname, release_dead_claims, take_over_silent, Journal};
 use super::{sender_domain, transport_config, CampaignCtx, Composer, Notifier, Recipient};
 use crate::config::{Config, TransportKind};
 use crate::domain::CampaignId;
@@ -9,8 +9,10 @@ use crate::store::campaigns::{self, CampaignStatus, Claimed, Outcome, Settle};
 use crate::store::{Db, Timestamp};
 use crate::transport::{RateLimit, RateLimiter, SendError, Transport};
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 /// Most results recorded in one transaction.
 const SETTLE_MAX: usize = 256;
@@ -21,6 +23,11 @@ const RESULT_GROUP: usize = 16;
 /// How long a claim holds; a sender that died releases its rows after this (or at once, when it
 /// restarts on the same host).
 const LEASE_SECS: i64 = 120;
+/// How often a sender says it is alive (`store::campaigns::beat`) and looks for dead ones.
+const HEARTBEAT: Duration = Duration::from_secs(2);
+/// A sender silent for this long is dead: another takes over its claims. Several beats long, so
+/// a busy machine or a slow commit does not make a live sender look dead.
+const SENDER_TIMEOUT_SECS: i64 = 10;
 
 /// What a delivery task needs; shared by the tasks, which run on all worker threads.
 struct Worker {
@@ -28,7 +35,19 @@ struct Worker {
     transport: Transport,
     limiter: RateLimiter,
     journal: Journal,
+    /// PostgreSQL (several daemons, maybe on several hosts): one permit per message sent and not
+    /// yet recorded in the database, as many as there are sessions. A sender that takes over
+    /// this one's claims after a crash cannot read its journal from another host; what it sends
+    /// again is then at most these.
+    unrecorded: Option<Arc<Semaphore>>,
+    /// Moves on when another sender took over this one's claims (it was thought dead): rows
+    /// claimed before are no longer this sender's and are not sent.
+    epoch: Arc<AtomicU64>,
 }
+
+/// Results of delivery workers on their way to the recorder, with the permits of the sent
+/// messages, given back once the results are committed.
+type Done = (Vec<Settle>, Vec<OwnedSemaphorePermit>);
 
 /// The queue worker.
 pub struct Engine(Arc<Core>);
@@ -40,6 +59,16 @@ pub struct Core {
     owner: String,
     campaigns: Mutex<HashMap<CampaignId, Arc<CampaignCtx>>>,
     failures_in_a_row: Mutex<HashMap<CampaignId, Streak>>,
+    heartbeat: tokio::task::JoinHandle<()>,
+    /// Registered in `senders` (at the first claim: an engine that only answers inbound mail
+    /// writes nothing there).
+    registered: Arc<AtomicBool>,
+}
+
+impl Drop for Core {
+    fn drop(&mut self) {
+        self.heartbeat.abort();
+    }
 }
 
 /// Failures in a row of one campaign.
@@ -110,18 +139,81 @@ impl Engine {
         );
         release_dead_claims(&db, &o.journal_dir).await?;
         let journal = Journal::open(&o.journal_dir, &owner)?;
+        let epoch = Arc::new(AtomicU64::new(0));
+        let registered = Arc::new(AtomicBool::new(false));
+        let heartbeat = tokio::spawn(heartbeat(
+            db.clone(),
+            owner.clone(),
+            o.journal_dir.clone(),
+            epoch.clone(),
+            registered.clone(),
+        ));
+        let sessions = match o.transport {
+            TransportKind::Smtp => o.smtp.pool_size.max(1),
+            _ => FILE_CONCURRENCY,
+        };
         Ok(Engine(Arc::new(Core {
-            db,
             worker: Arc::new(Worker {
                 composer,
                 transport,
                 limiter,
                 journal,
+                unrecorded: db.is_postgres().then(|| Arc::new(Semaphore::new(sessions))),
+                epoch,
             }),
+            db,
             owner,
             campaigns: Mutex::new(HashMap::new()),
             failures_in_a_row: Mutex::new(HashMap::new()),
+            heartbeat,
+            registered,
         })))
+    }
+}
+
+/// Delivery workers of the file and sendmail transports.
+const FILE_CONCURRENCY: usize = 8;
+
+/// Says every [`HEARTBEAT`] that this sender is alive, and takes over the claims of senders that
+/// have been silent for [`SENDER_TIMEOUT_SECS`]. Runs until the engine is dropped.
+///
+/// Only a sender that has itself beaten without a gap for that long takes anyone over: after the
+/// database was away, every sender looks silent until it has beaten again, and a live one must
+/// not lose its claims to the first that reconnects.
+async fn heartbeat(
+    db: Db,
+    owner: String,
+    journal_dir: std::path::PathBuf,
+    epoch: Arc<AtomicU64>,
+    registered: Arc<AtomicBool>,
+) {
+    let timeout = Duration::from_secs(SENDER_TIMEOUT_SECS as u64);
+    let mut beating_since: Option<tokio::time::Instant> = None;
+    loop {
+        tokio::time::sleep(HEARTBEAT).await;
+        if !registered.load(Ordering::SeqCst) {
+            continue;
+        }
+        match campaigns::beat(&db, &owner).await {
+            Ok(alive) => {
+                if !alive {
+                    epoch.fetch_add(1, Ordering::SeqCst);
+                    tracing::warn!(owner = %owner, "another sender took over this one's claims (it was silent too long): they are not sent here");
+                }
+                beating_since.get_or_insert_with(tokio::time::Instant::now);
+            }
+            Err(e) => {
+                beating_since = None;
+                tracing::warn!("cannot say this sender is alive: {e}");
+            }
+        }
+        if beating_since.is_none_or(|t| t.elapsed() < timeout) {
+            continue;
+        }
+        let since = chrono::Utc::now() - chrono::Duration::seconds(SENDER_TIMEOUT_SECS);
+        if let Err(e) = take_over_silent(&db, &journal_dir, since).await {
+            tracing::warn!("taking over the claims of a dead sender: {e:#}");
+        }
     }
 }
 
@@ -164,30 +256,66 @@ impl Core {
     /// Called through [`Engine::run_for`], which runs it as a task.
     async fn send_due(&self, budget: Duration) -> anyhow::Result<usize> {
         let started = std::time::Instant::now();
+        if !self.registered.load(Ordering::SeqCst) {
+            campaigns::register_sender(&self.db, &self.owner).await?;
+            self.registered.store(true, Ordering::SeqCst);
+        }
         let cfg = self.cfg();
         let lease = chrono::Duration::seconds(LEASE_SECS);
         let concurrency = match cfg.outbound.transport {
             TransportKind::Smtp => cfg.outbound.smtp.pool_size.max(1) * 2,
-            _ => 8,
+            _ => FILE_CONCURRENCY,
         };
         let limit = self.claim_limit();
-        let (jobs, queue) = flume::bounded::<(Arc<CampaignCtx>, Claimed)>(limit as usize);
-        let (tx, mut rx) = tokio::sync::mpsc::channel::<Vec<Settle>>(concurrency * 2);
+        let (jobs, queue) = flume::bounded::<(Arc<CampaignCtx>, Claimed, u64)>(limit as usize);
+        let (tx, mut rx) = tokio::sync::mpsc::channel::<Done>(concurrency * 2);
         let mut workers = tokio::task::JoinSet::new();
         for _ in 0..concurrency {
             let (queue, tx, w) = (queue.clone(), tx.clone(), self.worker.clone());
             workers.spawn(async move {
-                let mut done = Vec::new();
-                while let Ok((ctx, d)) = queue.recv_async().await {
-                    done.push(deliver(&w, &ctx, d).await);
-                    // Results go on in groups, and at once when no row is waiting.
-                    if (done.len() >= RESULT_GROUP || queue.is_empty())
+                let mut done: Done = Default::default();
+                while let Ok((ctx, d, epoch)) = queue.recv_async().await {
+                    if w.epoch.load(Ordering::SeqCst) != epoch {
+                        // Taken over by another sender, which queued it again.
+                        continue;
+                    }
+                    let message = match prepare(&w, &ctx, d) {
+                        Ok(m) => m,
+                        Err(settle) => {
+                            done.0.push(settle);
+                            continue;
+                        }
+                    };
+                    w.limiter.acquire(&message.domain).await;
+                    if let Some(sem) = &w.unrecorded {
+                        let permit = match sem.clone().try_acquire_owned() {
+                            Ok(p) => p,
+                            Err(_) => {
+                                // Every permit is out: the results this worker holds must reach
+                                // the recorder, or it would wait for itself.
+                                if !done.0.is_empty()
+                                    && tx.send(std::mem::take(&mut done)).await.is_err()
+                                {
+                                    break;
+                                }
+                                match sem.clone().acquire_owned().await {
+                                    Ok(p) => p,
+                                    Err(_) => break,
+                                }
+                            }
+                        };
+                        done.1.push(permit);
+                    }
+                    done.0.push(send(&w, message).await);
+                    // Results go on in groups, and at once when no row is waiting or when a
+                    // permit is held (others may wait for it).
+                    if (done.0.len() >= RESULT_GROUP || queue.is_empty() || !done.1.is_empty())
                         && tx.send(std::mem::take(&mut done)).await.is_err()
                     {
                         break;
                     }
                 }
-                if !done.is_empty() {
+                if !done.0.is_empty() {
                     let _ = tx.send(done).await;
                 }
             });
@@ -208,6 +336,7 @@ impl Core {
                     break;
                 }
                 handled += claimed.len();
+                let epoch = self.worker.epoch.load(Ordering::SeqCst);
                 for d in claimed {
                     let ctx = match self.ctx(d.campaign_id).await {
                         Ok(c) => c,
@@ -217,7 +346,7 @@ impl Core {
                             break 'claim;
                         }
                     };
-                    if jobs.send_async((ctx, d)).await.is_err() {
+                    if jobs.send_async((ctx, d, epoch)).await.is_err() {
                         failure = Some(anyhow::anyhow!("every delivery worker failed"));
                         break 'claim;
                     }
@@ -240,18 +369,28 @@ impl Core {
         };
         let record = async {
             let mut failure = None;
-            while let Some(mut group) = rx.recv().await {
+            let unrecorded = self.worker.unrecorded.as_deref();
+            while let Some((mut group, mut permits)) = rx.recv().await {
                 // Gather for a moment: every commit rewrites the pages it touched (on SQLite
                 // whole pages into the WAL), so one commit of 256 costs about what one of 60
-                // does. The journal covers the results not yet recorded.
+                // does. The journal covers the results not yet recorded. With permits, only
+                // what is waiting: the sessions wait for this commit, and what they send
+                // meanwhile goes into the next one.
                 let deadline = tokio::time::Instant::now() + SETTLE_GATHER;
                 while group.len() < SETTLE_MAX {
-                    match tokio::time::timeout_at(deadline, rx.recv()).await {
-                        Ok(Some(more)) => group.extend(more),
-                        _ => break,
-                    }
+                    let more = match unrecorded {
+                        Some(_) => rx.try_recv().ok(),
+                        None => tokio::time::timeout_at(deadline, rx.recv())
+                            .await
+                            .ok()
+                            .flatten(),
+                    };
+                    let Some((more, p)) = more else { break };
+                    group.extend(more);
+                    permits.extend(p);
                 }
                 self.settle_until_recorded(&group).await;
+                drop(permits);
                 if let Err(e) = self.watch_failures(&group).await {
                     failure.get_or_insert(e);
                 }
@@ -361,21 +500,41 @@ impl Core {
         Ok(())
     }
 
+    /// Closes the transport and leaves the live senders: this sender holds no claims any more.
     pub async fn close(&self) {
+        self.heartbeat.abort();
+        if self.registered.load(Ordering::SeqCst) {
+            if let Err(e) = campaigns::forget_sender(&self.db, &self.owner).await {
+                tracing::warn!("cannot remove this sender from the live senders: {e}");
+            }
+        }
         self.worker.transport.close().await;
     }
 }
 
-/// Renders, composes and sends one delivery; the result is recorded by the caller.
-async fn deliver(w: &Worker, ctx: &CampaignCtx, d: Claimed) -> Settle {
-    let settle = |outcome| Settle {
+/// A composed message ready to go, with its delivery.
+struct Prepared {
+    d: Claimed,
+    /// The recipient's domain, for the rate limits.
+    domain: String,
+    envelope: lettre::address::Envelope,
+    bytes: Vec<u8>,
+}
+
+fn settle_for(d: &Claimed, outcome: Outcome) -> Settle {
+    Settle {
         attempts: d.attempts,
         delivery_id: d.id,
         campaign_id: d.campaign_id,
         contact_id: d.contact_id,
         email_key: d.email.to_lowercase(),
         outcome,
-    };
+    }
+}
+
+/// Renders and composes one delivery; a delivery that cannot go out comes back as its result.
+fn prepare(w: &Worker, ctx: &CampaignCtx, d: Claimed) -> Result<Prepared, Settle> {
+    let settle = |outcome| Err(settle_for(&d, outcome));
     if !d.eligible {
         return settle(Outcome::Skipped {
             reason: "consent withdrawn or address suppressed before sending".into(),
@@ -413,8 +572,19 @@ async fn deliver(w: &Worker, ctx: &CampaignCtx, d: Claimed) -> Settle {
         .next()
         .unwrap_or_default()
         .to_lowercase();
-    w.limiter.acquire(&domain).await;
-    match w.transport.send(&envelope, &bytes).await {
+    Ok(Prepared {
+        d,
+        domain,
+        envelope,
+        bytes,
+    })
+}
+
+/// Sends a composed message; the result is recorded by the caller.
+async fn send(w: &Worker, m: Prepared) -> Settle {
+    let d = &m.d;
+    let settle = |outcome| settle_for(d, outcome);
+    match w.transport.send(&m.envelope, &m.bytes).await {
         Ok(()) => {
             w.journal.record(d.id);
             settle(Outcome::Sent)

@@ -1,5 +1,6 @@
 //! The send journal (what the mail server accepted and the database has not recorded yet) and
-//! taking over the claims of a sender on this host that died.
+//! taking over the claims of a sender that died: on this host at start-up (its process is gone),
+//! on any host once it has stopped beating (`take_over_silent`).
 
 use crate::domain::DeliveryId;
 use crate::store::campaigns::{self, Outcome, Settle};
@@ -100,27 +101,8 @@ pub(super) async fn release_dead_claims(db: &Db, journal_dir: &Path) -> anyhow::
         if alive(owner.split(':').nth(1).unwrap_or_default()) {
             continue;
         }
-        let journal = Journal::path_for(journal_dir, &owner);
-        let sent = Journal::read(&journal);
-        let mut recorded = 0;
-        for ids in sent.chunks(500) {
-            let rows = campaigns::held_by(db, &owner, ids).await?;
-            let settles: Vec<Settle> = rows
-                .into_iter()
-                .map(|h| Settle {
-                    attempts: h.attempts,
-                    delivery_id: h.id,
-                    campaign_id: h.campaign_id,
-                    contact_id: h.contact_id,
-                    email_key: String::new(),
-                    outcome: Outcome::Sent,
-                })
-                .collect();
-            recorded += settles.len();
-            campaigns::settle(db, &settles).await?;
-        }
-        let n = campaigns::release_claims(db, &owner).await?;
-        tracing::warn!(owner = %owner, sent = recorded, released = n, "took over the claims of a sender that died: recorded what its journal names as sent, queued the rest");
+        campaigns::forget_sender(db, &owner).await?;
+        take_over(db, journal_dir, &owner).await?;
     }
     // Journals of this host's senders that are gone hold nothing unrecorded any more.
     let prefix = Journal::stem(&format!("{host}:"));
@@ -139,6 +121,55 @@ pub(super) async fn release_dead_claims(db: &Db, journal_dir: &Path) -> anyhow::
                 let _ = std::fs::remove_file(e.path());
             }
         }
+    }
+    Ok(())
+}
+
+/// Takes over the claims of every sender that has not said it is alive since `since` (a
+/// daemon killed or cut off, on any host): what the database or, in a shared journal folder, its
+/// journal records as accepted is marked sent, the rest goes back to the queue at once.
+pub(super) async fn take_over_silent(
+    db: &Db,
+    journal_dir: &Path,
+    since: crate::store::Timestamp,
+) -> anyhow::Result<()> {
+    for owner in campaigns::silent_senders(db, since).await? {
+        // Several senders may find the same dead one: the one that removes its row takes over.
+        if campaigns::take_over_sender(db, &owner, since).await? {
+            take_over(db, journal_dir, &owner).await?;
+        }
+    }
+    Ok(())
+}
+
+/// Records as sent the rows of dead `owner` that its journal names (when it wrote one into
+/// `journal_dir`, i.e. on this host and workspace), puts the rest of its claims back in the
+/// queue, and removes its journal.
+async fn take_over(db: &Db, journal_dir: &Path, owner: &str) -> anyhow::Result<()> {
+    let journal = Journal::path_for(journal_dir, owner);
+    let sent = Journal::read(&journal);
+    let mut recorded = 0;
+    for ids in sent.chunks(500) {
+        let rows = campaigns::held_by(db, owner, ids).await?;
+        let settles: Vec<Settle> = rows
+            .into_iter()
+            .map(|h| Settle {
+                attempts: h.attempts,
+                delivery_id: h.id,
+                campaign_id: h.campaign_id,
+                contact_id: h.contact_id,
+                email_key: String::new(),
+                outcome: Outcome::Sent,
+            })
+            .collect();
+        recorded += settles.len();
+        campaigns::settle(db, &settles).await?;
+    }
+    let n = campaigns::release_claims(db, owner).await?;
+    // Its rows are settled or queued: nothing in the journal is unrecorded any more.
+    let _ = std::fs::remove_file(&journal);
+    if recorded > 0 || n > 0 {
+        tracing::warn!(owner = %owner, sent = recorded, released = n, "took over the claims of a sender that died: recorded what its journal names as sent, queued the rest");
     }
     Ok(())
 }
