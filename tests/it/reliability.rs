@@ -907,7 +907,7 @@ fn one_of_three_daemons_killed(separate: bool) {
         "confirmed",
     );
     ws.newsletter("knall", &[]);
-    let campaign = pg_i64(&url, "SELECT id FROM campaigns WHERE name = 'knall'");
+    let campaign = db_i64(&url, "SELECT id FROM campaigns WHERE name = 'knall'");
     let others: Vec<Workspace> = if separate {
         (1..DAEMONS)
             .map(|_| workspace(Some(&ws.secret())))
@@ -955,7 +955,7 @@ fn one_of_three_daemons_killed(separate: bool) {
     let at_kill = sink.accepted();
     daemons[victim].kill();
     let killed = Instant::now();
-    let held = pg_i64(
+    let held = db_i64(
         &url,
         &format!(
             "SELECT COUNT(*) FROM deliveries WHERE campaign_id = {campaign} AND status = 'sending'
@@ -999,13 +999,13 @@ fn one_of_three_daemons_killed(separate: bool) {
         );
     }
     let t = tally(&sink.log(), campaign);
-    let sent = pg_i64(
+    let sent = db_i64(
         &url,
         &format!(
             "SELECT COUNT(*) FROM deliveries WHERE campaign_id = {campaign} AND status = 'sent'"
         ),
     );
-    let timeline = pg_i64(
+    let timeline = db_i64(
         &url,
         &format!(
             "SELECT COUNT(*) FROM activities WHERE campaign_id = {campaign} AND kind = 'sent'"
