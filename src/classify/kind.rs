@@ -146,7 +146,7 @@ static AUTO_SUBJECT: LazyLock<Regex> = LazyLock::new(|| {
             автовідповідь|відсутність|відповідь\s+за\s+відсутності|
             odpowiedź\s+automatyczna|odpowiedz\s+automatyczna|nieobecność|nieobecnosc|
             رد\s+(تلقائي|آلي|الي)|خارج\s+المكتب)\s*:|
-        \[\s*(automatic|automated|auto|received|eingegangen|talep|заявка|zgłoszenie|zgloszenie)\b|
+        \[\s*(automatic|automated|auto|received|eingegangen|talep|заявка|zgłoszenie|zgloszenie)(\W|$)|
         [\[(–—-]\s*(received|eingegangen|erhalten)\s*[\])]?\s*$|
         # A notice in place of a subject (no Re: before it).
         ^\s*((vielen\s+)?dank\s+für\s+ihre\s+(nachricht|e-?mail|anfrage)|
@@ -158,7 +158,7 @@ static AUTO_SUBJECT: LazyLock<Regex> = LazyLock::new(|| {
             شكر[اًا]*\s+(لرسالتكم|لرسالتك|على\s+رسالتك)|
             я\s+(в|у)\s+(отпуске|відпустці)|jestem\s+na\s+urlopie|tatildeyim|izindeyim|
             betriebsferien|ferien|каникулы|канікули|праздничные\s+выходные|wakacje|urlop|
-            عطل[ةه]|إجاز[ةه]|اجاز[ةه])\b|
+            عطل[ةه]|إجاز[ةه]|اجاز[ةه])(\W|$)|
         # A receipt, a full mailbox, a list awaiting approval, an address no longer read.
         message\s+received|nachricht\s+(erhalten|eingegangen)|mesaj(ınız|iniz)\s+(alındı|alindi)|
         (сообщение|обращение|письмо)\s+получено|(повідомлення|лист|звернення)\s+отримано|
@@ -190,7 +190,7 @@ static AUTO_BODY: LazyLock<Regex> = LazyLock::new(|| {
         bin\s+(bis\s+(zum\s+)?[\d.]+\s+)?(im\s+urlaub|auf\s+montage|abwesend|außer\s+haus)\s+(bis\s+[\d.]+\s*)?[^.\n]{0,40}(nur\s+eingeschränkt\s+erreichbar|melde\s+ich\s+mich|meld\s+ich\s+mich)|
         bin\s+(bis|vom)\s+[\d.]+\s+[^.\n]{0,30}nur\s+eingeschränkt\s+erreichbar|
         # English
-        will\s+(respond|reply|get\s+back\s+to\s+you|answer)\b[^.\n]{0,30}\b(when\s+i'?m\s+back|when\s+i\s+am\s+back|(on|upon|after)\s+my\s+return|when\s+i\s+return)|
+        will\s+(respond|reply|get\s+back\s+to\s+you|answer)(?-u:\b)[^.\n]{0,30}(?-u:\b)(when\s+i'?m\s+back|when\s+i\s+am\s+back|(on|upon|after)\s+my\s+return|when\s+i\s+return)|
         limited\s+(access\s+to\s+(e-?mail|my\s+e-?mails?)|connectivity)|
         (will|shall)\s+not\s+be\s+(reading|checking)\s+(my\s+)?e-?mails?|
         your\s+(message|e-?mail)\s+will\s+not\s+be\s+(forwarded|read)|
