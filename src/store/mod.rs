@@ -15,6 +15,7 @@ pub mod occasions;
 pub mod ratelimits;
 pub mod relations;
 pub mod report;
+pub mod senders;
 mod sql_types;
 pub mod suppressions;
 #[cfg(test)]

@@ -18,6 +18,8 @@ use axum::routing::{get, post};
 use axum::{Extension, Json, Router};
 use serde::Deserialize;
 use serde_json::{json, Value};
+mod openapi;
+pub use openapi::openapi_doc;
 
 type ApiResult = Result<Response, ApiError>;
 
@@ -768,112 +770,6 @@ async fn funnel(State(st): State<Shared>) -> ApiResult {
 
 async fn openapi(State(st): State<Shared>) -> Response {
     Json(openapi_doc(&st.cfg.http.public_url)).into_response()
-}
-
-/// The OpenAPI 3.1 description of this API.
-pub fn openapi_doc(public_url: &str) -> Value {
-    let err = json!({"description": "error", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}});
-    let any = json!({"description": "ok", "content": {"application/json": {"schema": {}}}});
-    let path_param = |name: &str, ty: &str| json!({"name": name, "in": "path", "required": true, "schema": {"type": ty}});
-    let op = |summary: &str, params: Vec<Value>, body: Option<&str>| {
-        let mut o = json!({
-            "summary": summary,
-            "parameters": params,
-            "responses": {"200": any, "401": err, "404": err, "409": err, "422": err},
-        });
-        if let Some(schema) = body {
-            o["requestBody"] = json!({"required": true, "content": {"application/json": {"schema": {"$ref": format!("#/components/schemas/{schema}")}}}});
-        }
-        o
-    };
-    let q = |name: &str, ty: &str| json!({"name": name, "in": "query", "required": false, "schema": {"type": ty}});
-    json!({
-        "openapi": "3.1.0",
-        "info": {"title": "netzpost admin API", "version": env!("CARGO_PKG_VERSION"),
-                 "description": "Contacts, topics, occasions, campaigns and the review queue. Authenticate with a bearer token from `netzpost tokens create NAME`."},
-        "servers": [{"url": format!("{}/api", public_url.trim_end_matches('/'))}],
-        "security": [{"bearer": []}],
-        "paths": {
-            "/contacts": {
-                "get": op("List contacts", vec![q("silent", "boolean"), q("topic", "string"), q("form", "string"), q("limit", "integer"), q("offset", "integer")], None),
-                "post": op("Create or update a contact", vec![], Some("NewContact")),
-            },
-            "/contacts/{email}": {
-                "get": op("A contact with consent, relations and timeline", vec![path_param("email", "string")], None),
-                "patch": op("Change name, organisation, language and consent per topic", vec![path_param("email", "string")], Some("ContactUpdate")),
-                "delete": op("Forget a contact (erasure; only a hash stays)", vec![path_param("email", "string")], None),
-            },
-            "/contacts/import": {"post": {
-                "summary": "Import contacts from a CSV body (text/csv), as `netzpost contacts import`",
-                "parameters": [q("topic", "string"), q("consent", "string"), q("source", "string")],
-                "requestBody": {"required": true, "content": {"text/csv": {"schema": {"type": "string"}}}},
-                "responses": {"200": any, "401": err, "404": err, "415": err, "422": err},
-            }},
-            "/topics": {
-                "get": op("Topics with consent counts", vec![], None),
-                "post": op("Add a topic", vec![], Some("NewTopic")),
-            },
-            "/occasions": {"get": op("Occasions with RSVP counts", vec![], None)},
-            "/occasions/{slug}": {
-                "get": op("An occasion with its RSVP list", vec![path_param("slug", "string")], None),
-                "patch": op("Change an occasion; a new time or place is mailed with a calendar update to every invited contact who has not declined", vec![path_param("slug", "string")], Some("OccasionEdit")),
-            },
-            "/occasions/{slug}/cancel": {"post": op("Cancel an occasion; every invited contact who has not declined gets the reason and a calendar cancellation", vec![path_param("slug", "string")], Some("OccasionCancel"))},
-            "/occasions/{slug}/attendance": {"post": op("Record who came (came) and who did not (no_show), by e-mail address", vec![path_param("slug", "string")], Some("Attendance"))},
-            "/campaigns": {
-                "get": op("Campaigns with progress", vec![], None),
-                "post": op("Create a campaign (templates are checked now)", vec![], Some("NewCampaign")),
-            },
-            "/campaigns/{name}": {"get": op("A campaign with its progress", vec![path_param("name", "string")], None)},
-            "/campaigns/{name}/preview": {"get": {
-                "summary": "The message one contact would get (message/rfc822)",
-                "parameters": [path_param("name", "string"), json!({"name": "to", "in": "query", "required": true, "schema": {"type": "string"}})],
-                "responses": {"200": {"description": "the message", "content": {"message/rfc822": {"schema": {"type": "string"}}}}, "401": err, "404": err},
-            }},
-            "/campaigns/{name}/{action}": {"post": op("send, pause, resume, cancel a campaign; test (?address=, ?language=) sends it once to an address; schedule (?at=RFC3339) sets a one-shot start",
-                vec![path_param("name", "string"), json!({"name": "action", "in": "path", "required": true, "schema": {"enum": ["send", "pause", "resume", "cancel", "test", "schedule"]}}),
-                     json!({"name": "address", "in": "query", "required": false, "schema": {"type": "string"}}),
-                     json!({"name": "language", "in": "query", "required": false, "schema": {"type": "string"}}),
-                     json!({"name": "at", "in": "query", "required": false, "schema": {"type": "string", "format": "date-time"}})], None)},
-            "/review": {"get": op("The review queue (pending; all=true adds recent decisions)", vec![q("all", "boolean"), q("limit", "integer")], None)},
-            "/review/{id}/{action}": {"post": op("accept, reject or undo a decision",
-                vec![path_param("id", "integer"), json!({"name": "action", "in": "path", "required": true, "schema": {"enum": ["accept", "reject", "undo"]}})], None)},
-            "/reports/funnel": {"get": op("Activation funnel per topic and campaign", vec![], None)},
-        },
-        "components": {
-            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
-            "schemas": {
-                "Error": {"type": "object", "properties": {"error": {"type": "string"}}, "required": ["error"]},
-                "NewContact": {"type": "object", "required": ["email"], "additionalProperties": false, "properties": {
-                    "email": {"type": "string"}, "name": {"type": "string"}, "organisation": {"type": "string"},
-                    "language": {"type": "string"}, "topics": {"type": "array", "items": {"type": "string"}},
-                    "consent": {"enum": ["pending", "confirmed"]}}},
-                "ContactUpdate": {"type": "object", "additionalProperties": false, "properties": {
-                    "name": {"type": "string"}, "organisation": {"type": "string"}, "language": {"type": "string"},
-                    "consent": {"type": "object", "additionalProperties": {"enum": ["pending", "confirmed", "unsubscribed"]}}}},
-                "OccasionEdit": {"type": "object", "additionalProperties": false, "properties": {
-                    "title": {"type": "string"}, "start": {"type": "string", "description": "RFC 3339, or local time in the configured zone"},
-                    "end": {"type": "string"}, "place": {"type": "string"}, "description": {"type": "string"},
-                    "capacity": {"type": "integer", "minimum": 1}}},
-                "OccasionCancel": {"type": "object", "additionalProperties": false, "properties": {
-                    "reason": {"type": "string"}}},
-                "Attendance": {"type": "object", "additionalProperties": false, "properties": {
-                    "came": {"type": "array", "items": {"type": "string"}},
-                    "no_show": {"type": "array", "items": {"type": "string"}}}},
-                "NewTopic": {"type": "object", "required": ["name"], "additionalProperties": false, "properties": {
-                    "name": {"type": "string"}, "title": {"type": "string"}, "description": {"type": "string"}}},
-                "NewCampaign": {"type": "object", "required": ["name", "kind"], "additionalProperties": false, "properties": {
-                    "name": {"type": "string"}, "kind": {"enum": ["newsletter", "invitation", "cooperation"]},
-                    "topic": {"type": "string"}, "occasion": {"type": "string"}, "subject": {"type": "string"},
-                    "body": {"type": "string"},
-                    "translations": {"type": "object", "description": "the text in further languages, by code: {\"tr\": {\"subject\": \"...\", \"body\": \"...\"}}; missing ones fall back to subject and body",
-                        "additionalProperties": {"type": "object", "properties": {"subject": {"type": "string"}, "body": {"type": "string"}}}},
-                    "schedule": {"type": "string"}, "send_at": {"type": "string", "format": "date-time"},
-                    "audience": {"type": "object", "properties": {"silent": {"type": "boolean"}, "form": {"type": "string"},
-                        "language": {"type": "string"}, "inactive_days": {"type": "integer"}}}}},
-            },
-        },
-    })
 }
 
 // ----- inbound mail from a provider's webhook -----

@@ -723,7 +723,7 @@ mod own_tx {
 /// The senders' heartbeat rows: a sender silent since a moment is found, only one of several
 /// takers removes it, a live one is not taken, and the one taken over learns it on its next beat.
 async fn a_silent_sender_is_taken_over_once_and_learns_it(backend: Backend) {
-    use store::campaigns::{beat, register_sender, silent_senders, take_over_sender};
+    use store::senders::{beat, register_sender, silent_senders, take_over_sender};
     let t = TestDb::new(backend).await;
     let db = &t.db;
     register_sender(db, "host:1:a").await.unwrap();

@@ -320,22 +320,13 @@ pub(crate) fn decide(
 /// decline, cooperation, unsubscribe).
 fn statement_answer(rules: &Rules, model: &Model, source: &str) -> Option<(Intent, f32)> {
     let mut statements = String::with_capacity(source.len());
-    let mut start = 0;
     let mut questions = 0;
-    for (i, c) in source.char_indices() {
-        if matches!(c, '.' | '!' | '?' | '\n' | '\u{61f}') {
-            let sentence = &source[start..i + c.len_utf8()];
-            if matches!(c, '?' | '\u{61f}') {
-                questions += 1;
-            } else {
-                statements.push_str(sentence);
-            }
-            start = i + c.len_utf8();
+    for (sentence, question) in sentences(source) {
+        if question {
+            questions += 1;
+        } else {
+            statements.push_str(sentence);
         }
-    }
-    let tail = &source[start..];
-    if !tail.trim().is_empty() {
-        statements.push_str(tail);
     }
     if questions == 0 || statements.split_whitespace().count() < 2 {
         return None;
@@ -363,17 +354,31 @@ fn statement_answer(rules: &Rules, model: &Model, source: &str) -> Option<(Inten
 
 /// The number of words of the longest sentence that ends in a question mark.
 fn longest_question_words(text: &str) -> usize {
-    let mut best = 0;
+    sentences(text)
+        .filter(|(_, question)| *question)
+        .map(|(s, _)| s.split_whitespace().count())
+        .max()
+        .unwrap_or(0)
+}
+
+/// The sentences of a text with their end mark (". ! ? ؟" or a line end), each with whether it
+/// is a question; a last sentence without an end mark is a statement.
+fn sentences(text: &str) -> impl Iterator<Item = (&str, bool)> {
     let mut start = 0;
-    for (i, c) in text.char_indices() {
-        if matches!(c, '.' | '!' | '?' | '\n' | '\u{61f}') {
-            if matches!(c, '?' | '\u{61f}') {
-                best = best.max(text[start..i].split_whitespace().count());
+    let mut ends = text.char_indices();
+    std::iter::from_fn(move || {
+        for (i, c) in ends.by_ref() {
+            if matches!(c, '.' | '!' | '?' | '\n' | '\u{61f}') {
+                let end = i + c.len_utf8();
+                let s = &text[start..end];
+                start = end;
+                return Some((s, matches!(c, '?' | '\u{61f}')));
             }
-            start = i + c.len_utf8();
         }
-    }
-    best
+        let tail = &text[start..];
+        start = text.len();
+        (!tail.trim().is_empty()).then_some((tail, false))
+    })
 }
 
 /// A subject that can carry the whole answer ("Zusage", "unsubscribe"): not a reply

@@ -23,7 +23,7 @@ const RESULT_GROUP: usize = 16;
 /// How long a claim holds; a sender that died releases its rows after this (or at once, when it
 /// restarts on the same host).
 const LEASE_SECS: i64 = 120;
-/// How often a sender says it is alive (`store::campaigns::beat`) and looks for dead ones.
+/// How often a sender says it is alive (`store::senders::beat`) and looks for dead ones.
 const HEARTBEAT: Duration = Duration::from_secs(2);
 /// A sender silent for this long is dead: another takes over its claims. Several beats long, so
 /// a busy machine or a slow commit does not make a live sender look dead.
@@ -194,7 +194,7 @@ async fn heartbeat(
         if !registered.load(Ordering::SeqCst) {
             continue;
         }
-        match campaigns::beat(&db, &owner).await {
+        match crate::store::senders::beat(&db, &owner).await {
             Ok(alive) => {
                 if !alive {
                     epoch.fetch_add(1, Ordering::SeqCst);
@@ -257,7 +257,7 @@ impl Core {
     async fn send_due(&self, budget: Duration) -> anyhow::Result<usize> {
         let started = std::time::Instant::now();
         if !self.registered.load(Ordering::SeqCst) {
-            campaigns::register_sender(&self.db, &self.owner).await?;
+            crate::store::senders::register_sender(&self.db, &self.owner).await?;
             self.registered.store(true, Ordering::SeqCst);
         }
         let cfg = self.cfg();
@@ -504,7 +504,7 @@ impl Core {
     pub async fn close(&self) {
         self.heartbeat.abort();
         if self.registered.load(Ordering::SeqCst) {
-            if let Err(e) = campaigns::forget_sender(&self.db, &self.owner).await {
+            if let Err(e) = crate::store::senders::forget_sender(&self.db, &self.owner).await {
                 tracing::warn!("cannot remove this sender from the live senders: {e}");
             }
         }

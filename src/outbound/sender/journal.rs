@@ -89,7 +89,7 @@ impl Journal {
 /// sender's journal names was accepted by the server: those rows are recorded as sent.
 pub(super) async fn release_dead_claims(db: &Db, journal_dir: &Path) -> anyhow::Result<()> {
     let host = hostname();
-    let owners = campaigns::sending_owners(db, &format!("{host}:")).await?;
+    let owners = crate::store::senders::sending_owners(db, &format!("{host}:")).await?;
     // Rows under this process's pid are from an earlier engine of it (or a pid reused after a
     // reboot): this engine has no claims yet, so they are released like a dead sender's.
     let alive = |pid: &str| {
@@ -101,7 +101,7 @@ pub(super) async fn release_dead_claims(db: &Db, journal_dir: &Path) -> anyhow::
         if alive(owner.split(':').nth(1).unwrap_or_default()) {
             continue;
         }
-        campaigns::forget_sender(db, &owner).await?;
+        crate::store::senders::forget_sender(db, &owner).await?;
         take_over(db, journal_dir, &owner).await?;
     }
     // Journals of this host's senders that are gone hold nothing unrecorded any more.
@@ -133,9 +133,9 @@ pub(super) async fn take_over_silent(
     journal_dir: &Path,
     since: crate::store::Timestamp,
 ) -> anyhow::Result<()> {
-    for owner in campaigns::silent_senders(db, since).await? {
+    for owner in crate::store::senders::silent_senders(db, since).await? {
         // Several senders may find the same dead one: the one that removes its row takes over.
-        if campaigns::take_over_sender(db, &owner, since).await? {
+        if crate::store::senders::take_over_sender(db, &owner, since).await? {
             take_over(db, journal_dir, &owner).await?;
         }
     }
@@ -150,7 +150,7 @@ async fn take_over(db: &Db, journal_dir: &Path, owner: &str) -> anyhow::Result<(
     let sent = Journal::read(&journal);
     let mut recorded = 0;
     for ids in sent.chunks(500) {
-        let rows = campaigns::held_by(db, owner, ids).await?;
+        let rows = crate::store::senders::held_by(db, owner, ids).await?;
         let settles: Vec<Settle> = rows
             .into_iter()
             .map(|h| Settle {
@@ -165,7 +165,7 @@ async fn take_over(db: &Db, journal_dir: &Path, owner: &str) -> anyhow::Result<(
         recorded += settles.len();
         campaigns::settle(db, &settles).await?;
     }
-    let n = campaigns::release_claims(db, owner).await?;
+    let n = crate::store::senders::release_claims(db, owner).await?;
     // Its rows are settled or queued: nothing in the journal is unrecorded any more.
     let _ = std::fs::remove_file(&journal);
     if recorded > 0 || n > 0 {
