@@ -70,7 +70,10 @@ impl AppState {
             None => Arc::new(Composer::new(cfg.clone())?),
         };
         let inbound = Arc::new(Inbound::new(db.clone(), cfg.clone(), notifier.clone())?);
-        let pages = pages::Pages::new(cfg.templates_dir.as_deref())?;
+        let pages = pages::Pages::new(
+            cfg.templates_dir.as_deref(),
+            cfg.tz().map_err(anyhow::Error::msg)?,
+        )?;
         let trusted_proxies = cfg
             .http
             .trusted_proxies

@@ -21,9 +21,12 @@ pub struct Pages {
 
 impl Pages {
     /// Compiles every template now, so a broken override stops the start, not a request.
-    pub fn new(user_dir: Option<&Path>) -> anyhow::Result<Pages> {
+    /// Times on the pages are shown in `tz` (the `date`, `time`, `datetime` and `timespan`
+    /// filters, in the page's language).
+    pub fn new(user_dir: Option<&Path>, tz: chrono_tz::Tz) -> anyhow::Result<Pages> {
         let mut env = Environment::new();
         env.set_auto_escape_callback(|_| AutoEscape::Html);
+        crate::outbound::render::register_date_filters(&mut env, tz);
         env.set_syntax(crate::templates::syntax());
         let read = |name: &str| -> anyhow::Result<String> {
             crate::templates::source(user_dir, name)
@@ -161,7 +164,7 @@ mod tests {
 
     #[test]
     fn every_language_has_its_own_public_texts_and_english_admin_texts() {
-        let p = Pages::new(None).unwrap();
+        let p = Pages::new(None, chrono_tz::Europe::Berlin).unwrap();
         let en = p.catalogue(Lang::En).clone();
         for lang in Lang::ALL {
             let c = p.catalogue(lang).as_object().unwrap();

@@ -299,6 +299,15 @@ fn parse_instant(v: &Value) -> Result<DateTime<Utc>, minijinja::Error> {
 }
 
 pub(super) fn register_filters(env: &mut Environment<'static>, tz: Tz) {
+    register_date_filters(env, tz);
+    env.add_filter("paragraphs", |text: String| {
+        Value::from_safe_string(paragraphs_html(&text))
+    });
+}
+
+/// `date`, `time`, `datetime` and `timespan`: instants in zone `tz`, written as people write
+/// them in the template's `lang` (or the language given as the filter's argument).
+pub fn register_date_filters(env: &mut Environment<'static>, tz: Tz) {
     for (name, part) in [
         ("date", DatePart::Date),
         ("time", DatePart::Time),
@@ -343,9 +352,6 @@ pub(super) fn register_filters(env: &mut Environment<'static>, tz: Tz) {
             Ok(timespan(s, e, tz, &lang))
         },
     );
-    env.add_filter("paragraphs", |text: String| {
-        Value::from_safe_string(paragraphs_html(&text))
-    });
 }
 
 #[cfg(test)]

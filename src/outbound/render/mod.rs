@@ -58,7 +58,7 @@ mod html;
 mod loading;
 
 pub use context::sample_context;
-pub use filters::timespan;
+pub use filters::{register_date_filters, timespan};
 pub use html::paragraphs_html;
 
 use context::{json_to_value, Fields, Stage};
