@@ -587,6 +587,21 @@ where
     Ok(handled)
 }
 
+/// Logs in and opens the mailbox read-only (EXAMINE), changing nothing: for `netzpost check`.
+/// Returns the number of messages in it.
+pub async fn check(cfg: &ImapConfig) -> Result<u32, ImapError> {
+    let (mut session, _) = connect(cfg).await?;
+    let mailbox = encode_mailbox_name(&cfg.mailbox);
+    let opened = timed(COMMAND_TIMEOUT, "EXAMINE", session.examine(&mailbox))
+        .await
+        .map_err(|e| ImapError::Mailbox {
+            mailbox: cfg.mailbox.clone(),
+            message: format!("cannot open it: {e}"),
+        })?;
+    let _ = timed(COMMAND_TIMEOUT, "LOGOUT", session.logout()).await;
+    Ok(opened.exists)
+}
+
 /// Waits in IDLE until the mailbox changes, the renewal time passes or `stop` resolves.
 /// Returns the session (out of IDLE again) and whether we were stopped.
 async fn idle_wait<S>(

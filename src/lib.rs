@@ -2,6 +2,7 @@
 //! space. README.md shows how to run it; ARCHITECTURE.md how it is built.
 
 pub mod activation;
+pub mod check;
 pub mod classify;
 /// The command line, used by `main.rs` and nothing else in the library. It lives in the library
 /// (not only in the binary) because tests drive the `tokens` and `admin` commands in-process

@@ -2,6 +2,7 @@
 //! command group, each with its clap `Subcommand` and a `run`; here the top-level parser, the
 //! global options, the dispatch and the exit codes.
 
+mod backup;
 mod campaigns;
 mod contacts;
 mod hints;
@@ -81,6 +82,23 @@ pub enum Command {
     Admin(admin::AdminCmd),
     /// Run the daemon: scheduler, sender, inbound sources, web pages and API.
     Serve,
+    /// Tell what works and what not: database, sending, replies, web address, public URL, DKIM,
+    /// organisation. Sends nothing. Exits 1 when something blocks sending or reading.
+    Check,
+    /// Write a consistent copy of the SQLite database to FILE, also while `serve` runs.
+    /// (PostgreSQL: use pg_dump.)
+    Backup {
+        /// Where to write the copy; must not exist yet.
+        file: PathBuf,
+    },
+    /// Put a backup made by `netzpost backup` in place of the database (the old one is kept
+    /// beside it) and migrate it to this version. Stop `serve` first.
+    Restore {
+        file: PathBuf,
+        /// Restore even though a daemon seemed to run on the database in the last 30 seconds.
+        #[arg(long)]
+        force: bool,
+    },
     /// Build a demo workspace in ./demo with a sample network and show what netzpost does.
     Demo {
         #[arg(long, default_value = "demo")]
@@ -202,6 +220,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Demo { dir } => workspace::demo(&dir).await?,
         Command::Migrate => workspace::migrate(config, &mut out).await?,
         Command::Serve => workspace::serve(config).await?,
+        Command::Check => return backup::check(config, &mut out).await,
+        Command::Backup { file } => backup::backup(config, &file, &mut out).await?,
+        Command::Restore { file, force } => backup::restore(config, &file, force, &mut out).await?,
         Command::Contacts(cmd) => {
             let (cfg, db) = workspace::open(config).await?;
             return contacts::run(&cfg, &db, cmd, format, &mut out).await;

@@ -839,4 +839,28 @@ MC4CAQAwBQYDK2VwBCIEIElNMtoRHDbciC08rP6/PZjc/LRkizrCLXvyRlUEYKfK
         let seed = base64::engine::general_purpose::STANDARD.encode([7u8; 32]);
         assert!(DkimSigner::new(&seed, "s", "d.org").is_ok());
     }
+
+    #[test]
+    fn dkim_dns_record_publishes_the_public_half_of_the_key() {
+        use base64::Engine as _;
+        use rsa::pkcs1::DecodeRsaPrivateKey;
+        use rsa::pkcs8::DecodePublicKey;
+        let b64 = base64::engine::general_purpose::STANDARD;
+        let signer = DkimSigner::new(RSA_TEST_KEY, "np2026", "netz.example.org").unwrap();
+        assert_eq!(signer.dns_name(), "np2026._domainkey.netz.example.org");
+        let record = signer.dns_record();
+        let p = record.strip_prefix("v=DKIM1; k=rsa; p=").expect(&record);
+        let published = rsa::RsaPublicKey::from_public_key_der(&b64.decode(p).unwrap()).unwrap();
+        let private = rsa::RsaPrivateKey::from_pkcs1_pem(RSA_TEST_KEY).unwrap();
+        assert_eq!(published, private.to_public_key());
+
+        let seed = [7u8; 32];
+        let signer = DkimSigner::new(&b64.encode(seed), "s", "d.org").unwrap();
+        let record = signer.dns_record();
+        let p = record
+            .strip_prefix("v=DKIM1; k=ed25519; p=")
+            .expect(&record);
+        let public = ed25519_dalek::SigningKey::from_bytes(&seed).verifying_key();
+        assert_eq!(b64.decode(p).unwrap(), public.as_bytes());
+    }
 }

@@ -116,6 +116,33 @@ impl DkimSigner {
         })
     }
 
+    /// Where the public key is published: `SELECTOR._domainkey.DOMAIN`.
+    pub fn dns_name(&self) -> String {
+        format!("{}._domainkey.{}", self.selector, self.domain)
+    }
+
+    /// The TXT record to publish at [`DkimSigner::dns_name`] (RFC 6376 section 3.6.1; RFC 8463 for
+    /// Ed25519, whose `p=` is the raw 32-byte key).
+    pub fn dns_record(&self) -> String {
+        use base64::Engine as _;
+        let b64 = base64::engine::general_purpose::STANDARD;
+        match &self.key {
+            Key::Rsa(k) => {
+                use rsa::pkcs8::EncodePublicKey;
+                let der = k
+                    .to_public_key()
+                    .to_public_key_der()
+                    .map(|d| b64.encode(d.as_bytes()))
+                    .unwrap_or_default();
+                format!("v=DKIM1; k=rsa; p={der}")
+            }
+            Key::Ed25519(k) => format!(
+                "v=DKIM1; k=ed25519; p={}",
+                b64.encode(k.verifying_key().as_bytes())
+            ),
+        }
+    }
+
     fn algorithm(&self) -> &'static str {
         match self.key {
             Key::Rsa(_) => "rsa-sha256",

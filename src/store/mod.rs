@@ -6,6 +6,7 @@
 
 pub mod activities;
 pub mod auth;
+pub mod backup;
 pub mod campaigns;
 pub mod contacts;
 pub mod decisions;

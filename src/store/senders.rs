@@ -83,6 +83,16 @@ pub async fn beat(db: &Db, owner: &str) -> Result<bool> {
     Ok(false)
 }
 
+/// The senders that have said they are alive since `since`: daemons that are running.
+pub async fn live_senders(db: &Db, since: Timestamp) -> Result<Vec<String>> {
+    Ok(on_db!(db, p => {
+        sqlx::query_scalar("SELECT owner FROM senders WHERE last_seen >= $1 ORDER BY owner")
+            .bind(since)
+            .fetch_all(p)
+            .await?
+    }))
+}
+
 /// The senders that have not said they are alive since `since`.
 pub async fn silent_senders(db: &Db, since: Timestamp) -> Result<Vec<String>> {
     Ok(on_db!(db, p => {

@@ -25,6 +25,7 @@ mod languages;
 mod mail_loop;
 mod metrics;
 mod occasions;
+mod operations;
 mod outbound_file;
 mod outbound_smtp;
 mod oversized_input;
