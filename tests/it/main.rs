@@ -29,6 +29,7 @@ mod operations;
 mod outbound_file;
 mod outbound_smtp;
 mod oversized_input;
+mod package;
 mod public_pages;
 mod rate_limits;
 mod reliability;
