@@ -159,6 +159,7 @@ pub const BUILTIN: &[(&str, &str)] = builtin![
     "web/subscribe.html.j2",
     "web/preferences.html.j2",
     "web/door.html.j2",
+    "web/calendar.html.j2",
     "web/admin/layout.html.j2",
     "web/admin/login.html.j2",
     "web/admin/dashboard.html.j2",

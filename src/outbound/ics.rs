@@ -72,6 +72,46 @@ pub fn invitation_ics(ev: &IcsEvent) -> String {
             line(&l);
         }
     }
+    vevent(ev, true, &mut line);
+    line("END:VCALENDAR");
+    out
+}
+
+/// A published calendar (`METHOD:PUBLISH`, RFC 5546 3.2.1) of many occasions, for a feed that a
+/// website or a phone subscribes to: the events without ORGANIZER and ATTENDEE (no personal
+/// data), a cancelled one as `STATUS:CANCELLED`. `name` becomes the calendar's display name.
+pub fn published_ics(name: &str, events: &[IcsEvent], tz: Option<Tz>) -> String {
+    let mut out = String::with_capacity(512 + events.len() * 512);
+    let mut line = |s: &str| fold_line(s, &mut out);
+    line("BEGIN:VCALENDAR");
+    line("VERSION:2.0");
+    line("PRODID:-//netzpost//netzpost//DE");
+    line("CALSCALE:GREGORIAN");
+    line("METHOD:PUBLISH");
+    line(&format!("X-WR-CALNAME:{}", escape_text(name)));
+    if let Some(tz) = tz {
+        line(&format!("X-WR-TIMEZONE:{}", tz.name()));
+        let from = events.iter().map(|e| e.starts_at).min();
+        let until = events
+            .iter()
+            .map(|e| e.ends_at.unwrap_or(e.starts_at))
+            .max();
+        if let (Some(from), Some(until)) = (from, until) {
+            for l in vtimezone(tz, from, until) {
+                line(&l);
+            }
+        }
+    }
+    for ev in events {
+        vevent(ev, false, &mut line);
+    }
+    line("END:VCALENDAR");
+    out
+}
+
+/// One VEVENT; `personal` adds the ORGANIZER (the reply address) and the ATTENDEE of an iMIP
+/// message.
+fn vevent(ev: &IcsEvent, personal: bool, line: &mut impl FnMut(&str)) {
     line("BEGIN:VEVENT");
     line(&format!(
         "UID:occasion-{}@{}",
@@ -94,28 +134,28 @@ pub fn invitation_ics(ev: &IcsEvent) -> String {
     if let Some(url) = ev.url.as_deref() {
         line(&format!("URL:{}", uri_safe(url)));
     }
-    line(&format!(
-        "ORGANIZER{}:mailto:{}",
-        cn_param(ev.organizer_name.as_deref()),
-        uri_safe(&ev.organizer_addr)
-    ));
-    let rsvp = match ev.method {
-        IcsMethod::Request => ";PARTSTAT=NEEDS-ACTION;RSVP=TRUE",
-        IcsMethod::Cancel => "",
-    };
-    line(&format!(
-        "ATTENDEE{};ROLE=REQ-PARTICIPANT{rsvp}:mailto:{}",
-        cn_param(ev.attendee_name.as_deref()),
-        uri_safe(&ev.attendee_addr)
-    ));
+    if personal {
+        line(&format!(
+            "ORGANIZER{}:mailto:{}",
+            cn_param(ev.organizer_name.as_deref()),
+            uri_safe(&ev.organizer_addr)
+        ));
+        let rsvp = match ev.method {
+            IcsMethod::Request => ";PARTSTAT=NEEDS-ACTION;RSVP=TRUE",
+            IcsMethod::Cancel => "",
+        };
+        line(&format!(
+            "ATTENDEE{};ROLE=REQ-PARTICIPANT{rsvp}:mailto:{}",
+            cn_param(ev.attendee_name.as_deref()),
+            uri_safe(&ev.attendee_addr)
+        ));
+    }
     line(match ev.method {
         IcsMethod::Request => "STATUS:CONFIRMED",
         IcsMethod::Cancel => "STATUS:CANCELLED",
     });
     line("TRANSP:OPAQUE");
     line("END:VEVENT");
-    line("END:VCALENDAR");
-    out
 }
 
 fn utc_stamp(t: DateTime<Utc>) -> String {

@@ -104,6 +104,29 @@ pub async fn by_id(db: &Db, id: OccasionId) -> Result<Occasion> {
     o.ok_or_else(|| StoreError::NotFound(format!("no occasion with id {id}")))
 }
 
+/// The occasions of a public calendar: those of `topic` (or all) that end (or, without an end,
+/// start) at or after `since`, cancelled ones included, by start; at most `limit`.
+pub async fn calendar(
+    db: &Db,
+    topic: Option<TopicId>,
+    since: Timestamp,
+    limit: i64,
+) -> Result<Vec<Occasion>> {
+    let sql = format!(
+        "SELECT {COLUMNS} FROM occasions
+         WHERE COALESCE(ends_at, starts_at) >= $1 AND ($2 IS NULL OR topic_id = $2)
+         ORDER BY starts_at, id LIMIT $3"
+    );
+    Ok(on_db!(db, p => {
+        sqlx::query_as::<_, Occasion>(sqlx::AssertSqlSafe(sql.as_str()))
+            .bind(since)
+            .bind(topic)
+            .bind(limit)
+            .fetch_all(p)
+            .await?
+    }))
+}
+
 /// Occasions with their RSVP counts (confirmed encounters, declines, and people coming).
 pub async fn list(db: &Db) -> Result<Vec<OccasionRow>> {
     Ok(on_db!(db, p => {

@@ -19,6 +19,7 @@
 //! The link pages are rate-limited per client address in `super` (`http.public_requests_per_minute`);
 //! a correctly signed one-click unsubscribe is never refused by that limit.
 
+mod calendar;
 mod checkin;
 mod preferences;
 mod rsvp;
@@ -75,6 +76,10 @@ pub fn routes() -> Router<Shared> {
         )
         .route("/p/{token}/forget", post(preferences::forget))
         .route("/r/{token}/{answer}", get(rsvp::rsvp_page).post(rsvp::rsvp))
+        .route("/calendar", get(calendar::all_page))
+        .route("/calendar.ics", get(calendar::all_feed))
+        .route("/calendar/{topic}", get(calendar::topic_page))
+        .route("/calendar/{topic}/calendar.ics", get(calendar::topic_feed))
         .route(
             "/checkin/{token}",
             get(checkin::check_in_page).post(checkin::check_in),
