@@ -77,10 +77,19 @@ pub fn describe(
         K::Relation => {
             let form = text("form")?.parse::<RelationForm>().ok()?;
             let status = text("status")?.parse::<RelationStatus>().ok()?;
+            let by_waiting_list = text("cause_ref") == Some(crate::activation::WAITING_LIST);
             match (form, status) {
+                (RelationForm::Encounter, RelationStatus::Confirmed) if by_waiting_list => pick(
+                    "von der Warteliste nachgerückt: kommt".into(),
+                    "moved up from the waiting list: coming".into(),
+                ),
                 (RelationForm::Encounter, RelationStatus::Confirmed) => {
                     pick("kommt zur Begegnung".into(), "coming".into())
                 }
+                (RelationForm::Encounter, RelationStatus::Waiting) => pick(
+                    "möchte kommen, steht auf der Warteliste".into(),
+                    "wants to come, on the waiting list".into(),
+                ),
                 (RelationForm::Encounter, RelationStatus::Declined) => {
                     pick("sagt ab".into(), "declined".into())
                 }

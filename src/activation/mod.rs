@@ -22,11 +22,13 @@ use serde::{Deserialize, Serialize};
 
 mod initial;
 mod occasions;
+mod places;
 pub use initial::{add_contact, sign_up, ImportConsent, SignUp, SignedUp};
 pub use occasions::{
     cancel_occasion, change_occasion, check_in, record_attendance, Attendance, OccasionChange,
     OccasionNotice,
 };
+pub use places::{answer_invitation, seat_by_hand, Answered, Seat, WAITING_LIST};
 
 /// How long an occasion without an end lasts.
 pub const DEFAULT_OCCASION_HOURS: i64 = 3;
@@ -349,43 +351,6 @@ pub async fn set_language(
 }
 
 // ----- relations -----
-
-/// An answer to an invitation to occasion `o`: an encounter confirmed (`accept`) or declined,
-/// with the party size the person named (kept on a yes only). Returns what it replaced.
-pub async fn answer_invitation(
-    db: &Db,
-    contact_id: ContactId,
-    o: &Occasion,
-    accept: bool,
-    party_size: Option<u32>,
-    note: Option<String>,
-    cause: &Cause,
-) -> Result<Undo> {
-    let status = if accept {
-        RelationStatus::Confirmed
-    } else {
-        RelationStatus::Declined
-    };
-    let mut tx = db.begin().await?;
-    let undo = set_relation(
-        &mut tx,
-        contact_id,
-        RelationForm::Encounter,
-        o.topic_id,
-        Some(o.id),
-        status,
-        Some(occasion_end(o)),
-        note,
-        cause,
-    )
-    .await?;
-    if let (true, Some(n)) = (accept, party_size) {
-        let id = undo.1;
-        store::relations::set_party_size(&mut tx, id, Some(i64::from(n))).await?;
-    }
-    tx.commit().await?;
-    Ok(undo.0)
-}
 
 /// Interest in cooperating on `topic` (a reply or the link of a call for cooperation).
 pub async fn express_cooperation(

@@ -29,6 +29,9 @@ pub struct OccasionNotice {
     /// (time, place, or the cancellation); empty otherwise.
     pub notify: Vec<Invitee>,
     pub cancelled: bool,
+    /// Who moved up from the waiting list because the capacity grew (to be told, with the
+    /// calendar invitation).
+    pub moved_up: Vec<ContactId>,
 }
 
 /// Changes occasion `slug`. A change of time or place raises the iCalendar SEQUENCE and is to be
@@ -97,6 +100,13 @@ pub async fn change_occasion(
         after.sequence += 1;
     }
     store::occasions::update(&mut tx, &after).await?;
+    let moved_up = match after.capacity {
+        Some(cap) if changed.contains(&"capacity") => {
+            store::occasions::lock_places(&mut tx, id).await?;
+            super::places::move_up(&mut tx, &after, cap).await?
+        }
+        _ => Vec::new(),
+    };
     let notify = if significant {
         let notify = store::occasions::invitees_not_declined(&mut tx, id).await?;
         let detail = serde_json::json!({
@@ -114,6 +124,7 @@ pub async fn change_occasion(
         changed,
         notify,
         cancelled: false,
+        moved_up,
     })
 }
 
@@ -151,6 +162,7 @@ pub async fn cancel_occasion(
         changed: Vec::new(),
         notify,
         cancelled: true,
+        moved_up: Vec::new(),
     })
 }
 

@@ -72,6 +72,12 @@ pub enum OccasionsCmd {
     /// Print the check-in link of an occasion: a signed URL helpers at the door open on a
     /// phone to mark who came, without a login. It works until a day after the occasion.
     CheckinLink { name: String },
+    /// The waiting list of an occasion with a capacity, first in line first. A place that comes
+    /// free (a decline, a larger --capacity) goes to the first in line automatically.
+    Waiting { name: String },
+    /// Give a person on the waiting list a place now, whatever the capacity says; they get the
+    /// mail with the calendar invitation.
+    Seat { name: String, email: String },
 }
 
 /// Who is working at the command line, for the timeline.
@@ -89,6 +95,16 @@ async fn send_notices(
     notice: &activation::OccasionNotice,
     out: &mut dyn Write,
 ) -> anyhow::Result<()> {
+    if !notice.moved_up.is_empty() {
+        let engine = Engine::new(db.clone(), std::sync::Arc::new(cfg.clone())).await?;
+        let o = &notice.occasion;
+        crate::outbound::occasion::send_moved_up(db, &engine.notifier(), o, &notice.moved_up).await;
+        writeln!(
+            out,
+            "{} from the waiting list now have a place and were told so",
+            notice.moved_up.len()
+        )?;
+    }
     if notice.notify.is_empty() {
         if notice.cancelled || !notice.changed.is_empty() {
             writeln!(
@@ -184,6 +200,7 @@ pub async fn run(
                     "capacity",
                     "coming",
                     "declined",
+                    "waiting",
                     "people",
                 ],
                 format,
@@ -231,6 +248,25 @@ pub async fn run(
             let o = store::occasions::get(db, &name).await?;
             let key = cfg.token_key()?;
             writeln!(out, "{}", crate::web::public::check_in_url(cfg, &key, &o))?;
+        }
+        OccasionsCmd::Waiting { name } => {
+            let o = store::occasions::get(db, &name).await?;
+            let rows = store::occasions::waiting_people(db, o.id).await?;
+            output::print(out, &rows, &["email", "name", "party", "since"], format)?;
+        }
+        OccasionsCmd::Seat { name, email } => {
+            let o = store::occasions::get(db, &name).await?;
+            let addr = EmailAddress::parse(&email).map_err(|e| anyhow::anyhow!("{email}: {e}"))?;
+            let contact = store::contacts::find(db, &addr)
+                .await?
+                .ok_or_else(|| anyhow::anyhow!("no contact {email}"))?;
+            if !activation::seat_by_hand(db, contact.id, &o, &who()).await? {
+                anyhow::bail!("{email} is not on the waiting list of {name}");
+            }
+            let engine = Engine::new(db.clone(), std::sync::Arc::new(cfg.clone())).await?;
+            crate::outbound::occasion::send_moved_up(db, &engine.notifier(), &o, &[contact.id])
+                .await;
+            writeln!(out, "{email} has a place at {name} and was told so")?;
         }
         OccasionsCmd::Attendance {
             name,

@@ -385,6 +385,8 @@ text_enum!(
     pub RelationStatus {
         Interested => "interested",
         Confirmed => "confirmed",
+        /// Said yes to a full occasion: on its waiting list.
+        Waiting => "waiting",
         Declined => "declined",
         Ended => "ended",
         Undone => "undone",

@@ -240,6 +240,16 @@ fn message_cause(inbound: InboundId, at: &Attribution, a: &Analysis, complaint: 
     }
 }
 
+/// What the acknowledgement of a yes says: coming, or the place on the waiting list.
+pub(crate) fn rsvp_ack(seat: activation::Seat) -> serde_json::Value {
+    match seat {
+        activation::Seat::Waiting { position } => {
+            json!({"answer": "waiting", "position": position})
+        }
+        _ => json!({"answer": "yes"}),
+    }
+}
+
 /// Performs one action; returns how to undo it.
 async fn perform_action(
     inb: &Inbound,
@@ -259,7 +269,7 @@ async fn perform_action(
             let contact = contact.ok_or_else(|| anyhow::anyhow!("no contact"))?;
             let occasion = store::occasions::by_id(db, *occasion_id).await?;
             let accept = matches!(action, Action::Encounter { .. });
-            let undo = activation::answer_invitation(
+            let answered = activation::answer_invitation(
                 db,
                 contact,
                 &occasion,
@@ -275,13 +285,17 @@ async fn perform_action(
                     at,
                     contact,
                     MailKind::RsvpAck,
-                    json!({"rsvp": {"answer": "yes"}}),
+                    json!({"rsvp": rsvp_ack(answered.seat)}),
                     &format!("ack.{inbound}"),
                     a,
                 )
                 .await;
             }
-            Ok(undo)
+            if let Some(n) = &inb.notifier {
+                crate::outbound::occasion::send_moved_up(db, n, &occasion, &answered.moved_up)
+                    .await;
+            }
+            Ok(answered.undo)
         }
         Action::Decline { occasion_id: None } => Ok(Undo::default()),
         Action::Cooperation { topic_id } => {

@@ -2,6 +2,8 @@
 //! (`activation::change_occasion`, `cancel_occasion`): one mail each with the calendar update,
 //! in the frame of the first invitation that reached them.
 
+use crate::domain::ContactId;
+use crate::outbound::render::MailKind;
 use crate::outbound::sender::{CampaignCtx, Notifier, Recipient};
 use crate::store::occasions::{Invitee, Occasion};
 use crate::store::{self, Db};
@@ -54,4 +56,49 @@ pub async fn send_notices(
         }
     }
     Ok(out)
+}
+
+/// Tells each contact in `moved` that a place at occasion `o` came free for them: the
+/// acknowledgement mail ("moved_up") with the calendar invitation, in the frame of the first
+/// invitation that reached them. A failure for one is logged; the others still get theirs.
+pub async fn send_moved_up(db: &Db, notifier: &Notifier, o: &Occasion, moved: &[ContactId]) {
+    for &contact_id in moved {
+        let result = async {
+            let Some(campaign) = store::occasions::first_invitation(db, o.id, contact_id).await?
+            else {
+                anyhow::bail!("no invitation to this occasion reached them");
+            };
+            let frame = CampaignCtx::load(db, store::campaigns::by_id(db, campaign).await?).await?;
+            let contact = store::contacts::by_id(db, contact_id).await?;
+            let r = Recipient::of_contact(&contact);
+            let message_id = notifier.composer.key.local_message_id(
+                &format!(
+                    "moved-up.{}.{}.{}",
+                    o.id,
+                    contact_id,
+                    chrono::Utc::now().timestamp_millis()
+                ),
+                &crate::outbound::sender::sender_domain(&notifier.composer.cfg),
+            );
+            let (env, bytes) = notifier.composer.build(
+                &frame,
+                &r,
+                MailKind::RsvpAck,
+                "",
+                "",
+                serde_json::json!({"rsvp": {"answer": "moved_up"}}),
+                &message_id,
+                true,
+                false,
+            )?;
+            notifier.send_raw(&env, &bytes).await
+        }
+        .await;
+        if let Err(e) = result {
+            tracing::warn!(
+                contact = contact_id.get(),
+                "place from the waiting list not told: {e:#}"
+            );
+        }
+    }
 }

@@ -46,6 +46,8 @@ pub struct OccasionRow {
     pub topic: Option<String>,
     pub coming: i64,
     pub declined: i64,
+    /// On the waiting list (said yes when the places were taken).
+    pub waiting: i64,
     /// People coming in all: each confirmed RSVP counts its party size, or one.
     pub people: i64,
     pub cancelled_at: Option<Timestamp>,
@@ -134,6 +136,7 @@ pub async fn list(db: &Db) -> Result<Vec<OccasionRow>> {
             "SELECT o.id, o.slug, o.title, o.starts_at, o.place, o.capacity, t.slug AS topic,
                 COALESCE(SUM(CASE WHEN r.status = 'confirmed' THEN 1 ELSE 0 END), 0) AS coming,
                 COALESCE(SUM(CASE WHEN r.status = 'declined' THEN 1 ELSE 0 END), 0) AS declined,
+                COALESCE(SUM(CASE WHEN r.status = 'waiting' THEN 1 ELSE 0 END), 0) AS waiting,
                 CAST(COALESCE(SUM(CASE WHEN r.status = 'confirmed' THEN COALESCE(r.party_size, 1) ELSE 0 END), 0) AS BIGINT) AS people,
                 o.cancelled_at
              FROM occasions o
@@ -248,6 +251,110 @@ pub async fn door_list(db: &Db, id: OccasionId) -> Result<Vec<DoorRow>> {
                  WHERE d.contact_id = c.id AND k.occasion_id = $1 AND d.status = 'sent')
              ORDER BY CASE WHEN r.status = 'confirmed' THEN 0 WHEN r.status IS NULL THEN 1 ELSE 2 END,
                  LOWER(COALESCE(c.name, c.email)), c.id",
+        )
+        .bind(id)
+        .fetch_all(p)
+        .await?
+    }))
+}
+
+/// Places at occasion `id`, read for a decision on them: the capacity (none: no limit) and the
+/// occasion's row held until the transaction ends on PostgreSQL (`FOR UPDATE`), so two answers
+/// to the same occasion decide one after the other (SQLite's `BEGIN IMMEDIATE` does that anyway).
+pub async fn lock_places(tx: &mut Tx, id: OccasionId) -> Result<Option<i64>> {
+    let capacity: Option<Option<i64>> = match tx {
+        Tx::Sqlite(c) => {
+            sqlx::query_scalar("SELECT capacity FROM occasions WHERE id = $1")
+                .bind(id)
+                .fetch_optional(&mut **c)
+                .await?
+        }
+        Tx::Postgres(c) => {
+            sqlx::query_scalar("SELECT capacity FROM occasions WHERE id = $1 FOR UPDATE")
+                .bind(id)
+                .fetch_optional(&mut **c)
+                .await?
+        }
+    };
+    capacity.ok_or_else(|| StoreError::NotFound(format!("no occasion with id {id}")))
+}
+
+/// People coming to occasion `id` (each yes counts its party size, or one), leaving out
+/// `except`'s own answer.
+pub async fn places_taken(tx: &mut Tx, id: OccasionId, except: Option<ContactId>) -> Result<i64> {
+    Ok(on_tx!(tx, c => {
+        sqlx::query_scalar(
+            "SELECT CAST(COALESCE(SUM(COALESCE(party_size, 1)), 0) AS BIGINT) FROM relations
+             WHERE occasion_id = $1 AND form = 'encounter' AND status = 'confirmed'
+               AND contact_id <> $2",
+        )
+        .bind(id)
+        .bind(except.map_or(0, ContactId::get))
+        .fetch_one(&mut *c)
+        .await?
+    }))
+}
+
+/// One person on an occasion's waiting list.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow)]
+pub struct Waiting {
+    pub contact_id: ContactId,
+    /// How many they come with, in all (one when not said).
+    pub party: i64,
+}
+
+/// The waiting list of occasion `id`, first in line first (by when they were put on it).
+pub async fn waiting_list(tx: &mut Tx, id: OccasionId) -> Result<Vec<Waiting>> {
+    Ok(on_tx!(tx, c => {
+        sqlx::query_as::<_, Waiting>(
+            "SELECT contact_id, COALESCE(party_size, 1) AS party FROM relations
+             WHERE occasion_id = $1 AND form = 'encounter' AND status = 'waiting'
+             ORDER BY updated_at, id",
+        )
+        .bind(id)
+        .fetch_all(&mut *c)
+        .await?
+    }))
+}
+
+/// The first invitation campaign to occasion `id` whose mail reached `contact` (the frame of any
+/// later mail about it: its reply address is the ORGANIZER in the contact's calendar).
+pub async fn first_invitation(
+    db: &Db,
+    id: OccasionId,
+    contact: ContactId,
+) -> Result<Option<CampaignId>> {
+    Ok(on_db!(db, p => {
+        sqlx::query_scalar(
+            "SELECT MIN(d.campaign_id) FROM deliveries d JOIN campaigns k ON k.id = d.campaign_id
+             WHERE k.occasion_id = $1 AND k.kind = 'invitation' AND d.status = 'sent'
+               AND d.contact_id = $2",
+        )
+        .bind(id)
+        .bind(contact)
+        .fetch_one(p)
+        .await?
+    }))
+}
+
+/// One person on an occasion's waiting list, as a coordinator sees it.
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+pub struct WaitingPerson {
+    pub email: String,
+    pub name: Option<String>,
+    pub party: i64,
+    /// Since when they wait.
+    pub since: Timestamp,
+}
+
+/// The waiting list of occasion `id` in line order, with names and addresses.
+pub async fn waiting_people(db: &Db, id: OccasionId) -> Result<Vec<WaitingPerson>> {
+    Ok(on_db!(db, p => {
+        sqlx::query_as::<_, WaitingPerson>(
+            "SELECT c.email, c.name, COALESCE(r.party_size, 1) AS party, r.updated_at AS since
+             FROM relations r JOIN contacts c ON c.id = r.contact_id
+             WHERE r.occasion_id = $1 AND r.form = 'encounter' AND r.status = 'waiting'
+             ORDER BY r.updated_at, r.id",
         )
         .bind(id)
         .fetch_all(p)

@@ -442,6 +442,10 @@ struct OccasionEdit {
 /// Sends the notices of a change or cancellation; a process without a transport reports them
 /// as not sent (the change itself stands).
 async fn notify_invited(st: &Shared, notice: &activation::OccasionNotice) -> Value {
+    if let Some(n) = &st.notifier {
+        crate::outbound::occasion::send_moved_up(&st.db, n, &notice.occasion, &notice.moved_up)
+            .await;
+    }
     if notice.notify.is_empty() {
         return json!({"sent": 0, "failed": []});
     }

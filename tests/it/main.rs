@@ -30,6 +30,7 @@ mod outbound_file;
 mod outbound_smtp;
 mod oversized_input;
 mod package;
+mod places;
 mod public_calendar;
 mod public_pages;
 mod rate_limits;

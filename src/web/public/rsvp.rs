@@ -139,10 +139,11 @@ pub(super) async fn rsvp(
             evidence: format!("rsvp:{}:{}", t.claims.campaign_id, t.answer.as_str()),
             campaign_id: Some(t.campaign.id),
         };
+        let mut seat = activation::Seat::NotComing;
         match t.answer {
             Answer::Yes | Answer::No => {
                 let o = t.occasion.as_ref().expect("checked in rsvp_target");
-                activation::answer_invitation(
+                let answered = activation::answer_invitation(
                     &st.db,
                     t.contact.id,
                     o,
@@ -152,6 +153,11 @@ pub(super) async fn rsvp(
                     &cause,
                 )
                 .await?;
+                seat = answered.seat;
+                if let Some(n) = &st.notifier {
+                    crate::outbound::occasion::send_moved_up(&st.db, n, o, &answered.moved_up)
+                        .await;
+                }
             }
             Answer::Cooperation => {
                 activation::express_cooperation(
@@ -165,18 +171,18 @@ pub(super) async fn rsvp(
             }
         }
         if t.answer == Answer::Yes && st.cfg.inbound.send_acknowledgements {
-            if let Err(e) = send_ack(&st, &t).await {
+            if let Err(e) = send_ack(&st, &t, seat).await {
                 tracing::warn!(
                     contact = t.contact.id.get(),
                     "RSVP acknowledgement not sent: {e:#}"
                 );
             }
         }
-        Ok::<_, Fail>(t)
+        Ok::<_, Fail>((t, seat))
     }
     .await;
     match r {
-        Ok(t) => {
+        Ok((t, seat)) => {
             let lang = Lang::for_contact(
                 parts.uri.query(),
                 &parts.headers,
@@ -189,9 +195,14 @@ pub(super) async fn rsvp(
                 StatusCode::OK,
                 json!({
                     "title": st.pages.text(lang, "rsvp_done_title"),
-                    "text": st.pages
-                        .text(lang, &format!("rsvp_{}_done", t.answer.as_str()))
-                        .replace("{occasion}", &what),
+                    "text": match seat {
+                        activation::Seat::Waiting { position } => st
+                            .pages
+                            .text(lang, "rsvp_waiting_done")
+                            .replace("{position}", &position.to_string()),
+                        _ => st.pages.text(lang, &format!("rsvp_{}_done", t.answer.as_str())),
+                    }
+                    .replace("{occasion}", &what),
                 }),
             )
         }
@@ -199,7 +210,7 @@ pub(super) async fn rsvp(
     }
 }
 
-async fn send_ack(st: &Shared, t: &RsvpTarget) -> anyhow::Result<()> {
+async fn send_ack(st: &Shared, t: &RsvpTarget, seat: activation::Seat) -> anyhow::Result<()> {
     let Some(notifier) = &st.notifier else {
         return Ok(());
     };
@@ -218,7 +229,7 @@ async fn send_ack(st: &Shared, t: &RsvpTarget) -> anyhow::Result<()> {
             MailKind::RsvpAck,
             &ctx,
             &recipient(&t.contact, None),
-            json!({"rsvp": {"answer": "yes"}}),
+            json!({"rsvp": crate::inbound::apply::rsvp_ack(seat)}),
             &message_id,
         )
         .await
