@@ -146,7 +146,12 @@ pub async fn start(db: &Db, cfg: &Config, c: &Campaign) -> anyhow::Result<u64> {
     ) {
         bail!("campaign {:?} is {}: it cannot be sent", c.name, c.status);
     }
+    // Counted before the queue is built, which would count itself against the caps.
+    let reach = store::audience::count(db, c, caps(cfg)).await?;
     let n = campaigns::enqueue(db, c, caps(cfg)).await?;
+    if c.status != CampaignStatus::Running {
+        store::audience::record(db, c.id, &reach).await?;
+    }
     campaigns::transition(
         db,
         c.id,

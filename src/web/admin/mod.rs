@@ -183,8 +183,10 @@ async fn login(State(st): State<Shared>, req: Request) -> Response {
         parts.extensions.get::<ConnectInfo<SocketAddr>>(),
         &parts.headers,
     );
+    // Only failed sign-ins count toward the limit (a person who signs in often is no guesser);
+    // once it is full, even the right password waits, or guessing would go on unhindered.
     if let Some(ip) = ip {
-        if !st.login_limiter.allow(ip).await {
+        if st.login_limiter.is_full(ip).await {
             return st.pages.message(
                 lang,
                 StatusCode::TOO_MANY_REQUESTS,
@@ -241,6 +243,9 @@ async fn login(State(st): State<Shared>, req: Request) -> Response {
         },
         Ok(None) => {
             tracing::warn!(%user, "admin sign-in failed");
+            if let Some(ip) = ip {
+                st.login_limiter.allow(ip).await;
+            }
             login_form(
                 &st,
                 lang,
