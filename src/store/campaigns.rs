@@ -170,6 +170,42 @@ pub async fn create(db: &Db, c: &NewCampaign) -> Result<Campaign> {
     })
 }
 
+/// Rewrites a draft's text, topic, occasion, audience and timing (the name and kind stay).
+/// Returns false when the campaign is no longer a draft or scheduled one-shot, so it is left
+/// alone.
+pub async fn update_draft(db: &Db, id: CampaignId, c: &NewCampaign) -> Result<bool> {
+    let status = if c.send_at.is_some() || c.schedule.is_some() {
+        "scheduled"
+    } else {
+        "draft"
+    };
+    let audience = serde_json::to_string(&c.audience).expect("audience serialises");
+    let translations = serde_json::to_string(&c.translations).expect("texts serialise");
+    Ok(on_db!(db, p => {
+        sqlx::query(
+            "UPDATE campaigns SET topic_id = $1, occasion_id = $2, subject = $3, body = $4,
+                audience = $5, schedule = $6, send_at = $7, status = $8, translations = $9,
+                updated_at = $10, status_reason = NULL
+             WHERE id = $11 AND status IN ('draft', 'scheduled') AND started_at IS NULL",
+        )
+        .bind(c.topic_id)
+        .bind(c.occasion_id)
+        .bind(&c.subject)
+        .bind(&c.body)
+        .bind(&audience)
+        .bind(&c.schedule)
+        .bind(c.send_at)
+        .bind(status)
+        .bind(&translations)
+        .bind(now())
+        .bind(id)
+        .execute(p)
+        .await?
+        .rows_affected()
+            > 0
+    }))
+}
+
 pub async fn get(db: &Db, name: &str) -> Result<Campaign> {
     let sql = format!("SELECT {COLUMNS} FROM campaigns WHERE name = $1");
     let c = on_db!(db, p => {
