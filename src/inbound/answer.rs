@@ -36,16 +36,14 @@ pub async fn review_answer(inb: &Inbound, id: i64, text: &str, by: &str) -> anyh
     // the organisation's own address (the answer then is read there, not attributed).
     let reply_to = match d.campaign_id {
         Some(k) => {
-            let ctx = CampaignCtx::load(&inb.db, store::campaigns::by_id(&inb.db, k).await?).await?;
+            let ctx =
+                CampaignCtx::load(&inb.db, store::campaigns::by_id(&inb.db, k).await?).await?;
             notifier.composer.reply_address(&ctx, contact_id)
         }
         None => inb.cfg.organisation.sender.clone(),
     };
     let message_id = notifier.composer.key.local_message_id(
-        &format!(
-            "answer.{id}.{}",
-            chrono::Utc::now().timestamp_micros()
-        ),
+        &format!("answer.{id}.{}", chrono::Utc::now().timestamp_micros()),
         &sender_domain(&inb.cfg),
     );
     notifier

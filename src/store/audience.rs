@@ -167,9 +167,8 @@ pub async fn recorded(db: &Db, id: CampaignId) -> Result<Option<Reach>> {
     });
     text.flatten()
         .map(|t| {
-            serde_json::from_str(&t).map_err(|e| {
-                StoreError::Invalid(format!("campaign {id}: stored reach {t:?}: {e}"))
-            })
+            serde_json::from_str(&t)
+                .map_err(|e| StoreError::Invalid(format!("campaign {id}: stored reach {t:?}: {e}")))
         })
         .transpose()
 }

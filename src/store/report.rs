@@ -162,7 +162,10 @@ pub async fn window(db: &Db) -> Result<Window> {
             .fetch_one(p)
             .await?
     });
-    Ok(Window { since, until: now() })
+    Ok(Window {
+        since,
+        until: now(),
+    })
 }
 
 #[derive(Debug, Clone, Serialize, sqlx::FromRow)]

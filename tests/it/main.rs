@@ -36,4 +36,5 @@ mod secrets;
 mod smtp_transport;
 mod store;
 mod templates;
+mod web_campaigns;
 mod workspace_files;

@@ -239,7 +239,9 @@ fn read_form(
         if name.is_empty() {
             return Err(t("campaign_name_missing"));
         }
-        let kind: CampaignKind = get("kind").parse().map_err(|_| t("campaign_kind_missing"))?;
+        let kind: CampaignKind = get("kind")
+            .parse()
+            .map_err(|_| t("campaign_kind_missing"))?;
         let topic = match get("topic").as_str() {
             "" => None,
             id => Some(
@@ -465,10 +467,9 @@ async fn show(
         Ok(x) => x,
         Err(e) => return internal(&st, a.lang, e),
     };
-    let to = q
-        .to
-        .filter(|t| !t.trim().is_empty())
-        .or_else(|| sample.first().map(|s| s.email.clone()));
+    let to =
+        q.to.filter(|t| !t.trim().is_empty())
+            .or_else(|| sample.first().map(|s| s.email.clone()));
     let preview = match &to {
         Some(to) => match campaign::preview_parts(&st.db, &st.composer, &c.name, to).await {
             Ok(p) => json!({
@@ -635,7 +636,9 @@ async fn action(
                 .and_then(|tz| Ok(parse_local_time(at, tz)?))
             {
                 Ok(t) if t > chrono::Utc::now() => campaign::schedule_at(&st.db, &name, t).await,
-                Ok(_) => Err(anyhow::anyhow!(st.pages.text(a.lang, "campaign_send_at_past"))),
+                Ok(_) => Err(anyhow::anyhow!(st
+                    .pages
+                    .text(a.lang, "campaign_send_at_past"))),
                 Err(e) => Err(anyhow::anyhow!(
                     "{}: {e:#}",
                     st.pages.text(a.lang, "campaign_send_at")
