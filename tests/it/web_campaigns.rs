@@ -20,6 +20,7 @@ each_db!(
 const PASSWORD: &str = "ein-langes-passwort";
 
 async fn signed_in(a: &App) -> AdminSession {
+    let _ = tracing_subscriber::fmt().with_test_writer().try_init();
     a.quick_password("admin", PASSWORD).await;
     a.admin_login("admin", PASSWORD).await
 }
@@ -141,6 +142,7 @@ async fn a_campaign_is_written_previewed_tested_sent_and_stopped_in_the_browser(
         .nth(1)
         .and_then(|x| x.split('"').next())
         .expect("the HTML part in a sandboxed frame")
+        .replace("&#x2f;", "/")
         .replace("&amp;", "&");
     let r = a.admin_get(&s.cookie, &src).await;
     assert_eq!(r.status(), 200);
@@ -340,7 +342,7 @@ async fn the_review_inbox_answers_in_the_thread_and_decides_as_chosen(backend: B
         "{inbox}"
     );
     assert!(
-        inbox.contains("Vielleicht, &lt;b&gt;mal&lt;/b&gt; sehen."),
+        inbox.contains("Vielleicht, &lt;b&gt;mal&lt;") && !inbox.contains("<b>mal"),
         "{inbox}"
     );
 
