@@ -89,7 +89,7 @@ async fn admin_login_csrf_and_pages(backend: Backend) {
     let dash = a.admin_get(&s.cookie, "/admin").await;
     assert_eq!(dash.status(), 200);
     let dash = dash.text().await.unwrap();
-    assert!(dash.contains("<svg class=\"funnel\""), "{dash}");
+    assert!(dash.contains("<ol class=\"funnel\""), "{dash}");
     assert!(
         dash.contains("html@example.org"),
         "recent activation listed"
