@@ -23,7 +23,17 @@ async fn write_preview_send_answer_and_see_the_funnel_at_390_px() {
 /// Whether the page fits the window: at 390 px nothing may stick out sideways.
 async fn fits(b: &Driver, width: i64, what: &str) {
     let w = b.scroll_width().await;
-    assert!(w <= width, "{what}: {w} px wide in a {width} px window");
+    if w > width {
+        // Name the elements that stick out, to say where to look.
+        let wide = b
+            .execute(&format!(
+                "return [...document.querySelectorAll('body *')]
+                   .filter(e => e.getBoundingClientRect().right > {width})
+                   .slice(0, 8).map(e => e.tagName + '.' + e.className + ' ' + Math.round(e.getBoundingClientRect().right));"
+            ))
+            .await;
+        panic!("{what}: {w} px wide in a {width} px window: {wide}");
+    }
 }
 
 async fn coordinator_day(width: u32) {
