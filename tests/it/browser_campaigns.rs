@@ -61,7 +61,8 @@ async fn coordinator_day(width: u32) {
     fits(&b, width, "campaign form").await;
     b.type_into("#name", "einladung-browser").await;
     b.click("#kind-invitation").await;
-    b.click(&format!("#occasion option[value='{occasion}']")).await;
+    b.click(&format!("#occasion option[value='{occasion}']"))
+        .await;
     b.type_into("#subject", "Kaffee und Kuchen im Stadtteilladen")
         .await;
     b.type_into("#body", "Liebe Nachbarn,\n\nkommen Sie vorbei!")
@@ -132,8 +133,10 @@ async fn coordinator_day(width: u32) {
     fits(&b, width, "review inbox").await;
     b.type_into(&format!("#text-{d}"), "Ja, Kinder sind willkommen!")
         .await;
-    b.click(&format!("form[action='/admin/review/{d}/answer'] button.primary"))
-        .await;
+    b.click(&format!(
+        "form[action='/admin/review/{d}/answer'] button.primary"
+    ))
+    .await;
     b.wait_for("Zu prüfen").await;
     let answer = a
         .mails()
@@ -142,7 +145,8 @@ async fn coordinator_day(width: u32) {
         .expect("the answer in the outbox");
     assert!(answer.contains("In-Reply-To: <q1@example.org>"), "{answer}");
     if width == 390 {
-        b.screenshot(&docs.join("screenshot-review-phone.png")).await;
+        b.screenshot(&docs.join("screenshot-review-phone.png"))
+            .await;
     }
     b.quit().await;
     a.stop().await;

@@ -487,6 +487,21 @@ async fn the_funnel_states_its_window_and_a_cooperation_click_tells_the_organise
     assert_eq!(stage("möchte mitmachen"), 1);
     assert_eq!(stage("hat zugesagt"), 0);
     assert!(dash.contains("Jetzt still: 1"), "{dash}");
+    // The command line and the API count the same, with the same window.
+    let out = a.cli(&["report", "funnel", "--format", "json"]);
+    assert!(out.status.success(), "{out:?}");
+    let cli: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let topic = &cli["topics"][0];
+    assert_eq!(
+        (&topic["invited"], &topic["cooperation"], &topic["silent"]),
+        (&2.into(), &1.into(), &1.into()),
+        "{cli}"
+    );
+    assert!(cli["window"]["since"].is_string(), "{cli}");
+    let out = a.cli(&["report", "funnel"]);
+    let table = String::from_utf8_lossy(&out.stdout);
+    assert!(table.starts_with("window: "), "{table}");
+    assert!(table.contains("nachbarschaft"), "{table}");
     // The public pages name the organisation, not the software.
     let (_, public) = a.get("/").await;
     assert!(public.contains("Netzwerk Nordstadt"), "{public}");
