@@ -73,6 +73,10 @@ async fn coordinator_day(width: u32) {
     assert!(detail.contains("Kaffee und Kuchen im Stadtteilladen"));
     assert!(detail.contains("class=\"mailhtml\""), "the HTML part shown");
     fits(&b, width, "campaign page").await;
+    let docs = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docs");
+    if width == 1280 {
+        b.screenshot(&docs.join("screenshot-campaign.png")).await;
+    }
 
     // Send: asked once, with the number.
     b.click("a[href='/admin/campaigns/einladung-browser/send']")
@@ -111,7 +115,6 @@ async fn coordinator_day(width: u32) {
         .unwrap();
     assert_eq!(n, 1, "the cooperation click counts");
     fits(&b, width, "dashboard with a funnel").await;
-    let docs = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docs");
     if width == 390 {
         b.screenshot(&docs.join("screenshot-dashboard-phone.png"))
             .await;

@@ -104,6 +104,18 @@ async fn a_campaign_is_written_previewed_tested_sent_and_stopped_in_the_browser(
     let occasion_id = occasion.to_string();
     let mut fields = fields.to_vec();
     fields.push(("occasion", &occasion_id));
+    // Counting the recipients while writing shows the number and saves nothing.
+    let mut counting = fields.clone();
+    counting.push(("count", "1"));
+    let r = a
+        .admin_post(&s.cookie, "/admin/campaigns/new", &post_body(&s, &counting))
+        .await;
+    assert_eq!(r.status(), 200);
+    let counted = r.text().await.unwrap();
+    assert!(counted.contains("an 3 Kontakte"), "{counted}");
+    assert!(counted.contains("1 gesperrt"), "{counted}");
+    assert!(counted.contains("wir freuen uns auf Sie."), "{counted}");
+    assert!(store::campaigns::get(&a.db, "einladung-web").await.is_err());
     let r = a
         .admin_post(&s.cookie, "/admin/campaigns/new", &post_body(&s, &fields))
         .await;

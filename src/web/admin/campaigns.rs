@@ -359,6 +359,27 @@ async fn save(st: Shared, req: Request, editing: Option<String>) -> Response {
             .await
         }
     };
+    if form.contains_key("count") {
+        // "Count the recipients": the form again with the number, nothing saved.
+        let mut values = values;
+        let draft = draft_of(&args, &topics, &occasions);
+        match campaign::reach(&st.db, &st.cfg, &draft).await {
+            Ok(r) => values["count"] = json!({"reach": r, "left_out": r.left_out()}),
+            Err(e) => {
+                let msg = why(&st, a.lang, &e);
+                return form_page(
+                    &st,
+                    &a,
+                    editing.as_deref(),
+                    values,
+                    Some(msg),
+                    StatusCode::OK,
+                )
+                .await;
+            }
+        }
+        return form_page(&st, &a, editing.as_deref(), values, None, StatusCode::OK).await;
+    }
     let r = match &editing {
         Some(_) => campaign::update(&st.db, &st.composer, &args).await,
         None => campaign::create(&st.db, &st.composer, &args).await,
@@ -383,6 +404,42 @@ async fn save(st: Shared, req: Request, editing: Option<String>) -> Response {
             )
             .await
         }
+    }
+}
+
+/// The campaign the form describes, unsaved, to count its audience.
+fn draft_of(
+    args: &CreateArgs,
+    topics: &[store::topics::TopicStats],
+    occasions: &[store::occasions::OccasionRow],
+) -> Campaign {
+    let occasion = args
+        .occasion
+        .as_ref()
+        .and_then(|o| occasions.iter().find(|x| &x.slug == o));
+    let topic = args
+        .topic
+        .clone()
+        .or_else(|| occasion.and_then(|o| o.topic.clone()));
+    let now = chrono::Utc::now();
+    Campaign {
+        id: crate::domain::CampaignId(0),
+        name: args.name.clone(),
+        kind: args.kind,
+        topic_id: topic.and_then(|t| topics.iter().find(|x| x.slug == t).map(|x| x.id)),
+        occasion_id: occasion.map(|o| o.id),
+        subject: args.subject.clone(),
+        body: args.body.clone(),
+        translations: "{}".into(),
+        audience: serde_json::to_string(&args.audience).unwrap_or_else(|_| "{}".into()),
+        schedule: None,
+        send_at: None,
+        parent_id: None,
+        status: CampaignStatus::Draft,
+        status_reason: None,
+        created_at: now,
+        started_at: None,
+        finished_at: None,
     }
 }
 
