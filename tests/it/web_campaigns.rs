@@ -171,6 +171,30 @@ async fn a_campaign_is_written_previewed_tested_sent_and_stopped_in_the_browser(
     .await;
     assert!(other.contains("ja2@example.org"), "{other}");
 
+    // The command line's preview is readable too; --raw gives the encoded mail.
+    let out = a.cli(&[
+        "campaigns",
+        "preview",
+        "einladung-web",
+        "--to",
+        "ja1@example.org",
+    ]);
+    assert!(out.status.success(), "{out:?}");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("Subject:  Kommen Sie ins Café"), "{text}");
+    assert!(text.contains("wir freuen uns auf Sie."), "{text}");
+    assert!(text.contains("calendar entry"), "{text}");
+    assert!(!text.contains("Content-Transfer-Encoding"), "{text}");
+    let raw = a.cli(&[
+        "campaigns",
+        "preview",
+        "einladung-web",
+        "--to",
+        "ja1@example.org",
+        "--raw",
+    ]);
+    assert!(String::from_utf8_lossy(&raw.stdout).contains("MIME-Version: 1.0"));
+
     // A test to oneself: the address is kept for the next time.
     let r = a
         .admin_post(
