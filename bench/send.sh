@@ -54,7 +54,7 @@ PY
 }
 
 # msg_size NAME: bytes of the message the first contact would get.
-msg_size() { "$NP" campaigns preview "$1" --to kontakt1@nachbar1.example | wc -c; }
+msg_size() { "$NP" campaigns preview "$1" --to kontakt1@nachbar1.example --raw | wc -c; }
 
 # create_campaign NAME TARGET_BYTES: a newsletter whose message is about TARGET_BYTES.
 create_campaign() {
@@ -68,7 +68,7 @@ create_campaign() {
     body_text "$b" >"$RUN/body-$target.txt"
     "$NP" campaigns create "$name" --kind newsletter --topic bench --subject "Neues aus dem Stadtteil" --body-file "$RUN/body-$target.txt" >/dev/null
     MSG_BYTES=$(msg_size "$name")
-    "$NP" campaigns preview "$name" --to kontakt1@nachbar1.example >"$RUN/sample-$target.eml"
+    "$NP" campaigns preview "$name" --to kontakt1@nachbar1.example --raw >"$RUN/sample-$target.eml"
 }
 
 # smtp-source at the same size and number of sessions: sets SRC_RATE (messages/s) and SRC_CPU1K

@@ -155,6 +155,14 @@ pub fn describe(
                 format!("occasion cancelled: {title}"),
             )
         }
+        K::Answer => {
+            let words = text("snippet")?;
+            let by = text("by").unwrap_or_default();
+            pick(
+                format!("beantwortet von {by}: {words}"),
+                format!("answered by {by}: {words}"),
+            )
+        }
         K::Attendance => match text("attendance")? {
             "came" => pick("war da".into(), "came".into()),
             _ => pick("war nicht da".into(), "did not come".into()),

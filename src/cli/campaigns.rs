@@ -23,12 +23,15 @@ pub enum CampaignsCmd {
     List,
     /// One campaign: settings, progress, and why it paused.
     Show { name: String },
-    /// Render the message one contact would get.
+    /// Show the message one contact would get: headers, text, and what else it carries.
     Preview {
         name: String,
         /// The contact's address.
         #[arg(long)]
         to: String,
+        /// The encoded message as it would be sent (RFC 5322, to save as .eml).
+        #[arg(long)]
+        raw: bool,
     },
     /// Send the message once to an address (nothing recorded).
     Test {
@@ -196,13 +199,14 @@ pub async fn run(
                 )?;
             }
         }
-        CampaignsCmd::Preview { name, to } => {
+        CampaignsCmd::Preview { name, to, raw } => {
             let composer = Composer::new(cfg.clone())?;
-            write!(
-                out,
-                "{}",
+            let text = if raw {
                 campaign::preview(db, &composer, &name, &to).await?
-            )?;
+            } else {
+                campaign::preview_text(&campaign::preview_parts(db, &composer, &name, &to).await?)
+            };
+            write!(out, "{text}")?;
         }
         CampaignsCmd::Test {
             name,

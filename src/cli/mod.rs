@@ -8,6 +8,7 @@ mod contacts;
 mod hints;
 mod inbound;
 mod occasions;
+mod report;
 mod review;
 mod schedules;
 mod topics;
@@ -74,6 +75,9 @@ pub enum Command {
     /// The review queue: decisions the inbound pipeline was not sure of, and recent ones to undo.
     #[command(subcommand)]
     Review(review::ReviewCmd),
+    /// Reports: the activation funnel (as on the dashboard and in the API).
+    #[command(subcommand)]
+    Report(report::ReportCmd),
     /// Bearer tokens for the admin API (`/api`).
     #[command(subcommand)]
     Tokens(tokens::TokensCmd),
@@ -247,6 +251,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Review(cmd) => {
             let (cfg, db) = workspace::open(config).await?;
             review::run(std::sync::Arc::new(cfg), &db, cmd, format, &mut out).await?;
+        }
+        Command::Report(cmd) => {
+            let (cfg, db) = workspace::open(config).await?;
+            report::run(&db, cfg.silent_after_days, cmd, format, &mut out).await?;
         }
         Command::Tokens(cmd) => {
             let (_, db) = workspace::open(config).await?;

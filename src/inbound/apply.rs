@@ -511,24 +511,9 @@ async fn try_notify(
                 .await?
         }
         To::Organiser => {
-            let mut extra = extra;
-            if let Some(o) = extra.as_object_mut() {
-                o.insert("contact".into(), json!({"email": c.email, "name": c.name, "organisation": c.organisation, "language": c.language}));
-            }
-            let organiser = Recipient {
-                contact_id: ContactId(0),
-                email: inb.cfg.organisation.organiser.clone(),
-                name: None,
-                organisation: None,
-                language: Some(inb.cfg.default_language.clone()),
-                address: serde_json::Map::new(),
-            };
-            let notice = Answer::Notice {
-                contact_name: c.name.clone(),
-                contact_email: c.email.clone(),
-            };
+            let said = extra["reply"]["text"].as_str().unwrap_or_default();
             notifier
-                .send_answer(kind, &ctx, &organiser, extra, &message_id, &notice)
+                .cooperation_notice(&ctx, &c, said, &message_id)
                 .await?
         }
     }

@@ -1,6 +1,7 @@
 //! The inbound pipeline: spool (raw bytes first) -> analyse (pure, `crate::classify`) ->
 //! attribute (token, In-Reply-To, From) -> plan (pure) -> apply or review.
 
+pub mod answer;
 pub mod apply;
 pub mod attribute;
 pub mod batch;

@@ -52,6 +52,29 @@ pub fn caps(cfg: &Config) -> Caps {
 /// exist, the schedule parses, and subject, body and templates render for a sample contact in
 /// every language.
 pub async fn create(db: &Db, composer: &Composer, a: &CreateArgs) -> anyhow::Result<Campaign> {
+    let c = checked(db, composer, a).await?;
+    Ok(campaigns::create(db, &c).await?)
+}
+
+/// Rewrites a campaign that has not started yet (a draft, or one scheduled once) after the same
+/// checks as [`create`]; its name and kind stay.
+pub async fn update(db: &Db, composer: &Composer, a: &CreateArgs) -> anyhow::Result<Campaign> {
+    let old = campaigns::get(db, &a.name).await?;
+    if old.kind != a.kind {
+        bail!("campaign {:?} is a {}: its kind stays", a.name, old.kind);
+    }
+    let c = checked(db, composer, a).await?;
+    if !campaigns::update_draft(db, old.id, &c).await? {
+        bail!(
+            "campaign {:?} is {}: only a campaign not yet sent can be changed",
+            a.name,
+            old.status
+        );
+    }
+    Ok(campaigns::by_id(db, old.id).await?)
+}
+
+async fn checked(db: &Db, composer: &Composer, a: &CreateArgs) -> anyhow::Result<NewCampaign> {
     let occasion = match &a.occasion {
         Some(o) => Some(store::occasions::get(db, o).await?),
         None => None,
@@ -110,24 +133,24 @@ pub async fn create(db: &Db, composer: &Composer, a: &CreateArgs) -> anyhow::Res
             .validate_in(mail_kind(a.kind), lang, &t.subject, &t.body)
             .with_context(|| format!("campaign {:?}, text in {lang}", a.name))?;
     }
-    let c = campaigns::create(
-        db,
-        &NewCampaign {
-            name: a.name.clone(),
-            kind: a.kind,
-            topic_id: Some(topic_id),
-            occasion_id: occasion.map(|o| o.id),
-            subject: a.subject.clone(),
-            body: a.body.clone(),
-            translations: a.translations.clone(),
-            audience: a.audience.clone(),
-            schedule: a.schedule.clone(),
-            send_at: a.send_at,
-            parent_id: None,
-        },
-    )
-    .await?;
-    Ok(c)
+    Ok(NewCampaign {
+        name: a.name.clone(),
+        kind: a.kind,
+        topic_id: Some(topic_id),
+        occasion_id: occasion.map(|o| o.id),
+        subject: a.subject.clone(),
+        body: a.body.clone(),
+        translations: a.translations.clone(),
+        audience: a.audience.clone(),
+        schedule: a.schedule.clone(),
+        send_at: a.send_at,
+        parent_id: None,
+    })
+}
+
+/// Who the campaign would reach if it were sent now, and why the others would not be mailed.
+pub async fn reach(db: &Db, cfg: &Config, c: &Campaign) -> anyhow::Result<store::audience::Reach> {
+    Ok(store::audience::count(db, c, caps(cfg)).await?)
 }
 
 /// Starts a campaign now: builds its audience as queued deliveries and marks it running.
@@ -146,7 +169,12 @@ pub async fn start(db: &Db, cfg: &Config, c: &Campaign) -> anyhow::Result<u64> {
     ) {
         bail!("campaign {:?} is {}: it cannot be sent", c.name, c.status);
     }
+    // Counted before the queue is built, which would count itself against the caps.
+    let reach = store::audience::count(db, c, caps(cfg)).await?;
     let n = campaigns::enqueue(db, c, caps(cfg)).await?;
+    if c.status != CampaignStatus::Running {
+        store::audience::record(db, c.id, &reach).await?;
+    }
     campaigns::transition(
         db,
         c.id,
@@ -231,11 +259,24 @@ pub async fn preview(
     name: &str,
     email: &str,
 ) -> anyhow::Result<String> {
+    let out = preview_parts(db, composer, name, email).await?;
+    let (_, bytes) = crate::outbound::compose::compose(&out, composer.dkim.as_ref())?;
+    Ok(String::from_utf8_lossy(&bytes).into_owned())
+}
+
+/// The message one contact would get, before it is encoded: its headers, the text and the HTML
+/// as a person reads them.
+pub async fn preview_parts(
+    db: &Db,
+    composer: &Composer,
+    name: &str,
+    email: &str,
+) -> anyhow::Result<crate::outbound::compose::Outgoing> {
     let c = campaigns::get(db, name).await?;
     let contact = store::contacts::get(db, email).await?;
     let ctx = CampaignCtx::load(db, c).await?;
     let r = Recipient::of_contact(&contact);
-    let (_, bytes) = composer.message(
+    composer.message_parts(
         &ctx,
         &r,
         &format!(
@@ -243,8 +284,40 @@ pub async fn preview(
             ctx.campaign.id,
             sender_domain(&composer.cfg)
         ),
-    )?;
-    Ok(String::from_utf8_lossy(&bytes).into_owned())
+    )
+}
+
+/// The preview as plain text for a terminal: the headers a person sees, the text part, and
+/// what else the mail carries.
+pub fn preview_text(out: &crate::outbound::compose::Outgoing) -> String {
+    use std::fmt::Write;
+    let mut s = String::new();
+    let from = format!("{} <{}>", out.from_name, out.from_addr);
+    let to = match &out.to_name {
+        Some(n) => format!("{n} <{}>", out.to_addr),
+        None => out.to_addr.clone(),
+    };
+    let _ = writeln!(s, "From:     {from}");
+    let _ = writeln!(s, "To:       {to}");
+    let _ = writeln!(s, "Reply-To: {}", out.reply_to);
+    let _ = writeln!(s, "Subject:  {}", out.subject);
+    let _ = writeln!(s);
+    let _ = writeln!(s, "{}", out.text.trim_end());
+    let _ = writeln!(s);
+    let mut also = Vec::new();
+    if out.html.is_some() {
+        also.push("an HTML part with the same text".to_string());
+    }
+    if out.ics.is_some() {
+        also.push("a calendar entry for the occasion".to_string());
+    }
+    if out.list_unsubscribe_url.is_some() {
+        also.push("a one-click unsubscribe header".to_string());
+    }
+    if !also.is_empty() {
+        let _ = writeln!(s, "-- The mail also carries {}.", also.join(", "));
+    }
+    s
 }
 
 /// Sends the campaign's message once to `address` (not a contact; nothing is recorded).

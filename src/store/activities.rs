@@ -49,6 +49,9 @@ crate::domain::text_enum!(
         OccasionCancelled => "occasion_cancelled",
         /// Whether the contact came to an occasion (detail: occasion_id, attendance, cause).
         Attendance => "attendance",
+        /// A person of the organisation answered the contact's reply from the review queue
+        /// (detail: inbound_id, decision_id, snippet, by).
+        Answer => "answer",
     }
 );
 

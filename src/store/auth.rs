@@ -208,3 +208,27 @@ pub async fn delete_session(db: &Db, id_hash: &str) -> Result<()> {
     });
     Ok(())
 }
+
+/// The address of an admin login (where test sends go), if one is set.
+pub async fn user_email(db: &Db, user: &str) -> Result<Option<String>> {
+    let v: Option<Option<String>> = on_db!(db, p => {
+        sqlx::query_scalar("SELECT email FROM admin_users WHERE name = $1")
+            .bind(user)
+            .fetch_optional(p)
+            .await?
+    });
+    Ok(v.flatten())
+}
+
+/// Sets the address of an admin login; false when there is no such login.
+pub async fn set_user_email(db: &Db, user: &str, email: &str) -> Result<bool> {
+    Ok(on_db!(db, p => {
+        sqlx::query("UPDATE admin_users SET email = $1 WHERE name = $2")
+            .bind(email)
+            .bind(user)
+            .execute(p)
+            .await?
+            .rows_affected()
+            > 0
+    }))
+}

@@ -170,6 +170,42 @@ pub async fn create(db: &Db, c: &NewCampaign) -> Result<Campaign> {
     })
 }
 
+/// Rewrites a draft's text, topic, occasion, audience and timing (the name and kind stay).
+/// Returns false when the campaign is no longer a draft or scheduled one-shot, so it is left
+/// alone.
+pub async fn update_draft(db: &Db, id: CampaignId, c: &NewCampaign) -> Result<bool> {
+    let status = if c.send_at.is_some() || c.schedule.is_some() {
+        "scheduled"
+    } else {
+        "draft"
+    };
+    let audience = serde_json::to_string(&c.audience).expect("audience serialises");
+    let translations = serde_json::to_string(&c.translations).expect("texts serialise");
+    Ok(on_db!(db, p => {
+        sqlx::query(
+            "UPDATE campaigns SET topic_id = $1, occasion_id = $2, subject = $3, body = $4,
+                audience = $5, schedule = $6, send_at = $7, status = $8, translations = $9,
+                updated_at = $10, status_reason = NULL
+             WHERE id = $11 AND status IN ('draft', 'scheduled') AND started_at IS NULL",
+        )
+        .bind(c.topic_id)
+        .bind(c.occasion_id)
+        .bind(&c.subject)
+        .bind(&c.body)
+        .bind(&audience)
+        .bind(&c.schedule)
+        .bind(c.send_at)
+        .bind(status)
+        .bind(&translations)
+        .bind(now())
+        .bind(id)
+        .execute(p)
+        .await?
+        .rows_affected()
+            > 0
+    }))
+}
+
 pub async fn get(db: &Db, name: &str) -> Result<Campaign> {
     let sql = format!("SELECT {COLUMNS} FROM campaigns WHERE name = $1");
     let c = on_db!(db, p => {
@@ -360,62 +396,27 @@ pub struct Caps {
 /// `message_id`: the sender derives it from the secret (`TokenKey::message_id`), which SQL
 /// cannot compute; a row that has one (queued by an older version) keeps it.
 pub async fn enqueue(db: &Db, c: &Campaign, caps: Caps) -> Result<u64> {
-    let topic = c.topic_id.ok_or_else(|| {
+    c.topic_id.ok_or_else(|| {
         StoreError::Invalid(format!(
             "campaign {:?} has no topic: nobody's consent covers it",
             c.name
         ))
     })?;
-    let kind = c.kind;
-    let aud = c.audience();
-    let silent = aud.silent.unwrap_or(kind.is_activation());
-    let at = now();
-    let attr_expr = if db.is_postgres() {
-        "(c.attributes::jsonb ->> $9)"
-    } else {
-        "json_extract(c.attributes, '$.\"' || $9 || '\"')"
-    };
+    let k = super::audience::conditions(db);
     let sql = format!(
         "INSERT INTO deliveries (campaign_id, contact_id, status, attempts, next_attempt_at, message_id, created_at)
          SELECT $1, c.id, 'queued', 0, $2, NULL, $2
          FROM contacts c
-         WHERE EXISTS (SELECT 1 FROM subscriptions s WHERE s.contact_id = c.id AND s.topic_id = $3 AND s.status = 'confirmed')
-           AND NOT EXISTS (SELECT 1 FROM suppressions x WHERE x.address = c.email_key)
-           AND (SELECT COUNT(*) FROM deliveries d2 WHERE d2.contact_id = c.id AND d2.status = 'sent' AND d2.sent_at > $4) < $5
-           AND ($6 = 0 OR NOT EXISTS (SELECT 1 FROM deliveries d3 JOIN campaigns k3 ON k3.id = d3.campaign_id
-                 WHERE d3.contact_id = c.id AND k3.kind IN ('invitation', 'cooperation') AND k3.id <> $1
-                   AND d3.status IN ('sent', 'queued', 'sending') AND d3.created_at > $7))
-           AND ($6 = 0 OR {deferred})
-           AND ($8 = 0 OR {silent})
-           AND ($9 IS NULL OR {attr_expr} = $10)
-           AND ($11 IS NULL OR c.language = $11)
-           AND ($12 IS NULL OR c.last_activity_at IS NULL OR c.last_activity_at < $12)
-           AND ($13 IS NULL OR EXISTS (SELECT 1 FROM relations r0 WHERE r0.contact_id = c.id
-                 AND r0.form = $13 AND r0.status IN ('interested', 'confirmed')))
+         WHERE {base} AND {consent} AND NOT {suppressed} AND {caps}
          ON CONFLICT (campaign_id, contact_id) DO NOTHING",
-        silent = super::contacts::silent_condition("$3", "$2", "$14"),
-        deferred = super::wishes::deferred_condition("$3", "$2"),
+        base = k.base,
+        consent = k.consent,
+        suppressed = k.suppressed,
+        caps = k.within_caps,
     );
-    let (attr_key, attr_value) = match &aud.attribute {
-        Some((k, v)) => (Some(k.clone()), Some(v.clone())),
-        None => (None, None),
-    };
+    let at = now();
     let n = on_db!(db, p => {
-        sqlx::query(sqlx::AssertSqlSafe(sql.as_str()))
-            .bind(c.id)
-            .bind(at)
-            .bind(topic)
-            .bind(at - chrono::Duration::days(30))
-            .bind(caps.max_messages_per_30_days)
-            .bind(i64::from(kind.is_activation()))
-            .bind(at - chrono::Duration::days(caps.invitation_every_days))
-            .bind(i64::from(silent))
-            .bind(attr_key)
-            .bind(attr_value)
-            .bind(aud.language.clone())
-            .bind(aud.inactive_days.map(|d| at - chrono::Duration::days(d)))
-            .bind(aud.form.map(|f| f.as_str()))
-            .bind(at - chrono::Duration::days(caps.silent_after_days))
+        super::audience::bind_audience!(sqlx::query(sqlx::AssertSqlSafe(sql.as_str())), c, caps, at)
             .execute(p)
             .await?
             .rows_affected()

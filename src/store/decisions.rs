@@ -110,27 +110,43 @@ pub struct DecisionRow {
     pub confidence: Option<f32>,
     pub reason: String,
     pub contact: Option<String>,
+    pub contact_id: Option<ContactId>,
+    pub contact_name: Option<String>,
+    /// The campaign the reply answers.
+    pub campaign: Option<String>,
     pub from_addr: Option<String>,
     pub subject: Option<String>,
     pub text: Option<String>,
     pub created_at: Timestamp,
 }
 
-/// Pending decisions, and with `all` also recent applied, rejected and undone ones.
+/// Pending decisions, and with `all` also recent applied, rejected and undone ones (after the
+/// pending ones: the open items come first).
 pub async fn review_list(db: &Db, all: bool, limit: i64) -> Result<Vec<DecisionRow>> {
     Ok(on_db!(db, p => {
         sqlx::query_as::<_, DecisionRow>(
             "SELECT d.id, d.inbound_id, d.action, d.status, d.confidence, d.reason, c.email AS contact,
+                    d.contact_id, c.name AS contact_name, k.name AS campaign,
                     m.from_addr, m.subject, m.visible_text AS text, d.created_at
              FROM decisions d JOIN inbound_messages m ON m.id = d.inbound_id
              LEFT JOIN contacts c ON c.id = d.contact_id
+             LEFT JOIN campaigns k ON k.id = d.campaign_id
              WHERE d.status = 'pending' OR ($1 = 1 AND d.status <> 'noted')
-             ORDER BY d.id DESC LIMIT $2",
+             ORDER BY CASE WHEN d.status = 'pending' THEN 0 ELSE 1 END, d.id DESC LIMIT $2",
         )
         .bind(i64::from(all))
         .bind(limit)
         .fetch_all(p)
         .await?
+    }))
+}
+
+/// How many decisions wait for a person.
+pub async fn pending_count(db: &Db) -> Result<i64> {
+    Ok(on_db!(db, p => {
+        sqlx::query_scalar("SELECT COUNT(*) FROM decisions WHERE status = 'pending'")
+            .fetch_one(p)
+            .await?
     }))
 }
 

@@ -5,6 +5,7 @@
 //! the subset both engines share; where they differ, the code says so.
 
 pub mod activities;
+pub mod audience;
 pub mod auth;
 pub mod backup;
 pub mod campaigns;

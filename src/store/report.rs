@@ -147,6 +147,27 @@ pub async fn campaigns(db: &Db) -> Result<Vec<CampaignFunnel>> {
     }))
 }
 
+/// The window the funnel's running totals cover: from the first message sent to now. The
+/// silent count is not a running total but the state now.
+#[derive(Debug, Clone, Serialize)]
+pub struct Window {
+    /// When the first campaign message went out; None before any did.
+    pub since: Option<Timestamp>,
+    pub until: Timestamp,
+}
+
+pub async fn window(db: &Db) -> Result<Window> {
+    let since: Option<Timestamp> = on_db!(db, p => {
+        sqlx::query_scalar("SELECT MIN(sent_at) FROM deliveries WHERE status = 'sent'")
+            .fetch_one(p)
+            .await?
+    });
+    Ok(Window {
+        since,
+        until: now(),
+    })
+}
+
 #[derive(Debug, Clone, Serialize, sqlx::FromRow)]
 pub struct Activation {
     pub contact_id: ContactId,

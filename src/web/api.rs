@@ -765,9 +765,10 @@ pub async fn run_review_action(
 // ----- reports -----
 
 async fn funnel(State(st): State<Shared>) -> ApiResult {
+    let window = store::report::window(&st.db).await?;
     let topics = store::report::topics(&st.db, st.cfg.silent_after_days).await?;
     let campaigns = store::report::campaigns(&st.db).await?;
-    ok(json!({"topics": topics, "campaigns": campaigns}))
+    ok(json!({"window": window, "topics": topics, "campaigns": campaigns}))
 }
 
 // ----- OpenAPI -----

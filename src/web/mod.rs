@@ -73,7 +73,8 @@ impl AppState {
         let pages = pages::Pages::new(
             cfg.templates_dir.as_deref(),
             cfg.tz().map_err(anyhow::Error::msg)?,
-        )?;
+        )?
+        .with_org(&cfg.organisation.name);
         let trusted_proxies = cfg
             .http
             .trusted_proxies

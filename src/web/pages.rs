@@ -17,6 +17,8 @@ pub struct Pages {
     env: Environment<'static>,
     /// By [`Lang`], in the order of [`Lang::ALL`].
     catalogues: Vec<serde_json::Value>,
+    /// The organisation's name, shown on every page instead of the software's.
+    org: String,
 }
 
 impl Pages {
@@ -55,7 +57,17 @@ impl Pages {
                 }
             }
         }
-        Ok(Pages { env, catalogues })
+        Ok(Pages {
+            env,
+            catalogues,
+            org: String::new(),
+        })
+    }
+
+    /// Pages name `org` (the configured organisation) in their header and title.
+    pub fn with_org(mut self, org: &str) -> Pages {
+        self.org = org.trim().to_string();
+        self
     }
 
     pub fn text(&self, lang: Lang, key: &str) -> String {
@@ -84,6 +96,9 @@ impl Pages {
             _ => serde_json::Map::new(),
         };
         ctx.insert("t".into(), self.catalogue(lang).clone());
+        if !self.org.is_empty() {
+            ctx.entry("org").or_insert_with(|| self.org.clone().into());
+        }
         ctx.insert("lang".into(), lang.as_str().into());
         ctx.insert("dir".into(), lang.dir().into());
         let html = self

@@ -1,4 +1,8 @@
 //! The funnel's chart on the dashboard; the counts come from `store::report`.
+//!
+//! One funnel everywhere: invited -> answered -> said yes -> came -> cooperation, each a count
+//! of people over the whole window (`store::report::window`); "silent" is the state now and is
+//! shown beside the funnel, never as its first bar.
 
 use serde::Serialize;
 
@@ -29,4 +33,21 @@ pub fn bars(stages: &[(&'static str, i64)]) -> Vec<Bar> {
             y: i as i64 * 26,
         })
         .collect()
+}
+
+/// The funnel's stages in their order, with their catalogue keys.
+pub fn stages(
+    invited: i64,
+    replied: i64,
+    said_yes: i64,
+    came: i64,
+    cooperation: i64,
+) -> [(&'static str, i64); 5] {
+    [
+        ("stage_invited", invited),
+        ("stage_replied", replied),
+        ("stage_encounter", said_yes),
+        ("stage_came", came),
+        ("stage_cooperation", cooperation),
+    ]
 }

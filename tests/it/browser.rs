@@ -148,12 +148,10 @@ async fn subscribe_confirm_rsvp_and_see_the_encounter_on_the_dashboard() {
     b.type_into("#password", "browser-test-passwort").await;
     b.click("button[type=submit]").await;
     let dash = b.wait_for("Aktivierung stiller Kontakte").await;
-    let recent = &dash[dash
-        .find("id=\"recent\"")
-        .expect("recent activations table")..];
+    let recent = &dash[dash.find("id=\"recent\"").expect("recent activations list")..];
     let row = &recent[recent.find(me).expect("the contact on the dashboard")..];
-    let row = &row[..row.find("</tr>").unwrap()];
-    assert!(row.contains("Begegnung"), "{row}");
+    let row = &row[..row.find("</li>").unwrap()];
+    assert!(row.contains("hat zugesagt"), "{row}");
     assert!(row.contains("Nachbarschaftscafé"), "{row}");
     let docs = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs");
     b.screenshot(&docs.join("screenshot-dashboard.png")).await;

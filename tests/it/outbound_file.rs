@@ -285,6 +285,7 @@ fn invitation_carries_an_icalendar_request_and_respects_the_frequency_cap() {
         "einladung-lesung",
         "--to",
         &first[0].email,
+        "--raw",
     ]);
     let uid = uids.iter().next().unwrap();
     let pm = Mail::parse(preview.into_bytes());

@@ -151,6 +151,13 @@ impl Composer {
         })
     }
 
+    /// The address a contact's answer to a mail in the frame of `c` comes back to: their reply
+    /// token, so the answer is attributed to them and to `c`.
+    pub fn reply_address(&self, c: &CampaignCtx, contact_id: ContactId) -> String {
+        let tok = self.token(Purpose::Reply, c, contact_id, None);
+        format!("antwort+{tok}@{}", self.cfg.organisation.reply_domain)
+    }
+
     /// The template context for one recipient (documented in `outbound::render`).
     pub fn context(&self, c: &CampaignCtx, r: &Recipient) -> serde_json::Value {
         let base = self.cfg.http.public_url.trim_end_matches('/');
@@ -284,13 +291,24 @@ impl Composer {
         r: &Recipient,
         message_id: &str,
     ) -> anyhow::Result<(lettre::address::Envelope, Vec<u8>)> {
+        let out = self.message_parts(c, r, message_id)?;
+        Ok(compose(&out, self.dkim.as_ref())?)
+    }
+
+    /// The campaign message of `c` for `r` before it is encoded: what a preview shows.
+    pub fn message_parts(
+        &self,
+        c: &CampaignCtx,
+        r: &Recipient,
+        message_id: &str,
+    ) -> anyhow::Result<Outgoing> {
         let newsletter = c.campaign.kind == CampaignKind::Newsletter;
         let lang = self.renderer.resolve_lang(
             c.kind,
             r.language.as_deref().unwrap_or(&self.cfg.default_language),
         );
         let (subject, body) = c.text(&lang);
-        self.build(
+        self.outgoing(
             c,
             r,
             c.kind,

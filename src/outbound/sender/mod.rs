@@ -17,7 +17,7 @@ mod notifier;
 
 pub use composer::{mail_kind, CampaignCtx, Composer, Recipient};
 pub use engine::{Core, Engine};
-pub use notifier::{reply_subject, Answer, Notifier};
+pub use notifier::{reply_subject, Answer, Notifier, Personal};
 
 use crate::config::{Config, TransportKind};
 use crate::transport::TransportConfig;

@@ -78,6 +78,20 @@ pub fn reply_subject(answered: Option<&str>, fallback: &str) -> String {
     format!("Re: {base}")
 }
 
+/// A message a person wrote to a contact in answer to theirs.
+#[derive(Debug, Clone)]
+pub struct Personal<'a> {
+    pub to_name: Option<String>,
+    pub to_addr: String,
+    /// The subject of the message answered ("Re: " is put before it).
+    pub subject: Option<String>,
+    pub text: &'a str,
+    pub in_reply_to: Option<String>,
+    pub references: Vec<String>,
+    pub reply_to: String,
+    pub message_id: String,
+}
+
 /// Sends the mails that answer inbound messages: RSVP acknowledgements, unsubscribe
 /// confirmations, and the organiser's notice of cooperation interest.
 pub struct Notifier {
@@ -114,6 +128,82 @@ impl Notifier {
         let (env, bytes) = self
             .composer
             .build(c, to, kind, "", "", extra, message_id, false, false)?;
+        self.transport.send(&env, &bytes).await?;
+        Ok(())
+    }
+
+    /// Tells the organiser that contact `c` would like to cooperate, in the frame of campaign
+    /// `ctx`, with `said` (their words, or what they clicked) — one notice for a mail reply and
+    /// for the RSVP page's cooperation button alike.
+    pub async fn cooperation_notice(
+        &self,
+        ctx: &CampaignCtx,
+        c: &crate::store::contacts::Contact,
+        said: &str,
+        message_id: &str,
+    ) -> anyhow::Result<()> {
+        let cfg = &self.composer.cfg;
+        let extra = serde_json::json!({
+            "reply": {"text": said, "received_at": chrono::Utc::now().to_rfc3339()},
+            "contact": {"email": c.email, "name": c.name, "organisation": c.organisation, "language": c.language},
+        });
+        let organiser = Recipient {
+            contact_id: crate::domain::ContactId(0),
+            email: cfg.organisation.organiser.clone(),
+            name: None,
+            organisation: None,
+            language: Some(cfg.default_language.clone()),
+            address: serde_json::Map::new(),
+        };
+        let notice = Answer::Notice {
+            contact_name: c.name.clone(),
+            contact_email: c.email.clone(),
+        };
+        self.send_answer(
+            MailKind::NotifyCooperation,
+            ctx,
+            &organiser,
+            extra,
+            message_id,
+            &notice,
+        )
+        .await
+    }
+
+    /// Sends what a person of the organisation wrote to a contact, answering their message:
+    /// from the organisation, in the thread of that message (`In-Reply-To`, `References`),
+    /// with `reply_to` (the contact's reply address) so their answer comes back. Written by a
+    /// person: no `Auto-Submitted`, no list headers.
+    pub async fn send_personal(&self, p: &Personal<'_>) -> anyhow::Result<()> {
+        let cfg = &self.composer.cfg;
+        let usable = |id: &&String| crate::outbound::compose::usable_message_id(id);
+        let parent = p.in_reply_to.as_ref().filter(usable).cloned();
+        let mut references: Vec<String> = p.references.iter().filter(usable).cloned().collect();
+        if let Some(id) = &parent {
+            references.push(id.clone());
+        }
+        let out = Outgoing {
+            from_name: cfg.organisation.name.clone(),
+            from_addr: cfg.organisation.sender.clone(),
+            to_name: p.to_name.clone(),
+            to_addr: p.to_addr.clone(),
+            reply_to: p.reply_to.clone(),
+            reply_to_name: None,
+            envelope_from: cfg.organisation.sender.clone(),
+            message_id: p.message_id.clone(),
+            subject: reply_subject(p.subject.as_deref(), &cfg.organisation.name),
+            text: p.text.to_string(),
+            html: None,
+            list_unsubscribe_url: None,
+            list_unsubscribe_mailto: None,
+            list_id: None,
+            ics: None,
+            date: chrono::Utc::now(),
+            auto_submitted: None,
+            in_reply_to: parent,
+            references,
+        };
+        let (env, bytes) = compose(&out, self.composer.dkim.as_ref())?;
         self.transport.send(&env, &bytes).await?;
         Ok(())
     }

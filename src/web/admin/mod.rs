@@ -6,9 +6,12 @@
 //! is refused with 403 before anything else is read. The login form has its own double-submit
 //! token, as there is no session yet.
 
-use super::api::{run_campaign_action, run_review_action};
+mod campaigns;
+mod dashboard;
+mod review;
+
 use super::auth::{self, Session};
-use super::{report, Lang, Shared};
+use super::{Lang, Shared};
 use crate::domain::RelationForm;
 use crate::output::csv_cell;
 use crate::store::{self, contacts::ContactFilter};
@@ -27,23 +30,20 @@ const LOGIN_COOKIE: &str = "np_login";
 
 pub fn routes() -> Router<Shared> {
     Router::new()
-        .route("/admin", get(dashboard))
-        .route("/admin/", get(dashboard))
         .route("/admin/login", get(login_page).post(login))
         .route("/admin/logout", post(logout))
         .route("/admin/contacts", get(contacts))
         .route("/admin/contacts/{id}", get(contact))
         .route("/admin/contacts/{id}/forget", post(contact_forget))
-        .route("/admin/campaigns", get(campaigns))
-        .route("/admin/campaigns/{name}/{action}", post(campaign_action))
-        .route("/admin/review", get(review))
-        .route("/admin/review/{id}/{action}", post(review_action))
         .route("/admin/occasions", get(occasions))
         .route("/admin/occasions/{slug}/rsvps.csv", get(occasion_csv))
         .route(
             "/admin/occasions/{slug}/door",
             get(occasion_door).post(occasion_door_mark),
         )
+        .merge(dashboard::routes())
+        .merge(campaigns::routes())
+        .merge(review::routes())
 }
 
 fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
@@ -75,6 +75,8 @@ struct Admin {
     session: Session,
     lang: Lang,
     q: &'static str,
+    /// Replies waiting in the review queue, for the menu.
+    review_open: Option<i64>,
 }
 
 async fn admin_of(st: &Shared, headers: &HeaderMap, uri: &Uri) -> Result<Admin, Response> {
@@ -84,12 +86,22 @@ async fn admin_of(st: &Shared, headers: &HeaderMap, uri: &Uri) -> Result<Admin, 
         return Err(redirect(&format!("/admin/login{q}")));
     };
     match auth::session(&st.db, &id).await {
-        Ok(Some(session)) => Ok(Admin {
-            session_id: id,
-            session,
-            lang,
-            q,
-        }),
+        Ok(Some(session)) => {
+            let review_open = match store::decisions::pending_count(&st.db).await {
+                Ok(n) => Some(n),
+                Err(e) => {
+                    tracing::warn!("admin menu: counting the review queue: {e}");
+                    None
+                }
+            };
+            Ok(Admin {
+                session_id: id,
+                session,
+                lang,
+                q,
+                review_open,
+            })
+        }
         Ok(None) => Err(redirect(&format!("/admin/login{q}"))),
         Err(e) => {
             tracing::error!("admin session: {e}");
@@ -124,13 +136,25 @@ async fn admin_post(
     Ok((admin, form))
 }
 
+/// An admin page; the menu shows how many replies wait in the review queue.
 fn page(st: &Shared, a: &Admin, name: &str, nav: &str, mut ctx: serde_json::Value) -> Response {
+    ctx["review_open"] = a.review_open.into();
     ctx["csrf"] = a.session.csrf.clone().into();
     ctx["user"] = a.session.user.clone().into();
     ctx["nav"] = nav.into();
     ctx["q"] = a.q.into();
     ctx["org"] = st.cfg.organisation.name.clone().into();
     st.pages.render(name, a.lang, StatusCode::OK, ctx)
+}
+
+/// A page that says why an action could not be done (in the words of `text`).
+fn refused(st: &Shared, lang: Lang, status: StatusCode, text: &str) -> Response {
+    st.pages.render(
+        "web/message.html.j2",
+        lang,
+        status,
+        json!({"title": st.pages.text(lang, "action_failed"), "text": text}),
+    )
 }
 
 fn internal(st: &Shared, lang: Lang, e: impl std::fmt::Display) -> Response {
@@ -183,8 +207,10 @@ async fn login(State(st): State<Shared>, req: Request) -> Response {
         parts.extensions.get::<ConnectInfo<SocketAddr>>(),
         &parts.headers,
     );
+    // Only failed sign-ins count toward the limit (a person who signs in often is no guesser);
+    // once it is full, even the right password waits, or guessing would go on unhindered.
     if let Some(ip) = ip {
-        if !st.login_limiter.allow(ip).await {
+        if st.login_limiter.is_full(ip).await {
             return st.pages.message(
                 lang,
                 StatusCode::TOO_MANY_REQUESTS,
@@ -241,6 +267,9 @@ async fn login(State(st): State<Shared>, req: Request) -> Response {
         },
         Ok(None) => {
             tracing::warn!(%user, "admin sign-in failed");
+            if let Some(ip) = ip {
+                st.login_limiter.allow(ip).await;
+            }
             login_form(
                 &st,
                 lang,
@@ -265,59 +294,6 @@ async fn logout(State(st): State<Shared>, req: Request) -> Response {
     r.headers_mut()
         .append(header::SET_COOKIE, set_cookie(&st, SESSION_COOKIE, "", 0));
     r
-}
-
-// ----- dashboard -----
-
-async fn dashboard(State(st): State<Shared>, headers: HeaderMap, uri: Uri) -> Response {
-    let a = match admin_of(&st, &headers, &uri).await {
-        Ok(a) => a,
-        Err(r) => return r,
-    };
-    let data = async {
-        let topics = store::report::topics(&st.db, st.cfg.silent_after_days).await?;
-        let campaigns = store::report::campaigns(&st.db).await?;
-        let recent = store::report::recent_activations(&st.db, 20).await?;
-        Ok::<_, store::StoreError>((topics, campaigns, recent))
-    }
-    .await;
-    let (topics, campaigns, recent) = match data {
-        Ok(d) => d,
-        Err(e) => return internal(&st, a.lang, e),
-    };
-    let topics: Vec<serde_json::Value> = topics
-        .into_iter()
-        .map(|t| {
-            let bars = report::bars(&[
-                ("stage_silent", t.silent),
-                ("stage_invited", t.invited),
-                ("stage_replied", t.replied),
-                ("stage_encounter", t.encounter),
-                ("stage_cooperation", t.cooperation),
-            ]);
-            json!({"funnel": t, "bars": bars})
-        })
-        .collect();
-    let campaigns: Vec<serde_json::Value> = campaigns
-        .into_iter()
-        .map(|c| {
-            let bars = report::bars(&[
-                ("stage_audience", c.audience),
-                ("stage_invited", c.invited),
-                ("stage_replied", c.replied),
-                ("stage_encounter", c.encounter),
-                ("stage_cooperation", c.cooperation),
-            ]);
-            json!({"funnel": c, "bars": bars})
-        })
-        .collect();
-    page(
-        &st,
-        &a,
-        "web/admin/dashboard.html.j2",
-        "dashboard",
-        json!({"topics": topics, "campaigns": campaigns, "recent": recent}),
-    )
 }
 
 // ----- contacts -----
@@ -476,85 +452,6 @@ async fn contact_forget(
             "not_found_text",
         ),
         Err(e) => internal(&st, a.lang, e),
-    }
-}
-
-// ----- campaigns -----
-
-async fn campaigns(State(st): State<Shared>, headers: HeaderMap, uri: Uri) -> Response {
-    let a = match admin_of(&st, &headers, &uri).await {
-        Ok(a) => a,
-        Err(r) => return r,
-    };
-    match store::campaigns::list(&st.db).await {
-        Ok(rows) => page(
-            &st,
-            &a,
-            "web/admin/campaigns.html.j2",
-            "campaigns",
-            json!({"campaigns": rows}),
-        ),
-        Err(e) => internal(&st, a.lang, e),
-    }
-}
-
-async fn campaign_action(
-    State(st): State<Shared>,
-    Path((name, action)): Path<(String, String)>,
-    req: Request,
-) -> Response {
-    let (a, _) = match admin_post(&st, req).await {
-        Ok(x) => x,
-        Err(r) => return r,
-    };
-    match run_campaign_action(&st, &name, &action).await {
-        Ok(_) => redirect(&format!("/admin/campaigns{}", a.q)),
-        Err(e) => st.pages.render(
-            "web/message.html.j2",
-            a.lang,
-            e.0,
-            json!({"title": st.pages.text(a.lang, "action_failed"), "text": e.1}),
-        ),
-    }
-}
-
-// ----- review -----
-
-async fn review(State(st): State<Shared>, headers: HeaderMap, uri: Uri) -> Response {
-    let a = match admin_of(&st, &headers, &uri).await {
-        Ok(a) => a,
-        Err(r) => return r,
-    };
-    match crate::inbound::apply::review_list(&st.db, true, 200).await {
-        Ok(rows) => page(
-            &st,
-            &a,
-            "web/admin/review.html.j2",
-            "review",
-            json!({"decisions": rows}),
-        ),
-        Err(e) => internal(&st, a.lang, e),
-    }
-}
-
-async fn review_action(
-    State(st): State<Shared>,
-    Path((id, action)): Path<(i64, String)>,
-    req: Request,
-) -> Response {
-    let (a, _) = match admin_post(&st, req).await {
-        Ok(x) => x,
-        Err(r) => return r,
-    };
-    let by = format!("admin:{}", a.session.user);
-    match run_review_action(&st, id, &action, &by).await {
-        Ok(_) => redirect(&format!("/admin/review{}", a.q)),
-        Err(e) => st.pages.render(
-            "web/message.html.j2",
-            a.lang,
-            e.0,
-            json!({"title": st.pages.text(a.lang, "action_failed"), "text": e.1}),
-        ),
     }
 }
 

@@ -168,6 +168,13 @@ pub(super) async fn rsvp(
                     &cause,
                 )
                 .await?;
+                // The organiser hears of it as of a reply by mail that says so.
+                if let Err(e) = send_cooperation_notice(&st, &t).await {
+                    tracing::warn!(
+                        contact = t.contact.id.get(),
+                        "organiser not notified of cooperation interest: {e:#}"
+                    );
+                }
             }
         }
         if t.answer == Answer::Yes && st.cfg.inbound.send_acknowledgements {
@@ -208,6 +215,29 @@ pub(super) async fn rsvp(
         }
         Err(f) => fail_page(&st, lang, f),
     }
+}
+
+async fn send_cooperation_notice(st: &Shared, t: &RsvpTarget) -> anyhow::Result<()> {
+    let Some(notifier) = &st.notifier else {
+        anyhow::bail!("no transport in this process");
+    };
+    let ctx = CampaignCtx::load(&st.db, t.campaign.clone()).await?;
+    let message_id = st.composer.key.local_message_id(
+        &format!(
+            "coop.link.{}.{}.{}",
+            t.campaign.id,
+            t.contact.id,
+            chrono::Utc::now().timestamp_millis()
+        ),
+        &sender_domain(&st.cfg),
+    );
+    let lang = crate::domain::Lang::parse(&st.cfg.default_language)
+        .unwrap_or(Lang::De)
+        .admin();
+    let said = st.pages.text(lang, "cooperation_clicked");
+    notifier
+        .cooperation_notice(&ctx, &t.contact, &said, &message_id)
+        .await
 }
 
 async fn send_ack(st: &Shared, t: &RsvpTarget, seat: activation::Seat) -> anyhow::Result<()> {

@@ -192,6 +192,34 @@ impl Driver {
         std::fs::write(to, png).unwrap();
     }
 
+    /// Runs `script` in the page (WebDriver "execute sync") and returns its value.
+    pub async fn execute(&self, script: &str) -> Value {
+        self.cmd(
+            reqwest::Method::POST,
+            "/execute/sync",
+            Some(json!({"script": script, "args": []})),
+        )
+        .await
+    }
+
+    /// Resizes the window to `width` CSS pixels (a phone: 390).
+    pub async fn set_width(&self, width: u32) {
+        self.cmd(
+            reqwest::Method::POST,
+            "/window/rect",
+            Some(json!({"width": width, "height": 900})),
+        )
+        .await;
+    }
+
+    /// The page's width beyond the window: `document.documentElement.scrollWidth`.
+    pub async fn scroll_width(&self) -> i64 {
+        self.execute("return document.documentElement.scrollWidth;")
+            .await
+            .as_i64()
+            .unwrap()
+    }
+
     pub async fn quit(&self) {
         let _ = self
             .http

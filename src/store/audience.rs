@@ -1,0 +1,174 @@
+//! Who a campaign is for, and who of them it may mail: one definition that builds the send
+//! queue ([`super::campaigns::enqueue`]) and counts the audience for the pages
+//! ([`count`]), so "an 11 Kontakte" on the confirmation is the number queued.
+//!
+//! The audience is everyone subscribed to the campaign's topic (in any state) who matches the
+//! campaign's filters (silent, language, attribute, inactivity, relation form). Of them, a
+//! contact is mailed only with confirmed consent, when not suppressed, and within the frequency
+//! caps; [`Reach`] counts who falls out for which reason, each contact under the first reason
+//! that applies in that order.
+
+use super::campaigns::{Campaign, Caps};
+use super::{now, Db, Result, StoreError};
+use crate::domain::CampaignId;
+use crate::on_db;
+use serde::{Deserialize, Serialize};
+
+/// The SQL conditions on `c` (contacts) with the placeholders `$1` to `$14` that [`bind`]
+/// fills.
+pub(super) struct Conditions {
+    /// Subscribed to the topic in any state and matching the campaign's filters.
+    pub base: String,
+    pub consent: &'static str,
+    pub suppressed: &'static str,
+    /// Within the 30-day cap, the gap between invitations, and the contact's own wish to be
+    /// asked later.
+    pub within_caps: String,
+}
+
+pub(super) fn conditions(db: &Db) -> Conditions {
+    let attr_expr = if db.is_postgres() {
+        "(c.attributes::jsonb ->> $9)"
+    } else {
+        "json_extract(c.attributes, '$.\"' || $9 || '\"')"
+    };
+    // Silent as `contacts::silent_condition` has it, less its consent and suppression parts,
+    // which are counted as reasons of their own here.
+    let base = format!(
+        "EXISTS (SELECT 1 FROM subscriptions s0 WHERE s0.contact_id = c.id AND s0.topic_id = $3)
+         AND ($8 = 0 OR (NOT EXISTS (SELECT 1 FROM relations r WHERE r.contact_id = c.id
+                  AND r.status IN ('interested', 'confirmed') AND (r.until IS NULL OR r.until > $2))
+              AND (c.last_reply_at IS NULL OR c.last_reply_at < $14)))
+         AND ($9 IS NULL OR {attr_expr} = $10)
+         AND ($11 IS NULL OR c.language = $11)
+         AND ($12 IS NULL OR c.last_activity_at IS NULL OR c.last_activity_at < $12)
+         AND ($13 IS NULL OR EXISTS (SELECT 1 FROM relations r0 WHERE r0.contact_id = c.id
+               AND r0.form = $13 AND r0.status IN ('interested', 'confirmed')))"
+    );
+    let within_caps = format!(
+        "(SELECT COUNT(*) FROM deliveries d2 WHERE d2.contact_id = c.id AND d2.status = 'sent' AND d2.sent_at > $4) < $5
+         AND ($6 = 0 OR NOT EXISTS (SELECT 1 FROM deliveries d3 JOIN campaigns k3 ON k3.id = d3.campaign_id
+               WHERE d3.contact_id = c.id AND k3.kind IN ('invitation', 'cooperation') AND k3.id <> $1
+                 AND d3.status IN ('sent', 'queued', 'sending') AND d3.created_at > $7))
+         AND ($6 = 0 OR {deferred})",
+        deferred = super::wishes::deferred_condition("$3", "$2"),
+    );
+    Conditions {
+        base,
+        consent: "EXISTS (SELECT 1 FROM subscriptions s WHERE s.contact_id = c.id AND s.topic_id = $3 AND s.status = 'confirmed')",
+        suppressed: "EXISTS (SELECT 1 FROM suppressions x WHERE x.address = c.email_key)",
+        within_caps,
+    }
+}
+
+/// Binds `$1` to `$14` of [`conditions`] for campaign `$c` with caps `$caps` at time `$at`.
+macro_rules! bind_audience {
+    ($q:expr, $c:expr, $caps:expr, $at:expr) => {{
+        let c: &$crate::store::campaigns::Campaign = $c;
+        let caps: $crate::store::campaigns::Caps = $caps;
+        let at: $crate::store::Timestamp = $at;
+        let aud = c.audience();
+        let silent = aud.silent.unwrap_or(c.kind.is_activation());
+        let (attr_key, attr_value) = match &aud.attribute {
+            Some((k, v)) => (Some(k.clone()), Some(v.clone())),
+            None => (None, None),
+        };
+        $q.bind(c.id)
+            .bind(at)
+            .bind(c.topic_id)
+            .bind(at - chrono::Duration::days(30))
+            .bind(caps.max_messages_per_30_days)
+            .bind(i64::from(c.kind.is_activation()))
+            .bind(at - chrono::Duration::days(caps.invitation_every_days))
+            .bind(i64::from(silent))
+            .bind(attr_key)
+            .bind(attr_value)
+            .bind(aud.language.clone())
+            .bind(aud.inactive_days.map(|d| at - chrono::Duration::days(d)))
+            .bind(aud.form.map(|f| f.as_str()))
+            .bind(at - chrono::Duration::days(caps.silent_after_days))
+    }};
+}
+pub(super) use bind_audience;
+
+/// A campaign's audience and who of it can be mailed, by reason.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, sqlx::FromRow)]
+#[serde(default)]
+pub struct Reach {
+    /// Subscribed to the topic and matching the campaign's filters.
+    pub audience: i64,
+    /// Of those, who would be mailed now.
+    pub reached: i64,
+    /// Without confirmed consent for the topic (pending or withdrawn).
+    pub no_consent: i64,
+    /// On the suppression list (bounced, complained, forgotten).
+    pub suppressed: i64,
+    /// Mailed often enough lately, or asked to be invited later.
+    pub capped: i64,
+}
+
+impl Reach {
+    /// Those of the audience who are not mailed.
+    pub fn left_out(&self) -> i64 {
+        self.audience - self.reached
+    }
+}
+
+/// Counts the audience of `c` as a send now would build it.
+pub async fn count(db: &Db, c: &Campaign, caps: Caps) -> Result<Reach> {
+    if c.topic_id.is_none() {
+        return Err(StoreError::Invalid(format!(
+            "campaign {:?} has no topic: nobody's consent covers it",
+            c.name
+        )));
+    }
+    let k = conditions(db);
+    let sql = format!(
+        "SELECT COUNT(*) AS audience,
+            COALESCE(SUM(CASE WHEN {consent} AND NOT {suppressed} AND ({caps}) THEN 1 ELSE 0 END), 0) AS reached,
+            COALESCE(SUM(CASE WHEN NOT {consent} THEN 1 ELSE 0 END), 0) AS no_consent,
+            COALESCE(SUM(CASE WHEN {consent} AND {suppressed} THEN 1 ELSE 0 END), 0) AS suppressed,
+            COALESCE(SUM(CASE WHEN {consent} AND NOT {suppressed} AND NOT ({caps}) THEN 1 ELSE 0 END), 0) AS capped
+         FROM contacts c WHERE {base}",
+        consent = k.consent,
+        suppressed = k.suppressed,
+        caps = k.within_caps,
+        base = k.base,
+    );
+    let at = now();
+    Ok(on_db!(db, p => {
+        bind_audience!(sqlx::query_as::<_, Reach>(sqlx::AssertSqlSafe(sql.as_str())), c, caps, at)
+            .fetch_one(p)
+            .await?
+    }))
+}
+
+/// Keeps what a campaign's start counted.
+pub async fn record(db: &Db, id: CampaignId, reach: &Reach) -> Result<()> {
+    let json = serde_json::to_string(reach).expect("counts serialise");
+    on_db!(db, p => {
+        sqlx::query("UPDATE campaigns SET reach = $1 WHERE id = $2")
+            .bind(json)
+            .bind(id)
+            .execute(p)
+            .await?;
+    });
+    Ok(())
+}
+
+/// What the campaign's start counted; None before it started (or when started by an earlier
+/// version).
+pub async fn recorded(db: &Db, id: CampaignId) -> Result<Option<Reach>> {
+    let text: Option<Option<String>> = on_db!(db, p => {
+        sqlx::query_scalar("SELECT reach FROM campaigns WHERE id = $1")
+            .bind(id)
+            .fetch_optional(p)
+            .await?
+    });
+    text.flatten()
+        .map(|t| {
+            serde_json::from_str(&t)
+                .map_err(|e| StoreError::Invalid(format!("campaign {id}: stored reach {t:?}: {e}")))
+        })
+        .transpose()
+}

@@ -1,0 +1,72 @@
+//! The dashboard: the activation funnel per topic and per campaign, and who became active
+//! lately. The counts are `store::report`'s, the same the API's `/api/reports/funnel` and
+//! `netzpost report funnel` give.
+
+use super::{admin_of, internal, page};
+use crate::store;
+use crate::web::{report, Shared};
+use axum::extract::State;
+use axum::http::{HeaderMap, Uri};
+use axum::response::Response;
+use axum::routing::get;
+use axum::Router;
+use serde_json::json;
+
+pub(super) fn routes() -> Router<Shared> {
+    Router::new()
+        .route("/admin", get(dashboard))
+        .route("/admin/", get(dashboard))
+}
+
+async fn dashboard(State(st): State<Shared>, headers: HeaderMap, uri: Uri) -> Response {
+    let a = match admin_of(&st, &headers, &uri).await {
+        Ok(a) => a,
+        Err(r) => return r,
+    };
+    let data = async {
+        let topics = store::report::topics(&st.db, st.cfg.silent_after_days).await?;
+        let campaigns = store::report::campaigns(&st.db).await?;
+        let recent = store::report::recent_activations(&st.db, 20).await?;
+        let window = store::report::window(&st.db).await?;
+        Ok::<_, store::StoreError>((topics, campaigns, recent, window))
+    }
+    .await;
+    let (topics, campaigns, recent, window) = match data {
+        Ok(d) => d,
+        Err(e) => return internal(&st, a.lang, e),
+    };
+    // The bars are running totals of people; "silent" is the state now and stands beside them.
+    let topics: Vec<serde_json::Value> = topics
+        .into_iter()
+        .map(|t| {
+            let bars = report::bars(&report::stages(
+                t.invited,
+                t.replied,
+                t.encounter,
+                t.came,
+                t.cooperation,
+            ));
+            json!({"funnel": t, "bars": bars})
+        })
+        .collect();
+    let campaigns: Vec<serde_json::Value> = campaigns
+        .into_iter()
+        .map(|c| {
+            let bars = report::bars(&report::stages(
+                c.invited,
+                c.replied,
+                c.encounter,
+                c.came,
+                c.cooperation,
+            ));
+            json!({"funnel": c, "bars": bars})
+        })
+        .collect();
+    page(
+        &st,
+        &a,
+        "web/admin/dashboard.html.j2",
+        "dashboard",
+        json!({"topics": topics, "campaigns": campaigns, "recent": recent, "window": window}),
+    )
+}
