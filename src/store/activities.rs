@@ -49,6 +49,8 @@ crate::domain::text_enum!(
         OccasionCancelled => "occasion_cancelled",
         /// Whether the contact came to an occasion (detail: occasion_id, attendance, cause).
         Attendance => "attendance",
+        /// A coordinator's note (detail: text, by).
+        Note => "note",
     }
 );
 

@@ -366,6 +366,13 @@ pub async fn enqueue(db: &Db, c: &Campaign, caps: Caps) -> Result<u64> {
             c.name
         ))
     })?;
+    if let Some(at) = super::topics::by_id(db, topic).await?.archived_at {
+        return Err(StoreError::Conflict(format!(
+            "campaign {:?}: its topic was archived on {}; an archived topic gets no new sends",
+            c.name,
+            at.format("%Y-%m-%d")
+        )));
+    }
     let kind = c.kind;
     let aud = c.audience();
     let silent = aud.silent.unwrap_or(kind.is_activation());

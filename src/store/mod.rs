@@ -9,6 +9,7 @@ pub mod auth;
 pub mod campaigns;
 pub mod contacts;
 pub mod decisions;
+pub mod directory;
 pub mod inbound;
 pub mod metrics;
 pub mod occasions;
