@@ -79,7 +79,9 @@ pub fn describe(
             let status = text("status")?.parse::<RelationStatus>().ok()?;
             // Recorded by a person (a coordinator, a helper at the door): who.
             let by = match (text("cause"), text("cause_ref")) {
-                (Some("person"), Some(who)) => pick(format!(" (von {who})"), format!(" (by {who})")),
+                (Some("person"), Some(who)) => {
+                    pick(format!(" (von {who})"), format!(" (by {who})"))
+                }
                 _ => String::new(),
             };
             let what = match (form, status) {

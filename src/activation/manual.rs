@@ -6,7 +6,9 @@
 use super::{
     record_attendance, set_relation_of, ActivationError, Attendance, Cause, Result, Target,
 };
-use crate::domain::{ConsentStatus, ContactId, EmailAddress, RelationForm, RelationStatus, TopicId};
+use crate::domain::{
+    ConsentStatus, ContactId, EmailAddress, RelationForm, RelationStatus, TopicId,
+};
 use crate::store::contacts::{Contact, ImportRow};
 use crate::store::directory::Fields;
 use crate::store::{self, Db};
@@ -155,13 +157,16 @@ pub async fn record_by_hand(db: &Db, id: ContactId, what: &ByHand, by: &str) -> 
     };
     if status == RelationStatus::Ended {
         // Only what is going on can end.
-        let active = store::relations::for_contact(db, id).await?.into_iter().any(|r| {
-            r.form == target.form
-                && r.topic_id == target.topic_id
-                && r.occasion_id.is_none()
-                && r.group_name == target.group_name
-                && crate::domain::ACTIVE_RELATION_STATUSES.contains(&r.status)
-        });
+        let active = store::relations::for_contact(db, id)
+            .await?
+            .into_iter()
+            .any(|r| {
+                r.form == target.form
+                    && r.topic_id == target.topic_id
+                    && r.occasion_id.is_none()
+                    && r.group_name == target.group_name
+                    && crate::domain::ACTIVE_RELATION_STATUSES.contains(&r.status)
+            });
         if !active {
             return Err(ActivationError::Conflict(match target.form {
                 RelationForm::Group => format!("not in the group {:?}", target.group_name),

@@ -264,7 +264,9 @@ mod tests {
     fn a_windows_1252_file_stays_windows_1252() {
         let mut file = b"E-Mail;Stra\xdfe\r\n".to_vec();
         file.extend_from_slice(b"juergen@example.org;Hauptstra\xdfe 1\r\n");
-        let out = remap(&file, &[Field::Email, Field::Other]).unwrap().unwrap();
+        let out = remap(&file, &[Field::Email, Field::Other])
+            .unwrap()
+            .unwrap();
         let parsed = super::super::parse(&out, "upload").unwrap();
         assert_eq!(parsed.encoding, Encoding::Windows1252);
         assert_eq!(

@@ -58,21 +58,35 @@ pub struct Reject {
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum RejectKind {
     /// The address appeared in line `first` already.
-    Duplicate { first: u64 },
+    Duplicate {
+        first: u64,
+    },
     MissingEmail,
-    InvalidAddress { value: String },
-    BadLanguage { value: String },
+    InvalidAddress {
+        value: String,
+    },
+    BadLanguage {
+        value: String,
+    },
     /// A cell too long, or with characters no text may hold (NUL, control characters).
-    BadField { column: String },
+    BadField {
+        column: String,
+    },
     /// Quotes that do not close, or a different number of cells than the header has.
     BrokenLine,
     /// Bytes that are not UTF-8 in one column of a UTF-8 file.
-    NotUtf8 { column: String },
-    UnknownTopic { topic: String },
+    NotUtf8 {
+        column: String,
+    },
+    UnknownTopic {
+        topic: String,
+    },
     /// The address was forgotten, bounced or blocked.
     Suppressed,
     /// The person withdrew their consent for the topic: an import does not renew it.
-    Withdrawn { topic: String },
+    Withdrawn {
+        topic: String,
+    },
 }
 
 /// A parsed row: the contact and the topic names it asks for (resolved against the database by

@@ -600,7 +600,10 @@ fn parse_record(
                     lang = Some(
                         Language::parse(&v)
                             .map_err(|e| {
-                                (format!("bad language: {e}"), RejectKind::BadLanguage { value: v.clone() })
+                                (
+                                    format!("bad language: {e}"),
+                                    RejectKind::BadLanguage { value: v.clone() },
+                                )
                             })?
                             .to_string(),
                     );
@@ -619,7 +622,10 @@ fn parse_record(
             }
         }
     }
-    let email = email.ok_or(("missing e-mail address".to_string(), RejectKind::MissingEmail))?;
+    let email = email.ok_or((
+        "missing e-mail address".to_string(),
+        RejectKind::MissingEmail,
+    ))?;
     let email = EmailAddress::parse(&email).map_err(|e| {
         (
             format!("invalid address {email:?}: {e}"),

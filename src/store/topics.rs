@@ -136,7 +136,12 @@ pub async fn remove(db: &Db, slug: &str, force: bool) -> Result<()> {
 }
 
 /// Changes a topic's title and description (its name, in links and commands, stays).
-pub async fn describe(db: &Db, slug: &str, title: &str, description: Option<&str>) -> Result<Topic> {
+pub async fn describe(
+    db: &Db,
+    slug: &str,
+    title: &str,
+    description: Option<&str>,
+) -> Result<Topic> {
     let title = title.trim();
     if title.is_empty() {
         return Err(StoreError::Invalid("the title cannot be empty".into()));

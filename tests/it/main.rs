@@ -36,4 +36,5 @@ mod secrets;
 mod smtp_transport;
 mod store;
 mod templates;
+mod web_workspace;
 mod workspace_files;

@@ -38,7 +38,6 @@ fn message(st: &Shared, a: &Admin, status: StatusCode, title: &str, text: &str) 
     st.pages.message(a.lang, status, title, text)
 }
 
-
 /// The topics in use (archived ones are no choice any more).
 async fn topics_in_use(st: &Shared) -> Result<Vec<TopicStats>, store::StoreError> {
     Ok(store::topics::list(&st.db)
@@ -92,7 +91,13 @@ async fn list(
     let topic = nonempty(&q.topic);
     let topic_id = topic.and_then(|slug| topics.iter().find(|t| t.slug == slug).map(|t| t.id));
     if topic.is_some() && topic_id.is_none() {
-        return message(&st, &a, StatusCode::NOT_FOUND, "not_found_title", "not_found_text");
+        return message(
+            &st,
+            &a,
+            StatusCode::NOT_FOUND,
+            "not_found_title",
+            "not_found_text",
+        );
     }
     let form = match nonempty(&q.form).map(str::parse::<RelationForm>) {
         Some(Ok(f)) => Some(f),
@@ -293,16 +298,29 @@ async fn create(State(st): State<Shared>, req: Request) -> Response {
             redirect(&format!("/admin/contacts/{}{}", c.id, a.q))
         }
         Err(ActivationError::Conflict(_)) => {
-            let known = store::contacts::find(&st.db, &person.email).await.ok().flatten();
+            let known = store::contacts::find(&st.db, &person.email)
+                .await
+                .ok()
+                .flatten();
             let mut values = form.clone();
             let text = match known {
                 Some(c) => {
-                    values.insert("exists_link".into(), format!("/admin/contacts/{}{}", c.id, a.q));
+                    values.insert(
+                        "exists_link".into(),
+                        format!("/admin/contacts/{}{}", c.id, a.q),
+                    );
                     st.pages.text(a.lang, "error_contact_exists")
                 }
                 None => st.pages.text(a.lang, "error_suppressed"),
             };
-            person_form(&st, &a, StatusCode::CONFLICT, &values, Some(("email", text))).await
+            person_form(
+                &st,
+                &a,
+                StatusCode::CONFLICT,
+                &values,
+                Some(("email", text)),
+            )
+            .await
         }
         Err(e) => refused(&st, &a, e, "/admin/contacts/new"),
     }
@@ -333,7 +351,13 @@ async fn contact_page(
     let c = match store::contacts::by_id(&st.db, id).await {
         Ok(c) => c,
         Err(e) if e.is_not_found() => {
-            return message(st, a, StatusCode::NOT_FOUND, "not_found_title", "not_found_text")
+            return message(
+                st,
+                a,
+                StatusCode::NOT_FOUND,
+                "not_found_title",
+                "not_found_text",
+            )
         }
         Err(e) => return internal(st, a.lang, e),
     };
@@ -355,9 +379,17 @@ async fn contact_page(
         "suppressed"
     } else if d.silent {
         "silent"
-    } else if d.subscriptions.iter().any(|s| s.status == ConsentStatus::Confirmed) {
+    } else if d
+        .subscriptions
+        .iter()
+        .any(|s| s.status == ConsentStatus::Confirmed)
+    {
         "active"
-    } else if d.subscriptions.iter().any(|s| s.status == ConsentStatus::Pending) {
+    } else if d
+        .subscriptions
+        .iter()
+        .any(|s| s.status == ConsentStatus::Pending)
+    {
         "pending"
     } else if d.subscriptions.is_empty() {
         "no_consent"
@@ -380,7 +412,10 @@ async fn contact_page(
         })
         .collect();
     let in_use: Vec<&TopicStats> = topics.iter().filter(|t| t.archived_at.is_none()).collect();
-    let open: Vec<_> = occasions.iter().filter(|o| o.cancelled_at.is_none()).collect();
+    let open: Vec<_> = occasions
+        .iter()
+        .filter(|o| o.cancelled_at.is_none())
+        .collect();
     let mut r = page(
         st,
         a,
@@ -404,8 +439,14 @@ async fn edit(State(st): State<Shared>, Path(id): Path<ContactId>, req: Request)
     let f = match fields_of(&st, &a, &form) {
         Ok(f) => f,
         Err((k, text)) => {
-            return contact_page(&st, &a, id, StatusCode::UNPROCESSABLE_ENTITY, Some((k, text)))
-                .await
+            return contact_page(
+                &st,
+                &a,
+                id,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                Some((k, text)),
+            )
+            .await
         }
     };
     let by = format!("admin:{}", a.session.user);
@@ -423,8 +464,14 @@ async fn note(State(st): State<Shared>, Path(id): Path<ContactId>, req: Request)
     let text = form.get("note").map(|t| t.trim()).unwrap_or("");
     if text.is_empty() || crate::domain::check_note_field("note", text).is_err() {
         let msg = st.pages.text(a.lang, "error_note");
-        return contact_page(&st, &a, id, StatusCode::UNPROCESSABLE_ENTITY, Some(("note", msg)))
-            .await;
+        return contact_page(
+            &st,
+            &a,
+            id,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Some(("note", msg)),
+        )
+        .await;
     }
     let by = format!("admin:{}", a.session.user);
     match activation::add_note(&st.db, id, text, &by).await {
@@ -443,8 +490,14 @@ async fn relation(State(st): State<Shared>, Path(id): Path<ContactId>, req: Requ
             Ok(t) => Some(t.id),
             Err(e) if e.is_not_found() => {
                 let msg = st.pages.text(a.lang, "error_topic");
-                return contact_page(&st, &a, id, StatusCode::UNPROCESSABLE_ENTITY, Some(("relation", msg)))
-                    .await;
+                return contact_page(
+                    &st,
+                    &a,
+                    id,
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    Some(("relation", msg)),
+                )
+                .await;
             }
             Err(e) => return internal(&st, a.lang, e),
         },
@@ -456,20 +509,40 @@ async fn relation(State(st): State<Shared>, Path(id): Path<ContactId>, req: Requ
             Some(occasion) => ByHand::Came { occasion },
             None => {
                 let msg = st.pages.text(a.lang, "error_occasion");
-                return contact_page(&st, &a, id, StatusCode::UNPROCESSABLE_ENTITY, Some(("relation", msg)))
-                    .await;
+                return contact_page(
+                    &st,
+                    &a,
+                    id,
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    Some(("relation", msg)),
+                )
+                .await;
             }
         },
         Some("group") | Some("left_group") if group.is_empty() => {
             let msg = st.pages.text(a.lang, "error_group");
-            return contact_page(&st, &a, id, StatusCode::UNPROCESSABLE_ENTITY, Some(("relation", msg)))
-                .await;
+            return contact_page(
+                &st,
+                &a,
+                id,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                Some(("relation", msg)),
+            )
+            .await;
         }
         Some("group") => ByHand::Group { name: group, topic },
         Some("left_group") => ByHand::LeftGroup { name: group, topic },
         Some("cooperation_started") => ByHand::CooperationStarted { topic },
         Some("cooperation_ended") => ByHand::CooperationEnded { topic },
-        _ => return message(&st, &a, StatusCode::BAD_REQUEST, "bad_form_title", "bad_form_text"),
+        _ => {
+            return message(
+                &st,
+                &a,
+                StatusCode::BAD_REQUEST,
+                "bad_form_title",
+                "bad_form_text",
+            )
+        }
     };
     let by = format!("admin:{}", a.session.user);
     match activation::record_by_hand(&st.db, id, &what, &by).await {
@@ -499,10 +572,20 @@ async fn forget_ask(
 
 async fn forget_page(st: &Shared, a: &Admin, id: ContactId) -> Response {
     match store::contacts::by_id(&st.db, id).await {
-        Ok(c) => page(st, a, "web/admin/forget.html.j2", "contacts", json!({"c": c})),
-        Err(e) if e.is_not_found() => {
-            message(st, a, StatusCode::NOT_FOUND, "not_found_title", "not_found_text")
-        }
+        Ok(c) => page(
+            st,
+            a,
+            "web/admin/forget.html.j2",
+            "contacts",
+            json!({"c": c}),
+        ),
+        Err(e) if e.is_not_found() => message(
+            st,
+            a,
+            StatusCode::NOT_FOUND,
+            "not_found_title",
+            "not_found_text",
+        ),
         Err(e) => internal(st, a.lang, e),
     }
 }
@@ -526,9 +609,13 @@ async fn forget(State(st): State<Shared>, Path(id): Path<ContactId>, req: Reques
             tracing::info!(user = %a.session.user, contact = id.get(), "contact forgotten by admin");
             redirect(&format!("/admin/contacts{}", a.q))
         }
-        Err(e) if e.is_not_found() => {
-            message(&st, &a, StatusCode::NOT_FOUND, "not_found_title", "not_found_text")
-        }
+        Err(e) if e.is_not_found() => message(
+            &st,
+            &a,
+            StatusCode::NOT_FOUND,
+            "not_found_title",
+            "not_found_text",
+        ),
         Err(e) => internal(&st, a.lang, e),
     }
 }
@@ -596,9 +683,7 @@ async fn export(
         }
     } else {
         let mut out = Vec::new();
-        if let Err(e) =
-            crate::output::print(&mut out, &rows, &cols, crate::output::Format::Csv)
-        {
+        if let Err(e) = crate::output::print(&mut out, &rows, &cols, crate::output::Format::Csv) {
             return internal(&st, a.lang, e);
         }
         out

@@ -199,7 +199,14 @@ async fn upload(State(st): State<Shared>, req: Request) -> Response {
         Ok(b) => b,
         Err(_) => {
             let text = st.pages.text(a.lang, "error_upload_too_large");
-            return form_page(&st, &a, StatusCode::PAYLOAD_TOO_LARGE, &HashMap::new(), Some(("file", text))).await;
+            return form_page(
+                &st,
+                &a,
+                StatusCode::PAYLOAD_TOO_LARGE,
+                &HashMap::new(),
+                Some(("file", text)),
+            )
+            .await;
         }
     };
     let ct = parts
@@ -246,7 +253,9 @@ async fn upload(State(st): State<Shared>, req: Request) -> Response {
     let topics: Vec<String> = match store::topics::list(&st.db).await {
         Ok(t) => t
             .into_iter()
-            .filter(|t| t.archived_at.is_none() && values.contains_key(&format!("topic_{}", t.slug)))
+            .filter(|t| {
+                t.archived_at.is_none() && values.contains_key(&format!("topic_{}", t.slug))
+            })
             .map(|t| t.slug)
             .collect(),
         Err(e) => return internal(&st, a.lang, e),
@@ -377,7 +386,15 @@ async fn run(State(st): State<Shared>, Path(id): Path<String>, req: Request) -> 
                 crate::import::MappingError::Count { .. } => "bad_form_text",
             };
             let text = st.pages.text(a.lang, key);
-            return preview_page(&st, &a, StatusCode::UNPROCESSABLE_ENTITY, &id, &meta, &preview, Some(text));
+            return preview_page(
+                &st,
+                &a,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                &id,
+                &meta,
+                &preview,
+                Some(text),
+            );
         }
         Err(e) => return internal(&st, a.lang, e),
     };
@@ -411,7 +428,15 @@ async fn run(State(st): State<Shared>, Path(id): Path<String>, req: Request) -> 
         Err(e) => {
             tracing::warn!(user = %a.session.user, "import failed: {e}");
             let text = st.pages.text(a.lang, "error_upload_unreadable");
-            return preview_page(&st, &a, StatusCode::UNPROCESSABLE_ENTITY, &id, &meta, &preview, Some(text));
+            return preview_page(
+                &st,
+                &a,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                &id,
+                &meta,
+                &preview,
+                Some(text),
+            );
         }
     };
     tracing::info!(
@@ -438,7 +463,9 @@ async fn run(State(st): State<Shared>, Path(id): Path<String>, req: Request) -> 
     let shown: Vec<_> = kept
         .iter()
         .take(SHOWN_REJECTS)
-        .map(|k| json!({"line": k.line, "record": k.record, "reason": reason(&st, a.lang, &k.kind)}))
+        .map(
+            |k| json!({"line": k.line, "record": k.record, "reason": reason(&st, a.lang, &k.kind)}),
+        )
         .collect();
     page(
         &st,
@@ -459,7 +486,9 @@ fn reason(st: &Shared, lang: Lang, k: &RejectKind) -> String {
             t("reject_duplicate").replace("{first}", &first.to_string())
         }
         RejectKind::MissingEmail => t("reject_missing_email"),
-        RejectKind::InvalidAddress { value } => t("reject_invalid_address").replace("{value}", value),
+        RejectKind::InvalidAddress { value } => {
+            t("reject_invalid_address").replace("{value}", value)
+        }
         RejectKind::BadLanguage { value } => t("reject_bad_language").replace("{value}", value),
         RejectKind::BadField { column } => t("reject_bad_field").replace("{column}", column),
         RejectKind::BrokenLine => t("reject_broken_line"),
@@ -520,7 +549,11 @@ async fn rejects_csv(
         Ok(b) => b,
         Err(e) => return internal(&st, a.lang, e),
     };
-    let name = if a.lang == Lang::De { "abgelehnt.csv" } else { "rejected.csv" };
+    let name = if a.lang == Lang::De {
+        "abgelehnt.csv"
+    } else {
+        "rejected.csv"
+    };
     crate::web::no_store(
         (
             [
@@ -547,7 +580,10 @@ mod tests {
                     Content-Type: text/csv\r\n\r\nemail\r\na@b.de\r\n\r\n--XyZ--\r\n";
         let parts = multipart("multipart/form-data; boundary=XyZ", body.as_bytes()).unwrap();
         assert_eq!(parts.len(), 2);
-        assert_eq!((parts[0].name.as_str(), parts[0].data.as_slice()), ("csrf", &b"abc"[..]));
+        assert_eq!(
+            (parts[0].name.as_str(), parts[0].data.as_slice()),
+            ("csrf", &b"abc"[..])
+        );
         assert_eq!(parts[1].filename.as_deref(), Some("k.csv"));
         assert_eq!(parts[1].data, b"email\r\na@b.de\r\n");
         assert!(multipart("multipart/form-data; boundary=XyZ", b"--XyZ\r\nbroken").is_none());

@@ -415,4 +415,3 @@ async fn review_action(
         ),
     }
 }
-

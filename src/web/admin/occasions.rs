@@ -22,7 +22,10 @@ pub fn routes() -> Router<Shared> {
         .route("/admin/occasions", get(occasions))
         .route("/admin/occasions/new", get(new_form).post(create))
         .route("/admin/occasions/{slug}", get(occasion).post(change))
-        .route("/admin/occasions/{slug}/cancel", get(cancel_ask).post(cancel))
+        .route(
+            "/admin/occasions/{slug}/cancel",
+            get(cancel_ask).post(cancel),
+        )
         .route("/admin/occasions/{slug}/rsvps.csv", get(occasion_csv))
         .route(
             "/admin/occasions/{slug}/door",
@@ -31,8 +34,12 @@ pub fn routes() -> Router<Shared> {
 }
 
 fn not_found(st: &Shared, a: &Admin) -> Response {
-    st.pages
-        .message(a.lang, StatusCode::NOT_FOUND, "not_found_title", "not_found_text")
+    st.pages.message(
+        a.lang,
+        StatusCode::NOT_FOUND,
+        "not_found_title",
+        "not_found_text",
+    )
 }
 
 async fn occasions(State(st): State<Shared>, headers: HeaderMap, uri: Uri) -> Response {
@@ -66,7 +73,10 @@ fn values_of(st: &Shared, o: &Occasion) -> HashMap<String, String> {
         v.insert("end_time".into(), end.format("%H:%M").to_string());
     }
     v.insert("place".into(), o.place.clone().unwrap_or_default());
-    v.insert("description".into(), o.description.clone().unwrap_or_default());
+    v.insert(
+        "description".into(),
+        o.description.clone().unwrap_or_default(),
+    );
     if let Some(c) = o.capacity {
         v.insert("capacity".into(), c.to_string());
     }
@@ -127,7 +137,10 @@ async fn occasion_page(
         .filter(|c| !c.is_empty())
         .map(|c| st.pages.text(a.lang, &format!("field_{c}")))
         .collect();
-    let coming = rsvps.iter().filter(|r| r.status.as_str() == "confirmed").count();
+    let coming = rsvps
+        .iter()
+        .filter(|r| r.status.as_str() == "confirmed")
+        .count();
     let people: i64 = rsvps
         .iter()
         .filter(|r| r.status.as_str() == "confirmed")
@@ -162,7 +175,11 @@ struct Form {
     capacity: Option<i64>,
 }
 
-fn read_form(st: &Shared, a: &Admin, f: &HashMap<String, String>) -> Result<Form, (&'static str, String)> {
+fn read_form(
+    st: &Shared,
+    a: &Admin,
+    f: &HashMap<String, String>,
+) -> Result<Form, (&'static str, String)> {
     let get = |k: &str| f.get(k).map(|v| v.trim().to_string()).unwrap_or_default();
     let err = |field: &'static str, key: &str| (field, st.pages.text(a.lang, key));
     let tz = st.cfg.tz().unwrap_or(chrono_tz::Europe::Berlin);
@@ -174,14 +191,15 @@ fn read_form(st: &Shared, a: &Admin, f: &HashMap<String, String>) -> Result<Form
     if date.is_empty() || time.is_empty() {
         return Err(err("date", "error_start_missing"));
     }
-    let starts_at = parse_local_time(&format!("{date} {time}"), tz)
-        .map_err(|_| err("date", "error_time"))?;
+    let starts_at =
+        parse_local_time(&format!("{date} {time}"), tz).map_err(|_| err("date", "error_time"))?;
     let (end_date, end_time) = (get("end_date"), get("end_time"));
     let ends_at = match (end_date.as_str(), end_time.as_str()) {
         (_, "") => None,
         (d, t) => {
             let d = if d.is_empty() { date.as_str() } else { d };
-            let end = parse_local_time(&format!("{d} {t}"), tz).map_err(|_| err("end_time", "error_time"))?;
+            let end = parse_local_time(&format!("{d} {t}"), tz)
+                .map_err(|_| err("end_time", "error_time"))?;
             if end < starts_at {
                 return Err(err("end_time", "error_end_before_start"));
             }
@@ -251,7 +269,10 @@ async fn create(State(st): State<Shared>, req: Request) -> Response {
         Err(r) => return r,
     };
     let invalid = StatusCode::UNPROCESSABLE_ENTITY;
-    let slug = form.get("slug").map(|s| s.trim().to_lowercase()).unwrap_or_default();
+    let slug = form
+        .get("slug")
+        .map(|s| s.trim().to_lowercase())
+        .unwrap_or_default();
     if store::topics::check_slug(&slug).is_err() {
         let text = st.pages.text(a.lang, "error_slug");
         return new_page(&st, &a, invalid, &form, Some(("slug", text))).await;
@@ -260,7 +281,11 @@ async fn create(State(st): State<Shared>, req: Request) -> Response {
         Ok(f) => f,
         Err(e) => return new_page(&st, &a, invalid, &form, Some(e)).await,
     };
-    let topic_id = match form.get("topic").map(|t| t.trim()).filter(|t| !t.is_empty()) {
+    let topic_id = match form
+        .get("topic")
+        .map(|t| t.trim())
+        .filter(|t| !t.is_empty())
+    {
         Some(t) => match store::topics::get(&st.db, t).await {
             Ok(t) => Some(t.id),
             Err(_) => {
@@ -378,7 +403,6 @@ async fn change(State(st): State<Shared>, Path(slug): Path<String>, req: Request
     }
 }
 
-
 // ----- cancel, after one question -----
 
 async fn cancel_ask(
@@ -399,7 +423,9 @@ async fn cancel_page(st: &Shared, a: &Admin, slug: &str) -> Response {
         let o = store::occasions::get(&st.db, slug).await?;
         // Who would be told: read in a transaction that is dropped (rolled back) unused.
         let mut tx = st.db.begin().await?;
-        let told = store::occasions::invitees_not_declined(&mut tx, o.id).await?.len();
+        let told = store::occasions::invitees_not_declined(&mut tx, o.id)
+            .await?
+            .len();
         Ok::<_, store::StoreError>((o, told))
     }
     .await;
@@ -424,7 +450,10 @@ async fn cancel(State(st): State<Shared>, Path(slug): Path<String>, req: Request
     if form.get("confirm").map(String::as_str) != Some("yes") {
         return cancel_page(&st, &a, &slug).await;
     }
-    let reason = form.get("reason").map(|r| r.trim().to_string()).filter(|r| !r.is_empty());
+    let reason = form
+        .get("reason")
+        .map(|r| r.trim().to_string())
+        .filter(|r| !r.is_empty());
     let by = format!("admin:{}", a.session.user);
     match activation::cancel_occasion(&st.db, &slug, reason, &by).await {
         Ok(notice) => {

@@ -40,7 +40,8 @@ async fn topics_page(
         Ok(t) => t,
         Err(e) => return internal(st, a.lang, e),
     };
-    let (active, archived): (Vec<_>, Vec<_>) = list.into_iter().partition(|t| t.archived_at.is_none());
+    let (active, archived): (Vec<_>, Vec<_>) =
+        list.into_iter().partition(|t| t.archived_at.is_none());
     let mut r = page(
         st,
         a,
@@ -57,11 +58,17 @@ async fn topics_page(
 }
 
 fn text(form: &HashMap<String, String>, key: &str) -> String {
-    form.get(key).map(|v| v.trim().to_string()).unwrap_or_default()
+    form.get(key)
+        .map(|v| v.trim().to_string())
+        .unwrap_or_default()
 }
 
 /// Title and description, checked: the error names the field.
-fn checked(st: &Shared, a: &Admin, form: &HashMap<String, String>) -> Result<(String, String), (&'static str, String)> {
+fn checked(
+    st: &Shared,
+    a: &Admin,
+    form: &HashMap<String, String>,
+) -> Result<(String, String), (&'static str, String)> {
     let (title, description) = (text(form, "title"), text(form, "description"));
     if title.is_empty() || crate::domain::check_text_field("title", &title).is_err() {
         return Err(("title", st.pages.text(a.lang, "error_title_missing")));
@@ -85,7 +92,9 @@ async fn create(State(st): State<Shared>, req: Request) -> Response {
     }
     let (title, description) = match checked(&st, &a, &form) {
         Ok(x) => x,
-        Err((f, msg)) => return topics_page(&st, &a, invalid, &form, Some(("new".into(), f, msg))).await,
+        Err((f, msg)) => {
+            return topics_page(&st, &a, invalid, &form, Some(("new".into(), f, msg))).await
+        }
     };
     let description = (!description.is_empty()).then_some(description.as_str());
     match store::topics::add(&st.db, &slug, &title, description).await {
@@ -95,7 +104,14 @@ async fn create(State(st): State<Shared>, req: Request) -> Response {
         }
         Err(StoreError::Conflict(_)) => {
             let msg = st.pages.text(a.lang, "error_slug_taken");
-            topics_page(&st, &a, StatusCode::CONFLICT, &form, Some(("new".into(), "slug", msg))).await
+            topics_page(
+                &st,
+                &a,
+                StatusCode::CONFLICT,
+                &form,
+                Some(("new".into(), "slug", msg)),
+            )
+            .await
         }
         Err(e) => internal(&st, a.lang, e),
     }
@@ -109,8 +125,14 @@ async fn describe(State(st): State<Shared>, Path(slug): Path<String>, req: Reque
     let (title, description) = match checked(&st, &a, &form) {
         Ok(x) => x,
         Err((f, msg)) => {
-            return topics_page(&st, &a, StatusCode::UNPROCESSABLE_ENTITY, &form, Some((slug, f, msg)))
-                .await
+            return topics_page(
+                &st,
+                &a,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                &form,
+                Some((slug, f, msg)),
+            )
+            .await
         }
     };
     match store::topics::describe(&st.db, &slug, &title, Some(&description)).await {
