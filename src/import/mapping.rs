@@ -203,7 +203,14 @@ pub fn remap(bytes: &[u8], fields: &[Field]) -> Result<Result<Vec<u8>, MappingEr
     let mut first = csv::ByteRecord::new();
     raw.read_byte_record(&mut first)
         .map_err(|e| header_error(e.to_string()))?;
-    let rest = &body[raw.position().byte() as usize..];
+    let at = raw.position().byte() as usize;
+    // The reader ends a CRLF header at its CR; the LF belongs to the header too.
+    let at = if at > 0 && body[at - 1] == b'\r' && body.get(at) == Some(&b'\n') {
+        at + 1
+    } else {
+        at
+    };
+    let rest = &body[at..];
     let mut w = csv::WriterBuilder::new()
         .delimiter(p.delimiter as u8)
         .terminator(csv::Terminator::CRLF)

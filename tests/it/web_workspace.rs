@@ -5,7 +5,7 @@
 //! (column mapping, the report, the rejected rows for Excel in the reader's language) and
 //! occasions (new, change with its calendar update, cancellation after one question).
 
-use crate::support::app::{hidden, quick_password, AdminSession};
+use crate::support::app::{quick_password, AdminSession};
 use crate::support::{App, Backend};
 use netzpost::activation::{self, Cause};
 use netzpost::domain::{ConsentStatus, TopicId};
@@ -327,7 +327,7 @@ async fn a_person_is_added_edited_noted_related_and_forgotten_after_one_question
     )
     .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
-    assert!(page.contains("keine gültige E-Mail-Adresse"), "{page}");
+    assert!(page.contains("gültige E-Mail-Adresse"), "{page}");
     let mut with_evidence = person.to_vec();
     with_evidence.push(("evidence", "Unterschriftenliste Hoffest"));
     let (status, location, _) = post(&a, &s, "/admin/contacts/new", &with_evidence).await;
@@ -347,7 +347,8 @@ async fn a_person_is_added_edited_noted_related_and_forgotten_after_one_question
     let (status, _, page) = post(&a, &s, "/admin/contacts/new", &with_evidence).await;
     assert_eq!(status, StatusCode::CONFLICT);
     assert!(
-        page.contains(&format!("href=\"/admin/contacts/{}\"", c.id)),
+        // (minijinja writes the slashes of a value as `&#x2f;`)
+        page.contains(&format!("href=\"&#x2f;admin&#x2f;contacts&#x2f;{}\"", c.id)),
         "{page}"
     );
 
@@ -664,10 +665,13 @@ async fn a_csv_upload_is_mapped_imported_and_its_rejects_download_for_excel(back
     );
     let text = String::from_utf8(bytes[3..].to_vec()).unwrap();
     assert!(
-        text.contains("5;Adresse doppelt: steht schon in Zeile 3;"),
+        text.contains("\r\n5;Adresse doppelt: steht schon in Zeile 3;\"anna@example.org;Anna doppelt;;de\"\r\n"),
         "{text}"
     );
-    assert!(text.contains(";'=cmd@example.org;Formel;;xx!"), "{text}");
+    assert!(
+        text.contains(";\"'=cmd@example.org;Formel;;xx!\""),
+        "{text}"
+    );
     // In English for the English UI.
     let r = a
         .admin_get(
@@ -753,7 +757,7 @@ async fn occasions_are_created_changed_and_cancelled_after_one_question(backend:
     );
     let (_, list) = get(&a, &s, "/admin/occasions").await;
     assert!(
-        list.contains("Hoffest") && list.contains("14.06.2031"),
+        list.contains("Hoffest") && list.contains("14. Juni 2031, 15:00 Uhr"),
         "{list}"
     );
 

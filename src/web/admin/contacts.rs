@@ -657,6 +657,7 @@ async fn export(
     let body = if excel {
         let mut w = csv::WriterBuilder::new()
             .delimiter(b';')
+            .terminator(csv::Terminator::CRLF)
             .from_writer(b"\xEF\xBB\xBF".to_vec());
         let mut result = w.write_record(cols);
         for r in &rows {

@@ -525,6 +525,7 @@ async fn rejects_csv(
     };
     let mut w = csv::WriterBuilder::new()
         .delimiter(b';')
+        .terminator(csv::Terminator::CRLF)
         .from_writer(b"\xEF\xBB\xBF".to_vec());
     let head = [
         st.pages.text(a.lang, "col_line"),
