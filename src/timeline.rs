@@ -260,7 +260,7 @@ mod tests {
         let detail = json!({
             "source": "liste", "updated": false, "by": "admin", "status": "confirmed",
             "language": "tr", "form": "encounter", "snippet": "Ja", "subject": "Urlaub",
-            "title": "Café", "attendance": "came",
+            "title": "Café", "attendance": "came", "text": "Ruft zurück",
         });
         for &kind in ActivityKind::ALL {
             let de = describe(kind, &detail, Some("maerz"), Lang::De);

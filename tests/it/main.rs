@@ -10,6 +10,7 @@ mod admin;
 mod api;
 mod architecture;
 mod browser;
+mod browser_workspace;
 mod classify_corpora;
 mod classify_own;
 mod classify_replies;

@@ -192,6 +192,34 @@ impl Driver {
         std::fs::write(to, png).unwrap();
     }
 
+    /// Runs `script` (a function body; `return` gives the value) in the page.
+    pub async fn execute(&self, script: &str) -> Value {
+        self.cmd(
+            reqwest::Method::POST,
+            "/execute/sync",
+            Some(json!({"script": script, "args": []})),
+        )
+        .await
+    }
+
+    /// Sets the window's size (the page's width is this less nothing in headless mode).
+    pub async fn window(&self, width: u32, height: u32) {
+        self.cmd(
+            reqwest::Method::POST,
+            "/window/rect",
+            Some(json!({"width": width, "height": height})),
+        )
+        .await;
+    }
+
+    /// The value of the cookie `name` the browser holds for the current page.
+    pub async fn cookie(&self, name: &str) -> String {
+        let v = self
+            .cmd(reqwest::Method::GET, &format!("/cookie/{name}"), None)
+            .await;
+        v["value"].as_str().unwrap_or_default().to_string()
+    }
+
     pub async fn quit(&self) {
         let _ = self
             .http
