@@ -32,11 +32,19 @@ async fn fits(b: &Driver, width: u32, what: &str) {
         .await;
     let (scroll, inner) = (v[0].as_u64().unwrap(), v[1].as_u64().unwrap());
     assert_eq!(inner, u64::from(width), "{what}: the window is {inner} px wide");
-    assert!(
-        scroll <= u64::from(width),
-        "{what}: the page is {scroll} px wide at {width} px\n{}",
-        b.source().await
-    );
+    if scroll > u64::from(width) {
+        // The elements that reach past the window, innermost first, to say what to fix.
+        let wide = b
+            .execute(&format!(
+                "return Array.from(document.querySelectorAll('body *'))
+                   .filter(e => e.getBoundingClientRect().right > {width})
+                   .reverse().slice(0, 8)
+                   .map(e => e.tagName + '.' + e.className + '#' + e.id + ' '
+                        + Math.round(e.getBoundingClientRect().right));"
+            ))
+            .await;
+        panic!("{what}: the page is {scroll} px wide at {width} px: {wide}");
+    }
 }
 
 /// Sets a form field's value directly (date and time inputs take typed keys in the browser's
