@@ -1,8 +1,12 @@
 //! The coordinator's workspace in a real browser (headless Chromium), at 1280 px and at 390 px
 //! (a phone): create a topic, upload a CSV with bad rows and download the rejects, create an
 //! occasion and change it, add a person and edit them, record that they came. At each page the
-//! document is no wider than the window (nothing overflows sideways). Screenshots of the contact
-//! list and the import report go to `docs/`.
+//! document is no wider than the window (nothing overflows sideways) and axe-core finds no
+//! violation of the WCAG 2 A and AA rules. Screenshots of the contact list, the import report
+//! and a contact on a phone go to `docs/`.
+//!
+//! axe-core comes from the npm registry: `.ci/run` installs it into a cache folder and names its
+//! `axe.min.js` in `NETZPOST_AXE`; without it these tests fail and say so.
 
 use crate::support::app::quick_password;
 use crate::support::browser::Driver;
@@ -14,15 +18,55 @@ use std::path::Path;
 const PASSWORD: &str = "browser-test-passwort";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "needs Chromium: apt-get install chromium chromium-driver (run by .ci/run)"]
+#[ignore = "needs Chromium and axe-core: apt-get install chromium chromium-driver; npm install axe-core, NETZPOST_AXE=.../axe.min.js (run by .ci/run)"]
 async fn workspace_flows_on_a_desktop() {
     flows(1280).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "needs Chromium: apt-get install chromium chromium-driver (run by .ci/run)"]
+#[ignore = "needs Chromium and axe-core: apt-get install chromium chromium-driver; npm install axe-core, NETZPOST_AXE=.../axe.min.js (run by .ci/run)"]
 async fn workspace_flows_on_a_phone() {
     flows(390).await;
+}
+
+/// The source of axe-core (`NETZPOST_AXE`: the path of `axe.min.js`).
+fn axe_source() -> String {
+    let path = std::env::var("NETZPOST_AXE").unwrap_or_else(|_| {
+        panic!(
+            "NETZPOST_AXE is not set: npm install --prefix ~/.cache/netzpost-axe axe-core@4 and \
+             set NETZPOST_AXE=~/.cache/netzpost-axe/node_modules/axe-core/axe.min.js (.ci/run does)"
+        )
+    });
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("NETZPOST_AXE={path}: {e}"))
+}
+
+/// Nothing on the page is wider than the window, and axe finds no WCAG 2 A or AA violation.
+async fn check(b: &Driver, width: u32, what: &str) {
+    fits(b, width, what).await;
+    axe(b, width, what).await;
+}
+
+async fn axe(b: &Driver, width: u32, what: &str) {
+    let script = format!(
+        "{}\nconst done = arguments[arguments.length - 1];
+         axe.run(document, {{runOnly: {{type: 'tag', values: ['wcag2a', 'wcag2aa']}}}})
+            .then(r => done({{passes: r.passes.length, violations: r.violations.map(v => v.id
+                + ' (' + v.help + '): ' + v.nodes.map(n => n.target.join(' ')).join(', '))}}))
+            .catch(e => done({{passes: 0, violations: ['axe failed: ' + e]}}));",
+        axe_source()
+    );
+    let r = b.execute_async(&script).await;
+    let violations = &r["violations"];
+    assert_eq!(
+        violations.as_array().map(Vec::len),
+        Some(0),
+        "{what} at {width} px: {violations:#}"
+    );
+    // A run that checked nothing would pass as well.
+    assert!(
+        r["passes"].as_u64().unwrap_or(0) > 5,
+        "{what}: axe checked nothing: {r}"
+    );
 }
 
 /// Nothing on the page is wider than the window.
@@ -31,7 +75,11 @@ async fn fits(b: &Driver, width: u32, what: &str) {
         .execute("return [document.documentElement.scrollWidth, window.innerWidth];")
         .await;
     let (scroll, inner) = (v[0].as_u64().unwrap(), v[1].as_u64().unwrap());
-    assert_eq!(inner, u64::from(width), "{what}: the window is {inner} px wide");
+    assert_eq!(
+        inner,
+        u64::from(width),
+        "{what}: the window is {inner} px wide"
+    );
     if scroll > u64::from(width) {
         // The elements that reach past the window, innermost first, to say what to fix.
         let wide = b
@@ -72,13 +120,13 @@ async fn flows(width: u32) {
 
     // A topic.
     b.goto(&format!("{base}/admin/topics")).await;
-    fits(&b, width, "topics").await;
+    check(&b, width, "topics").await;
     b.type_into("#slug", "nachbarschaft").await;
     b.type_into("#title", "Nachbarschaft Nordstadt").await;
     b.click("section[aria-labelledby='new-topic'] button.primary")
         .await;
     b.wait_for("id=\"h-nachbarschaft\"").await;
-    fits(&b, width, "topics with one").await;
+    check(&b, width, "topics with one").await;
     assert!(store::topics::get(&a.db, "nachbarschaft").await.is_ok());
 
     // A CSV with bad rows: mapped, imported, the rejects downloaded.
@@ -91,19 +139,23 @@ async fn flows(width: u32) {
          amira@example.org;Doppelt;\r\n",
     );
     b.goto(&format!("{base}/admin/import")).await;
-    fits(&b, width, "import form").await;
+    check(&b, width, "import form").await;
     b.type_into("#file", csv.to_str().unwrap()).await;
     b.click("#topic-nachbarschaft").await;
     b.click("button.primary").await;
     b.wait_for("Spalten zuordnen").await;
-    fits(&b, width, "column mapping").await;
+    check(&b, width, "column mapping").await;
     b.click("button.primary").await;
     let report = b.wait_for("Import abgeschlossen").await;
-    fits(&b, width, "import report").await;
-    assert!(report.contains("<strong>2</strong> neu angelegt"), "{report}");
+    check(&b, width, "import report").await;
+    assert!(
+        report.contains("<strong>2</strong> neu angelegt"),
+        "{report}"
+    );
     assert!(report.contains("<strong>2</strong> abgelehnt"), "{report}");
     if width > 1000 {
-        b.screenshot(&docs.join("screenshot-import-report.png")).await;
+        b.screenshot(&docs.join("screenshot-import-report.png"))
+            .await;
     }
     let href = b
         .execute("return document.getElementById('rejects-download').getAttribute('href');")
@@ -120,12 +172,18 @@ async fn flows(width: u32) {
         .await
         .unwrap();
     let rejects = String::from_utf8(rejects.to_vec()).unwrap();
-    assert!(rejects.starts_with("\u{feff}Zeile;Grund;Daten\r\n"), "{rejects}");
-    assert!(rejects.contains("5;Adresse doppelt: steht schon in Zeile 2;"), "{rejects}");
+    assert!(
+        rejects.starts_with("\u{feff}Zeile;Grund;Daten\r\n"),
+        "{rejects}"
+    );
+    assert!(
+        rejects.contains("5;Adresse doppelt: steht schon in Zeile 2;"),
+        "{rejects}"
+    );
 
     // An occasion, then its place changed.
     b.goto(&format!("{base}/admin/occasions/new")).await;
-    fits(&b, width, "new occasion").await;
+    check(&b, width, "new occasion").await;
     b.type_into("#slug", "hoffest").await;
     b.type_into("#title", "Hoffest").await;
     set(&b, "date", "2031-06-14").await;
@@ -133,7 +191,7 @@ async fn flows(width: u32) {
     b.type_into("#place", "Hof Nordstraße 5").await;
     b.click("button.primary").await;
     b.wait_for("Termin ändern").await;
-    fits(&b, width, "occasion").await;
+    check(&b, width, "occasion").await;
     b.execute("document.getElementById('place').value = ''; return null;")
         .await;
     b.type_into("#place", "Gemeindesaal").await;
@@ -145,7 +203,7 @@ async fn flows(width: u32) {
 
     // A person added by hand, edited, and recorded as having come.
     b.goto(&format!("{base}/admin/contacts/new")).await;
-    fits(&b, width, "new person").await;
+    check(&b, width, "new person").await;
     b.type_into("#email", "lena@example.org").await;
     b.type_into("#name", "Lena S.").await;
     b.click("#topic-nachbarschaft").await;
@@ -153,7 +211,7 @@ async fn flows(width: u32) {
     b.type_into("#evidence", "Gespräch im Stadtteilladen").await;
     b.click("button.primary").await;
     b.wait_for("<h1>Lena S.</h1>").await;
-    fits(&b, width, "contact").await;
+    check(&b, width, "contact").await;
     b.execute("document.getElementById('name').value = ''; return null;")
         .await;
     b.type_into("#name", "Lena Schulz").await;
@@ -163,10 +221,11 @@ async fn flows(width: u32) {
     b.click("#occasion option[value='hoffest']").await;
     b.click("form[action$='/relation'] button.primary").await;
     let page = b.wait_for("war da").await;
-    fits(&b, width, "contact with a relation").await;
+    check(&b, width, "contact with a relation").await;
     assert!(page.contains("(von admin:admin)"), "{page}");
     if width < 500 {
-        b.screenshot(&docs.join("screenshot-contact-phone.png")).await;
+        b.screenshot(&docs.join("screenshot-contact-phone.png"))
+            .await;
     }
 
     // The list finds them, with their state in words.
@@ -175,7 +234,7 @@ async fn flows(width: u32) {
     assert!(page.contains("Lena Schulz"), "{page}");
     b.goto(&format!("{base}/admin/contacts")).await;
     b.wait_for("3 Kontakte gefunden").await;
-    fits(&b, width, "contacts").await;
+    check(&b, width, "contacts").await;
     if width > 1000 {
         b.screenshot(&docs.join("screenshot-contacts.png")).await;
     }

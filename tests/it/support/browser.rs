@@ -202,6 +202,17 @@ impl Driver {
         .await
     }
 
+    /// Runs `script` in the page and waits until it calls its last argument (the callback)
+    /// with the value to return.
+    pub async fn execute_async(&self, script: &str) -> Value {
+        self.cmd(
+            reqwest::Method::POST,
+            "/execute/async",
+            Some(json!({"script": script, "args": []})),
+        )
+        .await
+    }
+
     /// Sets the window's size (the page's width is this less nothing in headless mode).
     pub async fn window(&self, width: u32, height: u32) {
         self.cmd(
