@@ -700,6 +700,37 @@ async fn a_csv_upload_is_mapped_imported_and_its_rejects_download_for_excel(back
         StatusCode::NOT_FOUND
     );
 
+    // A file far larger than a form (16 KiB): comma-separated UTF-8, the guesses taken.
+    let mut big = String::from("email,name\n");
+    for i in 0..1500 {
+        big.push_str(&format!("person{i}@example.org,Person {i}\n"));
+    }
+    assert!(big.len() > 40_000);
+    let (status, page) = upload(&a, &s, "/admin/import", &[], big.as_bytes()).await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    let id = &page.split("action=\"/admin/import/").nth(1).unwrap()[..48];
+    let (status, _, page) = post(
+        &a,
+        &s,
+        &format!("/admin/import/{id}"),
+        &[("col_0", "email"), ("col_1", "name")],
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    assert!(
+        page.contains("<strong>1500</strong> neu angelegt"),
+        "{page}"
+    );
+    // Imported once: the same mapping posted again finds the upload gone.
+    let (status, _, _) = post(
+        &a,
+        &s,
+        &format!("/admin/import/{id}"),
+        &[("col_0", "email"), ("col_1", "name")],
+    )
+    .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+
     // The export, in both dialects; the standard one is the command's.
     let r = a
         .admin_get(&s.cookie, "/admin/contacts/export.csv?dialect=excel")

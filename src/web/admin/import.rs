@@ -4,9 +4,10 @@
 //! report on screen, and the rejected rows as a CSV for Excel (UTF-8 with BOM, semicolons, the
 //! reasons in the reader's language).
 //!
-//! The upload waits for its mapping in a private folder under the system's temporary directory,
-//! named by a random id and readable only by the admin who uploaded it; uploads older than a day
-//! are removed with the next one.
+//! The upload waits for its mapping in `uploads/` beside the outbox (`var/uploads` in a
+//! workspace), named by a random id and readable only by the admin who uploaded it; uploads older
+//! than a day are removed with the next one. (With several daemons behind one address, the
+//! mapping must reach the daemon that took the upload: sticky sessions, or one shared `var`.)
 
 use super::{admin_of, internal, page, Admin};
 use crate::domain::ConsentStatus;
@@ -57,19 +58,24 @@ struct Kept {
     kind: RejectKind,
 }
 
-fn folder() -> PathBuf {
-    std::env::temp_dir().join("netzpost-uploads")
+/// Where uploads wait: in the workspace (the outbox's folder), not a shared temporary directory
+/// another local user could have prepared.
+fn folder(st: &Shared) -> PathBuf {
+    let outbox = &st.cfg.outbound.outbox;
+    outbox
+        .parent()
+        .map_or_else(|| PathBuf::from("uploads"), |p| p.join("uploads"))
 }
 
 /// An upload's file: `id` is 48 hex digits (anything else names no file).
-fn path(id: &str, ext: &str) -> Option<PathBuf> {
+fn path(st: &Shared, id: &str, ext: &str) -> Option<PathBuf> {
     (id.len() == 48 && id.bytes().all(|b| b.is_ascii_hexdigit()))
-        .then(|| folder().join(format!("{id}.{ext}")))
+        .then(|| folder(st).join(format!("{id}.{ext}")))
 }
 
-fn prepare_folder() -> std::io::Result<()> {
+fn prepare_folder(st: &Shared) -> std::io::Result<()> {
     use std::os::unix::fs::DirBuilderExt;
-    let dir = folder();
+    let dir = folder(st);
     std::fs::DirBuilder::new()
         .recursive(true)
         .mode(0o700)
@@ -89,8 +95,8 @@ fn prepare_folder() -> std::io::Result<()> {
 }
 
 /// The pending upload `id` of this admin, or None.
-fn pending(a: &Admin, id: &str) -> Option<Pending> {
-    let meta = std::fs::read(path(id, "json")?).ok()?;
+fn pending(st: &Shared, a: &Admin, id: &str) -> Option<Pending> {
+    let meta = std::fs::read(path(st, id, "json")?).ok()?;
     let p: Pending = serde_json::from_slice(&meta).ok()?;
     (p.user == a.session.user).then_some(p)
 }
@@ -293,8 +299,8 @@ async fn upload(State(st): State<Shared>, req: Request) -> Response {
         consent,
         evidence,
     };
-    let saved = prepare_folder().and_then(|_| {
-        let (Some(csv), Some(json)) = (path(&id, "csv"), path(&id, "json")) else {
+    let saved = prepare_folder(&st).and_then(|_| {
+        let (Some(csv), Some(json)) = (path(&st, &id, "csv"), path(&st, &id, "json")) else {
             return Err(std::io::Error::other("bad upload id"));
         };
         std::fs::write(csv, &data)?;
@@ -353,7 +359,7 @@ async fn run(State(st): State<Shared>, Path(id): Path<String>, req: Request) -> 
             "import_gone_text",
         )
     };
-    let (Some(meta), Some(file)) = (pending(&a, &id), path(&id, "csv")) else {
+    let (Some(meta), Some(file)) = (pending(&st, &a, &id), path(&st, &id, "csv")) else {
         return gone();
     };
     let Ok(data) = std::fs::read(&file) else {
@@ -398,7 +404,7 @@ async fn run(State(st): State<Shared>, Path(id): Path<String>, req: Request) -> 
         }
         Err(e) => return internal(&st, a.lang, e),
     };
-    let Some(mapped_path) = path(&id, "mapped.csv") else {
+    let Some(mapped_path) = path(&st, &id, "mapped.csv") else {
         return gone();
     };
     if let Err(e) = std::fs::write(&mapped_path, &mapped) {
@@ -452,7 +458,7 @@ async fn run(State(st): State<Shared>, Path(id): Path<String>, req: Request) -> 
             kind: r.kind.clone(),
         })
         .collect();
-    if let Some(p) = path(&id, "rejects.json") {
+    if let Some(p) = path(&st, &id, "rejects.json") {
         if let Err(e) = serde_json::to_vec(&kept)
             .map_err(std::io::Error::from)
             .and_then(|b| std::fs::write(p, b))
@@ -511,8 +517,8 @@ async fn rejects_csv(
         Ok(a) => a,
         Err(r) => return r,
     };
-    let kept: Option<Vec<Kept>> = pending(&a, &id)
-        .and(path(&id, "rejects.json"))
+    let kept: Option<Vec<Kept>> = pending(&st, &a, &id)
+        .and(path(&st, &id, "rejects.json"))
         .and_then(|p| std::fs::read(p).ok())
         .and_then(|b| serde_json::from_slice(&b).ok());
     let Some(kept) = kept else {
