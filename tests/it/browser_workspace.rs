@@ -6,7 +6,7 @@
 //! and a contact on a phone go to `docs/`.
 //!
 //! axe-core comes from the npm registry: `.ci/run` installs it into a cache folder and names its
-//! `axe.min.js` in `NETZPOST_AXE`; without it these tests fail and say so.
+//! `axe.min.js` in `NETZPOST_TEST_AXE`; without it these tests fail and say so.
 
 use crate::support::app::quick_password;
 use crate::support::browser::Driver;
@@ -18,26 +18,26 @@ use std::path::Path;
 const PASSWORD: &str = "browser-test-passwort";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "needs Chromium and axe-core: apt-get install chromium chromium-driver; npm install axe-core, NETZPOST_AXE=.../axe.min.js (run by .ci/run)"]
+#[ignore = "needs Chromium and axe-core: apt-get install chromium chromium-driver; npm install axe-core, NETZPOST_TEST_AXE=.../axe.min.js (run by .ci/run)"]
 async fn workspace_flows_on_a_desktop() {
     flows(1280).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "needs Chromium and axe-core: apt-get install chromium chromium-driver; npm install axe-core, NETZPOST_AXE=.../axe.min.js (run by .ci/run)"]
+#[ignore = "needs Chromium and axe-core: apt-get install chromium chromium-driver; npm install axe-core, NETZPOST_TEST_AXE=.../axe.min.js (run by .ci/run)"]
 async fn workspace_flows_on_a_phone() {
     flows(390).await;
 }
 
-/// The source of axe-core (`NETZPOST_AXE`: the path of `axe.min.js`).
+/// The source of axe-core (`NETZPOST_TEST_AXE`: the path of `axe.min.js`).
 fn axe_source() -> String {
-    let path = std::env::var("NETZPOST_AXE").unwrap_or_else(|_| {
+    let path = std::env::var("NETZPOST_TEST_AXE").unwrap_or_else(|_| {
         panic!(
-            "NETZPOST_AXE is not set: npm install --prefix ~/.cache/netzpost-axe axe-core@4 and \
-             set NETZPOST_AXE=~/.cache/netzpost-axe/node_modules/axe-core/axe.min.js (.ci/run does)"
+            "NETZPOST_TEST_AXE is not set: npm install --prefix ~/.cache/netzpost-axe axe-core@4 and \
+             set NETZPOST_TEST_AXE=~/.cache/netzpost-axe/node_modules/axe-core/axe.min.js (.ci/run does)"
         )
     });
-    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("NETZPOST_AXE={path}: {e}"))
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("NETZPOST_TEST_AXE={path}: {e}"))
 }
 
 /// Nothing on the page is wider than the window, and axe finds no WCAG 2 A or AA violation.

@@ -748,7 +748,15 @@ async fn a_csv_upload_is_mapped_imported_and_its_rejects_download_for_excel(back
         .await
         .unwrap();
     let cli = a.cli(&["contacts", "export"]);
-    assert_eq!(web, String::from_utf8(cli.stdout).unwrap());
+    let cli_out = String::from_utf8(cli.stdout).unwrap();
+    assert!(
+        cli.status.success() && web == cli_out,
+        "web: {} bytes, command: {} bytes ({}), stderr: {}",
+        web.len(),
+        cli_out.len(),
+        cli.status,
+        String::from_utf8_lossy(&cli.stderr)
+    );
 }
 
 async fn occasions_are_created_changed_and_cancelled_after_one_question(backend: Backend) {
