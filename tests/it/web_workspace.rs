@@ -145,6 +145,9 @@ async fn topics_are_created_renamed_described_and_archived(backend: Backend) {
             "{path} offers an archived topic"
         );
     }
+    // Nor on the public pages: no sign-up form, not in the list.
+    assert_eq!(a.get("/s/nachbarschaft").await.0, StatusCode::NOT_FOUND);
+    assert!(!a.get("/").await.1.contains("/s/nachbarschaft"));
     let (campaign, _) = a.invitation(t.id.get()).await;
     let k = store::campaigns::by_id(&a.db, campaign.into())
         .await
@@ -168,6 +171,8 @@ async fn topics_are_created_renamed_described_and_archived(backend: Backend) {
         .archived_at
         .is_none());
     assert!(campaign::start(&a.db, &a.cfg, &k).await.is_ok());
+    assert_eq!(a.get("/s/nachbarschaft").await.0, StatusCode::OK);
+    assert!(a.get("/").await.1.contains("/s/nachbarschaft"));
 }
 
 async fn contacts_list_searches_filters_counts_and_says_each_state(backend: Backend) {
