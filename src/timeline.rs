@@ -78,7 +78,14 @@ pub fn describe(
             let form = text("form")?.parse::<RelationForm>().ok()?;
             let status = text("status")?.parse::<RelationStatus>().ok()?;
             let by_waiting_list = text("cause_ref") == Some(crate::activation::WAITING_LIST);
-            match (form, status) {
+            // Recorded by a person (a coordinator, a helper at the door): who.
+            let by = match (text("cause"), text("cause_ref")) {
+                (Some("person"), Some(who)) if !by_waiting_list => {
+                    pick(format!(" (von {who})"), format!(" (by {who})"))
+                }
+                _ => String::new(),
+            };
+            let what = match (form, status) {
                 (RelationForm::Encounter, RelationStatus::Confirmed) if by_waiting_list => pick(
                     "von der Warteliste nachgerückt: kommt".into(),
                     "moved up from the waiting list: coming".into(),
@@ -97,11 +104,29 @@ pub fn describe(
                     "Interesse an Kooperation".into(),
                     "cooperation interest".into(),
                 ),
+                (RelationForm::Cooperation, RelationStatus::Confirmed) => {
+                    pick("Kooperation begonnen".into(), "cooperation started".into())
+                }
+                (RelationForm::Cooperation, RelationStatus::Ended) => {
+                    pick("Kooperation beendet".into(), "cooperation ended".into())
+                }
+                (RelationForm::Group, RelationStatus::Confirmed) => match text("group") {
+                    Some(g) => pick(format!("in der Gruppe {g}"), format!("member of group {g}")),
+                    None => pick("in einer Gruppe".into(), "member of a group".into()),
+                },
+                (RelationForm::Group, RelationStatus::Ended) => match text("group") {
+                    Some(g) => pick(
+                        format!("nicht mehr in der Gruppe {g}"),
+                        format!("left group {g}"),
+                    ),
+                    None => pick("nicht mehr in der Gruppe".into(), "left the group".into()),
+                },
                 _ => pick(
                     format!("Beziehung geändert: {form} {status}"),
                     format!("relation changed: {form} {status}"),
                 ),
-            }
+            };
+            what + &by
         }
         K::Sent => {
             let campaign = campaign?;
@@ -167,6 +192,13 @@ pub fn describe(
             "came" => pick("war da".into(), "came".into()),
             _ => pick("war nicht da".into(), "did not come".into()),
         },
+        K::Note => {
+            let (note, by) = (text("text")?, text("by")?);
+            pick(
+                format!("Notiz von {by}: {note}"),
+                format!("note by {by}: {note}"),
+            )
+        }
     })
 }
 
@@ -245,7 +277,7 @@ mod tests {
         let detail = json!({
             "source": "liste", "updated": false, "by": "admin", "status": "confirmed",
             "language": "tr", "form": "encounter", "snippet": "Ja", "subject": "Urlaub",
-            "title": "Café", "attendance": "came",
+            "title": "Café", "attendance": "came", "text": "Ruft zurück",
         });
         for &kind in ActivityKind::ALL {
             let de = describe(kind, &detail, Some("maerz"), Lang::De);

@@ -21,9 +21,11 @@ use crate::store::{self, Db, StoreError, Timestamp};
 use serde::{Deserialize, Serialize};
 
 mod initial;
+mod manual;
 mod occasions;
 mod places;
 pub use initial::{add_contact, sign_up, ImportConsent, SignUp, SignedUp};
+pub use manual::{add_note, add_person, edit_contact, record_by_hand, ByHand, NewPerson};
 pub use occasions::{
     cancel_occasion, change_occasion, check_in, record_attendance, Attendance, OccasionChange,
     OccasionNotice,
@@ -209,6 +211,9 @@ pub struct RelationUndo {
     pub form: RelationForm,
     pub occasion_id: Option<OccasionId>,
     pub topic_id: Option<TopicId>,
+    /// The group of a group relation (empty for the other forms, and in undos stored before).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub group_name: String,
     /// The relation before; none: there was none.
     pub prev: Option<store::relations::Previous>,
 }
@@ -416,6 +421,40 @@ async fn set_relation(
     note: Option<String>,
     cause: &Cause,
 ) -> Result<(Undo, i64)> {
+    let target = Target {
+        form,
+        topic_id,
+        occasion_id,
+        group_name: String::new(),
+    };
+    set_relation_of(tx, contact_id, target, status, until, note, cause).await
+}
+
+/// What a relation is to: its form, topic, occasion and (form group) the group's name.
+#[derive(Debug, Clone)]
+struct Target {
+    form: RelationForm,
+    topic_id: Option<TopicId>,
+    occasion_id: Option<OccasionId>,
+    group_name: String,
+}
+
+/// [`set_relation`] for any target, a named group too.
+async fn set_relation_of(
+    tx: &mut store::Tx,
+    contact_id: ContactId,
+    target: Target,
+    status: RelationStatus,
+    until: Option<Timestamp>,
+    note: Option<String>,
+    cause: &Cause,
+) -> Result<(Undo, i64)> {
+    let Target {
+        form,
+        topic_id,
+        occasion_id,
+        group_name,
+    } = target;
     let (cause_kind, cause_ref) = cause.relation_cause();
     let (id, prev) = store::relations::set(
         tx,
@@ -431,6 +470,7 @@ async fn set_relation(
             note,
             inbound_id: cause.inbound_id(),
             campaign_id: cause.campaign_id(),
+            group_name: group_name.clone(),
         },
     )
     .await?;
@@ -441,6 +481,7 @@ async fn set_relation(
                 form,
                 occasion_id,
                 topic_id,
+                group_name,
                 prev,
             }),
             ..Undo::default()
@@ -489,6 +530,7 @@ pub async fn undo(db: &Db, contact_id: Option<ContactId>, u: &Undo, cause: &Caus
                 note: None,
                 inbound_id: cause.inbound_id(),
                 campaign_id: cause.campaign_id(),
+                group_name: r.group_name.clone(),
             },
         )
         .await?;

@@ -2,8 +2,10 @@
 //! from anywhere. Parsing is pure (`parse`); landing is batched (`run`). A bad row never stops the
 //! import: it is reported with its line number and reason, and every good row lands.
 
+mod mapping;
 mod read;
 
+pub use mapping::{preview, remap, Field, MappingError, Preview};
 pub use read::{detect_delimiter, parse};
 use read::{Item, Rows};
 
@@ -40,11 +42,51 @@ pub enum Encoding {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Reject {
     pub line: u64,
+    /// In English, for the command line and logs; `kind` says it for other languages.
     pub reason: String,
     pub record: String,
     /// The topic the row names that does not exist, when that is why it was rejected.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub unknown_topic: Option<String>,
+    /// Why, as data: the web pages say it in the reader's language.
+    #[serde(skip)]
+    pub kind: RejectKind,
+}
+
+/// Why a row was rejected, with what the reason names.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum RejectKind {
+    /// The address appeared in line `first` already.
+    Duplicate {
+        first: u64,
+    },
+    MissingEmail,
+    InvalidAddress {
+        value: String,
+    },
+    BadLanguage {
+        value: String,
+    },
+    /// A cell too long, or with characters no text may hold (NUL, control characters).
+    BadField {
+        column: String,
+    },
+    /// Quotes that do not close, or a different number of cells than the header has.
+    BrokenLine,
+    /// Bytes that are not UTF-8 in one column of a UTF-8 file.
+    NotUtf8 {
+        column: String,
+    },
+    UnknownTopic {
+        topic: String,
+    },
+    /// The address was forgotten, bounced or blocked.
+    Suppressed,
+    /// The person withdrew their consent for the topic: an import does not renew it.
+    Withdrawn {
+        topic: String,
+    },
 }
 
 /// A parsed row: the contact and the topic names it asks for (resolved against the database by
@@ -180,6 +222,7 @@ async fn import_file(
                         ),
                         record: p.row.email.to_string(),
                         unknown_topic: None,
+                        kind: RejectKind::Suppressed,
                     });
                     continue;
                 }
@@ -205,6 +248,7 @@ async fn import_file(
                         line: p.line,
                         reason: format!("unknown topic {t:?}"),
                         record: p.row.email.to_string(),
+                        kind: RejectKind::UnknownTopic { topic: t.clone() },
                         unknown_topic: Some(t),
                     });
                     continue;
@@ -274,6 +318,7 @@ fn refuse(
             ),
             record: email.to_string(),
             unknown_topic: None,
+            kind: RejectKind::Withdrawn { topic: slug },
         });
     }
     let mut kept = keep.iter();

@@ -1,15 +1,15 @@
 //! Reading a CSV file into rows: its encoding and delimiter found, every record checked and
 //! numbered by its line; a bad record becomes a reject with its reason.
 
-use super::{Encoding, ImportError, Parsed, ParsedRow, Reject};
+use super::{Encoding, ImportError, Parsed, ParsedRow, Reject, RejectKind};
 use crate::domain::{EmailAddress, Language};
 use crate::store::contacts::ImportRow;
 use std::collections::{HashMap, VecDeque};
 use std::io::Read;
 use std::path::Path;
 
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Column {
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Column {
     Email,
     Name,
     FirstName,
@@ -20,7 +20,7 @@ enum Column {
     Attribute,
 }
 
-fn column_for(header: &str) -> Column {
+pub(super) fn column_for(header: &str) -> Column {
     let h: String = header
         .trim()
         .to_lowercase()
@@ -43,7 +43,7 @@ fn column_for(header: &str) -> Column {
     }
 }
 
-const BOM: &[u8] = b"\xEF\xBB\xBF";
+pub(super) const BOM: &[u8] = b"\xEF\xBB\xBF";
 
 /// The delimiter that splits the header line into the most fields (outside quotes).
 pub fn detect_delimiter(text: &str) -> u8 {
@@ -95,7 +95,7 @@ fn read_full(input: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> {
 /// has far more of the first (it stays UTF-8 and only the damaged rows are rejected, so no
 /// `Jürgen` becomes `JÃ¼rgen`), while a German Excel export (Windows-1252) has umlauts as
 /// single bytes that UTF-8 never accepts and almost no valid sequences.
-fn detect_encoding(mut input: impl Read) -> std::io::Result<Encoding> {
+pub(super) fn detect_encoding(mut input: impl Read) -> std::io::Result<Encoding> {
     // Lead bytes of multi-byte characters in text known to be valid UTF-8.
     let chars = |b: &[u8]| b.iter().filter(|&&c| c >= 0xC0).count() as u64;
     let (mut good, mut bad) = (0u64, 0u64);
@@ -452,19 +452,28 @@ impl<R: Read> Rows<R> {
                         Some(byte) => self.line_at(byte),
                         None => line,
                     };
-                    let reason = match e.kind() {
-                        csv::ErrorKind::Utf8 { err, .. } => format!(
-                            "column {:?} holds bytes that are not UTF-8, while the rest of the \
-                             file is UTF-8: correct this row, or save the file as UTF-8 again",
-                            self.headers.get(err.field()).unwrap_or("?")
-                        ),
-                        _ => format!("broken line: {e}"),
+                    let (reason, kind) = match e.kind() {
+                        csv::ErrorKind::Utf8 { err, .. } => {
+                            let column = self.headers.get(err.field()).unwrap_or("?");
+                            (
+                                format!(
+                                    "column {column:?} holds bytes that are not UTF-8, while the \
+                                     rest of the file is UTF-8: correct this row, or save the \
+                                     file as UTF-8 again"
+                                ),
+                                RejectKind::NotUtf8 {
+                                    column: column.to_string(),
+                                },
+                            )
+                        }
+                        _ => (format!("broken line: {e}"), RejectKind::BrokenLine),
                     };
                     return Ok(Some(Item::Reject(Reject {
                         line,
                         reason,
                         record: String::new(),
                         unknown_topic: None,
+                        kind,
                     })));
                 }
             }
@@ -492,6 +501,7 @@ impl<R: Read> Rows<R> {
                     ),
                     record: raw(),
                     unknown_topic: None,
+                    kind: RejectKind::BrokenLine,
                 })));
             }
             return Ok(Some(
@@ -502,14 +512,16 @@ impl<R: Read> Rows<R> {
                             reason: format!("duplicate of line {first} ({})", p.row.email),
                             record: raw(),
                             unknown_topic: None,
+                            kind: RejectKind::Duplicate { first },
                         }),
                         None => Item::Row(ParsedRow { line, ..p }),
                     },
-                    Err(reason) => Item::Reject(Reject {
+                    Err((reason, kind)) => Item::Reject(Reject {
                         line,
                         reason,
                         record: raw(),
                         unknown_topic: None,
+                        kind,
                     }),
                 },
             ));
@@ -544,7 +556,11 @@ fn parse_record(
     record: &csv::StringRecord,
     headers: &csv::StringRecord,
     columns: &[Column],
-) -> Result<ParsedRow, String> {
+) -> Result<ParsedRow, (String, RejectKind)> {
+    let bad_field = |field: &str| {
+        let column = field.to_string();
+        move |reason: String| (reason, RejectKind::BadField { column })
+    };
     let mut email = None;
     let (mut name, mut first, mut last, mut org, mut lang) = (None, None, None, None, None);
     let mut topics = Vec::new();
@@ -560,13 +576,15 @@ fn parse_record(
                     .filter(|p| !p.trim().is_empty())
                     .collect::<Vec<_>>()
                     .join(" ");
-                crate::domain::check_text_field(field, &one_line)?;
+                crate::domain::check_text_field(field, &one_line).map_err(bad_field(field))?;
                 one_line.as_str()
             }
             _ => value,
         };
         match col {
-            Column::Attribute | Column::Topics => crate::domain::check_note_field(field, value)?,
+            Column::Attribute | Column::Topics => {
+                crate::domain::check_note_field(field, value).map_err(bad_field(field))?
+            }
             Column::Name | Column::FirstName | Column::LastName | Column::Organisation => {}
             // Parsed below: an address or a language code with anything odd in it is refused.
             Column::Email | Column::Language => {}
@@ -581,7 +599,12 @@ fn parse_record(
                 if let Some(v) = non_empty(value) {
                     lang = Some(
                         Language::parse(&v)
-                            .map_err(|e| format!("bad language: {e}"))?
+                            .map_err(|e| {
+                                (
+                                    format!("bad language: {e}"),
+                                    RejectKind::BadLanguage { value: v.clone() },
+                                )
+                            })?
                             .to_string(),
                     );
                 }
@@ -599,9 +622,18 @@ fn parse_record(
             }
         }
     }
-    let email = email.ok_or("missing e-mail address")?;
-    let email =
-        EmailAddress::parse(&email).map_err(|e| format!("invalid address {email:?}: {e}"))?;
+    let email = email.ok_or((
+        "missing e-mail address".to_string(),
+        RejectKind::MissingEmail,
+    ))?;
+    let email = EmailAddress::parse(&email).map_err(|e| {
+        (
+            format!("invalid address {email:?}: {e}"),
+            RejectKind::InvalidAddress {
+                value: email.clone(),
+            },
+        )
+    })?;
     let name = name.or(match (first, last) {
         (Some(f), Some(l)) => Some(format!("{f} {l}")),
         (f, l) => f.or(l),

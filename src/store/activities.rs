@@ -52,6 +52,8 @@ crate::domain::text_enum!(
         /// A person of the organisation answered the contact's reply from the review queue
         /// (detail: inbound_id, decision_id, snippet, by).
         Answer => "answer",
+        /// A coordinator's note (detail: text, by).
+        Note => "note",
     }
 );
 

@@ -396,12 +396,19 @@ pub struct Caps {
 /// `message_id`: the sender derives it from the secret (`TokenKey::message_id`), which SQL
 /// cannot compute; a row that has one (queued by an older version) keeps it.
 pub async fn enqueue(db: &Db, c: &Campaign, caps: Caps) -> Result<u64> {
-    c.topic_id.ok_or_else(|| {
+    let topic = c.topic_id.ok_or_else(|| {
         StoreError::Invalid(format!(
             "campaign {:?} has no topic: nobody's consent covers it",
             c.name
         ))
     })?;
+    if let Some(at) = super::topics::by_id(db, topic).await?.archived_at {
+        return Err(StoreError::Conflict(format!(
+            "campaign {:?}: its topic was archived on {}; an archived topic gets no new sends",
+            c.name,
+            at.format("%Y-%m-%d")
+        )));
+    }
     let k = super::audience::conditions(db);
     let sql = format!(
         "INSERT INTO deliveries (campaign_id, contact_id, status, attempts, next_attempt_at, message_id, created_at)

@@ -11,6 +11,7 @@ pub mod backup;
 pub mod campaigns;
 pub mod contacts;
 pub mod decisions;
+pub mod directory;
 pub mod inbound;
 pub mod metrics;
 pub mod occasions;

@@ -23,6 +23,8 @@ pub struct Relation {
     pub note: Option<String>,
     /// How many people an RSVP brings in all, when the reply said (NULL = not said: one).
     pub party_size: Option<i64>,
+    /// The group of a group relation (form D); empty for the other forms.
+    pub group_name: String,
 }
 
 #[derive(Debug, Clone)]
@@ -39,9 +41,11 @@ pub struct NewRelation {
     pub note: Option<String>,
     pub inbound_id: Option<InboundId>,
     pub campaign_id: Option<CampaignId>,
+    /// The group's name for form group (part of what identifies the relation); empty otherwise.
+    pub group_name: String,
 }
 
-const COLUMNS: &str = "id, contact_id, form, topic_id, occasion_id, status, since, until, cause_kind, cause_ref, note, party_size";
+const COLUMNS: &str = "id, contact_id, form, topic_id, occasion_id, status, since, until, cause_kind, cause_ref, note, party_size, group_name";
 
 /// Sets the relation of `contact` to an occasion or topic: updates the existing one of that form
 /// and target, or creates it; records the change on the timeline, all within the caller's
@@ -50,13 +54,15 @@ const COLUMNS: &str = "id, contact_id, form, topic_id, occasion_id, status, sinc
 pub async fn set(tx: &mut Tx, r: &NewRelation) -> Result<(i64, Option<Previous>)> {
     let at = now();
     let find = "SELECT id, status, until, party_size FROM relations WHERE contact_id = $1
-                AND form = $2 AND COALESCE(occasion_id, 0) = $3 AND COALESCE(topic_id, 0) = $4";
+                AND form = $2 AND COALESCE(occasion_id, 0) = $3 AND COALESCE(topic_id, 0) = $4
+                AND group_name = $5";
     let (id, previous) = on_tx!(tx, c => {
         let previous: Option<Previous> = sqlx::query_as(find)
             .bind(r.contact_id)
             .bind(r.form.as_str())
             .bind(r.occasion_id.map_or(0, OccasionId::get))
             .bind(r.topic_id.unwrap_or(TopicId(0)))
+            .bind(&r.group_name)
             .fetch_optional(&mut *c)
             .await?;
         let id = match &previous {
@@ -79,8 +85,8 @@ pub async fn set(tx: &mut Tx, r: &NewRelation) -> Result<(i64, Option<Previous>)
             None => {
                 sqlx::query_scalar(
                     "INSERT INTO relations (contact_id, form, topic_id, occasion_id, status, since, until,
-                        cause_kind, cause_ref, note, created_at, updated_at)
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $6, $6) RETURNING id",
+                        cause_kind, cause_ref, note, created_at, updated_at, group_name)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $6, $6, $11) RETURNING id",
                 )
                 .bind(r.contact_id)
                 .bind(r.form.as_str())
@@ -92,6 +98,7 @@ pub async fn set(tx: &mut Tx, r: &NewRelation) -> Result<(i64, Option<Previous>)
                 .bind(&r.cause_kind)
                 .bind(&r.cause_ref)
                 .bind(&r.note)
+                .bind(&r.group_name)
                 .fetch_all(&mut *c)
                 .await
                 .and_then(super::returned_one)?
@@ -109,6 +116,7 @@ pub async fn set(tx: &mut Tx, r: &NewRelation) -> Result<(i64, Option<Previous>)
                 "relation_id": id, "form": r.form.as_str(), "status": r.status.as_str(),
                 "occasion_id": r.occasion_id, "topic_id": r.topic_id,
                 "cause": r.cause_kind, "cause_ref": r.cause_ref,
+                "group": (!r.group_name.is_empty()).then_some(&r.group_name),
             }),
             campaign_id: r.campaign_id,
             inbound_id: r.inbound_id,

@@ -54,6 +54,7 @@ text_column!(
     crate::store::decisions::DecisionStatus,
     crate::store::inbound::InboundStatus,
     crate::store::activities::ActivityKind,
+    crate::store::directory::ContactState,
     crate::classify::MessageKind,
     crate::classify::Intent,
 );

@@ -280,7 +280,7 @@ async fn admin_login_csrf_and_pages(backend: Backend) {
         a.admin_post(
             &s.cookie,
             &format!("/admin/contacts/{}/forget", c.id),
-            &format!("csrf={}", s.csrf)
+            &format!("csrf={}&confirm=yes", s.csrf)
         )
         .await
         .status(),

@@ -190,6 +190,7 @@ async fn neighbourhood(t: &TestDb) {
         note: None,
         inbound_id: None,
         campaign_id: None,
+        group_name: String::new(),
     };
     let past = chrono::Utc::now() - chrono::Duration::days(3);
     own_tx::set_relation(
@@ -381,6 +382,7 @@ async fn an_rsvp_twice_is_one_relation_counted_with_its_party(backend: Backend) 
         note: None,
         inbound_id: None,
         campaign_id: None,
+        group_name: String::new(),
     };
     let id1 = own_tx::set_relation(db, &r).await.unwrap();
     let id2 = own_tx::set_relation(db, &r).await.unwrap();

@@ -5,7 +5,7 @@
 //!
 //! The life cycle is `outbound::campaign`'s (the same the CLI and the API call).
 
-use super::{admin_of, admin_post, internal, page, redirect, refused, Admin};
+use super::{admin_of, admin_post, internal, page, redirect, refused_text, Admin};
 use crate::domain::parse_local_time;
 use crate::outbound::campaign::{self, CreateArgs, CreateError};
 use crate::store::campaigns::{Audience, Campaign, CampaignKind, CampaignStatus, CampaignText};
@@ -600,7 +600,7 @@ async fn preview_html(
             )
                 .into_response(),
         ),
-        Err(e) => refused(&st, a.lang, StatusCode::NOT_FOUND, &why(&st, a.lang, &e)),
+        Err(e) => refused_text(&st, a.lang, StatusCode::NOT_FOUND, &why(&st, a.lang, &e)),
     }
 }
 
@@ -742,7 +742,7 @@ fn done(st: &Shared, a: &Admin, name: &str, what: &str, r: anyhow::Result<()>) -
             Some(store::StoreError::UnknownCampaign(_) | store::StoreError::NotFound(_)) => {
                 not_found(st, a.lang)
             }
-            _ => refused(
+            _ => refused_text(
                 st,
                 a.lang,
                 StatusCode::UNPROCESSABLE_ENTITY,

@@ -1,5 +1,6 @@
 //! Admin pages under `/admin`: login (password from `netzpost admin set-password`), dashboard
-//! with the activation funnel, contacts, campaigns, review queue and occasions.
+//! and the shared parts here; the dashboard, campaigns, the review queue, topics, contacts, the
+//! CSV import and occasions in their submodules.
 //!
 //! Sessions are a random cookie (`HttpOnly`, `SameSite=Strict`, `Secure` behind HTTPS) whose
 //! hash is stored; every form carries the session's CSRF token, and a POST without the right one
@@ -7,20 +8,21 @@
 //! token, as there is no session yet.
 
 mod campaigns;
+mod contacts;
 mod dashboard;
+mod import;
+mod occasions;
 mod review;
+mod topics;
 
 use super::auth::{self, Session};
 use super::{Lang, Shared};
-use crate::domain::RelationForm;
-use crate::output::csv_cell;
-use crate::store::{self, contacts::ContactFilter};
-use axum::extract::{ConnectInfo, Path, Query, Request, State};
+use crate::store;
+use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
-use serde::Deserialize;
 use serde_json::json;
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -32,18 +34,13 @@ pub fn routes() -> Router<Shared> {
     Router::new()
         .route("/admin/login", get(login_page).post(login))
         .route("/admin/logout", post(logout))
-        .route("/admin/contacts", get(contacts))
-        .route("/admin/contacts/{id}", get(contact))
-        .route("/admin/contacts/{id}/forget", post(contact_forget))
-        .route("/admin/occasions", get(occasions))
-        .route("/admin/occasions/{slug}/rsvps.csv", get(occasion_csv))
-        .route(
-            "/admin/occasions/{slug}/door",
-            get(occasion_door).post(occasion_door_mark),
-        )
         .merge(dashboard::routes())
         .merge(campaigns::routes())
         .merge(review::routes())
+        .merge(topics::routes())
+        .merge(contacts::routes())
+        .merge(import::routes())
+        .merge(occasions::routes())
 }
 
 fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
@@ -148,12 +145,31 @@ fn page(st: &Shared, a: &Admin, name: &str, nav: &str, mut ctx: serde_json::Valu
 }
 
 /// A page that says why an action could not be done (in the words of `text`).
-fn refused(st: &Shared, lang: Lang, status: StatusCode, text: &str) -> Response {
+fn refused_text(st: &Shared, lang: Lang, status: StatusCode, text: &str) -> Response {
     st.pages.render(
         "web/message.html.j2",
         lang,
         status,
         json!({"title": st.pages.text(lang, "action_failed"), "text": text}),
+    )
+}
+
+/// An action the rules refused, said on a page with a way back to `back`.
+fn refused(st: &Shared, a: &Admin, e: crate::activation::ActivationError, back: &str) -> Response {
+    use crate::activation::ActivationError as E;
+    let status = match &e {
+        E::NotFound(_) => StatusCode::NOT_FOUND,
+        E::Conflict(_) => StatusCode::CONFLICT,
+        E::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
+        E::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+        E::Store(e) => return internal(st, a.lang, e),
+    };
+    st.pages.render(
+        "web/message.html.j2",
+        a.lang,
+        status,
+        json!({"title": st.pages.text(a.lang, "action_failed"), "text": e.to_string(),
+               "back": format!("{back}{}", a.q)}),
     )
 }
 
@@ -294,344 +310,4 @@ async fn logout(State(st): State<Shared>, req: Request) -> Response {
     r.headers_mut()
         .append(header::SET_COOKIE, set_cookie(&st, SESSION_COOKIE, "", 0));
     r
-}
-
-// ----- contacts -----
-
-#[derive(Debug, Deserialize, Default)]
-struct ContactsQuery {
-    silent: Option<String>,
-    topic: Option<String>,
-    form: Option<String>,
-    page: Option<i64>,
-    #[allow(dead_code)]
-    lang: Option<String>,
-}
-
-async fn contacts(
-    State(st): State<Shared>,
-    headers: HeaderMap,
-    uri: Uri,
-    q: Result<Query<ContactsQuery>, axum::extract::rejection::QueryRejection>,
-) -> Response {
-    let a = match admin_of(&st, &headers, &uri).await {
-        Ok(a) => a,
-        Err(r) => return r,
-    };
-    let Ok(Query(q)) = q else {
-        return st.pages.message(
-            a.lang,
-            StatusCode::BAD_REQUEST,
-            "bad_form_title",
-            "bad_form_text",
-        );
-    };
-    let topics = match store::topics::list(&st.db).await {
-        Ok(t) => t,
-        Err(e) => return internal(&st, a.lang, e),
-    };
-    let topic = q.topic.as_deref().filter(|t| !t.is_empty());
-    let topic_id = topic.and_then(|slug| topics.iter().find(|t| t.slug == slug).map(|t| t.id));
-    if topic.is_some() && topic_id.is_none() {
-        return st.pages.message(
-            a.lang,
-            StatusCode::NOT_FOUND,
-            "not_found_title",
-            "not_found_text",
-        );
-    }
-    let form = match q.form.as_deref().filter(|f| !f.is_empty()) {
-        Some(f) => match f.parse::<RelationForm>() {
-            Ok(f) => Some(f),
-            Err(_) => {
-                return st.pages.message(
-                    a.lang,
-                    StatusCode::BAD_REQUEST,
-                    "bad_form_title",
-                    "bad_form_text",
-                )
-            }
-        },
-        None => None,
-    };
-    let silent = q.silent.as_deref().is_some_and(|s| !s.is_empty());
-    let per_page = 100;
-    let pg = q.page.unwrap_or(0).max(0);
-    let rows = match store::contacts::list(
-        &st.db,
-        &ContactFilter {
-            topic_id,
-            form,
-            silent,
-            silent_after_days: st.cfg.silent_after_days,
-            limit: Some(per_page + 1),
-            // A page far past the end is empty, never a wrapped-around page 1.
-            offset: pg.saturating_mul(per_page),
-        },
-    )
-    .await
-    {
-        Ok(r) => r,
-        Err(e) => return internal(&st, a.lang, e),
-    };
-    let more = rows.len() as i64 > per_page;
-    let rows: Vec<_> = rows.into_iter().take(per_page as usize).collect();
-    page(
-        &st,
-        &a,
-        "web/admin/contacts.html.j2",
-        "contacts",
-        json!({
-            "contacts": rows, "topics": topics, "forms": ["encounter", "cooperation", "group"],
-            "filter": {"silent": silent, "topic": topic, "form": form.map(|f| f.as_str())},
-            "page": pg, "more": more,
-        }),
-    )
-}
-
-async fn contact(
-    State(st): State<Shared>,
-    Path(id): Path<crate::domain::ContactId>,
-    headers: HeaderMap,
-    uri: Uri,
-) -> Response {
-    let a = match admin_of(&st, &headers, &uri).await {
-        Ok(a) => a,
-        Err(r) => return r,
-    };
-    let c = match store::contacts::by_id(&st.db, id).await {
-        Ok(c) => c,
-        Err(store::StoreError::NotFound(_)) => {
-            return st.pages.message(
-                a.lang,
-                StatusCode::NOT_FOUND,
-                "not_found_title",
-                "not_found_text",
-            )
-        }
-        Err(e) => return internal(&st, a.lang, e),
-    };
-    match store::contacts::detail(&st.db, &c.email, st.cfg.silent_after_days).await {
-        Ok(mut d) => {
-            crate::timeline::render(&mut d.timeline, a.lang);
-            page(
-                &st,
-                &a,
-                "web/admin/contact.html.j2",
-                "contacts",
-                json!({"d": d}),
-            )
-        }
-        Err(e) => internal(&st, a.lang, e),
-    }
-}
-
-async fn contact_forget(
-    State(st): State<Shared>,
-    Path(id): Path<crate::domain::ContactId>,
-    req: Request,
-) -> Response {
-    let (a, _) = match admin_post(&st, req).await {
-        Ok(x) => x,
-        Err(r) => return r,
-    };
-    let r = async {
-        let c = store::contacts::by_id(&st.db, id).await?;
-        store::contacts::forget(&st.db, &c.email).await
-    }
-    .await;
-    match r {
-        Ok(()) => {
-            tracing::info!(user = %a.session.user, contact = id.get(), "contact forgotten by admin");
-            redirect(&format!("/admin/contacts{}", a.q))
-        }
-        Err(store::StoreError::NotFound(_)) => st.pages.message(
-            a.lang,
-            StatusCode::NOT_FOUND,
-            "not_found_title",
-            "not_found_text",
-        ),
-        Err(e) => internal(&st, a.lang, e),
-    }
-}
-
-// ----- occasions -----
-
-async fn occasions(State(st): State<Shared>, headers: HeaderMap, uri: Uri) -> Response {
-    let a = match admin_of(&st, &headers, &uri).await {
-        Ok(a) => a,
-        Err(r) => return r,
-    };
-    let r = async {
-        let mut out = Vec::new();
-        for o in store::occasions::list(&st.db).await? {
-            let rsvps = store::report::rsvps(&st.db, o.id).await?;
-            let full = store::occasions::by_id(&st.db, o.id).await?;
-            let check_in = super::public::check_in_url(&st.cfg, &st.composer.key, &full);
-            out.push(json!({"o": o, "rsvps": rsvps, "check_in": check_in}));
-        }
-        Ok::<_, store::StoreError>(out)
-    }
-    .await;
-    match r {
-        Ok(list) => page(
-            &st,
-            &a,
-            "web/admin/occasions.html.j2",
-            "occasions",
-            json!({"occasions": list}),
-        ),
-        Err(e) => internal(&st, a.lang, e),
-    }
-}
-
-/// The list at the door, for a signed-in admin (the same page helpers reach by the check-in
-/// link).
-async fn occasion_door(
-    State(st): State<Shared>,
-    Path(slug): Path<String>,
-    headers: HeaderMap,
-    uri: Uri,
-) -> Response {
-    let a = match admin_of(&st, &headers, &uri).await {
-        Ok(a) => a,
-        Err(r) => return r,
-    };
-    let o = match store::occasions::get(&st.db, &slug).await {
-        Ok(o) => o,
-        Err(store::StoreError::UnknownOccasion(_)) => {
-            return st.pages.message(
-                a.lang,
-                StatusCode::NOT_FOUND,
-                "not_found_title",
-                "not_found_text",
-            )
-        }
-        Err(e) => return internal(&st, a.lang, e),
-    };
-    let action = format!("/admin/occasions/{}/door{}", o.slug, a.q);
-    super::public::door_page(
-        &st,
-        a.lang,
-        &o,
-        &action,
-        Some(&a.session.csrf),
-        StatusCode::OK,
-    )
-    .await
-    .unwrap_or_else(|e| internal(&st, a.lang, e))
-}
-
-async fn occasion_door_mark(
-    State(st): State<Shared>,
-    Path(slug): Path<String>,
-    req: Request,
-) -> Response {
-    let (a, form) = match admin_post(&st, req).await {
-        Ok(x) => x,
-        Err(r) => return r,
-    };
-    let Some((contact, attendance)) = super::public::door_mark(&form) else {
-        return st.pages.message(
-            a.lang,
-            StatusCode::BAD_REQUEST,
-            "bad_form_title",
-            "bad_form_text",
-        );
-    };
-    let r = async {
-        let o = store::occasions::get(&st.db, &slug).await?;
-        let cause = crate::activation::Cause::Admin {
-            by: format!("admin:{}", a.session.user),
-        };
-        crate::activation::record_attendance(&st.db, contact, &o, attendance, &cause).await
-    }
-    .await;
-    match r {
-        Ok(()) => redirect(&format!("/admin/occasions/{slug}/door{}#c{contact}", a.q)),
-        Err(e) => st.pages.render(
-            "web/message.html.j2",
-            a.lang,
-            StatusCode::UNPROCESSABLE_ENTITY,
-            json!({"title": st.pages.text(a.lang, "action_failed"), "text": e.to_string()}),
-        ),
-    }
-}
-
-async fn occasion_csv(
-    State(st): State<Shared>,
-    Path(slug): Path<String>,
-    headers: HeaderMap,
-    uri: Uri,
-) -> Response {
-    let a = match admin_of(&st, &headers, &uri).await {
-        Ok(a) => a,
-        Err(r) => return r,
-    };
-    let o = match store::occasions::get(&st.db, &slug).await {
-        Ok(o) => o,
-        Err(store::StoreError::UnknownOccasion(_)) => {
-            return st.pages.message(
-                a.lang,
-                StatusCode::NOT_FOUND,
-                "not_found_title",
-                "not_found_text",
-            )
-        }
-        Err(e) => return internal(&st, a.lang, e),
-    };
-    let rows = match store::report::rsvps(&st.db, o.id).await {
-        Ok(r) => r,
-        Err(e) => return internal(&st, a.lang, e),
-    };
-    let mut w = csv::WriterBuilder::new()
-        .delimiter(b';')
-        .from_writer(Vec::new());
-    let head = [
-        "email",
-        "name",
-        "organisation",
-        "status",
-        "via",
-        "updated_at",
-        "people",
-    ];
-    let mut result = w.write_record(head);
-    for r in &rows {
-        if result.is_err() {
-            break;
-        }
-        result = w.write_record([
-            csv_cell(&r.email).into_owned(),
-            csv_cell(r.name.as_deref().unwrap_or("")).into_owned(),
-            csv_cell(r.organisation.as_deref().unwrap_or("")).into_owned(),
-            r.status.to_string(),
-            csv_cell(&r.cause_kind).into_owned(),
-            r.updated_at.to_rfc3339(),
-            r.people().to_string(),
-        ]);
-    }
-    let bytes = match result
-        .map_err(anyhow::Error::from)
-        .and_then(|_| w.into_inner().map_err(|e| anyhow::anyhow!("{e}")))
-    {
-        Ok(b) => b,
-        Err(e) => return internal(&st, a.lang, e),
-    };
-    // A BOM so that German Excel opens the UTF-8 file with the umlauts intact.
-    let mut body = b"\xEF\xBB\xBF".to_vec();
-    body.extend(bytes);
-    super::no_store(
-        (
-            [
-                (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_string()),
-                (
-                    header::CONTENT_DISPOSITION,
-                    format!("attachment; filename=\"rsvps-{}.csv\"", o.slug),
-                ),
-            ],
-            body,
-        )
-            .into_response(),
-    )
 }

@@ -5,7 +5,7 @@
 //! decide in the same step. The decisions are `inbound::apply`'s, the same the CLI and the API
 //! make.
 
-use super::{admin_of, admin_post, internal, page, redirect, refused, Admin};
+use super::{admin_of, admin_post, internal, page, redirect, refused_text, Admin};
 use crate::classify::Intent;
 use crate::inbound::answer::{review_answer, AnswerError};
 use crate::inbound::apply;
@@ -75,13 +75,13 @@ async fn review_action(
 async fn decide(st: &Shared, a: &Admin, id: i64, action: &str, by: &str) -> Response {
     match run_review_action(st, id, action, by).await {
         Ok(_) => back(a, id),
-        Err(e) => refused(st, a.lang, e.0, &e.1),
+        Err(e) => refused_text(st, a.lang, e.0, &e.1),
     }
 }
 
 async fn decide_as(st: &Shared, a: &Admin, id: i64, meaning: &str, by: &str) -> Response {
     let Ok(intent) = meaning.parse::<Intent>() else {
-        return refused(
+        return refused_text(
             st,
             a.lang,
             StatusCode::BAD_REQUEST,
@@ -90,12 +90,12 @@ async fn decide_as(st: &Shared, a: &Admin, id: i64, meaning: &str, by: &str) -> 
     };
     match apply::review_accept(&st.inbound, id, Some(intent), by).await {
         Ok(_) => back(a, id),
-        Err(e) => refused(st, a.lang, StatusCode::CONFLICT, &format!("{e:#}")),
+        Err(e) => refused_text(st, a.lang, StatusCode::CONFLICT, &format!("{e:#}")),
     }
 }
 
 /// Sends the answer, then (when asked) decides: the answer is out even if the decision is
-/// refused, and the page says so.
+/// refused_text, and the page says so.
 async fn answer(
     st: &Shared,
     a: &Admin,
@@ -111,7 +111,7 @@ async fn answer(
             Some(AnswerError::NoTransport) => st.pages.text(a.lang, "answer_no_transport"),
             None => format!("{e:#}"),
         };
-        return refused(st, a.lang, StatusCode::UNPROCESSABLE_ENTITY, &msg);
+        return refused_text(st, a.lang, StatusCode::UNPROCESSABLE_ENTITY, &msg);
     }
     match form.get("then").map(String::as_str).unwrap_or("") {
         "" => back(a, id),

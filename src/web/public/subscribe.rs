@@ -6,12 +6,16 @@ use super::*;
 pub async fn index(State(st): State<Shared>, headers: HeaderMap, uri: Uri) -> Response {
     let lang = lang_of(&uri, &headers);
     match store::topics::list(&st.db).await {
-        Ok(topics) => st.pages.render(
+        Ok(mut topics) => {
+            // An archived topic takes no new sign-ups.
+            topics.retain(|t| t.archived_at.is_none());
+            st.pages.render(
             "web/index.html.j2",
             lang,
             StatusCode::OK,
             json!({"topics": topics, "org": st.cfg.organisation.name, "q": lang.query(uri.query())}),
-        ),
+            )
+        }
         Err(e) => fail_page(&st, lang, e.into()),
     }
 }
@@ -25,8 +29,9 @@ async fn topic_or_404(st: &Shared, slug: &str) -> Result<Topic, Fail> {
         ));
     }
     match store::topics::find(&st.db, slug).await? {
-        Some(t) => Ok(t),
-        None => Err(Fail::Status(
+        // An archived topic takes no new sign-ups: as if it were not there.
+        Some(t) if t.archived_at.is_none() => Ok(t),
+        _ => Err(Fail::Status(
             StatusCode::NOT_FOUND,
             "not_found_title",
             "not_found_text",

@@ -192,7 +192,7 @@ impl Driver {
         std::fs::write(to, png).unwrap();
     }
 
-    /// Runs `script` in the page (WebDriver "execute sync") and returns its value.
+    /// Runs `script` (a function body; `return` gives the value) in the page.
     pub async fn execute(&self, script: &str) -> Value {
         self.cmd(
             reqwest::Method::POST,
@@ -204,10 +204,26 @@ impl Driver {
 
     /// Resizes the window to `width` CSS pixels (a phone: 390).
     pub async fn set_width(&self, width: u32) {
+        self.window(width, 900).await;
+    }
+
+    /// Runs `script` in the page and waits until it calls its last argument (the callback)
+    /// with the value to return.
+    pub async fn execute_async(&self, script: &str) -> Value {
+        self.cmd(
+            reqwest::Method::POST,
+            "/execute/async",
+            Some(json!({"script": script, "args": []})),
+        )
+        .await
+    }
+
+    /// Sets the window's size (the page's width is this less nothing in headless mode).
+    pub async fn window(&self, width: u32, height: u32) {
         self.cmd(
             reqwest::Method::POST,
             "/window/rect",
-            Some(json!({"width": width, "height": 900})),
+            Some(json!({"width": width, "height": height})),
         )
         .await;
     }
@@ -218,6 +234,14 @@ impl Driver {
             .await
             .as_i64()
             .unwrap()
+    }
+
+    /// The value of the cookie `name` the browser holds for the current page.
+    pub async fn cookie(&self, name: &str) -> String {
+        let v = self
+            .cmd(reqwest::Method::GET, &format!("/cookie/{name}"), None)
+            .await;
+        v["value"].as_str().unwrap_or_default().to_string()
     }
 
     pub async fn quit(&self) {
