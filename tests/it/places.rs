@@ -260,3 +260,50 @@ fn concurrent_declines_on_postgres_move_each_waiting_person_up_once() {
         }
     });
 }
+
+/// The admin occasion page shows who waits and gives them a place with one button.
+#[tokio::test]
+async fn the_admin_page_shows_the_waiting_list_and_gives_a_place() {
+    let a = crate::support::App::start().await;
+    let topic = a.topic("nachbarschaft").await;
+    let (_, occasion) = a.invitation(topic).await;
+    let o = store::occasions::by_id(&a.db, netzpost::domain::OccasionId::from(occasion))
+        .await
+        .unwrap();
+    let mut change = activation::OccasionChange::default();
+    change.capacity = Some(1);
+    activation::change_occasion(&a.db, &o.slug, &change, "test")
+        .await
+        .unwrap();
+    let o = store::occasions::get(&a.db, &o.slug).await.unwrap();
+    let anna = a.contact("anna@nachbarn.example", vec![topic]).await;
+    let bob = a.contact("bob@nachbarn.example", vec![topic]).await;
+    let cause = Cause::Admin { by: "test".into() };
+    for id in [anna, bob] {
+        activation::answer_invitation(&a.db, id.into(), &o, true, None, None, &cause)
+            .await
+            .unwrap();
+    }
+    a.quick_password("admin", "ein-langes-passwort").await;
+    let s = a.admin_login("admin", "ein-langes-passwort").await;
+    let page = a
+        .admin_get(&s.cookie, &format!("/admin/occasions/{}", o.slug))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("auf der Warteliste"), "{page}");
+    let seat = format!("/admin/occasions/{}/seat/{bob}", o.slug);
+    let r = a
+        .admin_post(&s.cookie, &seat, &format!("csrf={}", s.csrf))
+        .await;
+    assert!(r.status().is_redirection(), "{}", r.status());
+    let rel = a.relations(bob).await;
+    assert!(rel.iter().any(|(_, st)| st == "confirmed"), "{rel:?}");
+    // Not waiting (any more): nothing to give.
+    let r = a
+        .admin_post(&s.cookie, &seat, &format!("csrf={}", s.csrf))
+        .await;
+    assert_eq!(r.status(), 404);
+    a.stop().await;
+}

@@ -26,6 +26,10 @@ pub fn routes() -> Router<Shared> {
             "/admin/occasions/{slug}/cancel",
             get(cancel_ask).post(cancel),
         )
+        .route(
+            "/admin/occasions/{slug}/seat/{contact}",
+            axum::routing::post(seat),
+        )
         .route("/admin/occasions/{slug}/rsvps.csv", get(occasion_csv))
         .route(
             "/admin/occasions/{slug}/door",
@@ -327,6 +331,10 @@ async fn create(State(st): State<Shared>, req: Request) -> Response {
 
 /// Sends an occasion's change or cancellation to those activation named; how many got it.
 async fn notify(st: &Shared, notice: &activation::OccasionNotice) -> (usize, usize) {
+    if let Some(n) = &st.notifier {
+        let o = &notice.occasion;
+        crate::outbound::occasion::send_moved_up(&st.db, n, o, &notice.moved_up).await;
+    }
     if notice.notify.is_empty() {
         return (0, 0);
     }
@@ -463,6 +471,36 @@ async fn cancel(State(st): State<Shared>, Path(slug): Path<String>, req: Request
                 if a.q.is_empty() { "" } else { "&lang=en" }
             ))
         }
+        Err(e) => refused(&st, &a, e, &format!("/admin/occasions/{slug}")),
+    }
+}
+
+/// Gives a person on the waiting list a place by hand (`activation::seat_by_hand`), and tells
+/// them with the calendar invitation.
+async fn seat(
+    State(st): State<Shared>,
+    Path((slug, contact)): Path<(String, i64)>,
+    req: Request,
+) -> Response {
+    let (a, _) = match admin_post(&st, req).await {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
+    let o = match store::occasions::get(&st.db, &slug).await {
+        Ok(o) => o,
+        Err(e) if e.is_not_found() => return not_found(&st, &a),
+        Err(e) => return internal(&st, a.lang, e),
+    };
+    let by = format!("admin:{}", a.session.user);
+    let id = crate::domain::ContactId::from(contact);
+    match activation::seat_by_hand(&st.db, id, &o, &by).await {
+        Ok(true) => {
+            if let Some(n) = &st.notifier {
+                crate::outbound::occasion::send_moved_up(&st.db, n, &o, &[id]).await;
+            }
+            redirect(&format!("/admin/occasions/{slug}{}", a.q))
+        }
+        Ok(false) => not_found(&st, &a),
         Err(e) => refused(&st, &a, e, &format!("/admin/occasions/{slug}")),
     }
 }
