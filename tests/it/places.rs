@@ -270,8 +270,10 @@ async fn the_admin_page_shows_the_waiting_list_and_gives_a_place() {
     let o = store::occasions::by_id(&a.db, netzpost::domain::OccasionId::from(occasion))
         .await
         .unwrap();
-    let mut change = activation::OccasionChange::default();
-    change.capacity = Some(1);
+    let change = activation::OccasionChange {
+        capacity: Some(1),
+        ..Default::default()
+    };
     activation::change_occasion(&a.db, &o.slug, &change, "test")
         .await
         .unwrap();
