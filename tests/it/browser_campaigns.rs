@@ -9,18 +9,19 @@ use crate::support::App;
 use netzpost::store;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "needs Chromium: apt-get install chromium chromium-driver (run by .ci/run)"]
+#[ignore = "needs Chromium and axe-core: apt-get install chromium chromium-driver; npm install axe-core, NETZPOST_TEST_AXE=.../axe.min.js (run by .ci/run)"]
 async fn write_preview_send_answer_and_see_the_funnel_at_1280_px() {
     coordinator_day(1280).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "needs Chromium: apt-get install chromium chromium-driver (run by .ci/run)"]
+#[ignore = "needs Chromium and axe-core: apt-get install chromium chromium-driver; npm install axe-core, NETZPOST_TEST_AXE=.../axe.min.js (run by .ci/run)"]
 async fn write_preview_send_answer_and_see_the_funnel_at_390_px() {
     coordinator_day(390).await;
 }
 
-/// Whether the page fits the window: at 390 px nothing may stick out sideways.
+/// Whether the page fits the window (at 390 px nothing may stick out sideways) and axe-core
+/// finds no WCAG 2 A or AA violation on it.
 async fn fits(b: &Driver, width: i64, what: &str) {
     let w = b.scroll_width().await;
     if w > width {
@@ -34,6 +35,7 @@ async fn fits(b: &Driver, width: i64, what: &str) {
             .await;
         panic!("{what}: {w} px wide in a {width} px window: {wide}");
     }
+    b.assert_accessible(&format!("{what} at {width} px")).await;
 }
 
 async fn coordinator_day(width: u32) {
@@ -140,12 +142,17 @@ async fn coordinator_day(width: u32) {
         "form[action='/admin/review/{d}/answer'] button.primary"
     ))
     .await;
-    b.wait_for("Zu prüfen").await;
-    let answer = a
-        .mails()
-        .into_iter()
-        .find(|m| m.contains("Kinder sind willkommen"))
-        .expect("the answer in the outbox");
+    // The menu says "Zu prüfen" on the page before the answer as well: wait for the mail.
+    let answer = crate::support::process::wait_for(
+        "the answer in the outbox",
+        std::time::Duration::from_secs(20),
+        std::time::Duration::from_millis(100),
+        || {
+            a.mails()
+                .into_iter()
+                .find(|m| m.contains("Kinder sind willkommen"))
+        },
+    );
     assert!(answer.contains("In-Reply-To: <q1@example.org>"), "{answer}");
     if width == 390 {
         b.screenshot(&docs.join("screenshot-review-phone.png"))

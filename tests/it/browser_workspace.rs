@@ -28,44 +28,10 @@ async fn workspace_flows_on_a_phone() {
     flows(390).await;
 }
 
-/// The source of axe-core (`NETZPOST_TEST_AXE`: the path of `axe.min.js`).
-fn axe_source() -> String {
-    let path = std::env::var("NETZPOST_TEST_AXE").unwrap_or_else(|_| {
-        panic!(
-            "NETZPOST_TEST_AXE is not set: npm install --prefix ~/.cache/netzpost-axe axe-core@4 and \
-             set NETZPOST_TEST_AXE=~/.cache/netzpost-axe/node_modules/axe-core/axe.min.js (.ci/run does)"
-        )
-    });
-    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("NETZPOST_TEST_AXE={path}: {e}"))
-}
-
 /// Nothing on the page is wider than the window, and axe finds no WCAG 2 A or AA violation.
 async fn check(b: &Driver, width: u32, what: &str) {
     fits(b, width, what).await;
-    axe(b, width, what).await;
-}
-
-async fn axe(b: &Driver, width: u32, what: &str) {
-    let script = format!(
-        "{}\nconst done = arguments[arguments.length - 1];
-         axe.run(document, {{runOnly: {{type: 'tag', values: ['wcag2a', 'wcag2aa']}}}})
-            .then(r => done({{passes: r.passes.length, violations: r.violations.map(v => v.id
-                + ' (' + v.help + '): ' + v.nodes.map(n => n.target.join(' ')).join(', '))}}))
-            .catch(e => done({{passes: 0, violations: ['axe failed: ' + e]}}));",
-        axe_source()
-    );
-    let r = b.execute_async(&script).await;
-    let violations = &r["violations"];
-    assert_eq!(
-        violations.as_array().map(Vec::len),
-        Some(0),
-        "{what} at {width} px: {violations:#}"
-    );
-    // A run that checked nothing would pass as well.
-    assert!(
-        r["passes"].as_u64().unwrap_or(0) > 5,
-        "{what}: axe checked nothing: {r}"
-    );
+    b.assert_accessible(&format!("{what} at {width} px")).await;
 }
 
 /// Nothing on the page is wider than the window.

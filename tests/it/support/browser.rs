@@ -244,6 +244,31 @@ impl Driver {
         v["value"].as_str().unwrap_or_default().to_string()
     }
 
+    /// axe-core (`NETZPOST_TEST_AXE`, see [`axe_source`]) finds no WCAG 2 A or AA violation on
+    /// the page, and checked something.
+    pub async fn assert_accessible(&self, what: &str) {
+        let script = format!(
+            "{}\nconst done = arguments[arguments.length - 1];
+             axe.run(document, {{runOnly: {{type: 'tag', values: ['wcag2a', 'wcag2aa']}}}})
+                .then(r => done({{passes: r.passes.length, violations: r.violations.map(v => v.id
+                    + ' (' + v.help + '): ' + v.nodes.map(n => n.target.join(' ')).join(', '))}}))
+                .catch(e => done({{passes: 0, violations: ['axe failed: ' + e]}}));",
+            axe_source()
+        );
+        let r = self.execute_async(&script).await;
+        let violations = &r["violations"];
+        assert_eq!(
+            violations.as_array().map(Vec::len),
+            Some(0),
+            "{what}: {violations:#}"
+        );
+        // A run that checked nothing would pass as well.
+        assert!(
+            r["passes"].as_u64().unwrap_or(0) > 5,
+            "{what}: axe checked nothing: {r}"
+        );
+    }
+
     pub async fn quit(&self) {
         let _ = self
             .http
@@ -251,4 +276,15 @@ impl Driver {
             .send()
             .await;
     }
+}
+
+/// The source of axe-core (`NETZPOST_TEST_AXE`: the path of `axe.min.js`).
+pub fn axe_source() -> String {
+    let path = std::env::var("NETZPOST_TEST_AXE").unwrap_or_else(|_| {
+        panic!(
+            "NETZPOST_TEST_AXE is not set: npm install --prefix ~/.cache/netzpost-axe axe-core@4 and \
+             set NETZPOST_TEST_AXE=~/.cache/netzpost-axe/node_modules/axe-core/axe.min.js (.ci/run does)"
+        )
+    });
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("NETZPOST_TEST_AXE={path}: {e}"))
 }
