@@ -294,6 +294,48 @@ pub async fn set_consents(
     Ok(changed)
 }
 
+/// A yes by reply to the confirmation request for `topic`: consent confirmed, with the reply's
+/// Message-ID as evidence (`cause` is the message). `own` says the reply is the person's own
+/// confirmed action (it came with the confirmation mail's token from the address confirmed):
+/// only then may it bring back a consent they withdrew, as their pressing the link's button
+/// would. Returns each topic changed with its status before (empty: confirmed already, or the
+/// topic had no consent asked for, which a reply cannot create).
+pub async fn confirm_by_reply(
+    db: &Db,
+    contact_id: ContactId,
+    topic: TopicId,
+    own: bool,
+    cause: &Cause,
+) -> Result<Vec<(TopicId, ConsentStatus)>> {
+    let mut tx = db.begin().await?;
+    let before = store::contacts::consent_statuses(&mut tx, contact_id)
+        .await?
+        .into_iter()
+        .find(|&(t, _)| t == topic)
+        .map(|(_, s)| s);
+    let Some(before) = before else {
+        return Ok(Vec::new());
+    };
+    match before {
+        ConsentStatus::Confirmed => return Ok(Vec::new()),
+        ConsentStatus::Unsubscribed if !own => {
+            return Err(ActivationError::Conflict(format!(
+                "consent for topic {topic} was withdrawn by the person: only they can give it again (subscribe form and confirmation link or reply)"
+            )))
+        }
+        ConsentStatus::Pending | ConsentStatus::Unsubscribed => {}
+    }
+    write_consents(
+        &mut tx,
+        contact_id,
+        &[(topic, ConsentStatus::Confirmed)],
+        &cause.consent_evidence(),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(vec![(topic, before)])
+}
+
 /// Writes each `(topic, status)` with its evidence, inside `tx`.
 async fn write_consents(
     tx: &mut store::Tx,

@@ -284,6 +284,17 @@ async fn perform_action(
             Ok(undo)
         }
         Action::Decline { occasion_id: None } => Ok(Undo::default()),
+        Action::Confirm { topic_id } => {
+            let contact = contact.ok_or_else(|| anyhow::anyhow!("no contact"))?;
+            // Proven by the confirmation mail's own token only when the attribution found it
+            // (a person accepting it from the review queue confirms like an admin would).
+            let own = at.confirm_topic == Some(*topic_id);
+            let changed = activation::confirm_by_reply(db, contact, *topic_id, own, &cause).await?;
+            Ok(Undo {
+                consent: Some(changed),
+                ..Undo::default()
+            })
+        }
         Action::Cooperation { topic_id } => {
             let contact = contact.ok_or_else(|| anyhow::anyhow!("no contact"))?;
             let undo = activation::express_cooperation(
@@ -556,6 +567,7 @@ pub async fn review_accept(
         unsubscribe_address: false,
         bad_token: None,
         organisation_sender: false,
+        confirm_topic: None,
     };
     if let Some(c) = d.campaign_id {
         let k = store::campaigns::by_id(&inb.db, c).await?;

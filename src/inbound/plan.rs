@@ -16,6 +16,8 @@ pub enum Action {
     Decline { occasion_id: Option<OccasionId> },
     /// Interest in working together on a topic.
     Cooperation { topic_id: Option<TopicId> },
+    /// A yes to the confirmation request for a topic: consent confirmed by reply.
+    Confirm { topic_id: TopicId },
     /// Consent withdrawn: for the answered campaign's topic, or all (`topic_id: None`).
     Unsubscribe { topic_id: Option<TopicId> },
     /// A spam complaint: every consent withdrawn.
@@ -42,6 +44,7 @@ impl Action {
             Action::Encounter { .. } => "encounter",
             Action::Decline { .. } => "decline",
             Action::Cooperation { .. } => "cooperation",
+            Action::Confirm { .. } => "confirm",
             Action::Unsubscribe { .. } => "unsubscribe",
             Action::Complaint => "complaint",
             Action::HardBounce { .. } => "hard_bounce",
@@ -80,7 +83,6 @@ pub fn plan(a: &Analysis, at: &Attribution, threshold: f32) -> Vec<Step> {
         confidence: a.confidence,
         reason,
     };
-    let proves = at.strength.proves();
     match a.kind {
         MessageKind::Bounce => {
             let mut steps = Vec::new();
@@ -189,6 +191,20 @@ pub fn plan(a: &Analysis, at: &Attribution, threshold: f32) -> Vec<Step> {
                     reason: "mail to the List-Unsubscribe address".into(),
                 }];
             }
+            if let Some(topic_id) = at.confirm_topic {
+                if a.intent == Intent::Accept {
+                    let (mode, reason) =
+                        proof(a, at, threshold, "a yes to the confirmation request");
+                    return vec![step(Action::Confirm { topic_id }, mode, reason)];
+                }
+                if a.intent != Intent::Unsubscribe {
+                    return vec![step(
+                        Action::Question,
+                        Mode::Review,
+                        "answers the confirmation request without a clear yes".into(),
+                    )];
+                }
+            }
             let action = match a.intent {
                 Intent::Accept => match at.occasion_id {
                     Some(o) => Action::Encounter { occasion_id: o },
@@ -226,44 +242,7 @@ pub fn plan(a: &Analysis, at: &Attribution, threshold: f32) -> Vec<Step> {
                     )];
                 }
             };
-            let from_other = at.strength == Strength::Token
-                && !matches!(
-                    (a.from.as_deref(), at.contact_email.as_deref()),
-                    (Some(f), Some(c)) if f.eq_ignore_ascii_case(c)
-                );
-            let (mode, reason) = if !proves {
-                (
-                    Mode::Review,
-                    format!("{} attributed only by the From address", a.intent),
-                )
-            } else if from_other {
-                (
-                    Mode::Review,
-                    format!(
-                        "{} sent from {}, not from the contact the reply address names",
-                        a.intent,
-                        a.from.as_deref().unwrap_or("an unknown address")
-                    ),
-                )
-            } else if a.confidence < threshold {
-                (
-                    Mode::Review,
-                    format!(
-                        "{} with confidence {:.2} below {:.2}",
-                        a.intent, a.confidence, threshold
-                    ),
-                )
-            } else {
-                (
-                    Mode::Apply,
-                    format!(
-                        "{} ({}), attributed by {}",
-                        a.intent,
-                        a.matched_rule.as_deref().unwrap_or("rule"),
-                        at.strength.as_str()
-                    ),
-                )
-            };
+            let (mode, reason) = proof(a, at, threshold, &a.intent.to_string());
             let mut steps = vec![step(action, mode, reason)];
             if a.also_question {
                 // The answer is applied; the question in it still needs a person.
@@ -275,5 +254,47 @@ pub fn plan(a: &Analysis, at: &Attribution, threshold: f32) -> Vec<Step> {
             }
             steps
         }
+    }
+}
+
+/// Whether a reply's decision is applied now or waits for a person, and why: applied only when
+/// the attribution proves the sender, a token's reply comes from the very address it was sent
+/// to, and the classifier is sure enough.
+fn proof(a: &Analysis, at: &Attribution, threshold: f32, what: &str) -> (Mode, String) {
+    let from_other = at.strength == Strength::Token
+        && !matches!(
+            (a.from.as_deref(), at.contact_email.as_deref()),
+            (Some(f), Some(c)) if f.eq_ignore_ascii_case(c)
+        );
+    if !at.strength.proves() {
+        (
+            Mode::Review,
+            format!("{what} attributed only by the From address"),
+        )
+    } else if from_other {
+        (
+            Mode::Review,
+            format!(
+                "{what} sent from {}, not from the contact the reply address names",
+                a.from.as_deref().unwrap_or("an unknown address")
+            ),
+        )
+    } else if a.confidence < threshold {
+        (
+            Mode::Review,
+            format!(
+                "{what} with confidence {:.2} below {:.2}",
+                a.confidence, threshold
+            ),
+        )
+    } else {
+        (
+            Mode::Apply,
+            format!(
+                "{what} ({}), attributed by {}",
+                a.matched_rule.as_deref().unwrap_or("rule"),
+                at.strength.as_str()
+            ),
+        )
     }
 }

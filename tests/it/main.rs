@@ -15,6 +15,7 @@ mod classify_own;
 mod classify_replies;
 mod cli;
 mod consent;
+mod consent_life;
 mod csv_export;
 mod dkim;
 mod forged_replies;

@@ -253,13 +253,15 @@ async fn send_confirmation(
         ),
         &sender_domain(&st.cfg),
     );
+    // A reply "Ja" confirms as the button does: the reply address carries the same token.
     notifier
-        .send(
+        .send_with_reply_token(
             MailKind::Confirm,
             &ctx,
             &r,
             json!({ "links": links }),
             &message_id,
+            &token,
         )
         .await?;
     Ok(())
