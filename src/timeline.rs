@@ -64,7 +64,13 @@ pub fn describe(
                 ConsentStatus::Confirmed => ("Einwilligung bestätigt", "consent confirmed"),
                 ConsentStatus::Unsubscribed => ("Einwilligung zurückgezogen", "consent withdrawn"),
             };
-            pick(de.into(), en.into())
+            match text("notice_version") {
+                Some(v) => pick(
+                    format!("{de} (Datenschutzhinweise {v})"),
+                    format!("{en} (privacy notice {v})"),
+                ),
+                None => pick(de.into(), en.into()),
+            }
         }
         K::Confirmation => pick("Bestätigungsmail".into(), "confirmation mail".into()),
         K::Preferences => {

@@ -77,6 +77,15 @@ pub enum Link {
     Rsvp,
 }
 
+/// What a person consented to, stored with the consent: the consent text they saw (the
+/// subscribe page's, in their language) and the privacy notice's version (config
+/// `privacy.notice_version`). A confirmation or renewal without a text keeps the sign-up's.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Consented<'a> {
+    pub text: Option<&'a str>,
+    pub notice_version: Option<&'a str>,
+}
+
 impl Cause {
     /// As stored with a consent change (`subscriptions.method` and `.evidence`) and on the
     /// timeline.
@@ -108,6 +117,8 @@ impl Cause {
             evidence,
             inbound_id: self.inbound_id(),
             campaign_id: self.campaign_id(),
+            consent_text: None,
+            notice_version: None,
         }
     }
 
@@ -268,6 +279,17 @@ pub async fn set_consents(
     wanted: &[(TopicId, ConsentStatus)],
     cause: &Cause,
 ) -> Result<Vec<(TopicId, Option<ConsentStatus>)>> {
+    set_consents_as(db, contact_id, wanted, cause, &Consented::default()).await
+}
+
+/// [`set_consents`], storing what the person consented to with each change.
+pub async fn set_consents_as(
+    db: &Db,
+    contact_id: ContactId,
+    wanted: &[(TopicId, ConsentStatus)],
+    cause: &Cause,
+    consented: &Consented<'_>,
+) -> Result<Vec<(TopicId, Option<ConsentStatus>)>> {
     let mut tx = db.begin().await?;
     let now: std::collections::HashMap<TopicId, ConsentStatus> =
         store::contacts::consent_statuses(&mut tx, contact_id)
@@ -289,51 +311,58 @@ pub async fn set_consents(
         to.push((topic, status));
         changed.push((topic, before));
     }
-    write_consents(&mut tx, contact_id, &to, &cause.consent_evidence()).await?;
+    let evidence = ConsentEvidence {
+        consent_text: consented.text,
+        notice_version: consented.notice_version,
+        ..cause.consent_evidence()
+    };
+    write_consents(&mut tx, contact_id, &to, &evidence).await?;
     tx.commit().await?;
     Ok(changed)
 }
 
-/// A yes by reply to the confirmation request for `topic`: consent confirmed, with the reply's
-/// Message-ID as evidence (`cause` is the message). `own` says the reply is the person's own
-/// confirmed action (it came with the confirmation mail's token from the address confirmed):
-/// only then may it bring back a consent they withdrew, as their pressing the link's button
-/// would. Returns each topic changed with its status before (empty: confirmed already, or the
-/// topic had no consent asked for, which a reply cannot create).
-pub async fn confirm_by_reply(
+/// The person confirms consent for `topic`: the confirmation link's button, or a yes by reply
+/// to the confirmation or renewal mail (`cause` names the link or the message). `own` says it
+/// is the person's own confirmed action (a signed link they used, or a reply with the mail's own
+/// token from the address confirmed): only then may it bring back a consent they withdrew. A
+/// consent confirmed already is confirmed again, with this evidence, only when a renewal
+/// request is open (the yes renews it); otherwise nothing changes (a second click). Returns
+/// the topic with its status before when there was one (empty also when nothing changed; a
+/// topic without any consent yet is confirmed only by the person's own action).
+pub async fn confirm_consent(
     db: &Db,
     contact_id: ContactId,
     topic: TopicId,
     own: bool,
     cause: &Cause,
+    consented: &Consented<'_>,
 ) -> Result<Vec<(TopicId, ConsentStatus)>> {
     let mut tx = db.begin().await?;
-    let before = store::contacts::consent_statuses(&mut tx, contact_id)
-        .await?
-        .into_iter()
-        .find(|&(t, _)| t == topic)
-        .map(|(_, s)| s);
-    let Some(before) = before else {
-        return Ok(Vec::new());
-    };
+    let before = store::contacts::consent_of(&mut tx, contact_id, topic).await?;
     match before {
-        ConsentStatus::Confirmed => return Ok(Vec::new()),
-        ConsentStatus::Unsubscribed if !own => {
+        None if !own => return Ok(Vec::new()),
+        Some((ConsentStatus::Confirmed, false)) => return Ok(Vec::new()),
+        Some((ConsentStatus::Unsubscribed, _)) if !own => {
             return Err(ActivationError::Conflict(format!(
                 "consent for topic {topic} was withdrawn by the person: only they can give it again (subscribe form and confirmation link or reply)"
             )))
         }
-        ConsentStatus::Pending | ConsentStatus::Unsubscribed => {}
+        _ => {}
     }
+    let evidence = ConsentEvidence {
+        consent_text: consented.text,
+        notice_version: consented.notice_version,
+        ..cause.consent_evidence()
+    };
     write_consents(
         &mut tx,
         contact_id,
         &[(topic, ConsentStatus::Confirmed)],
-        &cause.consent_evidence(),
+        &evidence,
     )
     .await?;
     tx.commit().await?;
-    Ok(vec![(topic, before)])
+    Ok(before.map(|(b, _)| (topic, b)).into_iter().collect())
 }
 
 /// Writes each `(topic, status)` with its evidence, inside `tx`.
@@ -347,21 +376,6 @@ async fn write_consents(
         store::contacts::set_consent(tx, contact_id, topic, status, evidence).await?;
     }
     Ok(())
-}
-
-/// Confirms consent for `topic` through the confirmation link (idempotent). Returns whether it
-/// changed anything.
-pub async fn confirm_consent(
-    db: &Db,
-    contact_id: ContactId,
-    topic: TopicId,
-    cause: &Cause,
-) -> Result<bool> {
-    Ok(
-        !set_consents(db, contact_id, &[(topic, ConsentStatus::Confirmed)], cause)
-            .await?
-            .is_empty(),
-    )
 }
 
 /// The person chose the language of their mails (preferences page).

@@ -233,6 +233,20 @@ fn print_detail(out: &mut dyn Write, d: &store::contacts::ContactDetail) -> anyh
                 .map(|e| format!(" ({e})"))
                 .unwrap_or_default()
         )?;
+        if let Some(v) = &s.notice_version {
+            writeln!(out, "  {:<20} privacy notice version {v}", "")?;
+        }
+        if let Some(t) = &s.consent_text {
+            writeln!(out, "  {:<20} consented to: {t}", "")?;
+        }
+        if let Some(at) = s.renewal_asked_at {
+            writeln!(
+                out,
+                "  {:<20} asked to renew on {}",
+                "",
+                at.format("%Y-%m-%d")
+            )?;
+        }
     }
     if !d.relations.is_empty() {
         writeln!(out, "relations:")?;

@@ -289,7 +289,13 @@ async fn perform_action(
             // Proven by the confirmation mail's own token only when the attribution found it
             // (a person accepting it from the review queue confirms like an admin would).
             let own = at.confirm_topic == Some(*topic_id);
-            let changed = activation::confirm_by_reply(db, contact, *topic_id, own, &cause).await?;
+            let consented = activation::Consented {
+                text: None,
+                notice_version: inb.cfg.privacy.notice_version.as_deref(),
+            };
+            let changed =
+                activation::confirm_consent(db, contact, *topic_id, own, &cause, &consented)
+                    .await?;
             Ok(Undo {
                 consent: Some(changed),
                 ..Undo::default()

@@ -111,6 +111,12 @@ pub struct SubscriptionRow {
     pub method: String,
     pub evidence: Option<String>,
     pub changed_at: Timestamp,
+    /// The consent text the person saw (the subscribe page's, in their language).
+    pub consent_text: Option<String>,
+    /// The privacy notice's version they consented under.
+    pub notice_version: Option<String>,
+    /// When they were asked whether they still want this topic (unanswered so far).
+    pub renewal_asked_at: Option<Timestamp>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -128,7 +134,8 @@ pub struct ContactDetail {
 pub async fn subscriptions(db: &Db, contact_id: ContactId) -> Result<Vec<SubscriptionRow>> {
     Ok(on_db!(db, p => {
         sqlx::query_as::<_, SubscriptionRow>(
-            "SELECT t.slug AS topic, s.topic_id, s.status, s.method, s.evidence, s.changed_at
+            "SELECT t.slug AS topic, s.topic_id, s.status, s.method, s.evidence, s.changed_at,
+                    s.consent_text, s.notice_version, s.renewal_asked_at
              FROM subscriptions s JOIN topics t ON t.id = s.topic_id
              WHERE s.contact_id = $1 ORDER BY t.slug",
         )
@@ -626,10 +633,15 @@ pub struct ConsentEvidence<'a> {
     pub evidence: Option<&'a str>,
     pub inbound_id: Option<InboundId>,
     pub campaign_id: Option<CampaignId>,
+    /// What the person consented to: the consent text they saw and the privacy notice's
+    /// version. `None` keeps what the consent has (a confirmation keeps the sign-up's text).
+    pub consent_text: Option<&'a str>,
+    pub notice_version: Option<&'a str>,
 }
 
 /// Sets consent for one topic, with its evidence, and records it on the timeline, within the
-/// caller's transaction.
+/// caller's transaction. Any change answers a renewal request (`renewal_asked_at` cleared). The
+/// timeline entry keeps the consent text and notice version the consent has after the change.
 pub async fn set_consent(
     tx: &mut Tx,
     contact_id: ContactId,
@@ -638,12 +650,17 @@ pub async fn set_consent(
     e: &ConsentEvidence<'_>,
 ) -> Result<()> {
     let at = now();
-    on_tx!(tx, c => {
-        sqlx::query(
-            "INSERT INTO subscriptions (contact_id, topic_id, status, method, evidence, changed_at, created_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $6)
+    let (text, version): (Option<String>, Option<String>) = on_tx!(tx, c => {
+        sqlx::query_as(
+            "INSERT INTO subscriptions (contact_id, topic_id, status, method, evidence, changed_at, created_at,
+                consent_text, notice_version)
+             VALUES ($1, $2, $3, $4, $5, $6, $6, $7, $8)
              ON CONFLICT (contact_id, topic_id) DO UPDATE SET status = excluded.status,
-                method = excluded.method, evidence = excluded.evidence, changed_at = excluded.changed_at",
+                method = excluded.method, evidence = excluded.evidence, changed_at = excluded.changed_at,
+                consent_text = COALESCE(excluded.consent_text, subscriptions.consent_text),
+                notice_version = COALESCE(excluded.notice_version, subscriptions.notice_version),
+                renewal_asked_at = NULL
+             RETURNING consent_text, notice_version",
         )
         .bind(contact_id)
         .bind(topic_id)
@@ -651,16 +668,27 @@ pub async fn set_consent(
         .bind(e.method)
         .bind(e.evidence)
         .bind(at)
-        .execute(&mut *c)
-        .await?;
+        .bind(e.consent_text)
+        .bind(e.notice_version)
+        .fetch_one(&mut *c)
+        .await?
     });
+    let mut detail = serde_json::json!({"topic_id": topic_id, "status": status.as_str(), "method": e.method, "evidence": e.evidence});
+    if status != ConsentStatus::Unsubscribed {
+        if let Some(t) = text {
+            detail["consent_text"] = t.into();
+        }
+        if let Some(v) = version {
+            detail["notice_version"] = v.into();
+        }
+    }
     super::activities::record(
         tx,
         &NewActivity {
             contact_id,
             at,
             kind: ActivityKind::Consent,
-            detail: serde_json::json!({"topic_id": topic_id, "status": status.as_str(), "method": e.method, "evidence": e.evidence}),
+            detail,
             campaign_id: e.campaign_id,
             inbound_id: e.inbound_id,
         },
@@ -680,6 +708,25 @@ pub async fn consent_statuses(
             .fetch_all(&mut *c)
             .await?
     }))
+}
+
+/// The consent for one topic and whether a renewal request for it is open, read within the
+/// transaction; `None`: no consent was ever asked for.
+pub async fn consent_of(
+    tx: &mut Tx,
+    contact_id: ContactId,
+    topic_id: TopicId,
+) -> Result<Option<(ConsentStatus, bool)>> {
+    let row: Option<(ConsentStatus, Option<Timestamp>)> = on_tx!(tx, c => {
+        sqlx::query_as(
+            "SELECT status, renewal_asked_at FROM subscriptions WHERE contact_id = $1 AND topic_id = $2",
+        )
+        .bind(contact_id)
+        .bind(topic_id)
+        .fetch_optional(&mut *c)
+        .await?
+    });
+    Ok(row.map(|(s, asked)| (s, asked.is_some())))
 }
 
 /// Sets the contact's `last_reply_at`: a reply proven to come from them.

@@ -1,10 +1,13 @@
-//! Consent that lives (issue 17): opt-in by a reply "Ja" to the confirmation mail.
+//! Consent that lives (issue 17): opt-in by a reply "Ja" to the confirmation mail; what was
+//! consented to (the form's text, the privacy notice's version) kept with each consent.
 
+use crate::support::app::link_in;
 use crate::support::{angle_addr, App, Backend, Mail};
 use netzpost::store;
 
 each_db!(async
     a_reply_ja_to_the_confirmation_confirms_and_one_from_another_address_does_not,
+    the_consent_text_and_notice_version_are_kept_with_each_consent,
 );
 
 /// Posts `raw` to the inbound webhook (processed at once).
@@ -130,4 +133,69 @@ async fn a_reply_ja_to_the_confirmation_confirms_and_one_from_another_address_do
         .column("SELECT action FROM decisions WHERE status = 'applied'", &[])
         .await;
     assert_eq!(applied, ["confirm"]);
+}
+
+async fn the_consent_text_and_notice_version_are_kept_with_each_consent(backend: Backend) {
+    let url = match backend {
+        Backend::Sqlite => None,
+        Backend::Postgres => Some(crate::support::db::create_postgres_database().await),
+    };
+    let a = App::start_with(|c| {
+        if let Some(u) = url {
+            c.database = u;
+        }
+        c.privacy.notice_url = Some("https://nordstadt.example/datenschutz".into());
+        c.privacy.notice_version = Some("2026-03".into());
+    })
+    .await;
+    let t = a.topic("nachbarschaft").await;
+    let (_, page) = a.get("/s/nachbarschaft").await;
+    assert!(
+        page.contains("datenschutz\">Datenschutzhinweise</a>"),
+        "{page}"
+    );
+    sign_up(&a, "neu@example.org").await;
+    let c = store::contacts::get(&a.db, "neu@example.org")
+        .await
+        .unwrap();
+    let subs = store::contacts::subscriptions(&a.db, c.id).await.unwrap();
+    assert_eq!(subs[0].notice_version.as_deref(), Some("2026-03"));
+    let text = subs[0].consent_text.clone().unwrap();
+    assert!(
+        text.contains("Bestätigungslink"),
+        "the page's words: {text}"
+    );
+    assert!(text.contains("Abmelden geht mit einem Klick"), "{text}");
+
+    // Confirmed by the link: the sign-up's text stays, the version is the one now in force.
+    let mails = a.mails();
+    let link = link_in(mails.last().unwrap(), &format!("{}/c/", a.base));
+    let path = link.strip_prefix(&a.base).unwrap().to_string();
+    assert_eq!(a.post_form(&path, "").await.0, 200);
+    assert_eq!(a.status(c.id, t).await.as_deref(), Some("confirmed"));
+    let subs = store::contacts::subscriptions(&a.db, c.id).await.unwrap();
+    assert_eq!(subs[0].consent_text.as_deref(), Some(text.as_str()));
+    assert_eq!(subs[0].notice_version.as_deref(), Some("2026-03"));
+    // Each consent event on the timeline keeps them too, and says the version.
+    let d = store::contacts::detail(&a.db, "neu@example.org", 180)
+        .await
+        .unwrap();
+    let events: Vec<_> = d.timeline.iter().filter(|x| x.kind == "consent").collect();
+    assert_eq!(events.len(), 2, "asked for, confirmed");
+    for e in &events {
+        let detail: serde_json::Value = serde_json::from_str(&e.detail).unwrap();
+        assert_eq!(detail["notice_version"], "2026-03", "{detail}");
+        assert_eq!(detail["consent_text"], text.as_str());
+    }
+    let described = netzpost::timeline::describe(
+        netzpost::store::activities::ActivityKind::Consent,
+        &serde_json::from_str(&events[0].detail).unwrap(),
+        None,
+        netzpost::domain::Lang::De,
+    )
+    .unwrap();
+    assert!(
+        described.contains("Datenschutzhinweise 2026-03"),
+        "{described}"
+    );
 }

@@ -57,6 +57,7 @@ fn subscribe_page(
             "email": email,
             "name": name,
             "languages": language_choices(st),
+            "notice_url": st.cfg.privacy.notice_url,
         }),
     )
 }
@@ -147,7 +148,17 @@ pub(super) async fn subscribe(
         "web form /s/{slug} from {}",
         ip.map_or("?".to_string(), |i| i.to_string())
     );
-    match start_opt_in(&st, &topic, &addr, name, &language, &evidence).await {
+    // What the page said about consent, in the language it was shown in: kept with the consent.
+    let consent_text = format!(
+        "{} {}",
+        st.pages.text(lang, "subscribe_text"),
+        st.pages.text(lang, "subscribe_privacy")
+    );
+    let consented = activation::Consented {
+        text: Some(&consent_text),
+        notice_version: st.cfg.privacy.notice_version.as_deref(),
+    };
+    match start_opt_in(&st, &topic, &addr, name, &language, &evidence, consented).await {
         Ok(()) => {}
         Err(e) => return fail_page(&st, lang, e),
     }
@@ -165,6 +176,7 @@ async fn start_opt_in(
     name: &str,
     language: &str,
     evidence: &str,
+    consented: activation::Consented<'_>,
 ) -> Result<(), Fail> {
     let signed = activation::sign_up(
         &st.db,
@@ -175,6 +187,7 @@ async fn start_opt_in(
             topic: topic.id,
             evidence,
             max_mails_per_day: CONFIRM_MAILS_PER_DAY,
+            consented,
         },
     )
     .await?;
@@ -330,10 +343,15 @@ pub(super) async fn confirm(
             &st.db,
             c.id,
             topic.id,
+            true,
             &Cause::Link {
                 link: Link::Confirm,
                 evidence,
                 campaign_id: None,
+            },
+            &activation::Consented {
+                text: None,
+                notice_version: st.cfg.privacy.notice_version.as_deref(),
             },
         )
         .await?;
