@@ -16,6 +16,7 @@ pub mod import;
 pub mod inbound;
 pub mod outbound;
 pub mod output;
+pub mod privacy;
 pub mod schedule;
 pub mod store;
 pub mod templates;

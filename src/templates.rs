@@ -158,6 +158,7 @@ pub const BUILTIN: &[(&str, &str)] = builtin![
     "web/index.html.j2",
     "web/subscribe.html.j2",
     "web/preferences.html.j2",
+    "web/mydata.html.j2",
     "web/door.html.j2",
     "web/admin/layout.html.j2",
     "web/admin/login.html.j2",

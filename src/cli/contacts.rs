@@ -39,6 +39,14 @@ pub enum ContactsCmd {
     },
     /// Erase a contact: data and timeline removed; only a hash stays, so no import brings it back.
     Forget { email: String },
+    /// Everything kept about one person (GDPR Art. 15/20), as JSON: the same as "Meine Daten"
+    /// on their preferences page.
+    ExportPerson {
+        email: String,
+        /// Output file (default: standard output).
+        #[arg(long, short)]
+        output: Option<PathBuf>,
+    },
 }
 
 #[derive(Args, Debug)]
@@ -148,6 +156,18 @@ pub async fn run(
                 ],
                 format,
             )?;
+        }
+        ContactsCmd::ExportPerson { email, output } => {
+            let c = store::contacts::get(db, &email).await?;
+            let lang = crate::domain::Lang::parse(&cfg.default_language)
+                .unwrap_or(crate::domain::Lang::En);
+            let data = crate::privacy::personal_data(db, c.id, lang).await?;
+            let json = serde_json::to_string_pretty(&data)?;
+            match output {
+                Some(path) => std::fs::write(&path, json + "\n")
+                    .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?,
+                None => writeln!(out, "{json}")?,
+            }
         }
         ContactsCmd::Show { email } => {
             let mut d = store::contacts::detail(db, &email, cfg.silent_after_days).await?;

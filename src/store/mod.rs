@@ -7,6 +7,7 @@
 pub mod activities;
 pub mod auth;
 pub mod campaigns;
+pub mod consents;
 pub mod contacts;
 pub mod decisions;
 pub mod inbound;

@@ -1,13 +1,17 @@
 //! Consent that lives (issue 17): opt-in by a reply "Ja" to the confirmation mail; what was
-//! consented to (the form's text, the privacy notice's version) kept with each consent.
+//! consented to (the form's text, the privacy notice's version) kept with each consent; a
+//! person's own data ("Meine Daten") on the preferences page, the CLI and the API.
 
 use crate::support::app::link_in;
 use crate::support::{angle_addr, App, Backend, Mail};
+use netzpost::activation::{self, Cause};
 use netzpost::store;
+use netzpost::token::Purpose;
 
 each_db!(async
     a_reply_ja_to_the_confirmation_confirms_and_one_from_another_address_does_not,
     the_consent_text_and_notice_version_are_kept_with_each_consent,
+    my_data_holds_exactly_the_persons_data_on_the_page_the_cli_and_the_api,
 );
 
 /// Posts `raw` to the inbound webhook (processed at once).
@@ -198,4 +202,98 @@ async fn the_consent_text_and_notice_version_are_kept_with_each_consent(backend:
         described.contains("Datenschutzhinweise 2026-03"),
         "{described}"
     );
+}
+
+async fn my_data_holds_exactly_the_persons_data_on_the_page_the_cli_and_the_api(backend: Backend) {
+    let a = App::on(backend).await;
+    let t = a.topic("nachbarschaft").await;
+    let garten = a.topic("garten").await;
+    let anna = a.contact("anna@nachbarn.example", vec![t]).await;
+    let bob = a.contact("bob@nachbarn.example", vec![t, garten]).await;
+    let admin = Cause::Admin { by: "test".into() };
+    for (c, note) in [(anna, "Annas Arbeitsgruppe"), (bob, "Bobs Gartengruppe")] {
+        activation::join_group(&a.db, c.into(), Some(t.into()), Some(note.into()), &admin)
+            .await
+            .unwrap();
+    }
+    let token = a.sign(Purpose::Preferences, 0, anna, 0, None);
+
+    // The preferences page links to it; a GET shows it and changes nothing.
+    let (s, page) = a.get(&format!("/p/{token}")).await;
+    assert_eq!(s, 200);
+    assert!(page.contains(&format!("&#x2f;{token}&#x2f;data\"")), "{page}");
+    let events_before = a.sql.i64("SELECT COUNT(*) FROM activities", &[]).await;
+    let (s, page) = a.get(&format!("/p/{token}/data")).await;
+    assert_eq!(s, 200, "{page}");
+    assert!(page.contains("Meine Daten"), "{page}");
+    assert!(page.contains("anna@nachbarn.example"));
+    assert!(page.contains("nachbarschaft"));
+    assert!(page.contains("erteilt"), "consent in plain words: {page}");
+    assert!(
+        page.contains("Annas Arbeitsgruppe") || page.contains("Arbeitsgruppe"),
+        "{page}"
+    );
+    assert!(!page.contains("bob@"), "nobody else's data");
+    assert!(!page.contains("Bobs"));
+    let (s, page) = a.get(&format!("/p/{token}/data?lang=en")).await;
+    assert_eq!(s, 200);
+    assert!(page.contains("My data") && page.contains("given"), "{page}");
+
+    let r = a
+        .http
+        .get(a.url(&format!("/p/{token}/data.json")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(r.headers()["content-disposition"]
+        .to_str()
+        .unwrap()
+        .contains("attachment"));
+    let page_json: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(
+        a.sql.i64("SELECT COUNT(*) FROM activities", &[]).await,
+        events_before,
+        "looking changes nothing"
+    );
+    let check = |v: &serde_json::Value| {
+        assert_eq!(v["contact"]["email"], "anna@nachbarn.example");
+        assert_eq!(v["consents"].as_array().unwrap().len(), 1, "{v}");
+        assert_eq!(v["consents"][0]["topic"], "nachbarschaft");
+        assert_eq!(v["consents"][0]["status"], "confirmed");
+        assert_eq!(v["relations"].as_array().unwrap().len(), 1);
+        assert_eq!(v["relations"][0]["note"], "Annas Arbeitsgruppe");
+        assert!(!v["timeline"].as_array().unwrap().is_empty());
+        let all = v.to_string();
+        assert!(!all.contains("bob"), "nobody else's data: {all}");
+        assert!(
+            !all.contains("garten"),
+            "not even the topics only others have"
+        );
+    };
+    check(&page_json);
+
+    // The same from the command line and the API.
+    let out = a.cli(&["contacts", "export-person", "anna@nachbarn.example"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let cli_json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    check(&cli_json);
+    let api = a.api_caller("export").await;
+    let api_json = api.get_json("/contacts/anna@nachbarn.example/export").await;
+    check(&api_json);
+    assert_eq!(
+        api.status(
+            reqwest::Method::GET,
+            "/contacts/niemand@nachbarn.example/export"
+        )
+        .await,
+        404
+    );
+    // A damaged token shows nothing.
+    let (s, _) = a.get(&format!("/p/{token}x/data.json")).await;
+    assert!(s.is_client_error(), "{s}");
 }

@@ -74,6 +74,8 @@ pub fn routes() -> Router<Shared> {
             get(preferences::preferences_page).post(preferences::preferences),
         )
         .route("/p/{token}/forget", post(preferences::forget))
+        .route("/p/{token}/data", get(preferences::my_data_page))
+        .route("/p/{token}/data.json", get(preferences::my_data_json))
         .route("/r/{token}/{answer}", get(rsvp::rsvp_page).post(rsvp::rsvp))
         .route(
             "/checkin/{token}",
