@@ -3,6 +3,7 @@
 //! global options, the dispatch and the exit codes.
 
 mod campaigns;
+mod consent;
 mod contacts;
 mod hints;
 mod inbound;
@@ -76,6 +77,9 @@ pub enum Command {
     /// Bearer tokens for the admin API (`/api`).
     #[command(subcommand)]
     Tokens(tokens::TokensCmd),
+    /// Delete now what the `[retention]` limits no longer keep (the daemon does it daily):
+    /// raw inbound messages, delivery rows of finished campaigns, stale review items.
+    Retention,
     /// Logins for the admin pages (`/admin`).
     #[command(subcommand)]
     Admin(admin::AdminCmd),
@@ -223,6 +227,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             schedules::run(&cfg, &db, cmd, format, &mut out).await?;
         }
         Command::Inbound(cmd) => return inbound::run(config, cmd, format, &mut out).await,
+        Command::Retention => {
+            let (cfg, db) = workspace::open(config).await?;
+            consent::retention(&cfg, &db, format, &mut out).await?;
+        }
         Command::Review(cmd) => {
             let (cfg, db) = workspace::open(config).await?;
             review::run(std::sync::Arc::new(cfg), &db, cmd, format, &mut out).await?;

@@ -16,6 +16,7 @@ pub mod occasions;
 pub mod ratelimits;
 pub mod relations;
 pub mod report;
+pub mod retention;
 pub mod senders;
 mod sql_types;
 pub mod suppressions;

@@ -221,7 +221,10 @@ async fn my_data_holds_exactly_the_persons_data_on_the_page_the_cli_and_the_api(
     // The preferences page links to it; a GET shows it and changes nothing.
     let (s, page) = a.get(&format!("/p/{token}")).await;
     assert_eq!(s, 200);
-    assert!(page.contains(&format!("&#x2f;{token}&#x2f;data\"")), "{page}");
+    assert!(
+        page.contains(&format!("&#x2f;{token}&#x2f;data\"")),
+        "{page}"
+    );
     let events_before = a.sql.i64("SELECT COUNT(*) FROM activities", &[]).await;
     let (s, page) = a.get(&format!("/p/{token}/data")).await;
     assert_eq!(s, 200, "{page}");

@@ -32,6 +32,7 @@ mod oversized_input;
 mod public_pages;
 mod rate_limits;
 mod reliability;
+mod retention;
 mod schedules;
 mod secrets;
 mod smtp_transport;
