@@ -205,36 +205,6 @@ async fn start_opt_in(
     Ok(())
 }
 
-/// A campaign frame for system mails outside any campaign (tokens then carry campaign 0).
-fn frame(topic: &Topic) -> CampaignCtx {
-    let at = now();
-    CampaignCtx {
-        campaign: Campaign {
-            id: CampaignId(0),
-            name: "web".into(),
-            kind: CampaignKind::Newsletter,
-            topic_id: Some(topic.id),
-            occasion_id: None,
-            subject: String::new(),
-            body: String::new(),
-            translations: "{}".into(),
-            audience: "{}".into(),
-            schedule: None,
-            send_at: None,
-            parent_id: None,
-            status: CampaignStatus::Running,
-            status_reason: None,
-            created_at: at,
-            started_at: None,
-            finished_at: None,
-        },
-        kind: MailKind::Confirm,
-        topic: topic.clone(),
-        occasion: None,
-        translations: Default::default(),
-    }
-}
-
 async fn send_confirmation(
     st: &Shared,
     topic: &Topic,
@@ -244,40 +214,15 @@ async fn send_confirmation(
     let Some(notifier) = &st.notifier else {
         anyhow::bail!("no mail transport in this process: cannot send the confirmation");
     };
-    let token = st.composer.key.sign(&Claims {
-        purpose: Purpose::Confirm,
-        campaign_id: 0,
-        contact_id: c.id.get(),
-        extra: topic.id.get(),
-        expires_at: Some((chrono::Utc::now() + chrono::Duration::days(CONFIRM_DAYS)).timestamp()),
-    });
-    let ctx = frame(topic);
-    let r = recipient(c, Some(language));
-    // Keep the usual links (the composer needs the unsubscribe one) and add the confirm link.
-    let mut links = st.composer.context(&ctx, &r)["links"].clone();
-    let base = st.cfg.http.public_url.trim_end_matches('/');
-    links["confirm"] = format!("{base}/c/{token}").into();
-    let message_id = st.composer.key.local_message_id(
-        &format!(
-            "confirm.{}.{}.{}",
-            c.id,
-            topic.id,
-            chrono::Utc::now().timestamp_millis()
-        ),
-        &sender_domain(&st.cfg),
-    );
-    // A reply "Ja" confirms as the button does: the reply address carries the same token.
-    notifier
-        .send_with_reply_token(
-            MailKind::Confirm,
-            &ctx,
-            &r,
-            json!({ "links": links }),
-            &message_id,
-            &token,
-        )
-        .await?;
-    Ok(())
+    let req = crate::outbound::request::ConsentRequest {
+        kind: MailKind::Confirm,
+        topic,
+        contact: c,
+        language: Some(language),
+        valid_days: CONFIRM_DAYS,
+        extra: serde_json::Value::Null,
+    };
+    crate::outbound::request::send(notifier, &req).await
 }
 
 // ----- confirm -----
