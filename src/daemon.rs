@@ -52,13 +52,14 @@ pub async fn serve(cfg: Config) -> anyhow::Result<()> {
     tokio::pin!(stop);
     // The local day whose daily jobs this daemon has seen to (`daily`: one daemon runs each).
     let mut daily_done: Option<chrono::NaiveDate> = None;
+    let daily_notifier = engine.notifier();
     loop {
         let today = chrono::Utc::now()
             .with_timezone(&cfg.tz().map_err(anyhow::Error::msg)?)
             .date_naive();
         if daily_done != Some(today) {
             // Once a day even when it fails: what it missed is still due tomorrow.
-            if let Err(e) = crate::daily::run_due(&db, &cfg).await {
+            if let Err(e) = crate::daily::run_due(&db, &cfg, Some(&daily_notifier)).await {
                 tracing::error!("daily jobs: {e:#}");
             }
             daily_done = Some(today);

@@ -18,6 +18,7 @@ pub mod inbound;
 pub mod outbound;
 pub mod output;
 pub mod privacy;
+pub mod renewal;
 pub mod retention;
 pub mod schedule;
 pub mod store;

@@ -73,6 +73,10 @@ pub fn describe(
             }
         }
         K::Confirmation => pick("Bestätigungsmail".into(), "confirmation mail".into()),
+        K::RenewalAsked => pick(
+            "gefragt, ob weiter Nachrichten gewünscht sind".into(),
+            "asked whether to keep receiving news".into(),
+        ),
         K::Preferences => {
             let language = text("language")?;
             pick(

@@ -22,6 +22,7 @@ use serde::{Deserialize, Serialize};
 
 mod initial;
 mod occasions;
+pub mod renewal;
 pub use initial::{add_contact, sign_up, ImportConsent, SignUp, SignedUp};
 pub use occasions::{
     cancel_occasion, change_occasion, check_in, record_attendance, Attendance, OccasionChange,
@@ -59,6 +60,8 @@ pub enum Cause {
     Form { evidence: String },
     /// A person working in netzpost: the admin API, the review queue, the CLI.
     Admin { by: String },
+    /// No answer to the renewal request sent at `asked_at` (re-permission).
+    Renewal { asked_at: Timestamp },
     /// A person undoing an applied decision about an inbound message.
     Undo {
         decision_id: i64,
@@ -110,6 +113,7 @@ impl Cause {
             ),
             Cause::Form { evidence } => ("form", Some(evidence.as_str())),
             Cause::Admin { by } => ("admin", Some(by.as_str())),
+            Cause::Renewal { .. } => ("renewal", None),
             Cause::Undo { .. } => ("undo", None),
         };
         ConsentEvidence {
@@ -134,7 +138,7 @@ impl Cause {
             Cause::Message { campaign_id, .. }
             | Cause::Link { campaign_id, .. }
             | Cause::Undo { campaign_id, .. } => *campaign_id,
-            Cause::Form { .. } | Cause::Admin { .. } => None,
+            Cause::Form { .. } | Cause::Admin { .. } | Cause::Renewal { .. } => None,
         }
     }
 
@@ -145,6 +149,13 @@ impl Cause {
             Cause::Link { evidence, .. } => ("link", evidence.clone()),
             Cause::Form { evidence } => ("link", evidence.clone()),
             Cause::Admin { by } => ("person", by.clone()),
+            Cause::Renewal { asked_at } => (
+                "renewal",
+                format!(
+                    "no answer to the renewal request of {}",
+                    asked_at.format("%Y-%m-%d")
+                ),
+            ),
             Cause::Undo {
                 decision_id, by, ..
             } => ("person", format!("undo of decision {decision_id} by {by}")),

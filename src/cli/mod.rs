@@ -80,6 +80,8 @@ pub enum Command {
     /// Delete now what the `[retention]` limits no longer keep (the daemon does it daily):
     /// raw inbound messages, delivery rows of finished campaigns, stale review items.
     Retention,
+    #[command(subcommand)]
+    Consent(consent::ConsentCmd),
     /// Logins for the admin pages (`/admin`).
     #[command(subcommand)]
     Admin(admin::AdminCmd),
@@ -227,6 +229,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             schedules::run(&cfg, &db, cmd, format, &mut out).await?;
         }
         Command::Inbound(cmd) => return inbound::run(config, cmd, format, &mut out).await,
+        Command::Consent(cmd) => {
+            let (cfg, db) = workspace::open(config).await?;
+            consent::run(std::sync::Arc::new(cfg), &db, cmd, format, &mut out).await?;
+        }
         Command::Retention => {
             let (cfg, db) = workspace::open(config).await?;
             consent::retention(&cfg, &db, format, &mut out).await?;

@@ -2,8 +2,9 @@
 //! the deciding transaction, and the renewal requests (re-permission) on them.
 
 use super::activities::{ActivityKind, NewActivity};
-use super::{now, on_tx, Result, Timestamp, Tx};
+use super::{now, on_tx, Db, Result, Timestamp, Tx};
 use crate::domain::{CampaignId, ConsentStatus, ContactId, InboundId, TopicId};
+use crate::on_db;
 
 /// Where a consent change came from, as stored beside it (`subscriptions.method`,
 /// `.evidence`) and on the timeline.
@@ -107,4 +108,108 @@ pub async fn consent_of(
         .await?
     });
     Ok(row.map(|(s, asked)| (s, asked.is_some())))
+}
+
+// ----- renewal (re-permission) -----
+
+/// A confirmed consent due for a renewal request.
+#[derive(Debug, Clone, serde::Serialize, sqlx::FromRow)]
+pub struct RenewalDue {
+    pub contact_id: ContactId,
+    pub email: String,
+    pub topic_id: TopicId,
+    pub topic: String,
+    /// When the consent last changed (was given or renewed).
+    pub changed_at: Timestamp,
+    pub last_reply_at: Option<Timestamp>,
+    /// When the renewal request went out; `None`: not asked yet.
+    pub renewal_asked_at: Option<Timestamp>,
+}
+
+const DUE_COLUMNS: &str = "s.contact_id, c.email, s.topic_id, t.slug AS topic, s.changed_at,
+    c.last_reply_at, s.renewal_asked_at
+    FROM subscriptions s JOIN contacts c ON c.id = s.contact_id JOIN topics t ON t.id = s.topic_id";
+
+/// Confirmed consents (for `topic`, or all) not asked about yet whose contact is silent (the
+/// one definition, `contacts::silent_condition`) since `cutoff` and that did not change since:
+/// they are due for a renewal request.
+pub async fn due_for_renewal(
+    db: &Db,
+    topic: Option<TopicId>,
+    cutoff: Timestamp,
+) -> Result<Vec<RenewalDue>> {
+    let sql = format!(
+        "SELECT {DUE_COLUMNS}
+         WHERE s.status = 'confirmed' AND s.renewal_asked_at IS NULL AND s.changed_at < $1
+           AND ($3 IS NULL OR s.topic_id = $3)
+           AND {silent}
+         ORDER BY c.email, t.slug",
+        silent = super::contacts::silent_condition("s.topic_id", "$2", "$1"),
+    );
+    Ok(on_db!(db, p => {
+        sqlx::query_as::<_, RenewalDue>(sqlx::AssertSqlSafe(sql.as_str()))
+            .bind(cutoff)
+            .bind(now())
+            .bind(topic)
+            .fetch_all(p)
+            .await?
+    }))
+}
+
+/// Renewal requests sent and not answered (the consent still confirmed), oldest first; with
+/// `asked_before`, only those sent before it (their time to answer is up).
+pub async fn renewals_open(db: &Db, asked_before: Option<Timestamp>) -> Result<Vec<RenewalDue>> {
+    let sql = format!(
+        "SELECT {DUE_COLUMNS}
+         WHERE s.status = 'confirmed' AND s.renewal_asked_at IS NOT NULL
+           AND ($1 IS NULL OR s.renewal_asked_at < $1)
+         ORDER BY s.renewal_asked_at, c.email"
+    );
+    Ok(on_db!(db, p => {
+        sqlx::query_as::<_, RenewalDue>(sqlx::AssertSqlSafe(sql.as_str()))
+            .bind(asked_before)
+            .fetch_all(p)
+            .await?
+    }))
+}
+
+/// Notes that the renewal request for this consent went out at `at`.
+pub async fn mark_renewal_asked(
+    tx: &mut Tx,
+    contact_id: ContactId,
+    topic_id: TopicId,
+    at: Timestamp,
+) -> Result<()> {
+    on_tx!(tx, c => {
+        sqlx::query(
+            "UPDATE subscriptions SET renewal_asked_at = $1 WHERE contact_id = $2 AND topic_id = $3",
+        )
+        .bind(at)
+        .bind(contact_id)
+        .bind(topic_id)
+        .execute(&mut *c)
+        .await?;
+    });
+    Ok(())
+}
+
+/// Contacts left without any consent (none pending or confirmed) whose consent an unanswered
+/// renewal request ended, with no consent change since `before`: (id, address).
+pub async fn without_consent_after_renewal(
+    db: &Db,
+    before: Timestamp,
+) -> Result<Vec<(ContactId, String)>> {
+    Ok(on_db!(db, p => {
+        sqlx::query_as(
+            "SELECT c.id, c.email FROM contacts c
+             WHERE EXISTS (SELECT 1 FROM subscriptions s WHERE s.contact_id = c.id
+                           AND s.status = 'unsubscribed' AND s.method = 'renewal')
+               AND NOT EXISTS (SELECT 1 FROM subscriptions s WHERE s.contact_id = c.id
+                           AND (s.status IN ('pending', 'confirmed') OR s.changed_at >= $1))
+             ORDER BY c.email",
+        )
+        .bind(before)
+        .fetch_all(p)
+        .await?
+    }))
 }

@@ -1,6 +1,7 @@
 //! Consent that lives (issue 17): opt-in by a reply "Ja" to the confirmation mail; what was
 //! consented to (the form's text, the privacy notice's version) kept with each consent; a
-//! person's own data ("Meine Daten") on the preferences page, the CLI and the API.
+//! person's own data ("Meine Daten") on the preferences page, the CLI and the API; renewal
+//! (re-permission) of consent whose contact has been silent for long.
 
 use crate::support::app::link_in;
 use crate::support::{angle_addr, App, Backend, Mail};
@@ -12,6 +13,7 @@ each_db!(async
     a_reply_ja_to_the_confirmation_confirms_and_one_from_another_address_does_not,
     the_consent_text_and_notice_version_are_kept_with_each_consent,
     my_data_holds_exactly_the_persons_data_on_the_page_the_cli_and_the_api,
+    renewal_yes_renews_silence_withdraws_after_the_period_with_the_report,
 );
 
 /// Posts `raw` to the inbound webhook (processed at once).
@@ -299,4 +301,174 @@ async fn my_data_holds_exactly_the_persons_data_on_the_page_the_cli_and_the_api(
     // A damaged token shows nothing.
     let (s, _) = a.get(&format!("/p/{token}x/data.json")).await;
     assert!(s.is_client_error(), "{s}");
+}
+
+/// A contact confirmed for `topic` whose consent and last reply are `days` old.
+async fn silent_contact(a: &App, email: &str, topic: i64, days: i64) -> i64 {
+    let c = a.contact(email, vec![topic]).await;
+    a.sql
+        .exec(
+            "UPDATE subscriptions SET changed_at = $1 WHERE contact_id = $2",
+            &[
+                crate::support::db::Arg::Time(chrono::Utc::now() - chrono::Duration::days(days)),
+                c.into(),
+            ],
+        )
+        .await;
+    c
+}
+
+async fn renewal_yes_renews_silence_withdraws_after_the_period_with_the_report(backend: Backend) {
+    use netzpost::renewal::{run, Entry, RenewalOptions};
+    let a = App::on(backend).await;
+    let t = a.topic("nachbarschaft").await;
+    let ja = silent_contact(&a, "ja@example.org", t, 800).await;
+    let button = silent_contact(&a, "knopf@example.org", t, 800).await;
+    let quiet = silent_contact(&a, "still@example.org", t, 800).await;
+    let fresh = silent_contact(&a, "neu@example.org", t, 100).await;
+    let notifier = a.engine.notifier();
+    let now = chrono::Utc::now();
+    let opts = RenewalOptions::default();
+    let entry = |e: &str| Entry {
+        email: e.into(),
+        topic: "nachbarschaft".into(),
+    };
+
+    // Who is due shows on the command line before anything is sent.
+    let out = a.cli(&["consent", "due"]);
+    let due = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        due.contains("ja@example.org") && due.contains("still@example.org"),
+        "{due}"
+    );
+    assert!(!due.contains("neu@example.org"), "{due}");
+
+    let report = run(&a.db, &a.cfg, Some(&notifier), &opts, now)
+        .await
+        .unwrap();
+    assert_eq!(
+        report.asked,
+        [
+            entry("ja@example.org"),
+            entry("knopf@example.org"),
+            entry("still@example.org")
+        ]
+    );
+    assert!(report.withdrawn.is_empty() && report.not_sent.is_empty());
+    let mails = a.mails();
+    assert_eq!(mails.len(), 3, "one mail each");
+    let mail_to = |who: &str| {
+        let m = mails
+            .iter()
+            .map(|m| Mail::parse(m.as_bytes().to_vec()))
+            .find(|m| m.header("To").contains(who))
+            .unwrap();
+        m
+    };
+    let m = mail_to("ja@example.org");
+    assert!(
+        m.header("Subject").contains("weiter Nachrichten"),
+        "{}",
+        m.header("Subject")
+    );
+    assert!(m.text.as_deref().unwrap().contains("„Ja“"));
+    // Asked once: a second run the same day sends nothing more.
+    let again = run(&a.db, &a.cfg, Some(&notifier), &opts, now)
+        .await
+        .unwrap();
+    assert!(again.asked.is_empty(), "{again:?}");
+    assert_eq!(a.mails().len(), 3);
+
+    // A reply "Ja" renews, with the reply as evidence.
+    let reply_to = angle_addr(m.header("Reply-To")).to_string();
+    deliver(
+        &a,
+        &reply("ja@example.org", &reply_to, "ja-1@example.org", "Ja"),
+    )
+    .await;
+    let subs = store::contacts::subscriptions(&a.db, ja.into())
+        .await
+        .unwrap();
+    assert_eq!(subs[0].status.as_str(), "confirmed");
+    assert_eq!(subs[0].method, "reply");
+    assert!(subs[0].renewal_asked_at.is_none(), "answered");
+    // The button renews too.
+    let link = link_in(
+        &mails.iter().find(|m| m.contains("knopf@")).unwrap(),
+        &format!("{}/c/", a.base),
+    );
+    let path = link.strip_prefix(&a.base).unwrap().to_string();
+    assert_eq!(a.post_form(&path, "").await.0, 200);
+    let subs = store::contacts::subscriptions(&a.db, button.into())
+        .await
+        .unwrap();
+    assert_eq!(
+        (subs[0].status.as_str(), subs[0].method.as_str()),
+        ("confirmed", "confirm-link")
+    );
+
+    // No answer after answer_days (30): withdrawn, and reported.
+    let later = now + chrono::Duration::days(31);
+    let report = run(&a.db, &a.cfg, Some(&notifier), &opts, later)
+        .await
+        .unwrap();
+    assert_eq!(report.withdrawn, [entry("still@example.org")]);
+    assert!(
+        report.asked.is_empty(),
+        "the renewed are not asked again: {report:?}"
+    );
+    assert_eq!(a.status(quiet, t).await.as_deref(), Some("unsubscribed"));
+    assert_eq!(a.status(ja, t).await.as_deref(), Some("confirmed"));
+    assert_eq!(a.status(button, t).await.as_deref(), Some("confirmed"));
+    assert_eq!(a.status(fresh, t).await.as_deref(), Some("confirmed"));
+    let subs = store::contacts::subscriptions(&a.db, quiet.into())
+        .await
+        .unwrap();
+    assert_eq!(subs[0].method, "renewal");
+    assert!(
+        subs[0].evidence.as_deref().unwrap().contains("no answer"),
+        "{:?}",
+        subs[0].evidence
+    );
+    // Kept as withdrawn by default; with "forget", erased after the grace period.
+    let mut forgetful = (*a.cfg).clone();
+    forgetful.renewal.after_withdrawal = netzpost::config::AfterWithdrawal::Forget;
+    // (The withdrawal was stamped with the real time: the grace period counts from there.)
+    let report = run(
+        &a.db,
+        &forgetful,
+        Some(&notifier),
+        &opts,
+        chrono::Utc::now(),
+    )
+    .await
+    .unwrap();
+    assert!(
+        report.forgotten.is_empty(),
+        "within the grace period: {report:?}"
+    );
+    let report = run(
+        &a.db,
+        &a.cfg,
+        Some(&notifier),
+        &opts,
+        later + chrono::Duration::days(40),
+    )
+    .await
+    .unwrap();
+    assert!(report.forgotten.is_empty(), "keep: {report:?}");
+    let report = run(
+        &a.db,
+        &forgetful,
+        Some(&notifier),
+        &opts,
+        later + chrono::Duration::days(40),
+    )
+    .await
+    .unwrap();
+    assert_eq!(report.forgotten, ["still@example.org"]);
+    assert!(store::contacts::get(&a.db, "still@example.org")
+        .await
+        .is_err());
+    assert!(store::contacts::get(&a.db, "ja@example.org").await.is_ok());
 }

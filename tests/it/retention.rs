@@ -213,9 +213,9 @@ async fn a_daily_job_runs_once_a_day_whatever_the_number_of_daemons(backend: Bac
     let old = message(&a, 1, 100, "processed", c).await;
     // Three daemons at once.
     let (r1, r2, r3) = tokio::join!(
-        netzpost::daily::run_due(&a.db, &a.cfg),
-        netzpost::daily::run_due(&a.db, &a.cfg),
-        netzpost::daily::run_due(&a.db, &a.cfg),
+        netzpost::daily::run_due(&a.db, &a.cfg, None),
+        netzpost::daily::run_due(&a.db, &a.cfg, None),
+        netzpost::daily::run_due(&a.db, &a.cfg, None),
     );
     r1.unwrap();
     r2.unwrap();
@@ -230,6 +230,6 @@ async fn a_daily_job_runs_once_a_day_whatever_the_number_of_daemons(backend: Bac
     );
     // Later the same day: nothing runs again, even with a new old message.
     let later = message(&a, 2, 100, "processed", c).await;
-    netzpost::daily::run_due(&a.db, &a.cfg).await.unwrap();
+    netzpost::daily::run_due(&a.db, &a.cfg, None).await.unwrap();
     assert!(raw_len(&a, later).await > 0, "tomorrow's work");
 }
