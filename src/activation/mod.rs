@@ -20,9 +20,11 @@ use crate::store::wishes::Wish;
 use crate::store::{self, Db, StoreError, Timestamp};
 use serde::{Deserialize, Serialize};
 
+mod handover;
 mod initial;
 mod occasions;
 pub mod renewal;
+pub use handover::{hand_over, HandedOver};
 pub use initial::{add_contact, sign_up, ImportConsent, SignUp, SignedUp};
 pub use occasions::{
     cancel_occasion, change_occasion, check_in, record_attendance, Attendance, OccasionChange,

@@ -402,7 +402,46 @@ async fn perform_action(
             }
             Ok(Undo::default())
         }
+        Action::Successor {
+            email,
+            name,
+            topic_id,
+        } => {
+            let contact = contact.ok_or_else(|| anyhow::anyhow!("no contact"))?;
+            let (done, undo) =
+                activation::hand_over(db, contact, email, name.as_deref(), *topic_id, &cause)
+                    .await?;
+            ask_successor(inb, &done).await;
+            Ok(undo)
+        }
         Action::AutoReply | Action::Question | Action::Note => Ok(Undo::default()),
+    }
+}
+
+/// The one confirmation request to an accepted successor (a failure is logged: the successor
+/// stays pending, and can be asked again through the subscribe form).
+async fn ask_successor(inb: &Inbound, done: &activation::HandedOver) {
+    let sent = async {
+        let Some(notifier) = &inb.notifier else {
+            anyhow::bail!("no transport in this process")
+        };
+        let topic = store::topics::by_id(&inb.db, done.topic).await?;
+        let req = crate::outbound::request::ConsentRequest {
+            kind: MailKind::Confirm,
+            topic: &topic,
+            contact: &done.successor,
+            language: None,
+            valid_days: crate::outbound::request::CONFIRM_DAYS,
+            extra: serde_json::Value::Null,
+        };
+        crate::outbound::request::send(notifier, &req).await
+    }
+    .await;
+    if let Err(e) = sent {
+        tracing::warn!(
+            contact = done.successor.id.get(),
+            "confirmation request to the successor not sent: {e:#}"
+        );
     }
 }
 

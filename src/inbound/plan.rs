@@ -32,6 +32,17 @@ pub enum Action {
     },
     /// An auto-reply: a timeline note, never an answer.
     AutoReply,
+    /// An auto-reply names a successor or a new address: proposed for review only; accepted,
+    /// the contact's relations end and the successor is asked to confirm (`activation::hand_over`).
+    Successor {
+        email: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        name: Option<String>,
+        /// The topic to ask the successor about: the answered campaign's (else the contact's
+        /// first confirmed one, decided on acceptance).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        topic_id: Option<TopicId>,
+    },
     /// A question for a person to answer.
     Question,
     /// Nothing to do but keep the record.
@@ -50,6 +61,7 @@ impl Action {
             Action::HardBounce { .. } => "hard_bounce",
             Action::SoftBounce { .. } => "soft_bounce",
             Action::AutoReply => "auto_reply",
+            Action::Successor { .. } => "successor",
             Action::Question => "question",
             Action::Note => "note",
         }
@@ -151,20 +163,34 @@ pub fn plan(a: &Analysis, at: &Attribution, threshold: f32) -> Vec<Step> {
                 )]
             }
         }
-        MessageKind::AutoReply if a.matched_rule.as_deref() == Some("model:auto-reply") => {
-            // Only the words say "automatic": a person checks that no answer is lost.
-            vec![step(
-                Action::Question,
-                Mode::Review,
-                "reads like an automatic reply, but no header says so".into(),
-            )]
-        }
         MessageKind::AutoReply => {
-            vec![step(
-                Action::AutoReply,
-                Mode::Note,
-                "auto-reply: noted, never answered".into(),
-            )]
+            let mut steps = if a.matched_rule.as_deref() == Some("model:auto-reply") {
+                // Only the words say "automatic": a person checks that no answer is lost.
+                vec![step(
+                    Action::Question,
+                    Mode::Review,
+                    "reads like an automatic reply, but no header says so".into(),
+                )]
+            } else {
+                vec![step(
+                    Action::AutoReply,
+                    Mode::Note,
+                    "auto-reply: noted, never answered".into(),
+                )]
+            };
+            // Nobody is written to because of an auto-reply: a successor is only proposed.
+            if let (Some(s), Some(_)) = (&a.successor, at.contact_id) {
+                steps.push(step(
+                    Action::Successor {
+                        email: s.email.clone(),
+                        name: s.name.clone(),
+                        topic_id: at.topic_id,
+                    },
+                    Mode::Review,
+                    successor_reason(s, a.from.as_deref()),
+                ));
+            }
+            steps
         }
         MessageKind::Reply => {
             if at.organisation_sender {
@@ -296,5 +322,24 @@ fn proof(a: &Analysis, at: &Attribution, threshold: f32, what: &str) -> (Mode, S
                 at.strength.as_str()
             ),
         )
+    }
+}
+
+/// The proposal as the review queue shows it: "Frau X hat die Einrichtung verlassen;
+/// Nachfolge: Y <y@...>", or the new address.
+fn successor_reason(s: &crate::classify::successor::Successor, from: Option<&str>) -> String {
+    let who = s
+        .left
+        .clone()
+        .or_else(|| from.map(str::to_string))
+        .unwrap_or_else(|| "Der Kontakt".into());
+    let to = match &s.name {
+        Some(n) => format!("{n} <{}>", s.email),
+        None => s.email.clone(),
+    };
+    if s.new_address {
+        format!("{who} hat eine neue Adresse: {to}")
+    } else {
+        format!("{who} hat die Einrichtung verlassen; Nachfolge: {to}")
     }
 }

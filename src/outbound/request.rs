@@ -11,6 +11,9 @@ use crate::store::contacts::Contact;
 use crate::store::topics::Topic;
 use crate::token::{Claims, Purpose};
 
+/// How long a confirmation request's link and reply address confirm.
+pub const CONFIRM_DAYS: i64 = 7;
+
 /// One request for consent on `topic` to `contact`.
 pub struct ConsentRequest<'a> {
     /// [`MailKind::Confirm`] or [`MailKind::Renewal`].

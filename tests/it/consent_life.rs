@@ -1,7 +1,8 @@
 //! Consent that lives (issue 17): opt-in by a reply "Ja" to the confirmation mail; what was
 //! consented to (the form's text, the privacy notice's version) kept with each consent; a
 //! person's own data ("Meine Daten") on the preferences page, the CLI and the API; renewal
-//! (re-permission) of consent whose contact has been silent for long.
+//! (re-permission) of consent whose contact has been silent for long; a successor named in an
+//! auto-reply, proposed for review and, accepted, handed over.
 
 use crate::support::app::link_in;
 use crate::support::{angle_addr, App, Backend, Mail};
@@ -14,6 +15,7 @@ each_db!(async
     the_consent_text_and_notice_version_are_kept_with_each_consent,
     my_data_holds_exactly_the_persons_data_on_the_page_the_cli_and_the_api,
     renewal_yes_renews_silence_withdraws_after_the_period_with_the_report,
+    a_successor_in_an_auto_reply_is_proposed_and_accepted_ends_and_creates,
 );
 
 /// Posts `raw` to the inbound webhook (processed at once).
@@ -471,4 +473,120 @@ async fn renewal_yes_renews_silence_withdraws_after_the_period_with_the_report(b
         .await
         .is_err());
     assert!(store::contacts::get(&a.db, "ja@example.org").await.is_ok());
+}
+
+/// An auto-reply from `from` to the reply address of `contact`'s invitation.
+async fn auto_reply(
+    a: &App,
+    contact: i64,
+    campaign: i64,
+    occasion: i64,
+    from: &str,
+    id: &str,
+    body: &str,
+) {
+    let token = a.sign(Purpose::Reply, campaign, contact, occasion, None);
+    let raw = format!(
+        "From: {from}\r\nTo: antwort+{token}@reply.nordstadt.example\r\n\
+         Subject: Automatische Antwort: Einladung\r\nAuto-Submitted: auto-replied\r\n\
+         Message-ID: <{id}>\r\nDate: Mon, 7 Dec 2026 10:15:00 +0100\r\n\r\n{body}\r\n"
+    );
+    deliver(a, &raw).await;
+}
+
+async fn a_successor_in_an_auto_reply_is_proposed_and_accepted_ends_and_creates(backend: Backend) {
+    let a = App::on(backend).await;
+    let t = a.topic("nachbarschaft").await;
+    let (campaign, occasion) = a.invitation(t).await;
+    let cases = [
+        (
+            "alt@schule.example",
+            "Grundschule Nord",
+            "Guten Tag,\r\n\r\nFrau Erika Alt hat die Einrichtung verlassen. Ihre Nachfolgerin ist \
+             Frau Jana Neu (jana.neu@schule.example).\r\n\r\nMit freundlichen Grüßen",
+            "Erika Alt hat die Einrichtung verlassen; Nachfolge: Jana Neu <jana.neu@schule.example>",
+            "jana.neu@schule.example",
+        ),
+        (
+            "old@school.example",
+            "North School",
+            "Thank you for your message. Ms Erika Old has left the organisation. Her successor \
+             is John New (john.new@school.example).",
+            "Erika Old hat die Einrichtung verlassen; Nachfolge: John New <john.new@school.example>",
+            "john.new@school.example",
+        ),
+    ];
+    let api = a.api_caller("review").await;
+    for (i, (old, org, body, reason, new)) in cases.into_iter().enumerate() {
+        let c = a.contact(old, vec![t]).await;
+        a.sql
+            .exec(
+                "UPDATE contacts SET organisation = $1 WHERE id = $2",
+                &[org.into(), c.into()],
+            )
+            .await;
+        activation::join_group(
+            &a.db,
+            c.into(),
+            Some(t.into()),
+            None,
+            &Cause::Admin { by: "test".into() },
+        )
+        .await
+        .unwrap();
+        let mails_before = a.mails().len();
+        auto_reply(&a, c, campaign, occasion, old, &format!("ar{i}@x"), body).await;
+
+        // Proposed, nothing else: no successor, no mail, the relation stands.
+        let proposal = a
+            .sql
+            .rows(
+                "SELECT id, reason FROM decisions WHERE contact_id = $1 AND action = 'successor' AND status = 'pending'",
+                &[c.into()],
+            )
+            .await;
+        assert_eq!(proposal.len(), 1, "{proposal:?}");
+        assert_eq!(proposal[0][1], reason);
+        assert!(
+            store::contacts::get(&a.db, new).await.is_err(),
+            "nobody created yet"
+        );
+        assert_eq!(
+            a.mails().len(),
+            mails_before,
+            "nothing sent to the successor"
+        );
+        assert_eq!(
+            a.relations(c).await,
+            [("group".to_string(), "confirmed".to_string())]
+        );
+
+        // Accepted: the old relations end, the successor is pending with the organisation
+        // and the topic, and gets one confirmation request.
+        let r = api
+            .request(
+                reqwest::Method::POST,
+                &format!("/review/{}/accept", proposal[0][0]),
+            )
+            .send()
+            .await
+            .unwrap();
+        assert!(r.status().is_success(), "{}", r.text().await.unwrap());
+        assert_eq!(
+            a.relations(c).await,
+            [("group".to_string(), "ended".to_string())]
+        );
+        let s = store::contacts::get(&a.db, new).await.unwrap();
+        assert_eq!(s.organisation.as_deref(), Some(org));
+        assert_eq!(a.status(s.id, t).await.as_deref(), Some("pending"));
+        let mails = a.mails();
+        assert_eq!(mails.len(), mails_before + 1, "one confirmation request");
+        assert!(mails.last().unwrap().contains(new));
+        // The old contact's timeline keeps the ended relation.
+        let d = store::contacts::detail(&a.db, old, 180).await.unwrap();
+        assert!(d
+            .timeline
+            .iter()
+            .any(|e| e.kind == "relation" && e.detail.contains("ended")));
+    }
 }
