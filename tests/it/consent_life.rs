@@ -345,6 +345,33 @@ async fn renewal_yes_renews_silence_withdraws_after_the_period_with_the_report(b
     );
     assert!(!due.contains("neu@example.org"), "{due}");
 
+    // And on the admin dashboard.
+    let mut input = std::io::Cursor::new(b"ein-langes-passwort\n".to_vec());
+    netzpost::cli::admin::run(
+        &a.db,
+        netzpost::cli::admin::AdminCmd::SetPassword {
+            user: Some("admin".into()),
+            user_flag: None,
+        },
+        &mut input,
+        &mut Vec::new(),
+    )
+    .await
+    .unwrap();
+    let session = a.admin_login("admin", "ein-langes-passwort").await;
+    let page = a
+        .admin_get(&session.cookie, "/admin")
+        .await
+        .text()
+        .await
+        .unwrap();
+    let section = &page[page.find("id=\"renewal\"").expect("the renewal list")..];
+    assert!(
+        section.contains("still@example.org") && section.contains("fällig"),
+        "{section}"
+    );
+    assert!(!section.contains("neu@example.org"), "{section}");
+
     let report = run(&a.db, &a.cfg, Some(&notifier), &opts, now)
         .await
         .unwrap();

@@ -278,10 +278,14 @@ async fn dashboard(State(st): State<Shared>, headers: HeaderMap, uri: Uri) -> Re
         let topics = store::report::topics(&st.db, st.cfg.silent_after_days).await?;
         let campaigns = store::report::campaigns(&st.db).await?;
         let recent = store::report::recent_activations(&st.db, 20).await?;
-        Ok::<_, store::StoreError>((topics, campaigns, recent))
+        // Re-permission: who is due for a renewal request, and whose request is open.
+        let cutoff = store::now() - chrono::Duration::days(st.cfg.renewal.silent_for_days);
+        let mut renewal = store::consents::renewals_open(&st.db, None).await?;
+        renewal.extend(store::consents::due_for_renewal(&st.db, None, cutoff).await?);
+        Ok::<_, store::StoreError>((topics, campaigns, recent, renewal))
     }
     .await;
-    let (topics, campaigns, recent) = match data {
+    let (topics, campaigns, recent, renewal) = match data {
         Ok(d) => d,
         Err(e) => return internal(&st, a.lang, e),
     };
@@ -316,7 +320,7 @@ async fn dashboard(State(st): State<Shared>, headers: HeaderMap, uri: Uri) -> Re
         &a,
         "web/admin/dashboard.html.j2",
         "dashboard",
-        json!({"topics": topics, "campaigns": campaigns, "recent": recent}),
+        json!({"topics": topics, "campaigns": campaigns, "recent": recent, "renewal": renewal}),
     )
 }
 
