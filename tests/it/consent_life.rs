@@ -423,7 +423,7 @@ async fn renewal_yes_renews_silence_withdraws_after_the_period_with_the_report(b
     assert!(subs[0].renewal_asked_at.is_none(), "answered");
     // The button renews too.
     let link = link_in(
-        &mails.iter().find(|m| m.contains("knopf@")).unwrap(),
+        mails.iter().find(|m| m.contains("knopf@")).unwrap(),
         &format!("{}/c/", a.base),
     );
     let path = link.strip_prefix(&a.base).unwrap().to_string();
