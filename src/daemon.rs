@@ -50,7 +50,20 @@ pub async fn serve(cfg: Config) -> anyhow::Result<()> {
     let reading = tokio::spawn(read_loop(inbound.clone(), cfg.clone(), stop_rx.clone()));
     tracing::info!(database = %crate::store::redact(&cfg.database), "netzpost started");
     tokio::pin!(stop);
+    // The local day whose daily jobs this daemon has seen to (`daily`: one daemon runs each).
+    let mut daily_done: Option<chrono::NaiveDate> = None;
+    let daily_notifier = engine.notifier();
     loop {
+        let today = chrono::Utc::now()
+            .with_timezone(&cfg.tz().map_err(anyhow::Error::msg)?)
+            .date_naive();
+        if daily_done != Some(today) {
+            // Once a day even when it fails: what it missed is still due tomorrow.
+            if let Err(e) = crate::daily::run_due(&db, &cfg, Some(&daily_notifier)).await {
+                tracing::error!("daily jobs: {e:#}");
+            }
+            daily_done = Some(today);
+        }
         let worked = tokio::select! {
             _ = &mut stop => break,
             r = tick(&db, &cfg, &engine) => r,

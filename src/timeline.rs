@@ -64,9 +64,19 @@ pub fn describe(
                 ConsentStatus::Confirmed => ("Einwilligung bestätigt", "consent confirmed"),
                 ConsentStatus::Unsubscribed => ("Einwilligung zurückgezogen", "consent withdrawn"),
             };
-            pick(de.into(), en.into())
+            match text("notice_version") {
+                Some(v) => pick(
+                    format!("{de} (Datenschutzhinweise {v})"),
+                    format!("{en} (privacy notice {v})"),
+                ),
+                None => pick(de.into(), en.into()),
+            }
         }
         K::Confirmation => pick("Bestätigungsmail".into(), "confirmation mail".into()),
+        K::RenewalAsked => pick(
+            "gefragt, ob weiter Nachrichten gewünscht sind".into(),
+            "asked whether to keep receiving news".into(),
+        ),
         K::Preferences => {
             let language = text("language")?;
             pick(

@@ -4,7 +4,7 @@
 //! own confirmed action (the confirmation link), never from here. An import decides for a whole
 //! batch at once and lands it in one transaction, where the store writes only what the rule sets.
 
-use super::{set_consents, ActivationError, Cause, Result};
+use super::{set_consents_as, ActivationError, Cause, Consented, Result};
 use crate::domain::{ConsentRequest, ConsentStatus, ContactId, EmailAddress, TopicId};
 use crate::store::contacts::{BatchOutcome, Contact, ImportRow, ReservedIds};
 use crate::store::{self, Db, StoreError};
@@ -23,6 +23,8 @@ pub struct SignUp<'a> {
     pub evidence: &'a str,
     /// Confirmation mails to one address within 24 hours, at most.
     pub max_mails_per_day: i64,
+    /// The consent text the form showed and the privacy notice's version, kept with the consent.
+    pub consented: Consented<'a>,
 }
 
 /// What became of a sign-up, and whether a confirmation mail is due.
@@ -84,7 +86,7 @@ pub async fn sign_up(db: &Db, s: &SignUp<'_>) -> Result<SignedUp> {
             let cause = Cause::Form {
                 evidence: s.evidence.to_string(),
             };
-            set_consents(db, contact.id, &[(s.topic, status)], &cause).await?;
+            set_consents_as(db, contact.id, &[(s.topic, status)], &cause, &s.consented).await?;
         }
         // Pending: the mail again. Withdrawn: only the mail (anyone can type an address into
         // the form).

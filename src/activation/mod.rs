@@ -20,10 +20,13 @@ use crate::store::wishes::Wish;
 use crate::store::{self, Db, StoreError, Timestamp};
 use serde::{Deserialize, Serialize};
 
+mod handover;
 mod initial;
 mod manual;
 mod occasions;
 mod places;
+pub mod renewal;
+pub use handover::{hand_over, HandedOver};
 pub use initial::{add_contact, sign_up, ImportConsent, SignUp, SignedUp};
 pub use manual::{add_note, add_person, edit_contact, record_by_hand, ByHand, NewPerson};
 pub use occasions::{
@@ -63,6 +66,8 @@ pub enum Cause {
     Form { evidence: String },
     /// A person working in netzpost: the admin API, the review queue, the CLI.
     Admin { by: String },
+    /// No answer to the renewal request sent at `asked_at` (re-permission).
+    Renewal { asked_at: Timestamp },
     /// A person undoing an applied decision about an inbound message.
     Undo {
         decision_id: i64,
@@ -79,6 +84,15 @@ pub enum Link {
     Unsubscribe,
     Preferences,
     Rsvp,
+}
+
+/// What a person consented to, stored with the consent: the consent text they saw (the
+/// subscribe page's, in their language) and the privacy notice's version (config
+/// `privacy.notice_version`). A confirmation or renewal without a text keeps the sign-up's.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Consented<'a> {
+    pub text: Option<&'a str>,
+    pub notice_version: Option<&'a str>,
 }
 
 impl Cause {
@@ -105,6 +119,7 @@ impl Cause {
             ),
             Cause::Form { evidence } => ("form", Some(evidence.as_str())),
             Cause::Admin { by } => ("admin", Some(by.as_str())),
+            Cause::Renewal { .. } => ("renewal", None),
             Cause::Undo { .. } => ("undo", None),
         };
         ConsentEvidence {
@@ -112,6 +127,8 @@ impl Cause {
             evidence,
             inbound_id: self.inbound_id(),
             campaign_id: self.campaign_id(),
+            consent_text: None,
+            notice_version: None,
         }
     }
 
@@ -127,7 +144,7 @@ impl Cause {
             Cause::Message { campaign_id, .. }
             | Cause::Link { campaign_id, .. }
             | Cause::Undo { campaign_id, .. } => *campaign_id,
-            Cause::Form { .. } | Cause::Admin { .. } => None,
+            Cause::Form { .. } | Cause::Admin { .. } | Cause::Renewal { .. } => None,
         }
     }
 
@@ -138,6 +155,13 @@ impl Cause {
             Cause::Link { evidence, .. } => ("link", evidence.clone()),
             Cause::Form { evidence } => ("link", evidence.clone()),
             Cause::Admin { by } => ("person", by.clone()),
+            Cause::Renewal { asked_at } => (
+                "renewal",
+                format!(
+                    "no answer to the renewal request of {}",
+                    asked_at.format("%Y-%m-%d")
+                ),
+            ),
             Cause::Undo {
                 decision_id, by, ..
             } => ("person", format!("undo of decision {decision_id} by {by}")),
@@ -275,6 +299,17 @@ pub async fn set_consents(
     wanted: &[(TopicId, ConsentStatus)],
     cause: &Cause,
 ) -> Result<Vec<(TopicId, Option<ConsentStatus>)>> {
+    set_consents_as(db, contact_id, wanted, cause, &Consented::default()).await
+}
+
+/// [`set_consents`], storing what the person consented to with each change.
+pub async fn set_consents_as(
+    db: &Db,
+    contact_id: ContactId,
+    wanted: &[(TopicId, ConsentStatus)],
+    cause: &Cause,
+    consented: &Consented<'_>,
+) -> Result<Vec<(TopicId, Option<ConsentStatus>)>> {
     let mut tx = db.begin().await?;
     let now: std::collections::HashMap<TopicId, ConsentStatus> =
         store::contacts::consent_statuses(&mut tx, contact_id)
@@ -296,9 +331,58 @@ pub async fn set_consents(
         to.push((topic, status));
         changed.push((topic, before));
     }
-    write_consents(&mut tx, contact_id, &to, &cause.consent_evidence()).await?;
+    let evidence = ConsentEvidence {
+        consent_text: consented.text,
+        notice_version: consented.notice_version,
+        ..cause.consent_evidence()
+    };
+    write_consents(&mut tx, contact_id, &to, &evidence).await?;
     tx.commit().await?;
     Ok(changed)
+}
+
+/// The person confirms consent for `topic`: the confirmation link's button, or a yes by reply
+/// to the confirmation or renewal mail (`cause` names the link or the message). `own` says it
+/// is the person's own confirmed action (a signed link they used, or a reply with the mail's own
+/// token from the address confirmed): only then may it bring back a consent they withdrew. A
+/// consent confirmed already is confirmed again, with this evidence, only when a renewal
+/// request is open (the yes renews it); otherwise nothing changes (a second click). Returns
+/// the topic with its status before when there was one (empty also when nothing changed; a
+/// topic without any consent yet is confirmed only by the person's own action).
+pub async fn confirm_consent(
+    db: &Db,
+    contact_id: ContactId,
+    topic: TopicId,
+    own: bool,
+    cause: &Cause,
+    consented: &Consented<'_>,
+) -> Result<Vec<(TopicId, ConsentStatus)>> {
+    let mut tx = db.begin().await?;
+    let before = store::contacts::consent_of(&mut tx, contact_id, topic).await?;
+    match before {
+        None if !own => return Ok(Vec::new()),
+        Some((ConsentStatus::Confirmed, false)) => return Ok(Vec::new()),
+        Some((ConsentStatus::Unsubscribed, _)) if !own => {
+            return Err(ActivationError::Conflict(format!(
+                "consent for topic {topic} was withdrawn by the person: only they can give it again (subscribe form and confirmation link or reply)"
+            )))
+        }
+        _ => {}
+    }
+    let evidence = ConsentEvidence {
+        consent_text: consented.text,
+        notice_version: consented.notice_version,
+        ..cause.consent_evidence()
+    };
+    write_consents(
+        &mut tx,
+        contact_id,
+        &[(topic, ConsentStatus::Confirmed)],
+        &evidence,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(before.map(|(b, _)| (topic, b)).into_iter().collect())
 }
 
 /// Writes each `(topic, status)` with its evidence, inside `tx`.
@@ -312,21 +396,6 @@ async fn write_consents(
         store::contacts::set_consent(tx, contact_id, topic, status, evidence).await?;
     }
     Ok(())
-}
-
-/// Confirms consent for `topic` through the confirmation link (idempotent). Returns whether it
-/// changed anything.
-pub async fn confirm_consent(
-    db: &Db,
-    contact_id: ContactId,
-    topic: TopicId,
-    cause: &Cause,
-) -> Result<bool> {
-    Ok(
-        !set_consents(db, contact_id, &[(topic, ConsentStatus::Confirmed)], cause)
-            .await?
-            .is_empty(),
-    )
 }
 
 /// The person chose the language of their mails (preferences page).

@@ -14,6 +14,7 @@ mod lang;
 pub mod model;
 mod parse;
 mod segment;
+pub mod successor;
 mod visible;
 
 use serde::{Deserialize, Serialize};
@@ -85,6 +86,9 @@ pub struct Analysis {
     pub not_before: Option<String>,
     /// Every language seen in the person's words, in order.
     pub languages: Vec<String>,
+    /// An auto-reply's successor or new address (`successor::find`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub successor: Option<successor::Successor>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -186,7 +190,17 @@ pub fn analyze(raw: &[u8], rules: &Rules) -> Result<Analysis, ClassifyError> {
         Vec::new()
     };
 
+    let successor = (kind == MessageKind::AutoReply)
+        .then(|| {
+            successor::find(
+                successor::SuccessorRules::builtin(),
+                &text,
+                p.from.as_deref(),
+            )
+        })
+        .flatten();
     Ok(Analysis {
+        successor,
         kind,
         intent,
         confidence: confidence.clamp(0.0, 1.0),

@@ -39,6 +39,14 @@ pub enum ContactsCmd {
     },
     /// Erase a contact: data and timeline removed; only a hash stays, so no import brings it back.
     Forget { email: String },
+    /// Everything kept about one person (GDPR Art. 15/20), as JSON: the same as "Meine Daten"
+    /// on their preferences page.
+    ExportPerson {
+        email: String,
+        /// Output file (default: standard output).
+        #[arg(long, short)]
+        output: Option<PathBuf>,
+    },
 }
 
 #[derive(Args, Debug)]
@@ -149,6 +157,18 @@ pub async fn run(
                 format,
             )?;
         }
+        ContactsCmd::ExportPerson { email, output } => {
+            let c = store::contacts::get(db, &email).await?;
+            let lang = crate::domain::Lang::parse(&cfg.default_language)
+                .unwrap_or(crate::domain::Lang::En);
+            let data = crate::privacy::personal_data(db, c.id, lang).await?;
+            let json = serde_json::to_string_pretty(&data)?;
+            match output {
+                Some(path) => std::fs::write(&path, json + "\n")
+                    .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?,
+                None => writeln!(out, "{json}")?,
+            }
+        }
         ContactsCmd::Show { email } => {
             let mut d = store::contacts::detail(db, &email, cfg.silent_after_days).await?;
             // In the configured language (German or English, as the admin pages).
@@ -233,6 +253,20 @@ fn print_detail(out: &mut dyn Write, d: &store::contacts::ContactDetail) -> anyh
                 .map(|e| format!(" ({e})"))
                 .unwrap_or_default()
         )?;
+        if let Some(v) = &s.notice_version {
+            writeln!(out, "  {:<20} privacy notice version {v}", "")?;
+        }
+        if let Some(t) = &s.consent_text {
+            writeln!(out, "  {:<20} consented to: {t}", "")?;
+        }
+        if let Some(at) = s.renewal_asked_at {
+            writeln!(
+                out,
+                "  {:<20} asked to renew on {}",
+                "",
+                at.format("%Y-%m-%d")
+            )?;
+        }
     }
     if !d.relations.is_empty() {
         writeln!(out, "relations:")?;

@@ -4,6 +4,7 @@
 
 mod backup;
 mod campaigns;
+mod consent;
 mod contacts;
 mod hints;
 mod inbound;
@@ -81,6 +82,11 @@ pub enum Command {
     /// Bearer tokens for the admin API (`/api`).
     #[command(subcommand)]
     Tokens(tokens::TokensCmd),
+    /// Delete now what the `[retention]` limits no longer keep (the daemon does it daily):
+    /// raw inbound messages, delivery rows of finished campaigns, stale review items.
+    Retention,
+    #[command(subcommand)]
+    Consent(consent::ConsentCmd),
     /// Logins for the admin pages (`/admin`).
     #[command(subcommand)]
     Admin(admin::AdminCmd),
@@ -248,6 +254,14 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             schedules::run(&cfg, &db, cmd, format, &mut out).await?;
         }
         Command::Inbound(cmd) => return inbound::run(config, cmd, format, &mut out).await,
+        Command::Consent(cmd) => {
+            let (cfg, db) = workspace::open(config).await?;
+            consent::run(std::sync::Arc::new(cfg), &db, cmd, format, &mut out).await?;
+        }
+        Command::Retention => {
+            let (cfg, db) = workspace::open(config).await?;
+            consent::retention(&cfg, &db, format, &mut out).await?;
+        }
         Command::Review(cmd) => {
             let (cfg, db) = workspace::open(config).await?;
             review::run(std::sync::Arc::new(cfg), &db, cmd, format, &mut out).await?;

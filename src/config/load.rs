@@ -159,6 +159,24 @@ impl Config {
         for (i, d) in self.holidays.summer_end.iter().enumerate() {
             parse_date(d).map_err(|e| invalid(&format!("holidays.summer_end[{i}]"), e))?;
         }
+        for (key, days) in [
+            ("renewal.silent_for_days", self.renewal.silent_for_days),
+            ("renewal.answer_days", self.renewal.answer_days),
+            ("renewal.forget_after_days", self.renewal.forget_after_days),
+            (
+                "retention.inbound_raw_days",
+                self.retention.inbound_raw_days,
+            ),
+            (
+                "retention.delivery_rows_days",
+                self.retention.delivery_rows_days,
+            ),
+            ("retention.review_days", self.retention.review_days),
+        ] {
+            if days < 1 {
+                return Err(invalid(key, format!("{days} days: must be at least 1")));
+            }
+        }
         if self.outbound.batch_size < 1 {
             return Err(invalid("outbound.batch_size", "must be at least 1".into()));
         }

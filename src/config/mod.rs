@@ -73,6 +73,9 @@ pub struct Config {
     pub outbound: Outbound,
     pub inbound: Inbound,
     pub holidays: Holidays,
+    pub privacy: Privacy,
+    pub renewal: Renewal,
+    pub retention: Retention,
     #[serde(rename = "schedule")]
     pub schedules: Vec<ScheduleEntry>,
 }
@@ -273,6 +276,81 @@ impl Holidays {
     }
 }
 
+/// The privacy notice people consent under: its address is linked beside the subscribe form,
+/// and its version is stored with every consent given through the form, a confirmation or a
+/// renewal.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Privacy {
+    /// The privacy notice (Datenschutzhinweise), e.g. `https://nordstadt.example/datenschutz`.
+    pub notice_url: Option<String>,
+    /// Its version as you name it (a date, "2026-03"): stored with each consent.
+    pub notice_version: Option<String>,
+}
+
+/// What becomes of a contact whose last consent ended because they did not answer a renewal
+/// request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AfterWithdrawal {
+    /// Erased (as "forget me" does) after `forget_after_days`.
+    Forget,
+    /// Kept, with every consent withdrawn.
+    Keep,
+}
+
+/// Re-permission: contacts silent for `silent_for_days` are asked once whether they still want
+/// mail on a topic; without an answer in `answer_days` the consent is withdrawn.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Renewal {
+    /// The daily job asks and withdraws by itself (`netzpost consent renew` does it by hand).
+    pub enabled: bool,
+    /// Days without a reply and without a consent change after which a contact is asked.
+    pub silent_for_days: i64,
+    /// Days to answer before the consent for the topic is withdrawn.
+    pub answer_days: i64,
+    /// `forget` or `keep` a contact left without any consent by an unanswered request.
+    pub after_withdrawal: AfterWithdrawal,
+    /// With `forget`: days after the withdrawal before the contact is erased.
+    pub forget_after_days: i64,
+}
+
+impl Default for Renewal {
+    fn default() -> Self {
+        Renewal {
+            enabled: false,
+            silent_for_days: 730,
+            answer_days: 30,
+            after_withdrawal: AfterWithdrawal::Keep,
+            forget_after_days: 30,
+        }
+    }
+}
+
+/// How long what is stored is kept (docs/privacy.md); a daily job deletes the rest.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Retention {
+    /// Days the raw bytes of an inbound message are kept; the visible text and the decisions
+    /// stay.
+    pub inbound_raw_days: i64,
+    /// Days after a campaign finished before its delivery rows become totals per status.
+    pub delivery_rows_days: i64,
+    /// Days a review item may wait before it is closed (rejected, changing nothing).
+    pub review_days: i64,
+}
+
+impl Default for Retention {
+    fn default() -> Self {
+        Retention {
+            inbound_raw_days: 90,
+            delivery_rows_days: 180,
+            review_days: 60,
+        }
+    }
+}
+
 fn parse_date(s: &str) -> Result<chrono::NaiveDate, String> {
     chrono::NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d")
         .map_err(|_| format!("{s:?} is not a date YYYY-MM-DD"))
@@ -302,6 +380,9 @@ impl Default for Config {
             outbound: Outbound::default(),
             inbound: Inbound::default(),
             holidays: Holidays::default(),
+            privacy: Privacy::default(),
+            renewal: Renewal::default(),
+            retention: Retention::default(),
             schedules: Vec::new(),
         }
     }

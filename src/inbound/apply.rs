@@ -298,6 +298,23 @@ async fn perform_action(
             Ok(answered.undo)
         }
         Action::Decline { occasion_id: None } => Ok(Undo::default()),
+        Action::Confirm { topic_id } => {
+            let contact = contact.ok_or_else(|| anyhow::anyhow!("no contact"))?;
+            // Proven by the confirmation mail's own token only when the attribution found it
+            // (a person accepting it from the review queue confirms like an admin would).
+            let own = at.confirm_topic == Some(*topic_id);
+            let consented = activation::Consented {
+                text: None,
+                notice_version: inb.cfg.privacy.notice_version.as_deref(),
+            };
+            let changed =
+                activation::confirm_consent(db, contact, *topic_id, own, &cause, &consented)
+                    .await?;
+            Ok(Undo {
+                consent: Some(changed),
+                ..Undo::default()
+            })
+        }
         Action::Cooperation { topic_id } => {
             let contact = contact.ok_or_else(|| anyhow::anyhow!("no contact"))?;
             let undo = activation::express_cooperation(
@@ -399,7 +416,46 @@ async fn perform_action(
             }
             Ok(Undo::default())
         }
+        Action::Successor {
+            email,
+            name,
+            topic_id,
+        } => {
+            let contact = contact.ok_or_else(|| anyhow::anyhow!("no contact"))?;
+            let (done, undo) =
+                activation::hand_over(db, contact, email, name.as_deref(), *topic_id, &cause)
+                    .await?;
+            ask_successor(inb, &done).await;
+            Ok(undo)
+        }
         Action::AutoReply | Action::Question | Action::Note => Ok(Undo::default()),
+    }
+}
+
+/// The one confirmation request to an accepted successor (a failure is logged: the successor
+/// stays pending, and can be asked again through the subscribe form).
+async fn ask_successor(inb: &Inbound, done: &activation::HandedOver) {
+    let sent = async {
+        let Some(notifier) = &inb.notifier else {
+            anyhow::bail!("no transport in this process")
+        };
+        let topic = store::topics::by_id(&inb.db, done.topic).await?;
+        let req = crate::outbound::request::ConsentRequest {
+            kind: MailKind::Confirm,
+            topic: &topic,
+            contact: &done.successor,
+            language: None,
+            valid_days: crate::outbound::request::CONFIRM_DAYS,
+            extra: serde_json::Value::Null,
+        };
+        crate::outbound::request::send(notifier, &req).await
+    }
+    .await;
+    if let Err(e) = sent {
+        tracing::warn!(
+            contact = done.successor.id.get(),
+            "confirmation request to the successor not sent: {e:#}"
+        );
     }
 }
 
@@ -555,6 +611,7 @@ pub async fn review_accept(
         unsubscribe_address: false,
         bad_token: None,
         organisation_sender: false,
+        confirm_topic: None,
     };
     if let Some(c) = d.campaign_id {
         let k = store::campaigns::by_id(&inb.db, c).await?;

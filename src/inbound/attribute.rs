@@ -48,6 +48,10 @@ pub struct Attribution {
     /// the reply domain): set by the caller with [`from_organisation`]. Such a message is never
     /// a contact's answer, whatever token it carries.
     pub organisation_sender: bool,
+    /// The message answers the confirmation request for this topic: it came to the reply
+    /// address of a confirmation mail, which carries that mail's own confirm token.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub confirm_topic: Option<TopicId>,
 }
 
 impl Attribution {
@@ -62,6 +66,7 @@ impl Attribution {
             unsubscribe_address: false,
             bad_token: None,
             organisation_sender: false,
+            confirm_topic: None,
         }
     }
 }
@@ -80,8 +85,11 @@ pub fn from_organisation(org: &crate::config::Organisation, from: Option<&str>) 
         || from == org.organiser.trim().to_lowercase()
 }
 
-const PREFIXES: [(&str, Purpose); 3] = [
+/// The confirmation mail's reply address carries its confirm token (`antwort+CONFIRM@`), so a
+/// reply to it names the topic being confirmed; every other mail's carries a reply token.
+const PREFIXES: [(&str, Purpose); 4] = [
     ("antwort", Purpose::Reply),
+    ("antwort", Purpose::Confirm),
     ("bounce", Purpose::Bounce),
     ("abmelden", Purpose::Unsubscribe),
 ];
@@ -99,13 +107,21 @@ pub fn find_token(key: &TokenKey, a: &Analysis, raw: &[u8]) -> FoundToken {
     let now = chrono::Utc::now().timestamp();
     let mut bad = None;
     for addr in &a.recipients {
+        // The first error for this address is the one noted (a reply token of the wrong
+        // purpose is also tried as a confirm token, whose error would say less).
+        let mut bad_here = None;
         for (prefix, purpose) in PREFIXES {
             if let Some(tok) = token_from_address(addr, prefix) {
                 match key.verify(tok, purpose, now) {
                     Ok(c) => return (Some((c, purpose == Purpose::Unsubscribe)), None),
-                    Err(e) => bad = Some(format!("{addr}: {e}")),
+                    Err(e) => {
+                        bad_here.get_or_insert_with(|| format!("{addr}: {e}"));
+                    }
                 }
             }
+        }
+        if bad_here.is_some() {
+            bad = bad_here;
         }
     }
     if matches!(a.kind, MessageKind::Bounce | MessageKind::Complaint) {
@@ -207,6 +223,13 @@ async fn attribute_found(
             at.contact_id = Some(ContactId::from(claims.contact_id));
             at.contact_email = Some(email);
             at.unsubscribe_address = unsub;
+            if claims.purpose == Purpose::Confirm {
+                // A confirmation mail belongs to no campaign: its token names the topic.
+                let topic = TopicId::from(claims.extra);
+                at.confirm_topic = Some(topic);
+                at.topic_id = Some(topic);
+                return Ok(at);
+            }
             fill_campaign(db, &mut at, CampaignId::from(claims.campaign_id)).await?;
             return Ok(at);
         }

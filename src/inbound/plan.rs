@@ -16,6 +16,8 @@ pub enum Action {
     Decline { occasion_id: Option<OccasionId> },
     /// Interest in working together on a topic.
     Cooperation { topic_id: Option<TopicId> },
+    /// A yes to the confirmation request for a topic: consent confirmed by reply.
+    Confirm { topic_id: TopicId },
     /// Consent withdrawn: for the answered campaign's topic, or all (`topic_id: None`).
     Unsubscribe { topic_id: Option<TopicId> },
     /// A spam complaint: every consent withdrawn.
@@ -30,6 +32,17 @@ pub enum Action {
     },
     /// An auto-reply: a timeline note, never an answer.
     AutoReply,
+    /// An auto-reply names a successor or a new address: proposed for review only; accepted,
+    /// the contact's relations end and the successor is asked to confirm (`activation::hand_over`).
+    Successor {
+        email: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        name: Option<String>,
+        /// The topic to ask the successor about: the answered campaign's (else the contact's
+        /// first confirmed one, decided on acceptance).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        topic_id: Option<TopicId>,
+    },
     /// A question for a person to answer.
     Question,
     /// Nothing to do but keep the record.
@@ -42,11 +55,13 @@ impl Action {
             Action::Encounter { .. } => "encounter",
             Action::Decline { .. } => "decline",
             Action::Cooperation { .. } => "cooperation",
+            Action::Confirm { .. } => "confirm",
             Action::Unsubscribe { .. } => "unsubscribe",
             Action::Complaint => "complaint",
             Action::HardBounce { .. } => "hard_bounce",
             Action::SoftBounce { .. } => "soft_bounce",
             Action::AutoReply => "auto_reply",
+            Action::Successor { .. } => "successor",
             Action::Question => "question",
             Action::Note => "note",
         }
@@ -80,7 +95,6 @@ pub fn plan(a: &Analysis, at: &Attribution, threshold: f32) -> Vec<Step> {
         confidence: a.confidence,
         reason,
     };
-    let proves = at.strength.proves();
     match a.kind {
         MessageKind::Bounce => {
             let mut steps = Vec::new();
@@ -149,20 +163,34 @@ pub fn plan(a: &Analysis, at: &Attribution, threshold: f32) -> Vec<Step> {
                 )]
             }
         }
-        MessageKind::AutoReply if a.matched_rule.as_deref() == Some("model:auto-reply") => {
-            // Only the words say "automatic": a person checks that no answer is lost.
-            vec![step(
-                Action::Question,
-                Mode::Review,
-                "reads like an automatic reply, but no header says so".into(),
-            )]
-        }
         MessageKind::AutoReply => {
-            vec![step(
-                Action::AutoReply,
-                Mode::Note,
-                "auto-reply: noted, never answered".into(),
-            )]
+            let mut steps = if a.matched_rule.as_deref() == Some("model:auto-reply") {
+                // Only the words say "automatic": a person checks that no answer is lost.
+                vec![step(
+                    Action::Question,
+                    Mode::Review,
+                    "reads like an automatic reply, but no header says so".into(),
+                )]
+            } else {
+                vec![step(
+                    Action::AutoReply,
+                    Mode::Note,
+                    "auto-reply: noted, never answered".into(),
+                )]
+            };
+            // Nobody is written to because of an auto-reply: a successor is only proposed.
+            if let (Some(s), Some(_)) = (&a.successor, at.contact_id) {
+                steps.push(step(
+                    Action::Successor {
+                        email: s.email.clone(),
+                        name: s.name.clone(),
+                        topic_id: at.topic_id,
+                    },
+                    Mode::Review,
+                    successor_reason(s, a.from.as_deref()),
+                ));
+            }
+            steps
         }
         MessageKind::Reply => {
             if at.organisation_sender {
@@ -188,6 +216,20 @@ pub fn plan(a: &Analysis, at: &Attribution, threshold: f32) -> Vec<Step> {
                     confidence: 1.0,
                     reason: "mail to the List-Unsubscribe address".into(),
                 }];
+            }
+            if let Some(topic_id) = at.confirm_topic {
+                if a.intent == Intent::Accept {
+                    let (mode, reason) =
+                        proof(a, at, threshold, "a yes to the confirmation request");
+                    return vec![step(Action::Confirm { topic_id }, mode, reason)];
+                }
+                if a.intent != Intent::Unsubscribe {
+                    return vec![step(
+                        Action::Question,
+                        Mode::Review,
+                        "answers the confirmation request without a clear yes".into(),
+                    )];
+                }
             }
             let action = match a.intent {
                 Intent::Accept => match at.occasion_id {
@@ -226,44 +268,7 @@ pub fn plan(a: &Analysis, at: &Attribution, threshold: f32) -> Vec<Step> {
                     )];
                 }
             };
-            let from_other = at.strength == Strength::Token
-                && !matches!(
-                    (a.from.as_deref(), at.contact_email.as_deref()),
-                    (Some(f), Some(c)) if f.eq_ignore_ascii_case(c)
-                );
-            let (mode, reason) = if !proves {
-                (
-                    Mode::Review,
-                    format!("{} attributed only by the From address", a.intent),
-                )
-            } else if from_other {
-                (
-                    Mode::Review,
-                    format!(
-                        "{} sent from {}, not from the contact the reply address names",
-                        a.intent,
-                        a.from.as_deref().unwrap_or("an unknown address")
-                    ),
-                )
-            } else if a.confidence < threshold {
-                (
-                    Mode::Review,
-                    format!(
-                        "{} with confidence {:.2} below {:.2}",
-                        a.intent, a.confidence, threshold
-                    ),
-                )
-            } else {
-                (
-                    Mode::Apply,
-                    format!(
-                        "{} ({}), attributed by {}",
-                        a.intent,
-                        a.matched_rule.as_deref().unwrap_or("rule"),
-                        at.strength.as_str()
-                    ),
-                )
-            };
+            let (mode, reason) = proof(a, at, threshold, &a.intent.to_string());
             let mut steps = vec![step(action, mode, reason)];
             if a.also_question {
                 // The answer is applied; the question in it still needs a person.
@@ -275,5 +280,66 @@ pub fn plan(a: &Analysis, at: &Attribution, threshold: f32) -> Vec<Step> {
             }
             steps
         }
+    }
+}
+
+/// Whether a reply's decision is applied now or waits for a person, and why: applied only when
+/// the attribution proves the sender, a token's reply comes from the very address it was sent
+/// to, and the classifier is sure enough.
+fn proof(a: &Analysis, at: &Attribution, threshold: f32, what: &str) -> (Mode, String) {
+    let from_other = at.strength == Strength::Token
+        && !matches!(
+            (a.from.as_deref(), at.contact_email.as_deref()),
+            (Some(f), Some(c)) if f.eq_ignore_ascii_case(c)
+        );
+    if !at.strength.proves() {
+        (
+            Mode::Review,
+            format!("{what} attributed only by the From address"),
+        )
+    } else if from_other {
+        (
+            Mode::Review,
+            format!(
+                "{what} sent from {}, not from the contact the reply address names",
+                a.from.as_deref().unwrap_or("an unknown address")
+            ),
+        )
+    } else if a.confidence < threshold {
+        (
+            Mode::Review,
+            format!(
+                "{what} with confidence {:.2} below {:.2}",
+                a.confidence, threshold
+            ),
+        )
+    } else {
+        (
+            Mode::Apply,
+            format!(
+                "{what} ({}), attributed by {}",
+                a.matched_rule.as_deref().unwrap_or("rule"),
+                at.strength.as_str()
+            ),
+        )
+    }
+}
+
+/// The proposal as the review queue shows it: "Frau X hat die Einrichtung verlassen;
+/// Nachfolge: Y <y@...>", or the new address.
+fn successor_reason(s: &crate::classify::successor::Successor, from: Option<&str>) -> String {
+    let who = s
+        .left
+        .clone()
+        .or_else(|| from.map(str::to_string))
+        .unwrap_or_else(|| "Der Kontakt".into());
+    let to = match &s.name {
+        Some(n) => format!("{n} <{}>", s.email),
+        None => s.email.clone(),
+    };
+    if s.new_address {
+        format!("{who} hat eine neue Adresse: {to}")
+    } else {
+        format!("{who} hat die Einrichtung verlassen; Nachfolge: {to}")
     }
 }

@@ -8,4 +8,5 @@ pub mod greeting;
 pub mod ics;
 pub mod occasion;
 pub mod render;
+pub mod request;
 pub mod sender;

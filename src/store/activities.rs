@@ -17,6 +17,9 @@ crate::domain::text_enum!(
         Consent => "consent",
         /// A confirmation mail was asked for (detail: topic_id, evidence).
         Confirmation => "confirmation",
+        /// The contact, silent for long, was asked whether they still want mail on a topic
+        /// (detail: topic_id, until).
+        RenewalAsked => "renewal_asked",
         /// The person chose a language (detail: language, method).
         Preferences => "preferences",
         /// A relation was set (detail: form, status, occasion_id, topic_id, cause).

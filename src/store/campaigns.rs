@@ -252,13 +252,16 @@ pub async fn progress(db: &Db, campaign_id: CampaignId) -> Result<Progress> {
     Ok(on_db!(db, p => {
         sqlx::query_as::<_, Progress>(
             "SELECT
-                COALESCE(SUM(CASE WHEN status = 'queued' THEN 1 ELSE 0 END), 0) AS queued,
-                COALESCE(SUM(CASE WHEN status = 'sending' THEN 1 ELSE 0 END), 0) AS sending,
-                COALESCE(SUM(CASE WHEN status = 'sent' THEN 1 ELSE 0 END), 0) AS sent,
-                COALESCE(SUM(CASE WHEN status = 'failed' THEN 1 ELSE 0 END), 0) AS failed,
-                COALESCE(SUM(CASE WHEN status = 'bounced' THEN 1 ELSE 0 END), 0) AS bounced,
-                COALESCE(SUM(CASE WHEN status = 'skipped' THEN 1 ELSE 0 END), 0) AS skipped
-             FROM deliveries WHERE campaign_id = $1",
+                CAST(COALESCE(SUM(CASE WHEN status = 'queued' THEN n ELSE 0 END), 0) AS BIGINT) AS queued,
+                CAST(COALESCE(SUM(CASE WHEN status = 'sending' THEN n ELSE 0 END), 0) AS BIGINT) AS sending,
+                CAST(COALESCE(SUM(CASE WHEN status = 'sent' THEN n ELSE 0 END), 0) AS BIGINT) AS sent,
+                CAST(COALESCE(SUM(CASE WHEN status = 'failed' THEN n ELSE 0 END), 0) AS BIGINT) AS failed,
+                CAST(COALESCE(SUM(CASE WHEN status = 'bounced' THEN n ELSE 0 END), 0) AS BIGINT) AS bounced,
+                CAST(COALESCE(SUM(CASE WHEN status = 'skipped' THEN n ELSE 0 END), 0) AS BIGINT) AS skipped
+             FROM (SELECT status, 1 AS n FROM deliveries WHERE campaign_id = $1
+                   UNION ALL
+                   -- the rows retention turned into totals (store::retention)
+                   SELECT status, count AS n FROM delivery_totals WHERE campaign_id = $1) d",
         )
         .bind(campaign_id)
         .fetch_one(p)
@@ -288,9 +291,12 @@ pub async fn list(db: &Db) -> Result<Vec<CampaignRow>> {
     let sql = format!(
         "SELECT k.name, k.kind, k.status, t.slug AS topic, o.slug AS occasion, k.schedule,
             COALESCE(SUM(CASE WHEN d.status IN ('queued', 'sending') THEN 1 ELSE 0 END), 0) AS queued,
-            COALESCE(SUM(CASE WHEN d.status = 'sent' THEN 1 ELSE 0 END), 0) AS sent,
-            COALESCE(SUM(CASE WHEN d.status = 'failed' THEN 1 ELSE 0 END), 0) AS failed,
-            COALESCE(SUM(CASE WHEN d.status = 'bounced' THEN 1 ELSE 0 END), 0) AS bounced,
+            COALESCE(SUM(CASE WHEN d.status = 'sent' THEN 1 ELSE 0 END), 0)
+              + COALESCE((SELECT CAST(SUM(x.count) AS BIGINT) FROM delivery_totals x WHERE x.campaign_id = k.id AND x.status = 'sent'), 0) AS sent,
+            COALESCE(SUM(CASE WHEN d.status = 'failed' THEN 1 ELSE 0 END), 0)
+              + COALESCE((SELECT CAST(SUM(x.count) AS BIGINT) FROM delivery_totals x WHERE x.campaign_id = k.id AND x.status = 'failed'), 0) AS failed,
+            COALESCE(SUM(CASE WHEN d.status = 'bounced' THEN 1 ELSE 0 END), 0)
+              + COALESCE((SELECT CAST(SUM(x.count) AS BIGINT) FROM delivery_totals x WHERE x.campaign_id = k.id AND x.status = 'bounced'), 0) AS bounced,
             {replied} AS replied,
             k.status_reason
          FROM campaigns k

@@ -4,10 +4,11 @@ use super::activities::{Activity, ActivityKind, NewActivity};
 use super::relations::Relation;
 use super::{now, on_tx, Db, Result, StoreError, Timestamp, Tx};
 use crate::domain::{
-    CampaignId, ConsentStatus, ContactId, EmailAddress, InboundId, RelationForm, SuppressionReason,
-    TopicId,
+    ConsentStatus, ContactId, EmailAddress, RelationForm, SuppressionReason, TopicId,
 };
 use crate::{in_tx, on_db};
+// The consent writes live in `store::consents`; named here too, where callers found them.
+pub use super::consents::{consent_of, consent_statuses, set_consent, ConsentEvidence};
 use serde::Serialize;
 use std::collections::HashMap;
 
@@ -111,6 +112,12 @@ pub struct SubscriptionRow {
     pub method: String,
     pub evidence: Option<String>,
     pub changed_at: Timestamp,
+    /// The consent text the person saw (the subscribe page's, in their language).
+    pub consent_text: Option<String>,
+    /// The privacy notice's version they consented under.
+    pub notice_version: Option<String>,
+    /// When they were asked whether they still want this topic (unanswered so far).
+    pub renewal_asked_at: Option<Timestamp>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -128,7 +135,8 @@ pub struct ContactDetail {
 pub async fn subscriptions(db: &Db, contact_id: ContactId) -> Result<Vec<SubscriptionRow>> {
     Ok(on_db!(db, p => {
         sqlx::query_as::<_, SubscriptionRow>(
-            "SELECT t.slug AS topic, s.topic_id, s.status, s.method, s.evidence, s.changed_at
+            "SELECT t.slug AS topic, s.topic_id, s.status, s.method, s.evidence, s.changed_at,
+                    s.consent_text, s.notice_version, s.renewal_asked_at
              FROM subscriptions s JOIN topics t ON t.id = s.topic_id
              WHERE s.contact_id = $1 ORDER BY t.slug",
         )
@@ -616,70 +624,6 @@ async fn land_pg(
     previous_committed(after).await?;
     tx.commit().await?;
     Ok(outcome)
-}
-
-/// Where a consent change came from, as stored beside it (`subscriptions.method`,
-/// `.evidence`) and on the timeline.
-#[derive(Debug, Clone, Copy)]
-pub struct ConsentEvidence<'a> {
-    pub method: &'a str,
-    pub evidence: Option<&'a str>,
-    pub inbound_id: Option<InboundId>,
-    pub campaign_id: Option<CampaignId>,
-}
-
-/// Sets consent for one topic, with its evidence, and records it on the timeline, within the
-/// caller's transaction.
-pub async fn set_consent(
-    tx: &mut Tx,
-    contact_id: ContactId,
-    topic_id: TopicId,
-    status: ConsentStatus,
-    e: &ConsentEvidence<'_>,
-) -> Result<()> {
-    let at = now();
-    on_tx!(tx, c => {
-        sqlx::query(
-            "INSERT INTO subscriptions (contact_id, topic_id, status, method, evidence, changed_at, created_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $6)
-             ON CONFLICT (contact_id, topic_id) DO UPDATE SET status = excluded.status,
-                method = excluded.method, evidence = excluded.evidence, changed_at = excluded.changed_at",
-        )
-        .bind(contact_id)
-        .bind(topic_id)
-        .bind(status.as_str())
-        .bind(e.method)
-        .bind(e.evidence)
-        .bind(at)
-        .execute(&mut *c)
-        .await?;
-    });
-    super::activities::record(
-        tx,
-        &NewActivity {
-            contact_id,
-            at,
-            kind: ActivityKind::Consent,
-            detail: serde_json::json!({"topic_id": topic_id, "status": status.as_str(), "method": e.method, "evidence": e.evidence}),
-            campaign_id: e.campaign_id,
-            inbound_id: e.inbound_id,
-        },
-    )
-    .await
-}
-
-/// The consent status of each topic the contact has one for, read within the transaction
-/// (so a change decided from it is atomic with the reading).
-pub async fn consent_statuses(
-    tx: &mut Tx,
-    contact_id: ContactId,
-) -> Result<Vec<(TopicId, ConsentStatus)>> {
-    Ok(on_tx!(tx, c => {
-        sqlx::query_as("SELECT topic_id, status FROM subscriptions WHERE contact_id = $1 ORDER BY topic_id")
-            .bind(contact_id)
-            .fetch_all(&mut *c)
-            .await?
-    }))
 }
 
 /// Sets the contact's `last_reply_at`: a reply proven to come from them.

@@ -428,3 +428,27 @@ pub async fn ids_by_keys(
     }
     Ok(out)
 }
+
+/// A message the contact sent, as the person's own data shows it: when, what about, their
+/// visible words and how it was read (never the raw bytes).
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+pub struct PersonsMessage {
+    pub received_at: Timestamp,
+    pub subject: Option<String>,
+    pub visible_text: Option<String>,
+    pub kind: Option<MessageKind>,
+    pub intent: Option<Intent>,
+}
+
+/// The messages attributed to `contact`, oldest first.
+pub async fn for_contact(db: &Db, contact: ContactId) -> Result<Vec<PersonsMessage>> {
+    Ok(on_db!(db, p => {
+        sqlx::query_as::<_, PersonsMessage>(
+            "SELECT received_at, subject, visible_text, kind, intent FROM inbound_messages
+             WHERE contact_id = $1 ORDER BY received_at, id",
+        )
+        .bind(contact)
+        .fetch_all(p)
+        .await?
+    }))
+}

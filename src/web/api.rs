@@ -43,6 +43,7 @@ pub fn routes(state: Shared) -> Router<Shared> {
                 .patch(contact_update)
                 .delete(contact_forget),
         )
+        .route("/contacts/{email}/export", get(contact_export))
         .route("/topics", get(topics_list).post(topics_create))
         .route("/occasions", get(occasions_list))
         .route("/occasions/{slug}", get(occasion_show).patch(occasion_edit))
@@ -234,6 +235,18 @@ async fn contact_detail(
     let mut d = store::contacts::detail(&st.db, email, st.cfg.silent_after_days).await?;
     crate::timeline::render(&mut d.timeline, lang);
     Ok(d)
+}
+
+/// Everything kept about one person (GDPR Art. 15/20), as on their "Meine Daten" page.
+async fn contact_export(
+    State(st): State<Shared>,
+    Path(email): Path<String>,
+    uri: Uri,
+    headers: HeaderMap,
+) -> ApiResult {
+    let c = store::contacts::get(&st.db, &email).await?;
+    let lang = Lang::from_request(uri.query(), &headers);
+    ok(crate::privacy::personal_data(&st.db, c.id, lang).await?)
 }
 
 async fn contact_forget(State(st): State<Shared>, Path(email): Path<String>) -> ApiResult {

@@ -582,6 +582,7 @@ async fn replies_bring_party_size_and_wishes(backend: Backend) {
         unsubscribe_address: false,
         bad_token: None,
         organisation_sender: false,
+        confirm_topic: None,
     };
     let steps = plan::plan(&a, &at, 0.0);
     assert_eq!(

@@ -44,6 +44,12 @@ pub fn sample_context(kind: MailKind) -> serde_json::Value {
             }),
         );
     }
+    if kind == MailKind::Renewal {
+        obj.insert(
+            "renewal".into(),
+            serde_json::json!({ "until": "2026-04-11T22:00:00Z" }),
+        );
+    }
     if kind == MailKind::RsvpAck {
         obj.insert("rsvp".into(), serde_json::json!({ "answer": "yes" }));
     }

@@ -85,6 +85,8 @@ crate::domain::text_enum!(
         Cooperation => "cooperation",
         /// Double opt-in confirmation.
         Confirm => "confirm",
+        /// Re-permission: does a contact silent for long still want mail on the topic?
+        Renewal => "renewal",
         /// Acknowledgement of an RSVP.
         RsvpAck => "rsvp_ack",
         /// Confirmation of an unsubscribe.

@@ -208,6 +208,30 @@ impl Notifier {
         Ok(())
     }
 
+    /// Sends a mail whose reply address carries `reply_token` instead of the usual reply token
+    /// (`antwort+TOKEN@`): the confirmation request's own confirm token, so that a reply "Ja"
+    /// names what it confirms.
+    pub async fn send_with_reply_token(
+        &self,
+        kind: MailKind,
+        c: &CampaignCtx,
+        to: &Recipient,
+        extra: serde_json::Value,
+        message_id: &str,
+        reply_token: &str,
+    ) -> anyhow::Result<()> {
+        let mut out = self
+            .composer
+            .outgoing(c, to, kind, "", "", extra, message_id, false, false)?;
+        out.reply_to = format!(
+            "antwort+{reply_token}@{}",
+            self.composer.cfg.organisation.reply_domain
+        );
+        let (env, bytes) = compose(&out, self.composer.dkim.as_ref())?;
+        self.transport.send(&env, &bytes).await?;
+        Ok(())
+    }
+
     /// Sends a mail caused by an inbound message, with the headers `answer` calls for.
     pub async fn send_answer(
         &self,

@@ -28,10 +28,14 @@ async fn dashboard(State(st): State<Shared>, headers: HeaderMap, uri: Uri) -> Re
         let campaigns = store::report::campaigns(&st.db).await?;
         let recent = store::report::recent_activations(&st.db, 20).await?;
         let window = store::report::window(&st.db).await?;
-        Ok::<_, store::StoreError>((topics, campaigns, recent, window))
+        // Re-permission: who is due for a renewal request, and whose request is open.
+        let cutoff = store::now() - chrono::Duration::days(st.cfg.renewal.silent_for_days);
+        let mut renewal = store::consents::renewals_open(&st.db, None).await?;
+        renewal.extend(store::consents::due_for_renewal(&st.db, None, cutoff).await?);
+        Ok::<_, store::StoreError>((topics, campaigns, recent, window, renewal))
     }
     .await;
-    let (topics, campaigns, recent, window) = match data {
+    let (topics, campaigns, recent, window, renewal) = match data {
         Ok(d) => d,
         Err(e) => return internal(&st, a.lang, e),
     };
@@ -67,6 +71,7 @@ async fn dashboard(State(st): State<Shared>, headers: HeaderMap, uri: Uri) -> Re
         &a,
         "web/admin/dashboard.html.j2",
         "dashboard",
-        json!({"topics": topics, "campaigns": campaigns, "recent": recent, "window": window}),
+        json!({"topics": topics, "campaigns": campaigns, "recent": recent, "window": window,
+               "renewal": renewal}),
     )
 }

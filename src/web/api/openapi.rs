@@ -35,6 +35,9 @@ pub fn openapi_doc(public_url: &str) -> Value {
                 "patch": op("Change name, organisation, language and consent per topic", vec![path_param("email", "string")], Some("ContactUpdate")),
                 "delete": op("Forget a contact (erasure; only a hash stays)", vec![path_param("email", "string")], None),
             },
+            "/contacts/{email}/export": {
+                "get": op("Everything kept about one person (GDPR Art. 15/20), as their \"Meine Daten\" page shows it", vec![path_param("email", "string")], None),
+            },
             "/contacts/import": {"post": {
                 "summary": "Import contacts from a CSV body (text/csv), as `netzpost contacts import`",
                 "parameters": [q("topic", "string"), q("consent", "string"), q("source", "string")],

@@ -35,10 +35,10 @@ use crate::activation::{self, ActivationError, Cause, Link, SignedUp};
 use crate::domain::{CampaignId, ConsentStatus, ContactId, EmailAddress, TopicId};
 use crate::outbound::render::MailKind;
 use crate::outbound::sender::{sender_domain, CampaignCtx, Recipient};
-use crate::store::campaigns::{Campaign, CampaignKind, CampaignStatus};
+use crate::store::campaigns::Campaign;
 use crate::store::contacts::Contact;
 use crate::store::topics::Topic;
-use crate::store::{self, now, StoreError};
+use crate::store::{self, StoreError};
 use crate::token::{Claims, Purpose, TokenError};
 use axum::extract::{ConnectInfo, Path, Request, State};
 use axum::http::{HeaderMap, StatusCode, Uri};
@@ -75,6 +75,8 @@ pub fn routes() -> Router<Shared> {
             get(preferences::preferences_page).post(preferences::preferences),
         )
         .route("/p/{token}/forget", post(preferences::forget))
+        .route("/p/{token}/data", get(preferences::my_data_page))
+        .route("/p/{token}/data.json", get(preferences::my_data_json))
         .route("/r/{token}/{answer}", get(rsvp::rsvp_page).post(rsvp::rsvp))
         .route("/calendar", get(calendar::all_page))
         .route("/calendar.ics", get(calendar::all_feed))

@@ -52,6 +52,7 @@ fn render_preferences(
     let base = uri.path().trim_end_matches("/forget");
     ctx["action"] = format!("{base}{q}").into();
     ctx["forget_action"] = format!("{base}/forget{q}").into();
+    ctx["data_link"] = format!("{base}/data{q}").into();
     ctx["saved"] = saved.map(|s| st.pages.text(lang, s)).into();
     ctx["languages"] = language_choices(st);
     st.pages
@@ -168,6 +169,74 @@ pub(super) async fn forget(
         Ok(()) => st
             .pages
             .message(lang, StatusCode::OK, "forgotten_title", "forgotten_text"),
+        Err(f) => fail_page(&st, lang, f),
+    }
+}
+
+// ----- my data (GDPR Art. 15 and 20) -----
+
+/// "Meine Daten": everything kept about the person, as a readable page. A GET, and it changes
+/// nothing; the signed preferences link is the key.
+pub(super) async fn my_data_page(
+    State(st): State<Shared>,
+    Path(token): Path<String>,
+    headers: HeaderMap,
+    uri: Uri,
+) -> Response {
+    let lang = lang_of(&uri, &headers);
+    let r = async {
+        let claims = verify(&st, &token, Purpose::Preferences)?;
+        let c = contact_of(&st, &claims).await?;
+        let lang = Lang::for_contact(uri.query(), &headers, c.language.as_deref());
+        let data = crate::privacy::personal_data(&st.db, c.id, lang).await?;
+        Ok::<_, Fail>((lang, data))
+    }
+    .await;
+    match r {
+        Ok((lang, data)) => {
+            let q = lang.query(uri.query());
+            let base = uri.path().trim_end_matches("/data");
+            st.pages.render(
+                "web/mydata.html.j2",
+                lang,
+                StatusCode::OK,
+                json!({
+                    "data": data,
+                    "json_link": format!("{base}/data.json{q}"),
+                    "back": format!("{base}{q}"),
+                }),
+            )
+        }
+        Err(f) => fail_page(&st, lang, f),
+    }
+}
+
+/// The same data as JSON (Art. 20: in a machine-readable form), as a download.
+pub(super) async fn my_data_json(
+    State(st): State<Shared>,
+    Path(token): Path<String>,
+    headers: HeaderMap,
+    uri: Uri,
+) -> Response {
+    let lang = lang_of(&uri, &headers);
+    let r = async {
+        let claims = verify(&st, &token, Purpose::Preferences)?;
+        let c = contact_of(&st, &claims).await?;
+        let lang = Lang::for_contact(uri.query(), &headers, c.language.as_deref());
+        Ok::<_, Fail>(crate::privacy::personal_data(&st.db, c.id, lang).await?)
+    }
+    .await;
+    match r {
+        Ok(data) => axum::response::IntoResponse::into_response((
+            [
+                (
+                    axum::http::header::CONTENT_DISPOSITION,
+                    "attachment; filename=\"meine-daten.json\"",
+                ),
+                (axum::http::header::CACHE_CONTROL, "no-store"),
+            ],
+            axum::Json(data),
+        )),
         Err(f) => fail_page(&st, lang, f),
     }
 }

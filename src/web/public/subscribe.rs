@@ -62,6 +62,7 @@ fn subscribe_page(
             "email": email,
             "name": name,
             "languages": language_choices(st),
+            "notice_url": st.cfg.privacy.notice_url,
         }),
     )
 }
@@ -152,7 +153,17 @@ pub(super) async fn subscribe(
         "web form /s/{slug} from {}",
         ip.map_or("?".to_string(), |i| i.to_string())
     );
-    match start_opt_in(&st, &topic, &addr, name, &language, &evidence).await {
+    // What the page said about consent, in the language it was shown in: kept with the consent.
+    let consent_text = format!(
+        "{} {}",
+        st.pages.text(lang, "subscribe_text"),
+        st.pages.text(lang, "subscribe_privacy")
+    );
+    let consented = activation::Consented {
+        text: Some(&consent_text),
+        notice_version: st.cfg.privacy.notice_version.as_deref(),
+    };
+    match start_opt_in(&st, &topic, &addr, name, &language, &evidence, consented).await {
         Ok(()) => {}
         Err(e) => return fail_page(&st, lang, e),
     }
@@ -170,6 +181,7 @@ async fn start_opt_in(
     name: &str,
     language: &str,
     evidence: &str,
+    consented: activation::Consented<'_>,
 ) -> Result<(), Fail> {
     let signed = activation::sign_up(
         &st.db,
@@ -180,6 +192,7 @@ async fn start_opt_in(
             topic: topic.id,
             evidence,
             max_mails_per_day: CONFIRM_MAILS_PER_DAY,
+            consented,
         },
     )
     .await?;
@@ -197,36 +210,6 @@ async fn start_opt_in(
     Ok(())
 }
 
-/// A campaign frame for system mails outside any campaign (tokens then carry campaign 0).
-fn frame(topic: &Topic) -> CampaignCtx {
-    let at = now();
-    CampaignCtx {
-        campaign: Campaign {
-            id: CampaignId(0),
-            name: "web".into(),
-            kind: CampaignKind::Newsletter,
-            topic_id: Some(topic.id),
-            occasion_id: None,
-            subject: String::new(),
-            body: String::new(),
-            translations: "{}".into(),
-            audience: "{}".into(),
-            schedule: None,
-            send_at: None,
-            parent_id: None,
-            status: CampaignStatus::Running,
-            status_reason: None,
-            created_at: at,
-            started_at: None,
-            finished_at: None,
-        },
-        kind: MailKind::Confirm,
-        topic: topic.clone(),
-        occasion: None,
-        translations: Default::default(),
-    }
-}
-
 async fn send_confirmation(
     st: &Shared,
     topic: &Topic,
@@ -236,38 +219,15 @@ async fn send_confirmation(
     let Some(notifier) = &st.notifier else {
         anyhow::bail!("no mail transport in this process: cannot send the confirmation");
     };
-    let token = st.composer.key.sign(&Claims {
-        purpose: Purpose::Confirm,
-        campaign_id: 0,
-        contact_id: c.id.get(),
-        extra: topic.id.get(),
-        expires_at: Some((chrono::Utc::now() + chrono::Duration::days(CONFIRM_DAYS)).timestamp()),
-    });
-    let ctx = frame(topic);
-    let r = recipient(c, Some(language));
-    // Keep the usual links (the composer needs the unsubscribe one) and add the confirm link.
-    let mut links = st.composer.context(&ctx, &r)["links"].clone();
-    let base = st.cfg.http.public_url.trim_end_matches('/');
-    links["confirm"] = format!("{base}/c/{token}").into();
-    let message_id = st.composer.key.local_message_id(
-        &format!(
-            "confirm.{}.{}.{}",
-            c.id,
-            topic.id,
-            chrono::Utc::now().timestamp_millis()
-        ),
-        &sender_domain(&st.cfg),
-    );
-    notifier
-        .send(
-            MailKind::Confirm,
-            &ctx,
-            &r,
-            json!({ "links": links }),
-            &message_id,
-        )
-        .await?;
-    Ok(())
+    let req = crate::outbound::request::ConsentRequest {
+        kind: MailKind::Confirm,
+        topic,
+        contact: c,
+        language: Some(language),
+        valid_days: CONFIRM_DAYS,
+        extra: serde_json::Value::Null,
+    };
+    crate::outbound::request::send(notifier, &req).await
 }
 
 // ----- confirm -----
@@ -333,10 +293,15 @@ pub(super) async fn confirm(
             &st.db,
             c.id,
             topic.id,
+            true,
             &Cause::Link {
                 link: Link::Confirm,
                 evidence,
                 campaign_id: None,
+            },
+            &activation::Consented {
+                text: None,
+                notice_version: st.cfg.privacy.notice_version.as_deref(),
             },
         )
         .await?;
