@@ -3,7 +3,8 @@
 //! wants mail on the topic (reply "Ja" or press the button); those unanswered after
 //! `renewal.answer_days` are withdrawn; a contact left without any consent by that is erased
 //! after `renewal.forget_after_days` or kept, per `renewal.after_withdrawal`. The rules are in
-//! `activation::renewal`; this sends the mails and reports.
+//! `activation::renewal`; this sends the mails and reports. Here too: the first confirmation
+//! request to contacts an import or the API left pending (`ask_pending`).
 
 use crate::activation::renewal as rules;
 use crate::config::{AfterWithdrawal, Config};
@@ -124,4 +125,59 @@ pub async fn run(
         "renewal"
     );
     Ok(report)
+}
+
+/// Asks each of `contacts` (left pending on `topic` by an import or the API) to confirm, with
+/// the confirmation mail, where `activation::confirmation_due` allows it. Returns how many were
+/// sent and how many could not be (logged).
+pub async fn ask_pending(
+    db: &Db,
+    notifier: &Notifier,
+    topic: &crate::store::topics::Topic,
+    contacts: &[crate::domain::ContactId],
+    evidence: &str,
+) -> anyhow::Result<(usize, usize)> {
+    let (mut sent, mut failed) = (0, 0);
+    for &id in contacts {
+        let contact = store::contacts::by_id(db, id).await?;
+        let max = crate::activation::CONFIRM_MAILS_PER_DAY;
+        if !crate::activation::confirmation_due(db, &contact, topic.id, evidence, max).await? {
+            continue;
+        }
+        let req = ConsentRequest {
+            kind: MailKind::Confirm,
+            topic,
+            contact: &contact,
+            language: None,
+            valid_days: request::CONFIRM_DAYS,
+            extra: serde_json::Value::Null,
+        };
+        match request::send(notifier, &req).await {
+            Ok(()) => sent += 1,
+            Err(e) => {
+                failed += 1;
+                tracing::warn!(contact = id.get(), "confirmation request not sent: {e:#}");
+            }
+        }
+    }
+    Ok((sent, failed))
+}
+
+/// After an import with pending consent: every contact pending on one of `topics` (slugs) who
+/// was never asked gets the confirmation request. Returns how many were sent.
+pub async fn ask_imported(
+    db: &Db,
+    notifier: &Notifier,
+    topics: &[String],
+    by: &str,
+) -> anyhow::Result<usize> {
+    let mut sent = 0;
+    for slug in topics {
+        let Some(topic) = store::topics::find(db, slug).await? else {
+            continue;
+        };
+        let ids = store::consents::pending_never_asked(db, topic.id, i64::MAX).await?;
+        sent += ask_pending(db, notifier, &topic, &ids, by).await?.0;
+    }
+    Ok(sent)
 }

@@ -10,6 +10,10 @@ use crate::store::contacts::{BatchOutcome, Contact, ImportRow, ReservedIds};
 use crate::store::{self, Db, StoreError};
 use std::collections::HashMap;
 
+/// Confirmation mails per recipient address in 24 hours, whoever asks from wherever (the form,
+/// an import, the API): asking must not be a way to flood someone's mailbox.
+pub const CONFIRM_MAILS_PER_DAY: i64 = 3;
+
 /// A sign-up through the public form: consent for one topic, asked for by whoever typed the
 /// address (so it is only ever pending until the confirmation link is used).
 #[derive(Debug, Clone)]
@@ -177,4 +181,34 @@ pub async fn add_contact(
         }
     }
     Ok(store::contacts::upsert_one(db, row, wanted, source).await?)
+}
+
+/// Whether a confirmation request for `topic` may go to `contact` now: their consent for it is
+/// pending (not withdrawn, not confirmed), their address is not suppressed, and fewer than
+/// `max_per_day` such mails went to them in 24 hours; when it may, the mail is noted (timeline,
+/// daily limit) before it is sent. For contacts an import or the API left pending.
+pub async fn confirmation_due(
+    db: &Db,
+    contact: &Contact,
+    topic: TopicId,
+    evidence: &str,
+    max_per_day: i64,
+) -> Result<bool> {
+    let key = EmailAddress::parse(&contact.email)
+        .map(|e| e.key())
+        .unwrap_or_else(|_| contact.email.to_lowercase());
+    if store::suppressions::is_suppressed(db, &key).await? {
+        return Ok(false);
+    }
+    let pending = store::contacts::subscriptions(db, contact.id)
+        .await?
+        .iter()
+        .any(|s| s.topic_id == topic && s.status == ConsentStatus::Pending);
+    if !pending {
+        return Ok(false);
+    }
+    Ok(
+        store::contacts::note_confirmation_mail(db, contact.id, topic, evidence, max_per_day)
+            .await?,
+    )
 }

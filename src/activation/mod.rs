@@ -27,7 +27,9 @@ mod occasions;
 mod places;
 pub mod renewal;
 pub use handover::{hand_over, HandedOver};
-pub use initial::{add_contact, sign_up, ImportConsent, SignUp, SignedUp};
+pub use initial::{
+    add_contact, confirmation_due, sign_up, ImportConsent, SignUp, SignedUp, CONFIRM_MAILS_PER_DAY,
+};
 pub use manual::{add_note, add_person, edit_contact, record_by_hand, ByHand, NewPerson};
 pub use occasions::{
     cancel_occasion, change_occasion, check_in, record_attendance, Attendance, OccasionChange,

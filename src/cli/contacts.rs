@@ -97,6 +97,20 @@ pub async fn run(
                 report.updated,
                 report.rejected
             )?;
+            if a.consent == ConsentStatus::Pending {
+                let engine = crate::outbound::sender::Engine::new(
+                    db.clone(),
+                    std::sync::Arc::new(cfg.clone()),
+                )
+                .await?;
+                let asked =
+                    crate::renewal::ask_imported(db, &engine.notifier(), &a.topic, "import")
+                        .await?;
+                writeln!(
+                    out,
+                    "{asked} asked by mail to confirm (a reply \"Ja\" or the button in the mail)"
+                )?;
+            }
             if !report.rejects.is_empty() {
                 let path = a.rejects.unwrap_or_else(|| {
                     let mut p = a.file.clone().into_os_string();

@@ -213,3 +213,22 @@ pub async fn without_consent_after_renewal(
         .await?
     }))
 }
+
+/// Contacts whose consent for `topic` is pending and who were never sent a confirmation mail
+/// (an import or the API put them there), not suppressed; at most `limit`.
+pub async fn pending_never_asked(db: &Db, topic: TopicId, limit: i64) -> Result<Vec<ContactId>> {
+    Ok(on_db!(db, p => {
+        sqlx::query_scalar(
+            "SELECT c.id FROM contacts c JOIN subscriptions s ON s.contact_id = c.id
+             WHERE s.topic_id = $1 AND s.status = 'pending'
+               AND NOT EXISTS (SELECT 1 FROM activities a
+                               WHERE a.contact_id = c.id AND a.kind = 'confirmation')
+               AND NOT EXISTS (SELECT 1 FROM suppressions x WHERE x.address = c.email_key)
+             ORDER BY c.id LIMIT $2",
+        )
+        .bind(topic)
+        .bind(limit)
+        .fetch_all(p)
+        .await?
+    }))
+}

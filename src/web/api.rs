@@ -214,6 +214,19 @@ async fn contacts_create(
         &caller.0,
     )
     .await?;
+    if consent == ConsentStatus::Pending {
+        if let Some(n) = &st.notifier {
+            for t in &c.topics {
+                let topic = store::topics::get(&st.db, t).await?;
+                let by = format!("api:{}", caller.0);
+                if let Err(e) =
+                    crate::renewal::ask_pending(&st.db, n, &topic, &[contact.id], &by).await
+                {
+                    tracing::warn!("API: confirmation request: {e:#}");
+                }
+            }
+        }
+    }
     Ok((StatusCode::CREATED, Json(contact)).into_response())
 }
 

@@ -17,6 +17,7 @@ mod classify_own;
 mod classify_replies;
 mod cli;
 mod consent;
+mod consent_asked;
 mod consent_life;
 mod csv_export;
 mod dkim;

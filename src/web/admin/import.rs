@@ -429,6 +429,15 @@ async fn run(State(st): State<Shared>, Path(id): Path<String>, req: Request) -> 
     let _ = std::fs::remove_file(&mapped_path);
     let _ = std::fs::remove_file(&file);
     let report = match report {
+        Ok(r) if meta.consent == crate::domain::ConsentStatus::Pending => {
+            if let Some(n) = &st.notifier {
+                let by = format!("admin:{}", a.session.user);
+                if let Err(e) = crate::renewal::ask_imported(&st.db, n, &meta.topics, &by).await {
+                    tracing::warn!("import: confirmation requests: {e:#}");
+                }
+            }
+            r
+        }
         Ok(r) => r,
         Err(crate::import::ImportError::Store(e)) => return internal(&st, a.lang, e),
         Err(e) => {

@@ -50,9 +50,7 @@ use std::net::SocketAddr;
 
 /// A confirmation link is valid this long.
 const CONFIRM_DAYS: i64 = 7;
-/// Confirmation mails per recipient address in 24 hours, whoever asks from wherever: the form
-/// must not be a way to flood someone's mailbox.
-pub const CONFIRM_MAILS_PER_DAY: i64 = 3;
+pub use crate::activation::CONFIRM_MAILS_PER_DAY;
 /// RSVP links of an invitation stop working this long after the occasion ended.
 pub const RSVP_GRACE_DAYS: i64 = 7;
 
