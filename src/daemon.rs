@@ -50,10 +50,11 @@ pub async fn serve(cfg: Config) -> anyhow::Result<()> {
     let reading = tokio::spawn(read_loop(inbound.clone(), cfg.clone(), stop_rx.clone()));
     tracing::info!(database = %crate::store::redact(&cfg.database), "netzpost started");
     tokio::pin!(stop);
+    let mut occasion_mails_at: Option<std::time::Instant> = None;
     loop {
         let worked = tokio::select! {
             _ = &mut stop => break,
-            r = tick(&db, &cfg, &engine) => r,
+            r = tick(&db, &cfg, &engine, &mut occasion_mails_at) => r,
         };
         let idle = match worked {
             Ok(n) => n == 0,
@@ -124,8 +125,18 @@ async fn read_loop(
 }
 
 /// One round of the sending work. Returns how much it did (0: idle).
-async fn tick(db: &Db, cfg: &Arc<Config>, engine: &Engine) -> anyhow::Result<usize> {
+async fn tick(
+    db: &Db,
+    cfg: &Arc<Config>,
+    engine: &Engine,
+    occasion_mails_at: &mut Option<std::time::Instant>,
+) -> anyhow::Result<usize> {
     let started = campaign::fire_schedules(db, cfg, chrono::Utc::now()).await?;
+    // Reminders and follow-ups are due by the day: looking once a minute is soon enough.
+    if occasion_mails_at.is_none_or(|t| t.elapsed() >= Duration::from_secs(60)) {
+        *occasion_mails_at = Some(std::time::Instant::now());
+        crate::outbound::occasion_mails::queue_due(db, cfg, chrono::Utc::now()).await?;
+    }
     for name in &started {
         tracing::info!(campaign = %name, "campaign run started");
     }

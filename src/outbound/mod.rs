@@ -7,5 +7,6 @@ pub mod dkim;
 pub mod greeting;
 pub mod ics;
 pub mod occasion;
+pub mod occasion_mails;
 pub mod render;
 pub mod sender;

@@ -80,6 +80,11 @@ pub struct Campaign {
     pub created_at: Timestamp,
     pub started_at: Option<Timestamp>,
     pub finished_at: Option<Timestamp>,
+    /// Set on an occasion's own mail (`reminder`, `follow_up`, `thanks`): see
+    /// `store::occasion_mails`.
+    pub occasion_mail: Option<String>,
+    /// The next step a thank-you offers: `group`, `cooperation` or `none`.
+    pub next_step: Option<String>,
 }
 
 impl Campaign {
@@ -109,9 +114,9 @@ pub struct CampaignText {
 /// The campaign's text by language code (besides the main text in `default_language`).
 pub type Translations = std::collections::BTreeMap<String, CampaignText>;
 
-const COLUMNS: &str =
+pub(super) const COLUMNS: &str =
     "id, name, kind, topic_id, occasion_id, subject, body, translations, audience, schedule, send_at, \
-                       parent_id, status, status_reason, created_at, started_at, finished_at";
+                       parent_id, status, status_reason, created_at, started_at, finished_at, occasion_mail, next_step";
 
 #[derive(Debug, Clone)]
 pub struct NewCampaign {

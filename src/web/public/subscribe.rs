@@ -219,6 +219,8 @@ fn frame(topic: &Topic) -> CampaignCtx {
             created_at: at,
             started_at: None,
             finished_at: None,
+            occasion_mail: None,
+            next_step: None,
         },
         kind: MailKind::Confirm,
         topic: topic.clone(),
