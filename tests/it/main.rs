@@ -26,6 +26,7 @@ mod inbound;
 mod languages;
 mod mail_loop;
 mod metrics;
+mod occasion_mails;
 mod occasions;
 mod operations;
 mod outbound_file;
