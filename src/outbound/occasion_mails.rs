@@ -6,7 +6,7 @@
 use crate::config::Config;
 use crate::store::occasion_mails::{self as mails, NextStep, OccasionMail};
 use crate::store::occasions::Occasion;
-use crate::store::{self, Db, Timestamp};
+use crate::store::{self, Db, StoreError, Timestamp};
 use anyhow::bail;
 
 /// What one round queued.
@@ -89,13 +89,17 @@ pub async fn thank(
 ) -> anyhow::Result<u64> {
     let o = store::occasions::get(db, slug).await?;
     if o.cancelled_at.is_some() {
-        bail!("occasion {slug:?} was cancelled: there is nobody to thank");
+        return Err(StoreError::Conflict(format!(
+            "occasion {slug:?} was cancelled: there is nobody to thank"
+        ))
+        .into());
     }
     if o.starts_at > at {
-        bail!(
+        return Err(StoreError::Conflict(format!(
             "occasion {slug:?} has not taken place yet (it starts {}): thank those who came afterwards",
             o.starts_at.to_rfc3339()
-        );
+        ))
+        .into());
     }
     let Some(topic) = mails::topic_of(db, o.id).await? else {
         bail!("occasion {slug:?} has no topic and no invitation: nobody's consent covers a mail about it");

@@ -507,9 +507,17 @@ pub async fn claim(
              RETURNING id, campaign_id, contact_id, attempts, message_id"
         )
     };
-    // Consent still confirmed and the address not suppressed, for contact `c` of campaign `k`.
+    // Consent still confirmed and the address not suppressed, for contact `c` of campaign `k`;
+    // for an occasion's own mail also the occasion not cancelled, a reminder's yes still
+    // standing and a follow-up still unanswered (a retry may come hours after the queuing).
     const ELIGIBLE: &str = "(EXISTS (SELECT 1 FROM subscriptions s WHERE s.contact_id = c.id AND s.topic_id = k.topic_id AND s.status = 'confirmed')
-        AND NOT EXISTS (SELECT 1 FROM suppressions x WHERE x.address = c.email_key)) AS eligible";
+        AND NOT EXISTS (SELECT 1 FROM suppressions x WHERE x.address = c.email_key)
+        AND (k.occasion_mail IS NULL OR NOT EXISTS (SELECT 1 FROM occasions o
+            WHERE o.id = k.occasion_id AND o.cancelled_at IS NOT NULL))
+        AND (k.occasion_mail IS NULL OR k.occasion_mail <> 'reminder' OR EXISTS (SELECT 1 FROM relations r
+            WHERE r.contact_id = c.id AND r.occasion_id = k.occasion_id AND r.form = 'encounter' AND r.status = 'confirmed'))
+        AND (k.occasion_mail IS NULL OR k.occasion_mail <> 'follow_up' OR NOT EXISTS (SELECT 1 FROM relations r
+            WHERE r.contact_id = c.id AND r.occasion_id = k.occasion_id))) AS eligible";
     // PostgreSQL: the contact as a LATERAL subquery that cannot be flattened (OFFSET 0), i.e.
     // one primary-key lookup per claimed row. As a plain join, planned with fresh statistics,
     // it hashed the whole contacts table for every claim (docs/performance.md, Send).

@@ -129,6 +129,7 @@ async fn follow_up_goes_once_to_the_silent_invited_with_consent(backend: Backend
     let said_no = a.contact("no@example.org", vec![t]).await;
     let gone = a.contact("gone@example.org", vec![t]).await;
     let later = a.contact("later@example.org", vec![t]).await;
+    let answers_late = a.contact("late@example.org", vec![t]).await;
     send_invitation(&a, campaign).await;
     let _ = silent;
     let o = occasion(&a.db, oid).await;
@@ -164,8 +165,21 @@ async fn follow_up_goes_once_to_the_silent_invited_with_consent(backend: Backend
     let q = queue_due(&a.db, &a.cfg, now + chrono::Duration::days(6))
         .await
         .unwrap();
-    assert_eq!(q.follow_ups, 1, "{q:?}");
+    assert_eq!(q.follow_ups, 2, "{q:?}");
+    // An answer between the queuing and the send: the follow-up is no longer sent.
+    activation::answer_invitation(
+        &a.db,
+        ContactId(answers_late),
+        &o,
+        true,
+        None,
+        None,
+        &cause(),
+    )
+    .await
+    .unwrap();
     a.engine.run_until_idle().await.unwrap();
+    assert_eq!(mails_to(&a, "late@example.org", "Noch einmal"), 0);
     assert_eq!(mails_to(&a, "silent@example.org", "Noch einmal"), 1);
     for who in ["no", "gone", "later"] {
         assert_eq!(
