@@ -13,6 +13,7 @@ each_db!(async
     reminder_goes_once_to_those_who_said_yes,
     follow_up_goes_once_to_the_silent_invited_with_consent,
     thanks_go_to_those_who_came,
+    api_and_cli_set_the_days_and_thank,
 );
 
 fn cause() -> Cause {
@@ -292,4 +293,81 @@ async fn two_daemons_on_postgres_send_each_reminder_once() {
             "p{n}"
         );
     }
+}
+
+async fn api_and_cli_set_the_days_and_thank(backend: Backend) {
+    let a = App::on(backend).await;
+    let t = a.topic("nachbarschaft").await;
+    let (_, soon) = a
+        .invitation_at(t, "bald", chrono::Utc::now() + chrono::Duration::days(4))
+        .await;
+    let (_, past) = a
+        .invitation_at(t, "vorbei", chrono::Utc::now() - chrono::Duration::hours(2))
+        .await;
+    let came = a.contact("came@example.org", vec![t]).await;
+    let o = occasion(&a.db, past).await;
+    activation::record_attendance(&a.db, ContactId(came), &o, Attendance::Came, &cause())
+        .await
+        .unwrap();
+    let api = a.api_caller("coordinator").await;
+    let r = api
+        .request(reqwest::Method::PATCH, "/occasions/bald")
+        .json(&serde_json::json!({"reminder_days": 1, "follow_up_days": 0}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let o = occasion(&a.db, soon).await;
+    assert_eq!((o.reminder_days, o.follow_up_days), (Some(1), Some(0)));
+    let r = api
+        .request(reqwest::Method::PATCH, "/occasions/bald")
+        .json(&serde_json::json!({"reminder_days": -1}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 422, "negative days are refused");
+    // Thanks before the occasion: a conflict that says why.
+    let r = api
+        .request(reqwest::Method::POST, "/occasions/bald/thank")
+        .json(&serde_json::json!({}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 409);
+    assert!(r.text().await.unwrap().contains("not taken place"));
+    let r = api
+        .request(reqwest::Method::POST, "/occasions/vorbei/thank")
+        .json(&serde_json::json!({"next": "gruppe"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 422, "an unknown next step");
+    let r: serde_json::Value = api
+        .request(reqwest::Method::POST, "/occasions/vorbei/thank")
+        .json(&serde_json::json!({"next": "group", "text": "Bis zum nächsten Mal!"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(r["queued"], 1, "{r}");
+    // The command line: days shown back, a second thank-you reaches nobody new.
+    let out = a.cli(&["occasions", "edit", "bald", "--follow-up-days", "3"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{out:?}");
+    assert!(
+        text.contains("reminder 1 days before, follow-up 3 days after the invitation"),
+        "{text}"
+    );
+    let out = a.cli(&["occasions", "thank", "vorbei", "--next", "none"]);
+    assert!(out.status.success(), "{out:?}");
+    assert!(String::from_utf8_lossy(&out.stdout).contains("queued for 0"));
+    a.engine.run_until_idle().await.unwrap();
+    let mail = a
+        .mails()
+        .into_iter()
+        .find(|m| m.contains("came@example.org"))
+        .unwrap();
+    assert!(mail.contains("Gruppe"), "{mail}");
 }
