@@ -100,6 +100,15 @@ pub enum OccasionsCmd {
     Seat { name: String, email: String },
 }
 
+/// "2 days before", "1 day before", or "none" for 0.
+fn days_text(days: i64, when: &str) -> String {
+    match days {
+        0 => "none".into(),
+        1 => format!("1 day {when}"),
+        n => format!("{n} days {when}"),
+    }
+}
+
 /// Who is working at the command line, for the timeline.
 fn who() -> String {
     format!(
@@ -245,16 +254,8 @@ pub async fn run(
                 writeln!(
                     out,
                     "occasion {name}: reminder {}, follow-up {}",
-                    if r > 0 {
-                        format!("{r} days before")
-                    } else {
-                        "none".into()
-                    },
-                    if f > 0 {
-                        format!("{f} days after the invitation")
-                    } else {
-                        "none".into()
-                    },
+                    days_text(r, "before"),
+                    days_text(f, "after the invitation"),
                 )?;
                 if title.is_none()
                     && start.is_none()

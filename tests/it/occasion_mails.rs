@@ -357,7 +357,7 @@ async fn api_and_cli_set_the_days_and_thank(backend: Backend) {
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{out:?}");
     assert!(
-        text.contains("reminder 1 days before, follow-up 3 days after the invitation"),
+        text.contains("reminder 1 day before, follow-up 3 days after the invitation"),
         "{text}"
     );
     let out = a.cli(&["occasions", "thank", "vorbei", "--next", "none"]);
