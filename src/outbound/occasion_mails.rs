@@ -40,7 +40,7 @@ pub async fn queue_due(db: &Db, cfg: &Config, at: Timestamp) -> anyhow::Result<Q
         let Some(topic) = mails::topic_of(db, o.id).await? else {
             continue;
         };
-        if reminder_due {
+        if reminder_due && mails::anyone_for(db, o.id, OccasionMail::Reminder, remind_at).await? {
             let c = mails::campaign(db, o.id, topic, OccasionMail::Reminder, "", None).await?;
             if is_stopped(&c) {
                 continue;
@@ -53,13 +53,16 @@ pub async fn queue_due(db: &Db, cfg: &Config, at: Timestamp) -> anyhow::Result<Q
             out.reminders += n;
         }
         // No follow-up once the reminders are out: the occasion is too near to ask again.
-        if follow_up > 0 && !reminder_due {
+        let sent_by = at - chrono::Duration::days(follow_up);
+        if follow_up > 0
+            && !reminder_due
+            && mails::anyone_for(db, o.id, OccasionMail::FollowUp, sent_by).await?
+        {
             let c = mails::campaign(db, o.id, topic, OccasionMail::FollowUp, "", None).await?;
             if is_stopped(&c) {
                 continue;
             }
-            let n = mails::queue_follow_up(db, &c, at - chrono::Duration::days(follow_up), caps)
-                .await?;
+            let n = mails::queue_follow_up(db, &c, sent_by, caps).await?;
             if n > 0 {
                 mails::reopen(db, c.id).await?;
                 tracing::info!(occasion = %o.slug, queued = n, "follow-ups queued");

@@ -270,3 +270,36 @@ pub async fn reopen(db: &Db, id: crate::domain::CampaignId) -> Result<()> {
     });
     Ok(())
 }
+
+/// Whether occasion `id` has anyone its `mail` could go to at all (a yes; an invitation sent
+/// by `by`), so that no empty campaign is made for every occasion to come.
+pub async fn anyone_for(
+    db: &Db,
+    id: OccasionId,
+    mail: OccasionMail,
+    by: Timestamp,
+) -> Result<bool> {
+    let sql = match mail {
+        OccasionMail::Reminder => {
+            "SELECT COUNT(*) FROM relations WHERE occasion_id = $1 AND form = 'encounter'
+               AND status = 'confirmed' AND updated_at <= $2"
+        }
+        OccasionMail::FollowUp => {
+            "SELECT COUNT(*) FROM deliveries d JOIN campaigns k ON k.id = d.campaign_id
+             WHERE k.occasion_id = $1 AND k.kind = 'invitation' AND k.occasion_mail IS NULL
+               AND d.status = 'sent' AND d.sent_at <= $2"
+        }
+        OccasionMail::Thanks => {
+            "SELECT COUNT(*) FROM relations WHERE occasion_id = $1 AND form = 'encounter'
+               AND attendance = 'came' AND updated_at <= $2"
+        }
+    };
+    let n: i64 = on_db!(db, p => {
+        sqlx::query_scalar(sql)
+            .bind(id)
+            .bind(by)
+            .fetch_one(p)
+            .await?
+    });
+    Ok(n > 0)
+}
