@@ -371,3 +371,83 @@ async fn api_and_cli_set_the_days_and_thank(backend: Backend) {
         .unwrap();
     assert!(mail.contains("Gruppe"), "{mail}");
 }
+
+/// The daemon queues a due reminder by itself and sends it.
+#[test]
+fn the_daemon_sends_a_due_reminder_by_itself() {
+    use crate::support::{Person, Workspace};
+    let ws = Workspace::new();
+    ws.ok(&["topics", "add", "nachbarschaft"]);
+    let people = [
+        Person::new("ja@nachbarn.example", "Ja", "en"),
+        Person::new("still@nachbarn.example", "Still", "de"),
+    ];
+    ws.import_ok(&people, "nachbarschaft", "confirmed");
+    let start = (chrono::Utc::now() + chrono::Duration::days(1)).to_rfc3339();
+    ws.ok(&[
+        "occasions",
+        "add",
+        "fest",
+        "--title",
+        "Hoffest",
+        "--start",
+        &start,
+        "--topic",
+        "nachbarschaft",
+    ]);
+    ws.ok(&[
+        "campaigns",
+        "create",
+        "einladung",
+        "--kind",
+        "invitation",
+        "--occasion",
+        "fest",
+    ]);
+    ws.ok(&["campaigns", "send", "einladung", "--wait"]);
+    let invitation = ws
+        .outbox_messages()
+        .into_iter()
+        .find(|m| m.envelope_to[0] == "ja@nachbarn.example")
+        .unwrap();
+    let raw = format!(
+        "From: ja@nachbarn.example\r\nTo: {}\r\nSubject: Re: Einladung\r\nMessage-ID: <r1@nachbarn.example>\r\n\
+         Date: Mon, 9 Dec 2030 10:15:00 +0100\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nYes, I'll come!\r\n",
+        invitation.header("Reply-To")
+    );
+    ws.np(&["inbound", "ingest", "-"])
+        .write_stdin(raw)
+        .assert()
+        .success();
+    // The yes was given before the reminder's moment (two days before the start).
+    let url = format!("sqlite://{}", ws.path().join("var/netzpost.db").display());
+    crate::support::db::block_on(async {
+        crate::support::db::Sql::new(&url)
+            .exec(
+                "UPDATE relations SET updated_at = $1",
+                &[(chrono::Utc::now() - chrono::Duration::days(3)).into()],
+            )
+            .await
+    });
+    let mut daemon = ws.serve("serve");
+    let reminder = crate::support::wait_for(
+        "the reminder",
+        std::time::Duration::from_secs(30),
+        std::time::Duration::from_millis(200),
+        || {
+            daemon.assert_running();
+            ws.outbox_messages().into_iter().find(|m| {
+                m.envelope_to[0] == "ja@nachbarn.example"
+                    && m.text.as_deref().is_some_and(|t| t.contains("reminder"))
+            })
+        },
+    );
+    let text = reminder.text.unwrap();
+    assert!(text.contains("Hoffest"), "{text}");
+    assert!(text.contains("/no"), "{text}");
+    assert!(!ws
+        .outbox_messages()
+        .iter()
+        .any(|m| m.envelope_to[0] == "still@nachbarn.example"
+            && m.text.as_deref().is_some_and(|t| t.contains("Erinnerung"))));
+}
