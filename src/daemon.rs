@@ -53,6 +53,7 @@ pub async fn serve(cfg: Config) -> anyhow::Result<()> {
     // The local day whose daily jobs this daemon has seen to (`daily`: one daemon runs each).
     let mut daily_done: Option<chrono::NaiveDate> = None;
     let daily_notifier = engine.notifier();
+    let mut occasion_mails_at: Option<std::time::Instant> = None;
     loop {
         let today = chrono::Utc::now()
             .with_timezone(&cfg.tz().map_err(anyhow::Error::msg)?)
@@ -66,7 +67,7 @@ pub async fn serve(cfg: Config) -> anyhow::Result<()> {
         }
         let worked = tokio::select! {
             _ = &mut stop => break,
-            r = tick(&db, &cfg, &engine) => r,
+            r = tick(&db, &cfg, &engine, &mut occasion_mails_at) => r,
         };
         let idle = match worked {
             Ok(n) => n == 0,
@@ -137,8 +138,18 @@ async fn read_loop(
 }
 
 /// One round of the sending work. Returns how much it did (0: idle).
-async fn tick(db: &Db, cfg: &Arc<Config>, engine: &Engine) -> anyhow::Result<usize> {
+async fn tick(
+    db: &Db,
+    cfg: &Arc<Config>,
+    engine: &Engine,
+    occasion_mails_at: &mut Option<std::time::Instant>,
+) -> anyhow::Result<usize> {
     let started = campaign::fire_schedules(db, cfg, chrono::Utc::now()).await?;
+    // Reminders and follow-ups are due by the day: looking once a minute is soon enough.
+    if occasion_mails_at.is_none_or(|t| t.elapsed() >= Duration::from_secs(60)) {
+        *occasion_mails_at = Some(std::time::Instant::now());
+        crate::outbound::occasion_mails::queue_due(db, cfg, chrono::Utc::now()).await?;
+    }
     for name in &started {
         tracing::info!(campaign = %name, "campaign run started");
     }

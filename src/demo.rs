@@ -232,7 +232,47 @@ pub async fn run(dir: &Path) -> anyhow::Result<()> {
         Format::Table,
     )?;
 
-    writeln!(out, "\n5. the activation funnel")?;
+    // The café's life after the replies, as the daemon and a coordinator would live it; the
+    // days in between are simulated by the times given.
+    let cafe = store::occasions::get(&db, "nachbarschaftscafe").await?;
+    let before = cafe.starts_at - chrono::Duration::days(cfg.occasions.reminder_days)
+        + chrono::Duration::minutes(1);
+    let reminded = crate::outbound::occasion_mails::queue_due(&db, &cfg, before).await?;
+    engine.run_until_idle().await?;
+    let coming: Vec<_> = store::occasions::door_list(&db, cafe.id)
+        .await?
+        .into_iter()
+        .filter(|r| r.status == Some(crate::domain::RelationStatus::Confirmed))
+        .collect();
+    let by = crate::activation::Cause::Admin { by: "demo".into() };
+    for r in &coming {
+        crate::activation::record_attendance(
+            &db,
+            r.contact_id,
+            &cafe,
+            crate::activation::Attendance::Came,
+            &by,
+        )
+        .await?;
+    }
+    let thanked = crate::outbound::occasion_mails::thank(
+        &db,
+        "nachbarschaftscafe",
+        store::occasion_mails::NextStep::Cooperation,
+        "Die Fotos vom Nachmittag schicken wir Ihnen bald.",
+        cafe.starts_at + chrono::Duration::hours(3),
+    )
+    .await?;
+    engine.run_until_idle().await?;
+    writeln!(
+        out,
+        "\n5. the café's life: {} reminders two days before, {} came, {} thank-you mails with a call for cooperation",
+        reminded.reminders,
+        coming.len(),
+        thanked
+    )?;
+
+    writeln!(out, "\n6. the activation funnel")?;
     output::print(
         &mut out,
         &store::report::topics(&db, cfg.silent_after_days).await?,
@@ -276,7 +316,7 @@ pub async fn run(dir: &Path) -> anyhow::Result<()> {
     )?;
     writeln!(
         out,
-        "\nLook around:\n  cd {d} && ../target/debug/netzpost contacts show anna.schmidt@nachbarn.example\n  cd {d} && ../target/debug/netzpost review list    (the question waits for a person)\n  ls {d}/var/outbox     (invitations, acknowledgements, the organiser's notice)",
+        "\nLook around:\n  cd {d} && ../target/debug/netzpost contacts show anna.schmidt@nachbarn.example\n  cd {d} && ../target/debug/netzpost review list    (the question waits for a person)\n  ls {d}/var/outbox     (invitations, acknowledgements, the organiser's notice, reminders, thanks)",
         d = dir.display()
     )?;
     Ok(())

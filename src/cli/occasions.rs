@@ -51,6 +51,26 @@ pub enum OccasionsCmd {
         description: Option<String>,
         #[arg(long)]
         capacity: Option<i64>,
+        /// Days before the start the reminder goes to everyone who said yes (0 = none; without
+        /// it, `occasions.reminder_days` of the configuration).
+        #[arg(long, value_name = "N")]
+        reminder_days: Option<i64>,
+        /// Days after the invitation the one follow-up goes to the invited who have not answered
+        /// (0 = none; without it, `occasions.follow_up_days` of the configuration).
+        #[arg(long, value_name = "N")]
+        follow_up_days: Option<i64>,
+    },
+    /// Thank everyone recorded as having come (see `attendance`): one mail each, in their
+    /// language, sent by the daemon. Again later, it reaches only those recorded since.
+    Thank {
+        name: String,
+        /// The next step the mail offers: group (an invitation to join the group), cooperation
+        /// (a call for cooperation with its link) or none (just thanks).
+        #[arg(long, default_value = "none", value_name = "group|cooperation|none")]
+        next: String,
+        /// A few words of your own, printed after the thanks.
+        #[arg(long, default_value = "")]
+        text: String,
     },
     /// Cancel an occasion: every invited contact who has not declined gets a mail with the
     /// reason and a calendar cancellation (METHOD:CANCEL); their answers are kept.
@@ -78,6 +98,15 @@ pub enum OccasionsCmd {
     /// Give a person on the waiting list a place now, whatever the capacity says; they get the
     /// mail with the calendar invitation.
     Seat { name: String, email: String },
+}
+
+/// "2 days before", "1 day before", or "none" for 0.
+fn days_text(days: i64, when: &str) -> String {
+    match days {
+        0 => "none".into(),
+        1 => format!("1 day {when}"),
+        n => format!("{n} days {when}"),
+    }
 }
 
 /// Who is working at the command line, for the timeline.
@@ -214,7 +243,30 @@ pub async fn run(
             place,
             description,
             capacity,
+            reminder_days,
+            follow_up_days,
         } => {
+            if reminder_days.is_some() || follow_up_days.is_some() {
+                let o = store::occasions::get(db, &name).await?;
+                store::occasion_mails::set_days(db, o.id, reminder_days, follow_up_days).await?;
+                let o = store::occasions::get(db, &name).await?;
+                let (r, f) = crate::outbound::occasion_mails::days(cfg, &o);
+                writeln!(
+                    out,
+                    "occasion {name}: reminder {}, follow-up {}",
+                    days_text(r, "before"),
+                    days_text(f, "after the invitation"),
+                )?;
+                if title.is_none()
+                    && start.is_none()
+                    && end.is_none()
+                    && place.is_none()
+                    && description.is_none()
+                    && capacity.is_none()
+                {
+                    return Ok(());
+                }
+            }
             let change = activation::OccasionChange {
                 title,
                 starts_at: start
@@ -238,6 +290,18 @@ pub async fn run(
                 )?;
             }
             send_notices(cfg, db, &notice, out).await?;
+        }
+        OccasionsCmd::Thank { name, next, text } => {
+            let next: store::occasion_mails::NextStep = next
+                .parse()
+                .map_err(|e: String| anyhow::anyhow!("--next: {e}"))?;
+            let n =
+                crate::outbound::occasion_mails::thank(db, &name, next, &text, chrono::Utc::now())
+                    .await?;
+            writeln!(
+                out,
+                "occasion {name}: thank-you queued for {n} (the daemon sends it; `netzpost send` sends it now)"
+            )?;
         }
         OccasionsCmd::Cancel { name, reason } => {
             let notice = activation::cancel_occasion(db, &name, reason, &who()).await?;

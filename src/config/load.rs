@@ -121,6 +121,14 @@ impl Config {
         if self.silent_after_days < 1 {
             return Err(invalid("silent_after_days", "must be at least 1".into()));
         }
+        for (field, days) in [
+            ("occasions.reminder_days", self.occasions.reminder_days),
+            ("occasions.follow_up_days", self.occasions.follow_up_days),
+        ] {
+            if days < 0 {
+                return Err(invalid(field, "must be 0 (none) or more days".into()));
+            }
+        }
         if !(0.0..=1.0).contains(&self.inbound.review_threshold) {
             return Err(invalid(
                 "inbound.review_threshold",

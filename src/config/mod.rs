@@ -76,6 +76,7 @@ pub struct Config {
     pub privacy: Privacy,
     pub renewal: Renewal,
     pub retention: Retention,
+    pub occasions: Occasions,
     #[serde(rename = "schedule")]
     pub schedules: Vec<ScheduleEntry>,
 }
@@ -254,6 +255,26 @@ impl Imap {
     }
 }
 
+/// An occasion's own mails; each occasion may set its own days (`occasions edit`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Occasions {
+    /// Days before the start the reminder goes to everyone who said yes (0 = none).
+    pub reminder_days: i64,
+    /// Days after the invitation the one follow-up goes to the invited who did not answer
+    /// (0 = none).
+    pub follow_up_days: i64,
+}
+
+impl Default for Occasions {
+    fn default() -> Self {
+        Occasions {
+            reminder_days: 2,
+            follow_up_days: 5,
+        }
+    }
+}
+
 /// The holiday calendar a reply's "nach den Sommerferien" is read against.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -383,6 +404,7 @@ impl Default for Config {
             privacy: Privacy::default(),
             renewal: Renewal::default(),
             retention: Retention::default(),
+            occasions: Occasions::default(),
             schedules: Vec::new(),
         }
     }

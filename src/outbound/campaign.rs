@@ -156,6 +156,12 @@ pub async fn reach(db: &Db, cfg: &Config, c: &Campaign) -> anyhow::Result<store:
 /// Starts a campaign now: builds its audience as queued deliveries and marks it running.
 /// Returns the number of deliveries queued.
 pub async fn start(db: &Db, cfg: &Config, c: &Campaign) -> anyhow::Result<u64> {
+    if let Some(mail) = &c.occasion_mail {
+        bail!(
+            "campaign {:?} is the {mail} of an occasion: it reaches its people by itself",
+            c.name
+        );
+    }
     if c.schedule.is_some() {
         bail!(
             "campaign {:?} is a recurring template (schedule {:?}): its runs start by themselves",

@@ -7,6 +7,7 @@ pub mod dkim;
 pub mod greeting;
 pub mod ics;
 pub mod occasion;
+pub mod occasion_mails;
 pub mod render;
 pub mod request;
 pub mod sender;

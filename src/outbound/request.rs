@@ -50,6 +50,8 @@ pub fn frame(topic: &Topic, kind: MailKind) -> CampaignCtx {
             created_at: at,
             started_at: None,
             finished_at: None,
+            occasion_mail: None,
+            next_step: None,
         },
         kind,
         topic: topic.clone(),

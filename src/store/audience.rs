@@ -49,6 +49,7 @@ pub(super) fn conditions(db: &Db) -> Conditions {
         "(SELECT COUNT(*) FROM deliveries d2 WHERE d2.contact_id = c.id AND d2.status = 'sent' AND d2.sent_at > $4) < $5
          AND ($6 = 0 OR NOT EXISTS (SELECT 1 FROM deliveries d3 JOIN campaigns k3 ON k3.id = d3.campaign_id
                WHERE d3.contact_id = c.id AND k3.kind IN ('invitation', 'cooperation') AND k3.id <> $1
+                 AND (k3.occasion_mail IS NULL OR k3.occasion_mail = 'follow_up')
                  AND d3.status IN ('sent', 'queued', 'sending') AND d3.created_at > $7))
          AND ($6 = 0 OR {deferred})",
         deferred = super::wishes::deferred_condition("$3", "$2"),

@@ -80,6 +80,11 @@ pub struct Campaign {
     pub created_at: Timestamp,
     pub started_at: Option<Timestamp>,
     pub finished_at: Option<Timestamp>,
+    /// Set on an occasion's own mail (`reminder`, `follow_up`, `thanks`): see
+    /// `store::occasion_mails`.
+    pub occasion_mail: Option<String>,
+    /// The next step a thank-you offers: `group`, `cooperation` or `none`.
+    pub next_step: Option<String>,
 }
 
 impl Campaign {
@@ -109,9 +114,9 @@ pub struct CampaignText {
 /// The campaign's text by language code (besides the main text in `default_language`).
 pub type Translations = std::collections::BTreeMap<String, CampaignText>;
 
-const COLUMNS: &str =
+pub(super) const COLUMNS: &str =
     "id, name, kind, topic_id, occasion_id, subject, body, translations, audience, schedule, send_at, \
-                       parent_id, status, status_reason, created_at, started_at, finished_at";
+                       parent_id, status, status_reason, created_at, started_at, finished_at, occasion_mail, next_step";
 
 #[derive(Debug, Clone)]
 pub struct NewCampaign {
@@ -508,9 +513,17 @@ pub async fn claim(
              RETURNING id, campaign_id, contact_id, attempts, message_id"
         )
     };
-    // Consent still confirmed and the address not suppressed, for contact `c` of campaign `k`.
+    // Consent still confirmed and the address not suppressed, for contact `c` of campaign `k`;
+    // for an occasion's own mail also the occasion not cancelled, a reminder's yes still
+    // standing and a follow-up still unanswered (a retry may come hours after the queuing).
     const ELIGIBLE: &str = "(EXISTS (SELECT 1 FROM subscriptions s WHERE s.contact_id = c.id AND s.topic_id = k.topic_id AND s.status = 'confirmed')
-        AND NOT EXISTS (SELECT 1 FROM suppressions x WHERE x.address = c.email_key)) AS eligible";
+        AND NOT EXISTS (SELECT 1 FROM suppressions x WHERE x.address = c.email_key)
+        AND (k.occasion_mail IS NULL OR NOT EXISTS (SELECT 1 FROM occasions o
+            WHERE o.id = k.occasion_id AND o.cancelled_at IS NOT NULL))
+        AND (k.occasion_mail IS NULL OR k.occasion_mail <> 'reminder' OR EXISTS (SELECT 1 FROM relations r
+            WHERE r.contact_id = c.id AND r.occasion_id = k.occasion_id AND r.form = 'encounter' AND r.status = 'confirmed'))
+        AND (k.occasion_mail IS NULL OR k.occasion_mail <> 'follow_up' OR NOT EXISTS (SELECT 1 FROM relations r
+            WHERE r.contact_id = c.id AND r.occasion_id = k.occasion_id))) AS eligible";
     // PostgreSQL: the contact as a LATERAL subquery that cannot be flattened (OFFSET 0), i.e.
     // one primary-key lookup per claimed row. As a plain join, planned with fresh statistics,
     // it hashed the whole contacts table for every claim (docs/performance.md, Send).

@@ -15,6 +15,7 @@ pub mod decisions;
 pub mod directory;
 pub mod inbound;
 pub mod metrics;
+pub mod occasion_mails;
 pub mod occasions;
 pub mod ratelimits;
 pub mod relations;

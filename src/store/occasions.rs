@@ -21,6 +21,10 @@ pub struct Occasion {
     pub sequence: i64,
     pub cancelled_at: Option<Timestamp>,
     pub cancel_reason: Option<String>,
+    /// Days before the start the reminder goes out (None: the configured default, 0: none).
+    pub reminder_days: Option<i64>,
+    /// Days after the invitation the follow-up goes out (None: the configured default, 0: none).
+    pub follow_up_days: Option<i64>,
 }
 
 #[derive(Debug, Clone)]
@@ -53,9 +57,9 @@ pub struct OccasionRow {
     pub cancelled_at: Option<Timestamp>,
 }
 
-const COLUMNS: &str =
+pub(super) const COLUMNS: &str =
     "id, slug, title, starts_at, ends_at, place, description, capacity, topic_id, created_at, \
-     sequence, cancelled_at, cancel_reason";
+     sequence, cancelled_at, cancel_reason, reminder_days, follow_up_days";
 
 pub async fn add(db: &Db, o: &NewOccasion) -> Result<Occasion> {
     super::topics::check_slug(&o.slug)?;
@@ -208,7 +212,8 @@ pub async fn invitees_not_declined(tx: &mut Tx, id: OccasionId) -> Result<Vec<In
         sqlx::query_as::<_, Invitee>(
             "SELECT d.contact_id, MIN(d.campaign_id) AS campaign_id
              FROM deliveries d JOIN campaigns k ON k.id = d.campaign_id
-             WHERE k.occasion_id = $1 AND k.kind = 'invitation' AND d.status = 'sent'
+             WHERE k.occasion_id = $1 AND k.kind = 'invitation' AND k.occasion_mail IS NULL
+               AND d.status = 'sent'
                AND NOT EXISTS (SELECT 1 FROM relations r WHERE r.contact_id = d.contact_id
                    AND r.form = 'encounter' AND r.occasion_id = $1 AND r.status = 'declined')
                AND EXISTS (SELECT 1 FROM subscriptions s WHERE s.contact_id = d.contact_id
@@ -327,7 +332,8 @@ pub async fn first_invitation(
     Ok(on_db!(db, p => {
         sqlx::query_scalar(
             "SELECT MIN(d.campaign_id) FROM deliveries d JOIN campaigns k ON k.id = d.campaign_id
-             WHERE k.occasion_id = $1 AND k.kind = 'invitation' AND d.status = 'sent'
+             WHERE k.occasion_id = $1 AND k.kind = 'invitation' AND k.occasion_mail IS NULL
+               AND d.status = 'sent'
                AND d.contact_id = $2",
         )
         .bind(id)

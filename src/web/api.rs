@@ -49,6 +49,7 @@ pub fn routes(state: Shared) -> Router<Shared> {
         .route("/occasions/{slug}", get(occasion_show).patch(occasion_edit))
         .route("/occasions/{slug}/cancel", post(occasion_cancel))
         .route("/occasions/{slug}/attendance", post(occasion_attendance))
+        .route("/occasions/{slug}/thank", post(occasion_thank))
         .route("/campaigns", get(campaigns_list).post(campaigns_create))
         .route("/campaigns/{name}", get(campaign_show))
         .route("/campaigns/{name}/preview", get(campaign_preview))
@@ -463,6 +464,10 @@ struct OccasionEdit {
     place: Option<String>,
     description: Option<String>,
     capacity: Option<i64>,
+    /// Days before the start of the reminder (0 = none).
+    reminder_days: Option<i64>,
+    /// Days after the invitation of the follow-up (0 = none).
+    follow_up_days: Option<i64>,
 }
 
 /// Sends the notices of a change or cancellation; a process without a transport reports them
@@ -512,6 +517,10 @@ async fn occasion_edit(
         })
         .transpose()
     };
+    if e.reminder_days.is_some() || e.follow_up_days.is_some() {
+        let o = store::occasions::get(&st.db, &slug).await?;
+        store::occasion_mails::set_days(&st.db, o.id, e.reminder_days, e.follow_up_days).await?;
+    }
     let change = activation::OccasionChange {
         title: e.title,
         starts_at: time("start", e.start)?,
@@ -580,6 +589,32 @@ async fn occasion_attendance(
         done.push(json!({"email": addr, "attendance": attendance.as_str()}));
     }
     ok(json!({"occasion": o.slug, "recorded": done}))
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct ThanksBody {
+    next: Option<String>,
+    #[serde(default)]
+    text: String,
+}
+
+async fn occasion_thank(
+    State(st): State<Shared>,
+    Path(slug): Path<String>,
+    body: Option<Json<ThanksBody>>,
+) -> ApiResult {
+    let b = body.map(|Json(b)| b).unwrap_or_default();
+    let next: store::occasion_mails::NextStep = b
+        .next
+        .as_deref()
+        .unwrap_or("none")
+        .parse()
+        .map_err(|e: String| ApiError(StatusCode::UNPROCESSABLE_ENTITY, format!("next: {e}")))?;
+    let queued =
+        crate::outbound::occasion_mails::thank(&st.db, &slug, next, &b.text, chrono::Utc::now())
+            .await?;
+    ok(json!({"occasion": slug, "next": next.as_str(), "queued": queued}))
 }
 
 // ----- campaigns -----

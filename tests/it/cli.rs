@@ -251,6 +251,10 @@ fn demo_shows_silent_contacts_invitation_replies_and_funnel() {
     );
     assert!(text.contains("11 messages in"), "{text}");
     assert!(text.contains("4. 7 replies read"), "{text}");
+    assert!(
+        text.contains("5. the café's life: 2 reminders two days before, 2 came, 2 thank-you mails"),
+        "{text}"
+    );
     let funnel = text
         .lines()
         .find(|l| l.starts_with("einladung-cafe"))

@@ -28,6 +28,7 @@ mod inbound;
 mod languages;
 mod mail_loop;
 mod metrics;
+mod occasion_mails;
 mod occasions;
 mod operations;
 mod outbound_file;

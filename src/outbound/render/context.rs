@@ -31,7 +31,12 @@ pub fn sample_context(kind: MailKind) -> serde_json::Value {
     let obj = ctx.as_object_mut().expect("object literal");
     if matches!(
         kind,
-        MailKind::Invitation | MailKind::RsvpAck | MailKind::OccasionChange
+        MailKind::Invitation
+            | MailKind::RsvpAck
+            | MailKind::OccasionChange
+            | MailKind::Reminder
+            | MailKind::FollowUp
+            | MailKind::Thanks
     ) {
         obj.insert(
             "occasion".into(),
@@ -58,6 +63,9 @@ pub fn sample_context(kind: MailKind) -> serde_json::Value {
             "change".into(),
             serde_json::json!({ "cancelled": false, "reason": null, "time": true, "place": false }),
         );
+    }
+    if kind == MailKind::Thanks {
+        obj.insert("next".into(), serde_json::json!({ "step": "cooperation" }));
     }
     if kind == MailKind::NotifyCooperation {
         obj.insert(

@@ -29,12 +29,14 @@
 //! topic        {name, title}                                    newsletter, cooperation, confirm,
 //!                                                               invitation (optional elsewhere)
 //! occasion     {title, starts_at, ends_at, place, description,  invitation, rsvp_ack,
-//!               cancelled, cancel_reason}                       occasion_change
+//!               cancelled, cancel_reason}                       occasion_change, reminder,
+//!                                                               follow_up, thanks
 //!              (times as RFC 3339 strings or unix seconds; ends_at, place, description may be null)
 //! rsvp         {answer: "yes" | "no" | "cooperation"}           rsvp_ack
 //! change       {cancelled, reason, time, place}                 occasion_change (time, place: what
 //!                                                               changed; reason may be null)
 //! reply        {text, received_at}                              notify_cooperation
+//! next         {step: "group" | "cooperation" | "none"}         thanks
 //! ```
 //! A top-level key set to `null` is treated as absent.
 //! Added by the renderer: `lang` (the language actually used), `dir` (`rtl` for Arabic, else
@@ -95,6 +97,12 @@ crate::domain::text_enum!(
         NotifyCooperation => "notify_cooperation",
         /// An occasion the contact was invited to changed time or place, or is cancelled.
         OccasionChange => "occasion_change",
+        /// Before an occasion, to those who said yes: time, place and the link to say no.
+        Reminder => "reminder",
+        /// Once to the invited who have not answered, with the links to answer.
+        FollowUp => "follow_up",
+        /// After an occasion, to those who came, with the next step (`next.step`).
+        Thanks => "thanks",
     }
 );
 

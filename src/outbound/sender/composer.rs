@@ -34,7 +34,10 @@ impl CampaignCtx {
             Some(id) => Some(store::occasions::by_id(db, id).await?),
             None => None,
         };
-        let kind = mail_kind(campaign.kind);
+        let kind = match campaign.occasion_mail.as_deref() {
+            Some(m) => m.parse::<MailKind>().map_err(store::StoreError::Invalid)?,
+            None => mail_kind(campaign.kind),
+        };
         Ok(CampaignCtx {
             translations: campaign.translations(),
             campaign,
@@ -308,15 +311,22 @@ impl Composer {
             r.language.as_deref().unwrap_or(&self.cfg.default_language),
         );
         let (subject, body) = c.text(&lang);
+        // A thank-you comes after the occasion: no calendar entry, and its next step.
+        let thanks = c.kind == MailKind::Thanks;
+        let extra = if thanks {
+            serde_json::json!({"next": {"step": c.campaign.next_step.as_deref().unwrap_or("none")}})
+        } else {
+            serde_json::Value::Null
+        };
         self.outgoing(
             c,
             r,
             c.kind,
             subject,
             body,
-            serde_json::Value::Null,
+            extra,
             message_id,
-            c.occasion.is_some() && !newsletter,
+            c.occasion.is_some() && !newsletter && !thanks,
             true,
         )
     }

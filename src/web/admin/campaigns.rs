@@ -440,6 +440,8 @@ fn draft_of(
         created_at: now,
         started_at: None,
         finished_at: None,
+        occasion_mail: None,
+        next_step: None,
     }
 }
 

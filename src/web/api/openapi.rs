@@ -54,6 +54,7 @@ pub fn openapi_doc(public_url: &str) -> Value {
                 "patch": op("Change an occasion; a new time or place is mailed with a calendar update to every invited contact who has not declined", vec![path_param("slug", "string")], Some("OccasionEdit")),
             },
             "/occasions/{slug}/cancel": {"post": op("Cancel an occasion; every invited contact who has not declined gets the reason and a calendar cancellation", vec![path_param("slug", "string")], Some("OccasionCancel"))},
+            "/occasions/{slug}/thank": {"post": op("Thank everyone recorded as having come, with a next step (group, cooperation, none) and a text of your own; the daemon sends it, once per person", vec![path_param("slug", "string")], Some("Thanks"))},
             "/occasions/{slug}/attendance": {"post": op("Record who came (came) and who did not (no_show), by e-mail address", vec![path_param("slug", "string")], Some("Attendance"))},
             "/campaigns": {
                 "get": op("Campaigns with progress", vec![], None),
@@ -89,7 +90,11 @@ pub fn openapi_doc(public_url: &str) -> Value {
                 "OccasionEdit": {"type": "object", "additionalProperties": false, "properties": {
                     "title": {"type": "string"}, "start": {"type": "string", "description": "RFC 3339, or local time in the configured zone"},
                     "end": {"type": "string"}, "place": {"type": "string"}, "description": {"type": "string"},
-                    "capacity": {"type": "integer", "minimum": 1}}},
+                    "capacity": {"type": "integer", "minimum": 1},
+                    "reminder_days": {"type": "integer", "minimum": 0, "description": "days before the start the reminder goes to those who said yes; 0 = none"},
+                    "follow_up_days": {"type": "integer", "minimum": 0, "description": "days after the invitation the one follow-up goes to those who did not answer; 0 = none"}}},
+                "Thanks": {"type": "object", "additionalProperties": false, "properties": {
+                    "next": {"enum": ["group", "cooperation", "none"]}, "text": {"type": "string"}}},
                 "OccasionCancel": {"type": "object", "additionalProperties": false, "properties": {
                     "reason": {"type": "string"}}},
                 "Attendance": {"type": "object", "additionalProperties": false, "properties": {
