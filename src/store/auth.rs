@@ -137,6 +137,10 @@ pub async fn remove_user(db: &Db, user: &str) -> Result<bool> {
             .bind(user)
             .execute(&mut *c)
             .await?;
+        sqlx::query("DELETE FROM admin_user_topics WHERE user_name = $1")
+            .bind(user)
+            .execute(&mut *c)
+            .await?;
         sqlx::query("DELETE FROM admin_users WHERE name = $1 AND name NOT LIKE 'token:%'")
             .bind(user)
             .execute(&mut *c)
@@ -183,13 +187,14 @@ pub async fn insert_session(db: &Db, s: &NewSession<'_>) -> Result<()> {
     Ok(())
 }
 
-/// The login and CSRF token of the live session with this id hash.
-pub async fn session(db: &Db, id_hash: &str) -> Result<Option<(String, String)>> {
+/// The login, CSRF token and the login's role of the live session with this id hash.
+pub async fn session(db: &Db, id_hash: &str) -> Result<Option<(String, String, String)>> {
     Ok(on_db!(db, p => {
         // A session signed in with an API token lives only as long as the token (revoking
         // deletes its sessions too; this holds whatever revoked it).
         sqlx::query_as(
-            "SELECT s.user_name, s.csrf FROM admin_sessions s
+            "SELECT s.user_name, s.csrf, u.role FROM admin_sessions s
+             JOIN admin_users u ON u.name = s.user_name
              WHERE s.id_hash = $1 AND s.expires_at > $2
                AND (s.user_name NOT LIKE 'token:%' OR EXISTS (
                     SELECT 1 FROM api_tokens t
@@ -231,4 +236,145 @@ pub async fn set_user_email(db: &Db, user: &str, email: &str) -> Result<bool> {
             .rows_affected()
             > 0
     }))
+}
+
+/// Sets the role of an admin login and the topics it works on (their ids), together. Returns
+/// whether there is such a login (a token's login keeps its role: tokens act as administrators).
+pub async fn set_role(db: &Db, user: &str, role: &str, topic_ids: &[i64]) -> Result<bool> {
+    let mut tx = db.begin().await?;
+    let n = on_tx!(&mut tx, c => {
+        let n = sqlx::query("UPDATE admin_users SET role = $1, updated_at = $2 WHERE name = $3 AND name NOT LIKE 'token:%'")
+            .bind(role)
+            .bind(now())
+            .bind(user)
+            .execute(&mut *c)
+            .await?
+            .rows_affected();
+        sqlx::query("DELETE FROM admin_user_topics WHERE user_name = $1")
+            .bind(user)
+            .execute(&mut *c)
+            .await?;
+        if n > 0 {
+            for id in topic_ids {
+                sqlx::query("INSERT INTO admin_user_topics (user_name, topic_id) VALUES ($1, $2)")
+                    .bind(user)
+                    .bind(id)
+                    .execute(&mut *c)
+                    .await?;
+            }
+        }
+        n
+    });
+    tx.commit().await?;
+    Ok(n > 0)
+}
+
+/// The ids of the topics assigned to an admin login.
+pub async fn user_topics(db: &Db, user: &str) -> Result<Vec<i64>> {
+    Ok(on_db!(db, p => {
+        sqlx::query_scalar("SELECT topic_id FROM admin_user_topics WHERE user_name = $1 ORDER BY topic_id")
+            .bind(user)
+            .fetch_all(p)
+            .await?
+    }))
+}
+
+/// Whether any admin login that a person signs in to exists (the logins of API tokens do not
+/// count: they have no password).
+pub async fn has_people(db: &Db) -> Result<bool> {
+    Ok(on_db!(db, p => {
+        sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM admin_users WHERE name NOT LIKE 'token:%'")
+            .fetch_one(p)
+            .await?
+    }) > 0)
+}
+
+/// A one-time link as stored: the hash of its secret, whom it is for (`user` None: the setup
+/// link of the first administrator) and until when it works.
+pub struct NewInvitation<'a> {
+    pub token_hash: &'a str,
+    pub user: Option<&'a str>,
+    pub email: Option<&'a str>,
+    pub role: &'a str,
+    pub created_by: Option<&'a str>,
+    pub expires_at: Timestamp,
+}
+
+pub async fn insert_invitation(db: &Db, i: &NewInvitation<'_>) -> Result<()> {
+    on_db!(db, p => {
+        sqlx::query(
+            "INSERT INTO admin_invitations (token_hash, user_name, email, role, created_by, created_at, expires_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(i.token_hash)
+        .bind(i.user)
+        .bind(i.email)
+        .bind(i.role)
+        .bind(i.created_by)
+        .bind(now())
+        .bind(i.expires_at)
+        .execute(p)
+        .await?;
+    });
+    Ok(())
+}
+
+/// Whether the setup link with this hash works now: unused, not expired, and no person's login
+/// exists yet.
+pub async fn setup_link_open(db: &Db, token_hash: &str) -> Result<bool> {
+    let n: i64 = on_db!(db, p => {
+        sqlx::query_scalar(
+            "SELECT COUNT(*) FROM admin_invitations
+             WHERE token_hash = $1 AND user_name IS NULL AND used_at IS NULL AND expires_at > $2
+               AND NOT EXISTS (SELECT 1 FROM admin_users WHERE name NOT LIKE 'token:%')",
+        )
+        .bind(token_hash)
+        .bind(now())
+        .fetch_one(p)
+        .await?
+    });
+    Ok(n > 0)
+}
+
+/// Uses the setup link with this hash: marks it used and creates the first administrator, in
+/// one transaction. False (and nothing changed) when the link is unknown, used, expired, or a
+/// person's login exists already; of two uses at once, one wins (the row is locked by the first).
+pub async fn redeem_setup_link(
+    db: &Db,
+    token_hash: &str,
+    user: &str,
+    password_hash: &str,
+) -> Result<bool> {
+    let at = now();
+    let mut tx = db.begin().await?;
+    let ok = on_tx!(&mut tx, c => {
+        let marked = sqlx::query(
+            "UPDATE admin_invitations SET used_at = $1
+             WHERE token_hash = $2 AND user_name IS NULL AND used_at IS NULL AND expires_at > $1",
+        )
+        .bind(at)
+        .bind(token_hash)
+        .execute(&mut *c)
+        .await?
+        .rows_affected();
+        marked == 1
+            && sqlx::query(
+                "INSERT INTO admin_users (name, password_hash, updated_at, role)
+                 SELECT $1, $2, $3, 'administrator'
+                 WHERE NOT EXISTS (SELECT 1 FROM admin_users WHERE name NOT LIKE 'token:%')",
+            )
+            .bind(user)
+            .bind(password_hash)
+            .bind(at)
+            .execute(&mut *c)
+            .await?
+            .rows_affected()
+                == 1
+    });
+    if ok {
+        tx.commit().await?;
+    } else {
+        drop(tx); // rolls back
+    }
+    Ok(ok)
 }

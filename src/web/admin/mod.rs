@@ -13,6 +13,8 @@ mod dashboard;
 mod import;
 mod occasions;
 mod review;
+pub mod roles;
+mod setup;
 mod topics;
 
 use super::auth::{self, Session};
@@ -41,6 +43,7 @@ pub fn routes() -> Router<Shared> {
         .merge(contacts::routes())
         .merge(import::routes())
         .merge(occasions::routes())
+        .merge(setup::routes())
 }
 
 fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
@@ -77,6 +80,16 @@ struct Admin {
 }
 
 async fn admin_of(st: &Shared, headers: &HeaderMap, uri: &Uri) -> Result<Admin, Response> {
+    admin_for(st, headers, uri, false).await
+}
+
+/// The signed-in admin, if their role allows this request (else 403 with a page that says so).
+async fn admin_for(
+    st: &Shared,
+    headers: &HeaderMap,
+    uri: &Uri,
+    post: bool,
+) -> Result<Admin, Response> {
     let lang = Lang::from_request(uri.query(), headers).admin();
     let q = lang.query(uri.query());
     let Some(id) = cookie(headers, SESSION_COOKIE) else {
@@ -84,6 +97,16 @@ async fn admin_of(st: &Shared, headers: &HeaderMap, uri: &Uri) -> Result<Admin, 
     };
     match auth::session(&st.db, &id).await {
         Ok(Some(session)) => {
+            if !roles::may(session.role, post, uri.path()) {
+                tracing::warn!(user = %session.user, role = session.role.as_str(),
+                    path = uri.path(), post, "admin request beyond the role refused");
+                return Err(st.pages.message(
+                    lang,
+                    StatusCode::FORBIDDEN,
+                    "forbidden_title",
+                    "forbidden_text",
+                ));
+            }
             let review_open = match store::decisions::pending_count(&st.db).await {
                 Ok(n) => Some(n),
                 Err(e) => {
@@ -118,7 +141,7 @@ async fn admin_post(
     req: Request,
 ) -> Result<(Admin, HashMap<String, String>), Response> {
     let (parts, body) = req.into_parts();
-    let admin = admin_of(st, &parts.headers, &parts.uri).await?;
+    let admin = admin_for(st, &parts.headers, &parts.uri, true).await?;
     let lang = admin.lang;
     let form = super::check_post(st, lang, &parts.headers, body).await?;
     let ok = form
@@ -138,6 +161,8 @@ fn page(st: &Shared, a: &Admin, name: &str, nav: &str, mut ctx: serde_json::Valu
     ctx["review_open"] = a.review_open.into();
     ctx["csrf"] = a.session.csrf.clone().into();
     ctx["user"] = a.session.user.clone().into();
+    ctx["role"] = a.session.role.as_str().into();
+    ctx["can"] = json!(roles::Can::of(a.session.role));
     ctx["nav"] = nav.into();
     ctx["q"] = a.q.into();
     ctx["org"] = st.cfg.organisation.name.clone().into();
