@@ -228,12 +228,20 @@ pub async fn redeem_setup_link(
     if let Some(why) = weak_password(password) {
         return Err(StoreError::Invalid(why));
     }
+    let closed = || {
+        StoreError::Conflict(
+            "this setup link was used already or has expired, or an administrator exists".into(),
+        )
+    };
+    // Hashing takes a while: not for a link that is closed anyway (the store checks again, in
+    // the transaction that uses it).
+    if !setup_link_open(db, secret).await? {
+        return Err(closed());
+    }
     if !store::auth::redeem_setup_link(db, &sha256_hex(secret), user, &hash_password(password))
         .await?
     {
-        return Err(StoreError::Conflict(
-            "this setup link was used already or has expired, or an administrator exists".into(),
-        ));
+        return Err(closed());
     }
     Ok(())
 }

@@ -43,5 +43,6 @@ mod smtp_transport;
 mod store;
 mod templates;
 mod web_campaigns;
+mod web_users;
 mod web_workspace;
 mod workspace_files;

@@ -1,0 +1,417 @@
+//! People who share the work, over plain HTTP: roles enforced on every admin route (a helper's
+//! POST to an erase or export URL gets 403, and the menu offers only what the role may do),
+//! logins that existed before are administrators, and the first administrator comes through a
+//! one-time setup link (`init`, `admin setup-link`) that works once and expires.
+
+use crate::support::app::{cookie_of, hidden, FORM};
+use crate::support::db::Arg;
+use crate::support::{bin, text, App, Backend};
+use netzpost::web::auth::{self, Role};
+use reqwest::header::{CONTENT_TYPE, COOKIE, LOCATION};
+use reqwest::StatusCode;
+
+each_db!(async
+    roles_are_enforced_on_every_admin_route,
+    the_setup_link_creates_the_first_administrator_once_and_expires,
+);
+
+const PASSWORD: &str = "ein-langes-passwort";
+
+fn form(pairs: &[(&str, &str)]) -> String {
+    let mut f = form_urlencoded::Serializer::new(String::new());
+    for (k, v) in pairs {
+        f.append_pair(k, v);
+    }
+    f.finish()
+}
+
+async fn roles_are_enforced_on_every_admin_route(backend: Backend) {
+    let a = App::on(backend).await;
+    let topic = a.topic("nachbarschaft").await;
+    let contact = a.contact("ayse@example.org", vec![topic]).await;
+    let (occasion, _) = a.invitation(topic).await;
+    let slug: String = a
+        .sql
+        .column(
+            "SELECT slug FROM occasions WHERE id = $1",
+            &[Arg::Int(occasion)],
+        )
+        .await
+        .remove(0);
+    a.quick_password("chefin", PASSWORD).await;
+    a.quick_password("helfer", PASSWORD).await;
+    a.quick_password("koord", PASSWORD).await;
+    // Logins made before roles existed (as these three) are administrators.
+    let roles = a
+        .sql
+        .column("SELECT DISTINCT role FROM admin_users", &[])
+        .await;
+    assert_eq!(roles, vec!["administrator".to_string()]);
+    auth::set_role(&a.db, "helfer", Role::Helper, &["nachbarschaft".into()])
+        .await
+        .unwrap();
+    auth::set_role(&a.db, "koord", Role::Coordinator, &["nachbarschaft".into()])
+        .await
+        .unwrap();
+    // A role for nobody, or on an unknown topic, is refused with the name.
+    let e = auth::set_role(&a.db, "niemand", Role::Helper, &[])
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("niemand"), "{e}");
+    let e = auth::set_role(&a.db, "koord", Role::Coordinator, &["gibtsnicht".into()])
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("gibtsnicht"), "{e}");
+    let topics = a
+        .sql
+        .column(
+            "SELECT topic_id FROM admin_user_topics WHERE user_name = 'koord'",
+            &[],
+        )
+        .await;
+    assert_eq!(
+        topics,
+        vec![topic.to_string()],
+        "a refused change keeps the old topics"
+    );
+
+    // The helper: the dashboard, the review queue and the door list, nothing else.
+    let h = a.admin_login("helfer", PASSWORD).await;
+    let dash = a.admin_get(&h.cookie, "/admin").await.text().await.unwrap();
+    assert!(dash.contains("href=\"/admin/review\""), "{dash}");
+    assert!(dash.contains("href=\"/admin/occasions\""), "{dash}");
+    for hidden_link in [
+        "href=\"/admin/contacts\"",
+        "href=\"/admin/campaigns\"",
+        "href=\"/admin/topics\"",
+    ] {
+        assert!(
+            !dash.contains(hidden_link),
+            "{hidden_link} in the helper's menu"
+        );
+    }
+    for path in [
+        "/admin/review".to_string(),
+        "/admin/occasions".to_string(),
+        format!("/admin/occasions/{slug}"),
+        format!("/admin/occasions/{slug}/door"),
+    ] {
+        let r = a.admin_get(&h.cookie, &path).await;
+        assert_eq!(r.status(), StatusCode::OK, "helper GET {path}");
+    }
+    let occ = a
+        .admin_get(&h.cookie, &format!("/admin/occasions/{slug}"))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(!occ.contains("rsvps.csv"), "no export offered to a helper");
+    assert!(
+        !occ.contains("/cancel"),
+        "no cancellation offered to a helper"
+    );
+    for path in [
+        "/admin/contacts".to_string(),
+        "/admin/contacts/export.csv".to_string(),
+        format!("/admin/contacts/{contact}"),
+        format!("/admin/contacts/{contact}/forget"),
+        "/admin/campaigns".to_string(),
+        "/admin/topics".to_string(),
+        "/admin/import".to_string(),
+        "/admin/occasions/new".to_string(),
+        format!("/admin/occasions/{slug}/rsvps.csv"),
+        format!("/admin/occasions/{slug}/cancel"),
+    ] {
+        let r = a.admin_get(&h.cookie, &path).await;
+        assert_eq!(r.status(), StatusCode::FORBIDDEN, "helper GET {path}");
+        let page = r.text().await.unwrap();
+        assert!(page.contains("Nicht für Ihre Rolle"), "{page}");
+        assert!(!page.contains("ayse@example.org"), "{path} leaks");
+    }
+    for path in [
+        format!("/admin/contacts/{contact}/forget"),
+        format!("/admin/contacts/{contact}/edit"),
+        format!("/admin/contacts/{contact}/note"),
+        "/admin/contacts/new".to_string(),
+        "/admin/campaigns/einladung/send".to_string(),
+        "/admin/campaigns/new".to_string(),
+        "/admin/topics".to_string(),
+        "/admin/import".to_string(),
+        format!("/admin/occasions/{slug}"),
+        format!("/admin/occasions/{slug}/cancel"),
+    ] {
+        let body = form(&[("csrf", &h.csrf), ("confirm", "yes"), ("name", "x")]);
+        let r = a.admin_post(&h.cookie, &path, &body).await;
+        assert_eq!(r.status(), StatusCode::FORBIDDEN, "helper POST {path}");
+    }
+    let still: i64 = a
+        .sql
+        .i64(
+            "SELECT COUNT(*) FROM contacts WHERE id = $1 AND email = 'ayse@example.org'",
+            &[Arg::Int(contact)],
+        )
+        .await;
+    assert_eq!(still, 1, "the refused erasure changed nothing");
+    // Attendance at the door is the helper's: the form is let through (and this one, naming
+    // nobody, is refused for what it is, not for the role).
+    let body = form(&[("csrf", &h.csrf)]);
+    let r = a
+        .admin_post(&h.cookie, &format!("/admin/occasions/{slug}/door"), &body)
+        .await;
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+
+    // The coordinator: contacts, campaigns, topics and the export (of their topics).
+    let k = a.admin_login("koord", PASSWORD).await;
+    let dash = a.admin_get(&k.cookie, "/admin").await.text().await.unwrap();
+    for link in [
+        "href=\"/admin/contacts\"",
+        "href=\"/admin/campaigns\"",
+        "href=\"/admin/topics\"",
+    ] {
+        assert!(dash.contains(link), "{link} missing for the coordinator");
+    }
+    for path in [
+        "/admin/contacts",
+        "/admin/contacts/export.csv",
+        "/admin/campaigns",
+    ] {
+        let r = a.admin_get(&k.cookie, path).await;
+        assert_eq!(r.status(), StatusCode::OK, "coordinator GET {path}");
+    }
+
+    // The administrator as before.
+    let c = a.admin_login("chefin", PASSWORD).await;
+    for path in [
+        "/admin/contacts",
+        "/admin/contacts/export.csv",
+        "/admin/topics",
+    ] {
+        let r = a.admin_get(&c.cookie, path).await;
+        assert_eq!(r.status(), StatusCode::OK, "administrator GET {path}");
+    }
+
+    // A changed role holds from the next request of an open session.
+    auth::set_role(&a.db, "koord", Role::Helper, &[])
+        .await
+        .unwrap();
+    let r = a.admin_get(&k.cookie, "/admin/contacts").await;
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+}
+
+/// The setup form at `link`: its cookie and CSRF token.
+async fn setup_form(a: &App, link: &str) -> (StatusCode, String, String, String) {
+    let r = a.http.get(link).send().await.unwrap();
+    let status = r.status();
+    let cookie = cookie_of(&r, "np_login").unwrap_or_default();
+    let page = r.text().await.unwrap();
+    let csrf = if status == StatusCode::OK {
+        hidden(&page, "csrf")
+    } else {
+        String::new()
+    };
+    (status, cookie, csrf, page)
+}
+
+async fn post_setup(a: &App, link: &str, fields: &[(&str, &str)]) -> reqwest::Response {
+    let (_, cookie, csrf, _) = setup_form(a, link).await;
+    let mut all = vec![("csrf", csrf.as_str())];
+    all.extend_from_slice(fields);
+    a.http
+        .post(link)
+        .header(COOKIE, format!("np_login={cookie}"))
+        .header(CONTENT_TYPE, FORM)
+        .body(form(&all))
+        .send()
+        .await
+        .unwrap()
+}
+
+async fn the_setup_link_creates_the_first_administrator_once_and_expires(backend: Backend) {
+    let a = App::on(backend).await;
+    // An API token's login is no person: the setup link still works.
+    a.api_token("skript").await;
+    let _ = auth::token_login(&a.db, "skript").await.unwrap();
+
+    // A link that expired.
+    let old = auth::setup_url(&a.db, &a.base).await.unwrap().unwrap();
+    a.sql
+        .exec(
+            "UPDATE admin_invitations SET expires_at = $1",
+            &[Arg::Time(chrono::Utc::now() - chrono::Duration::minutes(1))],
+        )
+        .await;
+    let (status, _, _, page) = setup_form(&a, &old).await;
+    assert_eq!(status, StatusCode::GONE);
+    assert!(page.contains("Link nicht mehr gültig"), "{page}");
+    assert_eq!(
+        post_setup(
+            &a,
+            &old,
+            &[
+                ("user", "anna"),
+                ("password", PASSWORD),
+                ("password_again", PASSWORD)
+            ]
+        )
+        .await
+        .status(),
+        StatusCode::GONE
+    );
+    // An unknown one.
+    let (status, _, _, _) = setup_form(&a, &a.url("/admin/setup/0123abcd")).await;
+    assert_eq!(status, StatusCode::GONE);
+
+    // A fresh one, printed by the command line: it lives 24 hours.
+    let out = a.cli(&["admin", "setup-link"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let printed = String::from_utf8_lossy(&out.stdout).to_string();
+    let link = printed
+        .split_whitespace()
+        .find(|w| w.contains("/admin/setup/"))
+        .unwrap_or_else(|| panic!("no link in {printed}"))
+        .to_string();
+    // (The command's configuration has the default public URL; the path is what counts.)
+    let link = a.url(&link[link.find("/admin/setup/").unwrap()..]);
+    let hours = a
+        .sql
+        .column(
+            "SELECT expires_at FROM admin_invitations WHERE used_at IS NULL AND expires_at > $1",
+            &[Arg::Time(chrono::Utc::now() + chrono::Duration::hours(23))],
+        )
+        .await;
+    assert_eq!(hours.len(), 1, "one link valid for about a day");
+    let (status, _, _, page) = setup_form(&a, &link).await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    assert!(page.contains("Erste Anmeldung einrichten"), "{page}");
+
+    // Bad input: said what, the name typed is kept, and the link still works.
+    let r = post_setup(
+        &a,
+        &link,
+        &[
+            ("user", "anna"),
+            ("password", PASSWORD),
+            ("password_again", "anders-als-vorher"),
+        ],
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let page = r.text().await.unwrap();
+    assert!(page.contains("verschieden"), "{page}");
+    assert!(page.contains("value=\"anna\""), "{page}");
+    let r = post_setup(
+        &a,
+        &link,
+        &[
+            ("user", "anna"),
+            ("password", "kurz"),
+            ("password_again", "kurz"),
+        ],
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let page = r.text().await.unwrap();
+    assert!(page.contains("at least 12"), "{page}");
+    let r = post_setup(
+        &a,
+        &link,
+        &[
+            ("user", "Anna Groß"),
+            ("password", PASSWORD),
+            ("password_again", PASSWORD),
+        ],
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    // Without the form's token: refused, nothing created.
+    let r = a
+        .http
+        .post(&link)
+        .header(CONTENT_TYPE, FORM)
+        .body(form(&[
+            ("user", "mallory"),
+            ("password", PASSWORD),
+            ("password_again", PASSWORD),
+        ]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    assert_eq!(
+        a.sql
+            .i64(
+                "SELECT COUNT(*) FROM admin_users WHERE name NOT LIKE 'token:%'",
+                &[]
+            )
+            .await,
+        0
+    );
+
+    // Name and password chosen: an administrator, signed in at once.
+    let r = post_setup(
+        &a,
+        &link,
+        &[
+            ("user", "anna"),
+            ("password", PASSWORD),
+            ("password_again", PASSWORD),
+        ],
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert_eq!(r.headers()[LOCATION], "/admin");
+    let session = cookie_of(&r, "np_session").expect("signed in");
+    let r = a.admin_get(&session, "/admin/contacts").await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let role = a
+        .sql
+        .column("SELECT role FROM admin_users WHERE name = 'anna'", &[])
+        .await;
+    assert_eq!(role, vec!["administrator".to_string()]);
+    // The password works at the login too.
+    a.sign_in("anna", PASSWORD).await;
+
+    // Once only: the link, and any new one, is closed now.
+    let (status, _, _, _) = setup_form(&a, &link).await;
+    assert_eq!(status, StatusCode::GONE);
+    let r = post_setup(
+        &a,
+        &link,
+        &[
+            ("user", "mallory"),
+            ("password", PASSWORD),
+            ("password_again", PASSWORD),
+        ],
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::GONE);
+    assert!(auth::setup_url(&a.db, &a.base).await.unwrap().is_none());
+    let out = a.cli(&["admin", "setup-link"]);
+    assert!(!out.status.success());
+    assert!(text(&out).contains("exists already"), "{}", text(&out));
+    assert_eq!(
+        a.sql
+            .i64(
+                "SELECT COUNT(*) FROM admin_users WHERE name = 'mallory'",
+                &[]
+            )
+            .await,
+        0
+    );
+}
+
+#[test]
+fn init_prints_the_setup_link() {
+    let dir = tempfile::tempdir().unwrap();
+    let ws = dir.path().join("ws");
+    let out = std::process::Command::new(bin())
+        .env_remove("NETZPOST_CONFIG")
+        .arg("init")
+        .arg(&ws)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("/admin/setup/"), "{stdout}");
+    assert!(stdout.contains("24 hours"), "{stdout}");
+}
