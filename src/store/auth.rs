@@ -269,10 +269,13 @@ pub async fn set_role(db: &Db, user: &str, role: &str, topic_ids: &[i64]) -> Res
     Ok(n > 0)
 }
 
-/// The ids of the topics assigned to an admin login.
-pub async fn user_topics(db: &Db, user: &str) -> Result<Vec<i64>> {
+/// The topics assigned to an admin login: id and short name.
+pub async fn user_topics(db: &Db, user: &str) -> Result<Vec<(i64, String)>> {
     Ok(on_db!(db, p => {
-        sqlx::query_scalar("SELECT topic_id FROM admin_user_topics WHERE user_name = $1 ORDER BY topic_id")
+        sqlx::query_as(
+            "SELECT a.topic_id, t.slug FROM admin_user_topics a JOIN topics t ON t.id = a.topic_id
+             WHERE a.user_name = $1 ORDER BY t.slug",
+        )
             .bind(user)
             .fetch_all(p)
             .await?
@@ -377,4 +380,77 @@ pub async fn redeem_setup_link(
         drop(tx); // rolls back
     }
     Ok(ok)
+}
+
+/// A thing an admin URL names, for the check of a login's topics.
+#[derive(Debug, Clone, Copy)]
+pub enum Named<'a> {
+    Campaign(&'a str),
+    Occasion(&'a str),
+    Topic(&'a str),
+    Contact(i64),
+    /// An item of the review queue.
+    Decision(i64),
+}
+
+/// The topics the named thing belongs to (a campaign by its topic or its occasion's, a contact
+/// by subscriptions and relations): None when there is no such thing, an empty list when it
+/// belongs to no topic.
+pub async fn topics_of(db: &Db, named: Named<'_>) -> Result<Option<Vec<i64>>> {
+    let one = |v: Option<Option<i64>>| v.map(|t| t.into_iter().collect::<Vec<i64>>());
+    Ok(match named {
+        Named::Campaign(name) => one(on_db!(db, p => {
+            sqlx::query_scalar(
+                "SELECT COALESCE(c.topic_id, o.topic_id) FROM campaigns c
+                 LEFT JOIN occasions o ON o.id = c.occasion_id WHERE c.name = $1",
+            )
+            .bind(name)
+            .fetch_optional(p)
+            .await?
+        })),
+        Named::Occasion(slug) => one(on_db!(db, p => {
+            sqlx::query_scalar("SELECT topic_id FROM occasions WHERE slug = $1")
+                .bind(slug)
+                .fetch_optional(p)
+                .await?
+        })),
+        Named::Topic(slug) => one(on_db!(db, p => {
+            sqlx::query_scalar("SELECT id FROM topics WHERE slug = $1")
+                .bind(slug)
+                .fetch_optional(p)
+                .await?
+        })
+        .map(Some)),
+        Named::Decision(id) => one(on_db!(db, p => {
+            sqlx::query_scalar(
+                "SELECT COALESCE(c.topic_id, o.topic_id) FROM decisions d
+                 LEFT JOIN campaigns c ON c.id = d.campaign_id
+                 LEFT JOIN occasions o ON o.id = c.occasion_id WHERE d.id = $1",
+            )
+            .bind(id)
+            .fetch_optional(p)
+            .await?
+        })),
+        Named::Contact(id) => {
+            let exists: i64 = on_db!(db, p => {
+                sqlx::query_scalar("SELECT COUNT(*) FROM contacts WHERE id = $1")
+                    .bind(id)
+                    .fetch_one(p)
+                    .await?
+            });
+            if exists == 0 {
+                None
+            } else {
+                Some(on_db!(db, p => {
+                    sqlx::query_scalar(
+                        "SELECT topic_id FROM subscriptions WHERE contact_id = $1
+                         UNION SELECT topic_id FROM relations WHERE contact_id = $1 AND topic_id IS NOT NULL",
+                    )
+                    .bind(id)
+                    .fetch_all(p)
+                    .await?
+                }))
+            }
+        }
+    })
 }

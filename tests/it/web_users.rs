@@ -29,15 +29,18 @@ async fn roles_are_enforced_on_every_admin_route(backend: Backend) {
     let a = App::on(backend).await;
     let topic = a.topic("nachbarschaft").await;
     let contact = a.contact("ayse@example.org", vec![topic]).await;
-    let (occasion, _) = a.invitation(topic).await;
-    let slug: String = a
-        .sql
-        .column(
-            "SELECT slug FROM occasions WHERE id = $1",
-            &[Arg::Int(occasion)],
-        )
-        .await
-        .remove(0);
+    a.invitation(topic).await;
+    let slug = "nachbarschaftscafe";
+    // Another topic with its person, occasion and invitation: not for the coordinator and the
+    // helper of "nachbarschaft".
+    let other = a.topic("senioren").await;
+    let olga = a.contact("olga@example.org", vec![other]).await;
+    a.invitation_at(
+        other,
+        "seniorentreff",
+        chrono::Utc::now() + chrono::Duration::days(5),
+    )
+    .await;
     a.quick_password("chefin", PASSWORD).await;
     a.quick_password("helfer", PASSWORD).await;
     a.quick_password("koord", PASSWORD).await;
@@ -189,6 +192,110 @@ async fn roles_are_enforced_on_every_admin_route(backend: Backend) {
         let r = a.admin_get(&c.cookie, path).await;
         assert_eq!(r.status(), StatusCode::OK, "administrator GET {path}");
     }
+
+    // ... of their topics only: another topic's person, occasion, invitation and the topic itself
+    // are refused, and the lists and the export leave them out.
+    let page = a
+        .admin_get(&k.cookie, "/admin/contacts")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        page.contains("ayse@example.org") && !page.contains("olga@example.org"),
+        "{page}"
+    );
+    let r = a
+        .admin_get(&k.cookie, "/admin/contacts?topic=senioren")
+        .await;
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    let csv = a
+        .admin_get(&k.cookie, "/admin/contacts/export.csv")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        csv.contains("ayse@example.org") && !csv.contains("olga@example.org"),
+        "{csv}"
+    );
+    for page_path in [
+        "/admin/occasions",
+        "/admin/campaigns",
+        "/admin/topics",
+        "/admin",
+    ] {
+        let page = a
+            .admin_get(&k.cookie, page_path)
+            .await
+            .text()
+            .await
+            .unwrap();
+        assert!(!page.contains("seniorentreff"), "{page_path}: {page}");
+        assert!(!page.contains("olga@example.org"), "{page_path}: {page}");
+    }
+    let page = a
+        .admin_get(&k.cookie, "/admin/occasions")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("nachbarschaftscafe"), "{page}");
+    for path in [
+        format!("/admin/contacts/{olga}"),
+        "/admin/occasions/seniorentreff".to_string(),
+        "/admin/occasions/seniorentreff/rsvps.csv".to_string(),
+        "/admin/campaigns/seniorentreff".to_string(),
+    ] {
+        let r = a.admin_get(&k.cookie, &path).await;
+        assert_eq!(r.status(), StatusCode::FORBIDDEN, "coordinator GET {path}");
+        let page = r.text().await.unwrap();
+        assert!(
+            page.contains("Thema, das Ihnen nicht zugeordnet ist"),
+            "{page}"
+        );
+    }
+    for path in [
+        format!("/admin/contacts/{olga}/forget"),
+        format!("/admin/contacts/{olga}/note"),
+        "/admin/campaigns/seniorentreff/send".to_string(),
+        "/admin/occasions/seniorentreff/cancel".to_string(),
+        "/admin/topics/senioren/archive".to_string(),
+    ] {
+        let body = form(&[("csrf", &k.csrf), ("confirm", "yes"), ("text", "x")]);
+        let r = a.admin_post(&k.cookie, &path, &body).await;
+        assert_eq!(r.status(), StatusCode::FORBIDDEN, "coordinator POST {path}");
+    }
+    assert_eq!(
+        a.sql
+            .i64(
+                "SELECT COUNT(*) FROM contacts WHERE email = 'olga@example.org'",
+                &[]
+            )
+            .await,
+        1
+    );
+    assert_eq!(
+        a.sql
+            .i64(
+                "SELECT COUNT(*) FROM topics WHERE slug = 'senioren' AND archived_at IS NULL",
+                &[]
+            )
+            .await,
+        1
+    );
+    // The helper likewise.
+    let r = a
+        .admin_get(&h.cookie, "/admin/occasions/seniorentreff/door")
+        .await;
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    let page = a
+        .admin_get(&h.cookie, "/admin/occasions")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(!page.contains("seniorentreff"), "{page}");
 
     // A changed role holds from the next request of an open session.
     auth::set_role(&a.db, "koord", Role::Helper, &[])

@@ -77,6 +77,45 @@ struct Admin {
     q: &'static str,
     /// Replies waiting in the review queue, for the menu.
     review_open: Option<i64>,
+    /// The topics this login works on (id and short name); None: all (an administrator).
+    topics: Option<Vec<(i64, String)>>,
+}
+
+impl Admin {
+    /// Whether this login works on the topic `topic` (a thing of no topic is the
+    /// administrators').
+    fn sees(&self, topic: Option<i64>) -> bool {
+        roles::within(self.topic_ids().as_deref(), Some(topic.as_slice()))
+    }
+
+    fn topic_ids(&self) -> Option<Vec<i64>> {
+        self.topics
+            .as_ref()
+            .map(|t| t.iter().map(|(id, _)| *id).collect())
+    }
+
+    /// Whether this login works on the topic with the short name `slug`.
+    fn sees_slug(&self, slug: Option<&str>) -> bool {
+        match &self.topics {
+            None => true,
+            Some(t) => slug.is_some_and(|s| t.iter().any(|(_, mine)| mine == s)),
+        }
+    }
+
+    /// Whether this login reaches the named thing (for the rows of a list; a failed look-up
+    /// hides the row).
+    async fn reaches(&self, st: &Shared, n: store::auth::Named<'_>) -> bool {
+        let Some(mine) = self.topic_ids() else {
+            return true;
+        };
+        match store::auth::topics_of(&st.db, n).await {
+            Ok(its) => roles::within(Some(&mine), Some(its.as_deref().unwrap_or(&[]))),
+            Err(e) => {
+                tracing::warn!("admin list: the topics of {n:?}: {e}");
+                false
+            }
+        }
+    }
 }
 
 async fn admin_of(st: &Shared, headers: &HeaderMap, uri: &Uri) -> Result<Admin, Response> {
@@ -107,6 +146,20 @@ async fn admin_for(
                     "forbidden_text",
                 ));
             }
+            let topics = match scope(st, &session, uri.path()).await {
+                Ok(Some(topics)) => topics,
+                Ok(None) => {
+                    tracing::warn!(user = %session.user, path = uri.path(),
+                        "admin request outside the login's topics refused");
+                    return Err(st.pages.message(
+                        lang,
+                        StatusCode::FORBIDDEN,
+                        "forbidden_title",
+                        "forbidden_topic_text",
+                    ));
+                }
+                Err(e) => return Err(internal(st, lang, e)),
+            };
             let review_open = match store::decisions::pending_count(&st.db).await {
                 Ok(n) => Some(n),
                 Err(e) => {
@@ -120,6 +173,7 @@ async fn admin_for(
                 lang,
                 q,
                 review_open,
+                topics,
             })
         }
         Ok(None) => Err(redirect(&format!("/admin/login{q}"))),
@@ -133,6 +187,26 @@ async fn admin_for(
             ))
         }
     }
+}
+
+/// The topics of a login that is not an administrator's (Some(None) for an administrator), or
+/// None when the thing the path names belongs to none of them.
+#[allow(clippy::type_complexity)]
+async fn scope(
+    st: &Shared,
+    session: &Session,
+    path: &str,
+) -> Result<Option<Option<Vec<(i64, String)>>>, store::StoreError> {
+    if session.role == auth::Role::Administrator {
+        return Ok(Some(None));
+    }
+    let mine = store::auth::user_topics(&st.db, &session.user).await?;
+    let ids: Vec<i64> = mine.iter().map(|(id, _)| *id).collect();
+    let its = match roles::named(path) {
+        Some(n) => store::auth::topics_of(&st.db, n).await?,
+        None => None,
+    };
+    Ok(roles::within(Some(&ids), its.as_deref()).then_some(Some(mine)))
 }
 
 /// For POSTs: the admin, the form, and the CSRF check (403 without the right token).

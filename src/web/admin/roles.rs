@@ -7,6 +7,7 @@
 //! - helper: the dashboard, the review queue, and occasions read-only with the list at the door
 //!   (recording attendance); no contacts, no export, no erasure, no sending.
 
+use crate::store::auth::Named;
 use crate::web::auth::Role;
 use serde::Serialize;
 
@@ -41,6 +42,34 @@ fn helper_may(post: bool, path: &str) -> bool {
         // The list at the door: who came.
         ["occasions", _, "door"] => true,
         _ => false,
+    }
+}
+
+/// The one thing (campaign, occasion, topic, contact, review item) a path names, whose topics
+/// decide whether a coordinator or helper may reach it.
+pub fn named(path: &str) -> Option<Named<'_>> {
+    let parts: Vec<&str> = path
+        .trim_end_matches('/')
+        .trim_start_matches("/admin/")
+        .split('/')
+        .collect();
+    match parts.as_slice() {
+        ["campaigns", name, ..] if *name != "new" => Some(Named::Campaign(name)),
+        ["occasions", slug, ..] if *slug != "new" => Some(Named::Occasion(slug)),
+        ["topics", slug, ..] => Some(Named::Topic(slug)),
+        ["contacts", id, ..] => id.parse().ok().map(Named::Contact),
+        ["review", id, ..] => id.parse().ok().map(Named::Decision),
+        _ => None,
+    }
+}
+
+/// Whether a login with the topics `mine` (None: all, an administrator) may reach a thing of
+/// the topics `its` (None: no such thing, which the page itself reports). A thing of no topic is
+/// the administrators'.
+pub fn within(mine: Option<&[i64]>, its: Option<&[i64]>) -> bool {
+    match (mine, its) {
+        (None, _) | (_, None) => true,
+        (Some(mine), Some(its)) => its.iter().any(|t| mine.contains(t)),
     }
 }
 
@@ -109,6 +138,38 @@ mod tests {
         ] {
             assert!(!may(h, post, path), "{post} {path}");
         }
+    }
+
+    #[test]
+    fn a_path_names_the_thing_whose_topics_count() {
+        assert!(matches!(
+            named("/admin/campaigns/herbst/send"),
+            Some(Named::Campaign("herbst"))
+        ));
+        assert!(named("/admin/campaigns/new").is_none());
+        assert!(named("/admin/campaigns").is_none());
+        assert!(matches!(
+            named("/admin/occasions/cafe/door"),
+            Some(Named::Occasion("cafe"))
+        ));
+        assert!(matches!(
+            named("/admin/contacts/12/forget"),
+            Some(Named::Contact(12))
+        ));
+        assert!(named("/admin/contacts/export.csv").is_none());
+        assert!(matches!(
+            named("/admin/review/3/accept"),
+            Some(Named::Decision(3))
+        ));
+        assert!(matches!(
+            named("/admin/topics/nord"),
+            Some(Named::Topic("nord"))
+        ));
+        assert!(within(None, Some(&[])));
+        assert!(within(Some(&[1]), None));
+        assert!(within(Some(&[1, 2]), Some(&[2, 5])));
+        assert!(!within(Some(&[1]), Some(&[2])));
+        assert!(!within(Some(&[1]), Some(&[])));
     }
 
     #[test]
