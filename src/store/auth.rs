@@ -386,6 +386,7 @@ pub async fn redeem_setup_link(
 #[derive(Debug, Clone, Copy)]
 pub enum Named<'a> {
     Campaign(&'a str),
+    /// By short name or id.
     Occasion(&'a str),
     Topic(&'a str),
     Contact(i64),
@@ -409,7 +410,8 @@ pub async fn topics_of(db: &Db, named: Named<'_>) -> Result<Option<Vec<i64>>> {
             .await?
         })),
         Named::Occasion(slug) => one(on_db!(db, p => {
-            sqlx::query_scalar("SELECT topic_id FROM occasions WHERE slug = $1")
+            // Forms name an occasion by its id, URLs by its short name.
+            sqlx::query_scalar("SELECT topic_id FROM occasions WHERE slug = $1 OR CAST(id AS TEXT) = $1")
                 .bind(slug)
                 .fetch_optional(p)
                 .await?

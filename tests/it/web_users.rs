@@ -266,6 +266,69 @@ async fn roles_are_enforced_on_every_admin_route(backend: Backend) {
         let r = a.admin_post(&k.cookie, &path, &body).await;
         assert_eq!(r.status(), StatusCode::FORBIDDEN, "coordinator POST {path}");
     }
+    // Nor a new thing in another topic: a form naming it is refused before anything happens.
+    let senioren_cafe = a
+        .sql
+        .column("SELECT id FROM occasions WHERE slug = 'seniorentreff'", &[])
+        .await
+        .remove(0);
+    for (path, fields) in [
+        (
+            "/admin/occasions/new",
+            vec![("slug", "spiel"), ("title", "Spiel"), ("topic", "senioren")],
+        ),
+        (
+            "/admin/campaigns/new",
+            vec![
+                ("name", "neu"),
+                ("kind", "newsletter"),
+                ("topic", &other.to_string()),
+            ],
+        ),
+        (
+            "/admin/campaigns/new",
+            vec![
+                ("name", "neu"),
+                ("kind", "invitation"),
+                ("occasion", &senioren_cafe),
+            ],
+        ),
+        (
+            "/admin/contacts/new",
+            vec![("email", "neu@example.org"), ("topic_senioren", "1")],
+        ),
+        ("/admin/import", vec![]),
+    ] {
+        let mut all = vec![("csrf", k.csrf.as_str())];
+        all.extend(fields);
+        let r = a.admin_post(&k.cookie, path, &form(&all)).await;
+        assert_eq!(r.status(), StatusCode::FORBIDDEN, "coordinator POST {path}");
+    }
+    // In their own topic the same works.
+    let own = form(&[
+        ("csrf", k.csrf.as_str()),
+        ("slug", "hoffest"),
+        ("title", "Hoffest"),
+        ("date", "2031-06-14"),
+        ("time", "15:00"),
+        ("topic", "nachbarschaft"),
+    ]);
+    let r = a.admin_post(&k.cookie, "/admin/occasions/new", &own).await;
+    assert_eq!(
+        r.status(),
+        StatusCode::SEE_OTHER,
+        "{}",
+        r.text().await.unwrap()
+    );
+    assert_eq!(
+        a.sql
+            .i64(
+                "SELECT COUNT(*) FROM contacts WHERE email = 'neu@example.org'",
+                &[]
+            )
+            .await,
+        0
+    );
     assert_eq!(
         a.sql
             .i64(

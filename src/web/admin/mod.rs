@@ -227,6 +227,36 @@ async fn admin_post(
             .pages
             .message(lang, StatusCode::FORBIDDEN, "csrf_title", "csrf_text"));
     }
+    // A form that names a topic or occasion (a new campaign, occasion, person or relation)
+    // names one of a coordinator's own.
+    if let Some(mine) = &admin.topics {
+        let mut outside = form.iter().any(|(k, v)| {
+            let v = v.trim();
+            let not_mine = |v: &str| {
+                !mine
+                    .iter()
+                    .any(|(id, slug)| slug == v || id.to_string() == v)
+            };
+            (k == "topic" && !v.is_empty() && not_mine(v))
+                || k.strip_prefix("topic_").is_some_and(not_mine)
+        });
+        if let Some(o) = form
+            .get("occasion")
+            .map(|o| o.trim())
+            .filter(|o| !o.is_empty())
+        {
+            outside = outside || !admin.reaches(st, store::auth::Named::Occasion(o)).await;
+        }
+        if outside {
+            tracing::warn!(user = %admin.session.user, "admin form naming another topic refused");
+            return Err(st.pages.message(
+                lang,
+                StatusCode::FORBIDDEN,
+                "forbidden_title",
+                "forbidden_topic_text",
+            ));
+        }
+    }
     Ok((admin, form))
 }
 
