@@ -45,7 +45,7 @@ async fn check(b: &Driver, width: u32, what: &str) {
     axe(b, width, what).await;
 }
 
-async fn axe(b: &Driver, width: u32, what: &str) {
+pub(crate) async fn axe(b: &Driver, width: u32, what: &str) {
     let script = format!(
         "{}\nconst done = arguments[arguments.length - 1];
          axe.run(document, {{runOnly: {{type: 'tag', values: ['wcag2a', 'wcag2aa']}}}})
@@ -69,7 +69,7 @@ async fn axe(b: &Driver, width: u32, what: &str) {
 }
 
 /// Nothing on the page is wider than the window.
-async fn fits(b: &Driver, width: u32, what: &str) {
+pub(crate) async fn fits(b: &Driver, width: u32, what: &str) {
     let v = b
         .execute("return [document.documentElement.scrollWidth, window.innerWidth];")
         .await;

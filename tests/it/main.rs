@@ -11,6 +11,7 @@ mod api;
 mod architecture;
 mod browser;
 mod browser_campaigns;
+mod browser_users;
 mod browser_workspace;
 mod classify_corpora;
 mod classify_own;
