@@ -25,3 +25,9 @@ CREATE TABLE admin_invitations (
     expires_at TIMESTAMPTZ NOT NULL,
     used_at TIMESTAMPTZ
 );
+
+-- Sessions say where they were opened (the browser's User-Agent and the client address) and
+-- when they were last used, so that a person can recognise and end them.
+ALTER TABLE admin_sessions ADD COLUMN user_agent TEXT;
+ALTER TABLE admin_sessions ADD COLUMN address TEXT;
+ALTER TABLE admin_sessions ADD COLUMN last_used_at TIMESTAMPTZ;

@@ -167,6 +167,9 @@ pub struct NewSession<'a> {
     pub csrf: &'a str,
     pub created_at: Timestamp,
     pub expires_at: Timestamp,
+    /// The browser's User-Agent and the client address, to recognise the session by.
+    pub user_agent: Option<&'a str>,
+    pub address: Option<&'a str>,
 }
 
 /// Stores a session, first dropping the sessions that expired before it began.
@@ -174,13 +177,16 @@ pub async fn insert_session(db: &Db, s: &NewSession<'_>) -> Result<()> {
     on_db!(db, p => {
         sqlx::query("DELETE FROM admin_sessions WHERE expires_at < $1").bind(s.created_at).execute(p).await?;
         sqlx::query(
-            "INSERT INTO admin_sessions (id_hash, user_name, csrf, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)",
+            "INSERT INTO admin_sessions (id_hash, user_name, csrf, created_at, expires_at, user_agent, address, last_used_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $4)",
         )
         .bind(s.id_hash)
         .bind(s.user)
         .bind(s.csrf)
         .bind(s.created_at)
         .bind(s.expires_at)
+        .bind(s.user_agent)
+        .bind(s.address)
         .execute(p)
         .await?;
     });
@@ -455,4 +461,60 @@ pub async fn topics_of(db: &Db, named: Named<'_>) -> Result<Option<Vec<i64>>> {
             }
         }
     })
+}
+
+/// An open session as listed: its id hash (to end it by), whose it is, where and when.
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+pub struct SessionRow {
+    pub id_hash: String,
+    pub user_name: String,
+    pub user_agent: Option<String>,
+    pub address: Option<String>,
+    pub created_at: Timestamp,
+    pub last_used_at: Option<Timestamp>,
+}
+
+/// The live sessions of `user`, or of everyone (None), the most recently used first.
+pub async fn list_sessions(db: &Db, user: Option<&str>) -> Result<Vec<SessionRow>> {
+    Ok(on_db!(db, p => {
+        sqlx::query_as::<_, SessionRow>(
+            "SELECT id_hash, user_name, user_agent, address, created_at, last_used_at
+             FROM admin_sessions WHERE expires_at > $1 AND ($2 IS NULL OR user_name = $2)
+             ORDER BY COALESCE(last_used_at, created_at) DESC",
+        )
+        .bind(now())
+        .bind(user)
+        .fetch_all(p)
+        .await?
+    }))
+}
+
+/// Notes that a session was used now (at most once a minute, to spare the writes).
+pub async fn touch_session(db: &Db, id_hash: &str) -> Result<()> {
+    let at = now();
+    on_db!(db, p => {
+        sqlx::query(
+            "UPDATE admin_sessions SET last_used_at = $1
+             WHERE id_hash = $2 AND (last_used_at IS NULL OR last_used_at < $3)",
+        )
+        .bind(at)
+        .bind(id_hash)
+        .bind(at - chrono::Duration::minutes(1))
+        .execute(p)
+        .await?;
+    });
+    Ok(())
+}
+
+/// Ends the session with this id hash if it is `user`'s (any login's with None). Returns
+/// whether there was one.
+pub async fn end_session_of(db: &Db, id_hash: &str, user: Option<&str>) -> Result<bool> {
+    Ok(on_db!(db, p => {
+        sqlx::query("DELETE FROM admin_sessions WHERE id_hash = $1 AND ($2 IS NULL OR user_name = $2)")
+            .bind(id_hash)
+            .bind(user)
+            .execute(p)
+            .await?
+            .rows_affected()
+    }) > 0)
 }

@@ -293,8 +293,14 @@ pub struct Session {
     pub role: Role,
 }
 
-/// Opens a session; returns the cookie value.
-pub async fn create_session(db: &Db, user: &str) -> Result<String, StoreError> {
+/// Opens a session, noting the browser's User-Agent and the client address; returns the cookie
+/// value.
+pub async fn create_session(
+    db: &Db,
+    user: &str,
+    user_agent: Option<&str>,
+    address: Option<&str>,
+) -> Result<String, StoreError> {
     let id = random_hex(32);
     let at = now();
     store::auth::insert_session(
@@ -305,6 +311,9 @@ pub async fn create_session(db: &Db, user: &str) -> Result<String, StoreError> {
             csrf: &random_hex(24),
             created_at: at,
             expires_at: at + chrono::Duration::hours(SESSION_HOURS),
+            // A User-Agent can be long; what says the browser and device is at its start.
+            user_agent: user_agent.map(|u| &u[..u.floor_char_boundary(300)]),
+            address,
         },
     )
     .await?;
@@ -319,6 +328,49 @@ pub async fn session(db: &Db, id: &str) -> Result<Option<Session>, StoreError> {
         // The column allows only the three (a CHECK); anything else would grant nothing.
         role: Role::parse(&role).unwrap_or(Role::Helper),
     }))
+}
+
+/// The session id's hash, by which a listed session is named.
+pub fn session_key(id: &str) -> String {
+    sha256_hex(id)
+}
+
+/// The browser and device a User-Agent names, in plain words ("Firefox on Windows"); None when
+/// it names none that we know.
+pub fn device(user_agent: &str) -> Option<String> {
+    let ua = user_agent;
+    let browser = if ua.contains("Firefox/") {
+        "Firefox"
+    } else if ua.contains("Edg/") {
+        "Edge"
+    } else if ua.contains("OPR/") {
+        "Opera"
+    } else if ua.contains("Chrome/") || ua.contains("Chromium/") || ua.contains("CriOS/") {
+        "Chrome"
+    } else if ua.contains("Safari/") {
+        "Safari"
+    } else {
+        ""
+    };
+    let system = if ua.contains("Android") {
+        "Android"
+    } else if ua.contains("iPhone") || ua.contains("iPad") {
+        "iOS"
+    } else if ua.contains("Windows") {
+        "Windows"
+    } else if ua.contains("Mac OS X") || ua.contains("Macintosh") {
+        "macOS"
+    } else if ua.contains("Linux") || ua.contains("X11") {
+        "Linux"
+    } else {
+        ""
+    };
+    match (browser, system) {
+        ("", "") => None,
+        (b, "") => Some(b.to_string()),
+        ("", s) => Some(s.to_string()),
+        (b, s) => Some(format!("{b} · {s}")),
+    }
 }
 
 pub async fn end_session(db: &Db, id: &str) -> Result<(), StoreError> {
@@ -337,6 +389,20 @@ mod tests {
             hex::encode(got),
             "55ac046e56e3089fec1691c22544b605f94185216dde0465e68b9d57c20dacbc"
         );
+    }
+
+    #[test]
+    fn devices_in_plain_words() {
+        let firefox =
+            "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:120.0) Gecko/20100101 Firefox/120.0";
+        assert_eq!(device(firefox).as_deref(), Some("Firefox · Windows"));
+        let iphone = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_1 like Mac OS X) AppleWebKit/605.1.15 \
+                      (KHTML, like Gecko) Version/17.1 Mobile/15E148 Safari/604.1";
+        assert_eq!(device(iphone).as_deref(), Some("Safari · iOS"));
+        let android = "Mozilla/5.0 (Linux; Android 14) AppleWebKit/537.36 (KHTML, like Gecko) \
+                       Chrome/119.0 Mobile Safari/537.36";
+        assert_eq!(device(android).as_deref(), Some("Chrome · Android"));
+        assert_eq!(device("curl/8.4.0"), None);
     }
 
     #[test]

@@ -12,6 +12,7 @@ use reqwest::StatusCode;
 
 each_db!(async
     roles_are_enforced_on_every_admin_route,
+    sessions_are_listed_and_ended_and_a_password_changed,
     the_setup_link_creates_the_first_administrator_once_and_expires,
 );
 
@@ -588,4 +589,182 @@ fn init_prints_the_setup_link() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(stdout.contains("/admin/setup/"), "{stdout}");
     assert!(stdout.contains("24 hours"), "{stdout}");
+}
+
+/// Signs in from a browser with this User-Agent; the session cookie.
+async fn sign_in_as_browser(a: &App, user: &str, ua: &str) -> String {
+    let (cookie, csrf) = a.login_form(crate::support::app::CLIENT).await;
+    let r = a
+        .http
+        .post(a.url("/admin/login"))
+        .header(COOKIE, format!("np_login={cookie}"))
+        .header(CONTENT_TYPE, FORM)
+        .header(reqwest::header::USER_AGENT, ua)
+        .header("X-Forwarded-For", crate::support::app::CLIENT)
+        .body(form(&[
+            ("csrf", &csrf),
+            ("user", user),
+            ("password", PASSWORD),
+        ]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::SEE_OTHER, "sign-in as {user}");
+    cookie_of(&r, "np_session").unwrap()
+}
+
+const FIREFOX: &str =
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:120.0) Gecko/20100101 Firefox/120.0";
+const IPHONE: &str = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_1 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.1 Mobile/15E148 Safari/604.1";
+
+async fn sessions_are_listed_and_ended_and_a_password_changed(backend: Backend) {
+    let a = App::on(backend).await;
+    a.quick_password("chefin", PASSWORD).await;
+    a.quick_password("helfer", PASSWORD).await;
+    auth::set_role(&a.db, "helfer", Role::Helper, &[])
+        .await
+        .unwrap();
+    let desk = sign_in_as_browser(&a, "helfer", FIREFOX).await;
+    let phone = sign_in_as_browser(&a, "helfer", IPHONE).await;
+    let boss = sign_in_as_browser(&a, "chefin", FIREFOX).await;
+
+    // The helper sees their own sessions: browser, device, address, last use.
+    let page = a
+        .admin_get(&desk, "/admin/account")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("Firefox · Windows"), "{page}");
+    assert!(page.contains("Safari · iOS"), "{page}");
+    assert!(page.contains(crate::support::app::CLIENT), "{page}");
+    assert!(page.contains("dieses Gerät"), "{page}");
+    assert!(page.contains("zuletzt aktiv"), "{page}");
+    assert!(
+        !page.contains("chefin"),
+        "a helper sees only their own sessions: {page}"
+    );
+    let csrf = hidden(&page, "csrf");
+    // The phone's session, ended from the desk.
+    let keys: Vec<String> = page
+        .match_indices("name=\"session\" value=\"")
+        .map(|(i, m)| page[i + m.len()..i + m.len() + 64].to_string())
+        .collect();
+    assert_eq!(keys.len(), 2, "{page}");
+    let this = netzpost::web::auth::session_key(&desk);
+    let other = keys.iter().find(|k| **k != this).unwrap().clone();
+    let r = a
+        .admin_post(
+            &desk,
+            "/admin/account/sessions/end",
+            &form(&[("csrf", &csrf), ("session", &other)]),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert_eq!(
+        a.admin_get(&phone, "/admin").await.status(),
+        StatusCode::SEE_OTHER,
+        "the phone is signed out"
+    );
+    assert_eq!(a.admin_get(&desk, "/admin").await.status(), StatusCode::OK);
+    // Not someone else's session, as a helper.
+    let boss_key = netzpost::web::auth::session_key(&boss);
+    let r = a
+        .admin_post(
+            &desk,
+            "/admin/account/sessions/end",
+            &form(&[("csrf", &csrf), ("session", &boss_key)]),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    assert_eq!(a.admin_get(&boss, "/admin").await.status(), StatusCode::OK);
+
+    // The administrator sees everyone's and ends the helper's.
+    let page = a
+        .admin_get(&boss, "/admin/account")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("helfer") && page.contains("chefin"), "{page}");
+    let boss_csrf = hidden(&page, "csrf");
+    let r = a
+        .admin_post(
+            &boss,
+            "/admin/account/sessions/end",
+            &form(&[("csrf", &boss_csrf), ("session", &this)]),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert_eq!(
+        a.admin_get(&desk, "/admin").await.status(),
+        StatusCode::SEE_OTHER
+    );
+
+    // A password change: the old one asked first; other sessions end, this browser stays in.
+    let other_boss = sign_in_as_browser(&a, "chefin", IPHONE).await;
+    let r = a
+        .admin_post(
+            &boss,
+            "/admin/account/password",
+            &form(&[
+                ("csrf", &boss_csrf),
+                ("current", "falsch-falsch-falsch"),
+                ("password", "ein-ganz-neues-passwort"),
+                ("password_again", "ein-ganz-neues-passwort"),
+            ]),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(r
+        .text()
+        .await
+        .unwrap()
+        .contains("Das bisherige Passwort stimmt nicht"));
+    let r = a
+        .admin_post(
+            &boss,
+            "/admin/account/password",
+            &form(&[
+                ("csrf", &boss_csrf),
+                ("current", PASSWORD),
+                ("password", "kurz"),
+                ("password_again", "kurz"),
+            ]),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(r.text().await.unwrap().contains("at least 12"));
+    let r = a
+        .admin_post(
+            &boss,
+            "/admin/account/password",
+            &form(&[
+                ("csrf", &boss_csrf),
+                ("current", PASSWORD),
+                ("password", "ein-ganz-neues-passwort"),
+                ("password_again", "ein-ganz-neues-passwort"),
+            ]),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let fresh = cookie_of(&r, "np_session").expect("a new session for this browser");
+    assert_eq!(
+        a.admin_get(&fresh, "/admin/account?done=password")
+            .await
+            .status(),
+        StatusCode::OK
+    );
+    assert_eq!(
+        a.admin_get(&other_boss, "/admin").await.status(),
+        StatusCode::SEE_OTHER
+    );
+    assert_eq!(
+        a.admin_get(&boss, "/admin").await.status(),
+        StatusCode::SEE_OTHER
+    );
+    assert_eq!(
+        a.try_sign_in("chefin", PASSWORD).await.status(),
+        StatusCode::UNAUTHORIZED
+    );
 }

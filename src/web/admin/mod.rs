@@ -7,6 +7,7 @@
 //! is refused with 403 before anything else is read. The login form has its own double-submit
 //! token, as there is no session yet.
 
+mod account;
 mod campaigns;
 mod contacts;
 mod dashboard;
@@ -44,6 +45,7 @@ pub fn routes() -> Router<Shared> {
         .merge(import::routes())
         .merge(occasions::routes())
         .merge(setup::routes())
+        .merge(account::routes())
 }
 
 fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
@@ -136,6 +138,9 @@ async fn admin_for(
     };
     match auth::session(&st.db, &id).await {
         Ok(Some(session)) => {
+            if let Err(e) = store::auth::touch_session(&st.db, &auth::session_key(&id)).await {
+                tracing::warn!("admin session: noting its use: {e}");
+            }
             if !roles::may(session.role, post, uri.path()) {
                 tracing::warn!(user = %session.user, role = session.role.as_str(),
                     path = uri.path(), post, "admin request beyond the role refused");
@@ -396,7 +401,7 @@ async fn login(State(st): State<Shared>, req: Request) -> Response {
             .map(|ok| ok.then(|| user.to_string())),
     };
     match signed_in {
-        Ok(Some(user)) => match auth::create_session(&st.db, &user).await {
+        Ok(Some(user)) => match open_session(&st, &parts, &user).await {
             Ok(id) => {
                 tracing::info!(%user, "admin signed in");
                 let mut r = redirect(&format!("/admin{}", lang.query(parts.uri.query())));
@@ -425,6 +430,23 @@ async fn login(State(st): State<Shared>, req: Request) -> Response {
         }
         Err(e) => internal(&st, lang, e),
     }
+}
+
+/// Opens a session for `user` from the browser of this request.
+async fn open_session(
+    st: &Shared,
+    parts: &axum::http::request::Parts,
+    user: &str,
+) -> Result<String, store::StoreError> {
+    let ip = st.client_ip(
+        parts.extensions.get::<ConnectInfo<SocketAddr>>(),
+        &parts.headers,
+    );
+    let ua = parts
+        .headers
+        .get(header::USER_AGENT)
+        .and_then(|v| v.to_str().ok());
+    auth::create_session(&st.db, user, ua, ip.map(|i| i.to_string()).as_deref()).await
 }
 
 async fn logout(State(st): State<Shared>, req: Request) -> Response {

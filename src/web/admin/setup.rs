@@ -115,7 +115,7 @@ async fn setup(State(st): State<Shared>, Path(secret): Path<String>, req: Reques
         Err(e) => return internal(&st, lang, e),
     }
     tracing::info!(%user, "first administrator created through the setup link");
-    match auth::create_session(&st.db, user).await {
+    match super::open_session(&st, &parts, user).await {
         Ok(id) => {
             let mut r = redirect(&format!("/admin{}", lang.query(parts.uri.query())));
             r.headers_mut().append(
