@@ -312,7 +312,10 @@ pub async fn create_session(
             created_at: at,
             expires_at: at + chrono::Duration::hours(SESSION_HOURS),
             // A User-Agent can be long; what says the browser and device is at its start.
-            user_agent: user_agent.map(|u| &u[..u.floor_char_boundary(300)]),
+            user_agent: user_agent.map(|u| {
+                let end = u.char_indices().nth(300).map_or(u.len(), |(i, _)| i);
+                &u[..end]
+            }),
             address,
         },
     )
