@@ -45,6 +45,17 @@ pub async fn serve(cfg: Config) -> anyhow::Result<()> {
         })
         .await?
     };
+    // Nobody can sign in yet: the first administrator comes through a one-time link.
+    match crate::web::auth::setup_url(&db, &cfg.http.public_url).await {
+        Ok(Some(link)) => {
+            tracing::warn!(%link, "no admin login yet: open the setup link within {} hours to \
+                create the first administrator (it works once; `netzpost admin setup-link` \
+                prints a fresh one)", crate::web::auth::SETUP_LINK_HOURS);
+            println!("First login: {link}");
+        }
+        Ok(None) => {}
+        Err(e) => tracing::error!("setup link: {e}"),
+    }
     // Inbound mail is read in its own task: a message that takes long to read (a hostile
     // References header, a slow lock) never holds up the sending, and the other way round.
     let reading = tokio::spawn(read_loop(inbound.clone(), cfg.clone(), stop_rx.clone()));

@@ -247,6 +247,8 @@ pub const BUILTIN: &[(&str, &str)] = builtin![
     "web/calendar.html.j2",
     "web/admin/layout.html.j2",
     "web/admin/login.html.j2",
+    "web/admin/setup.html.j2",
+    "web/admin/account.html.j2",
     "web/admin/dashboard.html.j2",
     "web/admin/contacts.html.j2",
     "web/admin/contact.html.j2",

@@ -17,6 +17,20 @@ pub enum AdminCmd {
         #[arg(long = "user", value_name = "USER")]
         user_flag: Option<String>,
     },
+    /// Print a fresh one-time link that creates the first administrator (works once, for 24
+    /// hours, and only while no login exists).
+    SetupLink,
+    /// Give an admin login a role: administrator (everything), coordinator (everything for
+    /// their topics) or helper (review queue and attendance).
+    SetRole {
+        /// The user name.
+        user: String,
+        /// administrator, coordinator or helper.
+        role: String,
+        /// A topic the login works on (repeat for several).
+        #[arg(long = "topic", value_name = "SLUG")]
+        topics: Vec<String>,
+    },
     /// Remove an admin login; its open sessions end.
     Remove {
         /// The user name.
@@ -26,6 +40,7 @@ pub enum AdminCmd {
 
 /// `input` is where the password is read from (standard input in `main`).
 pub async fn run(
+    cfg: &crate::config::Config,
     db: &Db,
     cmd: AdminCmd,
     input: &mut dyn BufRead,
@@ -60,6 +75,24 @@ pub async fn run(
                 out,
                 "password for {user} set; open sessions of {user} ended"
             )?;
+        }
+        AdminCmd::SetupLink => match auth::setup_url(db, &cfg.http.public_url).await? {
+            Some(link) => writeln!(
+                out,
+                "Open within {} hours (works once) and choose name and password:\n{link}",
+                auth::SETUP_LINK_HOURS
+            )?,
+            None => anyhow::bail!(
+                "an admin login exists already: sign in, or set a password with \
+                 `netzpost admin set-password USER`"
+            ),
+        },
+        AdminCmd::SetRole { user, role, topics } => {
+            let r = auth::Role::parse(&role).ok_or_else(|| {
+                anyhow::anyhow!("role {role:?}: use administrator, coordinator or helper")
+            })?;
+            auth::set_role(db, &user, r, &topics).await?;
+            writeln!(out, "{user} is now {}", r.as_str())?;
         }
         AdminCmd::Remove { user } => {
             auth::remove_user(db, &user).await?;

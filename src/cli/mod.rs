@@ -275,8 +275,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             tokens::run(&db, cmd, format, &mut out).await?;
         }
         Command::Admin(cmd) => {
-            let (_, db) = workspace::open(config).await?;
-            admin::run(&db, cmd, &mut std::io::stdin().lock(), &mut out).await?;
+            let (cfg, db) = workspace::open(config).await?;
+            admin::run(&cfg, &db, cmd, &mut std::io::stdin().lock(), &mut out).await?;
         }
     }
     Ok(ExitCode::SUCCESS)

@@ -75,6 +75,18 @@ pub async fn init(dir: &Path, out: &mut dyn Write) -> anyhow::Result<()> {
         dir.display(),
         dir.display()
     )?;
+    let cfg = Config::load(Some(&dir.join("config/netzpost.toml")))?;
+    let db = open_db(&cfg).await?;
+    let link = crate::web::auth::setup_url(&db, &cfg.http.public_url).await;
+    db.close().await;
+    if let Some(link) = link? {
+        writeln!(
+            out,
+            "The first login: once `netzpost serve` runs, open this link within {} hours (it \
+             works once) and choose your name and password:\n  {link}",
+            crate::web::auth::SETUP_LINK_HOURS
+        )?;
+    }
     Ok(())
 }
 

@@ -154,6 +154,98 @@ pub async fn remove_user(db: &Db, user: &str) -> Result<(), StoreError> {
     Ok(())
 }
 
+/// Gives an admin login a role and the topics it works on (slugs; administrators need none).
+pub async fn set_role(
+    db: &Db,
+    user: &str,
+    role: Role,
+    topics: &[String],
+) -> Result<(), StoreError> {
+    let mut ids = Vec::with_capacity(topics.len());
+    for slug in topics {
+        ids.push(store::topics::get(db, slug).await?.id.0);
+    }
+    if !store::auth::set_role(db, user, role.as_str(), &ids).await? {
+        return Err(StoreError::NotFound(format!(
+            "no admin login named {user:?} (create it with `netzpost admin set-password {user}`)"
+        )));
+    }
+    Ok(())
+}
+
+/// How long a setup link works.
+pub const SETUP_LINK_HOURS: i64 = 24;
+
+/// A fresh setup link's secret (for `/admin/setup/SECRET`), valid for [`SETUP_LINK_HOURS`] and
+/// once, while no person's login exists; None when one exists (nothing to set up).
+pub async fn new_setup_link(db: &Db) -> Result<Option<String>, StoreError> {
+    if store::auth::has_people(db).await? {
+        return Ok(None);
+    }
+    let secret = random_hex(32);
+    store::auth::insert_invitation(
+        db,
+        &store::auth::NewInvitation {
+            token_hash: &sha256_hex(&secret),
+            user: None,
+            email: None,
+            role: Role::Administrator.as_str(),
+            created_by: None,
+            expires_at: now() + chrono::Duration::hours(SETUP_LINK_HOURS),
+        },
+    )
+    .await?;
+    Ok(Some(secret))
+}
+
+/// A fresh setup link under `public_url` (see [`new_setup_link`]); None when a person's login
+/// exists.
+pub async fn setup_url(db: &Db, public_url: &str) -> Result<Option<String>, StoreError> {
+    Ok(new_setup_link(db)
+        .await?
+        .map(|s| format!("{}/admin/setup/{s}", public_url.trim_end_matches('/'))))
+}
+
+/// Whether the setup link with this secret works now.
+pub async fn setup_link_open(db: &Db, secret: &str) -> Result<bool, StoreError> {
+    store::auth::setup_link_open(db, &sha256_hex(secret)).await
+}
+
+/// Uses a setup link: creates the first administrator `user` with `password`. A weak password
+/// or a bad name is [`StoreError::Invalid`] (the link stays usable); a used, expired or unknown
+/// link, or one used after a person's login exists, is [`StoreError::Conflict`].
+pub async fn redeem_setup_link(
+    db: &Db,
+    secret: &str,
+    user: &str,
+    password: &str,
+) -> Result<(), StoreError> {
+    crate::store::topics::check_slug(user).map_err(|_| {
+        StoreError::Invalid(format!(
+            "the user name {user:?} may have only lower-case letters, digits, '-' and '_'"
+        ))
+    })?;
+    if let Some(why) = weak_password(password) {
+        return Err(StoreError::Invalid(why));
+    }
+    let closed = || {
+        StoreError::Conflict(
+            "this setup link was used already or has expired, or an administrator exists".into(),
+        )
+    };
+    // Hashing takes a while: not for a link that is closed anyway (the store checks again, in
+    // the transaction that uses it).
+    if !setup_link_open(db, secret).await? {
+        return Err(closed());
+    }
+    if !store::auth::redeem_setup_link(db, &sha256_hex(secret), user, &hash_password(password))
+        .await?
+    {
+        return Err(closed());
+    }
+    Ok(())
+}
+
 pub async fn check_password(db: &Db, user: &str, password: &str) -> Result<bool, StoreError> {
     let stored = store::auth::password_hash(db, user).await?;
     let ok = match &stored {
@@ -167,14 +259,48 @@ pub async fn check_password(db: &Db, user: &str, password: &str) -> Result<bool,
     Ok(ok)
 }
 
+/// What an admin login may do. Administrators everything; coordinators everything for the
+/// topics assigned to them; helpers answer the review queue and record attendance (no export,
+/// no erasure, no sending).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    Administrator,
+    Coordinator,
+    Helper,
+}
+
+impl Role {
+    pub const ALL: [Role; 3] = [Role::Administrator, Role::Coordinator, Role::Helper];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Administrator => "administrator",
+            Role::Coordinator => "coordinator",
+            Role::Helper => "helper",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Role> {
+        Role::ALL.into_iter().find(|r| r.as_str() == s.trim())
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct Session {
     pub user: String,
     pub csrf: String,
+    pub role: Role,
 }
 
-/// Opens a session; returns the cookie value.
-pub async fn create_session(db: &Db, user: &str) -> Result<String, StoreError> {
+/// Opens a session, noting the browser's User-Agent and the client address; returns the cookie
+/// value.
+pub async fn create_session(
+    db: &Db,
+    user: &str,
+    user_agent: Option<&str>,
+    address: Option<&str>,
+) -> Result<String, StoreError> {
     let id = random_hex(32);
     let at = now();
     store::auth::insert_session(
@@ -185,6 +311,12 @@ pub async fn create_session(db: &Db, user: &str) -> Result<String, StoreError> {
             csrf: &random_hex(24),
             created_at: at,
             expires_at: at + chrono::Duration::hours(SESSION_HOURS),
+            // A User-Agent can be long; what says the browser and device is at its start.
+            user_agent: user_agent.map(|u| {
+                let end = u.char_indices().nth(300).map_or(u.len(), |(i, _)| i);
+                &u[..end]
+            }),
+            address,
         },
     )
     .await?;
@@ -193,7 +325,55 @@ pub async fn create_session(db: &Db, user: &str) -> Result<String, StoreError> {
 
 pub async fn session(db: &Db, id: &str) -> Result<Option<Session>, StoreError> {
     let row = store::auth::session(db, &sha256_hex(id)).await?;
-    Ok(row.map(|(user, csrf)| Session { user, csrf }))
+    Ok(row.map(|(user, csrf, role)| Session {
+        user,
+        csrf,
+        // The column allows only the three (a CHECK); anything else would grant nothing.
+        role: Role::parse(&role).unwrap_or(Role::Helper),
+    }))
+}
+
+/// The session id's hash, by which a listed session is named.
+pub fn session_key(id: &str) -> String {
+    sha256_hex(id)
+}
+
+/// The browser and device a User-Agent names, in plain words ("Firefox on Windows"); None when
+/// it names none that we know.
+pub fn device(user_agent: &str) -> Option<String> {
+    let ua = user_agent;
+    let browser = if ua.contains("Firefox/") {
+        "Firefox"
+    } else if ua.contains("Edg/") {
+        "Edge"
+    } else if ua.contains("OPR/") {
+        "Opera"
+    } else if ua.contains("Chrome/") || ua.contains("Chromium/") || ua.contains("CriOS/") {
+        "Chrome"
+    } else if ua.contains("Safari/") {
+        "Safari"
+    } else {
+        ""
+    };
+    let system = if ua.contains("Android") {
+        "Android"
+    } else if ua.contains("iPhone") || ua.contains("iPad") {
+        "iOS"
+    } else if ua.contains("Windows") {
+        "Windows"
+    } else if ua.contains("Mac OS X") || ua.contains("Macintosh") {
+        "macOS"
+    } else if ua.contains("Linux") || ua.contains("X11") {
+        "Linux"
+    } else {
+        ""
+    };
+    match (browser, system) {
+        ("", "") => None,
+        (b, "") => Some(b.to_string()),
+        ("", s) => Some(s.to_string()),
+        (b, s) => Some(format!("{b} · {s}")),
+    }
 }
 
 pub async fn end_session(db: &Db, id: &str) -> Result<(), StoreError> {
@@ -212,6 +392,20 @@ mod tests {
             hex::encode(got),
             "55ac046e56e3089fec1691c22544b605f94185216dde0465e68b9d57c20dacbc"
         );
+    }
+
+    #[test]
+    fn devices_in_plain_words() {
+        let firefox =
+            "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:120.0) Gecko/20100101 Firefox/120.0";
+        assert_eq!(device(firefox).as_deref(), Some("Firefox · Windows"));
+        let iphone = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_1 like Mac OS X) AppleWebKit/605.1.15 \
+                      (KHTML, like Gecko) Version/17.1 Mobile/15E148 Safari/604.1";
+        assert_eq!(device(iphone).as_deref(), Some("Safari · iOS"));
+        let android = "Mozilla/5.0 (Linux; Android 14) AppleWebKit/537.36 (KHTML, like Gecko) \
+                       Chrome/119.0 Mobile Safari/537.36";
+        assert_eq!(device(android).as_deref(), Some("Chrome · Android"));
+        assert_eq!(device("curl/8.4.0"), None);
     }
 
     #[test]

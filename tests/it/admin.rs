@@ -20,6 +20,7 @@ async fn admin_login_csrf_and_pages(backend: Backend) {
     let mut out = Vec::new();
     let mut input = std::io::Cursor::new(b"ein-langes-passwort\n".to_vec());
     netzpost::cli::admin::run(
+        &a.cfg,
         &a.db,
         netzpost::cli::admin::AdminCmd::SetPassword {
             user: Some("admin".into()),
@@ -32,6 +33,7 @@ async fn admin_login_csrf_and_pages(backend: Backend) {
     .unwrap();
     let mut short = std::io::Cursor::new(b"kurz\n".to_vec());
     assert!(netzpost::cli::admin::run(
+        &a.cfg,
         &a.db,
         netzpost::cli::admin::AdminCmd::SetPassword {
             user: Some("admin".into()),

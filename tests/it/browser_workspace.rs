@@ -35,7 +35,7 @@ async fn check(b: &Driver, width: u32, what: &str) {
 }
 
 /// Nothing on the page is wider than the window.
-async fn fits(b: &Driver, width: u32, what: &str) {
+pub(crate) async fn fits(b: &Driver, width: u32, what: &str) {
     let v = b
         .execute("return [document.documentElement.scrollWidth, window.innerWidth];")
         .await;

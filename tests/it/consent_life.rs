@@ -348,6 +348,7 @@ async fn renewal_yes_renews_silence_withdraws_after_the_period_with_the_report(b
     // And on the admin dashboard.
     let mut input = std::io::Cursor::new(b"ein-langes-passwort\n".to_vec());
     netzpost::cli::admin::run(
+        &a.cfg,
         &a.db,
         netzpost::cli::admin::AdminCmd::SetPassword {
             user: Some("admin".into()),

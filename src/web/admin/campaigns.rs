@@ -74,13 +74,21 @@ async fn list(State(st): State<Shared>, headers: HeaderMap, uri: Uri) -> Respons
         Err(r) => return r,
     };
     match store::campaigns::list(&st.db).await {
-        Ok(rows) => page(
-            &st,
-            &a,
-            "web/admin/campaigns.html.j2",
-            "campaigns",
-            json!({"campaigns": rows}),
-        ),
+        Ok(all) => {
+            let mut rows = Vec::with_capacity(all.len());
+            for r in all {
+                if a.reaches(&st, store::auth::Named::Campaign(&r.name)).await {
+                    rows.push(r);
+                }
+            }
+            page(
+                &st,
+                &a,
+                "web/admin/campaigns.html.j2",
+                "campaigns",
+                json!({"campaigns": rows}),
+            )
+        }
         Err(e) => internal(&st, a.lang, e),
     }
 }

@@ -85,10 +85,18 @@ async fn list(
     };
     let Ok(Query(q)) = q else { return bad() };
     let topics = match store::topics::list(&st.db).await {
-        Ok(t) => t,
+        Ok(mut t) => {
+            t.retain(|t| a.sees(Some(t.id.0)));
+            t
+        }
         Err(e) => return internal(&st, a.lang, e),
     };
-    let topic = nonempty(&q.topic);
+    // A coordinator lists the contacts of one of their topics at a time (the first by default).
+    let first_mine = a
+        .topics
+        .as_ref()
+        .map(|t| t.first().map(|(_, slug)| slug.clone()).unwrap_or_default());
+    let topic = nonempty(&q.topic).or(first_mine.as_deref().filter(|s| !s.is_empty()));
     let topic_id = topic.and_then(|slug| topics.iter().find(|t| t.slug == slug).map(|t| t.id));
     if topic.is_some() && topic_id.is_none() {
         return message(
@@ -640,7 +648,18 @@ async fn export(
         Err(r) => return r,
     };
     let rows = match store::contacts::export(&st.db).await {
-        Ok(r) => r,
+        // A coordinator exports the contacts of their topics.
+        Ok(mut r) => {
+            r.retain(|c| {
+                a.topics.is_none()
+                    || c.topics
+                        .as_deref()
+                        .unwrap_or("")
+                        .split([',', ' ', ';'])
+                        .any(|s| !s.is_empty() && a.sees_slug(Some(s)))
+            });
+            r
+        }
         Err(e) => return internal(&st, a.lang, e),
     };
     let cols = [

@@ -35,10 +35,33 @@ async fn dashboard(State(st): State<Shared>, headers: HeaderMap, uri: Uri) -> Re
         Ok::<_, store::StoreError>((topics, campaigns, recent, window, renewal))
     }
     .await;
-    let (topics, campaigns, recent, window, renewal) = match data {
+    let (mut topics, all_campaigns, mut recent, window, renewal) = match data {
         Ok(d) => d,
         Err(e) => return internal(&st, a.lang, e),
     };
+    // A coordinator or helper sees their topics only.
+    topics.retain(|t| a.sees(Some(t.id.0)));
+    let renewal: Vec<_> = renewal
+        .into_iter()
+        .filter(|r| a.sees(Some(r.topic_id.0)))
+        .collect();
+    let mut campaigns = Vec::with_capacity(all_campaigns.len());
+    for c in all_campaigns {
+        if a.reaches(&st, store::auth::Named::Campaign(&c.name)).await {
+            campaigns.push(c);
+        }
+    }
+    if a.topics.is_some() {
+        let mut mine = Vec::with_capacity(recent.len());
+        for r in recent {
+            if a.reaches(&st, store::auth::Named::Contact(r.contact_id.0))
+                .await
+            {
+                mine.push(r);
+            }
+        }
+        recent = mine;
+    }
     // The bars are running totals of people; "silent" is the state now and stands beside them.
     let topics: Vec<serde_json::Value> = topics
         .into_iter()

@@ -7,12 +7,15 @@
 //! is refused with 403 before anything else is read. The login form has its own double-submit
 //! token, as there is no session yet.
 
+mod account;
 mod campaigns;
 mod contacts;
 mod dashboard;
 mod import;
 mod occasions;
 mod review;
+pub mod roles;
+mod setup;
 mod topics;
 
 use super::auth::{self, Session};
@@ -41,6 +44,8 @@ pub fn routes() -> Router<Shared> {
         .merge(contacts::routes())
         .merge(import::routes())
         .merge(occasions::routes())
+        .merge(setup::routes())
+        .merge(account::routes())
 }
 
 fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
@@ -74,9 +79,58 @@ struct Admin {
     q: &'static str,
     /// Replies waiting in the review queue, for the menu.
     review_open: Option<i64>,
+    /// The topics this login works on (id and short name); None: all (an administrator).
+    topics: Option<Vec<(i64, String)>>,
+}
+
+impl Admin {
+    /// Whether this login works on the topic `topic` (a thing of no topic is the
+    /// administrators').
+    fn sees(&self, topic: Option<i64>) -> bool {
+        roles::within(self.topic_ids().as_deref(), Some(topic.as_slice()))
+    }
+
+    fn topic_ids(&self) -> Option<Vec<i64>> {
+        self.topics
+            .as_ref()
+            .map(|t| t.iter().map(|(id, _)| *id).collect())
+    }
+
+    /// Whether this login works on the topic with the short name `slug`.
+    fn sees_slug(&self, slug: Option<&str>) -> bool {
+        match &self.topics {
+            None => true,
+            Some(t) => slug.is_some_and(|s| t.iter().any(|(_, mine)| mine == s)),
+        }
+    }
+
+    /// Whether this login reaches the named thing (for the rows of a list; a failed look-up
+    /// hides the row).
+    async fn reaches(&self, st: &Shared, n: store::auth::Named<'_>) -> bool {
+        let Some(mine) = self.topic_ids() else {
+            return true;
+        };
+        match store::auth::topics_of(&st.db, n).await {
+            Ok(its) => roles::within(Some(&mine), Some(its.as_deref().unwrap_or(&[]))),
+            Err(e) => {
+                tracing::warn!("admin list: the topics of {n:?}: {e}");
+                false
+            }
+        }
+    }
 }
 
 async fn admin_of(st: &Shared, headers: &HeaderMap, uri: &Uri) -> Result<Admin, Response> {
+    admin_for(st, headers, uri, false).await
+}
+
+/// The signed-in admin, if their role allows this request (else 403 with a page that says so).
+async fn admin_for(
+    st: &Shared,
+    headers: &HeaderMap,
+    uri: &Uri,
+    post: bool,
+) -> Result<Admin, Response> {
     let lang = Lang::from_request(uri.query(), headers).admin();
     let q = lang.query(uri.query());
     let Some(id) = cookie(headers, SESSION_COOKIE) else {
@@ -84,6 +138,33 @@ async fn admin_of(st: &Shared, headers: &HeaderMap, uri: &Uri) -> Result<Admin, 
     };
     match auth::session(&st.db, &id).await {
         Ok(Some(session)) => {
+            if let Err(e) = store::auth::touch_session(&st.db, &auth::session_key(&id)).await {
+                tracing::warn!("admin session: noting its use: {e}");
+            }
+            if !roles::may(session.role, post, uri.path()) {
+                tracing::warn!(user = %session.user, role = session.role.as_str(),
+                    path = uri.path(), post, "admin request beyond the role refused");
+                return Err(st.pages.message(
+                    lang,
+                    StatusCode::FORBIDDEN,
+                    "forbidden_title",
+                    "forbidden_text",
+                ));
+            }
+            let topics = match scope(st, &session, uri.path()).await {
+                Ok(Some(topics)) => topics,
+                Ok(None) => {
+                    tracing::warn!(user = %session.user, path = uri.path(),
+                        "admin request outside the login's topics refused");
+                    return Err(st.pages.message(
+                        lang,
+                        StatusCode::FORBIDDEN,
+                        "forbidden_title",
+                        "forbidden_topic_text",
+                    ));
+                }
+                Err(e) => return Err(internal(st, lang, e)),
+            };
             let review_open = match store::decisions::pending_count(&st.db).await {
                 Ok(n) => Some(n),
                 Err(e) => {
@@ -97,6 +178,7 @@ async fn admin_of(st: &Shared, headers: &HeaderMap, uri: &Uri) -> Result<Admin, 
                 lang,
                 q,
                 review_open,
+                topics,
             })
         }
         Ok(None) => Err(redirect(&format!("/admin/login{q}"))),
@@ -112,13 +194,33 @@ async fn admin_of(st: &Shared, headers: &HeaderMap, uri: &Uri) -> Result<Admin, 
     }
 }
 
+/// The topics of a login that is not an administrator's (Some(None) for an administrator), or
+/// None when the thing the path names belongs to none of them.
+#[allow(clippy::type_complexity)]
+async fn scope(
+    st: &Shared,
+    session: &Session,
+    path: &str,
+) -> Result<Option<Option<Vec<(i64, String)>>>, store::StoreError> {
+    if session.role == auth::Role::Administrator {
+        return Ok(Some(None));
+    }
+    let mine = store::auth::user_topics(&st.db, &session.user).await?;
+    let ids: Vec<i64> = mine.iter().map(|(id, _)| *id).collect();
+    let its = match roles::named(path) {
+        Some(n) => store::auth::topics_of(&st.db, n).await?,
+        None => None,
+    };
+    Ok(roles::within(Some(&ids), its.as_deref()).then_some(Some(mine)))
+}
+
 /// For POSTs: the admin, the form, and the CSRF check (403 without the right token).
 async fn admin_post(
     st: &Shared,
     req: Request,
 ) -> Result<(Admin, HashMap<String, String>), Response> {
     let (parts, body) = req.into_parts();
-    let admin = admin_of(st, &parts.headers, &parts.uri).await?;
+    let admin = admin_for(st, &parts.headers, &parts.uri, true).await?;
     let lang = admin.lang;
     let form = super::check_post(st, lang, &parts.headers, body).await?;
     let ok = form
@@ -130,6 +232,36 @@ async fn admin_post(
             .pages
             .message(lang, StatusCode::FORBIDDEN, "csrf_title", "csrf_text"));
     }
+    // A form that names a topic or occasion (a new campaign, occasion, person or relation)
+    // names one of a coordinator's own.
+    if let Some(mine) = &admin.topics {
+        let mut outside = form.iter().any(|(k, v)| {
+            let v = v.trim();
+            let not_mine = |v: &str| {
+                !mine
+                    .iter()
+                    .any(|(id, slug)| slug == v || id.to_string() == v)
+            };
+            (k == "topic" && !v.is_empty() && not_mine(v))
+                || k.strip_prefix("topic_").is_some_and(not_mine)
+        });
+        if let Some(o) = form
+            .get("occasion")
+            .map(|o| o.trim())
+            .filter(|o| !o.is_empty())
+        {
+            outside = outside || !admin.reaches(st, store::auth::Named::Occasion(o)).await;
+        }
+        if outside {
+            tracing::warn!(user = %admin.session.user, "admin form naming another topic refused");
+            return Err(st.pages.message(
+                lang,
+                StatusCode::FORBIDDEN,
+                "forbidden_title",
+                "forbidden_topic_text",
+            ));
+        }
+    }
     Ok((admin, form))
 }
 
@@ -138,6 +270,8 @@ fn page(st: &Shared, a: &Admin, name: &str, nav: &str, mut ctx: serde_json::Valu
     ctx["review_open"] = a.review_open.into();
     ctx["csrf"] = a.session.csrf.clone().into();
     ctx["user"] = a.session.user.clone().into();
+    ctx["role"] = a.session.role.as_str().into();
+    ctx["can"] = json!(roles::Can::of(a.session.role));
     ctx["nav"] = nav.into();
     ctx["q"] = a.q.into();
     ctx["org"] = st.cfg.organisation.name.clone().into();
@@ -267,7 +401,7 @@ async fn login(State(st): State<Shared>, req: Request) -> Response {
             .map(|ok| ok.then(|| user.to_string())),
     };
     match signed_in {
-        Ok(Some(user)) => match auth::create_session(&st.db, &user).await {
+        Ok(Some(user)) => match open_session(&st, &parts, &user).await {
             Ok(id) => {
                 tracing::info!(%user, "admin signed in");
                 let mut r = redirect(&format!("/admin{}", lang.query(parts.uri.query())));
@@ -296,6 +430,23 @@ async fn login(State(st): State<Shared>, req: Request) -> Response {
         }
         Err(e) => internal(&st, lang, e),
     }
+}
+
+/// Opens a session for `user` from the browser of this request.
+async fn open_session(
+    st: &Shared,
+    parts: &axum::http::request::Parts,
+    user: &str,
+) -> Result<String, store::StoreError> {
+    let ip = st.client_ip(
+        parts.extensions.get::<ConnectInfo<SocketAddr>>(),
+        &parts.headers,
+    );
+    let ua = parts
+        .headers
+        .get(header::USER_AGENT)
+        .and_then(|v| v.to_str().ok());
+    auth::create_session(&st.db, user, ua, ip.map(|i| i.to_string()).as_deref()).await
 }
 
 async fn logout(State(st): State<Shared>, req: Request) -> Response {

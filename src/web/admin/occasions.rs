@@ -52,13 +52,16 @@ async fn occasions(State(st): State<Shared>, headers: HeaderMap, uri: Uri) -> Re
         Err(r) => return r,
     };
     match store::occasions::list(&st.db).await {
-        Ok(list) => page(
-            &st,
-            &a,
-            "web/admin/occasions.html.j2",
-            "occasions",
-            json!({"occasions": list}),
-        ),
+        Ok(mut list) => {
+            list.retain(|o| a.sees_slug(o.topic.as_deref()));
+            page(
+                &st,
+                &a,
+                "web/admin/occasions.html.j2",
+                "occasions",
+                json!({"occasions": list}),
+            )
+        }
         Err(e) => internal(&st, a.lang, e),
     }
 }

@@ -34,7 +34,15 @@ async fn review(State(st): State<Shared>, headers: HeaderMap, uri: Uri) -> Respo
         Err(r) => return r,
     };
     match apply::review_list(&st.db, true, 200).await {
-        Ok(rows) => {
+        Ok(all) => {
+            let mut rows = Vec::with_capacity(all.len());
+            for d in all {
+                if a.reaches(&st, crate::store::auth::Named::Decision(d.id))
+                    .await
+                {
+                    rows.push(d);
+                }
+            }
             let open = rows
                 .iter()
                 .filter(|d| d.status.as_str() == "pending")

@@ -37,7 +37,10 @@ async fn topics_page(
     error: Option<(String, &str, String)>,
 ) -> Response {
     let list = match store::topics::list(&st.db).await {
-        Ok(t) => t,
+        Ok(mut t) => {
+            t.retain(|t| a.sees(Some(t.id.0)));
+            t
+        }
         Err(e) => return internal(st, a.lang, e),
     };
     let (active, archived): (Vec<_>, Vec<_>) =
