@@ -101,12 +101,9 @@ pub async fn answer_invitation(
     };
     let seat = match status {
         RelationStatus::Confirmed => Seat::Coming,
+        // The newest on the list is last in line (the list is ordered by when people joined).
         RelationStatus::Waiting => Seat::Waiting {
-            position: store::occasions::waiting_list(&mut tx, o.id)
-                .await?
-                .iter()
-                .position(|w| w.contact_id == contact_id)
-                .map_or(waiting.len() + 1, |i| i + 1),
+            position: waiting.len() + 1,
         },
         _ => Seat::NotComing,
     };
@@ -127,20 +124,7 @@ pub(crate) async fn move_up(tx: &mut Tx, o: &Occasion, cap: i64) -> Result<Vec<C
         if w.party > free {
             break;
         }
-        set_relation(
-            tx,
-            w.contact_id,
-            RelationForm::Encounter,
-            o.topic_id,
-            Some(o.id),
-            RelationStatus::Confirmed,
-            Some(occasion_end(o)),
-            None,
-            &Cause::Admin {
-                by: WAITING_LIST.into(),
-            },
-        )
-        .await?;
+        give_place(tx, w.contact_id, o, WAITING_LIST).await?;
         free -= w.party;
         moved.push(w.contact_id);
     }
@@ -156,8 +140,16 @@ pub async fn seat_by_hand(db: &Db, contact_id: ContactId, o: &Occasion, by: &str
     if !waiting.iter().any(|w| w.contact_id == contact_id) {
         return Ok(false);
     }
+    give_place(&mut tx, contact_id, o, by).await?;
+    tx.commit().await?;
+    Ok(true)
+}
+
+/// `contact_id` waited and now comes to `o`, given the place by `by` (a person, or
+/// [`WAITING_LIST`] when a place came free).
+async fn give_place(tx: &mut Tx, contact_id: ContactId, o: &Occasion, by: &str) -> Result<()> {
     set_relation(
-        &mut tx,
+        tx,
         contact_id,
         RelationForm::Encounter,
         o.topic_id,
@@ -168,6 +160,5 @@ pub async fn seat_by_hand(db: &Db, contact_id: ContactId, o: &Occasion, by: &str
         &Cause::Admin { by: by.into() },
     )
     .await?;
-    tx.commit().await?;
-    Ok(true)
+    Ok(())
 }

@@ -124,17 +124,7 @@ async fn send_notices(
     notice: &activation::OccasionNotice,
     out: &mut dyn Write,
 ) -> anyhow::Result<()> {
-    if !notice.moved_up.is_empty() {
-        let engine = Engine::new(db.clone(), std::sync::Arc::new(cfg.clone())).await?;
-        let o = &notice.occasion;
-        crate::outbound::occasion::send_moved_up(db, &engine.notifier(), o, &notice.moved_up).await;
-        writeln!(
-            out,
-            "{} from the waiting list now have a place and were told so",
-            notice.moved_up.len()
-        )?;
-    }
-    if notice.notify.is_empty() {
+    if notice.moved_up.is_empty() && notice.notify.is_empty() {
         if notice.cancelled || !notice.changed.is_empty() {
             writeln!(
                 out,
@@ -144,6 +134,18 @@ async fn send_notices(
         return Ok(());
     }
     let engine = Engine::new(db.clone(), std::sync::Arc::new(cfg.clone())).await?;
+    if !notice.moved_up.is_empty() {
+        let o = &notice.occasion;
+        crate::outbound::occasion::send_moved_up(db, &engine.notifier(), o, &notice.moved_up).await;
+        writeln!(
+            out,
+            "{} from the waiting list now have a place and were told so",
+            notice.moved_up.len()
+        )?;
+    }
+    if notice.notify.is_empty() {
+        return Ok(());
+    }
     let sent = crate::outbound::occasion::send_notices(
         db,
         &engine.notifier(),

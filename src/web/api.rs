@@ -190,10 +190,11 @@ async fn contacts_create(
             "this address is suppressed (bounced, complained or forgotten)".into(),
         ));
     }
-    let mut topics = Vec::new();
+    let mut chosen = Vec::new();
     for t in &c.topics {
-        topics.push(store::topics::get(&st.db, t).await?.id);
+        chosen.push(store::topics::get(&st.db, t).await?);
     }
+    let topics = chosen.iter().map(|t| t.id).collect();
     let consent = c.consent.unwrap_or(ConsentStatus::Pending);
     if consent == ConsentStatus::Unsubscribed {
         return Err(ApiError(
@@ -217,11 +218,10 @@ async fn contacts_create(
     .await?;
     if consent == ConsentStatus::Pending {
         if let Some(n) = &st.notifier {
-            for t in &c.topics {
-                let topic = store::topics::get(&st.db, t).await?;
-                let by = format!("api:{}", caller.0);
+            let by = format!("api:{}", caller.0);
+            for topic in &chosen {
                 if let Err(e) =
-                    crate::renewal::ask_pending(&st.db, n, &topic, &[contact.id], &by).await
+                    crate::renewal::ask_pending(&st.db, n, topic, &[contact.id], &by).await
                 {
                     tracing::warn!("API: confirmation request: {e:#}");
                 }

@@ -5,7 +5,7 @@
 //!
 //! The life cycle is `outbound::campaign`'s (the same the CLI and the API call).
 
-use super::{admin_of, admin_post, internal, page, redirect, refused_text, Admin};
+use super::{admin_of, admin_post, internal, page, redirect, refused_text, topic_choices, Admin};
 use crate::domain::parse_local_time;
 use crate::outbound::campaign::{self, CreateArgs, CreateError};
 use crate::store::campaigns::{Audience, Campaign, CampaignKind, CampaignStatus, CampaignText};
@@ -147,7 +147,7 @@ async fn form_page(
     status: StatusCode,
 ) -> Response {
     let data = async {
-        let topics = store::topics::list(&st.db).await?;
+        let topics = topic_choices(st, a).await?;
         let occasions = store::occasions::list(&st.db).await?;
         Ok::<_, store::StoreError>((topics, occasions))
     }

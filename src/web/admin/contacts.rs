@@ -3,7 +3,7 @@
 //! fields, notes, relations recorded by hand and the timeline, erasure after one confirmation,
 //! and the export.
 
-use super::{admin_of, admin_post, internal, page, redirect, refused, Admin};
+use super::{admin_of, admin_post, internal, page, redirect, refused, topic_choices, Admin};
 use crate::activation::{self, ActivationError, ByHand, NewPerson};
 use crate::domain::{ConsentStatus, ContactId, EmailAddress, Language, RelationForm, TopicId};
 use crate::output::csv_cell;
@@ -36,15 +36,6 @@ pub fn routes() -> Router<Shared> {
 
 fn message(st: &Shared, a: &Admin, status: StatusCode, title: &str, text: &str) -> Response {
     st.pages.message(a.lang, status, title, text)
-}
-
-/// The topics in use (archived ones are no choice any more).
-async fn topics_in_use(st: &Shared) -> Result<Vec<TopicStats>, store::StoreError> {
-    Ok(store::topics::list(&st.db)
-        .await?
-        .into_iter()
-        .filter(|t| t.archived_at.is_none())
-        .collect())
 }
 
 // ----- the list -----
@@ -191,7 +182,7 @@ async fn person_form(
     values: &HashMap<String, String>,
     error: Option<(&str, String)>,
 ) -> Response {
-    let topics = match topics_in_use(st).await {
+    let topics = match topic_choices(st, a).await {
         Ok(t) => t,
         Err(e) => return internal(st, a.lang, e),
     };
@@ -272,7 +263,7 @@ async fn create(State(st): State<Shared>, req: Request) -> Response {
         Ok(f) => f,
         Err((k, text)) => return person_form(&st, &a, invalid, &form, Some((k, text))).await,
     };
-    let topics = match topics_in_use(&st).await {
+    let topics = match topic_choices(&st, &a).await {
         Ok(t) => t,
         Err(e) => return internal(&st, a.lang, e),
     };

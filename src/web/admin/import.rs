@@ -9,7 +9,7 @@
 //! than a day are removed with the next one. (With several daemons behind one address, the
 //! mapping must reach the daemon that took the upload: sticky sessions, or one shared `var`.)
 
-use super::{admin_of, internal, page, Admin};
+use super::{admin_of, internal, page, topic_choices, Admin};
 use crate::domain::ConsentStatus;
 use crate::import::{Field, RejectKind};
 use crate::output::csv_cell;
@@ -116,8 +116,8 @@ async fn form_page(
     values: &HashMap<String, String>,
     error: Option<(&str, String)>,
 ) -> Response {
-    let topics: Vec<_> = match store::topics::list(&st.db).await {
-        Ok(t) => t.into_iter().filter(|t| t.archived_at.is_none()).collect(),
+    let topics = match topic_choices(st, a).await {
+        Ok(t) => t,
         Err(e) => return internal(st, a.lang, e),
     };
     let mut r = page(

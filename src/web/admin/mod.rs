@@ -307,6 +307,19 @@ fn refused(st: &Shared, a: &Admin, e: crate::activation::ActivationError, back: 
     )
 }
 
+/// The topics a form offers this login: not archived, and for a coordinator or helper only
+/// their own (the server refuses the others anyway; the choice should not offer them).
+async fn topic_choices(
+    st: &Shared,
+    a: &Admin,
+) -> Result<Vec<store::topics::TopicStats>, store::StoreError> {
+    Ok(store::topics::list(&st.db)
+        .await?
+        .into_iter()
+        .filter(|t| t.archived_at.is_none() && a.sees(Some(t.id.0)))
+        .collect())
+}
+
 fn internal(st: &Shared, lang: Lang, e: impl std::fmt::Display) -> Response {
     tracing::error!("admin: {e}");
     st.pages.message(

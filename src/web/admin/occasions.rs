@@ -2,7 +2,7 @@
 //! (through `activation::change_occasion`, whose calendar updates go out here), a cancellation
 //! after one question that says who will be told, the list at the door and the answers as CSV.
 
-use super::{admin_of, admin_post, internal, page, redirect, refused, Admin};
+use super::{admin_of, admin_post, internal, page, redirect, refused, topic_choices, Admin};
 use crate::activation::{self, OccasionChange};
 use crate::domain::parse_local_time;
 use crate::output::csv_cell;
@@ -35,6 +35,15 @@ pub fn routes() -> Router<Shared> {
             "/admin/occasions/{slug}/door",
             get(occasion_door).post(occasion_door_mark),
         )
+}
+
+/// Occasion `slug`, or the page that says it does not exist (or that something failed).
+async fn occasion_named(st: &Shared, a: &Admin, slug: &str) -> Result<Occasion, Response> {
+    match store::occasions::get(&st.db, slug).await {
+        Ok(o) => Ok(o),
+        Err(e) if e.is_not_found() => Err(not_found(st, a)),
+        Err(e) => Err(internal(st, a.lang, e)),
+    }
 }
 
 fn not_found(st: &Shared, a: &Admin) -> Response {
@@ -108,10 +117,9 @@ async fn occasion(
         Ok(a) => a,
         Err(r) => return r,
     };
-    let o = match store::occasions::get(&st.db, &slug).await {
+    let o = match occasion_named(&st, &a, &slug).await {
         Ok(o) => o,
-        Err(e) if e.is_not_found() => return not_found(&st, &a),
-        Err(e) => return internal(&st, a.lang, e),
+        Err(r) => return r,
     };
     let values = values_of(&st, &o);
     occasion_page(&st, &a, &o, StatusCode::OK, &values, None, &done).await
@@ -254,8 +262,8 @@ async fn new_page(
     values: &HashMap<String, String>,
     error: Option<(&str, String)>,
 ) -> Response {
-    let topics: Vec<_> = match store::topics::list(&st.db).await {
-        Ok(t) => t.into_iter().filter(|t| t.archived_at.is_none()).collect(),
+    let topics = match topic_choices(st, a).await {
+        Ok(t) => t,
         Err(e) => return internal(st, a.lang, e),
     };
     let mut r = page(
@@ -372,10 +380,9 @@ async fn change(State(st): State<Shared>, Path(slug): Path<String>, req: Request
         Ok(x) => x,
         Err(r) => return r,
     };
-    let o = match store::occasions::get(&st.db, &slug).await {
+    let o = match occasion_named(&st, &a, &slug).await {
         Ok(o) => o,
-        Err(e) if e.is_not_found() => return not_found(&st, &a),
-        Err(e) => return internal(&st, a.lang, e),
+        Err(r) => return r,
     };
     let f = match read_form(&st, &a, &form) {
         Ok(f) => f,
@@ -489,10 +496,9 @@ async fn seat(
         Ok(x) => x,
         Err(r) => return r,
     };
-    let o = match store::occasions::get(&st.db, &slug).await {
+    let o = match occasion_named(&st, &a, &slug).await {
         Ok(o) => o,
-        Err(e) if e.is_not_found() => return not_found(&st, &a),
-        Err(e) => return internal(&st, a.lang, e),
+        Err(r) => return r,
     };
     let by = format!("admin:{}", a.session.user);
     let id = crate::domain::ContactId::from(contact);
@@ -520,17 +526,9 @@ async fn occasion_door(
         Ok(a) => a,
         Err(r) => return r,
     };
-    let o = match store::occasions::get(&st.db, &slug).await {
+    let o = match occasion_named(&st, &a, &slug).await {
         Ok(o) => o,
-        Err(store::StoreError::UnknownOccasion(_)) => {
-            return st.pages.message(
-                a.lang,
-                StatusCode::NOT_FOUND,
-                "not_found_title",
-                "not_found_text",
-            )
-        }
-        Err(e) => return internal(&st, a.lang, e),
+        Err(r) => return r,
     };
     let action = format!("/admin/occasions/{}/door{}", o.slug, a.q);
     crate::web::public::door_page(
@@ -591,17 +589,9 @@ async fn occasion_csv(
         Ok(a) => a,
         Err(r) => return r,
     };
-    let o = match store::occasions::get(&st.db, &slug).await {
+    let o = match occasion_named(&st, &a, &slug).await {
         Ok(o) => o,
-        Err(store::StoreError::UnknownOccasion(_)) => {
-            return st.pages.message(
-                a.lang,
-                StatusCode::NOT_FOUND,
-                "not_found_title",
-                "not_found_text",
-            )
-        }
-        Err(e) => return internal(&st, a.lang, e),
+        Err(r) => return r,
     };
     let rows = match store::report::rsvps(&st.db, o.id).await {
         Ok(r) => r,

@@ -57,20 +57,15 @@ async fn topic_of(st: &Shared, slug: Option<&str>) -> Result<Option<Topic>, Fail
         .ok_or(missing)
 }
 
-/// The feed's address: `https://…/calendar.ics` or `…/calendar/TOPIC/calendar.ics`.
-fn feed_url(st: &Shared, topic: Option<&Topic>) -> String {
+/// The calendar page of `topic` (or of all), or with `feed` its iCalendar feed:
+/// `…/calendar`, `…/calendar/TOPIC`, `…/calendar.ics`, `…/calendar/TOPIC/calendar.ics`.
+fn calendar_url(st: &Shared, topic: Option<&Topic>, feed: bool) -> String {
     let base = st.cfg.http.public_url.trim_end_matches('/');
-    match topic {
-        Some(t) => format!("{base}/calendar/{}/calendar.ics", t.slug),
-        None => format!("{base}/calendar.ics"),
-    }
-}
-
-fn page_url(st: &Shared, topic: Option<&Topic>) -> String {
-    let base = st.cfg.http.public_url.trim_end_matches('/');
-    match topic {
-        Some(t) => format!("{base}/calendar/{}", t.slug),
-        None => format!("{base}/calendar"),
+    match (topic, feed) {
+        (Some(t), true) => format!("{base}/calendar/{}/calendar.ics", t.slug),
+        (Some(t), false) => format!("{base}/calendar/{}", t.slug),
+        (None, true) => format!("{base}/calendar.ics"),
+        (None, false) => format!("{base}/calendar"),
     }
 }
 
@@ -103,7 +98,7 @@ async fn page(st: &Shared, slug: Option<&str>, headers: &HeaderMap, uri: &Uri) -
             })
         })
         .collect();
-    let feed = feed_url(st, topic.as_ref());
+    let feed = calendar_url(st, topic.as_ref(), true);
     let webcal = feed
         .split_once("://")
         .map(|(_, rest)| format!("webcal://{rest}"))
@@ -142,7 +137,7 @@ async fn feed(st: &Shared, slug: Option<&str>, headers: &HeaderMap, uri: &Uri) -
         Some(t) => format!("{}: {}", st.cfg.organisation.name, t.title),
         None => st.cfg.organisation.name.clone(),
     };
-    let url = page_url(st, topic.as_ref());
+    let url = calendar_url(st, topic.as_ref(), false);
     let events: Vec<IcsEvent> = occasions
         .iter()
         .map(|o| published_event(st, o, &url))

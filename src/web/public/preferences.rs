@@ -175,6 +175,23 @@ pub(super) async fn forget(
 
 // ----- my data (GDPR Art. 15 and 20) -----
 
+/// The person's own data behind the signed preferences link `token`, in their language (or the
+/// one the page asks for), with that language.
+async fn personal_data(
+    st: &Shared,
+    token: &str,
+    uri: &Uri,
+    headers: &HeaderMap,
+) -> Result<(Lang, crate::privacy::PersonalData), Fail> {
+    let claims = verify(st, token, Purpose::Preferences)?;
+    let c = contact_of(st, &claims).await?;
+    let lang = Lang::for_contact(uri.query(), headers, c.language.as_deref());
+    Ok((
+        lang,
+        crate::privacy::personal_data(&st.db, c.id, lang).await?,
+    ))
+}
+
 /// "Meine Daten": everything kept about the person, as a readable page. A GET, and it changes
 /// nothing; the signed preferences link is the key.
 pub(super) async fn my_data_page(
@@ -184,15 +201,7 @@ pub(super) async fn my_data_page(
     uri: Uri,
 ) -> Response {
     let lang = lang_of(&uri, &headers);
-    let r = async {
-        let claims = verify(&st, &token, Purpose::Preferences)?;
-        let c = contact_of(&st, &claims).await?;
-        let lang = Lang::for_contact(uri.query(), &headers, c.language.as_deref());
-        let data = crate::privacy::personal_data(&st.db, c.id, lang).await?;
-        Ok::<_, Fail>((lang, data))
-    }
-    .await;
-    match r {
+    match personal_data(&st, &token, &uri, &headers).await {
         Ok((lang, data)) => {
             let q = lang.query(uri.query());
             let base = uri.path().trim_end_matches("/data");
@@ -219,15 +228,8 @@ pub(super) async fn my_data_json(
     uri: Uri,
 ) -> Response {
     let lang = lang_of(&uri, &headers);
-    let r = async {
-        let claims = verify(&st, &token, Purpose::Preferences)?;
-        let c = contact_of(&st, &claims).await?;
-        let lang = Lang::for_contact(uri.query(), &headers, c.language.as_deref());
-        Ok::<_, Fail>(crate::privacy::personal_data(&st.db, c.id, lang).await?)
-    }
-    .await;
-    match r {
-        Ok(data) => axum::response::IntoResponse::into_response((
+    match personal_data(&st, &token, &uri, &headers).await {
+        Ok((_, data)) => axum::response::IntoResponse::into_response((
             [
                 (
                     axum::http::header::CONTENT_DISPOSITION,
