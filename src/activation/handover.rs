@@ -1,27 +1,30 @@
 //! A contact's successor, proposed from an auto-reply ("Frau X hat die Einrichtung verlassen;
 //! Nachfolge: Y") and accepted by a person: the old contact's relations end (kept on the
-//! timeline), the successor becomes a contact with pending consent for one topic and the old
-//! contact's organisation. Nothing is sent to the successor before that acceptance; after it,
-//! one confirmation request (the caller sends it).
+//! timeline), the successor becomes a contact with the old contact's organisation and pending
+//! consent for the old contact's topics. Nothing is sent to the successor before that
+//! acceptance; after it, one confirmation request, for the first topic (the caller sends it);
+//! the others stay pending until the person confirms them (preferences page), never sent to
+//! before.
 
 use super::{initial::add_contact, set_relation, ActivationError, Cause, Result, Undo};
 use crate::domain::{ConsentStatus, ContactId, EmailAddress, RelationStatus, TopicId};
 use crate::store::contacts::{Contact, ImportRow};
 use crate::store::{self, Db};
 
-/// What a hand-over did: the successor and the topic to ask them about.
+/// What a hand-over did: the successor and the topics they are pending for, the first being
+/// the one the confirmation request asks about.
 #[derive(Debug)]
 pub struct HandedOver {
     pub successor: Contact,
-    pub topic: TopicId,
+    pub topics: Vec<TopicId>,
     /// The old contact's relations that ended.
     pub ended: usize,
 }
 
-/// Hands contact `old` over to `email` (named `name`): `topic` or, without one, the old
-/// contact's first confirmed topic becomes the successor's pending consent; the old contact's
-/// active relations end. A successor who withdrew consent for that topic refuses the whole
-/// hand-over ([`ActivationError::Conflict`]) and nothing changes.
+/// Hands contact `old` over to `email` (named `name`): `topic` (the answered campaign's) and the
+/// old contact's confirmed topics become the successor's pending consents, `topic` first; the
+/// old contact's active relations end. A successor who withdrew consent for one of them refuses
+/// the whole hand-over ([`ActivationError::Conflict`]) and nothing changes.
 pub async fn hand_over(
     db: &Db,
     old: ContactId,
@@ -38,27 +41,30 @@ pub async fn hand_over(
             "the successor {email} is the contact itself"
         )));
     }
-    let topic = match topic {
-        Some(t) => t,
-        None => store::contacts::subscriptions(db, old)
-            .await?
-            .into_iter()
-            .find(|s| s.status == ConsentStatus::Confirmed)
-            .map(|s| s.topic_id)
-            .ok_or_else(|| {
-                ActivationError::Invalid(format!(
-                    "{} has no topic to hand over: add the successor by hand",
-                    before.email
-                ))
-            })?,
-    };
+    let confirmed = store::contacts::subscriptions(db, old)
+        .await?
+        .into_iter()
+        .filter(|s| s.status == ConsentStatus::Confirmed)
+        .map(|s| s.topic_id);
+    let mut topics: Vec<TopicId> = topic.into_iter().collect();
+    for t in confirmed {
+        if !topics.contains(&t) {
+            topics.push(t);
+        }
+    }
+    if topics.is_empty() {
+        return Err(ActivationError::Invalid(format!(
+            "{} has no topic to hand over: add the successor by hand",
+            before.email
+        )));
+    }
     let row = ImportRow {
         email: address,
         name: name.map(str::to_string),
         organisation: before.organisation.clone(),
         language: before.language.clone(),
         attributes: serde_json::Map::new(),
-        topics: vec![topic],
+        topics: topics.clone(),
     };
     let successor = add_contact(
         db,
@@ -95,7 +101,7 @@ pub async fn hand_over(
     Ok((
         HandedOver {
             successor,
-            topic,
+            topics,
             ended,
         },
         Undo::default(),

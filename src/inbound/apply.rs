@@ -439,7 +439,10 @@ async fn ask_successor(inb: &Inbound, done: &activation::HandedOver) {
         let Some(notifier) = &inb.notifier else {
             anyhow::bail!("no transport in this process")
         };
-        let topic = store::topics::by_id(&inb.db, done.topic).await?;
+        let Some(&first) = done.topics.first() else {
+            anyhow::bail!("no topic handed over")
+        };
+        let topic = store::topics::by_id(&inb.db, first).await?;
         let req = crate::outbound::request::ConsentRequest {
             kind: MailKind::Confirm,
             topic: &topic,

@@ -525,6 +525,7 @@ async fn auto_reply(
 async fn a_successor_in_an_auto_reply_is_proposed_and_accepted_ends_and_creates(backend: Backend) {
     let a = App::on(backend).await;
     let t = a.topic("nachbarschaft").await;
+    let garten = a.topic("garten").await;
     let (campaign, occasion) = a.invitation(t).await;
     let cases = [
         (
@@ -546,7 +547,7 @@ async fn a_successor_in_an_auto_reply_is_proposed_and_accepted_ends_and_creates(
     ];
     let api = a.api_caller("review").await;
     for (i, (old, org, body, reason, new)) in cases.into_iter().enumerate() {
-        let c = a.contact(old, vec![t]).await;
+        let c = a.contact(old, vec![t, garten]).await;
         a.sql
             .exec(
                 "UPDATE contacts SET organisation = $1 WHERE id = $2",
@@ -590,7 +591,7 @@ async fn a_successor_in_an_auto_reply_is_proposed_and_accepted_ends_and_creates(
         );
 
         // Accepted: the old relations end, the successor is pending with the organisation
-        // and the topic, and gets one confirmation request.
+        // and both topics (the answered campaign's first), and gets one confirmation request.
         let r = api
             .request(
                 reqwest::Method::POST,
@@ -607,6 +608,7 @@ async fn a_successor_in_an_auto_reply_is_proposed_and_accepted_ends_and_creates(
         let s = store::contacts::get(&a.db, new).await.unwrap();
         assert_eq!(s.organisation.as_deref(), Some(org));
         assert_eq!(a.status(s.id, t).await.as_deref(), Some("pending"));
+        assert_eq!(a.status(s.id, garten).await.as_deref(), Some("pending"));
         let mails = a.mails();
         assert_eq!(mails.len(), mails_before + 1, "one confirmation request");
         assert!(mails.last().unwrap().contains(new));
