@@ -140,17 +140,27 @@ pub(crate) fn extract(
     let mut n_words = 0usize;
     let mut prev: Option<String> = None;
     for &(clause, question) in &clauses {
-        let mut negated = false;
-        for w in clause
+        let words: Vec<&str> = clause
             .split(|c: char| !(c.is_alphanumeric() || c == '\''))
             .filter(|w| !w.is_empty())
-        {
-            n_words += 1;
-            if BREAKS.contains(&w) {
-                negated = false;
+            .collect();
+        // A negation's scope is its stretch of the clause between break words, before it as
+        // well as after: German, Turkish and Arabic put it after the verb ("ich komme
+        // nicht", "gelemem", "ما بقدر").
+        let mut negated = vec![false; words.len()];
+        let mut from = 0;
+        for end in (0..words.len()).filter(|&i| BREAKS.contains(&words[i])).chain([words.len()]) {
+            if words[from..end].iter().any(|w| NEGATIONS.contains(w)) {
+                for (i, n) in negated.iter_mut().enumerate().take(end).skip(from) {
+                    *n = !NEGATIONS.contains(&words[i]);
+                }
             }
+            from = end;
+        }
+        for (i, &w) in words.iter().enumerate() {
+            n_words += 1;
             out.push(format!("w:{w}"));
-            if negated {
+            if negated[i] {
                 out.push(format!("nw:{w}"));
             }
             if question {
@@ -160,9 +170,6 @@ pub(crate) fn extract(
                 out.push(format!("b:{p}_{w}"));
             }
             grams(w, &mut out);
-            if NEGATIONS.contains(&w) {
-                negated = true;
-            }
             prev = Some(w.to_string());
         }
         prev = None;

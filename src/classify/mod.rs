@@ -509,7 +509,9 @@ mod tests {
         let t = std::time::Instant::now();
         let a = analyze(&raw, &rules).unwrap();
         assert_eq!(a.intent, Intent::Accept);
-        assert!(t.elapsed().as_secs() < 5, "took {:?}", t.elapsed());
+        // Not a speed measurement (that is bench/): a guard against work quadratic in the
+        // attachment, which would take hours; a loaded machine's debug build must pass.
+        assert!(t.elapsed().as_secs() < 120, "took {:?}", t.elapsed());
     }
 
     #[test]

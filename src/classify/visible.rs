@@ -152,7 +152,9 @@ pub(crate) fn html_to_reply_text(html: &str) -> String {
         return mail_parser::decoders::html::html_to_text(html);
     };
     let before = mail_parser::decoders::html::html_to_text(&html[..m.start()]);
-    if !before.trim_matches(invisible).is_empty() {
+    // Text before the quote that is only its header ("07.12.2026, 09:30, X <x@y>:", Yandex
+    // and Mail.ru put it outside the blockquote) is no answer: look below the quote.
+    if !visible_text(&before).trim_matches(invisible).is_empty() {
         return before;
     }
     // Bottom-posting (Apple Mail, Thunderbird): the quote comes first and the answer after
@@ -371,6 +373,18 @@ pub fn visible_text(body: &str) -> String {
         };
     };
 
+    // A reply below a quoted thread that opens with its own header ("> On ... wrote:",
+    // interleaved answers in Apple Mail): the quote above the first answer is our mail.
+    let first_quote = types.iter().position(|t| *t != Line::Empty);
+    if let Some(q) = first_quote.filter(|&q| q < first_text && types[q] == Line::Quote) {
+        let c = quote_content(lines[q]);
+        if is_wrote_header(c) || ORIGINAL_MARKER.is_match(c) {
+            for k in keep.iter_mut().take(first_text) {
+                *k = false;
+            }
+        }
+    }
+
     // A reply below a leading quote header (bottom-posting, forwards): drop the header and
     // the quote that follows it.
     let first_header = types.iter().position(|t| *t == Line::Header);
@@ -440,6 +454,21 @@ fn join(lines: &[&str], keep: &[bool]) -> String {
 #[cfg(test)]
 mod tests {
     use super::visible_text;
+
+    #[test]
+    fn an_answer_below_a_quoted_header_drops_the_quote_above_it() {
+        let body = "> On 10 Dec 2026, at 10:00, Netz <e@x.example> wrote:\n>\n> Guten Tag,\n> 1 = ich komme\n\nSorry, we will miss it.\nFemi\n\n> Herzliche Grüße\n";
+        assert_eq!(visible_text(body), "Sorry, we will miss it.\nFemi");
+        // A quote that is no thread header above an answer stays (it is what is answered).
+        let body = "> Kommen Sie am Samstag?\n\nJa, gern.\n";
+        assert_eq!(visible_text(body), "> Kommen Sie am Samstag?\n\nJa, gern.");
+    }
+
+    #[test]
+    fn html_with_the_quote_header_outside_the_blockquote_reads_the_answer_below() {
+        let html = "<div>07.12.2026, 09:30, \"Netz\" &lt;e@x.example&gt;:</div><blockquote><div>Einladung</div></blockquote><div>Не приду, извините.</div>";
+        assert_eq!(super::html_to_reply_text(html).trim(), "Не приду, извините.");
+    }
 
     #[test]
     fn a_banner_inside_a_line_cuts_there() {
