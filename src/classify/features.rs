@@ -149,7 +149,10 @@ pub(crate) fn extract(
         // nicht", "gelemem", "ما بقدر").
         let mut negated = vec![false; words.len()];
         let mut from = 0;
-        for end in (0..words.len()).filter(|&i| BREAKS.contains(&words[i])).chain([words.len()]) {
+        for end in (0..words.len())
+            .filter(|&i| BREAKS.contains(&words[i]))
+            .chain([words.len()])
+        {
             if words[from..end].iter().any(|w| NEGATIONS.contains(w)) {
                 for (i, n) in negated.iter_mut().enumerate().take(end).skip(from) {
                     *n = !NEGATIONS.contains(&words[i]);

@@ -17,6 +17,7 @@ pub struct Rules {
     settings: Settings,
     precedence: Vec<Intent>,
     question_opener: Option<Regex>,
+    question_anywhere: Option<Regex>,
     negation: Vec<String>,
     clause_breaks: Vec<String>,
     rules: Vec<Rule>,
@@ -71,6 +72,10 @@ struct Settings {
     precedence: Vec<String>,
     #[serde(default)]
     question_opener: Option<String>,
+    /// Words that make a sentence ending in "?" a question wherever they stand in it (a
+    /// conditional that is a suffix, as Turkish "çıkarsam").
+    #[serde(default)]
+    question_anywhere: Option<String>,
     #[serde(default = "d_subject_factor")]
     subject_factor: f32,
     /// The model's unsubscribe probability from which any other decision goes to review.
@@ -167,6 +172,7 @@ impl Default for Settings {
             negated_factor: d_negated_factor(),
             precedence: d_precedence(),
             question_opener: None,
+            question_anywhere: None,
             subject_factor: d_subject_factor(),
             unsubscribe_doubt: d_unsubscribe_doubt(),
             doubt_confidence: d_doubt_confidence(),
@@ -400,9 +406,11 @@ impl Rules {
             .map(|p| parse_intent(p).map_err(|m| invalid(settings_line, m)))
             .collect::<Result<Vec<_>, _>>()?;
         let question_opener = opt_re(&settings.question_opener)?;
+        let question_anywhere = opt_re(&settings.question_anywhere)?;
         Ok(Rules {
             precedence,
             question_opener,
+            question_anywhere,
             settings,
             negation: parsed
                 .negation

@@ -319,10 +319,36 @@ mod tests {
             "Скажите, если я отпишусь от рассылки, приглашения тоже перестанут приходить?",
             "Dzień dobry, co się stanie, jak się wypiszę z newslettera?",
             "Wenn ich mich abmelde, bekomme ich dann noch Einladungen?",
+            "Hi, quick question: if I unsubscribe from the newsletter, will I still get the invitations?",
+            "Before I click the link – can I unsubscribe later whenever I want?",
+            "Merhaba, abonelikten çıkarsam sadece bu bülten mi durur, yoksa bütün davetler mi?",
         ] {
             let raw = mail("From: a@example.org\r\nSubject: Re: x", text);
             let a = analyze(&raw, &rules).unwrap();
             assert_eq!(a.intent, Intent::Question, "{text}");
+        }
+    }
+
+    #[test]
+    fn one_word_answers_in_the_seven_languages() {
+        let rules = Rules::builtin().without_model();
+        for (text, intent) in [
+            ("Evet", Intent::Accept),
+            ("Hayır", Intent::Decline),
+            ("да", Intent::Accept),
+            ("Нет.", Intent::Decline),
+            ("отписка", Intent::Unsubscribe),
+            ("Так!", Intent::Accept),
+            ("ні", Intent::Decline),
+            ("Wypisz mnie", Intent::Unsubscribe),
+            ("Niestety nie", Intent::Decline),
+            ("نعم", Intent::Accept),
+            ("إلغاء الاشتراك", Intent::Unsubscribe),
+        ] {
+            let raw = mail("From: a@example.org\r\nSubject: Re: x", text);
+            let a = analyze(&raw, &rules).unwrap();
+            assert_eq!(a.intent, intent, "{text}");
+            assert!(a.confidence >= 0.9, "{text}: {}", a.confidence);
         }
     }
 

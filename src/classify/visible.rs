@@ -467,7 +467,10 @@ mod tests {
     #[test]
     fn html_with_the_quote_header_outside_the_blockquote_reads_the_answer_below() {
         let html = "<div>07.12.2026, 09:30, \"Netz\" &lt;e@x.example&gt;:</div><blockquote><div>Einladung</div></blockquote><div>Не приду, извините.</div>";
-        assert_eq!(super::html_to_reply_text(html).trim(), "Не приду, извините.");
+        assert_eq!(
+            super::html_to_reply_text(html).trim(),
+            "Не приду, извините."
+        );
     }
 
     #[test]

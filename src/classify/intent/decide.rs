@@ -116,11 +116,17 @@ impl Rules {
             if matches!(c, '.' | '!' | '?' | '\n') {
                 if c == '?' {
                     // The opener may follow a greeting or a lead-in clause ("Dzień dobry, co
-                    // się stanie, jak się wypiszę?", "Скажите, если я отпишусь ...?").
+                    // się stanie, jak się wypiszę?", "Скажите, если я отпишусь ...?", "quick
+                    // question: if I unsubscribe ...?", "Before I click – can I ...?").
                     let sentence = &text[start..i];
                     if sentence
-                        .split(',')
+                        .split([',', ':', ';', '–', '—'])
+                        .flat_map(|c| c.split(" - "))
                         .any(|clause| opener.is_match(clause.trim_start()))
+                        || self
+                            .question_anywhere
+                            .as_ref()
+                            .is_some_and(|q| q.is_match(sentence))
                     {
                         spans.push((start, i + 1));
                     }
