@@ -330,6 +330,24 @@ mod tests {
     }
 
     #[test]
+    fn a_no_before_a_yes_word_or_not_confirming_is_never_applied_as_yes() {
+        for text in [
+            "Ні. Не підтверджую. Мені це не треба.",
+            "Nein, ich bestätige das nicht.",
+            "No, I don't confirm, please stop.",
+        ] {
+            let a = reply(text);
+            assert!(
+                !(matches!(a.intent, Intent::Accept | Intent::Cooperation) && a.confidence >= 0.6),
+                "{text}: {:?} {}",
+                a.intent,
+                a.confidence
+            );
+        }
+        assert_eq!(reply("No problem, I'll come!").intent, Intent::Accept);
+    }
+
+    #[test]
     fn one_word_answers_in_the_seven_languages() {
         let rules = Rules::builtin().without_model();
         for (text, intent) in [

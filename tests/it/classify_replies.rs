@@ -120,9 +120,9 @@ fn replies_on_the_test_split() {
     let a = &r.all;
     // Regression guards a little below the figures in docs/replies.md: a change that makes
     // the classifier worse on the frozen split fails here.
-    assert!(a.accuracy() >= 0.83, "accuracy {:.3}", a.accuracy());
+    assert!(a.accuracy() >= 0.88, "accuracy {:.3}", a.accuracy());
     assert!(
-        a.applied_wrong_rate() <= 0.03,
+        a.applied_wrong_rate() <= 0.025,
         "applied and wrong {:.4}",
         a.applied_wrong_rate()
     );
@@ -131,7 +131,7 @@ fn replies_on_the_test_split() {
         "unsubscribe recall {:.3}",
         a.unsubscribe_recall()
     );
-    assert!(a.doubt_rate() <= 0.26, "review {:.3}", a.doubt_rate());
+    assert!(a.doubt_rate() <= 0.20, "review {:.3}", a.doubt_rate());
     assert!(
         a.auto_right * 10 >= a.auto_replies * 9,
         "auto-replies {}/{}",

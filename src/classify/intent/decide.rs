@@ -297,6 +297,11 @@ pub(crate) fn decide(
         confidence = confidence.min(rules.settings.doubt_confidence);
         rule.push_str("+unsubscribe-doubt");
     }
+    // "Ні. Не підтверджую." / "Nein, ..." read as a yes: a person decides.
+    if matches!(intent, Intent::Accept | Intent::Cooperation) && opens_with_no(&r.text) {
+        confidence = confidence.min(rules.settings.doubt_confidence);
+        rule.push_str("+opens-with-no");
+    }
     if r.rules.intent != intent && !matches!(intent, Intent::Question | Intent::None) {
         // The model alone, without a rule that says the same: less sure than it thinks.
         confidence *= rules.settings.model_alone_factor;
@@ -356,6 +361,24 @@ fn statement_answer(rules: &Rules, model: &Model, source: &str) -> Option<(Inten
     let unsubscribe_hint =
         d.intent == Intent::Unsubscribe || unsubscribe >= rules.settings.unsubscribe_doubt;
     (best.0 == Intent::Unsubscribe || !unsubscribe_hint).then_some(best)
+}
+
+/// The text's first word is a bare "no" in one of the seven languages, standing alone before
+/// punctuation or a line end ("Nein.", "No,", "Ні.", "Hayır!", "لا،"); "No problem" is none.
+fn opens_with_no(text: &str) -> bool {
+    const NO: &[&str] = &[
+        "nein", "nee", "noe", "no", "nope", "hayir", "нет", "ні", "нi", "nie", "لا",
+    ];
+    let t = text.trim_start();
+    let end = t
+        .find(|c: char| !(c.is_alphanumeric() || c == '\''))
+        .unwrap_or(t.len());
+    let (word, rest) = t.split_at(end);
+    NO.contains(&word)
+        && (rest.is_empty()
+            || rest.starts_with(['.', ',', '!', ';', '\n', '\u{60c}', '-', '–'])
+            || rest.starts_with(" -")
+            || rest.starts_with(" –"))
 }
 
 /// The number of words of the longest sentence that ends in a question mark.
