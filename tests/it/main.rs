@@ -47,6 +47,7 @@ mod secrets;
 mod smtp_transport;
 mod store;
 mod templates;
+mod web_audit;
 mod web_campaigns;
 mod web_users;
 mod web_workspace;

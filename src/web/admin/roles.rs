@@ -85,6 +85,7 @@ pub struct Can {
     pub export: bool,
     pub occasions_edit: bool,
     pub users: bool,
+    pub audit: bool,
 }
 
 impl Can {
@@ -97,6 +98,7 @@ impl Can {
             export: may(role, false, "/admin/contacts/export.csv"),
             occasions_edit: may(role, true, "/admin/occasions/x"),
             users: may(role, false, "/admin/users"),
+            audit: may(role, false, "/admin/audit"),
         }
     }
 }
