@@ -154,11 +154,9 @@ pub fn to_text(text: &str) -> String {
     for e in parser(text) {
         match e {
             Event::Start(tag) => match tag {
-                Tag::Paragraph | Tag::Heading { .. } | Tag::CodeBlock(_) => {
-                    if lists.is_empty() {
-                        blank(&mut out);
-                        line_start(&mut out, quote);
-                    }
+                Tag::Paragraph | Tag::Heading { .. } | Tag::CodeBlock(_) if lists.is_empty() => {
+                    blank(&mut out);
+                    line_start(&mut out, quote);
                 }
                 Tag::BlockQuote(_) => {
                     blank(&mut out);
