@@ -69,6 +69,7 @@ pub async fn run(dir: &Path) -> anyhow::Result<()> {
         &csv,
         &crate::import::Options {
             topics: &[],
+            only_topics: None,
             consent: ConsentStatus::Confirmed,
             source: Some("Beispielnetzwerk (Demo)"),
             batch_size: 500,

@@ -401,6 +401,7 @@ async fn contacts_import(
         &path,
         &crate::import::Options {
             topics: &topics,
+            only_topics: None,
             consent,
             source: Some(&source),
             batch_size: 500,
