@@ -276,7 +276,7 @@ pub async fn run(dir: &Path) -> anyhow::Result<()> {
     writeln!(out, "\n6. the activation funnel")?;
     output::print(
         &mut out,
-        &store::report::topics(&db, cfg.silent_after_days).await?,
+        &store::report::topics(&db, cfg.silent_after_days, None).await?,
         &[
             "slug",
             "confirmed",
