@@ -11,6 +11,7 @@ mod api;
 mod architecture;
 mod browser;
 mod browser_campaigns;
+mod browser_public;
 mod browser_team;
 mod browser_users;
 mod browser_workspace;
