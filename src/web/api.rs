@@ -62,6 +62,11 @@ pub fn routes(state: Shared) -> Router<Shared> {
             // The body is read up to `inbound.max_message_bytes` by the handler.
             post(inbound_post),
         )
+        // Inside the token check: the audit log learns the caller from it.
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            super::admin::audit_api,
+        ))
         .route_layer(axum::middleware::from_fn_with_state(state, require_token));
     Router::new()
         .route("/openapi.json", get(openapi))

@@ -158,6 +158,37 @@ async fn admin_actions_are_logged_with_who_what_and_on_what(backend: Backend) {
         .last()
         .unwrap()
         .starts_with("chefin audit_export"));
+
+    // The API's changes are recorded as its token's, without a contact's address.
+    let api = a.api_caller("skript").await;
+    let r = api
+        .request(reqwest::Method::POST, "/topics")
+        .json(&serde_json::json!({"name": "garten", "title": "Garten"}))
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success(), "{}", r.text().await.unwrap());
+    assert_eq!(
+        api.status(reqwest::Method::DELETE, "/contacts/ayse@example.org")
+            .await,
+        StatusCode::NO_CONTENT
+    );
+    let _ = api.get_json("/topics").await;
+    let entries = log(&a).await;
+    let api_entries: Vec<&str> = entries
+        .iter()
+        .map(String::as_str)
+        .filter(|e| e.starts_with("api:"))
+        .collect();
+    assert_eq!(
+        api_entries,
+        vec![
+            "api:skript api -:- POST /api/topics",
+            "api:skript api -:- DELETE /api/contacts/…",
+        ],
+        "{entries:#?}"
+    );
+    assert!(!entries.join("\n").contains("ayse"), "{entries:#?}");
     a.stop().await;
 }
 
@@ -199,6 +230,17 @@ async fn people_are_invited_by_a_one_time_link_and_removed_with_their_sessions(b
         "{link}"
     );
     assert!(page.contains("Offene Einladungen"), "{page}");
+    assert!(
+        page.contains("Der Link ist an berta@example.org geschickt"),
+        "{page}"
+    );
+    let mail = a
+        .mails()
+        .into_iter()
+        .find(|m| m.contains("To: berta@example.org"))
+        .expect("the link is mailed");
+    let secret = link.rsplit('/').next().unwrap();
+    assert!(mail.replace("=\r\n", "").contains(&secret[..16]), "{mail}");
     // The same name twice is refused.
     let r = a.admin_post(&c.cookie, "/admin/users/invite", &body).await;
     assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);

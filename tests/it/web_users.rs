@@ -833,5 +833,17 @@ async fn a_coordinator_imports_into_their_own_topics_only(backend: Backend) {
         )
         .await;
     assert_eq!(topics, vec![own.to_string()]);
+    // The audit log names the file, its topics and what landed.
+    let logged = a
+        .sql
+        .column(
+            "SELECT user_name || ' ' || detail FROM admin_audit WHERE action = 'import_run'",
+            &[],
+        )
+        .await;
+    assert_eq!(
+        logged,
+        vec!["koord kontakte.csv [nachbarschaft]: +2 ~0 -1".to_string()]
+    );
     a.stop().await;
 }

@@ -504,7 +504,7 @@ async fn run(State(st): State<Shared>, Path(id): Path<String>, req: Request) -> 
             |k| json!({"line": k.line, "record": k.record, "reason": reason(&st, a.lang, &k.kind)}),
         )
         .collect();
-    page(
+    let mut r = page(
         &st,
         &a,
         "web/admin/import_report.html.j2",
@@ -512,7 +512,20 @@ async fn run(State(st): State<Shared>, Path(id): Path<String>, req: Request) -> 
         json!({"id": id, "meta": meta, "report": {
             "rows": report.rows, "created": report.created, "updated": report.updated,
             "rejected": report.rejected}, "rejects": shown}),
-    )
+    );
+    // The audit log names the file, its topics and what landed.
+    r.extensions_mut().insert(super::audit::AuditNote {
+        target: None,
+        detail: Some(format!(
+            "{} [{}]: +{} ~{} -{}",
+            meta.file_name,
+            meta.topics.join(", "),
+            report.created,
+            report.updated,
+            report.rejected
+        )),
+    });
+    r
 }
 
 /// Why a row was rejected, in `lang`.

@@ -9,6 +9,7 @@
 
 mod account;
 mod audit;
+pub(crate) use audit::record_api as audit_api;
 mod campaigns;
 mod contacts;
 mod dashboard;
