@@ -19,6 +19,7 @@ use axum::{Extension, Json, Router};
 use serde::Deserialize;
 use serde_json::{json, Value};
 mod openapi;
+mod reports;
 pub use openapi::openapi_doc;
 
 type ApiResult = Result<Response, ApiError>;
@@ -56,7 +57,7 @@ pub fn routes(state: Shared) -> Router<Shared> {
         .route("/campaigns/{name}/{action}", post(campaign_action))
         .route("/review", get(review_list))
         .route("/review/{id}/{action}", post(review_action))
-        .route("/reports/funnel", get(funnel))
+        .route("/reports/funnel", get(reports::funnel))
         .route(
             "/inbound",
             // The body is read up to `inbound.max_message_bytes` by the handler.
@@ -827,29 +828,6 @@ pub async fn run_review_action(
             ApiError(StatusCode::CONFLICT, msg)
         }
     })
-}
-
-// ----- reports -----
-
-/// `?days=N`: the topics' funnel over the last N days (else since the first message sent).
-async fn funnel(State(st): State<Shared>, uri: axum::http::Uri) -> ApiResult {
-    let days = form_urlencoded::parse(uri.query().unwrap_or("").as_bytes())
-        .find(|(k, _)| k == "days")
-        .map(|(_, v)| v.parse::<i64>().ok().filter(|d| (1..=36_500).contains(d)));
-    let since = match days {
-        None => None,
-        Some(Some(d)) => Some(store::now() - chrono::Duration::days(d)),
-        Some(None) => {
-            return Err(ApiError(
-                StatusCode::BAD_REQUEST,
-                "days: a whole number of days from 1 to 36500".into(),
-            ))
-        }
-    };
-    let window = store::report::window(&st.db, since).await?;
-    let topics = store::report::topics(&st.db, st.cfg.silent_after_days, since).await?;
-    let campaigns = store::report::campaigns(&st.db).await?;
-    ok(json!({"window": window, "topics": topics, "campaigns": campaigns}))
 }
 
 // ----- OpenAPI -----
