@@ -69,6 +69,7 @@ pub async fn run(dir: &Path) -> anyhow::Result<()> {
         &csv,
         &crate::import::Options {
             topics: &[],
+            only_topics: None,
             consent: ConsentStatus::Confirmed,
             source: Some("Beispielnetzwerk (Demo)"),
             batch_size: 500,
@@ -275,7 +276,7 @@ pub async fn run(dir: &Path) -> anyhow::Result<()> {
     writeln!(out, "\n6. the activation funnel")?;
     output::print(
         &mut out,
-        &store::report::topics(&db, cfg.silent_after_days).await?,
+        &store::report::topics(&db, cfg.silent_after_days, None).await?,
         &[
             "slug",
             "confirmed",

@@ -81,6 +81,7 @@ pub async fn run(
                 &a.file,
                 &crate::import::Options {
                     topics: &a.topic,
+                    only_topics: None,
                     consent: a.consent,
                     source: a.source.as_deref(),
                     batch_size: cfg.outbound.batch_size as usize,

@@ -10,7 +10,11 @@ use std::io::Write;
 pub enum ReportCmd {
     /// The funnel per topic and per campaign: invited -> replied -> said yes -> came ->
     /// cooperation, with "silent now" beside it.
-    Funnel,
+    Funnel {
+        /// Count the topics' stages over the last DAYS days only (campaigns stay whole).
+        #[arg(long, value_parser = clap::value_parser!(i64).range(1..=36_500))]
+        days: Option<i64>,
+    },
 }
 
 pub async fn run(
@@ -21,9 +25,10 @@ pub async fn run(
     out: &mut dyn Write,
 ) -> anyhow::Result<()> {
     match cmd {
-        ReportCmd::Funnel => {
-            let window = store::report::window(db).await?;
-            let topics = store::report::topics(db, silent_after_days).await?;
+        ReportCmd::Funnel { days } => {
+            let since = days.map(|d| store::now() - chrono::Duration::days(d));
+            let window = store::report::window(db, since).await?;
+            let topics = store::report::topics(db, silent_after_days, since).await?;
             let campaigns = store::report::campaigns(db).await?;
             if format == Format::Json {
                 let v =
@@ -34,11 +39,15 @@ pub async fn run(
             match window.since {
                 Some(since) => writeln!(
                     out,
-                    "window: {} to {} (since the first message sent); silent: now",
+                    "window: {} to {} ({}); silent: now",
                     since.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
                     window
                         .until
-                        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+                        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                    match days {
+                        Some(d) => format!("the last {d} days for topics; campaigns whole"),
+                        None => "since the first message sent".into(),
+                    }
                 )?,
                 None => writeln!(out, "window: no message sent yet; silent: now")?,
             }

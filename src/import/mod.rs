@@ -87,6 +87,10 @@ pub enum RejectKind {
     Withdrawn {
         topic: String,
     },
+    /// The row names a topic the importing login does not work on.
+    NotYourTopic {
+        topic: String,
+    },
 }
 
 /// A parsed row: the contact and the topic names it asks for (resolved against the database by
@@ -117,6 +121,9 @@ pub struct Report {
 
 pub struct Options<'a> {
     pub topics: &'a [String],
+    /// The topics a row may name in its topics column (a coordinator's own); None: any. A row
+    /// naming another is rejected whole.
+    pub only_topics: Option<&'a [String]>,
     pub consent: ConsentStatus,
     pub source: Option<&'a str>,
     /// Rows per transaction. Values below 50,000 are raised to it: a transaction costs a few
@@ -223,6 +230,19 @@ async fn import_file(
                         record: p.row.email.to_string(),
                         unknown_topic: None,
                         kind: RejectKind::Suppressed,
+                    });
+                    continue;
+                }
+                let foreign = opts
+                    .only_topics
+                    .and_then(|mine| p.topics.iter().find(|t| !mine.contains(t)));
+                if let Some(t) = foreign {
+                    rejects.push(Reject {
+                        line: p.line,
+                        reason: format!("topic {t:?} is not one of yours"),
+                        record: p.row.email.to_string(),
+                        kind: RejectKind::NotYourTopic { topic: t.clone() },
+                        unknown_topic: None,
                     });
                     continue;
                 }
@@ -594,6 +614,7 @@ mod streaming_tests {
             .unwrap();
             let opts = Options {
                 topics: &["kultur".to_string()],
+                only_topics: None,
                 consent: ConsentStatus::Confirmed,
                 source: Some("liste"),
                 batch_size: 0,

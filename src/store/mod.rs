@@ -6,6 +6,7 @@
 
 pub mod activities;
 pub mod audience;
+pub mod audit;
 pub mod auth;
 pub mod backup;
 pub mod campaigns;
@@ -24,6 +25,7 @@ pub mod retention;
 pub mod senders;
 mod sql_types;
 pub mod suppressions;
+pub mod team;
 #[cfg(test)]
 pub(crate) mod testing;
 pub mod topics;

@@ -76,8 +76,17 @@ pub struct CampaignFunnel {
     pub review: i64,
 }
 
-pub async fn topics(db: &Db, silent_after_days: i64) -> Result<Vec<TopicFunnel>> {
+/// The funnel of each topic; with `since`, its stages count only what happened from then on
+/// (messages sent, answers given, relations set or changed), "silent" and the consent counts
+/// stay the state now.
+pub async fn topics(
+    db: &Db,
+    silent_after_days: i64,
+    since: Option<Timestamp>,
+) -> Result<Vec<TopicFunnel>> {
     let at = now();
+    // No window: from the beginning of time (one query for both, no NULL parameter to type).
+    let since = since.unwrap_or(chrono::DateTime::UNIX_EPOCH);
     // An encounter belongs to its occasion's topic; the relation's own topic counts only when
     // the occasion is gone (deleting an occasion keeps its relations).
     let sql = format!(
@@ -85,18 +94,20 @@ pub async fn topics(db: &Db, silent_after_days: i64) -> Result<Vec<TopicFunnel>>
             (SELECT COUNT(*) FROM subscriptions s WHERE s.topic_id = t.id AND s.status = 'confirmed') AS confirmed,
             (SELECT COUNT(*) FROM contacts c WHERE {silent}) AS silent,
             (SELECT COUNT(DISTINCT d.contact_id) FROM deliveries d JOIN campaigns k ON k.id = d.campaign_id
-               WHERE k.topic_id = t.id AND k.kind IN ('invitation', 'cooperation') AND d.status = 'sent') AS invited,
+               WHERE k.topic_id = t.id AND k.kind IN ('invitation', 'cooperation') AND d.status = 'sent'
+                 AND d.sent_at >= $3) AS invited,
             (SELECT COUNT(DISTINCT a.contact_id) FROM activities a JOIN campaigns k ON k.id = a.campaign_id
-               WHERE k.topic_id = t.id AND k.kind IN ('invitation', 'cooperation') AND {ANSWERS}) AS replied,
+               WHERE k.topic_id = t.id AND k.kind IN ('invitation', 'cooperation') AND {ANSWERS}
+                 AND a.at >= $3) AS replied,
             (SELECT COUNT(DISTINCT r.contact_id) FROM relations r LEFT JOIN occasions o ON o.id = r.occasion_id
                WHERE r.form = 'encounter' AND r.status = 'confirmed'
-                 AND COALESCE(o.topic_id, r.topic_id) = t.id) AS encounter,
+                 AND COALESCE(o.topic_id, r.topic_id) = t.id AND r.updated_at >= $3) AS encounter,
             (SELECT COUNT(DISTINCT r.contact_id) FROM relations r LEFT JOIN occasions o ON o.id = r.occasion_id
                WHERE r.form = 'encounter' AND r.status = 'confirmed' AND r.attendance = 'came'
-                 AND COALESCE(o.topic_id, r.topic_id) = t.id) AS came,
+                 AND COALESCE(o.topic_id, r.topic_id) = t.id AND r.updated_at >= $3) AS came,
             (SELECT COUNT(DISTINCT r.contact_id) FROM relations r
                WHERE r.form = 'cooperation' AND r.status IN ('interested', 'confirmed')
-                 AND r.topic_id = t.id) AS cooperation,
+                 AND r.topic_id = t.id AND r.updated_at >= $3) AS cooperation,
             (SELECT COUNT(*) FROM subscriptions s WHERE s.topic_id = t.id AND s.status = 'unsubscribed') AS unsubscribed
          FROM topics t ORDER BY t.slug",
         silent = super::contacts::silent_condition("t.id", "$1", "$2"),
@@ -105,6 +116,7 @@ pub async fn topics(db: &Db, silent_after_days: i64) -> Result<Vec<TopicFunnel>>
         sqlx::query_as::<_, TopicFunnel>(sqlx::AssertSqlSafe(sql.as_str()))
             .bind(at)
             .bind(at - chrono::Duration::days(silent_after_days.max(1)))
+            .bind(since)
             .fetch_all(p)
             .await?
     }))
@@ -156,14 +168,20 @@ pub struct Window {
     pub until: Timestamp,
 }
 
-pub async fn window(db: &Db) -> Result<Window> {
-    let since: Option<Timestamp> = on_db!(db, p => {
+/// The window of [`topics`] with the same `since`: from then, or from the first message sent
+/// when that was later (or no window was asked for).
+pub async fn window(db: &Db, since: Option<Timestamp>) -> Result<Window> {
+    let first: Option<Timestamp> = on_db!(db, p => {
         sqlx::query_scalar("SELECT MIN(sent_at) FROM deliveries WHERE status = 'sent'")
             .fetch_one(p)
             .await?
     });
     Ok(Window {
-        since,
+        since: match (first, since) {
+            (Some(f), Some(s)) => Some(f.max(s)),
+            (f, None) => f,
+            (None, Some(s)) => Some(s),
+        },
         until: now(),
     })
 }
@@ -346,7 +364,7 @@ mod tests {
             (4, 4, 3, 1, 1),
             "{k:?}"
         );
-        let t = topics(&db, 30).await.unwrap();
+        let t = topics(&db, 30, None).await.unwrap();
         assert_eq!(t.len(), 1);
         // The topic's encounters count the one who signed up elsewhere too.
         assert_eq!(

@@ -246,6 +246,94 @@ pub async fn redeem_setup_link(
     Ok(())
 }
 
+/// How long an invitation's link works.
+pub const INVITATION_DAYS: i64 = 7;
+
+/// An invitation for `user` (a new login's name) with `role` and the topics it works on (ids;
+/// a coordinator or helper needs one at least), made by `by`. Returns the link's secret (for
+/// `/admin/invitation/SECRET`), valid for [`INVITATION_DAYS`] and once. A bad name or address is
+/// [`StoreError::Invalid`], a name in use (or invited already) [`StoreError::Conflict`].
+pub async fn invite(
+    db: &Db,
+    by: &str,
+    user: &str,
+    email: Option<&str>,
+    role: Role,
+    topic_ids: &[i64],
+) -> Result<String, StoreError> {
+    crate::store::topics::check_slug(user).map_err(|_| {
+        StoreError::Invalid(format!(
+            "the user name {user:?} may have only lower-case letters, digits, '-' and '_'"
+        ))
+    })?;
+    let email = match email.map(str::trim).filter(|e| !e.is_empty()) {
+        Some(e) => Some(
+            crate::domain::EmailAddress::parse(e)
+                .map_err(|why| StoreError::Invalid(format!("the address {e:?}: {why}")))?
+                .to_string(),
+        ),
+        None => None,
+    };
+    if role != Role::Administrator && topic_ids.is_empty() {
+        return Err(StoreError::Invalid(
+            "a coordinator or helper needs at least one topic".into(),
+        ));
+    }
+    if store::team::name_taken(db, user).await? {
+        return Err(StoreError::Conflict(format!(
+            "a login named {user:?} exists already or is invited"
+        )));
+    }
+    let secret = random_hex(32);
+    store::team::invite(
+        db,
+        &store::team::NewInvitation {
+            token_hash: &sha256_hex(&secret),
+            user,
+            email: email.as_deref(),
+            role: role.as_str(),
+            topic_ids: if role == Role::Administrator {
+                &[]
+            } else {
+                topic_ids
+            },
+            created_by: by,
+            expires_at: now() + chrono::Duration::days(INVITATION_DAYS),
+        },
+    )
+    .await?;
+    Ok(secret)
+}
+
+/// The invitation with this secret, if it still works.
+pub async fn open_invitation(
+    db: &Db,
+    secret: &str,
+) -> Result<Option<store::team::Invitation>, StoreError> {
+    store::team::open_invitation(db, &sha256_hex(secret)).await
+}
+
+/// Uses an invitation: creates its login with `password`; returns the login's name. A weak
+/// password is [`StoreError::Invalid`] (the link stays usable); a used, expired or unknown link
+/// is [`StoreError::Conflict`].
+pub async fn redeem_invitation(
+    db: &Db,
+    secret: &str,
+    password: &str,
+) -> Result<String, StoreError> {
+    if let Some(why) = weak_password(password) {
+        return Err(StoreError::Invalid(why));
+    }
+    let closed = || StoreError::Conflict("this invitation was used already or has expired".into());
+    // Hashing takes a while: not for a link that is closed anyway.
+    if open_invitation(db, secret).await?.is_none() {
+        return Err(closed());
+    }
+    store::team::redeem_invitation(db, &sha256_hex(secret), &hash_password(password))
+        .await?
+        .ok_or_else(closed)
+}
+
 pub async fn check_password(db: &Db, user: &str, password: &str) -> Result<bool, StoreError> {
     let stored = store::auth::password_hash(db, user).await?;
     let ok = match &stored {

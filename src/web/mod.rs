@@ -131,7 +131,7 @@ pub fn router(state: Shared) -> Router {
                     limit_public,
                 )),
         )
-        .merge(admin::routes().layer(DefaultBodyLimit::max(FORM_LIMIT)))
+        .merge(admin::routes(state.clone()).layer(DefaultBodyLimit::max(FORM_LIMIT)))
         .nest(
             "/api",
             api::routes(state.clone())

@@ -69,6 +69,14 @@ async fn api_auth_no_wrong_and_revoked_tokens(backend: Backend) {
     assert_eq!(doc["openapi"], "3.1.0");
     assert!(doc["paths"]["/campaigns/{name}/{action}"]["post"].is_object());
     assert_eq!(
+        doc["paths"]["/reports/funnel"]["get"]["parameters"][0]["name"],
+        "days"
+    );
+    let item = &doc["components"]["schemas"]["ReviewItem"]["properties"];
+    for field in ["text", "contact_id", "action", "reason", "status"] {
+        assert!(item[field].is_object(), "ReviewItem.{field}: {item}");
+    }
+    assert_eq!(
         a.http
             .get(a.url("/api/nothing"))
             .send()

@@ -384,7 +384,7 @@ async fn helpers_check_people_in_by_the_signed_link_and_the_funnel_counts_who_ca
     let (s, _) = a.get("/checkin/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa").await;
     assert_eq!(s, 400);
     // The funnel counts who came, per topic and per campaign.
-    let topics = store::report::topics(&a.db, 180).await.unwrap();
+    let topics = store::report::topics(&a.db, 180, None).await.unwrap();
     assert_eq!((topics[0].encounter, topics[0].came), (1, 1));
     let timeline = store::contacts::detail(&a.db, "gast@example.org", 180)
         .await

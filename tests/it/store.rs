@@ -81,6 +81,7 @@ async fn import_1000_rows_with_20_bad(backend: Backend) {
     let file = thousand_rows();
     let opts = import::Options {
         topics: &["kultur".to_string()],
+        only_topics: None,
         consent: ConsentStatus::Confirmed,
         source: Some("test"),
         batch_size: 300,
@@ -161,6 +162,7 @@ async fn neighbourhood(t: &TestDb) {
     f.flush().unwrap();
     let opts = import::Options {
         topics: &["nachbarschaft".to_string()],
+        only_topics: None,
         consent: ConsentStatus::Confirmed,
         source: None,
         batch_size: 100,
@@ -321,6 +323,7 @@ async fn a_forgotten_address_stays_out_of_later_imports(backend: Backend) {
     f.flush().unwrap();
     let opts = import::Options {
         topics: &[],
+        only_topics: None,
         consent: ConsentStatus::Pending,
         source: None,
         batch_size: 10,

@@ -538,9 +538,56 @@ async fn the_funnel_states_its_window_and_a_cooperation_click_tells_the_organise
     let table = String::from_utf8_lossy(&out.stdout);
     assert!(table.starts_with("window: "), "{table}");
     assert!(table.contains("nachbarschaft"), "{table}");
+    // A window that leaves the sending out: the topic's stages count nothing in it, on the
+    // dashboard, the command line and the API alike; a longer one counts it again.
+    let long_ago = chrono::Utc::now() - chrono::Duration::days(100);
+    for table in [
+        "UPDATE deliveries SET sent_at = $1",
+        "UPDATE activities SET at = $1",
+        "UPDATE relations SET updated_at = $1",
+    ] {
+        a.sql
+            .exec(table, &[crate::support::db::Arg::Time(long_ago)])
+            .await;
+    }
+    let dash = page(&a, &s, "/admin?days=30").await;
+    assert!(dash.contains("<option value=\"30\" selected>"), "{dash}");
+    assert!(dash.contains("Zeitraum der Themen:"), "{dash}");
+    assert_eq!(stage_in(&dash, "eingeladen"), 0);
+    assert_eq!(stage_in(&dash, "möchte mitmachen"), 0);
+    assert!(
+        dash.contains("Jetzt still: 1"),
+        "silent is the state now: {dash}"
+    );
+    let dash = page(&a, &s, "/admin?days=365").await;
+    assert_eq!(stage_in(&dash, "eingeladen"), 2);
+    let out = a.cli(&["report", "funnel", "--days", "30", "--format", "json"]);
+    assert!(out.status.success(), "{out:?}");
+    let cli: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(cli["topics"][0]["invited"], 0, "{cli}");
+    let api = a.api_caller("bericht").await;
+    let funnel: serde_json::Value = api.get_json("/reports/funnel?days=30").await;
+    assert_eq!(funnel["topics"][0]["invited"], 0, "{funnel}");
+    let funnel: serde_json::Value = api.get_json("/reports/funnel").await;
+    assert_eq!(funnel["topics"][0]["invited"], 2, "{funnel}");
+    assert_eq!(
+        api.status(reqwest::Method::GET, "/reports/funnel?days=0")
+            .await,
+        400
+    );
     // The public pages name the organisation, not the software.
     let (_, public) = a.get("/").await;
     assert!(public.contains("Netzwerk Nordstadt"), "{public}");
     assert!(!public.contains("· netzpost</title>"), "{public}");
     a.stop().await;
+}
+
+/// The number of a stage in the dashboard's first topic funnel.
+fn stage_in(dash: &str, label: &str) -> i64 {
+    let funnel = &dash[dash
+        .find("aria-label=\"Nach Thema")
+        .expect("the topic's funnel")..];
+    let at = funnel.find(label).unwrap_or_else(|| panic!("{label}"));
+    let num = funnel[at..].split("<strong class=\"num\">").nth(1).unwrap();
+    num.split('<').next().unwrap().parse().unwrap()
 }

@@ -14,6 +14,7 @@ each_db!(async
     roles_are_enforced_on_every_admin_route,
     sessions_are_listed_and_ended_and_a_password_changed,
     the_setup_link_creates_the_first_administrator_once_and_expires,
+    a_coordinator_imports_into_their_own_topics_only,
 );
 
 const PASSWORD: &str = "ein-langes-passwort";
@@ -298,7 +299,6 @@ async fn roles_are_enforced_on_every_admin_route(backend: Backend) {
             "/admin/contacts/new",
             vec![("email", "neu@example.org"), ("topic_senioren", "1")],
         ),
-        ("/admin/import", vec![]),
     ] {
         let mut all = vec![("csrf", k.csrf.as_str())];
         all.extend(fields);
@@ -767,4 +767,83 @@ async fn sessions_are_listed_and_ended_and_a_password_changed(backend: Backend) 
         a.try_sign_in("chefin", PASSWORD).await.status(),
         StatusCode::UNAUTHORIZED
     );
+}
+
+async fn a_coordinator_imports_into_their_own_topics_only(backend: Backend) {
+    use crate::web_workspace::{post, upload};
+    let a = App::on(backend).await;
+    let own = a.topic("nachbarschaft").await;
+    a.topic("senioren").await;
+    a.quick_password("koord", PASSWORD).await;
+    auth::set_role(&a.db, "koord", Role::Coordinator, &["nachbarschaft".into()])
+        .await
+        .unwrap();
+    let k = a.admin_login("koord", PASSWORD).await;
+    let dash = a
+        .admin_get(&k.cookie, "/admin/contacts")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(dash.contains("href=\"/admin/import\""), "offered: {dash}");
+    let file = b"E-Mail;Themen\r\nanna@example.org;nachbarschaft\r\nolga@example.org;senioren\r\n\
+                 ben@example.org;\r\n";
+    // Another's topic ticked: refused; none ticked: asked for one of theirs.
+    let (status, _) = upload(&a, &k, "/admin/import", &[("topic_senioren", "1")], file).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, page) = upload(&a, &k, "/admin/import", &[], file).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(page.contains("mindestens eines Ihrer Themen"), "{page}");
+    let (status, page) = upload(
+        &a,
+        &k,
+        "/admin/import",
+        &[("topic_nachbarschaft", "1"), ("consent", "pending")],
+        file,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    let id = &page.split("action=\"/admin/import/").nth(1).unwrap()[..48];
+    let (status, _, page) = post(
+        &a,
+        &k,
+        &format!("/admin/import/{id}"),
+        &[("col_0", "email"), ("col_1", "topics")],
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    assert!(page.contains("<strong>2</strong> neu angelegt"), "{page}");
+    assert!(
+        page.contains("Thema „senioren“ ist Ihnen nicht zugeordnet"),
+        "{page}"
+    );
+    let olga = a
+        .sql
+        .i64(
+            "SELECT COUNT(*) FROM contacts WHERE email = 'olga@example.org'",
+            &[],
+        )
+        .await;
+    assert_eq!(olga, 0, "the row naming another topic is not imported");
+    let topics = a
+        .sql
+        .column(
+            "SELECT DISTINCT s.topic_id FROM subscriptions s JOIN contacts c ON c.id = s.contact_id",
+            &[],
+        )
+        .await;
+    assert_eq!(topics, vec![own.to_string()]);
+    // The audit log names the file, its topics and what landed.
+    let logged = a
+        .sql
+        .column(
+            "SELECT user_name || ' ' || detail FROM admin_audit WHERE action = 'import_run'",
+            &[],
+        )
+        .await;
+    assert_eq!(
+        logged,
+        vec!["koord kontakte.csv [nachbarschaft]: +2 ~0 -1".to_string()]
+    );
+    a.stop().await;
 }

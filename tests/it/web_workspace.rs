@@ -38,7 +38,7 @@ fn form(pairs: &[(&str, &str)]) -> String {
     f.finish()
 }
 
-async fn post(
+pub(crate) async fn post(
     a: &App,
     s: &AdminSession,
     path: &str,
@@ -524,7 +524,7 @@ fn multipart(fields: &[(&str, &str)], file: &[u8]) -> (String, Vec<u8>) {
     (format!("multipart/form-data; boundary={boundary}"), body)
 }
 
-async fn upload(
+pub(crate) async fn upload(
     a: &App,
     s: &AdminSession,
     path: &str,

@@ -27,7 +27,7 @@ pub(super) fn push_escaped(s: &str, out: &mut String) {
 }
 
 /// Escapes one line and turns http(s) URLs into links (trailing punctuation stays outside).
-fn line_html(line: &str, out: &mut String) {
+pub(super) fn line_html(line: &str, out: &mut String) {
     let mut rest = line;
     while let Some(pos) = rest.find("https://").or_else(|| rest.find("http://")) {
         let (before, from_url) = rest.split_at(pos);

@@ -6,8 +6,10 @@
 //! (`<user_dir>/mail/...`) replaces the built-in one, and user files may add languages. Kinds:
 //! see [`MailKind`]. A campaign brings its own `subject` and `body` sources; an empty subject
 //! falls back to `<kind>.<lang>.subject.j2`, an empty body renders as no content (system mails).
-//! The body is plain text: the text template prints it as `content`, the HTML template gets it
-//! escaped with blank-line-separated paragraphs as `<p>` (filter `paragraphs`).
+//! The body is plain text or Markdown: plain text is printed as typed by the text template
+//! (`content`) and escaped into `<p>` paragraphs for the HTML template (filter `paragraphs`); a
+//! body that uses Markdown (headings, emphasis, lists, links ...) becomes HTML and a clean text
+//! part ([`markdown`]; raw HTML in it is shown as typed, never passed through).
 //!
 //! # Context
 //! The caller passes a JSON object; missing values are errors (strict undefined), so a misspelt
@@ -58,6 +60,7 @@ mod context;
 mod filters;
 mod html;
 mod loading;
+pub mod markdown;
 
 pub use context::sample_context;
 pub use filters::{register_date_filters, timespan};
@@ -275,14 +278,23 @@ impl Renderer {
         let subject = one_line(&subject);
         let subject_v = Value::from(subject.as_str());
 
-        let ctx = with(vec![("subject", subject_v.clone()), ("content", content_v)]);
+        // Markdown only when the body uses it: a plain text renders as it always did.
+        let (text_content, html_content) = if markdown::is_markdown(&content) {
+            (
+                Value::from(markdown::to_text(&content)),
+                markdown::to_html(&content),
+            )
+        } else {
+            (content_v, paragraphs_html(&content))
+        };
+        let ctx = with(vec![
+            ("subject", subject_v.clone()),
+            ("content", text_content),
+        ]);
         let text = self.named_render(&format!("mail/{kind}.{lang}.txt.j2"), &ctx)?;
         let ctx = with(vec![
             ("subject", subject_v),
-            (
-                "content",
-                Value::from_safe_string(paragraphs_html(&content)),
-            ),
+            ("content", Value::from_safe_string(html_content)),
         ]);
         let html = self.named_render(&format!("mail/{kind}.{lang}.html.j2"), &ctx)?;
         Ok(Rendered {
@@ -497,6 +509,37 @@ mod tests {
             ar.text
         );
         assert_eq!(ar.subject, "يرجى تأكيد اشتراككم: Wohnen im Quartier");
+    }
+
+    #[test]
+    fn a_markdown_body_renders_as_html_and_clean_text_and_plain_text_as_before() {
+        let r = renderer();
+        let ctx = sample_context(MailKind::Newsletter);
+        let md = "## Hoffest\n\nWir feiern **am Samstag**.\n\n- Kuchen\n- Musik\n\n\
+                  [Programm](https://example.org/hoffest)";
+        let out = r
+            .render(MailKind::Newsletter, "de", "Hoffest", md, &ctx)
+            .unwrap();
+        assert!(out.html.contains(">Hoffest</h2>"), "{}", out.html);
+        assert!(out.html.contains("<strong>am Samstag</strong>"));
+        assert!(out.html.contains("<li>Kuchen</li>"));
+        assert!(out
+            .text
+            .contains("Wir feiern am Samstag.\n\n- Kuchen\n- Musik"));
+        assert!(out.text.contains("Programm (https://example.org/hoffest)"));
+        assert!(
+            !out.text.contains("**") && !out.text.contains("]("),
+            "{}",
+            out.text
+        );
+        // A plain text keeps its line breaks, its typed text part and its linked addresses.
+        let plain =
+            "Liebe Nachbarn,\nam Freitag ist Café <im Hof>.\n\nMehr: https://example.org/cafe";
+        let out = r
+            .render(MailKind::Newsletter, "de", "Café", plain, &ctx)
+            .unwrap();
+        assert!(out.text.contains(plain), "{}", out.text);
+        assert!(out.html.contains(&paragraphs_html(plain)), "{}", out.html);
     }
 
     #[test]

@@ -208,6 +208,46 @@ impl Notifier {
         Ok(())
     }
 
+    /// Sends a short plain mail from the organisation to a person of its team (the link of an
+    /// invitation): not an answer, no list headers; replies go to the organiser.
+    pub async fn send_to_team(
+        &self,
+        to_addr: &str,
+        to_name: Option<String>,
+        subject: &str,
+        text: &str,
+    ) -> anyhow::Result<()> {
+        let cfg = &self.composer.cfg;
+        let message_id = self.composer.key.local_message_id(
+            &format!("team.{}", chrono::Utc::now().timestamp_micros()),
+            &super::sender_domain(cfg),
+        );
+        let out = Outgoing {
+            from_name: cfg.organisation.name.clone(),
+            from_addr: cfg.organisation.sender.clone(),
+            to_name,
+            to_addr: to_addr.to_string(),
+            reply_to: cfg.organisation.organiser.clone(),
+            reply_to_name: None,
+            envelope_from: cfg.organisation.sender.clone(),
+            message_id,
+            subject: subject.to_string(),
+            text: text.to_string(),
+            html: None,
+            list_unsubscribe_url: None,
+            list_unsubscribe_mailto: None,
+            list_id: None,
+            ics: None,
+            date: chrono::Utc::now(),
+            auto_submitted: None,
+            in_reply_to: None,
+            references: Vec::new(),
+        };
+        let (env, bytes) = compose(&out, self.composer.dkim.as_ref())?;
+        self.transport.send(&env, &bytes).await?;
+        Ok(())
+    }
+
     /// Sends a mail whose reply address carries `reply_token` instead of the usual reply token
     /// (`antwort+TOKEN@`): the confirmation request's own confirm token, so that a reply "Ja"
     /// names what it confirms.

@@ -12,6 +12,9 @@ use axum::routing::get;
 use axum::Router;
 use serde_json::json;
 
+/// The windows the dashboard offers, in days.
+const DAYS: [i64; 3] = [30, 90, 365];
+
 pub(super) fn routes() -> Router<Shared> {
     Router::new()
         .route("/admin", get(dashboard))
@@ -23,11 +26,17 @@ async fn dashboard(State(st): State<Shared>, headers: HeaderMap, uri: Uri) -> Re
         Ok(a) => a,
         Err(r) => return r,
     };
+    // The window chosen (`?days=30`, 90 or 365; else since the first message sent).
+    let days = form_urlencoded::parse(uri.query().unwrap_or("").as_bytes())
+        .find(|(k, _)| k == "days")
+        .and_then(|(_, v)| v.parse::<i64>().ok())
+        .filter(|d| DAYS.contains(d));
+    let since = days.map(|d| store::now() - chrono::Duration::days(d));
     let data = async {
-        let topics = store::report::topics(&st.db, st.cfg.silent_after_days).await?;
+        let topics = store::report::topics(&st.db, st.cfg.silent_after_days, since).await?;
         let campaigns = store::report::campaigns(&st.db).await?;
         let recent = store::report::recent_activations(&st.db, 20).await?;
-        let window = store::report::window(&st.db).await?;
+        let window = store::report::window(&st.db, since).await?;
         // Re-permission: who is due for a renewal request, and whose request is open.
         let cutoff = store::now() - chrono::Duration::days(st.cfg.renewal.silent_for_days);
         let mut renewal = store::consents::renewals_open(&st.db, None).await?;
@@ -95,6 +104,7 @@ async fn dashboard(State(st): State<Shared>, headers: HeaderMap, uri: Uri) -> Re
         "web/admin/dashboard.html.j2",
         "dashboard",
         json!({"topics": topics, "campaigns": campaigns, "recent": recent, "window": window,
-               "renewal": renewal}),
+               "renewal": renewal, "days": days.unwrap_or(0),
+               "lang_param": a.q.strip_prefix("?lang=")}),
     )
 }

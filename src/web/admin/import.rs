@@ -266,6 +266,23 @@ async fn upload(State(st): State<Shared>, req: Request) -> Response {
             .collect(),
         Err(e) => return internal(&st, a.lang, e),
     };
+    // A coordinator imports into their own topics, and into one at least (a person of no topic
+    // would be the administrators', out of their sight).
+    if a.topics.is_some() {
+        if topics.iter().any(|t| !a.sees_slug(Some(t))) {
+            tracing::warn!(user = %a.session.user, "upload naming another topic refused");
+            return st.pages.message(
+                a.lang,
+                StatusCode::FORBIDDEN,
+                "forbidden_title",
+                "forbidden_topic_text",
+            );
+        }
+        if topics.is_empty() {
+            let text = st.pages.text(a.lang, "error_import_topic_needed");
+            return form_page(&st, &a, invalid, &values, Some(("topics", text))).await;
+        }
+    }
     let consent = match values.get("consent").map(String::as_str) {
         Some("confirmed") => ConsentStatus::Confirmed,
         _ => ConsentStatus::Pending,
@@ -414,11 +431,16 @@ async fn run(State(st): State<Shared>, Path(id): Path<String>, req: Request) -> 
         Some(e) => format!("{} (admin:{}: {e})", meta.file_name, a.session.user),
         None => format!("{} (admin:{})", meta.file_name, a.session.user),
     };
+    let mine: Option<Vec<String>> = a
+        .topics
+        .as_ref()
+        .map(|t| t.iter().map(|(_, slug)| slug.clone()).collect());
     let report = crate::import::run(
         &st.db,
         &mapped_path,
         &crate::import::Options {
             topics: &meta.topics,
+            only_topics: mine.as_deref(),
             consent: meta.consent,
             source: Some(&source),
             batch_size: 0,
@@ -482,7 +504,7 @@ async fn run(State(st): State<Shared>, Path(id): Path<String>, req: Request) -> 
             |k| json!({"line": k.line, "record": k.record, "reason": reason(&st, a.lang, &k.kind)}),
         )
         .collect();
-    page(
+    let mut r = page(
         &st,
         &a,
         "web/admin/import_report.html.j2",
@@ -490,7 +512,20 @@ async fn run(State(st): State<Shared>, Path(id): Path<String>, req: Request) -> 
         json!({"id": id, "meta": meta, "report": {
             "rows": report.rows, "created": report.created, "updated": report.updated,
             "rejected": report.rejected}, "rejects": shown}),
-    )
+    );
+    // The audit log names the file, its topics and what landed.
+    r.extensions_mut().insert(super::audit::AuditNote {
+        target: None,
+        detail: Some(format!(
+            "{} [{}]: +{} ~{} -{}",
+            meta.file_name,
+            meta.topics.join(", "),
+            report.created,
+            report.updated,
+            report.rejected
+        )),
+    });
+    r
 }
 
 /// Why a row was rejected, in `lang`.
@@ -511,6 +546,7 @@ fn reason(st: &Shared, lang: Lang, k: &RejectKind) -> String {
         RejectKind::UnknownTopic { topic } => t("reject_unknown_topic").replace("{topic}", topic),
         RejectKind::Suppressed => t("reject_suppressed"),
         RejectKind::Withdrawn { topic } => t("reject_withdrawn").replace("{topic}", topic),
+        RejectKind::NotYourTopic { topic } => t("reject_not_your_topic").replace("{topic}", topic),
     }
 }
 

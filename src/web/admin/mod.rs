@@ -8,6 +8,8 @@
 //! token, as there is no session yet.
 
 mod account;
+mod audit;
+pub(crate) use audit::record_api as audit_api;
 mod campaigns;
 mod contacts;
 mod dashboard;
@@ -17,6 +19,7 @@ mod review;
 pub mod roles;
 mod setup;
 mod topics;
+mod users;
 
 use super::auth::{self, Session};
 use super::{Lang, Shared};
@@ -33,7 +36,8 @@ use std::net::SocketAddr;
 const SESSION_COOKIE: &str = "np_session";
 const LOGIN_COOKIE: &str = "np_login";
 
-pub fn routes() -> Router<Shared> {
+/// The admin pages; `state` for the audit log's middleware around all of them.
+pub fn routes(state: Shared) -> Router<Shared> {
     Router::new()
         .route("/admin/login", get(login_page).post(login))
         .route("/admin/logout", post(logout))
@@ -46,6 +50,9 @@ pub fn routes() -> Router<Shared> {
         .merge(occasions::routes())
         .merge(setup::routes())
         .merge(account::routes())
+        .merge(audit::routes())
+        .merge(users::routes())
+        .layer(axum::middleware::from_fn_with_state(state, audit::record))
 }
 
 fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
