@@ -25,6 +25,7 @@ mod initial;
 mod manual;
 mod occasions;
 mod places;
+mod polls;
 pub mod renewal;
 pub use handover::{hand_over, HandedOver};
 pub use initial::{
@@ -36,6 +37,7 @@ pub use occasions::{
     OccasionNotice,
 };
 pub use places::{answer_invitation, seat_by_hand, Answered, Seat, WAITING_LIST};
+pub use polls::{add_poll, answer_poll, pick_date, Picked, PollUndo};
 
 /// How long an occasion without an end lasts.
 pub const DEFAULT_OCCASION_HOURS: i64 = 3;
@@ -229,6 +231,9 @@ pub struct Undo {
     /// An address newly suppressed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub suppression: Option<String>,
+    /// Answers to a date poll, with those they replaced.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub poll: Option<PollUndo>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -618,6 +623,9 @@ pub async fn undo(db: &Db, contact_id: Option<ContactId>, u: &Undo, cause: &Caus
             ..cause.consent_evidence()
         };
         write_consents(&mut tx, contact, list, &evidence).await?;
+    }
+    if let Some(p) = &u.poll {
+        store::polls::set_answers(&mut tx, p.occasion_id, p.contact_id, &p.prev).await?;
     }
     tx.commit().await?;
     if let Some(addr) = &u.suppression {

@@ -428,6 +428,19 @@ async fn perform_action(
             ask_successor(inb, &done).await;
             Ok(undo)
         }
+        Action::PollAnswer {
+            occasion_id,
+            suits,
+            dates,
+        } => {
+            let contact = contact.ok_or_else(|| anyhow::anyhow!("no contact"))?;
+            let occasion = store::occasions::by_id(db, *occasion_id).await?;
+            // Every date the poll offered is answered: those named suit, the others do not.
+            let answers: Vec<(i64, bool)> = (1..=*dates)
+                .map(|n| (i64::from(n), suits.contains(&n)))
+                .collect();
+            Ok(activation::answer_poll(db, contact, &occasion, &answers, &cause).await?)
+        }
         Action::AutoReply | Action::Question | Action::Note => Ok(Undo::default()),
     }
 }
@@ -612,12 +625,14 @@ pub async fn review_accept(
         bad_token: None,
         organisation_sender: false,
         confirm_topic: None,
+        poll_dates: 0,
     };
     if let Some(c) = d.campaign_id {
         let k = store::campaigns::by_id(&inb.db, c).await?;
         at.campaign_id = Some(c);
         at.topic_id = k.topic_id;
         at.occasion_id = k.occasion_id;
+        at.poll_dates = super::attribute::poll_dates(&inb.db, k.occasion_id).await?;
     }
     let action: Action = match as_intent {
         None => serde_json::from_str(&d.plan)?,

@@ -37,6 +37,7 @@ mod outbound_smtp;
 mod oversized_input;
 mod package;
 mod places;
+mod polls;
 mod public_calendar;
 mod public_pages;
 mod rate_limits;

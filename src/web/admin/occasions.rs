@@ -31,6 +31,7 @@ pub fn routes() -> Router<Shared> {
             axum::routing::post(seat),
         )
         .route("/admin/occasions/{slug}/rsvps.csv", get(occasion_csv))
+        .route("/admin/occasions/{slug}/pick", axum::routing::post(pick))
         .route(
             "/admin/occasions/{slug}/door",
             get(occasion_door).post(occasion_door_mark),
@@ -143,6 +144,16 @@ async fn occasion_page(
         Some(t) => store::topics::by_id(&st.db, t).await.ok().map(|t| t.title),
         None => None,
     };
+    let poll = if o.poll_dates > 0 {
+        let tally = store::polls::tally(&st.db, o.id).await;
+        let answered = store::polls::respondents(&st.db, o.id).await;
+        match (tally, answered) {
+            (Ok(dates), Ok(answered)) => Some(json!({"dates": dates, "answered": answered})),
+            (Err(e), _) | (_, Err(e)) => return internal(st, a.lang, e),
+        }
+    } else {
+        None
+    };
     let check_in = crate::web::public::check_in_url(&st.cfg, &st.composer.key, o);
     let changed: Vec<String> = done
         .changed
@@ -168,6 +179,7 @@ async fn occasion_page(
         "occasions",
         json!({
             "o": o, "topic": topic, "rsvps": rsvps, "check_in": check_in, "v": values,
+            "poll": poll,
             "zone": st.cfg.time_zone,
             "coming": coming, "people": people,
             "declined": rsvps.iter().filter(|r| r.status.as_str() == "declined").count(),
@@ -478,6 +490,42 @@ async fn cancel(State(st): State<Shared>, Path(slug): Path<String>, req: Request
             let (sent, failed) = notify(&st, &notice).await;
             redirect(&format!(
                 "/admin/occasions/{slug}?changed=cancelled&notified={sent}&failed={failed}{}",
+                if a.q.is_empty() { "" } else { "&lang=en" }
+            ))
+        }
+        Err(e) => refused(&st, &a, e, &format!("/admin/occasions/{slug}")),
+    }
+}
+
+/// Picks a date of the occasion's poll (`activation::pick_date`) and tells the invited: the
+/// calendar invitation to those it suits, a short note to the others.
+async fn pick(State(st): State<Shared>, Path(slug): Path<String>, req: Request) -> Response {
+    let (a, form) = match admin_post(&st, req).await {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
+    let Some(n) = form.get("date").and_then(|d| d.trim().parse::<i64>().ok()) else {
+        return not_found(&st, &a);
+    };
+    let by = format!("admin:{}", a.session.user);
+    match activation::pick_date(&st.db, &slug, n, &by).await {
+        Ok(picked) => {
+            let (sent, failed) = match &st.notifier {
+                Some(notifier) => {
+                    match crate::outbound::occasion::send_poll_picked(&st.db, notifier, &picked)
+                        .await
+                    {
+                        Ok(s) => (s.sent, s.failed.len()),
+                        Err(e) => {
+                            tracing::warn!("picked date not told: {e:#}");
+                            (0, picked.can.len() + picked.others.len())
+                        }
+                    }
+                }
+                None => (0, picked.can.len() + picked.others.len()),
+            };
+            redirect(&format!(
+                "/admin/occasions/{slug}?changed=start&notified={sent}&failed={failed}{}",
                 if a.q.is_empty() { "" } else { "&lang=en" }
             ))
         }

@@ -55,6 +55,8 @@ pub fn openapi_doc(public_url: &str) -> Value {
             },
             "/occasions/{slug}/cancel": {"post": op("Cancel an occasion; every invited contact who has not declined gets the reason and a calendar cancellation", vec![path_param("slug", "string")], Some("OccasionCancel"))},
             "/occasions/{slug}/thank": {"post": op("Thank everyone recorded as having come, with a next step (group, cooperation, none) and a text of your own; the daemon sends it, once per person", vec![path_param("slug", "string")], Some("Thanks"))},
+            "/occasions/{slug}/poll": {"get": op("The tally of an occasion's date poll: each candidate date with how many it suits (can) and does not (cannot)", vec![path_param("slug", "string")], None)},
+            "/occasions/{slug}/pick": {"post": op("Pick a date of the poll: it becomes the occasion's date; the invited it suits get the calendar invitation, the others a short note", vec![path_param("slug", "string")], Some("Pick"))},
             "/occasions/{slug}/attendance": {"post": op("Record who came (came) and who did not (no_show), by e-mail address", vec![path_param("slug", "string")], Some("Attendance"))},
             "/campaigns": {
                 "get": op("Campaigns with progress", vec![], None),
@@ -95,6 +97,8 @@ pub fn openapi_doc(public_url: &str) -> Value {
                     "follow_up_days": {"type": "integer", "minimum": 0, "description": "days after the invitation the one follow-up goes to those who did not answer; 0 = none"}}},
                 "Thanks": {"type": "object", "additionalProperties": false, "properties": {
                     "next": {"enum": ["group", "cooperation", "none"]}, "text": {"type": "string"}}},
+                "Pick": {"type": "object", "required": ["date"], "additionalProperties": false, "properties": {
+                    "date": {"type": "integer", "minimum": 1, "maximum": 5}}},
                 "OccasionCancel": {"type": "object", "additionalProperties": false, "properties": {
                     "reason": {"type": "string"}}},
                 "Attendance": {"type": "object", "additionalProperties": false, "properties": {

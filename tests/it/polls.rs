@@ -1,0 +1,275 @@
+//! Date polls (Terminfindung): the invitation lists the candidate dates numbered and carries no
+//! calendar entry; replies in German and English naming numbers are read and tallied, unclear
+//! ones wait for review; picking a date sends the calendar invitation to those it suits and a
+//! short note to the other invited.
+
+use crate::support::{Mail, Person, Workspace};
+
+/// `email` replies `text` (with the invitation quoted below it) to the last mail they got.
+fn reply(ws: &Workspace, email: &str, text: &str, n: usize) {
+    let got = ws
+        .outbox_messages()
+        .into_iter()
+        .filter(|m| m.envelope_to[0] == email)
+        .next_back()
+        .unwrap_or_else(|| panic!("no mail to {email}"));
+    let quoted: String = got
+        .text()
+        .lines()
+        .take(20)
+        .map(|l| format!("> {l}\r\n"))
+        .collect();
+    let raw = format!(
+        "From: {email}\r\nTo: {}\r\nSubject: Re: {}\r\nMessage-ID: <poll{n}@nachbarn.example>\r\n\
+         In-Reply-To: {}\r\nDate: Mon, 9 Dec 2030 10:15:00 +0100\r\n\
+         Content-Type: text/plain; charset=utf-8\r\n\r\n{text}\r\n\r\n\
+         Am 08.12.2030 um 09:00 schrieb Nachbarschaftsnetz:\r\n{quoted}",
+        got.header("Reply-To"),
+        got.header("Subject"),
+        got.header("Message-ID"),
+    );
+    ws.np(&["inbound", "ingest", "-"])
+        .write_stdin(raw)
+        .assert()
+        .success();
+}
+
+fn mails_to(ws: &Workspace, email: &str) -> Vec<Mail> {
+    ws.outbox_messages()
+        .into_iter()
+        .filter(|m| m.envelope_to[0] == email)
+        .collect()
+}
+
+/// Twenty people answer, ten in German and ten in English, each differently; what each said
+/// is the expected answer beside it.
+const ANSWERS: [(&str, &str, &[u8]); 20] = [
+    ("de", "1 und 3", &[1, 3]),
+    ("de", "alle", &[1, 2, 3]),
+    ("de", "keiner", &[]),
+    ("de", "Nur 2.", &[2]),
+    ("de", "2 geht, 3 nicht", &[2]),
+    ("de", "Termin 1 passt mir gut, danke!", &[1]),
+    ("de", "Alle außer 2", &[1, 3]),
+    ("de", "1, 2\r\n\r\nViele Grüße\r\nLena", &[1, 2]),
+    ("de", "Leider keiner davon.", &[]),
+    ("de", "3", &[3]),
+    ("en", "1 and 3", &[1, 3]),
+    ("en", "All of them work for me", &[1, 2, 3]),
+    ("en", "none", &[]),
+    ("en", "2 works, 1 doesn't", &[2]),
+    ("en", "I can do 3 but not 1", &[3]),
+    ("en", "all but 2", &[1, 3]),
+    ("en", "Option 1 please", &[1]),
+    ("en", "1-2", &[1, 2]),
+    ("en", "None of them, sorry", &[]),
+    ("en", "both 1+3", &[1, 3]),
+];
+
+#[test]
+fn a_date_poll_answered_by_twenty_replies_in_german_and_english_tallies_right() {
+    let ws = Workspace::new();
+    ws.ok(&["topics", "add", "nachbarschaft"]);
+    let mut people: Vec<Person> = ANSWERS
+        .iter()
+        .enumerate()
+        .map(|(i, (lang, _, _))| Person::new(&format!("p{i}@nachbarn.example"), "P", lang))
+        .collect();
+    // Two who will not answer, and one who will write something unclear.
+    people.push(Person::new("still@nachbarn.example", "Still", "de"));
+    people.push(Person::new("quiet@nachbarn.example", "Quiet", "en"));
+    people.push(Person::new("vage@nachbarn.example", "Vage", "de"));
+    ws.import_ok(&people, "nachbarschaft", "confirmed");
+    // Someone without consent for the topic is neither asked nor told.
+    ws.import_ok(
+        &[Person::new("ohne@nachbarn.example", "Ohne", "de")],
+        "nachbarschaft",
+        "pending",
+    );
+    let added = ws.ok(&[
+        "occasions",
+        "add",
+        "cafe",
+        "--title",
+        "Café",
+        "--date",
+        "2030-05-12 15:00 - 17:00",
+        "--date",
+        "2030-05-14 18:00",
+        "--date",
+        "2030-05-16 10:00 - 12:00",
+        "--topic",
+        "nachbarschaft",
+    ]);
+    assert!(added.contains("date poll of 3 dates"), "{added}");
+    ws.ok(&[
+        "campaigns",
+        "create",
+        "einladung",
+        "--kind",
+        "invitation",
+        "--occasion",
+        "cafe",
+        "--body",
+        "Kommen Sie vorbei!",
+    ]);
+    let sent = ws.ok(&["campaigns", "send", "einladung", "--wait"]);
+    assert!(sent.contains("23 sent"), "{sent}");
+
+    // The invitation numbers the dates in the person's language and puts none in a calendar.
+    let de = &mails_to(&ws, "p0@nachbarn.example")[0];
+    assert_eq!(de.header("Subject"), "Terminumfrage: Café");
+    assert!(de.calendar.is_none(), "no date is fixed yet");
+    let text = de.text();
+    assert!(text.contains("1 = "), "{text}");
+    assert!(text.contains("3 = "), "{text}");
+    assert!(text.contains("„1 und 3“"), "{text}");
+    assert!(text.contains("/poll"), "{text}");
+    let en = &mails_to(&ws, "p10@nachbarn.example")[0];
+    assert_eq!(en.header("Subject"), "Finding a date: Café");
+    assert!(en.text().contains("\"1 and 3\""), "{}", en.text());
+    assert!(mails_to(&ws, "ohne@nachbarn.example").is_empty());
+
+    for (i, (_, text, _)) in ANSWERS.iter().enumerate() {
+        reply(&ws, &format!("p{i}@nachbarn.example"), text, i);
+    }
+    reply(
+        &ws,
+        "vage@nachbarn.example",
+        "Mal sehen, ich melde mich.",
+        99,
+    );
+
+    // Each answer as the person meant it.
+    for (i, (_, text, want)) in ANSWERS.iter().enumerate() {
+        let rows = ws.sql(&format!(
+            "SELECT a.position FROM poll_answers a JOIN contacts c ON c.id = a.contact_id
+             WHERE c.email = 'p{i}@nachbarn.example' AND a.can = 1 ORDER BY a.position"
+        ));
+        let got: Vec<u8> = rows.iter().map(|r| r[0].parse().unwrap()).collect();
+        assert_eq!(got, *want, "reply {i}: {text:?}");
+        let answered = ws.sql_i64(&format!(
+            "SELECT COUNT(*) FROM poll_answers a JOIN contacts c ON c.id = a.contact_id
+             WHERE c.email = 'p{i}@nachbarn.example'"
+        ));
+        assert_eq!(answered, 3, "reply {i} answers every date");
+    }
+    // The unclear one waits for a person and counts nowhere.
+    let vage = ws.sql_i64(
+        "SELECT COUNT(*) FROM poll_answers a JOIN contacts c ON c.id = a.contact_id
+         WHERE c.email = 'vage@nachbarn.example'",
+    );
+    assert_eq!(vage, 0);
+    let pending = ws.ok(&["review", "list", "--format", "json"]);
+    assert!(pending.contains("which dates suit is unclear"), "{pending}");
+
+    // The tally: each date, how many it suits and how many not.
+    let tally: serde_json::Value =
+        serde_json::from_str(&ws.ok(&["occasions", "poll", "cafe", "--format", "json"])).unwrap();
+    for n in 1..=3u8 {
+        let can = ANSWERS.iter().filter(|(_, _, w)| w.contains(&n)).count();
+        let row = &tally[usize::from(n - 1)];
+        assert_eq!(row["number"], i64::from(n), "{tally}");
+        assert_eq!(row["suits"], can as i64, "date {n}: {tally}");
+        assert_eq!(row["does_not"], (20 - can) as i64, "date {n}: {tally}");
+    }
+    let table = ws.ok(&["occasions", "poll", "cafe"]);
+    assert!(table.contains("20 answered"), "{table}");
+
+    // Date 1 is picked: it suits eleven, who get the calendar invitation for that date; the
+    // other invited (nine who cannot, three who did not say) a note without one.
+    let suits_1: Vec<usize> = (0..20).filter(|&i| ANSWERS[i].2.contains(&1)).collect();
+    let before = ws.outbox_count();
+    let picked = ws.ok(&["occasions", "pick", "cafe", "1"]);
+    assert!(
+        picked.contains(&format!("{} with the calendar invitation", suits_1.len())),
+        "{picked}"
+    );
+    assert!(picked.contains("12 told by a short note"), "{picked}");
+    assert_eq!(ws.outbox_count(), before + 23);
+    let yes = mails_to(&ws, "p0@nachbarn.example").pop().unwrap();
+    assert_eq!(yes.header("Subject"), "Der Termin steht: Café");
+    let cal = yes.calendar.as_deref().expect("a calendar invitation");
+    assert!(cal.contains("METHOD:REQUEST"), "{cal}");
+    assert!(
+        cal.contains("DTSTART;TZID=Europe/Berlin:20300512T150000"),
+        "{cal}"
+    );
+    assert!(
+        cal.contains("DTEND;TZID=Europe/Berlin:20300512T170000"),
+        "{cal}"
+    );
+    let no = mails_to(&ws, "p2@nachbarn.example").pop().unwrap();
+    assert!(no.calendar.is_none());
+    assert!(no.text().contains("Schade"), "{}", no.text());
+    let quiet = mails_to(&ws, "quiet@nachbarn.example").pop().unwrap();
+    assert_eq!(quiet.header("Subject"), "The date is fixed: Café");
+    assert!(
+        quiet.text().contains("or we don't know"),
+        "{}",
+        quiet.text()
+    );
+    assert!(mails_to(&ws, "ohne@nachbarn.example").is_empty());
+
+    // The occasion now has that date, and a second pick is refused.
+    let list: serde_json::Value =
+        serde_json::from_str(&ws.ok(&["occasions", "list", "--format", "json"])).unwrap();
+    assert!(
+        list[0]["starts_at"]
+            .as_str()
+            .unwrap()
+            .starts_with("2030-05-12T13:00:00"),
+        "{list}"
+    );
+    let again = ws.run(&["occasions", "pick", "cafe", "2"]);
+    assert!(!again.status.success());
+    assert!(crate::support::text(&again).contains("picked already"));
+
+    // A "ja" to the note is an ordinary yes now that the date is fixed.
+    reply(&ws, "p0@nachbarn.example", "Ja, ich komme!", 100);
+    let status = ws.sql(
+        "SELECT r.status FROM relations r JOIN contacts c ON c.id = r.contact_id
+         WHERE c.email = 'p0@nachbarn.example' AND r.form = 'encounter'",
+    );
+    assert_eq!(status[0][0], "confirmed");
+}
+
+#[test]
+fn a_poll_answer_by_reply_can_be_undone_from_the_review_list() {
+    let ws = Workspace::new();
+    ws.ok(&["topics", "add", "nachbarschaft"]);
+    ws.import_ok(
+        &[Person::new("anna@nachbarn.example", "Anna", "de")],
+        "nachbarschaft",
+        "confirmed",
+    );
+    ws.ok(&[
+        "occasions",
+        "add",
+        "rat",
+        "--title",
+        "Rat",
+        "--date",
+        "2030-06-01 18:00",
+        "--date",
+        "2030-06-02 18:00",
+        "--topic",
+        "nachbarschaft",
+    ]);
+    ws.ok(&[
+        "campaigns",
+        "create",
+        "rat-einladung",
+        "--kind",
+        "invitation",
+        "--occasion",
+        "rat",
+    ]);
+    ws.ok(&["campaigns", "send", "rat-einladung", "--wait"]);
+    reply(&ws, "anna@nachbarn.example", "beide", 1);
+    let can = "SELECT COUNT(*) FROM poll_answers WHERE can = 1";
+    assert_eq!(ws.sql_i64(can), 2);
+    let id = ws.sql_i64("SELECT id FROM decisions WHERE action = 'poll_answer'");
+    ws.ok(&["review", "undo", &id.to_string()]);
+    assert_eq!(ws.sql_i64("SELECT COUNT(*) FROM poll_answers"), 0);
+}
