@@ -10,6 +10,8 @@ const ALL: &[&str] = &[
     "alle", "allen", "alles", "beide", "beiden", "jeder", "jede", "all", "both", "any", "every",
     "either",
 ];
+/// Words for "both", which name two dates when numbers follow.
+const BOTH: &[&str] = &["beide", "beiden", "both"];
 /// Words saying no date suits.
 const NONE: &[&str] = &[
     "keiner", "keine", "keinen", "keins", "keinem", "none", "neither",
@@ -98,9 +100,15 @@ pub fn read(text: &str, dates: u8) -> Option<PollChoice> {
             return None;
         }
         if says_all && !numbers.is_empty() {
-            // "alle 3" with three dates is all of them; with more it is unclear.
+            // "alle 3" with three dates is all of them; "beide, 1 und 3" / "both 1+3" are the
+            // two named; anything else is unclear.
+            let both = words.iter().any(|w| BOTH.contains(&w.as_str()));
             if numbers.len() == 1 && numbers[0] == dates && !says_not {
                 all = true;
+                continue;
+            }
+            if both && numbers.len() == 2 && !says_not {
+                can.extend(numbers);
                 continue;
             }
             return None;
@@ -250,6 +258,8 @@ mod tests {
         assert_eq!(read("alle", 3), Some(vec![1, 2, 3]));
         assert_eq!(read("All of them work for me", 3), Some(vec![1, 2, 3]));
         assert_eq!(read("beide", 2), Some(vec![1, 2]));
+        assert_eq!(read("both 1+3", 3), Some(vec![1, 3]));
+        assert_eq!(read("alle 1 und 3", 3), None);
         assert_eq!(read("both", 2), Some(vec![1, 2]));
         assert_eq!(read("keiner", 3), Some(vec![]));
         assert_eq!(read("Leider keiner davon.", 3), Some(vec![]));

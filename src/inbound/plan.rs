@@ -307,7 +307,9 @@ fn poll_steps(
     threshold: f32,
     occasion_id: OccasionId,
 ) -> Option<Vec<Step>> {
-    if a.intent == Intent::Unsubscribe {
+    // A sure wish to unsubscribe is one ("keine Mails mehr" must not read as "no date suits");
+    // an unsure one yields to clear numbers.
+    if a.intent == Intent::Unsubscribe && a.confidence >= threshold {
         return None;
     }
     match crate::classify::poll::read(&a.text, at.poll_dates) {

@@ -34,6 +34,22 @@ fn reply(ws: &Workspace, email: &str, text: &str, n: usize) {
         .success();
 }
 
+/// The decoded subject of `m`.
+fn subject(m: &Mail) -> String {
+    mail_parser::MessageParser::default()
+        .parse(&m.raw[..])
+        .and_then(|p| p.subject().map(str::to_string))
+        .unwrap_or_default()
+}
+
+/// The mails to `email` about the café (not, say, a request to confirm their consent).
+fn about_cafe(ws: &Workspace, email: &str) -> Vec<Mail> {
+    mails_to(ws, email)
+        .into_iter()
+        .filter(|m| subject(m).contains("Café"))
+        .collect()
+}
+
 fn mails_to(ws: &Workspace, email: &str) -> Vec<Mail> {
     ws.outbox_messages()
         .into_iter()
@@ -118,7 +134,7 @@ fn a_date_poll_answered_by_twenty_replies_in_german_and_english_tallies_right() 
 
     // The invitation numbers the dates in the person's language and puts none in a calendar.
     let de = &mails_to(&ws, "p0@nachbarn.example")[0];
-    assert_eq!(de.header("Subject"), "Terminumfrage: Café");
+    assert_eq!(subject(de), "Terminumfrage: Café");
     assert!(de.calendar.is_none(), "no date is fixed yet");
     let text = de.text();
     assert!(text.contains("1 = "), "{text}");
@@ -126,9 +142,9 @@ fn a_date_poll_answered_by_twenty_replies_in_german_and_english_tallies_right() 
     assert!(text.contains("„1 und 3“"), "{text}");
     assert!(text.contains("/poll"), "{text}");
     let en = &mails_to(&ws, "p10@nachbarn.example")[0];
-    assert_eq!(en.header("Subject"), "Finding a date: Café");
+    assert_eq!(subject(en), "Finding a date: Café");
     assert!(en.text().contains("\"1 and 3\""), "{}", en.text());
-    assert!(mails_to(&ws, "ohne@nachbarn.example").is_empty());
+    assert!(about_cafe(&ws, "ohne@nachbarn.example").is_empty());
 
     for (i, (_, text, _)) in ANSWERS.iter().enumerate() {
         reply(&ws, &format!("p{i}@nachbarn.example"), text, i);
@@ -188,7 +204,7 @@ fn a_date_poll_answered_by_twenty_replies_in_german_and_english_tallies_right() 
     assert!(picked.contains("12 told by a short note"), "{picked}");
     assert_eq!(ws.outbox_count(), before + 23);
     let yes = mails_to(&ws, "p0@nachbarn.example").pop().unwrap();
-    assert_eq!(yes.header("Subject"), "Der Termin steht: Café");
+    assert_eq!(subject(&yes), "Der Termin steht: Café");
     let cal = yes.calendar.as_deref().expect("a calendar invitation");
     assert!(cal.contains("METHOD:REQUEST"), "{cal}");
     assert!(
@@ -203,13 +219,13 @@ fn a_date_poll_answered_by_twenty_replies_in_german_and_english_tallies_right() 
     assert!(no.calendar.is_none());
     assert!(no.text().contains("Schade"), "{}", no.text());
     let quiet = mails_to(&ws, "quiet@nachbarn.example").pop().unwrap();
-    assert_eq!(quiet.header("Subject"), "The date is fixed: Café");
+    assert_eq!(subject(&quiet), "The date is fixed: Café");
     assert!(
         quiet.text().contains("or we don't know"),
         "{}",
         quiet.text()
     );
-    assert!(mails_to(&ws, "ohne@nachbarn.example").is_empty());
+    assert!(about_cafe(&ws, "ohne@nachbarn.example").is_empty());
 
     // The occasion now has that date, and a second pick is refused.
     let list: serde_json::Value =
