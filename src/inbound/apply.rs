@@ -669,7 +669,7 @@ pub async fn review_reject(db: &Db, id: i64, by: &str) -> anyhow::Result<()> {
 }
 
 /// Reverts an applied decision: the relation, consent and suppression as they were before.
-pub async fn review_undo(db: &Db, id: i64, by: &str) -> anyhow::Result<()> {
+pub async fn review_undo(db: &Db, id: i64, by: &str) -> anyhow::Result<activation::Undone> {
     let d = load_decision(db, id).await?;
     if d.status != DecisionStatus::Applied {
         anyhow::bail!(
@@ -684,6 +684,7 @@ pub async fn review_undo(db: &Db, id: i64, by: &str) -> anyhow::Result<()> {
         inbound_id: d.inbound_id,
         campaign_id: d.campaign_id,
     };
-    activation::undo(db, d.contact_id, &undo, &cause).await?;
-    Ok(store::decisions::finish(db, id, DecisionStatus::Undone, &d.undo, by).await?)
+    let undone = activation::undo(db, d.contact_id, &undo, &cause).await?;
+    store::decisions::finish(db, id, DecisionStatus::Undone, &d.undo, by).await?;
+    Ok(undone)
 }

@@ -95,14 +95,13 @@ async fn check_ladder(db: &Db, a: &CreateArgs) -> anyhow::Result<()> {
                 );
             }
         }
-        Some(Ladder::Declined { last }) => {
-            if last < 1 {
-                bail!(
-                    "campaign {:?}: declined the last {last} invitations: must be 1 or more",
-                    a.name
-                );
-            }
+        Some(Ladder::Declined { last }) if last < 1 => {
+            bail!(
+                "campaign {:?}: declined the last {last} invitations: must be 1 or more",
+                a.name
+            );
         }
+        Some(Ladder::Declined { .. }) => {}
     }
     Ok(())
 }

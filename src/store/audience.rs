@@ -104,7 +104,10 @@ pub(super) fn conditions(db: &Db) -> Conditions {
                  AND (k3.occasion_mail IS NULL OR k3.occasion_mail = 'follow_up')
                  AND d3.status IN ('sent', 'queued', 'sending') AND d3.created_at > $7))
          AND ($6 = 0 OR {deferred})
-         AND ($6 = 0 OR $20 = 0 OR {run} < $20
+         AND ($6 = 0 OR $20 = 0
+              OR NOT EXISTS (SELECT 1 FROM relations r8 WHERE r8.contact_id = c.id
+                  AND r8.form = 'encounter' AND r8.status = 'declined')
+              OR {run} < $20
               OR NOT EXISTS (SELECT 1 FROM deliveries d7 JOIN campaigns k7 ON k7.id = d7.campaign_id
                   WHERE {sent7} AND d7.sent_at > $21))",
         deferred = super::wishes::deferred_condition("$3", "$2"),
@@ -126,7 +129,10 @@ macro_rules! bind_audience {
         let caps: $crate::store::campaigns::Caps = $caps;
         let at: $crate::store::Timestamp = $at;
         let aud = c.audience();
-        let silent = aud.silent.unwrap_or(c.kind.is_activation());
+        // A step of the ladder names people who answered or came: they are not silent.
+        let silent = aud
+            .silent
+            .unwrap_or(c.kind.is_activation() && aud.ladder.is_none());
         let (attr_key, attr_value) = match &aud.attribute {
             Some((k, v)) => (Some(k.clone()), Some(v.clone())),
             None => (None, None),

@@ -849,9 +849,16 @@ pub async fn run_review_action(
         "reject" => apply::review_reject(&st.db, id, by)
             .await
             .map(|_| json!({"decision": id, "status": "rejected"})),
-        "undo" => apply::review_undo(&st.db, id, by)
-            .await
-            .map(|_| json!({"decision": id, "status": "undone"})),
+        "undo" => match apply::review_undo(&st.db, id, by).await {
+            Ok(undone) => {
+                // A yes taken back freed a place: the first in line is told, as after a decline.
+                if let (Some(n), Some(o)) = (&st.notifier, &undone.occasion) {
+                    crate::outbound::occasion::send_moved_up(&st.db, n, o, &undone.moved_up).await;
+                }
+                Ok(json!({"decision": id, "status": "undone", "moved_up": undone.moved_up.len()}))
+            }
+            Err(e) => Err(e),
+        },
         _ => {
             return Err(ApiError(
                 StatusCode::NOT_FOUND,

@@ -26,6 +26,7 @@ mod forged_replies;
 mod hostile_input;
 mod imap;
 mod inbound;
+mod ladder;
 mod languages;
 mod mail_loop;
 mod metrics;

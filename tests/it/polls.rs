@@ -10,8 +10,7 @@ fn reply(ws: &Workspace, email: &str, text: &str, n: usize) {
     let got = ws
         .outbox_messages()
         .into_iter()
-        .filter(|m| m.envelope_to[0] == email)
-        .next_back()
+        .rfind(|m| m.envelope_to[0] == email)
         .unwrap_or_else(|| panic!("no mail to {email}"));
     let quoted: String = got
         .text()
@@ -288,4 +287,132 @@ fn a_poll_answer_by_reply_can_be_undone_from_the_review_list() {
     let id = ws.sql_i64("SELECT id FROM decisions WHERE action = 'poll_answer'");
     ws.ok(&["review", "undo", &id.to_string()]);
     assert_eq!(ws.sql_i64("SELECT COUNT(*) FROM poll_answers"), 0);
+}
+
+each_db!(async a_poll_through_the_rsvp_page_and_the_api);
+
+/// The same poll on each database: answers on the RSVP page (GET shows, POST saves), the tally
+/// and the pick through the API, a second pick refused.
+async fn a_poll_through_the_rsvp_page_and_the_api(backend: crate::support::Backend) {
+    use netzpost::domain::{CampaignId, TopicId};
+    use netzpost::store;
+    let a = crate::support::App::on(backend).await;
+    let t = a.topic("nachbarschaft").await;
+    let anna = a.contact("anna@example.org", vec![t]).await;
+    let bob = a.contact("bob@example.org", vec![t]).await;
+    let day = |d: i64| chrono::Utc::now() + chrono::Duration::days(d);
+    let o = netzpost::activation::add_poll(
+        &a.db,
+        &store::occasions::NewOccasion {
+            slug: "rat".into(),
+            title: "Runder Tisch".into(),
+            starts_at: day(10),
+            ends_at: None,
+            place: None,
+            description: None,
+            capacity: None,
+            topic_id: Some(TopicId(t)),
+        },
+        &[
+            (day(10), None),
+            (day(11), Some(day(11) + chrono::Duration::hours(2))),
+        ],
+    )
+    .await
+    .unwrap();
+    assert!(o.poll_open());
+    let c = store::campaigns::create(
+        &a.db,
+        &store::campaigns::NewCampaign {
+            name: "rat-einladung".into(),
+            kind: store::campaigns::CampaignKind::Invitation,
+            topic_id: Some(TopicId(t)),
+            occasion_id: Some(o.id),
+            subject: String::new(),
+            body: String::new(),
+            translations: Default::default(),
+            audience: Default::default(),
+            schedule: None,
+            send_at: None,
+            parent_id: None,
+        },
+    )
+    .await
+    .unwrap();
+    let c = store::campaigns::by_id(&a.db, CampaignId(c.id.get()))
+        .await
+        .unwrap();
+    netzpost::outbound::campaign::start(&a.db, &a.cfg, &c)
+        .await
+        .unwrap();
+    a.engine.run_until_idle().await.unwrap();
+    let mail = a
+        .mails()
+        .into_iter()
+        .find(|m| m.contains("anna@example.org"))
+        .unwrap();
+    assert!(
+        !mail.contains("text/calendar"),
+        "no date to put in a calendar yet"
+    );
+    let link = crate::support::app::link_in(&mail, &format!("{}/r/", a.base));
+    assert!(link.ends_with("/poll"), "{link}");
+    let path = link.trim_start_matches(&a.base).to_string();
+    let (status, page) = a.get(&path).await;
+    assert_eq!(status, 200, "{page}");
+    assert!(
+        page.contains("name=\"d1\"") && page.contains("name=\"d2\""),
+        "{page}"
+    );
+    // A GET changes nothing.
+    assert_eq!(store::polls::respondents(&a.db, o.id).await.unwrap(), 0);
+    let (status, page) = a.post_form(&path, "d1=no&d2=yes").await;
+    assert_eq!(status, 200, "{page}");
+    // Bob answers by the same service (as a reply would).
+    netzpost::activation::answer_poll(
+        &a.db,
+        netzpost::domain::ContactId(bob),
+        &o,
+        &[(1, true), (2, true)],
+        &netzpost::activation::Cause::Admin { by: "test".into() },
+    )
+    .await
+    .unwrap();
+    let (_, page) = a.get(&path).await;
+    assert!(
+        page.contains("value=\"yes\" checked"),
+        "the answer is shown again: {page}"
+    );
+
+    let api = a.api_caller("coordinator").await;
+    let tally = api.get_json("/occasions/rat/poll").await;
+    assert_eq!(tally["answered"], 2, "{tally}");
+    assert_eq!(tally["dates"][0]["can"], 1, "{tally}");
+    assert_eq!(tally["dates"][0]["cannot"], 1, "{tally}");
+    assert_eq!(tally["dates"][1]["can"], 2, "{tally}");
+    let r = api
+        .request(reqwest::Method::POST, "/occasions/rat/pick")
+        .json(&serde_json::json!({"date": 2}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let picked: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(picked["suits"], 2, "{picked}");
+    assert_eq!(picked["notified"]["sent"], 2, "{picked}");
+    let o = store::occasions::get(&a.db, "rat").await.unwrap();
+    assert_eq!(o.picked_date, Some(2));
+    assert!(!o.poll_open());
+    assert!(o.ends_at.is_some());
+    let r = api
+        .request(reqwest::Method::POST, "/occasions/rat/pick")
+        .json(&serde_json::json!({"date": 1}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 409);
+    // The page now says the date is fixed, and takes no answer.
+    let (status, _) = a.post_form(&path, "d1=yes").await;
+    assert_eq!(status, 409);
+    let _ = anna;
 }

@@ -32,6 +32,7 @@ pub fn routes() -> Router<Shared> {
         )
         .route("/admin/occasions/{slug}/rsvps.csv", get(occasion_csv))
         .route("/admin/occasions/{slug}/pick", axum::routing::post(pick))
+        .route("/admin/occasions/{slug}/thank", axum::routing::post(thank))
         .route(
             "/admin/occasions/{slug}/door",
             get(occasion_door).post(occasion_door_mark),
@@ -97,11 +98,16 @@ fn values_of(st: &Shared, o: &Occasion) -> HashMap<String, String> {
     if let Some(c) = o.capacity {
         v.insert("capacity".into(), c.to_string());
     }
+    let (reminder, follow_up) = crate::outbound::occasion_mails::days(&st.cfg, o);
+    v.insert("reminder_days".into(), reminder.to_string());
+    v.insert("follow_up_days".into(), follow_up.to_string());
     v
 }
 
 #[derive(Debug, Deserialize, Default)]
 struct Done {
+    /// How many a thank-you was queued for.
+    thanked: Option<u64>,
     changed: Option<String>,
     notified: Option<usize>,
     failed: Option<usize>,
@@ -179,7 +185,8 @@ async fn occasion_page(
         "occasions",
         json!({
             "o": o, "topic": topic, "rsvps": rsvps, "check_in": check_in, "v": values,
-            "poll": poll,
+            "poll": poll, "thanked": done.thanked,
+            "past": o.starts_at <= chrono::Utc::now(),
             "zone": st.cfg.time_zone,
             "coming": coming, "people": people,
             "declined": rsvps.iter().filter(|r| r.status.as_str() == "declined").count(),
@@ -200,6 +207,9 @@ struct Form {
     place: String,
     description: String,
     capacity: Option<i64>,
+    /// Days of the reminder and the follow-up (empty: as they are, or the configured ones).
+    reminder_days: Option<i64>,
+    follow_up_days: Option<i64>,
 }
 
 fn read_form(
@@ -247,6 +257,13 @@ fn read_form(
             _ => return Err(err("capacity", "error_capacity")),
         },
     };
+    let days = |field: &'static str| match get(field).as_str() {
+        "" => Ok(None),
+        d => match d.parse::<i64>() {
+            Ok(n) if (0..=365).contains(&n) => Ok(Some(n)),
+            _ => Err(err(field, "error_days")),
+        },
+    };
     Ok(Form {
         title,
         starts_at,
@@ -254,6 +271,8 @@ fn read_form(
         place,
         description,
         capacity,
+        reminder_days: days("reminder_days")?,
+        follow_up_days: days("follow_up_days")?,
     })
 }
 
@@ -336,6 +355,12 @@ async fn create(State(st): State<Shared>, req: Request) -> Response {
     match store::occasions::add(&st.db, &new).await {
         Ok(o) => {
             tracing::info!(user = %a.session.user, occasion = %o.slug, "occasion added by admin");
+            if let Err(e) =
+                store::occasion_mails::set_days(&st.db, o.id, f.reminder_days, f.follow_up_days)
+                    .await
+            {
+                return internal(&st, a.lang, e);
+            }
             redirect(&format!("/admin/occasions/{}{}", o.slug, a.q))
         }
         Err(store::StoreError::Conflict(_)) => {
@@ -411,6 +436,11 @@ async fn change(State(st): State<Shared>, Path(slug): Path<String>, req: Request
             .await
         }
     };
+    if let Err(e) =
+        store::occasion_mails::set_days(&st.db, o.id, f.reminder_days, f.follow_up_days).await
+    {
+        return internal(&st, a.lang, e);
+    }
     let c = OccasionChange {
         title: Some(f.title),
         starts_at: Some(f.starts_at),
@@ -494,6 +524,32 @@ async fn cancel(State(st): State<Shared>, Path(slug): Path<String>, req: Request
             ))
         }
         Err(e) => refused(&st, &a, e, &format!("/admin/occasions/{slug}")),
+    }
+}
+
+/// Queues the thank-you to everyone recorded as having come, with the next step chosen
+/// (`outbound::occasion_mails::thank`, as `occasions thank`).
+async fn thank(State(st): State<Shared>, Path(slug): Path<String>, req: Request) -> Response {
+    let (a, form) = match admin_post(&st, req).await {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
+    let next = form
+        .get("next")
+        .and_then(|n| n.parse::<store::occasion_mails::NextStep>().ok())
+        .unwrap_or(store::occasion_mails::NextStep::None);
+    let text = form.get("text").map(|t| t.trim()).unwrap_or_default();
+    match crate::outbound::occasion_mails::thank(&st.db, &slug, next, text, chrono::Utc::now())
+        .await
+    {
+        Ok(n) => redirect(&format!(
+            "/admin/occasions/{slug}?thanked={n}{}",
+            if a.q.is_empty() { "" } else { "&lang=en" }
+        )),
+        Err(e) => match e.downcast::<store::StoreError>() {
+            Ok(e) => refused(&st, &a, e.into(), &format!("/admin/occasions/{slug}")),
+            Err(e) => internal(&st, a.lang, format!("{e:#}")),
+        },
     }
 }
 

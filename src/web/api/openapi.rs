@@ -18,6 +18,9 @@ pub fn openapi_doc(public_url: &str) -> Value {
         }
         o
     };
+    let ladder = json!({"type": "object", "description": "a step of the activation ladder: {\"step\": \"said_yes\" | \"came\" | \"no_show\", \"occasion\": ID}, {\"step\": \"regular\", \"topic\": ID, \"min\": N, \"months\": M} (came to at least N occasions of the topic in M months, no cooperation), {\"step\": \"declined\", \"last\": K} (declined each of the last K invitations)",
+        "required": ["step"], "properties": {"step": {"enum": ["said_yes", "came", "no_show", "regular", "declined"]},
+        "occasion": {"type": "integer"}, "topic": {"type": "integer"}, "min": {"type": "integer"}, "months": {"type": "integer"}, "last": {"type": "integer"}}});
     let q = |name: &str, ty: &str| json!({"name": name, "in": "query", "required": false, "schema": {"type": ty}});
     json!({
         "openapi": "3.1.0",
@@ -114,7 +117,8 @@ pub fn openapi_doc(public_url: &str) -> Value {
                         "additionalProperties": {"type": "object", "properties": {"subject": {"type": "string"}, "body": {"type": "string"}}}},
                     "schedule": {"type": "string"}, "send_at": {"type": "string", "format": "date-time"},
                     "audience": {"type": "object", "properties": {"silent": {"type": "boolean"}, "form": {"type": "string"},
-                        "language": {"type": "string"}, "inactive_days": {"type": "integer"}}}}},
+                        "language": {"type": "string"}, "inactive_days": {"type": "integer"},
+                        "ladder": ladder}}}},
             },
         },
     })
