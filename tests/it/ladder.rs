@@ -95,12 +95,23 @@ async fn campaign(
     .unwrap()
 }
 
-/// The addresses a campaign for `ladder` on `topic` would mail now, sorted.
+/// The addresses a call for cooperation for `ladder` on `topic` would mail now, sorted.
 async fn who(a: &App, name: &str, topic: i64, ladder: Ladder) -> Vec<String> {
+    who_by(a, name, CampaignKind::Cooperation, topic, ladder).await
+}
+
+/// The addresses a campaign of `kind` for `ladder` on `topic` would mail now, sorted.
+async fn who_by(
+    a: &App,
+    name: &str,
+    kind: CampaignKind,
+    topic: i64,
+    ladder: Ladder,
+) -> Vec<String> {
     let c = campaign(
         a,
         name,
-        CampaignKind::Cooperation,
+        kind,
         topic,
         Audience {
             ladder: Some(ladder),
@@ -243,13 +254,20 @@ async fn who_declined_the_last_invitations_rests_before_the_next(backend: Backen
     answer(&a, d2, occasions[1], false).await;
     answer(&a, d2, occasions[2], true).await;
 
+    // A newsletter to them ("we miss you"): an invitation would find them resting, below.
+    let news = CampaignKind::Newsletter;
     assert_eq!(
-        who(&a, "declined-3", t, Ladder::Declined { last: 3 }).await,
+        who_by(&a, "declined-3", news, t, Ladder::Declined { last: 3 }).await,
         vec!["d3@example.org".to_string()]
     );
     assert_eq!(
-        who(&a, "declined-1", t, Ladder::Declined { last: 1 }).await,
+        who_by(&a, "declined-1", news, t, Ladder::Declined { last: 1 }).await,
         vec!["d3@example.org".to_string()]
+    );
+    assert!(
+        who_by(&a, "declined-4", news, t, Ladder::Declined { last: 4 })
+            .await
+            .is_empty()
     );
 
     // The next invitation (to everyone, silent or not) leaves d3 out while they rest
