@@ -318,6 +318,7 @@ mod tests {
             "source": "liste", "updated": false, "by": "admin", "status": "confirmed",
             "language": "tr", "form": "encounter", "snippet": "Ja", "subject": "Urlaub",
             "title": "Café", "attendance": "came", "text": "Ruft zurück",
+            "suits": [1, 3], "date": 2,
         });
         for &kind in ActivityKind::ALL {
             let de = describe(kind, &detail, Some("maerz"), Lang::De);

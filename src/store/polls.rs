@@ -239,3 +239,31 @@ pub async fn respondent_ids(db: &Db, id: OccasionId) -> Result<Vec<ContactId>> {
         .await?
     }))
 }
+
+/// One of a contact's answers to a date poll, for their own data.
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+pub struct ContactAnswer {
+    pub occasion: String,
+    /// The date's number in the poll.
+    pub date: i64,
+    pub starts_at: Timestamp,
+    pub suits: bool,
+    pub answered_at: Timestamp,
+}
+
+/// Every poll answer of `contact`, by occasion and date.
+pub async fn of_contact(db: &Db, contact: ContactId) -> Result<Vec<ContactAnswer>> {
+    Ok(on_db!(db, p => {
+        sqlx::query_as::<_, ContactAnswer>(
+            "SELECT o.title AS occasion, a.position AS date, d.starts_at,
+                CASE WHEN a.can = 1 THEN TRUE ELSE FALSE END AS suits, a.answered_at
+             FROM poll_answers a
+             JOIN occasions o ON o.id = a.occasion_id
+             JOIN occasion_dates d ON d.occasion_id = a.occasion_id AND d.position = a.position
+             WHERE a.contact_id = $1 ORDER BY o.id, a.position",
+        )
+        .bind(contact)
+        .fetch_all(p)
+        .await?
+    }))
+}
