@@ -416,3 +416,130 @@ async fn a_poll_through_the_rsvp_page_and_the_api(backend: crate::support::Backe
     assert_eq!(status, 409);
     let _ = anna;
 }
+
+/// The admin occasion page: the tally with a button per date that picks it; the reminder and
+/// follow-up days in the form; "Danke senden" once the occasion has begun.
+#[tokio::test]
+async fn the_admin_page_shows_the_tally_picks_a_date_sets_the_days_and_thanks() {
+    use netzpost::domain::TopicId;
+    use netzpost::store;
+    let a = crate::support::App::start().await;
+    let t = a.topic("nachbarschaft").await;
+    let anna = a.contact("anna@example.org", vec![t]).await;
+    let day = |d: i64| chrono::Utc::now() + chrono::Duration::days(d);
+    let new = store::occasions::NewOccasion {
+        slug: "rat".into(),
+        title: "Runder Tisch".into(),
+        starts_at: day(10),
+        ends_at: None,
+        place: None,
+        description: None,
+        capacity: None,
+        topic_id: Some(TopicId(t)),
+    };
+    let o = netzpost::activation::add_poll(&a.db, &new, &[(day(10), None), (day(12), None)])
+        .await
+        .unwrap();
+    let cause = netzpost::activation::Cause::Admin { by: "test".into() };
+    netzpost::activation::answer_poll(
+        &a.db,
+        netzpost::domain::ContactId(anna),
+        &o,
+        &[(1, false), (2, true)],
+        &cause,
+    )
+    .await
+    .unwrap();
+    a.quick_password("admin", "ein-langes-passwort").await;
+    let s = a.admin_login("admin", "ein-langes-passwort").await;
+    let page = a
+        .admin_get(&s.cookie, "/admin/occasions/rat")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("Terminumfrage"), "{page}");
+    assert!(page.contains("1 haben geantwortet."), "{page}");
+    assert!(page.contains("Diesen Termin nehmen"), "{page}");
+    // The days in force are in the form (the configured ones: 2 and 5).
+    assert!(
+        page.contains("name=\"reminder_days\" min=\"0\" max=\"365\" value=\"2\""),
+        "{page}"
+    );
+    // Not begun yet: no thanks.
+    assert!(!page.contains("Danke senden"), "{page}");
+
+    let r = a
+        .admin_post(
+            &s.cookie,
+            "/admin/occasions/rat/pick",
+            &format!("csrf={}&date=2", s.csrf),
+        )
+        .await;
+    assert!(r.status().is_redirection(), "{}", r.status());
+    let o = store::occasions::get(&a.db, "rat").await.unwrap();
+    assert_eq!(o.picked_date, Some(2));
+    let page = a
+        .admin_get(&s.cookie, "/admin/occasions/rat")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("Termin 2 steht fest."), "{page}");
+    assert!(!page.contains("Diesen Termin nehmen"), "{page}");
+
+    // The form sets the days of the reminder and the follow-up.
+    let tz = chrono_tz::Europe::Berlin;
+    let start = o.starts_at.with_timezone(&tz);
+    let form = format!(
+        "csrf={}&title=Runder+Tisch&date={}&time={}&reminder_days=1&follow_up_days=0",
+        s.csrf,
+        start.format("%Y-%m-%d"),
+        start.format("%H%%3A%M"),
+    );
+    let r = a.admin_post(&s.cookie, "/admin/occasions/rat", &form).await;
+    assert!(r.status().is_redirection(), "{}", r.status());
+    let o = store::occasions::get(&a.db, "rat").await.unwrap();
+    assert_eq!((o.reminder_days, o.follow_up_days), (Some(1), Some(0)));
+
+    // Once it has begun, the thanks go to those who came, with the next step chosen.
+    a.sql
+        .exec(
+            "UPDATE occasions SET starts_at = $1 WHERE slug = 'rat'",
+            &[crate::support::db::Arg::Time(day(-1))],
+        )
+        .await;
+    let o = store::occasions::get(&a.db, "rat").await.unwrap();
+    netzpost::activation::record_attendance(
+        &a.db,
+        netzpost::domain::ContactId(anna),
+        &o,
+        netzpost::activation::Attendance::Came,
+        &cause,
+    )
+    .await
+    .unwrap();
+    let page = a
+        .admin_get(&s.cookie, "/admin/occasions/rat")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("Danke senden"), "{page}");
+    let r = a
+        .admin_post(
+            &s.cookie,
+            "/admin/occasions/rat/thank",
+            &format!("csrf={}&next=cooperation&text=Bis+bald", s.csrf),
+        )
+        .await;
+    assert!(r.status().is_redirection(), "{}", r.status());
+    let thanks =
+        store::occasion_mails::existing(&a.db, o.id, store::occasion_mails::OccasionMail::Thanks)
+            .await
+            .unwrap()
+            .expect("the thank-you campaign");
+    assert_eq!(thanks.next_step.as_deref(), Some("cooperation"));
+    assert_eq!(thanks.body, "Bis bald");
+    a.stop().await;
+}
