@@ -6,6 +6,9 @@ use crate::domain::{ContactId, OccasionId};
 use crate::on_db;
 use serde::Serialize;
 
+/// A candidate date: its start and its end, if it has one.
+pub type Candidate = (Timestamp, Option<Timestamp>);
+
 /// The most candidates a poll offers (the invitation numbers them 1 to this).
 pub const MAX_DATES: usize = 5;
 

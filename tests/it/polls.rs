@@ -543,3 +543,42 @@ async fn the_admin_page_shows_the_tally_picks_a_date_sets_the_days_and_thanks() 
     assert_eq!(thanks.body, "Bis bald");
     a.stop().await;
 }
+
+/// A coordinator starts a date poll from the admin form: the candidate dates one a line.
+#[tokio::test]
+async fn the_admin_form_adds_an_occasion_with_a_date_poll() {
+    let a = crate::support::App::start().await;
+    a.topic("nachbarschaft").await;
+    a.quick_password("admin", "ein-langes-passwort").await;
+    let s = a.admin_login("admin", "ein-langes-passwort").await;
+    let form = |dates: &str| {
+        format!(
+            "csrf={}&slug=rat&title=Runder+Tisch&date=&time=&topic=nachbarschaft&poll_dates={}",
+            s.csrf,
+            dates
+                .replace(' ', "+")
+                .replace(':', "%3A")
+                .replace('\n', "%0A")
+        )
+    };
+    // One date is no poll.
+    let r = a
+        .admin_post(&s.cookie, "/admin/occasions/new", &form("2030-12-08 18:00"))
+        .await;
+    assert_eq!(r.status(), 422);
+    let r = a
+        .admin_post(
+            &s.cookie,
+            "/admin/occasions/new",
+            &form("2030-12-08 18:00 - 20:00\n2030-12-10 18:00\n\n2030-12-12 10:00"),
+        )
+        .await;
+    assert!(r.status().is_redirection(), "{}", r.status());
+    let o = netzpost::store::occasions::get(&a.db, "rat").await.unwrap();
+    assert_eq!(o.poll_dates, 3);
+    assert!(o.poll_open());
+    let dates = netzpost::store::polls::dates(&a.db, o.id).await.unwrap();
+    assert_eq!(dates[0].starts_at, o.starts_at);
+    assert!(dates[0].ends_at.is_some() && dates[1].ends_at.is_none());
+    a.stop().await;
+}

@@ -302,15 +302,50 @@ async fn new_page(
         a,
         "web/admin/occasion_new.html.j2",
         "occasions",
-        json!({"topics": topics, "v": values, "zone": st.cfg.time_zone,
+        json!({"topics": topics, "v": values, "zone": st.cfg.time_zone, "poll_possible": true,
                "error_field": error.as_ref().map(|e| e.0), "error": error.as_ref().map(|e| &e.1)}),
     );
     *r.status_mut() = status;
     r
 }
 
+/// The candidate dates of a date poll, one a line ("2026-12-08 18:00 - 20:00"); none: the
+/// occasion has its own date. With them, the form's date and time become the first one's.
+fn poll_dates(
+    st: &Shared,
+    a: &Admin,
+    form: &mut HashMap<String, String>,
+) -> Result<Vec<store::polls::Candidate>, (&'static str, String)> {
+    let tz = st.cfg.tz().unwrap_or(chrono_tz::Europe::Berlin);
+    let err = || ("poll_dates", st.pages.text(a.lang, "error_poll_dates"));
+    let text = form.get("poll_dates").cloned().unwrap_or_default();
+    let dates = text
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .map(|l| crate::domain::parse_local_span(l, tz).map_err(|_| err()))
+        .collect::<Result<Vec<_>, _>>()?;
+    if dates.len() == 1 || dates.len() > store::polls::MAX_DATES {
+        return Err(err());
+    }
+    if let Some((start, end)) = dates.first() {
+        let local = |t: &store::Timestamp, f: &str| t.with_timezone(&tz).format(f).to_string();
+        form.insert("date".into(), local(start, "%Y-%m-%d"));
+        form.insert("time".into(), local(start, "%H:%M"));
+        form.insert(
+            "end_date".into(),
+            end.map(|e| local(&e, "%Y-%m-%d")).unwrap_or_default(),
+        );
+        form.insert(
+            "end_time".into(),
+            end.map(|e| local(&e, "%H:%M")).unwrap_or_default(),
+        );
+    }
+    Ok(dates)
+}
+
 async fn create(State(st): State<Shared>, req: Request) -> Response {
-    let (a, form) = match admin_post(&st, req).await {
+    let (a, mut form) = match admin_post(&st, req).await {
         Ok(x) => x,
         Err(r) => return r,
     };
@@ -323,6 +358,10 @@ async fn create(State(st): State<Shared>, req: Request) -> Response {
         let text = st.pages.text(a.lang, "error_slug");
         return new_page(&st, &a, invalid, &form, Some(("slug", text))).await;
     }
+    let dates = match poll_dates(&st, &a, &mut form) {
+        Ok(d) => d,
+        Err(e) => return new_page(&st, &a, invalid, &form, Some(e)).await,
+    };
     let f = match read_form(&st, &a, &form) {
         Ok(f) => f,
         Err(e) => return new_page(&st, &a, invalid, &form, Some(e)).await,
@@ -352,7 +391,19 @@ async fn create(State(st): State<Shared>, req: Request) -> Response {
         capacity: f.capacity,
         topic_id,
     };
-    match store::occasions::add(&st.db, &new).await {
+    let added = if dates.is_empty() {
+        store::occasions::add(&st.db, &new).await
+    } else {
+        activation::add_poll(&st.db, &new, &dates)
+            .await
+            .map_err(|e| match e {
+                activation::ActivationError::Conflict(m) => store::StoreError::Conflict(m),
+                activation::ActivationError::Invalid(m) => store::StoreError::Invalid(m),
+                activation::ActivationError::Store(e) => e,
+                e => store::StoreError::Invalid(e.to_string()),
+            })
+    };
+    match added {
         Ok(o) => {
             tracing::info!(user = %a.session.user, occasion = %o.slug, "occasion added by admin");
             if let Err(e) =
