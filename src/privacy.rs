@@ -1,7 +1,7 @@
 //! A person's own data (GDPR Art. 15 and 20): everything netzpost keeps about one contact, in
 //! one structure that the preferences page (as JSON and as a readable page), `netzpost contacts
 //! export-person` and the API all give out. Only this contact's rows: its fields, its consents
-//! with their evidence, its relations, wishes, the messages it sent (their visible words, never
+//! with their evidence, its relations, wishes, date poll answers, the messages it sent (their visible words, never
 //! the raw bytes) and its timeline described in the reader's language.
 
 use crate::domain::{ContactId, Lang};
@@ -22,6 +22,8 @@ pub struct PersonalData {
     pub consents: Vec<SubscriptionRow>,
     pub relations: Vec<RelationData>,
     pub wishes: Vec<WishRow>,
+    /// Which dates of an occasion's date poll suit them, as they answered.
+    pub poll_answers: Vec<store::polls::ContactAnswer>,
     pub messages: Vec<PersonsMessage>,
     pub timeline: Vec<TimelineEntry>,
     /// The address is on the list of addresses never to be mailed.
@@ -97,6 +99,7 @@ pub async fn personal_data(db: &Db, id: ContactId, lang: Lang) -> store::Result<
         })
         .collect();
     let messages = store::inbound::for_contact(db, id).await?;
+    let poll_answers = store::polls::of_contact(db, id).await?;
     Ok(PersonalData {
         exported_at: store::now(),
         contact: ContactData {
@@ -114,6 +117,7 @@ pub async fn personal_data(db: &Db, id: ContactId, lang: Lang) -> store::Result<
         consents: d.subscriptions,
         relations,
         wishes: d.wishes,
+        poll_answers,
         messages,
         timeline: d
             .timeline

@@ -202,6 +202,36 @@ pub fn describe(
             "came" => pick("war da".into(), "came".into()),
             _ => pick("war nicht da".into(), "did not come".into()),
         },
+        K::PollAnswer => {
+            let title = text("title")?;
+            let suits: Vec<String> = detail
+                .get("suits")?
+                .as_array()?
+                .iter()
+                .filter_map(Value::as_i64)
+                .map(|n| n.to_string())
+                .collect();
+            if suits.is_empty() {
+                pick(
+                    format!("Terminumfrage {title}: kein Termin passt"),
+                    format!("date poll {title}: no date suits"),
+                )
+            } else {
+                let list = suits.join(", ");
+                pick(
+                    format!("Terminumfrage {title}: passt {list}"),
+                    format!("date poll {title}: suits {list}"),
+                )
+            }
+        }
+        K::DatePicked => {
+            let title = text("title")?;
+            let n = detail.get("date")?.as_i64()?;
+            pick(
+                format!("Termin von {title} steht fest: Nr. {n}"),
+                format!("date of {title} picked: no. {n}"),
+            )
+        }
         K::Note => {
             let (note, by) = (text("text")?, text("by")?);
             pick(
@@ -288,6 +318,7 @@ mod tests {
             "source": "liste", "updated": false, "by": "admin", "status": "confirmed",
             "language": "tr", "form": "encounter", "snippet": "Ja", "subject": "Urlaub",
             "title": "Café", "attendance": "came", "text": "Ruft zurück",
+            "suits": [1, 3], "date": 2,
         });
         for &kind in ActivityKind::ALL {
             let de = describe(kind, &detail, Some("maerz"), Lang::De);

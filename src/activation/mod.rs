@@ -25,6 +25,7 @@ mod initial;
 mod manual;
 mod occasions;
 mod places;
+mod polls;
 pub mod renewal;
 pub use handover::{hand_over, HandedOver};
 pub use initial::{
@@ -36,6 +37,7 @@ pub use occasions::{
     OccasionNotice,
 };
 pub use places::{answer_invitation, seat_by_hand, Answered, Seat, WAITING_LIST};
+pub use polls::{add_poll, answer_poll, pick_date, Picked, PollUndo};
 
 /// How long an occasion without an end lasts.
 pub const DEFAULT_OCCASION_HOURS: i64 = 3;
@@ -229,6 +231,9 @@ pub struct Undo {
     /// An address newly suppressed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub suppression: Option<String>,
+    /// Answers to a date poll, with those they replaced.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub poll: Option<PollUndo>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -579,8 +584,27 @@ pub async fn record_wish(db: &Db, w: &Wish) -> Result<WishUndo> {
 /// Puts back what an applied change replaced: the relation as it was (or marks it undone when
 /// there was none), the wish, each consent, and lifts a suppression it added. One transaction
 /// for the relation, wish and consent; the suppression after it.
-pub async fn undo(db: &Db, contact_id: Option<ContactId>, u: &Undo, cause: &Cause) -> Result<()> {
+pub async fn undo(
+    db: &Db,
+    contact_id: Option<ContactId>,
+    u: &Undo,
+    cause: &Cause,
+) -> Result<Undone> {
     let mut tx = db.begin().await?;
+    let mut undone = Undone::default();
+    // An answer to an occasion with places: its row is held while they are decided, and a
+    // place the undo frees goes to the waiting list as a decline's would.
+    let places = match &u.relation {
+        Some(RelationUndo {
+            form: RelationForm::Encounter,
+            occasion_id: Some(id),
+            ..
+        }) => match store::occasions::lock_places(&mut tx, *id).await? {
+            Some(cap) => Some((store::occasions::by_id_tx(&mut tx, *id).await?, cap)),
+            None => None,
+        },
+        _ => None,
+    };
     if let Some(r) = &u.relation {
         let (status, until, party_size) = match &r.prev {
             Some(p) => (p.status, p.until, p.party_size),
@@ -607,6 +631,10 @@ pub async fn undo(db: &Db, contact_id: Option<ContactId>, u: &Undo, cause: &Caus
         .await?;
         store::relations::set_party_size(&mut tx, id, party_size).await?;
     }
+    if let Some((o, cap)) = places {
+        undone.moved_up = places::move_up(&mut tx, &o, cap).await?;
+        undone.occasion = Some(o);
+    }
     if let Some(w) = &u.wish {
         store::wishes::restore(&mut tx, w.contact_id, w.topic_id, w.prev.as_ref()).await?;
     }
@@ -619,9 +647,21 @@ pub async fn undo(db: &Db, contact_id: Option<ContactId>, u: &Undo, cause: &Caus
         };
         write_consents(&mut tx, contact, list, &evidence).await?;
     }
+    if let Some(p) = &u.poll {
+        store::polls::set_answers(&mut tx, p.occasion_id, p.contact_id, &p.prev).await?;
+    }
     tx.commit().await?;
     if let Some(addr) = &u.suppression {
         store::suppressions::remove(db, addr).await?;
     }
-    Ok(())
+    Ok(undone)
+}
+
+/// What an [`undo`] set in motion beyond putting things back: a yes taken back freed places,
+/// and these people moved up from the occasion's waiting list (each is to be told, with the
+/// calendar invitation).
+#[derive(Debug, Clone, Default)]
+pub struct Undone {
+    pub occasion: Option<Occasion>,
+    pub moved_up: Vec<ContactId>,
 }

@@ -13,6 +13,7 @@ mod kind;
 mod lang;
 pub mod model;
 mod parse;
+pub mod poll;
 mod segment;
 pub mod successor;
 mod visible;

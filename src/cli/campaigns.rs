@@ -6,7 +6,7 @@ use crate::domain::{parse_local_time, CampaignId, RelationForm};
 use crate::outbound::campaign::{self, CreateArgs, CreateError};
 use crate::outbound::sender::{Composer, Engine};
 use crate::output::{self, Format};
-use crate::store::campaigns::{self, Audience, CampaignKind, CampaignStatus, Translations};
+use crate::store::campaigns::{self, Audience, CampaignKind, CampaignStatus, Ladder, Translations};
 use crate::store::Db;
 use anyhow::Context;
 use clap::{Args, Subcommand, ValueEnum};
@@ -107,6 +107,106 @@ pub struct CreateCampaignArgs {
     /// Only contacts whose attribute KEY equals VALUE (KEY=VALUE).
     #[arg(long)]
     pub attribute: Option<String>,
+    /// Activation ladder: only contacts who said yes to this occasion.
+    #[arg(long, value_name = "OCCASION", group = "ladder")]
+    pub said_yes: Option<String>,
+    /// Activation ladder: only contacts recorded as having come to this occasion.
+    #[arg(long, value_name = "OCCASION", group = "ladder")]
+    pub came: Option<String>,
+    /// Activation ladder: only contacts who said yes to this occasion but did not come
+    /// (recorded so, or nothing recorded once it is over).
+    #[arg(long, value_name = "OCCASION", group = "ladder")]
+    pub no_show: Option<String>,
+    /// Activation ladder: only contacts who came to at least N occasions of the campaign's
+    /// topic (or --of-topic) in the last --within-months months and have no cooperation.
+    #[arg(long, value_name = "N", group = "ladder")]
+    pub came_at_least: Option<i64>,
+    /// With --came-at-least: the months looked back (default 12).
+    #[arg(
+        long,
+        value_name = "M",
+        requires = "came_at_least",
+        default_value_t = 12
+    )]
+    pub within_months: i64,
+    /// With --came-at-least: the topic of the occasions counted (default: the campaign's).
+    #[arg(long, value_name = "TOPIC", requires = "came_at_least")]
+    pub of_topic: Option<String>,
+    /// Activation ladder: only contacts who declined each of the last K invitations that
+    /// reached them.
+    #[arg(long, value_name = "K", group = "ladder")]
+    pub declined_last: Option<i64>,
+}
+
+/// The ladder flags of `campaigns create`, before their occasions and topic are looked up.
+#[derive(Debug, Default)]
+struct LadderArgs {
+    said_yes: Option<String>,
+    came: Option<String>,
+    no_show: Option<String>,
+    came_at_least: Option<i64>,
+    within_months: i64,
+    of_topic: Option<String>,
+    declined_last: Option<i64>,
+}
+
+impl LadderArgs {
+    fn of(a: &CreateCampaignArgs) -> LadderArgs {
+        LadderArgs {
+            said_yes: a.said_yes.clone(),
+            came: a.came.clone(),
+            no_show: a.no_show.clone(),
+            came_at_least: a.came_at_least,
+            within_months: a.within_months,
+            of_topic: a.of_topic.clone(),
+            declined_last: a.declined_last,
+        }
+    }
+
+    /// The step, with its occasion or topic looked up (`topic`: the campaign's).
+    async fn resolve(
+        self,
+        db: &Db,
+        topic: Option<&str>,
+        occasion: Option<&str>,
+    ) -> anyhow::Result<Option<Ladder>> {
+        let occ = |slug: String| async move {
+            anyhow::Ok(crate::store::occasions::get(db, &slug).await?.id)
+        };
+        Ok(Some(if let Some(o) = self.said_yes {
+            Ladder::SaidYes {
+                occasion: occ(o).await?,
+            }
+        } else if let Some(o) = self.came {
+            Ladder::Came {
+                occasion: occ(o).await?,
+            }
+        } else if let Some(o) = self.no_show {
+            Ladder::NoShow {
+                occasion: occ(o).await?,
+            }
+        } else if let Some(min) = self.came_at_least {
+            let topic = match (self.of_topic.as_deref(), topic, occasion) {
+                (Some(t), _, _) | (None, Some(t), _) => crate::store::topics::get(db, t).await?.id,
+                (None, None, Some(o)) => crate::store::occasions::get(db, o)
+                    .await?
+                    .topic_id
+                    .context("--came-at-least: name the topic with --of-topic")?,
+                (None, None, None) => {
+                    anyhow::bail!("--came-at-least: name the topic with --of-topic")
+                }
+            };
+            Ladder::Regular {
+                topic,
+                min,
+                months: self.within_months,
+            }
+        } else if let Some(last) = self.declined_last {
+            Ladder::Declined { last }
+        } else {
+            return Ok(None);
+        }))
+    }
 }
 
 /// `--kind`: the campaign kinds, with the help the command line shows for them.
@@ -140,7 +240,12 @@ pub async fn run(
     match cmd {
         CampaignsCmd::Create(a) => {
             let composer = Composer::new(cfg.clone())?;
-            let args = create_args(&cfg, *a)?;
+            let ladder = LadderArgs::of(&a);
+            let (topic, occasion) = (a.topic.clone(), a.occasion.clone());
+            let mut args = create_args(&cfg, *a)?;
+            args.audience.ladder = ladder
+                .resolve(db, topic.as_deref(), occasion.as_deref())
+                .await?;
             let c = campaign::create(db, &composer, &args)
                 .await
                 .map_err(flag_hints)?;
@@ -368,6 +473,7 @@ fn create_args(cfg: &Config, a: CreateCampaignArgs) -> anyhow::Result<CreateArgs
             language,
             inactive_days: a.inactive_days,
             attribute,
+            ladder: None,
         },
         schedule: a.schedule,
         send_at: a

@@ -2,7 +2,7 @@
 
 use crate::activation::{self, Attendance, Cause};
 use crate::config::Config;
-use crate::domain::{parse_local_time, EmailAddress};
+use crate::domain::{parse_local_span, parse_local_time, EmailAddress};
 use crate::outbound::sender::Engine;
 use crate::output::{self, Format};
 use crate::store::{self, Db};
@@ -13,12 +13,19 @@ use std::io::Write;
 #[derive(Subcommand, Debug)]
 pub enum OccasionsCmd {
     /// Add an occasion. Times as "2026-12-12 15:00" in the configured time zone, or RFC 3339.
+    /// With 2 to 5 --date instead of --start it is a date poll: the invitation lists the dates
+    /// numbered and asks which suit ("1 und 3", "alle", "keiner"); see `occasions poll` and
+    /// `occasions pick`.
     Add {
         name: String,
         #[arg(long)]
         title: String,
-        #[arg(long)]
-        start: String,
+        #[arg(long, required_unless_present = "dates", conflicts_with = "dates")]
+        start: Option<String>,
+        /// A candidate date of a date poll, as "2026-12-12 15:00" or "2026-12-12 15:00 - 17:00";
+        /// give it 2 to 5 times.
+        #[arg(long = "date", value_name = "START[ - END]", conflicts_with = "end")]
+        dates: Vec<String>,
         #[arg(long)]
         end: Option<String>,
         #[arg(long)]
@@ -98,6 +105,27 @@ pub enum OccasionsCmd {
     /// Give a person on the waiting list a place now, whatever the capacity says; they get the
     /// mail with the calendar invitation.
     Seat { name: String, email: String },
+    /// The tally of an occasion's date poll: each candidate date with how many said it suits
+    /// them and how many said it does not (answers by reply and on the RSVP page).
+    Poll { name: String },
+    /// Pick date N of an occasion's date poll: it becomes the occasion's date; the invited it
+    /// suits get the calendar invitation, the other invited a short note (only those with
+    /// consent for the invitation's topic who have not declined).
+    Pick {
+        name: String,
+        /// The number of the date, as in the invitation and `occasions poll`.
+        number: i64,
+    },
+}
+
+/// One line of a poll's tally.
+#[derive(serde::Serialize)]
+struct PollLine {
+    number: i64,
+    date: String,
+    suits: i64,
+    does_not: i64,
+    picked: bool,
 }
 
 /// "2 days before", "1 day before", or "none" for 0.
@@ -186,6 +214,7 @@ pub async fn run(
             name,
             title,
             start,
+            dates,
             end,
             place,
             description,
@@ -196,25 +225,116 @@ pub async fn run(
                 Some(t) => Some(store::topics::get(db, &t).await?.id),
                 None => None,
             };
-            let starts_at = parse_local_time(&start, tz).context("--start")?;
-            let ends_at = end
-                .map(|e| parse_local_time(&e, tz).context("--end"))
-                .transpose()?;
-            let o = store::occasions::add(
-                db,
-                &store::occasions::NewOccasion {
-                    slug: name,
-                    title,
-                    starts_at,
-                    ends_at,
-                    place,
-                    description,
-                    capacity,
-                    topic_id,
-                },
-            )
-            .await?;
-            writeln!(out, "occasion {} added", o.slug)?;
+            let candidates = dates
+                .iter()
+                .map(|d| parse_local_span(d, tz).with_context(|| format!("--date {d:?}")))
+                .collect::<anyhow::Result<Vec<_>>>()?;
+            let (starts_at, ends_at) = match (&start, candidates.first()) {
+                (Some(start), _) => (
+                    parse_local_time(start, tz).context("--start")?,
+                    end.map(|e| parse_local_time(&e, tz).context("--end"))
+                        .transpose()?,
+                ),
+                (None, Some(first)) => *first,
+                (None, None) => anyhow::bail!("give --start, or 2 to 5 --date for a date poll"),
+            };
+            let new = store::occasions::NewOccasion {
+                slug: name,
+                title,
+                starts_at,
+                ends_at,
+                place,
+                description,
+                capacity,
+                topic_id,
+            };
+            let o = if candidates.is_empty() {
+                store::occasions::add(db, &new).await?
+            } else {
+                activation::add_poll(db, &new, &candidates).await?
+            };
+            if candidates.is_empty() {
+                writeln!(out, "occasion {} added", o.slug)?;
+            } else {
+                writeln!(
+                    out,
+                    "occasion {} added with a date poll of {} dates",
+                    o.slug,
+                    candidates.len()
+                )?;
+            }
+        }
+        OccasionsCmd::Poll { name } => {
+            let o = store::occasions::get(db, &name).await?;
+            if o.poll_dates == 0 {
+                anyhow::bail!("occasion {name} has a fixed date, no date poll");
+            }
+            let rows: Vec<PollLine> = store::polls::tally(db, o.id)
+                .await?
+                .into_iter()
+                .map(|r| PollLine {
+                    number: r.position,
+                    date: crate::outbound::render::timespan(
+                        r.starts_at,
+                        r.ends_at,
+                        tz,
+                        &cfg.default_language,
+                    ),
+                    suits: r.can,
+                    does_not: r.cannot,
+                    picked: o.picked_date == Some(r.position),
+                })
+                .collect();
+            output::print(
+                out,
+                &rows,
+                &["number", "date", "suits", "does_not", "picked"],
+                format,
+            )?;
+            if matches!(format, Format::Table) {
+                let answered = store::polls::respondents(db, o.id).await?;
+                writeln!(out, "{answered} answered")?;
+            }
+        }
+        OccasionsCmd::Pick { name, number } => {
+            let picked = activation::pick_date(db, &name, number, &who()).await?;
+            writeln!(
+                out,
+                "occasion {name}: date {number} picked ({})",
+                crate::outbound::render::timespan(
+                    picked.date.starts_at,
+                    picked.date.ends_at,
+                    tz,
+                    &cfg.default_language
+                )
+            )?;
+            if picked.can.is_empty() && picked.others.is_empty() {
+                writeln!(
+                    out,
+                    "nobody to tell (no invitation was sent, or all declined)"
+                )?;
+                return Ok(());
+            }
+            let engine = Engine::new(db.clone(), std::sync::Arc::new(cfg.clone())).await?;
+            let sent = crate::outbound::occasion::send_poll_picked(db, &engine.notifier(), &picked)
+                .await?;
+            writeln!(
+                out,
+                "{} with the calendar invitation (the date suits them), {} told by a short note{}",
+                picked.can.len(),
+                picked.others.len(),
+                if sent.failed.is_empty() {
+                    String::new()
+                } else {
+                    format!("; {} failed", sent.failed.len())
+                }
+            )?;
+            for (addr, e) in &sent.failed {
+                writeln!(out, "  not sent to {addr}: {e}")?;
+            }
+            if !sent.failed.is_empty() {
+                anyhow::bail!("{} mail(s) could not be sent", sent.failed.len());
+            }
         }
         OccasionsCmd::List => {
             let rows = store::occasions::list(db).await?;

@@ -74,8 +74,26 @@ pub async fn run(
             writeln!(out, "decision {id} rejected: nothing changed")?;
         }
         ReviewCmd::Undo { id } => {
-            apply::review_undo(db, id, &who).await?;
+            let undone = apply::review_undo(db, id, &who).await?;
             writeln!(out, "decision {id} undone")?;
+            if let (Some(o), false) = (&undone.occasion, undone.moved_up.is_empty()) {
+                // The yes taken back freed a place: the first in line is told, as after a
+                // decline.
+                let engine = crate::outbound::sender::Engine::new(db.clone(), cfg.clone()).await?;
+                crate::outbound::occasion::send_moved_up(
+                    db,
+                    &engine.notifier(),
+                    o,
+                    &undone.moved_up,
+                )
+                .await;
+                writeln!(
+                    out,
+                    "{} from the waiting list of {} now have a place and were told so",
+                    undone.moved_up.len(),
+                    o.slug
+                )?;
+            }
         }
     }
     Ok(())

@@ -124,6 +124,11 @@ impl Config {
         for (field, days) in [
             ("occasions.reminder_days", self.occasions.reminder_days),
             ("occasions.follow_up_days", self.occasions.follow_up_days),
+            (
+                "occasions.rest_after_declines",
+                self.occasions.rest_after_declines,
+            ),
+            ("occasions.rest_days", self.occasions.rest_days),
         ] {
             if days < 0 {
                 return Err(invalid(field, "must be 0 (none) or more days".into()));

@@ -264,6 +264,11 @@ pub struct Occasions {
     /// Days after the invitation the one follow-up goes to the invited who did not answer
     /// (0 = none).
     pub follow_up_days: i64,
+    /// Someone who declined this many invitations in a row (0 = never) rests: no invitation or
+    /// call for cooperation reaches them for `rest_days` after the last of them.
+    pub rest_after_declines: i64,
+    /// How long such a rest lasts, in days.
+    pub rest_days: i64,
 }
 
 impl Default for Occasions {
@@ -271,6 +276,8 @@ impl Default for Occasions {
         Occasions {
             reminder_days: 2,
             follow_up_days: 5,
+            rest_after_declines: 3,
+            rest_days: 90,
         }
     }
 }

@@ -6,7 +6,7 @@ mod time;
 
 pub use email::{key_hash, AddressError, EmailAddress};
 pub use ids::{CampaignId, ContactId, DeliveryId, InboundId, OccasionId, TopicId};
-pub use time::{parse_local_time, TimeError};
+pub use time::{parse_local_span, parse_local_time, TimeError};
 
 use serde::{Deserialize, Serialize};
 use std::fmt;

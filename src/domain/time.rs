@@ -35,9 +35,55 @@ pub fn parse_local_time(s: &str, tz: Tz) -> Result<DateTime<Utc>, TimeError> {
     Err(TimeError::Unreadable(s.to_string()))
 }
 
+/// A start with an optional end, as a candidate date of a poll is written: "2026-12-12 15:00",
+/// "2026-12-12 15:00 - 17:00" (the end on the same day) or "2026-12-12 15:00 - 2026-12-13 11:00";
+/// each time as for [`parse_local_time`].
+pub fn parse_local_span(
+    s: &str,
+    tz: Tz,
+) -> Result<(DateTime<Utc>, Option<DateTime<Utc>>), TimeError> {
+    let Some((start, end)) = s.split_once(" - ") else {
+        return Ok((parse_local_time(s.trim(), tz)?, None));
+    };
+    let (start, end) = (start.trim(), end.trim());
+    let starts_at = parse_local_time(start, tz)?;
+    let end_full = if end.len() <= 5 && end.contains(':') {
+        // Only a time: the start's day.
+        let day = start
+            .split([' ', 'T'])
+            .next()
+            .ok_or_else(|| TimeError::Unreadable(s.to_string()))?;
+        format!("{day} {end}")
+    } else {
+        end.to_string()
+    };
+    let ends_at = parse_local_time(&end_full, tz).map_err(|_| TimeError::Unreadable(s.into()))?;
+    Ok((starts_at, Some(ends_at)))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn spans_with_and_without_an_end() {
+        let (s, e) = parse_local_span("2026-12-12 15:00 - 17:00", BERLIN).unwrap();
+        assert_eq!(s, Utc.with_ymd_and_hms(2026, 12, 12, 14, 0, 0).unwrap());
+        assert_eq!(
+            e,
+            Some(Utc.with_ymd_and_hms(2026, 12, 12, 16, 0, 0).unwrap())
+        );
+        let (_, e) = parse_local_span("12.12.2026 15:00 - 13.12.2026 11:00", BERLIN).unwrap();
+        assert_eq!(
+            e,
+            Some(Utc.with_ymd_and_hms(2026, 12, 13, 10, 0, 0).unwrap())
+        );
+        assert_eq!(
+            parse_local_span("2026-12-12 15:00", BERLIN).unwrap().1,
+            None
+        );
+        assert!(parse_local_span("2026-12-12 15:00 - später", BERLIN).is_err());
+    }
 
     const BERLIN: Tz = chrono_tz::Europe::Berlin;
 

@@ -428,6 +428,19 @@ async fn perform_action(
             ask_successor(inb, &done).await;
             Ok(undo)
         }
+        Action::PollAnswer {
+            occasion_id,
+            suits,
+            dates,
+        } => {
+            let contact = contact.ok_or_else(|| anyhow::anyhow!("no contact"))?;
+            let occasion = store::occasions::by_id(db, *occasion_id).await?;
+            // Every date the poll offered is answered: those named suit, the others do not.
+            let answers: Vec<(i64, bool)> = (1..=*dates)
+                .map(|n| (i64::from(n), suits.contains(&n)))
+                .collect();
+            Ok(activation::answer_poll(db, contact, &occasion, &answers, &cause).await?)
+        }
         Action::AutoReply | Action::Question | Action::Note => Ok(Undo::default()),
     }
 }
@@ -615,12 +628,14 @@ pub async fn review_accept(
         bad_token: None,
         organisation_sender: false,
         confirm_topic: None,
+        poll_dates: 0,
     };
     if let Some(c) = d.campaign_id {
         let k = store::campaigns::by_id(&inb.db, c).await?;
         at.campaign_id = Some(c);
         at.topic_id = k.topic_id;
         at.occasion_id = k.occasion_id;
+        at.poll_dates = super::attribute::poll_dates(&inb.db, k.occasion_id).await?;
     }
     let action: Action = match as_intent {
         None => serde_json::from_str(&d.plan)?,
@@ -657,7 +672,7 @@ pub async fn review_reject(db: &Db, id: i64, by: &str) -> anyhow::Result<()> {
 }
 
 /// Reverts an applied decision: the relation, consent and suppression as they were before.
-pub async fn review_undo(db: &Db, id: i64, by: &str) -> anyhow::Result<()> {
+pub async fn review_undo(db: &Db, id: i64, by: &str) -> anyhow::Result<activation::Undone> {
     let d = load_decision(db, id).await?;
     if d.status != DecisionStatus::Applied {
         anyhow::bail!(
@@ -672,6 +687,7 @@ pub async fn review_undo(db: &Db, id: i64, by: &str) -> anyhow::Result<()> {
         inbound_id: d.inbound_id,
         campaign_id: d.campaign_id,
     };
-    activation::undo(db, d.contact_id, &undo, &cause).await?;
-    Ok(store::decisions::finish(db, id, DecisionStatus::Undone, &d.undo, by).await?)
+    let undone = activation::undo(db, d.contact_id, &undo, &cause).await?;
+    store::decisions::finish(db, id, DecisionStatus::Undone, &d.undo, by).await?;
+    Ok(undone)
 }

@@ -52,6 +52,14 @@ pub struct Attribution {
     /// address of a confirmation mail, which carries that mail's own confirm token.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub confirm_topic: Option<TopicId>,
+    /// The answered invitation's occasion has an open date poll with this many dates (0: it
+    /// has none, or its date is picked): numbers in the reply name dates.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub poll_dates: u8,
+}
+
+fn is_zero(n: &u8) -> bool {
+    *n == 0
 }
 
 impl Attribution {
@@ -67,6 +75,7 @@ impl Attribution {
             bad_token: None,
             organisation_sender: false,
             confirm_topic: None,
+            poll_dates: 0,
         }
     }
 }
@@ -286,8 +295,20 @@ async fn fill_campaign(
         at.campaign_id = Some(campaign_id);
         at.topic_id = topic;
         at.occasion_id = occasion;
+        at.poll_dates = poll_dates(db, occasion).await?;
     }
     Ok(())
+}
+
+/// The number of dates of occasion `id`'s open date poll (0: none open).
+pub(crate) async fn poll_dates(db: &Db, id: Option<OccasionId>) -> anyhow::Result<u8> {
+    let Some(id) = id else { return Ok(0) };
+    let o = crate::store::occasions::by_id(db, id).await?;
+    Ok(if o.poll_open() {
+        u8::try_from(o.poll_dates).unwrap_or(0)
+    } else {
+        0
+    })
 }
 
 #[cfg(test)]

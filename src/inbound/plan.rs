@@ -43,6 +43,14 @@ pub enum Action {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         topic_id: Option<TopicId>,
     },
+    /// An answer to an occasion's date poll: the numbers of the dates that suit (empty: none);
+    /// the poll's other dates do not suit.
+    PollAnswer {
+        occasion_id: OccasionId,
+        suits: Vec<u8>,
+        /// How many dates the poll offered when the reply was read.
+        dates: u8,
+    },
     /// A question for a person to answer.
     Question,
     /// Nothing to do but keep the record.
@@ -62,6 +70,7 @@ impl Action {
             Action::SoftBounce { .. } => "soft_bounce",
             Action::AutoReply => "auto_reply",
             Action::Successor { .. } => "successor",
+            Action::PollAnswer { .. } => "poll_answer",
             Action::Question => "question",
             Action::Note => "note",
         }
@@ -231,6 +240,11 @@ pub fn plan(a: &Analysis, at: &Attribution, threshold: f32) -> Vec<Step> {
                     )];
                 }
             }
+            if let (Some(occasion_id), true) = (at.occasion_id, at.poll_dates > 0) {
+                if let Some(steps) = poll_steps(a, at, threshold, occasion_id) {
+                    return steps;
+                }
+            }
             let action = match a.intent {
                 Intent::Accept => match at.occasion_id {
                     Some(o) => Action::Encounter { occasion_id: o },
@@ -283,10 +297,76 @@ pub fn plan(a: &Analysis, at: &Attribution, threshold: f32) -> Vec<Step> {
     }
 }
 
+/// The steps for a reply to an invitation whose occasion has an open date poll: the numbers it
+/// names (`classify::poll`) are its answer, ahead of what the words would mean to an ordinary
+/// invitation ("1" is a date here, not a yes). None: it is no answer to the poll but a
+/// withdrawal, a refusal or a question, planned as usual.
+fn poll_steps(
+    a: &Analysis,
+    at: &Attribution,
+    threshold: f32,
+    occasion_id: OccasionId,
+) -> Option<Vec<Step>> {
+    // A sure wish to unsubscribe is one ("keine Mails mehr" must not read as "no date suits");
+    // an unsure one yields to clear numbers.
+    if a.intent == Intent::Unsubscribe && a.confidence >= threshold {
+        return None;
+    }
+    match crate::classify::poll::read(&a.text, at.poll_dates) {
+        Some(suits) => {
+            // The numbers are read for certain; the attribution still has to prove the sender.
+            let (mode, reason) = proof_at(a, at, threshold, "an answer to the date poll", 1.0);
+            let mut steps = vec![Step {
+                action: Action::PollAnswer {
+                    occasion_id,
+                    suits,
+                    dates: at.poll_dates,
+                },
+                mode,
+                confidence: 1.0,
+                reason,
+            }];
+            if a.also_question {
+                steps.push(Step {
+                    action: Action::Question,
+                    mode: Mode::Review,
+                    confidence: a.confidence,
+                    reason: "a question beside the answer".into(),
+                });
+            }
+            Some(steps)
+        }
+        None if matches!(
+            a.intent,
+            Intent::Decline | Intent::Question | Intent::Cooperation
+        ) =>
+        {
+            None
+        }
+        None => Some(vec![Step {
+            action: Action::Question,
+            mode: Mode::Review,
+            confidence: a.confidence,
+            reason: "answers the date poll, but which dates suit is unclear".into(),
+        }]),
+    }
+}
+
 /// Whether a reply's decision is applied now or waits for a person, and why: applied only when
 /// the attribution proves the sender, a token's reply comes from the very address it was sent
 /// to, and the classifier is sure enough.
 fn proof(a: &Analysis, at: &Attribution, threshold: f32, what: &str) -> (Mode, String) {
+    proof_at(a, at, threshold, what, a.confidence)
+}
+
+/// [`proof`] with the certainty of the reading given.
+fn proof_at(
+    a: &Analysis,
+    at: &Attribution,
+    threshold: f32,
+    what: &str,
+    confidence: f32,
+) -> (Mode, String) {
     let from_other = at.strength == Strength::Token
         && !matches!(
             (a.from.as_deref(), at.contact_email.as_deref()),
@@ -305,13 +385,10 @@ fn proof(a: &Analysis, at: &Attribution, threshold: f32, what: &str) -> (Mode, S
                 a.from.as_deref().unwrap_or("an unknown address")
             ),
         )
-    } else if a.confidence < threshold {
+    } else if confidence < threshold {
         (
             Mode::Review,
-            format!(
-                "{what} with confidence {:.2} below {:.2}",
-                a.confidence, threshold
-            ),
+            format!("{what} with confidence {confidence:.2} below {threshold:.2}"),
         )
     } else {
         (

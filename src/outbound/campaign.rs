@@ -45,6 +45,8 @@ pub fn caps(cfg: &Config) -> Caps {
         invitation_every_days: cfg.outbound.invitation_every_days,
         max_messages_per_30_days: cfg.outbound.max_messages_per_30_days,
         silent_after_days: cfg.silent_after_days,
+        rest_after_declines: cfg.occasions.rest_after_declines,
+        rest_days: cfg.occasions.rest_days,
     }
 }
 
@@ -74,6 +76,36 @@ pub async fn update(db: &Db, composer: &Composer, a: &CreateArgs) -> anyhow::Res
     Ok(campaigns::by_id(db, old.id).await?)
 }
 
+/// The ladder step of the audience names an occasion and counts that exist.
+async fn check_ladder(db: &Db, a: &CreateArgs) -> anyhow::Result<()> {
+    use store::campaigns::Ladder;
+    match a.audience.ladder {
+        None => {}
+        Some(
+            Ladder::SaidYes { occasion } | Ladder::Came { occasion } | Ladder::NoShow { occasion },
+        ) => {
+            store::occasions::by_id(db, occasion).await?;
+        }
+        Some(Ladder::Regular { topic, min, months }) => {
+            store::topics::by_id(db, topic).await?;
+            if min < 1 || months < 1 {
+                bail!(
+                    "campaign {:?}: came at least {min} times in {months} months: both must be 1 or more",
+                    a.name
+                );
+            }
+        }
+        Some(Ladder::Declined { last }) if last < 1 => {
+            bail!(
+                "campaign {:?}: declined the last {last} invitations: must be 1 or more",
+                a.name
+            );
+        }
+        Some(Ladder::Declined { .. }) => {}
+    }
+    Ok(())
+}
+
 async fn checked(db: &Db, composer: &Composer, a: &CreateArgs) -> anyhow::Result<NewCampaign> {
     let occasion = match &a.occasion {
         Some(o) => Some(store::occasions::get(db, o).await?),
@@ -93,6 +125,7 @@ async fn checked(db: &Db, composer: &Composer, a: &CreateArgs) -> anyhow::Result
     if let Some(s) = &a.schedule {
         CronSpec::parse(s).map_err(|e| CreateError::Schedule(s.clone(), e))?;
     }
+    check_ladder(db, a).await?;
     // The trial render runs on a blocking thread: it is bounded (fuel and output limit, see
     // `render`), but a template near its limit should not hold an async worker meanwhile.
     let (renderer, kind) = (Arc::clone(&composer.renderer), mail_kind(a.kind));

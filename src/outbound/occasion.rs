@@ -102,3 +102,65 @@ pub async fn send_moved_up(db: &Db, notifier: &Notifier, o: &Occasion, moved: &[
         }
     }
 }
+
+/// Tells the invited that occasion `p.occasion`'s date was picked: those it suits get the
+/// calendar invitation with the links to say yes or no, the others a short note with the link
+/// to come after all; each in the frame of the first invitation that reached them (its reply
+/// address is the ORGANIZER their calendar keeps). A failure for one is reported and the others
+/// still get theirs.
+pub async fn send_poll_picked(
+    db: &Db,
+    notifier: &Notifier,
+    p: &crate::activation::Picked,
+) -> anyhow::Result<NoticesSent> {
+    let o = &p.occasion;
+    let answered: Vec<ContactId> = store::polls::respondent_ids(db, o.id).await?;
+    let mut frames: HashMap<crate::domain::CampaignId, CampaignCtx> = HashMap::new();
+    let mut out = NoticesSent::default();
+    for (i, can) in p
+        .can
+        .iter()
+        .map(|i| (i, true))
+        .chain(p.others.iter().map(|i| (i, false)))
+    {
+        let frame = match frames.entry(i.campaign_id) {
+            std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
+            std::collections::hash_map::Entry::Vacant(e) => {
+                let campaign = store::campaigns::by_id(db, i.campaign_id).await?;
+                e.insert(CampaignCtx::load(db, campaign).await?)
+            }
+        };
+        let frame = &*frame;
+        let contact = store::contacts::by_id(db, i.contact_id).await?;
+        let r = Recipient::of_contact(&contact);
+        let result = async {
+            let message_id = notifier.composer.key.local_message_id(
+                &format!("poll.{}.{}", o.id, i.contact_id),
+                &crate::outbound::sender::sender_domain(&notifier.composer.cfg),
+            );
+            let (env, bytes) = notifier.composer.build(
+                frame,
+                &r,
+                MailKind::PollPicked,
+                "",
+                "",
+                serde_json::json!({"poll": {
+                    "can": can, "answered": answered.contains(&i.contact_id),
+                }}),
+                &message_id,
+                can,
+                true,
+            )?;
+            notifier.send_raw(&env, &bytes).await
+        }
+        .await;
+        match result {
+            Ok(()) => out.sent += 1,
+            Err(e) => {
+                tracing::warn!(contact = i.contact_id.get(), "picked date not told: {e:#}");
+                out.failed.push((contact.email.clone(), format!("{e:#}")));
+            }
+        }
+    }
+    Ok(out)
+}

@@ -57,6 +57,7 @@ pub fn frame(topic: &Topic, kind: MailKind) -> CampaignCtx {
         topic: topic.clone(),
         occasion: None,
         translations: Default::default(),
+        poll: Vec::new(),
     }
 }
 

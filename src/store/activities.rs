@@ -57,6 +57,12 @@ crate::domain::text_enum!(
         Answer => "answer",
         /// A coordinator's note (detail: text, by).
         Note => "note",
+        /// An answer to an occasion's date poll (detail: occasion_id, title, suits: the numbers
+        /// of the dates that suit, cause).
+        PollAnswer => "poll_answer",
+        /// The date of an occasion the contact was asked about was picked (detail: occasion_id,
+        /// title, date: its number, can: whether they had said it suits them, by).
+        DatePicked => "date_picked",
     }
 );
 

@@ -14,7 +14,41 @@ use crate::domain::CampaignId;
 use crate::on_db;
 use serde::{Deserialize, Serialize};
 
-/// The SQL conditions on `c` (contacts) with the placeholders `$1` to `$14` that [`bind`]
+/// Invitations (to an occasion, not an occasion's own mails) that reached `c`, as deliveries
+/// `$d` joined to campaigns `$k`.
+macro_rules! invitation_sent {
+    ($d:literal, $k:literal) => {
+        concat!(
+            $d,
+            ".contact_id = c.id AND ",
+            $d,
+            ".status = 'sent' AND ",
+            $k,
+            ".kind = 'invitation' AND ",
+            $k,
+            ".occasion_mail IS NULL AND ",
+            $k,
+            ".occasion_id IS NOT NULL"
+        )
+    };
+}
+
+/// How many invitations in a row, up to the latest, `c` declined: the occasions of invitations
+/// after which (the invitation included) none reached them that they did not decline.
+fn declined_run() -> String {
+    format!(
+        "(SELECT COUNT(DISTINCT k5.occasion_id) FROM deliveries d5 JOIN campaigns k5 ON k5.id = d5.campaign_id
+          WHERE {sent5} AND NOT EXISTS (SELECT 1 FROM deliveries d6 JOIN campaigns k6 ON k6.id = d6.campaign_id
+              WHERE {sent6} AND d6.sent_at >= d5.sent_at
+                AND NOT EXISTS (SELECT 1 FROM relations r6 WHERE r6.contact_id = c.id
+                    AND r6.form = 'encounter' AND r6.occasion_id = k6.occasion_id
+                    AND r6.status = 'declined')))",
+        sent5 = invitation_sent!("d5", "k5"),
+        sent6 = invitation_sent!("d6", "k6"),
+    )
+}
+
+/// The SQL conditions on `c` (contacts) with the placeholders `$1` to `$21` that [`bind`]
 /// fills.
 pub(super) struct Conditions {
     /// Subscribed to the topic in any state and matching the campaign's filters.
@@ -43,7 +77,25 @@ pub(super) fn conditions(db: &Db) -> Conditions {
          AND ($11 IS NULL OR c.language = $11)
          AND ($12 IS NULL OR c.last_activity_at IS NULL OR c.last_activity_at < $12)
          AND ($13 IS NULL OR EXISTS (SELECT 1 FROM relations r0 WHERE r0.contact_id = c.id
-               AND r0.form = $13 AND r0.status IN ('interested', 'confirmed')))"
+               AND r0.form = $13 AND r0.status IN ('interested', 'confirmed')))
+         AND ($15 IS NULL
+           OR ($15 = 'said_yes' AND EXISTS (SELECT 1 FROM relations r1 WHERE r1.contact_id = c.id
+               AND r1.form = 'encounter' AND r1.occasion_id = $16 AND r1.status = 'confirmed'))
+           OR ($15 = 'came' AND EXISTS (SELECT 1 FROM relations r1 WHERE r1.contact_id = c.id
+               AND r1.form = 'encounter' AND r1.occasion_id = $16 AND r1.attendance = 'came'))
+           OR ($15 = 'no_show' AND EXISTS (SELECT 1 FROM relations r1
+               JOIN occasions o1 ON o1.id = r1.occasion_id WHERE r1.contact_id = c.id
+               AND r1.form = 'encounter' AND r1.occasion_id = $16 AND r1.status = 'confirmed'
+               AND (r1.attendance = 'no_show'
+                    OR (r1.attendance IS NULL AND COALESCE(o1.ends_at, o1.starts_at) < $2))))
+           OR ($15 = 'regular'
+               AND (SELECT COUNT(*) FROM relations r1 JOIN occasions o1 ON o1.id = r1.occasion_id
+                    WHERE r1.contact_id = c.id AND r1.form = 'encounter'
+                      AND r1.attendance = 'came' AND o1.topic_id = $17 AND o1.starts_at >= $19) >= $18
+               AND NOT EXISTS (SELECT 1 FROM relations r2 WHERE r2.contact_id = c.id
+                   AND r2.form = 'cooperation' AND r2.status IN ('interested', 'confirmed')))
+           OR ($15 = 'declined' AND {run} >= $18))",
+        run = declined_run(),
     );
     let within_caps = format!(
         "(SELECT COUNT(*) FROM deliveries d2 WHERE d2.contact_id = c.id AND d2.status = 'sent' AND d2.sent_at > $4) < $5
@@ -51,8 +103,16 @@ pub(super) fn conditions(db: &Db) -> Conditions {
                WHERE d3.contact_id = c.id AND k3.kind IN ('invitation', 'cooperation') AND k3.id <> $1
                  AND (k3.occasion_mail IS NULL OR k3.occasion_mail = 'follow_up')
                  AND d3.status IN ('sent', 'queued', 'sending') AND d3.created_at > $7))
-         AND ($6 = 0 OR {deferred})",
+         AND ($6 = 0 OR {deferred})
+         AND ($6 = 0 OR $20 = 0
+              OR NOT EXISTS (SELECT 1 FROM relations r8 WHERE r8.contact_id = c.id
+                  AND r8.form = 'encounter' AND r8.status = 'declined')
+              OR {run} < $20
+              OR NOT EXISTS (SELECT 1 FROM deliveries d7 JOIN campaigns k7 ON k7.id = d7.campaign_id
+                  WHERE {sent7} AND d7.sent_at > $21))",
         deferred = super::wishes::deferred_condition("$3", "$2"),
+        run = declined_run(),
+        sent7 = invitation_sent!("d7", "k7"),
     );
     Conditions {
         base,
@@ -62,14 +122,17 @@ pub(super) fn conditions(db: &Db) -> Conditions {
     }
 }
 
-/// Binds `$1` to `$14` of [`conditions`] for campaign `$c` with caps `$caps` at time `$at`.
+/// Binds `$1` to `$21` of [`conditions`] for campaign `$c` with caps `$caps` at time `$at`.
 macro_rules! bind_audience {
     ($q:expr, $c:expr, $caps:expr, $at:expr) => {{
         let c: &$crate::store::campaigns::Campaign = $c;
         let caps: $crate::store::campaigns::Caps = $caps;
         let at: $crate::store::Timestamp = $at;
         let aud = c.audience();
-        let silent = aud.silent.unwrap_or(c.kind.is_activation());
+        // A step of the ladder names people who answered or came: they are not silent.
+        let silent = aud
+            .silent
+            .unwrap_or(c.kind.is_activation() && aud.ladder.is_none());
         let (attr_key, attr_value) = match &aud.attribute {
             Some((k, v)) => (Some(k.clone()), Some(v.clone())),
             None => (None, None),
@@ -88,6 +151,32 @@ macro_rules! bind_audience {
             .bind(aud.inactive_days.map(|d| at - chrono::Duration::days(d)))
             .bind(aud.form.map(|f| f.as_str()))
             .bind(at - chrono::Duration::days(caps.silent_after_days))
+            .bind(aud.ladder.map(|l| l.step()))
+            .bind(match aud.ladder {
+                Some(
+                    $crate::store::campaigns::Ladder::SaidYes { occasion }
+                    | $crate::store::campaigns::Ladder::Came { occasion }
+                    | $crate::store::campaigns::Ladder::NoShow { occasion },
+                ) => Some(occasion),
+                _ => None,
+            })
+            .bind(match aud.ladder {
+                Some($crate::store::campaigns::Ladder::Regular { topic, .. }) => Some(topic),
+                _ => None,
+            })
+            .bind(match aud.ladder {
+                Some($crate::store::campaigns::Ladder::Regular { min, .. }) => Some(min),
+                Some($crate::store::campaigns::Ladder::Declined { last }) => Some(last),
+                _ => None,
+            })
+            .bind(match aud.ladder {
+                Some($crate::store::campaigns::Ladder::Regular { months, .. }) => {
+                    at.checked_sub_months(chrono::Months::new(u32::try_from(months).unwrap_or(0)))
+                }
+                _ => None,
+            })
+            .bind(caps.rest_after_declines)
+            .bind(at - chrono::Duration::days(caps.rest_days))
     }};
 }
 pub(super) use bind_audience;

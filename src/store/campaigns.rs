@@ -57,6 +57,43 @@ pub struct Audience {
     pub inactive_days: Option<i64>,
     /// Only contacts whose free attribute `key` equals `value`.
     pub attribute: Option<(String, String)>,
+    /// Only contacts on this step of the activation ladder.
+    pub ladder: Option<Ladder>,
+}
+
+/// A step of the activation ladder, as an audience: who answered or came to which occasions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "step", rename_all = "snake_case")]
+pub enum Ladder {
+    /// Said yes to the occasion (and did not take it back).
+    SaidYes { occasion: OccasionId },
+    /// Recorded as having come to the occasion.
+    Came { occasion: OccasionId },
+    /// Said yes, but did not come: recorded as not having come, or nothing recorded once the
+    /// occasion is over.
+    NoShow { occasion: OccasionId },
+    /// Came to at least `min` occasions of `topic` that started in the last `months` months,
+    /// and has no cooperation (interested or started).
+    Regular {
+        topic: TopicId,
+        min: i64,
+        months: i64,
+    },
+    /// Declined each of the last `last` invitations that reached them.
+    Declined { last: i64 },
+}
+
+impl Ladder {
+    /// The step's name as the audience JSON has it.
+    pub fn step(&self) -> &'static str {
+        match self {
+            Ladder::SaidYes { .. } => "said_yes",
+            Ladder::Came { .. } => "came",
+            Ladder::NoShow { .. } => "no_show",
+            Ladder::Regular { .. } => "regular",
+            Ladder::Declined { .. } => "declined",
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, sqlx::FromRow)]
@@ -400,6 +437,10 @@ pub struct Caps {
     pub invitation_every_days: i64,
     pub max_messages_per_30_days: i64,
     pub silent_after_days: i64,
+    /// Declined this many invitations in a row (0: never), a contact rests from activation
+    /// campaigns for `rest_days` after the last of them.
+    pub rest_after_declines: i64,
+    pub rest_days: i64,
 }
 
 /// Materialises the audience of `c` as queued deliveries (idempotent: contacts already queued

@@ -18,6 +18,7 @@ pub mod inbound;
 pub mod metrics;
 pub mod occasion_mails;
 pub mod occasions;
+pub mod polls;
 pub mod ratelimits;
 pub mod relations;
 pub mod report;

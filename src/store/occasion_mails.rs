@@ -116,11 +116,14 @@ pub async fn existing(db: &Db, id: OccasionId, mail: OccasionMail) -> Result<Opt
     }))
 }
 
-/// Occasions not cancelled that start after `at`, for the reminders and follow-ups to look at.
+/// Occasions not cancelled that start after `at`, for the reminders and follow-ups to look at;
+/// not those whose date poll is open (their start is only the first candidate's).
 pub async fn upcoming(db: &Db, at: Timestamp) -> Result<Vec<super::occasions::Occasion>> {
     let sql = format!(
-        "SELECT {} FROM occasions WHERE starts_at > $1 AND cancelled_at IS NULL ORDER BY starts_at, id",
-        super::occasions::COLUMNS
+        "SELECT {} FROM occasions WHERE starts_at > $1 AND cancelled_at IS NULL AND NOT {}
+         ORDER BY starts_at, id",
+        super::occasions::COLUMNS,
+        super::occasions::POLL_OPEN
     );
     Ok(on_db!(db, p => {
         sqlx::query_as::<_, super::occasions::Occasion>(sqlx::AssertSqlSafe(sql.as_str()))

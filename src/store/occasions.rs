@@ -25,6 +25,18 @@ pub struct Occasion {
     pub reminder_days: Option<i64>,
     /// Days after the invitation the follow-up goes out (None: the configured default, 0: none).
     pub follow_up_days: Option<i64>,
+    /// How many candidate dates the occasion offers in its date poll (0: none, a fixed date).
+    pub poll_dates: i64,
+    /// The candidate the coordinator picked (then `starts_at` and `ends_at` are its times).
+    pub picked_date: Option<i64>,
+}
+
+impl Occasion {
+    /// Whether its date is still being found: candidates offered and none picked yet. Such an
+    /// occasion's own start is only candidate 1's, so no mail names it as the date.
+    pub fn poll_open(&self) -> bool {
+        self.poll_dates > 0 && self.picked_date.is_none()
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -59,9 +71,23 @@ pub struct OccasionRow {
 
 pub(super) const COLUMNS: &str =
     "id, slug, title, starts_at, ends_at, place, description, capacity, topic_id, created_at, \
-     sequence, cancelled_at, cancel_reason, reminder_days, follow_up_days";
+     sequence, cancelled_at, cancel_reason, reminder_days, follow_up_days, \
+     (SELECT COUNT(*) FROM occasion_dates d WHERE d.occasion_id = occasions.id) AS poll_dates, \
+     picked_date";
+
+/// On `occasions` (unaliased): its date poll is open (candidates, none picked).
+pub(super) const POLL_OPEN: &str = "(picked_date IS NULL AND EXISTS \
+     (SELECT 1 FROM occasion_dates d WHERE d.occasion_id = occasions.id))";
 
 pub async fn add(db: &Db, o: &NewOccasion) -> Result<Occasion> {
+    let mut tx = db.begin().await?;
+    let added = add_tx(&mut tx, o).await?;
+    tx.commit().await?;
+    Ok(added)
+}
+
+/// [`add`] within the caller's transaction (a date poll adds its candidates in the same one).
+pub async fn add_tx(tx: &mut Tx, o: &NewOccasion) -> Result<Occasion> {
     super::topics::check_slug(&o.slug)?;
     if let Some(end) = o.ends_at {
         if end < o.starts_at {
@@ -75,7 +101,7 @@ pub async fn add(db: &Db, o: &NewOccasion) -> Result<Occasion> {
         "INSERT INTO occasions (slug, title, starts_at, ends_at, place, description, capacity, topic_id, created_at)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING {COLUMNS}"
     );
-    let res = on_db!(db, p => {
+    let res = on_tx!(tx, p => {
         sqlx::query_as::<_, Occasion>(sqlx::AssertSqlSafe(sql.as_str()))
             .bind(&o.slug)
             .bind(&o.title)
@@ -86,7 +112,7 @@ pub async fn add(db: &Db, o: &NewOccasion) -> Result<Occasion> {
             .bind(o.capacity)
             .bind(o.topic_id)
             .bind(now())
-            .fetch_all(p)
+            .fetch_all(&mut *p)
             .await
             .and_then(super::returned_one)
     });
@@ -111,7 +137,8 @@ pub async fn by_id(db: &Db, id: OccasionId) -> Result<Occasion> {
 }
 
 /// The occasions of a public calendar: those of `topic` (or all) that end (or, without an end,
-/// start) at or after `since`, cancelled ones included, by start; at most `limit`.
+/// start) at or after `since`, cancelled ones included, by start; at most `limit`. An occasion
+/// whose date poll is open has no date yet and is left out.
 pub async fn calendar(
     db: &Db,
     topic: Option<TopicId>,
@@ -121,6 +148,7 @@ pub async fn calendar(
     let sql = format!(
         "SELECT {COLUMNS} FROM occasions
          WHERE COALESCE(ends_at, starts_at) >= $1 AND ($2 IS NULL OR topic_id = $2)
+           AND NOT {POLL_OPEN}
          ORDER BY starts_at, id LIMIT $3"
     );
     Ok(on_db!(db, p => {

@@ -51,6 +51,8 @@ pub fn routes(state: Shared) -> Router<Shared> {
         .route("/occasions/{slug}/cancel", post(occasion_cancel))
         .route("/occasions/{slug}/attendance", post(occasion_attendance))
         .route("/occasions/{slug}/thank", post(occasion_thank))
+        .route("/occasions/{slug}/poll", get(occasion_poll))
+        .route("/occasions/{slug}/pick", post(occasion_pick))
         .route("/campaigns", get(campaigns_list).post(campaigns_create))
         .route("/campaigns/{name}", get(campaign_show))
         .route("/campaigns/{name}/preview", get(campaign_preview))
@@ -624,6 +626,50 @@ async fn occasion_thank(
     ok(json!({"occasion": slug, "next": next.as_str(), "queued": queued}))
 }
 
+/// The tally of an occasion's date poll.
+async fn occasion_poll(State(st): State<Shared>, Path(slug): Path<String>) -> ApiResult {
+    let o = store::occasions::get(&st.db, &slug).await?;
+    if o.poll_dates == 0 {
+        return Err(ApiError(
+            StatusCode::NOT_FOUND,
+            format!("occasion {slug:?} has a fixed date, no date poll"),
+        ));
+    }
+    let dates = store::polls::tally(&st.db, o.id).await?;
+    let answered = store::polls::respondents(&st.db, o.id).await?;
+    ok(json!({"occasion": o.slug, "picked": o.picked_date, "answered": answered, "dates": dates}))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PickBody {
+    /// The number of the candidate date, from 1.
+    date: i64,
+}
+
+/// Picks a date of the poll and tells the invited (see `activation::pick_date`).
+async fn occasion_pick(
+    State(st): State<Shared>,
+    Extension(caller): Extension<Caller>,
+    Path(slug): Path<String>,
+    Json(b): Json<PickBody>,
+) -> ApiResult {
+    let picked = activation::pick_date(&st.db, &slug, b.date, &caller.0).await?;
+    let notified = match &st.notifier {
+        None => json!({"sent": 0, "failed": [],
+                       "not_sent": picked.can.len() + picked.others.len(),
+                       "error": "no transport in this process"}),
+        Some(n) => match crate::outbound::occasion::send_poll_picked(&st.db, n, &picked).await {
+            Ok(sent) => json!(sent),
+            Err(e) => json!({"sent": 0, "failed": [], "error": format!("{e:#}")}),
+        },
+    };
+    ok(json!({
+        "occasion": picked.occasion, "date": picked.date,
+        "suits": picked.can.len(), "others": picked.others.len(), "notified": notified,
+    }))
+}
+
 // ----- campaigns -----
 
 async fn campaigns_list(State(st): State<Shared>) -> ApiResult {
@@ -810,9 +856,16 @@ pub async fn run_review_action(
         "reject" => apply::review_reject(&st.db, id, by)
             .await
             .map(|_| json!({"decision": id, "status": "rejected"})),
-        "undo" => apply::review_undo(&st.db, id, by)
-            .await
-            .map(|_| json!({"decision": id, "status": "undone"})),
+        "undo" => match apply::review_undo(&st.db, id, by).await {
+            Ok(undone) => {
+                // A yes taken back freed a place: the first in line is told, as after a decline.
+                if let (Some(n), Some(o)) = (&st.notifier, &undone.occasion) {
+                    crate::outbound::occasion::send_moved_up(&st.db, n, o, &undone.moved_up).await;
+                }
+                Ok(json!({"decision": id, "status": "undone", "moved_up": undone.moved_up.len()}))
+            }
+            Err(e) => Err(e),
+        },
         _ => {
             return Err(ApiError(
                 StatusCode::NOT_FOUND,

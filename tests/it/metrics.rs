@@ -39,6 +39,8 @@ async fn healthz_and_metrics(backend: Backend) {
             invitation_every_days: 0,
             max_messages_per_30_days: 100,
             silent_after_days: 180,
+            rest_after_declines: 0,
+            rest_days: 0,
         },
     )
     .await

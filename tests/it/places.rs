@@ -183,6 +183,36 @@ fn a_coordinator_gives_a_waiting_person_a_place_by_hand() {
     assert_eq!(subject(&told), "A place for you: Café");
 }
 
+#[test]
+fn undoing_a_yes_frees_the_place_for_the_first_in_line() {
+    let ws = Workspace::new();
+    ws.ok(&["topics", "add", "nachbarschaft"]);
+    ws.import_ok(
+        &[
+            Person::new("anna@nachbarn.example", "Anna", "de"),
+            Person::new("bob@nachbarn.example", "Bob", "de"),
+        ],
+        "nachbarschaft",
+        "confirmed",
+    );
+    ws.send_cafe_invitation();
+    ws.ok(&["occasions", "edit", "cafe", "--capacity", "1"]);
+    reply(&ws, "anna@nachbarn.example", "Ja, ich komme.", 1);
+    reply(&ws, "bob@nachbarn.example", "Ja, ich komme.", 2);
+    assert_eq!(status_of(&ws, "bob@nachbarn.example"), "waiting");
+    // Anna's yes was misread: undoing it gives her place to Bob, who is told.
+    let id = ws.sql_i64(
+        "SELECT d.id FROM decisions d JOIN contacts c ON c.id = d.contact_id
+         WHERE c.email = 'anna@nachbarn.example' AND d.action = 'encounter'",
+    );
+    let out = ws.ok(&["review", "undo", &id.to_string()]);
+    assert!(out.contains("1 from the waiting list of cafe"), "{out}");
+    assert_ne!(status_of(&ws, "anna@nachbarn.example"), "confirmed");
+    assert_eq!(status_of(&ws, "bob@nachbarn.example"), "confirmed");
+    let told = mails_to(&ws, "bob@nachbarn.example").pop().unwrap();
+    assert_eq!(subject(&told), "Ein Platz für Sie: Café");
+}
+
 /// Two daemons on one PostgreSQL database, each with its own connection pool, take two
 /// declines at the same moment: the two waiting people move up once each, never twice, and the
 /// places are never overbooked.

@@ -428,6 +428,8 @@ const CAPS: store::campaigns::Caps = store::campaigns::Caps {
     invitation_every_days: 0,
     max_messages_per_30_days: 100,
     silent_after_days: 180,
+    rest_after_declines: 0,
+    rest_days: 0,
 };
 
 async fn queued(t: &TestDb, campaign: i64) -> Vec<String> {
@@ -586,6 +588,7 @@ async fn replies_bring_party_size_and_wishes(backend: Backend) {
         bad_token: None,
         organisation_sender: false,
         confirm_topic: None,
+        poll_dates: 0,
     };
     let steps = plan::plan(&a, &at, 0.0);
     assert_eq!(

@@ -37,6 +37,8 @@ pub fn sample_context(kind: MailKind) -> serde_json::Value {
             | MailKind::Reminder
             | MailKind::FollowUp
             | MailKind::Thanks
+            | MailKind::PollInvitation
+            | MailKind::PollPicked
     ) {
         obj.insert(
             "occasion".into(),
@@ -62,6 +64,19 @@ pub fn sample_context(kind: MailKind) -> serde_json::Value {
         obj.insert(
             "change".into(),
             serde_json::json!({ "cancelled": false, "reason": null, "time": true, "place": false }),
+        );
+    }
+    if kind == MailKind::PollInvitation {
+        obj["occasion"]["poll"] = serde_json::json!([
+            {"n": 1, "starts_at": "2026-03-12T17:30:00Z", "ends_at": "2026-03-12T19:30:00Z"},
+            {"n": 2, "starts_at": "2026-03-19T17:30:00Z", "ends_at": null},
+        ]);
+        obj["links"]["rsvp_poll"] = "https://netz.example.org/r/sample-poll".into();
+    }
+    if kind == MailKind::PollPicked {
+        obj.insert(
+            "poll".into(),
+            serde_json::json!({ "can": true, "answered": true }),
         );
     }
     if kind == MailKind::Thanks {

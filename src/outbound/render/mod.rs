@@ -39,6 +39,8 @@
 //!                                                               changed; reason may be null)
 //! reply        {text, received_at}                              notify_cooperation
 //! next         {step: "group" | "cooperation" | "none"}         thanks
+//! occasion.poll [{n, starts_at, ends_at}] (null: a fixed date)  poll_invitation (links: + rsvp_poll)
+//! poll         {can, answered}                                  poll_picked
 //! ```
 //! A top-level key set to `null` is treated as absent.
 //! Added by the renderer: `lang` (the language actually used), `dir` (`rtl` for Arabic, else
@@ -46,8 +48,8 @@
 //! [`super::greeting`]), `content` (the rendered body) and, in kind templates, `subject`.
 //!
 //! # Languages
-//! Built in: de, en, tr, ar, uk, ru, pl for every kind to contacts but `occasion_change`; that
-//! one and the organiser's notices ([`MailKind::to_organiser`]) in de and en
+//! Built in: de, en, tr, ar, uk, ru, pl for every kind to contacts but `occasion_change`,
+//! `poll_invitation` and `poll_picked`; those and the organiser's notices ([`MailKind::to_organiser`]) in de and en
 //! ([`MailKind::de_en_only`]), falling back to the default language, then German, unless the
 //! templates folder adds the language. Every mail to a contact starts with `greeting`.
 //!
@@ -106,6 +108,12 @@ crate::domain::text_enum!(
         FollowUp => "follow_up",
         /// After an occasion, to those who came, with the next step (`next.step`).
         Thanks => "thanks",
+        /// The invitation to an occasion whose date is still being found: its numbered
+        /// candidates (`occasion.poll`), answered by numbers or on the RSVP page.
+        PollInvitation => "poll_invitation",
+        /// The date of a poll was picked: with the calendar invitation to those it suits
+        /// (`poll.can`), a short note to the others.
+        PollPicked => "poll_picked",
     }
 );
 
@@ -119,7 +127,13 @@ impl MailKind {
     /// Kinds built in for German and English only; other languages fall back to the default
     /// language unless the templates folder adds them (`mail/<kind>.<lang>.*.j2`).
     pub fn de_en_only(self) -> bool {
-        matches!(self, MailKind::NotifyCooperation | MailKind::OccasionChange)
+        matches!(
+            self,
+            MailKind::NotifyCooperation
+                | MailKind::OccasionChange
+                | MailKind::PollInvitation
+                | MailKind::PollPicked
+        )
     }
 }
 

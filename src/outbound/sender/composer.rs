@@ -22,6 +22,8 @@ pub struct CampaignCtx {
     pub occasion: Option<Occasion>,
     /// The campaign's text in further languages, parsed once.
     pub translations: Translations,
+    /// The candidate dates of the occasion's date poll (empty: none).
+    pub poll: Vec<store::polls::PollDate>,
 }
 
 impl CampaignCtx {
@@ -34,8 +36,18 @@ impl CampaignCtx {
             Some(id) => Some(store::occasions::by_id(db, id).await?),
             None => None,
         };
+        let poll = match &occasion {
+            Some(o) if o.poll_dates > 0 => store::polls::dates(db, o.id).await?,
+            _ => Vec::new(),
+        };
         let kind = match campaign.occasion_mail.as_deref() {
             Some(m) => m.parse::<MailKind>().map_err(store::StoreError::Invalid)?,
+            // While its date is being found, the invitation offers the candidates instead.
+            None if occasion.as_ref().is_some_and(Occasion::poll_open)
+                && campaign.kind == CampaignKind::Invitation =>
+            {
+                MailKind::PollInvitation
+            }
             None => mail_kind(campaign.kind),
         };
         Ok(CampaignCtx {
@@ -44,6 +56,7 @@ impl CampaignCtx {
             kind,
             topic,
             occasion,
+            poll,
         })
     }
 
@@ -173,6 +186,10 @@ impl Composer {
                 "ends_at": o.ends_at.map(|t| t.to_rfc3339()), "place": o.place,
                 "description": o.description,
                 "cancelled": o.cancelled_at.is_some(), "cancel_reason": o.cancel_reason,
+                "poll": o.poll_open().then(|| c.poll.iter().map(|d| serde_json::json!({
+                    "n": d.position, "starts_at": d.starts_at.to_rfc3339(),
+                    "ends_at": d.ends_at.map(|t| t.to_rfc3339()),
+                })).collect::<Vec<_>>()),
             })
         });
         let mut contact = serde_json::json!({
@@ -194,6 +211,7 @@ impl Composer {
                 "rsvp_yes": format!("{base}/r/{rsvp}/yes"),
                 "rsvp_no": format!("{base}/r/{rsvp}/no"),
                 "rsvp_cooperation": format!("{base}/r/{rsvp}/cooperation"),
+                "rsvp_poll": format!("{base}/r/{rsvp}/poll"),
             },
         })
     }
@@ -255,6 +273,7 @@ impl Composer {
             topic: c.topic.clone(),
             occasion: Some(o.clone()),
             translations: Translations::default(),
+            poll: c.poll.clone(),
         };
         frame.campaign.kind = CampaignKind::Invitation;
         let extra = serde_json::json!({"change": {
@@ -311,8 +330,10 @@ impl Composer {
             r.language.as_deref().unwrap_or(&self.cfg.default_language),
         );
         let (subject, body) = c.text(&lang);
-        // A thank-you comes after the occasion: no calendar entry, and its next step.
+        // A thank-you comes after the occasion: no calendar entry, and its next step. A poll's
+        // invitation has no date yet to put in a calendar.
         let thanks = c.kind == MailKind::Thanks;
+        let no_date = c.kind == MailKind::PollInvitation;
         let extra = if thanks {
             serde_json::json!({"next": {"step": c.campaign.next_step.as_deref().unwrap_or("none")}})
         } else {
@@ -326,7 +347,7 @@ impl Composer {
             body,
             extra,
             message_id,
-            c.occasion.is_some() && !newsletter && !thanks,
+            c.occasion.is_some() && !newsletter && !thanks && !no_date,
             true,
         )
     }

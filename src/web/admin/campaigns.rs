@@ -8,7 +8,9 @@
 use super::{admin_of, admin_post, internal, page, redirect, refused_text, topic_choices, Admin};
 use crate::domain::parse_local_time;
 use crate::outbound::campaign::{self, CreateArgs, CreateError};
-use crate::store::campaigns::{Audience, Campaign, CampaignKind, CampaignStatus, CampaignText};
+use crate::store::campaigns::{
+    Audience, Campaign, CampaignKind, CampaignStatus, CampaignText, Ladder,
+};
 use crate::store::{self, contacts::ContactFilter};
 use crate::web::{Lang, Shared};
 use axum::extract::{Path, Query, Request, State};
@@ -125,7 +127,64 @@ fn form_values(c: Option<&Campaign>, st: &Shared) -> Value {
         "subject": c.subject, "body": c.body, "texts": texts,
         "audience": match aud.silent { Some(true) => "silent", Some(false) => "everyone", None => "default" },
         "when": when, "send_at": send_at, "weekday": weekday, "time": time, "cron": cron,
+        "ladder": ladder_values(aud.ladder),
     })
+}
+
+/// The ladder fields of the form for a stored step.
+fn ladder_values(l: Option<Ladder>) -> Value {
+    match l {
+        None => json!({"step": ""}),
+        Some(
+            Ladder::SaidYes { occasion } | Ladder::Came { occasion } | Ladder::NoShow { occasion },
+        ) => {
+            json!({"step": l.map(|l| l.step()), "occasion": occasion})
+        }
+        Some(Ladder::Regular { min, months, .. }) => {
+            json!({"step": "regular", "n": min, "months": months})
+        }
+        Some(Ladder::Declined { last }) => json!({"step": "declined", "n": last}),
+    }
+}
+
+/// The ladder step the form asks for (`ladder`, `ladder_occasion`, `ladder_n`,
+/// `ladder_months`); `topic`: the campaign's, whose occasions a regular came to.
+fn read_ladder(
+    get: &dyn Fn(&str) -> String,
+    topic: Option<crate::domain::TopicId>,
+) -> Result<Option<Ladder>, &'static str> {
+    let occasion = || {
+        get("ladder_occasion")
+            .parse::<i64>()
+            .map(crate::domain::OccasionId::from)
+            .map_err(|_| "ladder_occasion_missing")
+    };
+    let n = || match get("ladder_n").parse::<i64>() {
+        Ok(n) if n >= 1 => Ok(n),
+        _ => Err("ladder_n_missing"),
+    };
+    Ok(Some(match get("ladder").as_str() {
+        "" => return Ok(None),
+        "said_yes" => Ladder::SaidYes {
+            occasion: occasion()?,
+        },
+        "came" => Ladder::Came {
+            occasion: occasion()?,
+        },
+        "no_show" => Ladder::NoShow {
+            occasion: occasion()?,
+        },
+        "regular" => Ladder::Regular {
+            topic: topic.ok_or("ladder_topic_missing")?,
+            min: n()?,
+            months: match get("ladder_months").parse::<i64>() {
+                Ok(m) if m >= 1 => m,
+                _ => 12,
+            },
+        },
+        "declined" => Ladder::Declined { last: n()? },
+        _ => return Err("ladder_n_missing"),
+    }))
 }
 
 /// "M H * * D" as the weekday and time it means, when a schedule is that simple.
@@ -239,6 +298,8 @@ fn read_form(
         "name": get("name"), "kind": get("kind"), "topic": get("topic").parse::<i64>().ok(),
         "occasion": get("occasion").parse::<i64>().ok(), "subject": get("subject"),
         "body": raw("body"), "texts": texts, "audience": get("audience"), "when": get("when"),
+        "ladder": {"step": get("ladder"), "occasion": get("ladder_occasion").parse::<i64>().ok(),
+                   "n": get("ladder_n").parse::<i64>().ok(), "months": get("ladder_months").parse::<i64>().ok()},
         "send_at": get("send_at"), "weekday": get("weekday"), "time": get("time"), "cron": get("cron"),
     });
     let t = |k: &str| st.pages.text(lang, k);
@@ -298,6 +359,18 @@ fn read_form(
             "cron" => (Some(get("cron")), None),
             _ => (None, None),
         };
+        let ladder_topic = get("topic")
+            .parse::<i64>()
+            .ok()
+            .map(crate::domain::TopicId::from)
+            .or_else(|| {
+                let o = occasions
+                    .iter()
+                    .find(|x| x.id.get().to_string() == get("occasion"))?;
+                let slug = o.topic.as_ref()?;
+                topics.iter().find(|x| &x.slug == slug).map(|x| x.id)
+            });
+        let ladder = read_ladder(&get, ladder_topic).map_err(t)?;
         let silent = match get("audience").as_str() {
             "silent" => Some(true),
             "everyone" => Some(false),
@@ -316,6 +389,7 @@ fn read_form(
             translations,
             audience: Audience {
                 silent,
+                ladder,
                 ..Audience::default()
             },
             schedule,

@@ -31,6 +31,8 @@ pub fn routes() -> Router<Shared> {
             axum::routing::post(seat),
         )
         .route("/admin/occasions/{slug}/rsvps.csv", get(occasion_csv))
+        .route("/admin/occasions/{slug}/pick", axum::routing::post(pick))
+        .route("/admin/occasions/{slug}/thank", axum::routing::post(thank))
         .route(
             "/admin/occasions/{slug}/door",
             get(occasion_door).post(occasion_door_mark),
@@ -96,11 +98,16 @@ fn values_of(st: &Shared, o: &Occasion) -> HashMap<String, String> {
     if let Some(c) = o.capacity {
         v.insert("capacity".into(), c.to_string());
     }
+    let (reminder, follow_up) = crate::outbound::occasion_mails::days(&st.cfg, o);
+    v.insert("reminder_days".into(), reminder.to_string());
+    v.insert("follow_up_days".into(), follow_up.to_string());
     v
 }
 
 #[derive(Debug, Deserialize, Default)]
 struct Done {
+    /// How many a thank-you was queued for.
+    thanked: Option<u64>,
     changed: Option<String>,
     notified: Option<usize>,
     failed: Option<usize>,
@@ -143,6 +150,16 @@ async fn occasion_page(
         Some(t) => store::topics::by_id(&st.db, t).await.ok().map(|t| t.title),
         None => None,
     };
+    let poll = if o.poll_dates > 0 {
+        let tally = store::polls::tally(&st.db, o.id).await;
+        let answered = store::polls::respondents(&st.db, o.id).await;
+        match (tally, answered) {
+            (Ok(dates), Ok(answered)) => Some(json!({"dates": dates, "answered": answered})),
+            (Err(e), _) | (_, Err(e)) => return internal(st, a.lang, e),
+        }
+    } else {
+        None
+    };
     let check_in = crate::web::public::check_in_url(&st.cfg, &st.composer.key, o);
     let changed: Vec<String> = done
         .changed
@@ -168,6 +185,8 @@ async fn occasion_page(
         "occasions",
         json!({
             "o": o, "topic": topic, "rsvps": rsvps, "check_in": check_in, "v": values,
+            "poll": poll, "thanked": done.thanked,
+            "past": o.starts_at <= chrono::Utc::now(),
             "zone": st.cfg.time_zone,
             "coming": coming, "people": people,
             "declined": rsvps.iter().filter(|r| r.status.as_str() == "declined").count(),
@@ -188,6 +207,9 @@ struct Form {
     place: String,
     description: String,
     capacity: Option<i64>,
+    /// Days of the reminder and the follow-up (empty: as they are, or the configured ones).
+    reminder_days: Option<i64>,
+    follow_up_days: Option<i64>,
 }
 
 fn read_form(
@@ -235,6 +257,13 @@ fn read_form(
             _ => return Err(err("capacity", "error_capacity")),
         },
     };
+    let days = |field: &'static str| match get(field).as_str() {
+        "" => Ok(None),
+        d => match d.parse::<i64>() {
+            Ok(n) if (0..=365).contains(&n) => Ok(Some(n)),
+            _ => Err(err(field, "error_days")),
+        },
+    };
     Ok(Form {
         title,
         starts_at,
@@ -242,6 +271,8 @@ fn read_form(
         place,
         description,
         capacity,
+        reminder_days: days("reminder_days")?,
+        follow_up_days: days("follow_up_days")?,
     })
 }
 
@@ -271,15 +302,50 @@ async fn new_page(
         a,
         "web/admin/occasion_new.html.j2",
         "occasions",
-        json!({"topics": topics, "v": values, "zone": st.cfg.time_zone,
+        json!({"topics": topics, "v": values, "zone": st.cfg.time_zone, "poll_possible": true,
                "error_field": error.as_ref().map(|e| e.0), "error": error.as_ref().map(|e| &e.1)}),
     );
     *r.status_mut() = status;
     r
 }
 
+/// The candidate dates of a date poll, one a line ("2026-12-08 18:00 - 20:00"); none: the
+/// occasion has its own date. With them, the form's date and time become the first one's.
+fn poll_dates(
+    st: &Shared,
+    a: &Admin,
+    form: &mut HashMap<String, String>,
+) -> Result<Vec<store::polls::Candidate>, (&'static str, String)> {
+    let tz = st.cfg.tz().unwrap_or(chrono_tz::Europe::Berlin);
+    let err = || ("poll_dates", st.pages.text(a.lang, "error_poll_dates"));
+    let text = form.get("poll_dates").cloned().unwrap_or_default();
+    let dates = text
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .map(|l| crate::domain::parse_local_span(l, tz).map_err(|_| err()))
+        .collect::<Result<Vec<_>, _>>()?;
+    if dates.len() == 1 || dates.len() > store::polls::MAX_DATES {
+        return Err(err());
+    }
+    if let Some((start, end)) = dates.first() {
+        let local = |t: &store::Timestamp, f: &str| t.with_timezone(&tz).format(f).to_string();
+        form.insert("date".into(), local(start, "%Y-%m-%d"));
+        form.insert("time".into(), local(start, "%H:%M"));
+        form.insert(
+            "end_date".into(),
+            end.map(|e| local(&e, "%Y-%m-%d")).unwrap_or_default(),
+        );
+        form.insert(
+            "end_time".into(),
+            end.map(|e| local(&e, "%H:%M")).unwrap_or_default(),
+        );
+    }
+    Ok(dates)
+}
+
 async fn create(State(st): State<Shared>, req: Request) -> Response {
-    let (a, form) = match admin_post(&st, req).await {
+    let (a, mut form) = match admin_post(&st, req).await {
         Ok(x) => x,
         Err(r) => return r,
     };
@@ -292,6 +358,10 @@ async fn create(State(st): State<Shared>, req: Request) -> Response {
         let text = st.pages.text(a.lang, "error_slug");
         return new_page(&st, &a, invalid, &form, Some(("slug", text))).await;
     }
+    let dates = match poll_dates(&st, &a, &mut form) {
+        Ok(d) => d,
+        Err(e) => return new_page(&st, &a, invalid, &form, Some(e)).await,
+    };
     let f = match read_form(&st, &a, &form) {
         Ok(f) => f,
         Err(e) => return new_page(&st, &a, invalid, &form, Some(e)).await,
@@ -321,9 +391,27 @@ async fn create(State(st): State<Shared>, req: Request) -> Response {
         capacity: f.capacity,
         topic_id,
     };
-    match store::occasions::add(&st.db, &new).await {
+    let added = if dates.is_empty() {
+        store::occasions::add(&st.db, &new).await
+    } else {
+        activation::add_poll(&st.db, &new, &dates)
+            .await
+            .map_err(|e| match e {
+                activation::ActivationError::Conflict(m) => store::StoreError::Conflict(m),
+                activation::ActivationError::Invalid(m) => store::StoreError::Invalid(m),
+                activation::ActivationError::Store(e) => e,
+                e => store::StoreError::Invalid(e.to_string()),
+            })
+    };
+    match added {
         Ok(o) => {
             tracing::info!(user = %a.session.user, occasion = %o.slug, "occasion added by admin");
+            if let Err(e) =
+                store::occasion_mails::set_days(&st.db, o.id, f.reminder_days, f.follow_up_days)
+                    .await
+            {
+                return internal(&st, a.lang, e);
+            }
             redirect(&format!("/admin/occasions/{}{}", o.slug, a.q))
         }
         Err(store::StoreError::Conflict(_)) => {
@@ -399,6 +487,11 @@ async fn change(State(st): State<Shared>, Path(slug): Path<String>, req: Request
             .await
         }
     };
+    if let Err(e) =
+        store::occasion_mails::set_days(&st.db, o.id, f.reminder_days, f.follow_up_days).await
+    {
+        return internal(&st, a.lang, e);
+    }
     let c = OccasionChange {
         title: Some(f.title),
         starts_at: Some(f.starts_at),
@@ -478,6 +571,68 @@ async fn cancel(State(st): State<Shared>, Path(slug): Path<String>, req: Request
             let (sent, failed) = notify(&st, &notice).await;
             redirect(&format!(
                 "/admin/occasions/{slug}?changed=cancelled&notified={sent}&failed={failed}{}",
+                if a.q.is_empty() { "" } else { "&lang=en" }
+            ))
+        }
+        Err(e) => refused(&st, &a, e, &format!("/admin/occasions/{slug}")),
+    }
+}
+
+/// Queues the thank-you to everyone recorded as having come, with the next step chosen
+/// (`outbound::occasion_mails::thank`, as `occasions thank`).
+async fn thank(State(st): State<Shared>, Path(slug): Path<String>, req: Request) -> Response {
+    let (a, form) = match admin_post(&st, req).await {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
+    let next = form
+        .get("next")
+        .and_then(|n| n.parse::<store::occasion_mails::NextStep>().ok())
+        .unwrap_or(store::occasion_mails::NextStep::None);
+    let text = form.get("text").map(|t| t.trim()).unwrap_or_default();
+    match crate::outbound::occasion_mails::thank(&st.db, &slug, next, text, chrono::Utc::now())
+        .await
+    {
+        Ok(n) => redirect(&format!(
+            "/admin/occasions/{slug}?thanked={n}{}",
+            if a.q.is_empty() { "" } else { "&lang=en" }
+        )),
+        Err(e) => match e.downcast::<store::StoreError>() {
+            Ok(e) => refused(&st, &a, e.into(), &format!("/admin/occasions/{slug}")),
+            Err(e) => internal(&st, a.lang, format!("{e:#}")),
+        },
+    }
+}
+
+/// Picks a date of the occasion's poll (`activation::pick_date`) and tells the invited: the
+/// calendar invitation to those it suits, a short note to the others.
+async fn pick(State(st): State<Shared>, Path(slug): Path<String>, req: Request) -> Response {
+    let (a, form) = match admin_post(&st, req).await {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
+    let Some(n) = form.get("date").and_then(|d| d.trim().parse::<i64>().ok()) else {
+        return not_found(&st, &a);
+    };
+    let by = format!("admin:{}", a.session.user);
+    match activation::pick_date(&st.db, &slug, n, &by).await {
+        Ok(picked) => {
+            let (sent, failed) = match &st.notifier {
+                Some(notifier) => {
+                    match crate::outbound::occasion::send_poll_picked(&st.db, notifier, &picked)
+                        .await
+                    {
+                        Ok(s) => (s.sent, s.failed.len()),
+                        Err(e) => {
+                            tracing::warn!("picked date not told: {e:#}");
+                            (0, picked.can.len() + picked.others.len())
+                        }
+                    }
+                }
+                None => (0, picked.can.len() + picked.others.len()),
+            };
+            redirect(&format!(
+                "/admin/occasions/{slug}?changed=start&notified={sent}&failed={failed}{}",
                 if a.q.is_empty() { "" } else { "&lang=en" }
             ))
         }

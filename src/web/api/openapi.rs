@@ -18,6 +18,9 @@ pub fn openapi_doc(public_url: &str) -> Value {
         }
         o
     };
+    let ladder = json!({"type": "object", "description": "a step of the activation ladder: {\"step\": \"said_yes\" | \"came\" | \"no_show\", \"occasion\": ID}, {\"step\": \"regular\", \"topic\": ID, \"min\": N, \"months\": M} (came to at least N occasions of the topic in M months, no cooperation), {\"step\": \"declined\", \"last\": K} (declined each of the last K invitations)",
+        "required": ["step"], "properties": {"step": {"enum": ["said_yes", "came", "no_show", "regular", "declined"]},
+        "occasion": {"type": "integer"}, "topic": {"type": "integer"}, "min": {"type": "integer"}, "months": {"type": "integer"}, "last": {"type": "integer"}}});
     let q = |name: &str, ty: &str| json!({"name": name, "in": "query", "required": false, "schema": {"type": ty}});
     // An operation whose 200 answer has this schema.
     let returning = |mut o: Value, schema: Value| {
@@ -109,6 +112,8 @@ pub fn openapi_doc(public_url: &str) -> Value {
         },
         "/occasions/{slug}/cancel": {"post": op("Cancel an occasion; every invited contact who has not declined gets the reason and a calendar cancellation", vec![path_param("slug", "string")], Some("OccasionCancel"))},
         "/occasions/{slug}/thank": {"post": op("Thank everyone recorded as having come, with a next step (group, cooperation, none) and a text of your own; the daemon sends it, once per person", vec![path_param("slug", "string")], Some("Thanks"))},
+        "/occasions/{slug}/poll": {"get": op("The tally of an occasion's date poll: each candidate date with how many it suits (can) and does not (cannot)", vec![path_param("slug", "string")], None)},
+        "/occasions/{slug}/pick": {"post": op("Pick a date of the poll: it becomes the occasion's date; the invited it suits get the calendar invitation, the others a short note", vec![path_param("slug", "string")], Some("Pick"))},
         "/occasions/{slug}/attendance": {"post": op("Record who came (came) and who did not (no_show), by e-mail address", vec![path_param("slug", "string")], Some("Attendance"))},
         "/campaigns": {
             "get": op("Campaigns with progress", vec![], None),
@@ -149,6 +154,8 @@ pub fn openapi_doc(public_url: &str) -> Value {
             "follow_up_days": {"type": "integer", "minimum": 0, "description": "days after the invitation the one follow-up goes to those who did not answer; 0 = none"}}},
         "Thanks": {"type": "object", "additionalProperties": false, "properties": {
             "next": {"enum": ["group", "cooperation", "none"]}, "text": {"type": "string"}}},
+        "Pick": {"type": "object", "required": ["date"], "additionalProperties": false, "properties": {
+            "date": {"type": "integer", "minimum": 1, "maximum": 5}}},
         "OccasionCancel": {"type": "object", "additionalProperties": false, "properties": {
             "reason": {"type": "string"}}},
         "Attendance": {"type": "object", "additionalProperties": false, "properties": {
@@ -164,7 +171,8 @@ pub fn openapi_doc(public_url: &str) -> Value {
                 "additionalProperties": {"type": "object", "properties": {"subject": {"type": "string"}, "body": {"type": "string"}}}},
             "schedule": {"type": "string"}, "send_at": {"type": "string", "format": "date-time"},
             "audience": {"type": "object", "properties": {"silent": {"type": "boolean"}, "form": {"type": "string"},
-                "language": {"type": "string"}, "inactive_days": {"type": "integer"}}}}},
+                "language": {"type": "string"}, "inactive_days": {"type": "integer"},
+                "ladder": ladder}}}},
     });
     json!({
         "openapi": "3.1.0",

@@ -21,6 +21,7 @@
 
 mod calendar;
 mod checkin;
+mod poll;
 mod preferences;
 mod rsvp;
 mod subscribe;
@@ -75,6 +76,7 @@ pub fn routes() -> Router<Shared> {
         .route("/p/{token}/forget", post(preferences::forget))
         .route("/p/{token}/data", get(preferences::my_data_page))
         .route("/p/{token}/data.json", get(preferences::my_data_json))
+        .route("/r/{token}/poll", get(poll::page).post(poll::answer))
         .route("/r/{token}/{answer}", get(rsvp::rsvp_page).post(rsvp::rsvp))
         .route("/calendar", get(calendar::all_page))
         .route("/calendar.ics", get(calendar::all_feed))
