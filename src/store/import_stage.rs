@@ -76,6 +76,13 @@ pub async fn begin(db: &Db, consent: ConsentStatus, source: &str) -> Result<Opti
         return Ok(None);
     };
     let mut tx = pool.begin().await?;
+    // The staging table has no statistics, so the landing statement is planned for far more
+    // rows than it has: with JIT its compilation cost more than the statement, and its sorts
+    // spilled to disk.
+    sqlx::query("SET LOCAL jit = off").execute(&mut *tx).await?;
+    sqlx::query("SET LOCAL work_mem = '16MB'")
+        .execute(&mut *tx)
+        .await?;
     sqlx::query(STAGE).execute(&mut *tx).await?;
     Ok(Some(StagedBatch {
         tx,
