@@ -324,6 +324,9 @@ fn refuse(
     lines.retain(|_| *kept.next().unwrap_or(&true));
 }
 
+/// Hands a PostgreSQL batch's task its rows, chunk by chunk, with the ids drawn for them.
+type ChunkSender = tokio::sync::mpsc::Sender<(Vec<ImportRow>, ReservedIds)>;
+
 /// Batches that land at the same time on PostgreSQL, each in its own transaction on its own
 /// connection: the server's work runs in as many backends (it was one backend's CPU).
 const LANES: usize = 2;
@@ -345,10 +348,7 @@ struct Lander<'a> {
     /// SQLite: the rows of the batch being gathered.
     pending: Vec<ImportRow>,
     /// PostgreSQL: the batch taking rows, and how many it has.
-    open: Option<(
-        tokio::sync::mpsc::Sender<(Vec<ImportRow>, ReservedIds)>,
-        usize,
-    )>,
+    open: Option<(ChunkSender, usize)>,
     flying: VecDeque<tokio::task::JoinHandle<store::Result<contacts::BatchOutcome>>>,
     /// Reports the commit of the last batch handed to a task.
     last: Option<tokio::sync::oneshot::Receiver<()>>,
