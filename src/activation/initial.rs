@@ -6,7 +6,7 @@
 
 use super::{set_consents_as, ActivationError, Cause, Consented, Result};
 use crate::domain::{ConsentRequest, ConsentStatus, ContactId, EmailAddress, TopicId};
-use crate::store::contacts::{BatchOutcome, Contact, ImportRow, ReservedIds};
+use crate::store::contacts::{BatchOutcome, Contact, ImportRow};
 use crate::store::{self, Db, StoreError};
 use std::collections::HashMap;
 
@@ -146,17 +146,14 @@ impl ImportConsent {
         store::contacts::import_batch(db, rows, self.wanted, source).await
     }
 
-    /// [`ImportConsent::land`] for a batch landing beside the one before it (PostgreSQL): with
-    /// the ids reserved for it, committed only once `after` reports the one before committed.
-    pub async fn land_after(
+    /// A batch staged chunk by chunk and landed at once (PostgreSQL; None on SQLite), with the
+    /// consent this import asks for.
+    pub async fn begin_staged(
         &self,
         db: &Db,
-        rows: &[ImportRow],
         source: &str,
-        ids: ReservedIds,
-        after: Option<tokio::sync::oneshot::Receiver<()>>,
-    ) -> Result<BatchOutcome, StoreError> {
-        store::contacts::import_batch_after(db, rows, self.wanted, source, ids, after).await
+    ) -> Result<Option<store::import_stage::StagedBatch>, StoreError> {
+        store::import_stage::begin(db, self.wanted, source).await
     }
 }
 

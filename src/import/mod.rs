@@ -12,7 +12,7 @@ use read::{Item, Rows};
 use crate::activation::ImportConsent;
 use crate::domain::{ConsentStatus, TopicId};
 use crate::output::csv_cell;
-use crate::store::contacts::{self, ImportRow};
+use crate::store::contacts::{self, ImportRow, ReservedIds};
 use crate::store::{self, Db};
 use serde::Serialize;
 use std::collections::{HashMap, VecDeque};
@@ -207,8 +207,7 @@ async fn import_file(
     let mut good: Vec<ImportRow> = Vec::new();
     // The line of each row in `good`.
     let mut lines: Vec<u64> = Vec::new();
-    let mut lander = Lander::new(db, consent.clone(), &source);
-    let mut landed = 0;
+    let mut lander = Lander::new(db, consent.clone(), &source, tx_rows);
     let looped: Result<(), ImportError> = async {
         while let Some(msg) = rx.recv().await {
             let (items, at) = msg?;
@@ -276,23 +275,21 @@ async fn import_file(
                 p.row.topics = ids;
                 good.push(p.row);
                 lines.push(p.line);
-                if good.len() >= tx_rows {
-                    refuse(&consent, &mut good, &mut lines, &topic_ids, &mut rejects);
-                    landed += good.len();
-                    lander.land(&mut good).await?;
-                    lines.clear();
-                }
             }
+            refuse(&consent, &mut good, &mut lines, &topic_ids, &mut rejects);
+            lander.add(&mut good).await?;
+            lines.clear();
             bar.set_position(at);
-            bar.set_message(format!("{} rows", landed + good.len()));
+            bar.set_message(format!("{} rows", lander.rows));
         }
-        refuse(&consent, &mut good, &mut lines, &topic_ids, &mut rejects);
-        landed += good.len();
-        lander.land(&mut good).await
+        lander.end().await
     }
     .await;
     // Batches handed over before an error still land (or fail) before it is returned, as they
     // did when each landed before the next was read.
+    if looped.is_err() {
+        lander.abandon();
+    }
     let finished = lander.finish().await;
     looped?;
     finished?;
@@ -301,7 +298,7 @@ async fn import_file(
     bar.finish_and_clear();
     rejects.sort_by_key(|r| r.line);
     Ok(Report {
-        rows: landed + rejects.len(),
+        rows: lander.rows + rejects.len(),
         created: lander.created,
         updated: lander.updated,
         rejected: rejects.len(),
@@ -347,19 +344,31 @@ fn refuse(
     lines.retain(|_| *kept.next().unwrap_or(&true));
 }
 
+/// Hands a PostgreSQL batch's task its rows, chunk by chunk, with the ids drawn for them.
+type ChunkSender = tokio::sync::mpsc::Sender<(Vec<ImportRow>, ReservedIds)>;
+
 /// Batches that land at the same time on PostgreSQL, each in its own transaction on its own
 /// connection: the server's work runs in as many backends (it was one backend's CPU).
 const LANES: usize = 2;
 
-/// Lands the import's batches in file order. On SQLite (one writer) each batch lands before the
-/// next is read. On PostgreSQL a batch draws its ids (`contacts::reserve_ids`) and then lands in
-/// a task of its own while the next is read, at most `LANES` at once; each commits only after the
-/// one before it, so contacts keep the file order in `ORDER BY id` and an import that fails
-/// leaves the batches before the failed one, as before.
+/// Lands the import's rows in batches of `tx_rows`, in file order. On SQLite (one writer) the
+/// rows gather until a batch is full, which lands before the next rows are read. On PostgreSQL
+/// each batch is a task with its own transaction (`store::import_stage`) that takes the rows
+/// chunk by chunk as they are read, with ids drawn for them in file order
+/// (`contacts::reserve_ids`), and lands them when the batch is full; at most `LANES` batches are
+/// open at once and each commits only after the one before it, so contacts keep the file order
+/// in `ORDER BY id` and an import that fails leaves the batches before the failed one.
 struct Lander<'a> {
     db: &'a Db,
     consent: std::sync::Arc<ImportConsent>,
     source: std::sync::Arc<str>,
+    tx_rows: usize,
+    /// Rows handed over so far.
+    rows: usize,
+    /// SQLite: the rows of the batch being gathered.
+    pending: Vec<ImportRow>,
+    /// PostgreSQL: the batch taking rows, and how many it has.
+    open: Option<(ChunkSender, usize)>,
     flying: VecDeque<tokio::task::JoinHandle<store::Result<contacts::BatchOutcome>>>,
     /// Reports the commit of the last batch handed to a task.
     last: Option<tokio::sync::oneshot::Receiver<()>>,
@@ -368,11 +377,20 @@ struct Lander<'a> {
 }
 
 impl<'a> Lander<'a> {
-    fn new(db: &'a Db, consent: std::sync::Arc<ImportConsent>, source: &str) -> Self {
+    fn new(
+        db: &'a Db,
+        consent: std::sync::Arc<ImportConsent>,
+        source: &str,
+        tx_rows: usize,
+    ) -> Self {
         Lander {
             db,
             consent,
             source: source.into(),
+            tx_rows: tx_rows.max(1),
+            rows: 0,
+            pending: Vec::new(),
+            open: None,
             flying: VecDeque::new(),
             last: None,
             created: 0,
@@ -385,32 +403,103 @@ impl<'a> Lander<'a> {
         self.updated += out.updated;
     }
 
-    /// Lands and empties `rows` (one transaction): now, or handed to a task.
-    async fn land(&mut self, rows: &mut Vec<ImportRow>) -> Result<(), ImportError> {
-        if rows.is_empty() {
+    /// Takes (and empties) `rows`: into the batch they belong to, landing each batch that fills.
+    async fn add(&mut self, rows: &mut Vec<ImportRow>) -> Result<(), ImportError> {
+        self.rows += rows.len();
+        if !self.db.is_postgres() {
+            self.pending.append(rows);
+            while self.pending.len() >= self.tx_rows {
+                let rest = self.pending.split_off(self.tx_rows);
+                let batch = std::mem::replace(&mut self.pending, rest);
+                let out = self.consent.land(self.db, &batch, &self.source).await?;
+                self.count(out);
+            }
             return Ok(());
         }
-        let Some(ids) = contacts::reserve_ids(self.db, rows.len()).await? else {
-            let out = self.consent.land(self.db, rows, &self.source).await?;
-            self.count(out);
-            rows.clear();
-            return Ok(());
-        };
+        let mut rows = std::mem::take(rows);
+        while !rows.is_empty() {
+            if self.open.is_none() {
+                self.open_batch().await?;
+            }
+            let Some((batch, taken)) = self.open.as_mut() else {
+                unreachable!("a batch was just opened")
+            };
+            let room = self.tx_rows - *taken;
+            let rest = if rows.len() > room {
+                rows.split_off(room)
+            } else {
+                Vec::new()
+            };
+            let part = std::mem::replace(&mut rows, rest);
+            *taken += part.len();
+            let full = *taken >= self.tx_rows;
+            let ids = contacts::reserve_ids(self.db, part.len())
+                .await?
+                .ok_or_else(|| store::StoreError::Invalid("no ids reserved".into()))?;
+            if batch.send((part, ids)).await.is_err() {
+                // The batch's task ended early: its error is the import's.
+                self.open = None;
+                self.finish().await?;
+                return Err(store::StoreError::Conflict(
+                    "a batch of the import ended before its rows were landed".into(),
+                )
+                .into());
+            }
+            if full {
+                // Its task lands the batch once the channel closes.
+                self.open = None;
+            }
+        }
+        Ok(())
+    }
+
+    /// Starts the next batch's task (PostgreSQL), once fewer than `LANES` are in flight.
+    async fn open_batch(&mut self) -> Result<(), ImportError> {
         while self.flying.len() >= LANES {
             self.wait_oldest().await?;
         }
+        let (rows, mut chunks) = tokio::sync::mpsc::channel::<(Vec<ImportRow>, ReservedIds)>(1);
         let (done, next) = tokio::sync::oneshot::channel();
         let after = self.last.replace(next);
         let (db, consent, source) = (self.db.clone(), self.consent.clone(), self.source.clone());
-        let rows = std::mem::take(rows);
         self.flying.push_back(tokio::spawn(async move {
-            let out = consent.land_after(&db, &rows, &source, ids, after).await;
+            let mut batch = consent
+                .begin_staged(&db, &source)
+                .await?
+                .ok_or_else(|| store::StoreError::Invalid("a staged batch on SQLite".into()))?;
+            while let Some((rows, ids)) = chunks.recv().await {
+                batch.stage(&rows, &ids).await?;
+            }
+            let out = batch.land(after).await;
             if out.is_ok() {
                 let _ = done.send(());
             }
             out
         }));
+        self.open = Some((rows, 0));
         Ok(())
+    }
+
+    /// Lands what is left: the last SQLite rows, or closes the open PostgreSQL batch.
+    async fn end(&mut self) -> Result<(), ImportError> {
+        self.open = None;
+        if !self.pending.is_empty() {
+            let batch = std::mem::take(&mut self.pending);
+            let out = self.consent.land(self.db, &batch, &self.source).await?;
+            self.count(out);
+        }
+        Ok(())
+    }
+
+    /// After an error: the batch still taking rows (PostgreSQL) rolls back, and rows gathered
+    /// for the next one (SQLite) are dropped.
+    fn abandon(&mut self) {
+        self.pending.clear();
+        if self.open.take().is_some() {
+            if let Some(task) = self.flying.pop_back() {
+                task.abort();
+            }
+        }
     }
 
     async fn wait_oldest(&mut self) -> Result<(), ImportError> {
@@ -427,6 +516,8 @@ impl<'a> Lander<'a> {
 
     /// Waits for every batch in flight; the first error, if any.
     async fn finish(&mut self) -> Result<(), ImportError> {
+        // A batch still taking rows lands what it has (`abandon` has taken it after an error).
+        self.open = None;
         let mut first = Ok(());
         while !self.flying.is_empty() {
             let out = self.wait_oldest().await;

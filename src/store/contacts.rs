@@ -244,7 +244,7 @@ const STATEMENT_ROWS: usize = 10_000;
 /// keys).
 const SQLITE_EXISTING: &str = "SELECT email_key, attributes FROM contacts
      WHERE email_key IN (SELECT value FROM json_each($1))";
-const PG_EXISTING: &str =
+pub(super) const PG_EXISTING: &str =
     "SELECT email_key, attributes FROM contacts WHERE email_key = ANY($1::text[])";
 // The rows (`$1`) are a JSON array of `LandRow` arrays: 0 email, 1 key, 2 name, 3 organisation,
 // 4 language, 5 attributes (merged JSON text), 6 topic ids, 7 activity detail.
@@ -324,12 +324,12 @@ const PG_RESERVE: &str = "WITH s AS (
 /// Ids reserved for the rows of one batch, in file order (see `reserve_ids`).
 #[derive(Debug, Clone, Default)]
 pub struct ReservedIds {
-    contacts: Vec<i64>,
-    activities: Vec<i64>,
+    pub(super) contacts: Vec<i64>,
+    pub(super) activities: Vec<i64>,
 }
 
 /// On PostgreSQL, the contact and activity ids for a batch of `n` rows, drawn now: batches that
-/// reserve one after the other and then land at the same time (`import_batch_after`) still give
+/// reserve one after the other and then land at the same time (`import_stage`) still give
 /// `ORDER BY id` the file order. None on SQLite, whose single writer lands one batch at a time.
 pub async fn reserve_ids(db: &Db, n: usize) -> Result<Option<ReservedIds>> {
     match db {
@@ -380,33 +380,14 @@ pub async fn import_batch(
     source: &str,
 ) -> Result<BatchOutcome> {
     match db {
-        Db::Postgres(pool) => land_pg(pool, rows, consent, source, None, None).await,
+        Db::Postgres(pool) => land_pg(pool, rows, consent, source).await,
         Db::Sqlite(_) => land_sqlite(db, rows, consent, source).await,
     }
 }
 
-/// `import_batch` for a batch that lands while the batch before it may still be landing (on its
-/// own connection): its contacts and activities take the `ids` reserved for it, and it commits
-/// only once `after` reports the previous batch committed; when that batch failed (the sender is
-/// dropped), this one rolls back, so what an import leaves is always a prefix of its batches.
-pub async fn import_batch_after(
-    db: &Db,
-    rows: &[ImportRow],
-    consent: ConsentStatus,
-    source: &str,
-    ids: ReservedIds,
+pub(super) async fn previous_committed(
     after: Option<tokio::sync::oneshot::Receiver<()>>,
-) -> Result<BatchOutcome> {
-    match db {
-        Db::Postgres(pool) => land_pg(pool, rows, consent, source, Some(ids), after).await,
-        Db::Sqlite(_) => {
-            previous_committed(after).await?;
-            land_sqlite(db, rows, consent, source).await
-        }
-    }
-}
-
-async fn previous_committed(after: Option<tokio::sync::oneshot::Receiver<()>>) -> Result<()> {
+) -> Result<()> {
     match after {
         Some(after) => after.await.map_err(|_| {
             StoreError::Conflict(
@@ -422,7 +403,7 @@ async fn previous_committed(after: Option<tokio::sync::oneshot::Receiver<()>>) -
 /// two engines' JSON functions write different text, and the stored text stays what it always
 /// was. `details` gains the activity detail of each set of topics, for a new and for an updated
 /// contact (most rows of a file share them).
-fn merge<'r>(
+pub(super) fn merge<'r>(
     chunk: &'r [ImportRow],
     keys: &[String],
     existing: &HashMap<String, String>,
@@ -538,27 +519,14 @@ async fn land_pg(
     rows: &[ImportRow],
     consent: ConsentStatus,
     source: &str,
-    ids: Option<ReservedIds>,
-    after: Option<tokio::sync::oneshot::Receiver<()>>,
 ) -> Result<BatchOutcome> {
     if rows.is_empty() {
-        previous_committed(after).await?;
         return Ok(BatchOutcome::default());
     }
     let at = now();
     let mut details: HashMap<(&[TopicId], bool), String> = HashMap::new();
     let mut tx = pool.begin().await?;
-    let ids = match ids {
-        Some(ids) => ids,
-        None => reserve_pg(&mut *tx, rows.len()).await?,
-    };
-    if ids.contacts.len() != rows.len() || ids.activities.len() != rows.len() {
-        return Err(StoreError::Invalid(format!(
-            "{} ids reserved for {} rows",
-            ids.contacts.len(),
-            rows.len()
-        )));
-    }
+    let ids = reserve_pg(&mut *tx, rows.len()).await?;
     let mut outcome = BatchOutcome::default();
     for (i, chunk) in rows.chunks(STATEMENT_ROWS).enumerate() {
         let ids_at = i * STATEMENT_ROWS..i * STATEMENT_ROWS + chunk.len();
@@ -621,7 +589,6 @@ async fn land_pg(
         outcome.updated += existing.len();
         outcome.created += chunk.len() - existing.len();
     }
-    previous_committed(after).await?;
     tx.commit().await?;
     Ok(outcome)
 }

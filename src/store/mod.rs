@@ -14,6 +14,7 @@ pub mod consents;
 pub mod contacts;
 pub mod decisions;
 pub mod directory;
+pub mod import_stage;
 pub mod inbound;
 pub mod metrics;
 pub mod occasion_mails;

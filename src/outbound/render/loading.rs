@@ -96,6 +96,7 @@ impl Renderer {
         let renderer = Renderer {
             env,
             campaign_sources,
+            bodies: Default::default(),
             available,
             default_lang: "de".to_string(),
         };
