@@ -222,6 +222,20 @@ const ACTIONS: &[(Method, &str, &str, Of, Option<usize>)] = &[
     ),
     (
         Method::POST,
+        "occasions/*/pick",
+        "occasion_pick",
+        Of::Segment("occasion", 1),
+        None,
+    ),
+    (
+        Method::POST,
+        "occasions/*/thank",
+        "occasion_thank",
+        Of::Segment("occasion", 1),
+        None,
+    ),
+    (
+        Method::POST,
         "occasions/*/seat/*",
         "occasion_seat",
         Of::Segment("contact", 3),
