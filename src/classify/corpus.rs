@@ -239,12 +239,13 @@ pub fn score(labels: &[Labelled], split: &str, rules: &Rules, threshold: f32) ->
             }
             if got != l.intent.as_str() {
                 r.wrong.push(format!(
-                    "{}\t{} -> {} ({:.2}, {})\t{:?}",
+                    "{}\t{} -> {} ({:.2}, {}, {:?})\t{:?}",
                     l.file.display(),
                     l.intent,
                     got,
                     a.confidence,
                     a.matched_rule.as_deref().unwrap_or("-"),
+                    outcome(&a, threshold),
                     a.text.chars().take(120).collect::<String>()
                 ));
             }

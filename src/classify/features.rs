@@ -1,7 +1,8 @@
 //! Features of the own words for the statistical intent model: words, word pairs and
 //! character 4-grams (they carry morphology: "gelemiyorum", "przyjdę", "nicht" inside
-//! "kann ich leider nicht"), each also marked when it stands in the scope of a negation or in
-//! a question clause, plus the hits of the intent rules. Pure and deterministic: training and
+//! "kann ich leider nicht"), each word also marked when it stands in the scope of a negation
+//! (with its 4-grams: "не прийду", "nie przyjdę") or in a question clause, or among the first
+//! words (where a decision is stated; signatures come last), plus the hits of the intent rules. Pure and deterministic: training and
 //! the daemon call exactly this.
 
 use super::Intent;
@@ -9,6 +10,9 @@ use super::Intent;
 /// How much of the own words is read: decisions are stated early, and long texts must not
 /// cost unbounded time.
 const MAX_CHARS: usize = 3000;
+
+/// How many words of the own words also count as "first words" (`f:`).
+const FIRST_WORDS: usize = 6;
 
 /// Words that negate what follows them in their clause, in the seven languages (after
 /// folding: "nicht", "kein"..., "değil", "не", "ні", "nie", "لا").
@@ -172,7 +176,14 @@ pub(crate) fn extract(
             if let Some(p) = &prev {
                 out.push(format!("b:{p}_{w}"));
             }
-            grams(w, &mut out);
+            grams(w, "c:", &mut out);
+            // The first words state the decision; a signature's words come last.
+            if n_words <= FIRST_WORDS {
+                out.push(format!("f:{w}"));
+            }
+            if negated[i] {
+                grams(w, "nc:", &mut out);
+            }
             prev = Some(w.to_string());
         }
         prev = None;
@@ -209,17 +220,17 @@ pub(crate) fn extract(
 }
 
 /// Character 4-grams of a word with boundary marks ("^kom", "omme", "me$").
-fn grams(w: &str, out: &mut Vec<String>) {
+fn grams(w: &str, tag: &str, out: &mut Vec<String>) {
     let chars: Vec<char> = std::iter::once('^')
         .chain(w.chars())
         .chain(std::iter::once('$'))
         .collect();
     if chars.len() <= 4 {
-        out.push(format!("c:{}", chars.iter().collect::<String>()));
+        out.push(format!("{tag}{}", chars.iter().collect::<String>()));
         return;
     }
     for win in chars.windows(4) {
-        out.push(format!("c:{}", win.iter().collect::<String>()));
+        out.push(format!("{tag}{}", win.iter().collect::<String>()));
     }
 }
 

@@ -123,10 +123,19 @@ static FOOTER_INLINE: LazyLock<Regex> = LazyLock::new(|| {
         \S*\s+istemiyorsanız|\S*\s+istemiyorsaniz|
         (если|якщо)\s+(вы|ви)\s+(не\s+)?(хотите|хочете|желаете)|
         jeśli\s+nie\s+chcesz|jesli\s+nie\s+chcesz|jeżeli\s+nie\s+chcesz|
+        (jeśli|jesli|jeżeli|jezeli)\s+nie\s+(chcą|chca|chcecie)\s+(\p{L}+\s+){0,2}(otrzymywać|otrzymywac|dostawać|dostawac)|
+        # An unsubscribe word with a colon and a link after it: a footer's link label.
+        (abmelden|abbestellen|austragen|unsubscribe|отписаться|відписатися|wypisz\s+się|abonelikten\s+çık\p{L}*)\s*:\s*(https?://|www\.|[\w-]+\.[a-z]{2,4}/)|
         (إذا|اذا)\s+كنت\s+لا\s+ترغب|لإلغاء\s+الاشتراك
         )",
     )
     .expect("inline footer regex")
+});
+
+/// A line that is a person's name alone: two or three capitalised words, an optional title.
+static NAME_LINE: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"^((?i:dr|prof|fr|mr|mrs|ms|frau|herr)\.?\s+)?\p{Lu}[\p{Ll}'’-]+(\s+\p{Lu}[\p{Ll}'’-]+){1,2}$")
+        .expect("name regex")
 });
 
 /// Word count up to which a line after the closing still counts as name / role / organisation.
@@ -210,6 +219,14 @@ pub(crate) fn own_words(visible: &str) -> String {
             break;
         }
         k -= 1;
+    }
+    // A block opened by a name alone ("Richard Thornbury", then "President, Rotary Club")
+    // is a signature too, when lines of role or organisation follow it.
+    if sig_lines == 0 && k > 0 && last - k >= 2 && lines[k - 1].trim().is_empty() {
+        if NAME_LINE.is_match(lines[k].trim()) {
+            sig_lines = 1;
+            block_start = k - 1;
+        }
     }
     if sig_lines > 0
         && block_start < last
@@ -301,6 +318,18 @@ mod tests {
         );
         let t = "Ich komme!\n\nOksana\nReferentin\nVerein Nord e.V.\nВи отримали цей лист, бо підписані на новини. Відписатися: verein-nord.de/abmelden";
         assert_eq!(own_words(t), "Ich komme!");
+    }
+
+    #[test]
+    fn a_block_under_a_name_and_footer_links_are_no_words() {
+        let t = "Passing this on to our council.\n\nRichard Thornbury\nPresident, Rotary Club\nService Projects & Cooperation Partners";
+        assert_eq!(own_words(t), "Passing this on to our council.");
+        let t = "Ich komme.\n\nAnna Berg\nIch bringe Kuchen mit.";
+        assert_eq!(own_words(t), t, "a sentence under a name is the person's");
+        let t = "Надсилаю фото.\n\nТарас Кузьменко\nProjektleiter\nNewsletter abonnieren | abmelden: www.nordlicht.example/newsletter";
+        assert_eq!(own_words(t), "Надсилаю фото.");
+        let t = "Czy można z wózkiem?\n\nMichał Górski\nKierownik ds. partnerstw\nJeśli nie chcą Państwo otrzymywać naszego newslettera, kliknij";
+        assert_eq!(own_words(t), "Czy można z wózkiem?");
     }
 
     #[test]

@@ -39,7 +39,10 @@ static MOBILE_SIG: LazyLock<Regex> = LazyLock::new(|| {
         get\s+outlook\s+for|
         (\S+\s+)?from\s+my\s+(iphone|ipad|android|mobile|phone|smartphone|samsung|galaxy|blackberry|cell)|
         從我的|从我的|发自我的|
-        sent\s+from\s+\[)",
+        sent\s+from\s+\[|
+        (надіслано|відправлено|отправлено|послано)\s+(з|із|с|со|из)\s|
+        \S+\s+gönderildi\s*$|
+        [أا]\p{Mn}*رسلت\p{Mn}*\s+من\s)",
     )
     .unwrap()
 });
@@ -68,11 +71,12 @@ static ORIGINAL_MARKER: LazyLock<Regex> = LazyLock::new(|| {
 static HEADER_KEY: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(
         r"(?ix)^[\s*>]*(
-        from|von|de|da|van|från|fra|od|от|lähettäjä|sender|absender|
-        sent|gesendet|date|datum|data|enviado|envoyé|inviato|skickat|sendt|verzonden|wysłano|
-        to|an|para|à|a|aan|till|til|do|кому|
-        cc|kopie|reply-to|antwort\s+an|risposta|
-        subject|betreff|asunto|objet|oggetto|onderwerp|ämne|emne|temat|тема|assunto
+        from|von|de|da|van|från|fra|od|от|від|kimden|من|lähettäjä|sender|absender|
+        sent|gesendet|date|datum|data|enviado|envoyé|inviato|skickat|sendt|verzonden|wysłano|wysłane|
+        отправлено|надіслано|відправлено|дата|gönderildi|gönderilme\s+tarihi|tarih|أرسل|أرسلت|التاريخ|
+        to|an|para|à|a|aan|till|til|do|кому|kime|إلى|
+        cc|kopie|копия|копія|dw|bilgi|reply-to|antwort\s+an|risposta|
+        subject|betreff|asunto|objet|oggetto|onderwerp|ämne|emne|temat|тема|konu|الموضوع|assunto
         )\s*:\*?(\s|$)",
     )
     .unwrap()
@@ -81,8 +85,9 @@ static HEADER_KEY: LazyLock<Regex> = LazyLock::new(|| {
 /// Keys that can open such a block (a lone "To:" or "An:" line must not).
 static HEADER_START_KEY: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(
-        r"(?ix)^[\s*>]*(from|von|de|da|van|från|fra|od|от|lähettäjä|sender|absender|
-        sent|gesendet|date|datum|enviado|envoyé|inviato|skickat|sendt|verzonden|wysłano)\s*:\*?(\s|$)",
+        r"(?ix)^[\s*>]*(from|von|de|da|van|från|fra|od|от|від|kimden|من|lähettäjä|sender|absender|
+        sent|gesendet|date|datum|enviado|envoyé|inviato|skickat|sendt|verzonden|wysłano|wysłane|
+        отправлено|надіслано|відправлено|gönderildi|tarih|أرسل|أرسلت|التاريخ)\s*:\*?(\s|$)",
     )
     .unwrap()
 });
@@ -105,7 +110,8 @@ static WROTE_MID: LazyLock<Regex> = LazyLock::new(|| {
         r"(?ix)(^[\s-]*(on|am|le|el|il|op|em|den|dnia|at|w\s+dniu)(?-u:\b).*(?-u:\b)(wrote|schrieb|a\s+écrit|escribió|escreveu|ha\s+scritto|skrev|schreef|napisał)(?-u:\b).*[:：]\s*$)|
         ((?-u:\b)(schrieb|wrote|skrev|schreef)\s+(am|on|den|op)(?-u:\b).{0,80}[:：]\s*$)|
         (\d.{0,60}(،\s*)?كتب\s.{0,120}[:：]\s*$)|(\d.{0,80}(написал|написав|napisał|yazdı|tarihinde).{0,120}[:：]\s*$)|
-        (\d.{0,80}\s(от|від|od|from|von)\s.{0,120}<\S+@\S+>\s*[:：]\s*$)",
+        (\d.{0,80}\s(от|від|od|from|von)\s.{0,120}<\S+@\S+>\s*[:：]\s*$)|
+        (^.{0,60}\d{1,2}[:.]\d{2}(?-u:\b).{0,100}<\S+@\S+>\s*[:：]\s*$)",
     )
     .unwrap()
 });
@@ -149,9 +155,9 @@ static HTML_QUOTE: LazyLock<Regex> = LazyLock::new(|| {
 /// converting to text, then the plain-text trimmer does the rest.
 pub(crate) fn html_to_reply_text(html: &str) -> String {
     let Some(m) = HTML_QUOTE.find(html) else {
-        return mail_parser::decoders::html::html_to_text(html);
+        return html_text(html);
     };
-    let before = mail_parser::decoders::html::html_to_text(&html[..m.start()]);
+    let before = html_text(&html[..m.start()]);
     // Text before the quote that is only its header ("07.12.2026, 09:30, X <x@y>:", Yandex
     // and Mail.ru put it outside the blockquote) is no answer: look below the quote.
     if !visible_text(&before).trim_matches(invisible).is_empty() {
@@ -160,12 +166,29 @@ pub(crate) fn html_to_reply_text(html: &str) -> String {
     // Bottom-posting (Apple Mail, Thunderbird): the quote comes first and the answer after
     // its last closing blockquote.
     if let Some(end) = html.rfind("</blockquote>") {
-        let after = mail_parser::decoders::html::html_to_text(&html[end + "</blockquote>".len()..]);
+        let after = html_text(&html[end + "</blockquote>".len()..]);
         if !after.trim_matches(invisible).is_empty() {
             return after;
         }
     }
-    mail_parser::decoders::html::html_to_text(html)
+    html_text(html)
+}
+
+/// A closing block element ends its line: mail_parser breaks lines only at `<br>` and
+/// paragraphs, and without this the `<div>` lines of Outlook and Apple Mail (a name, a role,
+/// a newsletter footer) would run into one line with the answer's last words.
+static BLOCK_END: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"(?i)(<br\s*/?>\s*)?</(div|li|tr|h[1-6])\s*>").unwrap());
+
+fn html_text(html: &str) -> String {
+    let lined = BLOCK_END.replace_all(html, |c: &regex::Captures| {
+        if c.get(1).is_some() {
+            c[0].to_string()
+        } else {
+            format!("{}<br>", &c[0])
+        }
+    });
+    mail_parser::decoders::html::html_to_text(&lined)
 }
 
 fn invisible(c: char) -> bool {
@@ -485,5 +508,27 @@ mod tests {
         assert_eq!(visible_text(body), "Буду!");
         let body = "3\n\n03.12.2026 09:30, Netzwerk Nordstadt пишет:\n> Einladung";
         assert_eq!(visible_text(body), "3");
+    }
+
+    #[test]
+    fn outlook_headers_and_sent_from_lines_in_the_neighbourhood_languages() {
+        let body = "Прийду.\n\nВід: Netzwerk Nordstadt <einladung@x.example>\nНадіслано: вівторок, 1 грудня 2026 р. 8:15\nКому: Iryna <i@x.example>\nТема: Einladung\n\nBitte sagen Sie ab, wenn ...";
+        assert_eq!(visible_text(body), "Прийду.");
+        let body = "Geliyorum\n\nKimden: Netzwerk <e@x.example>\nGönderildi: 1 Aralık 2026\nKime: Ali\nKonu: Davet\n\nabmelden";
+        assert_eq!(visible_text(body), "Geliyorum");
+        // Gmail above a bottom-posted answer: a time and an address, then a colon.
+        let body = "пн, 7 дек. 2026 г. в 09:30, Netzwerk Nordstadt <einladung@x.example>:\n\n> Приглашение\n> 2 = я не приду\n\nПриду с мужем.";
+        assert_eq!(visible_text(body), "Приду с мужем.");
+        assert_eq!(visible_text("Так\n\nНадіслано з iPhone"), "Так");
+        assert_eq!(visible_text("Evet\n\niPhone'umdan gönderildi"), "Evet");
+    }
+
+    #[test]
+    fn html_div_lines_stay_lines() {
+        let html = "<div>Sign me up!</div><div><br></div><div>Jennifer Blake</div>\n<div>Head of Cooperation</div>";
+        assert_eq!(
+            super::html_to_reply_text(html).trim(),
+            "Sign me up!\n\nJennifer Blake\nHead of Cooperation"
+        );
     }
 }

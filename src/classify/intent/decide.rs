@@ -287,6 +287,18 @@ pub(crate) fn decide(
             }
         }
     }
+    // The rules read a question and the model an answer no rule states: the answer must
+    // stand in the sentences that are no question, read alone ("Czy trzeba coś przynieść?
+    // Jedzenie, picie?" is no acceptance however the model leans). Else a person decides.
+    if r.rules.intent == Intent::Question
+        && !statement_answered
+        && !matches!(intent, Intent::Question | Intent::None)
+        && rule.starts_with("model:")
+        && !statement_answer(rules, model, &r.source).is_some_and(|(a, _)| a == intent)
+    {
+        confidence = confidence.min(rules.settings.doubt_confidence);
+        rule.push_str("+question-unanswered");
+    }
     // Safety: a wish to unsubscribe is never applied as anything else. When the rules or the
     // model see one and the decision is another, a person decides.
     let unsub = model::class_of(Intent::Unsubscribe);
