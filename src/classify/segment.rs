@@ -222,11 +222,14 @@ pub(crate) fn own_words(visible: &str) -> String {
     }
     // A block opened by a name alone ("Richard Thornbury", then "President, Rotary Club")
     // is a signature too, when lines of role or organisation follow it.
-    if sig_lines == 0 && k > 0 && last - k >= 2 && lines[k - 1].trim().is_empty() {
-        if NAME_LINE.is_match(lines[k].trim()) {
-            sig_lines = 1;
-            block_start = k - 1;
-        }
+    if sig_lines == 0
+        && k > 0
+        && last - k >= 2
+        && lines[k - 1].trim().is_empty()
+        && NAME_LINE.is_match(lines[k].trim())
+    {
+        sig_lines = 1;
+        block_start = k - 1;
     }
     if sig_lines > 0
         && block_start < last
