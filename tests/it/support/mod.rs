@@ -5,6 +5,7 @@
 //! - [`app`]: the web router in this process over real HTTP, with request helpers;
 //! - [`workspace`]: the real binary in a workspace made by `netzpost init`;
 //! - [`mail`]: messages parsed for assertions;
+//! - [`reliability`]: what the reliability suites share (size, a sink's tally, replies);
 //! - [`smtpd`], [`dovecot`], [`postfix`], [`browser`]: real SMTP and IMAP servers, a real MTA
 //!   and a real browser, for the tests that are ignored unless asked for (`-- --ignored`):
 //!   without them these fail loudly, never skip.
@@ -16,6 +17,7 @@ pub mod dovecot;
 pub mod mail;
 pub mod postfix;
 pub mod process;
+pub mod reliability;
 pub mod smtpd;
 pub mod workspace;
 
