@@ -8,8 +8,7 @@
 //! (`cargo test -- --ignored`); without their server they fail loudly, never skip.
 
 use crate::support::db::{db_i64, fresh_postgres_url};
-use crate::support::mail::deliver_to_maildir;
-use crate::support::reliability::{n_from_env, reply_mid, tally, unsubscribe_reply};
+use crate::support::reliability::{n_from_env, tally, Replies};
 use crate::support::{parse_message_id, people, wait_for, Person, Smtpd, Workspace};
 use rand::Rng;
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -53,9 +52,7 @@ fn crash_five_times_during_a_large_campaign_every_recipient_once_replies_applied
     points.sort();
     println!("kill points (messages accepted by the sink): {points:?}");
 
-    let maildir = ws.path().join("var/inbox");
-    let mut replies = 0usize;
-    let mut replied: HashSet<String> = HashSet::new();
+    let mut dropped = Replies::new(ws.path().join("var/inbox"), "reply");
     let mut daemon = ws.serve("serve-0");
     for (i, point) in points.iter().enumerate() {
         wait_for(
@@ -80,22 +77,10 @@ fn crash_five_times_during_a_large_campaign_every_recipient_once_replies_applied
             "SELECT c.email, d.contact_id FROM deliveries d JOIN contacts c ON c.id = d.contact_id
              WHERE d.campaign_id = {campaign} AND d.status = 'sent' ORDER BY d.id DESC LIMIT 200"
         ));
-        let fresh: Vec<&Vec<String>> = rows
-            .iter()
-            .filter(|r| !replied.contains(&r[0]))
-            .take(20)
-            .collect();
-        for r in fresh {
-            replies += 1;
-            replied.insert(r[0].clone());
-            deliver_to_maildir(
-                &maildir,
-                &format!("{}.reply{replies}.test", 1_700_000_000 + replies),
-                unsubscribe_reply(&r[0], &reply_mid(&ws, campaign, &r[1]), replies),
-            );
-        }
+        dropped.drop_from(&ws, campaign, &rows, 20);
         daemon = ws.serve(&format!("serve-{}", i + 1));
     }
+    let replies = dropped.count;
     let done = wait_for(
         "the campaign to be done after the last restart",
         Duration::from_secs(1200),

@@ -6,10 +6,9 @@
 //! run in `.ci/run` (`cargo test -- --ignored`) and without their servers fail loudly, never skip.
 
 use crate::support::db::{db_i64, db_rows, fresh_postgres_url};
-use crate::support::mail::deliver_to_maildir;
-use crate::support::reliability::{n_from_env, reply_mid, tally, unsubscribe_reply};
+use crate::support::reliability::{n_from_env, tally, Replies};
 use crate::support::{parse_message_id, people, wait_for, Guard, Smtpd, Workspace};
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 // ---------------------------------------------------------------------------------------------
@@ -45,9 +44,8 @@ fn three_daemons_on_one_postgres_send_each_once_fire_once_apply_each_reply_once(
         .collect();
     // Replies come in while the three daemons send: 300 in batches, into the shared maildir.
     let maildir = ws.path().join("var/inbox");
-    let mut replied: HashSet<String> = HashSet::new();
-    let mut replies = 0;
-    while replies < 300 {
+    let mut dropped = Replies::new(maildir.clone(), "r");
+    while dropped.count < 300 {
         for d in &mut daemons {
             d.assert_running();
         }
@@ -62,22 +60,10 @@ fn three_daemons_on_one_postgres_send_each_once_fire_once_apply_each_reply_once(
                  WHERE d.campaign_id = {campaign} AND d.status = 'sent' ORDER BY d.id DESC LIMIT 300"
             ),
         );
-        let fresh: Vec<&Vec<String>> = rows
-            .iter()
-            .filter(|r| !replied.contains(&r[0]))
-            .take(50)
-            .collect();
-        for r in fresh {
-            replies += 1;
-            replied.insert(r[0].clone());
-            deliver_to_maildir(
-                &maildir,
-                &format!("{}.r{replies}.test", 1_700_000_000 + replies),
-                unsubscribe_reply(&r[0], &reply_mid(&ws, campaign, &r[1]), replies),
-            );
-        }
+        dropped.drop_from(&ws, campaign, &rows, 50);
         std::thread::sleep(Duration::from_millis(300));
     }
+    let replies = dropped.count;
     let done = wait_for(
         "the campaign to be done",
         Duration::from_secs(1200),

@@ -1,8 +1,10 @@
 //! What the reliability suites share: their size, a tally of the messages a sink received,
 //! and replies to a campaign's deliveries.
 
+use super::mail::deliver_to_maildir;
 use super::{campaign_message_id, parse_message_id, Workspace};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
+use std::path::PathBuf;
 
 /// Campaign messages (`<np.C.K@..>` of `campaign`) per recipient, and the extra copies.
 pub struct Tally {
@@ -33,13 +35,13 @@ pub fn tally(log: &[(String, String)], campaign: i64) -> Tally {
 }
 
 /// The Message-ID of the delivery of `campaign` to the contact with id `contact` (a column).
-pub fn reply_mid(ws: &Workspace, campaign: i64, contact: &str) -> String {
+fn reply_mid(ws: &Workspace, campaign: i64, contact: &str) -> String {
     campaign_message_id(&ws.secret(), campaign, contact.parse().unwrap())
 }
 
 /// A reply that a mail client would write to the delivery `mid` (In-Reply-To and the sender),
 /// asking to be removed.
-pub fn unsubscribe_reply(from: &str, mid: &str, n: usize) -> String {
+fn unsubscribe_reply(from: &str, mid: &str, n: usize) -> String {
     format!(
         "From: {from}\r\nTo: netzwerk@nordstadt.example\r\nSubject: Re: Neues\r\n\
          Message-ID: <reply-{n}@mail.example>\r\nIn-Reply-To: {mid}\r\nReferences: {mid}\r\n\
@@ -54,4 +56,46 @@ pub fn n_from_env(default: usize) -> usize {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(default)
+}
+
+/// Unsubscribe replies to a campaign's sent deliveries, dropped into a maildir: each contact
+/// replies once.
+pub struct Replies {
+    maildir: PathBuf,
+    /// In each file's name: `<stamp>.<tag><n>.test`.
+    tag: &'static str,
+    replied: HashSet<String>,
+    /// The replies dropped so far.
+    pub count: usize,
+}
+
+impl Replies {
+    pub fn new(maildir: PathBuf, tag: &'static str) -> Replies {
+        Replies {
+            maildir,
+            tag,
+            replied: HashSet::new(),
+            count: 0,
+        }
+    }
+
+    /// Up to `take` of `rows` (email and contact id of sent deliveries of `campaign`) that have
+    /// not replied yet reply.
+    pub fn drop_from(&mut self, ws: &Workspace, campaign: i64, rows: &[Vec<String>], take: usize) {
+        let fresh: Vec<&Vec<String>> = rows
+            .iter()
+            .filter(|r| !self.replied.contains(&r[0]))
+            .take(take)
+            .collect();
+        for r in fresh {
+            self.count += 1;
+            self.replied.insert(r[0].clone());
+            let n = self.count;
+            deliver_to_maildir(
+                &self.maildir,
+                &format!("{}.{}{n}.test", 1_700_000_000 + n, self.tag),
+                unsubscribe_reply(&r[0], &reply_mid(ws, campaign, &r[1]), n),
+            );
+        }
+    }
 }
