@@ -18,6 +18,7 @@ mod reports;
 mod review;
 mod topics;
 pub use campaigns::run_campaign_action;
+pub use occasions::{send_occasion_notices, Notices};
 pub use openapi::openapi_doc;
 pub use review::run_review_action;
 

@@ -38,19 +38,29 @@ pub(super) struct OccasionEdit {
     follow_up_days: Option<i64>,
 }
 
-/// Sends the notices of a change or cancellation; a process without a transport reports them
-/// as not sent (the change itself stands).
-async fn notify_invited(st: &Shared, notice: &activation::OccasionNotice) -> Value {
+/// What became of the notices of an occasion's change or cancellation.
+pub enum Notices {
+    /// Nobody to tell.
+    NoneDue,
+    /// None sent: this process has no mail transport.
+    NoTransport,
+    Sent(crate::outbound::occasion::NoticesSent),
+    Failed(anyhow::Error),
+}
+
+/// Tells the first waiting that they moved up, then sends a change or cancellation to those
+/// activation named; the change itself stands whatever becomes of them. Shared by the API and
+/// the admin pages.
+pub async fn send_occasion_notices(st: &Shared, notice: &activation::OccasionNotice) -> Notices {
     if let Some(n) = &st.notifier {
         crate::outbound::occasion::send_moved_up(&st.db, n, &notice.occasion, &notice.moved_up)
             .await;
     }
     if notice.notify.is_empty() {
-        return json!({"sent": 0, "failed": []});
+        return Notices::NoneDue;
     }
     let Some(notifier) = &st.notifier else {
-        return json!({"sent": 0, "failed": [], "not_sent": notice.notify.len(),
-                      "error": "no transport in this process"});
+        return Notices::NoTransport;
     };
     match crate::outbound::occasion::send_notices(
         &st.db,
@@ -61,9 +71,21 @@ async fn notify_invited(st: &Shared, notice: &activation::OccasionNotice) -> Val
     )
     .await
     {
-        Ok(sent) => json!(sent),
-        Err(e) => json!({"sent": 0, "failed": [], "not_sent": notice.notify.len(),
-                         "error": format!("{e:#}")}),
+        Ok(sent) => Notices::Sent(sent),
+        Err(e) => Notices::Failed(e),
+    }
+}
+
+/// The notices of a change or cancellation as the API reports them; a process without a
+/// transport reports them as not sent.
+async fn notify_invited(st: &Shared, notice: &activation::OccasionNotice) -> Value {
+    match send_occasion_notices(st, notice).await {
+        Notices::NoneDue => json!({"sent": 0, "failed": []}),
+        Notices::NoTransport => json!({"sent": 0, "failed": [], "not_sent": notice.notify.len(),
+                                      "error": "no transport in this process"}),
+        Notices::Sent(sent) => json!(sent),
+        Notices::Failed(e) => json!({"sent": 0, "failed": [], "not_sent": notice.notify.len(),
+                                     "error": format!("{e:#}")}),
     }
 }
 
