@@ -75,22 +75,8 @@ pub(super) async fn contacts_create(
             format!("email {:?}: {e}", c.email),
         )
     })?;
-    let language = match &c.language {
-        Some(l) => Some(
-            crate::domain::Language::parse(l)
-                .map_err(|e| ApiError(StatusCode::UNPROCESSABLE_ENTITY, e.to_string()))?
-                .to_string(),
-        ),
-        None => None,
-    };
-    for (field, v) in [("name", &c.name), ("organisation", &c.organisation)] {
-        if let Some(Err(e)) = v
-            .as_deref()
-            .map(|s| crate::domain::check_text_field(field, s))
-        {
-            return Err(ApiError(StatusCode::UNPROCESSABLE_ENTITY, e));
-        }
-    }
+    let language = language_field(c.language.as_deref())?;
+    check_names(c.name.as_deref(), c.organisation.as_deref())?;
     if store::suppressions::is_suppressed(&st.db, &email.key()).await? {
         return Err(ApiError(
             StatusCode::CONFLICT,
@@ -102,13 +88,7 @@ pub(super) async fn contacts_create(
         chosen.push(store::topics::get(&st.db, t).await?);
     }
     let topics = chosen.iter().map(|t| t.id).collect();
-    let consent = c.consent.unwrap_or(ConsentStatus::Pending);
-    if consent == ConsentStatus::Unsubscribed {
-        return Err(ApiError(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "consent must be pending or confirmed".into(),
-        ));
-    }
+    let consent = initial_consent(c.consent)?;
     let contact = crate::activation::add_contact(
         &st.db,
         &ImportRow {
@@ -136,6 +116,40 @@ pub(super) async fn contacts_create(
         }
     }
     Ok((StatusCode::CREATED, Json(contact)).into_response())
+}
+
+/// The consent a new contact starts with: pending unless given as confirmed (only with evidence
+/// of consent); never unsubscribed (422).
+fn initial_consent(given: Option<ConsentStatus>) -> Result<ConsentStatus, ApiError> {
+    let consent = given.unwrap_or(ConsentStatus::Pending);
+    if consent == ConsentStatus::Unsubscribed {
+        return Err(ApiError(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "consent must be pending or confirmed".into(),
+        ));
+    }
+    Ok(consent)
+}
+
+/// A language as given, checked and written as it is stored (422 when it is none).
+fn language_field(language: Option<&str>) -> Result<Option<String>, ApiError> {
+    language
+        .map(|l| {
+            crate::domain::Language::parse(l)
+                .map(|l| l.to_string())
+                .map_err(|e| ApiError(StatusCode::UNPROCESSABLE_ENTITY, e.to_string()))
+        })
+        .transpose()
+}
+
+/// A name and an organisation as given, checked as text fields (422 with the reason).
+fn check_names(name: Option<&str>, organisation: Option<&str>) -> Result<(), ApiError> {
+    for (field, v) in [("name", name), ("organisation", organisation)] {
+        if let Some(Err(e)) = v.map(|s| crate::domain::check_text_field(field, s)) {
+            return Err(ApiError(StatusCode::UNPROCESSABLE_ENTITY, e));
+        }
+    }
+    Ok(())
 }
 
 pub(super) async fn contact_show(
@@ -199,22 +213,8 @@ pub(super) async fn contact_update(
     Json(u): Json<ContactUpdate>,
 ) -> ApiResult {
     let c = store::contacts::get(&st.db, &email).await?;
-    for (field, v) in [("name", &u.name), ("organisation", &u.organisation)] {
-        if let Some(Err(e)) = v
-            .as_deref()
-            .map(|s| crate::domain::check_text_field(field, s))
-        {
-            return Err(ApiError(StatusCode::UNPROCESSABLE_ENTITY, e));
-        }
-    }
-    let language = match &u.language {
-        Some(l) => Some(
-            crate::domain::Language::parse(l)
-                .map_err(|e| ApiError(StatusCode::UNPROCESSABLE_ENTITY, e.to_string()))?
-                .to_string(),
-        ),
-        None => None,
-    };
+    check_names(u.name.as_deref(), u.organisation.as_deref())?;
+    let language = language_field(u.language.as_deref())?;
     // Resolve every topic before changing anything, so a typo changes nothing.
     let mut consent = Vec::new();
     for (topic, status) in &u.consent {
@@ -270,13 +270,7 @@ pub(super) async fn contacts_import(
             "send the CSV file as text/csv".into(),
         ));
     }
-    let consent = q.consent.unwrap_or(ConsentStatus::Pending);
-    if consent == ConsentStatus::Unsubscribed {
-        return Err(ApiError(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "consent must be pending or confirmed".into(),
-        ));
-    }
+    let consent = initial_consent(q.consent)?;
     let topics: Vec<String> = q
         .topic
         .as_deref()
