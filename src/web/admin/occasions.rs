@@ -8,10 +8,11 @@ use crate::domain::parse_local_time;
 use crate::output::csv_cell;
 use crate::store::{self, occasions::Occasion};
 use crate::web::api::{send_occasion_notices, Notices};
+use crate::web::download::csv_file;
 use crate::web::Shared;
 use axum::extract::{Path, Query, Request, State};
-use axum::http::{header, HeaderMap, StatusCode, Uri};
-use axum::response::{IntoResponse, Response};
+use axum::http::{HeaderMap, StatusCode, Uri};
+use axum::response::Response;
 use axum::routing::get;
 use axum::Router;
 use serde::Deserialize;
@@ -776,17 +777,5 @@ async fn occasion_csv(
     // A BOM so that German Excel opens the UTF-8 file with the umlauts intact.
     let mut body = b"\xEF\xBB\xBF".to_vec();
     body.extend(bytes);
-    crate::web::no_store(
-        (
-            [
-                (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_string()),
-                (
-                    header::CONTENT_DISPOSITION,
-                    format!("attachment; filename=\"rsvps-{}.csv\"", o.slug),
-                ),
-            ],
-            body,
-        )
-            .into_response(),
-    )
+    csv_file(&format!("rsvps-{}.csv", o.slug), body)
 }
