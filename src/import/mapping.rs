@@ -2,7 +2,8 @@
 //! importer's guess for each column, and the file with its header rewritten to a mapping a
 //! person chose, so the importer (which maps by header name) reads it as they said. Pure.
 
-use super::read::{column_for, detect_encoding, Column, BOM};
+use super::decode::{detect_encoding, BOM};
+use super::read::{column_for, Column};
 use super::{detect_delimiter, Encoding, ImportError};
 use serde::Serialize;
 

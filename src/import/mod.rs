@@ -2,8 +2,10 @@
 //! from anywhere. Parsing is pure (`parse`); landing is batched (`run`). A bad row never stops the
 //! import: it is reported with its line number and reason, and every good row lands.
 
+mod decode;
 mod mapping;
 mod read;
+mod seen;
 
 pub use mapping::{preview, remap, Field, MappingError, Preview};
 pub use read::{detect_delimiter, parse};

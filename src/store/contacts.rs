@@ -11,6 +11,7 @@ use crate::{in_tx, on_db};
 pub use super::consents::{consent_of, consent_statuses, set_consent, ConsentEvidence};
 use serde::Serialize;
 use std::collections::HashMap;
+use std::sync::LazyLock;
 
 #[derive(Debug, Clone, Serialize, sqlx::FromRow)]
 pub struct Contact {
@@ -246,70 +247,107 @@ const SQLITE_EXISTING: &str = "SELECT email_key, attributes FROM contacts
      WHERE email_key IN (SELECT value FROM json_each($1))";
 pub(super) const PG_EXISTING: &str =
     "SELECT email_key, attributes FROM contacts WHERE email_key = ANY($1::text[])";
-// The rows (`$1`) are a JSON array of `LandRow` arrays: 0 email, 1 key, 2 name, 3 organisation,
-// 4 language, 5 attributes (merged JSON text), 6 topic ids, 7 activity detail.
-// `WHERE true` keeps SQLite from reading `ON CONFLICT` as a join constraint. `jsonb_each` (not
-// `json_each`) parses the text once: its `value` is binary JSON, so `->>` does not parse each
-// row's text again per field (that was a quarter of the SQLite import's time).
-const SQLITE_CONTACTS: &str = "INSERT INTO contacts (email, email_key, name, organisation, language,
-        attributes, source, created_at, updated_at, last_activity_at)
-     SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4, value ->> 5, $2, $3, $3, $3
-     FROM jsonb_each($1) WHERE true
-     ON CONFLICT (email_key) DO UPDATE SET
+/// An imported row whose contact exists (same key) keeps the contact's id and fills in the
+/// fields the row has (its attributes come merged, see `merge`). One text for every import
+/// statement, SQLite's and PostgreSQL's (`pg_land`), so the rule cannot differ between them.
+const CONTACT_CONFLICT: &str = "ON CONFLICT (email_key) DO UPDATE SET
         name = COALESCE(excluded.name, contacts.name),
         organisation = COALESCE(excluded.organisation, contacts.organisation),
         language = COALESCE(excluded.language, contacts.language),
         attributes = excluded.attributes,
         updated_at = excluded.updated_at,
         last_activity_at = excluded.last_activity_at";
-const SQLITE_SUBSCRIPTIONS: &str =
-    "INSERT INTO subscriptions (contact_id, topic_id, status, method,
+/// An import raises a pending consent to confirmed and never revives a withdrawn one. One text
+/// for every import statement, as [`CONTACT_CONFLICT`].
+const CONSENT_CONFLICT: &str =
+    "ON CONFLICT (contact_id, topic_id) DO UPDATE SET status = excluded.status,
+        method = excluded.method, evidence = excluded.evidence, changed_at = excluded.changed_at
+     WHERE subscriptions.status = 'pending' AND excluded.status = 'confirmed'";
+// The rows (`$1`) are a JSON array of `LandRow` arrays: 0 email, 1 key, 2 name, 3 organisation,
+// 4 language, 5 attributes (merged JSON text), 6 topic ids, 7 activity detail.
+// `WHERE true` keeps SQLite from reading `ON CONFLICT` as a join constraint. `jsonb_each` (not
+// `json_each`) parses the text once: its `value` is binary JSON, so `->>` does not parse each
+// row's text again per field (that was a quarter of the SQLite import's time).
+static SQLITE_CONTACTS: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "INSERT INTO contacts (email, email_key, name, organisation, language,
+        attributes, source, created_at, updated_at, last_activity_at)
+     SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4, value ->> 5, $2, $3, $3, $3
+     FROM jsonb_each($1) WHERE true
+     {CONTACT_CONFLICT}"
+    )
+});
+static SQLITE_SUBSCRIPTIONS: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "INSERT INTO subscriptions (contact_id, topic_id, status, method,
         evidence, changed_at, created_at)
      SELECT c.id, t.value, $2, 'import', $3, $4, $4
      FROM jsonb_each($1) AS j JOIN contacts AS c ON c.email_key = j.value ->> 1
         JOIN jsonb_each(j.value, '$[6]') AS t
      WHERE true
-     ON CONFLICT (contact_id, topic_id) DO UPDATE SET status = excluded.status,
-        method = excluded.method, evidence = excluded.evidence, changed_at = excluded.changed_at
-     WHERE subscriptions.status = 'pending' AND excluded.status = 'confirmed'";
+     {CONSENT_CONFLICT}"
+    )
+});
 const SQLITE_ACTIVITIES: &str = "INSERT INTO activities (contact_id, at, kind, summary, detail,
         campaign_id, inbound_id)
      SELECT c.id, $2, 'import', '', j.value ->> 7, NULL, NULL
      FROM jsonb_each($1) AS j JOIN contacts AS c ON c.email_key = j.value ->> 1";
-/// PostgreSQL does all three in one statement: the contacts' RETURNING gives the ids. The rows
-/// come as typed arrays, one per column ($1 to $9; binary parameters, nothing to parse), the
-/// subscriptions as pairs of key and topic ($10, $11). Contacts and activities get the ids
-/// reserved for them (`reserve_ids`); an existing contact keeps its own.
-const PG_LAND: &str = "WITH j AS MATERIALIZED (
+
+/// The landing of a batch on PostgreSQL, in one statement: the contacts' RETURNING gives the
+/// ids. Contacts from `rows` (a FROM item `j` with id, activity_id, email, email_key, name,
+/// organisation, language, attributes and detail) get the ids reserved for them and an existing
+/// one keeps its own ([`CONTACT_CONFLICT`]); their consents come from `topics` (FROM items that
+/// join `c`, the landed contacts, and give `t.topic`; [`CONSENT_CONFLICT`]); every row gets an
+/// `import` activity with the id reserved for it. `with`: table expressions before `c`, each
+/// with its comma; `source`, `at`, `consent`: their parameters. Used by [`PG_LAND`] and the
+/// staged batch (`import_stage`).
+pub(super) fn pg_land(
+    with: &str,
+    rows: &str,
+    topics: &str,
+    source: &str,
+    at: &str,
+    consent: &str,
+) -> String {
+    format!(
+        "WITH {with}c AS (
+        INSERT INTO contacts (id, email, email_key, name, organisation, language, attributes,
+            source, created_at, updated_at, last_activity_at)
+        SELECT id, email, email_key, name, organisation, language, attributes, {source}, {at}, {at}, {at}
+        FROM {rows}
+        {CONTACT_CONFLICT}
+        RETURNING id, email_key
+     ), s AS (
+        INSERT INTO subscriptions (contact_id, topic_id, status, method, evidence, changed_at, created_at)
+        SELECT c.id, t.topic, {consent}, 'import', {source}, {at}, {at}
+        FROM {topics}
+        {CONSENT_CONFLICT}
+     )
+     INSERT INTO activities (id, contact_id, at, kind, summary, detail, campaign_id, inbound_id)
+     SELECT j.activity_id, c.id, {at}, 'import', '', j.detail, NULL, NULL
+     FROM {rows} JOIN c ON c.email_key = j.email_key"
+    )
+}
+
+/// The rows come as typed arrays, one per column ($1 to $9; binary parameters, nothing to
+/// parse), the subscriptions as pairs of key and topic ($10, $11); `$12` source, `$13` time,
+/// `$14` consent.
+static PG_LAND: LazyLock<String> = LazyLock::new(|| {
+    pg_land(
+        "j AS MATERIALIZED (
         SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::text[], $5::text[],
             $6::text[], $7::text[], $8::text[], $9::text[])
             AS u(id, activity_id, email, email_key, name, organisation, language, attributes,
                  detail)
-     ), c AS (
-        INSERT INTO contacts (id, email, email_key, name, organisation, language, attributes,
-            source, created_at, updated_at, last_activity_at)
-        SELECT id, email, email_key, name, organisation, language, attributes, $12, $13, $13, $13
-        FROM j
-        ON CONFLICT (email_key) DO UPDATE SET
-            name = COALESCE(excluded.name, contacts.name),
-            organisation = COALESCE(excluded.organisation, contacts.organisation),
-            language = COALESCE(excluded.language, contacts.language),
-            attributes = excluded.attributes,
-            updated_at = excluded.updated_at,
-            last_activity_at = excluded.last_activity_at
-        RETURNING id, email_key
-     ), s AS (
-        INSERT INTO subscriptions (contact_id, topic_id, status, method, evidence, changed_at, created_at)
-        SELECT c.id, t.topic, $14, 'import', $12, $13, $13
-        FROM unnest($10::text[], $11::bigint[]) AS t(email_key, topic)
-            JOIN c ON c.email_key = t.email_key
-        ON CONFLICT (contact_id, topic_id) DO UPDATE SET status = excluded.status,
-            method = excluded.method, evidence = excluded.evidence, changed_at = excluded.changed_at
-        WHERE subscriptions.status = 'pending' AND excluded.status = 'confirmed'
-     )
-     INSERT INTO activities (id, contact_id, at, kind, summary, detail, campaign_id, inbound_id)
-     SELECT j.activity_id, c.id, $13, 'import', '', j.detail, NULL, NULL
-     FROM j JOIN c ON c.email_key = j.email_key";
+     ), ",
+        "j",
+        "unnest($10::text[], $11::bigint[]) AS t(email_key, topic)
+            JOIN c ON c.email_key = t.email_key",
+        "$12",
+        "$13",
+        "$14",
+    )
+});
 
 /// Draws `n` ids from the contacts' and `n` from the activities' sequences, each list in
 /// increasing order. An `INSERT ... ON CONFLICT` draws a contact id for every row, existing or
@@ -486,9 +524,9 @@ async fn land_sqlite(
                     .collect::<Vec<_>>(),
             )?;
             drop(land);
-            sqlx::query(SQLITE_CONTACTS).bind(&json).bind(source).bind(at).execute(&mut **tx).await?;
+            sqlx::query(SQLITE_CONTACTS.as_str()).bind(&json).bind(source).bind(at).execute(&mut **tx).await?;
             if chunk.iter().any(|r| !r.topics.is_empty()) {
-                sqlx::query(SQLITE_SUBSCRIPTIONS)
+                sqlx::query(SQLITE_SUBSCRIPTIONS.as_str())
                     .bind(&json)
                     .bind(consent.as_str())
                     .bind(source)
@@ -548,7 +586,7 @@ async fn land_pg(
                 sub_topics.push(t.get());
             }
         }
-        sqlx::query(PG_LAND)
+        sqlx::query(PG_LAND.as_str())
             .bind(&ids.contacts[ids_at.clone()])
             .bind(&ids.activities[ids_at])
             .bind(

@@ -3,12 +3,13 @@
 //! batch then lands in one set-based statement for contacts, consents and the timeline.
 
 use super::contacts::{
-    merge, previous_committed, BatchOutcome, ImportRow, ReservedIds, PG_EXISTING,
+    merge, pg_land, previous_committed, BatchOutcome, ImportRow, ReservedIds, PG_EXISTING,
 };
 use super::{now, Db, Result, StoreError, Timestamp};
 use crate::domain::{ConsentStatus, TopicId};
 use std::collections::HashMap;
 use std::fmt::Write as _;
+use std::sync::LazyLock;
 
 /// Dropped with the transaction, committed or not; each batch has its own connection, so two
 /// batches landing at once never share one.
@@ -28,35 +29,19 @@ const STAGE: &str = "CREATE TEMPORARY TABLE import_stage (
 const COPY: &str = "COPY import_stage (id, activity_id, email, email_key, name, organisation,
         language, attributes, detail, topics) FROM STDIN";
 
-/// The staged rows land as `PG_LAND` in `contacts` lands its arrays: an existing contact keeps
-/// its id and gets the non-empty fields, consent is raised from pending to confirmed but never
-/// revived, every row gets an `import` activity with the id reserved for it. `$1` source, `$2`
-/// time, `$3` consent.
-const LAND: &str = "WITH c AS (
-        INSERT INTO contacts (id, email, email_key, name, organisation, language, attributes,
-            source, created_at, updated_at, last_activity_at)
-        SELECT id, email, email_key, name, organisation, language, attributes, $1, $2, $2, $2
-        FROM import_stage
-        ON CONFLICT (email_key) DO UPDATE SET
-            name = COALESCE(excluded.name, contacts.name),
-            organisation = COALESCE(excluded.organisation, contacts.organisation),
-            language = COALESCE(excluded.language, contacts.language),
-            attributes = excluded.attributes,
-            updated_at = excluded.updated_at,
-            last_activity_at = excluded.last_activity_at
-        RETURNING id, email_key
-     ), s AS (
-        INSERT INTO subscriptions (contact_id, topic_id, status, method, evidence, changed_at, created_at)
-        SELECT c.id, t.topic, $3, 'import', $1, $2, $2
-        FROM import_stage AS j JOIN c ON c.email_key = j.email_key
-            CROSS JOIN unnest(j.topics) AS t(topic)
-        ON CONFLICT (contact_id, topic_id) DO UPDATE SET status = excluded.status,
-            method = excluded.method, evidence = excluded.evidence, changed_at = excluded.changed_at
-        WHERE subscriptions.status = 'pending' AND excluded.status = 'confirmed'
-     )
-     INSERT INTO activities (id, contact_id, at, kind, summary, detail, campaign_id, inbound_id)
-     SELECT j.activity_id, c.id, $2, 'import', '', j.detail, NULL, NULL
-     FROM import_stage AS j JOIN c ON c.email_key = j.email_key";
+/// The staged rows land as `contacts` lands its arrays ([`pg_land`]). `$1` source, `$2` time,
+/// `$3` consent.
+static LAND: LazyLock<String> = LazyLock::new(|| {
+    pg_land(
+        "",
+        "import_stage AS j",
+        "import_stage AS j JOIN c ON c.email_key = j.email_key
+            CROSS JOIN unnest(j.topics) AS t(topic)",
+        "$1",
+        "$2",
+        "$3",
+    )
+});
 
 /// One import batch in its own transaction on PostgreSQL (see the module).
 pub struct StagedBatch {
@@ -159,7 +144,7 @@ impl StagedBatch {
         mut self,
         after: Option<tokio::sync::oneshot::Receiver<()>>,
     ) -> Result<BatchOutcome> {
-        sqlx::query(LAND)
+        sqlx::query(LAND.as_str())
             .bind(&self.source)
             .bind(self.at)
             .bind(self.consent.as_str())

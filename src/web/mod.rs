@@ -13,6 +13,7 @@
 pub mod admin;
 pub mod api;
 pub mod auth;
+pub mod download;
 pub mod metrics;
 pub mod pages;
 pub mod public;

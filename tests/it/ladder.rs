@@ -5,9 +5,9 @@
 use crate::support::db::{create_postgres_database, Arg};
 use crate::support::{App, Backend};
 use netzpost::activation::{self, Attendance, Cause};
-use netzpost::domain::{CampaignId, ContactId, OccasionId, TopicId};
+use netzpost::domain::{ContactId, OccasionId, TopicId};
+use netzpost::store;
 use netzpost::store::campaigns::{Audience, CampaignKind, Ladder, NewCampaign};
-use netzpost::store::{self, Db};
 
 each_db!(async
     ladder_audiences_pick_each_step,
@@ -34,19 +34,12 @@ async fn app(backend: Backend) -> App {
     }
 }
 
-async fn occasion(db: &Db, id: i64) -> store::occasions::Occasion {
-    store::occasions::by_id(db, OccasionId(id)).await.unwrap()
-}
-
 async fn answer(a: &App, contact: i64, o: i64, yes: bool) {
-    let o = occasion(&a.db, o).await;
-    activation::answer_invitation(&a.db, ContactId(contact), &o, yes, None, None, &cause())
-        .await
-        .unwrap();
+    a.answer(contact, &a.occasion(o).await, yes).await;
 }
 
 async fn attended(a: &App, contact: i64, o: i64, came: bool) {
-    let o = occasion(&a.db, o).await;
+    let o = a.occasion(o).await;
     let what = if came {
         Attendance::Came
     } else {
@@ -55,16 +48,6 @@ async fn attended(a: &App, contact: i64, o: i64, came: bool) {
     activation::record_attendance(&a.db, ContactId(contact), &o, what, &cause())
         .await
         .unwrap();
-}
-
-async fn send(a: &App, campaign: i64) {
-    let c = store::campaigns::by_id(&a.db, CampaignId(campaign))
-        .await
-        .unwrap();
-    netzpost::outbound::campaign::start(&a.db, &a.cfg, &c)
-        .await
-        .unwrap();
-    a.engine.run_until_idle().await.unwrap();
 }
 
 /// A campaign of `kind` on `topic` for `audience`, unsent.
@@ -233,7 +216,7 @@ async fn who_declined_the_last_invitations_rests_before_the_next(backend: Backen
         let (c, o) = a
             .invitation_at(t, name, later + chrono::Duration::days(i as i64))
             .await;
-        send(&a, c).await;
+        a.send_campaign(c).await;
         // Each invitation reached them on a day of its own, the last one yesterday.
         a.sql
             .exec(

@@ -45,6 +45,7 @@ mod public_calendar;
 mod public_pages;
 mod rate_limits;
 mod reliability;
+mod reliability_daemons;
 mod retention;
 mod schedules;
 mod secrets;

@@ -5,7 +5,7 @@
 
 use crate::support::{App, Backend};
 use netzpost::activation::{self, Attendance, Cause};
-use netzpost::domain::{CampaignId, ContactId, OccasionId};
+use netzpost::domain::ContactId;
 use netzpost::outbound::occasion_mails::{queue_due, thank};
 use netzpost::store::{self, occasion_mails::NextStep, Db};
 
@@ -29,50 +29,21 @@ fn mails_to(a: &App, email: &str, marker: &str) -> usize {
         .count()
 }
 
-/// Sends the invitation `campaign` to its audience.
-async fn send_invitation(a: &App, campaign: i64) {
-    let c = store::campaigns::by_id(&a.db, CampaignId(campaign))
-        .await
-        .unwrap();
-    netzpost::outbound::campaign::start(&a.db, &a.cfg, &c)
-        .await
-        .unwrap();
-    a.engine.run_until_idle().await.unwrap();
-}
-
-async fn occasion(db: &Db, id: i64) -> store::occasions::Occasion {
-    store::occasions::by_id(db, OccasionId(id)).await.unwrap()
-}
-
 async fn reminder_goes_once_to_those_who_said_yes(backend: Backend) {
     let a = App::on(backend).await;
     let t = a.topic("nachbarschaft").await;
     let starts = chrono::Utc::now() + chrono::Duration::days(3);
-    let (campaign, oid) = a.invitation_at(t, "fest", starts).await;
-    let first = a.contact("first@example.org", vec![t]).await;
-    let moved = a.contact("moved@example.org", vec![t]).await;
-    let waits = a.contact("waits@example.org", vec![t]).await;
-    let silent = a.contact("silent@example.org", vec![t]).await;
-    let gone = a.contact("gone@example.org", vec![t]).await;
-    let yes = a.contact("yes@example.org", vec![t]).await;
-    send_invitation(&a, campaign).await;
+    let people = ["first", "moved", "waits", "silent", "gone", "yes"];
+    let (oid, [first, moved, waits, silent, gone, yes]) =
+        a.invited(t, "fest", starts, people).await;
     a.sql.exec("UPDATE occasions SET capacity = 3", &[]).await;
-    let o = occasion(&a.db, oid).await;
+    let o = a.occasion(oid).await;
     for c in [first, yes, gone, moved, waits] {
-        activation::answer_invitation(&a.db, ContactId(c), &o, true, None, None, &cause())
-            .await
-            .unwrap();
+        a.answer(c, &o, true).await;
     }
     // A place comes free: the first in line moves up, the second still waits.
-    activation::answer_invitation(&a.db, ContactId(first), &o, false, None, None, &cause())
-        .await
-        .unwrap();
-    a.sql
-        .exec(
-            "UPDATE subscriptions SET status = 'unsubscribed' WHERE contact_id = $1",
-            &[gone.into()],
-        )
-        .await;
+    a.answer(first, &o, false).await;
+    a.withdraw_all(gone).await;
     let _ = silent;
 
     // Three days before: not yet due.
@@ -117,7 +88,7 @@ async fn reminder_goes_once_to_those_who_said_yes(backend: Backend) {
     store::occasion_mails::set_days(&a.db, o.id, Some(0), None)
         .await
         .unwrap();
-    let o = occasion(&a.db, oid).await;
+    let o = a.occasion(oid).await;
     assert_eq!(o.reminder_days, Some(0));
 }
 
@@ -125,24 +96,13 @@ async fn follow_up_goes_once_to_the_silent_invited_with_consent(backend: Backend
     let a = App::on(backend).await;
     let t = a.topic("nachbarschaft").await;
     let starts = chrono::Utc::now() + chrono::Duration::days(20);
-    let (campaign, oid) = a.invitation_at(t, "cafe", starts).await;
-    let silent = a.contact("silent@example.org", vec![t]).await;
-    let said_no = a.contact("no@example.org", vec![t]).await;
-    let gone = a.contact("gone@example.org", vec![t]).await;
-    let later = a.contact("later@example.org", vec![t]).await;
-    let answers_late = a.contact("late@example.org", vec![t]).await;
-    send_invitation(&a, campaign).await;
+    let people = ["silent", "no", "gone", "later", "late"];
+    let (oid, [silent, said_no, gone, later, answers_late]) =
+        a.invited(t, "cafe", starts, people).await;
     let _ = silent;
-    let o = occasion(&a.db, oid).await;
-    activation::answer_invitation(&a.db, ContactId(said_no), &o, false, None, None, &cause())
-        .await
-        .unwrap();
-    a.sql
-        .exec(
-            "UPDATE subscriptions SET status = 'unsubscribed' WHERE contact_id = $1",
-            &[gone.into()],
-        )
-        .await;
+    let o = a.occasion(oid).await;
+    a.answer(said_no, &o, false).await;
+    a.withdraw_all(gone).await;
     // Asked to be invited again only next year: the follow-up respects it like any invitation.
     a.sql
         .exec(
@@ -168,17 +128,7 @@ async fn follow_up_goes_once_to_the_silent_invited_with_consent(backend: Backend
         .unwrap();
     assert_eq!(q.follow_ups, 2, "{q:?}");
     // An answer between the queuing and the send: the follow-up is no longer sent.
-    activation::answer_invitation(
-        &a.db,
-        ContactId(answers_late),
-        &o,
-        true,
-        None,
-        None,
-        &cause(),
-    )
-    .await
-    .unwrap();
+    a.answer(answers_late, &o, true).await;
     a.engine.run_until_idle().await.unwrap();
     assert_eq!(mails_to(&a, "late@example.org", "Noch einmal"), 0);
     assert_eq!(mails_to(&a, "silent@example.org", "Noch einmal"), 1);
@@ -211,7 +161,7 @@ async fn thanks_go_to_those_who_came(backend: Backend) {
     let (_, oid) = a.invitation_at(t, "fest", starts).await;
     let came = a.contact("came@example.org", vec![t]).await;
     let away = a.contact("away@example.org", vec![t]).await;
-    let o = occasion(&a.db, oid).await;
+    let o = a.occasion(oid).await;
     activation::record_attendance(&a.db, ContactId(came), &o, Attendance::Came, &cause())
         .await
         .unwrap();
@@ -264,17 +214,13 @@ async fn two_daemons_on_postgres_send_each_reminder_once() {
     let a = App::on(Backend::Postgres).await;
     let t = a.topic("nachbarschaft").await;
     let starts = chrono::Utc::now() + chrono::Duration::days(3);
-    let (campaign, oid) = a.invitation_at(t, "fest", starts).await;
-    let mut people = Vec::new();
-    for n in 0..30 {
-        people.push(a.contact(&format!("p{n}@example.org"), vec![t]).await);
-    }
-    send_invitation(&a, campaign).await;
-    let o = occasion(&a.db, oid).await;
+    let names: [String; 30] = std::array::from_fn(|n| format!("p{n}"));
+    let (oid, people) = a
+        .invited(t, "fest", starts, names.each_ref().map(String::as_str))
+        .await;
+    let o = a.occasion(oid).await;
     for &c in &people {
-        activation::answer_invitation(&a.db, ContactId(c), &o, true, None, None, &cause())
-            .await
-            .unwrap();
+        a.answer(c, &o, true).await;
     }
     let two = Db::connect(&a.cfg.database).await.unwrap();
     let engine2 = netzpost::outbound::sender::Engine::new(two.clone(), a.cfg.clone())
@@ -305,49 +251,54 @@ async fn api_and_cli_set_the_days_and_thank(backend: Backend) {
         .invitation_at(t, "vorbei", chrono::Utc::now() - chrono::Duration::hours(2))
         .await;
     let came = a.contact("came@example.org", vec![t]).await;
-    let o = occasion(&a.db, past).await;
+    let o = a.occasion(past).await;
     activation::record_attendance(&a.db, ContactId(came), &o, Attendance::Came, &cause())
         .await
         .unwrap();
     let api = a.api_caller("coordinator").await;
     let r = api
-        .request(reqwest::Method::PATCH, "/occasions/bald")
-        .json(&serde_json::json!({"reminder_days": 1, "follow_up_days": 0}))
-        .send()
-        .await
-        .unwrap();
+        .send_json(
+            reqwest::Method::PATCH,
+            "/occasions/bald",
+            serde_json::json!({"reminder_days": 1, "follow_up_days": 0}),
+        )
+        .await;
     assert_eq!(r.status(), 200);
-    let o = occasion(&a.db, soon).await;
+    let o = a.occasion(soon).await;
     assert_eq!((o.reminder_days, o.follow_up_days), (Some(1), Some(0)));
     let r = api
-        .request(reqwest::Method::PATCH, "/occasions/bald")
-        .json(&serde_json::json!({"reminder_days": -1}))
-        .send()
-        .await
-        .unwrap();
+        .send_json(
+            reqwest::Method::PATCH,
+            "/occasions/bald",
+            serde_json::json!({"reminder_days": -1}),
+        )
+        .await;
     assert_eq!(r.status(), 422, "negative days are refused");
     // Thanks before the occasion: a conflict that says why.
     let r = api
-        .request(reqwest::Method::POST, "/occasions/bald/thank")
-        .json(&serde_json::json!({}))
-        .send()
-        .await
-        .unwrap();
+        .send_json(
+            reqwest::Method::POST,
+            "/occasions/bald/thank",
+            serde_json::json!({}),
+        )
+        .await;
     assert_eq!(r.status(), 409);
     assert!(r.text().await.unwrap().contains("not taken place"));
     let r = api
-        .request(reqwest::Method::POST, "/occasions/vorbei/thank")
-        .json(&serde_json::json!({"next": "gruppe"}))
-        .send()
-        .await
-        .unwrap();
+        .send_json(
+            reqwest::Method::POST,
+            "/occasions/vorbei/thank",
+            serde_json::json!({"next": "gruppe"}),
+        )
+        .await;
     assert_eq!(r.status(), 422, "an unknown next step");
     let r: serde_json::Value = api
-        .request(reqwest::Method::POST, "/occasions/vorbei/thank")
-        .json(&serde_json::json!({"next": "group", "text": "Bis zum nächsten Mal!"}))
-        .send()
+        .send_json(
+            reqwest::Method::POST,
+            "/occasions/vorbei/thank",
+            serde_json::json!({"next": "group", "text": "Bis zum nächsten Mal!"}),
+        )
         .await
-        .unwrap()
         .json()
         .await
         .unwrap();

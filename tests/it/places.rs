@@ -4,7 +4,9 @@
 //! two daemons deciding at once move each waiting person up exactly once.
 
 use crate::support::db::{block_on, fresh_postgres_url};
-use crate::support::{Mail, Person, Workspace};
+use crate::support::mail::subject;
+use crate::support::workspace::mails_to;
+use crate::support::{Person, Workspace};
 use netzpost::activation::{self, Cause};
 use netzpost::store::{self, Db};
 
@@ -32,21 +34,6 @@ fn reply(ws: &Workspace, email: &str, text: &str, n: usize) {
         .write_stdin(raw)
         .assert()
         .success();
-}
-
-/// The decoded subject of `m`.
-fn subject(m: &Mail) -> String {
-    mail_parser::MessageParser::default()
-        .parse(&m.raw[..])
-        .and_then(|p| p.subject().map(str::to_string))
-        .unwrap_or_default()
-}
-
-fn mails_to(ws: &Workspace, email: &str) -> Vec<Mail> {
-    ws.outbox_messages()
-        .into_iter()
-        .filter(|m| m.envelope_to[0] == email)
-        .collect()
 }
 
 #[test]

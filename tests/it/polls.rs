@@ -3,6 +3,9 @@
 //! ones wait for review; picking a date sends the calendar invitation to those it suits and a
 //! short note to the other invited.
 
+use crate::support::forms::{submit, PASSWORD};
+use crate::support::mail::subject;
+use crate::support::workspace::mails_to;
 use crate::support::{Mail, Person, Workspace};
 
 /// `email` replies `text` (with the invitation quoted below it) to the last mail they got.
@@ -33,26 +36,11 @@ fn reply(ws: &Workspace, email: &str, text: &str, n: usize) {
         .success();
 }
 
-/// The decoded subject of `m`.
-fn subject(m: &Mail) -> String {
-    mail_parser::MessageParser::default()
-        .parse(&m.raw[..])
-        .and_then(|p| p.subject().map(str::to_string))
-        .unwrap_or_default()
-}
-
 /// The mails to `email` about the café (not, say, a request to confirm their consent).
 fn about_cafe(ws: &Workspace, email: &str) -> Vec<Mail> {
     mails_to(ws, email)
         .into_iter()
         .filter(|m| subject(m).contains("Café"))
-        .collect()
-}
-
-fn mails_to(ws: &Workspace, email: &str) -> Vec<Mail> {
-    ws.outbox_messages()
-        .into_iter()
-        .filter(|m| m.envelope_to[0] == email)
         .collect()
 }
 
@@ -294,32 +282,23 @@ each_db!(async a_poll_through_the_rsvp_page_and_the_api);
 /// The same poll on each database: answers on the RSVP page (GET shows, POST saves), the tally
 /// and the pick through the API, a second pick refused.
 async fn a_poll_through_the_rsvp_page_and_the_api(backend: crate::support::Backend) {
-    use netzpost::domain::{CampaignId, TopicId};
+    use netzpost::domain::TopicId;
     use netzpost::store;
     let a = crate::support::App::on(backend).await;
     let t = a.topic("nachbarschaft").await;
     let anna = a.contact("anna@example.org", vec![t]).await;
     let bob = a.contact("bob@example.org", vec![t]).await;
     let day = |d: i64| chrono::Utc::now() + chrono::Duration::days(d);
-    let o = netzpost::activation::add_poll(
-        &a.db,
-        &store::occasions::NewOccasion {
-            slug: "rat".into(),
-            title: "Runder Tisch".into(),
-            starts_at: day(10),
-            ends_at: None,
-            place: None,
-            description: None,
-            capacity: None,
-            topic_id: Some(TopicId(t)),
-        },
-        &[
-            (day(10), None),
-            (day(11), Some(day(11) + chrono::Duration::hours(2))),
-        ],
-    )
-    .await
-    .unwrap();
+    let o = a
+        .poll(
+            t,
+            day(10),
+            &[
+                (day(10), None),
+                (day(11), Some(day(11) + chrono::Duration::hours(2))),
+            ],
+        )
+        .await;
     assert!(o.poll_open());
     let c = store::campaigns::create(
         &a.db,
@@ -339,13 +318,7 @@ async fn a_poll_through_the_rsvp_page_and_the_api(backend: crate::support::Backe
     )
     .await
     .unwrap();
-    let c = store::campaigns::by_id(&a.db, CampaignId(c.id.get()))
-        .await
-        .unwrap();
-    netzpost::outbound::campaign::start(&a.db, &a.cfg, &c)
-        .await
-        .unwrap();
-    a.engine.run_until_idle().await.unwrap();
+    a.send_campaign(c.id.get()).await;
     let mail = a
         .mails()
         .into_iter()
@@ -390,12 +363,11 @@ async fn a_poll_through_the_rsvp_page_and_the_api(backend: crate::support::Backe
     assert_eq!(tally["dates"][0]["can"], 1, "{tally}");
     assert_eq!(tally["dates"][0]["cannot"], 1, "{tally}");
     assert_eq!(tally["dates"][1]["can"], 2, "{tally}");
-    let r = api
-        .request(reqwest::Method::POST, "/occasions/rat/pick")
-        .json(&serde_json::json!({"date": 2}))
-        .send()
-        .await
-        .unwrap();
+    let pick = |date: i64| {
+        let body = serde_json::json!({ "date": date });
+        api.send_json(reqwest::Method::POST, "/occasions/rat/pick", body)
+    };
+    let r = pick(2).await;
     assert_eq!(r.status(), 200);
     let picked: serde_json::Value = r.json().await.unwrap();
     assert_eq!(picked["suits"], 2, "{picked}");
@@ -404,12 +376,7 @@ async fn a_poll_through_the_rsvp_page_and_the_api(backend: crate::support::Backe
     assert_eq!(o.picked_date, Some(2));
     assert!(!o.poll_open());
     assert!(o.ends_at.is_some());
-    let r = api
-        .request(reqwest::Method::POST, "/occasions/rat/pick")
-        .json(&serde_json::json!({"date": 1}))
-        .send()
-        .await
-        .unwrap();
+    let r = pick(1).await;
     assert_eq!(r.status(), 409);
     // The page now says the date is fixed, and takes no answer.
     let (status, _) = a.post_form(&path, "d1=yes").await;
@@ -421,25 +388,14 @@ async fn a_poll_through_the_rsvp_page_and_the_api(backend: crate::support::Backe
 /// follow-up days in the form; "Danke senden" once the occasion has begun.
 #[tokio::test]
 async fn the_admin_page_shows_the_tally_picks_a_date_sets_the_days_and_thanks() {
-    use netzpost::domain::TopicId;
     use netzpost::store;
     let a = crate::support::App::start().await;
     let t = a.topic("nachbarschaft").await;
     let anna = a.contact("anna@example.org", vec![t]).await;
     let day = |d: i64| chrono::Utc::now() + chrono::Duration::days(d);
-    let new = store::occasions::NewOccasion {
-        slug: "rat".into(),
-        title: "Runder Tisch".into(),
-        starts_at: day(10),
-        ends_at: None,
-        place: None,
-        description: None,
-        capacity: None,
-        topic_id: Some(TopicId(t)),
-    };
-    let o = netzpost::activation::add_poll(&a.db, &new, &[(day(10), None), (day(12), None)])
-        .await
-        .unwrap();
+    let o = a
+        .poll(t, day(10), &[(day(10), None), (day(12), None)])
+        .await;
     let cause = netzpost::activation::Cause::Admin { by: "test".into() };
     netzpost::activation::answer_poll(
         &a.db,
@@ -450,14 +406,9 @@ async fn the_admin_page_shows_the_tally_picks_a_date_sets_the_days_and_thanks() 
     )
     .await
     .unwrap();
-    a.quick_password("admin", "ein-langes-passwort").await;
-    let s = a.admin_login("admin", "ein-langes-passwort").await;
-    let page = a
-        .admin_get(&s.cookie, "/admin/occasions/rat")
-        .await
-        .text()
-        .await
-        .unwrap();
+    a.quick_password("admin", PASSWORD).await;
+    let s = a.admin_login("admin", PASSWORD).await;
+    let page = a.admin_text(&s.cookie, "/admin/occasions/rat").await;
     assert!(page.contains("Terminumfrage"), "{page}");
     assert!(page.contains("1 haben geantwortet."), "{page}");
     assert!(page.contains("Diesen Termin nehmen"), "{page}");
@@ -469,22 +420,18 @@ async fn the_admin_page_shows_the_tally_picks_a_date_sets_the_days_and_thanks() 
     // Not begun yet: no thanks.
     assert!(!page.contains("Danke senden"), "{page}");
 
-    let r = a
-        .admin_post(
-            &s.cookie,
-            "/admin/occasions/rat/pick",
-            &format!("csrf={}&date=2", s.csrf),
-        )
-        .await;
+    let r = submit(
+        &a,
+        &s.cookie,
+        &s.csrf,
+        "/admin/occasions/rat/pick",
+        &[("date", "2")],
+    )
+    .await;
     assert!(r.status().is_redirection(), "{}", r.status());
     let o = store::occasions::get(&a.db, "rat").await.unwrap();
     assert_eq!(o.picked_date, Some(2));
-    let page = a
-        .admin_get(&s.cookie, "/admin/occasions/rat")
-        .await
-        .text()
-        .await
-        .unwrap();
+    let page = a.admin_text(&s.cookie, "/admin/occasions/rat").await;
     assert!(page.contains("Termin 2 steht fest."), "{page}");
     assert!(!page.contains("Diesen Termin nehmen"), "{page}");
 
@@ -519,20 +466,10 @@ async fn the_admin_page_shows_the_tally_picks_a_date_sets_the_days_and_thanks() 
     )
     .await
     .unwrap();
-    let page = a
-        .admin_get(&s.cookie, "/admin/occasions/rat")
-        .await
-        .text()
-        .await
-        .unwrap();
+    let page = a.admin_text(&s.cookie, "/admin/occasions/rat").await;
     assert!(page.contains("Danke senden"), "{page}");
-    let r = a
-        .admin_post(
-            &s.cookie,
-            "/admin/occasions/rat/thank",
-            &format!("csrf={}&next=cooperation&text=Bis+bald", s.csrf),
-        )
-        .await;
+    let thank = [("next", "cooperation"), ("text", "Bis bald")];
+    let r = submit(&a, &s.cookie, &s.csrf, "/admin/occasions/rat/thank", &thank).await;
     assert!(r.status().is_redirection(), "{}", r.status());
     let thanks =
         store::occasion_mails::existing(&a.db, o.id, store::occasion_mails::OccasionMail::Thanks)
@@ -549,8 +486,8 @@ async fn the_admin_page_shows_the_tally_picks_a_date_sets_the_days_and_thanks() 
 async fn the_admin_form_adds_an_occasion_with_a_date_poll() {
     let a = crate::support::App::start().await;
     a.topic("nachbarschaft").await;
-    a.quick_password("admin", "ein-langes-passwort").await;
-    let s = a.admin_login("admin", "ein-langes-passwort").await;
+    a.quick_password("admin", PASSWORD).await;
+    let s = a.admin_login("admin", PASSWORD).await;
     let form = |dates: &str| {
         format!(
             "csrf={}&slug=rat&title=Runder+Tisch&date=&time=&topic=nachbarschaft&poll_dates={}",

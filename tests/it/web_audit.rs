@@ -5,6 +5,7 @@
 
 use crate::support::app::{cookie_of, hidden, FORM};
 use crate::support::db::Arg;
+use crate::support::forms::{form, submit, PASSWORD};
 use crate::support::{App, Backend};
 use netzpost::web::auth::{self, Role};
 use reqwest::header::{CONTENT_TYPE, COOKIE, LOCATION};
@@ -14,16 +15,6 @@ each_db!(async
     admin_actions_are_logged_with_who_what_and_on_what,
     people_are_invited_by_a_one_time_link_and_removed_with_their_sessions,
 );
-
-const PASSWORD: &str = "ein-langes-passwort";
-
-fn form(pairs: &[(&str, &str)]) -> String {
-    let mut f = form_urlencoded::Serializer::new(String::new());
-    for (k, v) in pairs {
-        f.append_pair(k, v);
-    }
-    f.finish()
-}
 
 /// The audit rows as "user action kind:target detail", oldest first.
 async fn log(a: &App) -> Vec<String> {
@@ -48,36 +39,35 @@ async fn admin_actions_are_logged_with_who_what_and_on_what(backend: Backend) {
         .unwrap();
     let c = a.admin_login("chefin", PASSWORD).await;
 
-    let r = a
-        .admin_post(
-            &c.cookie,
-            "/admin/topics",
-            &form(&[
-                ("csrf", &c.csrf),
-                ("slug", "senioren"),
-                ("title", "Senioren"),
-            ]),
-        )
-        .await;
+    let r = submit(
+        &a,
+        &c.cookie,
+        &c.csrf,
+        "/admin/topics",
+        &[("slug", "senioren"), ("title", "Senioren")],
+    )
+    .await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
-    let r = a
-        .admin_post(
-            &c.cookie,
-            &format!("/admin/contacts/{contact}/note"),
-            &form(&[("csrf", &c.csrf), ("note", "Kommt gern mit Nachbarin.")]),
-        )
-        .await;
+    let r = submit(
+        &a,
+        &c.cookie,
+        &c.csrf,
+        &format!("/admin/contacts/{contact}/note"),
+        &[("note", "Kommt gern mit Nachbarin.")],
+    )
+    .await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
     let r = a.admin_get(&c.cookie, "/admin/contacts/export.csv").await;
     assert_eq!(r.status(), StatusCode::OK);
     // Refused (an empty note, a form without its CSRF token): nothing done, nothing logged.
-    let r = a
-        .admin_post(
-            &c.cookie,
-            &format!("/admin/contacts/{contact}/note"),
-            &form(&[("csrf", &c.csrf), ("note", "")]),
-        )
-        .await;
+    let r = submit(
+        &a,
+        &c.cookie,
+        &c.csrf,
+        &format!("/admin/contacts/{contact}/note"),
+        &[("note", "")],
+    )
+    .await;
     assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
     let r = a
         .admin_post(
@@ -89,13 +79,14 @@ async fn admin_actions_are_logged_with_who_what_and_on_what(backend: Backend) {
     assert_eq!(r.status(), StatusCode::FORBIDDEN);
     // A coordinator's action is theirs in the log.
     let k = a.admin_login("koord", PASSWORD).await;
-    let r = a
-        .admin_post(
-            &k.cookie,
-            &format!("/admin/contacts/{contact}/note"),
-            &form(&[("csrf", &k.csrf), ("note", "Angerufen.")]),
-        )
-        .await;
+    let r = submit(
+        &a,
+        &k.cookie,
+        &k.csrf,
+        &format!("/admin/contacts/{contact}/note"),
+        &[("note", "Angerufen.")],
+    )
+    .await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
 
     assert_eq!(
@@ -326,13 +317,7 @@ async fn people_are_invited_by_a_one_time_link_and_removed_with_their_sessions(b
     assert_eq!(r.status(), StatusCode::OK);
     let page = r.text().await.unwrap();
     assert!(page.contains("Sitzungen von berta enden sofort"), "{page}");
-    let r = a
-        .admin_post(
-            &c.cookie,
-            "/admin/users/berta/remove",
-            &form(&[("csrf", &c.csrf)]),
-        )
-        .await;
+    let r = submit(&a, &c.cookie, &c.csrf, "/admin/users/berta/remove", &[]).await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
     let r = a.admin_get(&berta, "/admin").await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER, "her session ended");
@@ -345,13 +330,7 @@ async fn people_are_invited_by_a_one_time_link_and_removed_with_their_sessions(b
         .await;
     assert_eq!(left, 0);
     // Oneself is not removed.
-    let r = a
-        .admin_post(
-            &c.cookie,
-            "/admin/users/chefin/remove",
-            &form(&[("csrf", &c.csrf)]),
-        )
-        .await;
+    let r = submit(&a, &c.cookie, &c.csrf, "/admin/users/chefin/remove", &[]).await;
     assert_eq!(r.status(), StatusCode::CONFLICT);
 
     let entries = log(&a).await;

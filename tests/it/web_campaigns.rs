@@ -5,6 +5,7 @@
 //! organisation's name on public pages.
 
 use crate::support::app::AdminSession;
+use crate::support::forms::PASSWORD;
 use crate::support::{App, Backend};
 use netzpost::domain::{ConsentStatus, SuppressionReason};
 use netzpost::store;
@@ -16,8 +17,6 @@ each_db!(
     the_review_inbox_answers_in_the_thread_and_decides_as_chosen,
     the_funnel_states_its_window_and_a_cooperation_click_tells_the_organiser,
 );
-
-const PASSWORD: &str = "ein-langes-passwort";
 
 async fn signed_in(a: &App) -> AdminSession {
     let _ = tracing_subscriber::fmt().with_test_writer().try_init();

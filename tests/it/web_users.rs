@@ -5,6 +5,7 @@
 
 use crate::support::app::{cookie_of, hidden, FORM};
 use crate::support::db::Arg;
+use crate::support::forms::{form, submit, PASSWORD};
 use crate::support::{bin, text, App, Backend};
 use netzpost::web::auth::{self, Role};
 use reqwest::header::{CONTENT_TYPE, COOKIE, LOCATION};
@@ -16,16 +17,6 @@ each_db!(async
     the_setup_link_creates_the_first_administrator_once_and_expires,
     a_coordinator_imports_into_their_own_topics_only,
 );
-
-const PASSWORD: &str = "ein-langes-passwort";
-
-fn form(pairs: &[(&str, &str)]) -> String {
-    let mut f = form_urlencoded::Serializer::new(String::new());
-    for (k, v) in pairs {
-        f.append_pair(k, v);
-    }
-    f.finish()
-}
 
 async fn roles_are_enforced_on_every_admin_route(backend: Backend) {
     let a = App::on(backend).await;
@@ -613,6 +604,22 @@ async fn sign_in_as_browser(a: &App, user: &str, ua: &str) -> String {
     cookie_of(&r, "np_session").unwrap()
 }
 
+/// A password change from the session `cookie`: the current password, then the new one twice.
+async fn change_password(
+    a: &App,
+    cookie: &str,
+    csrf: &str,
+    current: &str,
+    new: &str,
+) -> reqwest::Response {
+    let pairs = [
+        ("current", current),
+        ("password", new),
+        ("password_again", new),
+    ];
+    submit(a, cookie, csrf, "/admin/account/password", &pairs).await
+}
+
 const FIREFOX: &str =
     "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:120.0) Gecko/20100101 Firefox/120.0";
 const IPHONE: &str = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_1 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.1 Mobile/15E148 Safari/604.1";
@@ -653,13 +660,14 @@ async fn sessions_are_listed_and_ended_and_a_password_changed(backend: Backend) 
     assert_eq!(keys.len(), 2, "{page}");
     let this = netzpost::web::auth::session_key(&desk);
     let other = keys.iter().find(|k| **k != this).unwrap().clone();
-    let r = a
-        .admin_post(
-            &desk,
-            "/admin/account/sessions/end",
-            &form(&[("csrf", &csrf), ("session", &other)]),
-        )
-        .await;
+    let r = submit(
+        &a,
+        &desk,
+        &csrf,
+        "/admin/account/sessions/end",
+        &[("session", &other)],
+    )
+    .await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
     assert_eq!(
         a.admin_get(&phone, "/admin").await.status(),
@@ -669,13 +677,14 @@ async fn sessions_are_listed_and_ended_and_a_password_changed(backend: Backend) 
     assert_eq!(a.admin_get(&desk, "/admin").await.status(), StatusCode::OK);
     // Not someone else's session, as a helper.
     let boss_key = netzpost::web::auth::session_key(&boss);
-    let r = a
-        .admin_post(
-            &desk,
-            "/admin/account/sessions/end",
-            &form(&[("csrf", &csrf), ("session", &boss_key)]),
-        )
-        .await;
+    let r = submit(
+        &a,
+        &desk,
+        &csrf,
+        "/admin/account/sessions/end",
+        &[("session", &boss_key)],
+    )
+    .await;
     assert_eq!(r.status(), StatusCode::NOT_FOUND);
     assert_eq!(a.admin_get(&boss, "/admin").await.status(), StatusCode::OK);
 
@@ -688,13 +697,14 @@ async fn sessions_are_listed_and_ended_and_a_password_changed(backend: Backend) 
         .unwrap();
     assert!(page.contains("helfer") && page.contains("chefin"), "{page}");
     let boss_csrf = hidden(&page, "csrf");
-    let r = a
-        .admin_post(
-            &boss,
-            "/admin/account/sessions/end",
-            &form(&[("csrf", &boss_csrf), ("session", &this)]),
-        )
-        .await;
+    let r = submit(
+        &a,
+        &boss,
+        &boss_csrf,
+        "/admin/account/sessions/end",
+        &[("session", &this)],
+    )
+    .await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
     assert_eq!(
         a.admin_get(&desk, "/admin").await.status(),
@@ -703,50 +713,24 @@ async fn sessions_are_listed_and_ended_and_a_password_changed(backend: Backend) 
 
     // A password change: the old one asked first; other sessions end, this browser stays in.
     let other_boss = sign_in_as_browser(&a, "chefin", IPHONE).await;
-    let r = a
-        .admin_post(
-            &boss,
-            "/admin/account/password",
-            &form(&[
-                ("csrf", &boss_csrf),
-                ("current", "falsch-falsch-falsch"),
-                ("password", "ein-ganz-neues-passwort"),
-                ("password_again", "ein-ganz-neues-passwort"),
-            ]),
-        )
-        .await;
+    let r = change_password(
+        &a,
+        &boss,
+        &boss_csrf,
+        "falsch-falsch-falsch",
+        "ein-ganz-neues-passwort",
+    )
+    .await;
     assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
     assert!(r
         .text()
         .await
         .unwrap()
         .contains("Das bisherige Passwort stimmt nicht"));
-    let r = a
-        .admin_post(
-            &boss,
-            "/admin/account/password",
-            &form(&[
-                ("csrf", &boss_csrf),
-                ("current", PASSWORD),
-                ("password", "kurz"),
-                ("password_again", "kurz"),
-            ]),
-        )
-        .await;
+    let r = change_password(&a, &boss, &boss_csrf, PASSWORD, "kurz").await;
     assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
     assert!(r.text().await.unwrap().contains("at least 12"));
-    let r = a
-        .admin_post(
-            &boss,
-            "/admin/account/password",
-            &form(&[
-                ("csrf", &boss_csrf),
-                ("current", PASSWORD),
-                ("password", "ein-ganz-neues-passwort"),
-                ("password_again", "ein-ganz-neues-passwort"),
-            ]),
-        )
-        .await;
+    let r = change_password(&a, &boss, &boss_csrf, PASSWORD, "ein-ganz-neues-passwort").await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
     let fresh = cookie_of(&r, "np_session").expect("a new session for this browser");
     assert_eq!(
@@ -770,7 +754,7 @@ async fn sessions_are_listed_and_ended_and_a_password_changed(backend: Backend) 
 }
 
 async fn a_coordinator_imports_into_their_own_topics_only(backend: Backend) {
-    use crate::web_workspace::{post, upload};
+    use crate::support::forms::{post, upload};
     let a = App::on(backend).await;
     let own = a.topic("nachbarschaft").await;
     a.topic("senioren").await;

@@ -6,13 +6,14 @@
 //! occasions (new, change with its calendar update, cancellation after one question).
 
 use crate::support::app::AdminSession;
+use crate::support::forms::{post, upload, PASSWORD};
 use crate::support::{App, Backend};
 use netzpost::activation::{self, Cause};
 use netzpost::domain::{ConsentStatus, TopicId};
 use netzpost::outbound::campaign;
 use netzpost::store;
 use netzpost::token::Purpose;
-use reqwest::header::{CONTENT_DISPOSITION, CONTENT_TYPE, COOKIE, LOCATION};
+use reqwest::header::CONTENT_DISPOSITION;
 use reqwest::StatusCode;
 
 each_db!(async
@@ -23,37 +24,9 @@ each_db!(async
     occasions_are_created_changed_and_cancelled_after_one_question,
 );
 
-const PASSWORD: &str = "ein-langes-passwort";
-
 async fn signed_in(a: &App) -> AdminSession {
     a.quick_password("koordination", PASSWORD).await;
     a.admin_login("koordination", PASSWORD).await
-}
-
-fn form(pairs: &[(&str, &str)]) -> String {
-    let mut f = form_urlencoded::Serializer::new(String::new());
-    for (k, v) in pairs {
-        f.append_pair(k, v);
-    }
-    f.finish()
-}
-
-pub(crate) async fn post(
-    a: &App,
-    s: &AdminSession,
-    path: &str,
-    pairs: &[(&str, &str)],
-) -> (StatusCode, String, String) {
-    let mut all = vec![("csrf", s.csrf.as_str())];
-    all.extend_from_slice(pairs);
-    let r = a.admin_post(&s.cookie, path, &form(&all)).await;
-    let status = r.status();
-    let location = r
-        .headers()
-        .get(LOCATION)
-        .map(|l| l.to_str().unwrap().to_string())
-        .unwrap_or_default();
-    (status, location, r.text().await.unwrap())
 }
 
 async fn get(a: &App, s: &AdminSession, path: &str) -> (StatusCode, String) {
@@ -506,44 +479,6 @@ async fn a_person_is_added_edited_noted_related_and_forgotten_after_one_question
     let (status, _, page) = post(&a, &s, "/admin/contacts/new", &with_evidence).await;
     assert_eq!(status, StatusCode::CONFLICT);
     assert!(page.contains("gesperrt"), "{page}");
-}
-
-/// A multipart/form-data body: the fields, then the file.
-fn multipart(fields: &[(&str, &str)], file: &[u8]) -> (String, Vec<u8>) {
-    let boundary = "----netzpostTestBoundary7MA4YWxk";
-    let mut body = Vec::new();
-    for (k, v) in fields {
-        body.extend_from_slice(
-            format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{k}\"\r\n\r\n{v}\r\n")
-                .as_bytes(),
-        );
-    }
-    body.extend_from_slice(format!("--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"kontakte.csv\"\r\nContent-Type: text/csv\r\n\r\n").as_bytes());
-    body.extend_from_slice(file);
-    body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
-    (format!("multipart/form-data; boundary={boundary}"), body)
-}
-
-pub(crate) async fn upload(
-    a: &App,
-    s: &AdminSession,
-    path: &str,
-    fields: &[(&str, &str)],
-    file: &[u8],
-) -> (StatusCode, String) {
-    let mut all = vec![("csrf", s.csrf.as_str())];
-    all.extend_from_slice(fields);
-    let (ct, body) = multipart(&all, file);
-    let r = a
-        .http
-        .post(a.url(path))
-        .header(COOKIE, format!("np_session={}", s.cookie))
-        .header(CONTENT_TYPE, ct)
-        .body(body)
-        .send()
-        .await
-        .unwrap();
-    (r.status(), r.text().await.unwrap())
 }
 
 async fn a_csv_upload_is_mapped_imported_and_its_rejects_download_for_excel(backend: Backend) {

@@ -10,11 +10,12 @@
 use super::{admin_of, cookie, internal, page, Admin, SESSION_COOKIE};
 use crate::output::csv_cell;
 use crate::store::{self, audit::NewEntry};
+use crate::web::download::{csv_download, excel_writer};
 use crate::web::{auth, Lang, Shared};
 use axum::extract::{Request, State};
 use axum::http::{header, HeaderMap, Method, Uri};
 use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use axum::routing::get;
 use axum::Router;
 use serde_json::json;
@@ -591,10 +592,7 @@ async fn export(State(st): State<Shared>, headers: HeaderMap, uri: Uri) -> Respo
         Ok(tz) => tz,
         Err(e) => return internal(&st, a.lang, e),
     };
-    let mut w = csv::WriterBuilder::new()
-        .delimiter(b';')
-        .terminator(csv::Terminator::CRLF)
-        .from_writer(b"\xEF\xBB\xBF".to_vec());
+    let mut w = excel_writer();
     let head = ["col_when", "col_who", "col_what", "col_on", "col_detail"]
         .map(|k| st.pages.text(a.lang, &format!("audit_{k}")));
     let mut result = w.write_record(&head).map_err(anyhow::Error::from);
@@ -635,24 +633,7 @@ async fn export(State(st): State<Shared>, headers: HeaderMap, uri: Uri) -> Respo
         Ok(b) => b,
         Err(e) => return internal(&st, a.lang, e),
     };
-    let name = if a.lang == Lang::De {
-        "protokoll.csv"
-    } else {
-        "audit-log.csv"
-    };
-    crate::web::no_store(
-        (
-            [
-                (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_string()),
-                (
-                    header::CONTENT_DISPOSITION,
-                    format!("attachment; filename=\"{name}\""),
-                ),
-            ],
-            body,
-        )
-            .into_response(),
-    )
+    csv_download("protokoll.csv", "audit-log.csv", a.lang, body)
 }
 
 #[cfg(test)]

@@ -9,10 +9,11 @@ use crate::domain::{ConsentStatus, ContactId, EmailAddress, Language, RelationFo
 use crate::output::csv_cell;
 use crate::store::directory::{ContactState, Fields, Search};
 use crate::store::{self, topics::TopicStats};
+use crate::web::download::{csv_file, excel_writer};
 use crate::web::Shared;
 use axum::extract::{Path, Query, Request, State};
-use axum::http::{header, HeaderMap, StatusCode, Uri};
-use axum::response::{IntoResponse, Response};
+use axum::http::{HeaderMap, StatusCode, Uri};
+use axum::response::Response;
 use axum::routing::{get, post};
 use axum::Router;
 use serde::Deserialize;
@@ -665,10 +666,7 @@ async fn export(
     ];
     let excel = q.dialect.as_deref() != Some("standard");
     let body = if excel {
-        let mut w = csv::WriterBuilder::new()
-            .delimiter(b';')
-            .terminator(csv::Terminator::CRLF)
-            .from_writer(b"\xEF\xBB\xBF".to_vec());
+        let mut w = excel_writer();
         let mut result = w.write_record(cols);
         for r in &rows {
             if result.is_err() {
@@ -699,17 +697,5 @@ async fn export(
         }
         out
     };
-    crate::web::no_store(
-        (
-            [
-                (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_string()),
-                (
-                    header::CONTENT_DISPOSITION,
-                    "attachment; filename=\"kontakte.csv\"".to_string(),
-                ),
-            ],
-            body,
-        )
-            .into_response(),
-    )
+    csv_file("kontakte.csv", body)
 }

@@ -14,10 +14,11 @@ use crate::domain::ConsentStatus;
 use crate::import::{Field, RejectKind};
 use crate::output::csv_cell;
 use crate::store;
+use crate::web::download::{csv_download, excel_writer};
 use crate::web::{auth, Lang, Shared};
 use axum::extract::{Path, Request, State};
 use axum::http::{header, HeaderMap, StatusCode, Uri};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use axum::routing::get;
 use axum::Router;
 use serde::{Deserialize, Serialize};
@@ -574,10 +575,7 @@ async fn rejects_csv(
             "import_gone_text",
         );
     };
-    let mut w = csv::WriterBuilder::new()
-        .delimiter(b';')
-        .terminator(csv::Terminator::CRLF)
-        .from_writer(b"\xEF\xBB\xBF".to_vec());
+    let mut w = excel_writer();
     let head = [
         st.pages.text(a.lang, "col_line"),
         st.pages.text(a.lang, "col_reason"),
@@ -601,24 +599,7 @@ async fn rejects_csv(
         Ok(b) => b,
         Err(e) => return internal(&st, a.lang, e),
     };
-    let name = if a.lang == Lang::De {
-        "abgelehnt.csv"
-    } else {
-        "rejected.csv"
-    };
-    crate::web::no_store(
-        (
-            [
-                (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_string()),
-                (
-                    header::CONTENT_DISPOSITION,
-                    format!("attachment; filename=\"{name}\""),
-                ),
-            ],
-            body,
-        )
-            .into_response(),
-    )
+    csv_download("abgelehnt.csv", "rejected.csv", a.lang, body)
 }
 
 #[cfg(test)]

@@ -15,6 +15,7 @@ mod contacts;
 mod dashboard;
 mod import;
 mod occasions;
+mod password_link;
 mod review;
 pub mod roles;
 mod setup;
@@ -351,22 +352,69 @@ fn login_form(
     status: StatusCode,
     error: Option<&str>,
 ) -> Response {
-    let token = auth::random_hex(24);
-    let mut r = st.pages.render(
+    sign_in_form(
+        st,
         "web/admin/login.html.j2",
         lang,
         status,
         json!({
-            "csrf": token,
             "action": format!("/admin/login{}", lang.query(uri.query())),
             "error": error.map(|e| st.pages.text(lang, e)),
             "org": st.cfg.organisation.name,
         }),
-    );
+    )
+}
+
+/// A page with a form that signs in (the login, a setup link, an invitation): `ctx` and a fresh
+/// CSRF token, which the login cookie carries too.
+fn sign_in_form(
+    st: &Shared,
+    template: &str,
+    lang: Lang,
+    status: StatusCode,
+    mut ctx: serde_json::Value,
+) -> Response {
+    let token = auth::random_hex(24);
+    ctx["csrf"] = json!(token);
+    let mut r = st.pages.render(template, lang, status, ctx);
     r.headers_mut().append(
         header::SET_COOKIE,
         set_cookie(st, LOGIN_COOKIE, &token, 3600),
     );
+    r
+}
+
+/// The fields of a POST from a [`sign_in_form`] whose CSRF token is the login cookie's; else
+/// the page to answer with.
+async fn sign_in_post(
+    st: &Shared,
+    lang: Lang,
+    headers: &HeaderMap,
+    body: axum::body::Body,
+) -> Result<HashMap<String, String>, Response> {
+    let form = super::check_post(st, lang, headers, body).await?;
+    let csrf_ok = match (form.get("csrf"), cookie(headers, LOGIN_COOKIE)) {
+        (Some(a), Some(b)) => auth::constant_time_eq(a.as_bytes(), b.as_bytes()),
+        _ => false,
+    };
+    if !csrf_ok {
+        return Err(st
+            .pages
+            .message(lang, StatusCode::FORBIDDEN, "csrf_title", "csrf_text"));
+    }
+    Ok(form)
+}
+
+/// Signed in with session `id`: on to the dashboard, with the session cookie set and the login
+/// cookie cleared.
+fn session_started(st: &Shared, lang: Lang, uri: &Uri, id: &str) -> Response {
+    let mut r = redirect(&format!("/admin{}", lang.query(uri.query())));
+    r.headers_mut().append(
+        header::SET_COOKIE,
+        set_cookie(st, SESSION_COOKIE, id, 12 * 3600),
+    );
+    r.headers_mut()
+        .append(header::SET_COOKIE, set_cookie(st, LOGIN_COOKIE, "", 0));
     r
 }
 
@@ -389,20 +437,10 @@ async fn login(State(st): State<Shared>, req: Request) -> Response {
             );
         }
     }
-    let form = match super::check_post(&st, lang, &parts.headers, body).await {
+    let form = match sign_in_post(&st, lang, &parts.headers, body).await {
         Ok(f) => f,
         Err(page) => return page,
     };
-    let expected = cookie(&parts.headers, LOGIN_COOKIE);
-    let csrf_ok = match (form.get("csrf"), &expected) {
-        (Some(a), Some(b)) => auth::constant_time_eq(a.as_bytes(), b.as_bytes()),
-        _ => false,
-    };
-    if !csrf_ok {
-        return st
-            .pages
-            .message(lang, StatusCode::FORBIDDEN, "csrf_title", "csrf_text");
-    }
     let user = form
         .get("user")
         .map(|u| u.trim())
@@ -424,14 +462,7 @@ async fn login(State(st): State<Shared>, req: Request) -> Response {
         Ok(Some(user)) => match open_session(&st, &parts, &user).await {
             Ok(id) => {
                 tracing::info!(%user, "admin signed in");
-                let mut r = redirect(&format!("/admin{}", lang.query(parts.uri.query())));
-                r.headers_mut().append(
-                    header::SET_COOKIE,
-                    set_cookie(&st, SESSION_COOKIE, &id, 12 * 3600),
-                );
-                r.headers_mut()
-                    .append(header::SET_COOKIE, set_cookie(&st, LOGIN_COOKIE, "", 0));
-                r
+                session_started(&st, lang, &parts.uri, &id)
             }
             Err(e) => internal(&st, lang, e),
         },

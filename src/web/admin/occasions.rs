@@ -7,10 +7,12 @@ use crate::activation::{self, OccasionChange};
 use crate::domain::parse_local_time;
 use crate::output::csv_cell;
 use crate::store::{self, occasions::Occasion};
+use crate::web::api::{send_occasion_notices, Notices};
+use crate::web::download::csv_file;
 use crate::web::Shared;
 use axum::extract::{Path, Query, Request, State};
-use axum::http::{header, HeaderMap, StatusCode, Uri};
-use axum::response::{IntoResponse, Response};
+use axum::http::{HeaderMap, StatusCode, Uri};
+use axum::response::Response;
 use axum::routing::get;
 use axum::Router;
 use serde::Deserialize;
@@ -430,33 +432,19 @@ async fn create(State(st): State<Shared>, req: Request) -> Response {
 
 /// Sends an occasion's change or cancellation to those activation named; how many got it.
 async fn notify(st: &Shared, notice: &activation::OccasionNotice) -> (usize, usize) {
-    if let Some(n) = &st.notifier {
-        let o = &notice.occasion;
-        crate::outbound::occasion::send_moved_up(&st.db, n, o, &notice.moved_up).await;
-    }
-    if notice.notify.is_empty() {
-        return (0, 0);
-    }
-    let Some(notifier) = &st.notifier else {
-        tracing::warn!(occasion = %notice.occasion.slug, "no mail transport here: notices not sent");
-        return (0, notice.notify.len());
-    };
-    match crate::outbound::occasion::send_notices(
-        &st.db,
-        notifier,
-        &notice.occasion,
-        &notice.changed,
-        &notice.notify,
-    )
-    .await
-    {
-        Ok(sent) => {
+    match send_occasion_notices(st, notice).await {
+        Notices::NoneDue => (0, 0),
+        Notices::NoTransport => {
+            tracing::warn!(occasion = %notice.occasion.slug, "no mail transport here: notices not sent");
+            (0, notice.notify.len())
+        }
+        Notices::Sent(sent) => {
             for (addr, e) in &sent.failed {
                 tracing::warn!(occasion = %notice.occasion.slug, %addr, "notice not sent: {e}");
             }
             (sent.sent, sent.failed.len())
         }
-        Err(e) => {
+        Notices::Failed(e) => {
             tracing::error!(occasion = %notice.occasion.slug, "notices: {e:#}");
             (0, notice.notify.len())
         }
@@ -789,17 +777,5 @@ async fn occasion_csv(
     // A BOM so that German Excel opens the UTF-8 file with the umlauts intact.
     let mut body = b"\xEF\xBB\xBF".to_vec();
     body.extend(bytes);
-    crate::web::no_store(
-        (
-            [
-                (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_string()),
-                (
-                    header::CONTENT_DISPOSITION,
-                    format!("attachment; filename=\"rsvps-{}.csv\"", o.slug),
-                ),
-            ],
-            body,
-        )
-            .into_response(),
-    )
+    csv_file(&format!("rsvps-{}.csv", o.slug), body)
 }

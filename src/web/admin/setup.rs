@@ -3,12 +3,12 @@
 //! opens it chooses a name and a password and becomes the first administrator, signed in at
 //! once. The link works once and for `auth::SETUP_LINK_HOURS`; only its hash is stored.
 
-use super::{cookie, internal, redirect, set_cookie, LOGIN_COOKIE, SESSION_COOKIE};
-use crate::store::StoreError;
+use super::internal;
+use super::password_link::{new_password, read_post, sign_in, LinkPage};
 use crate::web::auth;
 use crate::web::{Lang, Shared};
 use axum::extract::{Path, Request, State};
-use axum::http::{header, HeaderMap, StatusCode, Uri};
+use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::Response;
 use axum::routing::get;
 use axum::Router;
@@ -19,6 +19,12 @@ pub(super) fn routes() -> Router<Shared> {
     Router::new().route("/admin/setup/{secret}", get(setup_page).post(setup))
 }
 
+const PAGE: LinkPage = LinkPage {
+    template: "web/admin/setup.html.j2",
+    closed_title: "setup_closed_title",
+    closed_text: "setup_closed_text",
+};
+
 fn form(
     st: &Shared,
     lang: Lang,
@@ -27,34 +33,8 @@ fn form(
     error: Option<String>,
     typed: &HashMap<String, String>,
 ) -> Response {
-    let token = auth::random_hex(24);
-    let mut r = st.pages.render(
-        "web/admin/setup.html.j2",
-        lang,
-        status,
-        json!({
-            "csrf": token,
-            "action": format!("{}{}", uri.path(), lang.query(uri.query())),
-            "error": error,
-            "user": typed.get("user").map(|u| u.trim()).unwrap_or("admin"),
-            "min": auth::MIN_PASSWORD_CHARS,
-            "org": st.cfg.organisation.name,
-        }),
-    );
-    r.headers_mut().append(
-        header::SET_COOKIE,
-        set_cookie(st, LOGIN_COOKIE, &token, 3600),
-    );
-    r
-}
-
-fn closed(st: &Shared, lang: Lang) -> Response {
-    st.pages.message(
-        lang,
-        StatusCode::GONE,
-        "setup_closed_title",
-        "setup_closed_text",
-    )
+    let user = typed.get("user").map(|u| u.trim()).unwrap_or("admin");
+    PAGE.form(st, lang, uri, status, error, json!({ "user": user }))
 }
 
 async fn setup_page(
@@ -66,33 +46,17 @@ async fn setup_page(
     let lang = Lang::from_request(uri.query(), &headers).admin();
     match auth::setup_link_open(&st.db, &secret).await {
         Ok(true) => form(&st, lang, &uri, StatusCode::OK, None, &HashMap::new()),
-        Ok(false) => closed(&st, lang),
+        Ok(false) => PAGE.closed(&st, lang),
         Err(e) => internal(&st, lang, e),
     }
 }
 
 async fn setup(State(st): State<Shared>, Path(secret): Path<String>, req: Request) -> Response {
-    let (parts, body) = req.into_parts();
-    let lang = Lang::from_request(parts.uri.query(), &parts.headers).admin();
-    let typed = match crate::web::check_post(&st, lang, &parts.headers, body).await {
-        Ok(f) => f,
+    let (parts, lang, typed) = match read_post(&st, req).await {
+        Ok(x) => x,
         Err(page) => return page,
     };
-    let csrf_ok = match (typed.get("csrf"), cookie(&parts.headers, LOGIN_COOKIE)) {
-        (Some(a), Some(b)) => auth::constant_time_eq(a.as_bytes(), b.as_bytes()),
-        _ => false,
-    };
-    if !csrf_ok {
-        return st
-            .pages
-            .message(lang, StatusCode::FORBIDDEN, "csrf_title", "csrf_text");
-    }
     let user = typed.get("user").map(|u| u.trim()).unwrap_or("");
-    let password = typed.get("password").map(String::as_str).unwrap_or("");
-    let again = typed
-        .get("password_again")
-        .map(String::as_str)
-        .unwrap_or("");
     let refuse = |text: String| {
         form(
             &st,
@@ -103,29 +67,13 @@ async fn setup(State(st): State<Shared>, Path(secret): Path<String>, req: Reques
             &typed,
         )
     };
-    if password != again {
-        return refuse(st.pages.text(lang, "setup_passwords_differ"));
-    }
-    match auth::redeem_setup_link(&st.db, &secret, user, password).await {
-        Ok(()) => {}
-        Err(StoreError::Invalid(why)) => {
-            return refuse(format!("{} {why}", st.pages.text(lang, "setup_invalid")))
-        }
-        Err(StoreError::Conflict(_)) => return closed(&st, lang),
-        Err(e) => return internal(&st, lang, e),
+    let password = match new_password(&st, lang, &typed) {
+        Ok(p) => p,
+        Err(text) => return refuse(text),
+    };
+    if let Err(e) = auth::redeem_setup_link(&st.db, &secret, user, password).await {
+        return PAGE.redeem_failed(&st, lang, e, refuse);
     }
     tracing::info!(%user, "first administrator created through the setup link");
-    match super::open_session(&st, &parts, user).await {
-        Ok(id) => {
-            let mut r = redirect(&format!("/admin{}", lang.query(parts.uri.query())));
-            r.headers_mut().append(
-                header::SET_COOKIE,
-                set_cookie(&st, SESSION_COOKIE, &id, 12 * 3600),
-            );
-            r.headers_mut()
-                .append(header::SET_COOKIE, set_cookie(&st, LOGIN_COOKIE, "", 0));
-            r
-        }
-        Err(e) => internal(&st, lang, e),
-    }
+    sign_in(&st, &parts, lang, user).await
 }

@@ -5,15 +5,13 @@
 //! in with the role and topics of the invitation.
 
 use super::audit::AuditNote;
-use super::{
-    admin_of, admin_post, cookie, internal, page, redirect, set_cookie, topic_choices, Admin,
-    LOGIN_COOKIE, SESSION_COOKIE,
-};
+use super::password_link::{new_password, read_post, sign_in, LinkPage};
+use super::{admin_of, admin_post, internal, page, redirect, topic_choices, Admin};
 use crate::store::{self, StoreError};
 use crate::web::auth::{self, Role};
 use crate::web::{Lang, Shared};
 use axum::extract::{Path, Request, State};
-use axum::http::{header, HeaderMap, StatusCode, Uri};
+use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::Response;
 use axum::routing::{get, post};
 use axum::Router;
@@ -355,6 +353,12 @@ async fn withdraw(State(st): State<Shared>, Path(name): Path<String>, req: Reque
 
 // ----- the invitation's link -----
 
+const INVITATION: LinkPage = LinkPage {
+    template: "web/admin/invitation.html.j2",
+    closed_title: "invitation_closed_title",
+    closed_text: "invitation_closed_text",
+};
+
 fn invitation_form(
     st: &Shared,
     lang: Lang,
@@ -363,35 +367,13 @@ fn invitation_form(
     inv: &store::team::Invitation,
     error: Option<String>,
 ) -> Response {
-    let token = auth::random_hex(24);
-    let mut r = st.pages.render(
-        "web/admin/invitation.html.j2",
+    INVITATION.form(
+        st,
         lang,
+        uri,
         status,
-        json!({
-            "csrf": token,
-            "action": format!("{}{}", uri.path(), lang.query(uri.query())),
-            "error": error,
-            "user": inv.user_name,
-            "role": inv.role,
-            "by": inv.created_by,
-            "min": auth::MIN_PASSWORD_CHARS,
-            "org": st.cfg.organisation.name,
-        }),
-    );
-    r.headers_mut().append(
-        header::SET_COOKIE,
-        set_cookie(st, LOGIN_COOKIE, &token, 3600),
-    );
-    r
-}
-
-fn closed(st: &Shared, lang: Lang) -> Response {
-    st.pages.message(
-        lang,
-        StatusCode::GONE,
-        "invitation_closed_title",
-        "invitation_closed_text",
+        error,
+        json!({"user": inv.user_name, "role": inv.role, "by": inv.created_by}),
     )
 }
 
@@ -404,37 +386,21 @@ async fn invitation_page(
     let lang = Lang::from_request(uri.query(), &headers).admin();
     match auth::open_invitation(&st.db, &secret).await {
         Ok(Some(inv)) => invitation_form(&st, lang, &uri, StatusCode::OK, &inv, None),
-        Ok(None) => closed(&st, lang),
+        Ok(None) => INVITATION.closed(&st, lang),
         Err(e) => internal(&st, lang, e),
     }
 }
 
 async fn accept(State(st): State<Shared>, Path(secret): Path<String>, req: Request) -> Response {
-    let (parts, body) = req.into_parts();
-    let lang = Lang::from_request(parts.uri.query(), &parts.headers).admin();
-    let typed = match crate::web::check_post(&st, lang, &parts.headers, body).await {
-        Ok(f) => f,
+    let (parts, lang, typed) = match read_post(&st, req).await {
+        Ok(x) => x,
         Err(page) => return page,
     };
-    let csrf_ok = match (typed.get("csrf"), cookie(&parts.headers, LOGIN_COOKIE)) {
-        (Some(a), Some(b)) => auth::constant_time_eq(a.as_bytes(), b.as_bytes()),
-        _ => false,
-    };
-    if !csrf_ok {
-        return st
-            .pages
-            .message(lang, StatusCode::FORBIDDEN, "csrf_title", "csrf_text");
-    }
     let inv = match auth::open_invitation(&st.db, &secret).await {
         Ok(Some(inv)) => inv,
-        Ok(None) => return closed(&st, lang),
+        Ok(None) => return INVITATION.closed(&st, lang),
         Err(e) => return internal(&st, lang, e),
     };
-    let password = typed.get("password").map(String::as_str).unwrap_or("");
-    let again = typed
-        .get("password_again")
-        .map(String::as_str)
-        .unwrap_or("");
     let refuse = |text: String| {
         invitation_form(
             &st,
@@ -445,29 +411,14 @@ async fn accept(State(st): State<Shared>, Path(secret): Path<String>, req: Reque
             Some(text),
         )
     };
-    if password != again {
-        return refuse(st.pages.text(lang, "setup_passwords_differ"));
-    }
+    let password = match new_password(&st, lang, &typed) {
+        Ok(p) => p,
+        Err(text) => return refuse(text),
+    };
     let user = match auth::redeem_invitation(&st.db, &secret, password).await {
         Ok(u) => u,
-        Err(StoreError::Invalid(why)) => {
-            return refuse(format!("{} {why}", st.pages.text(lang, "setup_invalid")))
-        }
-        Err(StoreError::Conflict(_)) => return closed(&st, lang),
-        Err(e) => return internal(&st, lang, e),
+        Err(e) => return INVITATION.redeem_failed(&st, lang, e, refuse),
     };
     tracing::info!(%user, "invitation accepted");
-    match super::open_session(&st, &parts, &user).await {
-        Ok(id) => {
-            let mut r = redirect(&format!("/admin{}", lang.query(parts.uri.query())));
-            r.headers_mut().append(
-                header::SET_COOKIE,
-                set_cookie(&st, SESSION_COOKIE, &id, 12 * 3600),
-            );
-            r.headers_mut()
-                .append(header::SET_COOKIE, set_cookie(&st, LOGIN_COOKIE, "", 0));
-            r
-        }
-        Err(e) => internal(&st, lang, e),
-    }
+    sign_in(&st, &parts, lang, &user).await
 }

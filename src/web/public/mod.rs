@@ -165,13 +165,68 @@ async fn contact_of(st: &Shared, claims: &Claims) -> Result<Contact, Fail> {
     }
 }
 
-fn lang_of(uri: &Uri, headers: &HeaderMap) -> Lang {
-    Lang::from_request(uri.query(), headers)
+/// The campaign whose mail carried the link (gone once the campaign is deleted).
+async fn campaign_of(st: &Shared, claims: &Claims) -> Result<Campaign, Fail> {
+    match store::campaigns::by_id(&st.db, CampaignId::from(claims.campaign_id)).await {
+        Ok(c) => Ok(c),
+        Err(StoreError::NotFound(_)) => {
+            Err(Fail::Status(StatusCode::GONE, "gone_title", "gone_text"))
+        }
+        Err(e) => Err(e.into()),
+    }
 }
 
-/// The page language on a contact's link (`contact.language` of a page context).
-fn contact_lang(uri: &Uri, headers: &HeaderMap, ctx: &serde_json::Value) -> Lang {
-    Lang::for_contact(uri.query(), headers, ctx["contact"]["language"].as_str())
+/// The claims of a signed link for `purpose` and the contact it is for.
+async fn signed_contact(
+    st: &Shared,
+    token: &str,
+    purpose: Purpose,
+) -> Result<(Claims, Contact), Fail> {
+    let claims = verify(st, token, purpose)?;
+    let contact = contact_of(st, &claims).await?;
+    Ok((claims, contact))
+}
+
+/// What a contact's link is for (`target`, which checks the token), and the page language:
+/// the contact's (`language` of the target) unless the request asks for one. When `target`
+/// fails, the page that says why, in the language the request asks for.
+async fn open_link<T>(
+    st: &Shared,
+    uri: &Uri,
+    headers: &HeaderMap,
+    target: impl std::future::Future<Output = Result<T, Fail>>,
+    language: impl FnOnce(&T) -> Option<&str>,
+) -> Result<(T, Lang), Response> {
+    match target.await {
+        Ok(t) => {
+            let lang = Lang::for_contact(uri.query(), headers, language(&t));
+            Ok((t, lang))
+        }
+        Err(f) => Err(fail_page(st, lang_of(uri, headers), f)),
+    }
+}
+
+/// A form's POST to a link page: its request, the language the request asks for and its
+/// fields; else the page to answer with.
+async fn read_form(
+    st: &Shared,
+    req: Request,
+) -> Result<
+    (
+        axum::http::request::Parts,
+        Lang,
+        std::collections::HashMap<String, String>,
+    ),
+    Response,
+> {
+    let (parts, body) = req.into_parts();
+    let lang = lang_of(&parts.uri, &parts.headers);
+    let form = crate::web::check_post(st, lang, &parts.headers, body).await?;
+    Ok((parts, lang, form))
+}
+
+fn lang_of(uri: &Uri, headers: &HeaderMap) -> Lang {
+    Lang::from_request(uri.query(), headers)
 }
 
 /// The page with one button that performs what the link is for.

@@ -19,14 +19,7 @@ async fn poll_target(st: &Shared, token: &str) -> Result<PollTarget, Fail> {
         .key
         .verify(token, Purpose::Rsvp, chrono::Utc::now().timestamp())
         .map_err(Fail::Token)?;
-    let campaign = match store::campaigns::by_id(&st.db, CampaignId::from(claims.campaign_id)).await
-    {
-        Ok(c) => c,
-        Err(StoreError::NotFound(_)) => {
-            return Err(Fail::Status(StatusCode::GONE, "gone_title", "gone_text"))
-        }
-        Err(e) => return Err(e.into()),
-    };
+    let campaign = campaign_of(st, &claims).await?;
     let Some(id) = campaign.occasion_id else {
         return Err(Fail::Status(
             StatusCode::BAD_REQUEST,
@@ -50,6 +43,10 @@ async fn poll_target(st: &Shared, token: &str) -> Result<PollTarget, Fail> {
     })
 }
 
+fn contact_language(t: &PollTarget) -> Option<&str> {
+    t.contact.language.as_deref()
+}
+
 /// The page: the dates with the person's answers, or that the date is fixed already.
 pub(super) async fn page(
     State(st): State<Shared>,
@@ -57,12 +54,11 @@ pub(super) async fn page(
     headers: HeaderMap,
     uri: Uri,
 ) -> Response {
-    let lang = lang_of(&uri, &headers);
-    let t = match poll_target(&st, &token).await {
-        Ok(t) => t,
-        Err(f) => return fail_page(&st, lang, f),
+    let target = poll_target(&st, &token);
+    let (t, lang) = match open_link(&st, &uri, &headers, target, contact_language).await {
+        Ok(x) => x,
+        Err(r) => return r,
     };
-    let lang = Lang::for_contact(uri.query(), &headers, t.contact.language.as_deref());
     if !t.occasion.poll_open() {
         return closed(&st, lang, &t.occasion);
     }
@@ -120,21 +116,16 @@ pub(super) async fn answer(
     Path(token): Path<String>,
     req: Request,
 ) -> Response {
-    let (parts, body) = req.into_parts();
-    let lang = lang_of(&parts.uri, &parts.headers);
-    let form = match crate::web::check_post(&st, lang, &parts.headers, body).await {
-        Ok(f) => f,
+    let (parts, _, form) = match read_form(&st, req).await {
+        Ok(x) => x,
         Err(r) => return r,
     };
-    let t = match poll_target(&st, &token).await {
-        Ok(t) => t,
-        Err(f) => return fail_page(&st, lang, f),
+    let target = poll_target(&st, &token);
+    let (t, lang) = match open_link(&st, &parts.uri, &parts.headers, target, contact_language).await
+    {
+        Ok(x) => x,
+        Err(r) => return r,
     };
-    let lang = Lang::for_contact(
-        parts.uri.query(),
-        &parts.headers,
-        t.contact.language.as_deref(),
-    );
     if !t.occasion.poll_open() {
         return closed(&st, lang, &t.occasion);
     }

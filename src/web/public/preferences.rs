@@ -8,19 +8,20 @@ pub(super) async fn preferences_page(
     headers: HeaderMap,
     uri: Uri,
 ) -> Response {
-    let lang = lang_of(&uri, &headers);
-    match preferences_ctx(&st, &token).await {
-        Ok(ctx) => {
-            let lang = contact_lang(&uri, &headers, &ctx);
-            render_preferences(&st, lang, &uri, ctx, None)
-        }
-        Err(f) => fail_page(&st, lang, f),
+    let ctx = preferences_ctx(&st, &token);
+    match open_link(&st, &uri, &headers, ctx, ctx_language).await {
+        Ok((ctx, lang)) => render_preferences(&st, lang, &uri, ctx, None),
+        Err(r) => r,
     }
 }
 
+/// The contact's language in a preferences page's context.
+fn ctx_language(ctx: &serde_json::Value) -> Option<&str> {
+    ctx["contact"]["language"].as_str()
+}
+
 async fn preferences_ctx(st: &Shared, token: &str) -> Result<serde_json::Value, Fail> {
-    let claims = verify(st, token, Purpose::Preferences)?;
-    let c = contact_of(st, &claims).await?;
+    let (_, c) = signed_contact(st, token, Purpose::Preferences).await?;
     let subs = store::contacts::subscriptions(&st.db, c.id).await?;
     let topics = store::topics::list(&st.db).await?;
     let rows: Vec<serde_json::Value> = topics
@@ -64,15 +65,12 @@ pub(super) async fn preferences(
     Path(token): Path<String>,
     req: Request,
 ) -> Response {
-    let (parts, body) = req.into_parts();
-    let lang = lang_of(&parts.uri, &parts.headers);
-    let form = match crate::web::check_post(&st, lang, &parts.headers, body).await {
-        Ok(f) => f,
+    let (parts, lang, form) = match read_form(&st, req).await {
+        Ok(x) => x,
         Err(r) => return r,
     };
     let r = async {
-        let claims = verify(&st, &token, Purpose::Preferences)?;
-        let c = contact_of(&st, &claims).await?;
+        let (claims, c) = signed_contact(&st, &token, Purpose::Preferences).await?;
         let new_lang = match form.get("language").map(|s| s.as_str()) {
             None | Some("") => None,
             Some(l) => Some(installation_language(&st, l).ok_or(Fail::Status(
@@ -128,15 +126,13 @@ pub(super) async fn preferences(
         Ok::<_, Fail>(())
     }
     .await;
-    match r {
-        Ok(()) => match preferences_ctx(&st, &token).await {
-            Ok(ctx) => {
-                let lang = contact_lang(&parts.uri, &parts.headers, &ctx);
-                render_preferences(&st, lang, &parts.uri, ctx, Some("saved"))
-            }
-            Err(f) => fail_page(&st, lang, f),
-        },
-        Err(f) => fail_page(&st, lang, f),
+    if let Err(f) = r {
+        return fail_page(&st, lang, f);
+    }
+    let ctx = preferences_ctx(&st, &token);
+    match open_link(&st, &parts.uri, &parts.headers, ctx, ctx_language).await {
+        Ok((ctx, lang)) => render_preferences(&st, lang, &parts.uri, ctx, Some("saved")),
+        Err(r) => r,
     }
 }
 
@@ -145,15 +141,12 @@ pub(super) async fn forget(
     Path(token): Path<String>,
     req: Request,
 ) -> Response {
-    let (parts, body) = req.into_parts();
-    let lang = lang_of(&parts.uri, &parts.headers);
-    let form = match crate::web::check_post(&st, lang, &parts.headers, body).await {
-        Ok(f) => f,
+    let (_, lang, form) = match read_form(&st, req).await {
+        Ok(x) => x,
         Err(r) => return r,
     };
     let r = async {
-        let claims = verify(&st, &token, Purpose::Preferences)?;
-        let c = contact_of(&st, &claims).await?;
+        let (_, c) = signed_contact(&st, &token, Purpose::Preferences).await?;
         if form.get("confirm").map(|s| s.as_str()) != Some("yes") {
             return Err(Fail::Status(
                 StatusCode::BAD_REQUEST,
@@ -183,8 +176,7 @@ async fn personal_data(
     uri: &Uri,
     headers: &HeaderMap,
 ) -> Result<(Lang, crate::privacy::PersonalData), Fail> {
-    let claims = verify(st, token, Purpose::Preferences)?;
-    let c = contact_of(st, &claims).await?;
+    let (_, c) = signed_contact(st, token, Purpose::Preferences).await?;
     let lang = Lang::for_contact(uri.query(), headers, c.language.as_deref());
     Ok((
         lang,

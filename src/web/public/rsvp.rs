@@ -48,14 +48,7 @@ async fn rsvp_target(st: &Shared, token: &str, answer: &str) -> Result<RsvpTarge
         .key
         .verify_any_age(token, Purpose::Rsvp)
         .map_err(Fail::Token)?;
-    let campaign = match store::campaigns::by_id(&st.db, CampaignId::from(claims.campaign_id)).await
-    {
-        Ok(c) => c,
-        Err(StoreError::NotFound(_)) => {
-            return Err(Fail::Status(StatusCode::GONE, "gone_title", "gone_text"))
-        }
-        Err(e) => return Err(e.into()),
-    };
+    let campaign = campaign_of(st, &claims).await?;
     let occasion = match campaign.occasion_id {
         Some(id) => Some(store::occasions::by_id(&st.db, id).await?),
         None => None,
@@ -127,11 +120,10 @@ pub(super) async fn rsvp(
     Path((token, answer)): Path<(String, String)>,
     req: Request,
 ) -> Response {
-    let (parts, body) = req.into_parts();
-    let lang = lang_of(&parts.uri, &parts.headers);
-    if let Err(r) = crate::web::check_post(&st, lang, &parts.headers, body).await {
-        return r;
-    }
+    let (parts, lang, _) = match read_form(&st, req).await {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
     let r = async {
         let t = rsvp_target(&st, &token, &answer).await?;
         let cause = Cause::Link {

@@ -240,8 +240,7 @@ pub(super) async fn confirm_page(
 ) -> Response {
     let lang = lang_of(&uri, &headers);
     let r = async {
-        let claims = verify(&st, &token, Purpose::Confirm)?;
-        let c = contact_of(&st, &claims).await?;
+        let (claims, c) = signed_contact(&st, &token, Purpose::Confirm).await?;
         let topic = store::topics::by_id(&st.db, TopicId::from(claims.extra)).await?;
         Ok::<_, Fail>((topic, c.language))
     }
@@ -271,18 +270,16 @@ pub(super) async fn confirm(
     Path(token): Path<String>,
     req: Request,
 ) -> Response {
-    let (parts, body) = req.into_parts();
-    let lang = lang_of(&parts.uri, &parts.headers);
-    if let Err(r) = crate::web::check_post(&st, lang, &parts.headers, body).await {
-        return r;
-    }
+    let (parts, lang, _) = match read_form(&st, req).await {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
     let ip = st.client_ip(
         parts.extensions.get::<ConnectInfo<SocketAddr>>(),
         &parts.headers,
     );
     let r = async {
-        let claims = verify(&st, &token, Purpose::Confirm)?;
-        let c = contact_of(&st, &claims).await?;
+        let (claims, c) = signed_contact(&st, &token, Purpose::Confirm).await?;
         let topic = store::topics::by_id(&st.db, TopicId::from(claims.extra)).await?;
         // Idempotent: a second click changes nothing and says the same.
         let evidence = format!(

@@ -10,8 +10,7 @@ pub(super) async fn unsubscribe_page(
 ) -> Response {
     let lang = lang_of(&uri, &headers);
     let r = async {
-        let claims = verify(&st, &token, Purpose::Unsubscribe)?;
-        let c = contact_of(&st, &claims).await?;
+        let (claims, c) = signed_contact(&st, &token, Purpose::Unsubscribe).await?;
         let topic = unsubscribe_topic(&st, &claims).await?;
         Ok::<_, Fail>((topic, c.language))
     }

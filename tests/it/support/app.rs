@@ -6,11 +6,11 @@
 use super::db::{create_postgres_database, Arg, Backend, Sql};
 use super::workspace::bin;
 use netzpost::config::Config;
-use netzpost::domain::{ConsentStatus, ContactId, EmailAddress, TopicId};
+use netzpost::domain::{CampaignId, ConsentStatus, ContactId, EmailAddress, OccasionId, TopicId};
 use netzpost::outbound::sender::Engine;
 use netzpost::store::campaigns::{Audience, CampaignKind, NewCampaign};
 use netzpost::store::contacts::ImportRow;
-use netzpost::store::occasions::NewOccasion;
+use netzpost::store::occasions::{NewOccasion, Occasion};
 use netzpost::store::{self, Db};
 use netzpost::token::{Claims, Purpose, TokenKey};
 use netzpost::web;
@@ -306,6 +306,102 @@ impl App {
         .await
     }
 
+    /// An invitation to `name` starting at `starts` on `topic` (as [`App::invitation_at`]), sent
+    /// to new contacts `people` (as [`App::contacts`]): the occasion's id and the contacts'.
+    pub async fn invited<const N: usize>(
+        &self,
+        topic: i64,
+        name: &str,
+        starts: chrono::DateTime<chrono::Utc>,
+        people: [&str; N],
+    ) -> (i64, [i64; N]) {
+        let (campaign, occasion) = self.invitation_at(topic, name, starts).await;
+        let contacts = self.contacts(topic, people).await;
+        self.send_campaign(campaign).await;
+        (occasion, contacts)
+    }
+
+    /// New contacts `NAME@example.org` of `topic`, one for each of `names`, in order.
+    pub async fn contacts<const N: usize>(&self, topic: i64, names: [&str; N]) -> [i64; N] {
+        let mut ids = [0; N];
+        for (id, name) in ids.iter_mut().zip(names) {
+            *id = self
+                .contact(&format!("{name}@example.org"), vec![topic])
+                .await;
+        }
+        ids
+    }
+
+    /// Starts campaign `campaign` and sends it to its whole audience.
+    pub async fn send_campaign(&self, campaign: i64) {
+        let c = store::campaigns::by_id(&self.db, CampaignId(campaign))
+            .await
+            .unwrap();
+        netzpost::outbound::campaign::start(&self.db, &self.cfg, &c)
+            .await
+            .unwrap();
+        self.engine.run_until_idle().await.unwrap();
+    }
+
+    /// `contact` answers the invitation to `o`, yes or no (recorded as by an administrator).
+    pub async fn answer(&self, contact: i64, o: &Occasion, yes: bool) {
+        let cause = netzpost::activation::Cause::Admin { by: "test".into() };
+        netzpost::activation::answer_invitation(
+            &self.db,
+            ContactId(contact),
+            o,
+            yes,
+            None,
+            None,
+            &cause,
+        )
+        .await
+        .unwrap();
+    }
+
+    /// Every consent of `contact` withdrawn, in the database alone (no timeline, no mail).
+    pub async fn withdraw_all(&self, contact: i64) {
+        self.sql
+            .exec(
+                "UPDATE subscriptions SET status = 'unsubscribed' WHERE contact_id = $1",
+                &[contact.into()],
+            )
+            .await;
+    }
+
+    /// Occasion `id` as it is stored now.
+    pub async fn occasion(&self, id: i64) -> Occasion {
+        store::occasions::by_id(&self.db, OccasionId(id))
+            .await
+            .unwrap()
+    }
+
+    /// The "Runder Tisch" (`rat`) on `topic`, starting at `starts` until a date is picked, with
+    /// a date poll over `dates` (start and end).
+    pub async fn poll(
+        &self,
+        topic: i64,
+        starts: chrono::DateTime<chrono::Utc>,
+        dates: &[(
+            chrono::DateTime<chrono::Utc>,
+            Option<chrono::DateTime<chrono::Utc>>,
+        )],
+    ) -> Occasion {
+        let new = NewOccasion {
+            slug: "rat".into(),
+            title: "Runder Tisch".into(),
+            starts_at: starts,
+            ends_at: None,
+            place: None,
+            description: None,
+            capacity: None,
+            topic_id: Some(TopicId(topic)),
+        };
+        netzpost::activation::add_poll(&self.db, &new, dates)
+            .await
+            .unwrap()
+    }
+
     async fn invite(&self, occasion: NewOccasion, campaign: &str) -> (i64, i64) {
         let topic_id = occasion.topic_id;
         let o = store::occasions::add(&self.db, &occasion).await.unwrap();
@@ -431,6 +527,11 @@ impl App {
             .unwrap()
     }
 
+    /// The text of admin page `path` with the session cookie `session`, whatever its status.
+    pub async fn admin_text(&self, session: &str, path: &str) -> String {
+        self.admin_get(session, path).await.text().await.unwrap()
+    }
+
     /// The form POST of an admin page with the session cookie `session`.
     pub async fn admin_post(&self, session: &str, path: &str, body: &str) -> Response {
         self.http
@@ -504,6 +605,11 @@ impl ApiCaller<'_> {
     /// The status of a request without a body.
     pub async fn status(&self, method: Method, path: &str) -> StatusCode {
         self.request(method, path).send().await.unwrap().status()
+    }
+
+    /// A request with the JSON `body`.
+    pub async fn send_json(&self, method: Method, path: &str, body: serde_json::Value) -> Response {
+        self.request(method, path).json(&body).send().await.unwrap()
     }
 
     /// The JSON answer to a GET.

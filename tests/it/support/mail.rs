@@ -117,6 +117,14 @@ impl Mail {
     }
 }
 
+/// The decoded subject of `m`.
+pub fn subject(m: &Mail) -> String {
+    mail_parser::MessageParser::default()
+        .parse(&m.raw[..])
+        .and_then(|p| p.subject().map(str::to_string))
+        .unwrap_or_default()
+}
+
 fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
     hay.windows(needle.len()).position(|w| w == needle)
 }

@@ -3,8 +3,10 @@
 //! - [`db`]: fresh SQLite and PostgreSQL databases, raw SQL on them, and [`each_db!`] to run one
 //!   scenario on both;
 //! - [`app`]: the web router in this process over real HTTP, with request helpers;
+//! - [`forms`]: the admin pages' forms (a body, a POST with its CSRF token, an upload);
 //! - [`workspace`]: the real binary in a workspace made by `netzpost init`;
 //! - [`mail`]: messages parsed for assertions;
+//! - [`reliability`]: what the reliability suites share (size, a sink's tally, replies);
 //! - [`smtpd`], [`dovecot`], [`postfix`], [`browser`]: real SMTP and IMAP servers, a real MTA
 //!   and a real browser, for the tests that are ignored unless asked for (`-- --ignored`):
 //!   without them these fail loudly, never skip.
@@ -13,9 +15,11 @@ pub mod app;
 pub mod browser;
 pub mod db;
 pub mod dovecot;
+pub mod forms;
 pub mod mail;
 pub mod postfix;
 pub mod process;
+pub mod reliability;
 pub mod smtpd;
 pub mod workspace;
 

@@ -502,3 +502,11 @@ impl Default for Workspace {
         Self::new()
     }
 }
+
+/// The messages in `ws`'s outbox to `email` (their envelope's first recipient).
+pub fn mails_to(ws: &Workspace, email: &str) -> Vec<Mail> {
+    ws.outbox_messages()
+        .into_iter()
+        .filter(|m| m.envelope_to[0] == email)
+        .collect()
+}
